@@ -1,0 +1,308 @@
+"""Typed models of what Purple Flea answers, one shape for both dialects.
+
+The servers (production) and the public guides (docs) describe the same facts in different shapes
+(API.md §2-§3). :mod:`pf_tui.api.normalize` is the one place that maps either shape onto these
+models; everything above the client (engine, daemon, TUI) sees only these. Money is ``Decimal``,
+times are timezone-aware ``datetime`` in UTC, rates are fractions in 0..1, and a figure a shape
+does not carry is ``None`` (never a made-up zero).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+class EscrowStatus(str, enum.Enum):
+    """Canonical escrow states (API.md §3). Docs ``locked`` maps to FUNDED."""
+
+    FUNDED = "funded"
+    COMPLETED = "completed"
+    RELEASED = "released"
+    DISPUTED = "disputed"
+    REFUNDED = "refunded"
+    CLOSED = "closed"
+
+    @property
+    def terminal(self) -> bool:
+        """Terminal states never change again."""
+        return self not in (EscrowStatus.FUNDED, EscrowStatus.COMPLETED)
+
+
+class Dialect(str, enum.Enum):
+    """Which escrow API an escrow was made through."""
+
+    CLASSIC = "classic"
+    """Production: ``/escrow/create``, whole releases, timeout refunds the creator."""
+    STREAMING = "streaming"
+    """Docs: ``/api/v1/escrow``, partial releases, timeout pays the payee."""
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One recent balance move (``recent_activity`` of ``/auth/balance``)."""
+
+    type: str
+    amount: Decimal
+    balance_after: Decimal | None
+    reason: str
+    service: str
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """Lifetime casino account totals."""
+
+    total_deposited: Decimal | None = None
+    total_withdrawn: Decimal | None = None
+    total_wagered: Decimal | None = None
+    total_won: Decimal | None = None
+    net_profit: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Custodial (casino) USD balance: production ``/auth/balance``, docs ``/wallet/balance``."""
+
+    balance_usd: Decimal
+    agent_id: str | None = None
+    lifetime: Lifetime | None = None
+    recent_activity: tuple[Activity, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One casino ledger row; escrow rows are how pf-tui finds escrows (API.md §2, §5)."""
+
+    id: str
+    type: str
+    amount: Decimal
+    balance_after: Decimal | None
+    reason: str
+    reference: str
+    service: str
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GameStats:
+    """Per-game casino figures."""
+
+    game: str
+    bets: int
+    wagered: Decimal
+    won: Decimal
+    net: Decimal
+    win_rate: Decimal | None
+    """Fraction 0..1."""
+
+
+@dataclass(frozen=True, slots=True)
+class CasinoStats:
+    """Casino figures: production ``/stats/me``, docs ``/casino/stats``."""
+
+    total_bets: int | None = None
+    total_wagered: Decimal | None = None
+    total_won: Decimal | None = None
+    net_profit: Decimal | None = None
+    win_rate: Decimal | None = None
+    """Fraction 0..1 (production sends a percent, docs a fraction)."""
+    by_game: tuple[GameStats, ...] = ()
+    bets_today: int | None = None
+    """Only the docs shape carries it; production derives it from ``total_bets`` deltas."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bet:
+    """One casino bet (``/bets/history`` and docs ``/casino/recent``)."""
+
+    id: str
+    game: str
+    amount: Decimal
+    amount_won: Decimal
+    multiplier: Decimal | None
+    won: bool
+    net: Decimal
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """An open trading position (hyperliquid, database or docs shape)."""
+
+    position_id: str
+    pair: str
+    """Market name as shown (``ticker`` or ``coin``; docs ``pair``)."""
+    side: str
+    """``long`` or ``short``."""
+    size_usd: Decimal | None
+    entry_price: Decimal | None
+    current_price: Decimal | None
+    unrealized_pnl: Decimal | None
+    leverage: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    size: Decimal | None = None
+    """Size in coin units where the shape gives it."""
+    source: str = "hyperliquid"
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """All open positions of one agent."""
+
+    items: tuple[Position, ...]
+    source: str = "hyperliquid"
+
+
+@dataclass(frozen=True, slots=True)
+class PnlPoint:
+    """One day of the trading P&L chart."""
+
+    date: str
+    daily_pnl: Decimal
+    cumulative_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PnlHistory:
+    """Trading P&L: production ``/trade/pnl-history``; docs ``/portfolio/pnl`` fills the totals."""
+
+    net_pnl: Decimal | None = None
+    total_pnl: Decimal | None = None
+    total_fees: Decimal | None = None
+    total_trades: int | None = None
+    win_rate: Decimal | None = None
+    """Fraction 0..1."""
+    chart: tuple[PnlPoint, ...] = ()
+    max_drawdown_pct: Decimal | None = None
+    """Positive percent, where the shape carries it (docs ``/portfolio/pnl``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drawdown:
+    """Trading drawdown summary; all ``None`` when the agent has no trades yet."""
+
+    max_drawdown_usd: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralStats:
+    """Referral figures of one service (``casino``, ``trading``, ``wallet``) or the docs total."""
+
+    service: str
+    total_referrals: int
+    total_earned_usd: Decimal | None = None
+    last_30_days_usd: Decimal | None = None
+    available_usd: Decimal | None = None
+    today: int | None = None
+    """Docs ``/referrals/stats.today``; production derives it from deltas."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBalance:
+    """USDC held on one chain."""
+
+    chain: str
+    address: str
+    usdc_balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WalletBalance:
+    """On-chain USDC (``/wallet/usdc-balance``)."""
+
+    total_usd: Decimal
+    balances: tuple[ChainBalance, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowEvent:
+    """One event of an escrow's history (visible to its parties)."""
+
+    event: str
+    actor_id: str | None
+    note: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Escrow:
+    """An escrow read through either dialect, mapped onto the one state machine."""
+
+    escrow_id: str
+    status: EscrowStatus
+    amount: Decimal
+    released: Decimal | None = None
+    """Gross amount released so far (docs); ``None`` where the shape does not say."""
+    remaining: Decimal | None = None
+    commission: Decimal | None = None
+    net_to_counterparty: Decimal | None = None
+    description: str = ""
+    """Production ``description`` or docs ``memo``: untrusted text."""
+    creator_id: str | None = None
+    counterparty_id: str | None = None
+    timeout_hours: int | None = None
+    created_at: datetime | None = None
+    auto_release_at: datetime | None = None
+    completed_at: datetime | None = None
+    released_at: datetime | None = None
+    disputed_at: datetime | None = None
+    dialect: Dialect = Dialect.CLASSIC
+    events: tuple[EscrowEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowStats:
+    """Service-wide escrow totals (``/escrow/stats``)."""
+
+    total_created: int
+    total_released: int
+    total_disputed: int
+    total_volume_usd: Decimal
+    total_commission_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """Reply of casino ``POST /auth/register``; ``api_key`` is a secret."""
+
+    agent_id: str
+    api_key: str = field(repr=False)
+    referral_code: str | None = None
+    balance: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class FaucetClaim:
+    """Outcome of ``POST /faucet/claim``: credited, or why it was not claimable."""
+
+    credited: Decimal
+    claim_id: str | None = None
+    agent_id: str | None = None
+    not_claimable: str | None = None
+    """``ip_rate_limited``, ``already_claimed`` or ``has_deposits``: not failures (API.md §4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BetResult:
+    """Reply of a casino game play."""
+
+    bet_id: str
+    won: bool
+    amount_won: Decimal
+    new_balance: Decimal
+    payout_multiplier: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorStats:
+    """Docs ``/agent/error-stats`` (production derives error rates from its own calls)."""
+
+    error_rate: Decimal
+    """Fraction 0..1."""
+    requests: int | None = None
+    errors: int | None = None

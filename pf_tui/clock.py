@@ -1,0 +1,79 @@
+"""Injectable time, so that whatever waits (backoff, timeouts, intervals) can be tested without sleeping.
+
+Production code takes a :class:`Clock` and calls ``clock.now()``, ``clock.monotonic()`` and
+``await clock.sleep(s)``; tests pass a :class:`FakeClock`, whose ``sleep`` advances time at once
+(after yielding to the event loop, so other tasks still interleave).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What pf-tui needs to know about time."""
+
+    def now(self) -> float:
+        """Wall-clock seconds since the epoch (UTC)."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start that never go backwards."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (a fake clock returns at once, having advanced)."""
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that only moves when told to, or when something sleeps on it.
+
+    ``sleeps`` records every requested sleep, so tests can assert backoff bounds.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+        self._mono = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``."""
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        self._now += seconds
+        self._mono += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+
+def utc(ts: float) -> datetime:
+    """Epoch seconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+SYSTEM_CLOCK = SystemClock()
