@@ -110,7 +110,9 @@ def parse_money(
         raise MoneyError(f"{field}: {_describe(text)} is not a plain decimal amount")
     int_part, frac = match["int"], match["frac"] or ""
     if len(int_part.lstrip("0")) > MAX_INT_DIGITS:
-        raise MoneyError(f"{field}: {_describe(text)} has more than {MAX_INT_DIGITS} integer digits")
+        raise MoneyError(
+            f"{field}: a {len(int_part)}-digit amount is too large (at most {MAX_INT_DIGITS} integer digits)"
+        )
     if len(frac) > max_dp:
         raise MoneyError(f"{field}: {_describe(text)} has more than {max_dp} decimal places")
     with localcontext() as ctx:

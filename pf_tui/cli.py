@@ -1,0 +1,225 @@
+"""The `pf-tui` command line: flags and subcommands, dispatched lazily.
+
+Nothing heavy is imported at module level, so `pf-tui --help`, `pf-tui check` and the headless
+daemon start quickly and the daemon never pulls in Textual. Exit codes (DESIGN.md "CLI"): 0 ok,
+1 runtime failure, 2 bad usage or bad config (the message names the file, key and fix), 3 from
+`--headless --once` when an alert is firing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from pf_tui import __version__
+
+if TYPE_CHECKING:
+    from pf_tui.config import Config
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+_EPILOG = """\
+commands:
+  pf-tui                 the console, using your config file
+  pf-tui --demo          the console against the embedded simulator (no account, no keys)
+  pf-tui --headless      the alert daemon (Telegram, webhook, JSON log, /metrics)
+  pf-tui sim             run the Purple Flea simulator on 127.0.0.1
+  pf-tui init            write a documented starter config (mode 0600)
+  pf-tui check           validate config, secrets' sources, permissions and reachability
+
+config: --config PATH, else $PF_TUI_CONFIG, else the platform config dir.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one clear line (and a pointer to --help) on bad usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nTry '{self.prog} --help'.\n")
+
+
+def _add_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $PF_TUI_CONFIG, else the platform config dir)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, for `main` and for tests."""
+    parser = _Parser(
+        prog="pf-tui",
+        description="Operator console for fleets of AI agents on Purple Flea.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pf-tui {__version__}")
+    _add_config_flag(parser)
+    parser.add_argument(
+        "--demo", action="store_true", help="run against the embedded simulator (no account needed)"
+    )
+    parser.add_argument("--headless", action="store_true", help="run as the alert daemon, no screen")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="with --headless: poll once, evaluate every rule, exit 3 if any alert fires",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="with --headless: serve Prometheus /metrics on 127.0.0.1:N",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="hide and refuse every money action"
+    )
+    parser.add_argument(
+        "--agents",
+        type=int,
+        default=8,
+        metavar="N",
+        help="with --demo: how many simulated agents (default 8)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=42, metavar="S", help="with --demo: simulator seed (default 42)"
+    )
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sim = sub.add_parser("sim", help="run the Purple Flea simulator", description="Run the embedded Purple Flea simulator (API.md) on loopback.")
+    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)")
+    sim.add_argument("--agents", type=int, default=8, help="demo agents (default 8)")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument(
+        "--faults", metavar="SPEC", help="fault rules: a JSON list, or a path to a JSON file"
+    )
+    sim.add_argument(
+        "--limits",
+        default="production",
+        metavar="production|off|xN",
+        help="rate limits (default production)",
+    )
+    sim.add_argument(
+        "--no-motion", dest="motion", action="store_false", help="freeze the demo fleet's motion"
+    )
+
+    init = sub.add_parser("init", help="write a starter config", description="Write the documented starter config with mode 0600.")
+    _add_config_flag(init)
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    check = sub.add_parser("check", help="validate config and reachability", description="Validate config, secrets' sources, permissions, and check each service is reachable.")
+    _add_config_flag(check)
+    return parser
+
+
+def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command is None:
+        if args.once and not args.headless:
+            parser.error("--once needs --headless")
+        if args.metrics_port is not None and not args.headless:
+            parser.error("--metrics-port needs --headless")
+        if args.metrics_port is not None and not 0 < args.metrics_port < 65536:
+            parser.error(f"--metrics-port {args.metrics_port}: choose a port between 1 and 65535")
+        if not 1 <= args.agents <= 5000:
+            parser.error(f"--agents {args.agents}: choose between 1 and 5000")
+        if args.demo and getattr(args, "config", None):
+            parser.error("--demo builds its own config; drop --config")
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    from pf_tui.config import resolve_config_path
+
+    return resolve_config_path(getattr(args, "config", None))
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from pf_tui.config import load_config
+
+    return load_config(_config_path(args))
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from pf_tui.sim.server import main as sim_main
+
+    return sim_main(args)
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from pf_tui.config import write_starter_config
+
+    path = _config_path(args)
+    written = write_starter_config(path, force=args.force)
+    print(f"wrote {written} (mode 0600)")
+    print("next: edit the [[agents]] entries, export the key variables it names, then run 'pf-tui check'")
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from pf_tui.check import run_check
+
+    return run_check(_config_path(args), sys.stdout)
+
+
+def _cmd_headless(args: argparse.Namespace) -> int:
+    from pf_tui.daemon import main as daemon_main
+
+    if args.demo:
+        from pf_tui.demo import demo_session
+
+        with demo_session(agents=args.agents, seed=args.seed) as config:
+            return daemon_main(config, once=args.once, metrics_port=args.metrics_port)
+    return daemon_main(_load(args), once=args.once, metrics_port=args.metrics_port)
+
+
+def _cmd_tui(args: argparse.Namespace) -> int:
+    if not sys.stdout.isatty() and os.environ.get("PF_TUI_FORCE_TTY") != "1":
+        print(
+            "pf-tui: the console needs a terminal; use --headless for a daemon, or run it in a terminal",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from pf_tui.tui.app import run_app
+
+    if args.demo:
+        from pf_tui.demo import demo_session
+
+        with demo_session(agents=args.agents, seed=args.seed) as config:
+            return run_app(config, demo=True, read_only=args.read_only)
+    return run_app(_load(args), demo=False, read_only=args.read_only)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(parser, args)
+    from pf_tui.config import ConfigError
+
+    try:
+        if args.command == "sim":
+            return _cmd_sim(args)
+        if args.command == "init":
+            return _cmd_init(args)
+        if args.command == "check":
+            return _cmd_check(args)
+        if args.headless:
+            return _cmd_headless(args)
+        return _cmd_tui(args)
+    except ConfigError as exc:
+        print(f"pf-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except OSError as exc:
+        # str(OSError) names the file and the reason; it never holds a secret value.
+        print(f"pf-tui: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME

@@ -1,0 +1,43 @@
+"""`--demo`: the embedded simulator on loopback, and a config that points pf-tui at it.
+
+The simulator runs in a thread of this process with its own event loop and serves real HTTP on
+127.0.0.1 (a free port), so the demo exercises exactly the code paths a real deployment uses:
+the same client, the same transport, the same parsing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import httpx
+
+from pf_tui import money
+
+if TYPE_CHECKING:
+    from pf_tui.config import Config
+
+
+def fetch_demo_agents(sim_url: str, *, timeout: float = 5.0) -> list[dict[str, object]]:
+    """The simulator's demo fleet (`GET /_sim/agents`), with money decoded as Decimal."""
+    reply = httpx.get(f"{sim_url}/_sim/agents", timeout=timeout)
+    reply.raise_for_status()
+    agents = money.loads(reply.content)["agents"]
+    if not isinstance(agents, list):
+        raise RuntimeError("the simulator's /_sim/agents reply has no agent list")
+    return agents
+
+
+@contextmanager
+def demo_session(*, agents: int = 8, seed: int = 42, motion: bool = True) -> Iterator[Config]:
+    """Start the simulator, yield a demo Config for it, stop the simulator on exit."""
+    from pf_tui.config import Config
+    from pf_tui.sim.server import SimServer
+
+    server = SimServer(host="127.0.0.1", port=0, seed=seed, agents=agents, motion=motion)
+    server.start()
+    try:
+        yield Config.demo(server.url, fetch_demo_agents(server.url))
+    finally:
+        server.stop()
