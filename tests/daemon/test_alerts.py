@@ -1,0 +1,203 @@
+"""The alert state machine under a fake clock: for, hysteresis, repeat, resolve, silences, inhibition."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from pf_tui.core.alerts import (
+    AgentFacts,
+    AlertEngine,
+    AlertInstance,
+    EventKind,
+    FleetFacts,
+    Health,
+    RuleKind,
+    RuleSpec,
+    Severity,
+    Silence,
+    StreamFacts,
+    default_rules,
+)
+
+T0 = 1_767_225_600.0
+BAL = RuleSpec("balance_low", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd", op="<",
+               threshold=Decimal(50), clear=Decimal(55), for_s=300, repeat_s=3600)
+DOWN = RuleSpec("api_down", RuleKind.DOWN, Severity.CRITICAL, for_s=0, repeat_s=3600)
+
+
+def agent(balance: str | None, health: Health = Health.OK, **kw: object) -> AgentFacts:
+    metrics = {"balance_usd": None if balance is None else Decimal(balance)}
+    return AgentFacts("ag_000000000001", "alpha", health, metrics=metrics, **kw)  # type: ignore[arg-type]
+
+
+def kinds(events: list) -> list[str]:
+    return [e.kind.value for e in events]
+
+
+def test_pending_then_firing_after_for() -> None:
+    eng = AlertEngine([BAL])
+    assert eng.evaluate([agent("40")], None, T0) == []
+    assert eng.evaluate([agent("40")], None, T0 + 299) == []
+    ev = eng.evaluate([agent("40")], None, T0 + 300)
+    assert kinds(ev) == ["firing"]
+    assert ev[0].labels["agent"] == "ag_000000000001" and ev[0].severity is Severity.WARNING
+    assert "below 50" in ev[0].description
+
+
+def test_flap_inside_for_sends_nothing() -> None:
+    eng = AlertEngine([BAL])
+    for i in range(20):
+        bal = "40" if i % 2 == 0 else "60"
+        assert eng.evaluate([agent(bal)], None, T0 + i * 100) == []
+    assert eng.firing() == []
+
+
+def test_hysteresis_clear_threshold() -> None:
+    eng = AlertEngine([BAL])
+    eng.evaluate([agent("40")], None, T0)
+    assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
+    # 52 is above the trigger but below the clear threshold: still firing, no message
+    assert eng.evaluate([agent("52")], None, T0 + 400) == []
+    assert len(eng.firing()) == 1
+    ev = eng.evaluate([agent("56")], None, T0 + 500)
+    assert kinds(ev) == ["resolved"] and ev[0].ends_at == T0 + 500
+    assert eng.firing() == []
+
+
+def test_repeat_interval_and_stable_ids() -> None:
+    eng = AlertEngine([BAL], )
+    eng.evaluate([agent("40")], None, T0)
+    out = []
+    for t in range(300, 3 * 3600 + 301, 60):
+        out += eng.evaluate([agent("40")], None, T0 + t)
+    assert kinds(out) == ["firing", "repeat", "repeat", "repeat"]
+    assert len({e.event_id for e in out}) == 4
+    # a restored engine replays the same ids for the same episode (receivers dedup on them)
+    state = [AlertInstance.from_dict(i.to_dict()) for i in eng.instances.values()]
+    again = AlertEngine([BAL], state=state)
+    nxt = again.evaluate([agent("40")], None, T0 + 4 * 3600 + 300)
+    assert kinds(nxt) == ["repeat"] and nxt[0].event_id not in {e.event_id for e in out}
+
+
+def test_nodata_and_error_hold_state_never_resolve() -> None:
+    eng = AlertEngine([BAL, DOWN])
+    eng.evaluate([agent("40")], None, T0)
+    eng.evaluate([agent("40")], None, T0 + 300)
+    assert eng.evaluate([agent(None)], None, T0 + 400) == []
+    assert eng.evaluate([agent("60", Health.NODATA)], None, T0 + 500) == []
+    assert [i.rule for i in eng.firing()] == ["balance_low"]
+
+
+def test_api_down_inhibits_other_alerts_of_that_agent() -> None:
+    eng = AlertEngine([BAL, DOWN])
+    down = agent("40", Health.ERROR, health_reason="503 from casino")
+    ev = eng.evaluate([down], None, T0)
+    assert kinds(ev) == ["firing"] and ev[0].rule == "api_down"
+    assert "503 from casino" in ev[0].description
+    # balance is unknown while down; once back up the balance rule runs its own course
+    ev = eng.evaluate([agent("40")], None, T0 + 60)
+    assert kinds(ev) == ["resolved"] and ev[0].rule == "api_down"
+
+
+def test_inhibition_suppresses_then_releases() -> None:
+    rule = RuleSpec("errors", RuleKind.THRESHOLD, metric="error_rate_pct", threshold=Decimal(5),
+                    for_s=0)
+    # a threshold alert fires, then the agent's API goes down
+    eng2 = AlertEngine([rule, DOWN])
+    hi = AgentFacts("ag_1", metrics={"error_rate_pct": Decimal(9)})
+    assert kinds(eng2.evaluate([hi], None, T0)) == ["firing"]
+    eng2.evaluate([AgentFacts("ag_1", health=Health.ERROR)], None, T0 + 10)
+    # repeat time passes while the agent is down: only api_down repeats
+    ev = eng2.evaluate([AgentFacts("ag_1", health=Health.ERROR)], None, T0 + 3 * 3600)
+    assert {e.rule for e in ev} == {"api_down"}
+
+
+def test_silence_with_expiry() -> None:
+    sil = Silence({"agent": "ag_0000*", "alertname": "balance_low"}, ends_at=T0 + 1000)
+    eng = AlertEngine([BAL], silences=[sil])
+    eng.evaluate([agent("40")], None, T0)
+    assert eng.evaluate([agent("40")], None, T0 + 300) == []
+    assert len(eng.firing()) == 1
+    assert eng.evaluate([agent("40")], None, T0 + 900) == []
+    ev = eng.evaluate([agent("40")], None, T0 + 1000)
+    assert kinds(ev) == ["firing"]
+
+
+def test_silenced_episode_resolves_silently() -> None:
+    sil = Silence({"alertname": "balance_low"}, ends_at=T0 + 10_000)
+    eng = AlertEngine([BAL], silences=[sil])
+    eng.evaluate([agent("40")], None, T0)
+    eng.evaluate([agent("40")], None, T0 + 300)
+    assert eng.evaluate([agent("60")], None, T0 + 400) == []
+    assert eng.firing() == []
+
+
+def test_assume_for_fires_at_once() -> None:
+    eng = AlertEngine(default_rules())
+    facts = AgentFacts("ag_1", metrics={"drawdown_pct": Decimal("12.5"),
+                                        "balance_usd": Decimal(100)})
+    ev = eng.evaluate([facts], FleetFacts({"error_rate_pct": Decimal(0)}), T0, assume_for=True)
+    assert [e.rule for e in ev] == ["drawdown_high"]
+
+
+def test_stream_silent_dispute_unknown_action_subkeys() -> None:
+    eng = AlertEngine(default_rules())
+    s = StreamFacts("st_1", "ag_payee", expected_interval_s=600, last_release_at=T0)
+    facts = AgentFacts("ag_1", streams=(s,), disputes=("esc_aa",), unknown_actions=("k1", "k2"))
+    ev = eng.evaluate([facts], None, T0 + 1800)  # exactly 3x: not yet
+    assert sorted(e.rule for e in ev) == ["dispute_opened", "unknown_action", "unknown_action"]
+    ev = eng.evaluate([facts], None, T0 + 1801)
+    assert [e.rule for e in ev] == ["stream_silent"]
+    # the dispute and one action go away (handled by hand): each resolves once
+    facts2 = AgentFacts("ag_1", streams=(s,), unknown_actions=("k2",))
+    ev = eng.evaluate([facts2], None, T0 + 1900)
+    assert sorted((e.rule, e.kind.value) for e in ev) == [
+        ("dispute_opened", "resolved"), ("unknown_action", "resolved")]
+
+
+def test_fleet_scope() -> None:
+    eng = AlertEngine([r for r in default_rules() if r.name == "fleet_error_rate_high"])
+    ev = eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(7)}), T0, assume_for=True)
+    assert ev[0].labels == {"alertname": "fleet_error_rate_high", "severity": "critical",
+                            "scope": "fleet"}
+    assert kinds(eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(2)}), T0 + 1)) == [
+        "resolved"]
+
+
+def test_bad_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="clear"):
+        RuleSpec("x", RuleKind.THRESHOLD, metric="m", op=">", threshold=Decimal(5),
+                 clear=Decimal(6))
+    with pytest.raises(ValueError, match="op"):
+        RuleSpec("x", RuleKind.THRESHOLD, metric="m", op=">=")
+
+
+def test_model_24h_message_count() -> None:
+    """Persisting, flapping, resolving conditions over 24 h: messages equal the model's count."""
+    eng = AlertEngine([BAL])
+    step = 60
+    sent: list = []
+    # 00:00-06:00 low (persisting), 06:00-08:00 flapping every 2 min, 08:00-12:00 ok,
+    # 12:00-14:00 low, 14:00 onwards between trigger and clear then ok at 15:00.
+    for t in range(0, 24 * 3600, step):
+        h = t / 3600
+        if h < 6:
+            bal = "40"
+        elif h < 8:
+            bal = "40" if (t // 120) % 2 == 0 else "60"
+        elif h < 12:
+            bal = "60"
+        elif h < 14:
+            bal = "40"
+        elif h < 15:
+            bal = "52"
+        else:
+            bal = "60"
+        sent += eng.evaluate([agent(bal)], None, T0 + t)
+    # episode 1: fires at 0:05, repeats at 1:05..5:05 (5), resolves at 6:01 (60 > 55).
+    # flap: pending never lasts 300 s. episode 2: fires 12:05, repeats 13:05, 14:05 (52 holds
+    # it firing), resolves 15:00.
+    assert kinds(sent) == (["firing"] + ["repeat"] * 5 + ["resolved"]
+                           + ["firing"] + ["repeat"] * 2 + ["resolved"])
