@@ -78,6 +78,7 @@ class EventKind(str, enum.Enum):
     FIRING = "firing"
     REPEAT = "repeat"
     RESOLVED = "resolved"
+    HEARTBEAT = "heartbeat"  # the daemon's "still alive" message (Alertmanager's Watchdog)
 
 
 @dataclass(frozen=True)
