@@ -19,10 +19,14 @@ from __future__ import annotations
 import enum
 import fnmatch
 import hashlib
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pf_tui.config.model import AlertsConfig
 
 __all__ = [
     "AgentFacts",
@@ -37,9 +41,15 @@ __all__ = [
     "Severity",
     "Silence",
     "StreamFacts",
+    "builtin_rules",
     "default_rules",
+    "rules_from_config",
     "event_id_for",
 ]
+
+_OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+}
 
 FLEET = "fleet"
 """The scope key of fleet-wide alert instances."""
@@ -116,8 +126,8 @@ class FleetFacts:
 class RuleSpec:
     """One alert rule, as configured.
 
-    ``op`` ``">"`` fires when ``value > threshold`` and clears when ``value < clear``; ``"<"`` the
-    mirror. ``clear`` defaults to ``threshold`` (no hysteresis).
+    ``op`` (``>``, ``>=``, ``<``, ``<=``) fires when ``value op threshold`` holds and clears once
+    ``value op clear`` no longer holds (hysteresis). ``clear`` defaults to ``threshold``.
     """
 
     name: str
@@ -135,8 +145,8 @@ class RuleSpec:
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        if self.op not in (">", "<"):
-            raise ValueError(f"rule {self.name}: op must be '>' or '<', got {self.op!r}")
+        if self.op not in _OPS:
+            raise ValueError(f"rule {self.name}: op must be one of > >= < <=, got {self.op!r}")
         if self.scope not in ("agent", "fleet"):
             raise ValueError(f"rule {self.name}: scope must be 'agent' or 'fleet'")
         if self.kind is RuleKind.THRESHOLD and not self.metric:
@@ -144,7 +154,9 @@ class RuleSpec:
         if self.for_s < 0 or self.repeat_s < 0:
             raise ValueError(f"rule {self.name}: for and repeat_interval must be >= 0")
         clear = self.threshold if self.clear is None else self.clear
-        if (self.op == ">" and clear > self.threshold) or (self.op == "<" and clear < self.threshold):
+        if (self.op[0] == ">" and clear > self.threshold) or (
+            self.op[0] == "<" and clear < self.threshold
+        ):
             raise ValueError(
                 f"rule {self.name}: clear {clear} must be on the safe side of threshold "
                 f"{self.threshold} (op {self.op})"
@@ -156,38 +168,46 @@ class RuleSpec:
         return self.threshold if self.clear is None else self.clear
 
 
-def default_rules() -> tuple[RuleSpec, ...]:
-    """The seed's thresholds plus the health, stream, dispute and unknown-action rules."""
+def builtin_rules() -> tuple[RuleSpec, ...]:
+    """Rules beyond the config's metric thresholds: health, spend, streams, disputes, actions."""
     d, h, m = Decimal, 3600.0, 60.0
     return (
-        RuleSpec("drawdown_high", RuleKind.THRESHOLD, Severity.CRITICAL, metric="drawdown_pct",
-                 op=">", threshold=d(10), clear=d(8), for_s=5 * m, summary="max drawdown"),
-        RuleSpec("balance_low", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd",
-                 op="<", threshold=d(50), clear=d(55), for_s=5 * m, summary="balance"),
-        RuleSpec("error_rate_high", RuleKind.THRESHOLD, Severity.WARNING, metric="error_rate_pct",
-                 op=">", threshold=d(5), clear=d(3), for_s=5 * m, summary="API error rate"),
-        RuleSpec("positions_many", RuleKind.THRESHOLD, Severity.WARNING, metric="open_positions",
-                 op=">", threshold=d(20), clear=d(18), for_s=5 * m, summary="open positions"),
         RuleSpec("spend_rate_high", RuleKind.THRESHOLD, Severity.WARNING,
                  metric="spend_usd_per_hour", op=">", threshold=d(100), clear=d(80), for_s=5 * m,
-                 summary="spend per hour"),
+                 repeat_s=h, summary="spend per hour"),
         RuleSpec("data_stale", RuleKind.STALE, Severity.WARNING, for_s=2 * m, repeat_s=4 * h,
                  summary="no fresh data"),
         RuleSpec("api_down", RuleKind.DOWN, Severity.CRITICAL, for_s=2 * m, repeat_s=h,
                  summary="API failing"),
         RuleSpec("stream_silent", RuleKind.STREAM_SILENT, Severity.WARNING, factor=d(3),
-                 summary="payee not paid"),
+                 repeat_s=4 * h, summary="payee not paid"),
         RuleSpec("dispute_opened", RuleKind.DISPUTE, Severity.CRITICAL, repeat_s=24 * h,
                  summary="escrow disputed"),
         RuleSpec("unknown_action", RuleKind.UNKNOWN_ACTION, Severity.CRITICAL, repeat_s=4 * h,
                  summary="money action outcome unknown"),
-        RuleSpec("fleet_error_rate_high", RuleKind.THRESHOLD, Severity.CRITICAL, scope=FLEET,
+        RuleSpec("fleet_error_rate", RuleKind.THRESHOLD, Severity.CRITICAL, scope=FLEET,
                  metric="error_rate_pct", op=">", threshold=d(5), clear=d(3), for_s=5 * m,
-                 summary="fleet API error rate"),
+                 repeat_s=h, summary="fleet API error rate"),
         RuleSpec("fleet_spend_rate_high", RuleKind.THRESHOLD, Severity.WARNING, scope=FLEET,
                  metric="spend_usd_per_hour", op=">", threshold=d(1000), clear=d(800),
-                 for_s=5 * m, summary="fleet spend per hour"),
+                 for_s=5 * m, repeat_s=h, summary="fleet spend per hour"),
     )
+
+
+def default_rules() -> tuple[RuleSpec, ...]:
+    """The seed's thresholds (as the config's defaults name them) plus :func:`builtin_rules`."""
+    d, h = Decimal, 3600.0
+    seed = (
+        RuleSpec("max_drawdown", RuleKind.THRESHOLD, Severity.CRITICAL, metric="max_drawdown_pct",
+                 op=">", threshold=d(10), clear=d(8), for_s=60, repeat_s=h, summary="max drawdown %"),
+        RuleSpec("low_balance", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd",
+                 op="<", threshold=d(50), clear=d(55), repeat_s=h, summary="balance USD"),
+        RuleSpec("error_rate", RuleKind.THRESHOLD, Severity.WARNING, metric="error_rate_pct",
+                 op=">", threshold=d(5), clear=d(3), for_s=120, repeat_s=h, summary="API error rate %"),
+        RuleSpec("open_positions", RuleKind.THRESHOLD, Severity.WARNING, metric="open_positions",
+                 op=">", threshold=d(20), clear=d(18), repeat_s=h, summary="open positions"),
+    )
+    return seed + builtin_rules()
 
 
 @dataclass(frozen=True)
@@ -274,9 +294,8 @@ _Cond = tuple[bool | None, bool | None, str]  # (trigger, cleared, value text)
 def _threshold(rule: RuleSpec, value: Decimal | None) -> _Cond:
     if value is None:
         return None, None, ""
-    if rule.op == ">":
-        return value > rule.threshold, value < rule.clear_at, str(value)
-    return value < rule.threshold, value > rule.clear_at, str(value)
+    test = _OPS[rule.op]
+    return test(value, rule.threshold), not test(value, rule.clear_at), str(value)
 
 
 class AlertEngine:
@@ -483,7 +502,55 @@ class AlertEngine:
 def _describe(rule: RuleSpec, value: str) -> str:
     if not value:
         return f"{rule.summary or rule.metric}: no data"
-    if rule.op == ">":
-        return f"{rule.summary or rule.metric} {value} above {rule.threshold} (clears below {rule.clear_at})"
-    return f"{rule.summary or rule.metric} {value} below {rule.threshold} (clears above {rule.clear_at})"
+    word = "above" if rule.op[0] == ">" else "below"
+    return f"{rule.summary or rule.metric} {value} {word} {rule.threshold} (clears at {rule.clear_at})"
 
+
+
+_SUMMARIES = {
+    "max_drawdown_pct": "max drawdown %",
+    "drawdown_pct": "drawdown %",
+    "balance_usd": "balance USD",
+    "equity_usd": "equity USD",
+    "pnl_usd": "P&L USD",
+    "unrealized_pnl_usd": "unrealised P&L USD",
+    "open_positions": "open positions",
+    "error_rate_pct": "API error rate %",
+    "stale_s": "seconds since last poll",
+    "casino_net_usd": "casino net USD",
+}
+
+
+def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple[Silence, ...]]:
+    """The config's ``[alerts]`` as rules (its metric rules, then :func:`builtin_rules`) and silences.
+
+    Raises ``ValueError`` for a rule the engine cannot run (the config validates the same, so this
+    only guards against drift between the two).
+    """
+    rules = [
+        RuleSpec(
+            name=r.name,
+            kind=RuleKind.THRESHOLD,
+            severity=Severity(r.severity),
+            metric=r.metric,
+            op=r.op,
+            threshold=r.threshold,
+            clear=r.clear_threshold,
+            for_s=r.for_s,
+            repeat_s=r.repeat_interval_s,
+            summary=_SUMMARIES.get(r.metric, r.metric),
+            enabled=r.enabled,
+        )
+        for r in alerts.rules
+    ]
+    names = {r.name for r in rules}
+    rules += [r for r in builtin_rules() if r.name not in names]
+    silences = tuple(
+        Silence(
+            {("alertname" if k == "rule" else k): v for k, v in s.matcher},
+            ends_at=s.expires.timestamp(),
+            comment=s.comment,
+        )
+        for s in alerts.silences
+    )
+    return tuple(rules), silences

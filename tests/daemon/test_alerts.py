@@ -136,10 +136,10 @@ def test_silenced_episode_resolves_silently() -> None:
 
 def test_assume_for_fires_at_once() -> None:
     eng = AlertEngine(default_rules())
-    facts = AgentFacts("ag_1", metrics={"drawdown_pct": Decimal("12.5"),
+    facts = AgentFacts("ag_1", metrics={"max_drawdown_pct": Decimal("12.5"),
                                         "balance_usd": Decimal(100)})
     ev = eng.evaluate([facts], FleetFacts({"error_rate_pct": Decimal(0)}), T0, assume_for=True)
-    assert [e.rule for e in ev] == ["drawdown_high"]
+    assert [e.rule for e in ev] == ["max_drawdown"]
 
 
 def test_stream_silent_dispute_unknown_action_subkeys() -> None:
@@ -158,9 +158,9 @@ def test_stream_silent_dispute_unknown_action_subkeys() -> None:
 
 
 def test_fleet_scope() -> None:
-    eng = AlertEngine([r for r in default_rules() if r.name == "fleet_error_rate_high"])
+    eng = AlertEngine([r for r in default_rules() if r.name == "fleet_error_rate"])
     ev = eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(7)}), T0, assume_for=True)
-    assert ev[0].labels == {"alertname": "fleet_error_rate_high", "severity": "critical",
+    assert ev[0].labels == {"alertname": "fleet_error_rate", "severity": "critical",
                             "scope": "fleet"}
     assert kinds(eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(2)}), T0 + 1)) == [
         "resolved"]
@@ -171,7 +171,7 @@ def test_bad_rule_is_refused() -> None:
         RuleSpec("x", RuleKind.THRESHOLD, metric="m", op=">", threshold=Decimal(5),
                  clear=Decimal(6))
     with pytest.raises(ValueError, match="op"):
-        RuleSpec("x", RuleKind.THRESHOLD, metric="m", op=">=")
+        RuleSpec("x", RuleKind.THRESHOLD, metric="m", op="==")
 
 
 def test_model_24h_message_count() -> None:
@@ -201,3 +201,34 @@ def test_model_24h_message_count() -> None:
     # it firing), resolves 15:00.
     assert kinds(sent) == (["firing"] + ["repeat"] * 5 + ["resolved"]
                            + ["firing"] + ["repeat"] * 2 + ["resolved"])
+
+
+def test_rules_from_config_defaults_and_silences() -> None:
+    from datetime import datetime, timezone
+
+    from pf_tui.config import AlertsConfig, default_rules as config_defaults
+    from pf_tui.config.model import Silence as ConfigSilence
+    from pf_tui.core.alerts import rules_from_config
+
+    cfg = AlertsConfig(rules=config_defaults(), silences=(ConfigSilence(
+        (("rule", "low_balance"), ("agent", "ag_*")),
+        datetime(2026, 1, 2, tzinfo=timezone.utc), "maintenance"),))
+    rules, silences = rules_from_config(cfg)
+    names = [r.name for r in rules]
+    assert names[:4] == ["max_drawdown", "low_balance", "error_rate", "open_positions"]
+    assert {"data_stale", "api_down", "stream_silent", "dispute_opened", "unknown_action",
+            "spend_rate_high"} <= set(names)
+    low = rules[1]
+    assert low.op == "<" and low.threshold == Decimal(50) and low.clear_at == Decimal(55)
+    assert silences[0].matchers == {"alertname": "low_balance", "agent": "ag_*"}
+    assert silences[0].active(T0) and not silences[0].active(T0 + 86400)
+
+
+def test_ge_op_clears_when_no_longer_holding() -> None:
+    rule = RuleSpec("r", RuleKind.THRESHOLD, metric="m", op=">=", threshold=Decimal(5),
+                    clear=Decimal(3))
+    eng = AlertEngine([rule])
+    f = lambda v: AgentFacts("ag_1", metrics={"m": Decimal(v)})  # noqa: E731
+    assert kinds(eng.evaluate([f(5)], None, T0)) == ["firing"]
+    assert eng.evaluate([f(3)], None, T0 + 1) == []  # 3 >= 3 still holds the clear condition
+    assert kinds(eng.evaluate([f("2.9")], None, T0 + 2)) == ["resolved"]
