@@ -1,0 +1,100 @@
+"""The config ``pf-tui --demo`` runs with, built from the simulator's demo fleet.
+
+The simulator's ``GET /_sim/agents`` reply is still input from another process, so each agent is
+checked like a config entry (a malformed one is a :class:`ConfigError` naming ``/_sim/agents``),
+its keys become ``Secret(value, "demo")`` and every service base points at the simulator's mounts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+
+from pf_tui.config.errors import ConfigError
+from pf_tui.config.model import (
+    SIM_MOUNTS,
+    AgentConfig,
+    AlertsConfig,
+    ApiConfig,
+    Config,
+    NotifyConfig,
+    StoreConfig,
+    TelegramConfig,
+)
+from pf_tui.config.parse import AGENT_ID, default_rules
+from pf_tui.config.schema import url_problem
+from pf_tui.money import MoneyError, parse_money
+from pf_tui.secret import Secret
+
+_SOURCE = "GET /_sim/agents"
+
+
+def _text(where: str, key: str, value: Any, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.isprintable() or len(value) > 200:
+        raise ConfigError(_SOURCE, f"{where}.{key}", "expected a printable string", "check the simulator version")
+    return value
+
+
+def _key(where: str, keys: dict[str, Any], service: str) -> Secret | None:
+    value = keys.get(service)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.isprintable():
+        raise ConfigError(_SOURCE, f"{where}.keys.{service}", "expected a key string", "check the simulator version")
+    return Secret(value, "demo")
+
+
+def _agent(index: int, item: object) -> AgentConfig:
+    where = f"agents[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(_SOURCE, where, "expected an object", "check the simulator version")
+    agent_id = _text(where, "agent_id", item.get("agent_id"))
+    assert agent_id is not None
+    if not AGENT_ID.fullmatch(agent_id):
+        raise ConfigError(_SOURCE, f"{where}.agent_id", f"{agent_id!r} is not an agent id", "check the simulator version")
+    balance = item.get("initial_balance")
+    try:
+        initial = None if balance is None else parse_money(balance, field="initial_balance", allow_negative=False)
+    except MoneyError as exc:
+        raise ConfigError(_SOURCE, f"{where}.initial_balance", str(exc), "check the simulator version") from None
+    keys = item.get("keys") or {}
+    addresses = item.get("addresses") or {}
+    if not isinstance(keys, dict) or not isinstance(addresses, dict):
+        raise ConfigError(_SOURCE, where, "keys and addresses must be objects", "check the simulator version")
+    return AgentConfig(
+        id=agent_id,
+        label=_text(where, "label", item.get("label"), required=False) or "",
+        strategy=_text(where, "strategy", item.get("strategy"), required=False) or "",
+        initial_balance=initial,
+        base_address=_text(where, "addresses.base", addresses.get("base"), required=False) or None,
+        solana_address=_text(where, "addresses.solana", addresses.get("solana"), required=False) or None,
+        casino_key=_key(where, keys, "casino"),
+        trading_key=_key(where, keys, "trading"),
+        wallet_key=_key(where, keys, "wallet"),
+    )
+
+
+def build_demo(sim_url: str, agents: list[dict[str, Any]], *, store_path: Path | None = None) -> Config:
+    """See :meth:`Config.demo`. ``store_path`` defaults to ``<user data dir>/demo.db``."""
+    url = sim_url.rstrip("/")
+    problem = url_problem(url)
+    if problem:
+        raise ConfigError(None, "sim_url", f"{url!r} {problem}", "pass the simulator's http://127.0.0.1:PORT")
+    typed = tuple(_agent(i, item) for i, item in enumerate(agents))
+    seen: set[str] = set()
+    for index, agent in enumerate(typed):
+        if agent.id in seen:
+            raise ConfigError(_SOURCE, f"agents[{index}].agent_id", f"{agent.id} appears twice", "check the simulator")
+        seen.add(agent.id)
+    return Config(
+        profile="demo",
+        api=ApiConfig(**{service: url + mount for service, mount in SIM_MOUNTS.items()}),
+        agents=typed,
+        alerts=AlertsConfig(rules=default_rules()),
+        notify=NotifyConfig(telegram=TelegramConfig(api_base=url + "/telegram")),
+        store=StoreConfig(path=store_path or Path(user_data_dir("pf-tui")) / "demo.db"),
+    )

@@ -1,0 +1,409 @@
+"""The typed configuration: frozen dataclasses, one per TOML section, a docstring on every field.
+
+These are what the rest of pf-tui reads. They are built by :func:`pf_tui.config.load_config` from a
+validated TOML file, or by :meth:`Config.demo` from the simulator's demo fleet. Secrets are
+:class:`~pf_tui.secret.Secret` objects, so a ``repr`` of any of these never shows a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pf_tui.secret import Secret
+
+SERVICES: tuple[str, ...] = ("casino", "escrow", "faucet", "trading", "wallet", "docs")
+"""The Purple Flea services pf-tui talks to (API.md §1), in display order."""
+
+KEYED_SERVICES: tuple[str, ...] = ("casino", "trading", "wallet")
+"""Services an agent holds its own key for; escrow uses the casino key, the faucet none."""
+
+PRODUCTION_BASES: dict[str, str] = {
+    "casino": "https://casino.purpleflea.com/api/v1",
+    "escrow": "https://escrow.purpleflea.com",
+    "faucet": "https://faucet.purpleflea.com",
+    "trading": "https://trading.purpleflea.com/v1",
+    "wallet": "https://wallet.purpleflea.com/v1",
+    "docs": "https://purpleflea.com/api/v1",
+}
+"""Production base URL per service (API.md §1)."""
+
+SIM_MOUNTS: dict[str, str] = {
+    "casino": "/casino/api/v1",
+    "escrow": "/escrow",
+    "faucet": "/faucet",
+    "trading": "/trading/v1",
+    "wallet": "/wallet/v1",
+    "docs": "/api/v1",
+}
+"""Where the simulator mounts each service under its one origin (API.md §1)."""
+
+_API_PREFIX: dict[str, str] = {"casino": "/api/v1", "trading": "/v1", "wallet": "/v1", "docs": "/api/v1"}
+
+EscrowDialect = Literal["auto", "streaming", "classic"]
+Transport = Literal["aiohttp", "httpx"]
+Severity = Literal["info", "warning", "critical"]
+Op = Literal[">", ">=", "<", "<="]
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """``[api]``: where each service lives and how long to wait for it."""
+
+    casino: str = PRODUCTION_BASES["casino"]
+    """Casino base URL (custodial balance, ledger, stats, referrals)."""
+    escrow: str = PRODUCTION_BASES["escrow"]
+    """Escrow base URL (no prefix in production; the docs dialect adds ``/api/v1`` itself)."""
+    faucet: str = PRODUCTION_BASES["faucet"]
+    """Faucet base URL."""
+    trading: str = PRODUCTION_BASES["trading"]
+    """Trading base URL (positions, P&L, drawdown)."""
+    wallet: str = PRODUCTION_BASES["wallet"]
+    """Wallet base URL (on-chain USDC balances)."""
+    docs: str = PRODUCTION_BASES["docs"]
+    """Docs aggregate base URL (the guides' shape)."""
+    timeout: float = 10.0
+    """Seconds to wait for one HTTP request before it counts as failed."""
+    escrow_dialect: EscrowDialect = "auto"
+    """``auto`` probes ``GET /api/v1/escrows`` and falls back to classic; or force one (API.md §3)."""
+    transport: Transport = "aiohttp"
+    """httpx transport: ``aiohttp`` (fast, PERFORMANCE.md) or plain ``httpx``."""
+
+    def base(self, service: str) -> str:
+        """The base URL of ``service`` (one of :data:`SERVICES`)."""
+        if service not in SERVICES:
+            raise KeyError(service)
+        return str(getattr(self, service))
+
+    def health_url(self, service: str) -> str:
+        """``GET /health`` at the service's root: its base with the API prefix taken off (API.md §7)."""
+        base = self.base(service)
+        prefix = _API_PREFIX.get(service, "")
+        if prefix and base.endswith(prefix):
+            base = base[: -len(prefix)]
+        return base.rstrip("/") + "/health"
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    """``[polling]``: seconds between polls per data type, per agent, and how hard to push a host."""
+
+    balance: float = 10.0
+    """Casino balance and wallet USDC."""
+    positions: float = 5.0
+    """Open trading positions."""
+    pnl: float = 3.0
+    """Trading P&L series and drawdown."""
+    casino: float = 2.0
+    """Casino stats (``/stats/me``)."""
+    referrals: float = 30.0
+    """Referral stats of casino, trading and wallet."""
+    errors: float = 5.0
+    """Recomputing error rates from pf-tui's own request counters."""
+    escrows: float = 5.0
+    """Escrows pf-tui knows of (its own and those found in the ledger)."""
+    max_backoff: float = 120.0
+    """Longest wait after repeated failures or 429s without Retry-After."""
+    max_concurrency: int = 16
+    """Requests in flight at once per host."""
+
+    def interval(self, data_type: str) -> float:
+        """Seconds between polls of ``data_type`` (a field name such as ``balance``)."""
+        if data_type not in POLL_TYPES:
+            raise KeyError(data_type)
+        return float(getattr(self, data_type))
+
+
+POLL_TYPES: tuple[str, ...] = ("balance", "positions", "pnl", "casino", "referrals", "errors", "escrows")
+"""The data types that have a polling interval."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One ``[[agents]]`` entry: an agent to watch and the keys to watch it with."""
+
+    id: str
+    """Casino agent id, ``ag_`` + 12 hex."""
+    label: str = ""
+    """Short name shown in tables (defaults to the id)."""
+    strategy: str = ""
+    """Free text: what the agent does (trend, casino grinder, ...)."""
+    initial_balance: Decimal | None = None
+    """USD the agent started with; the baseline for its P&L and drawdown."""
+    base_address: str | None = None
+    """Base (EVM) wallet address for on-chain USDC, ``0x`` + 40 hex."""
+    solana_address: str | None = None
+    """Solana wallet address for on-chain USDC (base58)."""
+    casino_key: Secret | None = None
+    """Casino key; also the escrow key. ``None``: casino and escrow are not polled for this agent."""
+    trading_key: Secret | None = None
+    """Trading key. ``None``: trading is not polled for this agent."""
+    wallet_key: Secret | None = None
+    """Wallet key. ``None``: the wallet is not polled for this agent."""
+
+    @property
+    def display_name(self) -> str:
+        """The label, or the id when there is none."""
+        return self.label or self.id
+
+    def key_for(self, service: str) -> Secret | None:
+        """The key that authenticates this agent to ``service`` (escrow: the casino key; faucet, docs: any)."""
+        if service in ("casino", "escrow"):
+            return self.casino_key
+        if service == "trading":
+            return self.trading_key
+        if service == "wallet":
+            return self.wallet_key
+        if service == "docs":
+            return self.casino_key or self.trading_key or self.wallet_key
+        if service == "faucet":
+            return None
+        raise KeyError(service)
+
+    def polls(self, service: str) -> bool:
+        """Whether ``service`` is polled for this agent (it has the key the service needs)."""
+        if service == "faucet":
+            return False
+        if service == "wallet":
+            return self.wallet_key is not None and bool(self.base_address or self.solana_address)
+        return self.key_for(service) is not None
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One ``[alerts.rules.<name>]``: fire when ``metric op threshold`` holds for ``for_s`` seconds."""
+
+    name: str
+    """The rule's table name, used in notifications, silences and the alert log."""
+    metric: str
+    """What is compared (one of :data:`METRICS`), per agent."""
+    op: Op
+    """Comparison that means trouble: ``>``, ``>=``, ``<`` or ``<=``."""
+    threshold: Decimal
+    """The value that fires the rule."""
+    clear_threshold: Decimal
+    """The value the metric must get back past before the alert resolves (hysteresis)."""
+    for_s: float = 0.0
+    """Seconds the condition must hold before pending becomes firing (TOML key ``for``)."""
+    repeat_interval_s: float = 3600.0
+    """Seconds between repeated notifications of a still-firing alert (TOML ``repeat_interval``)."""
+    severity: Severity = "warning"
+    """``info``, ``warning`` or ``critical``."""
+    enabled: bool = True
+    """``false`` switches the rule off (also the way to drop a default rule)."""
+
+    def breached(self, value: Decimal) -> bool:
+        """Whether ``value`` is on the firing side of :attr:`threshold`."""
+        return _compare(value, self.op, self.threshold)
+
+    def cleared(self, value: Decimal) -> bool:
+        """Whether ``value`` is back past :attr:`clear_threshold` (strictly on the safe side)."""
+        return not _compare(value, self.op, self.clear_threshold)
+
+
+def _compare(value: Decimal, op: str, limit: Decimal) -> bool:
+    if op == ">":
+        return value > limit
+    if op == ">=":
+        return value >= limit
+    if op == "<":
+        return value < limit
+    return value <= limit
+
+
+METRICS: dict[str, str] = {
+    "max_drawdown_pct": "largest peak-to-trough fall of the agent's equity, in percent",
+    "drawdown_pct": "current fall from the equity peak, in percent",
+    "balance_usd": "casino (custodial) balance in USD",
+    "equity_usd": "casino balance + on-chain USDC + unrealised trading P&L, in USD",
+    "pnl_usd": "profit or loss against initial_balance, in USD",
+    "unrealized_pnl_usd": "sum of open positions' unrealised P&L, in USD",
+    "open_positions": "number of open trading positions",
+    "error_rate_pct": "share of the agent's API calls that failed over the last hour, in percent",
+    "stale_s": "seconds since the agent's last successful poll",
+    "casino_net_usd": "casino lifetime net profit, in USD",
+}
+"""Metrics an alert rule may watch, each per agent."""
+
+DEFAULT_RULES: dict[str, dict[str, object]] = {
+    "max_drawdown": {
+        "metric": "max_drawdown_pct", "op": ">", "threshold": Decimal("10"),
+        "clear_threshold": Decimal("8"), "for": 60, "repeat_interval": 3600, "severity": "critical",
+    },
+    "low_balance": {
+        "metric": "balance_usd", "op": "<", "threshold": Decimal("50"),
+        "clear_threshold": Decimal("55"), "for": 0, "repeat_interval": 3600, "severity": "warning",
+    },
+    "error_rate": {
+        "metric": "error_rate_pct", "op": ">", "threshold": Decimal("5"),
+        "clear_threshold": Decimal("3"), "for": 120, "repeat_interval": 3600, "severity": "warning",
+    },
+    "open_positions": {
+        "metric": "open_positions", "op": ">", "threshold": Decimal("20"),
+        "clear_threshold": Decimal("18"), "for": 0, "repeat_interval": 3600, "severity": "warning",
+    },
+}
+"""The seed's rules (drawdown > 10%, balance < $50, error rate > 5%, positions > 20), always present
+unless a ``[alerts.rules.<name>]`` of the same name overrides or disables them."""
+
+SILENCE_LABELS: tuple[str, ...] = ("rule", "agent", "severity")
+"""Labels a silence matcher may name."""
+
+
+@dataclass(frozen=True)
+class Silence:
+    """One ``[[alerts.silences]]``: mute alerts whose labels match, until ``expires``."""
+
+    matcher: tuple[tuple[str, str], ...]
+    """``(label, pattern)`` pairs; all must match. Patterns are shell globs (``ag_*``)."""
+    expires: datetime
+    """When the silence ends (timezone-aware)."""
+    comment: str = ""
+    """Why it was silenced, for the alert log."""
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Whether every matcher pattern matches the alert's ``labels``."""
+        from fnmatch import fnmatchcase
+
+        return all(fnmatchcase(labels.get(k, ""), pattern) for k, pattern in self.matcher)
+
+    def active(self, now: datetime) -> bool:
+        """Whether the silence still holds at ``now`` (timezone-aware)."""
+        return now < self.expires
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """``[alerts]``: rules by name and silences."""
+
+    rules: tuple[AlertRule, ...] = ()
+    """Every rule, defaults first (in :data:`DEFAULT_RULES` order), then the config's own, by name."""
+    silences: tuple[Silence, ...] = ()
+    """Silences from the config file (the TUI adds its own to the state file)."""
+
+    def rule(self, name: str) -> AlertRule:
+        """The rule called ``name``."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """``[notify.telegram]``: alerts to a Telegram chat through a bot."""
+
+    enabled: bool = False
+    """Send alerts to Telegram."""
+    token: Secret | None = None
+    """Bot token (from ``token_env``, ``token_file`` or ``token``); set when enabled."""
+    chat_id: str = ""
+    """Chat to post to: a numeric id (as text) or ``@channelname``."""
+    api_base: str = "https://api.telegram.org"
+    """Bot API base; the simulator's stand-in is ``<sim>/telegram``."""
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """``[notify.webhook]``: alerts as JSON POSTs (Alertmanager-compatible fields)."""
+
+    enabled: bool = False
+    """POST alerts to the webhook."""
+    url: Secret | None = None
+    """Target URL, a secret because such URLs often embed a token; set when enabled."""
+    timeout: float = 10.0
+    """Seconds to wait for the webhook to answer."""
+
+
+@dataclass(frozen=True)
+class LogNotifyConfig:
+    """``[notify.log]``: alerts appended to a JSON-lines file."""
+
+    path: Path | None = None
+    """File to append one JSON object per alert event to; ``None``: off."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """``[notify]``: where alerts go."""
+
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    """Telegram bot settings."""
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    """Webhook settings."""
+    log: LogNotifyConfig = field(default_factory=LogNotifyConfig)
+    """JSON-lines log settings."""
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    """``[ui]``: the TUI's look and its safety limits on money actions."""
+
+    theme: str = "textual-dark"
+    """Textual theme name."""
+    keymap: tuple[tuple[str, str], ...] = ()
+    """Key overrides: ``(binding id, keys)`` pairs, keys comma-separated (``"ctrl+r,f5"``)."""
+    read_only: bool = False
+    """Hide and refuse every money action (``--read-only`` forces it on)."""
+    max_action_usd: Decimal = Decimal("100")
+    """Largest amount one escrow action may move; larger ones are refused."""
+    typed_confirm_usd: Decimal = Decimal("10")
+    """From this amount up, the operator must type the amount to confirm."""
+
+    @property
+    def keymap_dict(self) -> dict[str, str]:
+        """:attr:`keymap` as a dict, ready for Textual's ``App.set_keymap``."""
+        return dict(self.keymap)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """``[store]``: the SQLite file (history, alert log, outbox, money journal)."""
+
+    path: Path
+    """The SQLite file; default ``<user data dir>/pf-tui.db``."""
+    retention_days: int = 30
+    """Days of samples history to keep; the alert log and journal are kept."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of one pf-tui profile."""
+
+    store: StoreConfig
+    """Where the SQLite store lives."""
+    profile: str = "default"
+    """Profile name shown in the TUI header (``demo`` for ``--demo``)."""
+    api: ApiConfig = field(default_factory=ApiConfig)
+    """Service bases and request settings."""
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    """Polling intervals and concurrency."""
+    agents: tuple[AgentConfig, ...] = ()
+    """The agents to watch, in config order."""
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    """Alert rules and silences."""
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    """Alert destinations."""
+    ui: UiConfig = field(default_factory=UiConfig)
+    """TUI settings."""
+    source: Path | None = None
+    """The file this came from (``None`` for the demo)."""
+    state_path: Path | None = None
+    """Where the TUI keeps run-time state (beside the config; ``None``: not saved)."""
+
+    def agent(self, agent_id: str) -> AgentConfig:
+        """The agent with ``agent_id``."""
+        for agent in self.agents:
+            if agent.id == agent_id:
+                return agent
+        raise KeyError(agent_id)
+
+    @classmethod
+    def demo(cls, sim_url: str, agents: list[dict[str, object]], *, store_path: Path | None = None) -> Config:
+        """The config ``pf-tui --demo`` uses, from the simulator's ``GET /_sim/agents`` reply."""
+        from pf_tui.config.demo import build_demo
+
+        return build_demo(sim_url, agents, store_path=store_path)

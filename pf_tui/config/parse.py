@@ -1,0 +1,324 @@
+"""TOML document -> :class:`~pf_tui.config.model.Config`, section by section.
+
+Errors stop at the first problem found (sections in file order of the schema: top level, api,
+polling, agents, alerts, notify, ui, store) so the message is about one key and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+from pf_tui.config.errors import ConfigError, MissingConfigError
+from pf_tui.config.model import (
+    DEFAULT_RULES,
+    METRICS,
+    POLL_TYPES,
+    PRODUCTION_BASES,
+    SERVICES,
+    AgentConfig,
+    AlertRule,
+    AlertsConfig,
+    ApiConfig,
+    Config,
+    LogNotifyConfig,
+    NotifyConfig,
+    PollingConfig,
+    Silence,
+    StoreConfig,
+    TelegramConfig,
+    UiConfig,
+    WebhookConfig,
+)
+from pf_tui.config.paths import default_store_path, state_path_for
+from pf_tui.config.schema import SCHEMA, Context, Section, did_you_mean, key_path
+from pf_tui.config.secrets import mode_problem, read_secret
+
+AGENT_ID = re.compile(r"ag_[0-9a-fA-F]{12}")
+BASE_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+SOLANA_ADDRESS = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
+RULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+BINDING_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+OPS = (">", ">=", "<", "<=")
+SEVERITIES = ("info", "warning", "critical")
+_POLL_DEFAULTS = PollingConfig()
+
+
+def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read, check and type the config at ``path``.
+
+    Raises :class:`MissingConfigError` when there is no file, and :class:`ConfigError` for a file
+    open to group or others, invalid TOML, or any invalid key. ``env`` replaces ``os.environ``
+    for ``*_env`` lookups (tests).
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise MissingConfigError(path)
+    if not path.is_file():
+        raise ConfigError(path, "", "is not a file", "point --config or PF_TUI_CONFIG at a TOML file")
+    problem = mode_problem(path)
+    if problem is not None:
+        raise ConfigError(path, "", *problem)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "is not UTF-8 text", "save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot be read: {exc.strerror}", "check its owner and mode") from None
+    return parse_config(text, path=path, env=env)
+
+
+def parse_config(
+    text: str, *, path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Type a config from TOML ``text`` (``path`` only names the file and anchors relative paths)."""
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}", "fix the syntax there") from None
+    base_dir = path.parent if path is not None else Path.cwd()
+    ctx = Context(path=path, base_dir=base_dir, env=os.environ if env is None else env)
+    return build_config(ctx, data)
+
+
+def build_config(ctx: Context, data: dict[str, Any]) -> Config:
+    """The typed config from a parsed TOML document."""
+    top = Section(ctx, "", data, "")
+    profile = top.string("profile", "default", max_len=40) or "default"
+    if not profile.strip():
+        raise top.error("profile", "is empty", 'give the profile a name like "prod"')
+    return Config(
+        profile=profile,
+        api=_api(Section(ctx, "api", top.raw("api", {}), "api")),
+        polling=_polling(Section(ctx, "polling", top.raw("polling", {}), "polling")),
+        agents=_agents(ctx, top.raw("agents", [])),
+        alerts=_alerts(Section(ctx, "alerts", top.raw("alerts", {}), "alerts")),
+        notify=_notify(Section(ctx, "notify", top.raw("notify", {}), "notify")),
+        ui=_ui(Section(ctx, "ui", top.raw("ui", {}), "ui")),
+        store=_store(Section(ctx, "store", top.raw("store", {}), "store")),
+        source=ctx.path,
+        state_path=state_path_for(ctx.path) if ctx.path is not None else None,
+    )
+
+
+def _api(s: Section) -> ApiConfig:
+    bases = {name: s.url(name, PRODUCTION_BASES[name]) for name in SERVICES}
+    return ApiConfig(
+        **bases,
+        timeout=s.number("timeout", 10.0, 0.1, 300),
+        escrow_dialect=s.choice("escrow_dialect", "auto", ("auto", "streaming", "classic")),  # type: ignore[arg-type]
+        transport=s.choice("transport", "aiohttp", ("aiohttp", "httpx")),  # type: ignore[arg-type]
+    )
+
+
+def _polling(s: Section) -> PollingConfig:
+    intervals = {name: s.number(name, _POLL_DEFAULTS.interval(name), 0.5, 86400) for name in POLL_TYPES}
+    return PollingConfig(
+        **intervals,
+        max_backoff=s.number("max_backoff", 120.0, 1, 86400),
+        max_concurrency=s.integer("max_concurrency", 16, 1, 1024, unit="requests"),
+    )
+
+
+def _agents(ctx: Context, raw: object) -> tuple[AgentConfig, ...]:
+    if not isinstance(raw, list):
+        raise ctx.error("agents", "expected an array of tables", "write each agent as [[agents]]")
+    agents: list[AgentConfig] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        where = f"agents[{index}]"
+        if not isinstance(item, dict):
+            raise ctx.error(where, "expected a table", "write each agent as [[agents]]")
+        agent = _agent(Section(ctx, where, item, "agents[]"))
+        folded = agent.id.lower()
+        if folded in seen:
+            raise ctx.error(
+                key_path(where, "id"),
+                f"{agent.id} is already agents[{seen[folded]}]",
+                "give each agent its own id, or remove the duplicate",
+            )
+        seen[folded] = index
+        agents.append(agent)
+    return tuple(agents)
+
+
+def _agent(s: Section) -> AgentConfig:
+    agent_id = s.required_string("id", 'add id = "ag_" followed by 12 hex digits')
+    if not AGENT_ID.fullmatch(agent_id):
+        raise s.error("id", f"{agent_id!r} is not an agent id", "use ag_ followed by 12 hex digits, as the casino issued it")
+    base = s.string("base_address")
+    if base is not None and not BASE_ADDRESS.fullmatch(base):
+        raise s.error("base_address", f"{base!r} is not a Base address", "use 0x followed by 40 hex digits")
+    solana = s.string("solana_address")
+    if solana is not None and not SOLANA_ADDRESS.fullmatch(solana):
+        raise s.error("solana_address", f"{solana!r} is not a Solana address", "use the base58 address (32-44 characters)")
+    return AgentConfig(
+        id=agent_id,
+        label=s.string("label", "", max_len=64) or "",
+        strategy=s.string("strategy", "", max_len=64) or "",
+        initial_balance=s.money("initial_balance", None),
+        base_address=base,
+        solana_address=solana,
+        casino_key=read_secret(s, "casino_key", what="casino key"),
+        trading_key=read_secret(s, "trading_key", what="trading key"),
+        wallet_key=read_secret(s, "wallet_key", what="wallet key"),
+    )
+
+
+def _alerts(s: Section) -> AlertsConfig:
+    rules_raw = s.raw("rules", {})
+    if not isinstance(rules_raw, dict):
+        raise s.error("rules", "expected a table of rules", "write each rule as [alerts.rules.<name>]")
+    rules: dict[str, AlertRule] = {}
+    for name, default in DEFAULT_RULES.items():
+        if name not in rules_raw:
+            rules[name] = _rule(Section(s.ctx, key_path("alerts.rules", name), {}, "alerts.rules.*"), name, default)
+    for name, body in rules_raw.items():
+        where = key_path("alerts.rules", name)
+        if not RULE_NAME.fullmatch(name):
+            raise s.ctx.error(where, "rule names use letters, digits, _ and - only", "rename the table")
+        rules[name] = _rule(Section(s.ctx, where, body, "alerts.rules.*"), name, DEFAULT_RULES.get(name))
+    ordered = [rules[n] for n in DEFAULT_RULES if n in rules] + [r for n, r in rules.items() if n not in DEFAULT_RULES]
+    silences_raw = s.raw("silences", [])
+    if not isinstance(silences_raw, list):
+        raise s.error("silences", "expected an array of tables", "write each silence as [[alerts.silences]]")
+    silences = tuple(
+        _silence(Section(s.ctx, f"alerts.silences[{i}]", item, "alerts.silences[]"))
+        for i, item in enumerate(silences_raw)
+    )
+    return AlertsConfig(rules=tuple(ordered), silences=silences)
+
+
+def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule:
+    base: dict[str, object] = dict(default or {})
+    if default is None:
+        for key in ("metric", "op", "threshold"):
+            if not s.has(key):
+                raise s.error(key, "missing", f"a new rule needs metric, op and threshold (defaults: {', '.join(DEFAULT_RULES)})")
+    metric = s.string("metric", str(base.get("metric", ""))) or ""
+    if metric not in METRICS:
+        raise s.error("metric", f"{metric!r} is not a known metric", did_you_mean(metric, list(METRICS)))
+    op = s.choice("op", str(base.get("op", ">")), OPS)
+    threshold = s.decimal("threshold", base.get("threshold"))  # type: ignore[arg-type]
+    assert threshold is not None
+    # Moving only the threshold of a default rule moves its clear point with it.
+    default_clear = threshold if s.has("threshold") else base.get("clear_threshold", threshold)
+    clear = s.decimal("clear_threshold", default_clear)  # type: ignore[arg-type]
+    assert clear is not None
+    if op in (">", ">=") and clear > threshold:
+        raise s.error("clear_threshold", f"{clear} is above threshold {threshold} (op {op})", f"set it at or below {threshold}")
+    if op in ("<", "<=") and clear < threshold:
+        raise s.error("clear_threshold", f"{clear} is below threshold {threshold} (op {op})", f"set it at or above {threshold}")
+    return AlertRule(
+        name=name,
+        metric=metric,
+        op=op,  # type: ignore[arg-type]
+        threshold=threshold,
+        clear_threshold=clear,
+        for_s=s.duration("for", float(base.get("for", 0)), 7 * 86400),  # type: ignore[arg-type]
+        repeat_interval_s=s.duration("repeat_interval", float(base.get("repeat_interval", 3600)), 30 * 86400),  # type: ignore[arg-type]
+        severity=s.choice("severity", str(base.get("severity", "warning")), SEVERITIES),  # type: ignore[arg-type]
+        enabled=s.boolean("enabled", True),
+    )
+
+
+def _silence(s: Section) -> Silence:
+    if not s.has("matcher"):
+        raise s.error("matcher", "missing", 'add matcher = { rule = "low_balance", agent = "ag_..." }')
+    m = Section(s.ctx, s.path("matcher"), s.raw("matcher"), "alerts.silences[].matcher")
+    pairs = tuple((label, m.required_string(label, "give a name or a glob like ag_*")) for label in m.data)
+    if not pairs:
+        raise s.error("matcher", "is empty", "name at least one of rule, agent, severity")
+    if not s.has("expires"):
+        raise s.error("expires", "missing", "add expires = 2030-01-01T00:00:00Z")
+    expires = s.raw("expires")
+    if not isinstance(expires, datetime):
+        raise s.error("expires", "expected a date-time", "write it like 2030-01-01T00:00:00Z (no quotes)")
+    if expires.tzinfo is None:
+        raise s.error("expires", "has no timezone", "add Z or an offset like +02:00")
+    return Silence(matcher=pairs, expires=expires, comment=s.string("comment", "", max_len=500) or "")
+
+
+def _notify(s: Section) -> NotifyConfig:
+    tg = Section(s.ctx, "notify.telegram", s.raw("telegram", {}), "notify.telegram")
+    enabled = tg.boolean("enabled", False)
+    token = read_secret(tg, "token", what="bot token", resolve=enabled)
+    chat = tg.raw("chat_id", None)
+    if chat is not None and (isinstance(chat, bool) or not isinstance(chat, (int, str))):
+        raise tg.error("chat_id", "expected an integer or a string", 'write the numeric id, or "@channelname"')
+    chat_id = tg.string("chat_id", "") if isinstance(chat, str) else str(chat) if chat is not None else ""
+    if enabled and token is None:
+        raise tg.ctx.error("notify.telegram", "enabled but no bot token", "set token_env, token_file or token")
+    if enabled and not (chat_id or "").strip():
+        raise tg.error("chat_id", "missing", "set chat_id to the chat's numeric id or @channelname")
+    telegram = TelegramConfig(
+        enabled=enabled, token=token, chat_id=chat_id or "",
+        api_base=tg.url("api_base", "https://api.telegram.org"),
+    )
+    wh = Section(s.ctx, "notify.webhook", s.raw("webhook", {}), "notify.webhook")
+    wh_enabled = wh.boolean("enabled", False)
+    url = read_secret(wh, "url", what="webhook URL", resolve=wh_enabled)
+    if wh_enabled and url is None:
+        raise wh.ctx.error("notify.webhook", "enabled but no URL", "set url_env, url_file or url")
+    if url is not None:
+        from pf_tui.config.schema import url_problem
+
+        problem = url_problem(url.reveal())
+        if problem:
+            raise wh.ctx.error("notify.webhook", f"the URL from {url.source} {problem}", "give an https:// URL")
+    webhook = WebhookConfig(enabled=wh_enabled, url=url, timeout=wh.number("timeout", 10.0, 0.1, 300))
+    lg = Section(s.ctx, "notify.log", s.raw("log", {}), "notify.log")
+    return NotifyConfig(telegram=telegram, webhook=webhook, log=LogNotifyConfig(path=lg.path_value("path")))
+
+
+def _ui(s: Section) -> UiConfig:
+    keymap_raw = s.raw("keymap", {})
+    if not isinstance(keymap_raw, dict):
+        raise s.error("keymap", "expected a table", 'write it as [ui.keymap] with lines like refresh = "ctrl+r"')
+    keymap: list[tuple[str, str]] = []
+    for binding, keys in keymap_raw.items():
+        where = key_path("ui.keymap", binding)
+        if not BINDING_ID.fullmatch(binding):
+            raise s.ctx.error(where, "is not a binding id", "use the id shown in the help screen (?)")
+        if not isinstance(keys, str) or not keys.strip() or not keys.isprintable():
+            raise s.ctx.error(where, "expected keys as a string", 'write keys like "ctrl+r" or "f5,ctrl+r"')
+        keymap.append((binding, keys))
+    max_usd = s.money("max_action_usd", Decimal("100"), positive=True)
+    typed = s.money("typed_confirm_usd", Decimal("10"))
+    assert max_usd is not None and typed is not None
+    if typed > max_usd:
+        raise s.error("typed_confirm_usd", f"{typed} is above max_action_usd {max_usd}", "set it at or below max_action_usd")
+    theme = s.required_string("theme", 'name a Textual theme like "textual-dark"') if s.has("theme") else "textual-dark"
+    return UiConfig(
+        theme=theme,
+        keymap=tuple(keymap),
+        read_only=s.boolean("read_only", False),
+        max_action_usd=max_usd,
+        typed_confirm_usd=typed,
+    )
+
+
+def _store(s: Section) -> StoreConfig:
+    return StoreConfig(
+        path=s.path_value("path") or default_store_path(),
+        retention_days=s.integer("retention_days", 30, 1, 3650, unit="days"),
+    )
+
+
+def default_rules() -> tuple[AlertRule, ...]:
+    """The seed's alert rules (:data:`DEFAULT_RULES`) as typed rules."""
+    ctx = Context(path=None, base_dir=Path.cwd(), env={})
+    return tuple(
+        _rule(Section(ctx, key_path("alerts.rules", name), {}, "alerts.rules.*"), name, default)
+        for name, default in DEFAULT_RULES.items()
+    )
+
+
+def all_schema_keys() -> list[tuple[str, str]]:
+    """Every ``(section, key)`` pf-tui knows, for the example-config test and ``check``."""
+    return [(section, key) for section, keys in SCHEMA.items() for key in keys]
