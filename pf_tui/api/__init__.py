@@ -1,0 +1,64 @@
+"""The Purple Flea API client (no Textual here): typed models, typed errors, retries, latency.
+
+Start with :class:`PurpleFleaClient` (one pool per service, shared by every agent) and
+:meth:`PurpleFleaClient.agent` for one agent's reads and writes.
+"""
+
+from __future__ import annotations
+
+from pf_tui.api.agent import AgentClient
+from pf_tui.api.bases import ServiceBases
+from pf_tui.api.client import PurpleFleaClient
+from pf_tui.api.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InsufficientBalanceError,
+    InternalServerError,
+    MissingKeyError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    PurpleFleaError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServiceUnavailableError,
+    UnexpectedStatusError,
+    UnprocessableEntityError,
+    is_retryable,
+)
+from pf_tui.api.latency import LatencyRecorder, LatencyStats
+from pf_tui.api.models import Dialect
+from pf_tui.api.retry import RetryPolicy
+
+__all__ = [
+    "AgentClient",
+    "ServiceBases",
+    "PurpleFleaClient",
+    "LatencyRecorder",
+    "LatencyStats",
+    "RetryPolicy",
+    "Dialect",
+    "is_retryable",
+    "PurpleFleaError",
+    "MissingKeyError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "ResponseDecodeError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "InsufficientBalanceError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "UnexpectedStatusError",
+]

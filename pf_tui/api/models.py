@@ -306,3 +306,15 @@ class ErrorStats:
     """Fraction 0..1."""
     requests: int | None = None
     errors: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPosition:
+    """Reply of trading ``POST /trade/close``: what closing a position realised."""
+
+    position_id: str
+    coin: str | None = None
+    exit_price: Decimal | None = None
+    realized_pnl: Decimal | None = None
+    fee: Decimal | None = None
+    net_pnl: Decimal | None = None

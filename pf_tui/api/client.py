@@ -1,0 +1,263 @@
+"""``PurpleFleaClient``: one pooled ``httpx.AsyncClient`` per service base, shared by every agent.
+
+The client owns the pools, the retry policy, the clock and the latency recorder; per-agent views
+(:meth:`PurpleFleaClient.agent`, see :mod:`pf_tui.api.agent`) are cheap and send their key as a
+per-request header. Every request goes through :meth:`PurpleFleaClient.send`, the one place where
+transport failures, statuses and bodies become typed results or typed errors, and every read
+through :meth:`PurpleFleaClient.read`, which adds retries. Writes are sent once: money POSTs are
+never retried here (API.md §5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from pf_tui import __version__
+from pf_tui.api.bases import SERVICES, ServiceBases
+from pf_tui.api.errors import (
+    APIStatusError,
+    PurpleFleaError,
+    RateLimitError,
+    ResponseDecodeError,
+    is_retryable,
+    plain_text,
+    redact,
+    status_error_class,
+)
+from pf_tui.api.latency import LatencyRecorder
+from pf_tui.api.retry import RetryPolicy, parse_reset_at, parse_retry_after
+from pf_tui.api.routes import Endpoint
+from pf_tui.api.transport import TRANSPORT_ERRORS, TransportSpec, build_transport, map_transport_error
+from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.money import dumps, loads
+from pf_tui.secret import Secret
+
+__all__ = ["PurpleFleaClient"]
+
+T = TypeVar("T")
+
+_MAX_ERROR_BODY = 4096
+"""Bytes of an error reply kept on the exception: an HTML page is evidence, not a payload."""
+_JSON = {"Content-Type": "application/json"}
+
+
+def _decode_failure(content: bytes) -> str:
+    """A few words on why a 2xx body is not JSON (never the body itself)."""
+    head = content.lstrip()[:64].lower()
+    if not head:
+        return "empty reply body"
+    if head.startswith((b"<!doctype", b"<html", b"<")):
+        return "reply is an HTML page, not JSON"
+    if head.startswith((b"{", b"[")):
+        return "reply is malformed or truncated JSON"
+    return "reply is not JSON"
+
+
+class PurpleFleaClient:
+    """The Purple Flea API client: pools, retries, latency samples; agents via :meth:`agent`.
+
+    ``transport`` is ``"aiohttp"`` (default, PERFORMANCE.md), ``"httpx"`` for the plain httpx pool,
+    or any ``httpx.AsyncBaseTransport`` (tests: ``ASGITransport``, ``MockTransport``), shared then
+    by all service clients. ``timeout`` bounds connect, each read, each write and the wait for a
+    pooled connection; a whole exchange is also cut off at ``3 * timeout`` so a server that
+    trickles bytes cannot hold a request forever.
+    """
+
+    def __init__(
+        self,
+        bases: ServiceBases,
+        *,
+        timeout: float = 10.0,
+        transport: TransportSpec = "aiohttp",
+        retry: RetryPolicy | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        latency: LatencyRecorder | None = None,
+        max_connections: int = 100,
+        rng: random.Random | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.bases = bases
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+        self.latency = latency if latency is not None else LatencyRecorder()
+        self._rng = rng or random.Random()
+        self._deadline = timeout * 3
+        headers = {"Accept": "application/json", "User-Agent": f"pf-tui/{__version__}"}
+        self._clients: dict[str, httpx.AsyncClient] = {
+            service: httpx.AsyncClient(
+                base_url=bases.url(service),
+                transport=build_transport(transport, max_connections=max_connections),
+                timeout=httpx.Timeout(timeout),
+                headers=headers,
+                follow_redirects=False,
+                trust_env=False,
+            )
+            for service in SERVICES
+        }
+        self._closed = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close every pool (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        seen: set[int] = set()
+        for client in self._clients.values():
+            # An injected transport is shared: close it once.
+            transport_id = id(client._transport)  # noqa: SLF001 - httpx exposes no public getter
+            if transport_id in seen:
+                continue
+            seen.add(transport_id)
+            await client.aclose()
+
+    async def __aenter__(self) -> PurpleFleaClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def agent(
+        self,
+        agent_id: str | None,
+        *,
+        casino_key: Secret | str | None,
+        trading_key: Secret | str | None = None,
+        wallet_key: Secret | str | None = None,
+    ) -> Any:
+        """A view of the client for one agent: its keys, the shared pools (cheap to make)."""
+        from pf_tui.api.agent import AgentClient
+
+        return AgentClient(self, agent_id, casino_key=casino_key, trading_key=trading_key, wallet_key=wallet_key)
+
+    def __repr__(self) -> str:
+        return f"PurpleFleaClient(casino={self.bases.casino!r})"
+
+    # --- the one request path -------------------------------------------------------------
+
+    async def send(
+        self,
+        ep: Endpoint,
+        parse: Callable[[Any], T],
+        *,
+        path: str | None = None,
+        agent_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        secrets: Iterable[Secret] = (),
+        url: str | None = None,
+    ) -> T:
+        """One exchange, no retry: the parsed model, or a :class:`PurpleFleaError`.
+
+        ``path`` is the concrete path (the template with ids filled in), ``url`` an absolute URL
+        (health checks), ``body`` JSON (Decimals as numbers); ``secrets`` are redacted from any
+        error built from the reply. Latency and the outcome are recorded under ``ep.label``.
+        """
+        client = self._clients[ep.service]
+        content = None
+        if body is not None:
+            content = dumps(body).encode()
+            headers = {**headers, **_JSON} if headers else _JSON
+        started = perf_counter()
+        try:
+            async with asyncio.timeout(self._deadline):
+                response = await client.request(
+                    ep.method, url or path or ep.route, params=params, headers=headers, content=content
+                )
+        except TRANSPORT_ERRORS as exc:
+            self.latency.record(ep.label, agent_id, perf_counter() - started, False)
+            raise map_transport_error(exc, service=ep.service, endpoint=ep.name) from None
+        status = response.status_code
+        try:
+            if not 200 <= status < 300:
+                raise self._status_error(ep, response, secrets)
+            try:
+                data = loads(response.content)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                raise ResponseDecodeError(
+                    _decode_failure(response.content), service=ep.service, endpoint=ep.name, status=status
+                ) from None
+            try:
+                result = parse(data)
+            except ResponseDecodeError as exc:
+                exc.service, exc.endpoint, exc.status = ep.service, ep.name, status
+                raise
+        except PurpleFleaError:
+            self.latency.record(ep.label, agent_id, perf_counter() - started, False)
+            raise
+        self.latency.record(ep.label, agent_id, perf_counter() - started, True)
+        return result
+
+    def _status_error(self, ep: Endpoint, response: httpx.Response, secrets: Iterable[Secret]) -> APIStatusError:
+        """The typed error for a non-2xx reply, with the server's code and message as plain text."""
+        raw = response.content[:_MAX_ERROR_BODY]
+        body: Any
+        try:
+            body = loads(raw) if len(response.content) <= _MAX_ERROR_BODY else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            body = None
+        if body is None:
+            body = raw.decode("utf-8", "replace")
+        revealed = [s.reveal() for s in secrets]
+        body = redact(body, revealed)
+        code = message = None
+        if isinstance(body, dict):
+            err = body.get("error")
+            if isinstance(err, dict):  # {"error": {"code": ..., "message": ...}}
+                code, message = err.get("code") or err.get("type"), err.get("message")
+            else:
+                code, message = err, body.get("message") or body.get("description")
+        code = plain_text(code, 80) if isinstance(code, (str, int)) and not isinstance(code, bool) else None
+        message = plain_text(message) if isinstance(message, str) and message.strip() else None
+        status = response.status_code
+        cls = status_error_class(status)
+        if cls is RateLimitError:
+            now = self.clock.now()
+            retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+            if retry_after is None and isinstance(body, dict):
+                retry_after = parse_reset_at(body.get("reset_at"), now)
+            return RateLimitError(
+                status, code, message, body, service=ep.service, endpoint=ep.name, retry_after=retry_after
+            )
+        return cls(status, code, message, body, service=ep.service, endpoint=ep.name)
+
+    async def read(
+        self,
+        ep: Endpoint,
+        parse: Callable[[Any], T],
+        *,
+        path: str | None = None,
+        agent_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        secrets: Iterable[Secret] = (),
+    ) -> T:
+        """A GET with retries per :attr:`retry` (backoff with full jitter, Retry-After, budget)."""
+        policy = self.retry
+        attempt = 0
+        started = self.clock.monotonic()
+        while True:
+            try:
+                return await self.send(
+                    ep, parse, path=path, agent_id=agent_id, headers=headers, params=params, secrets=secrets
+                )
+            except PurpleFleaError as exc:
+                if attempt + 1 >= policy.max_attempts or not is_retryable(exc):
+                    raise
+                delay = policy.delay(attempt, getattr(exc, "retry_after", None), self._rng)
+                if delay is None or (self.clock.monotonic() - started) + delay > policy.budget:
+                    raise
+                await self.clock.sleep(delay)
+                attempt += 1

@@ -1,0 +1,223 @@
+"""Field readers for the normaliser: each turns one JSON value into a typed one or says which field failed.
+
+Every reader takes the object, the key (or several aliases, first present wins) and the dotted
+path used in error messages, and raises :class:`ResponseDecodeError` naming the field: never
+``KeyError``/``TypeError``. Money goes through :func:`pf_tui.money.parse_money` (JSON numbers
+arrive as ``Decimal`` or ``int`` from :func:`pf_tui.money.loads`, docs strings as ``"10.00"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from pf_tui.api.errors import ResponseDecodeError, plain_text
+from pf_tui.money import MoneyError, parse_money
+
+__all__ = [
+    "obj",
+    "items",
+    "has",
+    "money",
+    "opt_money",
+    "integer",
+    "opt_int",
+    "text",
+    "opt_text",
+    "boolean",
+    "timestamp",
+    "percent_rate",
+    "fraction_rate",
+]
+
+_HUNDRED = Decimal(100)
+_MS_THRESHOLD = 10**12
+"""Epoch values above this are milliseconds (API.md §1)."""
+
+Keys = str | Sequence[str]
+
+
+def _path(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _fail(path: str, why: str) -> ResponseDecodeError:
+    return ResponseDecodeError(f"field {path!s}: {why}", field=path)
+
+
+def obj(value: Any, path: str = "") -> dict[str, Any]:
+    """``value`` as a JSON object, else a decode error naming ``path`` (the reply itself when empty)."""
+    if isinstance(value, dict):
+        return value
+    where = path or "reply"
+    raise ResponseDecodeError(f"{where}: expected a JSON object, got {type(value).__name__}", field=path or None)
+
+
+def _find(data: dict[str, Any], keys: Keys) -> tuple[str, Any]:
+    """The first key of ``keys`` present and not null, and its value; (first key, None) if none."""
+    if isinstance(keys, str):
+        return keys, data.get(keys)
+    for key in keys:
+        value = data.get(key)
+        if value is not None:
+            return key, value
+    return keys[0], None
+
+
+def has(data: dict[str, Any], keys: Keys) -> bool:
+    """Whether any of ``keys`` is present with a non-null value."""
+    return _find(data, keys)[1] is not None
+
+
+def items(data: dict[str, Any], keys: Keys, prefix: str = "", *, required: bool = True) -> list[Any]:
+    """A JSON array field (``[]`` when absent and not required)."""
+    key, value = _find(data, keys)
+    if value is None:
+        if required:
+            raise _fail(_path(prefix, key), "missing")
+        return []
+    if not isinstance(value, list):
+        raise _fail(_path(prefix, key), f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def opt_money(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | None:
+    """An amount (JSON number or numeric string), or None when absent."""
+    key, value = _find(data, keys)
+    if value is None:
+        return None
+    try:
+        return parse_money(value, field=key)
+    except MoneyError as exc:
+        raise _fail(_path(prefix, key), plain_text(exc)) from None
+
+
+def money(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal:
+    """A required amount."""
+    value = opt_money(data, keys, prefix)
+    if value is None:
+        raise _fail(_path(prefix, _find(data, keys)[0]), "missing")
+    return value
+
+
+def opt_int(data: dict[str, Any], keys: Keys, prefix: str = "") -> int | None:
+    """A count: a JSON integer, an integral decimal (``3.0``) or a digit string; None when absent."""
+    key, value = _find(data, keys)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _fail(_path(prefix, key), "expected a number, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 19:
+        return int(value.strip())
+    raise _fail(_path(prefix, key), f"expected a whole number, got {plain_text(repr(value), 40)}")
+
+
+def integer(data: dict[str, Any], keys: Keys, prefix: str = "") -> int:
+    """A required count."""
+    value = opt_int(data, keys, prefix)
+    if value is None:
+        raise _fail(_path(prefix, _find(data, keys)[0]), "missing")
+    return value
+
+
+def opt_text(data: dict[str, Any], keys: Keys, prefix: str = "") -> str | None:
+    """A string (numbers are accepted and written out: ids are sometimes numeric); None when absent."""
+    key, value = _find(data, keys)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    raise _fail(_path(prefix, key), f"expected text, got {type(value).__name__}")
+
+
+def text(data: dict[str, Any], keys: Keys, prefix: str = "") -> str:
+    """A required string."""
+    value = opt_text(data, keys, prefix)
+    if value is None:
+        raise _fail(_path(prefix, _find(data, keys)[0]), "missing")
+    return value
+
+
+def boolean(data: dict[str, Any], keys: Keys, prefix: str = "") -> bool:
+    """A required boolean (``true``/``false``; also 0/1, which some rows carry)."""
+    key, value = _find(data, keys)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if value is None:
+        raise _fail(_path(prefix, key), "missing")
+    raise _fail(_path(prefix, key), f"expected true or false, got {type(value).__name__}")
+
+
+def _epoch(value: Decimal | int, path: str) -> datetime:
+    seconds = Decimal(value)
+    if seconds > _MS_THRESHOLD:
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(int(seconds), tz=timezone.utc).replace(
+            microsecond=int((seconds - int(seconds)) * 1_000_000)
+        )
+    except (OverflowError, OSError, ValueError) as exc:
+        raise _fail(path, f"time out of range ({plain_text(exc, 60)})") from None
+
+
+def timestamp(data: dict[str, Any], keys: Keys, prefix: str = "") -> datetime | None:
+    """A time as an aware UTC datetime: ISO-8601 (naive = UTC), epoch seconds, or epoch ms (> 1e12)."""
+    key, value = _find(data, keys)
+    path = _path(prefix, key)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _fail(path, "expected a time, got a boolean")
+    if isinstance(value, (int, Decimal)):
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise _fail(path, "expected a time")
+        if value < 0:
+            raise _fail(path, "negative time")
+        return _epoch(value, path)
+    if isinstance(value, str):
+        raw = value.strip()
+        if raw.isdigit() and len(raw) <= 16:
+            return _epoch(int(raw), path)
+        iso = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+        try:
+            when = datetime.fromisoformat(iso)
+        except ValueError:
+            raise _fail(path, f"not a time: {plain_text(repr(value), 40)}") from None
+        if when.tzinfo is None:
+            return when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc)
+    raise _fail(path, f"expected a time, got {type(value).__name__}")
+
+
+def _rate(data: dict[str, Any], keys: Keys, prefix: str, divisor: Decimal) -> Decimal | None:
+    key, value = _find(data, keys)
+    if value is None:
+        return None
+    path = _path(prefix, key)
+    try:
+        rate = parse_money(value, field=key, allow_negative=False) / divisor
+    except MoneyError as exc:
+        raise _fail(path, plain_text(exc)) from None
+    if rate > 1:
+        raise _fail(path, f"rate {plain_text(value, 20)} is out of range")
+    return rate
+
+
+def percent_rate(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | None:
+    """A percent 0..100 (production ``win_rate``, ``*_pct``) as a fraction 0..1."""
+    return _rate(data, keys, prefix, _HUNDRED)
+
+
+def fraction_rate(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | None:
+    """A fraction 0..1 (docs ``win_rate``)."""
+    return _rate(data, keys, prefix, Decimal(1))

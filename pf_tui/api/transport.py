@@ -1,0 +1,100 @@
+"""The one place that picks the HTTP transport, and turns transport failures into our errors.
+
+PERFORMANCE.md: httpx's default connection pool is the engine's bottleneck at the concurrency a
+fleet needs (it gets slower as concurrency rises), while httpx over ``httpx_aiohttp``'s transport
+costs about a third of the CPU per request. So ``"aiohttp"`` is the default; ``"httpx"`` (the plain
+httpx pool) stays selectable, and tests inject any ``httpx.AsyncBaseTransport`` (``ASGITransport``
+against the simulator app, ``MockTransport``).
+
+``httpx_aiohttp`` maps aiohttp's exceptions onto httpx's by a table that is wrong for us in places:
+every ``aiohttp.ClientConnectionError`` (a server that closed the connection, a reset) becomes
+``httpx.ConnectTimeout``, and anything outside its table (``ClientResponseError`` for a garbled
+status line, ``ClientConnectionResetError``...) escapes raw. :func:`map_transport_error` therefore
+classifies by the *original* exception (the ``__cause__`` the library chains) before the mapped
+one, so a reset is a connection error, a timeout is a timeout, whichever transport ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import httpx
+
+from pf_tui.api.errors import APIConnectionError, APITimeoutError
+
+__all__ = ["TransportSpec", "TRANSPORT_ERRORS", "build_transport", "map_transport_error"]
+
+TransportSpec = str | httpx.AsyncBaseTransport
+"""``"aiohttp"`` (default), ``"httpx"`` (plain pool), or a transport instance."""
+
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.HTTPError,
+    httpx.StreamError,
+    aiohttp.ClientError,
+    OSError,
+    asyncio.TimeoutError,
+    EOFError,
+)
+"""What a transport may raise for a failed exchange; the client catches exactly these."""
+
+
+def build_transport(spec: TransportSpec, *, max_connections: int) -> httpx.AsyncBaseTransport:
+    """A fresh transport for one service client (one connection pool per service base).
+
+    An injected instance is returned as is and shared by every service client.
+    """
+    if isinstance(spec, httpx.AsyncBaseTransport):
+        return spec
+    # Keep every connection the pool may open alive: a poller reuses them all within seconds.
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    if spec == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(limits=limits)
+    if spec in ("httpx", "plain"):
+        return httpx.AsyncHTTPTransport(limits=limits)
+    raise ValueError(f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport")
+
+
+def _qualname(exc: BaseException) -> str:
+    mod = type(exc).__module__.split(".")[0]
+    return f"{mod}.{type(exc).__name__}"
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    # aiohttp's ServerTimeoutError subclasses TimeoutError; httpx's TimeoutException does not.
+    return isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError))
+
+
+def map_transport_error(exc: BaseException, *, service: str, endpoint: str) -> APIConnectionError:
+    """Our typed error for a transport exception of either transport.
+
+    The message names what went wrong in a few words and never repeats the library's text (which
+    can hold a URL); :attr:`APIConnectionError.cause` keeps the original type for diagnostics.
+    """
+    original = exc
+    cause = exc.__cause__
+    if isinstance(exc, httpx.HTTPError) and isinstance(cause, aiohttp.ClientError | asyncio.TimeoutError):
+        original = cause  # httpx_aiohttp's mapping hides the real failure; judge by the source
+    name = _qualname(original)
+    if _is_timeout(original):
+        kind = "timed out"
+        if isinstance(original, httpx.PoolTimeout):
+            kind = "timed out waiting for a free connection"
+        elif isinstance(original, (httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError)):
+            kind = "timed out connecting"
+        elif isinstance(original, (httpx.ReadTimeout, aiohttp.SocketTimeoutError)):
+            kind = "timed out waiting for the reply"
+        return APITimeoutError(kind, service=service, endpoint=endpoint, cause=name)
+    if isinstance(original, (httpx.ConnectError, aiohttp.ClientConnectorError, ConnectionRefusedError)):
+        kind = "could not connect"
+    elif isinstance(original, (aiohttp.ServerDisconnectedError, ConnectionResetError, aiohttp.ClientPayloadError)):
+        kind = "connection closed before a complete reply"
+    elif isinstance(original, (httpx.RemoteProtocolError, httpx.LocalProtocolError, aiohttp.ClientResponseError)):
+        kind = "HTTP protocol error"
+    elif isinstance(original, (httpx.ReadError, httpx.WriteError)):
+        kind = "connection closed before a complete reply"
+    else:
+        kind = "connection error"
+    return APIConnectionError(kind, service=service, endpoint=endpoint, cause=name)
