@@ -311,6 +311,8 @@ class AlertEngine:
         self.rules: tuple[RuleSpec, ...] = tuple(r for r in rules if r.enabled)
         self.silences: tuple[Silence, ...] = tuple(silences)
         self.instances: dict[str, AlertInstance] = {i.fingerprint: i for i in state}
+        self.muted: dict[str, float] = {}
+        """Fingerprints muted until a time (the operator silenced one episode from the TUI)."""
 
     def replace_rules(self, rules: Iterable[RuleSpec], silences: Iterable[Silence]) -> None:
         """Swap the rule set (SIGHUP); instances of rules that no longer exist are dropped."""
@@ -386,7 +388,9 @@ class AlertEngine:
             if rule is not None and rule.kind is not RuleKind.DOWN:
                 self._unsend(event)
                 return False
-        if any(s.active(now) and s.matches(event.labels) for s in self.silences):
+        if self.muted.get(event.fingerprint, 0.0) > now or any(
+            s.active(now) and s.matches(event.labels) for s in self.silences
+        ):
             self._unsend(event)
             return False
         return True

@@ -1,0 +1,607 @@
+"""The headless alert daemon: poller -> fleet state -> alert rules -> outbox -> receivers.
+
+``pf-tui --headless [--once] [--metrics-port N]``. One event loop runs:
+- the poller (every agent's figures on their intervals) feeding the :class:`FleetState`;
+- an evaluation every :data:`EVAL_INTERVAL_S`: facts per agent and fleet, the alert engine, and
+  one store transaction with the alert log, the engine state and the outbox rows;
+- one delivery task per receiver (Telegram, webhook, JSON log), each with its own queue;
+- a heartbeat row in the store (``kv`` ``daemon.heartbeat``, see :mod:`pf_tui.core.notify_state`)
+  every loop, and a heartbeat *message* (alertname ``Watchdog``) every ``heartbeat_s``;
+- ``/metrics`` on ``127.0.0.1:N`` when asked.
+
+Signals: SIGTERM/SIGINT stop polling, give deliveries a short grace to drain, exit 0. SIGHUP
+reloads ``[alerts]`` from the config file; a bad file keeps the old rules and logs why.
+``--once`` polls every figure once, fires every rule whose condition holds now (``for`` counts as
+met), delivers, and exits 3 when any alert is firing, else 0. Only the daemon sends; the TUI reads
+the same ``alerts`` table and never pages.
+
+Logs are JSON lines on stderr; a filter masks every configured secret in case one slips in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pf_tui.api.models import EscrowStatus
+from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.core import metrics as derived
+from pf_tui.core.alerts import (
+    AgentFacts,
+    AlertEngine,
+    AlertEvent,
+    EventKind,
+    FleetFacts,
+    Health,
+    Severity,
+    StreamFacts,
+    event_id_for,
+    fingerprint_of,
+    rules_from_config,
+)
+from pf_tui.core.fleet import FleetState
+from pf_tui.core.notify import Dispatcher
+from pf_tui.core.notify_metrics import AgentRow, DaemonMetrics, FleetRow
+from pf_tui.core.notify_receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
+from pf_tui.core.notify_state import AlertLog, Heartbeat
+from pf_tui.core.wiring import build_engine
+from pf_tui.core.results import DataType, EscrowSnapshot, PollFailure, PollResult, Snapshot
+from pf_tui.secret import Secret
+
+__all__ = ["EXIT_FIRING", "DaemonOptions", "main", "run_daemon"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_FIRING = 0, 1, 3
+EVAL_INTERVAL_S = 1.0
+HEARTBEAT_S = 6 * 3600.0
+"""How often the daemon sends a "still alive" message to every receiver."""
+DRAIN_GRACE_S = 5.0
+"""On SIGTERM, how long deliveries may keep going before the daemon exits."""
+ONCE_TIMEOUT_S = 30.0
+SPEND_WINDOW_S = 3600.0
+
+log = logging.getLogger("pf_tui.daemon")
+
+
+# ---- logging ----------------------------------------------------------------------------------
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            data.update(extra)
+        if record.exc_info and record.exc_info[1] is not None:
+            data["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class _MaskSecrets(logging.Filter):
+    """Replaces any configured secret value in a formatted record (belt and braces)."""
+
+    def __init__(self, secrets: Iterable[Secret]) -> None:
+        super().__init__()
+        self.values = sorted({s.reveal() for s in secrets if s and len(s.reveal()) >= 4},
+                             key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        fields = getattr(record, "fields", None)
+        blob = text + (json.dumps(fields, default=str) if fields else "")
+        if any(v in blob for v in self.values):
+            for v in self.values:
+                text = text.replace(v, "<secret>")
+            record.msg, record.args = text, ()
+            if isinstance(fields, dict):
+                record.fields = json.loads(
+                    _mask(json.dumps(fields, default=str), self.values))
+        return True
+
+
+def _mask(text: str, values: Sequence[str]) -> str:
+    for v in values:
+        text = text.replace(v, "<secret>")
+    return text
+
+
+def _config_secrets(config: Any) -> list[Secret]:
+    out: list[Secret] = []
+    for agent in config.agents:
+        out += [k for k in (agent.casino_key, agent.trading_key, agent.wallet_key) if k]
+    out += [s for s in (config.notify.telegram.token, config.notify.webhook.url) if s]
+    return out
+
+
+def setup_logging(config: Any, stream: Any = None) -> logging.Handler:
+    """JSON-lines logging on stderr with every configured secret masked; returns the handler."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    handler.addFilter(_MaskSecrets(_config_secrets(config)))
+    root = logging.getLogger("pf_tui")
+    root.handlers = [h for h in root.handlers if not getattr(h, "_pf_daemon", False)]
+    handler._pf_daemon = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    return handler
+
+
+def _log(level: int, msg: str, **fields: Any) -> None:
+    log.log(level, msg, extra={"fields": fields})
+
+
+# ---- facts: fleet state -> what the rules read ---------------------------------------------
+
+
+@dataclass
+class FactsSource:
+    """Builds :class:`AgentFacts` from the fleet state, the poller's call stats and the store."""
+
+    fleet: FleetState
+    stats: Any  # pf_tui.core.callstats.CallStats
+    streams: dict[str, list[StreamFacts]] = field(default_factory=dict)
+    unknown_actions: dict[str, list[str]] = field(default_factory=dict)
+
+    def load_store(self, conn: Any) -> None:
+        """Refresh open streams and unknown money actions from the store (cheap queries)."""
+        streams: dict[str, list[StreamFacts]] = {}
+        for sid, agent, payee, rate, unit, batch, last, since, created in conn.execute(
+            "SELECT id, agent_id, payee, rate, unit, batch, last_release_at, active_since,"
+            " created_at FROM streams WHERE state = 'open'"
+        ):
+            interval = _stream_interval(rate, unit, batch)
+            if interval is None:
+                continue
+            start = last if last is not None else (since if since is not None else created)
+            streams.setdefault(agent, []).append(StreamFacts(sid, payee, interval, float(start)))
+        self.streams = streams
+        unknown: dict[str, list[str]] = {}
+        for key, agent in conn.execute(
+            "SELECT idempotency_key, agent_id FROM actions WHERE state = 'unknown'"
+        ):
+            unknown.setdefault(agent, []).append(key)
+        self.unknown_actions = unknown
+
+    def agent(self, agent_id: str, now: float) -> AgentFacts:
+        """Facts for one agent at ``now``."""
+        state = self.fleet.agents[agent_id]
+        d = state.derived
+        stale = self.fleet.agent_staleness(agent_id, now)
+        if not stale.stale:
+            health, reason = Health.OK, ""
+        elif stale.error is not None:
+            health, reason = Health.ERROR, stale.reason
+        else:
+            health, reason = Health.NODATA, stale.reason
+        summary = self.stats.agent(agent_id)
+        rate = summary.error_rate
+        balance = d.get("balance")
+        equity = None
+        if balance is not None:
+            equity = balance + (d.get("wallet_usdc") or 0) + (d.get("unrealized_pnl") or 0)
+        hist = [p for p in self.fleet.history(agent_id, "balance") if p[0] >= now - SPEND_WINDOW_S]
+        pnl_hist = [p for p in self.fleet.history(agent_id, "pnl") if p[0] >= now - SPEND_WINDOW_S]
+        metrics: dict[str, Decimal | None] = {
+            "balance_usd": balance,
+            "equity_usd": equity,
+            "pnl_usd": d.get("pnl"),
+            "unrealized_pnl_usd": d.get("unrealized_pnl"),
+            "open_positions": d.get("positions"),
+            "max_drawdown_pct": d.get("max_drawdown_pct"),
+            "drawdown_pct": d.get("drawdown_pct", d.get("max_drawdown_pct")),
+            "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
+            "stale_s": None if stale.age_s is None else Decimal(str(round(stale.age_s, 3))),
+            "casino_net_usd": d.get("casino_net"),
+            "spend_usd_per_hour": derived.spend_rate_from_history(hist, pnl_hist),
+        }
+        disputes: tuple[str, ...] = ()
+        escrows = state.figures[DataType.ESCROWS].value
+        if isinstance(escrows, EscrowSnapshot):
+            disputes = tuple(e.escrow_id for e in escrows.escrows
+                             if e.status is EscrowStatus.DISPUTED)
+        return AgentFacts(
+            agent_id=agent_id,
+            label=state.info.label,
+            health=health,
+            health_reason=reason,
+            metrics=metrics,
+            streams=tuple(self.streams.get(agent_id, ())),
+            disputes=disputes,
+            unknown_actions=tuple(self.unknown_actions.get(agent_id, ())),
+        )
+
+    def fleet_facts(self, agents: Sequence[AgentFacts]) -> FleetFacts:
+        """Fleet-wide error rate (over all recent calls) and spend per hour."""
+        requests = errors = 0
+        spend = Decimal(0)
+        for facts in agents:
+            s = self.stats.agent(facts.agent_id)
+            requests += s.requests
+            errors += s.errors
+            spend += facts.metrics.get("spend_usd_per_hour") or 0
+        rate = derived.error_rate(requests, errors)
+        return FleetFacts({
+            "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
+            "spend_usd_per_hour": spend,
+        })
+
+
+def _stream_interval(rate: str, unit: str, batch: str | None) -> float | None:
+    """Seconds between a time-based stream's releases (one batch at its rate); else ``None``."""
+    try:
+        r, b = Decimal(rate), Decimal(batch or "0")
+    except ArithmeticError:
+        return None
+    if unit != "hour" or r <= 0 or b <= 0:
+        return None
+    return float(b / r * 3600)
+
+
+def escrow_queue(fleet: FleetState, agent_id: str) -> int:
+    """Escrows ``agent_id`` created that are funded and not yet released."""
+    value = fleet.agents[agent_id].figures[DataType.ESCROWS].value
+    if not isinstance(value, EscrowSnapshot):
+        return 0
+    return sum(
+        1 for e in value.escrows
+        if not e.status.terminal and e.creator_id in (None, agent_id)
+    )
+
+
+# ---- wiring -----------------------------------------------------------------------------------
+
+
+def build_receivers(config: Any) -> list[Receiver]:
+    """One receiver per configured destination."""
+    out: list[Receiver] = []
+    tg = config.notify.telegram
+    if tg.enabled and tg.token is not None:
+        out.append(TelegramReceiver(tg.token, tg.chat_id, api_base=tg.api_base))
+    wh = config.notify.webhook
+    if wh.enabled and wh.url is not None:
+        out.append(WebhookReceiver(wh.url))
+    if config.notify.log.path is not None:
+        out.append(LogReceiver(config.notify.log.path))
+    return out
+
+
+def build_client(config: Any, clock: Clock) -> Any:
+    """The Purple Flea API client for ``config``'s service bases."""
+    from pf_tui.api.bases import ServiceBases
+    from pf_tui.api.client import PurpleFleaClient
+
+    api = config.api
+    bases = ServiceBases(casino=api.casino, escrow=api.escrow, faucet=api.faucet,
+                         trading=api.trading, wallet=api.wallet, docs=api.docs)
+    return PurpleFleaClient(bases, timeout=api.timeout, transport=api.transport, clock=clock)
+
+
+@dataclass
+class DaemonOptions:
+    """Knobs tests and the benchmark turn; production uses the defaults."""
+
+    eval_interval_s: float = EVAL_INTERVAL_S
+    heartbeat_s: float = HEARTBEAT_S
+    drain_grace_s: float = DRAIN_GRACE_S
+    once_timeout_s: float = ONCE_TIMEOUT_S
+    receivers: list[Receiver] | None = None
+    on_first_poll: Callable[[float], None] | None = None
+
+
+# ---- the daemon -------------------------------------------------------------------------------
+
+
+class Daemon:
+    """One daemon run; see the module docstring."""
+
+    def __init__(self, config: Any, clock: Clock, options: DaemonOptions) -> None:
+        from pf_tui.core.store import Store
+
+        self.config = config
+        self.clock = clock
+        self.options = options
+        self.started_at = clock.now()
+        self.store = Store(config.store.path, clock=clock)
+        self.conn = self.store.connect()
+        self.log = AlertLog(self.conn)
+        rules, silences = rules_from_config(config.alerts)
+        self.engine = AlertEngine(rules, silences=silences, state=self.log.load_instances())
+        self.receivers = options.receivers if options.receivers is not None else (
+            build_receivers(config))
+        self.names = [r.name for r in self.receivers]
+        self.dispatcher = Dispatcher(self.log.outbox, self.receivers)
+        self.wake = {name: asyncio.Event() for name in self.names}
+        self.client = build_client(config, clock)
+        self.poller, self.fleet = build_engine(self.client, config, clock=clock)
+        self.facts = FactsSource(self.fleet, self.poller.stats)
+        self.metrics = DaemonMetrics()
+        self.last_heartbeat_msg = 0.0
+        self.first_poll_seen = False
+
+    # -- one evaluation --
+
+    def evaluate(self, *, assume_for: bool = False) -> list[AlertEvent]:
+        """Evaluate every rule now and commit log, state and outbox rows in one transaction."""
+        now = self.clock.now()
+        self.facts.load_store(self.conn)
+        self.engine.muted = self.log.muted(now)
+        agents = [self.facts.agent(a, now) for a in self.fleet.agents]
+        before = AlertLog.snapshot(self.engine)
+        events = self.engine.evaluate(agents, self.facts.fleet_facts(agents), now,
+                                      assume_for=assume_for)
+        self.log.commit(self.engine, before, events, self.names, now)
+        for event in events:
+            _log(logging.WARNING if event.kind is not EventKind.RESOLVED else logging.INFO,
+                 "alert " + event.kind.value, rule=event.rule, event_id=event.event_id,
+                 labels=dict(event.labels), severity=event.severity.value)
+        if events:
+            for w in self.wake.values():
+                w.set()
+        self._update_metrics(now)
+        return events
+
+    def heartbeat(self, now: float) -> None:
+        """Write the heartbeat row; queue the heartbeat message when it is due."""
+        firing = len(self.engine.firing())
+        depth = self.log.outbox.depth()
+        self.log.beat(Heartbeat(os.getpid(), self.started_at, now, len(self.fleet.agents), firing,
+                                sum(depth.values()), self.options.eval_interval_s))
+        if self.names and now - self.last_heartbeat_msg >= self.options.heartbeat_s:
+            self.last_heartbeat_msg = now
+            labels = {"alertname": "Watchdog", "severity": "info"}
+            fp = fingerprint_of(labels)
+            slot = int(now // self.options.heartbeat_s)
+            event = AlertEvent(
+                event_id=event_id_for(fp, self.started_at, EventKind.HEARTBEAT, slot),
+                kind=EventKind.HEARTBEAT, rule="Watchdog", severity=Severity.INFO,
+                fingerprint=fp, labels=labels, summary="pf-tui daemon alive",
+                description=f"watching {len(self.fleet.agents)} agents, {firing} alerts firing",
+                starts_at=self.started_at, ends_at=None, at=now)
+            self.log.enqueue([event], self.names, now)
+            for w in self.wake.values():
+                w.set()
+
+    def apply(self, results: Iterable[PollResult]) -> None:
+        """Feed poll results to the fleet state and the metrics."""
+        for result in results:
+            self.fleet.apply(result)
+            if isinstance(result, Snapshot):
+                self.metrics.observe_poll(result.agent_id, result.kind.value, result.latency_s)
+            elif isinstance(result, PollFailure):
+                self.metrics.observe_poll(result.agent_id, result.kind.value, None)
+            if not self.first_poll_seen:
+                self.first_poll_seen = True
+                if self.options.on_first_poll is not None:
+                    self.options.on_first_poll(time.perf_counter())
+        samples = self.fleet.drain_samples()
+        if samples:
+            self.store.put_samples(samples)
+
+    def _update_metrics(self, now: float) -> None:
+        firing = self.engine.firing()
+        by_agent: dict[str, int] = {}
+        by_severity: dict[str, int] = {}
+        for inst in firing:
+            by_agent[inst.labels.get("agent", "")] = by_agent.get(inst.labels.get("agent", ""), 0) + 1
+            sev = inst.labels.get("severity", "warning")
+            by_severity[sev] = by_severity.get(sev, 0) + 1
+        rows = []
+        queue_total = 0
+        for agent_id, state in self.fleet.agents.items():
+            stale = self.fleet.agent_staleness(agent_id, now)
+            queue = escrow_queue(self.fleet, agent_id)
+            queue_total += queue
+            rows.append(AgentRow(
+                agent_id, state.info.label, state.derived.get("balance"),
+                state.derived.get("pnl"), state.derived.get("positions"), stale.age_s,
+                stale.stale, self.poller.stats.agent(agent_id).p95, queue,
+                by_agent.get(agent_id, 0)))
+        totals = self.fleet.totals(now)
+        dead: dict[str, int] = {}
+        for receiver, _, _ in self.log.outbox.dead_letters():
+            dead[receiver] = dead.get(receiver, 0) + 1
+        self.metrics.update(
+            rows, FleetRow(totals.agents, totals.balance, totals.pnl, totals.positions,
+                           totals.stale_agents, queue_total),
+            by_severity, self.log.outbox.depth(), dead, self.dispatcher.sent,
+            self.dispatcher.failed, now)
+
+    # -- delivery --
+
+    async def deliver_loop(self, name: str, stop: asyncio.Event) -> None:
+        """Deliver ``name``'s queue until ``stop``; sleeps until the next row falls due."""
+        wake = self.wake[name]
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await self.dispatcher.deliver(name, self.clock.now())
+            except Exception:  # a broken store must be seen in the log, not end delivery
+                _log(logging.ERROR, "delivery pass failed", receiver=name)
+            nxt = self.log.outbox.next_due_at(name)
+            timeout = 60.0 if nxt is None else max(0.0, nxt - self.clock.now())
+            if timeout <= 0:
+                continue
+            await _wait_any(self.clock, timeout, wake, stop)
+
+    async def drain(self, grace_s: float) -> None:
+        """Deliver what is due now, for at most ``grace_s`` (shutdown and ``--once``)."""
+        async def one(name: str) -> None:
+            while True:
+                if await self.dispatcher.deliver(name, self.clock.now()) == 0:
+                    return
+
+        if self.names:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(one(n) for n in self.names)), grace_s)
+            except asyncio.TimeoutError:
+                _log(logging.WARNING, "shutdown with notifications still queued",
+                     outbox=self.log.outbox.depth())
+
+    # -- reload --
+
+    def reload(self) -> None:
+        """SIGHUP: re-read ``[alerts]``; a bad config keeps the old rules and says why."""
+        source = getattr(self.config, "source", None)
+        if source is None:
+            _log(logging.WARNING, "reload ignored: this config was not read from a file")
+            return
+        try:
+            from pf_tui.config import load_config
+
+            fresh = load_config(source)
+            rules, silences = rules_from_config(fresh.alerts)
+        except Exception as exc:  # ConfigError names file, key and fix; keep running on the old
+            _log(logging.ERROR, "reload failed; keeping the previous rules", reason=str(exc))
+            return
+        self.engine.replace_rules(rules, silences)
+        self.config = fresh
+        _log(logging.INFO, "rules reloaded", rules=len(rules), silences=len(silences))
+
+    async def close(self) -> None:
+        """Release everything (idempotent enough for the finally block)."""
+        await self.poller.stop()
+        await self.dispatcher.close()
+        await self.client.aclose()
+        self.conn.close()
+        await self.store.aclose()
+
+
+async def _wait_any(clock: Clock, timeout: float, *events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    sleeper = asyncio.ensure_future(clock.sleep(timeout))
+    try:
+        await asyncio.wait([*waiters, sleeper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (*waiters, sleeper):
+            task.cancel()
+
+
+async def _poll_once(daemon: Daemon, timeout_s: float) -> None:
+    """Wait until every (agent, data type) has answered once (or failed), or the timeout."""
+    pending = {(t.agent_id, k) for t in daemon.poller._initial for k in t.data_types()}  # noqa: SLF001
+    daemon.poller.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while pending:
+        left = deadline - loop.time()
+        if left <= 0:
+            _log(logging.WARNING, "--once: some figures did not answer in time",
+                 missing=len(pending))
+            return
+        try:
+            results = await asyncio.wait_for(daemon.poller.batch(), left)
+        except asyncio.TimeoutError:
+            continue
+        daemon.apply(results)
+        for r in results:
+            pending.discard((r.agent_id, r.kind))
+
+
+async def run_daemon(
+    config: Any,
+    *,
+    once: bool = False,
+    metrics_port: int | None = None,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    options: DaemonOptions | None = None,
+) -> int:
+    """Run the daemon until ``stop`` is set or SIGTERM; return the exit code (3: ``--once`` fired)."""
+    clock = clock or SYSTEM_CLOCK
+    options = options or DaemonOptions()
+    stop = stop or asyncio.Event()
+    daemon = Daemon(config, clock, options)
+    loop = asyncio.get_running_loop()
+    server = None
+    installed: list[int] = []
+    try:
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            server, _thread = start_http_server(metrics_port, addr="127.0.0.1",
+                                                registry=daemon.metrics.registry)
+            _log(logging.INFO, "metrics served", addr=f"127.0.0.1:{server.server_port}")
+        if not once:
+            for sig, handler in ((signal.SIGTERM, stop.set), (signal.SIGINT, stop.set),
+                                 (signal.SIGHUP, daemon.reload)):
+                try:
+                    loop.add_signal_handler(sig, handler)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass  # not the main thread (tests) or not a Unix loop
+        _log(logging.INFO, "daemon starting", agents=len(config.agents), receivers=daemon.names,
+             once=once)
+        if once:
+            await _poll_once(daemon, options.once_timeout_s)
+            daemon.evaluate(assume_for=True)
+            await daemon.drain(options.drain_grace_s)
+            daemon.heartbeat(clock.now())
+            firing = daemon.engine.firing()
+            _log(logging.INFO, "once done", firing=len(firing))
+            return EXIT_FIRING if firing else EXIT_OK
+        return await _run_loop(daemon, stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        await daemon.close()
+
+
+async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
+    tasks = [asyncio.create_task(daemon.deliver_loop(n, stop), name=f"deliver-{n}")
+             for n in daemon.names]
+    daemon.poller.start()
+    next_eval = 0.0
+    try:
+        while not stop.is_set():
+            batch = asyncio.ensure_future(daemon.poller.batch())
+            stopper = asyncio.ensure_future(stop.wait())
+            wait = max(0.0, next_eval - daemon.clock.monotonic())
+            sleeper = asyncio.ensure_future(daemon.clock.sleep(wait))
+            await asyncio.wait([batch, stopper, sleeper], return_when=asyncio.FIRST_COMPLETED)
+            for task in (stopper, sleeper):
+                task.cancel()
+            if batch.done():
+                daemon.apply(batch.result())
+            else:
+                batch.cancel()
+                daemon.apply(daemon.poller.drain())
+            if daemon.clock.monotonic() >= next_eval:
+                next_eval = daemon.clock.monotonic() + daemon.options.eval_interval_s
+                daemon.evaluate()
+                daemon.heartbeat(daemon.clock.now())
+    finally:
+        stop.set()
+        await daemon.poller.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await daemon.drain(daemon.options.drain_grace_s)
+        _log(logging.INFO, "daemon stopped", outbox=daemon.log.outbox.depth())
+    return EXIT_OK
+
+
+def main(config: Any, *, once: bool = False, metrics_port: int | None = None) -> int:
+    """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes."""
+    setup_logging(config)
+    try:
+        return asyncio.run(run_daemon(config, once=once, metrics_port=metrics_port))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except OSError as exc:  # port taken, store unwritable
+        _log(logging.ERROR, "daemon failed", reason=f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILURE
