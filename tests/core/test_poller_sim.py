@@ -1,0 +1,176 @@
+"""The poller against the simulator over 127.0.0.1, with its fault knobs (API.md §6).
+
+Intervals are 0.1 s and the backoff cap 0.4 s so each case runs in about a second of real time;
+waiting is done by polling the fleet state with a deadline, never by a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+sim_server_mod = pytest.importorskip("pf_tui.sim.server")
+
+from pf_tui.api.bases import ServiceBases  # noqa: E402
+from pf_tui.api.client import PurpleFleaClient  # noqa: E402
+from pf_tui.api.retry import RetryPolicy  # noqa: E402
+from pf_tui.config import Config  # noqa: E402
+from pf_tui.core.fleet import FleetState  # noqa: E402
+from pf_tui.core.poller import Poller  # noqa: E402
+from pf_tui.core.results import DataType  # noqa: E402
+from pf_tui.core.wiring import build_engine  # noqa: E402
+from pf_tui.demo import fetch_demo_agents  # noqa: E402
+
+INTERVAL = 0.1
+CAP = 0.4
+STATS_ROUTE = "/casino/api/v1/stats/me"
+SERVICE_ROUTES = ("/casino/*", "/trading/*", "/wallet/*", "/escrow/*")
+"""Every service route, and none of the simulator's own ``/_sim`` controls."""
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Any]:
+    server = sim_server_mod.SimServer(host="127.0.0.1", port=0, seed=7, agents=3, motion=False,
+                                      limits="off")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _control(sim: Any, method: str, path: str, body: Any = None) -> Any:
+    reply = httpx.request(method, f"{sim.url}{path}", json=body, timeout=5)
+    reply.raise_for_status()
+    return reply.json()
+
+
+@pytest.fixture
+async def engine(sim: Any) -> AsyncIterator[tuple[Poller, FleetState, Callable[[], None]]]:
+    _control(sim, "DELETE", "/_sim/faults")
+    config = Config.demo(sim.url, fetch_demo_agents(sim.url))
+    client = PurpleFleaClient(ServiceBases.for_simulator(sim.url), timeout=0.5,
+                              retry=RetryPolicy(max_attempts=1))
+    poller, fleet = build_engine(client, config, seed=3)
+    poller.max_backoff = CAP
+    intervals = {k.value: INTERVAL for k in DataType}
+    poller.set_intervals(intervals)
+    fleet.set_intervals(intervals)
+
+    def pump() -> None:
+        fleet.apply_many(poller.drain())
+
+    async with poller:
+        yield poller, fleet, pump
+    await client.aclose()
+    _control(sim, "DELETE", "/_sim/faults")
+
+
+async def wait_for(pump: Callable[[], None], cond: Callable[[], bool], timeout: float) -> float:
+    """Apply results until ``cond`` holds; return the seconds it took (fail after ``timeout``)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        pump()
+        if cond():
+            return time.monotonic() - start
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def all_fresh(fleet: FleetState, kinds: tuple[DataType, ...]) -> bool:
+    return all(
+        not fleet.staleness(a, k).stale for a in fleet.agents for k in kinds
+    )
+
+
+OTHERS = (DataType.BALANCE, DataType.POSITIONS, DataType.PNL)
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "error_name"),
+    [
+        ("rate_limit", {}, "RateLimitError"),
+        ("error", {"status": 503}, "ServiceUnavailableError"),
+        ("reset", {}, "APIConnectionError"),
+        ("hang", {}, "APITimeoutError"),
+        ("truncate", {}, "Error"),
+        ("malformed", {}, "ResponseDecodeError"),
+        ("html", {}, "Error"),
+        ("empty", {}, "ResponseDecodeError"),
+    ],
+)
+async def test_fault_makes_only_that_figure_stale_and_it_recovers(
+    sim: Any, engine: tuple[Poller, FleetState, Callable[[], None]], kind: str, extra: dict,
+    error_name: str,
+) -> None:
+    poller, fleet, pump = engine
+    await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO, *OTHERS)), 5)
+    _control(sim, "POST", "/_sim/faults", {"route": STATS_ROUTE, "kind": kind, "rate": 1.0, **extra})
+
+    def casino_stale_with_reason() -> bool:
+        return all(
+            fleet.staleness(a, DataType.CASINO).stale and fleet.staleness(a, DataType.CASINO).error
+            for a in fleet.agents
+        )
+
+    await wait_for(pump, casino_stale_with_reason, 5)
+    for agent in fleet.agents:
+        s = fleet.staleness(agent, DataType.CASINO)
+        assert error_name in type(s.error).__name__ or error_name == "Error", s.reason
+        assert s.reason
+    # The other figures kept updating meanwhile.
+    assert all_fresh(fleet, OTHERS)
+
+    _control(sim, "DELETE", "/_sim/faults")
+    took = await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO,)), 5)
+    # One interval plus the (capped, jittered) backoff plus a client timeout for a hang.
+    assert took <= INTERVAL + CAP * 1.2 + 0.5 + 0.5
+
+
+async def test_latency_with_jitter_keeps_figures_fresh(
+    sim: Any, engine: tuple[Poller, FleetState, Callable[[], None]]
+) -> None:
+    _, fleet, pump = engine
+    for route in SERVICE_ROUTES:
+        _control(sim, "POST", "/_sim/faults",
+                 {"route": route, "kind": "latency", "rate": 1.0, "latency_ms": 20, "jitter_ms": 20})
+    await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO, *OTHERS)), 5)
+    t_end = time.monotonic() + 0.6
+    while time.monotonic() < t_end:
+        pump()
+        assert all_fresh(fleet, (DataType.CASINO, *OTHERS))
+        await asyncio.sleep(0.05)
+
+
+async def test_429_storm_no_source_polled_faster_than_its_backoff(
+    sim: Any, engine: tuple[Poller, FleetState, Callable[[], None]]
+) -> None:
+    poller, fleet, pump = engine
+    await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO,)), 5)
+    since = _control(sim, "GET", "/_sim/requests")["requests"]
+    mark = since[-1]["t"] if since else 0
+    for route in SERVICE_ROUTES:
+        _control(sim, "POST", "/_sim/faults", {"route": route, "kind": "rate_limit", "rate": 1.0})
+    await asyncio.sleep(2.0)  # the storm itself: let it run for a fixed span to count requests
+    _control(sim, "DELETE", "/_sim/faults")
+    rows = [r for r in _control(sim, "GET", f"/_sim/requests?since={mark}")["requests"]
+            if r.get("fault") == "rate_limit" and not r["path"].startswith("/_sim")]
+    assert rows
+    by_source: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in rows:
+        by_source[(r["agent_id"] or "", r["path"])].append(float(r["t"]))
+    for source, times in by_source.items():
+        times.sort()
+        for i, (a, b) in enumerate(zip(times, times[1:])):
+            floor = min(INTERVAL * 2 ** (i + 1), CAP)
+            assert b - a >= floor * 0.9, (source, i, b - a, floor)
+        # A normal rhythm would have made ~20 requests in 2 s; the backoff allows at most ~7.
+        assert len(times) <= 8, (source, len(times))
+    # And every figure recovers once the storm is over.
+    await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO, *OTHERS)), 5)
