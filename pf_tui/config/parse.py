@@ -89,8 +89,8 @@ def parse_config(
 def build_config(ctx: Context, data: dict[str, Any]) -> Config:
     """The typed config from a parsed TOML document."""
     top = Section(ctx, "", data, "")
-    profile = top.string("profile", "default", max_len=40) or "default"
-    if not profile.strip():
+    profile = top.string("profile", "default", max_len=40)
+    if profile is None or not profile.strip():
         raise top.error("profile", "is empty", 'give the profile a name like "prod"')
     return Config(
         profile=profile,

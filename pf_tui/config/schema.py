@@ -228,8 +228,8 @@ class Section:
         try:
             amount = parse_money(value, field="amount", max_dp=6, allow_negative=False)
         except MoneyError as exc:
-            detail = str(exc).removeprefix("amount: ")
-            raise self.error(key, detail, 'write a plain amount like 100 or "100.00"') from None
+            detail, _, fix = str(exc).removeprefix("amount: ").partition("; ")
+            raise self.error(key, detail, fix or 'write a plain amount like 100 or "100.00"') from None
         if positive and amount <= 0:
             raise self.error(key, "must be more than 0")
         return amount
