@@ -329,7 +329,7 @@ class Daemon:
         self.poller, self.fleet = build_engine(self.client, config, clock=clock)
         self.facts = FactsSource(self.fleet, self.poller.stats)
         self.metrics = DaemonMetrics()
-        self.last_heartbeat_msg = 0.0
+        self.heartbeat_slot = -1
         self.first_poll_seen = False
 
     # -- one evaluation --
@@ -354,26 +354,32 @@ class Daemon:
         self._update_metrics(now)
         return events
 
-    def heartbeat(self, now: float) -> None:
-        """Write the heartbeat row; queue the heartbeat message when it is due."""
+    def heartbeat(self, now: float, *, message: bool = True) -> None:
+        """Write the heartbeat row; queue the heartbeat message once per ``heartbeat_s`` slot.
+
+        The message's id depends only on the slot, so a restarted daemon does not send another
+        one for the same slot (the outbox ignores an id it already holds).
+        """
         firing = len(self.engine.firing())
         depth = self.log.outbox.depth()
         self.log.beat(Heartbeat(os.getpid(), self.started_at, now, len(self.fleet.agents), firing,
                                 sum(depth.values()), self.options.eval_interval_s))
-        if self.names and now - self.last_heartbeat_msg >= self.options.heartbeat_s:
-            self.last_heartbeat_msg = now
-            labels = {"alertname": "Watchdog", "severity": "info"}
-            fp = fingerprint_of(labels)
-            slot = int(now // self.options.heartbeat_s)
-            event = AlertEvent(
-                event_id=event_id_for(fp, self.started_at, EventKind.HEARTBEAT, slot),
-                kind=EventKind.HEARTBEAT, rule="Watchdog", severity=Severity.INFO,
-                fingerprint=fp, labels=labels, summary="pf-tui daemon alive",
-                description=f"watching {len(self.fleet.agents)} agents, {firing} alerts firing",
-                starts_at=self.started_at, ends_at=None, at=now)
-            self.log.enqueue([event], self.names, now)
-            for w in self.wake.values():
-                w.set()
+        slot = int(now // self.options.heartbeat_s)
+        if not message or not self.names or slot == self.heartbeat_slot:
+            return
+        self.heartbeat_slot = slot
+        labels = {"alertname": "Watchdog", "severity": "info"}
+        fp = fingerprint_of(labels)
+        start = slot * self.options.heartbeat_s
+        event = AlertEvent(
+            event_id=event_id_for(fp, start, EventKind.HEARTBEAT, slot),
+            kind=EventKind.HEARTBEAT, rule="Watchdog", severity=Severity.INFO,
+            fingerprint=fp, labels=labels, summary="pf-tui daemon alive",
+            description=f"watching {len(self.fleet.agents)} agents, {firing} alerts firing",
+            starts_at=start, ends_at=None, at=now)
+        self.log.enqueue([event], self.names, now)
+        for w in self.wake.values():
+            w.set()
 
     def apply(self, results: Iterable[PollResult]) -> None:
         """Feed poll results to the fleet state and the metrics."""
@@ -549,7 +555,7 @@ async def run_daemon(
             await _poll_once(daemon, options.once_timeout_s)
             daemon.evaluate(assume_for=True)
             await daemon.drain(options.drain_grace_s)
-            daemon.heartbeat(clock.now())
+            daemon.heartbeat(clock.now(), message=False)  # cron runs must not spam
             firing = daemon.engine.firing()
             _log(logging.INFO, "once done", firing=len(firing))
             return EXIT_FIRING if firing else EXIT_OK

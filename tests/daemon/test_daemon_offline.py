@@ -1,0 +1,132 @@
+"""The daemon against a dead API (nothing listens): API down fires, --once exits 3, secrets stay out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import httpx
+
+from pf_tui.clock import FakeClock
+from pf_tui.config.model import (
+    AgentConfig,
+    AlertsConfig,
+    ApiConfig,
+    Config,
+    LogNotifyConfig,
+    NotifyConfig,
+    StoreConfig,
+    WebhookConfig,
+)
+from pf_tui.config.parse import default_rules
+from pf_tui.core.notify_state import read_heartbeat
+from pf_tui.daemon import DaemonOptions, run_daemon, setup_logging
+from pf_tui.secret import Secret
+
+from .helpers import free_port, webhook_sink
+
+CANARY_KEY = "sk_live_CANARY0123456789abcdef0123456789abcdef01234567"
+CANARY_HOOK_TOKEN = "hooktokenCANARY42"
+
+
+def dead_config(tmp_path: Path, hook_url: str) -> Config:
+    base = f"http://127.0.0.1:{free_port()}"
+    return Config(
+        store=StoreConfig(path=tmp_path / "store.db"),
+        api=ApiConfig(casino=base + "/casino/api/v1", escrow=base + "/escrow",
+                      faucet=base + "/faucet", trading=base + "/trading/v1",
+                      wallet=base + "/wallet/v1", docs=base + "/api/v1", timeout=0.5,
+                      transport="httpx"),
+        agents=(AgentConfig(id="ag_0000000000a1", label="alpha", casino_key=Secret(CANARY_KEY)),),
+        alerts=AlertsConfig(rules=default_rules()),
+        notify=NotifyConfig(
+            webhook=WebhookConfig(enabled=True, url=Secret(f"{hook_url}?token={CANARY_HOOK_TOKEN}")),
+            log=LogNotifyConfig(path=tmp_path / "alerts.jsonl"),
+        ),
+    )
+
+
+async def test_once_api_down_exits_3_and_delivers(tmp_path: Path) -> None:
+    stream = StringIO()
+    with webhook_sink() as sink:
+        config = dead_config(tmp_path, sink.url)
+        handler = setup_logging(config, stream)
+        try:
+            code = await run_daemon(config, once=True, clock=FakeClock(),
+                                    options=DaemonOptions(once_timeout_s=20))
+        finally:
+            logging.getLogger("pf_tui").removeHandler(handler)
+        assert code == 3
+        bodies = sink.received
+    # the agent's own threshold rules are unknown (no data), not "all good" and not firing
+    assert sorted(b["commonLabels"]["alertname"] for b in bodies) == ["api_down",
+                                                                    "fleet_error_rate"]
+    down = next(b for b in bodies if b["commonLabels"]["alertname"] == "api_down")
+    assert down["commonLabels"]["agent"] == "ag_0000000000a1"
+    lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["rule"] for x in lines) == ["api_down", "fleet_error_rate"]
+    conn = sqlite3.connect(tmp_path / "store.db")
+    rows = sorted(conn.execute("SELECT rule, state FROM alerts").fetchall())
+    assert rows == [("api_down", "firing"), ("fleet_error_rate", "firing")]
+    beat = read_heartbeat(conn)
+    assert beat is not None and beat.firing == 2 and beat.agents == 1
+    dump = "\n".join(
+        str(r) for t in ("alerts", "outbox", "kv") for r in conn.execute(f"SELECT * FROM {t}"))
+    logs = stream.getvalue()
+    for blob in (dump, logs, json.dumps(bodies), "\n".join(lines)):
+        assert CANARY_KEY not in blob and CANARY_HOOK_TOKEN not in blob
+    assert '"msg": "alert firing"' in logs
+
+
+async def test_second_once_run_does_not_repeat(tmp_path: Path) -> None:
+    with webhook_sink() as sink:
+        config = dead_config(tmp_path, sink.url)
+        clock = FakeClock()
+        assert await run_daemon(config, once=True, clock=clock) == 3
+        assert await run_daemon(config, once=True, clock=clock) == 3
+        # still firing: no second message inside the repeat interval
+        assert len(sink.received) == 2
+
+
+async def test_metrics_served_and_stop_exits_0(tmp_path: Path) -> None:
+    with webhook_sink() as sink:
+        config = dead_config(tmp_path, sink.url)
+        port = free_port()
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_daemon(config, metrics_port=port, stop=stop,
+                                              options=DaemonOptions(eval_interval_s=0.05)))
+        text = ""
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                except httpx.TransportError:
+                    text = ""
+                if "pf_agent_stale" in text and "pf_api_errors_total" in text:
+                    break
+                await asyncio.sleep(0.05)
+        stop.set()
+        assert await asyncio.wait_for(task, 20) == 0
+    assert 'pf_agent_stale{agent="ag_0000000000a1",label="alpha"} 1.0' in text
+    assert "pf_notify_outbox_depth" in text and "pf_fleet_escrow_queue_depth" in text
+    assert CANARY_KEY not in text and CANARY_HOOK_TOKEN not in text
+
+
+def test_daemon_never_imports_textual() -> None:
+    # Only textual is checked: httpx itself imports rich (httpx/_main.py, its CLI) whenever rich
+    # is installed, so no httpx user can keep rich out.
+    code = (
+        "import sys\n"
+        "import pf_tui.daemon, pf_tui.core.notify, pf_tui.core.notify_state\n"
+        "import pf_tui.core.notify_metrics, pf_tui.core.alerts\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
