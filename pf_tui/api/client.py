@@ -24,7 +24,6 @@ from pf_tui.api.bases import SERVICES, ServiceBases
 from pf_tui.api.errors import (
     APIStatusError,
     PurpleFleaError,
-    RateLimitError,
     ResponseDecodeError,
     is_retryable,
     plain_text,
@@ -222,16 +221,13 @@ class PurpleFleaClient:
         code = plain_text(code, 80) if isinstance(code, (str, int)) and not isinstance(code, bool) else None
         message = plain_text(message) if isinstance(message, str) and message.strip() else None
         status = response.status_code
-        cls = status_error_class(status)
-        if cls is RateLimitError:
-            now = self.clock.now()
-            retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-            if retry_after is None and isinstance(body, dict):
-                retry_after = parse_reset_at(body.get("reset_at"), now)
-            return RateLimitError(
-                status, code, message, body, service=ep.service, endpoint=ep.name, retry_after=retry_after
-            )
-        return cls(status, code, message, body, service=ep.service, endpoint=ep.name)
+        now = self.clock.now()
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+        if retry_after is None and status == 429 and isinstance(body, dict):
+            retry_after = parse_reset_at(body.get("reset_at"), now)
+        return status_error_class(status)(
+            status, code, message, body, service=ep.service, endpoint=ep.name, retry_after=retry_after
+        )
 
     async def read(
         self,

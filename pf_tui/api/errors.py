@@ -158,8 +158,11 @@ class APIStatusError(PurpleFleaError):
         *,
         service: str | None = None,
         endpoint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
+        """Seconds the server asked to wait (Retry-After, seconds or HTTP-date; 429 ``reset_at``)."""
         self.code = code
         """The server's ``error`` code (plain text), e.g. ``insufficient_balance``."""
         self.server_message = message
@@ -211,22 +214,8 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: over a rate limit; :attr:`retry_after` says how long to wait when the server said."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None,
-        message: str | None,
-        body: Any = None,
-        *,
-        service: str | None = None,
-        endpoint: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(status, code, message, body, service=service, endpoint=endpoint)
-        self.retry_after = retry_after
-        """Seconds from Retry-After (seconds or HTTP-date) or the body's ``reset_at``; else None."""
+    """429: over a rate limit; :attr:`retry_after` says how long to wait when the server said
+    (Retry-After in seconds or as an HTTP-date, or the casino's ``reset_at``), else None."""
 
 
 class InternalServerError(APIStatusError):
