@@ -1,0 +1,352 @@
+"""The vocabulary of money actions: intents, planned requests, previews, results and errors.
+
+An *intent* is what the operator asked for in a dialog (open a stream, release a partial, close,
+dispute, mark complete, claim the faucet). :meth:`ActionEngine.preview` turns it into an
+:class:`ActionPreview`: exactly the requests that will be sent, in order, each with its
+idempotency key, and the money figures. :meth:`ActionEngine.execute` sends what the preview shows
+and nothing else. No Textual here: the dialogs import these types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Union
+
+from pf_tui.api.models import Dialect
+
+MIN_ESCROW_USD = Decimal("0.10")
+"""Both dialects refuse a create below ten cents (API.md §3, §7)."""
+MIN_REASON_CHARS = 10
+"""A dispute needs a reason a human can act on."""
+
+
+class StreamUnit(str, enum.Enum):
+    """What a stream's rate is per. ``HOUR`` accrues with time; the others are counted."""
+
+    CALL = "call"
+    HOUR = "hour"
+    DATA_POINT = "data_point"
+
+    @property
+    def time_based(self) -> bool:
+        """Whether what is owed grows with active time (else the operator enters a count)."""
+        return self is StreamUnit.HOUR
+
+
+class StreamMode(str, enum.Enum):
+    """How a stream is backed (API.md §3, Streams in pf-tui)."""
+
+    NATIVE = "native"
+    """One docs-dialect escrow of the whole budget; partial releases."""
+    TRANCHE = "tranche"
+    """One classic escrow of one batch funded ahead; release it and fund the next."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The escrow dialect the mode speaks."""
+        return Dialect.STREAMING if self is StreamMode.NATIVE else Dialect.CLASSIC
+
+
+class StreamState(str, enum.Enum):
+    """pf-tui's own stream states."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    DISPUTED = "disputed"
+
+    @property
+    def final(self) -> bool:
+        """No money action applies to a closed or disputed stream."""
+        return self in (StreamState.CLOSED, StreamState.DISPUTED)
+
+
+class CloseChoice(str, enum.Enum):
+    """What to do, at close, with a funded tranche the payee has not earned in full."""
+
+    OVERPAY = "overpay"
+    """Release the tranche in full: the payee gets more than is owed."""
+    DISPUTE = "dispute"
+    """Dispute the tranche: funds frozen until resolved by hand."""
+    LEAVE = "leave"
+    """Send nothing: the timeout refunds the creator (less the 1% fee)."""
+
+
+class ActionKind(str, enum.Enum):
+    """The kinds of operator intent (the journal's intent-level ``kind``)."""
+
+    OPEN_STREAM = "open_stream"
+    RELEASE_PARTIAL = "release_partial"
+    CLOSE_STREAM = "close_stream"
+    DISPUTE_ESCROW = "dispute_escrow"
+    MARK_COMPLETE = "mark_complete"
+    CLAIM_FAUCET = "claim_faucet"
+
+
+class Op(str, enum.Enum):
+    """One request an intent sends (the journal's per-request ``kind``)."""
+
+    CLASSIC_CREATE = "create"
+    CLASSIC_RELEASE = "release"
+    CLASSIC_COMPLETE = "complete"
+    CLASSIC_DISPUTE = "dispute"
+    STREAM_CREATE = "stream_create"
+    STREAM_RELEASE_PARTIAL = "release_partial"
+    STREAM_CLOSE = "close"
+    STREAM_DISPUTE = "stream_dispute"
+    FAUCET_CLAIM = "faucet_claim"
+
+    @property
+    def creates(self) -> bool:
+        """Whether the request creates an escrow (its reply carries the new id)."""
+        return self in (Op.CLASSIC_CREATE, Op.STREAM_CREATE)
+
+
+class RequestState(str, enum.Enum):
+    """Journal states of one request (the store's ``actions.state``)."""
+
+    JOURNALED = "journaled"
+    """Written, not yet handed to the network."""
+    SENT = "sent"
+    """Handed to the network; the reply is not journaled yet (a crash leaves it here)."""
+    DONE = "done"
+    FAILED = "failed"
+    """The server refused it for good (4xx other than 'already done'); nothing moved."""
+    UNKNOWN = "unknown"
+    """The reply was lost and reconciliation has not settled it yet."""
+    SKIPPED = "skipped"
+    """Not sent because an earlier request of the same intent failed."""
+
+    @property
+    def settled(self) -> bool:
+        """Whether reconciliation has nothing more to do with it."""
+        return self in (RequestState.DONE, RequestState.FAILED, RequestState.SKIPPED)
+
+
+# ---- intents (what the dialogs build; amounts may be the operator's raw text) -------------
+
+AmountInput = Union[Decimal, str]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenStream:
+    """Open a stream from ``agent_id`` to ``payee``: fund the budget (native) or one batch (tranche)."""
+
+    agent_id: str
+    payee: str
+    rate: AmountInput
+    unit: StreamUnit
+    budget: AmountInput
+    batch: AmountInput
+    memo: str = ""
+    mode: StreamMode = StreamMode.NATIVE
+    timeout_hours: int = 24
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePartial:
+    """Pay what a stream owes: the time accrued (per hour), ``count`` x rate (counted units),
+    or an explicit ``amount``. Tranche streams pay whole tranches; the rest stays owed."""
+
+    stream_id: str
+    count: int | str | None = None
+    amount: AmountInput | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseStream:
+    """Close a stream: pay what is owed, then stop (native ``close`` refunds the rest).
+
+    ``unearned`` is needed for a tranche stream whose funded tranche is not earned in full;
+    ``reason`` goes with ``CloseChoice.DISPUTE``.
+    """
+
+    stream_id: str
+    count: int | str | None = None
+    unearned: CloseChoice | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeEscrow:
+    """Dispute an escrow (either party). With ``stream_id`` the stream's escrow, and the stream
+    becomes ``disputed``."""
+
+    agent_id: str
+    escrow_id: str
+    reason: str
+    dialect: Dialect = Dialect.CLASSIC
+    stream_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkComplete:
+    """As the payee of a classic escrow, mark the work done (``complete``)."""
+
+    agent_id: str
+    escrow_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFaucet:
+    """Claim the faucet's $1 for an agent (one claim per agent and per IP a day)."""
+
+    agent_id: str
+    referral_code: str | None = None
+
+
+Intent = Union[OpenStream, ReleasePartial, CloseStream, DisputeEscrow, MarkComplete, ClaimFaucet]
+
+
+# ---- plans and previews -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowRef:
+    """"The escrow created by request ``seq`` of this intent" (known only once it replied)."""
+
+    seq: int
+
+    def __str__(self) -> str:
+        return f"<escrow from #{self.seq}>"
+
+
+EscrowTarget = Union[str, EscrowRef]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """One request of an intent, exactly as it will be sent (an :class:`EscrowRef` in ``path``
+    is filled in from an earlier reply of the same intent)."""
+
+    seq: int
+    key: str
+    """The ``Idempotency-Key`` header: the intent's UUID, or ``<uuid>/<seq>`` when it sends several."""
+    op: Op
+    service: str
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    escrow: EscrowTarget | None = None
+    amount: Decimal | None = None
+    """Money this request moves (gross), when it moves any."""
+    tag: str | None = None
+    """The ``pf:`` tag written into the description/memo of a created escrow."""
+
+    def describe(self) -> str:
+        """``POST /escrow/release/esc_..`` for the dialog."""
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPreview:
+    """Everything the confirmation dialog shows, and everything :meth:`execute` will send."""
+
+    key: str
+    """The intent's UUID: one per confirmed dialog, reused on every retry and after a crash."""
+    kind: ActionKind
+    intent: Intent
+    agent_id: str
+    requests: tuple[PlannedRequest, ...]
+    amount: Decimal
+    """Money leaving the paying agent's control in this action (gross; 0 for dispute/complete)."""
+    fee: Decimal
+    """The 1% commission on what is released to the payee in this action (6 dp)."""
+    payee_nets: Decimal
+    """What the payee receives from this action (released minus fee)."""
+    dialect: Dialect | None
+    mode: StreamMode | None = None
+    stream_id: str | None = None
+    escrow_id: str | None = None
+    tranche_fee: Decimal | None = None
+    """Tranche mode: the 1% each tranche pays on release (every tranche pays its own)."""
+    balance_before: Decimal | None = None
+    """The paying agent's casino balance as last read (``None`` when it could not be read)."""
+    balance_after: Decimal | None = None
+    owed: Decimal | None = None
+    """What the stream owes at preview time."""
+    owed_after: Decimal | None = None
+    """What stays owed after this action (tranche remainders, or a close's leftover)."""
+    refund: Decimal | None = None
+    """Money that comes back to the payer (native close: the remainder; 0 when none)."""
+    stream_version: str | None = None
+    notes: tuple[str, ...] = ()
+    """Plain-language consequences ("the timeout refunds $0.99 to you at 14:00")."""
+    choices: tuple[CloseChoice, ...] = ()
+    """Non-empty when the intent must say what to do with an unearned tranche."""
+    created_at: float = 0.0
+    """When the preview was made (what is owed was computed at this instant)."""
+
+    @property
+    def needs_choice(self) -> bool:
+        """A tranche close whose unearned tranche has no decision yet: not executable."""
+        return bool(self.choices) and getattr(self.intent, "unearned", None) is None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    """Where one request ended up."""
+
+    seq: int
+    key: str
+    op: Op
+    state: RequestState
+    escrow_id: str | None = None
+    response: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What :meth:`execute` (or reconciliation) achieved for one intent."""
+
+    key: str
+    kind: ActionKind
+    state: RequestState
+    """DONE when every request is done; FAILED when one was refused; UNKNOWN while one is unsettled."""
+    requests: tuple[RequestOutcome, ...] = field(default_factory=tuple)
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        """Whether the whole intent went through."""
+        return self.state is RequestState.DONE
+
+
+# ---- errors (each refuses before anything is sent) -----------------------------------------
+
+
+class ActionError(Exception):
+    """A money action was refused; ``str()`` says why in words the operator can act on."""
+
+
+class ReadOnlyError(ActionError):
+    """pf-tui runs read-only (``--read-only`` or ``[ui] read_only``): no money action at all."""
+
+
+class ActionValidationError(ActionError):
+    """An input is not acceptable (bad amount, short reason, unknown stream...)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        """The intent field at fault, so the dialog can put the cursor there."""
+
+
+class LimitExceededError(ActionValidationError):
+    """The amount is over ``[ui] max_action_usd``; refused before any request."""
+
+
+class ActionInFlightError(ActionError):
+    """Another action on the same stream (or escrow, or faucet) is still running or unresolved."""
+
+
+class StalePreviewError(ActionError):
+    """The stream changed since the preview was made: preview again before confirming."""
+
+
+class UnknownStreamError(ActionValidationError):
+    """No stream with that id in the store."""
