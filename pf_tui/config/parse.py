@@ -36,7 +36,7 @@ from pf_tui.config.model import (
     WebhookConfig,
 )
 from pf_tui.config.paths import default_store_path, state_path_for
-from pf_tui.config.schema import SCHEMA, Context, Section, did_you_mean, key_path
+from pf_tui.config.schema import SCHEMA, Context, Section, did_you_mean, key_path, url_problem
 from pf_tui.config.secrets import mode_problem, read_secret
 
 AGENT_ID = re.compile(r"ag_[0-9a-fA-F]{12}")
@@ -266,9 +266,7 @@ def _notify(s: Section) -> NotifyConfig:
     if wh_enabled and url is None:
         raise wh.ctx.error("notify.webhook", "enabled but no URL", "set url_env, url_file or url")
     if url is not None:
-        from pf_tui.config.schema import url_problem
-
-        problem = url_problem(url.reveal())
+        problem = url_problem(url.reveal(), base=False)
         if problem:
             raise wh.ctx.error("notify.webhook", f"the URL from {url.source} {problem}", "give an https:// URL")
     webhook = WebhookConfig(enabled=wh_enabled, url=url, timeout=wh.number("timeout", 10.0, 0.1, 300))

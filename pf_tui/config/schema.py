@@ -274,8 +274,8 @@ def resolve_path(text: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def url_problem(value: str) -> str:
-    """Why ``value`` is not a usable http(s) base URL ('' when it is)."""
+def url_problem(value: str, *, base: bool = True) -> str:
+    """Why ``value`` is not a usable http(s) URL ('' when it is); a ``base`` takes no query."""
     try:
         parts = urlsplit(value)
     except ValueError:
@@ -284,7 +284,7 @@ def url_problem(value: str) -> str:
         return "is not an http(s) URL"
     if not parts.hostname:
         return "has no host"
-    if parts.query or parts.fragment:
+    if base and (parts.query or parts.fragment):
         return "must not have a query or fragment"
     return ""
 
