@@ -65,8 +65,20 @@ def example_config_text() -> str:
 
 
 def _make_private_dir(folder: Path) -> None:
-    # Only folders we create get 0700; an existing folder (e.g. ~/.config) is left as it is.
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Every folder we create gets 0700 (mkdir(parents=True) would give parents the umask's
+    # default); an existing folder (e.g. ~/.config) is left as it is.
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)
 
 
 def write_starter_config(path: Path, *, force: bool = False) -> Path:
