@@ -1,0 +1,151 @@
+"""Notifications through the simulator's Telegram stand-in over 127.0.0.1, under a fake clock."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pf_tui.core.alerts import AgentFacts, AlertEngine, AlertEvent, RuleKind, RuleSpec, Severity
+from pf_tui.core.notify import Dispatcher
+from pf_tui.core.notify_format import TELEGRAM_LIMIT, telegram_html, utf16_len
+from pf_tui.core.notify_receivers import Outcome, TelegramReceiver
+from pf_tui.core.notify_state import AlertLog
+from pf_tui.core.schema import migrate
+from pf_tui.secret import Secret
+from pf_tui.sim.server import SimServer
+
+from .helpers import T0, make_event
+
+TOKEN = Secret("123456:CANARY-bot-token-zzz")
+
+
+@pytest.fixture(scope="module")
+def tg() -> Iterator[SimServer]:
+    server = SimServer(seed=7, agents=2, motion=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean(tg: SimServer) -> None:
+    httpx.delete(f"{tg.url}/telegram/_sent")
+    httpx.post(f"{tg.url}/telegram/_faults", json={"every_n": 0, "retry_after": 1})
+
+
+def sent(tg: SimServer) -> list[dict[str, object]]:
+    return list(httpx.get(f"{tg.url}/telegram/_sent").json()["result"])
+
+
+def _log(tmp_path: Path) -> AlertLog:
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    migrate(conn)
+    return AlertLog(conn)
+
+
+async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) -> None:
+    rule = RuleSpec("low_balance", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd",
+                    op="<", threshold=Decimal(50), clear=Decimal(55), for_s=300, repeat_s=3600)
+    engine = AlertEngine([rule])
+    log = _log(tmp_path)
+    receiver = TelegramReceiver(TOKEN, "42", api_base=f"{tg.url}/telegram")
+    disp = Dispatcher(log.outbox, [receiver])
+
+    def balance(agent: str, t: int) -> str:
+        h = t / 3600
+        if agent == "a":  # persists 6 h, flaps inside `for` for 2 h, low again 12-14 h
+            if h < 6 or 12 <= h < 14:
+                return "40"
+            if 6 <= h < 8:
+                return "40" if (t // 120) % 2 == 0 else "60"
+            if 14 <= h < 15:
+                return "52"  # between trigger and clear: keeps firing
+            return "60"
+        # agent b: flaps for 24 h, each low spell 4 minutes: never past `for`
+        return "40" if (t // 240) % 2 == 0 else "60"
+
+    for t in range(0, 24 * 3600, 60):
+        now = T0 + t
+        facts = [AgentFacts(x, metrics={"balance_usd": Decimal(balance(x, t))}) for x in "ab"]
+        before = AlertLog.snapshot(engine)
+        events = engine.evaluate(facts, None, now)
+        log.commit(engine, before, events, ["telegram"], now)
+        await disp.deliver("telegram", now)
+    await disp.close()
+
+    def model() -> int:
+        # agent a, episode 1: fires 00:05, repeats 01:05..05:05 (5), resolved at 06:01.
+        # episode 2: fires 12:05, repeats 13:05, 14:05, resolved at 15:00. Agent b: nothing.
+        return (1 + 5 + 1) + (1 + 2 + 1)
+
+    messages = sent(tg)
+    assert len(messages) == model()
+    texts = [str(m["text"]) for m in messages]
+    assert sum("RESOLVED" in x for x in texts) == 2
+    assert all("<code>a</code>" in x for x in texts)
+    rows = log.conn.execute("SELECT state, COUNT(*) FROM alerts GROUP BY state").fetchall()
+    assert rows == [("resolved", 2)]
+
+
+async def test_429_retry_after_honoured(tg: SimServer, tmp_path: Path) -> None:
+    httpx.post(f"{tg.url}/telegram/_faults", json={"every_n": 3, "retry_after": 30})
+    log = _log(tmp_path)
+    attempts: list[tuple[float, bool]] = []
+    now = T0
+
+    class Recording(TelegramReceiver):
+        async def send(self, event: AlertEvent) -> Outcome:
+            outcome = await super().send(event)
+            attempts.append((now, outcome.ok))
+            return outcome
+
+    disp = Dispatcher(log.outbox, [Recording(TOKEN, "42", api_base=f"{tg.url}/telegram")])
+    log.enqueue([make_event(i, description=f"event {i}") for i in range(7)], ["telegram"], now)
+    for _ in range(50):
+        await disp.deliver("telegram", now)
+        nxt = log.outbox.next_due_at("telegram")
+        if nxt is None:
+            break
+        now = max(now + 1, nxt)
+    await disp.close()
+    refused = [t for t, ok in attempts if not ok]
+    assert len(refused) >= 2
+    for t in refused:
+        later = [u for u, _ in attempts if u > t]
+        assert later and min(later) >= t + 30
+        assert not [u for u, _ in attempts if t < u < t + 30]
+    texts = [str(m["text"]) for m in sent(tg)]
+    assert [x.rsplit("\n", 1)[1] for x in texts] == [f"event {i}" for i in range(7)]  # once each, in order
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("<>&/b\"' \n\U0001f600x")) | st.characters(
+    blacklist_categories=("Cs",)), max_size=9000))
+def test_stand_in_accepts_any_alert_text(tg: SimServer, text: str) -> None:
+    event = make_event(description=text, summary=text[:600],
+                       labels={"alertname": "x</b>", "severity": "warning", "agent": text[:64]})
+    html = telegram_html(event)
+    assert utf16_len(html) <= TELEGRAM_LIMIT
+    resp = httpx.post(f"{tg.url}/telegram/bot{TOKEN.reveal()}/sendMessage",
+                      json={"chat_id": "42", "text": html, "parse_mode": "HTML"})
+    assert resp.status_code == 200, resp.text
+
+
+async def test_bad_chat_400_dead_letter_not_retried(tg: SimServer, tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    disp = Dispatcher(log.outbox, [TelegramReceiver(TOKEN, "", api_base=f"{tg.url}/telegram")])
+    log.enqueue([make_event(1)], ["telegram"], T0)
+    await disp.deliver("telegram", T0)
+    await disp.deliver("telegram", T0 + 86400)
+    await disp.close()
+    dead = log.outbox.dead_letters()
+    assert len(dead) == 1 and "chat_id is empty" in dead[0][2]
+    assert disp.failed["telegram"] == 1
