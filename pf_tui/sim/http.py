@@ -8,11 +8,13 @@ pre-serialised bytes so hot reads can be cached per agent.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pf_tui.money import dumps, loads
+from pf_tui.money import loads
 
 from .accounts import Agent
 from .errors import ApiError
@@ -116,11 +118,35 @@ def parse_body(raw: bytes) -> Any:
         return _INVALID
 
 
+_dumps_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def to_json(obj: Any) -> str:
+    """JSON with ``Decimal`` as a plain number (production's wire form); floats only for non-money."""
+    if isinstance(obj, str):
+        return _dumps_str(obj)
+    if isinstance(obj, dict):
+        return "{" + ",".join(_dumps_str(str(k)) + ":" + to_json(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(to_json(v) for v in obj) + "]"
+    if isinstance(obj, Decimal):
+        return format(obj, "f")
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if obj is None:
+        return "null"
+    if isinstance(obj, (int, float)):
+        return json.dumps(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
 def encode(status: int, obj: Any, service: str | None, headers: list[tuple[bytes, bytes]] | None = None) -> Reply:
     """JSON reply; an object gets the ``_info`` object every production reply carries."""
     if service is not None and isinstance(obj, dict) and "_info" not in obj:
         obj = {**obj, "_info": {"service": service, "simulated": True, "version": "sim-1"}}
-    return Reply(status, dumps(obj).encode(), headers)
+    return Reply(status, to_json(obj).encode(), headers)
 
 
 Handler = Callable[[Ctx], "Reply | dict[str, Any]"]
@@ -266,18 +292,22 @@ class Endpoint:
             if handler is None:
                 raise ApiError(405, "method_not_allowed", f"{ctx.method} is not allowed here")
             result = handler(ctx)
+            if isinstance(result, Reply):
+                return result
+            return encode(200, result, self.service)
         except ApiError as exc:
             return encode(exc.status, exc.body(), self.service)
         except Exception:  # the contract's 500 internal_error, with the traceback in the server log
             log.exception("unhandled error in %s %s", ctx.method, ctx.path)
             return encode(500, {"error": "internal_error", "message": "internal error"}, self.service)
-        if isinstance(result, Reply):
-            return result
-        return encode(200, result, self.service)
 
     async def _fault(self, rule: FaultRule, reply: Reply | None, receive: Receive, send: Send) -> None:
         kind = rule.kind
         if kind == "reset":
+            # Start a reply, send a fragment and fail: the server then drops the connection.
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", JSON_TYPE), (b"content-length", b"64")]})
+            await send({"type": "http.response.body", "body": b'{"', "more_body": True})
             raise SimulatedReset("fault rule: reset the connection")
         if kind == "hang":
             async def until_disconnect() -> None:

@@ -21,7 +21,6 @@ ERROR_WINDOW_S = 3600
 
 
 def routes(sim: Simulator) -> list[BaseRoute]:
-    market = sim.market
 
     def wallet_balance(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent(None)
@@ -30,8 +29,8 @@ def routes(sim: Simulator) -> list[BaseRoute]:
     def portfolio_pnl(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent(None)
         now = ctx.now()
-        trading = market.pnl_history(agent, 30, now)["summary"]["net_pnl"]
-        dd = market.drawdown(agent, 30, now).get("summary", {}).get("max_drawdown_pct", ZERO)
+        trading = sim.market.pnl_history(agent, 30, now)["summary"]["net_pnl"]
+        dd = sim.market.drawdown(agent, 30, now).get("summary", {}).get("max_drawdown_pct", ZERO)
         total = Decimal(trading) + agent.won - agent.wagered
         return {"total_usd": dstr(q2(total)), "max_drawdown_pct": dstr(Decimal(dd))}
 
@@ -39,7 +38,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         agent = ctx.agent(None)
         items = []
         for pos in agent.positions.values():
-            price = market.prices[pos.coin]
+            price = sim.market.prices[pos.coin]
             items.append(
                 {
                     "id": pos.position_id,

@@ -17,7 +17,6 @@ SERVICE = "escrow"
 
 
 def classic_routes(sim: Simulator) -> list[BaseRoute]:
-    book = sim.escrows
 
     def create(ctx: Ctx) -> Reply:
         creator = ctx.agent("casino")
@@ -31,37 +30,37 @@ def classic_routes(sim: Simulator) -> list[BaseRoute]:
             raw_timeout=body.get("timeout_hours"),
             referral_code=body.get("referral_code"),
         )
-        view = book.classic_view(esc, False)
+        view = sim.escrows.classic_view(esc, False)
         keys = ("escrow_id", "amount_usd", "commission_usd", "net_to_counterparty", "description", "creator_id",
                 "counterparty_id", "status", "timeout_hours", "auto_release_at")
         return encode(201, {k: view[k] for k in keys}, SERVICE)
 
     def complete(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent("casino")
-        esc = book.get(ctx.params["escrow_id"])
-        book.complete(esc, agent, ctx.now())
-        return {"escrow_id": esc.escrow_id, "status": "completed", "auto_release_at": book.classic_view(esc, False)[
+        esc = sim.escrows.get(ctx.params["escrow_id"])
+        sim.escrows.complete(esc, agent, ctx.now())
+        return {"escrow_id": esc.escrow_id, "status": "completed", "auto_release_at": sim.escrows.classic_view(esc, False)[
             "auto_release_at"]}
 
     def release(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent("casino")
-        esc = book.get(ctx.params["escrow_id"])
-        return book.release(esc, agent, ctx.now())
+        esc = sim.escrows.get(ctx.params["escrow_id"])
+        return sim.escrows.release(esc, agent, ctx.now())
 
     def dispute(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent("casino")
         reason = ctx.fields(invalid=None).get("reason")
-        esc = book.get(ctx.params["escrow_id"])
-        book.dispute(esc, agent, reason, CLASSIC, ctx.now())
+        esc = sim.escrows.get(ctx.params["escrow_id"])
+        sim.escrows.dispute(esc, agent, reason, CLASSIC, ctx.now())
         return {"escrow_id": esc.escrow_id, "status": "disputed", "reason": esc.reason}
 
     def read(ctx: Ctx) -> dict[str, Any]:
-        esc = book.get(ctx.params["escrow_id"])
+        esc = sim.escrows.get(ctx.params["escrow_id"])
         caller = ctx.caller[0].agent_id if ctx.caller else None
-        return book.classic_view(esc, caller in (esc.creator_id, esc.payee_id))
+        return sim.escrows.classic_view(esc, caller in (esc.creator_id, esc.payee_id))
 
     def stats(ctx: Ctx) -> dict[str, Any]:
-        return book.stats()
+        return sim.escrows.stats()
 
     knobs: dict[str, Any] = {"idempotent": True, "classic": True}
     return [
@@ -78,7 +77,6 @@ def classic_routes(sim: Simulator) -> list[BaseRoute]:
 
 def docs_routes(sim: Simulator, *, service: str = SERVICE, any_key: bool = False) -> list[BaseRoute]:
     """The streaming dialect; ``any_key`` lets the docs aggregate take any of the agent's keys."""
-    book = sim.escrows
     kind = None if any_key else "casino"
 
     def create(ctx: Ctx) -> Reply:
@@ -93,35 +91,35 @@ def docs_routes(sim: Simulator, *, service: str = SERVICE, any_key: bool = False
             raw_timeout=body.get("auto_release_hours"),
             referral_code=body.get("referral_code"),
         )
-        return encode(201, book.docs_view(esc), service)
+        return encode(201, sim.escrows.docs_view(esc), service)
 
     def partial(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent(kind)
         body = ctx.fields(invalid=None)
-        esc = book.get(ctx.params["escrow_id"])
-        book.release_partial(esc, agent, body.get("amount"), ctx.now())
-        return book.docs_view(esc)
+        esc = sim.escrows.get(ctx.params["escrow_id"])
+        sim.escrows.release_partial(esc, agent, body.get("amount"), ctx.now())
+        return sim.escrows.docs_view(esc)
 
     def close(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent(kind)
-        esc = book.get(ctx.params["escrow_id"])
-        book.close(esc, agent, ctx.now())
-        return book.docs_view(esc)
+        esc = sim.escrows.get(ctx.params["escrow_id"])
+        sim.escrows.close(esc, agent, ctx.now())
+        return sim.escrows.docs_view(esc)
 
     def dispute(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent(kind)
         reason = ctx.fields(invalid=None).get("reason")
-        esc = book.get(ctx.params["escrow_id"])
-        book.dispute(esc, agent, reason, DOCS, ctx.now())
-        return book.docs_view(esc)
+        esc = sim.escrows.get(ctx.params["escrow_id"])
+        sim.escrows.dispute(esc, agent, reason, DOCS, ctx.now())
+        return sim.escrows.docs_view(esc)
 
     def read(ctx: Ctx) -> dict[str, Any]:
-        return book.docs_view(book.get(ctx.params["escrow_id"]))
+        return sim.escrows.docs_view(sim.escrows.get(ctx.params["escrow_id"]))
 
     def listing(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent(kind)
         wanted = ctx.arg("status")
-        views = [book.docs_view(book.escrows[e]) for e in agent.escrow_ids]
+        views = [sim.escrows.docs_view(sim.escrows.escrows[e]) for e in agent.escrow_ids]
         if wanted:
             views = [v for v in views if v["status"] == wanted]
         return {"escrows": views[::-1]}

@@ -46,26 +46,25 @@ def trading_referrals(agent: Agent) -> dict[str, Any]:
 
 
 def trading_routes(sim: Simulator) -> list[BaseRoute]:
-    market = sim.market
     service = "trading"
 
     def positions(ctx: Ctx) -> Reply:
         agent = trading_agent(ctx)
         name = "positions_db" if ctx.db_fallback else "positions"
         hit = agent.cache.get(name)
-        if hit is not None and hit[0] == market.version:
+        if hit is not None and hit[0] == sim.market.version:
             return hit[1]
-        reply = encode(200, market.positions_wire(agent, ctx.db_fallback), service)
-        agent.cache[name] = (market.version, reply)
+        reply = encode(200, sim.market.positions_wire(agent, ctx.db_fallback), service)
+        agent.cache[name] = (sim.market.version, reply)
         return reply
 
     def pnl_history(ctx: Ctx) -> dict[str, Any]:
         agent = trading_agent(ctx)
-        return market.pnl_history(agent, int_arg(ctx, "days", 30, 1, 365), ctx.now())
+        return sim.market.pnl_history(agent, int_arg(ctx, "days", 30, 1, 365), ctx.now())
 
     def drawdown(ctx: Ctx) -> dict[str, Any]:
         agent = trading_agent(ctx)
-        return market.drawdown(agent, int_arg(ctx, "days", 30, 1, 365), ctx.now())
+        return sim.market.drawdown(agent, int_arg(ctx, "days", 30, 1, 365), ctx.now())
 
     def referrals(ctx: Ctx) -> dict[str, Any]:
         return trading_referrals(trading_agent(ctx))
@@ -77,13 +76,13 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
             "balance_usd": num(agent.trading),
             "margin_used_usd": num(locked),
             "free_margin_usd": num(agent.trading - locked),
-            "unrealized_pnl": num(market.unrealized(agent)),
+            "unrealized_pnl": num(sim.market.unrealized(agent)),
         }
 
     def open_(ctx: Ctx) -> dict[str, Any]:
         agent = trading_agent(ctx)
         body = ctx.fields()
-        pos = market.open(agent, body.get("coin"), body.get("side"), body.get("size_usd"), body.get("leverage"),
+        pos = sim.market.open(agent, body.get("coin"), body.get("side"), body.get("size_usd"), body.get("leverage"),
                           ctx.now())
         return {
             "position_id": pos.position_id,
@@ -99,7 +98,7 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
 
     def close(ctx: Ctx) -> dict[str, Any]:
         agent = trading_agent(ctx)
-        return market.close(agent, ctx.fields().get("position_id"), ctx.now())
+        return sim.market.close(agent, ctx.fields().get("position_id"), ctx.now())
 
     return [
         health(sim, service),
