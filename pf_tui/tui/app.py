@@ -1,0 +1,332 @@
+"""The pf-tui console: wires the engine worker, the five tab views, the chrome and the keys.
+
+Data goes up as messages (:class:`FleetUpdated` from the engine worker) and down as method
+calls with one :class:`Frame`; only the tab on screen (and the status bar) draws each tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.config import Config
+from pf_tui.core.results import PollFailure
+from pf_tui.text import one_line
+from pf_tui.tui.alert_log import AlertLog
+from pf_tui.tui.commands import ActionCommands
+from pf_tui.tui.dialogs.filter import FilterDialog
+from pf_tui.tui.dialogs.help import HelpScreen
+from pf_tui.tui.engine import Engine, build_engine
+from pf_tui.tui.feed import FleetFeed
+from pf_tui.tui.format import Tones
+from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS
+from pf_tui.tui.messages import AgentChosen, FleetUpdated, PollFailed
+from pf_tui.tui.viewmodel import FleetView
+from pf_tui.tui.views.alerts import AlertsView
+from pf_tui.tui.views.escrows import EscrowsView
+from pf_tui.tui.views.fleet import FleetView as FleetTable
+from pf_tui.tui.views.frame import Frame
+from pf_tui.tui.views.overview import OverviewView
+from pf_tui.tui.views.positions import PositionsView
+from pf_tui.tui.views.table_view import TableView
+from pf_tui.tui.widgets.glyphs import unicode_ok
+from pf_tui.tui.widgets.status_bar import StatusBar
+
+TICK_S = 0.25
+"""Fastest the screen follows the poller: results arriving within a tick are drawn together."""
+AGE_TICK_S = 1.0
+"""With no new results, ages and staleness still move on screen this often."""
+
+
+class PfApp(App[int]):
+    """The operator console for a fleet of Purple Flea agents."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "pf-tui"
+    BINDINGS: ClassVar[list[Binding]] = APP_BINDINGS
+    COMMANDS = App.COMMANDS | {ActionCommands}
+
+    selected: reactive[str | None] = reactive(None)
+    """The agent drilled into; ``None`` shows the whole fleet."""
+    paused: reactive[bool] = reactive(False)
+    """Whether polling is paused (``p``)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        demo: bool = False,
+        read_only: bool = False,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        tick_s: float = TICK_S,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.demo = demo
+        self.read_only = read_only or config.ui.read_only
+        self.clock: Clock = clock or SYSTEM_CLOCK
+        self.engine = engine
+        self.tick_s = tick_s
+        self.keymap_overrides: dict[str, str] = config.ui.keymap_dict
+        self.alert_log = AlertLog()
+        self.fleet_view: FleetView | None = None
+        self.last_error = ""
+        self.tones = Tones.plain()
+        self.ascii_only = not unicode_ok()
+        self.ticks = 0
+        """Views drawn so far (tests and the benchmark wait on it)."""
+
+    # ---- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Header, the five tabs, status bar, footer."""
+        yield Header(icon="$")
+        with TabbedContent(initial="overview", id="tabs"):
+            with TabPane("1 Overview", id="overview"):
+                yield OverviewView(id="overview-view")
+            with TabPane("2 Positions", id="positions"):
+                yield PositionsView(id="positions-view")
+            with TabPane("3 Fleet", id="fleet"):
+                yield FleetTable(id="fleet-view")
+            with TabPane("4 Escrows", id="escrows"):
+                yield EscrowsView(id="escrows-view")
+            with TabPane("5 Alerts", id="alerts"):
+                yield AlertsView(id="alerts-view")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Theme, keymap, titles; then start the engine worker."""
+        theme = self.config.ui.theme
+        if theme in self.available_themes:
+            self.theme = theme
+        else:
+            self.notify(f"unknown theme {theme!r}; using {self.theme}", severity="warning", markup=False)
+        self.tones = Tones.from_variables(self.theme_variables)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.set_keymap(self.keymap_overrides)
+        environment = "demo" if self.demo else f"profile {self.config.profile}"
+        self.sub_title = environment + ("  [READ-ONLY]" if self.read_only else "")
+        self.run_engine()
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self.tones = Tones.from_variables(self.theme_variables)
+        self._draw()
+
+    # ---- the engine worker ------------------------------------------------------------------
+
+    @work(exclusive=True, group="engine", exit_on_error=False, name="engine")
+    async def run_engine(self) -> None:
+        """Poll forever: apply each batch to the fleet state and post the new view."""
+        if self.engine is None:
+            self.engine = build_engine(self.config, self.clock)
+        engine = self.engine
+        feed = FleetFeed(engine.fleet)
+        poller = engine.poller
+        poller.start()
+        if self.paused:
+            poller.pause()
+        self.post_message(FleetUpdated(feed.build(self.clock.now(), selected=self.selected)))
+        try:
+            while True:
+                try:
+                    results = await asyncio.wait_for(poller.batch(), timeout=AGE_TICK_S)
+                except asyncio.TimeoutError:
+                    results = []
+                if results and self.tick_s > 0:
+                    await asyncio.sleep(self.tick_s)
+                    results += poller.drain()
+                changed = engine.fleet.apply_many(results)
+                failures = [r for r in results if isinstance(r, PollFailure)]
+                if failures:
+                    text = one_line(f"{failures[-1].agent_id} {failures[-1].kind.value}: {failures[-1].error}")
+                    feed.note_error(text)
+                    self.post_message(PollFailed(text))
+                self.post_message(FleetUpdated(feed.build(self.clock.now(), changed, selected=self.selected)))
+        finally:
+            await engine.aclose()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure lands: shown in the status bar, never as a traceback."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.last_error = one_line(f"{event.worker.name} stopped: {type(error).__name__}: {error}")
+            self.notify(self.last_error, severity="error", markup=False, title="engine")
+            self._draw_status()
+
+    def on_poll_failed(self, message: PollFailed) -> None:
+        """Remember the newest poll error for the status bar."""
+        self.last_error = message.text
+
+    def on_fleet_updated(self, message: FleetUpdated) -> None:
+        """A new view: feed the alert log, draw the tab on screen and the status bar."""
+        self.fleet_view = message.view
+        self.alert_log.observe(message.view)
+        self.ticks += 1
+        self._draw()
+
+    # ---- drawing ----------------------------------------------------------------------------
+
+    @property
+    def active_tab(self) -> str:
+        """Id of the tab on screen."""
+        return self.query_one(TabbedContent).active or "overview"
+
+    def frame(self) -> Frame | None:
+        """This moment's drawing context (``None`` before the first view)."""
+        if self.fleet_view is None:
+            return None
+        return Frame(self.fleet_view, self.selected, self.clock.now(), self.tones, self.alert_log, self.ascii_only)
+
+    def _draw(self) -> None:
+        frame = self.frame()
+        if frame is None:
+            return
+        with self.batch_update():
+            view = self.query_one(f"#{self.active_tab}-view")
+            view.show(frame)  # type: ignore[attr-defined]
+            self._draw_status()
+        tab = self.query_one(TabbedContent).get_tab("alerts")
+        firing = self.alert_log.firing_count()
+        tab.label = f"5 Alerts ({firing})" if firing else "5 Alerts"
+
+    def _draw_status(self) -> None:
+        view = self.fleet_view
+        self.query_one(StatusBar).show(
+            view.services if view else (),
+            view.totals.updated_at if view else None,
+            self.clock.now(),
+            paused=self.paused,
+            error=self.last_error,
+            tones=self.tones,
+        )
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        self._draw()
+        tab = event.pane.id or ""
+        if tab in TABLE_TABS:
+            self.call_after_refresh(self._table().focus)
+
+    def _table_view(self) -> TableView | None:
+        view = self.query_one(f"#{self.active_tab}-view")
+        return view if isinstance(view, TableView) else None
+
+    def _table(self) -> TableView | None:  # pragma: no cover - thin
+        view = self._table_view()
+        return view.table if view is not None else None  # type: ignore[return-value]
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer table, drill-down and alert actions only where they apply."""
+        if action in ("filter", "sort_next", "sort_reverse"):
+            return self.active_tab in TABLE_TABS
+        if action == "drill":
+            return self.active_tab == "fleet"
+        if action == "back":
+            return self.selected is not None
+        if action in ("acknowledge_alert", "silence_alert"):
+            return self.active_tab == "alerts"
+        return True
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch to ``tab``."""
+        if tab in dict(TABS):
+            self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen(self.keymap_overrides))
+
+    def action_refresh(self) -> None:
+        """Poll every figure now."""
+        if self.engine is not None:
+            self.engine.poller.refresh_now()
+        self.notify("refreshing every figure", timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume polling."""
+        self.paused = not self.paused
+        if self.engine is not None:
+            (self.engine.poller.pause if self.paused else self.engine.poller.resume)()
+        self._draw_status()
+
+    def action_filter(self) -> None:
+        """Ask for the filter text of the table on screen."""
+        view = self._table_view()
+        if view is None:
+            return
+
+        def apply(text: str | None) -> None:
+            if text is not None:
+                view.table.set_filter(text)
+                frame = self.frame()
+                if frame is not None:
+                    view.retitle(frame)
+
+        self.push_screen(FilterDialog(view.table.filter_text, view.NOUN), apply)
+
+    def action_sort_next(self) -> None:
+        """Sort the table on screen by its next column."""
+        view = self._table_view()
+        if view is not None:
+            view.table.action_cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the sort of the table on screen."""
+        view = self._table_view()
+        if view is not None:
+            view.table.action_reverse_sort()
+
+    def action_drill(self) -> None:
+        """Drill into the agent under the Fleet cursor."""
+        key = self.query_one(FleetTable).table.cursor_key
+        if key is not None:
+            self.post_message(AgentChosen(key))
+
+    def on_agent_chosen(self, message: AgentChosen) -> None:
+        """Show one agent (or the fleet again) on every tab."""
+        self.selected = message.agent_id
+        self.refresh_bindings()
+        if message.agent_id is not None:
+            self.action_show_tab("overview")
+        self._draw()
+
+    def action_back(self) -> None:
+        """Leave the agent; back to the Fleet tab."""
+        self.post_message(AgentChosen(None))
+        self.action_show_tab("fleet")
+
+    def _alert_key(self) -> str | None:
+        return self.query_one(AlertsView).table.cursor_key
+
+    def action_acknowledge_alert(self) -> None:
+        """Acknowledge the alert under the cursor."""
+        key = self._alert_key()
+        if key is not None and self.alert_log.acknowledge(key):
+            self._draw()
+
+    def action_silence_alert(self) -> None:
+        """Silence the (agent, rule) of the alert under the cursor for an hour."""
+        key = self._alert_key()
+        if key is not None and self.alert_log.silence(key, self.clock.now()):
+            self.notify("silenced for 1h", timeout=2)
+            self._draw()
+
+
+def run_app(config: Config, *, demo: bool = False, read_only: bool = False, clock: Clock | None = None) -> int:
+    """Run the console until the operator quits; returns the exit code."""
+    app = PfApp(config, demo=demo, read_only=read_only, clock=clock)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,1 @@
+"""Typed modal screens: each returns one typed result to its caller."""

@@ -1,0 +1,281 @@
+"""From the engine's :class:`~pf_tui.core.fleet.FleetState` to the screen's :class:`FleetView`.
+
+Rebuilding 1,000 agents' views on every tick would cost more than the frame budget, so the feed
+keeps the last :class:`AgentView` per agent and rebuilds only the agents whose figures changed
+(the ids :meth:`FleetState.apply_many` returned) or whose freshness flipped. Unchanged agents keep
+the very same objects, which the views use to skip their rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from pf_tui.api.models import CasinoStats, Dialect, PnlHistory, Positions
+from pf_tui.core import metrics
+from pf_tui.core.fleet import FleetState
+from pf_tui.core.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
+from pf_tui.tui.viewmodel import AgentView, EscrowView, FleetView, PositionView, ServiceView
+
+ZERO = Decimal(0)
+SPARK_POINTS = 40
+"""P&L samples kept per agent for its sparkline."""
+CHART_POINTS = 240
+"""Fleet P&L points kept for the chart."""
+SERVICE_OF: dict[DataType, str] = {
+    DataType.BALANCE: "casino",
+    DataType.CASINO: "casino",
+    DataType.REFERRALS: "casino",
+    DataType.POSITIONS: "trading",
+    DataType.PNL: "trading",
+    DataType.ESCROWS: "escrow",
+}
+"""The service each polled figure comes from (referrals ask three; the casino is the first)."""
+SERVICES_SHOWN = ("casino", "trading", "escrow")
+
+
+def _midnight(now: float) -> float:
+    day = datetime.fromtimestamp(now, tz=timezone.utc).date()
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+class FleetFeed:
+    """Builds :class:`FleetView` objects from a fleet state, incrementally."""
+
+    def __init__(self, fleet: FleetState) -> None:
+        self.fleet = fleet
+        self._agents: dict[str, AgentView] = {}
+        self._positions: dict[str, tuple[PositionView, ...]] = {}
+        self._escrows: dict[str, tuple[EscrowView, ...]] = {}
+        self._stale: dict[str, bool] = {}
+        self._history: list[tuple[float, Decimal]] = []
+        self.last_error = ""
+
+    def note_error(self, text: str) -> None:
+        """Remember the newest error text (untrusted) for the status bar."""
+        self.last_error = text
+
+    def build(self, now: float, changed: set[str] | None = None, *, selected: str | None = None) -> FleetView:
+        """The view at ``now``; ``changed`` names the agents to rebuild (``None``: all).
+
+        ``selected`` is the agent drilled into: only its P&L history is copied into the view.
+        """
+        fleet = self.fleet
+        rebuilt: set[str] = set()
+        midnight = _midnight(now)
+        for agent_id in fleet.agents:
+            staleness = fleet.agent_staleness(agent_id, now)
+            flipped = self._stale.get(agent_id) != staleness.stale
+            if changed is None or agent_id in changed or flipped or agent_id not in self._agents:
+                self._stale[agent_id] = staleness.stale
+                self._rebuild(agent_id, now, midnight, staleness.stale, staleness.reason)
+                rebuilt.add(agent_id)
+        for gone in [a for a in self._agents if a not in fleet.agents]:
+            for cache in (self._agents, self._positions, self._escrows, self._stale):
+                cache.pop(gone, None)
+        agents = tuple(self._agents[a] for a in fleet.agents)
+        fleet_pnl = [a.pnl_total for a in agents if a.pnl_total is not None]
+        if fleet_pnl:
+            pnl_now = sum(fleet_pnl, ZERO)
+            if not self._history or self._history[-1][1] != pnl_now:
+                self._history.append((now, pnl_now))
+                del self._history[:-CHART_POINTS]
+        totals = self._totals(agents, tuple(v for _, v in self._history[-SPARK_POINTS:]))
+        positions = tuple(p for a in fleet.agents for p in self._positions.get(a, ()))
+        escrows = tuple(e for a in fleet.agents for e in self._escrows.get(a, ()))
+        return FleetView(
+            at=now,
+            agents=agents,
+            totals=totals,
+            positions=positions,
+            escrows=escrows,
+            services=self._services(),
+            last_error=self.last_error,
+            pnl_history=tuple(self._history),
+            agent_pnl_history=(
+                {selected: tuple(fleet.history(selected, "pnl"))[-CHART_POINTS:]}
+                if selected in fleet.agents else {}
+            ),
+            changed_agents=frozenset(rebuilt) if changed is not None else None,
+        )
+
+    # ---- one agent --------------------------------------------------------------------------
+
+    def _rebuild(self, agent_id: str, now: float, midnight: float, stale: bool, reason: str) -> None:
+        fleet = self.fleet
+        state = fleet.agents[agent_id]
+        info = state.info
+        d = state.derived
+        label = info.label or agent_id
+        figures = state.figures
+        casino = figures[DataType.CASINO].value
+        pnl_hist = figures[DataType.PNL].value
+        referrals = figures[DataType.REFERRALS].value
+        escrows = figures[DataType.ESCROWS].value
+        positions = figures[DataType.POSITIONS].value
+
+        win = metrics.win_rate_vs_expected(casino) if isinstance(casino, CasinoStats) else None
+        latency = metrics.latency_summary(list(state.latencies), state.requests, state.errors)
+        sharpe = None
+        if isinstance(pnl_hist, PnlHistory) and info.initial_balance:
+            sharpe = metrics.rolling_sharpe(pnl_hist.chart, info.initial_balance)
+        funnel = metrics.referral_funnel(referrals.stats) if isinstance(referrals, ReferralSnapshot) else None
+        escrow_items = escrows.escrows if isinstance(escrows, EscrowSnapshot) else ()
+        fetched = [f.fetched_at for f in figures.values() if f.fetched_at is not None]
+        errors = [f for f in figures.values() if f.error is not None]
+        pnl_series = tuple(v for _, v in list(fleet.history(agent_id, "pnl"))[-SPARK_POINTS:])
+        drawdown_pct = d.get("max_drawdown_pct")
+
+        self._agents[agent_id] = AgentView(
+            agent_id=agent_id,
+            label=label,
+            strategy=info.strategy,
+            balance=d.get("balance"),
+            pnl_today=self._pnl_today(agent_id, pnl_hist, now, midnight),
+            pnl_total=d.get("pnl"),
+            pnl_pct=d.get("pnl_pct"),
+            open_positions=int(d["positions"]) if d.get("positions") is not None else None,
+            referrals=int(d["referrals"]) if d.get("referrals") is not None else None,
+            referral_income=d.get("referral_income"),
+            win_rate=win.actual if win else None,
+            expected_win_rate=win.expected if win else None,
+            latency_p95_ms=latency.p95 * 1000 if latency.p95 is not None else None,
+            error_rate=fleet.error_rate(agent_id),
+            escrow_exposure=d.get("escrow_exposure"),
+            sharpe_7d=sharpe,
+            max_drawdown_pct=float(drawdown_pct) if drawdown_pct is not None else None,
+            max_drawdown_usd=d.get("max_drawdown_usd"),
+            dispute_rate=metrics.escrow_dispute_rate(escrow_items),
+            funnel_referrals=funnel.registered if funnel else None,
+            funnel_earning=funnel.transacted if funnel else None,
+            updated_at=min(fetched) if fetched else None,
+            stale=stale,
+            stale_reason=reason if stale else "",
+            last_error=str(errors[0].error) if errors else "",
+            pnl_series=pnl_series,
+        )
+        if isinstance(positions, Positions):
+            self._positions[agent_id] = tuple(
+                PositionView(
+                    key=f"{agent_id}/{p.position_id}",
+                    agent_id=agent_id,
+                    agent_label=label,
+                    pair=p.pair,
+                    side=p.side,
+                    size=p.size_usd if p.size_usd is not None else p.size,
+                    entry=p.entry_price,
+                    current=p.current_price,
+                    unrealized_pnl=p.unrealized_pnl,
+                    leverage=p.leverage,
+                    liquidation=p.liquidation_price,
+                )
+                for p in positions.items
+            )
+        self._escrows[agent_id] = tuple(
+            EscrowView(
+                key=f"{agent_id}/{e.escrow_id}",
+                agent_id=agent_id,
+                agent_label=label,
+                payee=e.counterparty_id or "-",
+                memo=e.description,
+                amount=e.amount,
+                released=e.released if e.released is not None else ZERO,
+                remaining=e.remaining if e.remaining is not None else e.amount,
+                state=e.status.value,
+                dialect=e.dialect.value,
+                next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
+                timeout_pays_payee=e.dialect is Dialect.STREAMING,
+            )
+            for e in escrow_items
+            if not e.status.terminal
+        )
+
+    def _pnl_today(self, agent_id: str, pnl_hist: object, now: float, midnight: float) -> Decimal | None:
+        """Trading P&L of today's chart day plus the casino net made since UTC midnight."""
+        today = datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat()
+        total: Decimal | None = None
+        if isinstance(pnl_hist, PnlHistory) and pnl_hist.chart:
+            last = pnl_hist.chart[-1]
+            total = last.daily_pnl if last.date[:10] == today else ZERO
+        casino = self.fleet.history(agent_id, "casino_net")
+        if casino:
+            start = next((v for t, v in casino if t >= midnight), casino[-1][1])
+            before = [v for t, v in casino if t < midnight]
+            base = before[-1] if before else start
+            total = (total or ZERO) + (casino[-1][1] - base)
+        return total
+
+    # ---- fleet ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _totals(agents: tuple[AgentView, ...], series: tuple[Decimal, ...]) -> AgentView:
+        def total(name: str) -> Decimal | None:
+            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
+            return sum(values, ZERO) if values else None
+
+        def mean(name: str) -> float | None:
+            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
+            return sum(values) / len(values) if values else None
+
+        def worst(name: str) -> float | None:
+            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
+            return max(values) if values else None
+
+        positions = [a.open_positions for a in agents if a.open_positions is not None]
+        referrals = [a.referrals for a in agents if a.referrals is not None]
+        funnel_r = [a.funnel_referrals for a in agents if a.funnel_referrals is not None]
+        funnel_e = [a.funnel_earning for a in agents if a.funnel_earning is not None]
+        balance = total("balance")
+        pnl = total("pnl_total")
+        initial = balance - pnl if balance is not None and pnl is not None else None
+        updated = [a.updated_at for a in agents if a.updated_at is not None]
+        stale = [a for a in agents if a.stale]
+        return AgentView(
+            agent_id="*",
+            label=f"fleet ({len(agents)} agents)",
+            balance=balance,
+            pnl_today=total("pnl_today"),
+            pnl_total=pnl,
+            pnl_pct=(pnl * 100 / initial) if pnl is not None and initial else None,
+            open_positions=sum(positions) if positions else None,
+            referrals=sum(referrals) if referrals else None,
+            referral_income=total("referral_income"),
+            win_rate=mean("win_rate"),
+            expected_win_rate=mean("expected_win_rate"),
+            latency_p95_ms=worst("latency_p95_ms"),
+            error_rate=mean("error_rate"),
+            escrow_exposure=total("escrow_exposure"),
+            sharpe_7d=mean("sharpe_7d"),
+            max_drawdown_pct=worst("max_drawdown_pct"),
+            max_drawdown_usd=None,
+            dispute_rate=mean("dispute_rate"),
+            funnel_referrals=sum(funnel_r) if funnel_r else None,
+            funnel_earning=sum(funnel_e) if funnel_e else None,
+            updated_at=min(updated) if updated else None,
+            stale=bool(stale),
+            stale_reason=f"{len(stale)} agents stale" if stale else "",
+            pnl_series=series,
+        )
+
+    def _services(self) -> tuple[ServiceView, ...]:
+        """Per service health, fleet-wide: up, degraded (some failing) or down (all failing)."""
+        views = []
+        for service in SERVICES_SHOWN:
+            kinds = [k for k in ALL_TYPES if SERVICE_OF[k] == service]
+            polled = failing = 0
+            for state in self.fleet.agents.values():
+                for kind in kinds:
+                    figure = state.figures[kind]
+                    if figure.fetched_at is not None or figure.error is not None:
+                        polled += 1
+                        failing += figure.error is not None
+            if not polled:
+                status = "idle"
+            elif failing == 0:
+                status = "up"
+            elif failing == polled:
+                status = "down"
+            else:
+                status = "degraded"
+            views.append(ServiceView(service, status, error_rate=failing / polled if polled else None))
+        return tuple(views)

@@ -1,0 +1,38 @@
+"""Messages the engine workers post to the app: data goes up as messages (STYLE.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from pf_tui.tui.viewmodel import FleetView
+
+
+@dataclass
+class FleetUpdated(Message):
+    """A poll tick was applied: the newest view of the fleet."""
+
+    view: FleetView
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer view makes an older one still in the queue worthless."""
+        return isinstance(message, FleetUpdated)
+
+
+@dataclass
+class PollFailed(Message):
+    """A poll failed; ``text`` is the (untrusted) error, shown in the status bar."""
+
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the newest error is shown, so an older one still queued can go."""
+        return isinstance(message, PollFailed)
+
+
+@dataclass
+class AgentChosen(Message):
+    """The operator drilled into one agent (``None``: back to the whole fleet)."""
+
+    agent_id: str | None

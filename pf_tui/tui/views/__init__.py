@@ -1,0 +1,1 @@
+"""The five tabs, one module each; every view draws itself from a :class:`Frame`."""

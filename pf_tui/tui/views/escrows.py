@@ -1,0 +1,102 @@
+"""Escrows tab: active escrows and streams of all agents, with what each timeout will do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+
+from pf_tui.tui import format as fmt
+from pf_tui.tui.sanitize import safe
+from pf_tui.tui.viewmodel import EscrowView
+from pf_tui.tui.views.frame import Frame
+from pf_tui.tui.views.table_view import TableView
+from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.tui.widgets.sparkline import progress_bar
+
+COLUMNS = (
+    Column("agent", "Agent"),
+    Column("payee", "Payee"),
+    Column("memo", "Memo"),
+    Column("rate", "Rate"),
+    Column("budget", "Budget", numeric=True),
+    Column("released", "Released", numeric=True),
+    Column("remaining", "Remaining"),
+    Column("state", "State"),
+    Column("timeout", "At timeout"),
+    Column("dialect", "Dialect"),
+)
+BAR = 6
+
+
+def _right(text: Text) -> Text:
+    text.justify = "right"
+    return text
+
+
+def timeout_text(escrow: EscrowView, now: float) -> str:
+    """What the timeout will do and when: ``refund to you at 14:00`` / ``pays the payee at 14:00``."""
+    when = fmt.clock_time(escrow.next_at, now)
+    if escrow.next_at is None:
+        return "-"
+    if escrow.timeout_pays_payee:
+        return f"pays the payee at {when}"
+    return f"refund to you at {when}"
+
+
+class EscrowsView(TableView):
+    """Active (non-terminal) escrows; memos and payees are untrusted text."""
+
+    COLUMNS = COLUMNS
+    SORT = "timeout"
+    NOUN = "active escrows"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._cache: dict[str, tuple[EscrowView, str, Row]] = {}
+
+    def rows(self, frame: Frame) -> Mapping[str, Row]:
+        """One row per escrow, rebuilt when it changed (or the day of its timeout display did)."""
+        out: dict[str, Row] = {}
+        cache: dict[str, tuple[EscrowView, str, Row]] = {}
+        for escrow in frame.view.escrows:
+            if frame.selected is not None and escrow.agent_id != frame.selected:
+                continue
+            timeout = timeout_text(escrow, frame.now)
+            hit = self._cache.get(escrow.key)
+            if hit is not None and hit[0] == escrow and hit[1] == timeout:
+                row = hit[2]
+            else:
+                row = self._build(escrow, timeout, frame)
+            cache[escrow.key] = (escrow, timeout, row)
+            out[escrow.key] = row
+        self._cache = cache
+        return out
+
+    @staticmethod
+    def _build(escrow: EscrowView, timeout: str, frame: Frame) -> Row:
+        tones = frame.tones
+        remaining = Text(end="")
+        remaining.append_text(fmt.usd(escrow.remaining, tones))
+        if escrow.remaining is not None and escrow.amount > 0:
+            remaining.append(" ")
+            remaining.append_text(progress_bar(escrow.remaining, escrow.amount, BAR,
+                                               ascii_only=frame.ascii_only, style=tones.accent))
+        state_style = tones.bad if escrow.state == "disputed" else ""
+        timeout_style = tones.warn if not escrow.timeout_pays_payee else ""
+        cells = (
+            safe(escrow.agent_label),
+            safe(escrow.payee),
+            safe(escrow.memo, limit=80),
+            safe(escrow.rate or "-"),
+            _right(fmt.usd(escrow.amount, tones)),
+            _right(fmt.usd(escrow.released, tones)),
+            remaining,
+            safe(escrow.state, style=state_style),
+            Text(timeout, style=timeout_style, end=""),
+            Text(escrow.dialect, end=""),
+        )
+        sort = (escrow.agent_label.lower(), escrow.payee, escrow.memo.lower(), escrow.rate, escrow.amount,
+                escrow.released, escrow.remaining, escrow.state, escrow.next_at, escrow.dialect)
+        search = f"{escrow.agent_label} {escrow.agent_id} {escrow.payee} {escrow.memo} {escrow.state}".lower()
+        return Row(cells, sort, search)

@@ -1,0 +1,60 @@
+"""The shared shape of the four table tabs: a title line over a :class:`KeyedTable`."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from pf_tui.tui.sanitize import safe
+from pf_tui.tui.views.frame import Frame
+from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+
+
+class _AbstractWidgetMeta(type(Vertical), abc.ABCMeta):  # type: ignore[misc]
+    """Lets a widget base class declare abstract methods."""
+
+
+class TableView(Vertical, metaclass=_AbstractWidgetMeta):
+    """A titled, keyed, sortable, filterable table; subclasses say which rows it shows."""
+
+    COLUMNS: tuple[Column, ...] = ()
+    SORT: str | None = None
+    REVERSE: bool = False
+    NOUN = "rows"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="table-view")
+        self.table = KeyedTable(self.COLUMNS, sort_column=self.SORT, reverse=self.REVERSE, id=f"{id}-table")
+
+    def compose(self) -> ComposeResult:
+        """A title line and the table."""
+        yield Static("", classes="view-title")
+        yield self.table
+
+    def show(self, frame: Frame) -> None:
+        """Feed this tick's rows to the table and retitle."""
+        self.table.apply(self.rows(frame))
+        self.retitle(frame)
+
+    @abc.abstractmethod
+    def rows(self, frame: Frame) -> Mapping[str, Row]:
+        """This tick's rows, keyed (the whole set: the table diffs it against what it shows)."""
+
+    def retitle(self, frame: Frame) -> None:
+        """``12 positions (filter: btc) of agent X``."""
+        table = self.table
+        parts = [f"{table.row_count} {self.NOUN}"]
+        if table.filter_text:
+            parts.append(f"of {table.row_count_all}, filter: {table.filter_text!s}")
+        title = self.query_one(".view-title", Static)
+        text = safe(" | ".join(parts))
+        if frame.selected is not None:
+            agent = frame.view.agent(frame.selected)
+            text.append("  agent: ")
+            text.append_text(safe(agent.label if agent else frame.selected))
+            text.append("  (Esc: whole fleet)")
+        title.update(text)

@@ -1,0 +1,250 @@
+"""A DataTable that is diffed by row key on every tick, never cleared and refilled.
+
+The dolphie pattern (STYLE.md): inside one ``batch_update`` remove the keys that went away,
+``update_cell`` only the cells whose text or style changed, add the new rows, then sort once, and
+only when needed. The cursor stays on the same row (by key) and the chosen sort survives every
+poll. Filtering (``/``) hides rows by removing them from the table while their data is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its key, header, and whether figures align right."""
+
+    key: str
+    label: str
+    numeric: bool = False
+    width: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row's cells (in column order), sort values (same order) and filter text."""
+
+    cells: tuple[Text, ...]
+    sort: tuple[Any, ...]
+    search: str
+    """Lower-case plain text the filter matches against."""
+
+
+def _signature(cell: Text) -> tuple[Any, ...]:
+    # Text.__eq__ ignores the base style, so a colour change alone would be missed.
+    return (cell.plain, str(cell.style), tuple(cell.spans))
+
+
+class KeyedTable(DataTable[Text]):
+    """A row-cursor DataTable fed whole keyed snapshots through :meth:`apply`."""
+
+    BINDINGS = [
+        Binding("s", "cycle_sort", "Sort", id="table.sort", tooltip="Sort by the next column"),
+        Binding("S", "reverse_sort", "Reverse", id="table.reverse", tooltip="Reverse the sort order", show=False),
+    ]
+
+    class SortChanged(Message):
+        """The operator chose another sort column or direction."""
+
+        def __init__(self, table: KeyedTable, column: str, reverse: bool) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+            self.reverse = reverse
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        sort_column: str | None = None,
+        reverse: bool = False,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.spec = tuple(columns)
+        self._index = {column.key: i for i, column in enumerate(self.spec)}
+        self.sort_column = sort_column or self.spec[0].key
+        self.reverse = reverse
+        self.filter_text = ""
+        self._rows: dict[str, Row] = {}
+        self._shown: dict[str, tuple[Text, ...]] = {}
+        """The cells last sent to the table per shown key (as built, before sort wrapping)."""
+        self._needs_sort = True
+
+    def on_mount(self) -> None:
+        """Create the columns once."""
+        for column in self.spec:
+            self.add_column(self._header(column), key=column.key, width=column.width)
+
+    def _header(self, column: Column) -> Text:
+        label = column.label
+        if column.key == self.sort_column:
+            label += " v" if self.reverse else " ^"
+        return Text(label, justify="right" if column.numeric else "left")
+
+    # -- data -------------------------------------------------------------------------------
+
+    @property
+    def row_count_all(self) -> int:
+        """Rows held, filtered out or not."""
+        return len(self._rows)
+
+    def apply(self, rows: Mapping[str, Row]) -> None:
+        """Make the table show ``rows`` (all of them, keyed), touching only what changed."""
+        self._rows = dict(rows)
+        self._sync()
+
+    def patch(self, rows: Mapping[str, Row]) -> None:
+        """Update or add some rows, keeping the others (cheaper than :meth:`apply` for a few)."""
+        self._rows.update(rows)
+        self._sync(only=rows.keys())
+
+    def _matches(self, row: Row) -> bool:
+        return not self.filter_text or self.filter_text in row.search
+
+    def _sync(self, only: Any = None) -> None:
+        keep_key = self.cursor_key
+        wanted = {k: r for k, r in self._rows.items() if self._matches(r)} if only is None else None
+        sort_index = self._index[self.sort_column]
+        with self.app.batch_update():
+            if wanted is not None:
+                for key in [k for k in self._shown if k not in wanted]:
+                    self.remove_row(key)
+                    del self._shown[key]
+                items = wanted.items()
+            else:
+                items = ((k, self._rows[k]) for k in only)
+            for key, row in items:
+                if wanted is None and not self._matches(row):
+                    if key in self._shown:
+                        self.remove_row(key)
+                        del self._shown[key]
+                    continue
+                previous = self._shown.get(key)
+                if previous is None:
+                    self.add_row(*self._sortable(row), key=key)
+                    self._needs_sort = True
+                elif previous is not row.cells:
+                    for i, (old, new) in enumerate(zip(previous, row.cells)):
+                        # Views reuse cell objects for unchanged figures: identity is the fast path.
+                        if old is not new and _signature(old) != _signature(new):
+                            self.update_cell(key, self.spec[i].key, self._cell(row, i))
+                            if i == sort_index:
+                                self._needs_sort = True
+                self._shown[key] = row.cells
+            if self._needs_sort:
+                self._resort()
+            self._restore_cursor(keep_key)
+
+    @staticmethod
+    def _cell(row: Row, index: int) -> Text:
+        cell = _SortCell.of(row.cells[index])
+        cell.sort_value = row.sort[index]
+        return cell
+
+    def _sortable(self, row: Row) -> list[Text]:
+        return [self._cell(row, i) for i in range(len(row.cells))]
+
+    def _resort(self) -> None:
+        reverse = self.reverse
+        missing = -1 if reverse else 1
+
+        def key(cell: Any) -> tuple[int, Any]:
+            value = getattr(cell, "sort_value", None)
+            return (missing, 0) if value is None else (0, value)
+
+        if self.row_count:
+            self.sort(self.sort_column, key=key, reverse=reverse)
+        self._needs_sort = False
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, if any."""
+        if not self.row_count:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except CellDoesNotExist:
+            return None
+
+    def _restore_cursor(self, key: str | None) -> None:
+        if key is None or key not in self._shown:
+            return
+        try:
+            index = self.get_row_index(key)
+        except RowDoesNotExist:
+            return
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False, scroll=False)
+
+    # -- sort and filter ----------------------------------------------------------------------
+
+    def set_sort(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by ``column`` (toggling direction when it is already the sort column)."""
+        if column not in self._index:
+            return
+        if reverse is None:
+            reverse = (not self.reverse) if column == self.sort_column else self.spec[self._index[column]].numeric
+        old = self.sort_column
+        self.sort_column, self.reverse = column, reverse
+        for name in {old, column}:
+            self.columns[self._column_key(name)].label = self._header(self.spec[self._index[name]])
+        keep = self.cursor_key
+        self._resort()
+        self._restore_cursor(keep)
+        self.refresh()
+        self.post_message(self.SortChanged(self, column, reverse))
+
+    def _column_key(self, name: str) -> Any:
+        for key in self.columns:
+            if key.value == name:
+                return key
+        raise KeyError(name)
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows whose text contains ``text`` (case-insensitive); empty shows all."""
+        self.filter_text = text.strip().lower()
+        self._sync()
+
+    def action_cycle_sort(self) -> None:
+        """Sort by the next column."""
+        keys = [column.key for column in self.spec]
+        self.set_sort(keys[(keys.index(self.sort_column) + 1) % len(keys)])
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the current sort."""
+        self.set_sort(self.sort_column, not self.reverse)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """Clicking a header sorts by it (again: reverses)."""
+        event.stop()
+        self.set_sort(str(event.column_key.value))
+
+
+class _SortCell(Text):
+    """A Text cell that carries the value its column sorts by."""
+
+    __slots__ = ("sort_value",)
+
+    @classmethod
+    def of(cls, text: Text) -> _SortCell:
+        cell = cls(
+            text.plain,
+            style=text.style,
+            justify=text.justify,
+            no_wrap=text.no_wrap,
+            overflow=text.overflow,
+            end="",
+        )
+        cell._spans = list(text.spans)
+        return cell

@@ -1,0 +1,55 @@
+"""The status bar: connection state per service, data age, polling state, the last error."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from pf_tui.tui.format import Tones, age
+from pf_tui.tui.sanitize import safe
+from pf_tui.tui.viewmodel import ServiceView
+
+_MARK = {"up": "ok", "degraded": "some failing", "down": "DOWN", "idle": "..."}
+
+
+class StatusBar(Static):
+    """One line at the bottom; the only place (with toasts) where errors are shown."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; dock: bottom; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._key: tuple[object, ...] | None = None
+
+    def show(
+        self,
+        services: tuple[ServiceView, ...],
+        updated_at: float | None,
+        now: float,
+        *,
+        paused: bool,
+        error: str,
+        tones: Tones,
+    ) -> None:
+        """Redraw with the given state (skipped when nothing visible changed)."""
+        data_age = age(updated_at, now)
+        key = (tuple((s.name, s.state) for s in services), data_age, paused, error)
+        if key == self._key:
+            return
+        self._key = key
+        line = Text(end="", no_wrap=True, overflow="ellipsis")
+        for service in services:
+            style = {"up": tones.good, "degraded": tones.warn, "down": tones.bad}.get(service.state, tones.muted)
+            line.append(f"{service.name} ", style=tones.muted)
+            line.append(_MARK.get(service.state, service.state), style=style)
+            line.append("  ")
+        line.append("data ", style=tones.muted)
+        line.append(data_age)
+        if paused:
+            line.append("  PAUSED", style=tones.warn)
+        if error:
+            line.append("  last error: ", style=tones.bad)
+            line.append_text(safe(error, limit=160))
+        self.update(line)
