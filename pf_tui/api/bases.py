@@ -45,6 +45,8 @@ class ServiceBases:
 
     def root(self, service: str) -> str:
         """The service's root, where ``GET /health`` lives (the base without its API prefix)."""
+        if service == "docs":
+            return self.docs  # the aggregate answers /health under its own prefix
         base = self.escrow if service == "escrow_docs" else self.url(service)
         for suffix in _API_SUFFIXES:
             if base.endswith(suffix):
