@@ -257,11 +257,9 @@ class Endpoint:
                 sim.log_request(method, path, agent, ip, key, reply.status, False, None)
                 await _send(send, reply)
                 return
+        produced: Reply | None = None
         try:
-            reply = self._run(ctx)
-            if scope_key is not None:
-                sim.idempotency.finish(scope_key, reply)
-                scope_key = None
+            reply = produced = self._run(ctx)
             agent = agent or (ctx.caller[0] if ctx.caller else None)
             fault = None
             for rule in after:
@@ -270,6 +268,10 @@ class Endpoint:
                 elif rule.kind != "db_fallback":
                     fault = rule
                     break
+            if scope_key is not None:
+                # Stored after "after" latency: a duplicate meanwhile sees the first still running.
+                sim.idempotency.finish(scope_key, reply)
+                scope_key = None
             if fault is None:
                 sim.log_request(method, path, agent, ip, key, reply.status, True, None)
                 await _send(send, reply)
@@ -278,7 +280,10 @@ class Endpoint:
                 await self._fault(fault, reply, receive, send)
         finally:
             if scope_key is not None:
-                sim.idempotency.abandon(scope_key)
+                if produced is not None:  # executed, the wait after it was cut short: keep the reply
+                    sim.idempotency.finish(scope_key, produced)
+                else:
+                    sim.idempotency.abandon(scope_key)
 
     def _ctx(self, scope: Scope, method: str, path: str, raw: bytes, token: str | None,
              caller: tuple[Agent, str] | None, ip: str = "127.0.0.1") -> Ctx:
