@@ -155,6 +155,11 @@ def load_state(path: Path) -> dict[str, Any]:
         return tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         aside = path.with_name(path.name + ".corrupt")
-        os.replace(path, aside)
+        try:
+            os.replace(path, aside)
+        except OSError as move_exc:
+            log.warning("state file %s is not valid TOML (%s) and could not be moved aside (%s)",
+                        path, exc, move_exc.strerror)
+            return {}
         log.warning("state file %s is not valid TOML (%s); moved to %s", path, exc, aside)
         return {}

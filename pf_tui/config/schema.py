@@ -60,6 +60,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
 """Keys whose values are never echoed in an error."""
 
 _MISSING = object()
+_CREDENTIALS = "must not carry a user name or password"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -254,6 +255,8 @@ class Section:
         value = self.string(key, default)
         assert value is not None
         problem = url_problem(value)
+        if problem == _CREDENTIALS:  # never echo a password
+            raise self.error(key, problem, "put credentials in a key, not in the URL")
         if problem:
             raise self.error(key, f"{value!r} {problem}", "write it like https://casino.purpleflea.com/api/v1")
         return value.rstrip("/")
@@ -284,6 +287,8 @@ def url_problem(value: str, *, base: bool = True) -> str:
         return "is not an http(s) URL"
     if not parts.hostname:
         return "has no host"
+    if parts.username is not None or parts.password is not None:
+        return _CREDENTIALS
     if base and (parts.query or parts.fragment):
         return "must not have a query or fragment"
     return ""

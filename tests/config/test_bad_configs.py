@@ -25,6 +25,8 @@ CASES: list[tuple[str, str, str]] = [
      "api.transport: 'curl' is not one of aiohttp, httpx; expected one of: aiohttp, httpx"),
     ("url scheme", '[api]\ncasino = "ftp://x"',
      "api.casino: 'ftp://x' is not an http(s) URL; write it like https://casino.purpleflea.com/api/v1"),
+    ("url credentials", '[api]\ntrading = "https://bob:hunter2@t.example/v1"',
+     "api.trading: must not carry a user name or password; put credentials in a key, not in the URL"),
     ("timeout range", "[api]\ntimeout = 0", "api.timeout: 0 is out of range; use 0.1 to 300 seconds"),
     ("polling typo", "[polling]\nbalence = 5", "polling.balence: unknown key; did you mean 'balance'?"),
     ("polling type", '[polling]\nbalance = "fast"', "polling.balance: expected a number, got a string"),
