@@ -264,7 +264,8 @@ class FleetState:
             return Staleness(age, False)
         if fig.error is not None:
             return Staleness(age, True, _error_text(fig.error), fig.error)
-        return Staleness(age, True, f"no update for {age:.0f}s", None)
+        shown = f"{age:.1f}" if age < 10 else f"{age:.0f}"
+        return Staleness(age, True, f"no update for {shown}s", None)
 
     def agent_staleness(self, agent_id: str, now: float | None = None) -> Staleness:
         """The agent's worst figure: oldest age; stale if any figure is, with the first reason."""

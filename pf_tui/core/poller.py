@@ -95,6 +95,7 @@ class Poller:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._paused = False
+        self._sleeping_until = float("inf")
         self._initial = list(targets)
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -262,6 +263,8 @@ class Poller:
         job.gen += 1
         job.due = due
         heapq.heappush(self._heap, (due, next(self._seq), job.gen, job))
+        if due < self._sleeping_until:
+            self._wake.set()  # the scheduler sleeps past this due time (or on an empty heap)
 
     async def _run(self) -> None:
         heap = self._heap
@@ -279,7 +282,9 @@ class Poller:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
             timeout = None if self._paused or not heap else max(TICK, heap[0][0] - now)
+            self._sleeping_until = float("inf") if timeout is None or self._paused else now + timeout
             await self._sleep_or_wake(timeout)
+            self._sleeping_until = -float("inf")  # awake: arming needs no wake-up
 
     async def _sleep_or_wake(self, timeout: float | None) -> None:
         if self._wake.is_set():

@@ -100,7 +100,7 @@ def test_never_fetched_is_stale_and_old_data_says_why() -> None:
     fleet.apply(Snapshot("ag_0", DataType.CASINO, CasinoStats(total_bets=1), clock.now(), 0.0))
     clock.advance(6.5)
     s = fleet.staleness("ag_0", DataType.CASINO)
-    assert s.stale and s.reason == "no update for 6s"
+    assert s.stale and s.reason == "no update for 6.5s"
     fleet.set_intervals({"casino": 10})
     assert not fleet.staleness("ag_0", DataType.CASINO).stale
 
