@@ -500,6 +500,7 @@ async def _poll_once(daemon: Daemon, timeout_s: float) -> None:
     """Wait until every (agent, data type) has answered once (or failed), or the timeout."""
     pending = {(t.agent_id, k) for t in daemon.poller._initial for k in t.data_types()}  # noqa: SLF001
     daemon.poller.start()
+    daemon.poller.refresh_now()  # first polls are spread over each interval; --once wants all now
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while pending:

@@ -1,0 +1,117 @@
+"""The daemon against the simulator over 127.0.0.1: alerts reach Telegram and a webhook, /metrics
+passes promtool, and no secret shows up anywhere it writes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pf_tui.config import AlertRule, Config
+from pf_tui.config.model import LogNotifyConfig, StoreConfig, TelegramConfig, WebhookConfig
+from pf_tui.daemon import DaemonOptions, run_daemon, setup_logging
+from pf_tui.secret import Secret
+from pf_tui.sim.server import SimServer
+
+from .helpers import free_port, webhook_sink
+
+TOKEN = "987654:CANARY-telegram-token-q"
+HOOK_SECRET = "CANARYhookSecret77"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    server = SimServer(seed=7, agents=4, motion=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def sim_config(sim: SimServer, tmp_path: Path, hook_url: str) -> Config:
+    agents = httpx.get(f"{sim.url}/_sim/agents").json()["agents"]
+    base = Config.demo(sim.url, agents, store_path=tmp_path / "store.db")
+    rich = AlertRule(name="has_money", metric="balance_usd", op=">", threshold=Decimal("0"),
+                     clear_threshold=Decimal("0"), severity="info")
+    notify = dataclasses.replace(
+        base.notify,
+        telegram=TelegramConfig(enabled=True, token=Secret(TOKEN), chat_id="42",
+                                api_base=f"{sim.url}/telegram"),
+        webhook=WebhookConfig(enabled=True, url=Secret(f"{hook_url}?k={HOOK_SECRET}")),
+        log=LogNotifyConfig(path=tmp_path / "alerts.jsonl"),
+    )
+    return dataclasses.replace(
+        base, notify=notify,
+        alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,)),
+        store=StoreConfig(path=tmp_path / "store.db"))
+
+
+def secrets_of(config: Config) -> list[str]:
+    out = [TOKEN, HOOK_SECRET]
+    for a in config.agents:
+        out += [k.reveal() for k in (a.casino_key, a.trading_key, a.wallet_key) if k]
+    return out
+
+
+async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> None:
+    httpx.delete(f"{sim.url}/telegram/_sent")
+    logs = StringIO()
+    with webhook_sink() as sink:
+        config = sim_config(sim, tmp_path, sink.url)
+        handler = setup_logging(config, logs)
+        try:
+            code = await run_daemon(config, once=True)
+            assert code == 3
+            once_bodies = list(sink.received)
+            port = free_port()
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_daemon(
+                config, metrics_port=port, stop=stop,
+                options=DaemonOptions(eval_interval_s=0.1, heartbeat_s=3600)))
+            metrics = ""
+            async with httpx.AsyncClient() as client:
+                for _ in range(300):
+                    try:
+                        metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                    except httpx.TransportError:
+                        metrics = ""
+                    if 'pf_agent_balance_usd{' in metrics and "pf_api_latency_seconds_bucket" in metrics:
+                        break
+                    await asyncio.sleep(0.05)
+            stop.set()
+            assert await asyncio.wait_for(task, 30) == 0
+        finally:
+            logging.getLogger("pf_tui").removeHandler(handler)
+        bodies = list(sink.received)
+    rules = sorted(b["commonLabels"]["alertname"] for b in once_bodies)
+    assert rules.count("has_money") == len(config.agents)
+    telegram = httpx.get(f"{sim.url}/telegram/_sent").json()["result"]
+    assert len(telegram) == len(bodies)  # every event to both receivers, once each
+    assert len({b["eventId"] for b in bodies}) == len(bodies)
+    assert any(b["commonLabels"]["alertname"] == "Watchdog" for b in bodies)  # heartbeat message
+    conn = sqlite3.connect(tmp_path / "store.db")
+    store_dump = "\n".join(str(r) for t in ("alerts", "outbox", "kv", "samples")
+                           for r in conn.execute(f"SELECT * FROM {t}"))
+    everything = "\n".join([logs.getvalue(), metrics, json.dumps(bodies), json.dumps(telegram),
+                            store_dump, (tmp_path / "alerts.jsonl").read_text()])
+    for secret in secrets_of(config):
+        assert secret not in everything
+    assert "pf_fleet_balance_usd" in metrics and "pf_notify_outbox_depth" in metrics
+    (tmp_path / "metrics.txt").write_text(metrics)
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (apt-get install -y prometheus): format not checked")
+    check = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
