@@ -1,7 +1,9 @@
 """The Alerts tab's log, derived from the fleet views until the alert rules are wired in.
 
-Each tick, an agent going stale opens an event (``firing``), with its reason; the agent coming
-back resolves it. A service whose polls start failing opens an ``api_error`` event the same way.
+Each tick, an agent whose latest poll of some figure failed opens an ``api_error`` event
+(``firing``, critical) with the error; a good poll resolves it. An agent whose figures went stale
+opens a ``stale_data`` event (warning) with the reason; fresh figures resolve it. A service whose
+every poll fails opens ``service_down``.
 Acknowledging marks an event seen; silencing an (agent, rule) pair hides its new events for a
 while. Pure Python, no Textual: the view renders :attr:`AlertLog.entries`.
 """
@@ -72,16 +74,15 @@ class AlertLog:
             a for a in view.agents if a.agent_id in view.changed_agents
         ]
         for agent in agents:
-            rule = "api_error" if agent.last_error and agent.stale else "stale_data"
-            other = "stale_data" if rule == "api_error" else "api_error"
-            if agent.stale:
-                self._resolve((agent.agent_id, other), now)
-                value = agent.stale_reason or agent.last_error or "no data"
-                self._fire(agent.agent_id, agent.label, rule, value, now,
-                           "critical" if rule == "api_error" else "warning")
+            if agent.last_error:
+                self._fire(agent.agent_id, agent.label, "api_error", agent.last_error, now, "critical")
+            else:
+                self._resolve((agent.agent_id, "api_error"), now)
+            # A figure never fetched yet is start-up, not an incident.
+            if agent.stale and not agent.stale_reason.endswith("not fetched yet"):
+                self._fire(agent.agent_id, agent.label, "stale_data", agent.stale_reason, now, "warning")
             else:
                 self._resolve((agent.agent_id, "stale_data"), now)
-                self._resolve((agent.agent_id, "api_error"), now)
         for service in view.services:
             pair = (f"service:{service.name}", "service_down")
             if service.state == "down":

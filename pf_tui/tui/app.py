@@ -133,6 +133,9 @@ class PfApp(App[int]):
         feed = FleetFeed(engine.fleet)
         poller = engine.poller
         poller.start()
+        # Everything at once on start-up (bounded per host by the poller): every tab fills now,
+        # not over the slowest interval the first-poll jitter would spread it across.
+        poller.refresh_now()
         if self.paused:
             poller.pause()
         self.post_message(FleetUpdated(feed.build(self.clock.now(), selected=self.selected)))

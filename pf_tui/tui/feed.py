@@ -34,6 +34,15 @@ SERVICE_OF: dict[DataType, str] = {
 SERVICES_SHOWN = ("casino", "trading", "escrow")
 
 
+def _label_of(agents: dict[str, object], agent_id: str | None) -> str:
+    """A watched agent's label (an id otherwise): payees are often agents of the same fleet."""
+    if agent_id is None:
+        return "-"
+    state = agents.get(agent_id)
+    info = getattr(state, "info", None)
+    return getattr(info, "label", "") or agent_id
+
+
 def _midnight(now: float) -> float:
     day = datetime.fromtimestamp(now, tz=timezone.utc).date()
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
@@ -48,7 +57,7 @@ class FleetFeed:
         self._positions: dict[str, tuple[PositionView, ...]] = {}
         self._escrows: dict[str, tuple[EscrowView, ...]] = {}
         self._stale: dict[str, bool] = {}
-        self._history: list[tuple[float, Decimal]] = []
+        self._daily: dict[str, tuple[tuple[str, Decimal], ...]] = {}
         self.last_error = ""
 
     def note_error(self, text: str) -> None:
@@ -71,16 +80,11 @@ class FleetFeed:
                 self._rebuild(agent_id, now, midnight, staleness.stale, staleness.reason)
                 rebuilt.add(agent_id)
         for gone in [a for a in self._agents if a not in fleet.agents]:
-            for cache in (self._agents, self._positions, self._escrows, self._stale):
+            for cache in (self._agents, self._positions, self._escrows, self._stale, self._daily):
                 cache.pop(gone, None)
         agents = tuple(self._agents[a] for a in fleet.agents)
-        fleet_pnl = [a.pnl_total for a in agents if a.pnl_total is not None]
-        if fleet_pnl:
-            pnl_now = sum(fleet_pnl, ZERO)
-            if not self._history or self._history[-1][1] != pnl_now:
-                self._history.append((now, pnl_now))
-                del self._history[:-CHART_POINTS]
-        totals = self._totals(agents, tuple(v for _, v in self._history[-SPARK_POINTS:]))
+        fleet_daily = self._fleet_daily()
+        totals = self._totals(agents, tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
         positions = tuple(p for a in fleet.agents for p in self._positions.get(a, ()))
         escrows = tuple(e for a in fleet.agents for e in self._escrows.get(a, ()))
         return FleetView(
@@ -91,11 +95,8 @@ class FleetFeed:
             escrows=escrows,
             services=self._services(),
             last_error=self.last_error,
-            pnl_history=tuple(self._history),
-            agent_pnl_history=(
-                {selected: tuple(fleet.history(selected, "pnl"))[-CHART_POINTS:]}
-                if selected in fleet.agents else {}
-            ),
+            pnl_daily=fleet_daily,
+            agent_pnl_daily={selected: self._daily.get(selected, ())} if selected in fleet.agents else {},
             changed_agents=frozenset(rebuilt) if changed is not None else None,
         )
 
@@ -123,7 +124,11 @@ class FleetFeed:
         escrow_items = escrows.escrows if isinstance(escrows, EscrowSnapshot) else ()
         fetched = [f.fetched_at for f in figures.values() if f.fetched_at is not None]
         errors = [f for f in figures.values() if f.error is not None]
-        pnl_series = tuple(v for _, v in list(fleet.history(agent_id, "pnl"))[-SPARK_POINTS:])
+        daily: tuple[tuple[str, Decimal], ...] = ()
+        if isinstance(pnl_hist, PnlHistory):
+            daily = tuple((p.date[:10], p.cumulative_pnl) for p in pnl_hist.chart)
+        self._daily[agent_id] = daily
+        pnl_series = tuple(v for _, v in daily[-SPARK_POINTS:])
         drawdown_pct = d.get("max_drawdown_pct")
 
         self._agents[agent_id] = AgentView(
@@ -171,12 +176,14 @@ class FleetFeed:
                 )
                 for p in positions.items
             )
+        # An escrow between two watched agents is listed once, under its creator.
+        watched = fleet.agents
         self._escrows[agent_id] = tuple(
             EscrowView(
                 key=f"{agent_id}/{e.escrow_id}",
                 agent_id=agent_id,
                 agent_label=label,
-                payee=e.counterparty_id or "-",
+                payee=_label_of(watched, e.counterparty_id),
                 memo=e.description,
                 amount=e.amount,
                 released=e.released if e.released is not None else ZERO,
@@ -188,7 +195,16 @@ class FleetFeed:
             )
             for e in escrow_items
             if not e.status.terminal
+            and (e.creator_id in (None, agent_id) or e.creator_id not in watched)
         )
+
+    def _fleet_daily(self) -> tuple[tuple[str, Decimal], ...]:
+        """Cumulative trading P&L per day summed over the agents that reported one."""
+        sums: dict[str, Decimal] = {}
+        for daily in self._daily.values():
+            for date, value in daily:
+                sums[date] = sums.get(date, ZERO) + value
+        return tuple(sorted(sums.items()))[-CHART_POINTS:]
 
     def _pnl_today(self, agent_id: str, pnl_hist: object, now: float, midnight: float) -> Decimal | None:
         """Trading P&L of today's chart day plus the casino net made since UTC midnight."""

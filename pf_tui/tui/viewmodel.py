@@ -49,7 +49,7 @@ class AgentView:
     last_error: str = ""
     """Untrusted: may hold an API error body."""
     pnl_series: tuple[Decimal, ...] = ()
-    """Recent P&L samples, oldest first, for sparklines."""
+    """Cumulative daily trading P&L, oldest first, for sparklines."""
 
     @property
     def status(self) -> str:
@@ -124,9 +124,10 @@ class FleetView:
     services: tuple[ServiceView, ...] = ()
     last_error: str = ""
     """Untrusted: the newest API error, body included."""
-    pnl_history: tuple[tuple[float, Decimal], ...] = ()
-    """Fleet P&L over time: (epoch seconds, P&L)."""
-    agent_pnl_history: dict[str, tuple[tuple[float, Decimal], ...]] = field(default_factory=dict)
+    pnl_daily: tuple[tuple[str, Decimal], ...] = ()
+    """Fleet cumulative trading P&L per UTC day: (``YYYY-MM-DD``, USD), oldest first."""
+    agent_pnl_daily: dict[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
+    """The same for the drilled-into agent only (copying 1,000 series each tick would not pay)."""
     changed_agents: frozenset[str] | None = None
     """Agents whose figures changed since the last view; ``None``: assume all."""
 

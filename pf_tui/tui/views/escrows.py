@@ -15,18 +15,19 @@ from pf_tui.tui.widgets.keyed_table import Column, Row
 from pf_tui.tui.widgets.sparkline import progress_bar
 
 COLUMNS = (
-    Column("agent", "Agent"),
-    Column("payee", "Payee"),
-    Column("memo", "Memo"),
-    Column("rate", "Rate"),
+    Column("agent", "Agent", width=12),
+    Column("payee", "Payee", width=12),
+    Column("memo", "Memo", width=13),
+    Column("rate", "Rate", width=5),
     Column("budget", "Budget", numeric=True),
-    Column("released", "Released", numeric=True),
+    Column("released", "Paid", numeric=True),
     Column("remaining", "Remaining"),
     Column("state", "State"),
-    Column("timeout", "At timeout"),
+    Column("timeout", "At timeout", width=23),
     Column("dialect", "Dialect"),
 )
-BAR = 6
+BAR = 4
+DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
 
 
 def _right(text: Text) -> Text:
@@ -94,7 +95,7 @@ class EscrowsView(TableView):
             remaining,
             safe(escrow.state, style=state_style),
             Text(timeout, style=timeout_style, end=""),
-            Text(escrow.dialect, end=""),
+            Text(DIALECT_SHORT.get(escrow.dialect, escrow.dialect), end=""),
         )
         sort = (escrow.agent_label.lower(), escrow.payee, escrow.memo.lower(), escrow.rate, escrow.amount,
                 escrow.released, escrow.remaining, escrow.state, escrow.next_at, escrow.dialect)

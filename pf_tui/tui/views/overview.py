@@ -11,7 +11,7 @@ from pf_tui.tui import format as fmt
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.viewmodel import AgentView
 from pf_tui.tui.views.frame import Frame
-from pf_tui.tui.widgets.chart import TimeChart
+from pf_tui.tui.widgets.chart import DailyChart
 from pf_tui.tui.widgets.metric_card import MetricCard
 
 CARDS = (
@@ -47,7 +47,7 @@ class OverviewView(VerticalScroll):
         with Grid(id="cards"):
             for key, title in CARDS:
                 yield MetricCard(title, id=f"card-{key}")
-        yield TimeChart(id="pnl-chart")
+        yield DailyChart(id="pnl-chart")
 
     def show(self, frame: Frame) -> None:
         """Fill every card from the scope's figures (and the fleet's, for comparison)."""
@@ -110,5 +110,5 @@ class OverviewView(VerticalScroll):
             Text("stale" if scope.stale else "fresh", style=stale_style, end=""),
             Text.assemble("age ", fmt.age(scope.updated_at, frame.now), "  ", safe(scope.stale_reason, limit=40)),
         )
-        points = view.agent_pnl_history.get(frame.selected, ()) if frame.selected else view.pnl_history
-        self.query_one(TimeChart).show(points, label="P&L $")
+        points = view.agent_pnl_daily.get(frame.selected, ()) if frame.selected else view.pnl_daily
+        self.query_one(DailyChart).show(points, label="cumulative trading P&L, USD")

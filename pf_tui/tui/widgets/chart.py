@@ -1,14 +1,13 @@
-"""The one chart widget: a time series plot, behind an interface that does not leak plotext.
+"""The one chart widget: a daily series, behind an interface that does not leak plotext.
 
-textual-plotext is little maintained (STYLE.md), so views only call :meth:`TimeChart.show`
-with (epoch seconds, Decimal) points; swapping the backend (for ``textual-plot``, say) touches
+textual-plotext is little maintained (STYLE.md), so views only call :meth:`DailyChart.show`
+with (``YYYY-MM-DD``, Decimal) points; swapping the backend (for ``textual-plot``, say) touches
 this module alone. No untrusted text is ever passed to the plot: plotext output is parsed as ANSI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from textual_plotext import PlotextPlot
@@ -16,24 +15,20 @@ from textual_plotext import PlotextPlot
 from pf_tui.tui.widgets.glyphs import unicode_ok
 
 
-def _hhmm(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S")
-
-
-class TimeChart(PlotextPlot):
-    """A line chart of one series over time, with a readable HH:MM:SS axis and a $ y-axis."""
+class DailyChart(PlotextPlot):
+    """A line chart of one value per day, with ``MM-DD`` ticks and a USD y-axis."""
 
     DEFAULT_CSS = """
-    TimeChart { height: 1fr; min-height: 6; }
+    DailyChart { height: 1fr; min-height: 8; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._points: tuple[tuple[float, Decimal], ...] = ()
+        self._points: tuple[tuple[str, Decimal], ...] | None = None
         self._marker = "braille" if unicode_ok() else "*"
 
-    def show(self, points: Sequence[tuple[float, Decimal]], *, label: str = "P&L") -> None:
-        """Plot ``points`` (epoch seconds, value); redraws only when they changed."""
+    def show(self, points: Sequence[tuple[str, Decimal]], *, label: str) -> None:
+        """Plot ``points`` (day, value); redraws only when they changed."""
         points = tuple(points)
         if points == self._points:
             return
@@ -41,15 +36,14 @@ class TimeChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.xlabel("time (UTC)")
-        plt.ylabel(label)
+        plt.title(label)
         if len(points) >= 2:
-            xs = [t for t, _ in points]
+            xs = list(range(len(points)))
             # Plot coordinates only: every figure printed elsewhere stays Decimal.
             ys = [float(v) for _, v in points]
             plt.plot(xs, ys, marker=self._marker)
-            ticks = [xs[0], xs[len(xs) // 2], xs[-1]]
-            plt.xticks(ticks, [_hhmm(t) for t in ticks])
+            picks = sorted({0, len(xs) // 4, len(xs) // 2, 3 * len(xs) // 4, len(xs) - 1})
+            plt.xticks(picks, [points[i][0][5:] for i in picks])
         else:
-            plt.title("collecting P&L history…" if unicode_ok() else "collecting P&L history...")
+            plt.title(f"{label}: waiting for the P&L history")
         self.refresh()

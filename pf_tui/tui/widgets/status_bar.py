@@ -16,7 +16,7 @@ class StatusBar(Static):
     """One line at the bottom; the only place (with toasts) where errors are shown."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; dock: bottom; padding: 0 1; }
+    StatusBar { height: 1; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
