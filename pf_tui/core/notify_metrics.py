@@ -27,7 +27,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 @dataclass(frozen=True)
 class AgentRow:
-    """One agent's figures for the gauges (``None``: no figure, the series is left out)."""
+    """One agent's figures for the gauges (``None``: no figure yet, exported as NaN)."""
 
     agent_id: str
     label: str

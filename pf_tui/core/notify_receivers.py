@@ -7,12 +7,15 @@ secret (bot token, webhook URL) before it goes anywhere, since httpx puts URLs i
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import certifi
 import httpx
 
 from pf_tui.core.alerts import AlertEvent
@@ -75,6 +78,16 @@ def retry_after_header(value: str | None) -> float | None:
     return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~45 ms; every receiver shares one context.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport, verify=_tls())
+
+
 def _scrub(text: str, *secrets: Secret) -> str:
     for secret in secrets:
         value = secret.reveal()
@@ -103,7 +116,7 @@ class TelegramReceiver:
         self._token = token
         self._chat_id = chat_id
         self._base = api_base.rstrip("/")
-        self._client = httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport)
+        self._client = _client(transport)
 
     async def send(self, event: AlertEvent) -> Outcome:
         """Send the event; 429 -> retry after ``parameters.retry_after``; 400/401/403/404 -> dead."""
@@ -158,7 +171,7 @@ class WebhookReceiver:
     ) -> None:
         self.name = name
         self._url = url
-        self._client = httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport)
+        self._client = _client(transport)
 
     async def send(self, event: AlertEvent) -> Outcome:
         """2xx accepted; 408/425/429/5xx retried (Retry-After honoured); other 4xx dead."""
