@@ -112,13 +112,16 @@ class ActionEngine:
         if self.read_only:
             raise ReadOnlyError("pf-tui is read-only (--read-only or [ui] read_only): no money action is sent")
 
-    def parse_amount(self, value: Decimal | str, field: str) -> Decimal:
-        """An operator's amount as a ``Decimal`` (at most 6 dp, > 0, within ``max_action_usd``)."""
+    def parse_amount(self, value: Decimal | str, field: str, *, limited: bool = True) -> Decimal:
+        """An operator's amount as a ``Decimal`` (at most 6 dp, > 0, within ``max_action_usd``
+        unless ``limited`` is false: a tranche stream's budget never moves in one action)."""
         text = format(value, "f") if isinstance(value, Decimal) else str(value)
         try:
-            parse_amount_input(text, field=field)
+            amount = parse_amount_input(text, field=field)
         except MoneyError as exc:
             raise ActionValidationError(str(exc), field=field) from None
+        if not limited:
+            return amount
         try:
             return parse_amount_input(text, field=field, limit=self.max_action_usd)
         except MoneyError as exc:
@@ -245,7 +248,8 @@ class ActionEngine:
         if not intent.payee.startswith("ag_") or intent.payee == intent.agent_id:
             raise ActionValidationError("payee: another agent's id (ag_...)", field="payee")
         rate = self.parse_amount(intent.rate, "rate")
-        budget = self.parse_amount(intent.budget, "budget")
+        # The amount an open moves (native: the budget; tranche: one batch) is checked on the plan.
+        budget = self.parse_amount(intent.budget, "budget", limited=intent.mode is StreamMode.NATIVE)
         batch = self.parse_amount(intent.batch, "batch")
         if not isinstance(intent.unit, StreamUnit):
             raise ActionValidationError("unit: per call, per hour or per data point", field="unit")
