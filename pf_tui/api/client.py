@@ -59,6 +59,17 @@ def _decode_failure(content: bytes) -> str:
     return "reply is not JSON"
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: the pools are shared by every agent (and it saves CPU per reply)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_URL_CACHE_MAX = 4096
+"""Parsed absolute URLs kept per client: httpx parses a relative URL twice on every request."""
+
+
 class PurpleFleaClient:
     """The Purple Flea API client: pools, retries, latency samples; agents via :meth:`agent`.
 
@@ -101,6 +112,9 @@ class PurpleFleaClient:
             )
             for service in SERVICES
         }
+        for pool in self._clients.values():
+            pool._cookies = _NoCookies()  # noqa: SLF001 - the public setter would copy into a plain jar
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -169,12 +183,11 @@ class PurpleFleaClient:
         if body is not None:
             content = dumps(body).encode()
             headers = {**headers, **_JSON} if headers else _JSON
+        target = self._url(ep.service, path or ep.route) if url is None else url
         started = perf_counter()
         try:
             async with asyncio.timeout(self._deadline):
-                response = await client.request(
-                    ep.method, url or path or ep.route, params=params, headers=headers, content=content
-                )
+                response = await client.request(ep.method, target, params=params, headers=headers, content=content)
         except TRANSPORT_ERRORS as exc:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
             raise map_transport_error(exc, service=ep.service, endpoint=ep.name) from None
@@ -198,6 +211,16 @@ class PurpleFleaClient:
             raise
         self.latency.record(ep.label, agent_id, perf_counter() - started, True)
         return result
+
+    def _url(self, service: str, path: str) -> httpx.URL:
+        key = (service, path)
+        cached = self._urls.get(key)
+        if cached is None:
+            if len(self._urls) >= _URL_CACHE_MAX:
+                self._urls.clear()  # ids churn slowly; a rebuild is cheap
+            base = self._clients[service].base_url
+            cached = self._urls[key] = base.copy_with(raw_path=base.raw_path.rstrip(b"/") + path.encode("ascii"))
+        return cached
 
     def _status_error(self, ep: Endpoint, response: httpx.Response, secrets: Iterable[Secret]) -> APIStatusError:
         """The typed error for a non-2xx reply, with the server's code and message as plain text."""

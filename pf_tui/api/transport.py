@@ -17,6 +17,9 @@ one, so a reset is a connection error, a timeout is a timeout, whichever transpo
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
+from collections.abc import Callable
 
 import aiohttp
 import httpx
@@ -39,6 +42,22 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 """What a transport may raise for a failed exchange; the client catches exactly these."""
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for every pool: loading the CA bundle costs ~50 ms each time."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
+def _aiohttp_session_factory(max_connections: int) -> Callable[[], aiohttp.ClientSession]:
+    def make() -> aiohttp.ClientSession:
+        # Called by the transport inside the event loop, on its first request. No cookie jar: one
+        # pool serves every agent, so a cookie set for one agent must never ride on another's call.
+        connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=5.0, ssl=_ssl_context())
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return make
+
+
 def build_transport(spec: TransportSpec, *, max_connections: int) -> httpx.AsyncBaseTransport:
     """A fresh transport for one service client (one connection pool per service base).
 
@@ -51,9 +70,11 @@ def build_transport(spec: TransportSpec, *, max_connections: int) -> httpx.Async
     if spec == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        return AiohttpTransport(limits=limits)
+        return AiohttpTransport(
+            verify=_ssl_context(), limits=limits, client=_aiohttp_session_factory(max_connections)
+        )
     if spec in ("httpx", "plain"):
-        return httpx.AsyncHTTPTransport(limits=limits)
+        return httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
     raise ValueError(f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport")
 
 
