@@ -181,6 +181,7 @@ def _cmd_headless(args: argparse.Namespace) -> int:
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
+    config = None if args.demo else _load(args)  # config errors first: they matter more
     if not sys.stdout.isatty() and os.environ.get("PF_TUI_FORCE_TTY") != "1":
         print(
             "pf-tui: the console needs a terminal; use --headless for a daemon, or run it in a terminal",
@@ -189,12 +190,12 @@ def _cmd_tui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from pf_tui.tui.app import run_app
 
-    if args.demo:
+    if config is None:
         from pf_tui.demo import demo_session
 
-        with demo_session(agents=args.agents, seed=args.seed) as config:
-            return run_app(config, demo=True, read_only=args.read_only)
-    return run_app(_load(args), demo=False, read_only=args.read_only)
+        with demo_session(agents=args.agents, seed=args.seed) as demo_config:
+            return run_app(demo_config, demo=True, read_only=args.read_only)
+    return run_app(config, demo=False, read_only=args.read_only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
