@@ -78,12 +78,18 @@ def start_sim(agents: int) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("simulator did not start")
 
 
-async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, transport: str) -> dict[str, float]:
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, transport: str,
+                     concurrency: int, sim_pid: int) -> dict[str, float]:
     """Poll every agent for ``seconds``; return the figures."""
     config = Config.demo(url, agents)
     client = PurpleFleaClient(ServiceBases.for_simulator(url), transport=transport,  # type: ignore[arg-type]
                               retry=RetryPolicy(max_attempts=1), timeout=10.0, max_connections=64)
-    poller, fleet = build_engine(client, config, seed=1)
+    poller, fleet = build_engine(client, config, seed=1, max_concurrency=concurrency)
     requested_polls = 0.0
     requested_calls = 0.0
     for target in poller._initial:  # noqa: SLF001 - the benchmark reads the plan it measures
@@ -109,6 +115,7 @@ async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, 
         polls = 0
         req0 = _total_requests(poller)
         cpu1, t1 = time.process_time(), time.monotonic()
+        sim1 = _proc_cpu_s(sim_pid)
         end = t0 + seconds
         while time.monotonic() < end:
             await asyncio.sleep(0.5)
@@ -118,6 +125,7 @@ async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, 
                     if fig.fetched_at is not None:
                         ages.append((now - fig.fetched_at) / poller.intervals[kind])
         cpu2, t2 = time.process_time(), time.monotonic()
+        sim2 = _proc_cpu_s(sim_pid)
         req = _total_requests(poller) - req0
         consumer.cancel()
     await client.aclose()
@@ -129,7 +137,7 @@ async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, 
         "requested_calls": requested_calls, "calls": req / wall,
         "age_p50": percentile(ages, 50) or 0.0, "age_p95": percentile(ages, 95) or 0.0,
         "cpu_pct": 100 * cpu / wall, "cpu_ms_per_req": 1000 * cpu / max(req, 1),
-        "rss_mb": _rss_mb(), "warmup_s": t1 - t0, "cpu_total_s": cpu2 - cpu0,
+        "rss_mb": _rss_mb(), "sim_cpu_pct": 100 * (sim2 - sim1) / (t2 - t1), "warmup_s": t1 - t0, "cpu_total_s": cpu2 - cpu0,
     }
 
 
@@ -184,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--transport", default="aiohttp", choices=("aiohttp", "httpx"))
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="requests in flight per host (the simulator serves every service from one host)")
     args = parser.parse_args(argv)
     try:
         import uvloop  # the product runs on uvloop when available; measure the same
@@ -191,13 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     print(f"# fleet_poll: {args.seconds:.0f}s per size, engine transport {args.transport}, "
+          f"{args.concurrency} in flight per host, "
           f"{os.cpu_count()} cores")
     for n in (int(x) for x in args.agents.split(",")):
         proc, url = start_sim(n)
         try:
             agents = fetch_demo_agents(url)
             key = str(agents[0]["keys"]["casino"])  # type: ignore[index]
-            r = asyncio.run(run_engine(url, agents, args.seconds, args.transport))
+            r = asyncio.run(run_engine(url, agents, args.seconds, args.transport, args.concurrency, proc.pid))
             hx_rps, hx_cpu = asyncio.run(ceiling_httpx(url, key, 16, args.ceiling_seconds))
             ai_rps, ai_cpu = asyncio.run(ceiling_aiohttp(url, key, 64, args.ceiling_seconds))
         finally:
@@ -210,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data age / interval  p50 {r['age_p50']:.2f}  p95 {r['age_p95']:.2f}  (goal p95 <= 1.5)")
         print(f"engine CPU  {r['cpu_pct']:6.1f}% of one core  ({r['cpu_ms_per_req']:.3f} ms/request)"
               f"  (goal <= 50%)")
+        print(f"simulator CPU {r['sim_cpu_pct']:5.1f}% of one core (its own process)")
         print(f"RSS         {r['rss_mb']:6.0f} MB  (goal <= 250)")
         print(f"ceiling plain httpx  (c=16): {hx_rps:8.0f} req/s, {hx_cpu:.3f} ms CPU/req;"
               f" engine/httpx CPU per request {r['cpu_ms_per_req'] / hx_cpu:.2f}x")

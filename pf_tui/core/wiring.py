@@ -64,6 +64,7 @@ def build_engine(
     clock: Clock = SYSTEM_CLOCK,
     agents: Iterable[Any] | None = None,
     seed: int | None = None,
+    max_concurrency: int | None = None,
 ) -> tuple[Poller, FleetState]:
     """A poller and a fleet state for ``config``'s agents (or ``agents``), not started yet."""
     chosen = list(config.agents if agents is None else agents)
@@ -73,7 +74,7 @@ def build_engine(
         [target_for(client, a, dialect) for a in chosen],
         intervals=intervals,
         max_backoff=float(config.polling.max_backoff),
-        max_concurrency=int(config.polling.max_concurrency),
+        max_concurrency=int(max_concurrency or config.polling.max_concurrency),
         hosts=hosts_from_api(config.api),
         clock=clock,
         seed=seed,
