@@ -68,6 +68,7 @@ class PfApp(App[int]):
         clock: Clock | None = None,
         engine: Engine | None = None,
         tick_s: float = TICK_S,
+        age_tick_s: float = AGE_TICK_S,
     ) -> None:
         super().__init__()
         self.config = config
@@ -76,6 +77,7 @@ class PfApp(App[int]):
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.engine = engine
         self.tick_s = tick_s
+        self.age_tick_s = age_tick_s
         self.keymap_overrides: dict[str, str] = config.ui.keymap_dict
         self.alert_log = AlertLog()
         self.fleet_view: FleetView | None = None
@@ -138,23 +140,29 @@ class PfApp(App[int]):
         poller.refresh_now()
         if self.paused:
             poller.pause()
-        self.post_message(FleetUpdated(feed.build(self.clock.now(), selected=self.selected)))
+        shown_at = self.clock.now()
+        self.post_message(FleetUpdated(feed.build(shown_at, selected=self.selected)))
         try:
             while True:
                 try:
-                    results = await asyncio.wait_for(poller.batch(), timeout=AGE_TICK_S)
+                    results = await asyncio.wait_for(poller.batch(), timeout=self.age_tick_s)
                 except asyncio.TimeoutError:
                     results = []
                 if results and self.tick_s > 0:
                     await asyncio.sleep(self.tick_s)
                     results += poller.drain()
+                now = self.clock.now()
+                if not results and now - shown_at < AGE_TICK_S:
+                    continue  # nothing new and no age moved on: the screen stays as it is
                 changed = engine.fleet.apply_many(results)
                 failures = [r for r in results if isinstance(r, PollFailure)]
                 if failures:
-                    text = one_line(f"{failures[-1].agent_id} {failures[-1].kind.value}: {failures[-1].error}")
+                    last = failures[-1]
+                    text = one_line(f"{last.agent_id} {last.kind.value}: {last.error}")
                     feed.note_error(text)
                     self.post_message(PollFailed(text))
-                self.post_message(FleetUpdated(feed.build(self.clock.now(), changed, selected=self.selected)))
+                shown_at = now
+                self.post_message(FleetUpdated(feed.build(now, changed, selected=self.selected)))
         finally:
             await engine.aclose()
 
@@ -198,9 +206,11 @@ class PfApp(App[int]):
             view = self.query_one(f"#{self.active_tab}-view")
             view.show(frame)  # type: ignore[attr-defined]
             self._draw_status()
-        tab = self.query_one(TabbedContent).get_tab("alerts")
         firing = self.alert_log.firing_count()
-        tab.label = f"5 Alerts ({firing})" if firing else "5 Alerts"
+        label = f"5 Alerts ({firing})" if firing else "5 Alerts"
+        tab = self.query_one(TabbedContent).get_tab("alerts")
+        if str(tab.label) != label:
+            tab.label = label
 
     def _draw_status(self) -> None:
         view = self.fleet_view

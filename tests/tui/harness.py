@@ -18,7 +18,7 @@ from pf_tui.config import Config
 from pf_tui.demo import fetch_demo_agents
 from pf_tui.sim.server import SimServer
 from pf_tui.tui.app import PfApp
-from pf_tui.tui.frozen_clock import FrozenWallClock
+from pf_tui.tui.frozen_clock import FrozenClock
 
 START = 1_767_268_800.0
 """2026-01-01T12:00:00Z."""
@@ -55,7 +55,8 @@ def make_app(server: SimServer, *, labels: dict[str, str] | None = None, **kwarg
         config = replace(config, agents=tuple(
             replace(a, label=labels.get(a.id, a.label)) for a in config.agents
         ))
-    kwargs.setdefault("clock", FrozenWallClock(sim_now(server)))
+    kwargs.setdefault("clock", FrozenClock(sim_now(server)))
+    kwargs.setdefault("age_tick_s", 0.1)
     return PfApp(config, demo=True, tick_s=0.0, **kwargs)
 
 
@@ -74,11 +75,10 @@ async def settle(app: PfApp, pilot: Any, *, timeout: float = 20.0) -> None:
 
 
 async def wait_idle(app: PfApp, pilot: Any) -> None:
-    """Let queued views and animations finish (the engine posts a view at least every second)."""
-    seen = app.ticks
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5.0
-    while app.ticks < seen + 2 and loop.time() < deadline:
-        await pilot.pause(0.05)
+    """Let queued views, focus changes and animations finish.
+
+    Under the frozen clock the engine posts nothing once every figure is in, so the app goes idle.
+    """
+    await pilot.pause(0.2)
     await pilot.wait_for_animation()
     await pilot.pause()

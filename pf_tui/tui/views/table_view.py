@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -28,6 +29,7 @@ class TableView(Vertical, metaclass=_AbstractWidgetMeta):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="table-view")
+        self._title = Text("")
         self.table = KeyedTable(self.COLUMNS, sort_column=self.SORT, reverse=self.REVERSE, id=f"{id}-table")
 
     def compose(self) -> ComposeResult:
@@ -57,4 +59,6 @@ class TableView(Vertical, metaclass=_AbstractWidgetMeta):
             text.append("  agent: ")
             text.append_text(safe(agent.label if agent else frame.selected))
             text.append("  (Esc: whole fleet)")
-        title.update(text)
+        if text != self._title or str(text.style) != str(self._title.style):
+            self._title = text
+            title.update(text)

@@ -1,0 +1,118 @@
+"""SVG snapshots of every tab, the help screen and each dialog, on a frozen simulator and clock.
+
+The same SVGs are committed under ``screenshots/``; ``test_screenshots_match_snapshots`` keeps
+the two in step (``PF_TUI_WRITE_SCREENSHOTS=1`` copies the snapshots over).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pf_tui.sim.server import SimServer
+from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
+SCREENSHOTS = ROOT / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServer]:
+    """One frozen simulator for every snapshot (reads do not change it)."""
+    with frozen_sim() as sim:
+        yield sim
+
+
+def _before(*keys: str, tab: str | None = None) -> Any:
+    async def run_before(pilot: Any) -> None:
+        app = pilot.app
+        await settle(app, pilot)
+        if tab is not None:
+            await pilot.press(tab)
+            await wait_idle(app, pilot)
+        for key in keys:
+            await pilot.press(key)
+        await wait_idle(app, pilot)
+
+    return run_before
+
+
+def test_overview(snap_compare: Any, server: SimServer) -> None:
+    """Fleet cards with figures, sparkline and the 30-day P&L chart."""
+    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before())
+
+
+def test_positions(snap_compare: Any, server: SimServer) -> None:
+    """Every open position of every agent."""
+    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="2"))
+
+
+def test_fleet(snap_compare: Any, server: SimServer) -> None:
+    """One row per agent."""
+    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="3"))
+
+
+def test_escrows(snap_compare: Any, server: SimServer) -> None:
+    """Active escrows with what their timeout will do."""
+    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="4"))
+
+
+def test_alerts(snap_compare: Any, server: SimServer) -> None:
+    """The alert log (empty on a healthy fleet: the pilot tests fill it with faults)."""
+    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="5"))
+
+
+def test_help(snap_compare: Any, server: SimServer) -> None:
+    """The ? screen lists every binding."""
+    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before("question_mark"))
+
+
+def test_filter_dialog(snap_compare: Any, server: SimServer) -> None:
+    """The / prompt over the Fleet tab, text typed."""
+    assert snap_compare(make_app(server), terminal_size=SIZE,
+                        run_before=_before("slash", "t", "r", "e", "n", "d", tab="3"))
+
+
+def test_filtered_fleet(snap_compare: Any, server: SimServer) -> None:
+    """The Fleet tab filtered to trend agents."""
+    assert snap_compare(make_app(server), terminal_size=SIZE,
+                        run_before=_before("slash", "t", "r", "e", "n", "d", "enter", tab="3"))
+
+
+def test_palette(snap_compare: Any, server: SimServer) -> None:
+    """The command palette offering the key actions."""
+    assert snap_compare(make_app(server), terminal_size=SIZE,
+                        run_before=_before("ctrl+p", "t", "a", "b"))
+
+
+def test_drill_down(snap_compare: Any, server: SimServer) -> None:
+    """Enter on a Fleet row: the Overview shows that one agent."""
+    assert snap_compare(make_app(server), terminal_size=SIZE,
+                        run_before=_before("down", "enter", tab="3"))
+
+
+def test_screenshots_match_snapshots() -> None:
+    """screenshots/*.svg are the snapshot SVGs, byte for byte."""
+    snapshots = sorted(SNAPSHOTS.glob("*.svg"))
+    assert snapshots, "run the snapshot tests first (pytest tests/tui --snapshot-update)"
+    if os.environ.get("PF_TUI_WRITE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(exist_ok=True)
+        for stale in SCREENSHOTS.glob("*.svg"):
+            stale.unlink()
+        for snap in snapshots:
+            shutil.copyfile(snap, SCREENSHOTS / _screenshot_name(snap))
+    for snap in snapshots:
+        shot = SCREENSHOTS / _screenshot_name(snap)
+        assert shot.exists(), f"{shot.name} missing: PF_TUI_WRITE_SCREENSHOTS=1 pytest {__file__}"
+        assert shot.read_bytes() == snap.read_bytes(), f"{shot.name} is out of date"
+    assert len(list(SCREENSHOTS.glob("*.svg"))) == len(snapshots)
+
+
+def _screenshot_name(snapshot: Path) -> str:
+    return snapshot.name.removeprefix("test_")
