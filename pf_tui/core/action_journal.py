@@ -30,19 +30,9 @@ from pf_tui.core.action_types import (
     PlannedRequest,
     RequestState,
 )
+from pf_tui.core.schema import migrate
 from pf_tui.core.store import transaction
 
-EVENTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS action_events (
-    id              INTEGER PRIMARY KEY,
-    idempotency_key TEXT NOT NULL,
-    state           TEXT NOT NULL,
-    at              REAL NOT NULL,
-    detail          TEXT
-);
-CREATE INDEX IF NOT EXISTS action_events_key ON action_events (idempotency_key, id);
-"""
-"""The append-only transition log beside ``actions`` (asked of the store's owner as a migration)."""
 
 UNSETTLED = (RequestState.JOURNALED.value, RequestState.SENT.value, RequestState.UNKNOWN.value)
 
@@ -127,7 +117,7 @@ class Journal:
     def __init__(self, conn: sqlite3.Connection, *, operator: str | None = None) -> None:
         self.conn = conn
         self.operator = operator if operator is not None else operator_identity()
-        conn.executescript(EVENTS_SCHEMA)
+        migrate(conn)  # the journal's tables (action_events: migration 2) exist before use
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

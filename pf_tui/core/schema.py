@@ -101,6 +101,24 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: the money journal's append-only transition log, and what a stream owes and holds.
+    """
+    CREATE TABLE IF NOT EXISTS action_events (
+        id              INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL,
+        state           TEXT NOT NULL,            -- journaled, sent, done, failed, unknown, skipped
+        at              REAL NOT NULL,
+        detail          TEXT
+    );
+    CREATE INDEX IF NOT EXISTS action_events_key ON action_events (idempotency_key, id);
+
+    CREATE TABLE IF NOT EXISTS stream_accounts (
+        stream_id     TEXT PRIMARY KEY,
+        carry         TEXT NOT NULL DEFAULT '0',  -- owed, not yet released, as of streams.active_since
+        funded        TEXT NOT NULL DEFAULT '0',  -- held in the current escrow (native: its remaining)
+        timeout_hours INTEGER NOT NULL DEFAULT 24 -- each escrow's timeout (every tranche's too)
+    );
+    """,
 )
 """Migration ``i`` brings a database from ``user_version == i`` to ``i + 1``."""
 

@@ -8,7 +8,7 @@ What is owed is kept as ``carry`` (owed as of the last checkpoint) plus, for tim
 while the stream is open, ``rate x hours since active_since``. Pausing folds the accrued time into
 ``carry``; a release subtracts what it paid. The records live in the store's ``streams`` table;
 ``carry`` and the funded tranche's amount live in ``stream_accounts`` beside it (see
-:data:`SIDE_SCHEMA`). Every write takes the caller's connection, so a stream change commits in the
+the ``stream_accounts`` table). Every write takes the caller's connection, so a stream change commits in the
 same transaction as the journal row that caused it.
 """
 
@@ -27,24 +27,16 @@ from pf_tui.core.action_types import (
     StreamUnit,
     UnknownStreamError,
 )
+from pf_tui.core.schema import migrate
 from pf_tui.money import MICRO
 
-SIDE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS stream_accounts (
-    stream_id TEXT PRIMARY KEY,
-    carry     TEXT NOT NULL DEFAULT '0',   -- owed, not yet released, as of streams.active_since
-    funded    TEXT NOT NULL DEFAULT '0',   -- held in the current escrow (native: its remaining)
-    timeout_hours INTEGER NOT NULL DEFAULT 24  -- each escrow's timeout (every tranche's too)
-);
-"""
-"""Columns the store's ``streams`` table lacks (asked of the store's owner as a migration)."""
 
 SECONDS_PER_HOUR = Decimal(3600)
 
 
 def ensure_side_schema(conn: sqlite3.Connection) -> None:
-    """Create :data:`SIDE_SCHEMA` if absent (idempotent; the store's migrations own the rest)."""
-    conn.executescript(SIDE_SCHEMA)
+    """Bring the store's schema up to date (``stream_accounts`` is migration 2); idempotent."""
+    migrate(conn)
 
 
 @dataclass(frozen=True, slots=True)
