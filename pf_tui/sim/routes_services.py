@@ -26,8 +26,8 @@ def faucet_routes(sim: Simulator) -> list[BaseRoute]:
 
     return [
         health(sim, "faucet"),
-        route(sim, "faucet", "/claim", {"POST": claim}, limit="faucet_claim", idempotent=True),
-        route(sim, "faucet", "/stats", {"GET": stats}),
+        route(sim, "faucet", "/faucet/claim", {"POST": claim}, limit="faucet_claim", idempotent=True),
+        route(sim, "faucet", "/faucet/stats", {"GET": stats}),
         catch_all(sim, "faucet"),
     ]
 

@@ -148,7 +148,7 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pf-tui sim: {exc}", file=sys.stderr)
         return 2
-    app = create_app(seed=seed, agents=agents, faults=faults, limits=limits, motion=True)
+    app = create_app(seed=seed, agents=agents, faults=faults, limits=limits, motion=getattr(args, "motion", True))
     _install_filter()
     server = uvicorn.Server(_config(app, host, port, "warning"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -67,11 +67,6 @@ async def test_new_agent_end_to_end(sim: SimServer, tmp_path: Path) -> None:
         await h.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="route mismatch outside actions: the simulator serves POST /faucet/claim at its /faucet mount "
-    "(full path /faucet/claim) while api/routes.py sends /faucet/claim relative to that base",
-)
 async def test_faucet_claim_for_a_new_agent(sim: SimServer, tmp_path: Path) -> None:
     h = Harness(sim.url, tmp_path / "s.sqlite3")
     try:

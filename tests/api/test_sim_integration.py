@@ -132,15 +132,14 @@ async def test_casino_and_trading_writes(client: PurpleFleaClient, sim_server) -
 
 async def test_faucet_claim(client: PurpleFleaClient, sim_server) -> None:
     a = agent_client(client, demo_agents(sim_server.url)[0])
-    reg = await client.agent(None, casino_key=None).register()
-    try:
-        claim = await a.claim_faucet(reg.agent_id, idempotency_key=str(uuid.uuid4()))
-    except e.NotFoundError:
-        # Production (purple-flea/agent-faucet) serves POST /faucet/claim on the faucet host, i.e.
-        # /faucet/faucet/claim under the simulator's /faucet mount; the simulator answers /faucet/claim.
-        pytest.skip("the simulator serves the faucet claim one level up from production's path")
-    # Registration already claimed the day's faucet from the shared internal bucket (API.md §7).
-    assert claim.not_claimable in (None, "ip_rate_limited", "already_claimed", "has_deposits")
+    anon = client.agent(None, casino_key=None)
+    await anon.register()  # the day's first registration takes the internal bucket's dollar (§7)
+    reg = await anon.register()
+    # Production serves POST /faucet/claim on the faucet host: /faucet/faucet/claim under the mount.
+    claim = await a.claim_faucet(reg.agent_id, idempotency_key=str(uuid.uuid4()))
+    assert claim.not_claimable is None and claim.credited == 1 and claim.agent_id == reg.agent_id
+    again = await a.claim_faucet(reg.agent_id, idempotency_key=str(uuid.uuid4()))
+    assert again.not_claimable == "ip_rate_limited" and again.credited == 0
 
 
 FAULTS = [

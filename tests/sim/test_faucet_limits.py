@@ -31,7 +31,7 @@ def register(client: httpx.Client, ip: str = "10.9.9.9") -> dict[str, str]:
 
 
 def claim(client: httpx.Client, agent_id: object, ip: str) -> httpx.Response:
-    return client.post("/faucet/claim", json={"agent_casino_id": agent_id}, headers={"X-Forwarded-For": ip})
+    return client.post("/faucet/faucet/claim", json={"agent_casino_id": agent_id}, headers={"X-Forwarded-For": ip})
 
 
 def test_registration_claims_once_per_day_through_one_bucket(client: httpx.Client) -> None:
@@ -59,7 +59,7 @@ def test_faucet_order(client: httpx.Client) -> None:
     assert (r.status_code, r.json()["error"]) == (409, "already_claimed")
     r = claim(client, "bob", "10.1.0.3")
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
-    r = client.post("/faucet/claim", content=b"{", headers={"X-Forwarded-For": "10.1.0.3"})
+    r = client.post("/faucet/faucet/claim", content=b"{", headers={"X-Forwarded-For": "10.1.0.3"})
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
     r = claim(client, "ag_000000000000", "10.1.0.4")
     assert (r.status_code, r.json()["error"]) == (404, "agent_not_found")
