@@ -48,9 +48,17 @@ def sim_now(server: SimServer) -> float:
     return server.sim.clock.now()
 
 
-def make_app(server: SimServer, *, labels: dict[str, str] | None = None, **kwargs: Any) -> PfApp:
+def make_app(
+    server: SimServer,
+    *,
+    labels: dict[str, str] | None = None,
+    keymap: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> PfApp:
     """The console on the frozen simulator, its clock frozen at the simulator's time."""
     config = Config.demo(server.url, fetch_demo_agents(server.url))
+    if keymap:
+        config = replace(config, ui=replace(config.ui, keymap=tuple(keymap.items())))
     if labels:
         config = replace(config, agents=tuple(
             replace(a, label=labels.get(a.id, a.label)) for a in config.agents

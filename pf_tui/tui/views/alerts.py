@@ -17,9 +17,9 @@ from pf_tui.tui.widgets.keyed_table import Column, Row
 COLUMNS = (
     Column("time", "Time"),
     Column("severity", "Severity"),
-    Column("agent", "Agent"),
+    Column("agent", "Agent", width=22),
     Column("rule", "Rule"),
-    Column("value", "Value"),
+    Column("value", "Value", width=50),
     Column("state", "State"),
     Column("duration", "For", numeric=True),
 )
@@ -67,7 +67,7 @@ class AlertsView(TableView):
             Text(entry.severity, style=sev_style, end=""),
             safe(entry.agent_label),
             Text(entry.rule, end=""),
-            safe(entry.value, limit=80),
+            safe(entry.value, limit=300),
             Text(state, style=state_style, end=""),
             Text(_duration(duration), justify="right", end=""),
         )

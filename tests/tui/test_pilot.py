@@ -1,0 +1,180 @@
+"""Pilot tests: the keys do what the help screen says, on a frozen simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from pf_tui.sim.server import SimServer
+from pf_tui.tui.app import PfApp
+from pf_tui.tui.dialogs.filter import FilterDialog
+from pf_tui.tui.dialogs.help import HelpScreen
+from pf_tui.tui.keymap import APP_BINDINGS
+from pf_tui.tui.views.fleet import FleetView as FleetTable
+from pf_tui.tui.views.positions import PositionsView
+from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServer]:
+    """One frozen simulator for the module."""
+    with frozen_sim() as sim:
+        yield sim
+
+
+def _column(app: PfApp, table_view: type, column: str) -> list[str]:
+    table = app.query_one(table_view).table
+    return [table.get_row_at(i)[[c.key for c in table.spec].index(column)].plain for i in range(table.row_count)]
+
+
+class TestTabs:
+    async def test_number_keys_switch_tabs(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            for key, tab in (("2", "positions"), ("3", "fleet"), ("4", "escrows"), ("5", "alerts"), ("1", "overview")):
+                await pilot.press(key)
+                await wait_idle(app, pilot)
+                assert app.active_tab == tab
+
+
+class TestFleetTable:
+    async def test_sort_keys_and_cursor_survives_updates(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("3")
+            await wait_idle(app, pilot)
+            table = app.query_one(FleetTable).table
+            assert table.row_count == 8
+            labels = _column(app, FleetTable, "label")
+            assert labels == sorted(labels)
+            await pilot.press("s", "s")  # label -> strategy -> balance (numbers sort high first)
+            await wait_idle(app, pilot)
+            assert table.sort_column == "balance" and table.reverse
+            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTable, "balance")]
+            assert balances == sorted(balances, reverse=True)
+            await pilot.press("S")
+            await wait_idle(app, pilot)
+            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTable, "balance")]
+            assert balances == sorted(balances)
+            await pilot.press("down", "down")
+            key = table.cursor_key
+            # A poll tick (refresh) diffs the rows in place: the cursor stays on the same agent.
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert table.cursor_key == key
+            assert table.sort_column == "balance" and not table.reverse
+
+    async def test_filter_and_clear(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("3", "slash")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, FilterDialog)
+            await pilot.press(*"trend", "enter")
+            await wait_idle(app, pilot)
+            labels = _column(app, FleetTable, "label")
+            assert labels and all("trend" in label for label in labels)
+            assert len(labels) < 8
+            await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
+            await wait_idle(app, pilot)
+            assert app.query_one(FleetTable).table.row_count == 8
+
+    async def test_drill_down_and_back(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("3")
+            await wait_idle(app, pilot)
+            table = app.query_one(FleetTable).table
+            agent_id = table.cursor_key
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            assert app.selected == agent_id
+            assert app.active_tab == "overview"
+            await pilot.press("2")
+            await wait_idle(app, pilot)
+            positions = app.query_one(PositionsView).table
+            shown = {key.value.split("/")[0] for key in positions.rows}
+            assert shown <= {agent_id}
+            await pilot.press("escape")
+            await wait_idle(app, pilot)
+            assert app.selected is None
+            assert app.active_tab == "fleet"
+
+
+class TestPolling:
+    async def test_refresh_and_pause(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            before = server.sim.requests[-1][0]
+            await pilot.press("r")
+            await settle(app, pilot)
+            await wait_idle(app, pilot)
+            assert server.sim.requests[-1][0] > before
+            await pilot.press("p")
+            await wait_idle(app, pilot)
+            assert app.paused and app.engine is not None and app.engine.poller.paused
+            assert "PAUSED" in str(app.query_one("#status").render())
+            await pilot.press("p")
+            await wait_idle(app, pilot)
+            assert not app.paused and not app.engine.poller.paused
+
+
+class TestHelpAndPalette:
+    async def test_help_lists_every_binding(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("question_mark")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, HelpScreen)
+            text = app.export_screenshot()
+            for binding in APP_BINDINGS:
+                assert binding.id is not None and binding.id in text
+            await pilot.press("escape")
+            await wait_idle(app, pilot)
+            assert not isinstance(app.screen, HelpScreen)
+
+    async def test_palette_runs_the_same_actions(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("ctrl+p")
+            await wait_idle(app, pilot)
+            await pilot.press(*"Show Escrows", "enter")
+            await wait_idle(app, pilot)
+            assert app.active_tab == "escrows"
+
+    async def test_keymap_remaps_a_binding(self, server: SimServer) -> None:
+        app = make_app(server, keymap={"tab.fleet": "f3", "app.pause": "f9"})
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("f3")
+            await wait_idle(app, pilot)
+            assert app.active_tab == "fleet"
+            await pilot.press("f9")
+            await wait_idle(app, pilot)
+            assert app.paused
+            await pilot.press("question_mark")
+            await wait_idle(app, pilot)
+            assert "f9" in app.export_screenshot()
+
+
+class TestFrozen:
+    async def test_untouched_figures_stay_put(self, server: SimServer) -> None:
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            first = app.export_screenshot()
+            ticks = app.ticks
+            await pilot.press("r")  # a whole new round of polls of the same (paused) world
+            await settle(app, pilot)
+            await pilot.pause(1.0)
+            assert app.ticks > ticks
+            assert app.export_screenshot() == first

@@ -1,0 +1,128 @@
+"""Untrusted text stays text: markup typed by an agent shows as typed, escapes never reach the terminal."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+from rich.text import Text
+
+from pf_tui.demo import fetch_demo_agents
+from pf_tui.sim.server import SimServer
+from pf_tui.tui.sanitize import safe
+from pf_tui.tui.views.alerts import AlertsView
+from pf_tui.tui.views.escrows import EscrowsView
+from pf_tui.tui.views.fleet import FleetView as FleetTable
+from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+
+MARKUP = ("[bold red]X[/]", "[@click=app.quit]q[/]", "[link='http://evil']x[/link]")
+CONTROLS = {"\x1b[2J": "\\x1b[2J", "\x1b]52;c;ZXZpbA==\x07": "\\x1b]52;c;ZXZpbA==\\x07", "\u202e": "\\u202e"}
+FOREIGN = ("\x1b", "\x07", "\u202e", "\u2066", "\u200b")
+
+
+def _screen_text(svg: str) -> str:
+    return html.unescape(svg).replace("\xa0", " ")
+
+
+class TestSanitizer:
+    @pytest.mark.parametrize("raw", MARKUP)
+    def test_markup_is_literal(self, raw: str) -> None:
+        text = safe(raw)
+        assert text.plain == raw
+        assert not text.spans
+        assert not text.style
+
+    @pytest.mark.parametrize(("raw", "shown"), list(CONTROLS.items()))
+    def test_controls_become_visible_escapes(self, raw: str, shown: str) -> None:
+        assert safe(raw).plain == shown
+
+    @pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\u202a",
+                                      "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                                      "\u2069", "\u200e", "\u200f", "\u200b", "\u200c", "\u200d", "\ufeff", "\u061c"])
+    def test_every_dangerous_character(self, char: str) -> None:
+        plain = safe(f"a{char}b").plain
+        assert char not in plain
+        assert plain.startswith("a\\") and plain.endswith("b")
+
+    def test_ordinary_text_untouched(self) -> None:
+        assert safe("data feed #19 — café 数据").plain == "data feed #19 — café 数据"
+
+    def test_none_and_long(self) -> None:
+        assert safe(None).plain == "-"
+        assert safe("x" * 5000).plain.endswith("…")
+        assert isinstance(safe("x"), Text)
+
+
+EVIL = "".join(MARKUP) + "".join(CONTROLS)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServer]:
+    """A frozen simulator with an evil memo on one stream and an evil error body on positions."""
+    with frozen_sim() as sim:
+        agents = fetch_demo_agents(sim.url)
+        payer, payee = agents[0], agents[1]
+        reply = httpx.post(
+            f"{sim.url}/escrow/api/v1/escrow",
+            json={"to_agent_id": payee["agent_id"], "amount": "0.50", "memo": "memo " + EVIL, "auto_release_hours": 2},
+            headers={"Authorization": f"Bearer {payer['keys']['casino']}"},
+        )
+        assert reply.status_code == 201, reply.text
+        yield sim
+
+
+async def test_evil_text_everywhere(server: SimServer) -> None:
+    agents = fetch_demo_agents(server.url)
+    labels = {agents[2]["agent_id"]: "label " + EVIL}
+    app = make_app(server, labels=labels)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        fault = httpx.post(f"{server.url}/_sim/faults", json={
+            "route": "/trading/v1/trade/positions", "kind": "error", "status": 500, "rate": 1,
+            "body": json.dumps({"error": "internal_error", "message": "body " + EVIL}),
+        })
+        assert fault.status_code < 300, fault.text
+        try:
+            await pilot.press("r")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.last_error:
+                    break
+            await wait_idle(app, pilot)
+            screens = {}
+            for key, tab in (("3", "fleet"), ("4", "escrows"), ("5", "alerts")):
+                await pilot.press(key)
+                await wait_idle(app, pilot)
+                screens[tab] = app.export_screenshot()
+        finally:
+            httpx.delete(f"{server.url}/_sim/faults")
+        assert app.is_running and app.return_code is None  # [@click=app.quit] did nothing
+        for svg in screens.values():
+            for char in FOREIGN:
+                assert char not in svg
+        fleet = _screen_text(screens["fleet"])
+        assert "label [bold red]X[/]" in fleet
+        escrows = _screen_text(screens["escrows"])
+        assert "memo [bold" in escrows
+        assert "api_error" in _screen_text(screens["alerts"])
+        values = [r.cells[4].plain for r in app.query_one(AlertsView).table._rows.values()]
+        assert any("body [bold red]X[/][@click=app.quit]q[/]" in v for v in values), values
+
+        # Every cell is plain Text: the typed markup is its text, and no span carries an action.
+        for view in (FleetTable, EscrowsView, AlertsView):
+            table = app.query_one(view).table
+            for index in range(table.row_count):
+                for cell in table.get_row_at(index):
+                    for span in cell.spans:
+                        style = span.style
+                        assert not (hasattr(style, "meta") and style.meta), cell.plain
+        label_cells = [c for c in app.query_one(FleetTable).table.get_column("label") if "label" in c.plain]
+        assert label_cells[0].plain.startswith("label [bold red]X[/][@click=app.quit]q[/]")
+        assert "\\x1b[2J" in label_cells[0].plain and "\\u202e" in label_cells[0].plain
+        memo_rows = [r for r in app.query_one(EscrowsView).table._rows.values() if "memo" in r.cells[2].plain]
+        assert memo_rows and "\\x1b[2J\\x1b]52;c;Z" in memo_rows[0].cells[2].plain
+        assert Decimal("0.50") in {e.amount for e in app.fleet_view.escrows}
