@@ -7,6 +7,7 @@ calls with one :class:`Frame`; only the tab on screen (and the status bar) draws
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -49,7 +50,7 @@ AGE_TICK_S = 1.0
 class PfApp(App[int]):
     """The operator console for a fleet of Purple Flea agents."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     TITLE = "pf-tui"
     BINDINGS: ClassVar[list[Binding]] = APP_BINDINGS
     COMMANDS = App.COMMANDS | {ActionCommands}
@@ -164,7 +165,9 @@ class PfApp(App[int]):
                 shown_at = now
                 self.post_message(FleetUpdated(feed.build(now, changed, selected=self.selected)))
         finally:
-            await engine.aclose()
+            if self.engine is engine:
+                self.engine = None
+                await engine.aclose()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a worker's failure lands: shown in the status bar, never as a traceback."""
@@ -252,6 +255,18 @@ class PfApp(App[int]):
         if action in ("acknowledge_alert", "silence_alert"):
             return self.active_tab == "alerts"
         return True
+
+    async def action_quit(self) -> None:
+        """Stop polling and close every connection, then leave."""
+        await self.close_engine()
+        self.exit(0)
+
+    async def close_engine(self) -> None:
+        """Stop the engine worker and close the client's pools (idempotent)."""
+        self.workers.cancel_group(self, "engine")
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            await engine.aclose()
 
     def action_show_tab(self, tab: str) -> None:
         """Switch to ``tab``."""
