@@ -99,7 +99,10 @@ class OverviewView(VerticalScroll):
         card("disputes").show(fmt.pct(scope.dispute_rate), "of escrows seen")
         funnel = "-"
         if scope.funnel_referrals is not None:
-            conv = (scope.funnel_earning or 0) / scope.funnel_referrals if scope.funnel_referrals else None
+            earning = scope.funnel_earning or 0
+            # Trading/wallet also count referrals that never registered at the casino: a ratio
+            # above 1 would not be a conversion, so none is shown then.
+            conv = earning / scope.funnel_referrals if scope.funnel_referrals and earning <= scope.funnel_referrals else None
             funnel = f"{scope.funnel_referrals} -> {scope.funnel_earning or 0}"
             detail = Text.assemble("registered -> transacted ", fmt.pct(conv))
         else:
