@@ -58,3 +58,10 @@ def sim_server(_sim_server_session: SimServer) -> SimServer:
     response = httpx.post(f"{_sim_server_session.url}/_sim/reset", timeout=10)
     response.raise_for_status()
     return _sim_server_session
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` set (1,000 actions, kill loops) gets a longer per-test timeout than the default."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(600))
