@@ -84,11 +84,12 @@ def _proc_cpu_s(pid: int) -> float:
 
 
 async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, transport: str,
-                     concurrency: int, sim_pid: int) -> dict[str, float]:
+                     concurrency: int, sim_pid: int, reply_cache: bool = True) -> dict[str, float]:
     """Poll every agent for ``seconds``; return the figures."""
     config = Config.demo(url, agents)
     client = PurpleFleaClient(ServiceBases.for_simulator(url), transport=transport,  # type: ignore[arg-type]
-                              retry=RetryPolicy(max_attempts=1), timeout=10.0, max_connections=64)
+                              retry=RetryPolicy(max_attempts=1), timeout=10.0, max_connections=64,
+                              reply_cache=reply_cache)
     poller, fleet = build_engine(client, config, seed=1, max_concurrency=concurrency)
     requested_polls = 0.0
     requested_calls = 0.0
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--transport", default="aiohttp", choices=("aiohttp", "httpx"))
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
+    parser.add_argument("--no-reply-cache", action="store_true",
+                        help="decode and normalise every reply, even one byte for byte like the last")
     parser.add_argument("--concurrency", type=int, default=64,
                         help="requests in flight per host (the simulator serves every service from one host)")
     args = parser.parse_args(argv)
@@ -201,14 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     print(f"# fleet_poll: {args.seconds:.0f}s per size, engine transport {args.transport}, "
-          f"{args.concurrency} in flight per host, "
+          f"{args.concurrency} in flight per host, reply cache {'off' if args.no_reply_cache else 'on'}, "
           f"{os.cpu_count()} cores")
     for n in (int(x) for x in args.agents.split(",")):
         proc, url = start_sim(n)
         try:
             agents = fetch_demo_agents(url)
             key = str(agents[0]["keys"]["casino"])  # type: ignore[index]
-            r = asyncio.run(run_engine(url, agents, args.seconds, args.transport, args.concurrency, proc.pid))
+            r = asyncio.run(run_engine(url, agents, args.seconds, args.transport, args.concurrency, proc.pid,
+                                       not args.no_reply_cache))
             hx_rps, hx_cpu = asyncio.run(ceiling_httpx(url, key, 16, args.ceiling_seconds))
             ai_rps, ai_cpu = asyncio.run(ceiling_aiohttp(url, key, 64, args.ceiling_seconds))
         finally:

@@ -4,7 +4,9 @@ The simulator runs in its own process (``python -m pf_tui sim --limits off --no-
 one worker), so ``time.process_time()`` here counts the client's CPU only. Four clients fetch
 ``GET /casino/api/v1/auth/balance`` with ``--concurrency`` requests in flight:
 
-(a) the project's client, aiohttp transport (``AgentClient.balance()``: decode, normalise, record)
+(a) the project's client, aiohttp transport (``AgentClient.balance()``: decode, normalise, record);
+    the reply is the same every time, so its reply cache skips decoding after the first
+(a') the same with ``reply_cache=False``: every reply decoded and normalised
 (b) the project's client, plain httpx transport
 (c) a plain ``httpx.AsyncClient`` with its default pool (``pf_tui.money.loads`` of the body)
 (d) a raw ``aiohttp.ClientSession`` (``pf_tui.money.loads`` of the body)
@@ -84,11 +86,11 @@ async def drive(request: Callable[[], Awaitable[object]], total: int, concurrenc
 async def measure(name: str, url: str, key: str, total: int, concurrency: int) -> Run:
     """One run of client ``name`` (a warm-up of one round first, so pools are open)."""
     auth = {"Authorization": f"Bearer {key}"}
-    if name in ("pf-tui aiohttp", "pf-tui httpx"):
-        transport = "aiohttp" if name.endswith("aiohttp") else "httpx"
+    if name.startswith("pf-tui"):
+        transport = "httpx" if name.endswith("httpx") else "aiohttp"
         async with PurpleFleaClient(
             ServiceBases.for_simulator(url), transport=transport, retry=RetryPolicy(max_attempts=1),
-            max_connections=concurrency,
+            max_connections=concurrency, reply_cache=not name.endswith("no cache"),
         ) as client:
             agent = client.agent("bench", casino_key=key)
             await drive(agent.balance, concurrency, concurrency)
@@ -113,7 +115,7 @@ async def measure(name: str, url: str, key: str, total: int, concurrency: int) -
         return await drive(get_aiohttp, total, concurrency)
 
 
-CLIENTS = ("pf-tui aiohttp", "pf-tui httpx", "httpx default", "raw aiohttp")
+CLIENTS = ("pf-tui aiohttp", "pf-tui no cache", "pf-tui httpx", "httpx default", "raw aiohttp")
 
 
 def main() -> int:

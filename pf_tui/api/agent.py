@@ -83,7 +83,7 @@ def _since(value: datetime | str | None) -> str | None:
 class AgentClient:
     """Reads and writes of one agent (``agent_id`` may be None before registration)."""
 
-    __slots__ = ("_client", "agent_id", "_keys", "_secrets")
+    __slots__ = ("_client", "agent_id", "_keys", "_secrets", "_auth")
 
     def __init__(
         self,
@@ -105,6 +105,8 @@ class AgentClient:
         keys["any"] = keys["casino"] or keys["trading"] or keys["wallet"]
         self._keys = keys
         self._secrets = tuple(k for k in (keys["casino"], keys["trading"], keys["wallet"]) if k)
+        self._auth: dict[str, dict[str, str]] = {}
+        """Authorization headers by key kind, built once: a read sends the same one every poll."""
 
     def __repr__(self) -> str:
         return f"AgentClient({self.agent_id!r})"
@@ -112,6 +114,10 @@ class AgentClient:
     # --- plumbing -------------------------------------------------------------------------
 
     def _headers(self, ep: Endpoint, idempotency_key: str | None = None) -> dict[str, str] | None:
+        if idempotency_key is None and ep.key is not None:
+            cached = self._auth.get(ep.key)
+            if cached is not None:
+                return cached  # never mutated downstream: the client copies before adding to it
         headers: dict[str, str] = {}
         if ep.key is not None:
             secret = self._keys[ep.key]
@@ -123,6 +129,8 @@ class AgentClient:
                     endpoint=ep.name,
                 )
             headers["Authorization"] = "Bearer " + secret.reveal()
+            if idempotency_key is None:
+                self._auth[ep.key] = headers
         if idempotency_key is not None:
             if not isinstance(idempotency_key, str) or not idempotency_key.strip():
                 raise ValueError("idempotency_key must be a non-empty string")

@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from pf_tui import __version__
 from pf_tui.api.bases import SERVICES, ServiceBases
@@ -33,7 +36,13 @@ from pf_tui.api.errors import (
 from pf_tui.api.latency import LatencyRecorder
 from pf_tui.api.retry import RetryPolicy, parse_reset_at, parse_retry_after
 from pf_tui.api.routes import Endpoint
-from pf_tui.api.transport import TRANSPORT_ERRORS, TransportSpec, build_transport, map_transport_error
+from pf_tui.api.transport import (
+    TRANSPORT_ERRORS,
+    LeanAiohttpTransport,
+    TransportSpec,
+    build_transport,
+    map_transport_error,
+)
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.money import dumps, loads
 from pf_tui.secret import Secret
@@ -59,6 +68,15 @@ def _decode_failure(content: bytes) -> str:
     return "reply is not JSON"
 
 
+def _query_value(value: Any) -> str:
+    """A query value as httpx writes it (``true``/``false``, ``""`` for None, else ``str``)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
 class _NoCookies(httpx.Cookies):
     """A jar that keeps nothing: the pools are shared by every agent (and it saves CPU per reply)."""
 
@@ -68,6 +86,12 @@ class _NoCookies(httpx.Cookies):
 
 _URL_CACHE_MAX = 4096
 """Parsed absolute URLs kept per client: httpx parses a relative URL twice on every request."""
+_REPLY_CACHE_MAX = 65536
+"""Last reply bodies kept (one per agent, read route and query): a few per agent in a fleet."""
+
+
+def _params_key(params: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(params.items()) if params else ()
 
 
 class PurpleFleaClient:
@@ -78,6 +102,11 @@ class PurpleFleaClient:
     by all service clients. ``timeout`` bounds connect, each read, each write and the wait for a
     pooled connection; a whole exchange is also cut off at ``3 * timeout`` so a server that
     trickles bytes cannot hold a request forever.
+
+    With ``reply_cache`` (default) a read whose reply body is byte for byte the last one of the
+    same (route, agent, path, query) returns the model parsed last time, without decoding or
+    normalising again: most figures of a fleet do not change between polls, and the models are
+    frozen, so sharing them is safe.
     """
 
     def __init__(
@@ -91,6 +120,7 @@ class PurpleFleaClient:
         latency: LatencyRecorder | None = None,
         max_connections: int = 100,
         rng: random.Random | None = None,
+        reply_cache: bool = True,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -101,20 +131,31 @@ class PurpleFleaClient:
         self._rng = rng or random.Random()
         self._deadline = timeout * 3
         headers = {"Accept": "application/json", "User-Agent": f"pf-tui/{__version__}"}
-        self._clients: dict[str, httpx.AsyncClient] = {
-            service: httpx.AsyncClient(
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        # Services whose pool is a LeanAiohttpTransport: their requests skip httpx (see send()).
+        self._lean: dict[str, LeanAiohttpTransport] = {}
+        for service in SERVICES:
+            pool = build_transport(transport, max_connections=max_connections, headers=headers)
+            self._clients[service] = httpx.AsyncClient(
                 base_url=bases.url(service),
-                transport=build_transport(transport, max_connections=max_connections),
+                transport=pool,
                 timeout=httpx.Timeout(timeout),
                 headers=headers,
                 follow_redirects=False,
                 trust_env=False,
             )
-            for service in SERVICES
-        }
-        for pool in self._clients.values():
-            pool._cookies = _NoCookies()  # noqa: SLF001 - the public setter would copy into a plain jar
+            self._clients[service]._cookies = _NoCookies()  # noqa: SLF001 - the setter would copy into a plain jar
+            if isinstance(pool, LeanAiohttpTransport):
+                self._lean[service] = pool
+        # The same bounds as httpx.Timeout(timeout) on the lean path, plus the whole-exchange cap.
+        self._aio_timeout = aiohttp.ClientTimeout(
+            total=self._deadline, connect=timeout, sock_connect=timeout, sock_read=timeout
+        )
         self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._lean_urls: dict[tuple[str, str, tuple[tuple[str, Any], ...]], URL] = {}
+        self._replies: dict[tuple[str, str | None, str, tuple[tuple[str, Any], ...]], tuple[bytes, Any]] | None = (
+            {} if reply_cache else None
+        )
         self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -178,28 +219,47 @@ class PurpleFleaClient:
         (health checks), ``body`` JSON (Decimals as numbers); ``secrets`` are redacted from any
         error built from the reply. Latency and the outcome are recorded under ``ep.label``.
         """
-        client = self._clients[ep.service]
         content = None
         if body is not None:
             content = dumps(body).encode()
             headers = {**headers, **_JSON} if headers else _JSON
-        target = self._url(ep.service, path or ep.route) if url is None else url
+        route = path or ep.route
+        lean = self._lean.get(ep.service)
         started = perf_counter()
         try:
-            async with asyncio.timeout(self._deadline):
-                response = await client.request(ep.method, target, params=params, headers=headers, content=content)
+            if lean is not None:
+                target = self._lean_url(ep.service, route, params) if url is None else url
+                status, reply_headers, raw = await lean.exchange(ep.method, target, headers, content, self._aio_timeout)
+            else:
+                async with asyncio.timeout(self._deadline):
+                    response = await self._clients[ep.service].request(
+                        ep.method,
+                        self._url(ep.service, route) if url is None else url,
+                        params=params,
+                        headers=headers,
+                        content=content,
+                    )
+                status, reply_headers, raw = response.status_code, response.headers, response.content
         except TRANSPORT_ERRORS as exc:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
             raise map_transport_error(exc, service=ep.service, endpoint=ep.name) from None
-        status = response.status_code
+        replies = self._replies
+        key = None
         try:
             if not 200 <= status < 300:
-                raise self._status_error(ep, response, secrets)
+                raise self._status_error(ep, status, reply_headers, raw, secrets)
+            if replies is not None and url is None and ep.method == "GET":
+                key = (ep.label, agent_id, route, _params_key(params))
+                last = replies.get(key)
+                if last is not None and last[0] == raw:
+                    # The same bytes parse to the same model: skip decoding and normalising.
+                    self.latency.record(ep.label, agent_id, perf_counter() - started, True)
+                    return last[1]  # type: ignore[no-any-return]
             try:
-                data = loads(response.content)
+                data = loads(raw)
             except (ValueError, UnicodeDecodeError, RecursionError):
                 raise ResponseDecodeError(
-                    _decode_failure(response.content), service=ep.service, endpoint=ep.name, status=status
+                    _decode_failure(raw), service=ep.service, endpoint=ep.name, status=status
                 ) from None
             try:
                 result = parse(data)
@@ -208,9 +268,28 @@ class PurpleFleaClient:
                 raise
         except PurpleFleaError:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
+            if key is not None:
+                replies.pop(key, None)  # type: ignore[union-attr]
             raise
+        if key is not None:
+            if len(replies) >= _REPLY_CACHE_MAX:  # type: ignore[arg-type]
+                replies.clear()  # type: ignore[union-attr]  # bounded; refilled within one poll round
+            replies[key] = (raw, result)  # type: ignore[index]
         self.latency.record(ep.label, agent_id, perf_counter() - started, True)
         return result
+
+    def _lean_url(self, service: str, route: str, params: Mapping[str, Any] | None) -> URL:
+        """The absolute URL of a request on the lean path, parsed once per route and query."""
+        key = (service, route, _params_key(params))
+        cached = self._lean_urls.get(key)
+        if cached is None:
+            if len(self._lean_urls) >= _URL_CACHE_MAX:
+                self._lean_urls.clear()
+            text = self.bases.url(service).rstrip("/") + route
+            if params:
+                text += "?" + urlencode([(k, _query_value(v)) for k, v in params.items()])
+            cached = self._lean_urls[key] = URL(text, encoded=True)
+        return cached
 
     def _url(self, service: str, path: str) -> httpx.URL:
         key = (service, path)
@@ -222,12 +301,14 @@ class PurpleFleaClient:
             cached = self._urls[key] = base.copy_with(raw_path=base.raw_path.rstrip(b"/") + path.encode("ascii"))
         return cached
 
-    def _status_error(self, ep: Endpoint, response: httpx.Response, secrets: Iterable[Secret]) -> APIStatusError:
+    def _status_error(
+        self, ep: Endpoint, status: int, headers: Mapping[str, str], content: bytes, secrets: Iterable[Secret]
+    ) -> APIStatusError:
         """The typed error for a non-2xx reply, with the server's code and message as plain text."""
-        raw = response.content[:_MAX_ERROR_BODY]
+        raw = content[:_MAX_ERROR_BODY]
         body: Any
         try:
-            body = loads(raw) if len(response.content) <= _MAX_ERROR_BODY else None
+            body = loads(raw) if len(content) <= _MAX_ERROR_BODY else None
         except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if body is None:
@@ -243,9 +324,8 @@ class PurpleFleaClient:
                 code, message = err, body.get("message") or body.get("description")
         code = plain_text(code, 80) if isinstance(code, (str, int)) and not isinstance(code, bool) else None
         message = plain_text(message) if isinstance(message, str) and message.strip() else None
-        status = response.status_code
         now = self.clock.now()
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+        retry_after = parse_retry_after(headers.get("retry-after"), now)
         if retry_after is None and status == 429 and isinstance(body, dict):
             retry_after = parse_reset_at(body.get("reset_at"), now)
         return status_error_class(status)(

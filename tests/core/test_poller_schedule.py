@@ -219,3 +219,22 @@ async def test_async_iteration_yields_typed_results() -> None:
             if ("positions", False) in seen and ("balance", True) in seen and ("referrals", True) in seen:
                 break
     assert ("positions", True) not in seen
+
+
+async def test_the_same_model_object_is_unchanged_and_a_new_value_is_changed() -> None:
+    # The client returns the very object it parsed last time when a reply's bytes repeat.
+    from pf_tui.api.models import CasinoStats
+
+    clock, poller, sources, _ = make(n=1)
+    shared = CasinoStats(total_bets=5, net_profit=Decimal(1))
+    values = [shared, shared, CasinoStats(total_bets=6, net_profit=Decimal(1))]
+
+    async def casino_stats() -> CasinoStats:
+        return values.pop(0) if len(values) > 1 else values[0]
+
+    sources[0].casino_stats = casino_stats  # type: ignore[method-assign]
+    async with poller:
+        await run_until(clock, 6.5)
+    casino = [r for r in poller.drain() if r.kind is DataType.CASINO]
+    assert [r.changed for r in casino[:3]] == [True, False, True]
+    assert casino[1].value is shared and casino[2].value.total_bets == 6
