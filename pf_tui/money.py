@@ -45,6 +45,8 @@ MAX_WIRE_DP = 18
 """Servers written in JavaScript emit float noise (0.30000000000000004); accept and round it."""
 MAX_INPUT_DP = 6
 
+_INT_LIMIT = 10**MAX_INT_DIGITS
+_INT_LIMIT_NEG = -_INT_LIMIT
 _PLAIN = re.compile(r"^(?P<sign>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
 
 
@@ -71,6 +73,20 @@ def parse_money(
     thousands or decimal commas, more than :data:`MAX_INT_DIGITS` integer digits or more than
     ``max_dp`` decimal places.
     """
+    # Fast path: JSON numbers arrive as Decimal/int (loads), nearly always plain and in range.
+    # It returns only what the full checks below would return (the same value, exponent and
+    # sign); anything unusual falls through to them, so every refusal and message is unchanged.
+    cls = type(value)
+    if cls is Decimal:
+        if value.is_finite() and (allow_negative or not value.is_signed()):  # type: ignore[union-attr]
+            exp = value.as_tuple().exponent  # type: ignore[union-attr]
+            if -max_dp <= exp <= 0 and value.adjusted() < MAX_INT_DIGITS and (  # type: ignore[operator, union-attr]
+                value or not value.is_signed()  # type: ignore[union-attr]
+            ):
+                return value  # type: ignore[return-value]
+    elif cls is int:
+        if (0 if not allow_negative else _INT_LIMIT_NEG) < value < _INT_LIMIT or value == 0:  # type: ignore[operator]
+            return Decimal(value)  # type: ignore[arg-type]
     if isinstance(value, bool) or value is None:
         raise MoneyError(f"{field}: expected an amount, got {_describe(value)}")
     if isinstance(value, float):
