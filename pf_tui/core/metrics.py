@@ -177,8 +177,9 @@ def win_rate_vs_expected(stats: CasinoStats) -> WinRateComparison:
             weighted += p * game.bets
             counted += game.bets
     expected = weighted / counted if counted else None
-    actual = float(stats.win_rate) if stats.win_rate is not None else None
     bets = stats.total_bets if stats.total_bets is not None else sum(g.bets for g in stats.by_game)
+    # No bets, no rate: a server's `win_rate: 0` for an agent that never played is not a 0% rate.
+    actual = float(stats.win_rate) if stats.win_rate is not None and bets else None
     return WinRateComparison(actual, expected, bets)
 
 

@@ -144,6 +144,7 @@ class FleetFeed:
             referral_income=d.get("referral_income"),
             win_rate=win.actual if win else None,
             expected_win_rate=win.expected if win else None,
+            casino_bets=win.bets if win else None,
             latency_p95_ms=latency.p95 * 1000 if latency.p95 is not None else None,
             error_rate=fleet.error_rate(agent_id),
             escrow_exposure=d.get("escrow_exposure"),
@@ -233,6 +234,12 @@ class FleetFeed:
             values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
             return sum(values) / len(values) if values else None
 
+        def bet_weighted(name: str) -> float | None:
+            # Agents that never bet have no rate; the rest count by how many bets they made.
+            pairs = [(getattr(a, name), a.casino_bets) for a in agents if getattr(a, name) is not None and a.casino_bets]
+            weight = sum(bets for _, bets in pairs)
+            return sum(rate * bets for rate, bets in pairs) / weight if weight else None
+
         def worst(name: str) -> float | None:
             values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
             return max(values) if values else None
@@ -256,8 +263,9 @@ class FleetFeed:
             open_positions=sum(positions) if positions else None,
             referrals=sum(referrals) if referrals else None,
             referral_income=total("referral_income"),
-            win_rate=mean("win_rate"),
-            expected_win_rate=mean("expected_win_rate"),
+            win_rate=bet_weighted("win_rate"),
+            expected_win_rate=bet_weighted("expected_win_rate"),
+            casino_bets=sum(a.casino_bets or 0 for a in agents),
             latency_p95_ms=worst("latency_p95_ms"),
             error_rate=mean("error_rate"),
             escrow_exposure=total("escrow_exposure"),

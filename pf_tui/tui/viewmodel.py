@@ -29,6 +29,8 @@ class AgentView:
     win_rate: float | None = None
     """Casino win rate, fraction 0..1."""
     expected_win_rate: float | None = None
+    casino_bets: int | None = None
+    """Lifetime bets behind the win rates (the fleet's rates are weighted by it)."""
     latency_p95_ms: float | None = None
     error_rate: float | None = None
     """Fraction 0..1 of this agent's requests that failed."""

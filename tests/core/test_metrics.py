@@ -176,3 +176,9 @@ def test_spend_rate_from_activity_window() -> None:
     ]
     assert m.spend_rate_from_activity(acts, now) == D(4)
     assert m.spend_rate_from_activity(acts, now, D(4)) == D("2.75")
+
+
+def test_no_bets_means_no_win_rate_not_zero() -> None:
+    # Production answers win_rate 0 for an agent that never played; that is not a 0% rate.
+    cmp = m.win_rate_vs_expected(CasinoStats(total_bets=0, win_rate=D(0), by_game=()))
+    assert cmp.actual is None and cmp.expected is None and cmp.bets == 0
