@@ -188,13 +188,16 @@ def _cmd_tui(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from pf_tui.tui.app import run_app
-
     if config is None:
         from pf_tui.demo import demo_session
 
+        # The simulator starts (in its own thread) before Textual is imported, so the two overlap.
         with demo_session(agents=args.agents, seed=args.seed) as demo_config:
+            from pf_tui.tui.app import run_app
+
             return run_app(demo_config, demo=True, read_only=args.read_only)
+    from pf_tui.tui.app import run_app
+
     return run_app(config, demo=False, read_only=args.read_only)
 
 
