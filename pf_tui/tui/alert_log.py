@@ -6,12 +6,18 @@ opens a ``stale_data`` event (warning) with the reason; fresh figures resolve it
 every poll fails opens ``service_down``.
 Acknowledging marks an event seen; silencing an (agent, rule) pair hides its new events for a
 while. Pure Python, no Textual: the view renders :attr:`AlertLog.entries`.
+
+The daemon's rule alerts (read from the shared store by :mod:`pf_tui.tui.alert_store`) are merged
+in with :meth:`AlertLog.merge_daemon`; acknowledging or silencing one of those goes back to the
+store through the callbacks given to :meth:`AlertLog.bind_store`, so the daemon stops paging.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from pf_tui.core.notify_state import Heartbeat
 from pf_tui.tui.viewmodel import FleetView
 
 MAX_ENTRIES = 2000
@@ -36,6 +42,10 @@ class AlertEntry:
     """``firing`` or ``resolved`` (``pending`` is kept for the rule engine's alerts)."""
     resolved_at: float | None = None
     acknowledged: bool = False
+    silenced_until: float | None = None
+    """When a silence set from the TUI on this daemon episode ends."""
+    source: str = "tui"
+    """``tui`` (derived here from the polls) or ``daemon`` (a rule alert from the store)."""
 
     def duration(self, now: float) -> float:
         """Seconds it has been (or was) open."""
@@ -51,21 +61,57 @@ class AlertLog:
         self._open: dict[tuple[str, str], str] = {}
         self._silenced: dict[tuple[str, str], float] = {}
         self._seq = 0
+        self._daemon: dict[str, AlertEntry] = {}
+        self._ack_sink: Callable[[int], None] | None = None
+        self._silence_sink: Callable[[int, float], None] | None = None
+        self.heartbeat: Heartbeat | None = None
+        """The daemon's last heartbeat (``None``: never ran, or no store)."""
+        self.store_reachable = True
+        self.daemon_known = False
+        """Whether the store was read at least once (before that, the daemon state is unknown)."""
         self.version = 0
         """Bumped on every change, so the view redraws only when something happened."""
 
     @property
     def entries(self) -> list[AlertEntry]:
-        """Every entry, newest first."""
-        return sorted(self._entries.values(), key=lambda e: (e.started_at, e.key), reverse=True)
+        """Every entry (the TUI's own and the daemon's), newest first."""
+        merged = [*self._entries.values(), *self._daemon.values()]
+        return sorted(merged, key=lambda e: (e.started_at, e.key), reverse=True)
 
     def get(self, key: str) -> AlertEntry | None:
         """The entry with ``key``."""
-        return self._entries.get(key)
+        return self._entries.get(key) or self._daemon.get(key)
 
     def firing_count(self) -> int:
         """Open, unacknowledged events."""
-        return sum(1 for e in self._entries.values() if e.state == "firing" and not e.acknowledged)
+        return sum(
+            1 for e in (*self._entries.values(), *self._daemon.values())
+            if e.state == "firing" and not e.acknowledged
+        )
+
+    # ---- the daemon's alerts --------------------------------------------------------------
+
+    def bind_store(self, acknowledge: Callable[[int], None], silence: Callable[[int, float], None]) -> None:
+        """Where acks and silences of daemon rows are written (``alerts.id`` and until)."""
+        self._ack_sink, self._silence_sink = acknowledge, silence
+
+    def merge_daemon(self, entries: Iterable[AlertEntry]) -> bool:
+        """Replace the daemon's rows with a fresh read; True when anything changed."""
+        fresh = {e.key: e for e in entries}
+        if fresh == self._daemon:
+            return False
+        self._daemon = fresh
+        self.version += 1
+        return True
+
+    def set_daemon_status(self, heartbeat: Heartbeat | None, *, reachable: bool = True) -> bool:
+        """Record the daemon's heartbeat from the latest read; True when it changed."""
+        known = self.daemon_known
+        if (heartbeat, reachable, True) == (self.heartbeat, self.store_reachable, known):
+            return False
+        self.heartbeat, self.store_reachable, self.daemon_known = heartbeat, reachable, True
+        self.version += 1
+        return True
 
     def observe(self, view: FleetView) -> None:
         """Open and resolve events from one tick's view."""
@@ -117,7 +163,18 @@ class AlertLog:
         self.version += 1
 
     def acknowledge(self, key: str) -> bool:
-        """Mark an entry seen; False when there is no such entry."""
+        """Mark an entry seen; False when there is no such entry.
+
+        A daemon row is written to the store too (the daemon's view of who saw it).
+        """
+        daemon = self._daemon.get(key)
+        if daemon is not None:
+            if self._ack_sink is None:
+                return False
+            self._daemon[key] = replace(daemon, acknowledged=True)
+            self._ack_sink(_row_id(key))
+            self.version += 1
+            return True
         entry = self._entries.get(key)
         if entry is None:
             return False
@@ -126,7 +183,19 @@ class AlertLog:
         return True
 
     def silence(self, key: str, now: float, seconds: float = SILENCE_S) -> bool:
-        """Mute new events of this entry's (agent, rule) for ``seconds``, and acknowledge it."""
+        """Mute this entry for ``seconds`` and acknowledge it.
+
+        The TUI's own entries mute their (agent, rule) here; a daemon row gets ``silenced_until``
+        in the store, which mutes that episode's notifications in the daemon.
+        """
+        daemon = self._daemon.get(key)
+        if daemon is not None:
+            if self._silence_sink is None:
+                return False
+            self._daemon[key] = replace(daemon, acknowledged=True, silenced_until=now + seconds)
+            self._silence_sink(_row_id(key), now + seconds)
+            self.version += 1
+            return True
         entry = self._entries.get(key)
         if entry is None:
             return False
@@ -137,9 +206,24 @@ class AlertLog:
         """When the silence on (agent, rule) ends, if any."""
         return self._silenced.get((agent_id, rule))
 
+    def silences(self, now: float) -> dict[tuple[str, str], float]:
+        """The TUI's own silences still in force at ``now`` (for the state file)."""
+        return {pair: until for pair, until in self._silenced.items() if until > now}
+
+    def restore_silences(self, silences: Iterable[tuple[str, str, float]], now: float) -> None:
+        """Silences from the state file; expired ones are dropped."""
+        for agent_id, rule, until in silences:
+            if until > now:
+                self._silenced[(agent_id, rule)] = until
+
     def _trim(self) -> None:
         if len(self._entries) <= MAX_ENTRIES:
             return
         resolved = sorted((e for e in self._entries.values() if e.state == "resolved"), key=lambda e: e.started_at)
         for entry in resolved[: len(self._entries) - MAX_ENTRIES]:
             del self._entries[entry.key]
+
+
+def _row_id(key: str) -> int:
+    # Daemon keys are ``db:<alerts.id>`` (see pf_tui.tui.alert_store.row_key).
+    return int(key.removeprefix("db:"))

@@ -9,9 +9,11 @@ time on screen comes out the same on every run and machine.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pf_tui.config import Config
@@ -53,10 +55,20 @@ def make_app(
     *,
     labels: dict[str, str] | None = None,
     keymap: dict[str, str] | None = None,
+    store_path: Path | None = None,
+    state_path: Path | None = None,
     **kwargs: Any,
 ) -> PfApp:
-    """The console on the frozen simulator, its clock frozen at the simulator's time."""
-    config = Config.demo(server.url, fetch_demo_agents(server.url))
+    """The console on the frozen simulator, its clock frozen at the simulator's time.
+
+    Each app gets a store of its own (a fresh temporary file unless ``store_path`` says), so no
+    daemon or earlier run on this machine shows on screen; ``state_path`` turns the state file on.
+    """
+    if store_path is None:
+        store_path = Path(tempfile.mkdtemp(prefix="pf-tui-test-")) / "store.db"
+    config = Config.demo(server.url, fetch_demo_agents(server.url), store_path=store_path)
+    if state_path is not None:
+        config = replace(config, state_path=state_path)
     if keymap:
         config = replace(config, ui=replace(config.ui, keymap=tuple(keymap.items())))
     if labels:

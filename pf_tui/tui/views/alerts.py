@@ -1,4 +1,8 @@
-"""Alerts tab: the alert log, newest first, filterable; acknowledge and silence keys."""
+"""Alerts tab: the alert log, newest first, filterable; acknowledge and silence keys.
+
+It shows the TUI's own staleness/API-error events and the daemon's rule alerts from the shared
+store side by side, and on its title line whether the daemon is alive.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from collections.abc import Mapping
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.widgets import Static
 
 from pf_tui.tui import format as fmt
-from pf_tui.tui.alert_log import AlertEntry
+from pf_tui.tui.alert_log import AlertEntry, AlertLog
+from pf_tui.tui.alert_store import DaemonStatus
+from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.views.frame import Frame
 from pf_tui.tui.views.table_view import TableView
@@ -59,7 +66,8 @@ class AlertsView(TableView):
     def _build(entry: AlertEntry, frame: Frame) -> Row:
         tones = frame.tones
         sev_style = {"critical": tones.bad, "warning": tones.warn}.get(entry.severity, tones.muted)
-        state = entry.state + (" (ack)" if entry.acknowledged else "")
+        muted = entry.silenced_until is not None and entry.silenced_until > frame.now
+        state = entry.state + (" (muted)" if muted else " (ack)" if entry.acknowledged else "")
         state_style = tones.bad if entry.state == "firing" and not entry.acknowledged else tones.muted
         duration = entry.duration(frame.now)
         cells = (
@@ -73,8 +81,27 @@ class AlertsView(TableView):
         )
         sort = (entry.started_at, entry.severity, entry.agent_label.lower(), entry.rule, entry.value,
                 state, duration)
-        search = f"{entry.agent_label} {entry.agent_id} {entry.rule} {entry.severity} {entry.state} {entry.value}".lower()
+        search = (f"{entry.agent_label} {entry.agent_id} {entry.rule} {entry.severity} {entry.state}"
+                  f" {entry.value} {entry.source}").lower()
         return Row(cells, sort, search)
+
+    def retitle(self, frame: Frame) -> None:
+        """``3 alerts (filter: x)  agent: X  |  daemon: alive (pid 12, 3s ago)``."""
+        table = self.table
+        parts = [f"{table.row_count} {self.NOUN}"]
+        if table.filter_text:
+            parts.append(f"of {table.row_count_all}, filter: {table.filter_text!s}")
+        text = safe(" | ".join(parts))
+        if frame.selected is not None:
+            agent = frame.view.agent(frame.selected)
+            text.append("  agent: ")
+            text.append_text(safe(agent.label if agent else frame.selected))
+            text.append("  (Esc: whole fleet)")
+        text.append("  |  ")
+        text.append_text(daemon_text(frame.alerts, frame.now, frame.tones))
+        if text != self._title or text.spans != self._title.spans:
+            self._title = text
+            self.query_one(".view-title", Static).update(text)
 
     def action_acknowledge(self) -> None:
         """Acknowledge the alert under the cursor."""
@@ -83,3 +110,14 @@ class AlertsView(TableView):
     def action_silence(self) -> None:
         """Silence the (agent, rule) of the alert under the cursor."""
         self.app.run_action("silence_alert")
+
+
+def daemon_text(alerts: AlertLog, now: float, tones: Tones) -> Text:
+    """``daemon: alive (pid N, 12s ago)`` in the good tone, stale or absent in a warning one."""
+    if not alerts.daemon_known:
+        return Text("daemon: ...", style=tones.muted, end="")
+    if not alerts.store_reachable:
+        return Text("daemon: store unreadable", style=tones.bad, end="")
+    status = DaemonStatus(alerts.heartbeat, now)
+    style = {"alive": tones.good, "stale": tones.bad}.get(status.state, tones.warn)
+    return Text(status.text(), style=style, end="")
