@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,11 @@ def apply(app: Any, state: dict[str, Any]) -> None:
     if isinstance(silences, list):
         app.alert_log.restore_silences(
             (
+                # A time, not money: load_state reads TOML floats as Decimal.
                 (s["agent"], s["rule"], float(s["until"]))
                 for s in silences
                 if isinstance(s, dict) and isinstance(s.get("agent"), str)
-                and isinstance(s.get("rule"), str) and isinstance(s.get("until"), (int, float))
+                and isinstance(s.get("rule"), str) and isinstance(s.get("until"), (int, float, Decimal))
             ),
             app.clock.now(),
         )

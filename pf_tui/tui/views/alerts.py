@@ -103,13 +103,13 @@ class AlertsView(TableView):
             self._title = text
             self.query_one(".view-title", Static).update(text)
 
-    def action_acknowledge(self) -> None:
+    async def action_acknowledge(self) -> None:
         """Acknowledge the alert under the cursor."""
-        self.app.run_action("acknowledge_alert")
+        await self.app.run_action("acknowledge_alert")
 
-    def action_silence(self) -> None:
+    async def action_silence(self) -> None:
         """Silence the (agent, rule) of the alert under the cursor."""
-        self.app.run_action("silence_alert")
+        await self.app.run_action("silence_alert")
 
 
 def daemon_text(alerts: AlertLog, now: float, tones: Tones) -> Text:

@@ -1,0 +1,96 @@
+"""The run-time state file: theme, sorts, filters and silences survive a restart; bad files don't stop it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pf_tui.config import load_state, save_state
+from pf_tui.sim.server import SimServer
+from pf_tui.tui.views.fleet import FleetView as FleetTable
+from pf_tui.tui.views.positions import PositionsView
+from tests.tui.harness import SIZE, frozen_sim, make_app, settle, sim_now, wait_idle
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServer]:
+    """One frozen simulator for the module."""
+    with frozen_sim() as sim:
+        yield sim
+
+
+async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.toml"
+    now = sim_now(server)
+    app = make_app(server, state_path=state)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3", "s", "s")  # Fleet: sort by the third column
+        await pilot.press("S")  # ...reversed
+        await pilot.press("slash", *"trend", "enter")
+        await wait_idle(app, pilot)
+        app.theme = "nord"
+        app.alert_log.restore_silences([("ag_1", "stale_data", now + 600),
+                                        ("ag_2", "api_error", now - 1)], now)
+        table = app.query_one(FleetTable).table
+        sort, reverse = table.sort_column, table.reverse
+        assert sort != "label" or not reverse
+        await pilot.press("q")  # quitting saves
+        await pilot.pause()
+    saved = load_state(state)
+    assert saved["theme"] == "nord"
+    assert saved["tables"]["fleet-view"] == {"sort": sort, "reverse": reverse, "filter": "trend"}
+    assert saved["silences"] == [{"agent": "ag_1", "rule": "stale_data", "until": now + 600}]
+
+    again = make_app(server, state_path=state)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        await pilot.press("3")
+        await wait_idle(again, pilot)
+        table = again.query_one(FleetTable).table
+        assert (table.sort_column, table.reverse, table.filter_text) == (sort, reverse, "trend")
+        assert 0 < table.row_count < 8  # the filter is applied, not just remembered
+        assert again.theme == "nord"
+        assert again.alert_log.silenced_until("ag_1", "stale_data") == now + 600
+        positions = again.query_one(PositionsView).table
+        assert positions.filter_text == ""
+
+
+async def test_change_is_saved_without_quitting(server: SimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.toml"
+    app = make_app(server, state_path=state)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        keeper = app.state_keeper
+        assert keeper is not None
+        await keeper.tick()
+        assert keeper.saves == 0  # nothing changed yet: nothing written
+        await pilot.press("2", "s")
+        await wait_idle(app, pilot)
+        await keeper.tick()
+        await keeper.tick()
+        assert keeper.saves == 1
+        assert load_state(state)["tables"]["positions-view"]["sort"] == (
+            app.query_one(PositionsView).table.sort_column)
+
+
+async def test_bad_values_are_skipped(server: SimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.toml"
+    save_state(state, {"theme": "no-such-theme", "tables": {"fleet-view": {"sort": "nope", "reverse": "x",
+                                                                          "filter": 3}},
+                       "silences": [{"agent": "a"}, "junk"]})
+    app = make_app(server, state_path=state)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(FleetTable).table
+        assert table.filter_text == "" and table.sort_column == FleetTable.SORT
+        assert app.theme != "no-such-theme"
+
+
+async def test_no_state_path_writes_nothing(server: SimServer, tmp_path: Path) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.config.state_path is None and app.state_keeper is None
