@@ -68,6 +68,24 @@ def test_alerts(snap_compare: Any, server: SimServer) -> None:
     assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="5"))
 
 
+def test_alerts_daemon(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """The daemon's alerts from the shared store, one silenced, and its heartbeat on the title."""
+    from tests.tui.test_alert_store import FakeDaemon
+
+    db = tmp_path / "store.db"
+    now = server.sim.clock.now()
+    app = make_app(server, store_path=db)
+    agents = app.config.agents
+    first, second = FakeDaemon(db, agents[0].id), FakeDaemon(db, agents[2].id)
+    first.evaluate("40", now - 900)
+    first.evaluate("40", now - 500)
+    second.evaluate("12.5", now - 400)
+    second.evaluate("12.5", now - 60)
+    first.conn.execute("UPDATE alerts SET silenced_until = ?, acked = 1 WHERE id = 1", (now + 3000,))
+    first.beat(now - 4)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_before(tab="5"))
+
+
 def test_help(snap_compare: Any, server: SimServer) -> None:
     """The ? screen lists every binding."""
     assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before("question_mark"))

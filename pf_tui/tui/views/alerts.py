@@ -26,7 +26,7 @@ COLUMNS = (
     Column("severity", "Severity"),
     Column("agent", "Agent", width=22),
     Column("rule", "Rule"),
-    Column("value", "Value", width=50),
+    Column("value", "Value", width=36),
     Column("state", "State"),
     Column("duration", "For", numeric=True),
 )
