@@ -15,7 +15,6 @@ import getpass
 import logging
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pf_tui.core.notify_state import Heartbeat, read_heartbeat
 from pf_tui.core.store import Store, transaction
 from pf_tui.tui.alert_log import AlertEntry
+from pf_tui.tui.format import clock_time
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -58,7 +58,7 @@ class DaemonStatus:
             return "daemon: not running"
         if beat.alive(self.now):
             return f"daemon: alive (pid {beat.pid}, {max(0, int(self.now - beat.at))}s ago)"
-        return "daemon: stale since " + time.strftime("%H:%M", time.gmtime(beat.at))
+        return "daemon: stale since " + clock_time(beat.at, self.now)
 
 
 @dataclass(frozen=True, slots=True)
