@@ -22,6 +22,7 @@ from pf_tui.config import Config
 from pf_tui.core.results import PollFailure
 from pf_tui.text import one_line
 from pf_tui.tui.alert_log import AlertLog
+from pf_tui.tui.alert_store import AlertStoreSync
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
@@ -30,6 +31,7 @@ from pf_tui.tui.feed import FleetFeed
 from pf_tui.tui.format import Tones
 from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS
 from pf_tui.tui.messages import AgentChosen, FleetUpdated, PollFailed
+from pf_tui.tui.state_file import StateKeeper
 from pf_tui.tui.viewmodel import FleetView
 from pf_tui.tui.views.alerts import AlertsView
 from pf_tui.tui.views.escrows import EscrowsView
@@ -81,6 +83,8 @@ class PfApp(App[int]):
         self.age_tick_s = age_tick_s
         self.keymap_overrides: dict[str, str] = config.ui.keymap_dict
         self.alert_log = AlertLog()
+        self.alert_sync: AlertStoreSync | None = None
+        self.state_keeper: StateKeeper | None = None
         self.fleet_view: FleetView | None = None
         self.last_error = ""
         self.tones = Tones.plain()
@@ -120,6 +124,8 @@ class PfApp(App[int]):
         environment = "demo" if self.demo else f"profile {self.config.profile}"
         self.sub_title = environment + ("  [READ-ONLY]" if self.read_only else "")
         self.run_engine()
+        self.alert_sync = AlertStoreSync.start(self)  # the daemon's alerts and heartbeat
+        self.state_keeper = StateKeeper.start(self)  # sorts, filters, theme, silences
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.tones = Tones.from_variables(self.theme_variables)
@@ -264,6 +270,10 @@ class PfApp(App[int]):
     async def close_engine(self) -> None:
         """Stop the engine worker and close the client's pools (idempotent)."""
         self.workers.cancel_group(self, "engine")
+        if self.state_keeper is not None:
+            self.state_keeper.save_now()
+        if self.alert_sync is not None:
+            await self.alert_sync.aclose()
         engine, self.engine = self.engine, None
         if engine is not None:
             await engine.aclose()
