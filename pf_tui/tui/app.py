@@ -21,11 +21,13 @@ from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.core.results import PollFailure
 from pf_tui.text import one_line
+from pf_tui.tui.actions_bridge import ActionsBridge
 from pf_tui.tui.alert_log import AlertLog
 from pf_tui.tui.alert_store import AlertStoreSync
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
+from pf_tui.tui.dialogs.money_flow import MoneyFlows
 from pf_tui.tui.engine import Engine, build_engine
 from pf_tui.tui.feed import FleetFeed
 from pf_tui.tui.format import Tones
@@ -34,6 +36,7 @@ from pf_tui.tui.messages import AgentChosen, FleetUpdated, PollFailed
 from pf_tui.tui.state_file import StateKeeper
 from pf_tui.tui.viewmodel import FleetView
 from pf_tui.tui.views.alerts import AlertsView
+from pf_tui.tui.views.audit import MoneyStatus
 from pf_tui.tui.views.escrows import EscrowsView
 from pf_tui.tui.views.fleet import FleetView as FleetTable
 from pf_tui.tui.views.frame import Frame
@@ -49,7 +52,7 @@ AGE_TICK_S = 1.0
 """With no new results, ages and staleness still move on screen this often."""
 
 
-class PfApp(App[int]):
+class PfApp(MoneyFlows, App[int]):
     """The operator console for a fleet of Purple Flea agents."""
 
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
@@ -91,6 +94,7 @@ class PfApp(App[int]):
         self.ascii_only = not unicode_ok()
         self.ticks = 0
         """Views drawn so far (tests and the benchmark wait on it)."""
+        self.money = ActionsBridge(config, clock=self.clock, read_only=self.read_only)
 
     # ---- layout -----------------------------------------------------------------------------
 
@@ -108,6 +112,7 @@ class PfApp(App[int]):
                 yield EscrowsView(id="escrows-view")
             with TabPane("5 Alerts", id="alerts"):
                 yield AlertsView(id="alerts-view")
+        yield MoneyStatus(id="money-status")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -126,6 +131,7 @@ class PfApp(App[int]):
         self.run_engine()
         self.alert_sync = AlertStoreSync.start(self)  # the daemon's alerts and heartbeat
         self.state_keeper = StateKeeper.start(self)  # sorts, filters, theme, silences
+        self.money_tick()  # start-up: settle what a lost reply or a crash left open
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.tones = Tones.from_variables(self.theme_variables)
@@ -193,6 +199,7 @@ class PfApp(App[int]):
         self.alert_log.observe(message.view)
         self.ticks += 1
         self._draw()
+        self.money_tick()
 
     # ---- drawing ----------------------------------------------------------------------------
 
@@ -251,7 +258,9 @@ class PfApp(App[int]):
     # ---- actions ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Offer table, drill-down and alert actions only where they apply."""
+        """Offer table, drill-down, alert and money actions only where they apply."""
+        if action.startswith("money_"):
+            return self.money_check(action)
         if action in ("filter", "sort_next", "sort_reverse"):
             return self.active_tab in TABLE_TABS
         if action == "drill":
@@ -277,6 +286,7 @@ class PfApp(App[int]):
         engine, self.engine = self.engine, None
         if engine is not None:
             await engine.aclose()
+        await self.money.aclose()
 
     def action_show_tab(self, tab: str) -> None:
         """Switch to ``tab``."""

@@ -19,6 +19,24 @@ TABS: tuple[tuple[str, str], ...] = (
 
 TABLE_TABS = frozenset({"positions", "fleet", "escrows", "alerts"})
 
+MONEY_BINDINGS: list[Binding] = [
+    Binding("o", "money_open", "Open stream", id="money.open", tooltip="Open a stream from this agent", show=False),
+    Binding("l", "money_release", "Release partial", id="money.release",
+            tooltip="Pay what a stream owes (editable)", show=False),
+    Binding("P", "money_pause", "Pause/resume stream", id="money.pause",
+            tooltip="Stop or restart a stream accruing", show=False),
+    Binding("x", "money_close", "Close stream", id="money.close", tooltip="Pay what is owed, then stop", show=False),
+    Binding("d", "money_dispute", "Dispute escrow", id="money.dispute",
+            tooltip="Freeze this escrow (a reason is required)", show=False),
+    Binding("c", "money_complete", "Mark complete", id="money.complete",
+            tooltip="As the payee, mark this escrow done", show=False),
+    Binding("f", "money_faucet", "Claim faucet", id="money.faucet", tooltip="Claim the faucet's $1 for this agent",
+            show=False),
+    Binding("A", "money_audit", "Audit", id="money.audit", tooltip="Every journaled money action (read-only)",
+            show=False),
+]
+"""Money actions (``check_action`` hides them in read-only mode and off their tabs)."""
+
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave pf-tui"),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
@@ -36,6 +54,7 @@ APP_BINDINGS: list[Binding] = [
     Binding("escape", "back", "Whole fleet", id="app.back", tooltip="Leave the agent, back to the fleet"),
     Binding("a", "acknowledge_alert", "Ack", id="alerts.ack", tooltip="Acknowledge the alert under the cursor"),
     Binding("m", "silence_alert", "Silence 1h", id="alerts.silence", tooltip="Silence this agent and rule for an hour"),
+    *MONEY_BINDINGS,
 ]
 """Every binding, app-wide; ``check_action`` hides the ones that do not apply to the tab shown."""
 

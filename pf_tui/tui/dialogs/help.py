@@ -16,9 +16,9 @@ from pf_tui.tui.keymap import APP_BINDINGS, TABLE_NAVIGATION, effective_keys
 def help_table(keymap: dict[str, str]) -> Table:
     """Key, action and what it does, for every binding."""
     table = Table(box=None, expand=True, show_header=True, header_style="bold", pad_edge=False)
-    table.add_column("Keys", no_wrap=True)
+    table.add_column("Keys", max_width=20)
     table.add_column("Action", no_wrap=True)
-    table.add_column("What it does")
+    table.add_column("What it does", ratio=1)
     table.add_column("Id", style="dim", no_wrap=True)
     for binding in APP_BINDINGS:
         table.add_row(
