@@ -16,7 +16,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Static
 
 from pf_tui.core.action_types import ActionPreview
-from pf_tui.money import MoneyError, parse_amount_input
 from pf_tui.tui.dialogs.money_base import GuardedInput, MoneyDialog, error_line
 from pf_tui.tui.dialogs.money_preview import TITLES, preview_renderable, usd6
 
@@ -96,12 +95,8 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
             self.show_error("choose what to do with the unearned tranche first")
             return
         if self.typed:
-            typed = self.query_one("#money-typed", Input).value.strip()
-            try:
-                ok = parse_amount_input(typed, field="confirmation") == self.preview.amount
-            except MoneyError:
-                ok = False
-            if not ok:
+            # Character for character: the point is that the operator read the amount.
+            if self.query_one("#money-typed", Input).value.strip() != self.expected:
                 self.show_error(f"type the amount exactly ({self.expected}) to confirm")
                 self.query_one("#money-typed", Input).focus()
                 return

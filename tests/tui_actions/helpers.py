@@ -1,0 +1,115 @@
+"""The console on a frozen simulator with a store of its own, and helpers to drive money keys."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import io
+
+import httpx
+from rich.console import Console
+
+from pf_tui import money
+from pf_tui.config.model import StoreConfig
+from pf_tui.core.action_types import OpenStream, StreamMode, StreamUnit
+from pf_tui.core.streams import Stream
+from pf_tui.sim.server import SimServer
+from pf_tui.tui.app import PfApp
+from pf_tui.tui.views.escrows import EscrowsView
+from tests.tui.harness import make_app, wait_idle
+
+
+def plain(widget: Any) -> str:
+    """What a Static shows, as plain text (its Rich renderable printed without colour)."""
+    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def money_app(server: SimServer, db: Path, **kwargs: Any) -> PfApp:
+    """The console with its store (and so its journal) at ``db``."""
+    app = make_app(server, **kwargs)
+    app.config = replace(app.config, store=StoreConfig(path=db))
+    app.money.config = app.config
+    return app
+
+
+def ui_config(app: PfApp, **ui: Any) -> None:
+    """Change ``[ui]`` money settings before the app runs."""
+    app.config = replace(app.config, ui=replace(app.config.ui, **ui))
+    app.money.config = app.config
+    app.money.max_action_usd = app.config.ui.max_action_usd
+    app.money.typed_confirm_usd = app.config.ui.typed_confirm_usd
+
+
+def money_posts(url: str, since_seq: int = 0) -> list[dict[str, Any]]:
+    """Money-moving requests the simulator logged after ``since_seq`` (reads and controls left out)."""
+    reply = httpx.get(f"{url}/_sim/requests?since_seq={since_seq}", timeout=10)
+    reply.raise_for_status()
+    return [r for r in money.loads(reply.content)["requests"] if r.get("method") == "POST"]
+
+
+def last_seq(url: str) -> int:
+    """The newest logged request's sequence number (0 when none)."""
+    reply = httpx.get(f"{url}/_sim/requests", timeout=10)
+    reply.raise_for_status()
+    rows = money.loads(reply.content)["requests"]
+    return int(rows[-1]["seq"]) if rows else 0
+
+
+def agent_ids(app: PfApp) -> list[str]:
+    """The watched agents, in config order."""
+    return [a.id for a in app.config.agents]
+
+
+async def open_stream(app: PfApp, *, budget: str = "5", batch: str = "1", rate: str = "0.05",
+                      mode: StreamMode = StreamMode.NATIVE, payer: int = 0, payee: int = 1) -> Stream:
+    """A stream opened through the bridge (no dialog), for tests of the other keys."""
+    ids = agent_ids(app)
+    preview = await app.money.preview(OpenStream(ids[payer], ids[payee], rate, StreamUnit.CALL, budget, batch,
+                                                 memo="test stream", mode=mode))
+    result = await app.money.execute(preview)
+    assert result.done, result
+    assert preview.stream_id is not None
+    return app.money.engine.stream(preview.stream_id)
+
+
+async def show_escrow(app: PfApp, pilot: Any, escrow_id: str) -> None:
+    """Poll, show the Escrows tab and put the cursor on ``escrow_id``'s row."""
+    app.action_refresh()
+    view = app.query_one(EscrowsView)
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if app.fleet_view is not None and any(e.key.endswith("/" + escrow_id) for e in app.fleet_view.escrows):
+            break
+    await pilot.press("4")
+    await wait_idle(app, pilot)
+    table = view.table
+    for row in range(table.row_count):
+        table.move_cursor(row=row)
+        if (table.cursor_key or "").endswith("/" + escrow_id):
+            return
+    raise AssertionError(f"escrow {escrow_id} not shown")
+
+
+def balance(server: SimServer, agent_id: str) -> Decimal:
+    """An agent's casino balance in the simulator's own state."""
+    reply = httpx.get(f"{server.url}/_sim/state", timeout=10)
+    for agent in money.loads(reply.content)["agents"]:
+        if agent["agent_id"] == agent_id:
+            return Decimal(str(agent["casino_usd"]))
+    raise KeyError(agent_id)
+
+
+async def money_done(app: PfApp, pilot: Any) -> None:
+    """Wait (at most 10 s) until no money worker is running, then let the screen catch up."""
+    for _ in range(200):
+        if not any(w.group == "money" and not w.is_finished for w in app.workers):
+            break
+        await pilot.pause(0.05)
+    else:
+        raise AssertionError("a money action never finished")
+    await wait_idle(app, pilot)

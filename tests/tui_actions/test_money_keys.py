@@ -1,0 +1,334 @@
+"""Pilot tests of the money keys: confirm, cancel, typed confirmation, limits, read-only, stale
+figures, key mashing, and each dialog's requests checked in the simulator's request log."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pf_tui.core.action_types import StreamMode, StreamState
+from pf_tui.sim.server import SimServer
+from pf_tui.tui.app import PfApp
+from pf_tui.tui.commands import ActionCommands
+from pf_tui.tui.dialogs.money_confirm import ConfirmMoneyDialog
+from pf_tui.tui.dialogs.money_dispute import DisputeDialog
+from pf_tui.tui.dialogs.money_open import OpenStreamDialog
+from pf_tui.tui.dialogs.money_stream import CloseDialog, ReleaseDialog
+from pf_tui.tui.views.audit import AuditScreen, MoneyStatus
+from tests.tui.harness import SIZE, settle, wait_idle
+from tests.tui_actions.helpers import (
+    agent_ids,
+    balance,
+    last_seq,
+    money_app,
+    money_done,
+    money_posts,
+    open_stream,
+    plain,
+    show_escrow,
+    ui_config,
+)
+
+
+def error_text(app: PfApp) -> str:
+    """What the dialog on screen says under its form."""
+    return plain(app.screen.query_one("#money-error"))
+
+
+async def release_dialog(app: PfApp, pilot: object, amount: str) -> None:
+    """``l``, then the amount, then Enter: the confirmation (or the form's refusal) is on screen."""
+    await pilot.press("l")  # type: ignore[attr-defined]
+    await wait_idle(app, pilot)
+    assert isinstance(app.screen, ReleaseDialog)
+    app.screen.query_one("#money-amount").value = amount  # type: ignore[attr-defined]
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await wait_idle(app, pilot)
+
+
+class TestRelease:
+    async def test_confirm_sends_exactly_the_preview_once(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            payee_before = balance(server, stream.payee)
+            seq = last_seq(server.url)
+            await release_dialog(app, pilot, "0.50")
+            dialog = app.screen
+            assert isinstance(dialog, ConfirmMoneyDialog)
+            assert app.focused is not None and app.focused.id == "money-cancel"  # Cancel is the default
+            shown = plain(dialog.query_one("#money-preview-body"))
+            preview = dialog.preview
+            assert preview.amount == Decimal("0.50") and preview.fee == Decimal("0.005")
+            for text in (preview.key, "release-partial", "$0.005", "$0.495", "native", '"amount"'):
+                assert text in shown, text
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            posts = money_posts(server.url, seq)
+            assert [p["path"] for p in posts] == [f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"]
+            assert balance(server, stream.payee) - payee_before == Decimal("0.495")
+            assert app.money.engine.result(preview.key).done
+            assert app.money.engine.stream(stream.id).released == Decimal("0.50")
+
+    async def test_cancel_and_escape_send_nothing(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await release_dialog(app, pilot, "0.50")
+            await pilot.click("#money-cancel")
+            await wait_idle(app, pilot)
+            assert not isinstance(app.screen, ConfirmMoneyDialog)
+            await release_dialog(app, pilot, "0.50")
+            await pilot.press("escape")
+            await wait_idle(app, pilot)
+            assert not isinstance(app.screen, ConfirmMoneyDialog)
+            assert money_posts(server.url, seq) == []
+            assert app.money.audit_rows() == [r for r in app.money.audit_rows() if r.op == "stream_create"]
+
+    async def test_typed_confirmation_needs_the_amount(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        ui_config(app, typed_confirm_usd=Decimal("0.40"))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await release_dialog(app, pilot, "0.50")
+            assert isinstance(app.screen, ConfirmMoneyDialog) and app.screen.typed
+            await pilot.press("y")  # Cancel has focus, not the input: y is the confirm key
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            assert "type the amount exactly" in error_text(app)
+            app.screen.query_one("#money-typed").focus()
+            for wrong in ("0.5", "0.49", "$0.50"):  # exactly as shown, nothing else
+                app.screen.query_one("#money-typed").value = ""  # type: ignore[attr-defined]
+                await pilot.press(*wrong, "enter")
+                await wait_idle(app, pilot)
+                assert isinstance(app.screen, ConfirmMoneyDialog), wrong
+            assert money_posts(server.url, seq) == []
+            app.screen.query_one("#money-typed").value = ""  # type: ignore[attr-defined]
+            await pilot.press(*"0.50", "enter")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert len(money_posts(server.url, seq)) == 1
+
+    async def test_over_the_limit_is_refused_before_any_request(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        ui_config(app, max_action_usd=Decimal("1"), typed_confirm_usd=Decimal("1"))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app, budget="5", mode=StreamMode.TRANCHE, batch="1")
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await release_dialog(app, pilot, "1.50")
+            assert isinstance(app.screen, ReleaseDialog)
+            assert "over the limit" in error_text(app)
+            assert [r for r in money_posts(server.url, seq)] == []
+            assert len(app.money.audit_rows()) == 1  # the open only
+
+
+class TestGuards:
+    async def test_read_only_hides_and_refuses_every_money_action(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db", read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("4")
+            await wait_idle(app, pilot)
+            for action in ("money_open", "money_release", "money_pause", "money_close", "money_dispute",
+                           "money_complete", "money_faucet"):
+                assert app.check_action(action, ()) is False, action
+            assert app.check_action("money_audit", ()) is True
+            seq = last_seq(server.url)
+            for key in "olxdcfP":
+                await pilot.press(key)
+                await wait_idle(app, pilot)
+                assert not app.screen.is_modal
+            offered = [name for name, _, _ in ActionCommands(app.screen)._commands()]
+            assert "Refresh" in offered and not any(n in offered for n in ("Release partial", "Open stream"))
+            assert money_posts(server.url, seq) == []
+
+    async def test_stale_figures_disable_the_money_keys(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            assert app.check_action("money_release", ()) is True
+            app.clock.at += 3600  # type: ignore[attr-defined]  # an hour with no poll: every figure is stale
+            assert app.check_action("money_release", ()) is None
+            assert "stale" in str(app.money_stale_reason())
+            await pilot.press("l")
+            await wait_idle(app, pilot)
+            assert not app.screen.is_modal
+
+    async def test_key_mashing_gives_one_dialog_and_one_execution(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await pilot.press(*"l" * 10)  # ten presses well inside 100 ms
+            await wait_idle(app, pilot)
+            assert sum(isinstance(s, ReleaseDialog) for s in app.screen_stack) == 1
+            amount = app.screen.query_one("#money-amount")
+            assert "l" not in amount.value  # type: ignore[attr-defined]
+            amount.value = "0.25"  # type: ignore[attr-defined]
+            await pilot.press(*["enter"] * 10)
+            await wait_idle(app, pilot)
+            assert sum(isinstance(s, ConfirmMoneyDialog) for s in app.screen_stack) == 1  # Enter repeats did not cancel
+            await pilot.press(*"y" * 10)
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert len(money_posts(server.url, seq)) == 1
+            assert [r.op for r in app.money.audit_rows()] == ["release_partial", "stream_create"]
+
+    async def test_second_action_on_a_stream_in_flight_is_refused(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            app.money.engine._busy[f"stream:{stream.id}"] = "in-flight-intent"
+            notes: list[str] = []
+            app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+            await pilot.press("l")
+            await wait_idle(app, pilot)
+            assert not app.screen.is_modal
+            assert any("in flight" in n for n in notes)
+
+
+class TestDialogs:
+    async def test_open_stream_dialog(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("4")
+            await wait_idle(app, pilot)
+            ids = agent_ids(app)
+            seq = last_seq(server.url)
+            await pilot.press("o")
+            await wait_idle(app, pilot)
+            dialog = app.screen
+            assert isinstance(dialog, OpenStreamDialog)
+            dialog.query_one("#money-payee").value = ids[2]  # type: ignore[attr-defined]
+            dialog.query_one("#money-rate").value = "0.02"  # type: ignore[attr-defined]
+            dialog.query_one("#money-budget").value = "3"  # type: ignore[attr-defined]
+            dialog.query_one("#money-memo").value = "[bold]data feed[/bold]"  # type: ignore[attr-defined]
+            dialog.query_one("#money-budget").focus()
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            assert "[bold]data feed[/bold]" in plain(app.screen.query_one("#money-preview-body"))
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            posts = money_posts(server.url, seq)
+            assert [p["path"] for p in posts] == ["/escrow/api/v1/escrow"]
+            streams = app.money.engine.streams()
+            assert len(streams) == 1 and streams[0].payee == ids[2] and streams[0].budget == Decimal("3")
+
+    async def test_dispute_needs_a_reason(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await pilot.press("d")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, DisputeDialog)
+            await pilot.press(*"too short", "enter")
+            await wait_idle(app, pilot)
+            assert "at least 10 characters" in error_text(app)
+            await pilot.press(*" - work never delivered", "enter")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert [p["path"] for p in money_posts(server.url, seq)] == [
+                f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"]
+            assert app.money.audit_rows()[0].state == "done"
+
+    async def test_close_native_stream(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await pilot.press("x")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, CloseDialog)
+            await pilot.press(*"4", "enter")  # four calls at $0.05 owed
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            assert app.screen.preview.amount == Decimal("0.20")
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            base = f"/escrow/api/v1/escrow/{stream.escrow_id}"
+            assert [p["path"] for p in money_posts(server.url, seq)] == [f"{base}/release-partial", f"{base}/close"]
+            assert app.money.engine.stream(stream.id).state is StreamState.CLOSED
+
+    async def test_close_tranche_offers_the_three_choices(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app, mode=StreamMode.TRANCHE, budget="3", batch="1")
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await pilot.press("x")
+            await wait_idle(app, pilot)
+            dialog = app.screen
+            assert isinstance(dialog, CloseDialog)
+            radios = dialog.query_one("#money-unearned")
+            assert radios.display
+            shown = " ".join(str(b.label) for b in radios.query("RadioButton"))
+            assert "$1.00" in shown and "$0.99" in shown
+            dialog.query_one("#money-count").focus()
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            assert "choose what to do" in error_text(app)
+            dialog.query_one("#choice-overpay").value = True  # type: ignore[attr-defined]
+            dialog.query_one("#money-count").focus()
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            assert "each tranche pays its own 1% fee" in plain(app.screen.query_one("#money-preview-body"))
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert [p["path"] for p in money_posts(server.url, seq)] == [f"/escrow/escrow/release/{stream.escrow_id}"]
+
+    async def test_faucet_and_audit(self, server: SimServer, tmp_path: Path) -> None:
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("3")
+            await wait_idle(app, pilot)
+            seq = last_seq(server.url)
+            await pilot.press("f")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            assert app.screen.preview.requests[0].path == "/faucet/claim"
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert [p["path"] for p in money_posts(server.url, seq)] == ["/faucet/faucet/claim"]
+            await pilot.press("A")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, AuditScreen)
+            rows = app.screen.rows
+            assert len(rows) == 1 and rows[0].op == "faucet_claim" and rows[0].operator
+            assert rows[0].state in ("done", "failed")  # 'not claimable' is journaled as refused
+            await pilot.press("escape")
+            await wait_idle(app, pilot)
+            assert not app.screen.is_modal
+            assert not app.query_one(MoneyStatus).display
