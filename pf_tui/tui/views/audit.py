@@ -23,14 +23,19 @@ from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 
 COLUMNS: tuple[tuple[str, int | None], ...] = (
-    ("Time (UTC)", 19), ("Operator", 14), ("Kind", 24), ("Agent", 16), ("Amount", 10),
-    ("Key", 12), ("Result", 8), ("Server ref", 14),
+    ("Time (UTC)", 14), ("Operator", 12), ("Kind", 21), ("Agent", 14), ("Amount", 8),
+    ("Key", 10), ("Result", 7), ("Server ref", 14),
 )
+"""Titles and widths: 116 columns with DataTable's padding, so 120 shows every one."""
+SHORT_KIND = {
+    "open_stream": "open", "release_partial": "release", "close_stream": "close",
+    "dispute_escrow": "dispute", "mark_complete": "complete", "claim_faucet": "faucet",
+}
 
 
 def when(at: float) -> str:
-    """``2026-01-01 12:15:00`` (UTC)."""
-    return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    """``01-01 12:15:00`` (UTC; the detail line has the whole key, the journal the year)."""
+    return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%m-%d %H:%M:%S")
 
 
 def result_text(row: AuditRow, tones: Tones) -> Text:
@@ -69,7 +74,7 @@ class AuditScreen(ModalScreen[None]):
             table.add_row(
                 Text(when(row.at), end=""),
                 safe(row.operator or "-"),
-                safe(f"{row.intent_kind}/{row.op}" if row.intent_kind else row.op),
+                safe(f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}" if row.intent_kind else row.op),
                 safe(row.agent_id),
                 amount,
                 safe(row.key[:8] + ("/" + row.key.split("/", 1)[1] if "/" in row.key else "")),
@@ -86,8 +91,10 @@ class AuditScreen(ModalScreen[None]):
         key = event.row_key.value
         for row in self.rows:
             if row.key == key:
-                detail = Text("key ", end="")
+                detail = Text(datetime.fromtimestamp(row.at, tz=timezone.utc).strftime("%Y-%m-%d  key "), end="")
                 detail.append_text(safe(row.key))
+                detail.append("  operator ")
+                detail.append_text(safe(row.operator or "-"))
                 if row.error:
                     detail.append("   error: ")
                     detail.append_text(safe(row.error, limit=200))

@@ -1,0 +1,176 @@
+"""SVG snapshots of every money dialog and the audit view at 120x40: a fresh frozen simulator
+(seed 7), a frozen clock, fixed idempotency keys and operator, so every run draws the same.
+
+The same SVGs are kept under ``screenshots/actions/`` (a folder of their own, so the tab
+screenshots' one-to-one check is untouched); ``test_screenshots_match_snapshots`` keeps the two in
+step (``PF_TUI_WRITE_SCREENSHOTS=1`` copies the snapshots over).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pf_tui.core.action_types import StreamMode
+from pf_tui.sim.server import SimServer
+from pf_tui.tui.app import PfApp
+from tests.tui.harness import SIZE, frozen_sim, settle, wait_idle
+from tests.tui_actions.helpers import money_app, money_done, open_stream, show_escrow, ui_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
+SCREENSHOTS = ROOT / "screenshots" / "actions"
+
+
+@pytest.fixture
+def fresh() -> Iterator[SimServer]:
+    """A fresh frozen simulator: escrow ids and balances come out the same on every run."""
+    with frozen_sim() as sim:
+        yield sim
+
+
+@pytest.fixture(autouse=True)
+def fixed_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idempotency keys and stream ids from a counter, not the system's randomness."""
+    counter = iter(range(1, 1_000_000))
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=(0x5EED << 96) + next(counter)))
+
+
+def app_for(server: SimServer, tmp_path: Path, **ui: Any) -> PfApp:
+    """The console with its own store, a fixed operator and optional ``[ui]`` limits."""
+    app = money_app(server, tmp_path / "s.db")
+    app.money._operator = "operator via ssh 192.0.2.7"
+    if ui:
+        ui_config(app, **ui)
+    return app
+
+
+Step = Callable[[PfApp, Any], Awaitable[None]]
+
+
+def before(*, stream: StreamMode | None = None, keys: tuple[str, ...] = (), fill: dict[str, str] | None = None,
+           then: tuple[str, ...] = (), tab: str = "4", extra: Step | None = None) -> Any:
+    """Settle, maybe open a stream and put the cursor on it, press ``keys``, fill fields, press ``then``."""
+
+    async def run_before(pilot: Any) -> None:
+        app = pilot.app
+        await settle(app, pilot)
+        if stream is not None:
+            opened = await open_stream(app, mode=stream, budget="3", batch="1")
+            await show_escrow(app, pilot, str(opened.escrow_id))
+        else:
+            await pilot.press(tab)
+            await wait_idle(app, pilot)
+        if extra is not None:
+            await extra(app, pilot)
+        for key in keys:
+            await pilot.press(key)
+            await wait_idle(app, pilot)
+        for field, value in (fill or {}).items():
+            app.screen.query_one(f"#{field}").value = value
+        for key in then:
+            await pilot.press(key)
+            await wait_idle(app, pilot)
+        await money_done(app, pilot)
+
+    return run_before
+
+
+def test_open_stream_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """o: the open-stream form, filled in (payee typed as an id)."""
+    ids = [a["agent_id"] for a in __import__("httpx").get(f"{fresh.url}/_sim/agents").json()["agents"]]
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        keys=("o",), fill={"money-payee": ids[2], "money-rate": "0.02", "money-budget": "3",
+                           "money-batch": "1", "money-memo": "[bold]price feed[/bold]"}))
+
+
+def test_release_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """l: the release form over a native stream, amount typed."""
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}))
+
+
+def test_release_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """The confirmation: requests, fee, payee nets, balances, dialect, key; Cancel focused."""
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)))
+
+
+def test_typed_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """Above [ui] typed_confirm_usd the amount must be typed."""
+    assert snap_compare(app_for(fresh, tmp_path, typed_confirm_usd=Decimal("0.25")), terminal_size=SIZE,
+                        run_before=before(stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"},
+                                          then=("enter",)))
+
+
+def test_close_tranche_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """x on a tranche stream: the three choices for the unearned tranche, with amounts."""
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.TRANCHE, keys=("x",)))
+
+
+def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """Overpay chosen: one classic release, the tranche fee shown."""
+
+    async def choose(app: PfApp, pilot: Any) -> None:
+        await pilot.press("x")
+        await wait_idle(app, pilot)
+        app.screen.query_one("#choice-overpay").value = True
+        app.screen.query_one("#money-count").focus()
+
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.TRANCHE, extra=choose, then=("enter",)))
+
+
+def test_dispute_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """d: the dispute form, a reason too short refused."""
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.NATIVE, keys=("d", "s", "h", "o", "r", "t", "enter")))
+
+
+def test_faucet_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """f on the Fleet tab: the faucet claim for the agent under the cursor."""
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",)))
+
+
+def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """A after an open, a release and a close: every journaled request, read-only."""
+
+    async def act(app: PfApp, pilot: Any) -> None:
+        for keys, fill in ((("l",), {"money-amount": "0.40"}), (("x",), {"money-count": "2"})):
+            for key in keys:
+                await pilot.press(key)
+                await wait_idle(app, pilot)
+            for field, value in fill.items():
+                app.screen.query_one(f"#{field}").value = value
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            await pilot.press("y")
+            await money_done(app, pilot)
+
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.NATIVE, extra=act, keys=("A",)))
+
+
+def test_screenshots_match_snapshots() -> None:
+    """screenshots/actions/*.svg are the snapshot SVGs, byte for byte."""
+    snapshots = sorted(SNAPSHOTS.glob("*.svg"))
+    assert snapshots, "run the snapshot tests first (pytest tests/tui_actions --snapshot-update)"
+    if os.environ.get("PF_TUI_WRITE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for stale in SCREENSHOTS.glob("*.svg"):
+            stale.unlink()
+        for snap in snapshots:
+            shutil.copyfile(snap, SCREENSHOTS / snap.name.removeprefix("test_"))
+    for snap in snapshots:
+        shot = SCREENSHOTS / snap.name.removeprefix("test_")
+        assert shot.exists(), f"{shot.name} missing: PF_TUI_WRITE_SCREENSHOTS=1 pytest {__file__}"
+        assert shot.read_bytes() == snap.read_bytes(), f"{shot.name} is out of date"
+    assert len(list(SCREENSHOTS.glob("*.svg"))) == len(snapshots)
