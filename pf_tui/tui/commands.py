@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from rich.markup import escape
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from pf_tui.tui.keymap import APP_BINDINGS, effective_keys
@@ -24,7 +25,8 @@ class ActionCommands(Provider):
             name = binding.description
             if binding.id and binding.id.startswith("tab."):
                 name = f"Show {binding.description} tab"
-            help_text = f"{binding.tooltip}  [{effective_keys(binding, keymap)}]"
+            # Textual parses a hit's help as markup; "[/]" (the filter key) would raise MarkupError.
+            help_text = escape(f"{binding.tooltip}  [{effective_keys(binding, keymap)}]")
             out.append((name, help_text, binding.action))
         return out
 

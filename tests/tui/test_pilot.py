@@ -151,6 +151,19 @@ class TestHelpAndPalette:
             await wait_idle(app, pilot)
             assert app.active_tab == "escrows"
 
+    async def test_palette_search_for_filter_does_not_crash(self, server: SimServer) -> None:
+        # The filter key renders as "[/]", which Textual used to parse as markup (MarkupError).
+        app = make_app(server)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("ctrl+p")
+            await wait_idle(app, pilot)
+            await pilot.press(*"Filter")
+            await wait_idle(app, pilot)
+            await pilot.press("escape")
+            await wait_idle(app, pilot)
+            assert app.is_running
+
     async def test_keymap_remaps_a_binding(self, server: SimServer) -> None:
         app = make_app(server, keymap={"tab.fleet": "f3", "app.pause": "f9"})
         async with app.run_test(size=SIZE) as pilot:
