@@ -102,3 +102,17 @@ async def wait_idle(app: PfApp, pilot: Any) -> None:
     await pilot.pause(0.2)
     await pilot.wait_for_animation()
     await pilot.pause()
+
+
+def steady_cursor(monkeypatch: Any) -> None:
+    """Input cursors stop blinking: a focused input always shows its cursor.
+
+    The blink timer flips the cursor every half second, so a snapshot taken on a slow machine
+    caught it in the other phase; snapshots call this so every run draws the same cell.
+    """
+    from textual.widgets import Input
+
+    def keep_visible(self: Input) -> None:
+        self._cursor_visible = True
+
+    monkeypatch.setattr(Input, "_toggle_cursor", keep_visible)

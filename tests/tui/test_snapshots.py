@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 
 from pf_tui.sim.server import SimServer
-from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+from tests.tui.harness import SIZE, frozen_sim, make_app, settle, steady_cursor, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
 SCREENSHOTS = ROOT / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    steady_cursor(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -91,6 +91,10 @@ async def show_escrow(app: PfApp, pilot: Any, escrow_id: str) -> None:
     for row in range(table.row_count):
         table.move_cursor(row=row)
         if (table.cursor_key or "").endswith("/" + escrow_id):
+            # The refresh's two-second toast would be on screen or gone depending on how fast this
+            # machine is; the snapshots are about the dialogs, so it goes now.
+            app.clear_notifications()
+            await wait_idle(app, pilot)
             return
     raise AssertionError(f"escrow {escrow_id} not shown")
 

@@ -21,12 +21,17 @@ import pytest
 from pf_tui.core.action_types import StreamMode
 from pf_tui.sim.server import SimServer
 from pf_tui.tui.app import PfApp
-from tests.tui.harness import SIZE, frozen_sim, settle, wait_idle
+from tests.tui.harness import SIZE, frozen_sim, settle, steady_cursor, wait_idle
 from tests.tui_actions.helpers import money_app, money_done, open_stream, show_escrow, ui_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
 SCREENSHOTS = ROOT / "screenshots" / "actions"
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    steady_cursor(monkeypatch)
 
 
 @pytest.fixture
