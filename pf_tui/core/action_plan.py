@@ -299,8 +299,8 @@ def plan_close(
     return Planned(preview, meta, stream)
 
 
-def plan_dispute(intent: DisputeEscrow, key: str, balance: Decimal | None) -> Planned:
-    """Dispute one escrow in its dialect."""
+def plan_dispute(intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None) -> Planned:
+    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream ends disputed."""
     b = _Builder(key)
     op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
     meta: dict[str, Any] = {"effect": "disputed", "final_state": "disputed"} if intent.stream_id else {}
@@ -311,6 +311,7 @@ def plan_dispute(intent: DisputeEscrow, key: str, balance: Decimal | None) -> Pl
         requests=requests, amount=Decimal(0), fee=Decimal(0), payee_nets=Decimal(0),
         dialect=intent.dialect, stream_id=intent.stream_id, escrow_id=intent.escrow_id,
         balance_before=balance, balance_after=balance,
+        stream_version=stream.version if stream is not None else None,
         notes=("funds stay frozen until the dispute is resolved by hand",),
     )
     return Planned(preview, metas)

@@ -224,7 +224,10 @@ class ActionEngine:
             return plan_close(intent, key, stream, owed, balance, now)
         if isinstance(intent, DisputeEscrow):
             intent = replace(intent, reason=self._reason(intent.reason))
-            return plan_dispute(intent, key, balance)
+            stream = self._stream(intent.stream_id) if intent.stream_id else None
+            if stream is not None and str(stream.escrow_id) != str(intent.escrow_id):
+                raise ActionValidationError("that escrow is not the stream's current one", field="escrow_id")
+            return plan_dispute(intent, key, balance, stream)
         if isinstance(intent, MarkComplete):
             return plan_complete(intent, key, balance)
         if isinstance(intent, ClaimFaucet):

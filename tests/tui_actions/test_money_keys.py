@@ -255,6 +255,8 @@ class TestDialogs:
             assert [p["path"] for p in money_posts(server.url, seq)] == [
                 f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"]
             assert app.money.audit_rows()[0].state == "done"
+            # The stream record follows its escrow: disputed, and no key acts on it any more.
+            assert app.money.engine.stream(stream.id).state.value == "disputed"
 
     async def test_close_native_stream(self, server: SimServer, tmp_path: Path) -> None:
         app = money_app(server, tmp_path / "s.db")

@@ -66,6 +66,6 @@ class DisputeDialog(MoneyForm):
             raise ActionValidationError(
                 f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(reason)})", field="reason"
             )
-        # The stream id is shown but not sent with the intent: the core's dispute plan carries no
-        # stream version, so execute would refuse a stream dispute as stale (reported upstream).
-        return DisputeEscrow(self.agent_id, self.escrow_id, reason, dialect=self.dialect)
+        # With the stream id the stream record ends ``disputed`` too, and a stream that moved under
+        # the preview (a release landed) makes execute refuse it as stale.
+        return DisputeEscrow(self.agent_id, self.escrow_id, reason, dialect=self.dialect, stream_id=self.stream_id)

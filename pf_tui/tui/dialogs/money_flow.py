@@ -210,7 +210,8 @@ class MoneyFlows:
         stream = self.money.stream_for_escrow(escrow_id)
         keys = self._money_keys("money_dispute")
         self._money_flow(lambda: DisputeDialog(
-            self.money.preview, agent_id=escrow.agent_id, escrow_id=escrow_id, dialect=Dialect(escrow.dialect),
+            self.money.preview, agent_id=escrow.agent_id, escrow_id=escrow_id,
+            dialect=stream.dialect if stream else Dialect(escrow.dialect),
             memo=escrow.memo, stream_id=stream.id if stream else None, opening_keys=keys,
         ), keys)
 
