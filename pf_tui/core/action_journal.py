@@ -283,6 +283,18 @@ class Journal:
         ).fetchall()
         return {r[0] for r in found}
 
+    def created_escrows(self) -> dict[str, str]:
+        """Escrow id -> the request kind that created it (``create`` classic, ``stream_create`` docs).
+
+        A tranche is a classic escrow even where the docs list shows it as a stream object: what
+        its timeout does (refund the creator) follows the dialect it was created in.
+        """
+        found = self.conn.execute(
+            "SELECT server_ref, kind FROM actions WHERE server_ref IS NOT NULL AND kind IN (?, ?)",
+            (Op.CLASSIC_CREATE.value, Op.STREAM_CREATE.value),
+        ).fetchall()
+        return {r[0]: r[1] for r in found}
+
     def events(self, key: str) -> list[tuple[str, float, str | None]]:
         """The state history of one request: ``(state, at, detail)`` oldest first."""
         return [

@@ -15,10 +15,10 @@ from decimal import Decimal
 from pf_tui import money
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
-from pf_tui.api.models import Escrow
+from pf_tui.api.models import Dialect, Escrow
 from pf_tui.clock import Clock
 from pf_tui.config import Config
-from pf_tui.core.action_types import ActionPreview, ActionResult, Intent, RequestState, StreamMode
+from pf_tui.core.action_types import ActionPreview, ActionResult, Intent, Op, RequestState, StreamMode
 from pf_tui.core.action_wire import ClientWire
 from pf_tui.core.actions import ActionEngine
 from pf_tui.core.fleet import FleetState
@@ -26,6 +26,11 @@ from pf_tui.core.results import DataType, EscrowSnapshot
 from pf_tui.core.store import Store
 from pf_tui.core.streams import Stream
 from pf_tui.secret import Secret
+
+INTERACTIVE_ATTEMPTS = 4
+"""Sends of one request while the operator watches (about 2-4 s of backoff in all). After that the
+outcome is ``unknown`` on screen and reconciliation retries on every poll with the same key, so an
+operator is never left behind a spinner for the minutes the core's default of 12 can take."""
 
 NEEDED: tuple[DataType, ...] = (DataType.BALANCE, DataType.ESCROWS)
 """Figures a money dialog shows and depends on: stale ones disable the money keys."""
@@ -70,6 +75,7 @@ class ActionsBridge:
         self._engine: ActionEngine | None = None
         self.last_unknown: str = ""
         """The newest action left ``unknown`` (cleared once reconciliation settles everything)."""
+        self._dialects: dict[str, Dialect] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -88,6 +94,7 @@ class ActionsBridge:
             self._engine = ActionEngine(
                 self._conn, ClientWire(self._client, self._key_of), clock=self.clock,
                 read_only=self.read_only, max_action_usd=self.max_action_usd, operator=self._operator,
+                max_attempts=INTERACTIVE_ATTEMPTS,
             )
         return self._engine
 
@@ -123,7 +130,10 @@ class ActionsBridge:
 
     async def execute(self, preview: ActionPreview) -> ActionResult:
         """Send what ``preview`` shows, once; remember an ``unknown`` outcome for the status line."""
-        result = await self.engine.execute(preview)
+        try:
+            result = await self.engine.execute(preview)
+        finally:
+            self._dialects = None
         if result.state is RequestState.UNKNOWN:
             self.last_unknown = f"{result.kind.value} {result.key[:8]}"
         return result
@@ -133,7 +143,10 @@ class ActionsBridge:
         engine = self.engine
         if self.read_only or not engine.journal.unsettled_intents():
             return []
-        results = await engine.reconcile()
+        try:
+            results = await engine.reconcile()
+        finally:
+            self._dialects = None
         if not engine.journal.unsettled_intents():
             self.last_unknown = ""
         return results
@@ -170,6 +183,20 @@ class ActionsBridge:
     def live_streams(self, agent_id: str | None = None) -> list[Stream]:
         """Streams that can still take an action (not closed, not disputed)."""
         return [s for s in self.engine.streams(agent_id) if not s.state.final]
+
+    def escrow_dialects(self) -> dict[str, Dialect]:
+        """The dialect each escrow pf-tui created was created in (read once, again after an action).
+
+        Before the journal is open (no action and no reconcile yet) it is empty: nothing to correct.
+        """
+        if self._engine is None:
+            return {}
+        if self._dialects is None:
+            self._dialects = {
+                escrow_id: Dialect.CLASSIC if kind == Op.CLASSIC_CREATE.value else Dialect.STREAMING
+                for escrow_id, kind in self._engine.journal.created_escrows().items()
+            }
+        return self._dialects
 
     def stream_for_escrow(self, escrow_id: str | None) -> Stream | None:
         """The stream backed by ``escrow_id``, if pf-tui opened one."""

@@ -145,7 +145,7 @@ class PfApp(MoneyFlows, App[int]):
         if self.engine is None:
             self.engine = build_engine(self.config, self.clock)
         engine = self.engine
-        feed = FleetFeed(engine.fleet)
+        feed = FleetFeed(engine.fleet, self.money.escrow_dialects)
         poller = engine.poller
         poller.start()
         # Everything at once on start-up (bounded per host by the poller): every tab fills now,

@@ -8,10 +8,12 @@ the very same objects, which the views use to skip their rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
-from pf_tui.api.models import CasinoStats, Dialect, PnlHistory, Positions
+from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Positions
 from pf_tui.core import metrics
 from pf_tui.core.fleet import FleetState
 from pf_tui.core.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
@@ -51,8 +53,11 @@ def _midnight(now: float) -> float:
 class FleetFeed:
     """Builds :class:`FleetView` objects from a fleet state, incrementally."""
 
-    def __init__(self, fleet: FleetState) -> None:
+    def __init__(self, fleet: FleetState, dialects: Callable[[], Mapping[str, Dialect]] | None = None) -> None:
         self.fleet = fleet
+        self._dialects_of = dialects
+        """Escrow id -> the dialect pf-tui created it in: a tranche listed by the docs list is
+        still classic, and its timeout refunds the creator."""
         self._agents: dict[str, AgentView] = {}
         self._positions: dict[str, tuple[PositionView, ...]] = {}
         self._escrows: dict[str, tuple[EscrowView, ...]] = {}
@@ -179,8 +184,17 @@ class FleetFeed:
             )
         # An escrow between two watched agents is listed once, under its creator.
         watched = fleet.agents
+        created = self._dialects_of() if self._dialects_of is not None else {}
         self._escrows[agent_id] = tuple(
-            EscrowView(
+            self._escrow_view(agent_id, label, e, created.get(e.escrow_id, e.dialect), watched)
+            for e in escrow_items
+            if not e.status.terminal
+            and (e.creator_id in (None, agent_id) or e.creator_id not in watched)
+        )
+
+    @staticmethod
+    def _escrow_view(agent_id: str, label: str, e: Escrow, dialect: Dialect, watched: Mapping[str, Any]) -> EscrowView:
+        return EscrowView(
                 key=f"{agent_id}/{e.escrow_id}",
                 agent_id=agent_id,
                 agent_label=label,
@@ -190,14 +204,10 @@ class FleetFeed:
                 released=e.released if e.released is not None else ZERO,
                 remaining=e.remaining if e.remaining is not None else e.amount,
                 state=e.status.value,
-                dialect=e.dialect.value,
+                dialect=dialect.value,
                 next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
-                timeout_pays_payee=e.dialect is Dialect.STREAMING,
+                timeout_pays_payee=dialect is Dialect.STREAMING,
             )
-            for e in escrow_items
-            if not e.status.terminal
-            and (e.creator_id in (None, agent_id) or e.creator_id not in watched)
-        )
 
     def _fleet_daily(self) -> tuple[tuple[str, Decimal], ...]:
         """Cumulative trading P&L per day summed over the agents that reported one."""

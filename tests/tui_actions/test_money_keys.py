@@ -6,7 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pf_tui.core.action_types import StreamMode, StreamState
+import httpx
+
+from pf_tui.core.action_types import RequestState, StreamMode, StreamState
 from pf_tui.sim.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.commands import ActionCommands
@@ -334,3 +336,58 @@ class TestDialogs:
             await wait_idle(app, pilot)
             assert not app.screen.is_modal
             assert not app.query_one(MoneyStatus).display
+
+
+class TestOutcomes:
+    async def test_lost_reply_shows_unknown_until_reconciled(self, server: SimServer, tmp_path: Path) -> None:
+        """Every attempt of the release answered 503: the console says ``unknown`` (status line,
+        audit) instead of done or failed, since a 503 does not prove nothing happened; once the
+        service is back the next poll reconciles it to done with one execution on the server."""
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            path = f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"
+            rule = {"route": path, "method": "POST", "kind": "error", "status": 503, "rate": 1}
+            httpx.post(f"{server.url}/_sim/faults", json=rule, timeout=10).raise_for_status()
+            try:
+                await release_dialog(app, pilot, "0.40")
+                preview = app.screen.preview  # type: ignore[attr-defined]
+                await pilot.press("y")
+                await wait_idle(app, pilot)
+                await money_done(app, pilot)
+                assert app.money.engine.result(preview.key).state is RequestState.UNKNOWN
+                status = app.query_one(MoneyStatus)
+                assert status.display and "1 money action(s) unknown" in plain(status)
+                assert app.money.audit_rows()[0].state == "unknown"
+            finally:
+                httpx.delete(f"{server.url}/_sim/faults", timeout=10).raise_for_status()
+            app.action_refresh()  # the next poll reconciles
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.money.engine.result(preview.key).done:
+                    break
+            await wait_idle(app, pilot)
+            assert app.money.engine.result(preview.key).done
+            assert not app.query_one(MoneyStatus).display
+            executed = [p for p in money_posts(server.url, seq) if p["path"] == path and p["executed"]]
+            assert len(executed) == 1, executed  # resent with the same key: replayed, not paid twice
+            assert app.money.engine.stream(stream.id).released == Decimal("0.40")
+
+    async def test_tranche_escrow_shows_classic_and_its_refund(self, server: SimServer, tmp_path: Path) -> None:
+        """The docs list shows a tranche as a stream object; the Escrows tab still says what it is:
+        classic, and its timeout refunds the payer (it does not pay the payee)."""
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app, mode=StreamMode.TRANCHE)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            assert app.fleet_view is not None
+            row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(stream.escrow_id)))
+            assert row.dialect == "classic" and not row.timeout_pays_payee
+            native = await open_stream(app, mode=StreamMode.NATIVE)
+            await show_escrow(app, pilot, str(native.escrow_id))
+            row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(native.escrow_id)))
+            assert row.dialect == "streaming" and row.timeout_pays_payee
