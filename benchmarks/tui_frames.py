@@ -30,6 +30,9 @@ from pf_tui.sim.server import SimServer  # noqa: E402
 from pf_tui.tui.app import PfApp  # noqa: E402
 from pf_tui.tui.messages import FleetUpdated  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fleet_poll import start_sim  # noqa: E402
+
 
 class TimedApp(PfApp):
     """The app, timing each view it draws."""
@@ -48,18 +51,27 @@ class TimedApp(PfApp):
 
 
 def rss_mb() -> float:
-    """Peak resident set size of this process (simulator thread included), MB."""
+    """Peak resident set size of this process (the simulator's too with --sim-in-process), MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def frames(agents: int, ticks: int, tab: str) -> None:
-    server = SimServer(host="127.0.0.1", port=0, seed=1, agents=agents, motion=True, limits="off")
-    server.start()
+async def frames(agents: int, ticks: int, tab: str, sim_in_process: bool = False, sort: str | None = None) -> None:
+    if sim_in_process:
+        server: SimServer | None = SimServer(host="127.0.0.1", port=0, seed=1, agents=agents, motion=True, limits="off")
+        server.start()
+        url, proc = server.url, None
+    else:
+        # The simulator is not part of the app: in its own process its objects neither share the
+        # app's GIL nor lengthen the app's garbage collections (as with a real service).
+        server = None
+        proc, url = start_sim(agents)
     try:
-        config = Config.demo(server.url, fetch_demo_agents(server.url))
+        config = Config.demo(url, fetch_demo_agents(url))
         app = TimedApp(config, demo=True)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press({"overview": "1", "positions": "2", "fleet": "3", "escrows": "4", "alerts": "5"}[tab])
+            if sort is not None:
+                app.query_one(f"#{tab}-view").table.set_sort(sort)  # type: ignore[attr-defined]
             deadline = time.monotonic() + 120
             while len(app.frame_ms) < ticks + 5 and time.monotonic() < deadline:
                 await pilot.pause(0.1)
@@ -70,7 +82,7 @@ async def frames(agents: int, ticks: int, tab: str) -> None:
             return
         ordered = sorted(samples)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        print(f"tab={tab} agents={agents} frames={len(samples)} agents changed/frame median="
+        print(f"tab={tab} sort={sort or 'default'} agents={agents} frames={len(samples)} agents changed/frame median="
               f"{statistics.median(app.changed[5:]):.0f}")
         print(f"  first frame (all rows added): {app.frame_ms[0]:.1f} ms")
         print(f"  p50 {statistics.median(samples):.1f} ms   p99 {p99:.1f} ms   max {max(samples):.1f} ms   (goal p99 <= 33 ms)")
@@ -79,7 +91,11 @@ async def frames(agents: int, ticks: int, tab: str) -> None:
             f"{i + 5}: {samples[i]:.0f} ms, {app.changed[i + 5]}" for i in worst))
         print(f"  RSS {rss_mb():.0f} MB (goal <= 250 MB)")
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+        if proc is not None:
+            proc.kill()
+            proc.wait()
 
 
 def cold_start(runs: int) -> None:
@@ -115,9 +131,12 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=60)
     parser.add_argument("--tab", default="fleet", choices=["overview", "positions", "fleet", "escrows", "alerts"])
+    parser.add_argument("--sort", metavar="COLUMN", help="sort the tab's table by COLUMN first (e.g. pnl)")
+    parser.add_argument("--sim-in-process", action="store_true",
+                        help="run the simulator in this process (as --demo does) instead of its own")
     parser.add_argument("--cold-start", type=int, default=0, metavar="N", help="also time pf-tui --demo N times")
     args = parser.parse_args()
-    asyncio.run(frames(args.agents, args.ticks, args.tab))
+    asyncio.run(frames(args.agents, args.ticks, args.tab, args.sim_in_process, args.sort))
     if args.cold_start:
         cold_start(args.cold_start)
 

@@ -30,6 +30,7 @@ from pf_tui.tui.dialogs.help import HelpScreen
 from pf_tui.tui.dialogs.money_flow import MoneyFlows
 from pf_tui.tui.engine import Engine, build_engine
 from pf_tui.tui.feed import FleetFeed
+from pf_tui.tui.gc_pacer import GcPacer
 from pf_tui.tui.format import Tones
 from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS
 from pf_tui.tui.messages import AgentChosen, FleetUpdated, PollFailed
@@ -95,6 +96,7 @@ class PfApp(MoneyFlows, App[int]):
         self.ticks = 0
         """Views drawn so far (tests and the benchmark wait on it)."""
         self.money = ActionsBridge(config, clock=self.clock, read_only=self.read_only)
+        self.gc_pacer = GcPacer()
 
     # ---- layout -----------------------------------------------------------------------------
 
@@ -176,10 +178,16 @@ class PfApp(MoneyFlows, App[int]):
                     self.post_message(PollFailed(text))
                 shown_at = now
                 self.post_message(FleetUpdated(feed.build(now, changed, selected=self.selected)))
-        finally:
+        except asyncio.CancelledError:
+            # Cancelled by close_engine (quit) or by shutdown: close_engine, which on_unmount
+            # also calls, closes the pools. Closing here would itself be cancelled half-way by
+            # a shutdown and leave sessions open.
+            raise
+        except BaseException:
             if self.engine is engine:
                 self.engine = None
                 await engine.aclose()
+            raise
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a worker's failure lands: shown in the status bar, never as a traceback."""
@@ -200,6 +208,7 @@ class PfApp(MoneyFlows, App[int]):
         self.ticks += 1
         self._draw()
         self.money_tick()
+        self.gc_pacer.after_frame()
 
     # ---- drawing ----------------------------------------------------------------------------
 
@@ -276,10 +285,10 @@ class PfApp(MoneyFlows, App[int]):
         await self.close_engine()
         self.exit(0)
 
-    async def close_engine(self) -> None:
+    async def close_engine(self, *, save_state: bool = True) -> None:
         """Stop the engine worker and close the client's pools (idempotent)."""
         self.workers.cancel_group(self, "engine")
-        if self.state_keeper is not None:
+        if save_state and self.state_keeper is not None:
             self.state_keeper.save_now()
         if self.alert_sync is not None:
             await self.alert_sync.aclose()
@@ -287,6 +296,13 @@ class PfApp(MoneyFlows, App[int]):
         if engine is not None:
             await engine.aclose()
         await self.money.aclose()
+        self.gc_pacer.release()
+
+    async def on_unmount(self) -> None:
+        """Whatever way the app ends (quit key, signal, a test leaving ``run_test``), the pools
+        and the store are closed and the garbage collector sees everything again. The state file
+        is not saved here: the tables are already gone (it was saved as it changed, and on quit)."""
+        await self.close_engine(save_state=False)
 
     def action_show_tab(self, tab: str) -> None:
         """Switch to ``tab``."""

@@ -47,7 +47,9 @@ class FleetView(TableView):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._cache: dict[str, tuple[AgentView, Row]] = {}
-        self._ages: dict[str, tuple[str, Text]] = {}
+        self._age_cells: dict[tuple[str, bool, str], Text] = {}
+        """One shared cell per distinct age text: a second later hundreds of agents show the
+        same ``4s``, and a shared cell is neither built nor compared twice."""
 
     def rows(self, frame: Frame) -> Mapping[str, Row]:
         """One row per agent; the age cell is the only one recomputed for unchanged agents."""
@@ -55,13 +57,13 @@ class FleetView(TableView):
         out: dict[str, Row] = {}
         for agent in frame.view.agents:
             hit = self._cache.get(agent.agent_id)
-            age_text = fmt.age(agent.updated_at, frame.now)
-            old_age = self._ages.get(agent.agent_id)
-            if old_age is not None and old_age[0] == age_text:
-                age_cell = old_age[1]
-            else:
-                age_cell = _right(Text(age_text, style=tones.warn if agent.stale else "", end=""))
-                self._ages[agent.agent_id] = (age_text, age_cell)
+            age_key = (fmt.age(agent.updated_at, frame.now), agent.stale, tones.warn)
+            age_cell = self._age_cells.get(age_key)
+            if age_cell is None:
+                if len(self._age_cells) > 4096:
+                    self._age_cells.clear()
+                age_cell = _right(Text(age_key[0], style=tones.warn if agent.stale else "", end=""))
+                self._age_cells[age_key] = age_cell
             if hit is not None and hit[0] is agent and hit[1].cells[AGE] is age_cell:
                 out[agent.agent_id] = hit[1]
                 continue
