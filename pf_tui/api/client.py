@@ -135,7 +135,8 @@ class PurpleFleaClient:
         # Services whose pool is a LeanAiohttpTransport: their requests skip httpx (see send()).
         self._lean: dict[str, LeanAiohttpTransport] = {}
         for service in SERVICES:
-            pool = build_transport(transport, max_connections=max_connections, headers=headers)
+            pool = build_transport(transport, max_connections=max_connections, headers=headers,
+                                   tls=not bases.url(service).startswith("http://"))
             self._clients[service] = httpx.AsyncClient(
                 base_url=bases.url(service),
                 transport=pool,

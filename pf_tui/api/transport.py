@@ -51,12 +51,14 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def _aiohttp_session_factory(
-    max_connections: int, headers: Mapping[str, str] | None = None
+    max_connections: int, headers: Mapping[str, str] | None = None, *, tls: bool = True
 ) -> Callable[[], aiohttp.ClientSession]:
     def make() -> aiohttp.ClientSession:
         # Called by the transport inside the event loop, on its first request. No cookie jar: one
         # pool serves every agent, so a cookie set for one agent must never ride on another's call.
-        connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=5.0, ssl=_ssl_context())
+        connector = aiohttp.TCPConnector(
+            limit=max_connections, keepalive_timeout=5.0, ssl=_ssl_context() if tls else False
+        )
         return aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), headers=dict(headers or {})
         )
@@ -101,24 +103,28 @@ class LeanAiohttpTransport(AiohttpTransport):
 
 
 def build_transport(
-    spec: TransportSpec, *, max_connections: int, headers: Mapping[str, str] | None = None
+    spec: TransportSpec, *, max_connections: int, headers: Mapping[str, str] | None = None, tls: bool = True
 ) -> httpx.AsyncBaseTransport:
     """A fresh transport for one service client (one connection pool per service base).
 
     An injected instance is returned as is and shared by every service client. ``headers`` are
     the aiohttp session's defaults (what :meth:`LeanAiohttpTransport.exchange` sends besides the
-    request's own; httpx sends its client's headers itself).
+    request's own; httpx sends its client's headers itself). ``tls=False`` is for a plain
+    ``http://`` base (the simulator on loopback): such a pool never shakes hands, so it skips
+    loading the CA bundle (about 30 ms of the demo's start). Redirects are never followed, so
+    it cannot be led to an ``https://`` host either.
     """
     if isinstance(spec, httpx.AsyncBaseTransport):
         return spec
     # Keep every connection the pool may open alive: a poller reuses them all within seconds.
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    verify: ssl.SSLContext | bool = _ssl_context() if tls else False
     if spec == "aiohttp":
         return LeanAiohttpTransport(
-            verify=_ssl_context(), limits=limits, client=_aiohttp_session_factory(max_connections, headers)
+            verify=verify, limits=limits, client=_aiohttp_session_factory(max_connections, headers, tls=tls)
         )
     if spec in ("httpx", "plain"):
-        return httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
+        return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     raise ValueError(f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport")
 
 

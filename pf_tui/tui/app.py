@@ -7,6 +7,7 @@ calls with one :class:`Frame`; only the tab on screen (and the status bar) draws
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -49,6 +50,9 @@ from pf_tui.tui.widgets.status_bar import StatusBar
 
 TICK_S = 0.25
 """Fastest the screen follows the poller: results arriving within a tick are drawn together."""
+FILL_S = 2.0
+"""For this long after start-up results are drawn within :data:`FILL_TICK_S`, not a whole tick."""
+FILL_TICK_S = 0.03
 AGE_TICK_S = 1.0
 """With no new results, ages and staleness still move on screen this often."""
 
@@ -156,6 +160,7 @@ class PfApp(MoneyFlows, App[int]):
         if self.paused:
             poller.pause()
         shown_at = self.clock.now()
+        fill_until = time.monotonic() + FILL_S
         self.post_message(FleetUpdated(feed.build(shown_at, selected=self.selected)))
         try:
             while True:
@@ -164,7 +169,9 @@ class PfApp(MoneyFlows, App[int]):
                 except asyncio.TimeoutError:
                     results = []
                 if results and self.tick_s > 0:
-                    await asyncio.sleep(self.tick_s)
+                    # While the screen fills, a short window: the first figures show at once.
+                    filling = time.monotonic() < fill_until
+                    await asyncio.sleep(min(self.tick_s, FILL_TICK_S) if filling else self.tick_s)
                     results += poller.drain()
                 now = self.clock.now()
                 if not results and now - shown_at < AGE_TICK_S:
