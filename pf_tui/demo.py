@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import tempfile
 import urllib.request
+from pathlib import Path
 
 from pf_tui import money
 
@@ -36,13 +38,19 @@ def fetch_demo_agents(sim_url: str, *, timeout: float = 5.0) -> list[dict[str, o
 
 @contextmanager
 def demo_session(*, agents: int = 8, seed: int = 42, motion: bool = True) -> Iterator[Config]:
-    """Start the simulator, yield a demo Config for it, stop the simulator on exit."""
+    """Start the simulator, yield a demo Config for it, stop the simulator on exit.
+
+    Each demo gets a store of its own in a temporary directory, removed on exit: its journal and
+    streams describe this simulator's escrows only. A store kept between demos would reconcile
+    an earlier demo's unsettled actions against a new simulator that never saw them.
+    """
     from pf_tui.config import Config
     from pf_tui.sim.server import SimServer
 
     server = SimServer(host="127.0.0.1", port=0, seed=seed, agents=agents, motion=motion)
     server.start()
     try:
-        yield Config.demo(server.url, fetch_demo_agents(server.url))
+        with tempfile.TemporaryDirectory(prefix="pf-tui-demo-") as scratch:
+            yield Config.demo(server.url, fetch_demo_agents(server.url), store_path=Path(scratch) / "demo.db")
     finally:
         server.stop()

@@ -65,3 +65,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(600))
+
+
+@pytest.fixture(autouse=True)
+def _restore_pf_tui_logger() -> Iterator[None]:
+    """The daemon's setup_logging takes over the ``pf_tui`` logger (its own handler, no
+    propagation); put it back after each test so later tests' ``caplog`` still sees records."""
+    import logging
+
+    logger = logging.getLogger("pf_tui")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers, logger.level, logger.propagate = saved[0], saved[1], saved[2]

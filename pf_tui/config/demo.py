@@ -78,6 +78,9 @@ def _agent(index: int, item: object) -> AgentConfig:
     )
 
 
+DEMO_CHAT = "@pf_tui_demo"
+
+
 def build_demo(sim_url: str, agents: list[dict[str, Any]], *, store_path: Path | None = None) -> Config:
     """See :meth:`Config.demo`. ``store_path`` defaults to ``<user data dir>/demo.db``."""
     url = sim_url.rstrip("/")
@@ -95,6 +98,11 @@ def build_demo(sim_url: str, agents: list[dict[str, Any]], *, store_path: Path |
         api=ApiConfig(**{service: url + mount for service, mount in SIM_MOUNTS.items()}),
         agents=typed,
         alerts=AlertsConfig(rules=default_rules()),
-        notify=NotifyConfig(telegram=TelegramConfig(api_base=url + "/telegram")),
+        # Paging works in the demo too: the simulator's Telegram stand-in takes any token and
+        # keeps what it was sent (GET <sim>/telegram/_sent).
+        notify=NotifyConfig(telegram=TelegramConfig(
+            enabled=True, token=Secret("demo-bot-token", source="demo"), chat_id=DEMO_CHAT,
+            api_base=url + "/telegram",
+        )),
         store=StoreConfig(path=store_path or Path(user_data_dir("pf-tui")) / "demo.db"),
     )

@@ -115,3 +115,21 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
     check = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+async def test_demo_config_pages_the_simulators_telegram(sim: SimServer, tmp_path: Path) -> None:
+    """`pf-tui --headless --demo` pages somewhere a newcomer can see: the demo config sends to the
+    simulator's Telegram stand-in, with no token or chat to set up."""
+    from pf_tui.config.demo import DEMO_CHAT
+
+    httpx.delete(f"{sim.url}/telegram/_sent")
+    agents = httpx.get(f"{sim.url}/_sim/agents").json()["agents"]
+    base = Config.demo(sim.url, agents, store_path=tmp_path / "store.db")
+    assert base.notify.telegram.enabled and base.notify.telegram.api_base == f"{sim.url}/telegram"
+    rich = AlertRule(name="has_money", metric="balance_usd", op=">", threshold=Decimal("0"),
+                     clear_threshold=Decimal("0"), severity="info")
+    config = dataclasses.replace(base, alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,)))
+    assert await run_daemon(config, once=True) == 3
+    sent = httpx.get(f"{sim.url}/telegram/_sent").json()["result"]
+    assert sent and all(m["chat_id"] == DEMO_CHAT for m in sent)
+    assert sum("has_money" in m["text"] for m in sent) == len(config.agents)
