@@ -26,6 +26,8 @@ from pf_tui.core.results import DataType, EscrowSnapshot
 from pf_tui.core.store import Store
 from pf_tui.core.streams import Stream
 from pf_tui.secret import Secret
+from pf_tui.tui.dialogs.money_preview import usd6
+from pf_tui.tui.viewmodel import EscrowNote
 
 INTERACTIVE_ATTEMPTS = 4
 """Sends of one request while the operator watches (about 2-4 s of backoff in all). After that the
@@ -75,7 +77,7 @@ class ActionsBridge:
         self._engine: ActionEngine | None = None
         self.last_unknown: str = ""
         """The newest action left ``unknown`` (cleared once reconciliation settles everything)."""
-        self._dialects: dict[str, Dialect] | None = None
+        self._notes: dict[str, EscrowNote] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class ActionsBridge:
         try:
             result = await self.engine.execute(preview)
         finally:
-            self._dialects = None
+            self._notes = None
         if result.state is RequestState.UNKNOWN:
             self.last_unknown = f"{result.kind.value} {result.key[:8]}"
         return result
@@ -146,7 +148,7 @@ class ActionsBridge:
         try:
             results = await engine.reconcile()
         finally:
-            self._dialects = None
+            self._notes = None
         if not engine.journal.unsettled_intents():
             self.last_unknown = ""
         return results
@@ -184,19 +186,23 @@ class ActionsBridge:
         """Streams that can still take an action (not closed, not disputed)."""
         return [s for s in self.engine.streams(agent_id) if not s.state.final]
 
-    def escrow_dialects(self) -> dict[str, Dialect]:
-        """The dialect each escrow pf-tui created was created in (read once, again after an action).
-
-        Before the journal is open (no action and no reconcile yet) it is empty: nothing to correct.
-        """
+    def escrow_notes(self) -> dict[str, EscrowNote]:
+        """What the journal and the stream records say of the escrows pf-tui created: the dialect
+        each was created in, and a stream's rate on its current escrow. Read once, again after
+        each action or reconciliation; empty before the journal is open (nothing to add)."""
         if self._engine is None:
             return {}
-        if self._dialects is None:
-            self._dialects = {
-                escrow_id: Dialect.CLASSIC if kind == Op.CLASSIC_CREATE.value else Dialect.STREAMING
+        if self._notes is None:
+            notes = {
+                escrow_id: EscrowNote(Dialect.CLASSIC if kind == Op.CLASSIC_CREATE.value else Dialect.STREAMING)
                 for escrow_id, kind in self._engine.journal.created_escrows().items()
             }
-        return self._dialects
+            for stream in self._engine.streams():
+                if stream.escrow_id:
+                    rate = f"{usd6(stream.rate)}/{stream.unit.value}"
+                    notes[stream.escrow_id] = EscrowNote(stream.dialect, rate)
+            self._notes = notes
+        return self._notes
 
     def stream_for_escrow(self, escrow_id: str | None) -> Stream | None:
         """The stream backed by ``escrow_id``, if pf-tui opened one."""

@@ -151,7 +151,7 @@ class PfApp(MoneyFlows, App[int]):
         if self.engine is None:
             self.engine = build_engine(self.config, self.clock)
         engine = self.engine
-        feed = FleetFeed(engine.fleet, self.money.escrow_dialects)
+        feed = FleetFeed(engine.fleet, self.money.escrow_notes)
         poller = engine.poller
         poller.start()
         # Everything at once on start-up (bounded per host by the poller): every tab fills now,

@@ -17,9 +17,10 @@ from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Position
 from pf_tui.core import metrics
 from pf_tui.core.fleet import FleetState
 from pf_tui.core.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
-from pf_tui.tui.viewmodel import AgentView, EscrowView, FleetView, PositionView, ServiceView
+from pf_tui.tui.viewmodel import AgentView, EscrowNote, EscrowView, FleetView, PositionView, ServiceView
 
 ZERO = Decimal(0)
+_NO_NOTE = EscrowNote()
 SPARK_POINTS = 40
 """P&L samples kept per agent for its sparkline."""
 CHART_POINTS = 240
@@ -53,11 +54,11 @@ def _midnight(now: float) -> float:
 class FleetFeed:
     """Builds :class:`FleetView` objects from a fleet state, incrementally."""
 
-    def __init__(self, fleet: FleetState, dialects: Callable[[], Mapping[str, Dialect]] | None = None) -> None:
+    def __init__(self, fleet: FleetState, notes: Callable[[], Mapping[str, EscrowNote]] | None = None) -> None:
         self.fleet = fleet
-        self._dialects_of = dialects
-        """Escrow id -> the dialect pf-tui created it in: a tranche listed by the docs list is
-        still classic, and its timeout refunds the creator."""
+        self._notes_of = notes
+        """Escrow id -> what pf-tui knows of the escrows it created: a tranche listed by the docs
+        list is still classic (its timeout refunds the creator), and a stream's rate."""
         self._agents: dict[str, AgentView] = {}
         self._positions: dict[str, tuple[PositionView, ...]] = {}
         self._escrows: dict[str, tuple[EscrowView, ...]] = {}
@@ -184,16 +185,17 @@ class FleetFeed:
             )
         # An escrow between two watched agents is listed once, under its creator.
         watched = fleet.agents
-        created = self._dialects_of() if self._dialects_of is not None else {}
+        notes = self._notes_of() if self._notes_of is not None else {}
         self._escrows[agent_id] = tuple(
-            self._escrow_view(agent_id, label, e, created.get(e.escrow_id, e.dialect), watched)
+            self._escrow_view(agent_id, label, e, notes.get(e.escrow_id, _NO_NOTE), watched)
             for e in escrow_items
             if not e.status.terminal
             and (e.creator_id in (None, agent_id) or e.creator_id not in watched)
         )
 
     @staticmethod
-    def _escrow_view(agent_id: str, label: str, e: Escrow, dialect: Dialect, watched: Mapping[str, Any]) -> EscrowView:
+    def _escrow_view(agent_id: str, label: str, e: Escrow, note: EscrowNote, watched: Mapping[str, Any]) -> EscrowView:
+        dialect = note.dialect or e.dialect
         return EscrowView(
                 key=f"{agent_id}/{e.escrow_id}",
                 agent_id=agent_id,
@@ -205,6 +207,7 @@ class FleetFeed:
                 remaining=e.remaining if e.remaining is not None else e.amount,
                 state=e.status.value,
                 dialect=dialect.value,
+                rate=note.rate,
                 next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
                 timeout_pays_payee=dialect is Dialect.STREAMING,
             )

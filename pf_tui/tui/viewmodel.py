@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pf_tui.api.models import Dialect
+
 
 @dataclass(frozen=True, slots=True)
 class AgentView:
@@ -78,6 +80,15 @@ class PositionView:
     unrealized_pnl: Decimal | None
     leverage: Decimal | None
     liquidation: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowNote:
+    """What pf-tui itself knows of an escrow it created: the dialect it was created in (the docs
+    list shows a tranche as a stream object) and, for a stream's escrow, the stream's rate."""
+
+    dialect: Dialect | None = None
+    rate: str = ""
 
 
 @dataclass(frozen=True, slots=True)

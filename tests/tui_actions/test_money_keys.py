@@ -386,7 +386,7 @@ class TestOutcomes:
             await show_escrow(app, pilot, str(stream.escrow_id))
             assert app.fleet_view is not None
             row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(stream.escrow_id)))
-            assert row.dialect == "classic" and not row.timeout_pays_payee
+            assert row.dialect == "classic" and not row.timeout_pays_payee and row.rate == "$0.05/call"
             native = await open_stream(app, mode=StreamMode.NATIVE)
             await show_escrow(app, pilot, str(native.escrow_id))
             row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(native.escrow_id)))

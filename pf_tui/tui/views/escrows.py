@@ -15,15 +15,15 @@ from pf_tui.tui.widgets.keyed_table import Column, Row
 from pf_tui.tui.widgets.sparkline import progress_bar
 
 COLUMNS = (
-    Column("agent", "Agent", width=12),
-    Column("payee", "Payee", width=12),
-    Column("memo", "Memo", width=13),
-    Column("rate", "Rate", width=5),
+    Column("agent", "Agent", width=11),
+    Column("payee", "Payee", width=11),
+    Column("memo", "Memo", width=10),
+    Column("rate", "Rate", width=10),
     Column("budget", "Budget", numeric=True),
     Column("released", "Paid", numeric=True),
     Column("remaining", "Remaining"),
     Column("state", "State"),
-    Column("timeout", "At timeout", width=23),
+    Column("timeout", "At timeout", width=24),
     Column("dialect", "Dialect"),
 )
 BAR = 4
@@ -36,13 +36,15 @@ def _right(text: Text) -> Text:
 
 
 def timeout_text(escrow: EscrowView, now: float) -> str:
-    """What the timeout will do and when: ``refund to you at 14:00`` / ``pays the payee at 14:00``."""
+    """What the timeout will do and when, under the header "At timeout": ``refunds you 14:00`` /
+    ``pays payee Mar 03 14:00``. Short enough that another day's date and time fit 120 columns
+    (production timeouts are a day or more away, so the date is the usual case)."""
     when = fmt.clock_time(escrow.next_at, now)
     if escrow.next_at is None:
         return "-"
     if escrow.timeout_pays_payee:
-        return f"pays the payee at {when}"
-    return f"refund to you at {when}"
+        return f"pays payee {when}"
+    return f"refunds you {when}"
 
 
 class EscrowsView(TableView):
