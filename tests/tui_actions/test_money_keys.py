@@ -391,3 +391,25 @@ class TestOutcomes:
             await show_escrow(app, pilot, str(native.escrow_id))
             row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(native.escrow_id)))
             assert row.dialect == "streaming" and row.timeout_pays_payee
+
+    async def test_payee_marks_a_tranche_complete(self, server: SimServer, tmp_path: Path) -> None:
+        """c on a tranche between two watched agents: one ``complete`` sent with the payee's key;
+        the money stays in escrow until the payer releases it."""
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app, mode=StreamMode.TRANCHE)
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            payee_before = balance(server, stream.payee)
+            seq = last_seq(server.url)
+            await pilot.press("c")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog)
+            assert app.screen.preview.agent_id == stream.payee
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            posts = money_posts(server.url, seq)
+            assert [p["path"] for p in posts] == [f"/escrow/escrow/complete/{stream.escrow_id}"]
+            assert posts[0]["agent_id"] == stream.payee
+            assert balance(server, stream.payee) == payee_before

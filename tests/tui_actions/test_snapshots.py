@@ -140,6 +140,12 @@ def test_dispute_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> 
         stream=StreamMode.NATIVE, keys=("d", "s", "h", "o", "r", "t", "enter")))
 
 
+def test_complete_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+    """c on a tranche (a classic escrow between two watched agents): the payee marks it complete."""
+    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
+        stream=StreamMode.TRANCHE, keys=("c",)))
+
+
 def test_faucet_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """f on the Fleet tab: the faucet claim for the agent under the cursor."""
     assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",)))
