@@ -225,8 +225,11 @@ class ActionEngine:
         if isinstance(intent, DisputeEscrow):
             intent = replace(intent, reason=self._reason(intent.reason))
             stream = self._stream(intent.stream_id) if intent.stream_id else None
-            if stream is not None and str(stream.escrow_id) != str(intent.escrow_id):
-                raise ActionValidationError("that escrow is not the stream's current one", field="escrow_id")
+            if stream is not None:
+                if str(stream.escrow_id) != str(intent.escrow_id):
+                    raise ActionValidationError("that escrow is not the stream's current one", field="escrow_id")
+                # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
+                intent = replace(intent, dialect=stream.dialect)
             return plan_dispute(intent, key, balance, stream)
         if isinstance(intent, MarkComplete):
             return plan_complete(intent, key, balance)

@@ -78,6 +78,7 @@ class ActionsBridge:
         self.last_unknown: str = ""
         """The newest action left ``unknown`` (cleared once reconciliation settles everything)."""
         self._notes: dict[str, EscrowNote] | None = None
+        self._notes_shown: dict[str, EscrowNote] = {}
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -145,10 +146,9 @@ class ActionsBridge:
         engine = self.engine
         if self.read_only or not engine.journal.unsettled_intents():
             return []
-        try:
-            results = await engine.reconcile()
-        finally:
-            self._notes = None
+        results = await engine.reconcile()
+        if any(r.state is not RequestState.UNKNOWN for r in results):
+            self._notes = None  # something settled: the journal may know a new escrow
         if not engine.journal.unsettled_intents():
             self.last_unknown = ""
         return results
@@ -188,10 +188,11 @@ class ActionsBridge:
 
     def escrow_notes(self) -> dict[str, EscrowNote]:
         """What the journal and the stream records say of the escrows pf-tui created: the dialect
-        each was created in, and a stream's rate on its current escrow. Read once, again after
-        each action or reconciliation; empty before the journal is open (nothing to add)."""
+        each was created in, and a stream's rate on its current escrow. Read again after each
+        action or settled reconciliation; the same object while nothing changed (the feed
+        rebuilds its escrow rows when it gets a new one). Empty before the journal is open."""
         if self._engine is None:
-            return {}
+            return self._notes_shown
         if self._notes is None:
             notes = {
                 escrow_id: EscrowNote(Dialect.CLASSIC if kind == Op.CLASSIC_CREATE.value else Dialect.STREAMING)
@@ -202,7 +203,9 @@ class ActionsBridge:
                     rate = f"{usd6(stream.rate)}/{stream.unit.value}"
                     notes[stream.escrow_id] = EscrowNote(stream.dialect, rate)
             self._notes = notes
-        return self._notes
+            if notes != self._notes_shown:
+                self._notes_shown = notes
+        return self._notes_shown
 
     def stream_for_escrow(self, escrow_id: str | None) -> Stream | None:
         """The stream backed by ``escrow_id``, if pf-tui opened one."""

@@ -57,6 +57,7 @@ class FleetFeed:
     def __init__(self, fleet: FleetState, notes: Callable[[], Mapping[str, EscrowNote]] | None = None) -> None:
         self.fleet = fleet
         self._notes_of = notes
+        self._notes: Mapping[str, EscrowNote] = {}
         """Escrow id -> what pf-tui knows of the escrows it created: a tranche listed by the docs
         list is still classic (its timeout refunds the creator), and a stream's rate."""
         self._agents: dict[str, AgentView] = {}
@@ -78,6 +79,13 @@ class FleetFeed:
         fleet = self.fleet
         rebuilt: set[str] = set()
         midnight = _midnight(now)
+        notes = self._notes_of() if self._notes_of is not None else self._notes
+        if notes is not self._notes:
+            # An action or a reconciliation taught the journal something about an escrow: rows
+            # built before (say, a tranche listed before its lost create was reconciled) are
+            # rebuilt now, not whenever their agent's figures next change.
+            self._notes = notes
+            changed = None
         for agent_id in fleet.agents:
             staleness = fleet.agent_staleness(agent_id, now)
             flipped = self._stale.get(agent_id) != staleness.stale
@@ -185,7 +193,7 @@ class FleetFeed:
             )
         # An escrow between two watched agents is listed once, under its creator.
         watched = fleet.agents
-        notes = self._notes_of() if self._notes_of is not None else {}
+        notes = self._notes
         self._escrows[agent_id] = tuple(
             self._escrow_view(agent_id, label, e, notes.get(e.escrow_id, _NO_NOTE), watched)
             for e in escrow_items

@@ -413,3 +413,35 @@ class TestOutcomes:
             assert [p["path"] for p in posts] == [f"/escrow/escrow/complete/{stream.escrow_id}"]
             assert posts[0]["agent_id"] == stream.payee
             assert balance(server, stream.payee) == payee_before
+
+    async def test_tranche_left_to_its_timeout_can_still_be_disputed(self, server: SimServer, tmp_path: Path) -> None:
+        """Close a tranche stream choosing "leave": the stream is closed but its funded tranche is
+        live on the server; d disputes that escrow as a plain classic escrow."""
+        app = money_app(server, tmp_path / "s.db")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            stream = await open_stream(app, mode=StreamMode.TRANCHE, budget="3", batch="1")
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            await pilot.press("x")
+            await wait_idle(app, pilot)
+            dialog = app.screen
+            dialog.query_one("#choice-leave").value = True  # type: ignore[attr-defined]
+            dialog.query_one("#money-count").focus()
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert app.money.engine.stream(stream.id).state.final
+            await show_escrow(app, pilot, str(stream.escrow_id))
+            seq = last_seq(server.url)
+            await pilot.press("d")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, DisputeDialog)
+            await pilot.press(*"payee stopped delivering", "enter")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ConfirmMoneyDialog), error_text(app)
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            await money_done(app, pilot)
+            assert [p["path"] for p in money_posts(server.url, seq)] == [f"/escrow/escrow/dispute/{stream.escrow_id}"]

@@ -212,7 +212,10 @@ class MoneyFlows:
         self._money_flow(lambda: DisputeDialog(
             self.money.preview, agent_id=escrow.agent_id, escrow_id=escrow_id,
             dialect=stream.dialect if stream else Dialect(escrow.dialect),
-            memo=escrow.memo, stream_id=stream.id if stream else None, opening_keys=keys,
+            # A closed stream may still own a live escrow (a tranche left to its timeout): that
+            # escrow can be disputed, as a plain escrow, without touching the finished record.
+            memo=escrow.memo, stream_id=stream.id if stream and not stream.state.final else None,
+            opening_keys=keys,
         ), keys)
 
     def action_money_complete(self) -> None:

@@ -17,7 +17,7 @@ from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowDoesNotExist, RowKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +127,7 @@ class KeyedTable(DataTable[Text]):
         sort_index = self._index[self.sort_column]
         columns = self._column_keys
         data = self._data
+        row_keys = self._row_keys
         changed = False
         with self.app.batch_update():
             if wanted is not None:
@@ -145,15 +146,22 @@ class KeyedTable(DataTable[Text]):
                     self._row_keys[key] = self.add_row(*row.cells, key=key)
                     self._needs_sort = True
                 elif previous is not row.cells:
-                    cells = data[self._row_keys[key]]
+                    cells = data[row_keys[key]]
                     for i, (old, new) in enumerate(zip(previous, row.cells)):
                         # Views reuse cell objects for unchanged figures: identity is the fast path.
                         if old is not new and _signature(old) != _signature(new):
                             # What update_cell does, without its per-cell refresh: at 1,000 rows
                             # the age column alone changes hundreds of cells a tick, and one
                             # refresh for all of them is what makes a tick fit in a frame.
-                            cells[columns[i]] = new
+                            column_key = columns[i]
+                            cells[column_key] = new
                             changed = True
+                            column = self.columns[column_key]
+                            if column.auto_width and new.cell_len > column.content_width:
+                                # A figure grew wider than its column ($9.99 -> $12,345.67):
+                                # have the table measure it again, or it is drawn cut off.
+                                self._updated_cells.add(CellKey(row_keys[key], column_key))
+                                self._require_update_dimensions = True
                             if i == sort_index:
                                 self._needs_sort = True
                 self._shown[key] = row.cells
