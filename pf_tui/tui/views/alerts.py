@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Static
 
 from pf_tui.tui import format as fmt
 from pf_tui.tui.alert_log import AlertEntry, AlertLog
@@ -85,23 +84,12 @@ class AlertsView(TableView):
                   f" {entry.value} {entry.source}").lower()
         return Row(cells, sort, search)
 
-    def retitle(self, frame: Frame) -> None:
+    def title_text(self, frame: Frame) -> Text:
         """``3 alerts (filter: x)  agent: X  |  daemon: alive (pid 12, 3s ago)``."""
-        table = self.table
-        parts = [f"{table.row_count} {self.NOUN}"]
-        if table.filter_text:
-            parts.append(f"of {table.row_count_all}, filter: {table.filter_text!s}")
-        text = safe(" | ".join(parts))
-        if frame.selected is not None:
-            agent = frame.view.agent(frame.selected)
-            text.append("  agent: ")
-            text.append_text(safe(agent.label if agent else frame.selected))
-            text.append("  (Esc: whole fleet)")
+        text = super().title_text(frame)
         text.append("  |  ")
         text.append_text(daemon_text(frame.alerts, frame.now, frame.tones))
-        if text != self._title or text.spans != self._title.spans:
-            self._title = text
-            self.query_one(".view-title", Static).update(text)
+        return text
 
     async def action_acknowledge(self) -> None:
         """Acknowledge the alert under the cursor."""

@@ -46,19 +46,24 @@ class TableView(Vertical, metaclass=_AbstractWidgetMeta):
     def rows(self, frame: Frame) -> Mapping[str, Row]:
         """This tick's rows, keyed (the whole set: the table diffs it against what it shows)."""
 
-    def retitle(self, frame: Frame) -> None:
-        """``12 positions (filter: btc) of agent X``."""
+    def title_text(self, frame: Frame) -> Text:
+        """``12 positions | of 40, filter: btc  agent: X  (Esc: whole fleet)``."""
         table = self.table
         parts = [f"{table.row_count} {self.NOUN}"]
         if table.filter_text:
             parts.append(f"of {table.row_count_all}, filter: {table.filter_text!s}")
-        title = self.query_one(".view-title", Static)
         text = safe(" | ".join(parts))
         if frame.selected is not None:
             agent = frame.view.agent(frame.selected)
             text.append("  agent: ")
             text.append_text(safe(agent.label if agent else frame.selected))
             text.append("  (Esc: whole fleet)")
-        if text != self._title or str(text.style) != str(self._title.style):
+        return text
+
+    def retitle(self, frame: Frame) -> None:
+        """Redraw the title line when its text or styles changed."""
+        text = self.title_text(frame)
+        old = self._title
+        if text != old or text.spans != old.spans or str(text.style) != str(old.style):
             self._title = text
-            title.update(text)
+            self.query_one(".view-title", Static).update(text)
