@@ -112,6 +112,11 @@ class EscrowView:
     timeout_pays_payee: bool = False
     """True: the timeout releases to the payee (docs dialect); False: it refunds the creator."""
 
+    @property
+    def escrow_id(self) -> str:
+        """The escrow's id (the key is ``<agent id>/<escrow id>``)."""
+        return self.key.split("/", 1)[1]
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceView:

@@ -159,7 +159,7 @@ class MoneyFlows:
             self._money_refuse("no open stream: open one with the open-stream key first")
             return
         escrow = self._money_escrow()
-        current = self.money.stream_for_escrow(escrow.key.split("/", 1)[1] if escrow else None)
+        current = self.money.stream_for_escrow(escrow.escrow_id if escrow else None)
         if current is not None and self.money.engine.busy(current.id):
             self._money_refuse(f"an action on stream {current.id} is in flight or unsettled; wait for it")
             return
@@ -183,7 +183,7 @@ class MoneyFlows:
         if not self._money_can_start():
             return
         escrow = self._money_escrow()
-        stream = self.money.stream_for_escrow(escrow.key.split("/", 1)[1] if escrow else None)
+        stream = self.money.stream_for_escrow(escrow.escrow_id if escrow else None)
         if stream is None:
             self._money_refuse("the row under the cursor is not a pf-tui stream")
             return
@@ -198,15 +198,21 @@ class MoneyFlows:
         except ActionError as exc:
             self._money_refuse(str(exc))
 
-    def action_money_dispute(self) -> None:
-        """Dispute the escrow under the cursor (a reason is required)."""
+    def _money_escrow_target(self) -> EscrowView | None:
+        """The escrow under the cursor for a money key, or ``None`` after telling the operator why not."""
         if not self._money_can_start():
-            return
+            return None
         escrow = self._money_escrow()
         if escrow is None:
             self._money_refuse("put the cursor on an escrow first")
+        return escrow
+
+    def action_money_dispute(self) -> None:
+        """Dispute the escrow under the cursor (a reason is required)."""
+        escrow = self._money_escrow_target()
+        if escrow is None:
             return
-        escrow_id = escrow.key.split("/", 1)[1]
+        escrow_id = escrow.escrow_id
         stream = self.money.stream_for_escrow(escrow_id)
         keys = self._money_keys("money_dispute")
         self._money_flow(lambda: DisputeDialog(
@@ -220,14 +226,11 @@ class MoneyFlows:
 
     def action_money_complete(self) -> None:
         """As the payee (a watched agent), mark the classic escrow under the cursor complete."""
-        if not self._money_can_start():
+        escrow = self._money_escrow_target()
+        if escrow is None:
             return
         app: Any = self
-        escrow = self._money_escrow()
-        if escrow is None:
-            self._money_refuse("put the cursor on an escrow first")
-            return
-        escrow_id = escrow.key.split("/", 1)[1]
+        escrow_id = escrow.escrow_id
         record = escrow_record(app.engine.fleet if app.engine else None, escrow.agent_id, escrow_id)
         payee = record.counterparty_id if record else None
         if escrow.dialect != Dialect.CLASSIC.value:
