@@ -5,7 +5,7 @@
 Each run opens a fresh store (migrations included), builds the client, poller, fleet state,
 alert engine and receivers, starts polling the simulator (served on 127.0.0.1 in this process's
 background thread), and stops at the first poll result. Prints every run and the median. Also
-prints the cost of ``import pf_tui.daemon`` in a fresh interpreter (what ``pf-tui --headless``
+prints the cost of ``import pf_tui.daemon.loop`` in a fresh interpreter (what ``pf-tui --headless``
 pays before any of that).
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 
 from pf_tui.config import Config
-from pf_tui.daemon import DaemonOptions, run_daemon
-from pf_tui.sim.server import SimServer
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
+from pf_tui.sim.http.server import SimServer
 
 
 async def one_run(config: Config) -> float:
@@ -46,7 +46,7 @@ async def one_run(config: Config) -> float:
 
 def import_cost() -> float:
     """Seconds a fresh interpreter spends importing the daemon."""
-    code = "import time; t = time.perf_counter(); import pf_tui.daemon; print(time.perf_counter() - t)"
+    code = "import time; t = time.perf_counter(); import pf_tui.daemon.loop; print(time.perf_counter() - t)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
@@ -69,7 +69,7 @@ def main() -> int:
     median = statistics.median(times)
     print(f"median start -> first poll: {median * 1000:.1f} ms over {args.runs} runs "
           f"({args.agents} agents; goal <= 500 ms): {'OK' if median <= 0.5 else 'OVER'}")
-    print(f"import pf_tui.daemon in a fresh interpreter: {import_cost() * 1000:.0f} ms")
+    print(f"import pf_tui.daemon.loop in a fresh interpreter: {import_cost() * 1000:.0f} ms")
     return 0
 
 

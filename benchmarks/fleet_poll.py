@@ -27,9 +27,9 @@ from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.config import Config
-from pf_tui.core.metrics import percentile
-from pf_tui.core.results import DataType
-from pf_tui.core.wiring import build_engine
+from pf_tui.core.fleet.derived import percentile
+from pf_tui.core.polling.results import DataType
+from pf_tui.wiring import build_poll_engine
 from pf_tui.demo import fetch_demo_agents
 
 CALLS_PER_POLL = {
@@ -90,7 +90,8 @@ async def run_engine(url: str, agents: list[dict[str, object]], seconds: float, 
     client = PurpleFleaClient(ServiceBases.for_simulator(url), transport=transport,  # type: ignore[arg-type]
                               retry=RetryPolicy(max_attempts=1), timeout=10.0, max_connections=64,
                               reply_cache=reply_cache)
-    poller, fleet = build_engine(client, config, seed=1, max_concurrency=concurrency)
+    engine = build_poll_engine(config, client=client, seed=1, max_concurrency=concurrency)
+    poller, fleet = engine.poller, engine.fleet
     requested_polls = 0.0
     requested_calls = 0.0
     for target in poller._initial:  # noqa: SLF001 - the benchmark reads the plan it measures

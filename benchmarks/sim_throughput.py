@@ -8,8 +8,8 @@ one worker), so ``time.process_time()`` here counts the client's CPU only. Four 
     the reply is the same every time, so its reply cache skips decoding after the first
 (a') the same with ``reply_cache=False``: every reply decoded and normalised
 (b) the project's client, plain httpx transport
-(c) a plain ``httpx.AsyncClient`` with its default pool (``pf_tui.money.loads`` of the body)
-(d) a raw ``aiohttp.ClientSession`` (``pf_tui.money.loads`` of the body)
+(c) a plain ``httpx.AsyncClient`` with its default pool (``pf_tui.usd.loads`` of the body)
+(d) a raw ``aiohttp.ClientSession`` (``pf_tui.usd.loads`` of the body)
 
 Each is run ``--repeat`` times; the median req/s and client CPU ms per request are printed, with
 ratios against raw aiohttp. Usage: ``.venv/bin/python benchmarks/sim_throughput.py [-n 3000]``.
@@ -33,7 +33,7 @@ import aiohttp
 import httpx
 
 from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases
-from pf_tui.money import loads
+from pf_tui.usd import loads
 
 PATH = "/casino/api/v1/auth/balance"
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from pf_tui.config import Config  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
-from pf_tui.sim.server import SimServer  # noqa: E402
+from pf_tui.sim.http.server import SimServer  # noqa: E402
 from pf_tui.tui.app import PfApp  # noqa: E402
 from pf_tui.tui.messages import FleetUpdated  # noqa: E402
 

@@ -148,7 +148,7 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from pf_tui.sim.server import main as sim_main
+    from pf_tui.sim.http.server import main as sim_main
 
     return sim_main(args)
 
@@ -170,7 +170,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_headless(args: argparse.Namespace) -> int:
-    from pf_tui.daemon import main as daemon_main
+    from pf_tui.daemon.loop import main as daemon_main
 
     if args.demo:
         from pf_tui.demo import demo_session

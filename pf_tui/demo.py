@@ -15,8 +15,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from pf_tui import money
-
+from pf_tui import usd
 if TYPE_CHECKING:
     from pf_tui.config import Config
 
@@ -30,7 +29,7 @@ def fetch_demo_agents(sim_url: str, *, timeout: float = 5.0) -> list[dict[str, o
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
     with direct.open(f"{sim_url}/_sim/agents", timeout=timeout) as reply:
         body = reply.read()
-    agents = money.loads(body)["agents"]
+    agents = usd.loads(body)["agents"]
     if not isinstance(agents, list):
         raise RuntimeError("the simulator's /_sim/agents reply has no agent list")
     return agents
@@ -45,7 +44,7 @@ def demo_session(*, agents: int = 8, seed: int = 42, motion: bool = True) -> Ite
     an earlier demo's unsettled actions against a new simulator that never saw them.
     """
     from pf_tui.config import Config
-    from pf_tui.sim.server import SimServer
+    from pf_tui.sim.http.server import SimServer
 
     server = SimServer(host="127.0.0.1", port=0, seed=seed, agents=agents, motion=motion)
     server.start()

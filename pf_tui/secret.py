@@ -2,7 +2,7 @@
 
 ``Secret`` prints as ``<secret>`` through ``repr``, ``str``, ``format``, f-strings, logging,
 ``json.dumps`` (it is not serialisable by accident: the default encoder raises on it, and
-:func:`pf_tui.money.dumps` refuses it), pickling and tracebacks that show locals. The value is
+:func:`pf_tui.usd.dumps` refuses it), pickling and tracebacks that show locals. The value is
 reached only through :meth:`Secret.reveal`, so every use of a real key is greppable. ``source``
 names where it came from (``env:PF_CASINO_KEY``, ``file:/run/secrets/casino``, ``config``) and is
 safe to print.

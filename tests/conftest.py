@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from starlette.applications import Starlette
 
-from pf_tui.sim.app import create_app
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.app import create_app
+from pf_tui.sim.http.server import SimServer
 
 settings.register_profile(
     "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False

@@ -1,4 +1,4 @@
-"""money.py: amounts parse through their text, never float; bad forms are refused clearly."""
+"""usd.py: amounts parse through their text, never float; bad forms are refused clearly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pf_tui import money
-from pf_tui.money import MoneyError, parse_amount_input, parse_money
+from pf_tui import usd
+from pf_tui.usd import MoneyError, parse_amount_input, parse_money
 
 
 @pytest.mark.parametrize(
@@ -97,33 +97,33 @@ def test_operator_input_accepts_a_small_amount_and_the_limit_itself() -> None:
 
 
 def test_loads_decodes_numbers_as_decimal_and_refuses_nan() -> None:
-    data = money.loads('{"a": 0.1, "b": 2, "c": 0.30000000000000004}')
+    data = usd.loads('{"a": 0.1, "b": 2, "c": 0.30000000000000004}')
     assert data == {"a": Decimal("0.1"), "b": 2, "c": Decimal("0.30000000000000004")}
     assert type(data["a"]) is Decimal
     with pytest.raises(ValueError, match="invalid JSON number NaN"):
-        money.loads('{"a": NaN}')
+        usd.loads('{"a": NaN}')
     with pytest.raises(ValueError, match="invalid JSON number Infinity"):
-        money.loads("[Infinity]")
+        usd.loads("[Infinity]")
 
 
 def test_dumps_writes_decimal_as_a_plain_number() -> None:
-    text = money.dumps({"amount_usd": Decimal("10.50"), "n": 3, "s": "x\"y", "z": None, "l": [True]})
+    text = usd.dumps({"amount_usd": Decimal("10.50"), "n": 3, "s": "x\"y", "z": None, "l": [True]})
     assert text == '{"amount_usd":10.50,"n":3,"s":"x\\"y","z":null,"l":[true]}'
     assert json.loads(text)["s"] == 'x"y'
     with pytest.raises(MoneyError):
-        money.dumps({"a": 1.5})
+        usd.dumps({"a": 1.5})
     with pytest.raises(MoneyError):
-        money.dumps({"a": Decimal("NaN")})
+        usd.dumps({"a": Decimal("NaN")})
 
 
 def test_rounding_is_half_up() -> None:
-    assert money.quantize_display(Decimal("0.005")) == Decimal("0.01")
-    assert money.quantize_display(Decimal("-0.005")) == Decimal("-0.01")
-    assert money.quantize_fee(Decimal("0.0000005")) == Decimal("0.000001")
-    assert money.fee_of(Decimal("10")) == Decimal("0.100000")
-    assert money.fee_of(Decimal("0.15")) == Decimal("0.001500")
-    assert money.fee_of(Decimal("0.000049")) == Decimal("0.000000")
-    assert money.fee_of(Decimal("0.00005")) == Decimal("0.000001")
+    assert usd.quantize_display(Decimal("0.005")) == Decimal("0.01")
+    assert usd.quantize_display(Decimal("-0.005")) == Decimal("-0.01")
+    assert usd.quantize_fee(Decimal("0.0000005")) == Decimal("0.000001")
+    assert usd.fee_of(Decimal("10")) == Decimal("0.100000")
+    assert usd.fee_of(Decimal("0.15")) == Decimal("0.001500")
+    assert usd.fee_of(Decimal("0.000049")) == Decimal("0.000000")
+    assert usd.fee_of(Decimal("0.00005")) == Decimal("0.000001")
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_rounding_is_half_up() -> None:
     ],
 )
 def test_format_usd(amount: Decimal | None, kwargs: dict[str, object], text: str) -> None:
-    assert money.format_usd(amount, **kwargs) == text  # type: ignore[arg-type]
+    assert usd.format_usd(amount, **kwargs) == text  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_format_usd(amount: Decimal | None, kwargs: dict[str, object], text: str
     [(Decimal("10"), 2, "10.00"), (Decimal("0.123456"), 2, "0.123456"), (Decimal("1.5"), 2, "1.50"), (Decimal("7"), 0, "7")],
 )
 def test_to_wire(amount: Decimal, dp: int, text: str) -> None:
-    assert money.to_wire(amount, dp) == text
+    assert usd.to_wire(amount, dp) == text
 
 
 amounts = st.decimals(min_value=Decimal("-999999999999"), max_value=Decimal("999999999999"), places=6, allow_nan=False, allow_infinity=False)
@@ -159,12 +159,12 @@ def test_text_round_trip_is_exact(amount: Decimal) -> None:
     if amount == 0:
         text = text.lstrip("-")
     assert parse_money(text) == amount
-    assert parse_money(money.loads(money.dumps({"a": amount}))["a"]) == amount
+    assert parse_money(usd.loads(usd.dumps({"a": amount}))["a"]) == amount
 
 
 @given(amounts)
 def test_wire_strings_round_trip(amount: Decimal) -> None:
-    assert parse_money(money.to_wire(abs(amount), 2)) == abs(amount)
+    assert parse_money(usd.to_wire(abs(amount), 2)) == abs(amount)
 
 
 @given(st.text(max_size=30))
@@ -188,7 +188,7 @@ def test_floats_are_always_refused(value: float) -> None:
 @given(amounts, amounts)
 def test_fee_plus_net_equals_gross(a: Decimal, b: Decimal) -> None:
     gross = abs(a) + abs(b)
-    fee = money.fee_of(gross)
+    fee = usd.fee_of(gross)
     assert fee + (gross - fee) == gross
     assert fee <= gross
-    assert fee == (gross / 100).quantize(money.MICRO, rounding="ROUND_HALF_UP")
+    assert fee == (gross / 100).quantize(usd.MICRO, rounding="ROUND_HALF_UP")

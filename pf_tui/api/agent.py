@@ -43,7 +43,7 @@ from pf_tui.api.models import (
     WalletBalance,
 )
 from pf_tui.api.routes import Endpoint
-from pf_tui.money import to_wire
+from pf_tui.usd import to_wire
 from pf_tui.secret import Secret
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ from pf_tui.api.transport import (
     map_transport_error,
 )
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.money import dumps, loads
+from pf_tui.usd import dumps, loads
 from pf_tui.secret import Secret
 
 __all__ = ["PurpleFleaClient"]

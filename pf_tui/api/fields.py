@@ -2,8 +2,8 @@
 
 Every reader takes the object, the key (or several aliases, first present wins) and the dotted
 path used in error messages, and raises :class:`ResponseDecodeError` naming the field: never
-``KeyError``/``TypeError``. Money goes through :func:`pf_tui.money.parse_money` (JSON numbers
-arrive as ``Decimal`` or ``int`` from :func:`pf_tui.money.loads`, docs strings as ``"10.00"``).
+``KeyError``/``TypeError``. Money goes through :func:`pf_tui.usd.parse_money` (JSON numbers
+arrive as ``Decimal`` or ``int`` from :func:`pf_tui.usd.loads`, docs strings as ``"10.00"``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from pf_tui.api.errors import ResponseDecodeError, plain_text
-from pf_tui.money import MoneyError, parse_money
+from pf_tui.usd import MoneyError, parse_money
 
 __all__ = [
     "obj",

@@ -1,6 +1,6 @@
 """The one normalising layer: production and docs shapes (API.md §2-§3) onto the models.
 
-One entry per model (:data:`NORMALIZERS`); each takes the decoded JSON (``pf_tui.money.loads``, so
+One entry per model (:data:`NORMALIZERS`); each takes the decoded JSON (``pf_tui.usd.loads``, so
 numbers are ``Decimal``/``int``) and returns a frozen model, or raises
 :class:`~pf_tui.api.errors.ResponseDecodeError` naming the field that is missing or wrong. Both
 shapes of a figure go through the same entry, which tells them apart by the keys they carry:

@@ -25,7 +25,7 @@ from pf_tui.config.model import (
 )
 from pf_tui.config.parse import AGENT_ID, default_rules
 from pf_tui.config.schema import url_problem
-from pf_tui.money import MoneyError, parse_money
+from pf_tui.usd import MoneyError, parse_money
 from pf_tui.secret import Secret
 
 _SOURCE = "GET /_sim/agents"

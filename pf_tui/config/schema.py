@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pf_tui.config.errors import ConfigError
-from pf_tui.money import MoneyError, parse_money
+from pf_tui.usd import MoneyError, parse_money
 
 _SECRET_VARIANTS = ("_env", "_file", "")
 

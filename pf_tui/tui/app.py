@@ -20,31 +20,31 @@ from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
-from pf_tui.core.results import PollFailure
+from pf_tui.wiring import PollEngine, build_poll_engine
+from pf_tui.core.polling.results import PollFailure
 from pf_tui.text import one_line
-from pf_tui.tui.actions_bridge import ActionsBridge
-from pf_tui.tui.alert_log import AlertLog
-from pf_tui.tui.alert_store import AlertStoreSync
+from pf_tui.views.money_desk import ActionsBridge
+from pf_tui.views.alert_log import AlertLog
+from pf_tui.tui.alert_sync import AlertStoreSync
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
-from pf_tui.tui.dialogs.money_flow import MoneyFlows
-from pf_tui.tui.engine import Engine, build_engine
-from pf_tui.tui.feed import FleetFeed
+from pf_tui.tui.dialogs.money.flow import MoneyFlows
+from pf_tui.views.feed import FleetFeed
 from pf_tui.tui.gc_pacer import GcPacer
 from pf_tui.tui.format import Tones
 from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS
 from pf_tui.tui.messages import AgentChosen, FleetUpdated, PollFailed
 from pf_tui.tui.state_file import StateKeeper
-from pf_tui.tui.viewmodel import FleetView
-from pf_tui.tui.views.alerts import AlertsView
-from pf_tui.tui.views.audit import MoneyStatus
-from pf_tui.tui.views.escrows import EscrowsView
-from pf_tui.tui.views.fleet import FleetView as FleetTable
-from pf_tui.tui.views.frame import Frame
-from pf_tui.tui.views.overview import OverviewView
-from pf_tui.tui.views.positions import PositionsView
-from pf_tui.tui.views.table_view import TableView
+from pf_tui.views.model import FleetView
+from pf_tui.tui.tabs.alerts import AlertsTab
+from pf_tui.tui.dialogs.money.audit import MoneyStatus
+from pf_tui.tui.tabs.escrows import EscrowsTab
+from pf_tui.tui.tabs.fleet import FleetTab
+from pf_tui.tui.tabs.frame import Frame
+from pf_tui.tui.tabs.overview import OverviewTab
+from pf_tui.tui.tabs.positions import PositionsTab
+from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.glyphs import unicode_ok
 from pf_tui.tui.widgets.status_bar import StatusBar
 
@@ -77,7 +77,7 @@ class PfApp(MoneyFlows, App[int]):
         demo: bool = False,
         read_only: bool = False,
         clock: Clock | None = None,
-        engine: Engine | None = None,
+        engine: PollEngine | None = None,
         tick_s: float = TICK_S,
         age_tick_s: float = AGE_TICK_S,
     ) -> None:
@@ -109,15 +109,15 @@ class PfApp(MoneyFlows, App[int]):
         yield Header(icon="$")
         with TabbedContent(initial="overview", id="tabs"):
             with TabPane("1 Overview", id="overview"):
-                yield OverviewView(id="overview-view")
+                yield OverviewTab(id="overview-tab")
             with TabPane("2 Positions", id="positions"):
-                yield PositionsView(id="positions-view")
+                yield PositionsTab(id="positions-tab")
             with TabPane("3 Fleet", id="fleet"):
-                yield FleetTable(id="fleet-view")
+                yield FleetTab(id="fleet-tab")
             with TabPane("4 Escrows", id="escrows"):
-                yield EscrowsView(id="escrows-view")
+                yield EscrowsTab(id="escrows-tab")
             with TabPane("5 Alerts", id="alerts"):
-                yield AlertsView(id="alerts-view")
+                yield AlertsTab(id="alerts-tab")
         yield MoneyStatus(id="money-status")
         yield StatusBar(id="status")
         yield Footer()
@@ -149,7 +149,7 @@ class PfApp(MoneyFlows, App[int]):
     async def run_engine(self) -> None:
         """Poll forever: apply each batch to the fleet state and post the new view."""
         if self.engine is None:
-            self.engine = build_engine(self.config, self.clock)
+            self.engine = build_poll_engine(self.config, self.clock)
         engine = self.engine
         feed = FleetFeed(engine.fleet, self.money.escrow_notes)
         poller = engine.poller
@@ -235,7 +235,7 @@ class PfApp(MoneyFlows, App[int]):
         if frame is None:
             return
         with self.batch_update():
-            view = self.query_one(f"#{self.active_tab}-view")
+            view = self.query_one(f"#{self.active_tab}-tab")
             view.show(frame)  # type: ignore[attr-defined]
             self._draw_status()
         firing = self.alert_log.firing_count()
@@ -263,11 +263,11 @@ class PfApp(MoneyFlows, App[int]):
         if tab in TABLE_TABS:
             self.call_after_refresh(self._table().focus)
 
-    def _table_view(self) -> TableView | None:
-        view = self.query_one(f"#{self.active_tab}-view")
-        return view if isinstance(view, TableView) else None
+    def _table_view(self) -> TableTab | None:
+        view = self.query_one(f"#{self.active_tab}-tab")
+        return view if isinstance(view, TableTab) else None
 
-    def _table(self) -> TableView | None:  # pragma: no cover - thin
+    def _table(self) -> TableTab | None:  # pragma: no cover - thin
         view = self._table_view()
         return view.table if view is not None else None  # type: ignore[return-value]
 
@@ -362,7 +362,7 @@ class PfApp(MoneyFlows, App[int]):
 
     def action_drill(self) -> None:
         """Drill into the agent under the Fleet cursor."""
-        key = self.query_one(FleetTable).table.cursor_key
+        key = self.query_one(FleetTab).table.cursor_key
         if key is not None:
             self.post_message(AgentChosen(key))
 
@@ -380,7 +380,7 @@ class PfApp(MoneyFlows, App[int]):
         self.action_show_tab("fleet")
 
     def _alert_key(self) -> str | None:
-        return self.query_one(AlertsView).table.cursor_key
+        return self.query_one(AlertsTab).table.cursor_key
 
     def action_acknowledge_alert(self) -> None:
         """Acknowledge the alert under the cursor."""

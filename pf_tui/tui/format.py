@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
 
-from pf_tui.money import format_usd
+from pf_tui.usd import format_usd
 
 
 @dataclass(frozen=True, slots=True)

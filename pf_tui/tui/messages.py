@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from pf_tui.tui.viewmodel import FleetView
+from pf_tui.views.model import FleetView
 
 
 @dataclass

@@ -39,10 +39,10 @@ VERSION = 1
 
 def collect(app: Any) -> dict[str, Any]:
     """The app's saveable state as a TOML-ready mapping."""
-    from pf_tui.tui.views.table_view import TableView
+    from pf_tui.tui.tabs.table_tab import TableTab
 
     tables: dict[str, Any] = {}
-    for view in app.query(TableView):
+    for view in app.query(TableTab):
         if view.id is None:
             continue
         table = view.table
@@ -62,14 +62,14 @@ def apply(app: Any, state: dict[str, Any]) -> None:
     Anything missing, misspelt or of the wrong type is skipped: an old or hand-edited file never
     stops the TUI.
     """
-    from pf_tui.tui.views.table_view import TableView
+    from pf_tui.tui.tabs.table_tab import TableTab
 
     theme = state.get("theme")
     if isinstance(theme, str) and theme in app.available_themes:
         app.theme = theme
     tables = state.get("tables")
     if isinstance(tables, dict):
-        for view in app.query(TableView):
+        for view in app.query(TableTab):
             saved = tables.get(view.id or "")
             if not isinstance(saved, dict):
                 continue

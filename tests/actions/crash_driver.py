@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pf_tui.core.action_types import PlannedRequest, ReleasePartial
-from pf_tui.core.action_wire import ClientWire
+from pf_tui.core.money.types import PlannedRequest, ReleasePartial
+from pf_tui.core.money.wire import ClientWire
 
 from .helpers import Harness
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 
-from pf_tui import money
+from pf_tui import usd
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.clock import FakeClock
-from pf_tui.core.action_wire import ClientWire
-from pf_tui.core.actions import ActionEngine
-from pf_tui.core.store import Store
+from pf_tui.core.money.wire import ClientWire
+from pf_tui.core.money.engine import ActionEngine
+from pf_tui.core.store.db import Store
 from pf_tui.secret import Secret
 
 
@@ -24,15 +24,15 @@ def sim_get(url: str, path: str) -> Any:
     """A control-route GET with money decoded as Decimal."""
     reply = httpx.get(f"{url}{path}", timeout=10)
     reply.raise_for_status()
-    return money.loads(reply.content)
+    return usd.loads(reply.content)
 
 
 def sim_post(url: str, path: str, body: Any) -> Any:
     """A control-route POST."""
-    reply = httpx.post(f"{url}{path}", content=money.dumps(body), timeout=10,
+    reply = httpx.post(f"{url}{path}", content=usd.dumps(body), timeout=10,
                        headers={"Content-Type": "application/json"})
     reply.raise_for_status()
-    return money.loads(reply.content)
+    return usd.loads(reply.content)
 
 
 def agents(url: str) -> list[dict[str, Any]]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pf_tui.core.action_types import OpenStream, ReleasePartial, RequestState, StreamMode, StreamUnit
-from pf_tui.money import fee_of
-from pf_tui.sim.server import SimServer
+from pf_tui.core.money.types import OpenStream, ReleasePartial, RequestState, StreamMode, StreamUnit
+from pf_tui.usd import fee_of
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import Harness, agents, casino_balance, money_requests, sim_get, sim_post
 

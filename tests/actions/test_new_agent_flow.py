@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pf_tui.core.action_types import (
+from pf_tui.core.money.types import (
     ClaimFaucet,
     CloseStream,
     OpenStream,
@@ -17,8 +17,8 @@ from pf_tui.core.action_types import (
     StreamState,
     StreamUnit,
 )
-from pf_tui.money import fee_of
-from pf_tui.sim.server import SimServer
+from pf_tui.usd import fee_of
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import Harness, casino_balance
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pf_tui.core.action_types import (
+from pf_tui.core.money.types import (
     ActionValidationError,
     DisputeEscrow,
     OpenStream,
@@ -17,7 +17,7 @@ from pf_tui.core.action_types import (
     StreamMode,
     StreamUnit,
 )
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 from tests.actions.helpers import Harness, agents, money_requests
 
 REASON = "the feed stopped delivering prices"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pf_tui.core.action_journal import request_key, tag_for
-from pf_tui.core.action_types import (
+from pf_tui.core.money.journal import request_key, tag_for
+from pf_tui.core.money.types import (
     ActionInFlightError,
     ActionValidationError,
     DisputeEscrow,
@@ -22,7 +22,7 @@ from pf_tui.core.action_types import (
     StreamMode,
     StreamUnit,
 )
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import Harness, agents, money_requests
 

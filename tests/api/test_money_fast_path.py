@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pf_tui.money import MoneyError, parse_money
+from pf_tui.usd import MoneyError, parse_money
 
 
 def outcome(value: object, **kw: object) -> tuple[str, object]:

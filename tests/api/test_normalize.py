@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pf_tui.api import normalize as norm
 from pf_tui.api.errors import ResponseDecodeError
 from pf_tui.api.models import Dialect, EscrowStatus
-from pf_tui.money import loads
+from pf_tui.usd import loads
 from tests.api import fixtures as fx
 
 JAN1 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ import pytest
 from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases
 from pf_tui.api import errors as e
 from pf_tui.api.models import Dialect, EscrowStatus
-from pf_tui.money import loads
+from pf_tui.usd import loads
 from pf_tui.secret import Secret
 
 TRANSPORTS = ["aiohttp", "httpx"]

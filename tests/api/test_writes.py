@@ -10,7 +10,7 @@ import pytest
 from pf_tui.api import RetryPolicy
 from pf_tui.api import errors as e
 from pf_tui.api.models import Dialect, EscrowStatus
-from pf_tui.money import loads
+from pf_tui.usd import loads
 from tests.api import fixtures as fx
 from tests.api.helpers import CANARY, CANARY_TRADE, agent_of, mock_client
 

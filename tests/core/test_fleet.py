@@ -16,8 +16,8 @@ from pf_tui.api.models import (
     ReferralStats,
 )
 from pf_tui.clock import FakeClock
-from pf_tui.core.fleet import AgentInfo, FleetState
-from pf_tui.core.results import (
+from pf_tui.core.fleet.state import AgentInfo, FleetState
+from pf_tui.core.polling.results import (
     BalanceSnapshot,
     DataType,
     EscrowSnapshot,
@@ -25,7 +25,7 @@ from pf_tui.core.results import (
     ReferralSnapshot,
     Snapshot,
 )
-from pf_tui.core.store import Store
+from pf_tui.core.store.db import Store
 
 INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5,
              "errors": 5}

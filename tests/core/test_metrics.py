@@ -18,7 +18,7 @@ from pf_tui.api.models import (
     PnlPoint,
     ReferralStats,
 )
-from pf_tui.core import metrics as m
+from pf_tui.core.fleet import derived as m
 
 
 def test_balance_and_total_pnl() -> None:

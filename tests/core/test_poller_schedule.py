@@ -10,9 +10,9 @@ import pytest
 from pf_tui.api.errors import RateLimitError, ServiceUnavailableError
 from pf_tui.api.models import EscrowStatus, Escrow, LedgerEntry
 from pf_tui.clock import FakeClock
-from pf_tui.core.fetch import PollTarget
-from pf_tui.core.poller import Poller
-from pf_tui.core.results import DataType, PollFailure, Snapshot
+from pf_tui.core.polling.fetch import PollTarget
+from pf_tui.core.polling.poller import Poller
+from pf_tui.core.polling.results import DataType, PollFailure, Snapshot
 from tests.core.fakes import FakeSource, new_calls
 
 INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5}

@@ -15,16 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-sim_server_mod = pytest.importorskip("pf_tui.sim.server")
+sim_server_mod = pytest.importorskip("pf_tui.sim.http.server")
 
 from pf_tui.api.bases import ServiceBases  # noqa: E402
 from pf_tui.api.client import PurpleFleaClient  # noqa: E402
 from pf_tui.api.retry import RetryPolicy  # noqa: E402
 from pf_tui.config import Config  # noqa: E402
-from pf_tui.core.fleet import FleetState  # noqa: E402
-from pf_tui.core.poller import Poller  # noqa: E402
-from pf_tui.core.results import DataType  # noqa: E402
-from pf_tui.core.wiring import build_engine  # noqa: E402
+from pf_tui.core.fleet.state import FleetState  # noqa: E402
+from pf_tui.core.polling.poller import Poller  # noqa: E402
+from pf_tui.core.polling.results import DataType  # noqa: E402
+from pf_tui.wiring import build_poll_engine  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
 
 INTERVAL = 0.1
@@ -63,7 +63,8 @@ async def engine(sim: Any) -> AsyncIterator[tuple[Poller, FleetState, Callable[[
     config = Config.demo(sim.url, fetch_demo_agents(sim.url))
     client = PurpleFleaClient(ServiceBases.for_simulator(sim.url), timeout=0.5,
                               retry=RetryPolicy(max_attempts=1))
-    poller, fleet = build_engine(client, config, seed=3)
+    engine = build_poll_engine(config, client=client, seed=3)
+    poller, fleet = engine.poller, engine.fleet
     poller.max_backoff = CAP
     intervals = {k.value: INTERVAL for k in DataType}
     poller.set_intervals(intervals)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pf_tui.clock import FakeClock
-from pf_tui.core.schema import SCHEMA_VERSION, migrate
-from pf_tui.core.store import Sample, Store, StoreClosedError, default_path, transaction
+from pf_tui.core.store.schema import SCHEMA_VERSION, migrate
+from pf_tui.core.store.db import Sample, Store, StoreClosedError, default_path, transaction
 
 
 def test_fresh_store_is_migrated_in_wal_mode(tmp_path: Path) -> None:

@@ -12,11 +12,13 @@ import asyncio
 import sys
 
 from pf_tui.clock import SYSTEM_CLOCK
-from pf_tui.core.alerts import AgentFacts, AlertEngine, RuleKind, RuleSpec, Severity
-from pf_tui.core.notify import Dispatcher
-from pf_tui.core.notify_receivers import TelegramReceiver, WebhookReceiver
-from pf_tui.core.notify_state import AlertLog
-from pf_tui.core.store import Store
+from pf_tui.core.alerts.facts import AgentFacts
+from pf_tui.core.alerts.engine import AlertEngine
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
+from pf_tui.core.notify.outbox import Dispatcher
+from pf_tui.core.notify.receivers import TelegramReceiver, WebhookReceiver
+from pf_tui.core.alerts.store import AlertLog
+from pf_tui.core.store.db import Store
 from pf_tui.secret import Secret
 
 AGENTS = 10

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from pf_tui.core.alerts import AlertEvent, EventKind, Severity
+from pf_tui.core.alerts.engine import AlertEvent, EventKind
+from pf_tui.core.alerts.rules import Severity
 
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "s", "code", "pre", "a"}
 T0 = 1_767_225_600.0

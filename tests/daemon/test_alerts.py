@@ -6,20 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from pf_tui.core.alerts import (
-    AgentFacts,
-    AlertEngine,
-    AlertInstance,
-    EventKind,
-    FleetFacts,
-    Health,
-    RuleKind,
-    RuleSpec,
-    Severity,
-    Silence,
-    StreamFacts,
-    default_rules,
-)
+from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
+from pf_tui.core.alerts.engine import AlertEngine, AlertInstance, EventKind
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rules
 
 T0 = 1_767_225_600.0
 BAL = RuleSpec("balance_low", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd", op="<",
@@ -208,7 +197,7 @@ def test_rules_from_config_defaults_and_silences() -> None:
 
     from pf_tui.config import AlertsConfig, default_rules as config_defaults
     from pf_tui.config.model import Silence as ConfigSilence
-    from pf_tui.core.alerts import rules_from_config
+    from pf_tui.core.alerts.rules import rules_from_config
 
     cfg = AlertsConfig(rules=config_defaults(), silences=(ConfigSilence(
         (("rule", "low_balance"), ("agent", "ag_*")),

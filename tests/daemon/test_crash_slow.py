@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import webhook_sink
 

@@ -25,8 +25,9 @@ from pf_tui.config.model import (
     WebhookConfig,
 )
 from pf_tui.config.parse import default_rules
-from pf_tui.core.notify_state import read_heartbeat
-from pf_tui.daemon import DaemonOptions, run_daemon, setup_logging
+from pf_tui.core.alerts.store import read_heartbeat
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
+from pf_tui.daemon.logs import setup_logging
 from pf_tui.secret import Secret
 
 from .helpers import free_port, webhook_sink
@@ -123,8 +124,8 @@ def test_daemon_never_imports_textual() -> None:
     # is installed, so no httpx user can keep rich out.
     code = (
         "import sys\n"
-        "import pf_tui.daemon, pf_tui.core.notify, pf_tui.core.notify_state\n"
-        "import pf_tui.core.notify_metrics, pf_tui.core.alerts\n"
+        "import pf_tui.daemon.loop, pf_tui.core.notify.outbox, pf_tui.core.alerts.store\n"
+        "import pf_tui.daemon.metrics, pf_tui.core.alerts.engine\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
         "print(','.join(bad))\n"
     )

@@ -20,9 +20,10 @@ import pytest
 
 from pf_tui.config import AlertRule, Config
 from pf_tui.config.model import LogNotifyConfig, StoreConfig, TelegramConfig, WebhookConfig
-from pf_tui.daemon import DaemonOptions, run_daemon, setup_logging
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
+from pf_tui.daemon.logs import setup_logging
 from pf_tui.secret import Secret
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import free_port, webhook_sink
 

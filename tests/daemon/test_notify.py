@@ -10,9 +10,9 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pf_tui.core.alerts import EventKind
-from pf_tui.core.notify import DEAD_AT, Dispatcher, Outbox, backoff_s
-from pf_tui.core.notify_format import (
+from pf_tui.core.alerts.engine import EventKind
+from pf_tui.core.notify.outbox import DEAD_AT, Dispatcher, Outbox, backoff_s
+from pf_tui.core.notify.format import (
     TELEGRAM_LIMIT,
     event_from_dict,
     event_to_dict,
@@ -20,8 +20,8 @@ from pf_tui.core.notify_format import (
     utf16_len,
     webhook_payload,
 )
-from pf_tui.core.notify_receivers import LogReceiver, TelegramReceiver, WebhookReceiver
-from pf_tui.core.schema import migrate
+from pf_tui.core.notify.receivers import LogReceiver, TelegramReceiver, WebhookReceiver
+from pf_tui.core.store.schema import migrate
 from pf_tui.secret import Secret
 
 from .helpers import T0, make_event, telegram_html_errors, webhook_sink

@@ -12,14 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pf_tui.core.alerts import AgentFacts, AlertEngine, AlertEvent, RuleKind, RuleSpec, Severity
-from pf_tui.core.notify import Dispatcher
-from pf_tui.core.notify_format import TELEGRAM_LIMIT, telegram_html, utf16_len
-from pf_tui.core.notify_receivers import Outcome, TelegramReceiver
-from pf_tui.core.notify_state import AlertLog
-from pf_tui.core.schema import migrate
+from pf_tui.core.alerts.facts import AgentFacts
+from pf_tui.core.alerts.engine import AlertEngine, AlertEvent
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
+from pf_tui.core.notify.outbox import Dispatcher
+from pf_tui.core.notify.format import TELEGRAM_LIMIT, telegram_html, utf16_len
+from pf_tui.core.notify.receivers import Outcome, TelegramReceiver
+from pf_tui.core.alerts.store import AlertLog
+from pf_tui.core.store.schema import migrate
 from pf_tui.secret import Secret
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import T0, make_event
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from pf_tui.money import loads
+from pf_tui.usd import loads
 
 
 def demo_agents(client: httpx.Client) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_sim_imports_neither_client_nor_ui() -> None:
-    files = sorted(SIM_DIR.glob("*.py"))
+    files = sorted(SIM_DIR.rglob("*.py"))
     assert len(files) > 10
     for path in files:
         bad = {m for m in imported_modules(path) if m.startswith(FORBIDDEN)}
@@ -31,7 +31,7 @@ def test_sim_imports_neither_client_nor_ui() -> None:
 
 
 def test_sim_never_uses_the_global_random() -> None:
-    for path in SIM_DIR.glob("*.py"):
+    for path in SIM_DIR.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         for call in ("random.random(", "random.choice(", "random.randint(", "random.seed(", "random.uniform("):
             assert call not in text, f"{path.name} uses the global RNG ({call})"

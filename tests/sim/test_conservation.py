@@ -9,12 +9,12 @@ import httpx
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from pf_tui.sim.errors import ApiError
-from pf_tui.sim.escrow import CLASSIC, DOCS, TERMINAL
-from pf_tui.sim.faucet import REGISTRATION_BUCKET
-from pf_tui.sim.market import INITIAL_PRICES
-from pf_tui.sim.state import Simulator
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.model.errors import ApiError
+from pf_tui.sim.model.escrow import CLASSIC, DOCS, TERMINAL
+from pf_tui.sim.model.faucet import REGISTRATION_BUCKET
+from pf_tui.sim.model.market import INITIAL_PRICES
+from pf_tui.sim.model.state import Simulator
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import auth, body
 

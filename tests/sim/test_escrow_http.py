@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import auth, balance, body, demo_agents, state
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 
 from .helpers import auth, balance, body, demo_agents
 

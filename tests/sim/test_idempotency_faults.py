@@ -11,8 +11,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pf_tui.sim.http import SimulatedReset
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.pipeline import SimulatedReset
+from pf_tui.sim.http.server import SimServer
 from tests.conftest import asgi_client
 
 from .helpers import auth, balance, body, demo_agents

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pf_tui.sim.app import create_app
-from pf_tui.sim.casino import dice_multiplier
-from pf_tui.sim.server import SimServer, load_faults, main
-from pf_tui.sim.telegram import html_error
+from pf_tui.sim.http.app import create_app
+from pf_tui.sim.model.casino import dice_multiplier
+from pf_tui.sim.http.server import SimServer, load_faults, main
+from pf_tui.sim.model.telegram import html_error
 from tests.conftest import asgi_client
 
 from .helpers import auth, body

@@ -18,9 +18,9 @@ from typing import Any
 
 from pf_tui.config import Config
 from pf_tui.demo import fetch_demo_agents
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
-from pf_tui.tui.frozen_clock import FrozenClock
+from pf_tui.clock import FrozenClock
 
 START = 1_767_268_800.0
 """2026-01-01T12:00:00Z."""

@@ -1,7 +1,7 @@
 """The Alerts tab and the daemon share one store: rows appear, acks and silences go back, heartbeat shows.
 
 Alert rows are written the way the daemon writes them (an :class:`AlertEngine` evaluation committed
-by :class:`pf_tui.core.notify_state.AlertLog`), and after a silence from the TUI the same daemon
+by :class:`pf_tui.core.alerts.store.AlertLog`), and after a silence from the TUI the same daemon
 steps are run again to show the daemon really stops paging.
 """
 
@@ -16,14 +16,16 @@ from typing import Any
 import pytest
 
 from pf_tui.clock import FakeClock
-from pf_tui.core.alerts import AgentFacts, AlertEngine, EventKind, Health, RuleKind, RuleSpec, Severity
-from pf_tui.core.notify_state import AlertLog as DaemonLog
-from pf_tui.core.notify_state import Heartbeat
-from pf_tui.core.store import Store
-from pf_tui.sim.server import SimServer
-from pf_tui.tui.alert_store import AlertStore, DaemonStatus, operator_name, row_key
+from pf_tui.core.alerts.facts import AgentFacts, Health
+from pf_tui.core.alerts.engine import AlertEngine, EventKind
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
+from pf_tui.core.alerts.store import AlertLog as DaemonLog
+from pf_tui.core.alerts.store import Heartbeat
+from pf_tui.core.store.db import Store
+from pf_tui.sim.http.server import SimServer
+from pf_tui.views.daemon_alerts import AlertStore, DaemonStatus, operator_name, row_key
 from pf_tui.tui.app import PfApp
-from pf_tui.tui.views.alerts import AlertsView
+from pf_tui.tui.tabs.alerts import AlertsTab
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, sim_now, wait_idle
 
 BAL = RuleSpec("balance_low", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd", op="<",
@@ -69,12 +71,12 @@ class FakeDaemon:
 
 
 def _rows(app: PfApp) -> dict[str, list[str]]:
-    table = app.query_one(AlertsView).table
+    table = app.query_one(AlertsTab).table
     return {str(key.value): [str(c) for c in table.get_row(key)] for key in table.rows}
 
 
 def _title(app: PfApp) -> str:
-    return str(app.query_one(AlertsView).query_one(".view-title").render())
+    return str(app.query_one(AlertsTab).query_one(".tab-title").render())
 
 
 async def _open_alerts(app: PfApp, pilot: Any) -> None:
@@ -108,7 +110,7 @@ class TestDaemonRows:
             assert "daemon: alive (pid 4242, 12s ago)" in _title(app)
             assert "(1)" in str(app.query_one("#tabs").get_tab("alerts").label)
 
-            app.query_one(AlertsView).table.move_cursor(row=0)
+            app.query_one(AlertsTab).table.move_cursor(row=0)
             await pilot.press("m")
             await app.alert_sync.flush()
             await wait_idle(app, pilot)
@@ -137,7 +139,7 @@ class TestDaemonRows:
         async with app.run_test(size=SIZE) as pilot:
             await _open_alerts(app, pilot)
             assert _rows(app)[row_key(1)][5] == "firing"
-            app.query_one(AlertsView).table.move_cursor(row=0)
+            app.query_one(AlertsTab).table.move_cursor(row=0)
             await pilot.press("a")
             assert app.alert_sync is not None
             await app.alert_sync.flush()

@@ -8,10 +8,10 @@ from decimal import Decimal as D
 
 from pf_tui.api.models import Dialect, Escrow, EscrowStatus
 from pf_tui.clock import FakeClock
-from pf_tui.core.fleet import AgentInfo, FleetState
-from pf_tui.core.results import DataType, EscrowSnapshot, Snapshot
-from pf_tui.tui.feed import FleetFeed
-from pf_tui.tui.viewmodel import EscrowNote
+from pf_tui.core.fleet.state import AgentInfo, FleetState
+from pf_tui.core.polling.results import DataType, EscrowSnapshot, Snapshot
+from pf_tui.views.feed import FleetFeed
+from pf_tui.views.model import EscrowNote
 
 INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5, "errors": 5}
 

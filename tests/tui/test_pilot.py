@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
 from pf_tui.tui.keymap import APP_BINDINGS
-from pf_tui.tui.views.fleet import FleetView as FleetTable
-from pf_tui.tui.views.positions import PositionsView
+from pf_tui.tui.tabs.fleet import FleetTab
+from pf_tui.tui.tabs.positions import PositionsTab
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
 
 
@@ -24,8 +24,8 @@ def server() -> Iterator[SimServer]:
         yield sim
 
 
-def _column(app: PfApp, table_view: type, column: str) -> list[str]:
-    table = app.query_one(table_view).table
+def _column(app: PfApp, table_tab: type, column: str) -> list[str]:
+    table = app.query_one(table_tab).table
     return [table.get_row_at(i)[[c.key for c in table.spec].index(column)].plain for i in range(table.row_count)]
 
 
@@ -47,18 +47,18 @@ class TestFleetTable:
             await settle(app, pilot)
             await pilot.press("3")
             await wait_idle(app, pilot)
-            table = app.query_one(FleetTable).table
+            table = app.query_one(FleetTab).table
             assert table.row_count == 8
-            labels = _column(app, FleetTable, "label")
+            labels = _column(app, FleetTab, "label")
             assert labels == sorted(labels)
             await pilot.press("s", "s")  # label -> strategy -> balance (numbers sort high first)
             await wait_idle(app, pilot)
             assert table.sort_column == "balance" and table.reverse
-            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTable, "balance")]
+            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTab, "balance")]
             assert balances == sorted(balances, reverse=True)
             await pilot.press("S")
             await wait_idle(app, pilot)
-            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTable, "balance")]
+            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTab, "balance")]
             assert balances == sorted(balances)
             await pilot.press("down", "down")
             key = table.cursor_key
@@ -77,12 +77,12 @@ class TestFleetTable:
             assert isinstance(app.screen, FilterDialog)
             await pilot.press(*"trend", "enter")
             await wait_idle(app, pilot)
-            labels = _column(app, FleetTable, "label")
+            labels = _column(app, FleetTab, "label")
             assert labels and all("trend" in label for label in labels)
             assert len(labels) < 8
             await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
             await wait_idle(app, pilot)
-            assert app.query_one(FleetTable).table.row_count == 8
+            assert app.query_one(FleetTab).table.row_count == 8
 
     async def test_drill_down_and_back(self, server: SimServer) -> None:
         app = make_app(server)
@@ -90,7 +90,7 @@ class TestFleetTable:
             await settle(app, pilot)
             await pilot.press("3")
             await wait_idle(app, pilot)
-            table = app.query_one(FleetTable).table
+            table = app.query_one(FleetTab).table
             agent_id = table.cursor_key
             await pilot.press("enter")
             await wait_idle(app, pilot)
@@ -98,7 +98,7 @@ class TestFleetTable:
             assert app.active_tab == "overview"
             await pilot.press("2")
             await wait_idle(app, pilot)
-            positions = app.query_one(PositionsView).table
+            positions = app.query_one(PositionsTab).table
             shown = {key.value.split("/")[0] for key in positions.rows}
             assert shown <= {agent_id}
             await pilot.press("escape")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, steady_cursor, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]

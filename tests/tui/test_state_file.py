@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from pf_tui.config import load_state, save_state
-from pf_tui.sim.server import SimServer
-from pf_tui.tui.views.fleet import FleetView as FleetTable
-from pf_tui.tui.views.positions import PositionsView
+from pf_tui.sim.http.server import SimServer
+from pf_tui.tui.tabs.fleet import FleetTab
+from pf_tui.tui.tabs.positions import PositionsTab
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, sim_now, wait_idle
 
 
@@ -34,14 +34,14 @@ async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_pa
         app.theme = "nord"
         app.alert_log.restore_silences([("ag_1", "stale_data", now + 600),
                                         ("ag_2", "api_error", now - 1)], now)
-        table = app.query_one(FleetTable).table
+        table = app.query_one(FleetTab).table
         sort, reverse = table.sort_column, table.reverse
         assert sort != "label" or not reverse
         await pilot.press("q")  # quitting saves
         await pilot.pause()
     saved = load_state(state)
     assert saved["theme"] == "nord"
-    assert saved["tables"]["fleet-view"] == {"sort": sort, "reverse": reverse, "filter": "trend"}
+    assert saved["tables"]["fleet-tab"] == {"sort": sort, "reverse": reverse, "filter": "trend"}
     assert saved["silences"] == [{"agent": "ag_1", "rule": "stale_data", "until": now + 600}]
 
     again = make_app(server, state_path=state)
@@ -49,12 +49,12 @@ async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_pa
         await settle(again, pilot)
         await pilot.press("3")
         await wait_idle(again, pilot)
-        table = again.query_one(FleetTable).table
+        table = again.query_one(FleetTab).table
         assert (table.sort_column, table.reverse, table.filter_text) == (sort, reverse, "trend")
         assert 0 < table.row_count < 8  # the filter is applied, not just remembered
         assert again.theme == "nord"
         assert again.alert_log.silenced_until("ag_1", "stale_data") == now + 600
-        positions = again.query_one(PositionsView).table
+        positions = again.query_one(PositionsTab).table
         assert positions.filter_text == ""
 
 
@@ -72,20 +72,20 @@ async def test_change_is_saved_without_quitting(server: SimServer, tmp_path: Pat
         await keeper.tick()
         await keeper.tick()
         assert keeper.saves == 1
-        assert load_state(state)["tables"]["positions-view"]["sort"] == (
-            app.query_one(PositionsView).table.sort_column)
+        assert load_state(state)["tables"]["positions-tab"]["sort"] == (
+            app.query_one(PositionsTab).table.sort_column)
 
 
 async def test_bad_values_are_skipped(server: SimServer, tmp_path: Path) -> None:
     state = tmp_path / "state.toml"
-    save_state(state, {"theme": "no-such-theme", "tables": {"fleet-view": {"sort": "nope", "reverse": "x",
+    save_state(state, {"theme": "no-such-theme", "tables": {"fleet-tab": {"sort": "nope", "reverse": "x",
                                                                           "filter": 3}},
                        "silences": [{"agent": "a"}, "junk"]})
     app = make_app(server, state_path=state)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        table = app.query_one(FleetTable).table
-        assert table.filter_text == "" and table.sort_column == FleetTable.SORT
+        table = app.query_one(FleetTab).table
+        assert table.filter_text == "" and table.sort_column == FleetTab.SORT
         assert app.theme != "no-such-theme"
 
 

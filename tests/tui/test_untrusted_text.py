@@ -12,11 +12,11 @@ import pytest
 from rich.text import Text
 
 from pf_tui.demo import fetch_demo_agents
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.sanitize import safe
-from pf_tui.tui.views.alerts import AlertsView
-from pf_tui.tui.views.escrows import EscrowsView
-from pf_tui.tui.views.fleet import FleetView as FleetTable
+from pf_tui.tui.tabs.alerts import AlertsTab
+from pf_tui.tui.tabs.escrows import EscrowsTab
+from pf_tui.tui.tabs.fleet import FleetTab
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
 
 MARKUP = ("[bold red]X[/]", "[@click=app.quit]q[/]", "[link='http://evil']x[/link]")
@@ -109,20 +109,20 @@ async def test_evil_text_everywhere(server: SimServer) -> None:
         escrows = _screen_text(screens["escrows"])
         assert "memo [bold" in escrows
         assert "api_error" in _screen_text(screens["alerts"])
-        values = [r.cells[4].plain for r in app.query_one(AlertsView).table._rows.values()]
+        values = [r.cells[4].plain for r in app.query_one(AlertsTab).table._rows.values()]
         assert any("body [bold red]X[/][@click=app.quit]q[/]" in v for v in values), values
 
         # Every cell is plain Text: the typed markup is its text, and no span carries an action.
-        for view in (FleetTable, EscrowsView, AlertsView):
+        for view in (FleetTab, EscrowsTab, AlertsTab):
             table = app.query_one(view).table
             for index in range(table.row_count):
                 for cell in table.get_row_at(index):
                     for span in cell.spans:
                         style = span.style
                         assert not (hasattr(style, "meta") and style.meta), cell.plain
-        label_cells = [c for c in app.query_one(FleetTable).table.get_column("label") if "label" in c.plain]
+        label_cells = [c for c in app.query_one(FleetTab).table.get_column("label") if "label" in c.plain]
         assert label_cells[0].plain.startswith("label [bold red]X[/][@click=app.quit]q[/]")
         assert "\\x1b[2J" in label_cells[0].plain and "\\u202e" in label_cells[0].plain
-        memo_rows = [r for r in app.query_one(EscrowsView).table._rows.values() if "memo" in r.cells[2].plain]
+        memo_rows = [r for r in app.query_one(EscrowsTab).table._rows.values() if "memo" in r.cells[2].plain]
         assert memo_rows and "\\x1b[2J\\x1b]52;c;Z" in memo_rows[0].cells[2].plain
         assert Decimal("0.50") in {e.amount for e in app.fleet_view.escrows}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pf_tui.sim.server import SimServer
+from pf_tui.sim.http.server import SimServer
 from tests.tui.harness import frozen_sim
 
 

@@ -12,13 +12,13 @@ import io
 import httpx
 from rich.console import Console
 
-from pf_tui import money
+from pf_tui import usd
 from pf_tui.config.model import StoreConfig
-from pf_tui.core.action_types import OpenStream, StreamMode, StreamUnit
-from pf_tui.core.streams import Stream
-from pf_tui.sim.server import SimServer
+from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
+from pf_tui.core.money.streams import Stream
+from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
-from pf_tui.tui.views.escrows import EscrowsView
+from pf_tui.tui.tabs.escrows import EscrowsTab
 from tests.tui.harness import make_app, wait_idle
 
 
@@ -49,14 +49,14 @@ def money_posts(url: str, since_seq: int = 0) -> list[dict[str, Any]]:
     """Money-moving requests the simulator logged after ``since_seq`` (reads and controls left out)."""
     reply = httpx.get(f"{url}/_sim/requests?since_seq={since_seq}", timeout=10)
     reply.raise_for_status()
-    return [r for r in money.loads(reply.content)["requests"] if r.get("method") == "POST"]
+    return [r for r in usd.loads(reply.content)["requests"] if r.get("method") == "POST"]
 
 
 def last_seq(url: str) -> int:
     """The newest logged request's sequence number (0 when none)."""
     reply = httpx.get(f"{url}/_sim/requests", timeout=10)
     reply.raise_for_status()
-    rows = money.loads(reply.content)["requests"]
+    rows = usd.loads(reply.content)["requests"]
     return int(rows[-1]["seq"]) if rows else 0
 
 
@@ -80,7 +80,7 @@ async def open_stream(app: PfApp, *, budget: str = "5", batch: str = "1", rate: 
 async def show_escrow(app: PfApp, pilot: Any, escrow_id: str) -> None:
     """Poll, show the Escrows tab and put the cursor on ``escrow_id``'s row."""
     app.action_refresh()
-    view = app.query_one(EscrowsView)
+    view = app.query_one(EscrowsTab)
     for _ in range(100):
         await pilot.pause(0.05)
         if app.fleet_view is not None and any(e.key.endswith("/" + escrow_id) for e in app.fleet_view.escrows):
@@ -102,7 +102,7 @@ async def show_escrow(app: PfApp, pilot: Any, escrow_id: str) -> None:
 def balance(server: SimServer, agent_id: str) -> Decimal:
     """An agent's casino balance in the simulator's own state."""
     reply = httpx.get(f"{server.url}/_sim/state", timeout=10)
-    for agent in money.loads(reply.content)["agents"]:
+    for agent in usd.loads(reply.content)["agents"]:
         if agent["agent_id"] == agent_id:
             return Decimal(str(agent["casino_usd"]))
     raise KeyError(agent_id)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import httpx
 
-from pf_tui.core.action_types import RequestState, StreamMode, StreamState
-from pf_tui.sim.server import SimServer
+from pf_tui.core.money.types import RequestState, StreamMode, StreamState
+from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.commands import ActionCommands
-from pf_tui.tui.dialogs.money_confirm import ConfirmMoneyDialog
-from pf_tui.tui.dialogs.money_dispute import DisputeDialog
-from pf_tui.tui.dialogs.money_open import OpenStreamDialog
-from pf_tui.tui.dialogs.money_stream import CloseDialog, ReleaseDialog
-from pf_tui.tui.views.audit import AuditScreen, MoneyStatus
+from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
+from pf_tui.tui.dialogs.money.dispute import DisputeDialog
+from pf_tui.tui.dialogs.money.open import OpenStreamDialog
+from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
+from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
 from tests.tui.harness import SIZE, settle, wait_idle
 from tests.tui_actions.helpers import (
     agent_ids,

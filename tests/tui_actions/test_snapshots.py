@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pf_tui.core.action_types import StreamMode
-from pf_tui.sim.server import SimServer
+from pf_tui.core.money.types import StreamMode
+from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from tests.tui.harness import SIZE, frozen_sim, settle, steady_cursor, wait_idle
 from tests.tui_actions.helpers import money_app, money_done, open_stream, show_escrow, ui_config

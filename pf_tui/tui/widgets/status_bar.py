@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from pf_tui.tui.format import Tones, age
 from pf_tui.tui.sanitize import safe
-from pf_tui.tui.viewmodel import ServiceView
+from pf_tui.views.model import ServiceView
 
 _MARK = {"up": "ok", "degraded": "some failing", "down": "DOWN", "idle": "..."}
 

@@ -1,0 +1,310 @@
+"""Alert rules and their state machine: pure, driven by the timestamps it is given.
+
+Each rule turns facts about an agent (or the fleet) into a condition that is true, false or
+unknown. Unknown (no data, API error) never counts as "all good": a firing alert stays firing
+while its data is missing, and the separate ``data_stale`` / ``api_down`` rules page for the gap.
+
+Per alert instance the states are ``inactive -> pending -> firing -> inactive``:
+- pending until the condition has held for the rule's ``for_s`` (a flap inside it sends nothing);
+- firing sends one message, then one per ``repeat_s`` while it keeps firing;
+- it clears only when the value crosses the rule's separate clear threshold (hysteresis), and
+  then one resolved message is sent (only if a firing message was sent).
+Silences (with expiry) and inhibition (an agent's ``api_down`` mutes that agent's other alerts)
+suppress messages, not state. The engine's state can be dumped and restored, so a restarted
+daemon neither repeats nor forgets a page.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
+from pf_tui.core.alerts.rules import (
+    FLEET,
+    Condition,
+    RuleKind,
+    RuleSpec,
+    Severity,
+    Silence,
+    describe,
+    threshold_condition,
+)
+
+
+class EventKind(str, enum.Enum):
+    """Why a notification is sent."""
+
+    FIRING = "firing"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+    HEARTBEAT = "heartbeat"  # the daemon's "still alive" message (Alertmanager's Watchdog)
+
+
+@dataclass
+class AlertInstance:
+    """The state of one rule for one agent (and stream, escrow or action)."""
+
+    fingerprint: str
+    rule: str
+    labels: dict[str, str]
+    state: str = "inactive"  # inactive | pending | firing
+    active_since: float = 0.0  # when the condition began to hold
+    starts_at: float = 0.0  # when it began firing
+    last_sent: float = 0.0
+    sent: int = 0  # notifications sent for this firing episode
+    value: str = ""
+    nodata: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form, for the store."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AlertInstance:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """A notification to send: a firing, a repeat, or a resolution."""
+
+    event_id: str
+    kind: EventKind
+    rule: str
+    severity: Severity
+    fingerprint: str
+    labels: Mapping[str, str]
+    summary: str
+    description: str
+    starts_at: float
+    ends_at: float | None
+    at: float
+
+    @property
+    def status(self) -> str:
+        """Alertmanager's status: ``firing`` (also for repeats) or ``resolved``."""
+        return "resolved" if self.kind is EventKind.RESOLVED else "firing"
+
+
+def fingerprint_of(labels: Mapping[str, str]) -> str:
+    """A stable id for a label set (16 hex, like Alertmanager's)."""
+    text = "\x1f".join(f"{k}\x1e{labels[k]}" for k in sorted(labels))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def event_id_for(fingerprint: str, starts_at: float, kind: EventKind, seq: int) -> str:
+    """The same notification always gets the same id, across restarts (receivers dedup on it)."""
+    raw = f"{fingerprint}|{round(starts_at * 1000)}|{kind.value}|{seq}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class AlertEngine:
+    """Evaluates rules over facts and emits the notifications due; holds every instance's state."""
+
+    def __init__(
+        self,
+        rules: Iterable[RuleSpec] = (),
+        *,
+        silences: Iterable[Silence] = (),
+        state: Iterable[AlertInstance] = (),
+    ) -> None:
+        self.rules: tuple[RuleSpec, ...] = tuple(r for r in rules if r.enabled)
+        self.silences: tuple[Silence, ...] = tuple(silences)
+        self.instances: dict[str, AlertInstance] = {i.fingerprint: i for i in state}
+        self.muted: dict[str, float] = {}
+        """Fingerprints muted until a time (the operator silenced one episode from the TUI)."""
+
+    def replace_rules(self, rules: Iterable[RuleSpec], silences: Iterable[Silence]) -> None:
+        """Swap the rule set (SIGHUP); instances of rules that no longer exist are dropped."""
+        self.rules = tuple(r for r in rules if r.enabled)
+        self.silences = tuple(silences)
+        names = {r.name for r in self.rules}
+        self.instances = {k: v for k, v in self.instances.items() if v.rule in names}
+
+    def firing(self) -> list[AlertInstance]:
+        """Instances currently firing."""
+        return [i for i in self.instances.values() if i.state == "firing"]
+
+    def evaluate(
+        self,
+        agents: Iterable[AgentFacts],
+        fleet: FleetFacts | None,
+        now: float,
+        *,
+        assume_for: bool = False,
+    ) -> list[AlertEvent]:
+        """Advance every instance to ``now`` and return the notifications due, in order.
+
+        ``assume_for`` treats every ``for`` as met (``--once``: fire what holds now).
+        """
+        rules = {r.name: r for r in self.rules}
+        seen: dict[str, tuple[RuleSpec, dict[str, str], Condition, str]] = {}
+        covered: set[str] = set()  # agents evaluated this round
+        down: set[str] = set()
+        for facts in agents:
+            covered.add(facts.agent_id)
+            for rule in self.rules:
+                if rule.scope != "agent":
+                    continue
+                for labels, cond, desc in self._agent_conditions(rule, facts, now):
+                    fp = fingerprint_of(labels)
+                    seen[fp] = (rule, labels, cond, desc)
+        if fleet is not None:
+            for rule in self.rules:
+                if rule.scope == FLEET and rule.kind is RuleKind.THRESHOLD:
+                    labels = {"alertname": rule.name, "severity": rule.severity.value,
+                              "scope": FLEET}
+                    cond = threshold_condition(rule, fleet.metrics.get(rule.metric))
+                    seen[fingerprint_of(labels)] = (rule, labels, cond, describe(rule, cond[2]))
+        # Sub-keyed instances (a stream, an escrow, an action) that vanished from an agent that
+        # reported normally have cleared; everything else unseen keeps its state.
+        for fp, inst in self.instances.items():
+            if fp in seen or inst.rule not in rules:
+                continue
+            agent = inst.labels.get("agent", "")
+            if agent in covered and any(k in inst.labels for k in ("stream", "escrow", "action")):
+                seen[fp] = (rules[inst.rule], inst.labels, (False, True, ""), "")
+        events: list[AlertEvent] = []
+        for fp, (rule, labels, cond, desc) in seen.items():
+            inst = self.instances.get(fp)
+            if inst is None:
+                inst = AlertInstance(fp, rule.name, dict(labels))
+            step = self._step(rule, inst, cond, desc, now, assume_for)
+            if inst.state != "inactive" or step is not None:
+                self.instances[fp] = inst
+            elif fp in self.instances:
+                del self.instances[fp]
+            if inst.state == "firing" and rule.kind is RuleKind.DOWN:
+                down.add(labels.get("agent", ""))
+            if step is not None:
+                events.append(step)
+        return [e for e in events if self._deliverable(e, now, down)]
+
+    def _deliverable(self, event: AlertEvent, now: float, down: set[str]) -> bool:
+        if event.kind is EventKind.RESOLVED:
+            return True  # a firing message was sent, so its resolution must follow
+        if event.rule != "api_down" and event.labels.get("agent") in down:
+            rule = next((r for r in self.rules if r.name == event.rule), None)
+            if rule is not None and rule.kind is not RuleKind.DOWN:
+                self._unsend(event)
+                return False
+        if self.muted.get(event.fingerprint, 0.0) > now or any(
+            s.active(now) and s.matches(event.labels) for s in self.silences
+        ):
+            self._unsend(event)
+            return False
+        return True
+
+    def _unsend(self, event: AlertEvent) -> None:
+        # A suppressed message was not sent: the next evaluation may send it once unmuted.
+        inst = self.instances.get(event.fingerprint)
+        if inst is not None:
+            inst.sent -= 1
+            inst.last_sent = 0.0 if inst.sent == 0 else inst.last_sent
+
+    def _agent_conditions(
+        self, rule: RuleSpec, facts: AgentFacts, now: float
+    ) -> Iterable[tuple[dict[str, str], Condition, str]]:
+        base = {"alertname": rule.name, "severity": rule.severity.value, "agent": facts.agent_id}
+        if facts.label:
+            base["label"] = facts.label
+        kind = rule.kind
+        if kind is RuleKind.THRESHOLD:
+            if facts.health is not Health.OK:
+                cond: Condition = (None, None, "")
+            else:
+                cond = threshold_condition(rule, facts.metrics.get(rule.metric))
+            yield base, cond, describe(rule, cond[2])
+        elif kind is RuleKind.STALE:
+            bad = facts.health is Health.NODATA
+            yield base, (bad, not bad, facts.health.value), facts.health_reason or "no fresh data"
+        elif kind is RuleKind.DOWN:
+            bad = facts.health is Health.ERROR
+            yield base, (bad, not bad, facts.health.value), facts.health_reason or "API failing"
+        elif kind is RuleKind.STREAM_SILENT:
+            for s in facts.streams:
+                silent_for = now - s.last_release_at
+                limit = float(rule.factor) * s.expected_interval_s
+                labels = {**base, "stream": s.stream_id, "payee": s.payee}
+                bad = silent_for > limit
+                yield labels, (bad, not bad, f"{silent_for:.0f}s"), (
+                    f"payee {s.payee} not paid for {silent_for:.0f}s "
+                    f"(expected every {s.expected_interval_s:.0f}s)"
+                )
+        elif kind is RuleKind.DISPUTE:
+            for escrow in facts.disputes:
+                yield {**base, "escrow": escrow}, (True, False, "disputed"), f"escrow {escrow} disputed"
+        elif kind is RuleKind.UNKNOWN_ACTION:
+            for key in facts.unknown_actions:
+                yield {**base, "action": key}, (True, False, "unknown"), (
+                    f"money action {key} has an unknown outcome: check it by hand"
+                )
+
+    def _step(
+        self,
+        rule: RuleSpec,
+        inst: AlertInstance,
+        cond: Condition,
+        desc: str,
+        now: float,
+        assume_for: bool,
+    ) -> AlertEvent | None:
+        trigger, cleared, value = cond
+        inst.nodata = trigger is None
+        if trigger is None:
+            return None  # unknown is not "all good": hold the current state
+        inst.value = value
+        if inst.state == "inactive":
+            if not trigger:
+                return None
+            inst.state, inst.active_since = "pending", now
+        if inst.state == "pending":
+            if not trigger:
+                inst.state = "inactive"
+                return None
+            if assume_for or now - inst.active_since >= rule.for_s:
+                inst.state, inst.starts_at, inst.sent = "firing", now, 0
+                return self._emit(rule, inst, EventKind.FIRING, desc, now)
+            return None
+        # firing
+        if cleared:
+            inst.state = "inactive"
+            if inst.sent == 0:
+                return None
+            event = self._emit(rule, inst, EventKind.RESOLVED, desc, now)
+            inst.sent = 0
+            return event
+        if inst.sent == 0:
+            return self._emit(rule, inst, EventKind.FIRING, desc, now)
+        if rule.repeat_s > 0 and now - inst.last_sent >= rule.repeat_s:
+            return self._emit(rule, inst, EventKind.REPEAT, desc, now)
+        return None
+
+    def _emit(
+        self, rule: RuleSpec, inst: AlertInstance, kind: EventKind, desc: str, now: float
+    ) -> AlertEvent:
+        seq = inst.sent
+        inst.sent += 1
+        inst.last_sent = now
+        who = inst.labels.get("agent", "fleet")
+        summary = f"{rule.summary or rule.name} ({who})"
+        return AlertEvent(
+            event_id=event_id_for(inst.fingerprint, inst.starts_at, kind, seq),
+            kind=kind,
+            rule=rule.name,
+            severity=rule.severity,
+            fingerprint=inst.fingerprint,
+            labels=dict(inst.labels),
+            summary=summary,
+            description=desc,
+            starts_at=inst.starts_at,
+            ends_at=now if kind is EventKind.RESOLVED else None,
+            at=now,
+        )
+
+

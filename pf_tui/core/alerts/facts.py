@@ -1,0 +1,177 @@
+"""The facts the alert rules read, and where the daemon gets them.
+
+:class:`FactsSource` builds one :class:`AgentFacts` per agent from the fleet state (figures and
+their freshness), the poller's own call counters (error rates) and the store (open streams,
+money actions whose outcome is unknown), plus fleet-wide :class:`FleetFacts`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+import sqlite3
+from collections.abc import Sequence
+from decimal import Decimal
+
+from pf_tui.api.models import EscrowStatus
+from pf_tui.core.fleet import derived
+from pf_tui.core.fleet.state import FleetState
+from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.results import DataType, EscrowSnapshot
+
+SPEND_WINDOW_S = 3600.0
+"""Spend per hour is measured over the last hour of balance and P&L history."""
+
+class Health(str, enum.Enum):
+    """How far an agent's figures can be trusted right now."""
+
+    OK = "ok"
+    NODATA = "nodata"  # stale: no fresh figures within the staleness window
+    ERROR = "error"  # the API is failing for this agent
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """One open stream of an agent: when its payee was last paid and how often it should be."""
+
+    stream_id: str
+    payee: str
+    expected_interval_s: float
+    last_release_at: float
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    """What the rules know about one agent at one moment."""
+
+    agent_id: str
+    label: str = ""
+    health: Health = Health.OK
+    health_reason: str = ""
+    metrics: Mapping[str, Decimal | None] = field(default_factory=dict)
+    streams: tuple[StreamFacts, ...] = ()
+    disputes: tuple[str, ...] = ()  # escrow ids currently disputed
+    unknown_actions: tuple[str, ...] = ()  # action keys whose outcome is unknown
+
+
+@dataclass(frozen=True)
+class FleetFacts:
+    """Fleet-wide figures (totals, rates) for fleet-scoped rules."""
+
+    metrics: Mapping[str, Decimal | None] = field(default_factory=dict)
+
+
+@dataclass
+class FactsSource:
+    """Builds :class:`AgentFacts` from the fleet state, the poller's call stats and the store."""
+
+    fleet: FleetState
+    stats: CallStats
+    streams: dict[str, list[StreamFacts]] = field(default_factory=dict)
+    unknown_actions: dict[str, list[str]] = field(default_factory=dict)
+
+    def load_store(self, conn: sqlite3.Connection) -> None:
+        """Refresh open streams and unknown money actions from the store (cheap queries)."""
+        streams: dict[str, list[StreamFacts]] = {}
+        for sid, agent, payee, rate, unit, batch, last, since, created in conn.execute(
+            "SELECT id, agent_id, payee, rate, unit, batch, last_release_at, active_since,"
+            " created_at FROM streams WHERE state = 'open'"
+        ):
+            interval = stream_interval(rate, unit, batch)
+            if interval is None:
+                continue
+            start = last if last is not None else (since if since is not None else created)
+            streams.setdefault(agent, []).append(StreamFacts(sid, payee, interval, float(start)))
+        self.streams = streams
+        unknown: dict[str, list[str]] = {}
+        for key, agent in conn.execute(
+            "SELECT idempotency_key, agent_id FROM actions WHERE state = 'unknown'"
+        ):
+            unknown.setdefault(agent, []).append(key)
+        self.unknown_actions = unknown
+
+    def agent(self, agent_id: str, now: float) -> AgentFacts:
+        """Facts for one agent at ``now``."""
+        state = self.fleet.agents[agent_id]
+        d = state.derived
+        stale = self.fleet.agent_staleness(agent_id, now)
+        if not stale.stale:
+            health, reason = Health.OK, ""
+        elif stale.error is not None:
+            health, reason = Health.ERROR, stale.reason
+        else:
+            health, reason = Health.NODATA, stale.reason
+        summary = self.stats.agent(agent_id)
+        rate = summary.error_rate
+        balance = d.get("balance")
+        equity = None
+        if balance is not None:
+            equity = balance + (d.get("wallet_usdc") or 0) + (d.get("unrealized_pnl") or 0)
+        hist = [p for p in self.fleet.history(agent_id, "balance") if p[0] >= now - SPEND_WINDOW_S]
+        pnl_hist = [p for p in self.fleet.history(agent_id, "pnl") if p[0] >= now - SPEND_WINDOW_S]
+        metrics: dict[str, Decimal | None] = {
+            "balance_usd": balance,
+            "equity_usd": equity,
+            "pnl_usd": d.get("pnl"),
+            "unrealized_pnl_usd": d.get("unrealized_pnl"),
+            "open_positions": d.get("positions"),
+            "max_drawdown_pct": d.get("max_drawdown_pct"),
+            "drawdown_pct": d.get("drawdown_pct", d.get("max_drawdown_pct")),
+            "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
+            "stale_s": None if stale.age_s is None else Decimal(str(round(stale.age_s, 3))),
+            "casino_net_usd": d.get("casino_net"),
+            "spend_usd_per_hour": derived.spend_rate_from_history(hist, pnl_hist),
+        }
+        disputes: tuple[str, ...] = ()
+        escrows = state.figures[DataType.ESCROWS].value
+        if isinstance(escrows, EscrowSnapshot):
+            disputes = tuple(e.escrow_id for e in escrows.escrows
+                             if e.status is EscrowStatus.DISPUTED)
+        return AgentFacts(
+            agent_id=agent_id,
+            label=state.info.label,
+            health=health,
+            health_reason=reason,
+            metrics=metrics,
+            streams=tuple(self.streams.get(agent_id, ())),
+            disputes=disputes,
+            unknown_actions=tuple(self.unknown_actions.get(agent_id, ())),
+        )
+
+    def fleet_facts(self, agents: Sequence[AgentFacts]) -> FleetFacts:
+        """Fleet-wide error rate (over all recent calls) and spend per hour."""
+        requests = errors = 0
+        spend = Decimal(0)
+        for facts in agents:
+            s = self.stats.agent(facts.agent_id)
+            requests += s.requests
+            errors += s.errors
+            spend += facts.metrics.get("spend_usd_per_hour") or 0
+        rate = derived.error_rate(requests, errors)
+        return FleetFacts({
+            "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
+            "spend_usd_per_hour": spend,
+        })
+
+
+def stream_interval(rate: str, unit: str, batch: str | None) -> float | None:
+    """Seconds between a time-based stream's releases (one batch at its rate); else ``None``."""
+    try:
+        r, b = Decimal(rate), Decimal(batch or "0")
+    except ArithmeticError:
+        return None
+    if unit != "hour" or r <= 0 or b <= 0:
+        return None
+    return float(b / r * 3600)
+
+
+def escrow_queue(fleet: FleetState, agent_id: str) -> int:
+    """Escrows ``agent_id`` created that are funded and not yet released."""
+    value = fleet.agents[agent_id].figures[DataType.ESCROWS].value
+    if not isinstance(value, EscrowSnapshot):
+        return 0
+    return sum(
+        1 for e in value.escrows
+        if not e.status.terminal and e.creator_id in (None, agent_id)
+    )

@@ -1,0 +1,425 @@
+"""Money actions from the keyboard, exactly once: validate, preview, journal, send, reconcile.
+
+The TUI's dialogs call, in order:
+
+1. :meth:`ActionEngine.preview` with an intent (amounts may be the operator's raw text): every
+   check runs here (read-only mode, amounts via :func:`pf_tui.usd.parse_amount_input`, the
+   ``max_action_usd`` limit, one action at a time per stream) and the answer is an
+   :class:`ActionPreview` holding the exact requests, fee, balances and idempotency key.
+2. :meth:`ActionEngine.execute` with that preview once the operator confirms: the requests are
+   journaled (``synchronous=FULL``) before the first leaves, sent with their keys, retried with
+   the same keys, and settled or left ``unknown`` for :meth:`ActionEngine.reconcile`.
+3. :meth:`ActionEngine.reconcile` on every poll and at start-up settles what a lost reply or a
+   crash left open, by API.md §5's rules; it never issues a new key for an old intent.
+
+Pause and resume are local (no request): :meth:`pause`, :meth:`resume`.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from pf_tui.api.errors import PurpleFleaError
+from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.core.money.journal import Journal, intent_of
+from pf_tui.core.money.plan import (
+    Planned,
+    plan_close,
+    plan_complete,
+    plan_dispute,
+    plan_faucet,
+    plan_open,
+    plan_release,
+)
+from pf_tui.core.money.runner import Checkpoint, IntentRunner
+from pf_tui.core.money.types import (
+    MIN_ESCROW_USD,
+    MIN_REASON_CHARS,
+    ActionError,
+    ActionInFlightError,
+    ActionPreview,
+    ActionResult,
+    ActionValidationError,
+    ClaimFaucet,
+    CloseChoice,
+    CloseStream,
+    DisputeEscrow,
+    Intent,
+    LimitExceededError,
+    MarkComplete,
+    OpenStream,
+    ReadOnlyError,
+    ReleasePartial,
+    RequestState,
+    StalePreviewError,
+    StreamMode,
+    StreamState,
+    StreamUnit,
+)
+from pf_tui.core.money.wire import MoneyWire
+from pf_tui.core.money.streams import Stream, StreamBook
+from pf_tui.usd import MoneyError, format_usd, parse_amount_input
+
+__all__ = ["ActionEngine", "ActionError"]
+
+MAX_COUNT = 10**9
+"""A counted release of more units than this is a typo."""
+
+
+class ActionEngine:
+    """Validate, preview, execute and reconcile money actions; keep stream records.
+
+    ``conn`` is the store's journal connection (:meth:`pf_tui.core.store.db.Store.journal_connection`,
+    ``synchronous=FULL``). ``max_action_usd`` bounds every amount an action moves; ``read_only``
+    refuses everything. ``checkpoint`` is called with ``before_journal``, ``after_journal`` and
+    ``after_reply`` (crash tests kill the process there).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        wire: MoneyWire,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        read_only: bool = False,
+        max_action_usd: Decimal | None = None,
+        operator: str | None = None,
+        checkpoint: Checkpoint | None = None,
+        max_attempts: int = 12,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.read_only = read_only
+        self.max_action_usd = max_action_usd
+        self.wire = wire
+        self.journal = Journal(conn, operator=operator)
+        self.book = StreamBook(conn)
+        self._checkpoint: Checkpoint = checkpoint or (lambda _name: None)
+        self.runner = IntentRunner(
+            self.journal, self.book, wire, clock, max_attempts=max_attempts, rng=rng, checkpoint=self._checkpoint
+        )
+        self._busy: dict[str, str] = {}
+        """Resource (``stream:<id>``, ``escrow:<id>``, ``faucet:<agent>``) -> intent in flight."""
+
+    # ---- validation --------------------------------------------------------------------------
+
+    def _refuse_read_only(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError("pf-tui is read-only (--read-only or [ui] read_only): no money action is sent")
+
+    def parse_amount(self, value: Decimal | str, field: str, *, limited: bool = True) -> Decimal:
+        """An operator's amount as a ``Decimal`` (at most 6 dp, > 0, within ``max_action_usd``
+        unless ``limited`` is false: a tranche stream's budget never moves in one action)."""
+        text = format(value, "f") if isinstance(value, Decimal) else str(value)
+        try:
+            amount = parse_amount_input(text, field=field)
+        except MoneyError as exc:
+            raise ActionValidationError(str(exc), field=field) from None
+        if not limited:
+            return amount
+        try:
+            return parse_amount_input(text, field=field, limit=self.max_action_usd)
+        except MoneyError as exc:
+            raise LimitExceededError(str(exc), field=field) from None
+
+    def _check_limit(self, amount: Decimal, field: str = "amount") -> None:
+        if self.max_action_usd is not None and amount > self.max_action_usd:
+            raise LimitExceededError(
+                f"{field}: {format_usd(amount, dp=6)} is over the limit of {format_usd(self.max_action_usd)}"
+                " ([ui] max_action_usd)",
+                field=field,
+            )
+
+    @staticmethod
+    def _count(value: int | str | None) -> int:
+        if value is None or value == "":
+            return 0
+        text = str(value).strip()
+        if not text.isdigit() or len(text) > 10 or int(text) > MAX_COUNT:
+            raise ActionValidationError(f"count: {text!r} is not a whole number of units", field="count")
+        return int(text)
+
+    @staticmethod
+    def _reason(reason: str) -> str:
+        text = " ".join(reason.split())
+        if len(text) < MIN_REASON_CHARS:
+            raise ActionValidationError(
+                f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(text)})", field="reason"
+            )
+        return text
+
+    def _resource(self, intent: Intent) -> str:
+        if isinstance(intent, (ReleasePartial, CloseStream)):
+            return f"stream:{intent.stream_id}"
+        if isinstance(intent, DisputeEscrow):
+            return f"stream:{intent.stream_id}" if intent.stream_id else f"escrow:{intent.escrow_id}"
+        if isinstance(intent, MarkComplete):
+            return f"escrow:{intent.escrow_id}"
+        if isinstance(intent, ClaimFaucet):
+            return f"faucet:{intent.agent_id}"
+        return f"open:{intent.agent_id}:{intent.payee}"
+
+    def _refuse_busy(self, resource: str, own: str | None = None) -> None:
+        holder = self._busy.get(resource)
+        if holder is not None and holder != own:
+            raise ActionInFlightError(
+                f"another action on this {resource.split(':')[0]} is in flight; wait for it to finish"
+            )
+        if resource.startswith("stream:") and resource[7:] in self.journal.unsettled_streams():
+            if own is None or not self.journal.has_intent(own):
+                raise ActionInFlightError(
+                    "this stream has an action whose outcome is not known yet; it is reconciled on the "
+                    "next poll (or run reconcile) before anything else is sent"
+                )
+
+    def _stream(self, stream_id: str) -> Stream:
+        stream = self.book.get(stream_id)
+        if stream.state.final:
+            raise ActionValidationError(f"stream {stream_id} is {stream.state.value}: no more actions", field="stream_id")
+        return stream
+
+    # ---- preview -------------------------------------------------------------------------------
+
+    async def preview(self, intent: Intent) -> ActionPreview:
+        """Validate ``intent`` and show exactly what :meth:`execute` would send (sends nothing)."""
+        self._refuse_read_only()
+        self._refuse_busy(self._resource(intent))
+        key = str(uuid.uuid4())
+        now = self.clock.now()
+        planned = self._plan(intent, key, now, balance=None)  # validates before any read
+        balance = await self._balance(planned.preview.agent_id)
+        planned = self._plan(intent, key, now, balance=balance)
+        self._check_limit(planned.preview.amount)
+        return replace(planned.preview, created_at=now)
+
+    async def _balance(self, agent_id: str) -> Decimal | None:
+        try:
+            return await self.wire.balance(agent_id)
+        except PurpleFleaError:
+            return None  # the dialog shows "-": a read failure must not block a payment
+
+    def _plan(self, intent: Intent, key: str, now: float, balance: Decimal | None) -> Planned:
+        if isinstance(intent, OpenStream):
+            return plan_open(intent, key, self._new_stream(intent, now), balance)
+        if isinstance(intent, ReleasePartial):
+            stream = self._stream(intent.stream_id)
+            if stream.state is StreamState.CLOSING:
+                raise ActionValidationError("the stream is closing", field="stream_id")
+            owed = self._owed_for(stream, intent.count, intent.amount, now)
+            if owed <= 0:
+                raise ActionValidationError("nothing is owed yet", field="amount")
+            self._check_limit(owed)
+            return plan_release(intent, key, stream, owed, balance, now)
+        if isinstance(intent, CloseStream):
+            stream = self._stream(intent.stream_id)
+            owed = self._owed_for(stream, intent.count, None, now)
+            self._check_limit(owed, "owed")
+            if intent.unearned is CloseChoice.DISPUTE:
+                intent = replace(intent, reason=self._reason(intent.reason))
+            return plan_close(intent, key, stream, owed, balance, now)
+        if isinstance(intent, DisputeEscrow):
+            intent = replace(intent, reason=self._reason(intent.reason))
+            stream = self._stream(intent.stream_id) if intent.stream_id else None
+            if stream is not None:
+                if str(stream.escrow_id) != str(intent.escrow_id):
+                    raise ActionValidationError("that escrow is not the stream's current one", field="escrow_id")
+                # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
+                intent = replace(intent, dialect=stream.dialect)
+            return plan_dispute(intent, key, balance, stream)
+        if isinstance(intent, MarkComplete):
+            return plan_complete(intent, key, balance)
+        if isinstance(intent, ClaimFaucet):
+            return plan_faucet(intent, key, balance)
+        raise ActionValidationError(f"unknown action {type(intent).__name__}")
+
+    def _owed_for(self, stream: Stream, count: int | str | None, amount: Decimal | str | None, now: float) -> Decimal:
+        if amount is not None and amount != "":
+            value = self.parse_amount(amount, "amount")
+            if value > stream.budget - stream.released:
+                raise ActionValidationError(
+                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased budget", field="amount"
+                )
+            return value
+        units = self._count(count)
+        if units and stream.unit.time_based:
+            raise ActionValidationError("count: this stream is paid per hour; what is owed comes from time", field="count")
+        return stream.owed(now, units)
+
+    def _new_stream(self, intent: OpenStream, now: float) -> Stream:
+        if not intent.payee.startswith("ag_") or intent.payee == intent.agent_id:
+            raise ActionValidationError("payee: another agent's id (ag_...)", field="payee")
+        rate = self.parse_amount(intent.rate, "rate")
+        # The amount an open moves (native: the budget; tranche: one batch) is checked on the plan.
+        budget = self.parse_amount(intent.budget, "budget", limited=intent.mode is StreamMode.NATIVE)
+        batch = self.parse_amount(intent.batch, "batch")
+        if not isinstance(intent.unit, StreamUnit):
+            raise ActionValidationError("unit: per call, per hour or per data point", field="unit")
+        if budget < MIN_ESCROW_USD:
+            raise ActionValidationError(f"budget: at least {format_usd(MIN_ESCROW_USD)}", field="budget")
+        if batch > budget:
+            raise ActionValidationError("batch: no larger than the budget", field="batch")
+        if intent.mode is StreamMode.TRANCHE and batch < MIN_ESCROW_USD:
+            raise ActionValidationError(
+                f"batch: a tranche is an escrow of at least {format_usd(MIN_ESCROW_USD)}", field="batch"
+            )
+        if not 1 <= int(intent.timeout_hours) <= 720:
+            raise ActionValidationError("timeout: 1 to 720 hours", field="timeout_hours")
+        return Stream(
+            id=StreamBook.new_id(), agent_id=intent.agent_id, payee=intent.payee, mode=intent.mode,
+            rate=rate, unit=intent.unit, budget=budget, batch=batch, released=Decimal(0),
+            escrow_id=None, funded=Decimal(0), carry=Decimal(0), state=StreamState.OPEN,
+            memo=intent.memo, active_since=None, last_release_at=None, created_at=now,
+            updated_at=now, timeout_hours=int(intent.timeout_hours),
+        )
+
+    # ---- execute -------------------------------------------------------------------------------
+
+    async def execute(self, preview: ActionPreview) -> ActionResult:
+        """Send exactly what ``preview`` shows, once; the outcome (``unknown`` is reconciled later).
+
+        Executing the same preview again resumes the same intent (same keys): it never pays twice.
+        """
+        self._refuse_read_only()
+        resource = self._resource(preview.intent)
+        self._refuse_busy(resource, own=preview.key)
+        self._busy[resource] = preview.key
+        try:
+            if self.journal.has_intent(preview.key):
+                return await self.runner.drive(preview.key)
+            self._check_limit(preview.amount)
+            if preview.needs_choice:
+                raise ActionValidationError(
+                    "choose what to do with the unearned tranche: overpay, dispute or leave", field="unearned"
+                )
+            planned = self._replan(preview)
+            self._checkpoint("before_journal")
+            now = self.clock.now()
+            self.journal.begin(preview, self._with_prior_state(planned), now, also=self._stream_begin(planned, now))
+            if not preview.requests:
+                return ActionResult(preview.key, preview.kind, RequestState.DONE, (), "nothing to send")
+            return await self.runner.drive(preview.key)
+        finally:
+            self._busy.pop(resource, None)
+
+    def _replan(self, preview: ActionPreview) -> Planned:
+        """The preview's own plan, after checking the stream did not change under it."""
+        if preview.stream_id is not None and not isinstance(preview.intent, OpenStream):
+            stream = self.book.get(preview.stream_id)
+            if stream.version != preview.stream_version or stream.state.final:
+                raise StalePreviewError("the stream changed since this preview: preview it again")
+        planned = self._plan_again(preview)
+        if tuple(r.body for r in planned.preview.requests) != tuple(r.body for r in preview.requests):
+            raise StalePreviewError("the action no longer matches its preview: preview it again")
+        return planned
+
+    def _plan_again(self, preview: ActionPreview) -> Planned:
+        # Rebuild with the preview's own time and key: the bodies and metadata come out identical.
+        from pf_tui.core.money.plan import Planned as _P
+
+        now = preview.created_at
+        if isinstance(preview.intent, OpenStream):
+            stream = replace(
+                self._new_stream(preview.intent, now), id=preview.stream_id or StreamBook.new_id()
+            )
+            planned = plan_open(preview.intent, preview.key, stream, preview.balance_before)
+            return _P(planned.preview, planned.meta, stream)
+        return self._plan(preview.intent, preview.key, now, preview.balance_before)
+
+    def _with_prior_state(self, planned: Planned) -> dict[int, dict[str, Any]]:
+        prior = None
+        if isinstance(planned.preview.intent, OpenStream):
+            prior = StreamState.CLOSED.value
+        elif planned.stream is not None:
+            prior = planned.stream.state.value
+        return {seq: ({**m, "prior_state": prior} if prior else m) for seq, m in planned.meta.items()}
+
+    def _stream_begin(self, planned: Planned, now: float) -> Any:
+        """The stream change that goes in the journal's first transaction."""
+        intent = planned.preview.intent
+
+        def apply() -> None:
+            if isinstance(intent, OpenStream) and planned.stream is not None:
+                self.book.save(replace(planned.stream, created_at=now, updated_at=now))
+            elif isinstance(intent, CloseStream) and planned.stream is not None:
+                stream = self.book.get(planned.stream.id)
+                if not planned.preview.requests:
+                    self.book.save(replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now))
+                else:
+                    self.book.save(replace(stream, state=StreamState.CLOSING, updated_at=now))
+
+        return apply
+
+    # ---- reconcile -------------------------------------------------------------------------------
+
+    async def reconcile(self) -> list[ActionResult]:
+        """Settle every intent the journal holds open (on each poll and at start-up)."""
+        if self.read_only:
+            return []  # read-only sends nothing, not even a resend; the journal keeps its state
+        results: list[ActionResult] = []
+        for intent in self.journal.unsettled_intents():
+            rows = self.journal.rows(intent)
+            resource = f"stream:{rows[0].stream_id}" if rows and rows[0].stream_id else f"intent:{intent}"
+            if self._busy.get(resource) not in (None, intent):
+                continue
+            self._busy[resource] = intent
+            try:
+                results.append(await self.runner.drive(intent))
+            finally:
+                self._busy.pop(resource, None)
+        return results
+
+    def unsettled(self) -> list[ActionResult]:
+        """Intents whose outcome is not known yet (for the status bar)."""
+        return [self.runner.result(i) for i in self.journal.unsettled_intents()]
+
+    def result(self, key: str) -> ActionResult:
+        """The journaled state of one intent (``key`` may be a request key ``<uuid>/<n>``)."""
+        return self.runner.result(intent_of(key))
+
+    # ---- streams (local operations) -----------------------------------------------------------
+
+    def streams(self, agent_id: str | None = None) -> list[Stream]:
+        """pf-tui's stream records (of one paying agent)."""
+        return self.book.all(agent_id)
+
+    def stream(self, stream_id: str) -> Stream:
+        """One stream record."""
+        return self.book.get(stream_id)
+
+    def owed(self, stream_id: str, count: int = 0) -> Decimal:
+        """What a stream owes now (plus ``count`` units for counted streams)."""
+        return self.book.get(stream_id).owed(self.clock.now(), count)
+
+    def pause(self, stream_id: str) -> Stream:
+        """Stop a time-based stream accruing (local; nothing is sent)."""
+        self._refuse_read_only()
+        self._refuse_busy(f"stream:{stream_id}")
+        stream = self._stream(stream_id)
+        if stream.state is not StreamState.OPEN:
+            raise ActionValidationError(f"stream is {stream.state.value}, not open", field="stream_id")
+        new = StreamBook.paused(stream, self.clock.now())
+        with self.journal.transaction():
+            self.book.save(new)
+        return new
+
+    def resume(self, stream_id: str) -> Stream:
+        """Let a paused stream accrue again (local; nothing is sent)."""
+        self._refuse_read_only()
+        self._refuse_busy(f"stream:{stream_id}")
+        stream = self._stream(stream_id)
+        if stream.state is not StreamState.PAUSED:
+            raise ActionValidationError(f"stream is {stream.state.value}, not paused", field="stream_id")
+        new = StreamBook.resumed(stream, self.clock.now())
+        with self.journal.transaction():
+            self.book.save(new)
+        return new
+
+    def busy(self, stream_id: str) -> bool:
+        """Whether an action on the stream is in flight or unsettled."""
+        return f"stream:{stream_id}" in self._busy or stream_id in self.journal.unsettled_streams()
+

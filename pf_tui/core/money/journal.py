@@ -1,0 +1,331 @@
+"""The money journal: every request of every intent, on disk before it leaves (API.md §5).
+
+One row per request in the store's ``actions`` table, keyed by its idempotency key (the intent's
+UUID, or ``<uuid>/<n>`` for the n-th request of a multi-request intent). The ``request`` column holds
+the whole planned request (op, route, body, the escrow it targets, the stream bookkeeping it
+implies), so an intent can be finished or reconciled from the journal alone after a crash. State
+changes update the row's ``state`` and append to ``action_events``; nothing is ever deleted.
+
+Commits go through the store's journal connection (``synchronous=FULL``): when :meth:`begin` or
+:meth:`mark` returns, the row is on disk.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pf_tui import usd
+from pf_tui.core.money.types import (
+    ActionKind,
+    ActionPreview,
+    EscrowRef,
+    Op,
+    PlannedRequest,
+    RequestState,
+)
+from pf_tui.core.store.schema import migrate
+from pf_tui.core.store.db import transaction
+
+
+UNSETTLED = (RequestState.JOURNALED.value, RequestState.SENT.value, RequestState.UNKNOWN.value)
+
+
+def operator_identity() -> str:
+    """Who is acting: ``$USER`` (or the login name), plus the SSH client address when remote."""
+    user = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):
+            user = "unknown"
+    ssh = os.environ.get("SSH_CLIENT", "").split()
+    return f"{user} via ssh {ssh[0]}" if ssh else user
+
+
+def intent_of(key: str) -> str:
+    """The intent UUID of a request key (``<uuid>/<n>`` or ``<uuid>``)."""
+    return key.split("/", 1)[0]
+
+
+def request_key(intent: str, seq: int, total: int) -> str:
+    """The idempotency key of request ``seq`` (1-based) of an intent sending ``total`` requests."""
+    return intent if total == 1 else f"{intent}/{seq}"
+
+
+def tag_for(intent: str, seq: int, total: int) -> str:
+    """The ``pf:<8 hex>`` tag of the escrow request ``seq`` creates, numbered like its key."""
+    short = "pf:" + intent.replace("-", "")[:8]
+    return short if total == 1 else f"{short}/{seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    """One request as journaled."""
+
+    key: str
+    intent: str
+    kind: ActionKind
+    seq: int
+    total: int
+    op: Op
+    agent_id: str
+    stream_id: str | None
+    escrow: str | EscrowRef | None
+    amount: Decimal | None
+    body: dict[str, Any] | None
+    tag: str | None
+    meta: dict[str, Any]
+    state: RequestState
+    response: Any
+    error: str | None
+    server_ref: str | None
+    created_at: float
+
+    def planned(self) -> PlannedRequest:
+        """The request as it was planned (the route is rebuilt from op and escrow)."""
+        from pf_tui.core.money.plan import route
+
+        service, method, path = route(self.op, self.escrow)
+        return PlannedRequest(
+            seq=self.seq, key=self.key, op=self.op, service=service, method=method, path=path,
+            body=self.body, escrow=self.escrow, amount=self.amount, tag=self.tag,
+        )
+
+
+def _escrow_to_json(target: str | EscrowRef | None) -> Any:
+    if isinstance(target, EscrowRef):
+        return {"ref": target.seq}
+    return target
+
+
+def _escrow_from_json(value: Any) -> str | EscrowRef | None:
+    if isinstance(value, dict):
+        return EscrowRef(int(value["ref"]))
+    return None if value is None else str(value)
+
+
+class Journal:
+    """The action journal on one ``synchronous=FULL`` connection."""
+
+    def __init__(self, conn: sqlite3.Connection, *, operator: str | None = None) -> None:
+        self.conn = conn
+        self.operator = operator if operator is not None else operator_identity()
+        migrate(conn)  # the journal's tables (action_events: migration 2) exist before use
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``)."""
+        with transaction(self.conn) as conn:
+            yield conn
+
+    def begin(
+        self,
+        preview: ActionPreview,
+        meta: dict[int, dict[str, Any]],
+        now: float,
+        also: Callable[[], None] | None = None,
+    ) -> None:
+        """Journal every request of ``preview`` as ``journaled``, in one transaction.
+
+        ``meta[seq]`` is the bookkeeping each request implies (stream effects); ``also`` runs
+        inside the same transaction (the stream record changes that go with the intent).
+        """
+        total = len(preview.requests)
+        with self.transaction():
+            for req in preview.requests:
+                payload = {
+                    "intent": preview.key,
+                    "intent_kind": preview.kind.value,
+                    "seq": req.seq,
+                    "total": total,
+                    "op": req.op.value,
+                    "service": req.service,
+                    "method": req.method,
+                    "path": req.path,
+                    "escrow": _escrow_to_json(req.escrow),
+                    "body": req.body,
+                    "tag": req.tag,
+                    "meta": meta.get(req.seq, {}),
+                }
+                escrow_id = req.escrow if isinstance(req.escrow, str) else None
+                self.conn.execute(
+                    "INSERT INTO actions (idempotency_key, kind, agent_id, escrow_id, stream_id,"
+                    " amount, request, state, operator, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        req.key, req.op.value, preview.agent_id, escrow_id, preview.stream_id,
+                        None if req.amount is None else str(req.amount), usd.dumps(payload),
+                        RequestState.JOURNALED.value, self.operator, now, now,
+                    ),
+                )
+                self._event(req.key, RequestState.JOURNALED, now, None)
+            if also is not None:
+                also()
+
+    def mark(
+        self,
+        key: str,
+        state: RequestState,
+        now: float,
+        *,
+        response: Any = None,
+        error: str | None = None,
+        server_ref: str | None = None,
+        escrow_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+        also: Callable[[], None] | None = None,
+    ) -> None:
+        """Move request ``key`` to ``state`` (one durable transaction, with ``also`` inside)."""
+        with self.transaction():
+            self.mark_in_tx(
+                key, state, now, response=response, error=error, server_ref=server_ref,
+                escrow_id=escrow_id, meta=meta,
+            )
+            if also is not None:
+                also()
+
+    def mark_in_tx(
+        self,
+        key: str,
+        state: RequestState,
+        now: float,
+        *,
+        response: Any = None,
+        error: str | None = None,
+        server_ref: str | None = None,
+        escrow_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """:meth:`mark` inside a transaction the caller holds."""
+        sets = ["state = ?", "updated_at = ?"]
+        params: list[Any] = [state.value, now]
+        if response is not None:
+            sets.append("response = ?")
+            params.append(usd.dumps(response))
+        if error is not None:
+            sets.append("error = ?")
+            params.append(error)
+        if server_ref is not None:
+            sets.append("server_ref = ?")
+            params.append(server_ref)
+        if escrow_id is not None:
+            sets.append("escrow_id = ?")
+            params.append(escrow_id)
+        if meta is not None:
+            row = self.conn.execute(
+                "SELECT request FROM actions WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+            payload = usd.loads(row[0])
+            payload["meta"] = {**payload.get("meta", {}), **meta}
+            sets.append("request = ?")
+            params.append(usd.dumps(payload))
+        params.append(key)
+        self.conn.execute(f"UPDATE actions SET {', '.join(sets)} WHERE idempotency_key = ?", params)
+        self._event(key, state, now, error)
+
+    def _event(self, key: str, state: RequestState, now: float, detail: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO action_events (idempotency_key, state, at, detail) VALUES (?, ?, ?, ?)",
+            (key, state.value, now, detail),
+        )
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def rows(self, intent: str) -> list[JournalRow]:
+        """Every request of one intent, in send order."""
+        found = self.conn.execute(
+            "SELECT idempotency_key, kind, agent_id, stream_id, amount, request, state, response,"
+            " error, server_ref, created_at FROM actions"
+            " WHERE idempotency_key = ? OR idempotency_key LIKE ? ESCAPE '!'",
+            (intent, intent.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "/%"),
+        ).fetchall()
+        rows = [self._row(r) for r in found]
+        return sorted(rows, key=lambda r: r.seq)
+
+    def has_intent(self, intent: str) -> bool:
+        """Whether anything of ``intent`` is journaled (a second execute of one preview)."""
+        return bool(self.rows(intent))
+
+    def unsettled_intents(self) -> list[str]:
+        """Intents with a request still journaled, sent or unknown, oldest first."""
+        found = self.conn.execute(
+            f"SELECT idempotency_key, MIN(id) FROM actions WHERE state IN ({','.join('?' * len(UNSETTLED))})"
+            " GROUP BY idempotency_key ORDER BY MIN(id)",
+            UNSETTLED,
+        ).fetchall()
+        out: list[str] = []
+        for key, _ in found:
+            intent = intent_of(key)
+            if intent not in out:
+                out.append(intent)
+        return out
+
+    def unsettled_streams(self) -> set[str]:
+        """Streams with an unsettled request (no new action on them until reconciled)."""
+        found = self.conn.execute(
+            f"SELECT DISTINCT stream_id FROM actions WHERE stream_id IS NOT NULL"
+            f" AND state IN ({','.join('?' * len(UNSETTLED))})",
+            UNSETTLED,
+        ).fetchall()
+        return {r[0] for r in found}
+
+    def known_escrows(self, agent_id: str) -> set[str]:
+        """Escrow ids the journal already attributes to a request of ``agent_id``."""
+        found = self.conn.execute(
+            "SELECT server_ref FROM actions WHERE agent_id = ? AND server_ref IS NOT NULL", (agent_id,)
+        ).fetchall()
+        return {r[0] for r in found}
+
+    def created_escrows(self) -> dict[str, str]:
+        """Escrow id -> the request kind that created it (``create`` classic, ``stream_create`` docs).
+
+        A tranche is a classic escrow even where the docs list shows it as a stream object: what
+        its timeout does (refund the creator) follows the dialect it was created in.
+        """
+        found = self.conn.execute(
+            "SELECT server_ref, kind FROM actions WHERE server_ref IS NOT NULL AND kind IN (?, ?)",
+            (Op.CLASSIC_CREATE.value, Op.STREAM_CREATE.value),
+        ).fetchall()
+        return {r[0]: r[1] for r in found}
+
+    def events(self, key: str) -> list[tuple[str, float, str | None]]:
+        """The state history of one request: ``(state, at, detail)`` oldest first."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self.conn.execute(
+                "SELECT state, at, detail FROM action_events WHERE idempotency_key = ? ORDER BY id",
+                (key,),
+            ).fetchall()
+        ]
+
+    @staticmethod
+    def _row(r: tuple[Any, ...]) -> JournalRow:
+        key, kind, agent_id, stream_id, amount, request, state, response, error, server_ref, created = r
+        payload = usd.loads(request)
+        return JournalRow(
+            key=key,
+            intent=payload["intent"],
+            kind=ActionKind(payload["intent_kind"]),
+            seq=int(payload["seq"]),
+            total=int(payload["total"]),
+            op=Op(kind),
+            agent_id=agent_id,
+            stream_id=stream_id,
+            escrow=_escrow_from_json(payload.get("escrow")),
+            amount=None if amount is None else Decimal(amount),
+            body=payload.get("body"),
+            tag=payload.get("tag"),
+            meta=dict(payload.get("meta") or {}),
+            state=RequestState(state),
+            response=None if response is None else usd.loads(response),
+            error=error,
+            server_ref=server_ref,
+            created_at=float(created),
+        )

@@ -1,0 +1,361 @@
+"""From a validated intent to the exact requests it sends, and the money figures the dialog shows.
+
+Pure functions: no I/O, no clock reads (``now`` is passed in). :func:`plan` returns the
+:class:`ActionPreview` and, per request, the stream bookkeeping that request implies once it is
+done (``meta``), which the journal keeps so that a crash can be finished from the journal alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pf_tui.api.errors import plain_text
+from pf_tui.api.models import Dialect
+from pf_tui.core.money.journal import request_key, tag_for
+from pf_tui.core.money.types import (
+    ActionKind,
+    ActionPreview,
+    ActionValidationError,
+    ClaimFaucet,
+    CloseChoice,
+    CloseStream,
+    DisputeEscrow,
+    EscrowRef,
+    EscrowTarget,
+    Intent,
+    MarkComplete,
+    Op,
+    OpenStream,
+    PlannedRequest,
+    ReleasePartial,
+    StreamMode,
+)
+from pf_tui.core.money.streams import Stream, plan_tranches
+from pf_tui.usd import fee_of, format_usd, to_wire
+
+FAUCET_GRANT = Decimal(1)
+"""What a successful faucet claim credits (API.md §4)."""
+
+_ROUTES: dict[Op, tuple[str, str, str]] = {
+    Op.CLASSIC_CREATE: ("escrow", "POST", "/escrow/create"),
+    Op.CLASSIC_RELEASE: ("escrow", "POST", "/escrow/release/{id}"),
+    Op.CLASSIC_COMPLETE: ("escrow", "POST", "/escrow/complete/{id}"),
+    Op.CLASSIC_DISPUTE: ("escrow", "POST", "/escrow/dispute/{id}"),
+    Op.STREAM_CREATE: ("escrow_docs", "POST", "/escrow"),
+    Op.STREAM_RELEASE_PARTIAL: ("escrow_docs", "POST", "/escrow/{id}/release-partial"),
+    Op.STREAM_CLOSE: ("escrow_docs", "POST", "/escrow/{id}/close"),
+    Op.STREAM_DISPUTE: ("escrow_docs", "POST", "/escrow/{id}/dispute"),
+    Op.FAUCET_CLAIM: ("faucet", "POST", "/faucet/claim"),
+}
+
+
+def route(op: Op, escrow: EscrowTarget | None) -> tuple[str, str, str]:
+    """``(service, method, path)`` of ``op`` on ``escrow`` (an unresolved ref renders as text)."""
+    service, method, template = _ROUTES[op]
+    return service, method, template.replace("{id}", str(escrow)) if "{id}" in template else template
+
+
+def with_tag(text: str, tag: str) -> str:
+    """A description/memo carrying the ``pf:`` tag (appended, space-separated)."""
+    text = plain_text(text, limit=200)
+    return f"{text} {tag}" if text else f"pf-tui stream {tag}"
+
+
+@dataclass
+class _Builder:
+    """Accumulates the requests of one intent; keys and tags are numbered once the count is known."""
+
+    intent_key: str
+    steps: list[tuple[Op, EscrowTarget | None, dict[str, Any] | None, Decimal | None, dict[str, Any]]] = field(
+        default_factory=list
+    )
+
+    def add(
+        self,
+        op: Op,
+        escrow: EscrowTarget | None,
+        body: dict[str, Any] | None,
+        amount: Decimal | None,
+        meta: dict[str, Any],
+    ) -> int:
+        self.steps.append((op, escrow, body, amount, meta))
+        return len(self.steps)
+
+    def build(self) -> tuple[tuple[PlannedRequest, ...], dict[int, dict[str, Any]]]:
+        total = len(self.steps)
+        requests: list[PlannedRequest] = []
+        metas: dict[int, dict[str, Any]] = {}
+        for seq, (op, escrow, body, amount, meta) in enumerate(self.steps, start=1):
+            tag = None
+            if op.creates and body is not None:
+                tag = tag_for(self.intent_key, seq, total)
+                text_field = "description" if op is Op.CLASSIC_CREATE else "memo"
+                body = {**body, text_field: with_tag(str(body.get(text_field, "")), tag)}
+            service, method, path = route(op, escrow)
+            requests.append(
+                PlannedRequest(
+                    seq=seq, key=request_key(self.intent_key, seq, total), op=op, service=service,
+                    method=method, path=path, body=body, escrow=escrow, amount=amount, tag=tag,
+                )
+            )
+            metas[seq] = meta
+        return tuple(requests), metas
+
+
+def _classic_create(stream: Stream, amount: Decimal) -> dict[str, Any]:
+    return {
+        "counterparty_agent_id": stream.payee,
+        "amount_usd": amount,
+        "description": stream.memo,
+        "timeout_hours": stream.timeout_hours,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A preview and the per-request bookkeeping the journal keeps with it."""
+
+    preview: ActionPreview
+    meta: dict[int, dict[str, Any]]
+    stream: Stream | None = None
+    """The stream record to create (open) or the one acted on."""
+
+
+def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | None) -> Planned:
+    """Open: one create (native: the whole budget; tranche: the first batch)."""
+    b = _Builder(key)
+    if intent.mode is StreamMode.NATIVE:
+        amount = stream.budget
+        body = {
+            "to_agent_id": stream.payee,
+            "amount": to_wire(amount),
+            "memo": stream.memo,
+            "auto_release_hours": intent.timeout_hours,
+        }
+        b.add(Op.STREAM_CREATE, None, body, amount, {"effect": "funded", "amount": str(amount)})
+        notes = (
+            f"locks the whole budget {format_usd(amount)}; each release pays 1% commission",
+            f"if left alone, the remainder pays the payee after {intent.timeout_hours} h",
+        )
+        tranche_fee = None
+    else:
+        amount = min(stream.batch, stream.budget)
+        body = {
+            "counterparty_agent_id": stream.payee,
+            "amount_usd": amount,
+            "description": stream.memo,
+            "timeout_hours": intent.timeout_hours,
+        }
+        b.add(Op.CLASSIC_CREATE, None, body, amount, {"effect": "funded", "amount": str(amount)})
+        tranche_fee = fee_of(amount)
+        notes = (
+            f"funds one tranche of {format_usd(amount)} ahead; each tranche pays its own 1% "
+            f"({format_usd(tranche_fee, dp=6)})",
+            f"a tranche left alone refunds you (less 1%) after {intent.timeout_hours} h",
+        )
+    requests, meta = b.build()
+    preview = ActionPreview(
+        key=key, kind=ActionKind.OPEN_STREAM, intent=intent, agent_id=stream.agent_id,
+        requests=requests, amount=amount, fee=Decimal(0), payee_nets=Decimal(0),
+        dialect=intent.mode.dialect, mode=intent.mode, stream_id=stream.id,
+        tranche_fee=tranche_fee, balance_before=balance,
+        balance_after=None if balance is None else balance - amount,
+        owed=Decimal(0), owed_after=Decimal(0), refund=Decimal(0),
+        stream_version=stream.version, notes=notes,
+    )
+    return Planned(preview, meta, stream)
+
+
+def _release_meta(amount: Decimal, owed_left: Decimal, now: float, **extra: Any) -> dict[str, Any]:
+    return {"effect": "released", "amount": str(amount), "owed_left": str(owed_left), "checkpoint": repr(now), **extra}
+
+
+def _tranche_steps(b: _Builder, stream: Stream, owed: Decimal, now: float, keep_funded: bool) -> tuple[Decimal, Decimal, Decimal, Decimal | None, int]:
+    """Add a tranche plan's requests; return (released, fees, debited, funded_after, releases)."""
+    tp = plan_tranches(stream, owed, keep_funded=keep_funded)
+    current: EscrowTarget | None = stream.escrow_id if stream.funded > 0 else None
+    left, fees, debited = owed, Decimal(0), Decimal(0)
+    for step in tp.steps:
+        if step.op == "create":
+            seq = b.add(Op.CLASSIC_CREATE, None, _classic_create(stream, step.amount), step.amount,
+                        {"effect": "funded", "amount": str(step.amount)})
+            current = EscrowRef(seq)
+            debited += step.amount
+        else:
+            left -= step.amount
+            fees += fee_of(step.amount)
+            b.add(Op.CLASSIC_RELEASE, current, None, step.amount, _release_meta(step.amount, left, now))
+            current = None
+    return tp.released, fees, debited, tp.funded_after, tp.releases
+
+
+def plan_release(
+    intent: ReleasePartial, key: str, stream: Stream, owed: Decimal, balance: Decimal | None, now: float
+) -> Planned:
+    """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund one."""
+    b = _Builder(key)
+    notes: list[str] = []
+    tranche_fee = None
+    if stream.mode is StreamMode.NATIVE:
+        if stream.escrow_id is None or stream.funded <= 0:
+            raise ActionValidationError("the stream's escrow holds nothing more to release")
+        if owed > stream.funded:
+            raise ActionValidationError(
+                f"{format_usd(owed, dp=6)} owed is more than the {format_usd(stream.funded, dp=6)} left in the escrow",
+                field="amount",
+            )
+        body = {"amount": to_wire(owed), "memo": stream.memo}
+        b.add(Op.STREAM_RELEASE_PARTIAL, stream.escrow_id, body, owed, _release_meta(owed, Decimal(0), now))
+        released, fees, debited, left = owed, fee_of(owed), Decimal(0), Decimal(0)
+    else:
+        released, fees, debited, _funded, releases = _tranche_steps(b, stream, owed, now, keep_funded=True)
+        if releases == 0:
+            raise ActionValidationError(
+                f"{format_usd(owed, dp=6)} owed is less than one tranche ({format_usd(stream.funded or stream.batch)}); "
+                "a tranche stream pays whole tranches",
+                field="amount",
+            )
+        left = owed - released
+        tranche_fee = fee_of(stream.batch)
+        notes.append(f"{releases} tranche(s), each paying its own 1% fee")
+        if left > 0:
+            notes.append(f"{format_usd(left, dp=6)} stays owed (less than a tranche)")
+    requests, meta = b.build()
+    preview = ActionPreview(
+        key=key, kind=ActionKind.RELEASE_PARTIAL, intent=intent, agent_id=stream.agent_id,
+        requests=requests, amount=released, fee=fees, payee_nets=released - fees,
+        dialect=stream.dialect, mode=stream.mode, stream_id=stream.id, escrow_id=stream.escrow_id,
+        tranche_fee=tranche_fee, balance_before=balance,
+        balance_after=None if balance is None else balance - debited,
+        owed=owed, owed_after=left, refund=Decimal(0), stream_version=stream.version,
+        notes=tuple(notes),
+    )
+    return Planned(preview, meta, stream)
+
+
+def plan_close(
+    intent: CloseStream, key: str, stream: Stream, owed: Decimal, balance: Decimal | None, now: float
+) -> Planned:
+    """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche choice)."""
+    b = _Builder(key)
+    notes: list[str] = []
+    choices: tuple[CloseChoice, ...] = ()
+    refund = Decimal(0)
+    tranche_fee = None
+    final = "closed"
+    if stream.mode is StreamMode.NATIVE:
+        pay = min(owed, stream.funded)
+        if pay > 0:
+            b.add(Op.STREAM_RELEASE_PARTIAL, stream.escrow_id, {"amount": to_wire(pay), "memo": stream.memo},
+                  pay, _release_meta(pay, Decimal(0), now))
+        if stream.escrow_id is not None and stream.funded - pay > 0:
+            b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": "closed"})
+            refund = stream.funded - pay
+            notes.append(f"close refunds the remaining {format_usd(refund, dp=6)} to the payer")
+        released, fees, debited, left = pay, fee_of(pay) if pay > 0 else Decimal(0), Decimal(0), owed - pay
+    else:
+        released, fees, debited, funded_after, _ = _tranche_steps(b, stream, owed, now, keep_funded=False)
+        left = owed - released
+        tranche_fee = fee_of(stream.batch)
+        if funded_after is not None and stream.escrow_id is not None:
+            choices = tuple(CloseChoice)
+            cur = funded_after
+            if intent.unearned is None:
+                notes.append(
+                    f"the funded tranche of {format_usd(cur, dp=6)} is not earned in full "
+                    f"({format_usd(left, dp=6)} owed): choose overpay, dispute or leave"
+                )
+            elif intent.unearned is CloseChoice.OVERPAY:
+                b.add(Op.CLASSIC_RELEASE, stream.escrow_id, None, cur, _release_meta(cur, Decimal(0), now))
+                released += cur
+                fees += fee_of(cur)
+                notes.append(f"overpays {format_usd(cur - left, dp=6)} beyond what is owed")
+                left = Decimal(0)
+            elif intent.unearned is CloseChoice.DISPUTE:
+                b.add(Op.CLASSIC_DISPUTE, stream.escrow_id, {"reason": intent.reason}, None, {"effect": "disputed"})
+                final = "disputed"
+                notes.append(f"freezes {format_usd(cur, dp=6)} until the dispute is resolved by hand")
+            else:
+                notes.append(
+                    f"sends nothing for the funded tranche: its timeout refunds you "
+                    f"{format_usd(cur - fee_of(cur), dp=6)} (less 1%)"
+                )
+        if left > 0:
+            notes.append(f"{format_usd(left, dp=6)} owed stays unpaid (less than a tranche)")
+    requests, meta = b.build()
+    if requests:
+        meta[len(requests)] = {**meta[len(requests)], "final_state": final}
+    preview = ActionPreview(
+        key=key, kind=ActionKind.CLOSE_STREAM, intent=intent, agent_id=stream.agent_id,
+        requests=requests, amount=released, fee=fees, payee_nets=released - fees,
+        dialect=stream.dialect, mode=stream.mode, stream_id=stream.id, escrow_id=stream.escrow_id,
+        tranche_fee=tranche_fee, balance_before=balance,
+        balance_after=None if balance is None else balance - debited + refund,
+        owed=owed, owed_after=left, refund=refund, stream_version=stream.version,
+        notes=tuple(notes), choices=choices,
+    )
+    return Planned(preview, meta, stream)
+
+
+def plan_dispute(intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None) -> Planned:
+    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream ends disputed."""
+    b = _Builder(key)
+    op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
+    meta: dict[str, Any] = {"effect": "disputed", "final_state": "disputed"} if intent.stream_id else {}
+    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, meta)
+    requests, metas = b.build()
+    preview = ActionPreview(
+        key=key, kind=ActionKind.DISPUTE_ESCROW, intent=intent, agent_id=intent.agent_id,
+        requests=requests, amount=Decimal(0), fee=Decimal(0), payee_nets=Decimal(0),
+        dialect=intent.dialect, stream_id=intent.stream_id, escrow_id=intent.escrow_id,
+        balance_before=balance, balance_after=balance,
+        stream_version=stream.version if stream is not None else None,
+        notes=("funds stay frozen until the dispute is resolved by hand",),
+    )
+    return Planned(preview, metas)
+
+
+def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Planned:
+    """Mark a classic escrow complete (as its payee)."""
+    b = _Builder(key)
+    b.add(Op.CLASSIC_COMPLETE, intent.escrow_id, None, None, {})
+    requests, metas = b.build()
+    preview = ActionPreview(
+        key=key, kind=ActionKind.MARK_COMPLETE, intent=intent, agent_id=intent.agent_id,
+        requests=requests, amount=Decimal(0), fee=Decimal(0), payee_nets=Decimal(0),
+        dialect=Dialect.CLASSIC, escrow_id=intent.escrow_id, balance_before=balance, balance_after=balance,
+        notes=("the creator still has to release; a production timeout refunds the creator",),
+    )
+    return Planned(preview, metas)
+
+
+def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Planned:
+    """Claim the faucet's dollar."""
+    b = _Builder(key)
+    body: dict[str, Any] = {"agent_casino_id": intent.agent_id}
+    if intent.referral_code:
+        body["referral_code"] = intent.referral_code
+    b.add(Op.FAUCET_CLAIM, None, body, FAUCET_GRANT, {})
+    requests, metas = b.build()
+    preview = ActionPreview(
+        key=key, kind=ActionKind.CLAIM_FAUCET, intent=intent, agent_id=intent.agent_id,
+        requests=requests, amount=FAUCET_GRANT, fee=Decimal(0), payee_nets=FAUCET_GRANT,
+        dialect=None, balance_before=balance,
+        balance_after=None if balance is None else balance + FAUCET_GRANT,
+        notes=("one claim per agent, and one per IP address a day; 'not claimable' is not a failure",),
+    )
+    return Planned(preview, metas)
+
+
+def intent_kind(intent: Intent) -> ActionKind:
+    """The :class:`ActionKind` of an intent."""
+    return {
+        OpenStream: ActionKind.OPEN_STREAM,
+        ReleasePartial: ActionKind.RELEASE_PARTIAL,
+        CloseStream: ActionKind.CLOSE_STREAM,
+        DisputeEscrow: ActionKind.DISPUTE_ESCROW,
+        MarkComplete: ActionKind.MARK_COMPLETE,
+        ClaimFaucet: ActionKind.CLAIM_FAUCET,
+    }[type(intent)]

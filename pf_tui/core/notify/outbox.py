@@ -1,0 +1,210 @@
+"""Durable, per-receiver delivery of alert notifications.
+
+A notification is written to the store's ``outbox`` (in the same transaction as the alert state
+that produced it) before anything is sent, and marked delivered only after the receiver accepted
+it. Each receiver has its own queue: its rows are sent in order, a failure backs off that receiver
+alone (honouring 429 ``retry_after``), and a permanent refusal (400/403) dead-letters the row with
+the reason instead of retrying forever. A crash between "sent" and "marked" resends that one row
+on restart (receivers dedup on the event id); nothing else is lost or doubled.
+
+Outbox rows (schema: :mod:`pf_tui.core.store.schema`): ``event_id`` holds ``<receiver>:<event id>``
+(the column is unique across receivers), ``payload`` the event as JSON; a delivered row keeps its
+``delivered_at``; a dead-lettered row has ``next_attempt_at = DEAD_AT`` and ``last_error`` starting
+with ``dead:``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pf_tui.core.alerts.engine import AlertEvent
+from pf_tui.core.notify.format import event_from_dict, event_to_dict
+from pf_tui.core.notify.receivers import Outcome, Receiver
+
+__all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s"]
+
+DEAD_AT = 9.0e18
+"""``next_attempt_at`` of a dead-lettered row: never due again."""
+BASE_BACKOFF_S = 2.0
+MAX_BACKOFF_S = 600.0
+
+
+def backoff_s(attempts: int, *, base: float = BASE_BACKOFF_S, cap: float = MAX_BACKOFF_S) -> float:
+    """Seconds to wait after the ``attempts``-th failure: doubling from ``base``, capped."""
+    return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One pending notification for one receiver."""
+
+    id: int
+    receiver: str
+    event: AlertEvent
+    attempts: int
+
+
+class Outbox:
+    """The outbox table, for one connection (autocommit; callers group writes in transactions)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def enqueue(
+        self, events: Iterable[AlertEvent], receivers: Sequence[str], now: float
+    ) -> int:
+        """Insert one row per (event, receiver), ignoring ones already there; return how many.
+
+        Runs on ``self.conn`` without opening a transaction, so the caller can commit it together
+        with the alert state that produced the events.
+        """
+        added = 0
+        events = list(events)
+        if not events:
+            return 0
+        # A receiver that is backing off holds its queue: new rows queue behind the held ones,
+        # so they are neither sent early nor out of order.
+        hold = {name: max(now, self._hold(name)) for name in receivers}
+        for event in events:
+            payload = json.dumps(event_to_dict(event), ensure_ascii=False, sort_keys=True)
+            for name in receivers:
+                cur = self.conn.execute(
+                    "INSERT OR IGNORE INTO outbox (receiver, event_id, payload, attempts,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)",
+                    (name, f"{name}:{event.event_id}", payload, hold[name], now),
+                )
+                added += cur.rowcount
+        return added
+
+    def _hold(self, receiver: str) -> float:
+        row = self.conn.execute(
+            "SELECT MAX(next_attempt_at) FROM outbox WHERE receiver = ? AND delivered_at IS NULL"
+            " AND next_attempt_at < ?",
+            (receiver, DEAD_AT),
+        ).fetchone()
+        return 0.0 if row[0] is None else float(row[0])
+
+    def due(self, receiver: str, now: float, limit: int = 50) -> list[OutboxRow]:
+        """Undelivered rows of ``receiver`` due at ``now``, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, payload, attempts FROM outbox WHERE receiver = ? AND delivered_at IS NULL"
+            " AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (receiver, now, limit),
+        ).fetchall()
+        return [OutboxRow(r[0], receiver, event_from_dict(json.loads(r[1])), r[2]) for r in rows]
+
+    def next_due_at(self, receiver: str) -> float | None:
+        """When the receiver's next row falls due (``None``: nothing pending)."""
+        row = self.conn.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE receiver = ? AND delivered_at IS NULL"
+            " AND next_attempt_at < ?",
+            (receiver, DEAD_AT),
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def delivered(self, row_id: int, now: float) -> None:
+        """The receiver accepted the row."""
+        self.conn.execute(
+            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL"
+            " WHERE id = ?",
+            (now, row_id),
+        )
+
+    def retry(self, row_id: int, receiver: str, at: float, error: str) -> None:
+        """The send failed for now: hold the whole receiver's queue until ``at``.
+
+        Every pending row of the receiver moves to ``at`` at the earliest (a 429 is about the
+        receiver, not the row), so order is kept and the hold survives a restart.
+        """
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (error[:500], row_id),
+            )
+            self.conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE receiver = ? AND delivered_at IS NULL"
+                " AND next_attempt_at < ?",
+                (at, receiver, at),
+            )
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def dead(self, row_id: int, reason: str) -> None:
+        """The receiver refused the row for good: keep it, with the reason, and stop trying."""
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+            " WHERE id = ?",
+            (DEAD_AT, ("dead: " + reason)[:500], row_id),
+        )
+
+    def depth(self) -> dict[str, int]:
+        """Undelivered, not dead-lettered rows per receiver."""
+        rows = self.conn.execute(
+            "SELECT receiver, COUNT(*) FROM outbox WHERE delivered_at IS NULL"
+            " AND next_attempt_at < ? GROUP BY receiver",
+            (DEAD_AT,),
+        ).fetchall()
+        return {r: n for r, n in rows}
+
+    def dead_letters(self) -> list[tuple[str, str, str]]:
+        """``(receiver, event id, reason)`` of every dead-lettered row."""
+        rows = self.conn.execute(
+            "SELECT receiver, event_id, last_error FROM outbox WHERE delivered_at IS NULL"
+            " AND next_attempt_at >= ? ORDER BY id",
+            (DEAD_AT,),
+        ).fetchall()
+        return [(r, e.split(":", 1)[1], err or "") for r, e, err in rows]
+
+    def prune_delivered(self, before: float) -> int:
+        """Forget delivered rows older than ``before`` (kept until then so replays dedup)."""
+        return self.conn.execute(
+            "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (before,)
+        ).rowcount
+
+
+class Dispatcher:
+    """Sends what the outbox holds, one independent queue per receiver."""
+
+    def __init__(self, outbox: Outbox, receivers: Sequence[Receiver], *, batch: int = 50) -> None:
+        self.outbox = outbox
+        self.receivers = {r.name: r for r in receivers}
+        self.batch = batch
+        self.sent = {name: 0 for name in self.receivers}
+        self.failed = {name: 0 for name in self.receivers}
+
+    async def deliver(self, name: str, now: float) -> int:
+        """One pass for receiver ``name`` at ``now``: send due rows in order until one fails.
+
+        Returns how many were accepted. A retryable failure stops the pass (the receiver is
+        backing off, and order is kept); a dead-letter moves on to the next row.
+        """
+        receiver = self.receivers[name]
+        accepted = 0
+        for row in self.outbox.due(name, now, self.batch):
+            outcome: Outcome = await receiver.send(row.event)
+            if outcome.ok:
+                self.outbox.delivered(row.id, now)
+                self.sent[name] += 1
+                accepted += 1
+                continue
+            self.failed[name] += 1
+            if outcome.dead is not None:
+                self.outbox.dead(row.id, outcome.dead)
+                continue
+            wait = outcome.retry_after
+            if wait is None:
+                wait = backoff_s(row.attempts + 1)
+            self.outbox.retry(row.id, name, now + wait, outcome.error)
+            break
+        return accepted
+
+    async def close(self) -> None:
+        """Close every receiver's HTTP client."""
+        for receiver in self.receivers.values():
+            await receiver.aclose()

@@ -1,0 +1,223 @@
+"""The receivers: Telegram Bot API, a generic webhook, a JSON-lines log file.
+
+Each owns one ``httpx.AsyncClient`` and turns whatever happens (2xx, 429, 4xx, 5xx, a dead
+network) into an :class:`Outcome`, never an exception. Error text is scrubbed of the receiver's
+secret (bot token, webhook URL) before it goes anywhere, since httpx puts URLs in messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import certifi
+import httpx
+
+from pf_tui.core.alerts.engine import AlertEvent
+from pf_tui.core.notify.format import clean_text, log_record, telegram_html, webhook_payload
+from pf_tui.secret import Secret
+
+__all__ = [
+    "LogReceiver",
+    "Outcome",
+    "Receiver",
+    "TelegramReceiver",
+    "WebhookReceiver",
+    "retry_after_header",
+]
+
+TIMEOUT_S = 10.0
+MAX_RETRY_AFTER_S = 3600.0
+"""A receiver asking for more than an hour is capped: the queue must move eventually."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one send achieved: accepted, retry (after ``retry_after`` s if given), or dead."""
+
+    ok: bool
+    error: str = ""
+    retry_after: float | None = None
+    dead: str | None = None
+
+
+ACCEPTED = Outcome(True)
+
+
+class Receiver(Protocol):
+    """Something notifications are delivered to."""
+
+    name: str
+
+    async def send(self, event: AlertEvent) -> Outcome:
+        """Deliver one event; never raises."""
+
+    async def aclose(self) -> None:
+        """Release the receiver's resources."""
+
+
+def retry_after_header(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (delta form; an HTTP-date also works), capped; else ``None``."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        from time import time
+
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time()
+        except (TypeError, ValueError):
+            return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
+
+
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~45 ms; every receiver shares one context.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport, verify=_tls())
+
+
+def _scrub(text: str, *secrets: Secret) -> str:
+    for secret in secrets:
+        value = secret.reveal()
+        if value:
+            text = text.replace(value, "<secret>")
+    return clean_text(text)[:300]
+
+
+def _network_error(exc: Exception, *secrets: Secret) -> Outcome:
+    return Outcome(False, error=_scrub(f"{type(exc).__name__}: {exc}", *secrets))
+
+
+class TelegramReceiver:
+    """Telegram Bot API ``sendMessage`` in HTML parse mode."""
+
+    def __init__(
+        self,
+        token: Secret,
+        chat_id: str,
+        *,
+        api_base: str = "https://api.telegram.org",
+        name: str = "telegram",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self._token = token
+        self._chat_id = chat_id
+        self._base = api_base.rstrip("/")
+        self._client = _client(transport)
+
+    async def send(self, event: AlertEvent) -> Outcome:
+        """Send the event; 429 -> retry after ``parameters.retry_after``; 400/401/403/404 -> dead."""
+        body = {
+            "chat_id": self._chat_id,
+            "text": telegram_html(event),
+            "parse_mode": "HTML",
+            "disable_web_page_preview": True,
+        }
+        url = f"{self._base}/bot{self._token.reveal()}/sendMessage"
+        try:
+            resp = await self._client.post(url, json=body)
+        except httpx.HTTPError as exc:
+            return _network_error(exc, self._token)
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        description = _scrub(str(data.get("description", resp.reason_phrase)), self._token)
+        if resp.status_code == 200 and data.get("ok") is True:
+            return ACCEPTED
+        if resp.status_code == 429:
+            params = data.get("parameters")
+            wait = params.get("retry_after") if isinstance(params, dict) else None
+            seconds = (
+                min(MAX_RETRY_AFTER_S, float(wait))
+                if isinstance(wait, (int, float)) and not isinstance(wait, bool) and wait >= 0
+                else retry_after_header(resp.headers.get("retry-after"))
+            )
+            return Outcome(False, error=f"429 {description}", retry_after=seconds)
+        if resp.status_code in (400, 401, 403, 404):
+            return Outcome(False, error=f"{resp.status_code} {description}",
+                           dead=f"telegram {resp.status_code}: {description}")
+        return Outcome(False, error=f"{resp.status_code} {description}")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+class WebhookReceiver:
+    """POSTs Alertmanager-compatible JSON; the event id rides in a header and in the body."""
+
+    def __init__(
+        self,
+        url: Secret,
+        *,
+        name: str = "webhook",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self._url = url
+        self._client = _client(transport)
+
+    async def send(self, event: AlertEvent) -> Outcome:
+        """2xx accepted; 408/425/429/5xx retried (Retry-After honoured); other 4xx dead."""
+        body = json.dumps(webhook_payload(event, receiver=self.name), ensure_ascii=False)
+        headers = {
+            "content-type": "application/json",
+            "x-pf-event-id": event.event_id,
+            "idempotency-key": event.event_id,
+        }
+        try:
+            resp = await self._client.post(self._url.reveal(), content=body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            return _network_error(exc, self._url)
+        if 200 <= resp.status_code < 300:
+            return ACCEPTED
+        error = f"{resp.status_code} {_scrub(resp.text[:200], self._url)}"
+        if resp.status_code in (408, 425, 429) or resp.status_code >= 500:
+            return Outcome(False, error=error,
+                           retry_after=retry_after_header(resp.headers.get("retry-after")))
+        return Outcome(False, error=error, dead=f"webhook {error}")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+class LogReceiver:
+    """Appends one JSON object per line to a file (created 0600)."""
+
+    def __init__(self, path: str | Path, *, name: str = "log") -> None:
+        self.name = name
+        self.path = Path(path)
+
+    async def send(self, event: AlertEvent) -> Outcome:
+        """Append and flush the record; a full disk or a bad path is retried later."""
+        line = json.dumps(log_record(event), ensure_ascii=False, sort_keys=True) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            return Outcome(False, error=clean_text(f"{type(exc).__name__}: {exc.strerror}"))
+        return ACCEPTED
+
+    async def aclose(self) -> None:
+        """Nothing to release (the file is opened per write)."""

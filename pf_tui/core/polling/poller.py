@@ -1,0 +1,360 @@
+"""The poller: every agent's data types on their own intervals, from one scheduler.
+
+One heap of due times (monotonic seconds) is driven by one task. Due jobs start a fetch task each
+(bounded per host by :class:`~pf_tui.core.polling.fetch.Fetcher`); a job is re-armed only when its fetch
+ends, so one (agent, data type) is never in flight twice and a hung source holds only its own
+job. First polls are spread over the interval (jitter) so 1,000 agents never fire in step.
+
+Backoff per (agent, data type): after ``n`` consecutive failures the next try waits
+``min(interval * 2**n * (1 + 0..20% jitter), max_backoff)``, or the server's
+``Retry-After`` when that is longer; one success returns the job to its interval. Every failure
+backs off, not only 429/5xx/timeouts: a 401 or a broken body will not mend by asking faster.
+
+Casino figures come from ``/stats/me`` only: ``/bets/*`` is limited to 60 a minute per client IP
+for the whole fleet (API.md §7), so the poller never calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+
+from pf_tui.api.errors import MissingKeyError, RateLimitError
+from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.fetch import Fetcher, PollTarget
+from pf_tui.core.polling.results import DataType, PollFailure, PollResult, Snapshot, SnapshotValue
+
+DEFAULT_INTERVALS: dict[DataType, float] = {
+    DataType.BALANCE: 10.0,
+    DataType.POSITIONS: 5.0,
+    DataType.PNL: 3.0,
+    DataType.CASINO: 2.0,
+    DataType.REFERRALS: 30.0,
+    DataType.ESCROWS: 5.0,
+}
+TICK = 0.005
+"""Jobs due within this many seconds start together: fewer scheduler wake-ups, same rhythm."""
+START_SPREAD_CAP = 1.0
+"""Agents added while running are first polled within this many seconds."""
+BACKOFF_JITTER = 0.2
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    target: PollTarget
+    kind: DataType
+    due: float = 0.0
+    gen: int = 0
+    in_flight: bool = False
+    removed: bool = False
+    failures: int = 0
+    rate_limited_until: float = 0.0
+    last_started: float | None = None
+    last_value: SnapshotValue | None = None
+
+
+class Poller:
+    """Polls every agent's figures and yields typed results (see the module docstring).
+
+    Use ``async with poller:`` (or :meth:`start` / :meth:`stop`) and read results with
+    ``async for result in poller`` or ``await poller.batch()``.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[PollTarget] = (),
+        *,
+        intervals: Mapping[str, float] | None = None,
+        max_backoff: float = 120.0,
+        max_concurrency: int = 16,
+        hosts: Mapping[str, str] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        seed: int | None = None,
+        buffer: int = 100_000,
+    ) -> None:
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self.intervals: dict[DataType, float] = dict(DEFAULT_INTERVALS)
+        for name, seconds in (intervals or {}).items():
+            self._set_interval_value(name, seconds)
+        self.max_backoff = max_backoff
+        self.stats = CallStats()
+        self._fetcher = Fetcher(clock, self.stats, max_concurrency=max_concurrency, hosts=hosts)
+        self._jobs: dict[str, dict[DataType, _Job]] = {}
+        self._heap: list[tuple[float, int, int, _Job]] = []
+        self._seq = itertools.count()
+        self._results: deque[PollResult] = deque(maxlen=buffer)
+        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._paused = False
+        self._sleeping_until = float("inf")
+        self._initial = list(targets)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler (in the running event loop); first polls spread over each interval."""
+        if self._runner is not None:
+            return
+        for target in self._initial:
+            self._add(target, spread=None)
+        self._initial = []
+        self._runner = asyncio.get_running_loop().create_task(self._run(), name="pf-tui-poller")
+
+    async def stop(self) -> None:
+        """Stop scheduling and cancel fetches in flight."""
+        runner, self._runner = self._runner, None
+        pending = [t for t in (runner, *self._tasks) if t is not None]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks.clear()
+
+    async def __aenter__(self) -> Poller:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler runs."""
+        return self._runner is not None and not self._runner.done()
+
+    @property
+    def paused(self) -> bool:
+        """Whether polling is paused (``p`` in the TUI)."""
+        return self._paused
+
+    # ---- control (all take effect at once) ------------------------------------------------
+
+    def add_agent(self, target: PollTarget) -> None:
+        """Start polling an agent (replacing one with the same id); first polls within a second."""
+        if self._runner is None:
+            self._initial = [t for t in self._initial if t.agent_id != target.agent_id] + [target]
+            return
+        self._add(target, spread=START_SPREAD_CAP)
+        self._wake.set()
+
+    def remove_agent(self, agent_id: str) -> None:
+        """Stop polling an agent; a fetch in flight finishes but its result is dropped."""
+        self._initial = [t for t in self._initial if t.agent_id != agent_id]
+        for job in self._jobs.pop(agent_id, {}).values():
+            job.removed = True
+        self._fetcher.forget(agent_id)
+        self.stats.forget_agent(agent_id)
+
+    def agent_ids(self) -> list[str]:
+        """Agents being polled."""
+        return list(self._jobs) + [t.agent_id for t in self._initial]
+
+    def track_escrow(self, agent_id: str, escrow_id: str) -> None:
+        """Poll an escrow pf-tui created (or a stream's tranche) with the agent's escrows."""
+        jobs = self._jobs.get(agent_id)
+        targets = [j.target for j in jobs.values()][:1] if jobs else [
+            t for t in self._initial if t.agent_id == agent_id
+        ]
+        for target in targets:
+            target.known_escrows.add(escrow_id)
+
+    def set_interval(self, kind: DataType | str, seconds: float) -> None:
+        """Change one data type's interval; due times move at once (never into the past)."""
+        dt = self._set_interval_value(kind, seconds)
+        if dt is None:
+            return
+        now = self._clock.monotonic()
+        for jobs in self._jobs.values():
+            job = jobs.get(dt)
+            if job is None or job.in_flight or job.failures:
+                continue
+            base = job.last_started if job.last_started is not None else now
+            self._arm(job, max(now, base + self.intervals[dt]) if job.last_started is not None
+                      else now + self._rng.uniform(0, min(seconds, START_SPREAD_CAP)))
+        self._wake.set()
+
+    def set_intervals(self, intervals: Mapping[str, float]) -> None:
+        """:meth:`set_interval` for each entry (unknown names such as ``errors`` are ignored)."""
+        for name, seconds in intervals.items():
+            self.set_interval(name, seconds)
+
+    def refresh_now(self) -> None:
+        """Poll everything now (``r``), except sources a server told to wait (429 Retry-After)."""
+        now = self._clock.monotonic()
+        for jobs in self._jobs.values():
+            for job in jobs.values():
+                if not job.in_flight and job.rate_limited_until <= now:
+                    self._arm(job, now)
+        self._wake.set()
+
+    def pause(self) -> None:
+        """Stop starting polls (``p``); fetches in flight finish and their results are kept."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Start polling again; what fell due while paused is spread over the next second."""
+        if not self._paused:
+            return
+        self._paused = False
+        now = self._clock.monotonic()
+        for jobs in self._jobs.values():
+            for job in jobs.values():
+                if not job.in_flight and job.due <= now:
+                    self._arm(job, now + self._rng.uniform(0, min(self.intervals[job.kind], START_SPREAD_CAP)))
+        self._wake.set()
+
+    # ---- results --------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[PollResult]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[PollResult]:
+        while True:
+            for result in await self.batch():
+                yield result
+
+    async def batch(self) -> list[PollResult]:
+        """Wait for at least one result, then return every result ready (oldest first)."""
+        while not self._results:
+            self._ready.clear()
+            await self._ready.wait()
+        out = list(self._results)
+        self._results.clear()
+        return out
+
+    def drain(self) -> list[PollResult]:
+        """Every result ready now, without waiting."""
+        out = list(self._results)
+        self._results.clear()
+        return out
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _set_interval_value(self, kind: DataType | str, seconds: float) -> DataType | None:
+        try:
+            dt = DataType(kind)
+        except ValueError:
+            return None  # "errors" and other settings that are not polled data types
+        if not seconds > 0:
+            raise ValueError(f"interval of {dt.value} must be more than 0 s, got {seconds!r}")
+        self.intervals[dt] = float(seconds)
+        return dt
+
+    def _add(self, target: PollTarget, spread: float | None) -> None:
+        self.remove_agent(target.agent_id)
+        now = self._clock.monotonic()
+        jobs: dict[DataType, _Job] = {}
+        for kind in target.data_types():
+            job = _Job(target, kind)
+            window = self.intervals[kind] if spread is None else min(spread, self.intervals[kind])
+            self._arm(job, now + self._rng.uniform(0, window))
+            jobs[kind] = job
+        self._jobs[target.agent_id] = jobs
+
+    def _arm(self, job: _Job, due: float) -> None:
+        job.gen += 1
+        job.due = due
+        heapq.heappush(self._heap, (due, next(self._seq), job.gen, job))
+        if due < self._sleeping_until:
+            self._wake.set()  # the scheduler sleeps past this due time (or on an empty heap)
+
+    async def _run(self) -> None:
+        heap = self._heap
+        while True:
+            self._wake.clear()
+            now = self._clock.monotonic()
+            if not self._paused:
+                horizon = now + TICK
+                while heap and heap[0][0] <= horizon:
+                    _, _, gen, job = heapq.heappop(heap)
+                    if job.gen != gen or job.removed or job.in_flight:
+                        continue
+                    job.in_flight = True
+                    task = asyncio.create_task(self._poll(job))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            timeout = None if self._paused or not heap else max(TICK, heap[0][0] - now)
+            self._sleeping_until = float("inf") if timeout is None or self._paused else now + timeout
+            await self._sleep_or_wake(timeout)
+            self._sleeping_until = -float("inf")  # awake: arming needs no wake-up
+
+    async def _sleep_or_wake(self, timeout: float | None) -> None:
+        if self._wake.is_set():
+            return
+        waiter = asyncio.ensure_future(self._wake.wait())
+        if timeout is None:
+            await waiter
+            return
+        sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
+        try:
+            await asyncio.wait((waiter, sleeper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            sleeper.cancel()
+
+    async def _poll(self, job: _Job) -> None:
+        started = self._clock.monotonic()
+        job.last_started = started
+        agent_id = job.target.agent_id
+        try:
+            value = await self._fetcher.fetch(job.target, job.kind)
+        except asyncio.CancelledError:
+            job.in_flight = False
+            raise
+        except Exception as exc:  # typed client errors; anything else must not stop the poller
+            job.in_flight = False
+            if job.removed:
+                return
+            job.failures += 1
+            now = self._clock.monotonic()
+            # The interval is read when the poll ends, so a change made meanwhile counts.
+            delay = self._backoff(job, self.intervals[job.kind], exc)
+            if isinstance(exc, RateLimitError) and exc.retry_after:
+                job.rate_limited_until = now + delay
+            self._arm(job, now + delay)
+            self._push(PollFailure(agent_id, job.kind, exc, self._clock.now(), job.failures, delay))
+            return
+        job.in_flight = False
+        if job.removed:
+            return
+        end = self._clock.monotonic()
+        job.failures = 0
+        job.rate_limited_until = 0.0
+        # The client hands back the very model it parsed last time when the reply's bytes are
+        # unchanged, so identity settles most polls without a deep comparison.
+        changed = value is not job.last_value and value != job.last_value
+        if changed:
+            job.last_value = value
+        else:
+            value = job.last_value  # type: ignore[assignment]  # keep the one object the UI has
+        # Fixed rhythm from the start of this poll keeps the jitter spread and data age ~ interval.
+        self._arm(job, max(end, started + self.intervals[job.kind]))
+        self._push(Snapshot(agent_id, job.kind, value, self._clock.now(), end - started, changed))
+
+    def _backoff(self, job: _Job, interval: float, exc: Exception) -> float:
+        if isinstance(exc, MissingKeyError):
+            return self.max_backoff  # configuration, not weather: ask rarely
+        exp = min(job.failures, 30)
+        jittered = interval * (2.0 ** exp) * (1.0 + self._rng.uniform(0.0, BACKOFF_JITTER))
+        delay = min(jittered, self.max_backoff)
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, (int, float)) and retry_after > delay:
+            delay = float(retry_after)
+        return delay
+
+    def _push(self, result: PollResult) -> None:
+        self._results.append(result)
+        self._ready.set()
+
+    def backoff_of(self, agent_id: str, kind: DataType) -> tuple[int, float]:
+        """``(consecutive failures, seconds until the next try)`` of one source."""
+        job = self._jobs[agent_id][kind]
+        return job.failures, max(0.0, job.due - self._clock.monotonic())

@@ -1,0 +1,89 @@
+"""``create_app``: the Starlette app that serves every service of API.md on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from pf_tui.sim.http.routes import casino as casino_routes
+from pf_tui.sim.http.routes import docs as docs_routes
+from pf_tui.sim.http.routes.control import control_routes, telegram_routes
+from pf_tui.sim.http.routes.escrow import classic_routes, docs_escrow_mount_routes
+from pf_tui.sim.http.routes.services import faucet_routes, trading_routes, wallet_routes
+from pf_tui.sim.http.routing import catch_all, health, route
+from pf_tui.sim.model.state import Simulator
+
+MOUNTS = {
+    "casino": "/casino/api/v1",
+    "escrow": "/escrow",
+    "escrow_streaming": "/escrow/api/v1",
+    "faucet": "/faucet",
+    "trading": "/trading/v1",
+    "wallet": "/wallet/v1",
+    "docs": "/api/v1",
+    "telegram": "/telegram",
+}
+TICK_S = 0.25
+
+
+def create_app(
+    *,
+    seed: int = 0,
+    agents: int = 8,
+    faults: list[dict[str, Any]] | None = None,
+    limits: str = "production",
+    motion: bool = True,
+    start_time: float | None = None,
+) -> Starlette:
+    """The simulator app; ``app.state.sim`` is the :class:`~pf_tui.sim.model.state.Simulator`.
+
+    ``motion=False`` starts with the clock paused and the demo fleet still (tests); only
+    ``/_sim/clock`` then moves time. Raises ``ValueError`` for a bad ``limits`` spec or fault rule.
+    """
+    sim = Simulator(seed=seed, agents=agents, faults=faults, limits=limits, motion=motion, start_time=start_time)
+
+    def index(ctx: Any) -> dict[str, Any]:
+        return {"service": "purple-flea-simulator", "mounts": MOUNTS, "controls": "/_sim"}
+
+    routes = [
+        Mount(MOUNTS["casino"], routes=casino_routes.routes(sim)),
+        health(sim, "casino", "/casino/health"),
+        Mount(MOUNTS["escrow_streaming"], routes=docs_escrow_mount_routes(sim)),
+        Mount(MOUNTS["escrow"], routes=classic_routes(sim)),
+        Mount(MOUNTS["faucet"], routes=faucet_routes(sim)),
+        Mount(MOUNTS["trading"], routes=trading_routes(sim)),
+        health(sim, "trading", "/trading/health"),
+        Mount(MOUNTS["wallet"], routes=wallet_routes(sim)),
+        health(sim, "wallet", "/wallet/health"),
+        Mount(MOUNTS["docs"], routes=docs_routes.routes(sim)),
+        Mount(MOUNTS["telegram"], routes=telegram_routes(sim)),
+        Mount("/_sim", routes=control_routes(sim)),
+        route(sim, "simulator", "/", {"GET": index}),
+        catch_all(sim, "simulator"),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_drive(sim))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.sim = sim
+    return app
+
+
+async def _drive(sim: Simulator) -> None:
+    """Real-time mode: run due jobs and fleet steps as wall time passes (paused means frozen)."""
+    while True:
+        await asyncio.sleep(TICK_S)
+        sim.tick()

@@ -1,0 +1,184 @@
+"""Serve the simulator with uvicorn: :class:`SimServer` (a background thread) and the CLI ``main``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from pf_tui.usd import loads
+
+from pf_tui.sim.http.app import create_app
+from pf_tui.sim.model.faults import RuleError, parse_rule
+from pf_tui.sim.http.pipeline import SimulatedReset
+from pf_tui.sim.model.limits import parse_limits
+from pf_tui.sim.model.state import Simulator
+
+START_TIMEOUT_S = 10.0
+
+
+class _QuietResets(logging.Filter):
+    """Injected connection resets are intended; keep their tracebacks out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, SimulatedReset)
+
+
+def _install_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietResets) for f in logger.filters):
+        logger.addFilter(_QuietResets())
+
+
+def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=1, http="auto", loop="auto",
+    )
+
+
+class SimServer:
+    """The simulator on a real port, in a background thread with its own event loop.
+
+    ``port=0`` picks a free port; ``.url`` tells which. Use as a context manager or call
+    :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **create_app_kwargs: Any) -> None:
+        self.host = host
+        self.port = port
+        self.app = create_app(**create_app_kwargs)
+        self.sim: Simulator = self.app.state.sim
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SimServer:
+        _install_filter()
+        self._server = uvicorn.Server(_config(self.app, self.host, self.port, "warning"))
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.run, name="pf-tui-sim", daemon=True)
+        self._thread.start()
+        deadline = START_TIMEOUT_S
+        step = 0.01
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the simulator could not start on {self.host}:{self.port}")
+            if deadline <= 0:
+                raise RuntimeError("the simulator did not start in time")
+            threading.Event().wait(step)
+            deadline -= step
+        sockets = [s for server in self._server.servers for s in server.sockets]
+        port = sockets[0].getsockname()[1]
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def load_faults(spec: str | None) -> list[dict[str, Any]]:
+    """``--faults``: a JSON list of rules, or a path to a file holding one. ValueError says why not."""
+    if not spec:
+        return []
+    text = spec
+    if not spec.lstrip().startswith(("[", "{")):
+        path = Path(spec)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--faults: cannot read {spec}: {exc.strerror or exc}") from None
+    try:
+        rules = loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--faults: not valid JSON: {exc}") from None
+    if isinstance(rules, dict):
+        rules = [rules]
+    if not isinstance(rules, list):
+        raise ValueError("--faults: expected a JSON list of rules")
+    for i, rule in enumerate(rules):
+        try:
+            parse_rule(rule)
+        except RuleError as exc:
+            raise ValueError(f"--faults: rule {i + 1}: {exc}") from None
+    return rules
+
+
+def main(args: argparse.Namespace) -> int:
+    """``pf-tui sim``: serve until SIGINT/SIGTERM. Returns the exit code (2 on bad usage)."""
+    host = getattr(args, "host", None) or "127.0.0.1"
+    port = getattr(args, "port", None)
+    port = 8787 if port is None else port
+    agents = getattr(args, "agents", None)
+    agents = 8 if agents is None else agents
+    seed = getattr(args, "seed", None) or 0
+    limits = getattr(args, "limits", None) or "production"
+    try:
+        faults = load_faults(getattr(args, "faults", None))
+        parse_limits(limits)
+        if agents < 0:
+            raise ValueError("--agents must be 0 or more")
+        if not 0 <= port <= 65535:
+            raise ValueError("--port must be 0..65535")
+    except ValueError as exc:
+        print(f"pf-tui sim: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(seed=seed, agents=agents, faults=faults, limits=limits, motion=getattr(args, "motion", True))
+    _install_filter()
+    server = uvicorn.Server(_config(app, host, port, "warning"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+            except (NotImplementedError, RuntimeError):
+                pass
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            bound = [s for srv in server.servers for s in srv.sockets][0].getsockname()[1]
+            url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}"
+            print(f"Purple Flea simulator on {url} ({agents} demo agents, seed {seed}, limits {limits})")
+            print(f"Try: curl {url}/_sim/agents   |   point pf-tui at it: pf-tui --demo, or set [api] bases to "
+                  f"{url}/casino/api/v1, {url}/escrow, ...  (Ctrl-C stops)", flush=True)
+        await task
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        print(f"pf-tui sim: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0 if server.started else 1
+
+
+
+
+__all__ = ["SimServer", "main", "load_faults"]

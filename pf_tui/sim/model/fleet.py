@@ -1,0 +1,229 @@
+"""The demo fleet: N seeded agents whose motion is a function of simulated time.
+
+One :meth:`Fleet.step` per simulated second: prices move, a few agents act by strategy (trade, bet,
+open/release/close/dispute escrows), referrals trickle in. Same seed, same steps, same state.
+"""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pf_tui.sim.model.accounts import Agent
+from pf_tui.sim.model.errors import ApiError
+from pf_tui.sim.model.escrow import CLASSIC, DOCS, OPEN
+from pf_tui.sim.model.market import Trade
+from pf_tui.sim.model.num import ZERO, day_start, num, q2
+
+if TYPE_CHECKING:
+    from pf_tui.sim.model.state import Simulator
+
+STRATEGIES = ("trend", "mean-revert", "casino-grinder", "data-buyer", "compute-seller")
+_NAMES = (
+    "atlas", "birch", "cobalt", "delta", "ember", "fjord", "gale", "harbor", "iris", "juniper",
+    "kestrel", "lumen", "maple", "nova", "onyx", "pike", "quill", "raven", "sable", "tundra",
+)
+_BALANCES = (250, 500, 1000, 2500, 5000)
+_TRADING_SHARE = {
+    "trend": Decimal("0.8"),
+    "mean-revert": Decimal("0.8"),
+    "casino-grinder": Decimal("0.1"),
+    "data-buyer": Decimal("0.2"),
+    "compute-seller": Decimal("0.2"),
+}
+_HISTORY_DAYS = 30
+
+
+class Fleet:
+    """The demo agents and what they do each simulated second."""
+
+    def __init__(self, sim: Simulator, rng: random.Random) -> None:
+        self.sim = sim
+        self.rng = rng
+        self.members: list[Agent] = []
+        self.sellers: list[Agent] = []
+        self.onchain: dict[str, Decimal] = {}
+        self._open: dict[str, list[str]] = {}
+        self._steps = 0
+        self._stream_no = 0
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def setup(self, count: int, now: float) -> None:
+        sim, rng, acc, ids = self.sim, self.rng, self.sim.accounts, self.sim.ids
+        for i in range(count):
+            strategy = STRATEGIES[i % len(STRATEGIES)]
+            label = f"{_NAMES[i % len(_NAMES)]}-{strategy}-{i + 1:03d}"
+            referred_by = None
+            if self.members and rng.random() < 0.4:
+                referred_by = rng.choice(self.members).agent_id
+            created = day_start(now) - rng.randint(35, 120) * 86400
+            agent = acc.create(created, referred_by=referred_by, label=label, strategy=strategy)
+            agent.keys = {"casino": ids.casino_key(), "trading": ids.trading_key(), "wallet": ids.wallet_key()}
+            for kind, key in agent.keys.items():
+                acc.add_key(agent, kind, key)
+            agent.addresses = {"base": ids.base_address(), "solana": ids.solana_address()}
+            self.onchain[agent.addresses["base"]] = Decimal(rng.randint(0, 500_000)) / 100
+            self.onchain[agent.addresses["solana"]] = Decimal(rng.randint(0, 200_000)) / 100
+            initial = Decimal(rng.choice(_BALANCES))
+            trading = q2(initial * _TRADING_SHARE[strategy])
+            agent.initial_balance = initial
+            acc.post(agent, initial - trading, "deposit", created, reason="initial deposit", reference="dep_initial")
+            agent.trading = trading
+            agent.trading_start = trading
+            agent.wallet_ref_count = rng.randint(0, 4)
+            agent.wallet_ref_earned = Decimal(rng.randint(0, 2000)) / 100
+            self._seed_history(agent, trading, now)
+            self.members.append(agent)
+            if strategy == "compute-seller":
+                self.sellers.append(agent)
+
+    def _seed_history(self, agent: Agent, trading: Decimal, now: float) -> None:
+        """30 days of closed trades (before the simulation starts) so P&L charts have points."""
+        if trading <= 0:
+            return
+        rng = self.rng
+        today = day_start(now)
+        coins = list(self.sim.market.prices)
+        for day in range(_HISTORY_DAYS, 0, -1):
+            for _ in range(rng.randint(0, 3)):
+                at = today - day * 86400 + rng.randint(0, 86399)
+                pnl = q2(trading * rng.randint(-250, 300) / 10000)
+                fee = q2(trading * Decimal("0.0002"))
+                agent.trades.append(Trade(at, rng.choice(coins), rng.choice(("long", "short")), pnl, fee))
+
+    def wire(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "agent_id": a.agent_id,
+                "label": a.label,
+                "strategy": a.strategy,
+                "initial_balance": num(a.initial_balance),
+                "referral_code": a.referral_code,
+                "keys": dict(a.keys),
+                "addresses": dict(a.addresses),
+            }
+            for a in self.members
+        ]
+
+    # --- motion --------------------------------------------------------------------------------
+
+    def step(self, at: float) -> None:
+        """One simulated second."""
+        sim, rng = self.sim, self.rng
+        sim.market.step()
+        self._steps += 1
+        if not self.members:
+            return
+        for _ in range(max(1, len(self.members) // 10)):
+            agent = rng.choice(self.members)
+            try:
+                self._act(agent, at)
+            except ApiError:
+                pass  # a demo agent's move that the rules refuse is simply not made
+        if self._steps % 10 == 0:
+            for agent in self.members:
+                if agent.positions:
+                    sim.market.liquidate_due(agent, at)
+        if rng.random() < 1 / 120:
+            referrer = rng.choice(self.members)
+            sim.register(referrer.referral_code)
+        if rng.random() < 1 / 600:
+            agent = rng.choice(self.members)
+            agent.wallet_ref_count += 1
+            agent.wallet_ref_earned += Decimal(rng.randint(10, 500)) / 100
+            agent.touch()
+
+    def _act(self, agent: Agent, at: float) -> None:
+        strategy = agent.strategy
+        if strategy in ("trend", "mean-revert"):
+            self._trade(agent, at, 1 if strategy == "trend" else -1)
+        elif strategy == "casino-grinder":
+            self._bet(agent, at)
+        elif strategy == "data-buyer":
+            self._buy(agent, at)
+        else:
+            self._sell(agent, at)
+
+    def _trade(self, agent: Agent, at: float, bias: int) -> None:
+        rng, market = self.rng, self.sim.market
+        if agent.positions:
+            if rng.random() < 0.15:
+                market.close(agent, next(iter(agent.positions)), at)
+            return
+        if rng.random() < 0.5:
+            coin = rng.choice(list(market.prices))
+            direction = market.trend(coin) * bias or rng.choice((1, -1))
+            leverage = rng.choice((1, 2, 3, 5, 10))
+            free = agent.trading - agent.margin_locked()
+            size = q2(free * rng.choice((10, 20, 30)) / 100 * leverage)
+            if size >= 1:
+                market.open(agent, coin, "long" if direction > 0 else "short", size, leverage, at)
+
+    def _bet(self, agent: Agent, at: float) -> None:
+        rng, casino = self.rng, self.sim.casino
+        amount = min(max(Decimal("0.01"), q2(agent.casino / 200)), Decimal(25))
+        if agent.casino < amount:
+            return
+        if rng.random() < 0.5:
+            casino.coin_flip(agent, rng.choice(("heads", "tails")), amount, at)
+        else:
+            casino.dice(agent, rng.choice(("over", "under")), rng.randint(20, 80), amount, at)
+
+    def _open_of(self, agent: Agent) -> list[str]:
+        book = self.sim.escrows.escrows
+        mine = [e for e in self._open.get(agent.agent_id, []) if book[e].status in OPEN]
+        self._open[agent.agent_id] = mine
+        return mine
+
+    def _buy(self, agent: Agent, at: float) -> None:
+        rng, sim = self.rng, self.sim
+        mine = self._open_of(agent)
+        if not mine:
+            if rng.random() < 0.3:
+                payees = [s for s in (self.sellers or self.members) if s is not agent]
+                if not payees:
+                    return
+                payee = rng.choice(payees)
+                amount = min(max(Decimal("0.10"), q2(agent.casino / 20)), Decimal(200))
+                if agent.casino < amount:
+                    return
+                self._stream_no += 1
+                dialect = DOCS if rng.random() < 0.6 else CLASSIC
+                esc = sim.create_escrow(
+                    agent,
+                    dialect=dialect,
+                    raw_amount=amount,
+                    description=f"{'data feed' if dialect == DOCS else 'compute job'} #{self._stream_no}",
+                    payee_id=payee.agent_id,
+                    raw_timeout=rng.choice((1, 6, 24)),
+                    referral_code=None,
+                )
+                self._open.setdefault(agent.agent_id, []).append(esc.escrow_id)
+            return
+        esc = sim.escrows.escrows[mine[0]]
+        roll = rng.random()
+        if roll < 0.01:
+            sim.escrows.dispute(esc, agent, "demo: deliverable not received", esc.dialect, at)
+        elif esc.dialect == DOCS:
+            if esc.held <= esc.amount / 5 and roll < 0.3:
+                sim.escrows.close(esc, agent, at)
+            else:
+                part = min(esc.held, max(Decimal("0.01"), q2(esc.amount * rng.randint(5, 20) / 100)))
+                sim.escrows.release_partial(esc, agent, part, at)
+        elif esc.status == "completed" or roll < 0.2:
+            sim.escrows.release(esc, agent, at)
+
+    def _sell(self, agent: Agent, at: float) -> None:
+        rng, book = self.rng, self.sim.escrows
+        for escrow_id in agent.escrow_ids[-5:]:
+            esc = book.escrows[escrow_id]
+            if esc.payee_id == agent.agent_id and esc.dialect == CLASSIC and esc.status == "funded":
+                if rng.random() < 0.05:
+                    book.dispute(esc, agent, "demo: payment terms", CLASSIC, at)
+                else:
+                    book.complete(esc, agent, at)
+                return
+        if rng.random() < 0.2 and agent.casino >= Decimal("0.5"):
+            self.sim.casino.coin_flip(agent, rng.choice(("heads", "tails")), Decimal("0.25"), at)

@@ -1,0 +1,127 @@
+"""The audit view (a screen on ``A``) and the one-line money status above the status bar.
+
+The audit view lists every journaled request, newest first: time, operator (``$USER``, and the
+SSH client when remote), kind, amount, idempotency key, result and the server's reference. It is
+read-only: the journal is append-only and nothing here writes to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from pf_tui.views.money_desk import AuditRow
+from pf_tui.usd import format_usd6
+from pf_tui.tui.format import Tones
+from pf_tui.tui.sanitize import safe
+
+COLUMNS: tuple[tuple[str, int | None], ...] = (
+    ("Time (UTC)", 14), ("Operator", 12), ("Kind", 21), ("Agent", 14), ("Amount", 8),
+    ("Key", 10), ("Result", 7), ("Server ref", 14),
+)
+"""Titles and widths: 116 columns with DataTable's padding, so 120 shows every one."""
+SHORT_KIND = {
+    "open_stream": "open", "release_partial": "release", "close_stream": "close",
+    "dispute_escrow": "dispute", "mark_complete": "complete", "claim_faucet": "faucet",
+}
+
+
+def when(at: float) -> str:
+    """``01-01 12:15:00`` (UTC; the detail line has the whole key, the journal the year)."""
+    return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%m-%d %H:%M:%S")
+
+
+def result_text(row: AuditRow, tones: Tones) -> Text:
+    """The request's state, coloured: done good, failed bad, anything unsettled a warning."""
+    style = {"done": tones.good, "failed": tones.bad, "skipped": tones.muted}.get(row.state, tones.warn)
+    return Text(row.state, style=style, end="")
+
+
+class AuditScreen(ModalScreen[None]):
+    """Every journaled money request; escape, q or A closes it."""
+
+    BINDINGS = [
+        Binding("escape,q,A", "close_audit", "Close", id="audit.close", tooltip="Close the audit view"),
+    ]
+
+    def __init__(self, rows: Sequence[AuditRow], tones: Tones) -> None:
+        super().__init__()
+        self.rows = list(rows)
+        self.tones = tones
+
+    def compose(self) -> ComposeResult:
+        """A titled box around the table and the selected row's detail."""
+        with Vertical(id="audit-box") as box:
+            box.border_title = f"Audit: {len(self.rows)} journaled requests (read-only)"
+            box.border_subtitle = "esc to close"
+            yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="audit-detail", classes="hint")
+
+    def on_mount(self) -> None:
+        """Fill the table once: the journal does not change while the view is open."""
+        table = self.query_one(DataTable)
+        for title, width in COLUMNS:
+            table.add_column(title, width=width)
+        for row in self.rows:
+            amount = Text(format_usd6(row.amount) if row.amount is not None else "-", justify="right", end="")
+            table.add_row(
+                Text(when(row.at), end=""),
+                safe(row.operator or "-"),
+                safe(f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}" if row.intent_kind else row.op),
+                safe(row.agent_id),
+                amount,
+                safe(row.key[:8] + ("/" + row.key.split("/", 1)[1] if "/" in row.key else "")),
+                result_text(row, self.tones),
+                safe(row.server_ref or "-"),
+                key=row.key,
+            )
+        if not self.rows:
+            self.query_one("#audit-detail", Static).update(Text("No money action has been journaled yet."))
+        table.focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The whole key and any error of the highlighted request."""
+        key = event.row_key.value
+        for row in self.rows:
+            if row.key == key:
+                detail = Text(datetime.fromtimestamp(row.at, tz=timezone.utc).strftime("%Y-%m-%d  key "), end="")
+                detail.append_text(safe(row.key))
+                detail.append("  operator ")
+                detail.append_text(safe(row.operator or "-"))
+                if row.error:
+                    detail.append("   error: ")
+                    detail.append_text(safe(row.error, limit=200))
+                self.query_one("#audit-detail", Static).update(detail)
+                return
+
+    def action_close_audit(self) -> None:
+        """Close the view."""
+        self.dismiss(None)
+
+
+class MoneyStatus(Static):
+    """One line shown only while a money action is in flight or its outcome is unknown."""
+
+    def show(self, running: str, unknown: int, last_unknown: str, tones: Tones) -> None:
+        """Redraw (hidden when there is nothing to say)."""
+        line = Text(end="", no_wrap=True, overflow="ellipsis")
+        if running:
+            line.append("sending: ", style=tones.muted)
+            line.append_text(safe(running))
+            line.append("  ")
+        if unknown:
+            line.append(f"{unknown} money action(s) unknown", style=tones.warn)
+            if last_unknown:
+                line.append(" (")
+                line.append_text(safe(last_unknown))
+                line.append(")")
+            line.append(": reconciled on the next poll; A shows the audit", style=tones.muted)
+        self.display = bool(running or unknown)
+        self.update(line)

@@ -1,0 +1,102 @@
+"""An :class:`ActionPreview` as the text a confirmation shows: exactly what will be sent.
+
+Every request (method, path, JSON body, idempotency key), the amount, the 1% fee, what the payee
+nets, the paying agent's balance before and after, the dialect (and, for tranches, the fee each
+tranche pays) and the intent's key. Ids, memos and paths come from the API or the operator, so
+each goes through :func:`pf_tui.tui.sanitize.safe`; nothing here is markup.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.table import Table
+from rich.text import Text
+
+from pf_tui import usd
+from pf_tui.core.money.types import ActionKind, ActionPreview, StreamMode
+from pf_tui.usd import format_usd, format_usd6
+from pf_tui.tui.sanitize import safe
+
+TITLES: dict[ActionKind, str] = {
+    ActionKind.OPEN_STREAM: "Open a stream",
+    ActionKind.RELEASE_PARTIAL: "Release a partial payment",
+    ActionKind.CLOSE_STREAM: "Close a stream",
+    ActionKind.DISPUTE_ESCROW: "Dispute an escrow",
+    ActionKind.MARK_COMPLETE: "Mark an escrow complete",
+    ActionKind.CLAIM_FAUCET: "Claim the faucet",
+}
+"""Dialog titles by intent kind."""
+
+
+def dialect_text(preview: ActionPreview) -> str:
+    """``native (docs dialect, one escrow)`` / ``tranche (classic; each tranche pays 1%: $0.01)``."""
+    if preview.mode is StreamMode.TRANCHE:
+        extra = f"; each tranche pays its own 1% fee: {format_usd6(preview.tranche_fee)}" if preview.tranche_fee else ""
+        return f"tranche (classic escrows{extra})"
+    if preview.mode is StreamMode.NATIVE:
+        return "native (docs dialect, one escrow, partial releases)"
+    if preview.dialect is None:
+        return "faucet (no escrow)"
+    return f"{preview.dialect.value} escrow"
+
+
+def _figures(preview: ActionPreview) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("Agent", safe(preview.agent_id))
+    if preview.stream_id:
+        grid.add_row("Stream", safe(preview.stream_id))
+    if preview.escrow_id:
+        grid.add_row("Escrow", safe(preview.escrow_id))
+    grid.add_row("Dialect", Text(dialect_text(preview)))
+    grid.add_row("Amount", Text(format_usd6(preview.amount)))
+    grid.add_row("Fee (1%)", Text(format_usd6(preview.fee)))
+    grid.add_row("Payee nets", Text(format_usd6(preview.payee_nets)))
+    if preview.owed is not None:
+        grid.add_row("Owed now", Text(f"{format_usd6(preview.owed)}   stays owed after: {format_usd6(preview.owed_after)}"))
+    if preview.refund:
+        grid.add_row("Refund", Text(format_usd6(preview.refund)))
+    grid.add_row("Balance", Text(f"{format_usd6(preview.balance_before)} -> {format_usd6(preview.balance_after)}"))
+    grid.add_row("Idempotency", safe(preview.key))
+    return grid
+
+
+def requests_text(preview: ActionPreview) -> Text:
+    """Each request in send order: ``1. POST /escrow/create  key ...`` then its JSON body."""
+    out = Text(end="")
+    if not preview.requests:
+        out.append("nothing is sent", style="italic")
+        return out
+    for request in preview.requests:
+        out.append(f"{request.seq}. {request.method} ", style="bold")
+        out.append_text(safe(request.path))
+        out.append("  Idempotency-Key ", style="dim")
+        out.append_text(safe(request.key))
+        out.append("\n   ")
+        body = "(no body)" if request.body is None else usd.dumps(request.body)
+        out.append_text(safe(body, limit=600))
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def preview_renderable(preview: ActionPreview) -> Table:
+    """The whole confirmation body: figures, requests, notes."""
+    outer = Table.grid(expand=True)
+    outer.add_column(overflow="fold")
+    outer.add_row(_figures(preview))
+    outer.add_row(Text("\nWill send", style="bold"))
+    body = requests_text(preview)
+    body.overflow = "fold"
+    body.no_wrap = False
+    outer.add_row(body)
+    if preview.notes:
+        outer.add_row(Text("\nWhat happens", style="bold"))
+        for note in preview.notes:
+            line = Text("- ")
+            line.append_text(safe(note))
+            line.no_wrap = False
+            outer.add_row(line)
+    return outer

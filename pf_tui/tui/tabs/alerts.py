@@ -1,0 +1,111 @@
+"""Alerts tab: the alert log, newest first, filterable; acknowledge and silence keys.
+
+It shows the TUI's own staleness/API-error events and the daemon's rule alerts from the shared
+store side by side, and on its title line whether the daemon is alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual.binding import Binding
+
+from pf_tui.tui import format as fmt
+from pf_tui.views.alert_log import AlertEntry, AlertLog
+from pf_tui.views.daemon_alerts import DaemonStatus
+from pf_tui.tui.format import Tones
+from pf_tui.tui.sanitize import safe
+from pf_tui.tui.tabs.frame import Frame
+from pf_tui.tui.tabs.table_tab import TableTab
+from pf_tui.tui.widgets.keyed_table import Column, Row
+
+COLUMNS = (
+    Column("time", "Time"),
+    Column("severity", "Severity"),
+    Column("agent", "Agent", width=22),
+    Column("rule", "Rule"),
+    Column("value", "Value", width=36),
+    Column("state", "State"),
+    Column("duration", "For", numeric=True),
+)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class AlertsTab(TableTab):
+    """The log of staleness and API-error events (and, later, rule alerts)."""
+
+    COLUMNS = COLUMNS
+    SORT = "time"
+    REVERSE = True
+    NOUN = "alerts"
+    BINDINGS = [
+        Binding("a", "acknowledge", "Ack", id="alerts.ack", tooltip="Acknowledge the alert under the cursor"),
+        Binding("m", "silence", "Silence 1h", id="alerts.silence", tooltip="Silence this agent and rule for an hour"),
+    ]
+
+    def rows(self, frame: Frame) -> Mapping[str, Row]:
+        """Every entry (of the selected agent, when drilled in)."""
+        out: dict[str, Row] = {}
+        for entry in frame.alerts.entries:
+            if frame.selected is not None and entry.agent_id != frame.selected:
+                continue
+            out[entry.key] = self._build(entry, frame)
+        return out
+
+    @staticmethod
+    def _build(entry: AlertEntry, frame: Frame) -> Row:
+        tones = frame.tones
+        sev_style = {"critical": tones.bad, "warning": tones.warn}.get(entry.severity, tones.muted)
+        muted = entry.silenced_until is not None and entry.silenced_until > frame.now
+        state = entry.state + (" (muted)" if muted else " (ack)" if entry.acknowledged else "")
+        state_style = tones.bad if entry.state == "firing" and not entry.acknowledged else tones.muted
+        duration = entry.duration(frame.now)
+        cells = (
+            Text(fmt.clock_time(entry.started_at, frame.now), end=""),
+            Text(entry.severity, style=sev_style, end=""),
+            safe(entry.agent_label),
+            Text(entry.rule, end=""),
+            safe(entry.value, limit=300),
+            Text(state, style=state_style, end=""),
+            Text(_duration(duration), justify="right", end=""),
+        )
+        sort = (entry.started_at, entry.severity, entry.agent_label.lower(), entry.rule, entry.value,
+                state, duration)
+        search = (f"{entry.agent_label} {entry.agent_id} {entry.rule} {entry.severity} {entry.state}"
+                  f" {entry.value} {entry.source}").lower()
+        return Row(cells, sort, search)
+
+    def title_text(self, frame: Frame) -> Text:
+        """``3 alerts (filter: x)  agent: X  |  daemon: alive (pid 12, 3s ago)``."""
+        text = super().title_text(frame)
+        text.append("  |  ")
+        text.append_text(daemon_text(frame.alerts, frame.now, frame.tones))
+        return text
+
+    async def action_acknowledge(self) -> None:
+        """Acknowledge the alert under the cursor."""
+        await self.app.run_action("acknowledge_alert")
+
+    async def action_silence(self) -> None:
+        """Silence the (agent, rule) of the alert under the cursor."""
+        await self.app.run_action("silence_alert")
+
+
+def daemon_text(alerts: AlertLog, now: float, tones: Tones) -> Text:
+    """``daemon: alive (pid N, 12s ago)`` in the good tone, stale or absent in a warning one."""
+    if not alerts.daemon_known:
+        return Text("daemon: ...", style=tones.muted, end="")
+    if not alerts.store_reachable:
+        return Text("daemon: store unreadable", style=tones.bad, end="")
+    status = DaemonStatus(alerts.heartbeat, now)
+    style = {"alive": tones.good, "stale": tones.bad}.get(status.state, tones.warn)
+    return Text(status.text(), style=style, end="")

@@ -1,0 +1,105 @@
+"""Escrows tab: active escrows and streams of all agents, with what each timeout will do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+
+from pf_tui.tui import format as fmt
+from pf_tui.tui.sanitize import safe
+from pf_tui.views.model import EscrowView
+from pf_tui.tui.tabs.frame import Frame
+from pf_tui.tui.tabs.table_tab import TableTab
+from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.tui.widgets.sparkline import progress_bar
+
+COLUMNS = (
+    Column("agent", "Agent", width=11),
+    Column("payee", "Payee", width=11),
+    Column("memo", "Memo", width=10),
+    Column("rate", "Rate", width=10),
+    Column("budget", "Budget", numeric=True),
+    Column("released", "Paid", numeric=True),
+    Column("remaining", "Remaining"),
+    Column("state", "State"),
+    Column("timeout", "At timeout", width=24),
+    Column("dialect", "Dialect"),
+)
+BAR = 4
+DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
+
+
+def _right(text: Text) -> Text:
+    text.justify = "right"
+    return text
+
+
+def timeout_text(escrow: EscrowView, now: float) -> str:
+    """What the timeout will do and when, under the header "At timeout": ``refunds you 14:00`` /
+    ``pays payee Mar 03 14:00``. Short enough that another day's date and time fit 120 columns
+    (production timeouts are a day or more away, so the date is the usual case)."""
+    when = fmt.clock_time(escrow.next_at, now)
+    if escrow.next_at is None:
+        return "-"
+    if escrow.timeout_pays_payee:
+        return f"pays payee {when}"
+    return f"refunds you {when}"
+
+
+class EscrowsTab(TableTab):
+    """Active (non-terminal) escrows; memos and payees are untrusted text."""
+
+    COLUMNS = COLUMNS
+    SORT = "timeout"
+    NOUN = "active escrows"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._cache: dict[str, tuple[EscrowView, str, Row]] = {}
+
+    def rows(self, frame: Frame) -> Mapping[str, Row]:
+        """One row per escrow, rebuilt when it changed (or the day of its timeout display did)."""
+        out: dict[str, Row] = {}
+        cache: dict[str, tuple[EscrowView, str, Row]] = {}
+        for escrow in frame.view.escrows:
+            if frame.selected is not None and escrow.agent_id != frame.selected:
+                continue
+            timeout = timeout_text(escrow, frame.now)
+            hit = self._cache.get(escrow.key)
+            if hit is not None and hit[0] == escrow and hit[1] == timeout:
+                row = hit[2]
+            else:
+                row = self._build(escrow, timeout, frame)
+            cache[escrow.key] = (escrow, timeout, row)
+            out[escrow.key] = row
+        self._cache = cache
+        return out
+
+    @staticmethod
+    def _build(escrow: EscrowView, timeout: str, frame: Frame) -> Row:
+        tones = frame.tones
+        remaining = Text(end="")
+        remaining.append_text(fmt.usd(escrow.remaining, tones))
+        if escrow.remaining is not None and escrow.amount > 0:
+            remaining.append(" ")
+            remaining.append_text(progress_bar(escrow.remaining, escrow.amount, BAR,
+                                               ascii_only=frame.ascii_only, style=tones.accent))
+        state_style = tones.bad if escrow.state == "disputed" else ""
+        timeout_style = tones.warn if not escrow.timeout_pays_payee else ""
+        cells = (
+            safe(escrow.agent_label),
+            safe(escrow.payee),
+            safe(escrow.memo, limit=80),
+            safe(escrow.rate or "-"),
+            _right(fmt.usd(escrow.amount, tones)),
+            _right(fmt.usd(escrow.released, tones)),
+            remaining,
+            safe(escrow.state, style=state_style),
+            Text(timeout, style=timeout_style, end=""),
+            Text(DIALECT_SHORT.get(escrow.dialect, escrow.dialect), end=""),
+        )
+        sort = (escrow.agent_label.lower(), escrow.payee, escrow.memo.lower(), escrow.rate, escrow.amount,
+                escrow.released, escrow.remaining, escrow.state, escrow.next_at, escrow.dialect)
+        search = f"{escrow.agent_label} {escrow.agent_id} {escrow.payee} {escrow.memo} {escrow.state}".lower()
+        return Row(cells, sort, search)

@@ -1,0 +1,69 @@
+"""The shared shape of the four table tabs: a title line over a :class:`KeyedTable`."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from pf_tui.tui.sanitize import safe
+from pf_tui.tui.tabs.frame import Frame
+from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+
+
+class _AbstractWidgetMeta(type(Vertical), abc.ABCMeta):  # type: ignore[misc]
+    """Lets a widget base class declare abstract methods."""
+
+
+class TableTab(Vertical, metaclass=_AbstractWidgetMeta):
+    """A titled, keyed, sortable, filterable table; subclasses say which rows it shows."""
+
+    COLUMNS: tuple[Column, ...] = ()
+    SORT: str | None = None
+    REVERSE: bool = False
+    NOUN = "rows"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="table-tab")
+        self._title = Text("")
+        self.table = KeyedTable(self.COLUMNS, sort_column=self.SORT, reverse=self.REVERSE, id=f"{id}-table")
+
+    def compose(self) -> ComposeResult:
+        """A title line and the table."""
+        yield Static("", classes="tab-title")
+        yield self.table
+
+    def show(self, frame: Frame) -> None:
+        """Feed this tick's rows to the table and retitle."""
+        self.table.apply(self.rows(frame))
+        self.retitle(frame)
+
+    @abc.abstractmethod
+    def rows(self, frame: Frame) -> Mapping[str, Row]:
+        """This tick's rows, keyed (the whole set: the table diffs it against what it shows)."""
+
+    def title_text(self, frame: Frame) -> Text:
+        """``12 positions | of 40, filter: btc  agent: X  (Esc: whole fleet)``."""
+        table = self.table
+        parts = [f"{table.row_count} {self.NOUN}"]
+        if table.filter_text:
+            parts.append(f"of {table.row_count_all}, filter: {table.filter_text!s}")
+        text = safe(" | ".join(parts))
+        if frame.selected is not None:
+            agent = frame.view.agent(frame.selected)
+            text.append("  agent: ")
+            text.append_text(safe(agent.label if agent else frame.selected))
+            text.append("  (Esc: whole fleet)")
+        return text
+
+    def retitle(self, frame: Frame) -> None:
+        """Redraw the title line when its text or styles changed."""
+        text = self.title_text(frame)
+        old = self._title
+        if text != old or text.spans != old.spans or str(text.style) != str(old.style):
+            self._title = text
+            self.query_one(".tab-title", Static).update(text)

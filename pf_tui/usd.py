@@ -1,0 +1,232 @@
+"""USDC amounts as :class:`~decimal.Decimal`, end to end.
+
+Money reaches pf-tui from three places: JSON numbers (decoded with ``parse_float=Decimal``, see
+:func:`loads`), JSON strings (the docs dialect sends ``"10.00"``) and what an operator types. All of
+them go through :func:`parse_money`, which reads the *text* of the value and never does float
+arithmetic. The grammar is deliberately narrow: plain fixed-point decimals only. NaN, Infinity,
+negative zero, exponents (``1e3``), locale separators (``1,5``) and absurdly long values are refused
+with a message that says what was wrong, because each of them has caused a real payment bug
+somewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+__all__ = [
+    "CENT",
+    "MICRO",
+    "MAX_INT_DIGITS",
+    "MoneyError",
+    "parse_money",
+    "parse_amount_input",
+    "quantize_display",
+    "quantize_fee",
+    "fee_of",
+    "format_usd",
+    "to_wire",
+    "dumps",
+    "loads",
+]
+
+CENT = Decimal("0.01")
+"""Display precision (2 dp)."""
+MICRO = Decimal("0.000001")
+"""Escrow precision: fees, balances and ledger amounts carry up to 6 dp."""
+FEE_RATE = Decimal("0.01")
+"""Escrow commission: 1% of each released amount, taken from the payee's side."""
+
+MAX_INT_DIGITS = 15
+"""A quadrillion dollars is more than exists; anything longer is a bug or an attack."""
+MAX_WIRE_DP = 18
+"""Servers written in JavaScript emit float noise (0.30000000000000004); accept and round it."""
+MAX_INPUT_DP = 6
+
+_INT_LIMIT = 10**MAX_INT_DIGITS
+_INT_LIMIT_NEG = -_INT_LIMIT
+_PLAIN = re.compile(r"^(?P<sign>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
+
+
+class MoneyError(ValueError):
+    """A value that is not an acceptable amount of money; the message says why."""
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_money(
+    value: object,
+    *,
+    field: str = "amount",
+    max_dp: int = MAX_WIRE_DP,
+    allow_negative: bool = True,
+) -> Decimal:
+    """Parse a JSON number (``Decimal`` or ``int``) or a string into a ``Decimal``.
+
+    Raises :class:`MoneyError` naming ``field`` for anything that is not a plain fixed-point
+    decimal: floats (they already lost precision), booleans, NaN, Infinity, ``-0``, exponents,
+    thousands or decimal commas, more than :data:`MAX_INT_DIGITS` integer digits or more than
+    ``max_dp`` decimal places.
+    """
+    # Fast path: JSON numbers arrive as Decimal/int (loads), nearly always plain and in range.
+    # It returns only what the full checks below would return (the same value, exponent and
+    # sign); anything unusual falls through to them, so every refusal and message is unchanged.
+    cls = type(value)
+    if cls is Decimal:
+        if value.is_finite() and (allow_negative or not value.is_signed()):  # type: ignore[union-attr]
+            exp = value.as_tuple().exponent  # type: ignore[union-attr]
+            if -max_dp <= exp <= 0 and value.adjusted() < MAX_INT_DIGITS and (  # type: ignore[operator, union-attr]
+                value or not value.is_signed()  # type: ignore[union-attr]
+            ):
+                return value  # type: ignore[return-value]
+    elif cls is int:
+        if (0 if not allow_negative else _INT_LIMIT_NEG) < value < _INT_LIMIT or value == 0:  # type: ignore[operator]
+            return Decimal(value)  # type: ignore[arg-type]
+    if isinstance(value, bool) or value is None:
+        raise MoneyError(f"{field}: expected an amount, got {_describe(value)}")
+    if isinstance(value, float):
+        raise MoneyError(
+            f"{field}: got a float ({value!r}); money must be decoded as Decimal, never float"
+        )
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise MoneyError(f"{field}: {value} is not a finite amount")
+        # A Decimal is exact already (JSON decoded with parse_float=Decimal); check its size
+        # before rendering it, so that 1E+100000 never becomes a 100,000-character string.
+        if value != 0 and value.adjusted() >= MAX_INT_DIGITS:
+            raise MoneyError(f"{field}: {_describe(value)} has more than {MAX_INT_DIGITS} integer digits")
+        if value.as_tuple().exponent < -(max_dp + MAX_INT_DIGITS):  # type: ignore[operator]
+            raise MoneyError(f"{field}: {_describe(value)} has more than {max_dp} decimal places")
+        text = format(value, "f")
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise MoneyError(f"{field}: expected a number or a numeric string, got {type(value).__name__}")
+
+    if not text:
+        raise MoneyError(f"{field}: empty amount")
+    lowered = text.lower()
+    if lowered.lstrip("+-") in {"nan", "snan", "inf", "infinity"}:
+        raise MoneyError(f"{field}: {text!r} is not a finite amount")
+    if "e" in lowered:
+        raise MoneyError(f"{field}: {text!r} uses an exponent; write the amount out in full")
+    if "," in text or "_" in text or " " in text:
+        raise MoneyError(
+            f"{field}: {text!r} contains a separator; use a dot for decimals and no thousands separator"
+        )
+    match = _PLAIN.match(text)
+    if match is None:
+        raise MoneyError(f"{field}: {_describe(text)} is not a plain decimal amount")
+    int_part, frac = match["int"], match["frac"] or ""
+    if len(int_part.lstrip("0")) > MAX_INT_DIGITS:
+        raise MoneyError(
+            f"{field}: a {len(int_part)}-digit amount is too large (at most {MAX_INT_DIGITS} integer digits)"
+        )
+    if len(frac) > max_dp:
+        raise MoneyError(f"{field}: {_describe(text)} has more than {max_dp} decimal places")
+    with localcontext() as ctx:
+        ctx.prec = MAX_INT_DIGITS + MAX_WIRE_DP + 2
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:  # pragma: no cover - the grammar above already guards
+            raise MoneyError(f"{field}: {_describe(text)} is not a decimal amount") from exc
+    if match["sign"]:
+        if amount == 0:
+            raise MoneyError(f"{field}: negative zero ({text!r}) is not an amount")
+        if not allow_negative:
+            raise MoneyError(f"{field}: {text!r} is negative")
+    return amount
+
+
+def parse_amount_input(text: str, *, field: str = "amount", limit: Decimal | None = None) -> Decimal:
+    """Parse what an operator typed: positive, at most 6 dp, and not above ``limit``."""
+    amount = parse_money(text, field=field, max_dp=MAX_INPUT_DP, allow_negative=False)
+    if amount <= 0:
+        raise MoneyError(f"{field}: must be more than 0")
+    if limit is not None and amount > limit:
+        raise MoneyError(f"{field}: {format_usd(amount)} is over the limit of {format_usd(limit)}")
+    return amount
+
+
+def quantize_display(amount: Decimal) -> Decimal:
+    """Round half-up to cents, for display."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def quantize_fee(amount: Decimal) -> Decimal:
+    """Round half-up to 6 dp, the escrow services' precision (API.md §7)."""
+    return amount.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def fee_of(amount: Decimal) -> Decimal:
+    """The 1% escrow commission on ``amount``, at 6 dp."""
+    return quantize_fee(amount * FEE_RATE)
+
+
+def format_usd(amount: Decimal | None, *, sign: bool = False, dp: int = 2) -> str:
+    """``$1,234.50`` (or ``-$3.20``; ``+$3.20`` with ``sign``); ``-`` for a missing figure."""
+    if amount is None:
+        return "-"
+    q = amount.quantize(Decimal(1).scaleb(-dp), rounding=ROUND_HALF_UP)
+    if q == 0:
+        q = abs(q)
+    body = f"{abs(q):,.{dp}f}"
+    if q < 0:
+        return f"-${body}"
+    return f"+${body}" if sign and q > 0 else f"${body}"
+
+
+def format_usd6(amount: Decimal | None) -> str:
+    """Dollars at the services' 6 dp, trailing zeros beyond cents dropped (``$0.0099``)."""
+    if amount is None:
+        return "-"
+    text = format_usd(amount, dp=6)
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def to_wire(amount: Decimal, dp: int = 2) -> str:
+    """Fixed-point text with at least ``dp`` places and no exponent (docs dialect strings)."""
+    q = amount.normalize()
+    exp = q.as_tuple().exponent
+    places = max(dp, -exp if isinstance(exp, int) else 0)
+    return format(amount.quantize(Decimal(1).scaleb(-places)), "f")
+
+
+def _encode(obj: Any) -> str:
+    if isinstance(obj, Decimal):
+        if not obj.is_finite():
+            raise MoneyError(f"cannot send {obj} as an amount")
+        return format(obj, "f")
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_encode(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(_encode(v) for v in obj) + "]"
+    if isinstance(obj, float):
+        raise MoneyError("refusing to serialise a float; use Decimal for amounts")
+    return json.dumps(obj)
+
+
+def dumps(obj: Any) -> str:
+    """JSON with ``Decimal`` written as a plain JSON number (production's wire format)."""
+    return _encode(obj)
+
+
+def loads(data: str | bytes) -> Any:
+    """JSON with every non-integer number decoded as ``Decimal`` (never float).
+
+    NaN/Infinity literals, which Python's json accepts by default, are refused.
+    """
+
+    def _reject(name: str) -> Any:
+        raise ValueError(f"invalid JSON number {name}")
+
+    return json.loads(data, parse_float=Decimal, parse_constant=_reject)

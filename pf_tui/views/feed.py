@@ -1,0 +1,326 @@
+"""From the engine's :class:`~pf_tui.core.fleet.state.FleetState` to the screen's :class:`FleetView`.
+
+Rebuilding 1,000 agents' views on every tick would cost more than the frame budget, so the feed
+keeps the last :class:`AgentView` per agent and rebuilds only the agents whose figures changed
+(the ids :meth:`FleetState.apply_many` returned) or whose freshness flipped. Unchanged agents keep
+the very same objects, which the views use to skip their rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Positions
+from pf_tui.core.fleet import derived
+from pf_tui.core.fleet.state import FleetState
+from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
+from pf_tui.views.model import AgentView, EscrowNote, EscrowView, FleetView, PositionView, ServiceView
+
+ZERO = Decimal(0)
+_NO_NOTE = EscrowNote()
+SPARK_POINTS = 40
+"""P&L samples kept per agent for its sparkline."""
+CHART_POINTS = 240
+"""Fleet P&L points kept for the chart."""
+SERVICE_OF: dict[DataType, str] = {
+    DataType.BALANCE: "casino",
+    DataType.CASINO: "casino",
+    DataType.REFERRALS: "casino",
+    DataType.POSITIONS: "trading",
+    DataType.PNL: "trading",
+    DataType.ESCROWS: "escrow",
+}
+"""The service each polled figure comes from (referrals ask three; the casino is the first)."""
+SERVICES_SHOWN = ("casino", "trading", "escrow")
+
+
+def _label_of(agents: dict[str, object], agent_id: str | None) -> str:
+    """A watched agent's label (an id otherwise): payees are often agents of the same fleet."""
+    if agent_id is None:
+        return "-"
+    state = agents.get(agent_id)
+    info = getattr(state, "info", None)
+    return getattr(info, "label", "") or agent_id
+
+
+def _midnight(now: float) -> float:
+    day = datetime.fromtimestamp(now, tz=timezone.utc).date()
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+class FleetFeed:
+    """Builds :class:`FleetView` objects from a fleet state, incrementally."""
+
+    def __init__(self, fleet: FleetState, notes: Callable[[], Mapping[str, EscrowNote]] | None = None) -> None:
+        self.fleet = fleet
+        self._notes_of = notes
+        self._notes: Mapping[str, EscrowNote] = {}
+        """Escrow id -> what pf-tui knows of the escrows it created: a tranche listed by the docs
+        list is still classic (its timeout refunds the creator), and a stream's rate."""
+        self._agents: dict[str, AgentView] = {}
+        self._positions: dict[str, tuple[PositionView, ...]] = {}
+        self._escrows: dict[str, tuple[EscrowView, ...]] = {}
+        self._stale: dict[str, bool] = {}
+        self._daily: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+        self.last_error = ""
+
+    def note_error(self, text: str) -> None:
+        """Remember the newest error text (untrusted) for the status bar."""
+        self.last_error = text
+
+    def build(self, now: float, changed: set[str] | None = None, *, selected: str | None = None) -> FleetView:
+        """The view at ``now``; ``changed`` names the agents to rebuild (``None``: all).
+
+        ``selected`` is the agent drilled into: only its P&L history is copied into the view.
+        """
+        fleet = self.fleet
+        rebuilt: set[str] = set()
+        midnight = _midnight(now)
+        notes = self._notes_of() if self._notes_of is not None else self._notes
+        if notes is not self._notes:
+            # An action or a reconciliation taught the journal something about an escrow: rows
+            # built before (say, a tranche listed before its lost create was reconciled) are
+            # rebuilt now, not whenever their agent's figures next change.
+            self._notes = notes
+            changed = None
+        for agent_id in fleet.agents:
+            staleness = fleet.agent_staleness(agent_id, now)
+            flipped = self._stale.get(agent_id) != staleness.stale
+            if changed is None or agent_id in changed or flipped or agent_id not in self._agents:
+                self._stale[agent_id] = staleness.stale
+                self._rebuild(agent_id, now, midnight, staleness.stale, staleness.reason)
+                rebuilt.add(agent_id)
+        for gone in [a for a in self._agents if a not in fleet.agents]:
+            for cache in (self._agents, self._positions, self._escrows, self._stale, self._daily):
+                cache.pop(gone, None)
+        agents = tuple(self._agents[a] for a in fleet.agents)
+        fleet_daily = self._fleet_daily()
+        totals = self._totals(agents, tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
+        positions = tuple(p for a in fleet.agents for p in self._positions.get(a, ()))
+        escrows = tuple(e for a in fleet.agents for e in self._escrows.get(a, ()))
+        return FleetView(
+            at=now,
+            agents=agents,
+            totals=totals,
+            positions=positions,
+            escrows=escrows,
+            services=self._services(),
+            last_error=self.last_error,
+            pnl_daily=fleet_daily,
+            agent_pnl_daily={selected: self._daily.get(selected, ())} if selected in fleet.agents else {},
+            changed_agents=frozenset(rebuilt) if changed is not None else None,
+        )
+
+    # ---- one agent --------------------------------------------------------------------------
+
+    def _rebuild(self, agent_id: str, now: float, midnight: float, stale: bool, reason: str) -> None:
+        fleet = self.fleet
+        state = fleet.agents[agent_id]
+        info = state.info
+        d = state.derived
+        label = info.label or agent_id
+        figures = state.figures
+        casino = figures[DataType.CASINO].value
+        pnl_hist = figures[DataType.PNL].value
+        referrals = figures[DataType.REFERRALS].value
+        escrows = figures[DataType.ESCROWS].value
+        positions = figures[DataType.POSITIONS].value
+
+        win = derived.win_rate_vs_expected(casino) if isinstance(casino, CasinoStats) else None
+        latency = derived.latency_summary(list(state.latencies), state.requests, state.errors)
+        sharpe = None
+        if isinstance(pnl_hist, PnlHistory) and info.initial_balance:
+            sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)
+        funnel = derived.referral_funnel(referrals.stats) if isinstance(referrals, ReferralSnapshot) else None
+        escrow_items = escrows.escrows if isinstance(escrows, EscrowSnapshot) else ()
+        fetched = [f.fetched_at for f in figures.values() if f.fetched_at is not None]
+        errors = [f for f in figures.values() if f.error is not None]
+        daily: tuple[tuple[str, Decimal], ...] = ()
+        if isinstance(pnl_hist, PnlHistory):
+            daily = tuple((p.date[:10], p.cumulative_pnl) for p in pnl_hist.chart)
+        self._daily[agent_id] = daily
+        pnl_series = tuple(v for _, v in daily[-SPARK_POINTS:])
+        drawdown_pct = d.get("max_drawdown_pct")
+
+        self._agents[agent_id] = AgentView(
+            agent_id=agent_id,
+            label=label,
+            strategy=info.strategy,
+            balance=d.get("balance"),
+            pnl_today=self._pnl_today(agent_id, pnl_hist, now, midnight),
+            pnl_total=d.get("pnl"),
+            pnl_pct=d.get("pnl_pct"),
+            open_positions=int(d["positions"]) if d.get("positions") is not None else None,
+            referrals=int(d["referrals"]) if d.get("referrals") is not None else None,
+            referral_income=d.get("referral_income"),
+            win_rate=win.actual if win else None,
+            expected_win_rate=win.expected if win else None,
+            casino_bets=win.bets if win else None,
+            latency_p95_ms=latency.p95 * 1000 if latency.p95 is not None else None,
+            error_rate=fleet.error_rate(agent_id),
+            escrow_exposure=d.get("escrow_exposure"),
+            sharpe_7d=sharpe,
+            max_drawdown_pct=float(drawdown_pct) if drawdown_pct is not None else None,
+            max_drawdown_usd=d.get("max_drawdown_usd"),
+            dispute_rate=derived.escrow_dispute_rate(escrow_items),
+            funnel_referrals=funnel.registered if funnel else None,
+            funnel_earning=funnel.transacted if funnel else None,
+            updated_at=min(fetched) if fetched else None,
+            stale=stale,
+            stale_reason=reason if stale else "",
+            last_error=str(errors[0].error) if errors else "",
+            pnl_series=pnl_series,
+        )
+        if isinstance(positions, Positions):
+            self._positions[agent_id] = tuple(
+                PositionView(
+                    key=f"{agent_id}/{p.position_id}",
+                    agent_id=agent_id,
+                    agent_label=label,
+                    pair=p.pair,
+                    side=p.side,
+                    size=p.size_usd if p.size_usd is not None else p.size,
+                    entry=p.entry_price,
+                    current=p.current_price,
+                    unrealized_pnl=p.unrealized_pnl,
+                    leverage=p.leverage,
+                    liquidation=p.liquidation_price,
+                )
+                for p in positions.items
+            )
+        # An escrow between two watched agents is listed once, under its creator.
+        watched = fleet.agents
+        notes = self._notes
+        self._escrows[agent_id] = tuple(
+            self._escrow_view(agent_id, label, e, notes.get(e.escrow_id, _NO_NOTE), watched)
+            for e in escrow_items
+            if not e.status.terminal
+            and (e.creator_id in (None, agent_id) or e.creator_id not in watched)
+        )
+
+    @staticmethod
+    def _escrow_view(agent_id: str, label: str, e: Escrow, note: EscrowNote, watched: Mapping[str, Any]) -> EscrowView:
+        dialect = note.dialect or e.dialect
+        return EscrowView(
+                key=f"{agent_id}/{e.escrow_id}",
+                agent_id=agent_id,
+                agent_label=label,
+                payee=_label_of(watched, e.counterparty_id),
+                memo=e.description,
+                amount=e.amount,
+                released=e.released if e.released is not None else ZERO,
+                remaining=e.remaining if e.remaining is not None else e.amount,
+                state=e.status.value,
+                dialect=dialect.value,
+                rate=note.rate,
+                next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
+                timeout_pays_payee=dialect is Dialect.STREAMING,
+            )
+
+    def _fleet_daily(self) -> tuple[tuple[str, Decimal], ...]:
+        """Cumulative trading P&L per day summed over the agents that reported one."""
+        sums: dict[str, Decimal] = {}
+        for daily in self._daily.values():
+            for date, value in daily:
+                sums[date] = sums.get(date, ZERO) + value
+        return tuple(sorted(sums.items()))[-CHART_POINTS:]
+
+    def _pnl_today(self, agent_id: str, pnl_hist: object, now: float, midnight: float) -> Decimal | None:
+        """Trading P&L of today's chart day plus the casino net made since UTC midnight."""
+        today = datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat()
+        total: Decimal | None = None
+        if isinstance(pnl_hist, PnlHistory) and pnl_hist.chart:
+            last = pnl_hist.chart[-1]
+            total = last.daily_pnl if last.date[:10] == today else ZERO
+        casino = self.fleet.history(agent_id, "casino_net")
+        if casino:
+            start = next((v for t, v in casino if t >= midnight), casino[-1][1])
+            before = [v for t, v in casino if t < midnight]
+            base = before[-1] if before else start
+            total = (total or ZERO) + (casino[-1][1] - base)
+        return total
+
+    # ---- fleet ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _totals(agents: tuple[AgentView, ...], series: tuple[Decimal, ...]) -> AgentView:
+        def total(name: str) -> Decimal | None:
+            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
+            return sum(values, ZERO) if values else None
+
+        def mean(name: str) -> float | None:
+            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
+            return sum(values) / len(values) if values else None
+
+        def bet_weighted(name: str) -> float | None:
+            # Agents that never bet have no rate; the rest count by how many bets they made.
+            pairs = [(getattr(a, name), a.casino_bets) for a in agents if getattr(a, name) is not None and a.casino_bets]
+            weight = sum(bets for _, bets in pairs)
+            return sum(rate * bets for rate, bets in pairs) / weight if weight else None
+
+        def worst(name: str) -> float | None:
+            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
+            return max(values) if values else None
+
+        positions = [a.open_positions for a in agents if a.open_positions is not None]
+        referrals = [a.referrals for a in agents if a.referrals is not None]
+        funnel_r = [a.funnel_referrals for a in agents if a.funnel_referrals is not None]
+        funnel_e = [a.funnel_earning for a in agents if a.funnel_earning is not None]
+        balance = total("balance")
+        pnl = total("pnl_total")
+        initial = balance - pnl if balance is not None and pnl is not None else None
+        updated = [a.updated_at for a in agents if a.updated_at is not None]
+        stale = [a for a in agents if a.stale]
+        return AgentView(
+            agent_id="*",
+            label=f"fleet ({len(agents)} agents)",
+            balance=balance,
+            pnl_today=total("pnl_today"),
+            pnl_total=pnl,
+            pnl_pct=(pnl * 100 / initial) if pnl is not None and initial else None,
+            open_positions=sum(positions) if positions else None,
+            referrals=sum(referrals) if referrals else None,
+            referral_income=total("referral_income"),
+            win_rate=bet_weighted("win_rate"),
+            expected_win_rate=bet_weighted("expected_win_rate"),
+            casino_bets=sum(a.casino_bets or 0 for a in agents),
+            latency_p95_ms=worst("latency_p95_ms"),
+            error_rate=mean("error_rate"),
+            escrow_exposure=total("escrow_exposure"),
+            sharpe_7d=mean("sharpe_7d"),
+            max_drawdown_pct=worst("max_drawdown_pct"),
+            max_drawdown_usd=None,
+            dispute_rate=mean("dispute_rate"),
+            funnel_referrals=sum(funnel_r) if funnel_r else None,
+            funnel_earning=sum(funnel_e) if funnel_e else None,
+            updated_at=min(updated) if updated else None,
+            stale=bool(stale),
+            stale_reason=f"{len(stale)} agents stale" if stale else "",
+            pnl_series=series,
+        )
+
+    def _services(self) -> tuple[ServiceView, ...]:
+        """Per service health, fleet-wide: up, degraded (some failing) or down (all failing)."""
+        views = []
+        for service in SERVICES_SHOWN:
+            kinds = [k for k in ALL_TYPES if SERVICE_OF[k] == service]
+            polled = failing = 0
+            for state in self.fleet.agents.values():
+                for kind in kinds:
+                    figure = state.figures[kind]
+                    if figure.fetched_at is not None or figure.error is not None:
+                        polled += 1
+                        failing += figure.error is not None
+            if not polled:
+                status = "idle"
+            elif failing == 0:
+                status = "up"
+            elif failing == polled:
+                status = "down"
+            else:
+                status = "degraded"
+            views.append(ServiceView(service, status, error_rate=failing / polled if polled else None))
+        return tuple(views)

@@ -1,0 +1,237 @@
+"""The composition root: everything pf-tui runs is built from a :class:`~pf_tui.config.Config` here.
+
+The TUI, the daemon and every later caller (CLI commands, the MCP server, the browser view) build
+their parts with these functions, so they poll the same way, speak to the same bases, journal to
+the same store and mask the same secrets. Nothing here starts anything: callers start the poller
+and close what they opened (each built part has an ``aclose``).
+
+- :func:`build_client`: the Purple Flea client (one pooled connection set per service base).
+- :func:`build_poll_engine`: client, poller and fleet state for the configured agents.
+- :func:`open_money`: the store's journal connection, a client of its own and the
+  :class:`~pf_tui.core.money.engine.ActionEngine` (every money action goes through it).
+- :func:`build_receivers`: the configured alert receivers (Telegram, webhook, JSON log).
+- :func:`config_secrets`: every secret the config holds, for the log filter and redaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from sqlite3 import Connection
+from urllib.parse import urlsplit
+
+from pf_tui.api.bases import ServiceBases
+from pf_tui.api.client import PurpleFleaClient
+from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.config import Config
+from pf_tui.config.model import AgentConfig, ApiConfig, PollingConfig
+from pf_tui.core.fleet.state import AgentInfo, FleetState
+from pf_tui.core.money.engine import ActionEngine
+from pf_tui.core.money.runner import Checkpoint
+from pf_tui.core.money.wire import ClientWire
+from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
+from pf_tui.core.polling.fetch import PollTarget
+from pf_tui.core.polling.poller import Poller
+from pf_tui.core.store.db import Store
+from pf_tui.secret import Secret
+
+SERVICES = ("casino", "escrow", "trading", "wallet", "docs")
+"""The services the poller reads (the faucet is written to, never polled)."""
+
+
+# ---- the API client ---------------------------------------------------------------------------
+
+
+def service_bases(api: ApiConfig) -> ServiceBases:
+    """``[api]``'s base URLs as the client's :class:`ServiceBases`."""
+    return ServiceBases(
+        casino=api.casino,
+        escrow=api.escrow,
+        faucet=api.faucet,
+        trading=api.trading,
+        wallet=api.wallet,
+        docs=api.docs,
+    )
+
+
+def build_client(config: Config, clock: Clock = SYSTEM_CLOCK) -> PurpleFleaClient:
+    """The Purple Flea client for ``config``'s service bases, timeout and transport."""
+    api = config.api
+    return PurpleFleaClient(
+        service_bases(api), timeout=api.timeout, transport=api.transport, clock=clock
+    )
+
+
+# ---- polling -------------------------------------------------------------------------------------
+
+
+def hosts_from_api(api: ApiConfig) -> dict[str, str]:
+    """Service name -> ``host:port`` of its base, so services sharing a host share its limit."""
+    hosts: dict[str, str] = {}
+    for service in SERVICES:
+        base = getattr(api, service, None)
+        if isinstance(base, str) and base:
+            hosts[service] = urlsplit(base).netloc or service
+    return hosts
+
+
+def target_for(client: PurpleFleaClient, agent: AgentConfig, escrow_dialect: str = "auto") -> PollTarget:
+    """A poll target for one ``[[agents]]`` entry through ``client.agent(...)``."""
+    source = client.agent(
+        agent.id,
+        casino_key=agent.casino_key,
+        trading_key=agent.trading_key,
+        wallet_key=agent.wallet_key,
+    )
+    services = frozenset(s for s in ("casino", "trading", "wallet", "escrow") if agent.polls(s))
+    return PollTarget(
+        agent.id,
+        source,
+        services=services,
+        base_address=agent.base_address,
+        solana_address=agent.solana_address,
+        escrow_dialect=escrow_dialect,
+    )
+
+
+def agent_info(agent: AgentConfig) -> AgentInfo:
+    """The fleet's view of one ``[[agents]]`` entry."""
+    return AgentInfo(agent.id, agent.display_name, agent.strategy, agent.initial_balance)
+
+
+def intervals_of(polling: PollingConfig) -> dict[str, float]:
+    """``[polling]`` intervals by data type name."""
+    names = ("balance", "positions", "pnl", "casino", "referrals", "escrows")
+    return {name: float(getattr(polling, name)) for name in names}
+
+
+@dataclass
+class PollEngine:
+    """The live polling parts: the client, the poller over it and the fleet state it feeds."""
+
+    client: PurpleFleaClient
+    poller: Poller
+    fleet: FleetState
+
+    async def aclose(self) -> None:
+        """Stop polling and close every connection pool."""
+        await self.poller.stop()
+        await self.client.aclose()
+
+
+def build_poll_engine(
+    config: Config,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    client: PurpleFleaClient | None = None,
+    agents: Iterable[AgentConfig] | None = None,
+    seed: int | None = None,
+    max_concurrency: int | None = None,
+) -> PollEngine:
+    """Client, poller and fleet state for ``config``'s agents (or ``agents``); not started.
+
+    ``client`` shares an existing client (benchmarks compare transports that way); by default a
+    new one is built from ``[api]``.
+    """
+    client = client or build_client(config, clock)
+    chosen = list(config.agents if agents is None else agents)
+    intervals = intervals_of(config.polling)
+    dialect = config.api.escrow_dialect
+    poller = Poller(
+        [target_for(client, a, dialect) for a in chosen],
+        intervals=intervals,
+        max_backoff=float(config.polling.max_backoff),
+        max_concurrency=int(max_concurrency or config.polling.max_concurrency),
+        hosts=hosts_from_api(config.api),
+        clock=clock,
+        seed=seed,
+    )
+    fleet = FleetState([agent_info(a) for a in chosen], intervals=intervals, clock=clock)
+    return PollEngine(client, poller, fleet)
+
+
+# ---- money actions -----------------------------------------------------------------------------
+
+
+def casino_keys(config: Config) -> dict[str, Secret]:
+    """Agent id -> its casino key (which is also its escrow key), for agents that have one."""
+    return {a.id: a.casino_key for a in config.agents if a.casino_key is not None}
+
+
+@dataclass
+class MoneyParts:
+    """What a money caller holds open: the store, its journal connection, a client, the engine."""
+
+    store: Store
+    conn: Connection
+    client: PurpleFleaClient
+    engine: ActionEngine
+    closed: bool = field(default=False, init=False)
+
+    async def aclose(self) -> None:
+        """Close the client, the journal connection and the store (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        await self.client.aclose()
+        self.conn.close()
+        await self.store.aclose()
+
+
+def open_money(
+    config: Config,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    read_only: bool = False,
+    max_action_usd: Decimal | None = None,
+    operator: str | None = None,
+    max_attempts: int = 12,
+    checkpoint: Checkpoint | None = None,
+) -> MoneyParts:
+    """The money core for ``config``: journal on the store, its own client, limits from ``[ui]``.
+
+    Money requests get a client of their own so they never queue behind the poller's reads.
+    ``read_only`` adds to ``[ui] read_only``; ``max_action_usd`` defaults to ``[ui]``'s.
+    """
+    keys = casino_keys(config)
+    store = Store(config.store.path, clock=clock)
+    conn = store.journal_connection()
+    client = build_client(config, clock)
+    engine = ActionEngine(
+        conn,
+        ClientWire(client, keys.get),
+        clock=clock,
+        read_only=read_only or config.ui.read_only,
+        max_action_usd=config.ui.max_action_usd if max_action_usd is None else max_action_usd,
+        operator=operator,
+        max_attempts=max_attempts,
+        checkpoint=checkpoint,
+    )
+    return MoneyParts(store, conn, client, engine)
+
+
+# ---- alerts ------------------------------------------------------------------------------------
+
+
+def build_receivers(config: Config) -> list[Receiver]:
+    """One receiver per configured destination (``[notify.*]``)."""
+    out: list[Receiver] = []
+    tg = config.notify.telegram
+    if tg.enabled and tg.token is not None:
+        out.append(TelegramReceiver(tg.token, tg.chat_id, api_base=tg.api_base))
+    wh = config.notify.webhook
+    if wh.enabled and wh.url is not None:
+        out.append(WebhookReceiver(wh.url))
+    if config.notify.log.path is not None:
+        out.append(LogReceiver(config.notify.log.path))
+    return out
+
+
+def config_secrets(config: Config) -> list[Secret]:
+    """Every secret ``config`` holds: agents' keys, the bot token, the webhook URL."""
+    out: list[Secret] = []
+    for agent in config.agents:
+        out += [k for k in (agent.casino_key, agent.trading_key, agent.wallet_key) if k]
+    out += [s for s in (config.notify.telegram.token, config.notify.webhook.url) if s]
+    return out
