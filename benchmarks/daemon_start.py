@@ -37,8 +37,9 @@ async def one_run(config: Config) -> float:
         stop.set()
 
     start = time.perf_counter()
-    await run_daemon(config, stop=stop, options=DaemonOptions(on_first_poll=seen,
-                                                              drain_grace_s=0.5))
+    await run_daemon(
+        config, stop=stop, options=DaemonOptions(on_first_poll=seen, drain_grace_s=0.5)
+    )
     if not first:
         raise RuntimeError("the daemon stopped before any poll")
     return first[0] - start
@@ -67,8 +68,10 @@ def main() -> int:
             times.append(seconds)
             print(f"run {i + 1}: start -> first poll {seconds * 1000:.1f} ms")
     median = statistics.median(times)
-    print(f"median start -> first poll: {median * 1000:.1f} ms over {args.runs} runs "
-          f"({args.agents} agents; goal <= 500 ms): {'OK' if median <= 0.5 else 'OVER'}")
+    print(
+        f"median start -> first poll: {median * 1000:.1f} ms over {args.runs} runs "
+        f"({args.agents} agents; goal <= 500 ms): {'OK' if median <= 0.5 else 'OVER'}"
+    )
     print(f"import pf_tui.daemon.loop in a fresh interpreter: {import_cost() * 1000:.0f} ms")
     return 0
 

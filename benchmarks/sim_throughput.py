@@ -89,8 +89,11 @@ async def measure(name: str, url: str, key: str, total: int, concurrency: int) -
     if name.startswith("pf-tui"):
         transport = "httpx" if name.endswith("httpx") else "aiohttp"
         async with PurpleFleaClient(
-            ServiceBases.for_simulator(url), transport=transport, retry=RetryPolicy(max_attempts=1),
-            max_connections=concurrency, reply_cache=not name.endswith("no cache"),
+            ServiceBases.for_simulator(url),
+            transport=transport,
+            retry=RetryPolicy(max_attempts=1),
+            max_connections=concurrency,
+            reply_cache=not name.endswith("no cache"),
         ) as client:
             agent = client.agent("bench", casino_key=key)
             await drive(agent.balance, concurrency, concurrency)
@@ -121,12 +124,16 @@ CLIENTS = ("pf-tui aiohttp", "pf-tui no cache", "pf-tui httpx", "httpx default",
 def main() -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--requests", type=int, default=3000, help="requests per run (default 3000)")
+    parser.add_argument(
+        "-n", "--requests", type=int, default=3000, help="requests per run (default 3000)"
+    )
     parser.add_argument("-r", "--repeat", type=int, default=5, help="runs per client (default 5)")
-    parser.add_argument("-c", "--concurrency", type=int, default=64, help="requests in flight (default 64)")
+    parser.add_argument(
+        "-c", "--concurrency", type=int, default=64, help="requests in flight (default 64)"
+    )
     args = parser.parse_args()
     try:
-        import uvloop  # noqa: F401  - the same loop the engine would get in production, if present
+        import uvloop
 
         loop_name = "uvloop"
         runner = uvloop.run  # type: ignore[attr-defined]
@@ -150,11 +157,15 @@ def main() -> int:
         for name, rs in runs.items()
     }
     base_rps, base_cpu = medians["raw aiohttp"]
-    print(f"GET {PATH}: {args.requests} requests x {args.repeat} runs, concurrency {args.concurrency}, "
-          f"client loop {loop_name}, {os.cpu_count()} CPUs; simulator in its own process")
+    print(
+        f"GET {PATH}: {args.requests} requests x {args.repeat} runs, concurrency {args.concurrency}, "
+        f"client loop {loop_name}, {os.cpu_count()} CPUs; simulator in its own process"
+    )
     print(f"{'client':<16} {'req/s':>8} {'CPU ms/req':>11} {'req/s vs raw':>13} {'CPU vs raw':>11}")
     for name, (rps, cpu) in medians.items():
-        print(f"{name:<16} {rps:>8.0f} {cpu:>11.3f} {rps / base_rps:>12.2f}x {cpu / base_cpu:>10.2f}x")
+        print(
+            f"{name:<16} {rps:>8.0f} {cpu:>11.3f} {rps / base_rps:>12.2f}x {cpu / base_cpu:>10.2f}x"
+        )
     return 0
 
 

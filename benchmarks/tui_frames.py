@@ -55,9 +55,13 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def frames(agents: int, ticks: int, tab: str, sim_in_process: bool = False, sort: str | None = None) -> None:
+async def frames(
+    agents: int, ticks: int, tab: str, sim_in_process: bool = False, sort: str | None = None
+) -> None:
     if sim_in_process:
-        server: SimServer | None = SimServer(host="127.0.0.1", port=0, seed=1, agents=agents, motion=True, limits="off")
+        server: SimServer | None = SimServer(
+            host="127.0.0.1", port=0, seed=1, agents=agents, motion=True, limits="off"
+        )
         server.start()
         url, proc = server.url, None
     else:
@@ -69,7 +73,11 @@ async def frames(agents: int, ticks: int, tab: str, sim_in_process: bool = False
         config = Config.demo(url, fetch_demo_agents(url))
         app = TimedApp(config, demo=True)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press({"overview": "1", "positions": "2", "fleet": "3", "escrows": "4", "alerts": "5"}[tab])
+            await pilot.press(
+                {"overview": "1", "positions": "2", "fleet": "3", "escrows": "4", "alerts": "5"}[
+                    tab
+                ]
+            )
             if sort is not None:
                 app.query_one(f"#{tab}-view").table.set_sort(sort)  # type: ignore[attr-defined]
             deadline = time.monotonic() + 120
@@ -82,13 +90,19 @@ async def frames(agents: int, ticks: int, tab: str, sim_in_process: bool = False
             return
         ordered = sorted(samples)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        print(f"tab={tab} sort={sort or 'default'} agents={agents} frames={len(samples)} agents changed/frame median="
-              f"{statistics.median(app.changed[5:]):.0f}")
+        print(
+            f"tab={tab} sort={sort or 'default'} agents={agents} frames={len(samples)} agents changed/frame median="
+            f"{statistics.median(app.changed[5:]):.0f}"
+        )
         print(f"  first frame (all rows added): {app.frame_ms[0]:.1f} ms")
-        print(f"  p50 {statistics.median(samples):.1f} ms   p99 {p99:.1f} ms   max {max(samples):.1f} ms   (goal p99 <= 33 ms)")
+        print(
+            f"  p50 {statistics.median(samples):.1f} ms   p99 {p99:.1f} ms   max {max(samples):.1f} ms   (goal p99 <= 33 ms)"
+        )
         worst = sorted(range(len(samples)), key=samples.__getitem__)[-3:]
-        print("  slowest frames (index: ms, agents changed): " + ", ".join(
-            f"{i + 5}: {samples[i]:.0f} ms, {app.changed[i + 5]}" for i in worst))
+        print(
+            "  slowest frames (index: ms, agents changed): "
+            + ", ".join(f"{i + 5}: {samples[i]:.0f} ms, {app.changed[i + 5]}" for i in worst)
+        )
         print(f"  RSS {rss_mb():.0f} MB (goal <= 250 MB)")
     finally:
         if server is not None:
@@ -108,11 +122,18 @@ def cold_start(runs: int) -> None:
     for i in range(runs):
         name = f"pf-tui-bench-{i}"
         started = time.monotonic()
-        subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "120", "-y", "40", str(exe), "--demo"], check=True)
+        subprocess.run(
+            ["tmux", "new", "-d", "-s", name, "-x", "120", "-y", "40", str(exe), "--demo"],
+            check=True,
+        )
         try:
             while time.monotonic() - started < 15:
-                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-                if "Balance" in screen and "$" in screen.split("Balance", 1)[1][:200].replace("Balance", ""):
+                screen = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True
+                ).stdout
+                if "Balance" in screen and "$" in screen.split("Balance", 1)[1][:200].replace(
+                    "Balance", ""
+                ):
                     if any(ch.isdigit() for ch in screen.split("Balance", 1)[1][:120]):
                         times.append(time.monotonic() - started)
                         break
@@ -120,21 +141,34 @@ def cold_start(runs: int) -> None:
         finally:
             subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
     if times:
-        print(f"cold start to first live figure: median {statistics.median(times):.2f} s over {len(times)} runs "
-              f"(goal <= 1 s): {', '.join(f'{t:.2f}' for t in times)}")
+        print(
+            f"cold start to first live figure: median {statistics.median(times):.2f} s over {len(times)} runs "
+            f"(goal <= 1 s): {', '.join(f'{t:.2f}' for t in times)}"
+        )
     else:
         print("cold start: no figure appeared within 15 s")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=60)
-    parser.add_argument("--tab", default="fleet", choices=["overview", "positions", "fleet", "escrows", "alerts"])
-    parser.add_argument("--sort", metavar="COLUMN", help="sort the tab's table by COLUMN first (e.g. pnl)")
-    parser.add_argument("--sim-in-process", action="store_true",
-                        help="run the simulator in this process (as --demo does) instead of its own")
-    parser.add_argument("--cold-start", type=int, default=0, metavar="N", help="also time pf-tui --demo N times")
+    parser.add_argument(
+        "--tab", default="fleet", choices=["overview", "positions", "fleet", "escrows", "alerts"]
+    )
+    parser.add_argument(
+        "--sort", metavar="COLUMN", help="sort the tab's table by COLUMN first (e.g. pnl)"
+    )
+    parser.add_argument(
+        "--sim-in-process",
+        action="store_true",
+        help="run the simulator in this process (as --demo does) instead of its own",
+    )
+    parser.add_argument(
+        "--cold-start", type=int, default=0, metavar="N", help="also time pf-tui --demo N times"
+    )
     args = parser.parse_args()
     asyncio.run(frames(args.agents, args.ticks, args.tab, args.sim_in_process, args.sort))
     if args.cold_start:

@@ -53,7 +53,10 @@ def _agent_lines(agent: AgentConfig) -> list[str]:
     name = f" ({agent.label})" if agent.label else ""
     lines = [f"  {agent.id}{name}"]
     casino = describe_secret(agent.casino_key)
-    lines.append(f"    casino: {casino}" + ("; escrow uses it" if agent.casino_key else "; escrow not polled either"))
+    lines.append(
+        f"    casino: {casino}"
+        + ("; escrow uses it" if agent.casino_key else "; escrow not polled either")
+    )
     lines.append(f"    trading: {describe_secret(agent.trading_key)}")
     wallet = describe_secret(agent.wallet_key)
     if agent.wallet_key is not None and not agent.polls("wallet"):
@@ -66,11 +69,15 @@ def _notify_lines(config: Config) -> list[str]:
     tg, wh, lg = config.notify.telegram, config.notify.webhook, config.notify.log
     lines = ["notify:"]
     if tg.enabled:
-        lines.append(f"  telegram: enabled, chat {tg.chat_id}, token from {describe_secret(tg.token)}, api {tg.api_base}")
+        lines.append(
+            f"  telegram: enabled, chat {tg.chat_id}, token from {describe_secret(tg.token)}, api {tg.api_base}"
+        )
     else:
         lines.append("  telegram: disabled")
     if wh.enabled:
-        lines.append(f"  webhook: enabled, URL from {describe_secret(wh.url)} (not probed: the URL is a secret)")
+        lines.append(
+            f"  webhook: enabled, URL from {describe_secret(wh.url)} (not probed: the URL is a secret)"
+        )
     else:
         lines.append("  webhook: disabled")
     lines.append(f"  log: {lg.path}" if lg.path is not None else "  log: off")
@@ -94,7 +101,10 @@ def check_services(config: Config, *, timeout: float = 3.0) -> list[tuple[str, s
     targets = [(service, config.api.health_url(service)) for service in SERVICES]
     if config.notify.telegram.enabled:
         targets.append(("telegram", config.notify.telegram.api_base))
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client, ThreadPoolExecutor(len(targets)) as pool:
+    with (
+        httpx.Client(timeout=timeout, follow_redirects=False) as client,
+        ThreadPoolExecutor(len(targets)) as pool,
+    ):
         results = list(pool.map(lambda t: probe(client, t[1], timeout), targets))
     return [(name, url, ok, what) for (name, url), (ok, what) in zip(targets, results)]
 

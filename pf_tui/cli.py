@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="run against the embedded simulator (no account needed)"
     )
-    parser.add_argument("--headless", action="store_true", help="run as the alert daemon, no screen")
+    parser.add_argument(
+        "--headless", action="store_true", help="run as the alert daemon, no screen"
+    )
     parser.add_argument(
         "--once",
         action="store_true",
@@ -94,9 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    sim = sub.add_parser("sim", help="run the Purple Flea simulator", description="Run the embedded Purple Flea simulator (API.md) on loopback.")
+    sim = sub.add_parser(
+        "sim",
+        help="run the Purple Flea simulator",
+        description="Run the embedded Purple Flea simulator (API.md) on loopback.",
+    )
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)")
+    sim.add_argument(
+        "--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)"
+    )
     sim.add_argument("--agents", type=int, default=8, help="demo agents (default 8)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.add_argument(
@@ -112,11 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-motion", dest="motion", action="store_false", help="freeze the demo fleet's motion"
     )
 
-    init = sub.add_parser("init", help="write a starter config", description="Write the documented starter config with mode 0600.")
+    init = sub.add_parser(
+        "init",
+        help="write a starter config",
+        description="Write the documented starter config with mode 0600.",
+    )
     _add_config_flag(init)
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    check = sub.add_parser("check", help="validate config and reachability", description="Validate config, secrets' sources, permissions, and check each service is reachable.")
+    check = sub.add_parser(
+        "check",
+        help="validate config and reachability",
+        description="Validate config, secrets' sources, permissions, and check each service is reachable.",
+    )
     _add_config_flag(check)
     return parser
 
@@ -159,7 +175,9 @@ def _cmd_init(args: argparse.Namespace) -> int:
     path = _config_path(args)
     written = write_starter_config(path, force=args.force)
     print(f"wrote {written} (mode 0600)")
-    print("next: edit the [[agents]] entries, export the key variables it names, then run 'pf-tui check'")
+    print(
+        "next: edit the [[agents]] entries, export the key variables it names, then run 'pf-tui check'"
+    )
     return EXIT_OK
 
 

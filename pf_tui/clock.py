@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 
@@ -99,7 +99,7 @@ class FrozenClock:
 
 def utc(ts: float) -> datetime:
     """Epoch seconds to an aware UTC datetime."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 SYSTEM_CLOCK = SystemClock()

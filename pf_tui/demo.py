@@ -7,15 +7,15 @@ the same client, the same transport, the same parsing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
 import tempfile
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pf_tui import usd
+
 if TYPE_CHECKING:
     from pf_tui.config import Config
 
@@ -50,6 +50,8 @@ def demo_session(*, agents: int = 8, seed: int = 42, motion: bool = True) -> Ite
     server.start()
     try:
         with tempfile.TemporaryDirectory(prefix="pf-tui-demo-") as scratch:
-            yield Config.demo(server.url, fetch_demo_agents(server.url), store_path=Path(scratch) / "demo.db")
+            yield Config.demo(
+                server.url, fetch_demo_agents(server.url), store_path=Path(scratch) / "demo.db"
+            )
     finally:
         server.stop()

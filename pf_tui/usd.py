@@ -18,18 +18,18 @@ from typing import Any
 
 __all__ = [
     "CENT",
-    "MICRO",
     "MAX_INT_DIGITS",
+    "MICRO",
     "MoneyError",
-    "parse_money",
-    "parse_amount_input",
-    "quantize_display",
-    "quantize_fee",
+    "dumps",
     "fee_of",
     "format_usd",
-    "to_wire",
-    "dumps",
     "loads",
+    "parse_amount_input",
+    "parse_money",
+    "quantize_display",
+    "quantize_fee",
+    "to_wire",
 ]
 
 CENT = Decimal("0.01")
@@ -80,8 +80,12 @@ def parse_money(
     if cls is Decimal:
         if value.is_finite() and (allow_negative or not value.is_signed()):  # type: ignore[union-attr]
             exp = value.as_tuple().exponent  # type: ignore[union-attr]
-            if -max_dp <= exp <= 0 and value.adjusted() < MAX_INT_DIGITS and (  # type: ignore[operator, union-attr]
-                value or not value.is_signed()  # type: ignore[union-attr]
+            if (
+                -max_dp <= exp <= 0
+                and value.adjusted() < MAX_INT_DIGITS
+                and (  # type: ignore[operator, union-attr]
+                    value or not value.is_signed()  # type: ignore[union-attr]
+                )
             ):
                 return value  # type: ignore[return-value]
     elif cls is int:
@@ -101,14 +105,18 @@ def parse_money(
         # A Decimal is exact already (JSON decoded with parse_float=Decimal); check its size
         # before rendering it, so that 1E+100000 never becomes a 100,000-character string.
         if value != 0 and value.adjusted() >= MAX_INT_DIGITS:
-            raise MoneyError(f"{field}: {_describe(value)} has more than {MAX_INT_DIGITS} integer digits")
+            raise MoneyError(
+                f"{field}: {_describe(value)} has more than {MAX_INT_DIGITS} integer digits"
+            )
         if value.as_tuple().exponent < -(max_dp + MAX_INT_DIGITS):  # type: ignore[operator]
             raise MoneyError(f"{field}: {_describe(value)} has more than {max_dp} decimal places")
         text = format(value, "f")
     elif isinstance(value, str):
         text = value.strip()
     else:
-        raise MoneyError(f"{field}: expected a number or a numeric string, got {type(value).__name__}")
+        raise MoneyError(
+            f"{field}: expected a number or a numeric string, got {type(value).__name__}"
+        )
 
     if not text:
         raise MoneyError(f"{field}: empty amount")
@@ -145,7 +153,9 @@ def parse_money(
     return amount
 
 
-def parse_amount_input(text: str, *, field: str = "amount", limit: Decimal | None = None) -> Decimal:
+def parse_amount_input(
+    text: str, *, field: str = "amount", limit: Decimal | None = None
+) -> Decimal:
     """Parse what an operator typed: positive, at most 6 dp, and not above ``limit``."""
     amount = parse_money(text, field=field, max_dp=MAX_INPUT_DP, allow_negative=False)
     if amount <= 0:

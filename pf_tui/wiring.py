@@ -76,7 +76,9 @@ def hosts_from_api(api: ApiConfig) -> dict[str, str]:
     return hosts
 
 
-def target_for(client: PurpleFleaClient, agent: AgentConfig, escrow_dialect: str = "auto") -> PollTarget:
+def target_for(
+    client: PurpleFleaClient, agent: AgentConfig, escrow_dialect: str = "auto"
+) -> PollTarget:
     """A poll target for one ``[[agents]]`` entry through ``client.agent(...)``."""
     source = client.agent(
         agent.id,

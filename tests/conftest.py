@@ -14,16 +14,24 @@ from pf_tui.sim.http.app import create_app
 from pf_tui.sim.http.server import SimServer
 
 settings.register_profile(
-    "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
+    "ci",
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=False,
 )
-settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SIM_SEED = 7
 SIM_AGENTS = 8
 
 
-def asgi_client(app: Starlette, *, client_ip: str = "127.0.0.1", **kwargs: object) -> httpx.AsyncClient:
+def asgi_client(
+    app: Starlette, *, client_ip: str = "127.0.0.1", **kwargs: object
+) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` that talks to ``app`` in-process (no socket), base URL ``http://sim``."""
     transport = httpx.ASGITransport(app=app, client=(client_ip, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://sim", **kwargs)  # type: ignore[arg-type]

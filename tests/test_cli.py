@@ -29,7 +29,17 @@ def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for word in ("--demo", "--headless", "--once", "--metrics-port", "--read-only", "--config", "sim", "init", "check"):
+    for word in (
+        "--demo",
+        "--headless",
+        "--once",
+        "--metrics-port",
+        "--read-only",
+        "--config",
+        "sim",
+        "init",
+        "check",
+    ):
         assert word in result.stdout
 
 
@@ -44,13 +54,18 @@ def test_version() -> None:
     [
         (["--once"], "--once needs --headless"),
         (["--metrics-port", "9100"], "--metrics-port needs --headless"),
-        (["--headless", "--metrics-port", "0"], "--metrics-port 0: choose a port between 1 and 65535"),
+        (
+            ["--headless", "--metrics-port", "0"],
+            "--metrics-port 0: choose a port between 1 and 65535",
+        ),
         (["--demo", "--agents", "0"], "--agents 0: choose between 1 and 5000"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["sim", "--port", "x"], "argument --port: invalid int value: 'x'"),
     ],
 )
-def test_bad_usage_exits_2_with_one_clear_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_usage_exits_2_with_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
@@ -90,7 +105,7 @@ def test_init_writes_0600_and_refuses_to_overwrite(tmp_path: Path) -> None:
 
 def test_bad_config_names_file_key_and_fix(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[polling]\nbalanse = 10\n')
+    path.write_text("[polling]\nbalanse = 10\n")
     path.chmod(0o600)
     result = run("check", "--config", str(path))
     assert result.returncode == 2

@@ -44,8 +44,14 @@ def test_accepts_plain_amounts(value: object, expected: Decimal) -> None:
         ("-0.00", "amount: negative zero ('-0.00') is not an amount"),
         ("1e3", "amount: '1e3' uses an exponent; write the amount out in full"),
         ("1E-2", "amount: '1E-2' uses an exponent; write the amount out in full"),
-        ("1,5", "amount: '1,5' contains a separator; use a dot for decimals and no thousands separator"),
-        ("1,000.00", "amount: '1,000.00' contains a separator; use a dot for decimals and no thousands separator"),
+        (
+            "1,5",
+            "amount: '1,5' contains a separator; use a dot for decimals and no thousands separator",
+        ),
+        (
+            "1,000.00",
+            "amount: '1,000.00' contains a separator; use a dot for decimals and no thousands separator",
+        ),
         ("1" * 40, "amount: a 40-digit amount is too large (at most 15 integer digits)"),
         ("", "amount: empty amount"),
         ("abc", "amount: 'abc' is not a plain decimal amount"),
@@ -78,7 +84,10 @@ def test_field_name_is_in_the_message() -> None:
         ("NaN", "amount: 'NaN' is not a finite amount"),
         ("Infinity", "amount: 'Infinity' is not a finite amount"),
         ("1" * 40, "amount: a 40-digit amount is too large (at most 15 integer digits)"),
-        ("1,5", "amount: '1,5' contains a separator; use a dot for decimals and no thousands separator"),
+        (
+            "1,5",
+            "amount: '1,5' contains a separator; use a dot for decimals and no thousands separator",
+        ),
         ("0", "amount: must be more than 0"),
         ("-1", "amount: '-1' is negative"),
         ("0.0000001", "amount: '0.0000001' has more than 6 decimal places"),
@@ -107,7 +116,7 @@ def test_loads_decodes_numbers_as_decimal_and_refuses_nan() -> None:
 
 
 def test_dumps_writes_decimal_as_a_plain_number() -> None:
-    text = usd.dumps({"amount_usd": Decimal("10.50"), "n": 3, "s": "x\"y", "z": None, "l": [True]})
+    text = usd.dumps({"amount_usd": Decimal("10.50"), "n": 3, "s": 'x"y', "z": None, "l": [True]})
     assert text == '{"amount_usd":10.50,"n":3,"s":"x\\"y","z":null,"l":[true]}'
     assert json.loads(text)["s"] == 'x"y'
     with pytest.raises(MoneyError):
@@ -144,13 +153,24 @@ def test_format_usd(amount: Decimal | None, kwargs: dict[str, object], text: str
 
 @pytest.mark.parametrize(
     ("amount", "dp", "text"),
-    [(Decimal("10"), 2, "10.00"), (Decimal("0.123456"), 2, "0.123456"), (Decimal("1.5"), 2, "1.50"), (Decimal("7"), 0, "7")],
+    [
+        (Decimal("10"), 2, "10.00"),
+        (Decimal("0.123456"), 2, "0.123456"),
+        (Decimal("1.5"), 2, "1.50"),
+        (Decimal("7"), 0, "7"),
+    ],
 )
 def test_to_wire(amount: Decimal, dp: int, text: str) -> None:
     assert usd.to_wire(amount, dp) == text
 
 
-amounts = st.decimals(min_value=Decimal("-999999999999"), max_value=Decimal("999999999999"), places=6, allow_nan=False, allow_infinity=False)
+amounts = st.decimals(
+    min_value=Decimal("-999999999999"),
+    max_value=Decimal("999999999999"),
+    places=6,
+    allow_nan=False,
+    allow_infinity=False,
+)
 
 
 @given(amounts)

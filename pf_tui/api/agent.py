@@ -8,7 +8,7 @@ intent, journaled before sending by the actions layer) and send it as ``Idempote
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -43,13 +43,13 @@ from pf_tui.api.models import (
     WalletBalance,
 )
 from pf_tui.api.routes import Endpoint
-from pf_tui.usd import to_wire
 from pf_tui.secret import Secret
+from pf_tui.usd import to_wire
 
 if TYPE_CHECKING:
     from pf_tui.api.client import PurpleFleaClient
 
-__all__ = ["AgentClient", "NOT_CLAIMABLE"]
+__all__ = ["NOT_CLAIMABLE", "AgentClient"]
 
 T = TypeVar("T")
 
@@ -76,14 +76,14 @@ def _since(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class AgentClient:
     """Reads and writes of one agent (``agent_id`` may be None before registration)."""
 
-    __slots__ = ("_client", "agent_id", "_keys", "_secrets", "_auth")
+    __slots__ = ("_auth", "_client", "_keys", "_secrets", "agent_id")
 
     def __init__(
         self,
@@ -235,9 +235,13 @@ class AgentClient:
         """One escrow through either dialect's ``GET``."""
         if dialect is Dialect.STREAMING:
             return await self._get(
-                r.STREAM, lambda d: norm.escrow(d, Dialect.STREAMING), path=f"/escrow/{_id(escrow_id)}"
+                r.STREAM,
+                lambda d: norm.escrow(d, Dialect.STREAMING),
+                path=f"/escrow/{_id(escrow_id)}",
             )
-        return await self._get(r.ESCROW, lambda d: norm.escrow(d, Dialect.CLASSIC), path=f"/escrow/{_id(escrow_id)}")
+        return await self._get(
+            r.ESCROW, lambda d: norm.escrow(d, Dialect.CLASSIC), path=f"/escrow/{_id(escrow_id)}"
+        )
 
     async def streams(self, status: str | None = None) -> tuple[Escrow, ...]:
         """The agent's docs-dialect escrows (as creator or payee), optionally by status."""
@@ -323,7 +327,9 @@ class AgentClient:
             body["referral_code"] = referral_code
         return await self._post(r.ESCROW_CREATE, norm.escrow, body, idempotency_key=idempotency_key)
 
-    async def _transition(self, ep: Endpoint, escrow_id: str, body: dict[str, Any], idempotency_key: str) -> Escrow:
+    async def _transition(
+        self, ep: Endpoint, escrow_id: str, body: dict[str, Any], idempotency_key: str
+    ) -> Escrow:
         # Classic transition replies carry only a few fields (no amount), so the escrow is read
         # back. If that read fails the error propagates: the write is then reconciled as API.md
         # §5 says (a resend answers 409, read as "already done" after a GET).
@@ -341,7 +347,9 @@ class AgentClient:
 
     async def dispute_escrow(self, escrow_id: str, reason: str, *, idempotency_key: str) -> Escrow:
         """Either party freezes the escrow."""
-        return await self._transition(r.ESCROW_DISPUTE, escrow_id, {"reason": reason}, idempotency_key)
+        return await self._transition(
+            r.ESCROW_DISPUTE, escrow_id, {"reason": reason}, idempotency_key
+        )
 
     # --- docs (streaming) escrow writes ---------------------------------------------------
 
@@ -369,18 +377,26 @@ class AgentClient:
         """Release part of a stream (409 when more than ``remaining`` or final)."""
         body = {"amount": to_wire(_decimal(amount, "amount")), "memo": memo}
         path = f"/escrow/{_id(escrow_id)}/release-partial"
-        return await self._post(r.STREAM_RELEASE_PARTIAL, _stream, body, idempotency_key=idempotency_key, path=path)
+        return await self._post(
+            r.STREAM_RELEASE_PARTIAL, _stream, body, idempotency_key=idempotency_key, path=path
+        )
 
     async def close_stream(self, escrow_id: str, *, idempotency_key: str) -> Escrow:
         """Close a stream: the remainder goes back to the creator."""
         path = f"/escrow/{_id(escrow_id)}/close"
-        return await self._post(r.STREAM_CLOSE, _stream, {}, idempotency_key=idempotency_key, path=path)
+        return await self._post(
+            r.STREAM_CLOSE, _stream, {}, idempotency_key=idempotency_key, path=path
+        )
 
     async def dispute_stream(self, escrow_id: str, reason: str, *, idempotency_key: str) -> Escrow:
         """Dispute a stream."""
         path = f"/escrow/{_id(escrow_id)}/dispute"
         return await self._post(
-            r.STREAM_DISPUTE, _stream, {"reason": reason}, idempotency_key=idempotency_key, path=path
+            r.STREAM_DISPUTE,
+            _stream,
+            {"reason": reason},
+            idempotency_key=idempotency_key,
+            path=path,
         )
 
     # --- faucet, casino and trading writes ------------------------------------------------
@@ -393,10 +409,14 @@ class AgentClient:
         if referral_code:
             body["referral_code"] = referral_code
         try:
-            return await self._post(r.FAUCET_CLAIM, norm.faucet_claim, body, idempotency_key=idempotency_key)
+            return await self._post(
+                r.FAUCET_CLAIM, norm.faucet_claim, body, idempotency_key=idempotency_key
+            )
         except (ConflictError, RateLimitError, PermissionDeniedError) as exc:
             if exc.code in NOT_CLAIMABLE:
-                return FaucetClaim(credited=Decimal(0), agent_id=agent_casino_id, not_claimable=exc.code)
+                return FaucetClaim(
+                    credited=Decimal(0), agent_id=agent_casino_id, not_claimable=exc.code
+                )
             raise
 
     async def register(self, referral_code: str | None = None) -> Registration:
@@ -409,24 +429,44 @@ class AgentClient:
         body = {"side": side, "amount": _decimal(amount, "amount")}
         return await self._post(r.COIN_FLIP, norm.bet_result, body, idempotency_key=idempotency_key)
 
-    async def dice(self, direction: str, threshold: int, amount: Decimal, *, idempotency_key: str) -> BetResult:
+    async def dice(
+        self, direction: str, threshold: int, amount: Decimal, *, idempotency_key: str
+    ) -> BetResult:
         """Bet ``amount`` that the roll lands ``over``/``under`` ``threshold`` (1..99)."""
-        body = {"direction": direction, "threshold": threshold, "amount": _decimal(amount, "amount")}
+        body = {
+            "direction": direction,
+            "threshold": threshold,
+            "amount": _decimal(amount, "amount"),
+        }
         return await self._post(r.DICE, norm.bet_result, body, idempotency_key=idempotency_key)
 
     async def open_position(
-        self, coin: str, side: str, size_usd: Decimal, leverage: int | None = None, *, idempotency_key: str
+        self,
+        coin: str,
+        side: str,
+        size_usd: Decimal,
+        leverage: int | None = None,
+        *,
+        idempotency_key: str,
     ) -> Position:
         """Open a ``long``/``short`` position of ``size_usd`` notional."""
-        body: dict[str, Any] = {"coin": coin, "side": side, "size_usd": _decimal(size_usd, "size_usd")}
+        body: dict[str, Any] = {
+            "coin": coin,
+            "side": side,
+            "size_usd": _decimal(size_usd, "size_usd"),
+        }
         if leverage is not None:
             body["leverage"] = int(leverage)
-        return await self._post(r.OPEN_POSITION, norm.opened_position, body, idempotency_key=idempotency_key)
+        return await self._post(
+            r.OPEN_POSITION, norm.opened_position, body, idempotency_key=idempotency_key
+        )
 
     async def close_position(self, position_id: str, *, idempotency_key: str) -> ClosedPosition:
         """Close a position; the reply says what it realised."""
         body = {"position_id": position_id}
-        return await self._post(r.CLOSE_POSITION, norm.closed_position, body, idempotency_key=idempotency_key)
+        return await self._post(
+            r.CLOSE_POSITION, norm.closed_position, body, idempotency_key=idempotency_key
+        )
 
 
 def _decimal(value: Decimal, name: str) -> Decimal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ServiceBases", "SERVICES"]
+__all__ = ["SERVICES", "ServiceBases"]
 
 SERVICES = ("casino", "escrow", "escrow_docs", "faucet", "trading", "wallet", "docs")
 """Every base the client keeps a connection pool for; ``escrow_docs`` is escrow + ``/api/v1``."""

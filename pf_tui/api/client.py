@@ -44,8 +44,8 @@ from pf_tui.api.transport import (
     map_transport_error,
 )
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.usd import dumps, loads
 from pf_tui.secret import Secret
+from pf_tui.usd import dumps, loads
 
 __all__ = ["PurpleFleaClient"]
 
@@ -135,8 +135,12 @@ class PurpleFleaClient:
         # Services whose pool is a LeanAiohttpTransport: their requests skip httpx (see send()).
         self._lean: dict[str, LeanAiohttpTransport] = {}
         for service in SERVICES:
-            pool = build_transport(transport, max_connections=max_connections, headers=headers,
-                                   tls=not bases.url(service).startswith("http://"))
+            pool = build_transport(
+                transport,
+                max_connections=max_connections,
+                headers=headers,
+                tls=not bases.url(service).startswith("http://"),
+            )
             self._clients[service] = httpx.AsyncClient(
                 base_url=bases.url(service),
                 transport=pool,
@@ -145,7 +149,7 @@ class PurpleFleaClient:
                 follow_redirects=False,
                 trust_env=False,
             )
-            self._clients[service]._cookies = _NoCookies()  # noqa: SLF001 - the setter would copy into a plain jar
+            self._clients[service]._cookies = _NoCookies()
             if isinstance(pool, LeanAiohttpTransport):
                 self._lean[service] = pool
         # The same bounds as httpx.Timeout(timeout) on the lean path, plus the whole-exchange cap.
@@ -154,9 +158,9 @@ class PurpleFleaClient:
         )
         self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._lean_urls: dict[tuple[str, str, tuple[tuple[str, Any], ...]], URL] = {}
-        self._replies: dict[tuple[str, str | None, str, tuple[tuple[str, Any], ...]], tuple[bytes, Any]] | None = (
-            {} if reply_cache else None
-        )
+        self._replies: (
+            dict[tuple[str, str | None, str, tuple[tuple[str, Any], ...]], tuple[bytes, Any]] | None
+        ) = {} if reply_cache else None
         self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -169,7 +173,7 @@ class PurpleFleaClient:
         seen: set[int] = set()
         for client in self._clients.values():
             # An injected transport is shared: close it once.
-            transport_id = id(client._transport)  # noqa: SLF001 - httpx exposes no public getter
+            transport_id = id(client._transport)
             if transport_id in seen:
                 continue
             seen.add(transport_id)
@@ -179,7 +183,10 @@ class PurpleFleaClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -194,7 +201,9 @@ class PurpleFleaClient:
         """A view of the client for one agent: its keys, the shared pools (cheap to make)."""
         from pf_tui.api.agent import AgentClient
 
-        return AgentClient(self, agent_id, casino_key=casino_key, trading_key=trading_key, wallet_key=wallet_key)
+        return AgentClient(
+            self, agent_id, casino_key=casino_key, trading_key=trading_key, wallet_key=wallet_key
+        )
 
     def __repr__(self) -> str:
         return f"PurpleFleaClient(casino={self.bases.casino!r})"
@@ -230,7 +239,9 @@ class PurpleFleaClient:
         try:
             if lean is not None:
                 target = self._lean_url(ep.service, route, params) if url is None else url
-                status, reply_headers, raw = await lean.exchange(ep.method, target, headers, content, self._aio_timeout)
+                status, reply_headers, raw = await lean.exchange(
+                    ep.method, target, headers, content, self._aio_timeout
+                )
             else:
                 async with asyncio.timeout(self._deadline):
                     response = await self._clients[ep.service].request(
@@ -240,7 +251,11 @@ class PurpleFleaClient:
                         headers=headers,
                         content=content,
                     )
-                status, reply_headers, raw = response.status_code, response.headers, response.content
+                status, reply_headers, raw = (
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                )
         except TRANSPORT_ERRORS as exc:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
             raise map_transport_error(exc, service=ep.service, endpoint=ep.name) from None
@@ -299,11 +314,18 @@ class PurpleFleaClient:
             if len(self._urls) >= _URL_CACHE_MAX:
                 self._urls.clear()  # ids churn slowly; a rebuild is cheap
             base = self._clients[service].base_url
-            cached = self._urls[key] = base.copy_with(raw_path=base.raw_path.rstrip(b"/") + path.encode("ascii"))
+            cached = self._urls[key] = base.copy_with(
+                raw_path=base.raw_path.rstrip(b"/") + path.encode("ascii")
+            )
         return cached
 
     def _status_error(
-        self, ep: Endpoint, status: int, headers: Mapping[str, str], content: bytes, secrets: Iterable[Secret]
+        self,
+        ep: Endpoint,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        secrets: Iterable[Secret],
     ) -> APIStatusError:
         """The typed error for a non-2xx reply, with the server's code and message as plain text."""
         raw = content[:_MAX_ERROR_BODY]
@@ -323,14 +345,24 @@ class PurpleFleaClient:
                 code, message = err.get("code") or err.get("type"), err.get("message")
             else:
                 code, message = err, body.get("message") or body.get("description")
-        code = plain_text(code, 80) if isinstance(code, (str, int)) and not isinstance(code, bool) else None
+        code = (
+            plain_text(code, 80)
+            if isinstance(code, (str, int)) and not isinstance(code, bool)
+            else None
+        )
         message = plain_text(message) if isinstance(message, str) and message.strip() else None
         now = self.clock.now()
         retry_after = parse_retry_after(headers.get("retry-after"), now)
         if retry_after is None and status == 429 and isinstance(body, dict):
             retry_after = parse_reset_at(body.get("reset_at"), now)
         return status_error_class(status)(
-            status, code, message, body, service=ep.service, endpoint=ep.name, retry_after=retry_after
+            status,
+            code,
+            message,
+            body,
+            service=ep.service,
+            endpoint=ep.name,
+            retry_after=retry_after,
         )
 
     async def read(
@@ -351,7 +383,13 @@ class PurpleFleaClient:
         while True:
             try:
                 return await self.send(
-                    ep, parse, path=path, agent_id=agent_id, headers=headers, params=params, secrets=secrets
+                    ep,
+                    parse,
+                    path=path,
+                    agent_id=agent_id,
+                    headers=headers,
+                    params=params,
+                    secrets=secrets,
                 )
             except PurpleFleaError as exc:
                 if attempt + 1 >= policy.max_attempts or not is_retryable(exc):

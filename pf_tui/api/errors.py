@@ -19,28 +19,28 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
-    "PurpleFleaError",
-    "MissingKeyError",
     "APIConnectionError",
-    "APITimeoutError",
-    "ResponseDecodeError",
     "APIStatusError",
-    "BadRequestError",
+    "APITimeoutError",
     "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
     "InsufficientBalanceError",
+    "InternalServerError",
+    "MissingKeyError",
+    "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
-    "NotFoundError",
-    "ConflictError",
-    "UnprocessableEntityError",
+    "PurpleFleaError",
     "RateLimitError",
-    "InternalServerError",
+    "ResponseDecodeError",
     "ServiceUnavailableError",
     "UnexpectedStatusError",
-    "status_error_class",
+    "UnprocessableEntityError",
     "is_retryable",
     "plain_text",
     "redact",
+    "status_error_class",
 ]
 
 MAX_TEXT = 300
@@ -84,7 +84,9 @@ def redact(value: Any, secrets: Iterable[str]) -> Any:
 class PurpleFleaError(Exception):
     """Base of every error the client raises."""
 
-    def __init__(self, message: str, *, service: str | None = None, endpoint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, service: str | None = None, endpoint: str | None = None
+    ) -> None:
         self.message = message
         self.service = service
         self.endpoint = endpoint

@@ -9,7 +9,7 @@ arrive as ``Decimal`` or ``int`` from :func:`pf_tui.usd.loads`, docs strings as 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,19 +17,19 @@ from pf_tui.api.errors import ResponseDecodeError, plain_text
 from pf_tui.usd import MoneyError, parse_money
 
 __all__ = [
-    "obj",
-    "items",
-    "has",
-    "money",
-    "opt_money",
-    "integer",
-    "opt_int",
-    "text",
-    "opt_text",
     "boolean",
-    "timestamp",
-    "percent_rate",
     "fraction_rate",
+    "has",
+    "integer",
+    "items",
+    "money",
+    "obj",
+    "opt_int",
+    "opt_money",
+    "opt_text",
+    "percent_rate",
+    "text",
+    "timestamp",
 ]
 
 _HUNDRED = Decimal(100)
@@ -52,7 +52,9 @@ def obj(value: Any, path: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     where = path or "reply"
-    raise ResponseDecodeError(f"{where}: expected a JSON object, got {type(value).__name__}", field=path or None)
+    raise ResponseDecodeError(
+        f"{where}: expected a JSON object, got {type(value).__name__}", field=path or None
+    )
 
 
 def _find(data: dict[str, Any], keys: Keys) -> tuple[str, Any]:
@@ -71,7 +73,9 @@ def has(data: dict[str, Any], keys: Keys) -> bool:
     return _find(data, keys)[1] is not None
 
 
-def items(data: dict[str, Any], keys: Keys, prefix: str = "", *, required: bool = True) -> list[Any]:
+def items(
+    data: dict[str, Any], keys: Keys, prefix: str = "", *, required: bool = True
+) -> list[Any]:
     """A JSON array field (``[]`` when absent and not required)."""
     key, value = _find(data, keys)
     if value is None:
@@ -163,7 +167,7 @@ def _epoch(value: Decimal | int, path: str) -> datetime:
     if seconds > _MS_THRESHOLD:
         seconds /= 1000
     try:
-        return datetime.fromtimestamp(int(seconds), tz=timezone.utc).replace(
+        return datetime.fromtimestamp(int(seconds), tz=UTC).replace(
             microsecond=int((seconds - int(seconds)) * 1_000_000)
         )
     except (OverflowError, OSError, ValueError) as exc:
@@ -194,8 +198,8 @@ def timestamp(data: dict[str, Any], keys: Keys, prefix: str = "") -> datetime | 
         except ValueError:
             raise _fail(path, f"not a time: {plain_text(repr(value), 40)}") from None
         if when.tzinfo is None:
-            return when.replace(tzinfo=timezone.utc)
-        return when.astimezone(timezone.utc)
+            return when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
     raise _fail(path, f"expected a time, got {type(value).__name__}")
 
 

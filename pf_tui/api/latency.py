@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["LatencyStats", "LatencyRecorder", "percentile"]
+__all__ = ["LatencyRecorder", "LatencyStats", "percentile"]
 
 
 def percentile(sorted_samples: list[float], q: float) -> float | None:
@@ -49,7 +49,7 @@ class LatencyStats:
 
 
 class _Series:
-    __slots__ = ("samples", "ok", "errors")
+    __slots__ = ("errors", "ok", "samples")
 
     def __init__(self, size: int) -> None:
         self.samples: deque[float] = deque(maxlen=size)

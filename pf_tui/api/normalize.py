@@ -26,8 +26,8 @@ from pf_tui.api.models import (
     Bet,
     BetResult,
     CasinoStats,
-    ClosedPosition,
     ChainBalance,
+    ClosedPosition,
     Dialect,
     Drawdown,
     ErrorStats,
@@ -49,27 +49,27 @@ from pf_tui.api.models import (
 )
 
 __all__ = [
-    "balance",
-    "ledger",
-    "casino_stats",
-    "bets",
-    "referral_stats",
-    "positions",
-    "pnl_history",
-    "drawdown",
-    "wallet_balance",
-    "escrow",
-    "escrows",
-    "escrow_stats",
-    "registration",
-    "faucet_claim",
-    "bet_result",
-    "error_stats",
-    "opened_position",
-    "closed_position",
-    "escrow_status",
-    "obj_reply",
     "NORMALIZERS",
+    "balance",
+    "bet_result",
+    "bets",
+    "casino_stats",
+    "closed_position",
+    "drawdown",
+    "error_stats",
+    "escrow",
+    "escrow_stats",
+    "escrow_status",
+    "escrows",
+    "faucet_claim",
+    "ledger",
+    "obj_reply",
+    "opened_position",
+    "pnl_history",
+    "positions",
+    "referral_stats",
+    "registration",
+    "wallet_balance",
 ]
 
 _STATUS_ALIASES: dict[str, EscrowStatus] = {
@@ -250,7 +250,9 @@ def referral_stats(data: Any, service: str) -> ReferralStats:
     data = f.obj(data)
     if not f.has(data, "total_referrals") and f.has(data, "total"):
         return ReferralStats(
-            service=service, total_referrals=f.integer(data, "total"), today=f.opt_int(data, "today")
+            service=service,
+            total_referrals=f.integer(data, "total"),
+            today=f.opt_int(data, "today"),
         )
     return ReferralStats(
         service=service,
@@ -270,7 +272,9 @@ def error_stats(data: Any) -> ErrorStats:
         rate = f.fraction_rate(data, "error_rate")
     if rate is None:
         raise ResponseDecodeError("field error_rate_pct: missing", field="error_rate_pct")
-    return ErrorStats(error_rate=rate, requests=f.opt_int(data, "requests"), errors=f.opt_int(data, "errors"))
+    return ErrorStats(
+        error_rate=rate, requests=f.opt_int(data, "requests"), errors=f.opt_int(data, "errors")
+    )
 
 
 # --- trading ------------------------------------------------------------------------------
@@ -318,12 +322,14 @@ def positions(data: Any) -> Positions:
     if "positions" not in data and "items" in data:
         rows = f.items(data, "items")
         return Positions(
-            items=tuple(_position(r, f"items[{i}]", "docs", i) for i, r in enumerate(rows)), source="docs"
+            items=tuple(_position(r, f"items[{i}]", "docs", i) for i, r in enumerate(rows)),
+            source="docs",
         )
     rows = f.items(data, "positions")
     source = f.opt_text(data, "source") or "hyperliquid"
     return Positions(
-        items=tuple(_position(r, f"positions[{i}]", source, i) for i, r in enumerate(rows)), source=source
+        items=tuple(_position(r, f"positions[{i}]", source, i) for i, r in enumerate(rows)),
+        source=source,
     )
 
 
@@ -355,7 +361,8 @@ def pnl_history(data: Any) -> PnlHistory:
         if not f.has(data, "total_usd"):
             raise ResponseDecodeError("field summary: missing", field="summary")
         return PnlHistory(
-            net_pnl=f.money(data, "total_usd"), max_drawdown_pct=f.opt_money(data, "max_drawdown_pct")
+            net_pnl=f.money(data, "total_usd"),
+            max_drawdown_pct=f.opt_money(data, "max_drawdown_pct"),
         )
     summary = _sub(data, "summary")
     chart = f.items(data, "chart", required=False)
@@ -419,10 +426,14 @@ def wallet_balance(data: Any) -> WalletBalance:
 def escrow_status(value: Any, path: str = "status") -> EscrowStatus:
     """A status of either dialect as the canonical state (``locked`` is ``funded``)."""
     if not isinstance(value, str):
-        raise ResponseDecodeError(f"field {path}: missing" if value is None else f"field {path}: not text", field=path)
+        raise ResponseDecodeError(
+            f"field {path}: missing" if value is None else f"field {path}: not text", field=path
+        )
     status = _STATUS_ALIASES.get(value.strip().lower())
     if status is None:
-        raise ResponseDecodeError(f"field {path}: unknown status {plain_text(repr(value), 40)}", field=path)
+        raise ResponseDecodeError(
+            f"field {path}: unknown status {plain_text(repr(value), 40)}", field=path
+        )
     return status
 
 
@@ -472,7 +483,9 @@ def escrows(data: Any, dialect: Dialect = Dialect.STREAMING) -> tuple[Escrow, ..
             out.append(escrow(row, dialect))
         except ResponseDecodeError as exc:
             path = f"escrows[{i}]" + (f".{exc.field}" if exc.field else "")
-            raise ResponseDecodeError(f"field {path}: {exc.message.split(': ', 1)[-1]}", field=path) from None
+            raise ResponseDecodeError(
+                f"field {path}: {exc.message.split(': ', 1)[-1]}", field=path
+            ) from None
     return tuple(out)
 
 

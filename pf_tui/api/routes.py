@@ -86,4 +86,7 @@ def health(service: str) -> Endpoint:
     return _HEALTH[service]
 
 
-_HEALTH = {s: _ep(s, "GET", "/health", None) for s in ("casino", "escrow", "faucet", "trading", "wallet", "docs")}
+_HEALTH = {
+    s: _ep(s, "GET", "/health", None)
+    for s in ("casino", "escrow", "faucet", "trading", "wallet", "docs")
+}

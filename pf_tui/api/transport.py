@@ -28,7 +28,13 @@ from yarl import URL
 
 from pf_tui.api.errors import APIConnectionError, APITimeoutError
 
-__all__ = ["TransportSpec", "TRANSPORT_ERRORS", "LeanAiohttpTransport", "build_transport", "map_transport_error"]
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "LeanAiohttpTransport",
+    "TransportSpec",
+    "build_transport",
+    "map_transport_error",
+]
 
 TransportSpec = str | httpx.AsyncBaseTransport
 """``"aiohttp"`` (default), ``"httpx"`` (plain pool), or a transport instance."""
@@ -103,7 +109,11 @@ class LeanAiohttpTransport(AiohttpTransport):
 
 
 def build_transport(
-    spec: TransportSpec, *, max_connections: int, headers: Mapping[str, str] | None = None, tls: bool = True
+    spec: TransportSpec,
+    *,
+    max_connections: int,
+    headers: Mapping[str, str] | None = None,
+    tls: bool = True,
 ) -> httpx.AsyncBaseTransport:
     """A fresh transport for one service client (one connection pool per service base).
 
@@ -117,15 +127,21 @@ def build_transport(
     if isinstance(spec, httpx.AsyncBaseTransport):
         return spec
     # Keep every connection the pool may open alive: a poller reuses them all within seconds.
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     verify: ssl.SSLContext | bool = _ssl_context() if tls else False
     if spec == "aiohttp":
         return LeanAiohttpTransport(
-            verify=verify, limits=limits, client=_aiohttp_session_factory(max_connections, headers, tls=tls)
+            verify=verify,
+            limits=limits,
+            client=_aiohttp_session_factory(max_connections, headers, tls=tls),
         )
     if spec in ("httpx", "plain"):
         return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-    raise ValueError(f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport")
+    raise ValueError(
+        f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport"
+    )
 
 
 def _qualname(exc: BaseException) -> str:
@@ -146,7 +162,9 @@ def map_transport_error(exc: BaseException, *, service: str, endpoint: str) -> A
     """
     original = exc
     cause = exc.__cause__
-    if isinstance(exc, httpx.HTTPError) and isinstance(cause, aiohttp.ClientError | asyncio.TimeoutError):
+    if isinstance(exc, httpx.HTTPError) and isinstance(
+        cause, aiohttp.ClientError | asyncio.TimeoutError
+    ):
         original = cause  # httpx_aiohttp's mapping hides the real failure; judge by the source
     name = _qualname(original)
     if _is_timeout(original):
@@ -158,11 +176,18 @@ def map_transport_error(exc: BaseException, *, service: str, endpoint: str) -> A
         elif isinstance(original, (httpx.ReadTimeout, aiohttp.SocketTimeoutError)):
             kind = "timed out waiting for the reply"
         return APITimeoutError(kind, service=service, endpoint=endpoint, cause=name)
-    if isinstance(original, (httpx.ConnectError, aiohttp.ClientConnectorError, ConnectionRefusedError)):
+    if isinstance(
+        original, (httpx.ConnectError, aiohttp.ClientConnectorError, ConnectionRefusedError)
+    ):
         kind = "could not connect"
-    elif isinstance(original, (aiohttp.ServerDisconnectedError, ConnectionResetError, aiohttp.ClientPayloadError)):
+    elif isinstance(
+        original,
+        (aiohttp.ServerDisconnectedError, ConnectionResetError, aiohttp.ClientPayloadError),
+    ):
         kind = "connection closed before a complete reply"
-    elif isinstance(original, (httpx.RemoteProtocolError, httpx.LocalProtocolError, aiohttp.ClientResponseError)):
+    elif isinstance(
+        original, (httpx.RemoteProtocolError, httpx.LocalProtocolError, aiohttp.ClientResponseError)
+    ):
         kind = "HTTP protocol error"
     elif isinstance(original, (httpx.ReadError, httpx.WriteError)):
         kind = "connection closed before a complete reply"

@@ -25,8 +25,8 @@ from pf_tui.config.model import (
 )
 from pf_tui.config.parse import AGENT_ID, default_rules
 from pf_tui.config.schema import url_problem
-from pf_tui.usd import MoneyError, parse_money
 from pf_tui.secret import Secret
+from pf_tui.usd import MoneyError, parse_money
 
 _SOURCE = "GET /_sim/agents"
 
@@ -35,7 +35,9 @@ def _text(where: str, key: str, value: Any, *, required: bool = True) -> str | N
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.isprintable() or len(value) > 200:
-        raise ConfigError(_SOURCE, f"{where}.{key}", "expected a printable string", "check the simulator version")
+        raise ConfigError(
+            _SOURCE, f"{where}.{key}", "expected a printable string", "check the simulator version"
+        )
     return value
 
 
@@ -44,7 +46,12 @@ def _key(where: str, keys: dict[str, Any], service: str) -> Secret | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not value.isprintable():
-        raise ConfigError(_SOURCE, f"{where}.keys.{service}", "expected a key string", "check the simulator version")
+        raise ConfigError(
+            _SOURCE,
+            f"{where}.keys.{service}",
+            "expected a key string",
+            "check the simulator version",
+        )
     return Secret(value, "demo")
 
 
@@ -55,23 +62,37 @@ def _agent(index: int, item: object) -> AgentConfig:
     agent_id = _text(where, "agent_id", item.get("agent_id"))
     assert agent_id is not None
     if not AGENT_ID.fullmatch(agent_id):
-        raise ConfigError(_SOURCE, f"{where}.agent_id", f"{agent_id!r} is not an agent id", "check the simulator version")
+        raise ConfigError(
+            _SOURCE,
+            f"{where}.agent_id",
+            f"{agent_id!r} is not an agent id",
+            "check the simulator version",
+        )
     balance = item.get("initial_balance")
     try:
-        initial = None if balance is None else parse_money(balance, field="initial_balance", allow_negative=False)
+        initial = (
+            None
+            if balance is None
+            else parse_money(balance, field="initial_balance", allow_negative=False)
+        )
     except MoneyError as exc:
-        raise ConfigError(_SOURCE, f"{where}.initial_balance", str(exc), "check the simulator version") from None
+        raise ConfigError(
+            _SOURCE, f"{where}.initial_balance", str(exc), "check the simulator version"
+        ) from None
     keys = item.get("keys") or {}
     addresses = item.get("addresses") or {}
     if not isinstance(keys, dict) or not isinstance(addresses, dict):
-        raise ConfigError(_SOURCE, where, "keys and addresses must be objects", "check the simulator version")
+        raise ConfigError(
+            _SOURCE, where, "keys and addresses must be objects", "check the simulator version"
+        )
     return AgentConfig(
         id=agent_id,
         label=_text(where, "label", item.get("label"), required=False) or "",
         strategy=_text(where, "strategy", item.get("strategy"), required=False) or "",
         initial_balance=initial,
         base_address=_text(where, "addresses.base", addresses.get("base"), required=False) or None,
-        solana_address=_text(where, "addresses.solana", addresses.get("solana"), required=False) or None,
+        solana_address=_text(where, "addresses.solana", addresses.get("solana"), required=False)
+        or None,
         casino_key=_key(where, keys, "casino"),
         trading_key=_key(where, keys, "trading"),
         wallet_key=_key(where, keys, "wallet"),
@@ -81,17 +102,26 @@ def _agent(index: int, item: object) -> AgentConfig:
 DEMO_CHAT = "@pf_tui_demo"
 
 
-def build_demo(sim_url: str, agents: list[dict[str, Any]], *, store_path: Path | None = None) -> Config:
+def build_demo(
+    sim_url: str, agents: list[dict[str, Any]], *, store_path: Path | None = None
+) -> Config:
     """See :meth:`Config.demo`. ``store_path`` defaults to ``<user data dir>/demo.db``."""
     url = sim_url.rstrip("/")
     problem = url_problem(url)
     if problem:
-        raise ConfigError(None, "sim_url", f"{url!r} {problem}", "pass the simulator's http://127.0.0.1:PORT")
+        raise ConfigError(
+            None, "sim_url", f"{url!r} {problem}", "pass the simulator's http://127.0.0.1:PORT"
+        )
     typed = tuple(_agent(i, item) for i, item in enumerate(agents))
     seen: set[str] = set()
     for index, agent in enumerate(typed):
         if agent.id in seen:
-            raise ConfigError(_SOURCE, f"agents[{index}].agent_id", f"{agent.id} appears twice", "check the simulator")
+            raise ConfigError(
+                _SOURCE,
+                f"agents[{index}].agent_id",
+                f"{agent.id} appears twice",
+                "check the simulator",
+            )
         seen.add(agent.id)
     return Config(
         profile="demo",
@@ -100,9 +130,13 @@ def build_demo(sim_url: str, agents: list[dict[str, Any]], *, store_path: Path |
         alerts=AlertsConfig(rules=default_rules()),
         # Paging works in the demo too: the simulator's Telegram stand-in takes any token and
         # keeps what it was sent (GET <sim>/telegram/_sent).
-        notify=NotifyConfig(telegram=TelegramConfig(
-            enabled=True, token=Secret("demo-bot-token", source="demo"), chat_id=DEMO_CHAT,
-            api_base=url + "/telegram",
-        )),
+        notify=NotifyConfig(
+            telegram=TelegramConfig(
+                enabled=True,
+                token=Secret("demo-bot-token", source="demo"),
+                chat_id=DEMO_CHAT,
+                api_base=url + "/telegram",
+            )
+        ),
         store=StoreConfig(path=store_path or Path(user_data_dir("pf-tui")) / "demo.db"),
     )

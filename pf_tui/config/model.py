@@ -41,7 +41,12 @@ SIM_MOUNTS: dict[str, str] = {
 }
 """Where the simulator mounts each service under its one origin (API.md §1)."""
 
-_API_PREFIX: dict[str, str] = {"casino": "/api/v1", "trading": "/v1", "wallet": "/v1", "docs": "/api/v1"}
+_API_PREFIX: dict[str, str] = {
+    "casino": "/api/v1",
+    "trading": "/v1",
+    "wallet": "/v1",
+    "docs": "/api/v1",
+}
 
 EscrowDialect = Literal["auto", "streaming", "classic"]
 Transport = Literal["aiohttp", "httpx"]
@@ -117,7 +122,15 @@ class PollingConfig:
         return float(getattr(self, data_type))
 
 
-POLL_TYPES: tuple[str, ...] = ("balance", "positions", "pnl", "casino", "referrals", "errors", "escrows")
+POLL_TYPES: tuple[str, ...] = (
+    "balance",
+    "positions",
+    "pnl",
+    "casino",
+    "referrals",
+    "errors",
+    "escrows",
+)
 """The data types that have a polling interval."""
 
 
@@ -230,20 +243,40 @@ METRICS: dict[str, str] = {
 
 DEFAULT_RULES: dict[str, dict[str, object]] = {
     "max_drawdown": {
-        "metric": "max_drawdown_pct", "op": ">", "threshold": Decimal("10"),
-        "clear_threshold": Decimal("8"), "for": 60, "repeat_interval": 3600, "severity": "critical",
+        "metric": "max_drawdown_pct",
+        "op": ">",
+        "threshold": Decimal("10"),
+        "clear_threshold": Decimal("8"),
+        "for": 60,
+        "repeat_interval": 3600,
+        "severity": "critical",
     },
     "low_balance": {
-        "metric": "balance_usd", "op": "<", "threshold": Decimal("50"),
-        "clear_threshold": Decimal("55"), "for": 0, "repeat_interval": 3600, "severity": "warning",
+        "metric": "balance_usd",
+        "op": "<",
+        "threshold": Decimal("50"),
+        "clear_threshold": Decimal("55"),
+        "for": 0,
+        "repeat_interval": 3600,
+        "severity": "warning",
     },
     "error_rate": {
-        "metric": "error_rate_pct", "op": ">", "threshold": Decimal("5"),
-        "clear_threshold": Decimal("3"), "for": 120, "repeat_interval": 3600, "severity": "warning",
+        "metric": "error_rate_pct",
+        "op": ">",
+        "threshold": Decimal("5"),
+        "clear_threshold": Decimal("3"),
+        "for": 120,
+        "repeat_interval": 3600,
+        "severity": "warning",
     },
     "open_positions": {
-        "metric": "open_positions", "op": ">", "threshold": Decimal("20"),
-        "clear_threshold": Decimal("18"), "for": 0, "repeat_interval": 3600, "severity": "warning",
+        "metric": "open_positions",
+        "op": ">",
+        "threshold": Decimal("20"),
+        "clear_threshold": Decimal("18"),
+        "for": 0,
+        "repeat_interval": 3600,
+        "severity": "warning",
     },
 }
 """The seed's rules (drawdown > 10%, balance < $50, error rate > 5%, positions > 20), always present
@@ -402,7 +435,9 @@ class Config:
         raise KeyError(agent_id)
 
     @classmethod
-    def demo(cls, sim_url: str, agents: list[dict[str, object]], *, store_path: Path | None = None) -> Config:
+    def demo(
+        cls, sim_url: str, agents: list[dict[str, object]], *, store_path: Path | None = None
+    ) -> Config:
         """The config ``pf-tui --demo`` uses, from the simulator's ``GET /_sim/agents`` reply."""
         from pf_tui.config.demo import build_demo
 

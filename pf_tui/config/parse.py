@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pf_tui.config.errors import ConfigError, MissingConfigError
 from pf_tui.config.model import (
@@ -60,7 +61,9 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
     if not path.exists():
         raise MissingConfigError(path)
     if not path.is_file():
-        raise ConfigError(path, "", "is not a file", "point --config or PF_TUI_CONFIG at a TOML file")
+        raise ConfigError(
+            path, "", "is not a file", "point --config or PF_TUI_CONFIG at a TOML file"
+        )
     problem = mode_problem(path)
     if problem is not None:
         raise ConfigError(path, "", *problem)
@@ -69,7 +72,9 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
     except UnicodeDecodeError:
         raise ConfigError(path, "", "is not UTF-8 text", "save it as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(path, "", f"cannot be read: {exc.strerror}", "check its owner and mode") from None
+        raise ConfigError(
+            path, "", f"cannot be read: {exc.strerror}", "check its owner and mode"
+        ) from None
     return parse_config(text, path=path, env=env)
 
 
@@ -117,7 +122,9 @@ def _api(s: Section) -> ApiConfig:
 
 
 def _polling(s: Section) -> PollingConfig:
-    intervals = {name: s.number(name, _POLL_DEFAULTS.interval(name), 0.5, 86400) for name in POLL_TYPES}
+    intervals = {
+        name: s.number(name, _POLL_DEFAULTS.interval(name), 0.5, 86400) for name in POLL_TYPES
+    }
     return PollingConfig(
         **intervals,
         max_backoff=s.number("max_backoff", 120.0, 1, 86400),
@@ -150,13 +157,23 @@ def _agents(ctx: Context, raw: object) -> tuple[AgentConfig, ...]:
 def _agent(s: Section) -> AgentConfig:
     agent_id = s.required_string("id", 'add id = "ag_" followed by 12 hex digits')
     if not AGENT_ID.fullmatch(agent_id):
-        raise s.error("id", f"{agent_id!r} is not an agent id", "use ag_ followed by 12 hex digits, as the casino issued it")
+        raise s.error(
+            "id",
+            f"{agent_id!r} is not an agent id",
+            "use ag_ followed by 12 hex digits, as the casino issued it",
+        )
     base = s.string("base_address")
     if base is not None and not BASE_ADDRESS.fullmatch(base):
-        raise s.error("base_address", f"{base!r} is not a Base address", "use 0x followed by 40 hex digits")
+        raise s.error(
+            "base_address", f"{base!r} is not a Base address", "use 0x followed by 40 hex digits"
+        )
     solana = s.string("solana_address")
     if solana is not None and not SOLANA_ADDRESS.fullmatch(solana):
-        raise s.error("solana_address", f"{solana!r} is not a Solana address", "use the base58 address (32-44 characters)")
+        raise s.error(
+            "solana_address",
+            f"{solana!r} is not a Solana address",
+            "use the base58 address (32-44 characters)",
+        )
     return AgentConfig(
         id=agent_id,
         label=s.string("label", "", max_len=64) or "",
@@ -173,20 +190,32 @@ def _agent(s: Section) -> AgentConfig:
 def _alerts(s: Section) -> AlertsConfig:
     rules_raw = s.raw("rules", {})
     if not isinstance(rules_raw, dict):
-        raise s.error("rules", "expected a table of rules", "write each rule as [alerts.rules.<name>]")
+        raise s.error(
+            "rules", "expected a table of rules", "write each rule as [alerts.rules.<name>]"
+        )
     rules: dict[str, AlertRule] = {}
     for name, default in DEFAULT_RULES.items():
         if name not in rules_raw:
-            rules[name] = _rule(Section(s.ctx, key_path("alerts.rules", name), {}, "alerts.rules.*"), name, default)
+            rules[name] = _rule(
+                Section(s.ctx, key_path("alerts.rules", name), {}, "alerts.rules.*"), name, default
+            )
     for name, body in rules_raw.items():
         where = key_path("alerts.rules", name)
         if not RULE_NAME.fullmatch(name):
-            raise s.ctx.error(where, "rule names use letters, digits, _ and - only", "rename the table")
-        rules[name] = _rule(Section(s.ctx, where, body, "alerts.rules.*"), name, DEFAULT_RULES.get(name))
-    ordered = [rules[n] for n in DEFAULT_RULES if n in rules] + [r for n, r in rules.items() if n not in DEFAULT_RULES]
+            raise s.ctx.error(
+                where, "rule names use letters, digits, _ and - only", "rename the table"
+            )
+        rules[name] = _rule(
+            Section(s.ctx, where, body, "alerts.rules.*"), name, DEFAULT_RULES.get(name)
+        )
+    ordered = [rules[n] for n in DEFAULT_RULES if n in rules] + [
+        r for n, r in rules.items() if n not in DEFAULT_RULES
+    ]
     silences_raw = s.raw("silences", [])
     if not isinstance(silences_raw, list):
-        raise s.error("silences", "expected an array of tables", "write each silence as [[alerts.silences]]")
+        raise s.error(
+            "silences", "expected an array of tables", "write each silence as [[alerts.silences]]"
+        )
     silences = tuple(
         _silence(Section(s.ctx, f"alerts.silences[{i}]", item, "alerts.silences[]"))
         for i, item in enumerate(silences_raw)
@@ -199,10 +228,16 @@ def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule
     if default is None:
         for key in ("metric", "op", "threshold"):
             if not s.has(key):
-                raise s.error(key, "missing", f"a new rule needs metric, op and threshold (defaults: {', '.join(DEFAULT_RULES)})")
+                raise s.error(
+                    key,
+                    "missing",
+                    f"a new rule needs metric, op and threshold (defaults: {', '.join(DEFAULT_RULES)})",
+                )
     metric = s.string("metric", str(base.get("metric", ""))) or ""
     if metric not in METRICS:
-        raise s.error("metric", f"{metric!r} is not a known metric", did_you_mean(metric, list(METRICS)))
+        raise s.error(
+            "metric", f"{metric!r} is not a known metric", did_you_mean(metric, list(METRICS))
+        )
     op = s.choice("op", str(base.get("op", ">")), OPS)
     threshold = s.decimal("threshold", base.get("threshold"))  # type: ignore[arg-type]
     assert threshold is not None
@@ -211,9 +246,17 @@ def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule
     clear = s.decimal("clear_threshold", default_clear)  # type: ignore[arg-type]
     assert clear is not None
     if op in (">", ">=") and clear > threshold:
-        raise s.error("clear_threshold", f"{clear} is above threshold {threshold} (op {op})", f"set it at or below {threshold}")
+        raise s.error(
+            "clear_threshold",
+            f"{clear} is above threshold {threshold} (op {op})",
+            f"set it at or below {threshold}",
+        )
     if op in ("<", "<=") and clear < threshold:
-        raise s.error("clear_threshold", f"{clear} is below threshold {threshold} (op {op})", f"set it at or above {threshold}")
+        raise s.error(
+            "clear_threshold",
+            f"{clear} is below threshold {threshold} (op {op})",
+            f"set it at or above {threshold}",
+        )
     return AlertRule(
         name=name,
         metric=metric,
@@ -221,7 +264,9 @@ def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule
         threshold=threshold,
         clear_threshold=clear,
         for_s=s.duration("for", float(base.get("for", 0)), 7 * 86400),  # type: ignore[arg-type]
-        repeat_interval_s=s.duration("repeat_interval", float(base.get("repeat_interval", 3600)), 30 * 86400),  # type: ignore[arg-type]
+        repeat_interval_s=s.duration(
+            "repeat_interval", float(base.get("repeat_interval", 3600)), 30 * 86400
+        ),  # type: ignore[arg-type]
         severity=s.choice("severity", str(base.get("severity", "warning")), SEVERITIES),  # type: ignore[arg-type]
         enabled=s.boolean("enabled", True),
     )
@@ -229,19 +274,27 @@ def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule
 
 def _silence(s: Section) -> Silence:
     if not s.has("matcher"):
-        raise s.error("matcher", "missing", 'add matcher = { rule = "low_balance", agent = "ag_..." }')
+        raise s.error(
+            "matcher", "missing", 'add matcher = { rule = "low_balance", agent = "ag_..." }'
+        )
     m = Section(s.ctx, s.path("matcher"), s.raw("matcher"), "alerts.silences[].matcher")
-    pairs = tuple((label, m.required_string(label, "give a name or a glob like ag_*")) for label in m.data)
+    pairs = tuple(
+        (label, m.required_string(label, "give a name or a glob like ag_*")) for label in m.data
+    )
     if not pairs:
         raise s.error("matcher", "is empty", "name at least one of rule, agent, severity")
     if not s.has("expires"):
         raise s.error("expires", "missing", "add expires = 2030-01-01T00:00:00Z")
     expires = s.raw("expires")
     if not isinstance(expires, datetime):
-        raise s.error("expires", "expected a date-time", "write it like 2030-01-01T00:00:00Z (no quotes)")
+        raise s.error(
+            "expires", "expected a date-time", "write it like 2030-01-01T00:00:00Z (no quotes)"
+        )
     if expires.tzinfo is None:
         raise s.error("expires", "has no timezone", "add Z or an offset like +02:00")
-    return Silence(matcher=pairs, expires=expires, comment=s.string("comment", "", max_len=500) or "")
+    return Silence(
+        matcher=pairs, expires=expires, comment=s.string("comment", "", max_len=500) or ""
+    )
 
 
 def _notify(s: Section) -> NotifyConfig:
@@ -250,14 +303,22 @@ def _notify(s: Section) -> NotifyConfig:
     token = read_secret(tg, "token", what="bot token", resolve=enabled)
     chat = tg.raw("chat_id", None)
     if chat is not None and (isinstance(chat, bool) or not isinstance(chat, (int, str))):
-        raise tg.error("chat_id", "expected an integer or a string", 'write the numeric id, or "@channelname"')
-    chat_id = tg.string("chat_id", "") if isinstance(chat, str) else str(chat) if chat is not None else ""
+        raise tg.error(
+            "chat_id", "expected an integer or a string", 'write the numeric id, or "@channelname"'
+        )
+    chat_id = (
+        tg.string("chat_id", "") if isinstance(chat, str) else str(chat) if chat is not None else ""
+    )
     if enabled and token is None:
-        raise tg.ctx.error("notify.telegram", "enabled but no bot token", "set token_env, token_file or token")
+        raise tg.ctx.error(
+            "notify.telegram", "enabled but no bot token", "set token_env, token_file or token"
+        )
     if enabled and not (chat_id or "").strip():
         raise tg.error("chat_id", "missing", "set chat_id to the chat's numeric id or @channelname")
     telegram = TelegramConfig(
-        enabled=enabled, token=token, chat_id=chat_id or "",
+        enabled=enabled,
+        token=token,
+        chat_id=chat_id or "",
         api_base=tg.url("api_base", "https://api.telegram.org"),
     )
     wh = Section(s.ctx, "notify.webhook", s.raw("webhook", {}), "notify.webhook")
@@ -268,30 +329,52 @@ def _notify(s: Section) -> NotifyConfig:
     if url is not None:
         problem = url_problem(url.reveal(), base=False)
         if problem:
-            raise wh.ctx.error("notify.webhook", f"the URL from {url.source} {problem}", "give an https:// URL")
-    webhook = WebhookConfig(enabled=wh_enabled, url=url, timeout=wh.number("timeout", 10.0, 0.1, 300))
+            raise wh.ctx.error(
+                "notify.webhook", f"the URL from {url.source} {problem}", "give an https:// URL"
+            )
+    webhook = WebhookConfig(
+        enabled=wh_enabled, url=url, timeout=wh.number("timeout", 10.0, 0.1, 300)
+    )
     lg = Section(s.ctx, "notify.log", s.raw("log", {}), "notify.log")
-    return NotifyConfig(telegram=telegram, webhook=webhook, log=LogNotifyConfig(path=lg.path_value("path")))
+    return NotifyConfig(
+        telegram=telegram, webhook=webhook, log=LogNotifyConfig(path=lg.path_value("path"))
+    )
 
 
 def _ui(s: Section) -> UiConfig:
     keymap_raw = s.raw("keymap", {})
     if not isinstance(keymap_raw, dict):
-        raise s.error("keymap", "expected a table", 'write it as [ui.keymap] with lines like refresh = "ctrl+r"')
+        raise s.error(
+            "keymap",
+            "expected a table",
+            'write it as [ui.keymap] with lines like refresh = "ctrl+r"',
+        )
     keymap: list[tuple[str, str]] = []
     for binding, keys in keymap_raw.items():
         where = key_path("ui.keymap", binding)
         if not BINDING_ID.fullmatch(binding):
-            raise s.ctx.error(where, "is not a binding id", "use the id shown in the help screen (?)")
+            raise s.ctx.error(
+                where, "is not a binding id", "use the id shown in the help screen (?)"
+            )
         if not isinstance(keys, str) or not keys.strip() or not keys.isprintable():
-            raise s.ctx.error(where, "expected keys as a string", 'write keys like "ctrl+r" or "f5,ctrl+r"')
+            raise s.ctx.error(
+                where, "expected keys as a string", 'write keys like "ctrl+r" or "f5,ctrl+r"'
+            )
         keymap.append((binding, keys))
     max_usd = s.money("max_action_usd", Decimal("100"), positive=True)
     typed = s.money("typed_confirm_usd", Decimal("10"))
     assert max_usd is not None and typed is not None
     if typed > max_usd:
-        raise s.error("typed_confirm_usd", f"{typed} is above max_action_usd {max_usd}", "set it at or below max_action_usd")
-    theme = s.required_string("theme", 'name a Textual theme like "textual-dark"') if s.has("theme") else "textual-dark"
+        raise s.error(
+            "typed_confirm_usd",
+            f"{typed} is above max_action_usd {max_usd}",
+            "set it at or below max_action_usd",
+        )
+    theme = (
+        s.required_string("theme", 'name a Textual theme like "textual-dark"')
+        if s.has("theme")
+        else "textual-dark"
+    )
     return UiConfig(
         theme=theme,
         keymap=tuple(keymap),

@@ -12,9 +12,10 @@ import logging
 import os
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
@@ -96,7 +97,9 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise ConfigError(path, "", "already exists", "edit it, or run `pf-tui init --force` to replace it") from None
+        raise ConfigError(
+            path, "", "already exists", "edit it, or run `pf-tui init --force` to replace it"
+        ) from None
     try:
         os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact anyway
         with os.fdopen(fd, "wb") as handle:
@@ -147,7 +150,9 @@ def load_state(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        log.warning("state file %s unreadable (%s); starting with defaults", path, type(exc).__name__)
+        log.warning(
+            "state file %s unreadable (%s); starting with defaults", path, type(exc).__name__
+        )
         return {}
     try:
         from decimal import Decimal
@@ -158,8 +163,12 @@ def load_state(path: Path) -> dict[str, Any]:
         try:
             os.replace(path, aside)
         except OSError as move_exc:
-            log.warning("state file %s is not valid TOML (%s) and could not be moved aside (%s)",
-                        path, exc, move_exc.strerror)
+            log.warning(
+                "state file %s is not valid TOML (%s) and could not be moved aside (%s)",
+                path,
+                exc,
+                move_exc.strerror,
+            )
             return {}
         log.warning("state file %s is not valid TOML (%s); moved to %s", path, exc, aside)
         return {}

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from pf_tui.config.errors import ConfigError
@@ -28,18 +29,49 @@ def _secret_keys(base: str) -> tuple[str, ...]:
 
 SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("profile", "api", "polling", "agents", "alerts", "notify", "ui", "store"),
-    "api": ("casino", "escrow", "faucet", "trading", "wallet", "docs", "timeout", "escrow_dialect", "transport"),
+    "api": (
+        "casino",
+        "escrow",
+        "faucet",
+        "trading",
+        "wallet",
+        "docs",
+        "timeout",
+        "escrow_dialect",
+        "transport",
+    ),
     "polling": (
-        "balance", "positions", "pnl", "casino", "referrals", "errors", "escrows",
-        "max_backoff", "max_concurrency",
+        "balance",
+        "positions",
+        "pnl",
+        "casino",
+        "referrals",
+        "errors",
+        "escrows",
+        "max_backoff",
+        "max_concurrency",
     ),
     "agents[]": (
-        "id", "label", "strategy", "initial_balance", "base_address", "solana_address",
-        *_secret_keys("casino_key"), *_secret_keys("trading_key"), *_secret_keys("wallet_key"),
+        "id",
+        "label",
+        "strategy",
+        "initial_balance",
+        "base_address",
+        "solana_address",
+        *_secret_keys("casino_key"),
+        *_secret_keys("trading_key"),
+        *_secret_keys("wallet_key"),
     ),
     "alerts": ("rules", "silences"),
     "alerts.rules.*": (
-        "metric", "op", "threshold", "clear_threshold", "for", "repeat_interval", "severity", "enabled",
+        "metric",
+        "op",
+        "threshold",
+        "clear_threshold",
+        "for",
+        "repeat_interval",
+        "severity",
+        "enabled",
     ),
     "alerts.silences[]": ("matcher", "expires", "comment"),
     "alerts.silences[].matcher": ("rule", "agent", "severity"),
@@ -54,8 +86,11 @@ SCHEMA: dict[str, tuple[str, ...]] = {
 ``ui.keymap`` is free-form (binding id -> keys) and so is not listed."""
 
 SECRET_KEYS: frozenset[str] = frozenset(
-    _secret_keys("casino_key") + _secret_keys("trading_key") + _secret_keys("wallet_key")
-    + _secret_keys("token") + _secret_keys("url")
+    _secret_keys("casino_key")
+    + _secret_keys("trading_key")
+    + _secret_keys("wallet_key")
+    + _secret_keys("token")
+    + _secret_keys("url")
 )
 """Keys whose values are never echoed in an error."""
 
@@ -123,7 +158,9 @@ class Section:
 
     def __init__(self, ctx: Context, where: str, data: object, schema: str) -> None:
         if not isinstance(data, dict):
-            raise ctx.error(where, f"expected a table, got {type_name(data)}", f"write it as [{where}]")
+            raise ctx.error(
+                where, f"expected a table, got {type_name(data)}", f"write it as [{where}]"
+            )
         self.ctx = ctx
         self.where = where
         self.data: dict[str, Any] = data
@@ -167,7 +204,9 @@ class Section:
             return value  # type: ignore[no-any-return]
         secret = key in SECRET_KEYS
         if not printable(value):
-            raise self.error(key, "contains a control character or line break", "write it on one line")
+            raise self.error(
+                key, "contains a control character or line break", "write it on one line"
+            )
         if len(value) > max_len and not secret:
             raise self.error(key, f"is longer than {max_len} characters", "shorten it")
         return value  # type: ignore[no-any-return]
@@ -189,10 +228,14 @@ class Section:
         """One of ``choices``, with a did-you-mean hint otherwise."""
         value = self._typed(key, (str,), "a string", default)
         if value not in choices:
-            raise self.error(key, f"{value!r} is not one of {', '.join(choices)}", did_you_mean(value, choices))
+            raise self.error(
+                key, f"{value!r} is not one of {', '.join(choices)}", did_you_mean(value, choices)
+            )
         return value  # type: ignore[no-any-return]
 
-    def number(self, key: str, default: float, lo: float, hi: float, *, unit: str = "seconds") -> float:
+    def number(
+        self, key: str, default: float, lo: float, hi: float, *, unit: str = "seconds"
+    ) -> float:
         """A number (integer or decimal) within ``lo..hi``."""
         value = self._typed(key, (int, Decimal), "a number", _MISSING)
         if value is _MISSING:
@@ -200,7 +243,9 @@ class Section:
         if isinstance(value, Decimal) and not value.is_finite():
             raise self.error(key, f"{value} is not a finite number")
         if not lo <= value <= hi:
-            raise self.error(key, f"{_fmt(value)} is out of range", f"use {_fmt(lo)} to {_fmt(hi)} {unit}")
+            raise self.error(
+                key, f"{_fmt(value)} is out of range", f"use {_fmt(lo)} to {_fmt(hi)} {unit}"
+            )
         return float(value)
 
     def integer(self, key: str, default: int, lo: int, hi: int, *, unit: str) -> int:
@@ -225,29 +270,41 @@ class Section:
         if value is _MISSING:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-            raise self.error(key, f"expected an amount in USD, got {type_name(value)}", 'write it like 100 or "100.00"')
+            raise self.error(
+                key,
+                f"expected an amount in USD, got {type_name(value)}",
+                'write it like 100 or "100.00"',
+            )
         try:
             amount = parse_money(value, field="amount", max_dp=6, allow_negative=False)
         except MoneyError as exc:
             detail, _, fix = str(exc).removeprefix("amount: ").partition("; ")
-            raise self.error(key, detail, fix or 'write a plain amount like 100 or "100.00"') from None
+            raise self.error(
+                key, detail, fix or 'write a plain amount like 100 or "100.00"'
+            ) from None
         if positive and amount <= 0:
             raise self.error(key, "must be more than 0")
         return amount
 
     def duration(self, key: str, default: float, hi: float) -> float:
         """Seconds, from a number or a string like ``90s``, ``5m``, ``1h30m``."""
-        value = self._typed(key, (int, Decimal, str), "seconds or a duration like \"5m\"", _MISSING)
+        value = self._typed(key, (int, Decimal, str), 'seconds or a duration like "5m"', _MISSING)
         if value is _MISSING:
             return default
         if isinstance(value, str):
             seconds = parse_duration(value)
             if seconds is None:
-                raise self.error(key, f"{value!r} is not a duration", 'write seconds (90) or "90s", "5m", "1h30m"')
+                raise self.error(
+                    key,
+                    f"{value!r} is not a duration",
+                    'write seconds (90) or "90s", "5m", "1h30m"',
+                )
         else:
             seconds = float(value)
         if not 0 <= seconds <= hi:
-            raise self.error(key, f"{_fmt(seconds)} seconds is out of range", f"use 0 to {_fmt(hi)} seconds")
+            raise self.error(
+                key, f"{_fmt(seconds)} seconds is out of range", f"use 0 to {_fmt(hi)} seconds"
+            )
         return seconds
 
     def url(self, key: str, default: str) -> str:
@@ -258,7 +315,9 @@ class Section:
         if problem == _CREDENTIALS:  # never echo a password
             raise self.error(key, problem, "put credentials in a key, not in the URL")
         if problem:
-            raise self.error(key, f"{value!r} {problem}", "write it like https://casino.purpleflea.com/api/v1")
+            raise self.error(
+                key, f"{value!r} {problem}", "write it like https://casino.purpleflea.com/api/v1"
+            )
         return value.rstrip("/")
 
     def path_value(self, key: str) -> Path | None:

@@ -46,22 +46,34 @@ def read_secret_file(section: Section, key: str, path: Path) -> str:
     """The content of a key file, less one trailing newline, after the mode check."""
     shown = str(path)
     if not path.exists():
-        raise section.error(key, f"{shown} does not exist", "create it with mode 600, or fix the path")
+        raise section.error(
+            key, f"{shown} does not exist", "create it with mode 600, or fix the path"
+        )
     if not path.is_file():
-        raise section.error(key, f"{shown} is not a regular file", "point it at the file that holds the secret")
+        raise section.error(
+            key, f"{shown} is not a regular file", "point it at the file that holds the secret"
+        )
     problem = mode_problem(path)
     if problem is not None:
         raise section.error(key, *problem)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise section.error(key, f"cannot read {shown}: {exc.strerror}", "check the file's owner and mode") from None
+        raise section.error(
+            key, f"cannot read {shown}: {exc.strerror}", "check the file's owner and mode"
+        ) from None
     if len(data) > MAX_SECRET_BYTES:
-        raise section.error(key, f"{shown} is larger than {MAX_SECRET_BYTES} bytes", "point it at the key file itself")
+        raise section.error(
+            key,
+            f"{shown} is larger than {MAX_SECRET_BYTES} bytes",
+            "point it at the key file itself",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise section.error(key, f"{shown} is not UTF-8 text", "write the secret as plain text") from None
+        raise section.error(
+            key, f"{shown} is not UTF-8 text", "write the secret as plain text"
+        ) from None
     if text.endswith("\r\n"):
         text = text[:-2]
     elif text.endswith("\n"):
@@ -92,7 +104,9 @@ def read_secret(section: Section, base: str, *, what: str, resolve: bool = True)
     assert raw is not None
     if key.endswith("_env"):
         if not raw.strip():
-            raise section.error(key, "is empty", f"name the environment variable that holds the {what}")
+            raise section.error(
+                key, "is empty", f"name the environment variable that holds the {what}"
+            )
         if not resolve:
             return None
         value = section.ctx.env.get(raw)

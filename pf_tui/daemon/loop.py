@@ -30,7 +30,13 @@ from dataclasses import dataclass
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
-from pf_tui.core.alerts.engine import AlertEngine, AlertEvent, EventKind, event_id_for, fingerprint_of
+from pf_tui.core.alerts.engine import (
+    AlertEngine,
+    AlertEvent,
+    EventKind,
+    event_id_for,
+    fingerprint_of,
+)
 from pf_tui.core.alerts.facts import FactsSource, escrow_queue
 from pf_tui.core.alerts.rules import Severity, rules_from_config
 from pf_tui.core.alerts.store import AlertLog, Heartbeat
@@ -81,8 +87,9 @@ class Daemon:
         self.log = AlertLog(self.conn)
         rules, silences = rules_from_config(config.alerts)
         self.engine = AlertEngine(rules, silences=silences, state=self.log.load_instances())
-        self.receivers = options.receivers if options.receivers is not None else (
-            build_receivers(config))
+        self.receivers = (
+            options.receivers if options.receivers is not None else (build_receivers(config))
+        )
         self.names = [r.name for r in self.receivers]
         self.dispatcher = Dispatcher(self.log.outbox, self.receivers)
         self.wake = {name: asyncio.Event() for name in self.names}
@@ -103,13 +110,19 @@ class Daemon:
         self.engine.muted = self.log.muted(now)
         agents = [self.facts.agent(a, now) for a in self.fleet.agents]
         before = AlertLog.snapshot(self.engine)
-        events = self.engine.evaluate(agents, self.facts.fleet_facts(agents), now,
-                                      assume_for=assume_for)
+        events = self.engine.evaluate(
+            agents, self.facts.fleet_facts(agents), now, assume_for=assume_for
+        )
         self.log.commit(self.engine, before, events, self.names, now)
         for event in events:
-            log_event(logging.WARNING if event.kind is not EventKind.RESOLVED else logging.INFO,
-                 "alert " + event.kind.value, rule=event.rule, event_id=event.event_id,
-                 labels=dict(event.labels), severity=event.severity.value)
+            log_event(
+                logging.WARNING if event.kind is not EventKind.RESOLVED else logging.INFO,
+                "alert " + event.kind.value,
+                rule=event.rule,
+                event_id=event.event_id,
+                labels=dict(event.labels),
+                severity=event.severity.value,
+            )
         if events:
             for w in self.wake.values():
                 w.set()
@@ -124,8 +137,17 @@ class Daemon:
         """
         firing = len(self.engine.firing())
         depth = self.log.outbox.depth()
-        self.log.beat(Heartbeat(os.getpid(), self.started_at, now, len(self.fleet.agents), firing,
-                                sum(depth.values()), self.options.eval_interval_s))
+        self.log.beat(
+            Heartbeat(
+                os.getpid(),
+                self.started_at,
+                now,
+                len(self.fleet.agents),
+                firing,
+                sum(depth.values()),
+                self.options.eval_interval_s,
+            )
+        )
         slot = int(now // self.options.heartbeat_s)
         if not message or not self.names or slot == self.heartbeat_slot:
             return
@@ -135,10 +157,17 @@ class Daemon:
         start = slot * self.options.heartbeat_s
         event = AlertEvent(
             event_id=event_id_for(fp, start, EventKind.HEARTBEAT, slot),
-            kind=EventKind.HEARTBEAT, rule="Watchdog", severity=Severity.INFO,
-            fingerprint=fp, labels=labels, summary="pf-tui daemon alive",
+            kind=EventKind.HEARTBEAT,
+            rule="Watchdog",
+            severity=Severity.INFO,
+            fingerprint=fp,
+            labels=labels,
+            summary="pf-tui daemon alive",
             description=f"watching {len(self.fleet.agents)} agents, {firing} alerts firing",
-            starts_at=start, ends_at=None, at=now)
+            starts_at=start,
+            ends_at=None,
+            at=now,
+        )
         self.log.enqueue([event], self.names, now)
         for w in self.wake.values():
             w.set()
@@ -164,7 +193,9 @@ class Daemon:
         by_agent: dict[str, int] = {}
         by_severity: dict[str, int] = {}
         for inst in firing:
-            by_agent[inst.labels.get("agent", "")] = by_agent.get(inst.labels.get("agent", ""), 0) + 1
+            by_agent[inst.labels.get("agent", "")] = (
+                by_agent.get(inst.labels.get("agent", ""), 0) + 1
+            )
             sev = inst.labels.get("severity", "warning")
             by_severity[sev] = by_severity.get(sev, 0) + 1
         rows = []
@@ -173,20 +204,41 @@ class Daemon:
             stale = self.fleet.agent_staleness(agent_id, now)
             queue = escrow_queue(self.fleet, agent_id)
             queue_total += queue
-            rows.append(AgentRow(
-                agent_id, state.info.label, state.derived.get("balance"),
-                state.derived.get("pnl"), state.derived.get("positions"), stale.age_s,
-                stale.stale, self.poller.stats.agent(agent_id).p95, queue,
-                by_agent.get(agent_id, 0)))
+            rows.append(
+                AgentRow(
+                    agent_id,
+                    state.info.label,
+                    state.derived.get("balance"),
+                    state.derived.get("pnl"),
+                    state.derived.get("positions"),
+                    stale.age_s,
+                    stale.stale,
+                    self.poller.stats.agent(agent_id).p95,
+                    queue,
+                    by_agent.get(agent_id, 0),
+                )
+            )
         totals = self.fleet.totals(now)
         dead: dict[str, int] = {}
         for receiver, _, _ in self.log.outbox.dead_letters():
             dead[receiver] = dead.get(receiver, 0) + 1
         self.metrics.update(
-            rows, FleetRow(totals.agents, totals.balance, totals.pnl, totals.positions,
-                           totals.stale_agents, queue_total),
-            by_severity, self.log.outbox.depth(), dead, self.dispatcher.sent,
-            self.dispatcher.failed, now)
+            rows,
+            FleetRow(
+                totals.agents,
+                totals.balance,
+                totals.pnl,
+                totals.positions,
+                totals.stale_agents,
+                queue_total,
+            ),
+            by_severity,
+            self.log.outbox.depth(),
+            dead,
+            self.dispatcher.sent,
+            self.dispatcher.failed,
+            now,
+        )
 
     # -- delivery --
 
@@ -207,6 +259,7 @@ class Daemon:
 
     async def drain(self, grace_s: float) -> None:
         """Deliver what is due now, for at most ``grace_s`` (shutdown and ``--once``)."""
+
         async def one(name: str) -> None:
             while True:
                 if await self.dispatcher.deliver(name, self.clock.now()) == 0:
@@ -215,9 +268,12 @@ class Daemon:
         if self.names:
             try:
                 await asyncio.wait_for(asyncio.gather(*(one(n) for n in self.names)), grace_s)
-            except asyncio.TimeoutError:
-                log_event(logging.WARNING, "shutdown with notifications still queued",
-                     outbox=self.log.outbox.depth())
+            except TimeoutError:
+                log_event(
+                    logging.WARNING,
+                    "shutdown with notifications still queued",
+                    outbox=self.log.outbox.depth(),
+                )
 
     # -- reload --
 
@@ -260,7 +316,7 @@ async def _wait_any(clock: Clock, timeout: float, *events: asyncio.Event) -> Non
 
 async def _poll_once(daemon: Daemon, timeout_s: float) -> None:
     """Wait until every (agent, data type) has answered once (or failed), or the timeout."""
-    pending = {(t.agent_id, k) for t in daemon.poller._initial for k in t.data_types()}  # noqa: SLF001
+    pending = {(t.agent_id, k) for t in daemon.poller._initial for k in t.data_types()}
     daemon.poller.start()
     daemon.poller.refresh_now()  # first polls are spread over each interval; --once wants all now
     loop = asyncio.get_running_loop()
@@ -268,12 +324,13 @@ async def _poll_once(daemon: Daemon, timeout_s: float) -> None:
     while pending:
         left = deadline - loop.time()
         if left <= 0:
-            log_event(logging.WARNING, "--once: some figures did not answer in time",
-                 missing=len(pending))
+            log_event(
+                logging.WARNING, "--once: some figures did not answer in time", missing=len(pending)
+            )
             return
         try:
             results = await asyncio.wait_for(daemon.poller.batch(), left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
         daemon.apply(results)
         for r in results:
@@ -301,19 +358,28 @@ async def run_daemon(
         if metrics_port is not None:
             from prometheus_client import start_http_server
 
-            server, _thread = start_http_server(metrics_port, addr="127.0.0.1",
-                                                registry=daemon.metrics.registry)
+            server, _thread = start_http_server(
+                metrics_port, addr="127.0.0.1", registry=daemon.metrics.registry
+            )
             log_event(logging.INFO, "metrics served", addr=f"127.0.0.1:{server.server_port}")
         if not once:
-            for sig, handler in ((signal.SIGTERM, stop.set), (signal.SIGINT, stop.set),
-                                 (signal.SIGHUP, daemon.reload)):
+            for sig, handler in (
+                (signal.SIGTERM, stop.set),
+                (signal.SIGINT, stop.set),
+                (signal.SIGHUP, daemon.reload),
+            ):
                 try:
                     loop.add_signal_handler(sig, handler)
                     installed.append(sig)
                 except (NotImplementedError, RuntimeError, ValueError):
                     pass  # not the main thread (tests) or not a Unix loop
-        log_event(logging.INFO, "daemon starting", agents=len(config.agents), receivers=daemon.names,
-             once=once)
+        log_event(
+            logging.INFO,
+            "daemon starting",
+            agents=len(config.agents),
+            receivers=daemon.names,
+            once=once,
+        )
         if once:
             await _poll_once(daemon, options.once_timeout_s)
             daemon.evaluate(assume_for=True)
@@ -333,8 +399,9 @@ async def run_daemon(
 
 
 async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
-    tasks = [asyncio.create_task(daemon.deliver_loop(n, stop), name=f"deliver-{n}")
-             for n in daemon.names]
+    tasks = [
+        asyncio.create_task(daemon.deliver_loop(n, stop), name=f"deliver-{n}") for n in daemon.names
+    ]
     daemon.poller.start()
     next_eval = 0.0
     try:

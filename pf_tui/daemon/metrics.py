@@ -62,43 +62,70 @@ class DaemonMetrics:
         self.balance = Gauge("pf_agent_balance_usd", "Casino balance in USD", a, registry=r)
         self.pnl = Gauge("pf_agent_pnl_usd", "Trading + casino P&L in USD", a, registry=r)
         self.positions = Gauge("pf_agent_open_positions", "Open trading positions", a, registry=r)
-        self.age = Gauge("pf_agent_data_age_seconds", "Age of the agent's oldest figure", a,
-                         registry=r)
+        self.age = Gauge(
+            "pf_agent_data_age_seconds", "Age of the agent's oldest figure", a, registry=r
+        )
         self.stale = Gauge("pf_agent_stale", "1 when the agent's figures are stale", a, registry=r)
-        self.agent_latency = Gauge("pf_agent_api_latency_p95_seconds",
-                                   "p95 latency of the agent's recent API calls", lbl, registry=r)
-        self.agent_errors = Counter("pf_agent_api_errors", "Failed polls of the agent", lbl,
-                                    registry=r)
-        self.agent_escrows = Gauge("pf_agent_escrow_queue_depth",
-                                   "Escrows the agent created that are funded, not yet released",
-                                   lbl, registry=r)
-        self.agent_alerts = Gauge("pf_agent_alerts_firing", "Alerts firing for the agent", lbl,
-                                  registry=r)
-        self.latency = Histogram("pf_api_latency_seconds", "API poll latency", ("kind",),
-                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.agent_latency = Gauge(
+            "pf_agent_api_latency_p95_seconds",
+            "p95 latency of the agent's recent API calls",
+            lbl,
+            registry=r,
+        )
+        self.agent_errors = Counter(
+            "pf_agent_api_errors", "Failed polls of the agent", lbl, registry=r
+        )
+        self.agent_escrows = Gauge(
+            "pf_agent_escrow_queue_depth",
+            "Escrows the agent created that are funded, not yet released",
+            lbl,
+            registry=r,
+        )
+        self.agent_alerts = Gauge(
+            "pf_agent_alerts_firing", "Alerts firing for the agent", lbl, registry=r
+        )
+        self.latency = Histogram(
+            "pf_api_latency_seconds",
+            "API poll latency",
+            ("kind",),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.errors = Counter("pf_api_errors", "Failed polls", ("kind",), registry=r)
         self.polls = Counter("pf_api_polls", "Polls made", ("kind",), registry=r)
         self.fleet_agents = Gauge("pf_fleet_agents", "Agents watched", registry=r)
         self.fleet_balance = Gauge("pf_fleet_balance_usd", "Sum of casino balances", registry=r)
         self.fleet_pnl = Gauge("pf_fleet_pnl_usd", "Sum of P&L", registry=r)
-        self.fleet_positions = Gauge("pf_fleet_open_positions", "Sum of open positions",
-                                     registry=r)
+        self.fleet_positions = Gauge("pf_fleet_open_positions", "Sum of open positions", registry=r)
         self.fleet_stale = Gauge("pf_fleet_stale_agents", "Agents with stale figures", registry=r)
-        self.fleet_escrows = Gauge("pf_fleet_escrow_queue_depth",
-                                   "Escrows the fleet created that are funded, not yet released",
-                                   registry=r)
+        self.fleet_escrows = Gauge(
+            "pf_fleet_escrow_queue_depth",
+            "Escrows the fleet created that are funded, not yet released",
+            registry=r,
+        )
         self.firing = Gauge("pf_alerts_firing", "Alerts firing", ("severity",), registry=r)
-        self.outbox = Gauge("pf_notify_outbox_depth", "Notifications waiting to be delivered",
-                            ("receiver",), registry=r)
-        self.dead = Gauge("pf_notify_dead_letters", "Notifications a receiver refused for good",
-                          ("receiver",), registry=r)
-        self.sent = Counter("pf_notify_sent", "Notifications delivered", ("receiver",),
-                            registry=r)
-        self.failed = Counter("pf_notify_failures", "Failed delivery attempts", ("receiver",),
-                              registry=r)
+        self.outbox = Gauge(
+            "pf_notify_outbox_depth",
+            "Notifications waiting to be delivered",
+            ("receiver",),
+            registry=r,
+        )
+        self.dead = Gauge(
+            "pf_notify_dead_letters",
+            "Notifications a receiver refused for good",
+            ("receiver",),
+            registry=r,
+        )
+        self.sent = Counter("pf_notify_sent", "Notifications delivered", ("receiver",), registry=r)
+        self.failed = Counter(
+            "pf_notify_failures", "Failed delivery attempts", ("receiver",), registry=r
+        )
         self.up = Gauge("pf_daemon_up", "1 while the daemon runs", registry=r)
-        self.last_eval = Gauge("pf_daemon_last_evaluation_timestamp_seconds",
-                               "Unix time of the last alert evaluation", registry=r)
+        self.last_eval = Gauge(
+            "pf_daemon_last_evaluation_timestamp_seconds",
+            "Unix time of the last alert evaluation",
+            registry=r,
+        )
         self._known: set[tuple[str, str]] = set()
         self._sent_seen: dict[str, int] = {}
         self._failed_seen: dict[str, int] = {}
@@ -139,8 +166,12 @@ class DaemonMetrics:
         for key in self._known - seen:
             for gauge in (self.balance, self.pnl, self.positions, self.age, self.stale):
                 _remove(gauge, *key)
-            for metric in (self.agent_latency, self.agent_escrows, self.agent_alerts,
-                           self.agent_errors):
+            for metric in (
+                self.agent_latency,
+                self.agent_escrows,
+                self.agent_alerts,
+                self.agent_errors,
+            ):
                 _remove(metric, key[0])
         self._known = seen
         self.fleet_agents.set(fleet.agents)

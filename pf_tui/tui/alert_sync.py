@@ -85,10 +85,15 @@ class AlertStoreSync:
     async def _write(self, work: Any) -> None:
         try:
             if not await work:
-                self.app.notify("that daemon alert is gone from the store", severity="warning", timeout=3)
+                self.app.notify(
+                    "that daemon alert is gone from the store", severity="warning", timeout=3
+                )
         except (sqlite3.Error, OSError, RuntimeError) as exc:
-            self.app.notify(f"could not write to the alert store: {type(exc).__name__}: {exc}",
-                            severity="error", markup=False)
+            self.app.notify(
+                f"could not write to the alert store: {type(exc).__name__}: {exc}",
+                severity="error",
+                markup=False,
+            )
         await self.refresh()
 
     async def flush(self) -> None:

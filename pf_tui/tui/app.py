@@ -20,25 +20,20 @@ from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
-from pf_tui.wiring import PollEngine, build_poll_engine
 from pf_tui.core.polling.results import PollFailure
 from pf_tui.text import one_line
-from pf_tui.views.money_desk import ActionsBridge
-from pf_tui.views.alert_log import AlertLog
 from pf_tui.tui.alert_sync import AlertStoreSync
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
+from pf_tui.tui.dialogs.money.audit import MoneyStatus
 from pf_tui.tui.dialogs.money.flow import MoneyFlows
-from pf_tui.views.feed import FleetFeed
-from pf_tui.tui.gc_pacer import GcPacer
 from pf_tui.tui.format import Tones
+from pf_tui.tui.gc_pacer import GcPacer
 from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS
 from pf_tui.tui.messages import AgentChosen, FleetUpdated, PollFailed
 from pf_tui.tui.state_file import StateKeeper
-from pf_tui.views.model import FleetView
 from pf_tui.tui.tabs.alerts import AlertsTab
-from pf_tui.tui.dialogs.money.audit import MoneyStatus
 from pf_tui.tui.tabs.escrows import EscrowsTab
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.frame import Frame
@@ -47,6 +42,11 @@ from pf_tui.tui.tabs.positions import PositionsTab
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.glyphs import unicode_ok
 from pf_tui.tui.widgets.status_bar import StatusBar
+from pf_tui.views.alert_log import AlertLog
+from pf_tui.views.feed import FleetFeed
+from pf_tui.views.model import FleetView
+from pf_tui.views.money_desk import ActionsBridge
+from pf_tui.wiring import PollEngine, build_poll_engine
 
 TICK_S = 0.25
 """Fastest the screen follows the poller: results arriving within a tick are drawn together."""
@@ -128,7 +128,9 @@ class PfApp(MoneyFlows, App[int]):
         if theme in self.available_themes:
             self.theme = theme
         else:
-            self.notify(f"unknown theme {theme!r}; using {self.theme}", severity="warning", markup=False)
+            self.notify(
+                f"unknown theme {theme!r}; using {self.theme}", severity="warning", markup=False
+            )
         self.tones = Tones.from_variables(self.theme_variables)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.set_keymap(self.keymap_overrides)
@@ -166,7 +168,7 @@ class PfApp(MoneyFlows, App[int]):
             while True:
                 try:
                     results = await asyncio.wait_for(poller.batch(), timeout=self.age_tick_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     results = []
                 if results and self.tick_s > 0:
                     # While the screen fills, a short window: the first figures show at once.
@@ -200,7 +202,9 @@ class PfApp(MoneyFlows, App[int]):
         """The one place a worker's failure lands: shown in the status bar, never as a traceback."""
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            self.last_error = one_line(f"{event.worker.name} stopped: {type(error).__name__}: {error}")
+            self.last_error = one_line(
+                f"{event.worker.name} stopped: {type(error).__name__}: {error}"
+            )
             self.notify(self.last_error, severity="error", markup=False, title="engine")
             self._draw_status()
 
@@ -228,7 +232,14 @@ class PfApp(MoneyFlows, App[int]):
         """This moment's drawing context (``None`` before the first view)."""
         if self.fleet_view is None:
             return None
-        return Frame(self.fleet_view, self.selected, self.clock.now(), self.tones, self.alert_log, self.ascii_only)
+        return Frame(
+            self.fleet_view,
+            self.selected,
+            self.clock.now(),
+            self.tones,
+            self.alert_log,
+            self.ascii_only,
+        )
 
     def _draw(self) -> None:
         frame = self.frame()
@@ -396,7 +407,9 @@ class PfApp(MoneyFlows, App[int]):
             self._draw()
 
 
-def run_app(config: Config, *, demo: bool = False, read_only: bool = False, clock: Clock | None = None) -> int:
+def run_app(
+    config: Config, *, demo: bool = False, read_only: bool = False, clock: Clock | None = None
+) -> int:
     """Run the console until the operator quits; returns the exit code."""
     app = PfApp(config, demo=demo, read_only=read_only, clock=clock)
     result = app.run()

@@ -7,7 +7,7 @@ theme change recolours every figure and no hex code lives in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from rich.style import Style
@@ -72,7 +72,11 @@ def usd(value: Decimal | None, tones: Tones, *, signed: bool = False, dp: int = 
     """``$1,234.50``; ``signed`` adds ``+`` and the gain/loss colour."""
     if value is None:
         return Text("-", style=tones.muted, end="")
-    return Text(format_usd(value, sign=signed, dp=dp), style=sign_style(value, tones) if signed else "", end="")
+    return Text(
+        format_usd(value, sign=signed, dp=dp),
+        style=sign_style(value, tones) if signed else "",
+        end="",
+    )
 
 
 def number(value: Decimal | None, *, dp: int = 2) -> Text:
@@ -83,7 +87,9 @@ def number(value: Decimal | None, *, dp: int = 2) -> Text:
     return Text(f"{q:,.{dp}f}", end="")
 
 
-def pct(value: float | Decimal | None, tones: Tones | None = None, *, dp: int = 1, signed: bool = False) -> Text:
+def pct(
+    value: float | Decimal | None, tones: Tones | None = None, *, dp: int = 1, signed: bool = False
+) -> Text:
     """A fraction 0..1 as ``12.5%``; with ``tones`` and ``signed``, coloured by sign."""
     if value is None:
         return Text("-", end="")
@@ -112,8 +118,8 @@ def clock_time(at: float | None, now: float) -> str:
     """``14:00`` today (UTC), ``Mar 03 14:00`` on another day; ``-`` when unknown."""
     if at is None:
         return "-"
-    when = datetime.fromtimestamp(at, tz=timezone.utc)
-    today = datetime.fromtimestamp(now, tz=timezone.utc).date()
+    when = datetime.fromtimestamp(at, tz=UTC)
+    today = datetime.fromtimestamp(now, tz=UTC).date()
     if when.date() == today:
         return when.strftime("%H:%M")
     return when.strftime("%b %d %H:%M")

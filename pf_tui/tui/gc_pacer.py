@@ -28,8 +28,9 @@ FULL_EVERY_S = 60.0
 class GcPacer:
     """Call :meth:`after_frame` once each tick is on screen; :meth:`release` on shutdown."""
 
-    def __init__(self, *, full_every_s: float = FULL_EVERY_S,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, full_every_s: float = FULL_EVERY_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.full_every_s = full_every_s
         self._monotonic = monotonic
         self._last_full = monotonic()

@@ -46,8 +46,11 @@ def collect(app: Any) -> dict[str, Any]:
         if view.id is None:
             continue
         table = view.table
-        tables[view.id] = {"sort": table.sort_column, "reverse": bool(table.reverse),
-                           "filter": table.filter_text}
+        tables[view.id] = {
+            "sort": table.sort_column,
+            "reverse": bool(table.reverse),
+            "filter": table.filter_text,
+        }
     now = app.clock.now()
     silences = [
         {"agent": agent, "rule": rule, "until": float(until)}
@@ -86,8 +89,10 @@ def apply(app: Any, state: dict[str, Any]) -> None:
                 # A time, not money: load_state reads TOML floats as Decimal.
                 (s["agent"], s["rule"], float(s["until"]))
                 for s in silences
-                if isinstance(s, dict) and isinstance(s.get("agent"), str)
-                and isinstance(s.get("rule"), str) and isinstance(s.get("until"), (int, float, Decimal))
+                if isinstance(s, dict)
+                and isinstance(s.get("agent"), str)
+                and isinstance(s.get("rule"), str)
+                and isinstance(s.get("until"), (int, float, Decimal))
             ),
             app.clock.now(),
         )

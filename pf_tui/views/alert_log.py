@@ -85,13 +85,16 @@ class AlertLog:
     def firing_count(self) -> int:
         """Open, unacknowledged events."""
         return sum(
-            1 for e in (*self._entries.values(), *self._daemon.values())
+            1
+            for e in (*self._entries.values(), *self._daemon.values())
             if e.state == "firing" and not e.acknowledged
         )
 
     # ---- the daemon's alerts --------------------------------------------------------------
 
-    def bind_store(self, acknowledge: Callable[[int], None], silence: Callable[[int, float], None]) -> None:
+    def bind_store(
+        self, acknowledge: Callable[[int], None], silence: Callable[[int, float], None]
+    ) -> None:
         """Where acks and silences of daemon rows are written (``alerts.id`` and until)."""
         self._ack_sink, self._silence_sink = acknowledge, silence
 
@@ -116,27 +119,37 @@ class AlertLog:
     def observe(self, view: FleetView) -> None:
         """Open and resolve events from one tick's view."""
         now = view.at
-        agents = view.agents if view.changed_agents is None else [
-            a for a in view.agents if a.agent_id in view.changed_agents
-        ]
+        agents = (
+            view.agents
+            if view.changed_agents is None
+            else [a for a in view.agents if a.agent_id in view.changed_agents]
+        )
         for agent in agents:
             if agent.last_error:
-                self._fire(agent.agent_id, agent.label, "api_error", agent.last_error, now, "critical")
+                self._fire(
+                    agent.agent_id, agent.label, "api_error", agent.last_error, now, "critical"
+                )
             else:
                 self._resolve((agent.agent_id, "api_error"), now)
             # A figure never fetched yet is start-up, not an incident.
             if agent.stale and not agent.stale_reason.endswith("not fetched yet"):
-                self._fire(agent.agent_id, agent.label, "stale_data", agent.stale_reason, now, "warning")
+                self._fire(
+                    agent.agent_id, agent.label, "stale_data", agent.stale_reason, now, "warning"
+                )
             else:
                 self._resolve((agent.agent_id, "stale_data"), now)
         for service in view.services:
             pair = (f"service:{service.name}", "service_down")
             if service.state == "down":
-                self._fire(pair[0], service.name, "service_down", "every poll failing", now, "critical")
+                self._fire(
+                    pair[0], service.name, "service_down", "every poll failing", now, "critical"
+                )
             elif service.state in ("up", "degraded"):
                 self._resolve(pair, now)
 
-    def _fire(self, agent_id: str, label: str, rule: str, value: str, now: float, severity: str) -> None:
+    def _fire(
+        self, agent_id: str, label: str, rule: str, value: str, now: float, severity: str
+    ) -> None:
         pair = (agent_id, rule)
         key = self._open.get(pair)
         if key is not None:
@@ -219,7 +232,9 @@ class AlertLog:
     def _trim(self) -> None:
         if len(self._entries) <= MAX_ENTRIES:
             return
-        resolved = sorted((e for e in self._entries.values() if e.state == "resolved"), key=lambda e: e.started_at)
+        resolved = sorted(
+            (e for e in self._entries.values() if e.state == "resolved"), key=lambda e: e.started_at
+        )
         for entry in resolved[: len(self._entries) - MAX_ENTRIES]:
             del self._entries[entry.key]
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from pf_tui.core.alerts.store import Heartbeat, read_heartbeat
 from pf_tui.core.store.db import Store, transaction
-from pf_tui.views.alert_log import AlertEntry
 from pf_tui.tui.format import clock_time
+from pf_tui.views.alert_log import AlertEntry
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def row_id_of(key: str) -> int | None:
     if not key.startswith(KEY_PREFIX):
         return None
     try:
-        return int(key[len(KEY_PREFIX):])
+        return int(key[len(KEY_PREFIX) :])
     except ValueError:
         return None
 
@@ -131,8 +131,20 @@ class AlertStore:
         return StoreSnapshot(tuple(self._entry(row) for row in rows), beat)
 
     def _entry(self, row: tuple[Any, ...]) -> AlertEntry:
-        (row_id, rule, agent, severity, state, value, threshold, message, started_at, ended_at,
-         acked, silenced_until) = row
+        (
+            row_id,
+            rule,
+            agent,
+            severity,
+            state,
+            value,
+            threshold,
+            message,
+            started_at,
+            ended_at,
+            acked,
+            silenced_until,
+        ) = row
         agent_id = str(agent or "")
         shown = str(value) if value not in (None, "") else str(message or "")
         if value not in (None, "") and threshold not in (None, ""):
@@ -159,7 +171,9 @@ class AlertStore:
             if conn is None:
                 return False
             with transaction(conn):
-                cur = conn.execute("UPDATE alerts SET acked = 1, acked_by = ? WHERE id = ?", (by, row_id))
+                cur = conn.execute(
+                    "UPDATE alerts SET acked = 1, acked_by = ? WHERE id = ?", (by, row_id)
+                )
             return cur.rowcount == 1
 
     def silence(self, row_id: int, until: float, by: str) -> bool:

@@ -9,7 +9,7 @@ the very same objects, which the views use to skip their rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,14 @@ from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Position
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import FleetState
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
-from pf_tui.views.model import AgentView, EscrowNote, EscrowView, FleetView, PositionView, ServiceView
+from pf_tui.views.model import (
+    AgentView,
+    EscrowNote,
+    EscrowView,
+    FleetView,
+    PositionView,
+    ServiceView,
+)
 
 ZERO = Decimal(0)
 _NO_NOTE = EscrowNote()
@@ -47,14 +54,16 @@ def _label_of(agents: dict[str, object], agent_id: str | None) -> str:
 
 
 def _midnight(now: float) -> float:
-    day = datetime.fromtimestamp(now, tz=timezone.utc).date()
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+    day = datetime.fromtimestamp(now, tz=UTC).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 class FleetFeed:
     """Builds :class:`FleetView` objects from a fleet state, incrementally."""
 
-    def __init__(self, fleet: FleetState, notes: Callable[[], Mapping[str, EscrowNote]] | None = None) -> None:
+    def __init__(
+        self, fleet: FleetState, notes: Callable[[], Mapping[str, EscrowNote]] | None = None
+    ) -> None:
         self.fleet = fleet
         self._notes_of = notes
         self._notes: Mapping[str, EscrowNote] = {}
@@ -71,7 +80,9 @@ class FleetFeed:
         """Remember the newest error text (untrusted) for the status bar."""
         self.last_error = text
 
-    def build(self, now: float, changed: set[str] | None = None, *, selected: str | None = None) -> FleetView:
+    def build(
+        self, now: float, changed: set[str] | None = None, *, selected: str | None = None
+    ) -> FleetView:
         """The view at ``now``; ``changed`` names the agents to rebuild (``None``: all).
 
         ``selected`` is the agent drilled into: only its P&L history is copied into the view.
@@ -110,13 +121,17 @@ class FleetFeed:
             services=self._services(),
             last_error=self.last_error,
             pnl_daily=fleet_daily,
-            agent_pnl_daily={selected: self._daily.get(selected, ())} if selected in fleet.agents else {},
+            agent_pnl_daily={selected: self._daily.get(selected, ())}
+            if selected in fleet.agents
+            else {},
             changed_agents=frozenset(rebuilt) if changed is not None else None,
         )
 
     # ---- one agent --------------------------------------------------------------------------
 
-    def _rebuild(self, agent_id: str, now: float, midnight: float, stale: bool, reason: str) -> None:
+    def _rebuild(
+        self, agent_id: str, now: float, midnight: float, stale: bool, reason: str
+    ) -> None:
         fleet = self.fleet
         state = fleet.agents[agent_id]
         info = state.info
@@ -134,7 +149,11 @@ class FleetFeed:
         sharpe = None
         if isinstance(pnl_hist, PnlHistory) and info.initial_balance:
             sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)
-        funnel = derived.referral_funnel(referrals.stats) if isinstance(referrals, ReferralSnapshot) else None
+        funnel = (
+            derived.referral_funnel(referrals.stats)
+            if isinstance(referrals, ReferralSnapshot)
+            else None
+        )
         escrow_items = escrows.escrows if isinstance(escrows, EscrowSnapshot) else ()
         fetched = [f.fetched_at for f in figures.values() if f.fetched_at is not None]
         errors = [f for f in figures.values() if f.error is not None]
@@ -202,23 +221,25 @@ class FleetFeed:
         )
 
     @staticmethod
-    def _escrow_view(agent_id: str, label: str, e: Escrow, note: EscrowNote, watched: Mapping[str, Any]) -> EscrowView:
+    def _escrow_view(
+        agent_id: str, label: str, e: Escrow, note: EscrowNote, watched: Mapping[str, Any]
+    ) -> EscrowView:
         dialect = note.dialect or e.dialect
         return EscrowView(
-                key=f"{agent_id}/{e.escrow_id}",
-                agent_id=agent_id,
-                agent_label=label,
-                payee=_label_of(watched, e.counterparty_id),
-                memo=e.description,
-                amount=e.amount,
-                released=e.released if e.released is not None else ZERO,
-                remaining=e.remaining if e.remaining is not None else e.amount,
-                state=e.status.value,
-                dialect=dialect.value,
-                rate=note.rate,
-                next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
-                timeout_pays_payee=dialect is Dialect.STREAMING,
-            )
+            key=f"{agent_id}/{e.escrow_id}",
+            agent_id=agent_id,
+            agent_label=label,
+            payee=_label_of(watched, e.counterparty_id),
+            memo=e.description,
+            amount=e.amount,
+            released=e.released if e.released is not None else ZERO,
+            remaining=e.remaining if e.remaining is not None else e.amount,
+            state=e.status.value,
+            dialect=dialect.value,
+            rate=note.rate,
+            next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
+            timeout_pays_payee=dialect is Dialect.STREAMING,
+        )
 
     def _fleet_daily(self) -> tuple[tuple[str, Decimal], ...]:
         """Cumulative trading P&L per day summed over the agents that reported one."""
@@ -228,9 +249,11 @@ class FleetFeed:
                 sums[date] = sums.get(date, ZERO) + value
         return tuple(sorted(sums.items()))[-CHART_POINTS:]
 
-    def _pnl_today(self, agent_id: str, pnl_hist: object, now: float, midnight: float) -> Decimal | None:
+    def _pnl_today(
+        self, agent_id: str, pnl_hist: object, now: float, midnight: float
+    ) -> Decimal | None:
         """Trading P&L of today's chart day plus the casino net made since UTC midnight."""
-        today = datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat()
+        today = datetime.fromtimestamp(now, tz=UTC).date().isoformat()
         total: Decimal | None = None
         if isinstance(pnl_hist, PnlHistory) and pnl_hist.chart:
             last = pnl_hist.chart[-1]
@@ -257,7 +280,11 @@ class FleetFeed:
 
         def bet_weighted(name: str) -> float | None:
             # Agents that never bet have no rate; the rest count by how many bets they made.
-            pairs = [(getattr(a, name), a.casino_bets) for a in agents if getattr(a, name) is not None and a.casino_bets]
+            pairs = [
+                (getattr(a, name), a.casino_bets)
+                for a in agents
+                if getattr(a, name) is not None and a.casino_bets
+            ]
             weight = sum(bets for _, bets in pairs)
             return sum(rate * bets for rate, bets in pairs) / weight if weight else None
 
@@ -322,5 +349,7 @@ class FleetFeed:
                 status = "down"
             else:
                 status = "degraded"
-            views.append(ServiceView(service, status, error_rate=failing / polled if polled else None))
+            views.append(
+                ServiceView(service, status, error_rate=failing / polled if polled else None)
+            )
         return tuple(views)

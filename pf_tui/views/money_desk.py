@@ -15,11 +15,18 @@ from pf_tui import usd
 from pf_tui.api.models import Dialect, Escrow
 from pf_tui.clock import Clock
 from pf_tui.config import Config
-from pf_tui.core.money.types import ActionPreview, ActionResult, Intent, Op, RequestState, StreamMode
-from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.fleet.state import FleetState
-from pf_tui.core.polling.results import DataType, EscrowSnapshot
+from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.streams import Stream
+from pf_tui.core.money.types import (
+    ActionPreview,
+    ActionResult,
+    Intent,
+    Op,
+    RequestState,
+    StreamMode,
+)
+from pf_tui.core.polling.results import DataType, EscrowSnapshot
 from pf_tui.usd import format_usd6
 from pf_tui.views.model import EscrowNote
 from pf_tui.wiring import MoneyParts, open_money
@@ -79,8 +86,11 @@ class ActionsBridge:
         """The engine, opened on first use (the store file and a client)."""
         if self._parts is None:
             self._parts = open_money(
-                self.config, self.clock, read_only=self.read_only,
-                max_action_usd=self.max_action_usd, operator=self._operator,
+                self.config,
+                self.clock,
+                read_only=self.read_only,
+                max_action_usd=self.max_action_usd,
+                operator=self._operator,
                 max_attempts=INTERACTIVE_ATTEMPTS,
             )
         return self._parts.engine
@@ -166,7 +176,9 @@ class ActionsBridge:
             return self._notes_shown
         if self._notes is None:
             notes = {
-                escrow_id: EscrowNote(Dialect.CLASSIC if kind == Op.CLASSIC_CREATE.value else Dialect.STREAMING)
+                escrow_id: EscrowNote(
+                    Dialect.CLASSIC if kind == Op.CLASSIC_CREATE.value else Dialect.STREAMING
+                )
                 for escrow_id, kind in self._parts.engine.journal.created_escrows().items()
             }
             for stream in self._parts.engine.streams():
@@ -189,7 +201,9 @@ class ActionsBridge:
 
     def default_mode(self) -> StreamMode:
         """Native streams where the docs dialect may be spoken; tranches when it is forced off."""
-        return StreamMode.TRANCHE if self.config.api.escrow_dialect == "classic" else StreamMode.NATIVE
+        return (
+            StreamMode.TRANCHE if self.config.api.escrow_dialect == "classic" else StreamMode.NATIVE
+        )
 
     def modes(self) -> tuple[StreamMode, ...]:
         """Modes offered in the open dialog: the forced dialect's only, or both."""
@@ -211,17 +225,36 @@ class ActionsBridge:
             (limit,),
         ).fetchall()
         out: list[AuditRow] = []
-        for key, op, agent_id, amount, request, state, operator, error, server_ref, created in found:
+        for (
+            key,
+            op,
+            agent_id,
+            amount,
+            request,
+            state,
+            operator,
+            error,
+            server_ref,
+            created,
+        ) in found:
             try:
                 intent_kind = str(usd.loads(request).get("intent_kind", "")) if request else ""
             except (ValueError, AttributeError):
                 intent_kind = ""
-            out.append(AuditRow(
-                key=str(key), at=float(created), operator=str(operator or ""), intent_kind=intent_kind,
-                op=str(op), agent_id=str(agent_id), amount=None if amount is None else Decimal(str(amount)),
-                state=str(state), server_ref=None if server_ref is None else str(server_ref),
-                error=None if error is None else str(error),
-            ))
+            out.append(
+                AuditRow(
+                    key=str(key),
+                    at=float(created),
+                    operator=str(operator or ""),
+                    intent_kind=intent_kind,
+                    op=str(op),
+                    agent_id=str(agent_id),
+                    amount=None if amount is None else Decimal(str(amount)),
+                    state=str(state),
+                    server_ref=None if server_ref is None else str(server_ref),
+                    error=None if error is None else str(error),
+                )
+            )
         return out
 
 

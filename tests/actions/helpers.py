@@ -14,8 +14,8 @@ from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.clock import FakeClock
-from pf_tui.core.money.wire import ClientWire
 from pf_tui.core.money.engine import ActionEngine
+from pf_tui.core.money.wire import ClientWire
 from pf_tui.core.store.db import Store
 from pf_tui.secret import Secret
 
@@ -29,8 +29,12 @@ def sim_get(url: str, path: str) -> Any:
 
 def sim_post(url: str, path: str, body: Any) -> Any:
     """A control-route POST."""
-    reply = httpx.post(f"{url}{path}", content=usd.dumps(body), timeout=10,
-                       headers={"Content-Type": "application/json"})
+    reply = httpx.post(
+        f"{url}{path}",
+        content=usd.dumps(body),
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     reply.raise_for_status()
     return usd.loads(reply.content)
 
@@ -56,18 +60,26 @@ def money_requests(url: str, since_seq: int = 0) -> list[dict[str, Any]]:
 class Harness:
     """An engine against a running simulator (one per test; close it)."""
 
-    def __init__(self, url: str, db: Path, *, clock: FakeClock | None = None, seed: int = 1, **engine: Any) -> None:
+    def __init__(
+        self, url: str, db: Path, *, clock: FakeClock | None = None, seed: int = 1, **engine: Any
+    ) -> None:
         self.url = url
         self.clock = clock or FakeClock()
         self.store = Store(db, clock=self.clock)
         self.conn = self.store.journal_connection()
         self.keys = {a["agent_id"]: Secret(a["keys"]["casino"], "sim") for a in agents(url)}
         self.client = PurpleFleaClient(
-            ServiceBases.for_simulator(url), transport="httpx", clock=self.clock, timeout=10.0,
-            retry=RetryPolicy(max_attempts=6), rng=random.Random(seed),
+            ServiceBases.for_simulator(url),
+            transport="httpx",
+            clock=self.clock,
+            timeout=10.0,
+            retry=RetryPolicy(max_attempts=6),
+            rng=random.Random(seed),
         )
         self.wire = ClientWire(self.client, self.keys)
-        self.engine = ActionEngine(self.conn, self.wire, clock=self.clock, rng=random.Random(seed), **engine)
+        self.engine = ActionEngine(
+            self.conn, self.wire, clock=self.clock, rng=random.Random(seed), **engine
+        )
 
     def add_key(self, agent_id: str, key: str) -> None:
         """Register a key for an agent made during the test."""

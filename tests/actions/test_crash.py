@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
-from pf_tui.usd import fee_of
 from pf_tui.sim.http.server import SimServer
+from pf_tui.usd import fee_of
 
 from .helpers import Harness, agents, casino_balance, money_requests, sim_get, sim_post
 
@@ -31,7 +31,11 @@ def crash_once(url: str, db: Path, stream_id: str, point: str) -> str | None:
     env = {**os.environ, "PF_CRASH_AT": point}
     proc = subprocess.run(
         [sys.executable, "-m", "tests.actions.crash_driver", url, str(db), stream_id],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     key = proc.stdout.strip()
@@ -48,9 +52,13 @@ async def crash_loop(sim: SimServer, tmp_path: Path, mode: StreamMode, rounds: i
     budget = TRANCHE * (rounds * len(POINTS) + 1)
     h = Harness(sim.url, db)
     try:
-        opened = await h.engine.execute(await h.engine.preview(
-            OpenStream(payer, payee, "0.01", StreamUnit.CALL, str(budget), str(TRANCHE), "crash", mode)
-        ))
+        opened = await h.engine.execute(
+            await h.engine.preview(
+                OpenStream(
+                    payer, payee, "0.01", StreamUnit.CALL, str(budget), str(TRANCHE), "crash", mode
+                )
+            )
+        )
         assert opened.done
         stream_id = h.engine.streams(payer)[0].id
     finally:
@@ -76,7 +84,9 @@ async def crash_loop(sim: SimServer, tmp_path: Path, mode: StreamMode, rounds: i
 
     assert len(journaled) == rounds * (len(POINTS) - 1)
     log = [r for r in money_requests(sim.url, start_seq) if r["method"] == "POST"]
-    succeeded = Counter(r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300)
+    succeeded = Counter(
+        r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300
+    )
     assert all(c == 1 for c in succeeded.values())  # double executions: 0
     creates = [k for k in succeeded if k.endswith("/2")]
     if mode is StreamMode.TRANCHE:
@@ -95,5 +105,7 @@ async def test_kill_at_each_point_once(sim: SimServer, tmp_path: Path, mode: Str
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_kill_at_each_point_twenty_times(sim: SimServer, tmp_path: Path, mode: StreamMode) -> None:
+async def test_kill_at_each_point_twenty_times(
+    sim: SimServer, tmp_path: Path, mode: StreamMode
+) -> None:
     await crash_loop(sim, tmp_path, mode, 20)

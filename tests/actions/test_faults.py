@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pf_tui.core.money.types import OpenStream, ReleasePartial, RequestState, StreamMode, StreamUnit
-from pf_tui.usd import fee_of
 from pf_tui.sim.http.server import SimServer
+from pf_tui.usd import fee_of
 
 from .helpers import Harness, agents, casino_balance, money_requests, sim_get, sim_post
 
@@ -24,9 +24,27 @@ RATE = Decimal("0.01")
 UNITS = 10  # 10 calls x $0.01 = one $0.10 tranche per release
 
 FAULTS = [
-    {"route": "/escrow/*", "method": "POST", "kind": "reset", "rate": Decimal("0.3"), "when": "after"},
-    {"route": "/escrow/*", "method": "POST", "kind": "error", "status": 503, "rate": Decimal("0.1")},
-    {"route": "/escrow/*", "method": "POST", "kind": "rate_limit", "rate": Decimal("0.1"), "retry_after_s": 1},
+    {
+        "route": "/escrow/*",
+        "method": "POST",
+        "kind": "reset",
+        "rate": Decimal("0.3"),
+        "when": "after",
+    },
+    {
+        "route": "/escrow/*",
+        "method": "POST",
+        "kind": "error",
+        "status": 503,
+        "rate": Decimal("0.1"),
+    },
+    {
+        "route": "/escrow/*",
+        "method": "POST",
+        "kind": "rate_limit",
+        "rate": Decimal("0.1"),
+        "retry_after_s": 1,
+    },
 ]
 
 
@@ -42,7 +60,16 @@ async def run_releases(sim: SimServer, tmp_path: Path, mode: StreamMode, n: int)
         budget = per_release * (n + 1)
         opened = await h.engine.execute(
             await h.engine.preview(
-                OpenStream(payer, payee, str(RATE), StreamUnit.CALL, str(budget), str(per_release), "feed", mode)
+                OpenStream(
+                    payer,
+                    payee,
+                    str(RATE),
+                    StreamUnit.CALL,
+                    str(budget),
+                    str(per_release),
+                    "feed",
+                    mode,
+                )
             )
         )
         assert opened.done
@@ -59,7 +86,9 @@ async def run_releases(sim: SimServer, tmp_path: Path, mode: StreamMode, n: int)
                 if result.state is not RequestState.UNKNOWN:
                     break
                 settled = await h.engine.reconcile()
-                result = next((r for r in settled if r.key == preview.key), h.engine.result(preview.key))
+                result = next(
+                    (r for r in settled if r.key == preview.key), h.engine.result(preview.key)
+                )
             assert result.done, result
         assert h.engine.unsettled() == []
         assert opened_stream
@@ -74,15 +103,23 @@ async def run_releases(sim: SimServer, tmp_path: Path, mode: StreamMode, n: int)
         assert any(r["fault"] == "reset" and r["executed"] for r in log)  # the faults did bite
         # Executed exactly once. A handler that ran and refused (a classic release resent after
         # it went through answers 409) moved nothing; a reset hides the handler's status (0).
-        ran = Counter(r["idempotency_key"] for r in log if r["executed"] and (r["status"] == 0 or r["status"] < 400))
-        succeeded = Counter(r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300)
+        ran = Counter(
+            r["idempotency_key"]
+            for r in log
+            if r["executed"] and (r["status"] == 0 or r["status"] < 400)
+        )
+        succeeded = Counter(
+            r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300
+        )
         assert set(ran) == expected_keys
         assert all(c <= 1 for c in succeeded.values())
         if mode is StreamMode.NATIVE:
             assert all(c == 1 for c in ran.values())
         else:
             assert all(ran[f"{k}/2"] == 1 for k in intents)  # creates: production ignores the key
-            mine = [e for e in sim_get(sim.url, "/_sim/state")["escrows"] if e["creator_id"] == payer]
+            mine = [
+                e for e in sim_get(sim.url, "/_sim/state")["escrows"] if e["creator_id"] == payer
+            ]
             assert len(mine) == n + 1
             assert Counter(e["status"] for e in mine) == {"released": n, "funded": 1}
 
@@ -98,11 +135,15 @@ async def run_releases(sim: SimServer, tmp_path: Path, mode: StreamMode, n: int)
 
 
 @pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_thirty_releases_through_faults(sim: SimServer, tmp_path: Path, mode: StreamMode) -> None:
+async def test_thirty_releases_through_faults(
+    sim: SimServer, tmp_path: Path, mode: StreamMode
+) -> None:
     await run_releases(sim, tmp_path, mode, 30)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_thousand_releases_through_faults(sim: SimServer, tmp_path: Path, mode: StreamMode) -> None:
+async def test_thousand_releases_through_faults(
+    sim: SimServer, tmp_path: Path, mode: StreamMode
+) -> None:
     await run_releases(sim, tmp_path, mode, 1000)

@@ -6,8 +6,6 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from pf_tui.core.money.types import (
     ClaimFaucet,
     CloseStream,
@@ -17,8 +15,8 @@ from pf_tui.core.money.types import (
     StreamState,
     StreamUnit,
 )
-from pf_tui.usd import fee_of
 from pf_tui.sim.http.server import SimServer
+from pf_tui.usd import fee_of
 
 from .helpers import Harness, casino_balance
 
@@ -40,8 +38,16 @@ async def test_new_agent_end_to_end(sim: SimServer, tmp_path: Path) -> None:
         assert casino_balance(sim.url, payer.agent_id) == after_bet
 
         opened = await h.engine.preview(
-            OpenStream(payer.agent_id, payee.agent_id, "0.05", StreamUnit.CALL, "0.50", "0.10", "api calls",
-                       StreamMode.NATIVE)
+            OpenStream(
+                payer.agent_id,
+                payee.agent_id,
+                "0.05",
+                StreamUnit.CALL,
+                "0.50",
+                "0.10",
+                "api calls",
+                StreamMode.NATIVE,
+            )
         )
         assert opened.balance_after == after_bet - Decimal("0.50")
         assert (await h.engine.execute(opened)).done

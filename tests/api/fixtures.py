@@ -52,7 +52,9 @@ DOCS_RECENT = """{"bets": [
 
 PROD_CASINO_REFERRALS = """{"total_referrals": 3, "total_earned_usd": 0.45, "last_30_days_usd": 0.15,
   "referrals": [{"referred_agent": "ag_aaaaaaaaaaaa", "level": 1, "since": "2026-01-01"}], "_info": {}}"""
-PROD_TRADING_REFERRALS = """{"total_referrals": 2, "total_fees_generated_usd": 10, "total_earned_usd": 2}"""
+PROD_TRADING_REFERRALS = (
+    """{"total_referrals": 2, "total_fees_generated_usd": 10, "total_earned_usd": 2}"""
+)
 PROD_WALLET_REFERRALS = """{"total_referrals": 1, "total_earned_usd": 0.5, "available_usd": 0.5}"""
 DOCS_REFERRALS = """{"total": 6, "today": 1, "_info": {}}"""
 

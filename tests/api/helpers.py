@@ -36,4 +36,6 @@ def mock_client(
 
 def agent_of(client: PurpleFleaClient):
     """An agent holding the three canary keys."""
-    return client.agent("ag_0123456789ab", casino_key=CANARY, trading_key=CANARY_TRADE, wallet_key=CANARY_WALLET)
+    return client.agent(
+        "ag_0123456789ab", casino_key=CANARY, trading_key=CANARY_TRADE, wallet_key=CANARY_WALLET
+    )

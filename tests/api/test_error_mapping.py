@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import httpx
 import pytest
@@ -19,9 +17,17 @@ def expected_class(status: int) -> type[e.PurpleFleaError] | None:
     """The table the client must follow (None: success)."""
     if 200 <= status < 300:
         return None
-    table = {400: e.BadRequestError, 401: e.AuthenticationError, 402: e.InsufficientBalanceError,
-             403: e.PermissionDeniedError, 404: e.NotFoundError, 409: e.ConflictError,
-             422: e.UnprocessableEntityError, 429: e.RateLimitError, 503: e.ServiceUnavailableError}
+    table = {
+        400: e.BadRequestError,
+        401: e.AuthenticationError,
+        402: e.InsufficientBalanceError,
+        403: e.PermissionDeniedError,
+        404: e.NotFoundError,
+        409: e.ConflictError,
+        422: e.UnprocessableEntityError,
+        429: e.RateLimitError,
+        503: e.ServiceUnavailableError,
+    }
     if status in table:
         return table[status]
     if 500 <= status <= 599:
@@ -38,7 +44,9 @@ async def test_every_status_maps_to_its_class_and_retry_decision() -> None:
         def handler(request: httpx.Request) -> httpx.Response:
             if 200 <= status < 300:
                 return httpx.Response(status, content=BALANCE_OK)
-            return httpx.Response(status, json={"error": f"code_{status}", "message": f"text {status}"})
+            return httpx.Response(
+                status, json={"error": f"code_{status}", "message": f"text {status}"}
+            )
 
         client, _ = mock_client(handler, retry=NO_RETRY)
         try:
@@ -66,7 +74,10 @@ def test_402_is_payment_required_and_5xx_are_internal() -> None:
     assert e.PaymentRequiredError is e.InsufficientBalanceError
     assert issubclass(e.ServiceUnavailableError, e.InternalServerError)
     assert issubclass(e.APITimeoutError, e.APIConnectionError)
-    assert all(issubclass(c, e.PurpleFleaError) for c in (e.APIStatusError, e.ResponseDecodeError, e.MissingKeyError))
+    assert all(
+        issubclass(c, e.PurpleFleaError)
+        for c in (e.APIStatusError, e.ResponseDecodeError, e.MissingKeyError)
+    )
 
 
 def _chained(outer: BaseException, inner: BaseException) -> BaseException:
@@ -89,23 +100,43 @@ TRANSPORT_CASES = [
     ("pool timeout", httpx.PoolTimeout("pool"), e.APITimeoutError),
     ("remote protocol error", httpx.RemoteProtocolError("bad"), e.APIConnectionError),
     ("aiohttp server disconnected (mapped)", _server_disconnected(), e.APIConnectionError),
-    ("aiohttp sock read timeout (mapped)",
-     _chained(httpx.ReadTimeout("t"), aiohttp.SocketTimeoutError("t")), e.APITimeoutError),
-    ("aiohttp connect timeout (mapped)",
-     _chained(httpx.ConnectTimeout("t"), aiohttp.ConnectionTimeoutError("t")), e.APITimeoutError),
-    ("aiohttp payload error (mapped)",
-     _chained(httpx.ReadError("p"), aiohttp.ClientPayloadError("cut")), e.APIConnectionError),
-    ("aiohttp response error (unmapped)", aiohttp.ClientResponseError(None, (), status=400, message="x"),  # type: ignore[arg-type]
-     e.APIConnectionError),
-    ("aiohttp connection reset (unmapped)", aiohttp.ClientConnectionResetError("reset"), e.APIConnectionError),
+    (
+        "aiohttp sock read timeout (mapped)",
+        _chained(httpx.ReadTimeout("t"), aiohttp.SocketTimeoutError("t")),
+        e.APITimeoutError,
+    ),
+    (
+        "aiohttp connect timeout (mapped)",
+        _chained(httpx.ConnectTimeout("t"), aiohttp.ConnectionTimeoutError("t")),
+        e.APITimeoutError,
+    ),
+    (
+        "aiohttp payload error (mapped)",
+        _chained(httpx.ReadError("p"), aiohttp.ClientPayloadError("cut")),
+        e.APIConnectionError,
+    ),
+    (
+        "aiohttp response error (unmapped)",
+        aiohttp.ClientResponseError(None, (), status=400, message="x"),  # type: ignore[arg-type]
+        e.APIConnectionError,
+    ),
+    (
+        "aiohttp connection reset (unmapped)",
+        aiohttp.ClientConnectionResetError("reset"),
+        e.APIConnectionError,
+    ),
     ("aiohttp os error (unmapped)", aiohttp.ClientOSError(104, "reset"), e.APIConnectionError),
     ("bare OSError", ConnectionResetError(104, "reset"), e.APIConnectionError),
-    ("asyncio timeout", asyncio.TimeoutError(), e.APITimeoutError),
+    ("asyncio timeout", TimeoutError(), e.APITimeoutError),
 ]
 
 
-@pytest.mark.parametrize(("name", "raised", "expected"), TRANSPORT_CASES, ids=[c[0] for c in TRANSPORT_CASES])
-async def test_transport_failures_map_to_typed_errors(name: str, raised: BaseException, expected: type) -> None:
+@pytest.mark.parametrize(
+    ("name", "raised", "expected"), TRANSPORT_CASES, ids=[c[0] for c in TRANSPORT_CASES]
+)
+async def test_transport_failures_map_to_typed_errors(
+    name: str, raised: BaseException, expected: type
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise raised
 
@@ -131,8 +162,12 @@ async def test_transport_failures_map_to_typed_errors(name: str, raised: BaseExc
         (b'{"balance_usd": NaN}', "application/json", "malformed"),
     ],
 )
-async def test_unreadable_2xx_bodies_are_decode_errors(body: bytes, content_type: str, expected_words: str) -> None:
-    client, _ = mock_client(lambda r: httpx.Response(200, content=body, headers={"content-type": content_type}))
+async def test_unreadable_2xx_bodies_are_decode_errors(
+    body: bytes, content_type: str, expected_words: str
+) -> None:
+    client, _ = mock_client(
+        lambda r: httpx.Response(200, content=body, headers={"content-type": content_type})
+    )
     with pytest.raises(e.ResponseDecodeError) as info:
         await agent_of(client).balance()
     await client.aclose()
@@ -161,7 +196,10 @@ async def test_html_error_page_with_5xx_is_a_status_error_with_text_body() -> No
 
 
 async def test_untrusted_server_text_is_plain() -> None:
-    body = {"error": "bad\x1b]52;c;AAAA\x07code", "message": "[@click=app.quit] \u202egnp.exe\x00 " + "x" * 1000}
+    body = {
+        "error": "bad\x1b]52;c;AAAA\x07code",
+        "message": "[@click=app.quit] \u202egnp.exe\x00 " + "x" * 1000,
+    }
     client, _ = mock_client(lambda r: httpx.Response(400, json=body))
     with pytest.raises(e.BadRequestError) as info:
         await agent_of(client).balance()
@@ -169,7 +207,9 @@ async def test_untrusted_server_text_is_plain() -> None:
     text = str(info.value)
     assert "\x1b" not in text and "\u202e" not in text and "\x00" not in text and "\x07" not in text
     assert len(info.value.server_message or "") <= e.MAX_TEXT
-    assert "[@click=app.quit]" in text  # kept as text: escaping for display is the TUI's sanitizer's job
+    assert (
+        "[@click=app.quit]" in text
+    )  # kept as text: escaping for display is the TUI's sanitizer's job
 
 
 async def test_missing_key_is_typed_and_sends_nothing() -> None:

@@ -33,12 +33,19 @@ class Recorder:
         self.replies: dict[str, tuple[int, bytes, dict[str, str]]] = {}
 
     async def handle(self, request: web.Request) -> web.Response:
-        self.seen.append({
-            "method": request.method, "path": request.path, "query": dict(request.query),
-            "headers": dict(request.headers), "body": await request.read(),
-        })
+        self.seen.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "body": await request.read(),
+            }
+        )
         status, body, headers = self.replies.get(request.path, (200, BALANCE_OK, {}))
-        return web.Response(status=status, body=body, headers={"Content-Type": "application/json", **headers})
+        return web.Response(
+            status=status, body=body, headers={"Content-Type": "application/json", **headers}
+        )
 
 
 @pytest.fixture
@@ -50,20 +57,22 @@ async def server() -> AsyncIterator[tuple[Recorder, str]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield recorder, f"http://127.0.0.1:{port}"
     await runner.cleanup()
 
 
 def lean_client(url: str, **kwargs: Any) -> PurpleFleaClient:
-    return PurpleFleaClient(ServiceBases.for_simulator(url), transport="aiohttp", retry=NO_RETRY, **kwargs)
+    return PurpleFleaClient(
+        ServiceBases.for_simulator(url), transport="aiohttp", retry=NO_RETRY, **kwargs
+    )
 
 
 async def test_aiohttp_transport_is_lean_and_still_an_httpx_transport() -> None:
     client = lean_client("http://127.0.0.1:9")
-    pool = client._clients["casino"]._transport  # noqa: SLF001
+    pool = client._clients["casino"]._transport
     assert isinstance(pool, LeanAiohttpTransport) and isinstance(pool, httpx.AsyncBaseTransport)
-    assert set(client._lean) == set(client._clients)  # noqa: SLF001 - every service takes the lean path
+    assert set(client._lean) == set(client._clients)
     await client.aclose()
 
 
@@ -104,7 +113,9 @@ async def test_lean_write_sends_json_body_and_idempotency_key(server: tuple[Reco
     assert "Idempotency-Key" not in read["headers"]
 
 
-async def test_lean_status_error_keeps_code_message_and_retry_after(server: tuple[Recorder, str]) -> None:
+async def test_lean_status_error_keeps_code_message_and_retry_after(
+    server: tuple[Recorder, str],
+) -> None:
     recorder, url = server
     body = b'{"error": "rate_limited", "message": "slow down"}'
     recorder.replies["/casino/api/v1/auth/balance"] = (429, body, {"Retry-After": "7"})
@@ -117,7 +128,10 @@ async def test_lean_status_error_keeps_code_message_and_retry_after(server: tupl
     assert limited.value.retry_after == 7.0
     assert limited.value.code == "rate_limited" and limited.value.endpoint == "GET /auth/balance"
     assert moved.value.status == 302  # redirects are not followed
-    assert [s["path"] for s in recorder.seen] == ["/casino/api/v1/auth/balance", "/casino/api/v1/auth/ledger"]
+    assert [s["path"] for s in recorder.seen] == [
+        "/casino/api/v1/auth/balance",
+        "/casino/api/v1/auth/ledger",
+    ]
     assert client.latency.stats("casino GET /auth/balance").errors == 1
 
 
@@ -143,7 +157,9 @@ def counting(bodies: list[bytes]) -> tuple[Any, list[int]]:
     return handler, calls
 
 
-async def test_same_bytes_return_the_same_model_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_same_bytes_return_the_same_model_without_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     other = BALANCE_OK.replace(b'"balance_usd": 5', b'"balance_usd": 6')
     handler, calls = counting([BALANCE_OK, BALANCE_OK, other, other])
     client, _ = mock_client(handler)

@@ -31,7 +31,9 @@ def slow(value: Decimal | int, **kw: object) -> tuple[str, object]:
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
     lambda d: d.as_tuple().exponent <= 0 and abs(d.adjusted()) < 40
 )
-OPTIONS = st.sampled_from([{}, {"allow_negative": False}, {"max_dp": 6}, {"max_dp": 2, "allow_negative": False}])
+OPTIONS = st.sampled_from(
+    [{}, {"allow_negative": False}, {"max_dp": 6}, {"max_dp": 2, "allow_negative": False}]
+)
 
 
 @given(decimals, OPTIONS)
@@ -64,7 +66,9 @@ def test_ints_match_the_full_checks(value: int, options: dict) -> None:
         (True, {}, "expected an amount"),
     ],
 )
-def test_unusual_numbers_still_take_the_full_checks(value: object, options: dict, message: str) -> None:
+def test_unusual_numbers_still_take_the_full_checks(
+    value: object, options: dict, message: str
+) -> None:
     with pytest.raises(MoneyError, match=message):
         parse_money(value, **options)  # type: ignore[arg-type]
 
@@ -73,4 +77,6 @@ def test_plain_numbers_come_back_exact() -> None:
     value = Decimal("12.340000")
     assert parse_money(value) is value  # immutable: no copy needed
     assert parse_money(7) == Decimal(7) and isinstance(parse_money(7), Decimal)
-    assert parse_money(Decimal("1E+2")).as_tuple() == Decimal("100").as_tuple()  # as before: written out
+    assert (
+        parse_money(Decimal("1E+2")).as_tuple() == Decimal("100").as_tuple()
+    )  # as before: written out

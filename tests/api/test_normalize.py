@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from pf_tui.api.models import Dialect, EscrowStatus
 from pf_tui.usd import loads
 from tests.api import fixtures as fx
 
-JAN1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+JAN1 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _j(text: str) -> object:
@@ -44,7 +44,7 @@ class TestBothShapesAgree:
         docs = norm.bets(_j(fx.DOCS_RECENT))
         assert prod == docs
         assert prod[0].won is True and prod[0].amount_won == Decimal("3.98")
-        assert prod[1].at == datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+        assert prod[1].at == datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
 
     def test_positions_three_shapes(self) -> None:
         hl = norm.positions(_j(fx.PROD_POSITIONS_HL))
@@ -54,11 +54,19 @@ class TestBothShapesAgree:
         def common(p):  # the fields all three shapes carry
             return (p.pair, p.side, p.size_usd, p.entry_price, p.current_price, p.unrealized_pnl)
 
-        assert [common(p) for p in hl.items] == [common(p) for p in db.items] == [common(p) for p in docs.items]
-        assert hl.items[0] == db.items[0].__class__(**{**_asdict(db.items[0]), "source": "hyperliquid", "size": Decimal("0.001")})
+        assert (
+            [common(p) for p in hl.items]
+            == [common(p) for p in db.items]
+            == [common(p) for p in docs.items]
+        )
+        assert hl.items[0] == db.items[0].__class__(
+            **{**_asdict(db.items[0]), "source": "hyperliquid", "size": Decimal("0.001")}
+        )
         assert (hl.source, db.source, docs.source) == ("hyperliquid", "database", "docs")
         assert hl.items[0].position_id == db.items[0].position_id == "pos_6f1c"
-        assert db.items[0].liquidation_price == Decimal(80000) and db.items[0].leverage == Decimal(5)
+        assert db.items[0].liquidation_price == Decimal(80000) and db.items[0].leverage == Decimal(
+            5
+        )
 
     def test_pnl(self) -> None:
         prod = norm.pnl_history(_j(fx.PROD_PNL))
@@ -78,18 +86,29 @@ class TestBothShapesAgree:
         trading = norm.referral_stats(_j(fx.PROD_TRADING_REFERRALS), "trading")
         wallet = norm.referral_stats(_j(fx.PROD_WALLET_REFERRALS), "wallet")
         docs = norm.referral_stats(_j(fx.DOCS_REFERRALS), "docs")
-        assert casino.total_referrals + trading.total_referrals + wallet.total_referrals == docs.total_referrals
+        assert (
+            casino.total_referrals + trading.total_referrals + wallet.total_referrals
+            == docs.total_referrals
+        )
         assert casino.last_30_days_usd == Decimal("0.15") and wallet.available_usd == Decimal("0.5")
         assert docs.today == 1
 
     def test_escrow_classic_and_stream(self) -> None:
         classic = norm.escrow(_j(fx.PROD_ESCROW), Dialect.CLASSIC)
         stream = norm.escrow(_j(fx.DOCS_STREAM), Dialect.STREAMING)
-        for name in ("escrow_id", "status", "amount", "description", "creator_id", "counterparty_id",
-                     "created_at", "auto_release_at"):
+        for name in (
+            "escrow_id",
+            "status",
+            "amount",
+            "description",
+            "creator_id",
+            "counterparty_id",
+            "created_at",
+            "auto_release_at",
+        ):
             assert getattr(classic, name) == getattr(stream, name), name
         assert classic.status is EscrowStatus.FUNDED
-        assert classic.auto_release_at == datetime(2026, 1, 2, tzinfo=timezone.utc)
+        assert classic.auto_release_at == datetime(2026, 1, 2, tzinfo=UTC)
         assert classic.events[0].at == JAN1
         assert stream.remaining == Decimal(10) and stream.released == Decimal(0)
 
@@ -106,9 +125,25 @@ class TestBothShapesAgree:
     def test_every_model_has_one_entry(self) -> None:
         from pf_tui.api import models
 
-        top_level = {"Balance", "LedgerEntry", "CasinoStats", "Bet", "BetResult", "Registration", "FaucetClaim",
-                     "ReferralStats", "ErrorStats", "Positions", "Position", "PnlHistory", "Drawdown",
-                     "WalletBalance", "Escrow", "EscrowStats", "ClosedPosition"}
+        top_level = {
+            "Balance",
+            "LedgerEntry",
+            "CasinoStats",
+            "Bet",
+            "BetResult",
+            "Registration",
+            "FaucetClaim",
+            "ReferralStats",
+            "ErrorStats",
+            "Positions",
+            "Position",
+            "PnlHistory",
+            "Drawdown",
+            "WalletBalance",
+            "Escrow",
+            "EscrowStats",
+            "ClosedPosition",
+        }
         assert {m.__name__ for m in norm.NORMALIZERS} == top_level
         assert all(hasattr(models, name) for name in top_level)
 
@@ -119,9 +154,16 @@ def _asdict(obj) -> dict:
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("locked", EscrowStatus.FUNDED), ("funded", EscrowStatus.FUNDED), ("LOCKED", EscrowStatus.FUNDED),
-     ("completed", EscrowStatus.COMPLETED), ("released", EscrowStatus.RELEASED),
-     ("disputed", EscrowStatus.DISPUTED), ("refunded", EscrowStatus.REFUNDED), ("closed", EscrowStatus.CLOSED)],
+    [
+        ("locked", EscrowStatus.FUNDED),
+        ("funded", EscrowStatus.FUNDED),
+        ("LOCKED", EscrowStatus.FUNDED),
+        ("completed", EscrowStatus.COMPLETED),
+        ("released", EscrowStatus.RELEASED),
+        ("disputed", EscrowStatus.DISPUTED),
+        ("refunded", EscrowStatus.REFUNDED),
+        ("closed", EscrowStatus.CLOSED),
+    ],
 )
 def test_status_aliases(status: str, expected: EscrowStatus) -> None:
     assert norm.escrow_status(status) is expected
@@ -136,9 +178,17 @@ class TestBadReplies:
             (norm.balance, '{"balance_usd": 1, "lifetime": 5}', "lifetime"),
             (norm.casino_stats, "{}", "lifetime"),
             (norm.casino_stats, '{"lifetime": {}}', "lifetime.total_bets"),
-            (norm.casino_stats, '{"lifetime": {"total_bets": 1, "win_rate": 150}}', "lifetime.win_rate"),
+            (
+                norm.casino_stats,
+                '{"lifetime": {"total_bets": 1, "win_rate": 150}}',
+                "lifetime.win_rate",
+            ),
             (norm.positions, "{}", "positions"),
-            (norm.positions, '{"positions": [{"coin": "BTC", "side": "long"}]}', "positions[0].position_id"),
+            (
+                norm.positions,
+                '{"positions": [{"coin": "BTC", "side": "long"}]}',
+                "positions[0].position_id",
+            ),
             (norm.positions, '{"positions": [7]}', "positions[0]"),
             (norm.bets, '{"bets": [{"id": "b", "amount": 1, "won": "yes"}]}', "bets[0].won"),
             (norm.pnl_history, "{}", "summary"),
@@ -146,8 +196,16 @@ class TestBadReplies:
             (norm.escrow, '{"escrow_id": "e", "amount_usd": 1}', "status"),
             (norm.escrow, '{"escrow_id": "e", "amount_usd": 1, "status": "weird"}', "status"),
             (norm.escrow, '{"escrow_id": "e", "status": "funded"}', "amount_usd"),
-            (norm.escrow, '{"escrow_id": "e", "status": "funded", "amount": 1, "created_at": "soon"}', "created_at"),
-            (norm.escrows, '{"escrows": [{"escrow_id": "e", "status": "locked"}]}', "escrows[0].amount_usd"),
+            (
+                norm.escrow,
+                '{"escrow_id": "e", "status": "funded", "amount": 1, "created_at": "soon"}',
+                "created_at",
+            ),
+            (
+                norm.escrows,
+                '{"escrows": [{"escrow_id": "e", "status": "locked"}]}',
+                "escrows[0].amount_usd",
+            ),
             (norm.ledger, '{"entries": [{"amount": 1}]}', "entries[0].id"),
             (norm.wallet_balance, '{"balances": []}', "total_usd"),
             (norm.escrow_stats, '{"total_created": 1}', "total_released"),
@@ -168,13 +226,17 @@ class TestBadReplies:
 
     def test_unknown_keys_and_info_ignored(self) -> None:
         plain = norm.escrow_stats(_j(fx.PROD_ESCROW_STATS))
-        noisy = norm.escrow_stats(loads(fx.PROD_ESCROW_STATS[:-1] + ', "_info": {"x": 1}, "zzz": null}'))
+        noisy = norm.escrow_stats(
+            loads(fx.PROD_ESCROW_STATS[:-1] + ', "_info": {"x": 1}, "zzz": null}')
+        )
         assert plain == noisy
 
 
 # --- property tests: money and time forms ---------------------------------------------------
 
-amounts = st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=6, allow_nan=False)
+amounts = st.decimals(
+    min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=6, allow_nan=False
+)
 
 
 @given(amounts)
@@ -189,12 +251,21 @@ def test_money_as_number_or_string_is_the_same(amount: Decimal) -> None:
 
 @given(st.integers(min_value=0, max_value=4_000_000_000))
 def test_time_forms_agree(seconds: int) -> None:
-    iso = datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
-    forms = [str(seconds), str(seconds * 1000) if seconds * 1000 > 10**12 else str(seconds), f'"{iso}"',
-             f'"{iso.replace("+00:00", "Z")}"', f'"{seconds}"']
-    times = {norm.escrow(loads('{"escrow_id": "e", "status": "funded", "amount": 1, "created_at": ' + form + "}"))
-             .created_at for form in forms}
-    assert times == {datetime.fromtimestamp(seconds, tz=timezone.utc)}
+    iso = datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+    forms = [
+        str(seconds),
+        str(seconds * 1000) if seconds * 1000 > 10**12 else str(seconds),
+        f'"{iso}"',
+        f'"{iso.replace("+00:00", "Z")}"',
+        f'"{seconds}"',
+    ]
+    times = {
+        norm.escrow(
+            loads('{"escrow_id": "e", "status": "funded", "amount": 1, "created_at": ' + form + "}")
+        ).created_at
+        for form in forms
+    }
+    assert times == {datetime.fromtimestamp(seconds, tz=UTC)}
 
 
 @given(st.integers(min_value=0, max_value=100), st.booleans())

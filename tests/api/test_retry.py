@@ -71,7 +71,9 @@ async def test_total_budget_is_respected() -> None:
 
 
 async def test_retry_after_seconds_is_honoured() -> None:
-    handler, calls = failing_then_ok(2, httpx.Response(429, headers={"Retry-After": "7"}, json={"error": "rate_limited"}))
+    handler, calls = failing_then_ok(
+        2, httpx.Response(429, headers={"Retry-After": "7"}, json={"error": "rate_limited"})
+    )
     client, clock = mock_client(handler, retry=RetryPolicy(max_attempts=3, budget=60))
     assert (await agent_of(client).balance()).balance_usd == 5
     await client.aclose()
@@ -81,7 +83,9 @@ async def test_retry_after_seconds_is_honoured() -> None:
 async def test_retry_after_http_date_is_honoured() -> None:
     # The fake clock starts at 2026-01-01T00:00:00Z; the server asks to come back 12 s later.
     date = format_datetime(utc(1_767_225_600 + 12), usegmt=True)
-    handler, _ = failing_then_ok(1, httpx.Response(503, headers={"Retry-After": date}, json={"error": "busy"}))
+    handler, _ = failing_then_ok(
+        1, httpx.Response(503, headers={"Retry-After": date}, json={"error": "busy"})
+    )
     client, clock = mock_client(handler, retry=RetryPolicy(max_attempts=2, budget=60))
     await agent_of(client).balance()
     await client.aclose()
@@ -98,7 +102,9 @@ async def test_reset_at_in_the_body_is_honoured() -> None:
 
 
 async def test_a_hint_past_the_budget_is_raised_at_once_with_retry_after() -> None:
-    handler, calls = failing_then_ok(5, httpx.Response(429, headers={"Retry-After": "45"}, json={"error": "rate_limited"}))
+    handler, calls = failing_then_ok(
+        5, httpx.Response(429, headers={"Retry-After": "45"}, json={"error": "rate_limited"})
+    )
     client, clock = mock_client(handler, retry=RetryPolicy(max_attempts=5, budget=20))
     with pytest.raises(e.RateLimitError) as info:
         await agent_of(client).balance()
@@ -132,8 +138,17 @@ async def test_connection_errors_are_retried() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("0", 0.0), ("3", 3.0), ("1.5", 1.5), ("-2", 0.0), ("", None), ("soon", None), (None, None),
-     ("Thu, 01 Jan 2026 00:00:10 GMT", 10.0), ("Wed, 31 Dec 2025 23:00:00 GMT", 0.0)],
+    [
+        ("0", 0.0),
+        ("3", 3.0),
+        ("1.5", 1.5),
+        ("-2", 0.0),
+        ("", None),
+        ("soon", None),
+        (None, None),
+        ("Thu, 01 Jan 2026 00:00:10 GMT", 10.0),
+        ("Wed, 31 Dec 2025 23:00:00 GMT", 0.0),
+    ],
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, 1_767_225_600.0) == expected
@@ -141,9 +156,17 @@ def test_parse_retry_after(header: str | None, expected: float | None) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2026-01-01T00:01:00Z", 60.0), ("2026-01-01T00:01:00+00:00", 60.0), ("2026-01-01T00:01:00", 60.0),
-     (1_767_225_605, 5.0), (1_767_225_605_000, 5.0), ("2025-01-01T00:00:00Z", 0.0), ("never", None),
-     (None, None), (True, None)],
+    [
+        ("2026-01-01T00:01:00Z", 60.0),
+        ("2026-01-01T00:01:00+00:00", 60.0),
+        ("2026-01-01T00:01:00", 60.0),
+        (1_767_225_605, 5.0),
+        (1_767_225_605_000, 5.0),
+        ("2025-01-01T00:00:00Z", 0.0),
+        ("never", None),
+        (None, None),
+        (True, None),
+    ],
 )
 def test_parse_reset_at(value: object, expected: float | None) -> None:
     assert parse_reset_at(value, 1_767_225_600.0) == expected

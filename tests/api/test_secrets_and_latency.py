@@ -21,15 +21,25 @@ def echoing(status: int):
 
     def handler(request: httpx.Request) -> httpx.Response:
         auth = request.headers.get("authorization", "")
-        body = {"error": f"bad key {auth}", "message": f"key {auth} rejected", "detail": {"key": auth}}
+        body = {
+            "error": f"bad key {auth}",
+            "message": f"key {auth} rejected",
+            "detail": {"key": auth},
+        }
         return httpx.Response(status, json=body, headers={"Retry-After": "1"})
 
     return handler
 
 
 def assert_clean(exc: BaseException) -> None:
-    texts = [str(exc), repr(exc), str(exc.args), repr(getattr(exc, "body", None)),
-             str(getattr(exc, "code", "")), str(getattr(exc, "server_message", ""))]
+    texts = [
+        str(exc),
+        repr(exc),
+        str(exc.args),
+        repr(getattr(exc, "body", None)),
+        str(getattr(exc, "code", "")),
+        str(getattr(exc, "server_message", "")),
+    ]
     for canary in CANARIES:
         assert all(canary not in t for t in texts), type(exc)
 
@@ -47,7 +57,9 @@ async def test_canary_never_in_status_errors(status: int, read: str) -> None:
 
 async def test_canary_never_in_transport_or_decode_errors() -> None:
     def transport_fail(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"failed with headers {request.headers!r} {request.headers['authorization']}")
+        raise httpx.ConnectError(
+            f"failed with headers {request.headers!r} {request.headers['authorization']}"
+        )
 
     client, _ = mock_client(transport_fail, retry=RetryPolicy(max_attempts=1))
     with pytest.raises(e.APIConnectionError) as info:
@@ -95,7 +107,9 @@ def test_recorder_per_endpoint_and_agent() -> None:
     assert stats.p50 == ordered[99] and stats.p95 == ordered[189] and stats.p99 == ordered[197]
     assert stats.error_rate == 0.1
     per_agent = rec.stats("casino GET /auth/balance", "ag_1")
-    assert per_agent.ok + per_agent.errors == 50 and per_agent.samples == 10  # counts all, keeps a window
+    assert (
+        per_agent.ok + per_agent.errors == 50 and per_agent.samples == 10
+    )  # counts all, keeps a window
     assert per_agent.p99 == max(values[i] for i in range(161, 200, 4))
     agent0 = rec.stats(agent_id="ag_0")
     assert agent0.errors == 10 + 1 and agent0.p99 == 5.0  # i % 20 == 0 and the positions error

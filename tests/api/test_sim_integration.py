@@ -11,8 +11,8 @@ import pytest
 from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases
 from pf_tui.api import errors as e
 from pf_tui.api.models import Dialect, EscrowStatus
-from pf_tui.usd import loads
 from pf_tui.secret import Secret
+from pf_tui.usd import loads
 
 TRANSPORTS = ["aiohttp", "httpx"]
 
@@ -28,7 +28,9 @@ def add_fault(url: str, **rule: object) -> None:
 @pytest.fixture(params=TRANSPORTS)
 async def client(request, sim_server):
     async with PurpleFleaClient(
-        ServiceBases.for_simulator(sim_server.url), transport=request.param, timeout=2.0,
+        ServiceBases.for_simulator(sim_server.url),
+        transport=request.param,
+        timeout=2.0,
         retry=RetryPolicy(max_attempts=1),
     ) as c:
         yield c
@@ -37,8 +39,12 @@ async def client(request, sim_server):
 
 def agent_client(client: PurpleFleaClient, info: dict):
     keys = info["keys"]
-    return client.agent(info["agent_id"], casino_key=Secret(keys["casino"]), trading_key=Secret(keys["trading"]),
-                        wallet_key=Secret(keys["wallet"]))
+    return client.agent(
+        info["agent_id"],
+        casino_key=Secret(keys["casino"]),
+        trading_key=Secret(keys["trading"]),
+        wallet_key=Secret(keys["wallet"]),
+    )
 
 
 async def test_every_read_of_every_agent(client: PurpleFleaClient, sim_server) -> None:
@@ -52,7 +58,9 @@ async def test_every_read_of_every_agent(client: PurpleFleaClient, sim_server) -
         await a.ledger()
         stats = await a.casino_stats()
         docs_stats = await a.docs_casino_stats()
-        assert stats.total_bets is not None and docs_stats.win_rate is None or docs_stats.win_rate <= 1
+        assert (
+            (stats.total_bets is not None and docs_stats.win_rate is None) or docs_stats.win_rate <= 1
+        )
         await a.bets(limit=5)
         await a.docs_recent()
         await a.casino_referrals()
@@ -81,8 +89,12 @@ async def test_escrow_round_trip_both_dialects(client: PurpleFleaClient, sim_ser
     first, second = demo_agents(sim_server.url)[:2]
     payer, payee = agent_client(client, first), agent_client(client, second)
     assert await payer.probe_escrow_dialect() is Dialect.STREAMING
-    created = await payer.create_escrow(second["agent_id"], Decimal("0.50"), "api test pf:0000abcd",
-                                        idempotency_key=str(uuid.uuid4()))
+    created = await payer.create_escrow(
+        second["agent_id"],
+        Decimal("0.50"),
+        "api test pf:0000abcd",
+        idempotency_key=str(uuid.uuid4()),
+    )
     assert created.status is EscrowStatus.FUNDED and created.amount == Decimal("0.5")
     via_docs = await payer.escrow(created.escrow_id, Dialect.STREAMING)
     assert via_docs.status is EscrowStatus.FUNDED and via_docs.amount == created.amount
@@ -94,10 +106,13 @@ async def test_escrow_round_trip_both_dialects(client: PurpleFleaClient, sim_ser
         await payer.release_escrow(created.escrow_id, idempotency_key=str(uuid.uuid4()))
     assert info.value.code == "invalid_status"
 
-    stream = await payer.create_stream(second["agent_id"], Decimal("1"), "stream pf:0000beef",
-                                       idempotency_key=str(uuid.uuid4()))
+    stream = await payer.create_stream(
+        second["agent_id"], Decimal("1"), "stream pf:0000beef", idempotency_key=str(uuid.uuid4())
+    )
     assert stream.dialect is Dialect.STREAMING and stream.remaining == Decimal(1)
-    part = await payer.release_partial(stream.escrow_id, Decimal("0.25"), "tick", idempotency_key=str(uuid.uuid4()))
+    part = await payer.release_partial(
+        stream.escrow_id, Decimal("0.25"), "tick", idempotency_key=str(uuid.uuid4())
+    )
     assert part.released == Decimal("0.25") and part.status is EscrowStatus.FUNDED
     closed = await payer.close_stream(stream.escrow_id, idempotency_key=str(uuid.uuid4()))
     assert closed.status is EscrowStatus.CLOSED
@@ -122,7 +137,9 @@ async def test_casino_and_trading_writes(client: PurpleFleaClient, sim_server) -
     assert flip.amount_won in (Decimal(0), Decimal("0.2"), Decimal("0.20")) or flip.amount_won >= 0
     roll = await a.dice("over", 50, Decimal("0.10"), idempotency_key=str(uuid.uuid4()))
     assert roll.new_balance >= 0
-    opened = await a.open_position("BTC", "long", Decimal("10"), 2, idempotency_key=str(uuid.uuid4()))
+    opened = await a.open_position(
+        "BTC", "long", Decimal("10"), 2, idempotency_key=str(uuid.uuid4())
+    )
     assert opened.position_id in {p.position_id for p in (await a.positions()).items}
     closed = await a.close_position(opened.position_id, idempotency_key=str(uuid.uuid4()))
     assert closed.position_id == opened.position_id
@@ -156,13 +173,21 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "extra", "expected"), FAULTS, ids=[f"{f[0]}-{i}" for i, f in enumerate(FAULTS)])
-async def test_faults_map_to_typed_errors(sim_server, kind: str, extra: dict, expected: type) -> None:
+@pytest.mark.parametrize(
+    ("kind", "extra", "expected"), FAULTS, ids=[f"{f[0]}-{i}" for i, f in enumerate(FAULTS)]
+)
+async def test_faults_map_to_typed_errors(
+    sim_server, kind: str, extra: dict, expected: type
+) -> None:
     info = demo_agents(sim_server.url)[0]
     add_fault(sim_server.url, route="/casino/api/v1/auth/balance", kind=kind, **extra)
     for transport in TRANSPORTS:
-        async with PurpleFleaClient(ServiceBases.for_simulator(sim_server.url), transport=transport, timeout=0.3,
-                                    retry=RetryPolicy(max_attempts=1)) as c:
+        async with PurpleFleaClient(
+            ServiceBases.for_simulator(sim_server.url),
+            transport=transport,
+            timeout=0.3,
+            retry=RetryPolicy(max_attempts=1),
+        ) as c:
             with pytest.raises(e.PurpleFleaError) as caught:
                 await agent_client(c, info).balance()
         assert type(caught.value) is expected, (transport, caught.value)
@@ -184,8 +209,12 @@ async def test_connection_refused_maps_for_both_transports() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     for transport in TRANSPORTS:
-        async with PurpleFleaClient(ServiceBases.for_simulator(f"http://127.0.0.1:{port}"), transport=transport,
-                                    timeout=1.0, retry=RetryPolicy(max_attempts=1)) as c:
+        async with PurpleFleaClient(
+            ServiceBases.for_simulator(f"http://127.0.0.1:{port}"),
+            transport=transport,
+            timeout=1.0,
+            retry=RetryPolicy(max_attempts=1),
+        ) as c:
             with pytest.raises(e.APIConnectionError) as caught:
                 await c.agent("ag_x", casino_key="k").balance()
         assert type(caught.value) is e.APIConnectionError and "connect" in str(caught.value)

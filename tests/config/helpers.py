@@ -10,7 +10,9 @@ from pf_tui.config import Config, load_config
 AGENT = 'id = "ag_0123456789ab"\n'
 
 
-def write_config(tmp_path: Path, text: str, *, mode: int = 0o600, name: str = "config.toml") -> Path:
+def write_config(
+    tmp_path: Path, text: str, *, mode: int = 0o600, name: str = "config.toml"
+) -> Path:
     """``text`` as a config file with ``mode`` (exactly, whatever the umask)."""
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from pf_tui.check import run_check
-from pf_tui.config import SERVICES, Config, SIM_MOUNTS
+from pf_tui.config import SERVICES, SIM_MOUNTS, Config
 from pf_tui.demo import fetch_demo_agents
 
 from .helpers import write_config
@@ -54,8 +54,14 @@ def test_all_reachable(tmp_path: Path, sim_server, monkeypatch: pytest.MonkeyPat
     assert f"config: {path} (mode 0600, private: ok)" in text
     assert "  ag_0123456789ab (alpha)\n    casino: env:PF_CHECK_CASINO; escrow uses it\n" in text
     assert f"    trading: file:{tmp_path / 'trading.key'} (mode 0400)\n" in text
-    assert "    wallet: config; no base_address or solana_address, so on-chain USDC is not polled\n" in text
-    assert "  ag_fedcba987654\n    casino: not configured (not polled); escrow not polled either\n" in text
+    assert (
+        "    wallet: config; no base_address or solana_address, so on-chain USDC is not polled\n"
+        in text
+    )
+    assert (
+        "  ag_fedcba987654\n    casino: not configured (not polled); escrow not polled either\n"
+        in text
+    )
     for service in ("casino", "escrow", "faucet", "trading", "wallet"):
         root = SIM_MOUNTS[service].removesuffix("/api/v1").removesuffix("/v1")
         assert f"{sim_server.url}{root}/health  reachable (HTTP 200)" in text
@@ -101,7 +107,9 @@ def test_open_mode_exits_2(tmp_path: Path) -> None:
 def test_missing_config_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PF_TUI_CONFIG", str(tmp_path / "nope.toml"))
     code, out = check(None)
-    assert code == 2 and out.startswith(f"error: no config at {tmp_path / 'nope.toml'}; run `pf-tui init`")
+    assert code == 2 and out.startswith(
+        f"error: no config at {tmp_path / 'nope.toml'}; run `pf-tui init`"
+    )
 
 
 def test_secret_errors_do_not_leak(tmp_path: Path) -> None:
@@ -116,6 +124,9 @@ def test_demo_config_against_sim(sim_server) -> None:
     assert len(config.agents) == len(agents) > 0
     agent = config.agents[0]
     assert agent.casino_key is not None
-    reply = httpx.get(f"{config.api.casino}/auth/balance",
-                      headers={"Authorization": f"Bearer {agent.casino_key.reveal()}"}, timeout=5)
+    reply = httpx.get(
+        f"{config.api.casino}/auth/balance",
+        headers={"Authorization": f"Bearer {agent.casino_key.reveal()}"},
+        timeout=5,
+    )
     assert reply.status_code == 200 and reply.json()["agent_id"] == agent.id

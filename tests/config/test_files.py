@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +27,12 @@ from pf_tui.config import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_ENV = {"PF_CASINO_KEY_1": "a", "PF_TRADING_KEY_1": "b", "PF_WALLET_KEY_1": "c", "PF_CASINO_KEY_2": "d"}
+EXAMPLE_ENV = {
+    "PF_CASINO_KEY_1": "a",
+    "PF_TRADING_KEY_1": "b",
+    "PF_WALLET_KEY_1": "c",
+    "PF_CASINO_KEY_2": "d",
+}
 
 
 def mode_of(path: Path) -> int:
@@ -40,7 +45,10 @@ class TestResolvePath:
         assert resolve_config_path(str(tmp_path / "cli.toml"), env=env) == tmp_path / "cli.toml"
 
     def test_env_over_default(self, tmp_path: Path) -> None:
-        assert resolve_config_path(None, env={"PF_TUI_CONFIG": str(tmp_path / "e.toml")}) == tmp_path / "e.toml"
+        assert (
+            resolve_config_path(None, env={"PF_TUI_CONFIG": str(tmp_path / "e.toml")})
+            == tmp_path / "e.toml"
+        )
 
     def test_default_from_platformdirs(self) -> None:
         path = resolve_config_path(None, env={"PF_TUI_CONFIG": "  "})
@@ -92,7 +100,10 @@ class TestStarterConfig:
         path.write_text("mine = 1\n")
         with pytest.raises(ConfigError) as info:
             write_starter_config(path)
-        assert str(info.value) == f"{path}: already exists; edit it, or run `pf-tui init --force` to replace it"
+        assert (
+            str(info.value)
+            == f"{path}: already exists; edit it, or run `pf-tui init --force` to replace it"
+        )
         assert path.read_text() == "mine = 1\n"
 
     def test_force_replaces(self, tmp_path: Path) -> None:
@@ -117,7 +128,12 @@ class TestState:
             "theme": "nord",
             "positions": {"sort": "pnl", "reverse": True, "filter": "ag_0*"},
             "fleet": {"columns": ["id", "balance"], "min_balance": Decimal("12.50")},
-            "silences": [{"matcher": {"rule": "low_balance"}, "expires": datetime(2030, 1, 1, tzinfo=timezone.utc)}],
+            "silences": [
+                {
+                    "matcher": {"rule": "low_balance"},
+                    "expires": datetime(2030, 1, 1, tzinfo=UTC),
+                }
+            ],
         }
         save_state(path, state)
         assert mode_of(path) == 0o600
@@ -158,9 +174,17 @@ class TestExample:
     def test_valid_with_its_env(self) -> None:
         config = parse_config(example_config_text(), env=EXAMPLE_ENV)
         assert config.profile == "default"
-        assert config.agents[0].casino_key is not None and config.agents[0].casino_key.source == "env:PF_CASINO_KEY_1"
+        assert (
+            config.agents[0].casino_key is not None
+            and config.agents[0].casino_key.source == "env:PF_CASINO_KEY_1"
+        )
         assert config.agents[1].initial_balance == Decimal("50.00")
-        assert {r.name for r in config.alerts.rules} >= {"max_drawdown", "low_balance", "error_rate", "open_positions"}
+        assert {r.name for r in config.alerts.rules} >= {
+            "max_drawdown",
+            "low_balance",
+            "error_rate",
+            "open_positions",
+        }
 
     def test_needs_its_env(self) -> None:
         with pytest.raises(ConfigError, match="PF_CASINO_KEY_1 is not set"):
@@ -169,7 +193,9 @@ class TestExample:
     def test_no_real_secrets(self) -> None:
         text = example_config_text()
         assert not re.search(r"(sk_live_|sk_trade_|pk_live_)[0-9a-f]{8,}", text)
-        assert not re.search(r"^\s*(casino|trading|wallet)_key\s*=", text, re.M)  # inline keys only in comments
+        assert not re.search(
+            r"^\s*(casino|trading|wallet)_key\s*=", text, re.M
+        )  # inline keys only in comments
         assert not re.search(r"^\s*(token|url)\s*=", text, re.M)
 
     def test_every_schema_key_documented(self) -> None:

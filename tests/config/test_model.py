@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,8 +32,15 @@ class TestDefaults:
         assert config.api.casino == "https://casino.purpleflea.com/api/v1"
         polling = config.polling
         assert (polling.balance, polling.positions, polling.pnl, polling.casino) == (10, 5, 3, 2)
-        assert (polling.referrals, polling.errors, polling.escrows, polling.max_backoff) == (30, 5, 5, 120)
-        assert config.ui.max_action_usd == Decimal("100") and config.ui.typed_confirm_usd == Decimal("10")
+        assert (polling.referrals, polling.errors, polling.escrows, polling.max_backoff) == (
+            30,
+            5,
+            5,
+            120,
+        )
+        assert config.ui.max_action_usd == Decimal(
+            "100"
+        ) and config.ui.typed_confirm_usd == Decimal("10")
         assert config.store.retention_days == 30 and config.store.path.name == "pf-tui.db"
         assert config.source == tmp_path / "config.toml"
 
@@ -60,19 +67,27 @@ class TestDefaults:
         assert undocumented == []
 
     def test_trailing_slash_and_health(self, tmp_path: Path) -> None:
-        config = load_text(tmp_path, '[api]\ncasino = "http://127.0.0.1:9/casino/api/v1/"\nfaucet = "http://h/faucet"')
+        config = load_text(
+            tmp_path,
+            '[api]\ncasino = "http://127.0.0.1:9/casino/api/v1/"\nfaucet = "http://h/faucet"',
+        )
         assert config.api.casino == "http://127.0.0.1:9/casino/api/v1"
         assert config.api.health_url("casino") == "http://127.0.0.1:9/casino/health"
         assert config.api.health_url("faucet") == "http://h/faucet/health"
         assert config.api.health_url("trading") == "https://trading.purpleflea.com/health"
 
     def test_relative_paths_from_config_folder(self, tmp_path: Path) -> None:
-        config = load_text(tmp_path, '[store]\npath = "data/pf.db"\n[notify.log]\npath = "alerts.jsonl"')
+        config = load_text(
+            tmp_path, '[store]\npath = "data/pf.db"\n[notify.log]\npath = "alerts.jsonl"'
+        )
         assert config.store.path == tmp_path / "data" / "pf.db"
         assert config.notify.log.path == tmp_path / "alerts.jsonl"
 
     def test_money_is_decimal(self, tmp_path: Path) -> None:
-        config = load_text(tmp_path, '[[agents]]\nid = "ag_0123456789ab"\ninitial_balance = 0.1\n[ui]\nmax_action_usd = "250.50"')
+        config = load_text(
+            tmp_path,
+            '[[agents]]\nid = "ag_0123456789ab"\ninitial_balance = 0.1\n[ui]\nmax_action_usd = "250.50"',
+        )
         assert config.agents[0].initial_balance == Decimal("0.1")
         assert isinstance(config.agents[0].initial_balance, Decimal)
         assert config.ui.max_action_usd == Decimal("250.50")
@@ -82,24 +97,40 @@ class TestAlerts:
     def test_seed_defaults(self, tmp_path: Path) -> None:
         rules = {r.name: r for r in load_text(tmp_path, "").alerts.rules}
         assert list(rules) == list(DEFAULT_RULES)
-        assert (rules["max_drawdown"].metric, rules["max_drawdown"].op, rules["max_drawdown"].threshold) == (
-            "max_drawdown_pct", ">", Decimal("10"))
+        assert (
+            rules["max_drawdown"].metric,
+            rules["max_drawdown"].op,
+            rules["max_drawdown"].threshold,
+        ) == ("max_drawdown_pct", ">", Decimal("10"))
         assert (rules["low_balance"].op, rules["low_balance"].threshold) == ("<", Decimal("50"))
         assert rules["error_rate"].threshold == Decimal("5")
         assert rules["open_positions"].threshold == Decimal("20")
 
     def test_override_moves_clear_with_threshold(self, tmp_path: Path) -> None:
-        rule = load_text(tmp_path, "[alerts.rules.max_drawdown]\nthreshold = 5").alerts.rule("max_drawdown")
-        assert (rule.threshold, rule.clear_threshold, rule.severity) == (Decimal("5"), Decimal("5"), "critical")
+        rule = load_text(tmp_path, "[alerts.rules.max_drawdown]\nthreshold = 5").alerts.rule(
+            "max_drawdown"
+        )
+        assert (rule.threshold, rule.clear_threshold, rule.severity) == (
+            Decimal("5"),
+            Decimal("5"),
+            "critical",
+        )
 
     def test_disable_and_new_rule(self, tmp_path: Path) -> None:
-        text = ('[alerts.rules.open_positions]\nenabled = false\n'
-                '[alerts.rules.stale]\nmetric = "stale_s"\nop = ">="\nthreshold = 300\nfor = "1h30m"\n'
-                'repeat_interval = 0\nseverity = "info"')
+        text = (
+            "[alerts.rules.open_positions]\nenabled = false\n"
+            '[alerts.rules.stale]\nmetric = "stale_s"\nop = ">="\nthreshold = 300\nfor = "1h30m"\n'
+            'repeat_interval = 0\nseverity = "info"'
+        )
         alerts = load_text(tmp_path, text).alerts
         assert alerts.rule("open_positions").enabled is False
         stale = alerts.rule("stale")
-        assert (stale.op, stale.for_s, stale.repeat_interval_s, stale.severity) == (">=", 5400.0, 0.0, "info")
+        assert (stale.op, stale.for_s, stale.repeat_interval_s, stale.severity) == (
+            ">=",
+            5400.0,
+            0.0,
+            "info",
+        )
         assert [r.name for r in alerts.rules][-1] == "stale"
 
     def test_hysteresis_helpers(self, tmp_path: Path) -> None:
@@ -108,17 +139,32 @@ class TestAlerts:
         assert not rule.cleared(Decimal("52")) and rule.cleared(Decimal("55"))
 
     def test_silences(self, tmp_path: Path) -> None:
-        text = ('[[alerts.silences]]\nmatcher = { rule = "low_balance", agent = "ag_01*" }\n'
-                'expires = 2030-01-01T00:00:00+02:00\ncomment = "topping up"')
+        text = (
+            '[[alerts.silences]]\nmatcher = { rule = "low_balance", agent = "ag_01*" }\n'
+            'expires = 2030-01-01T00:00:00+02:00\ncomment = "topping up"'
+        )
         (silence,) = load_text(tmp_path, text).alerts.silences
-        assert silence.matches({"rule": "low_balance", "agent": "ag_0123456789ab", "severity": "warning"})
+        assert silence.matches(
+            {"rule": "low_balance", "agent": "ag_0123456789ab", "severity": "warning"}
+        )
         assert not silence.matches({"rule": "low_balance", "agent": "ag_ff23456789ab"})
-        assert silence.expires == datetime(2029, 12, 31, 22, tzinfo=timezone.utc)
-        assert silence.active(silence.expires - timedelta(seconds=1)) and not silence.active(silence.expires)
+        assert silence.expires == datetime(2029, 12, 31, 22, tzinfo=UTC)
+        assert silence.active(silence.expires - timedelta(seconds=1)) and not silence.active(
+            silence.expires
+        )
         assert silence.comment == "topping up"
 
-    @pytest.mark.parametrize(("text", "seconds"), [("90s", 90.0), ("5m", 300.0), ("1h30m", 5400.0),
-                                                    ("250ms", 0.25), ("2d", 172800.0), ("1.5h", 5400.0)])
+    @pytest.mark.parametrize(
+        ("text", "seconds"),
+        [
+            ("90s", 90.0),
+            ("5m", 300.0),
+            ("1h30m", 5400.0),
+            ("250ms", 0.25),
+            ("2d", 172800.0),
+            ("1.5h", 5400.0),
+        ],
+    )
     def test_durations(self, text: str, seconds: float) -> None:
         assert parse_duration(text) == seconds
 
@@ -134,13 +180,19 @@ class TestHints:
     def test_no_match_lists_choices(self) -> None:
         assert did_you_mean("zzz", ["a", "b"]) == "expected one of: a, b"
 
-    @pytest.mark.parametrize(("text", "hint"), [
-        ("[ui]\nthem = 'x'", "did you mean 'theme'?"),
-        ("[store]\nretention = 5", "did you mean 'retention_days'?"),
-        ("[notify.telegram]\nchatid = 1", "did you mean 'chat_id'?"),
-        ("[[agents]]\nid = 'ag_0123456789ab'\ntrading_key_fle = 'x'", "did you mean 'trading_key_file'?"),
-        ("[pollng]", "did you mean 'polling'?"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "hint"),
+        [
+            ("[ui]\nthem = 'x'", "did you mean 'theme'?"),
+            ("[store]\nretention = 5", "did you mean 'retention_days'?"),
+            ("[notify.telegram]\nchatid = 1", "did you mean 'chat_id'?"),
+            (
+                "[[agents]]\nid = 'ag_0123456789ab'\ntrading_key_fle = 'x'",
+                "did you mean 'trading_key_file'?",
+            ),
+            ("[pollng]", "did you mean 'polling'?"),
+        ],
+    )
     def test_hints_in_messages(self, text: str, hint: str) -> None:
         with pytest.raises(ConfigError) as info:
             parse_config(text, env={})
@@ -160,7 +212,11 @@ class TestDemo:
         assert config.notify.telegram.api_base == "http://127.0.0.1:8800/telegram"
         (agent,) = config.agents
         assert (agent.id, agent.label, agent.strategy, agent.initial_balance) == (
-            "ag_00000000000a", "atlas-trend-001", "trend", Decimal("1000"))
+            "ag_00000000000a",
+            "atlas-trend-001",
+            "trend",
+            Decimal("1000"),
+        )
         assert agent.casino_key is not None and agent.casino_key.reveal() == "sk_live_c"
         assert agent.casino_key.source == "demo"
         assert agent.wallet_key is not None and agent.wallet_key.reveal() == "pk_live_w"
@@ -175,13 +231,16 @@ class TestDemo:
         assert agent.initial_balance == Decimal("12.50") and agent.trading_key is None
         assert agent.base_address is None
 
-    @pytest.mark.parametrize(("item", "key"), [
-        (dict(SIM_AGENT, agent_id="bob"), "agents[0].agent_id"),
-        (dict(SIM_AGENT, initial_balance=1.5), "agents[0].initial_balance"),
-        (dict(SIM_AGENT, label="a\x1b[2Jb"), "agents[0].label"),
-        (dict(SIM_AGENT, keys=["x"]), "agents[0]"),
-        ("not an object", "agents[0]"),
-    ])
+    @pytest.mark.parametrize(
+        ("item", "key"),
+        [
+            (dict(SIM_AGENT, agent_id="bob"), "agents[0].agent_id"),
+            (dict(SIM_AGENT, initial_balance=1.5), "agents[0].initial_balance"),
+            (dict(SIM_AGENT, label="a\x1b[2Jb"), "agents[0].label"),
+            (dict(SIM_AGENT, keys=["x"]), "agents[0]"),
+            ("not an object", "agents[0]"),
+        ],
+    )
     def test_malformed_sim_reply(self, item: object, key: str) -> None:
         with pytest.raises(ConfigError) as info:
             Config.demo("http://127.0.0.1:1", [item])  # type: ignore[list-item]

@@ -53,7 +53,9 @@ class TestSources:
 
     def test_file_two_newlines_refused(self, tmp_path: Path) -> None:
         key_file(tmp_path, "k", CANARY + "\n\n", 0o600)
-        with pytest.raises(ConfigError, match="line break, a control character or surrounding spaces") as info:
+        with pytest.raises(
+            ConfigError, match="line break, a control character or surrounding spaces"
+        ) as info:
             load_text(tmp_path, A + 'casino_key_file = "k"')
         assert CANARY not in str(info.value)
 
@@ -79,12 +81,22 @@ class TestSources:
         assert config.notify.telegram.token is None
 
     def test_enabled_notifier_secrets(self, tmp_path: Path) -> None:
-        text = ('[notify.telegram]\nenabled = true\ntoken_env = "PF_T"\nchat_id = -100\n'
-                '[notify.webhook]\nenabled = true\nurl_env = "PF_W"\n')
-        config = load_text(tmp_path, text, env={"PF_T": "123:abc", "PF_W": "https://h.example/x?t=1"})
-        assert config.notify.telegram.token is not None and config.notify.telegram.token.source == "env:PF_T"
+        text = (
+            '[notify.telegram]\nenabled = true\ntoken_env = "PF_T"\nchat_id = -100\n'
+            '[notify.webhook]\nenabled = true\nurl_env = "PF_W"\n'
+        )
+        config = load_text(
+            tmp_path, text, env={"PF_T": "123:abc", "PF_W": "https://h.example/x?t=1"}
+        )
+        assert (
+            config.notify.telegram.token is not None
+            and config.notify.telegram.token.source == "env:PF_T"
+        )
         assert config.notify.telegram.chat_id == "-100"
-        assert config.notify.webhook.url is not None and config.notify.webhook.url.reveal() == "https://h.example/x?t=1"
+        assert (
+            config.notify.webhook.url is not None
+            and config.notify.webhook.url.reveal() == "https://h.example/x?t=1"
+        )
 
 
 ACCEPTED = [0o600, 0o400]
@@ -94,7 +106,9 @@ REFUSED = [0o640, 0o644, 0o604, 0o660, 0o606]
 class TestModes:
     @pytest.mark.parametrize("mode", ACCEPTED)
     def test_config_accepted(self, tmp_path: Path, mode: int) -> None:
-        assert load_config(write_config(tmp_path, 'profile = "p"\n', mode=mode), env={}).profile == "p"
+        assert (
+            load_config(write_config(tmp_path, 'profile = "p"\n', mode=mode), env={}).profile == "p"
+        )
 
     @pytest.mark.parametrize("mode", REFUSED)
     def test_config_refused(self, tmp_path: Path, mode: int) -> None:
@@ -143,18 +157,31 @@ class TestModes:
 class TestNoLeaks:
     def test_repr_and_str_of_config(self, tmp_path: Path) -> None:
         key_file(tmp_path, "k", CANARY, 0o600)
-        text = (A + 'casino_key_file = "k"\ntrading_key_env = "PF_T"\nwallet_key = "' + CANARY + '"\n'
-                '[notify.telegram]\nenabled = true\ntoken = "' + CANARY + '"\nchat_id = 1\n'
-                '[notify.webhook]\nenabled = true\nurl = "https://x.example/' + CANARY + '"\n')
+        text = (
+            A + 'casino_key_file = "k"\ntrading_key_env = "PF_T"\nwallet_key = "' + CANARY + '"\n'
+            '[notify.telegram]\nenabled = true\ntoken = "' + CANARY + '"\nchat_id = 1\n'
+            '[notify.webhook]\nenabled = true\nurl = "https://x.example/' + CANARY + '"\n'
+        )
         config = load_text(tmp_path, text, env={"PF_T": CANARY})
-        for shown in (repr(config), str(config), f"{config}", repr(config.agents), repr(config.notify)):
+        for shown in (
+            repr(config),
+            str(config),
+            f"{config}",
+            repr(config.agents),
+            repr(config.notify),
+        ):
             assert CANARY not in shown
-        assert config.agents[0].trading_key is not None and config.agents[0].trading_key.reveal() == CANARY
+        assert (
+            config.agents[0].trading_key is not None
+            and config.agents[0].trading_key.reveal() == CANARY
+        )
 
     def test_logs(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.DEBUG)
         key_file(tmp_path, "k", CANARY, 0o600)
-        load_text(tmp_path, A + 'casino_key_file = "k"\ntrading_key_env = "PF_T"\n', env={"PF_T": CANARY})
+        load_text(
+            tmp_path, A + 'casino_key_file = "k"\ntrading_key_env = "PF_T"\n', env={"PF_T": CANARY}
+        )
         assert "casino_key from file:" in caplog.text  # it did log, by source
         assert CANARY not in caplog.text
 

@@ -24,7 +24,9 @@ from pf_tui.clock import FakeClock
 class FakeSource:
     """Answers every read at once; records call times; per-method faults and hangs."""
 
-    def __init__(self, clock: FakeClock, agent_id: str, calls: dict[str, list[tuple[str, float]]]) -> None:
+    def __init__(
+        self, clock: FakeClock, agent_id: str, calls: dict[str, list[tuple[str, float]]]
+    ) -> None:
         self.clock = clock
         self.agent_id = agent_id
         self.calls = calls

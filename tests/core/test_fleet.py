@@ -27,8 +27,15 @@ from pf_tui.core.polling.results import (
 )
 from pf_tui.core.store.db import Store
 
-INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5,
-             "errors": 5}
+INTERVALS = {
+    "balance": 10,
+    "positions": 5,
+    "pnl": 3,
+    "casino": 2,
+    "referrals": 30,
+    "escrows": 5,
+    "errors": 5,
+}
 
 
 def _fleet(clock: FakeClock, n: int = 2) -> FleetState:
@@ -59,7 +66,9 @@ def test_pnl_combines_trading_and_casino_and_drawdown() -> None:
     t = clock.now()
     chart = (PnlPoint("d1", D(10), D(10)), PnlPoint("d2", D(-22), D(-12)))
     fleet.apply(Snapshot("ag_0", DataType.PNL, PnlHistory(net_pnl=D(-12), chart=chart), t, 0.0))
-    fleet.apply(Snapshot("ag_0", DataType.CASINO, CasinoStats(total_bets=5, net_profit=D("2")), t, 0.0))
+    fleet.apply(
+        Snapshot("ag_0", DataType.CASINO, CasinoStats(total_bets=5, net_profit=D("2")), t, 0.0)
+    )
     assert fleet.value("ag_0", "pnl") == D(-10)
     assert fleet.value("ag_0", "pnl_pct") == D(-10)
     assert fleet.value("ag_0", "max_drawdown_usd") == D(22)
@@ -123,10 +132,12 @@ def test_totals() -> None:
     t = clock.now()
     fleet.apply(_bal("ag_0", "10.25", t))
     fleet.apply(_bal("ag_1", "4.75", t))
-    pos = Positions((
-        Position("p1", "BTC", "long", D(100), None, None, D(5)),
-        Position("p2", "ETH", "short", D(-40), None, None, D(-1)),
-    ))
+    pos = Positions(
+        (
+            Position("p1", "BTC", "long", D(100), None, None, D(5)),
+            Position("p2", "ETH", "short", D(-40), None, None, D(-1)),
+        )
+    )
     fleet.apply(Snapshot("ag_1", DataType.POSITIONS, pos, t, 0.0))
     fleet.apply(Snapshot("ag_0", DataType.CASINO, CasinoStats(net_profit=D("-1.5")), t, 0.0))
     esc = (
@@ -135,8 +146,15 @@ def test_totals() -> None:
         Escrow("esc_3", EscrowStatus.FUNDED, D(7), creator_id="ag_other"),
     )
     fleet.apply(Snapshot("ag_0", DataType.ESCROWS, EscrowSnapshot(esc), t, 0.0))
-    fleet.apply(Snapshot("ag_0", DataType.REFERRALS,
-                         ReferralSnapshot((ReferralStats("casino", 3, D("0.30")),)), t, 0.0))
+    fleet.apply(
+        Snapshot(
+            "ag_0",
+            DataType.REFERRALS,
+            ReferralSnapshot((ReferralStats("casino", 3, D("0.30")),)),
+            t,
+            0.0,
+        )
+    )
     tot = fleet.totals()
     assert (tot.agents, tot.balance, tot.pnl, tot.positions) == (2, D(15), D("-1.5"), 2)
     assert tot.exposure == D(140)

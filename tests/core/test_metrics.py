@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -136,8 +136,12 @@ def _escrow(status: EscrowStatus) -> Escrow:
 
 
 def test_escrow_dispute_rate() -> None:
-    escrows = [_escrow(EscrowStatus.DISPUTED), _escrow(EscrowStatus.RELEASED),
-               _escrow(EscrowStatus.FUNDED), _escrow(EscrowStatus.DISPUTED)]
+    escrows = [
+        _escrow(EscrowStatus.DISPUTED),
+        _escrow(EscrowStatus.RELEASED),
+        _escrow(EscrowStatus.FUNDED),
+        _escrow(EscrowStatus.DISPUTED),
+    ]
     assert m.escrow_dispute_rate(escrows) == pytest.approx(0.5)
     assert m.escrow_dispute_rate([]) is None
 
@@ -167,7 +171,7 @@ def test_spend_rate_from_history_nets_out_pnl() -> None:
 
 
 def test_spend_rate_from_activity_window() -> None:
-    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     acts = [
         Activity("escrow_lock", D("-2.50"), None, "", "escrow", now - timedelta(minutes=10)),
         Activity("withdrawal", D("-1.50"), None, "", "casino", now - timedelta(minutes=50)),

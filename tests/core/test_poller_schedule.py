@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pf_tui.api.errors import RateLimitError, ServiceUnavailableError
-from pf_tui.api.models import EscrowStatus, Escrow, LedgerEntry
+from pf_tui.api.models import Escrow, EscrowStatus, LedgerEntry
 from pf_tui.clock import FakeClock
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
@@ -93,7 +93,9 @@ async def test_backoff_doubles_to_cap_then_recovers() -> None:
         assert len(per_agent(calls, "casino_stats", "ag_1")) >= 29
         assert len(per_agent(calls, "pnl_history", "ag_0")) >= 19
         failures = [r for r in poller.drain() if isinstance(r, PollFailure)]
-        assert failures and all(r.agent_id == "ag_0" and r.kind is DataType.CASINO for r in failures)
+        assert failures and all(
+            r.agent_id == "ag_0" and r.kind is DataType.CASINO for r in failures
+        )
         assert [f.failures for f in failures[:3]] == [1, 2, 3]
         assert isinstance(failures[0].error, ServiceUnavailableError)
         # Clear the fault: back to normal after the pending backoff, then every interval.
@@ -183,7 +185,10 @@ async def test_pause_resume_and_refresh_now() -> None:
         await spin(200)
         # Referrals (30 s tier, last polled just now) were polled again for both agents at once
         # (within one uninterruptible fake sleep), not 30 s later.
-        assert sorted(a for a, t in calls["casino_referrals"] if t0 <= t <= t0 + 3) == ["ag_0", "ag_1"]
+        assert sorted(a for a, t in calls["casino_referrals"] if t0 <= t <= t0 + 3) == [
+            "ag_0",
+            "ag_1",
+        ]
         assert len([1 for a, t in calls["balance"] if t0 <= t <= t0 + 3]) == 2
 
 
@@ -216,7 +221,11 @@ async def test_async_iteration_yields_typed_results() -> None:
         async for result in poller:
             key = (result.kind.value, result.ok)
             seen[key] = seen.get(key, 0) + 1
-            if ("positions", False) in seen and ("balance", True) in seen and ("referrals", True) in seen:
+            if (
+                ("positions", False) in seen
+                and ("balance", True) in seen
+                and ("referrals", True) in seen
+            ):
                 break
     assert ("positions", True) not in seen
 

@@ -24,8 +24,8 @@ from pf_tui.config import Config  # noqa: E402
 from pf_tui.core.fleet.state import FleetState  # noqa: E402
 from pf_tui.core.polling.poller import Poller  # noqa: E402
 from pf_tui.core.polling.results import DataType  # noqa: E402
-from pf_tui.wiring import build_poll_engine  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
+from pf_tui.wiring import build_poll_engine  # noqa: E402
 
 INTERVAL = 0.1
 CAP = 0.4
@@ -36,8 +36,9 @@ SERVICE_ROUTES = ("/casino/*", "/trading/*", "/wallet/*", "/escrow/*")
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Any]:
-    server = sim_server_mod.SimServer(host="127.0.0.1", port=0, seed=7, agents=3, motion=False,
-                                      limits="off")
+    server = sim_server_mod.SimServer(
+        host="127.0.0.1", port=0, seed=7, agents=3, motion=False, limits="off"
+    )
     server.start()
     try:
         yield server
@@ -61,8 +62,9 @@ def add_fault(sim: Any, rule: dict[str, Any]) -> None:
 async def engine(sim: Any) -> AsyncIterator[tuple[Poller, FleetState, Callable[[], None]]]:
     _control(sim, "DELETE", "/_sim/faults")
     config = Config.demo(sim.url, fetch_demo_agents(sim.url))
-    client = PurpleFleaClient(ServiceBases.for_simulator(sim.url), timeout=0.5,
-                              retry=RetryPolicy(max_attempts=1))
+    client = PurpleFleaClient(
+        ServiceBases.for_simulator(sim.url), timeout=0.5, retry=RetryPolicy(max_attempts=1)
+    )
     engine = build_poll_engine(config, client=client, seed=3)
     poller, fleet = engine.poller, engine.fleet
     poller.max_backoff = CAP
@@ -91,9 +93,7 @@ async def wait_for(pump: Callable[[], None], cond: Callable[[], bool], timeout: 
 
 
 def all_fresh(fleet: FleetState, kinds: tuple[DataType, ...]) -> bool:
-    return all(
-        not fleet.staleness(a, k).stale for a in fleet.agents for k in kinds
-    )
+    return all(not fleet.staleness(a, k).stale for a in fleet.agents for k in kinds)
 
 
 OTHERS = (DataType.BALANCE, DataType.POSITIONS, DataType.PNL)
@@ -113,7 +113,10 @@ OTHERS = (DataType.BALANCE, DataType.POSITIONS, DataType.PNL)
     ],
 )
 async def test_fault_makes_only_that_figure_stale_and_it_recovers(
-    sim: Any, engine: tuple[Poller, FleetState, Callable[[], None]], kind: str, extra: dict,
+    sim: Any,
+    engine: tuple[Poller, FleetState, Callable[[], None]],
+    kind: str,
+    extra: dict,
     error_name: str,
 ) -> None:
     poller, fleet, pump = engine
@@ -149,13 +152,19 @@ async def test_latency_with_jitter_keeps_figures_fresh(
     poller.set_intervals(slower)
     fleet.set_intervals(slower)
     for route in SERVICE_ROUTES:
-        add_fault(sim, {"route": route, "kind": "latency", "rate": 1, "latency_ms": 20, "jitter_ms": 20})
+        add_fault(
+            sim, {"route": route, "kind": "latency", "rate": 1, "latency_ms": 20, "jitter_ms": 20}
+        )
     await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO, *OTHERS)), 5)
     t_end = time.monotonic() + 0.6
     while time.monotonic() < t_end:
         pump()
-        stale = [(a, k.value, fleet.staleness(a, k).reason) for a in fleet.agents
-                 for k in (DataType.CASINO, *OTHERS) if fleet.staleness(a, k).stale]
+        stale = [
+            (a, k.value, fleet.staleness(a, k).reason)
+            for a in fleet.agents
+            for k in (DataType.CASINO, *OTHERS)
+            if fleet.staleness(a, k).stale
+        ]
         assert not stale
         await asyncio.sleep(0.05)
 
@@ -170,8 +179,11 @@ async def test_429_storm_no_source_polled_faster_than_its_backoff(
         add_fault(sim, {"route": route, "kind": "rate_limit", "rate": 1})
     await asyncio.sleep(2.0)  # the storm itself: let it run for a fixed span to count requests
     _control(sim, "DELETE", "/_sim/faults")
-    rows = [r for r in _control(sim, "GET", f"/_sim/requests?since={mark}")["requests"]
-            if r.get("fault") == "rate_limit" and not r["path"].startswith("/_sim")]
+    rows = [
+        r
+        for r in _control(sim, "GET", f"/_sim/requests?since={mark}")["requests"]
+        if r.get("fault") == "rate_limit" and not r["path"].startswith("/_sim")
+    ]
     assert rows
     by_source: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in rows:
@@ -186,6 +198,10 @@ async def test_429_storm_no_source_polled_faster_than_its_backoff(
     try:
         await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO, *OTHERS)), 5)
     except AssertionError:
-        stale = [(a, k.value, fleet.staleness(a, k).reason) for a in fleet.agents
-                 for k in (DataType.CASINO, *OTHERS) if fleet.staleness(a, k).stale]
+        stale = [
+            (a, k.value, fleet.staleness(a, k).reason)
+            for a in fleet.agents
+            for k in (DataType.CASINO, *OTHERS)
+            if fleet.staleness(a, k).stale
+        ]
         raise AssertionError(stale) from None

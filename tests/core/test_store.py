@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
@@ -10,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pf_tui.clock import FakeClock
-from pf_tui.core.store.schema import SCHEMA_VERSION, migrate
 from pf_tui.core.store.db import Sample, Store, StoreClosedError, default_path, transaction
+from pf_tui.core.store.schema import SCHEMA_VERSION, migrate
 
 
 def test_fresh_store_is_migrated_in_wal_mode(tmp_path: Path) -> None:
@@ -47,8 +46,10 @@ def test_journal_connection_commits_with_synchronous_full(tmp_path: Path) -> Non
 def test_outbox_event_id_is_unique(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         c = store.connect()
-        sql = ("INSERT INTO outbox (receiver, event_id, payload, next_attempt_at, created_at)"
-               " VALUES ('webhook', 'e1', '{}', 0, 0)")
+        sql = (
+            "INSERT INTO outbox (receiver, event_id, payload, next_attempt_at, created_at)"
+            " VALUES ('webhook', 'e1', '{}', 0, 0)"
+        )
         c.execute(sql)
         with pytest.raises(sqlite3.IntegrityError):
             c.execute(sql)
@@ -89,9 +90,14 @@ def test_history_survives_a_restart(tmp_path: Path) -> None:
 
 def test_decimal_values_round_trip_exactly(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
-        store.put_samples([Sample("a", "m", 1.0, D("0.1")), Sample("a", "m", 2.0, D("123456789.123456"))])
+        store.put_samples(
+            [Sample("a", "m", 1.0, D("0.1")), Sample("a", "m", 2.0, D("123456789.123456"))]
+        )
         store.flush()
-        assert [v for _, v in store.load_recent(10)[("a", "m")]] == [D("0.1"), D("123456789.123456")]
+        assert [v for _, v in store.load_recent(10)[("a", "m")]] == [
+            D("0.1"),
+            D("123456789.123456"),
+        ]
 
 
 def test_value_at_and_kv(tmp_path: Path) -> None:
@@ -109,7 +115,9 @@ def test_value_at_and_kv(tmp_path: Path) -> None:
 def test_retention_prunes_old_samples(tmp_path: Path) -> None:
     clock = FakeClock(start=10_000.0)
     with Store(tmp_path / "s.db", retention_s=100.0, clock=clock) as store:
-        store.put_samples([Sample("a", "m", t, D(1)) for t in (9_800.0, 9_899.0, 9_950.0, 10_000.0)])
+        store.put_samples(
+            [Sample("a", "m", t, D(1)) for t in (9_800.0, 9_899.0, 9_950.0, 10_000.0)]
+        )
         store.flush()
         assert store.prune() == 2
         assert [t for t, _ in store.load_recent(10)[("a", "m")]] == [9_950.0, 10_000.0]

@@ -12,12 +12,12 @@ import asyncio
 import sys
 
 from pf_tui.clock import SYSTEM_CLOCK
-from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.alerts.engine import AlertEngine
+from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
+from pf_tui.core.alerts.store import AlertLog
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import TelegramReceiver, WebhookReceiver
-from pf_tui.core.alerts.store import AlertLog
 from pf_tui.core.store.db import Store
 from pf_tui.secret import Secret
 
@@ -31,17 +31,25 @@ async def main(store_path: str, telegram_base: str, webhook_url: str) -> int:
     log = AlertLog(conn)
     rule = RuleSpec("unknown_action", RuleKind.UNKNOWN_ACTION, Severity.CRITICAL, repeat_s=10**6)
     engine = AlertEngine([rule], state=log.load_instances())
-    facts = [AgentFacts(f"ag_{a:012d}", unknown_actions=tuple(
-        f"act-{a:02d}-{i:03d}" for i in range(PER_AGENT))) for a in range(AGENTS)]
+    facts = [
+        AgentFacts(
+            f"ag_{a:012d}", unknown_actions=tuple(f"act-{a:02d}-{i:03d}" for i in range(PER_AGENT))
+        )
+        for a in range(AGENTS)
+    ]
     names = ["telegram", "webhook"]
     now = SYSTEM_CLOCK.now()
     before = AlertLog.snapshot(engine)
     events = engine.evaluate(facts, None, now)
     log.commit(engine, before, events, names, now)
-    disp = Dispatcher(log.outbox, [
-        TelegramReceiver(Secret("1:crash-token"), "42", api_base=telegram_base),
-        WebhookReceiver(Secret(webhook_url)),
-    ], batch=20)
+    disp = Dispatcher(
+        log.outbox,
+        [
+            TelegramReceiver(Secret("1:crash-token"), "42", api_base=telegram_base),
+            WebhookReceiver(Secret(webhook_url)),
+        ],
+        batch=20,
+    )
 
     async def drain(name: str) -> None:
         while True:

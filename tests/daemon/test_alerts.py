@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
 
+from pf_tui.core.alerts.engine import AlertEngine, AlertInstance
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
-from pf_tui.core.alerts.engine import AlertEngine, AlertInstance, EventKind
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rules
 
 T0 = 1_767_225_600.0
-BAL = RuleSpec("balance_low", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd", op="<",
-               threshold=Decimal(50), clear=Decimal(55), for_s=300, repeat_s=3600)
+BAL = RuleSpec(
+    "balance_low",
+    RuleKind.THRESHOLD,
+    Severity.WARNING,
+    metric="balance_usd",
+    op="<",
+    threshold=Decimal(50),
+    clear=Decimal(55),
+    for_s=300,
+    repeat_s=3600,
+)
 DOWN = RuleSpec("api_down", RuleKind.DOWN, Severity.CRITICAL, for_s=0, repeat_s=3600)
 
 
@@ -56,7 +66,9 @@ def test_hysteresis_clear_threshold() -> None:
 
 
 def test_repeat_interval_and_stable_ids() -> None:
-    eng = AlertEngine([BAL], )
+    eng = AlertEngine(
+        [BAL],
+    )
     eng.evaluate([agent("40")], None, T0)
     out = []
     for t in range(300, 3 * 3600 + 301, 60):
@@ -91,8 +103,9 @@ def test_api_down_inhibits_other_alerts_of_that_agent() -> None:
 
 
 def test_inhibition_suppresses_then_releases() -> None:
-    rule = RuleSpec("errors", RuleKind.THRESHOLD, metric="error_rate_pct", threshold=Decimal(5),
-                    for_s=0)
+    rule = RuleSpec(
+        "errors", RuleKind.THRESHOLD, metric="error_rate_pct", threshold=Decimal(5), for_s=0
+    )
     # a threshold alert fires, then the agent's API goes down
     eng2 = AlertEngine([rule, DOWN])
     hi = AgentFacts("ag_1", metrics={"error_rate_pct": Decimal(9)})
@@ -125,8 +138,9 @@ def test_silenced_episode_resolves_silently() -> None:
 
 def test_assume_for_fires_at_once() -> None:
     eng = AlertEngine(default_rules())
-    facts = AgentFacts("ag_1", metrics={"max_drawdown_pct": Decimal("12.5"),
-                                        "balance_usd": Decimal(100)})
+    facts = AgentFacts(
+        "ag_1", metrics={"max_drawdown_pct": Decimal("12.5"), "balance_usd": Decimal(100)}
+    )
     ev = eng.evaluate([facts], FleetFacts({"error_rate_pct": Decimal(0)}), T0, assume_for=True)
     assert [e.rule for e in ev] == ["max_drawdown"]
 
@@ -143,22 +157,29 @@ def test_stream_silent_dispute_unknown_action_subkeys() -> None:
     facts2 = AgentFacts("ag_1", streams=(s,), unknown_actions=("k2",))
     ev = eng.evaluate([facts2], None, T0 + 1900)
     assert sorted((e.rule, e.kind.value) for e in ev) == [
-        ("dispute_opened", "resolved"), ("unknown_action", "resolved")]
+        ("dispute_opened", "resolved"),
+        ("unknown_action", "resolved"),
+    ]
 
 
 def test_fleet_scope() -> None:
     eng = AlertEngine([r for r in default_rules() if r.name == "fleet_error_rate"])
     ev = eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(7)}), T0, assume_for=True)
-    assert ev[0].labels == {"alertname": "fleet_error_rate", "severity": "critical",
-                            "scope": "fleet"}
+    assert ev[0].labels == {
+        "alertname": "fleet_error_rate",
+        "severity": "critical",
+        "scope": "fleet",
+    }
     assert kinds(eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(2)}), T0 + 1)) == [
-        "resolved"]
+        "resolved"
+    ]
 
 
 def test_bad_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="clear"):
-        RuleSpec("x", RuleKind.THRESHOLD, metric="m", op=">", threshold=Decimal(5),
-                 clear=Decimal(6))
+        RuleSpec(
+            "x", RuleKind.THRESHOLD, metric="m", op=">", threshold=Decimal(5), clear=Decimal(6)
+        )
     with pytest.raises(ValueError, match="op"):
         RuleSpec("x", RuleKind.THRESHOLD, metric="m", op="==")
 
@@ -188,25 +209,40 @@ def test_model_24h_message_count() -> None:
     # episode 1: fires at 0:05, repeats at 1:05..5:05 (5), resolves at 6:01 (60 > 55).
     # flap: pending never lasts 300 s. episode 2: fires 12:05, repeats 13:05, 14:05 (52 holds
     # it firing), resolves 15:00.
-    assert kinds(sent) == (["firing"] + ["repeat"] * 5 + ["resolved"]
-                           + ["firing"] + ["repeat"] * 2 + ["resolved"])
+    assert kinds(sent) == (
+        ["firing"] + ["repeat"] * 5 + ["resolved"] + ["firing"] + ["repeat"] * 2 + ["resolved"]
+    )
 
 
 def test_rules_from_config_defaults_and_silences() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from pf_tui.config import AlertsConfig, default_rules as config_defaults
+    from pf_tui.config import AlertsConfig
+    from pf_tui.config import default_rules as config_defaults
     from pf_tui.config.model import Silence as ConfigSilence
     from pf_tui.core.alerts.rules import rules_from_config
 
-    cfg = AlertsConfig(rules=config_defaults(), silences=(ConfigSilence(
-        (("rule", "low_balance"), ("agent", "ag_*")),
-        datetime(2026, 1, 2, tzinfo=timezone.utc), "maintenance"),))
+    cfg = AlertsConfig(
+        rules=config_defaults(),
+        silences=(
+            ConfigSilence(
+                (("rule", "low_balance"), ("agent", "ag_*")),
+                datetime(2026, 1, 2, tzinfo=UTC),
+                "maintenance",
+            ),
+        ),
+    )
     rules, silences = rules_from_config(cfg)
     names = [r.name for r in rules]
     assert names[:4] == ["max_drawdown", "low_balance", "error_rate", "open_positions"]
-    assert {"data_stale", "api_down", "stream_silent", "dispute_opened", "unknown_action",
-            "spend_rate_high"} <= set(names)
+    assert {
+        "data_stale",
+        "api_down",
+        "stream_silent",
+        "dispute_opened",
+        "unknown_action",
+        "spend_rate_high",
+    } <= set(names)
     low = rules[1]
     assert low.op == "<" and low.threshold == Decimal(50) and low.clear_at == Decimal(55)
     assert silences[0].matchers == {"alertname": "low_balance", "agent": "ag_*"}
@@ -214,8 +250,9 @@ def test_rules_from_config_defaults_and_silences() -> None:
 
 
 def test_ge_op_clears_when_no_longer_holding() -> None:
-    rule = RuleSpec("r", RuleKind.THRESHOLD, metric="m", op=">=", threshold=Decimal(5),
-                    clear=Decimal(3))
+    rule = RuleSpec(
+        "r", RuleKind.THRESHOLD, metric="m", op=">=", threshold=Decimal(5), clear=Decimal(3)
+    )
     eng = AlertEngine([rule])
     f = lambda v: AgentFacts("ag_1", metrics={"m": Decimal(v)})  # noqa: E731
     assert kinds(eng.evaluate([f(5)], None, T0)) == ["firing"]

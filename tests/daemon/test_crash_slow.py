@@ -27,8 +27,14 @@ def test_kill_9_five_times_loses_nothing(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     with SimServer(seed=1, agents=1, motion=False) as sim, webhook_sink() as sink:
         httpx.delete(f"{sim.url}/telegram/_sent")
-        args = [sys.executable, "-m", "tests.daemon.crash_worker", str(tmp_path / "s.db"),
-                f"{sim.url}/telegram", sink.url]
+        args = [
+            sys.executable,
+            "-m",
+            "tests.daemon.crash_worker",
+            str(tmp_path / "s.db"),
+            f"{sim.url}/telegram",
+            sink.url,
+        ]
 
         def telegram_count() -> int:
             return len(httpx.get(f"{sim.url}/telegram/_sent").json()["result"])
@@ -40,7 +46,8 @@ def test_kill_9_five_times_loses_nothing(tmp_path: Path) -> None:
                 target = (kills + 1) * TOTAL // (KILLS + 2)
                 deadline = time.monotonic() + 60
                 while (len(sink.event_ids()) < target or telegram_count() < target // 2) and (
-                        proc.poll() is None and time.monotonic() < deadline):
+                    proc.poll() is None and time.monotonic() < deadline
+                ):
                     time.sleep(0.02)
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)

@@ -26,8 +26,8 @@ from pf_tui.config.model import (
 )
 from pf_tui.config.parse import default_rules
 from pf_tui.core.alerts.store import read_heartbeat
-from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.daemon.logs import setup_logging
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.secret import Secret
 
 from .helpers import free_port, webhook_sink
@@ -40,14 +40,22 @@ def dead_config(tmp_path: Path, hook_url: str) -> Config:
     base = f"http://127.0.0.1:{free_port()}"
     return Config(
         store=StoreConfig(path=tmp_path / "store.db"),
-        api=ApiConfig(casino=base + "/casino/api/v1", escrow=base + "/escrow",
-                      faucet=base + "/faucet", trading=base + "/trading/v1",
-                      wallet=base + "/wallet/v1", docs=base + "/api/v1", timeout=0.5,
-                      transport="httpx"),
+        api=ApiConfig(
+            casino=base + "/casino/api/v1",
+            escrow=base + "/escrow",
+            faucet=base + "/faucet",
+            trading=base + "/trading/v1",
+            wallet=base + "/wallet/v1",
+            docs=base + "/api/v1",
+            timeout=0.5,
+            transport="httpx",
+        ),
         agents=(AgentConfig(id="ag_0000000000a1", label="alpha", casino_key=Secret(CANARY_KEY)),),
         alerts=AlertsConfig(rules=default_rules()),
         notify=NotifyConfig(
-            webhook=WebhookConfig(enabled=True, url=Secret(f"{hook_url}?token={CANARY_HOOK_TOKEN}")),
+            webhook=WebhookConfig(
+                enabled=True, url=Secret(f"{hook_url}?token={CANARY_HOOK_TOKEN}")
+            ),
             log=LogNotifyConfig(path=tmp_path / "alerts.jsonl"),
         ),
     )
@@ -59,15 +67,18 @@ async def test_once_api_down_exits_3_and_delivers(tmp_path: Path) -> None:
         config = dead_config(tmp_path, sink.url)
         handler = setup_logging(config, stream)
         try:
-            code = await run_daemon(config, once=True, clock=FakeClock(),
-                                    options=DaemonOptions(once_timeout_s=20))
+            code = await run_daemon(
+                config, once=True, clock=FakeClock(), options=DaemonOptions(once_timeout_s=20)
+            )
         finally:
             logging.getLogger("pf_tui").removeHandler(handler)
         assert code == 3
         bodies = sink.received
     # the agent's own threshold rules are unknown (no data), not "all good" and not firing
-    assert sorted(b["commonLabels"]["alertname"] for b in bodies) == ["api_down",
-                                                                    "fleet_error_rate"]
+    assert sorted(b["commonLabels"]["alertname"] for b in bodies) == [
+        "api_down",
+        "fleet_error_rate",
+    ]
     down = next(b for b in bodies if b["commonLabels"]["alertname"] == "api_down")
     assert down["commonLabels"]["agent"] == "ag_0000000000a1"
     lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
@@ -78,7 +89,8 @@ async def test_once_api_down_exits_3_and_delivers(tmp_path: Path) -> None:
     beat = read_heartbeat(conn)
     assert beat is not None and beat.firing == 2 and beat.agents == 1
     dump = "\n".join(
-        str(r) for t in ("alerts", "outbox", "kv") for r in conn.execute(f"SELECT * FROM {t}"))
+        str(r) for t in ("alerts", "outbox", "kv") for r in conn.execute(f"SELECT * FROM {t}")
+    )
     logs = stream.getvalue()
     for blob in (dump, logs, json.dumps(bodies), "\n".join(lines)):
         assert CANARY_KEY not in blob and CANARY_HOOK_TOKEN not in blob
@@ -100,8 +112,11 @@ async def test_metrics_served_and_stop_exits_0(tmp_path: Path) -> None:
         config = dead_config(tmp_path, sink.url)
         port = free_port()
         stop = asyncio.Event()
-        task = asyncio.create_task(run_daemon(config, metrics_port=port, stop=stop,
-                                              options=DaemonOptions(eval_interval_s=0.05)))
+        task = asyncio.create_task(
+            run_daemon(
+                config, metrics_port=port, stop=stop, options=DaemonOptions(eval_interval_s=0.05)
+            )
+        )
         text = ""
         async with httpx.AsyncClient() as client:
             for _ in range(200):

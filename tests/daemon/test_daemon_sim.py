@@ -20,8 +20,8 @@ import pytest
 
 from pf_tui.config import AlertRule, Config
 from pf_tui.config.model import LogNotifyConfig, StoreConfig, TelegramConfig, WebhookConfig
-from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.daemon.logs import setup_logging
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.secret import Secret
 from pf_tui.sim.http.server import SimServer
 
@@ -43,19 +43,28 @@ def sim() -> Iterator[SimServer]:
 def sim_config(sim: SimServer, tmp_path: Path, hook_url: str) -> Config:
     agents = httpx.get(f"{sim.url}/_sim/agents").json()["agents"]
     base = Config.demo(sim.url, agents, store_path=tmp_path / "store.db")
-    rich = AlertRule(name="has_money", metric="balance_usd", op=">", threshold=Decimal("0"),
-                     clear_threshold=Decimal("0"), severity="info")
+    rich = AlertRule(
+        name="has_money",
+        metric="balance_usd",
+        op=">",
+        threshold=Decimal("0"),
+        clear_threshold=Decimal("0"),
+        severity="info",
+    )
     notify = dataclasses.replace(
         base.notify,
-        telegram=TelegramConfig(enabled=True, token=Secret(TOKEN), chat_id="42",
-                                api_base=f"{sim.url}/telegram"),
+        telegram=TelegramConfig(
+            enabled=True, token=Secret(TOKEN), chat_id="42", api_base=f"{sim.url}/telegram"
+        ),
         webhook=WebhookConfig(enabled=True, url=Secret(f"{hook_url}?k={HOOK_SECRET}")),
         log=LogNotifyConfig(path=tmp_path / "alerts.jsonl"),
     )
     return dataclasses.replace(
-        base, notify=notify,
+        base,
+        notify=notify,
         alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,)),
-        store=StoreConfig(path=tmp_path / "store.db"))
+        store=StoreConfig(path=tmp_path / "store.db"),
+    )
 
 
 def secrets_of(config: Config) -> list[str]:
@@ -77,9 +86,14 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
             once_bodies = list(sink.received)
             port = free_port()
             stop = asyncio.Event()
-            task = asyncio.create_task(run_daemon(
-                config, metrics_port=port, stop=stop,
-                options=DaemonOptions(eval_interval_s=0.1, heartbeat_s=3600)))
+            task = asyncio.create_task(
+                run_daemon(
+                    config,
+                    metrics_port=port,
+                    stop=stop,
+                    options=DaemonOptions(eval_interval_s=0.1, heartbeat_s=3600),
+                )
+            )
             metrics = ""
             async with httpx.AsyncClient() as client:
                 for _ in range(300):
@@ -87,7 +101,10 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
                         metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
                     except httpx.TransportError:
                         metrics = ""
-                    if 'pf_agent_balance_usd{' in metrics and "pf_api_latency_seconds_bucket" in metrics:
+                    if (
+                        "pf_agent_balance_usd{" in metrics
+                        and "pf_api_latency_seconds_bucket" in metrics
+                    ):
                         break
                     await asyncio.sleep(0.05)
             stop.set()
@@ -102,10 +119,21 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
     assert len({b["eventId"] for b in bodies}) == len(bodies)
     assert any(b["commonLabels"]["alertname"] == "Watchdog" for b in bodies)  # heartbeat message
     conn = sqlite3.connect(tmp_path / "store.db")
-    store_dump = "\n".join(str(r) for t in ("alerts", "outbox", "kv", "samples")
-                           for r in conn.execute(f"SELECT * FROM {t}"))
-    everything = "\n".join([logs.getvalue(), metrics, json.dumps(bodies), json.dumps(telegram),
-                            store_dump, (tmp_path / "alerts.jsonl").read_text()])
+    store_dump = "\n".join(
+        str(r)
+        for t in ("alerts", "outbox", "kv", "samples")
+        for r in conn.execute(f"SELECT * FROM {t}")
+    )
+    everything = "\n".join(
+        [
+            logs.getvalue(),
+            metrics,
+            json.dumps(bodies),
+            json.dumps(telegram),
+            store_dump,
+            (tmp_path / "alerts.jsonl").read_text(),
+        ]
+    )
     for secret in secrets_of(config):
         assert secret not in everything
     assert "pf_fleet_balance_usd" in metrics and "pf_notify_outbox_depth" in metrics
@@ -113,8 +141,9 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (apt-get install -y prometheus): format not checked")
-    check = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=metrics, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -127,9 +156,17 @@ async def test_demo_config_pages_the_simulators_telegram(sim: SimServer, tmp_pat
     agents = httpx.get(f"{sim.url}/_sim/agents").json()["agents"]
     base = Config.demo(sim.url, agents, store_path=tmp_path / "store.db")
     assert base.notify.telegram.enabled and base.notify.telegram.api_base == f"{sim.url}/telegram"
-    rich = AlertRule(name="has_money", metric="balance_usd", op=">", threshold=Decimal("0"),
-                     clear_threshold=Decimal("0"), severity="info")
-    config = dataclasses.replace(base, alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,)))
+    rich = AlertRule(
+        name="has_money",
+        metric="balance_usd",
+        op=">",
+        threshold=Decimal("0"),
+        clear_threshold=Decimal("0"),
+        severity="info",
+    )
+    config = dataclasses.replace(
+        base, alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,))
+    )
     assert await run_daemon(config, once=True) == 3
     sent = httpx.get(f"{sim.url}/telegram/_sent").json()["result"]
     assert sent and all(m["chat_id"] == DEMO_CHAT for m in sent)

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pf_tui.core.alerts.engine import EventKind
-from pf_tui.core.notify.outbox import DEAD_AT, Dispatcher, Outbox, backoff_s
 from pf_tui.core.notify.format import (
     TELEGRAM_LIMIT,
     event_from_dict,
@@ -20,22 +19,27 @@ from pf_tui.core.notify.format import (
     utf16_len,
     webhook_payload,
 )
+from pf_tui.core.notify.outbox import DEAD_AT, Dispatcher, Outbox, backoff_s
 from pf_tui.core.notify.receivers import LogReceiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.store.schema import migrate
 from pf_tui.secret import Secret
 
 from .helpers import T0, make_event, telegram_html_errors, webhook_sink
 
-NASTY = st.text(alphabet=st.sampled_from(list("<>&</b>\"'ab \n\u202e\x1b\U0001f600é")) | st.characters(),
-                max_size=6000)
+NASTY = st.text(
+    alphabet=st.sampled_from(list("<>&</b>\"'ab \n\u202e\x1b\U0001f600é")) | st.characters(),
+    max_size=6000,
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(desc=NASTY, summary=NASTY, label=NASTY)
 def test_telegram_html_valid_and_bounded(desc: str, summary: str, label: str) -> None:
-    event = make_event(description=desc, summary=summary,
-                       labels={"alertname": "x", "severity": "warning", "agent": "ag_1",
-                               "label": label})
+    event = make_event(
+        description=desc,
+        summary=summary,
+        labels={"alertname": "x", "severity": "warning", "agent": "ag_1", "label": label},
+    )
     text = telegram_html(event)
     assert utf16_len(text) <= TELEGRAM_LIMIT
     assert telegram_html_errors(text) == []
@@ -90,8 +94,13 @@ async def test_webhook_500_then_200_backlog_drains_healthy_receiver_no_copies() 
     box = _outbox()
     with webhook_sink() as bad, webhook_sink() as good:
         bad.fail_status = 500
-        disp = Dispatcher(box, [WebhookReceiver(Secret(bad.url), name="bad"),
-                                WebhookReceiver(Secret(good.url), name="good")])
+        disp = Dispatcher(
+            box,
+            [
+                WebhookReceiver(Secret(bad.url), name="bad"),
+                WebhookReceiver(Secret(good.url), name="good"),
+            ],
+        )
         now = T0
         box.enqueue([make_event(i) for i in range(5)], ["bad", "good"], now)
         for step in range(40):
@@ -126,8 +135,10 @@ async def test_backoff_holds_whole_receiver_and_grows() -> None:
         calls.append(T0)
         return httpx.Response(503, text="busy")
 
-    disp = Dispatcher(box, [WebhookReceiver(Secret("http://127.0.0.1:9/h"),
-                                            transport=httpx.MockTransport(handler))])
+    disp = Dispatcher(
+        box,
+        [WebhookReceiver(Secret("http://127.0.0.1:9/h"), transport=httpx.MockTransport(handler))],
+    )
     box.enqueue([make_event(1), make_event(2)], ["webhook"], T0)
     await disp.deliver("webhook", T0)
     assert len(calls) == 1  # the second row waits behind the first
@@ -141,11 +152,19 @@ async def test_backoff_holds_whole_receiver_and_grows() -> None:
 
 async def test_telegram_400_and_403_dead_lettered_not_retried() -> None:
     box = _outbox()
-    answers = iter([httpx.Response(400, json={"ok": False, "error_code": 400,
-                                              "description": "Bad Request: chat not found"}),
-                    httpx.Response(403, json={"ok": False, "error_code": 403,
-                                              "description": "Forbidden: bot was blocked"}),
-                    httpx.Response(200, json={"ok": True, "result": {"message_id": 1}})])
+    answers = iter(
+        [
+            httpx.Response(
+                400,
+                json={"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+            ),
+            httpx.Response(
+                403,
+                json={"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked"},
+            ),
+            httpx.Response(200, json={"ok": True, "result": {"message_id": 1}}),
+        ]
+    )
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -153,8 +172,14 @@ async def test_telegram_400_and_403_dead_lettered_not_retried() -> None:
         return next(answers)
 
     token = Secret("123:CANARY-TOKEN-abc")
-    disp = Dispatcher(box, [TelegramReceiver(token, "42", api_base="http://127.0.0.1:9",
-                                             transport=httpx.MockTransport(handler))])
+    disp = Dispatcher(
+        box,
+        [
+            TelegramReceiver(
+                token, "42", api_base="http://127.0.0.1:9", transport=httpx.MockTransport(handler)
+            )
+        ],
+    )
     box.enqueue([make_event(1), make_event(2), make_event(3)], ["telegram"], T0)
     assert await disp.deliver("telegram", T0) == 1
     assert len(seen) == 3
@@ -175,8 +200,14 @@ async def test_network_error_is_retried_and_token_scrubbed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"cannot reach {request.url}")
 
-    disp = Dispatcher(box, [TelegramReceiver(token, "42", api_base="http://127.0.0.1:9",
-                                             transport=httpx.MockTransport(handler))])
+    disp = Dispatcher(
+        box,
+        [
+            TelegramReceiver(
+                token, "42", api_base="http://127.0.0.1:9", transport=httpx.MockTransport(handler)
+            )
+        ],
+    )
     box.enqueue([make_event(1)], ["telegram"], T0)
     await disp.deliver("telegram", T0)
     err = box.conn.execute("SELECT last_error FROM outbox").fetchone()[0]

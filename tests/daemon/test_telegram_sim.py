@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.alerts.engine import AlertEngine, AlertEvent
+from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
-from pf_tui.core.notify.outbox import Dispatcher
-from pf_tui.core.notify.format import TELEGRAM_LIMIT, telegram_html, utf16_len
-from pf_tui.core.notify.receivers import Outcome, TelegramReceiver
 from pf_tui.core.alerts.store import AlertLog
+from pf_tui.core.notify.format import TELEGRAM_LIMIT, telegram_html, utf16_len
+from pf_tui.core.notify.outbox import Dispatcher
+from pf_tui.core.notify.receivers import Outcome, TelegramReceiver
 from pf_tui.core.store.schema import migrate
 from pf_tui.secret import Secret
 from pf_tui.sim.http.server import SimServer
@@ -54,8 +54,17 @@ def _log(tmp_path: Path) -> AlertLog:
 
 
 async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) -> None:
-    rule = RuleSpec("low_balance", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd",
-                    op="<", threshold=Decimal(50), clear=Decimal(55), for_s=300, repeat_s=3600)
+    rule = RuleSpec(
+        "low_balance",
+        RuleKind.THRESHOLD,
+        Severity.WARNING,
+        metric="balance_usd",
+        op="<",
+        threshold=Decimal(50),
+        clear=Decimal(55),
+        for_s=300,
+        repeat_s=3600,
+    )
     engine = AlertEngine([rule])
     log = _log(tmp_path)
     receiver = TelegramReceiver(TOKEN, "42", api_base=f"{tg.url}/telegram")
@@ -125,19 +134,33 @@ async def test_429_retry_after_honoured(tg: SimServer, tmp_path: Path) -> None:
         assert later and min(later) >= t + 30
         assert not [u for u, _ in attempts if t < u < t + 30]
     texts = [str(m["text"]) for m in sent(tg)]
-    assert [x.rsplit("\n", 1)[1] for x in texts] == [f"event {i}" for i in range(7)]  # once each, in order
+    assert [x.rsplit("\n", 1)[1] for x in texts] == [
+        f"event {i}" for i in range(7)
+    ]  # once each, in order
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.sampled_from(list("<>&/b\"' \n\U0001f600x")) | st.characters(
-    blacklist_categories=("Cs",)), max_size=9000))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("<>&/b\"' \n\U0001f600x"))
+        | st.characters(blacklist_categories=("Cs",)),
+        max_size=9000,
+    )
+)
 def test_stand_in_accepts_any_alert_text(tg: SimServer, text: str) -> None:
-    event = make_event(description=text, summary=text[:600],
-                       labels={"alertname": "x</b>", "severity": "warning", "agent": text[:64]})
+    event = make_event(
+        description=text,
+        summary=text[:600],
+        labels={"alertname": "x</b>", "severity": "warning", "agent": text[:64]},
+    )
     html = telegram_html(event)
     assert utf16_len(html) <= TELEGRAM_LIMIT
-    resp = httpx.post(f"{tg.url}/telegram/bot{TOKEN.reveal()}/sendMessage",
-                      json={"chat_id": "42", "text": html, "parse_mode": "HTML"})
+    resp = httpx.post(
+        f"{tg.url}/telegram/bot{TOKEN.reveal()}/sendMessage",
+        json={"chat_id": "42", "text": html, "parse_mode": "HTML"},
+    )
     assert resp.status_code == 200, resp.text
 
 

@@ -33,5 +33,11 @@ def test_sim_imports_neither_client_nor_ui() -> None:
 def test_sim_never_uses_the_global_random() -> None:
     for path in SIM_DIR.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        for call in ("random.random(", "random.choice(", "random.randint(", "random.seed(", "random.uniform("):
+        for call in (
+            "random.random(",
+            "random.choice(",
+            "random.randint(",
+            "random.seed(",
+            "random.uniform(",
+        ):
             assert call not in text, f"{path.name} uses the global RNG ({call})"

@@ -7,14 +7,14 @@ from typing import Any
 
 import httpx
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from pf_tui.sim.http.server import SimServer
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.escrow import CLASSIC, DOCS, TERMINAL
 from pf_tui.sim.model.faucet import REGISTRATION_BUCKET
 from pf_tui.sim.model.market import INITIAL_PRICES
 from pf_tui.sim.model.state import Simulator
-from pf_tui.sim.http.server import SimServer
 
 from .helpers import auth, body
 
@@ -50,20 +50,51 @@ class Conservation(RuleBasedStateMachine):
     @rule(i=st.integers(0, 50))
     def faucet(self, i: int) -> None:
         self.ips += 1
-        self.attempt(self.sim.faucet.claim, {"agent_casino_id": self.pick(i).agent_id}, f"ip{self.ips}", self.sim.now())
+        self.attempt(
+            self.sim.faucet.claim,
+            {"agent_casino_id": self.pick(i).agent_id},
+            f"ip{self.ips}",
+            self.sim.now(),
+        )
 
     @rule(i=st.integers(0, 50), amount=amounts, heads=st.booleans())
     def coin_flip(self, i: int, amount: Decimal, heads: bool) -> None:
-        self.attempt(self.sim.casino.coin_flip, self.pick(i), "heads" if heads else "tails", amount, self.sim.now())
+        self.attempt(
+            self.sim.casino.coin_flip,
+            self.pick(i),
+            "heads" if heads else "tails",
+            amount,
+            self.sim.now(),
+        )
 
     @rule(i=st.integers(0, 50), amount=amounts, over=st.booleans(), t=st.integers(1, 99))
     def dice(self, i: int, amount: Decimal, over: bool, t: int) -> None:
-        self.attempt(self.sim.casino.dice, self.pick(i), "over" if over else "under", t, amount, self.sim.now())
+        self.attempt(
+            self.sim.casino.dice,
+            self.pick(i),
+            "over" if over else "under",
+            t,
+            amount,
+            self.sim.now(),
+        )
 
-    @rule(i=st.integers(0, 50), coin=st.sampled_from(sorted(INITIAL_PRICES)), long=st.booleans(),
-          size=st.decimals(min_value=Decimal(1), max_value=Decimal(500), places=2), lev=st.integers(1, 20))
+    @rule(
+        i=st.integers(0, 50),
+        coin=st.sampled_from(sorted(INITIAL_PRICES)),
+        long=st.booleans(),
+        size=st.decimals(min_value=Decimal(1), max_value=Decimal(500), places=2),
+        lev=st.integers(1, 20),
+    )
     def trade_open(self, i: int, coin: str, long: bool, size: Decimal, lev: int) -> None:
-        self.attempt(self.sim.market.open, self.pick(i), coin, "long" if long else "short", size, lev, self.sim.now())
+        self.attempt(
+            self.sim.market.open,
+            self.pick(i),
+            coin,
+            "long" if long else "short",
+            size,
+            lev,
+            self.sim.now(),
+        )
 
     @rule(i=st.integers(0, 50))
     def trade_close(self, i: int) -> None:
@@ -76,13 +107,27 @@ class Conservation(RuleBasedStateMachine):
         for _ in range(steps):
             self.sim.market.step()
 
-    @rule(i=st.integers(0, 50), j=st.integers(0, 50), amount=st.decimals(min_value=Decimal("0.05"),
-          max_value=Decimal("80"), places=6), docs=st.booleans(), hours=st.integers(1, 3), ref=st.integers(0, 60))
-    def escrow_create(self, i: int, j: int, amount: Decimal, docs: bool, hours: int, ref: int) -> None:
+    @rule(
+        i=st.integers(0, 50),
+        j=st.integers(0, 50),
+        amount=st.decimals(min_value=Decimal("0.05"), max_value=Decimal("80"), places=6),
+        docs=st.booleans(),
+        hours=st.integers(1, 3),
+        ref=st.integers(0, 60),
+    )
+    def escrow_create(
+        self, i: int, j: int, amount: Decimal, docs: bool, hours: int, ref: int
+    ) -> None:
         code = self.pick(ref).referral_code if ref < 40 else "ref_unknown1"
         self.attempt(
-            self.sim.create_escrow, self.pick(i), dialect=DOCS if docs else CLASSIC, raw_amount=amount,
-            description="state machine", payee_id=self.pick(j).agent_id, raw_timeout=hours, referral_code=code,
+            self.sim.create_escrow,
+            self.pick(i),
+            dialect=DOCS if docs else CLASSIC,
+            raw_amount=amount,
+            description="state machine",
+            payee_id=self.pick(j).agent_id,
+            raw_timeout=hours,
+            referral_code=code,
         )
 
     def escrow(self, k: int) -> Any:
@@ -114,14 +159,26 @@ class Conservation(RuleBasedStateMachine):
     def stream_close(self, k: int) -> None:
         esc = self.escrow(k)
         if esc is not None:
-            self.attempt(self.sim.escrows.close, esc, self.sim.accounts.agents[esc.creator_id], self.sim.now())
+            self.attempt(
+                self.sim.escrows.close,
+                esc,
+                self.sim.accounts.agents[esc.creator_id],
+                self.sim.now(),
+            )
 
     @rule(k=st.integers(0, 100), docs=st.booleans())
     def dispute(self, k: int, docs: bool) -> None:
         esc = self.escrow(k)
         if esc is not None:
             agent = self.sim.accounts.agents[esc.payee_id]
-            self.attempt(self.sim.escrows.dispute, esc, agent, "why", DOCS if docs else CLASSIC, self.sim.now())
+            self.attempt(
+                self.sim.escrows.dispute,
+                esc,
+                agent,
+                "why",
+                DOCS if docs else CLASSIC,
+                self.sim.now(),
+            )
 
     @rule(seconds=st.sampled_from([1, 600, 3600, 7200, 86400]))
     def clock_advance(self, seconds: int) -> None:
@@ -170,17 +227,34 @@ def test_http_conservation_smoke(sim_server: SimServer) -> None:
     with httpx.Client(base_url=sim_server.url, timeout=10) as c:
         agents = c.get("/_sim/agents").json()["agents"]
         grinder, buyer, seller = agents[2], agents[3], agents[4]
-        c.post("/casino/api/v1/games/dice", json={"direction": "over", "threshold": 50, "amount": "1.5"},
-               headers=auth(grinder["keys"]["casino"]))
-        c.post("/trading/v1/trade/open", json={"coin": "ETH", "side": "short", "size_usd": "50"},
-               headers=auth(agents[0]["keys"]["trading"]))
-        sid = c.post("/escrow/api/v1/escrow", json={"to_agent_id": seller["agent_id"], "amount": "3.333333"},
-                     headers=auth(buyer["keys"]["casino"])).json()["escrow_id"]
-        c.post(f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "1.111111"},
-               headers=auth(buyer["keys"]["casino"]))
+        c.post(
+            "/casino/api/v1/games/dice",
+            json={"direction": "over", "threshold": 50, "amount": "1.5"},
+            headers=auth(grinder["keys"]["casino"]),
+        )
+        c.post(
+            "/trading/v1/trade/open",
+            json={"coin": "ETH", "side": "short", "size_usd": "50"},
+            headers=auth(agents[0]["keys"]["trading"]),
+        )
+        sid = c.post(
+            "/escrow/api/v1/escrow",
+            json={"to_agent_id": seller["agent_id"], "amount": "3.333333"},
+            headers=auth(buyer["keys"]["casino"]),
+        ).json()["escrow_id"]
+        c.post(
+            f"/escrow/api/v1/escrow/{sid}/release-partial",
+            json={"amount": "1.111111"},
+            headers=auth(buyer["keys"]["casino"]),
+        )
         c.post("/_sim/clock", json={"advance_s": 90000})
         state = body(c.get("/_sim/state"))
         assert state["conserved"] is True
-        total = sum(a["casino_usd"] + a["trading_usd"] for a in state["agents"]) + sum(
-            e["held_usd"] for e in state["escrows"]) + state["house_usd"]
-        assert total == state["total_usd"] == state["initial_total_usd"] + state["faucet_granted_usd"]
+        total = (
+            sum(a["casino_usd"] + a["trading_usd"] for a in state["agents"])
+            + sum(e["held_usd"] for e in state["escrows"])
+            + state["house_usd"]
+        )
+        assert (
+            total == state["total_usd"] == state["initial_total_usd"] + state["faucet_granted_usd"]
+        )

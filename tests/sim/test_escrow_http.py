@@ -26,9 +26,18 @@ def pair(client: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
     return agents[0], agents[1]
 
 
-def create(client: httpx.Client, creator: dict[str, Any], payee_id: str, amount: Any = 10, **extra: Any) -> httpx.Response:
-    payload = {"amount_usd": amount, "description": "integration test", "counterparty_agent_id": payee_id, **extra}
-    return client.post("/escrow/escrow/create", json=payload, headers=auth(creator["keys"]["casino"]))
+def create(
+    client: httpx.Client, creator: dict[str, Any], payee_id: str, amount: Any = 10, **extra: Any
+) -> httpx.Response:
+    payload = {
+        "amount_usd": amount,
+        "description": "integration test",
+        "counterparty_agent_id": payee_id,
+        **extra,
+    }
+    return client.post(
+        "/escrow/escrow/create", json=payload, headers=auth(creator["keys"]["casino"])
+    )
 
 
 def test_create_matrix(client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -52,24 +61,34 @@ def test_create_matrix(client: httpx.Client, pair: tuple[dict[str, Any], dict[st
         assert (r.status_code, r.json()["error"]) == (status, code), case
     r = client.post("/escrow/escrow/create", json={"amount_usd": 10}, headers={})
     assert (r.status_code, r.json()["error"]) == (401, "unauthorized")
-    r = client.post("/escrow/escrow/create", content=b"{not json", headers=auth(a["keys"]["casino"]))
+    r = client.post(
+        "/escrow/escrow/create", content=b"{not json", headers=auth(a["keys"]["casino"])
+    )
     assert (r.status_code, r.json()["error"]) == (400, "invalid_amount")
     low = client.post(
         "/escrow/escrow/create",
-        json={"amount_usd": "1000000", "description": "x" * 5, "counterparty_agent_id": b["agent_id"]},
+        json={
+            "amount_usd": "1000000",
+            "description": "x" * 5,
+            "counterparty_agent_id": b["agent_id"],
+        },
         headers=auth(a["keys"]["casino"]),
     )
     assert body(low)["balance"] == balance(client, a["keys"]["casino"])
 
 
-def test_transition_matrix(client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+def test_transition_matrix(
+    client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
     a, b = pair
     ka, kb = a["keys"]["casino"], b["keys"]["casino"]
     r = create(client, a, b["agent_id"], "10")
     assert r.status_code == 201
     created = body(r)
     assert created["status"] == "funded"
-    assert created["commission_usd"] == Decimal("0.1") and created["net_to_counterparty"] == Decimal("9.9")
+    assert created["commission_usd"] == Decimal("0.1") and created[
+        "net_to_counterparty"
+    ] == Decimal("9.9")
     eid = created["escrow_id"]
     assert eid.startswith("esc_") and len(eid) == 20
     r = client.post(f"/escrow/escrow/complete/{eid}", headers=auth(ka))
@@ -82,7 +101,9 @@ def test_transition_matrix(client: httpx.Client, pair: tuple[dict[str, Any], dic
     r = client.post(f"/escrow/escrow/release/{eid}", headers=auth(ka))
     assert r.status_code == 200
     released = body(r)
-    assert released["amount_released"] == Decimal("9.9") and released["commission"] == Decimal("0.1")
+    assert released["amount_released"] == Decimal("9.9") and released["commission"] == Decimal(
+        "0.1"
+    )
     assert balance(client, kb) - before_b == Decimal("9.9")
     r = client.post(f"/escrow/escrow/release/{eid}", headers=auth(ka))
     assert (r.status_code, r.json()["error"]) == (409, "invalid_status")
@@ -102,7 +123,9 @@ def test_transition_matrix(client: httpx.Client, pair: tuple[dict[str, Any], dic
 def test_referrer_gets_fifteen_percent_of_fee(client: httpx.Client) -> None:
     agents = demo_agents(client)
     a, b, ref = agents[0], agents[1], agents[2]
-    eid = create(client, a, b["agent_id"], "10", referral_code=ref["referral_code"]).json()["escrow_id"]
+    eid = create(client, a, b["agent_id"], "10", referral_code=ref["referral_code"]).json()[
+        "escrow_id"
+    ]
     before = balance(client, ref["keys"]["casino"])
     r = body(client.post(f"/escrow/escrow/release/{eid}", headers=auth(a["keys"]["casino"])))
     assert r["referral_commission"] == Decimal("0.015")
@@ -113,10 +136,16 @@ def test_referrer_gets_fifteen_percent_of_fee(client: httpx.Client) -> None:
     assert r["referral_commission"] == 0
 
 
-def test_dispute_freezes_and_pays_no_referrer(client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+def test_dispute_freezes_and_pays_no_referrer(
+    client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
     a, b = pair
     eid = create(client, a, b["agent_id"], "5").json()["escrow_id"]
-    r = client.post(f"/escrow/escrow/dispute/{eid}", json={"reason": "no delivery"}, headers=auth(b["keys"]["casino"]))
+    r = client.post(
+        f"/escrow/escrow/dispute/{eid}",
+        json={"reason": "no delivery"},
+        headers=auth(b["keys"]["casino"]),
+    )
     assert r.json() == {**r.json(), "status": "disputed", "reason": "no delivery"}
     r = client.post(f"/escrow/escrow/release/{eid}", headers=auth(a["keys"]["casino"]))
     assert r.status_code == 409
@@ -144,33 +173,56 @@ def test_timeout_refunds_creator_99_percent_even_after_complete(
     assert r.status_code == 409
 
 
-def test_timeout_hours_clamped(client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+def test_timeout_hours_clamped(
+    client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
     a, b = pair
     assert create(client, a, b["agent_id"], timeout_hours=0).json()["timeout_hours"] == 1
     assert create(client, a, b["agent_id"], timeout_hours=5000).json()["timeout_hours"] == 720
     assert create(client, a, b["agent_id"], timeout_hours="soon").json()["timeout_hours"] == 24
 
 
-def test_docs_stream_partials_close_and_timeout(client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+def test_docs_stream_partials_close_and_timeout(
+    client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
     a, b = pair
     ka, kb = a["keys"]["casino"], b["keys"]["casino"]
     start_a, start_b = balance(client, ka), balance(client, kb)
     r = client.post(
         "/escrow/api/v1/escrow",
-        json={"to_agent_id": b["agent_id"], "amount": "10.00", "memo": "feed", "auto_release_hours": 2},
+        json={
+            "to_agent_id": b["agent_id"],
+            "amount": "10.00",
+            "memo": "feed",
+            "auto_release_hours": 2,
+        },
         headers=auth(ka),
     )
     assert r.status_code == 201
     stream = r.json()
     assert (stream["status"], stream["amount"], stream["released"], stream["remaining"]) == (
-        "locked", "10.00", "0.00", "10.00")
+        "locked",
+        "10.00",
+        "0.00",
+        "10.00",
+    )
     sid = stream["escrow_id"]
-    r = client.post(f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "2.5"}, headers=auth(ka))
-    assert (r.json()["status"], r.json()["released"], r.json()["remaining"]) == ("locked", "2.50", "7.50")
+    r = client.post(
+        f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "2.5"}, headers=auth(ka)
+    )
+    assert (r.json()["status"], r.json()["released"], r.json()["remaining"]) == (
+        "locked",
+        "2.50",
+        "7.50",
+    )
     assert balance(client, kb) - start_b == Decimal("2.475")
-    r = client.post(f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "7.51"}, headers=auth(ka))
+    r = client.post(
+        f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "7.51"}, headers=auth(ka)
+    )
     assert r.status_code == 409
-    r = client.post(f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "1"}, headers=auth(kb))
+    r = client.post(
+        f"/escrow/api/v1/escrow/{sid}/release-partial", json={"amount": "1"}, headers=auth(kb)
+    )
     assert r.status_code == 403
     # The classic view of the same escrow, and a classic write on it: 409.
     classic = client.get(f"/escrow/escrow/{sid}").json()
@@ -185,23 +237,40 @@ def test_docs_stream_partials_close_and_timeout(client: httpx.Client, pair: tupl
     assert balance(client, kb) - start_b == Decimal("9.9")
     assert balance(client, ka) == start_a - 10
     # Close refunds the remainder in full; classic shows it as refunded.
-    sid2 = client.post("/escrow/api/v1/escrow", json={"to_agent_id": b["agent_id"], "amount": "4"},
-                       headers=auth(ka)).json()["escrow_id"]
-    client.post(f"/escrow/api/v1/escrow/{sid2}/release-partial", json={"amount": "1"}, headers=auth(ka))
+    sid2 = client.post(
+        "/escrow/api/v1/escrow",
+        json={"to_agent_id": b["agent_id"], "amount": "4"},
+        headers=auth(ka),
+    ).json()["escrow_id"]
+    client.post(
+        f"/escrow/api/v1/escrow/{sid2}/release-partial", json={"amount": "1"}, headers=auth(ka)
+    )
     closed = client.post(f"/escrow/api/v1/escrow/{sid2}/close", json={}, headers=auth(ka)).json()
     assert (closed["status"], closed["released"]) == ("closed", "1.00")
     assert balance(client, ka) == start_a - 10 - 1
     assert client.get(f"/escrow/escrow/{sid2}").json()["status"] == "refunded"
-    assert client.post(f"/escrow/api/v1/escrow/{sid2}/dispute", json={"reason": "x"}, headers=auth(kb)).status_code == 409
+    assert (
+        client.post(
+            f"/escrow/api/v1/escrow/{sid2}/dispute", json={"reason": "x"}, headers=auth(kb)
+        ).status_code
+        == 409
+    )
     assert state(client)["conserved"] is True
 
 
-def test_classic_escrow_in_docs_view(client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+def test_classic_escrow_in_docs_view(
+    client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
     a, b = pair
     eid = create(client, a, b["agent_id"], "3").json()["escrow_id"]
     view = client.get(f"/escrow/api/v1/escrow/{eid}").json()
     assert (view["status"], view["amount"], view["memo"]) == ("locked", "3.00", "integration test")
-    assert client.post(f"/escrow/api/v1/escrow/{eid}/close", json={}, headers=auth(a["keys"]["casino"])).status_code == 409
+    assert (
+        client.post(
+            f"/escrow/api/v1/escrow/{eid}/close", json={}, headers=auth(a["keys"]["casino"])
+        ).status_code
+        == 409
+    )
     client.post("/_sim/clock", json={"advance_s": 24 * 3600})
     assert client.get(f"/escrow/api/v1/escrow/{eid}").json()["status"] == "closed"
     stats = client.get("/escrow/escrow/stats").json()

@@ -31,7 +31,9 @@ def register(client: httpx.Client, ip: str = "10.9.9.9") -> dict[str, str]:
 
 
 def claim(client: httpx.Client, agent_id: object, ip: str) -> httpx.Response:
-    return client.post("/faucet/faucet/claim", json={"agent_casino_id": agent_id}, headers={"X-Forwarded-For": ip})
+    return client.post(
+        "/faucet/faucet/claim", json={"agent_casino_id": agent_id}, headers={"X-Forwarded-For": ip}
+    )
 
 
 def test_registration_claims_once_per_day_through_one_bucket(client: httpx.Client) -> None:
@@ -86,16 +88,25 @@ def test_faucet_limit_runs_first_and_has_no_retry_after(client: httpx.Client) ->
 
 def test_escrow_limiter_runs_before_auth_and_per_path(client: httpx.Client) -> None:
     for _ in range(10):
-        r = client.post("/escrow/escrow/dispute/esc_0000000000000001", headers={"X-Forwarded-For": "10.3.0.1"})
+        r = client.post(
+            "/escrow/escrow/dispute/esc_0000000000000001", headers={"X-Forwarded-For": "10.3.0.1"}
+        )
         assert r.status_code == 401
-    r = client.post("/escrow/escrow/dispute/esc_0000000000000001", headers={"X-Forwarded-For": "10.3.0.1"})
+    r = client.post(
+        "/escrow/escrow/dispute/esc_0000000000000001", headers={"X-Forwarded-For": "10.3.0.1"}
+    )
     assert (r.status_code, r.json()["error"]) == (429, "rate_limited")
     # The escrow id is part of the key.
-    r = client.post("/escrow/escrow/dispute/esc_0000000000000002", headers={"X-Forwarded-For": "10.3.0.1"})
+    r = client.post(
+        "/escrow/escrow/dispute/esc_0000000000000002", headers={"X-Forwarded-For": "10.3.0.1"}
+    )
     assert r.status_code == 401
     # Reads are not limited.
     for _ in range(40):
-        assert client.get("/escrow/escrow/stats", headers={"X-Forwarded-For": "10.3.0.1"}).status_code == 200
+        assert (
+            client.get("/escrow/escrow/stats", headers={"X-Forwarded-For": "10.3.0.1"}).status_code
+            == 200
+        )
 
 
 def test_limits_config_off_and_multiplied(client: httpx.Client) -> None:
@@ -108,18 +119,26 @@ def test_limits_config_off_and_multiplied(client: httpx.Client) -> None:
     assert client.post("/_sim/config", json={"limits": "lots"}).status_code == 400
 
 
-def test_bets_history_shares_sixty_per_host_and_game_plays_limit_per_agent(client: httpx.Client) -> None:
+def test_bets_history_shares_sixty_per_host_and_game_plays_limit_per_agent(
+    client: httpx.Client,
+) -> None:
     agents = demo_agents(client)
     codes = [
-        client.get("/casino/api/v1/bets/history", headers=auth(agents[i % 8]["keys"]["casino"],
-                                                                 **{"X-Forwarded-For": "10.5.0.1"})).status_code
+        client.get(
+            "/casino/api/v1/bets/history",
+            headers=auth(agents[i % 8]["keys"]["casino"], **{"X-Forwarded-For": "10.5.0.1"}),
+        ).status_code
         for i in range(61)
     ]
     assert codes == [200] * 60 + [429]
     key = agents[2]["keys"]["casino"]  # the casino grinder has casino money
     plays = [
-        client.post("/casino/api/v1/games/coin-flip", json={"side": "heads", "amount": "0.01"},
-                    headers=auth(key)) for _ in range(61)
+        client.post(
+            "/casino/api/v1/games/coin-flip",
+            json={"side": "heads", "amount": "0.01"},
+            headers=auth(key),
+        )
+        for _ in range(61)
     ]
     assert [p.status_code for p in plays[:60]] == [200] * 60
     assert (plays[60].status_code, plays[60].json()["error"]) == (429, "rate_limit_exceeded")

@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pf_tui.clock import FrozenClock
 from pf_tui.config import Config
 from pf_tui.demo import fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
-from pf_tui.clock import FrozenClock
 
 START = 1_767_268_800.0
 """2026-01-01T12:00:00Z."""
@@ -31,9 +31,13 @@ SIZE = (120, 40)
 
 
 @contextmanager
-def frozen_sim(*, seed: int = SEED, agents: int = AGENTS, warmup_s: float = WARMUP_S) -> Iterator[SimServer]:
+def frozen_sim(
+    *, seed: int = SEED, agents: int = AGENTS, warmup_s: float = WARMUP_S
+) -> Iterator[SimServer]:
     """A simulator on 127.0.0.1 that ran ``warmup_s`` of demo motion and then froze."""
-    server = SimServer(host="127.0.0.1", port=0, seed=seed, agents=agents, motion=False, start_time=START)
+    server = SimServer(
+        host="127.0.0.1", port=0, seed=seed, agents=agents, motion=False, start_time=START
+    )
     sim = server.sim
     sim.set_motion(True)
     sim.advance(warmup_s)
@@ -72,9 +76,9 @@ def make_app(
     if keymap:
         config = replace(config, ui=replace(config.ui, keymap=tuple(keymap.items())))
     if labels:
-        config = replace(config, agents=tuple(
-            replace(a, label=labels.get(a.id, a.label)) for a in config.agents
-        ))
+        config = replace(
+            config, agents=tuple(replace(a, label=labels.get(a.id, a.label)) for a in config.agents)
+        )
     kwargs.setdefault("clock", FrozenClock(sim_now(server)))
     kwargs.setdefault("age_tick_s", 0.1)
     return PfApp(config, demo=True, tick_s=0.0, **kwargs)

@@ -16,20 +16,29 @@ from typing import Any
 import pytest
 
 from pf_tui.clock import FakeClock
-from pf_tui.core.alerts.facts import AgentFacts, Health
 from pf_tui.core.alerts.engine import AlertEngine, EventKind
+from pf_tui.core.alerts.facts import AgentFacts, Health
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
 from pf_tui.core.alerts.store import AlertLog as DaemonLog
 from pf_tui.core.alerts.store import Heartbeat
 from pf_tui.core.store.db import Store
 from pf_tui.sim.http.server import SimServer
-from pf_tui.views.daemon_alerts import AlertStore, DaemonStatus, operator_name, row_key
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.tabs.alerts import AlertsTab
+from pf_tui.views.daemon_alerts import AlertStore, DaemonStatus, operator_name, row_key
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, sim_now, wait_idle
 
-BAL = RuleSpec("balance_low", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd", op="<",
-               threshold=Decimal(50), clear=Decimal(55), for_s=300, repeat_s=3600)
+BAL = RuleSpec(
+    "balance_low",
+    RuleKind.THRESHOLD,
+    Severity.WARNING,
+    metric="balance_usd",
+    op="<",
+    threshold=Decimal(50),
+    clear=Decimal(55),
+    for_s=300,
+    repeat_s=3600,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +68,17 @@ class FakeDaemon:
         return events
 
     def beat(self, at: float, *, interval_s: float = 5.0) -> None:
-        self.log.beat(Heartbeat(pid=4242, started_at=at - 600, at=at, agents=8, firing=1, outbox=0,
-                                interval_s=interval_s))
+        self.log.beat(
+            Heartbeat(
+                pid=4242,
+                started_at=at - 600,
+                at=at,
+                agents=8,
+                firing=1,
+                outbox=0,
+                interval_s=interval_s,
+            )
+        )
 
     def row(self, row_id: int) -> sqlite3.Row:
         self.conn.row_factory = sqlite3.Row
@@ -105,7 +123,13 @@ class TestDaemonRows:
             key = row_key(1)
             assert key in rows, rows
             cells = rows[key]
-            assert cells[1:6] == ["warning", agent.label, "balance_low", "40 (threshold 50)", "firing"]
+            assert cells[1:6] == [
+                "warning",
+                agent.label,
+                "balance_low",
+                "40 (threshold 50)",
+                "firing",
+            ]
             assert cells[6] == "6m40s"  # started pending at now - 400
             assert "daemon: alive (pid 4242, 12s ago)" in _title(app)
             assert "(1)" in str(app.query_one("#tabs").get_tab("alerts").label)
@@ -158,8 +182,15 @@ class TestDaemonRows:
 class TestHeartbeat:
     def test_status_text_alive_stale_absent(self) -> None:
         clock = FakeClock()
-        beat = Heartbeat(pid=77, started_at=clock.now(), at=clock.now(), agents=3, firing=0,
-                         outbox=0, interval_s=10.0)
+        beat = Heartbeat(
+            pid=77,
+            started_at=clock.now(),
+            at=clock.now(),
+            agents=3,
+            firing=0,
+            outbox=0,
+            interval_s=10.0,
+        )
         clock.advance(12)
         assert DaemonStatus(beat, clock.now()).text() == "daemon: alive (pid 77, 12s ago)"
         clock.advance(17.9)

@@ -13,14 +13,30 @@ from pf_tui.core.polling.results import DataType, EscrowSnapshot, Snapshot
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import EscrowNote
 
-INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5, "errors": 5}
+INTERVALS = {
+    "balance": 10,
+    "positions": 5,
+    "pnl": 3,
+    "casino": 2,
+    "referrals": 30,
+    "escrows": 5,
+    "errors": 5,
+}
 
 
 def test_a_new_note_rebuilds_rows_of_unchanged_agents() -> None:
     clock = FakeClock()
-    fleet = FleetState([AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=INTERVALS, clock=clock)
-    listed = Escrow("esc_1", EscrowStatus.FUNDED, D(1), creator_id="ag_0", counterparty_id="ag_1",
-                    dialect=Dialect.STREAMING)  # how the docs list shows a tranche
+    fleet = FleetState(
+        [AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=INTERVALS, clock=clock
+    )
+    listed = Escrow(
+        "esc_1",
+        EscrowStatus.FUNDED,
+        D(1),
+        creator_id="ag_0",
+        counterparty_id="ag_1",
+        dialect=Dialect.STREAMING,
+    )  # how the docs list shows a tranche
     fleet.apply(Snapshot("ag_0", DataType.ESCROWS, EscrowSnapshot((listed,)), clock.now(), 0.01))
     notes: dict[str, EscrowNote] = {}
     feed = FleetFeed(fleet, lambda: notes)

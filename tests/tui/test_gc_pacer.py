@@ -41,4 +41,3 @@ def test_frozen_cycles_are_reclaimed_by_the_periodic_full_pass() -> None:
     assert ref() is None and pacer.full_passes == 1
     pacer.release()
     assert gc.get_freeze_count() == 0 and not pacer.frozen
-

@@ -32,11 +32,15 @@ async def test_a_wider_figure_widens_its_column_and_rows_follow_the_sort() -> No
     app = TableApp()
     async with app.run_test(size=(60, 10)) as pilot:
         table = app.query_one(KeyedTable)
-        table.apply({"a": row("alpha", "$9.99"), "b": row("beta", "$1.00"), "c": row("gamma", None)})
+        table.apply(
+            {"a": row("alpha", "$9.99"), "b": row("beta", "$1.00"), "c": row("gamma", None)}
+        )
         await pilot.pause()
         assert lines(table) == ["beta $1.00", "alpha $9.99", "gamma -"]  # None sorts last
         table.move_cursor(row=1)  # on alpha
-        table.apply({"a": row("alpha", "$12,345.67"), "b": row("beta", "$1.00"), "c": row("gamma", None)})
+        table.apply(
+            {"a": row("alpha", "$12,345.67"), "b": row("beta", "$1.00"), "c": row("gamma", None)}
+        )
         await pilot.pause()
         usd = table.columns[table._column_keys[1]]
         assert usd.content_width >= len("$12,345.67")
@@ -45,7 +49,11 @@ async def test_a_wider_figure_widens_its_column_and_rows_follow_the_sort() -> No
         assert table.cursor_key == "a"
         table.set_sort("usd", reverse=True)
         await pilot.pause()
-        assert [line.split()[0] for line in lines(table)] == ["alpha", "beta", "gamma"]  # None still last
+        assert [line.split()[0] for line in lines(table)] == [
+            "alpha",
+            "beta",
+            "gamma",
+        ]  # None still last
         table.set_filter("gam")
         await pilot.pause()
         assert lines(table) == ["gamma -"]

@@ -26,7 +26,10 @@ def server() -> Iterator[SimServer]:
 
 def _column(app: PfApp, table_tab: type, column: str) -> list[str]:
     table = app.query_one(table_tab).table
-    return [table.get_row_at(i)[[c.key for c in table.spec].index(column)].plain for i in range(table.row_count)]
+    return [
+        table.get_row_at(i)[[c.key for c in table.spec].index(column)].plain
+        for i in range(table.row_count)
+    ]
 
 
 class TestTabs:
@@ -34,7 +37,13 @@ class TestTabs:
         app = make_app(server)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
-            for key, tab in (("2", "positions"), ("3", "fleet"), ("4", "escrows"), ("5", "alerts"), ("1", "overview")):
+            for key, tab in (
+                ("2", "positions"),
+                ("3", "fleet"),
+                ("4", "escrows"),
+                ("5", "alerts"),
+                ("1", "overview"),
+            ):
                 await pilot.press(key)
                 await wait_idle(app, pilot)
                 assert app.active_tab == tab
@@ -54,11 +63,17 @@ class TestFleetTable:
             await pilot.press("s", "s")  # label -> strategy -> balance (numbers sort high first)
             await wait_idle(app, pilot)
             assert table.sort_column == "balance" and table.reverse
-            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTab, "balance")]
+            balances = [
+                Decimal(v.replace("$", "").replace(",", ""))
+                for v in _column(app, FleetTab, "balance")
+            ]
             assert balances == sorted(balances, reverse=True)
             await pilot.press("S")
             await wait_idle(app, pilot)
-            balances = [Decimal(v.replace("$", "").replace(",", "")) for v in _column(app, FleetTab, "balance")]
+            balances = [
+                Decimal(v.replace("$", "").replace(",", ""))
+                for v in _column(app, FleetTab, "balance")
+            ]
             assert balances == sorted(balances)
             await pilot.press("down", "down")
             key = table.cursor_key

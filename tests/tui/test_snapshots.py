@@ -86,7 +86,9 @@ def test_alerts_daemon(snap_compare: Any, server: SimServer, tmp_path: Path) -> 
     first.evaluate("40", now - 500)
     second.evaluate("12.5", now - 400)
     second.evaluate("12.5", now - 60)
-    first.conn.execute("UPDATE alerts SET silenced_until = ?, acked = 1 WHERE id = 1", (now + 3000,))
+    first.conn.execute(
+        "UPDATE alerts SET silenced_until = ?, acked = 1 WHERE id = 1", (now + 3000,)
+    )
     first.beat(now - 4)
     assert snap_compare(app, terminal_size=SIZE, run_before=_before(tab="5"))
 
@@ -98,26 +100,34 @@ def test_help(snap_compare: Any, server: SimServer) -> None:
 
 def test_filter_dialog(snap_compare: Any, server: SimServer) -> None:
     """The / prompt over the Fleet tab, text typed."""
-    assert snap_compare(make_app(server), terminal_size=SIZE,
-                        run_before=_before("slash", "t", "r", "e", "n", "d", tab="3"))
+    assert snap_compare(
+        make_app(server),
+        terminal_size=SIZE,
+        run_before=_before("slash", "t", "r", "e", "n", "d", tab="3"),
+    )
 
 
 def test_filtered_fleet(snap_compare: Any, server: SimServer) -> None:
     """The Fleet tab filtered to trend agents."""
-    assert snap_compare(make_app(server), terminal_size=SIZE,
-                        run_before=_before("slash", "t", "r", "e", "n", "d", "enter", tab="3"))
+    assert snap_compare(
+        make_app(server),
+        terminal_size=SIZE,
+        run_before=_before("slash", "t", "r", "e", "n", "d", "enter", tab="3"),
+    )
 
 
 def test_palette(snap_compare: Any, server: SimServer) -> None:
     """The command palette offering the key actions."""
-    assert snap_compare(make_app(server), terminal_size=SIZE,
-                        run_before=_before("ctrl+p", "t", "a", "b"))
+    assert snap_compare(
+        make_app(server), terminal_size=SIZE, run_before=_before("ctrl+p", "t", "a", "b")
+    )
 
 
 def test_drill_down(snap_compare: Any, server: SimServer) -> None:
     """Enter on a Fleet row: the Overview shows that one agent."""
-    assert snap_compare(make_app(server), terminal_size=SIZE,
-                        run_before=_before("down", "enter", tab="3"))
+    assert snap_compare(
+        make_app(server), terminal_size=SIZE, run_before=_before("down", "enter", tab="3")
+    )
 
 
 def test_screenshots_match_snapshots() -> None:

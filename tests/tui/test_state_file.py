@@ -32,8 +32,9 @@ async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_pa
         await pilot.press("slash", *"trend", "enter")
         await wait_idle(app, pilot)
         app.theme = "nord"
-        app.alert_log.restore_silences([("ag_1", "stale_data", now + 600),
-                                        ("ag_2", "api_error", now - 1)], now)
+        app.alert_log.restore_silences(
+            [("ag_1", "stale_data", now + 600), ("ag_2", "api_error", now - 1)], now
+        )
         table = app.query_one(FleetTab).table
         sort, reverse = table.sort_column, table.reverse
         assert sort != "label" or not reverse
@@ -73,14 +74,20 @@ async def test_change_is_saved_without_quitting(server: SimServer, tmp_path: Pat
         await keeper.tick()
         assert keeper.saves == 1
         assert load_state(state)["tables"]["positions-tab"]["sort"] == (
-            app.query_one(PositionsTab).table.sort_column)
+            app.query_one(PositionsTab).table.sort_column
+        )
 
 
 async def test_bad_values_are_skipped(server: SimServer, tmp_path: Path) -> None:
     state = tmp_path / "state.toml"
-    save_state(state, {"theme": "no-such-theme", "tables": {"fleet-tab": {"sort": "nope", "reverse": "x",
-                                                                          "filter": 3}},
-                       "silences": [{"agent": "a"}, "junk"]})
+    save_state(
+        state,
+        {
+            "theme": "no-such-theme",
+            "tables": {"fleet-tab": {"sort": "nope", "reverse": "x", "filter": 3}},
+            "silences": [{"agent": "a"}, "junk"],
+        },
+    )
     app = make_app(server, state_path=state)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)

@@ -20,7 +20,11 @@ from pf_tui.tui.tabs.fleet import FleetTab
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
 
 MARKUP = ("[bold red]X[/]", "[@click=app.quit]q[/]", "[link='http://evil']x[/link]")
-CONTROLS = {"\x1b[2J": "\\x1b[2J", "\x1b]52;c;ZXZpbA==\x07": "\\x1b]52;c;ZXZpbA==\\x07", "\u202e": "\\u202e"}
+CONTROLS = {
+    "\x1b[2J": "\\x1b[2J",
+    "\x1b]52;c;ZXZpbA==\x07": "\\x1b]52;c;ZXZpbA==\\x07",
+    "\u202e": "\\u202e",
+}
 FOREIGN = ("\x1b", "\x07", "\u202e", "\u2066", "\u200b")
 
 
@@ -40,9 +44,35 @@ class TestSanitizer:
     def test_controls_become_visible_escapes(self, raw: str, shown: str) -> None:
         assert safe(raw).plain == shown
 
-    @pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\u202a",
-                                      "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-                                      "\u2069", "\u200e", "\u200f", "\u200b", "\u200c", "\u200d", "\ufeff", "\u061c"])
+    @pytest.mark.parametrize(
+        "char",
+        [
+            "\x00",
+            "\x07",
+            "\x1b",
+            "\x7f",
+            "\x85",
+            "\x9b",
+            "\u2028",
+            "\u2029",
+            "\u202a",
+            "\u202b",
+            "\u202c",
+            "\u202d",
+            "\u202e",
+            "\u2066",
+            "\u2067",
+            "\u2068",
+            "\u2069",
+            "\u200e",
+            "\u200f",
+            "\u200b",
+            "\u200c",
+            "\u200d",
+            "\ufeff",
+            "\u061c",
+        ],
+    )
     def test_every_dangerous_character(self, char: str) -> None:
         plain = safe(f"a{char}b").plain
         assert char not in plain
@@ -68,7 +98,12 @@ def server() -> Iterator[SimServer]:
         payer, payee = agents[0], agents[1]
         reply = httpx.post(
             f"{sim.url}/escrow/api/v1/escrow",
-            json={"to_agent_id": payee["agent_id"], "amount": "0.50", "memo": "memo " + EVIL, "auto_release_hours": 2},
+            json={
+                "to_agent_id": payee["agent_id"],
+                "amount": "0.50",
+                "memo": "memo " + EVIL,
+                "auto_release_hours": 2,
+            },
             headers={"Authorization": f"Bearer {payer['keys']['casino']}"},
         )
         assert reply.status_code == 201, reply.text
@@ -81,10 +116,16 @@ async def test_evil_text_everywhere(server: SimServer) -> None:
     app = make_app(server, labels=labels)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        fault = httpx.post(f"{server.url}/_sim/faults", json={
-            "route": "/trading/v1/trade/positions", "kind": "error", "status": 500, "rate": 1,
-            "body": json.dumps({"error": "internal_error", "message": "body " + EVIL}),
-        })
+        fault = httpx.post(
+            f"{server.url}/_sim/faults",
+            json={
+                "route": "/trading/v1/trade/positions",
+                "kind": "error",
+                "status": 500,
+                "rate": 1,
+                "body": json.dumps({"error": "internal_error", "message": "body " + EVIL}),
+            },
+        )
         assert fault.status_code < 300, fault.text
         try:
             await pilot.press("r")
@@ -120,9 +161,13 @@ async def test_evil_text_everywhere(server: SimServer) -> None:
                     for span in cell.spans:
                         style = span.style
                         assert not (hasattr(style, "meta") and style.meta), cell.plain
-        label_cells = [c for c in app.query_one(FleetTab).table.get_column("label") if "label" in c.plain]
+        label_cells = [
+            c for c in app.query_one(FleetTab).table.get_column("label") if "label" in c.plain
+        ]
         assert label_cells[0].plain.startswith("label [bold red]X[/][@click=app.quit]q[/]")
         assert "\\x1b[2J" in label_cells[0].plain and "\\u202e" in label_cells[0].plain
-        memo_rows = [r for r in app.query_one(EscrowsTab).table._rows.values() if "memo" in r.cells[2].plain]
+        memo_rows = [
+            r for r in app.query_one(EscrowsTab).table._rows.values() if "memo" in r.cells[2].plain
+        ]
         assert memo_rows and "\\x1b[2J\\x1b]52;c;Z" in memo_rows[0].cells[2].plain
         assert Decimal("0.50") in {e.amount for e in app.fleet_view.escrows}

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import io
 
 import httpx
 from rich.console import Console
 
 from pf_tui import usd
 from pf_tui.config.model import StoreConfig
-from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
 from pf_tui.core.money.streams import Stream
+from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.tabs.escrows import EscrowsTab
@@ -65,12 +64,30 @@ def agent_ids(app: PfApp) -> list[str]:
     return [a.id for a in app.config.agents]
 
 
-async def open_stream(app: PfApp, *, budget: str = "5", batch: str = "1", rate: str = "0.05",
-                      mode: StreamMode = StreamMode.NATIVE, payer: int = 0, payee: int = 1) -> Stream:
+async def open_stream(
+    app: PfApp,
+    *,
+    budget: str = "5",
+    batch: str = "1",
+    rate: str = "0.05",
+    mode: StreamMode = StreamMode.NATIVE,
+    payer: int = 0,
+    payee: int = 1,
+) -> Stream:
     """A stream opened through the bridge (no dialog), for tests of the other keys."""
     ids = agent_ids(app)
-    preview = await app.money.preview(OpenStream(ids[payer], ids[payee], rate, StreamUnit.CALL, budget, batch,
-                                                 memo="test stream", mode=mode))
+    preview = await app.money.preview(
+        OpenStream(
+            ids[payer],
+            ids[payee],
+            rate,
+            StreamUnit.CALL,
+            budget,
+            batch,
+            memo="test stream",
+            mode=mode,
+        )
+    )
     result = await app.money.execute(preview)
     assert result.done, result
     assert preview.stream_id is not None
@@ -83,7 +100,9 @@ async def show_escrow(app: PfApp, pilot: Any, escrow_id: str) -> None:
     view = app.query_one(EscrowsTab)
     for _ in range(100):
         await pilot.pause(0.05)
-        if app.fleet_view is not None and any(e.key.endswith("/" + escrow_id) for e in app.fleet_view.escrows):
+        if app.fleet_view is not None and any(
+            e.key.endswith("/" + escrow_id) for e in app.fleet_view.escrows
+        ):
             break
     await pilot.press("4")
     await wait_idle(app, pilot)

@@ -12,11 +12,11 @@ from pf_tui.core.money.types import RequestState, StreamMode, StreamState
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.commands import ActionCommands
+from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
 from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
-from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
 from tests.tui.harness import SIZE, settle, wait_idle
 from tests.tui_actions.helpers import (
     agent_ids,
@@ -48,7 +48,9 @@ async def release_dialog(app: PfApp, pilot: object, amount: str) -> None:
 
 
 class TestRelease:
-    async def test_confirm_sends_exactly_the_preview_once(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_confirm_sends_exactly_the_preview_once(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
@@ -59,7 +61,9 @@ class TestRelease:
             await release_dialog(app, pilot, "0.50")
             dialog = app.screen
             assert isinstance(dialog, ConfirmMoneyDialog)
-            assert app.focused is not None and app.focused.id == "money-cancel"  # Cancel is the default
+            assert (
+                app.focused is not None and app.focused.id == "money-cancel"
+            )  # Cancel is the default
             shown = plain(dialog.query_one("#money-preview-body"))
             preview = dialog.preview
             assert preview.amount == Decimal("0.50") and preview.fee == Decimal("0.005")
@@ -69,7 +73,9 @@ class TestRelease:
             await wait_idle(app, pilot)
             await money_done(app, pilot)
             posts = money_posts(server.url, seq)
-            assert [p["path"] for p in posts] == [f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"]
+            assert [p["path"] for p in posts] == [
+                f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"
+            ]
             assert balance(server, stream.payee) - payee_before == Decimal("0.495")
             assert app.money.engine.result(preview.key).done
             assert app.money.engine.stream(stream.id).released == Decimal("0.50")
@@ -90,9 +96,13 @@ class TestRelease:
             await wait_idle(app, pilot)
             assert not isinstance(app.screen, ConfirmMoneyDialog)
             assert money_posts(server.url, seq) == []
-            assert app.money.audit_rows() == [r for r in app.money.audit_rows() if r.op == "stream_create"]
+            assert app.money.audit_rows() == [
+                r for r in app.money.audit_rows() if r.op == "stream_create"
+            ]
 
-    async def test_typed_confirmation_needs_the_amount(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_typed_confirmation_needs_the_amount(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         ui_config(app, typed_confirm_usd=Decimal("0.40"))
         async with app.run_test(size=SIZE) as pilot:
@@ -119,7 +129,9 @@ class TestRelease:
             await money_done(app, pilot)
             assert len(money_posts(server.url, seq)) == 1
 
-    async def test_over_the_limit_is_refused_before_any_request(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_over_the_limit_is_refused_before_any_request(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         ui_config(app, max_action_usd=Decimal("1"), typed_confirm_usd=Decimal("1"))
         async with app.run_test(size=SIZE) as pilot:
@@ -135,14 +147,23 @@ class TestRelease:
 
 
 class TestGuards:
-    async def test_read_only_hides_and_refuses_every_money_action(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_read_only_hides_and_refuses_every_money_action(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db", read_only=True)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             await pilot.press("4")
             await wait_idle(app, pilot)
-            for action in ("money_open", "money_release", "money_pause", "money_close", "money_dispute",
-                           "money_complete", "money_faucet"):
+            for action in (
+                "money_open",
+                "money_release",
+                "money_pause",
+                "money_close",
+                "money_dispute",
+                "money_complete",
+                "money_faucet",
+            ):
                 assert app.check_action(action, ()) is False, action
             assert app.check_action("money_audit", ()) is True
             seq = last_seq(server.url)
@@ -151,10 +172,14 @@ class TestGuards:
                 await wait_idle(app, pilot)
                 assert not app.screen.is_modal
             offered = [name for name, _, _ in ActionCommands(app.screen)._commands()]
-            assert "Refresh" in offered and not any(n in offered for n in ("Release partial", "Open stream"))
+            assert "Refresh" in offered and not any(
+                n in offered for n in ("Release partial", "Open stream")
+            )
             assert money_posts(server.url, seq) == []
 
-    async def test_stale_figures_disable_the_money_keys(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_stale_figures_disable_the_money_keys(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
@@ -168,7 +193,9 @@ class TestGuards:
             await wait_idle(app, pilot)
             assert not app.screen.is_modal
 
-    async def test_key_mashing_gives_one_dialog_and_one_execution(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_key_mashing_gives_one_dialog_and_one_execution(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
@@ -183,14 +210,18 @@ class TestGuards:
             amount.value = "0.25"  # type: ignore[attr-defined]
             await pilot.press(*["enter"] * 10)
             await wait_idle(app, pilot)
-            assert sum(isinstance(s, ConfirmMoneyDialog) for s in app.screen_stack) == 1  # Enter repeats did not cancel
+            assert (
+                sum(isinstance(s, ConfirmMoneyDialog) for s in app.screen_stack) == 1
+            )  # Enter repeats did not cancel
             await pilot.press(*"y" * 10)
             await wait_idle(app, pilot)
             await money_done(app, pilot)
             assert len(money_posts(server.url, seq)) == 1
             assert [r.op for r in app.money.audit_rows()] == ["release_partial", "stream_create"]
 
-    async def test_second_action_on_a_stream_in_flight_is_refused(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_second_action_on_a_stream_in_flight_is_refused(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
@@ -233,7 +264,11 @@ class TestDialogs:
             posts = money_posts(server.url, seq)
             assert [p["path"] for p in posts] == ["/escrow/api/v1/escrow"]
             streams = app.money.engine.streams()
-            assert len(streams) == 1 and streams[0].payee == ids[2] and streams[0].budget == Decimal("3")
+            assert (
+                len(streams) == 1
+                and streams[0].payee == ids[2]
+                and streams[0].budget == Decimal("3")
+            )
 
     async def test_dispute_needs_a_reason(self, server: SimServer, tmp_path: Path) -> None:
         app = money_app(server, tmp_path / "s.db")
@@ -255,7 +290,8 @@ class TestDialogs:
             await wait_idle(app, pilot)
             await money_done(app, pilot)
             assert [p["path"] for p in money_posts(server.url, seq)] == [
-                f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"]
+                f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"
+            ]
             assert app.money.audit_rows()[0].state == "done"
             # The stream record follows its escrow: disputed, and no key acts on it any more.
             assert app.money.engine.stream(stream.id).state.value == "disputed"
@@ -278,10 +314,15 @@ class TestDialogs:
             await wait_idle(app, pilot)
             await money_done(app, pilot)
             base = f"/escrow/api/v1/escrow/{stream.escrow_id}"
-            assert [p["path"] for p in money_posts(server.url, seq)] == [f"{base}/release-partial", f"{base}/close"]
+            assert [p["path"] for p in money_posts(server.url, seq)] == [
+                f"{base}/release-partial",
+                f"{base}/close",
+            ]
             assert app.money.engine.stream(stream.id).state is StreamState.CLOSED
 
-    async def test_close_tranche_offers_the_three_choices(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_close_tranche_offers_the_three_choices(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         app = money_app(server, tmp_path / "s.db")
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
@@ -305,11 +346,15 @@ class TestDialogs:
             await pilot.press("enter")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
-            assert "each tranche pays its own 1% fee" in plain(app.screen.query_one("#money-preview-body"))
+            assert "each tranche pays its own 1% fee" in plain(
+                app.screen.query_one("#money-preview-body")
+            )
             await pilot.press("y")
             await wait_idle(app, pilot)
             await money_done(app, pilot)
-            assert [p["path"] for p in money_posts(server.url, seq)] == [f"/escrow/escrow/release/{stream.escrow_id}"]
+            assert [p["path"] for p in money_posts(server.url, seq)] == [
+                f"/escrow/escrow/release/{stream.escrow_id}"
+            ]
 
     async def test_faucet_and_audit(self, server: SimServer, tmp_path: Path) -> None:
         app = money_app(server, tmp_path / "s.db")
@@ -339,7 +384,9 @@ class TestDialogs:
 
 
 class TestOutcomes:
-    async def test_lost_reply_shows_unknown_until_reconciled(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_lost_reply_shows_unknown_until_reconciled(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         """Every attempt of the release answered 503: the console says ``unknown`` (status line,
         audit) instead of done or failed, since a 503 does not prove nothing happened; once the
         service is back the next poll reconciles it to done with one execution on the server."""
@@ -372,11 +419,17 @@ class TestOutcomes:
             await wait_idle(app, pilot)
             assert app.money.engine.result(preview.key).done
             assert not app.query_one(MoneyStatus).display
-            executed = [p for p in money_posts(server.url, seq) if p["path"] == path and p["executed"]]
-            assert len(executed) == 1, executed  # resent with the same key: replayed, not paid twice
+            executed = [
+                p for p in money_posts(server.url, seq) if p["path"] == path and p["executed"]
+            ]
+            assert len(executed) == 1, (
+                executed
+            )  # resent with the same key: replayed, not paid twice
             assert app.money.engine.stream(stream.id).released == Decimal("0.40")
 
-    async def test_tranche_escrow_shows_classic_and_its_refund(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_tranche_escrow_shows_classic_and_its_refund(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         """The docs list shows a tranche as a stream object; the Escrows tab still says what it is:
         classic, and its timeout refunds the payer (it does not pay the payee)."""
         app = money_app(server, tmp_path / "s.db")
@@ -385,11 +438,17 @@ class TestOutcomes:
             stream = await open_stream(app, mode=StreamMode.TRANCHE)
             await show_escrow(app, pilot, str(stream.escrow_id))
             assert app.fleet_view is not None
-            row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(stream.escrow_id)))
-            assert row.dialect == "classic" and not row.timeout_pays_payee and row.rate == "$0.05/call"
+            row = next(
+                e for e in app.fleet_view.escrows if e.key.endswith("/" + str(stream.escrow_id))
+            )
+            assert (
+                row.dialect == "classic" and not row.timeout_pays_payee and row.rate == "$0.05/call"
+            )
             native = await open_stream(app, mode=StreamMode.NATIVE)
             await show_escrow(app, pilot, str(native.escrow_id))
-            row = next(e for e in app.fleet_view.escrows if e.key.endswith("/" + str(native.escrow_id)))
+            row = next(
+                e for e in app.fleet_view.escrows if e.key.endswith("/" + str(native.escrow_id))
+            )
             assert row.dialect == "streaming" and row.timeout_pays_payee
 
     async def test_payee_marks_a_tranche_complete(self, server: SimServer, tmp_path: Path) -> None:
@@ -414,7 +473,9 @@ class TestOutcomes:
             assert posts[0]["agent_id"] == stream.payee
             assert balance(server, stream.payee) == payee_before
 
-    async def test_tranche_left_to_its_timeout_can_still_be_disputed(self, server: SimServer, tmp_path: Path) -> None:
+    async def test_tranche_left_to_its_timeout_can_still_be_disputed(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         """Close a tranche stream choosing "leave": the stream is closed but its funded tranche is
         live on the server; d disputes that escrow as a plain classic escrow."""
         app = money_app(server, tmp_path / "s.db")
@@ -444,4 +505,6 @@ class TestOutcomes:
             await pilot.press("y")
             await wait_idle(app, pilot)
             await money_done(app, pilot)
-            assert [p["path"] for p in money_posts(server.url, seq)] == [f"/escrow/escrow/dispute/{stream.escrow_id}"]
+            assert [p["path"] for p in money_posts(server.url, seq)] == [
+                f"/escrow/escrow/dispute/{stream.escrow_id}"
+            ]

@@ -60,8 +60,15 @@ def app_for(server: SimServer, tmp_path: Path, **ui: Any) -> PfApp:
 Step = Callable[[PfApp, Any], Awaitable[None]]
 
 
-def before(*, stream: StreamMode | None = None, keys: tuple[str, ...] = (), fill: dict[str, str] | None = None,
-           then: tuple[str, ...] = (), tab: str = "4", extra: Step | None = None) -> Any:
+def before(
+    *,
+    stream: StreamMode | None = None,
+    keys: tuple[str, ...] = (),
+    fill: dict[str, str] | None = None,
+    then: tuple[str, ...] = (),
+    tab: str = "4",
+    extra: Step | None = None,
+) -> Any:
     """Settle, maybe open a stream and put the cursor on it, press ``keys``, fill fields, press ``then``."""
 
     async def run_before(pilot: Any) -> None:
@@ -90,35 +97,63 @@ def before(*, stream: StreamMode | None = None, keys: tuple[str, ...] = (), fill
 
 def test_open_stream_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """o: the open-stream form, filled in (payee typed as an id)."""
-    ids = [a["agent_id"] for a in __import__("httpx").get(f"{fresh.url}/_sim/agents").json()["agents"]]
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        keys=("o",), fill={"money-payee": ids[2], "money-rate": "0.02", "money-budget": "3",
-                           "money-batch": "1", "money-memo": "[bold]price feed[/bold]"}))
+    ids = [
+        a["agent_id"] for a in __import__("httpx").get(f"{fresh.url}/_sim/agents").json()["agents"]
+    ]
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(
+            keys=("o",),
+            fill={
+                "money-payee": ids[2],
+                "money-rate": "0.02",
+                "money-budget": "3",
+                "money-batch": "1",
+                "money-memo": "[bold]price feed[/bold]",
+            },
+        ),
+    )
 
 
 def test_release_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """l: the release form over a native stream, amount typed."""
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}),
+    )
 
 
 def test_release_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """The confirmation: requests, fee, payee nets, balances, dialect, key; Cancel focused."""
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(
+            stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)
+        ),
+    )
 
 
 def test_typed_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """Above [ui] typed_confirm_usd the amount must be typed."""
-    assert snap_compare(app_for(fresh, tmp_path, typed_confirm_usd=Decimal("0.25")), terminal_size=SIZE,
-                        run_before=before(stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"},
-                                          then=("enter",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path, typed_confirm_usd=Decimal("0.25")),
+        terminal_size=SIZE,
+        run_before=before(
+            stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)
+        ),
+    )
 
 
 def test_close_tranche_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """x on a tranche stream: the three choices for the unearned tranche, with amounts."""
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.TRANCHE, keys=("x",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(stream=StreamMode.TRANCHE, keys=("x",)),
+    )
 
 
 def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
@@ -130,25 +165,36 @@ def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Pa
         app.screen.query_one("#choice-overpay").value = True
         app.screen.query_one("#money-count").focus()
 
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.TRANCHE, extra=choose, then=("enter",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(stream=StreamMode.TRANCHE, extra=choose, then=("enter",)),
+    )
 
 
 def test_dispute_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """d: the dispute form, a reason too short refused."""
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.NATIVE, keys=("d", "s", "h", "o", "r", "t", "enter")))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(stream=StreamMode.NATIVE, keys=("d", "s", "h", "o", "r", "t", "enter")),
+    )
 
 
 def test_complete_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """c on a tranche (a classic escrow between two watched agents): the payee marks it complete."""
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.TRANCHE, keys=("c",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(stream=StreamMode.TRANCHE, keys=("c",)),
+    )
 
 
 def test_faucet_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """f on the Fleet tab: the faucet claim for the agent under the cursor."""
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",))
+    )
 
 
 def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
@@ -166,8 +212,11 @@ def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None
             await pilot.press("y")
             await money_done(app, pilot)
 
-    assert snap_compare(app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(
-        stream=StreamMode.NATIVE, extra=act, keys=("A",)))
+    assert snap_compare(
+        app_for(fresh, tmp_path),
+        terminal_size=SIZE,
+        run_before=before(stream=StreamMode.NATIVE, extra=act, keys=("A",)),
+    )
 
 
 def test_screenshots_match_snapshots() -> None:

@@ -157,8 +157,11 @@ class AlertEngine:
         if fleet is not None:
             for rule in self.rules:
                 if rule.scope == FLEET and rule.kind is RuleKind.THRESHOLD:
-                    labels = {"alertname": rule.name, "severity": rule.severity.value,
-                              "scope": FLEET}
+                    labels = {
+                        "alertname": rule.name,
+                        "severity": rule.severity.value,
+                        "scope": FLEET,
+                    }
                     cond = threshold_condition(rule, fleet.metrics.get(rule.metric))
                     seen[fingerprint_of(labels)] = (rule, labels, cond, describe(rule, cond[2]))
         # Sub-keyed instances (a stream, an escrow, an action) that vanished from an agent that
@@ -232,17 +235,27 @@ class AlertEngine:
                 limit = float(rule.factor) * s.expected_interval_s
                 labels = {**base, "stream": s.stream_id, "payee": s.payee}
                 bad = silent_for > limit
-                yield labels, (bad, not bad, f"{silent_for:.0f}s"), (
-                    f"payee {s.payee} not paid for {silent_for:.0f}s "
-                    f"(expected every {s.expected_interval_s:.0f}s)"
+                yield (
+                    labels,
+                    (bad, not bad, f"{silent_for:.0f}s"),
+                    (
+                        f"payee {s.payee} not paid for {silent_for:.0f}s "
+                        f"(expected every {s.expected_interval_s:.0f}s)"
+                    ),
                 )
         elif kind is RuleKind.DISPUTE:
             for escrow in facts.disputes:
-                yield {**base, "escrow": escrow}, (True, False, "disputed"), f"escrow {escrow} disputed"
+                yield (
+                    {**base, "escrow": escrow},
+                    (True, False, "disputed"),
+                    f"escrow {escrow} disputed",
+                )
         elif kind is RuleKind.UNKNOWN_ACTION:
             for key in facts.unknown_actions:
-                yield {**base, "action": key}, (True, False, "unknown"), (
-                    f"money action {key} has an unknown outcome: check it by hand"
+                yield (
+                    {**base, "action": key},
+                    (True, False, "unknown"),
+                    (f"money action {key} has an unknown outcome: check it by hand"),
                 )
 
     def _step(
@@ -306,5 +319,3 @@ class AlertEngine:
             ends_at=now if kind is EventKind.RESOLVED else None,
             at=now,
         )
-
-

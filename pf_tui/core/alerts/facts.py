@@ -8,10 +8,9 @@ money actions whose outcome is unknown), plus fleet-wide :class:`FleetFacts`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pf_tui.api.models import EscrowStatus
@@ -22,6 +21,7 @@ from pf_tui.core.polling.results import DataType, EscrowSnapshot
 
 SPEND_WINDOW_S = 3600.0
 """Spend per hour is measured over the last hour of balance and P&L history."""
+
 
 class Health(str, enum.Enum):
     """How far an agent's figures can be trusted right now."""
@@ -126,8 +126,9 @@ class FactsSource:
         disputes: tuple[str, ...] = ()
         escrows = state.figures[DataType.ESCROWS].value
         if isinstance(escrows, EscrowSnapshot):
-            disputes = tuple(e.escrow_id for e in escrows.escrows
-                             if e.status is EscrowStatus.DISPUTED)
+            disputes = tuple(
+                e.escrow_id for e in escrows.escrows if e.status is EscrowStatus.DISPUTED
+            )
         return AgentFacts(
             agent_id=agent_id,
             label=state.info.label,
@@ -149,10 +150,12 @@ class FactsSource:
             errors += s.errors
             spend += facts.metrics.get("spend_usd_per_hour") or 0
         rate = derived.error_rate(requests, errors)
-        return FleetFacts({
-            "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
-            "spend_usd_per_hour": spend,
-        })
+        return FleetFacts(
+            {
+                "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
+                "spend_usd_per_hour": spend,
+            }
+        )
 
 
 def stream_interval(rate: str, unit: str, batch: str | None) -> float | None:
@@ -172,6 +175,5 @@ def escrow_queue(fleet: FleetState, agent_id: str) -> int:
     if not isinstance(value, EscrowSnapshot):
         return 0
     return sum(
-        1 for e in value.escrows
-        if not e.status.terminal and e.creator_id in (None, agent_id)
+        1 for e in value.escrows if not e.status.terminal and e.creator_id in (None, agent_id)
     )

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from pf_tui.config.model import AlertsConfig
 
 _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 FLEET = "fleet"
@@ -95,25 +98,82 @@ def builtin_rules() -> tuple[RuleSpec, ...]:
     """Rules beyond the config's metric thresholds: health, spend, streams, disputes, actions."""
     d, h, m = Decimal, 3600.0, 60.0
     return (
-        RuleSpec("spend_rate_high", RuleKind.THRESHOLD, Severity.WARNING,
-                 metric="spend_usd_per_hour", op=">", threshold=d(100), clear=d(80), for_s=5 * m,
-                 repeat_s=h, summary="spend per hour"),
-        RuleSpec("data_stale", RuleKind.STALE, Severity.WARNING, for_s=2 * m, repeat_s=4 * h,
-                 summary="no fresh data"),
-        RuleSpec("api_down", RuleKind.DOWN, Severity.CRITICAL, for_s=2 * m, repeat_s=h,
-                 summary="API failing"),
-        RuleSpec("stream_silent", RuleKind.STREAM_SILENT, Severity.WARNING, factor=d(3),
-                 repeat_s=4 * h, summary="payee not paid"),
-        RuleSpec("dispute_opened", RuleKind.DISPUTE, Severity.CRITICAL, repeat_s=24 * h,
-                 summary="escrow disputed"),
-        RuleSpec("unknown_action", RuleKind.UNKNOWN_ACTION, Severity.CRITICAL, repeat_s=4 * h,
-                 summary="money action outcome unknown"),
-        RuleSpec("fleet_error_rate", RuleKind.THRESHOLD, Severity.CRITICAL, scope=FLEET,
-                 metric="error_rate_pct", op=">", threshold=d(5), clear=d(3), for_s=5 * m,
-                 repeat_s=h, summary="fleet API error rate"),
-        RuleSpec("fleet_spend_rate_high", RuleKind.THRESHOLD, Severity.WARNING, scope=FLEET,
-                 metric="spend_usd_per_hour", op=">", threshold=d(1000), clear=d(800),
-                 for_s=5 * m, repeat_s=h, summary="fleet spend per hour"),
+        RuleSpec(
+            "spend_rate_high",
+            RuleKind.THRESHOLD,
+            Severity.WARNING,
+            metric="spend_usd_per_hour",
+            op=">",
+            threshold=d(100),
+            clear=d(80),
+            for_s=5 * m,
+            repeat_s=h,
+            summary="spend per hour",
+        ),
+        RuleSpec(
+            "data_stale",
+            RuleKind.STALE,
+            Severity.WARNING,
+            for_s=2 * m,
+            repeat_s=4 * h,
+            summary="no fresh data",
+        ),
+        RuleSpec(
+            "api_down",
+            RuleKind.DOWN,
+            Severity.CRITICAL,
+            for_s=2 * m,
+            repeat_s=h,
+            summary="API failing",
+        ),
+        RuleSpec(
+            "stream_silent",
+            RuleKind.STREAM_SILENT,
+            Severity.WARNING,
+            factor=d(3),
+            repeat_s=4 * h,
+            summary="payee not paid",
+        ),
+        RuleSpec(
+            "dispute_opened",
+            RuleKind.DISPUTE,
+            Severity.CRITICAL,
+            repeat_s=24 * h,
+            summary="escrow disputed",
+        ),
+        RuleSpec(
+            "unknown_action",
+            RuleKind.UNKNOWN_ACTION,
+            Severity.CRITICAL,
+            repeat_s=4 * h,
+            summary="money action outcome unknown",
+        ),
+        RuleSpec(
+            "fleet_error_rate",
+            RuleKind.THRESHOLD,
+            Severity.CRITICAL,
+            scope=FLEET,
+            metric="error_rate_pct",
+            op=">",
+            threshold=d(5),
+            clear=d(3),
+            for_s=5 * m,
+            repeat_s=h,
+            summary="fleet API error rate",
+        ),
+        RuleSpec(
+            "fleet_spend_rate_high",
+            RuleKind.THRESHOLD,
+            Severity.WARNING,
+            scope=FLEET,
+            metric="spend_usd_per_hour",
+            op=">",
+            threshold=d(1000),
+            clear=d(800),
+            for_s=5 * m,
+            repeat_s=h,
+            summary="fleet spend per hour",
+        ),
     )
 
 
@@ -121,14 +181,52 @@ def default_rules() -> tuple[RuleSpec, ...]:
     """The seed's thresholds (as the config's defaults name them) plus :func:`builtin_rules`."""
     d, h = Decimal, 3600.0
     seed = (
-        RuleSpec("max_drawdown", RuleKind.THRESHOLD, Severity.CRITICAL, metric="max_drawdown_pct",
-                 op=">", threshold=d(10), clear=d(8), for_s=60, repeat_s=h, summary="max drawdown %"),
-        RuleSpec("low_balance", RuleKind.THRESHOLD, Severity.WARNING, metric="balance_usd",
-                 op="<", threshold=d(50), clear=d(55), repeat_s=h, summary="balance USD"),
-        RuleSpec("error_rate", RuleKind.THRESHOLD, Severity.WARNING, metric="error_rate_pct",
-                 op=">", threshold=d(5), clear=d(3), for_s=120, repeat_s=h, summary="API error rate %"),
-        RuleSpec("open_positions", RuleKind.THRESHOLD, Severity.WARNING, metric="open_positions",
-                 op=">", threshold=d(20), clear=d(18), repeat_s=h, summary="open positions"),
+        RuleSpec(
+            "max_drawdown",
+            RuleKind.THRESHOLD,
+            Severity.CRITICAL,
+            metric="max_drawdown_pct",
+            op=">",
+            threshold=d(10),
+            clear=d(8),
+            for_s=60,
+            repeat_s=h,
+            summary="max drawdown %",
+        ),
+        RuleSpec(
+            "low_balance",
+            RuleKind.THRESHOLD,
+            Severity.WARNING,
+            metric="balance_usd",
+            op="<",
+            threshold=d(50),
+            clear=d(55),
+            repeat_s=h,
+            summary="balance USD",
+        ),
+        RuleSpec(
+            "error_rate",
+            RuleKind.THRESHOLD,
+            Severity.WARNING,
+            metric="error_rate_pct",
+            op=">",
+            threshold=d(5),
+            clear=d(3),
+            for_s=120,
+            repeat_s=h,
+            summary="API error rate %",
+        ),
+        RuleSpec(
+            "open_positions",
+            RuleKind.THRESHOLD,
+            Severity.WARNING,
+            metric="open_positions",
+            op=">",
+            threshold=d(20),
+            clear=d(18),
+            repeat_s=h,
+            summary="open positions",
+        ),
     )
     return seed + builtin_rules()
 
@@ -166,8 +264,9 @@ def describe(rule: RuleSpec, value: str) -> str:
     if not value:
         return f"{rule.summary or rule.metric}: no data"
     word = "above" if rule.op[0] == ">" else "below"
-    return f"{rule.summary or rule.metric} {value} {word} {rule.threshold} (clears at {rule.clear_at})"
-
+    return (
+        f"{rule.summary or rule.metric} {value} {word} {rule.threshold} (clears at {rule.clear_at})"
+    )
 
 
 _SUMMARIES = {

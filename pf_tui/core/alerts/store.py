@@ -19,6 +19,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
 from pf_tui.core.alerts.engine import AlertEngine, AlertEvent, AlertInstance, EventKind
 from pf_tui.core.notify.outbox import Outbox
 from pf_tui.core.store.db import transaction
@@ -169,19 +170,33 @@ class AlertLog:
                 " message = COALESCE(?, message),"
                 " last_notified_at = COALESCE(?, last_notified_at)"
                 " WHERE fingerprint = ? AND started_at = ?",
-                (inst.state, inst.value, now, message,
-                 now if event is not None and event.kind is not EventKind.RESOLVED else None,
-                 fp, inst.active_since),
+                (
+                    inst.state,
+                    inst.value,
+                    now,
+                    message,
+                    now if event is not None and event.kind is not EventKind.RESOLVED else None,
+                    fp,
+                    inst.active_since,
+                ),
             )
             if cur.rowcount == 0:
                 self.conn.execute(
                     "INSERT INTO alerts (fingerprint, rule, agent, severity, state, value,"
                     " threshold, message, labels, started_at, updated_at, last_notified_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (fp, inst.rule, inst.labels.get("agent"), inst.labels.get("severity", ""),
-                     inst.state, inst.value,
-                     str(rule.threshold) if rule is not None and rule.metric else None,
-                     message, json.dumps(inst.labels, sort_keys=True), inst.active_since, now,
-                     now if event is not None else None),
+                    (
+                        fp,
+                        inst.rule,
+                        inst.labels.get("agent"),
+                        inst.labels.get("severity", ""),
+                        inst.state,
+                        inst.value,
+                        str(rule.threshold) if rule is not None and rule.metric else None,
+                        message,
+                        json.dumps(inst.labels, sort_keys=True),
+                        inst.active_since,
+                        now,
+                        now if event is not None else None,
+                    ),
                 )
-

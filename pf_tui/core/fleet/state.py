@@ -22,7 +22,6 @@ from pf_tui.core.polling.results import (
     BalanceSnapshot,
     DataType,
     EscrowSnapshot,
-    PollFailure,
     PollResult,
     ReferralSnapshot,
     Snapshot,
@@ -34,8 +33,18 @@ STALE_FACTOR = 3.0
 """A figure older than this many of its intervals is stale."""
 DEFAULT_HISTORY = 360
 """Samples kept per (agent, metric) in memory."""
-HISTORY_METRICS = ("balance", "pnl", "trading_pnl", "casino_net", "positions", "exposure",
-                   "referrals", "referral_income", "total_bets", "escrow_exposure")
+HISTORY_METRICS = (
+    "balance",
+    "pnl",
+    "trading_pnl",
+    "casino_net",
+    "positions",
+    "exposure",
+    "referrals",
+    "referral_income",
+    "total_bets",
+    "escrow_exposure",
+)
 """The metrics that get a history (a sample whenever their value changes)."""
 
 
@@ -75,7 +84,9 @@ class AgentState:
     """One agent's figures, derived values and history."""
 
     info: AgentInfo
-    figures: dict[DataType, Figure] = field(default_factory=lambda: {k: Figure() for k in ALL_TYPES})
+    figures: dict[DataType, Figure] = field(
+        default_factory=lambda: {k: Figure() for k in ALL_TYPES}
+    )
     derived: dict[str, Decimal | None] = field(default_factory=dict)
     history: dict[str, deque[tuple[float, Decimal]]] = field(default_factory=dict)
     requests: int = 0
@@ -123,7 +134,7 @@ class FleetState:
         self._clock = clock
         self.history_len = history_len
         self.stale_factor = stale_factor
-        self.intervals: dict[DataType, float] = {k: 5.0 for k in ALL_TYPES}
+        self.intervals: dict[DataType, float] = dict.fromkeys(ALL_TYPES, 5.0)
         if intervals:
             self.set_intervals(intervals)
         self.agents: dict[str, AgentState] = {}
@@ -199,7 +210,9 @@ class FleetState:
             self._record(state, "balance", t, d["balance"])
         elif kind is DataType.POSITIONS and isinstance(value, Positions):
             d["positions"] = Decimal(len(value.items))
-            d["exposure"] = sum((abs(p.size_usd) for p in value.items if p.size_usd is not None), ZERO)
+            d["exposure"] = sum(
+                (abs(p.size_usd) for p in value.items if p.size_usd is not None), ZERO
+            )
             d["unrealized_pnl"] = sum(
                 (p.unrealized_pnl for p in value.items if p.unrealized_pnl is not None), ZERO
             )
@@ -322,7 +335,7 @@ class FleetState:
             state = self.agents.get(agent_id)
             if state is None:
                 continue
-            ring = deque(rows[-self.history_len:], maxlen=self.history_len)
+            ring = deque(rows[-self.history_len :], maxlen=self.history_len)
             state.history[metric] = ring
 
 

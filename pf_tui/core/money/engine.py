@@ -37,6 +37,7 @@ from pf_tui.core.money.plan import (
     plan_release,
 )
 from pf_tui.core.money.runner import Checkpoint, IntentRunner
+from pf_tui.core.money.streams import Stream, StreamBook
 from pf_tui.core.money.types import (
     MIN_ESCROW_USD,
     MIN_REASON_CHARS,
@@ -62,7 +63,6 @@ from pf_tui.core.money.types import (
     StreamUnit,
 )
 from pf_tui.core.money.wire import MoneyWire
-from pf_tui.core.money.streams import Stream, StreamBook
 from pf_tui.usd import MoneyError, format_usd, parse_amount_input
 
 __all__ = ["ActionEngine", "ActionError"]
@@ -101,7 +101,13 @@ class ActionEngine:
         self.book = StreamBook(conn)
         self._checkpoint: Checkpoint = checkpoint or (lambda _name: None)
         self.runner = IntentRunner(
-            self.journal, self.book, wire, clock, max_attempts=max_attempts, rng=rng, checkpoint=self._checkpoint
+            self.journal,
+            self.book,
+            wire,
+            clock,
+            max_attempts=max_attempts,
+            rng=rng,
+            checkpoint=self._checkpoint,
         )
         self._busy: dict[str, str] = {}
         """Resource (``stream:<id>``, ``escrow:<id>``, ``faucet:<agent>``) -> intent in flight."""
@@ -110,7 +116,9 @@ class ActionEngine:
 
     def _refuse_read_only(self) -> None:
         if self.read_only:
-            raise ReadOnlyError("pf-tui is read-only (--read-only or [ui] read_only): no money action is sent")
+            raise ReadOnlyError(
+                "pf-tui is read-only (--read-only or [ui] read_only): no money action is sent"
+            )
 
     def parse_amount(self, value: Decimal | str, field: str, *, limited: bool = True) -> Decimal:
         """An operator's amount as a ``Decimal`` (at most 6 dp, > 0, within ``max_action_usd``
@@ -141,7 +149,9 @@ class ActionEngine:
             return 0
         text = str(value).strip()
         if not text.isdigit() or len(text) > 10 or int(text) > MAX_COUNT:
-            raise ActionValidationError(f"count: {text!r} is not a whole number of units", field="count")
+            raise ActionValidationError(
+                f"count: {text!r} is not a whole number of units", field="count"
+            )
         return int(text)
 
     @staticmethod
@@ -149,7 +159,8 @@ class ActionEngine:
         text = " ".join(reason.split())
         if len(text) < MIN_REASON_CHARS:
             raise ActionValidationError(
-                f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(text)})", field="reason"
+                f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(text)})",
+                field="reason",
             )
         return text
 
@@ -157,7 +168,9 @@ class ActionEngine:
         if isinstance(intent, (ReleasePartial, CloseStream)):
             return f"stream:{intent.stream_id}"
         if isinstance(intent, DisputeEscrow):
-            return f"stream:{intent.stream_id}" if intent.stream_id else f"escrow:{intent.escrow_id}"
+            return (
+                f"stream:{intent.stream_id}" if intent.stream_id else f"escrow:{intent.escrow_id}"
+            )
         if isinstance(intent, MarkComplete):
             return f"escrow:{intent.escrow_id}"
         if isinstance(intent, ClaimFaucet):
@@ -180,7 +193,9 @@ class ActionEngine:
     def _stream(self, stream_id: str) -> Stream:
         stream = self.book.get(stream_id)
         if stream.state.final:
-            raise ActionValidationError(f"stream {stream_id} is {stream.state.value}: no more actions", field="stream_id")
+            raise ActionValidationError(
+                f"stream {stream_id} is {stream.state.value}: no more actions", field="stream_id"
+            )
         return stream
 
     # ---- preview -------------------------------------------------------------------------------
@@ -227,7 +242,9 @@ class ActionEngine:
             stream = self._stream(intent.stream_id) if intent.stream_id else None
             if stream is not None:
                 if str(stream.escrow_id) != str(intent.escrow_id):
-                    raise ActionValidationError("that escrow is not the stream's current one", field="escrow_id")
+                    raise ActionValidationError(
+                        "that escrow is not the stream's current one", field="escrow_id"
+                    )
                 # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
                 intent = replace(intent, dialect=stream.dialect)
             return plan_dispute(intent, key, balance, stream)
@@ -237,17 +254,22 @@ class ActionEngine:
             return plan_faucet(intent, key, balance)
         raise ActionValidationError(f"unknown action {type(intent).__name__}")
 
-    def _owed_for(self, stream: Stream, count: int | str | None, amount: Decimal | str | None, now: float) -> Decimal:
+    def _owed_for(
+        self, stream: Stream, count: int | str | None, amount: Decimal | str | None, now: float
+    ) -> Decimal:
         if amount is not None and amount != "":
             value = self.parse_amount(amount, "amount")
             if value > stream.budget - stream.released:
                 raise ActionValidationError(
-                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased budget", field="amount"
+                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased budget",
+                    field="amount",
                 )
             return value
         units = self._count(count)
         if units and stream.unit.time_based:
-            raise ActionValidationError("count: this stream is paid per hour; what is owed comes from time", field="count")
+            raise ActionValidationError(
+                "count: this stream is paid per hour; what is owed comes from time", field="count"
+            )
         return stream.owed(now, units)
 
     def _new_stream(self, intent: OpenStream, now: float) -> Stream:
@@ -255,26 +277,45 @@ class ActionEngine:
             raise ActionValidationError("payee: another agent's id (ag_...)", field="payee")
         rate = self.parse_amount(intent.rate, "rate")
         # The amount an open moves (native: the budget; tranche: one batch) is checked on the plan.
-        budget = self.parse_amount(intent.budget, "budget", limited=intent.mode is StreamMode.NATIVE)
+        budget = self.parse_amount(
+            intent.budget, "budget", limited=intent.mode is StreamMode.NATIVE
+        )
         batch = self.parse_amount(intent.batch, "batch")
         if not isinstance(intent.unit, StreamUnit):
             raise ActionValidationError("unit: per call, per hour or per data point", field="unit")
         if budget < MIN_ESCROW_USD:
-            raise ActionValidationError(f"budget: at least {format_usd(MIN_ESCROW_USD)}", field="budget")
+            raise ActionValidationError(
+                f"budget: at least {format_usd(MIN_ESCROW_USD)}", field="budget"
+            )
         if batch > budget:
             raise ActionValidationError("batch: no larger than the budget", field="batch")
         if intent.mode is StreamMode.TRANCHE and batch < MIN_ESCROW_USD:
             raise ActionValidationError(
-                f"batch: a tranche is an escrow of at least {format_usd(MIN_ESCROW_USD)}", field="batch"
+                f"batch: a tranche is an escrow of at least {format_usd(MIN_ESCROW_USD)}",
+                field="batch",
             )
         if not 1 <= int(intent.timeout_hours) <= 720:
             raise ActionValidationError("timeout: 1 to 720 hours", field="timeout_hours")
         return Stream(
-            id=StreamBook.new_id(), agent_id=intent.agent_id, payee=intent.payee, mode=intent.mode,
-            rate=rate, unit=intent.unit, budget=budget, batch=batch, released=Decimal(0),
-            escrow_id=None, funded=Decimal(0), carry=Decimal(0), state=StreamState.OPEN,
-            memo=intent.memo, active_since=None, last_release_at=None, created_at=now,
-            updated_at=now, timeout_hours=int(intent.timeout_hours),
+            id=StreamBook.new_id(),
+            agent_id=intent.agent_id,
+            payee=intent.payee,
+            mode=intent.mode,
+            rate=rate,
+            unit=intent.unit,
+            budget=budget,
+            batch=batch,
+            released=Decimal(0),
+            escrow_id=None,
+            funded=Decimal(0),
+            carry=Decimal(0),
+            state=StreamState.OPEN,
+            memo=intent.memo,
+            active_since=None,
+            last_release_at=None,
+            created_at=now,
+            updated_at=now,
+            timeout_hours=int(intent.timeout_hours),
         )
 
     # ---- execute -------------------------------------------------------------------------------
@@ -294,14 +335,19 @@ class ActionEngine:
             self._check_limit(preview.amount)
             if preview.needs_choice:
                 raise ActionValidationError(
-                    "choose what to do with the unearned tranche: overpay, dispute or leave", field="unearned"
+                    "choose what to do with the unearned tranche: overpay, dispute or leave",
+                    field="unearned",
                 )
             planned = self._replan(preview)
             self._checkpoint("before_journal")
             now = self.clock.now()
-            self.journal.begin(preview, self._with_prior_state(planned), now, also=self._stream_begin(planned, now))
+            self.journal.begin(
+                preview, self._with_prior_state(planned), now, also=self._stream_begin(planned, now)
+            )
             if not preview.requests:
-                return ActionResult(preview.key, preview.kind, RequestState.DONE, (), "nothing to send")
+                return ActionResult(
+                    preview.key, preview.kind, RequestState.DONE, (), "nothing to send"
+                )
             return await self.runner.drive(preview.key)
         finally:
             self._busy.pop(resource, None)
@@ -313,7 +359,9 @@ class ActionEngine:
             if stream.version != preview.stream_version or stream.state.final:
                 raise StalePreviewError("the stream changed since this preview: preview it again")
         planned = self._plan_again(preview)
-        if tuple(r.body for r in planned.preview.requests) != tuple(r.body for r in preview.requests):
+        if tuple(r.body for r in planned.preview.requests) != tuple(
+            r.body for r in preview.requests
+        ):
             raise StalePreviewError("the action no longer matches its preview: preview it again")
         return planned
 
@@ -336,7 +384,9 @@ class ActionEngine:
             prior = StreamState.CLOSED.value
         elif planned.stream is not None:
             prior = planned.stream.state.value
-        return {seq: ({**m, "prior_state": prior} if prior else m) for seq, m in planned.meta.items()}
+        return {
+            seq: ({**m, "prior_state": prior} if prior else m) for seq, m in planned.meta.items()
+        }
 
     def _stream_begin(self, planned: Planned, now: float) -> Any:
         """The stream change that goes in the journal's first transaction."""
@@ -348,7 +398,9 @@ class ActionEngine:
             elif isinstance(intent, CloseStream) and planned.stream is not None:
                 stream = self.book.get(planned.stream.id)
                 if not planned.preview.requests:
-                    self.book.save(replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now))
+                    self.book.save(
+                        replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now)
+                    )
                 else:
                     self.book.save(replace(stream, state=StreamState.CLOSING, updated_at=now))
 
@@ -363,7 +415,9 @@ class ActionEngine:
         results: list[ActionResult] = []
         for intent in self.journal.unsettled_intents():
             rows = self.journal.rows(intent)
-            resource = f"stream:{rows[0].stream_id}" if rows and rows[0].stream_id else f"intent:{intent}"
+            resource = (
+                f"stream:{rows[0].stream_id}" if rows and rows[0].stream_id else f"intent:{intent}"
+            )
             if self._busy.get(resource) not in (None, intent):
                 continue
             self._busy[resource] = intent
@@ -401,7 +455,9 @@ class ActionEngine:
         self._refuse_busy(f"stream:{stream_id}")
         stream = self._stream(stream_id)
         if stream.state is not StreamState.OPEN:
-            raise ActionValidationError(f"stream is {stream.state.value}, not open", field="stream_id")
+            raise ActionValidationError(
+                f"stream is {stream.state.value}, not open", field="stream_id"
+            )
         new = StreamBook.paused(stream, self.clock.now())
         with self.journal.transaction():
             self.book.save(new)
@@ -413,7 +469,9 @@ class ActionEngine:
         self._refuse_busy(f"stream:{stream_id}")
         stream = self._stream(stream_id)
         if stream.state is not StreamState.PAUSED:
-            raise ActionValidationError(f"stream is {stream.state.value}, not paused", field="stream_id")
+            raise ActionValidationError(
+                f"stream is {stream.state.value}, not paused", field="stream_id"
+            )
         new = StreamBook.resumed(stream, self.clock.now())
         with self.journal.transaction():
             self.book.save(new)
@@ -422,4 +480,3 @@ class ActionEngine:
     def busy(self, stream_id: str) -> bool:
         """Whether an action on the stream is in flight or unsettled."""
         return f"stream:{stream_id}" in self._busy or stream_id in self.journal.unsettled_streams()
-

@@ -30,9 +30,8 @@ from pf_tui.core.money.types import (
     PlannedRequest,
     RequestState,
 )
-from pf_tui.core.store.schema import migrate
 from pf_tui.core.store.db import transaction
-
+from pf_tui.core.store.schema import migrate
 
 UNSETTLED = (RequestState.JOURNALED.value, RequestState.SENT.value, RequestState.UNKNOWN.value)
 
@@ -94,8 +93,16 @@ class JournalRow:
 
         service, method, path = route(self.op, self.escrow)
         return PlannedRequest(
-            seq=self.seq, key=self.key, op=self.op, service=service, method=method, path=path,
-            body=self.body, escrow=self.escrow, amount=self.amount, tag=self.tag,
+            seq=self.seq,
+            key=self.key,
+            op=self.op,
+            service=service,
+            method=method,
+            path=path,
+            body=self.body,
+            escrow=self.escrow,
+            amount=self.amount,
+            tag=self.tag,
         )
 
 
@@ -160,9 +167,17 @@ class Journal:
                     " amount, request, state, operator, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        req.key, req.op.value, preview.agent_id, escrow_id, preview.stream_id,
-                        None if req.amount is None else str(req.amount), usd.dumps(payload),
-                        RequestState.JOURNALED.value, self.operator, now, now,
+                        req.key,
+                        req.op.value,
+                        preview.agent_id,
+                        escrow_id,
+                        preview.stream_id,
+                        None if req.amount is None else str(req.amount),
+                        usd.dumps(payload),
+                        RequestState.JOURNALED.value,
+                        self.operator,
+                        now,
+                        now,
                     ),
                 )
                 self._event(req.key, RequestState.JOURNALED, now, None)
@@ -185,8 +200,14 @@ class Journal:
         """Move request ``key`` to ``state`` (one durable transaction, with ``also`` inside)."""
         with self.transaction():
             self.mark_in_tx(
-                key, state, now, response=response, error=error, server_ref=server_ref,
-                escrow_id=escrow_id, meta=meta,
+                key,
+                state,
+                now,
+                response=response,
+                error=error,
+                server_ref=server_ref,
+                escrow_id=escrow_id,
+                meta=meta,
             )
             if also is not None:
                 also()
@@ -279,7 +300,8 @@ class Journal:
     def known_escrows(self, agent_id: str) -> set[str]:
         """Escrow ids the journal already attributes to a request of ``agent_id``."""
         found = self.conn.execute(
-            "SELECT server_ref FROM actions WHERE agent_id = ? AND server_ref IS NOT NULL", (agent_id,)
+            "SELECT server_ref FROM actions WHERE agent_id = ? AND server_ref IS NOT NULL",
+            (agent_id,),
         ).fetchall()
         return {r[0] for r in found}
 
@@ -307,7 +329,19 @@ class Journal:
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> JournalRow:
-        key, kind, agent_id, stream_id, amount, request, state, response, error, server_ref, created = r
+        (
+            key,
+            kind,
+            agent_id,
+            stream_id,
+            amount,
+            request,
+            state,
+            response,
+            error,
+            server_ref,
+            created,
+        ) = r
         payload = usd.loads(request)
         return JournalRow(
             key=key,

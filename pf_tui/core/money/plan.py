@@ -14,6 +14,7 @@ from typing import Any
 from pf_tui.api.errors import plain_text
 from pf_tui.api.models import Dialect
 from pf_tui.core.money.journal import request_key, tag_for
+from pf_tui.core.money.streams import Stream, plan_tranches
 from pf_tui.core.money.types import (
     ActionKind,
     ActionPreview,
@@ -32,7 +33,6 @@ from pf_tui.core.money.types import (
     ReleasePartial,
     StreamMode,
 )
-from pf_tui.core.money.streams import Stream, plan_tranches
 from pf_tui.usd import fee_of, format_usd, to_wire
 
 FAUCET_GRANT = Decimal(1)
@@ -54,7 +54,11 @@ _ROUTES: dict[Op, tuple[str, str, str]] = {
 def route(op: Op, escrow: EscrowTarget | None) -> tuple[str, str, str]:
     """``(service, method, path)`` of ``op`` on ``escrow`` (an unresolved ref renders as text)."""
     service, method, template = _ROUTES[op]
-    return service, method, template.replace("{id}", str(escrow)) if "{id}" in template else template
+    return (
+        service,
+        method,
+        template.replace("{id}", str(escrow)) if "{id}" in template else template,
+    )
 
 
 def with_tag(text: str, tag: str) -> str:
@@ -68,9 +72,9 @@ class _Builder:
     """Accumulates the requests of one intent; keys and tags are numbered once the count is known."""
 
     intent_key: str
-    steps: list[tuple[Op, EscrowTarget | None, dict[str, Any] | None, Decimal | None, dict[str, Any]]] = field(
-        default_factory=list
-    )
+    steps: list[
+        tuple[Op, EscrowTarget | None, dict[str, Any] | None, Decimal | None, dict[str, Any]]
+    ] = field(default_factory=list)
 
     def add(
         self,
@@ -96,8 +100,16 @@ class _Builder:
             service, method, path = route(op, escrow)
             requests.append(
                 PlannedRequest(
-                    seq=seq, key=request_key(self.intent_key, seq, total), op=op, service=service,
-                    method=method, path=path, body=body, escrow=escrow, amount=amount, tag=tag,
+                    seq=seq,
+                    key=request_key(self.intent_key, seq, total),
+                    op=op,
+                    service=service,
+                    method=method,
+                    path=path,
+                    body=body,
+                    escrow=escrow,
+                    amount=amount,
+                    tag=tag,
                 )
             )
             metas[seq] = meta
@@ -157,42 +169,78 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
         )
     requests, meta = b.build()
     preview = ActionPreview(
-        key=key, kind=ActionKind.OPEN_STREAM, intent=intent, agent_id=stream.agent_id,
-        requests=requests, amount=amount, fee=Decimal(0), payee_nets=Decimal(0),
-        dialect=intent.mode.dialect, mode=intent.mode, stream_id=stream.id,
-        tranche_fee=tranche_fee, balance_before=balance,
+        key=key,
+        kind=ActionKind.OPEN_STREAM,
+        intent=intent,
+        agent_id=stream.agent_id,
+        requests=requests,
+        amount=amount,
+        fee=Decimal(0),
+        payee_nets=Decimal(0),
+        dialect=intent.mode.dialect,
+        mode=intent.mode,
+        stream_id=stream.id,
+        tranche_fee=tranche_fee,
+        balance_before=balance,
         balance_after=None if balance is None else balance - amount,
-        owed=Decimal(0), owed_after=Decimal(0), refund=Decimal(0),
-        stream_version=stream.version, notes=notes,
+        owed=Decimal(0),
+        owed_after=Decimal(0),
+        refund=Decimal(0),
+        stream_version=stream.version,
+        notes=notes,
     )
     return Planned(preview, meta, stream)
 
 
 def _release_meta(amount: Decimal, owed_left: Decimal, now: float, **extra: Any) -> dict[str, Any]:
-    return {"effect": "released", "amount": str(amount), "owed_left": str(owed_left), "checkpoint": repr(now), **extra}
+    return {
+        "effect": "released",
+        "amount": str(amount),
+        "owed_left": str(owed_left),
+        "checkpoint": repr(now),
+        **extra,
+    }
 
 
-def _tranche_steps(b: _Builder, stream: Stream, owed: Decimal, now: float, keep_funded: bool) -> tuple[Decimal, Decimal, Decimal, Decimal | None, int]:
+def _tranche_steps(
+    b: _Builder, stream: Stream, owed: Decimal, now: float, keep_funded: bool
+) -> tuple[Decimal, Decimal, Decimal, Decimal | None, int]:
     """Add a tranche plan's requests; return (released, fees, debited, funded_after, releases)."""
     tp = plan_tranches(stream, owed, keep_funded=keep_funded)
     current: EscrowTarget | None = stream.escrow_id if stream.funded > 0 else None
     left, fees, debited = owed, Decimal(0), Decimal(0)
     for step in tp.steps:
         if step.op == "create":
-            seq = b.add(Op.CLASSIC_CREATE, None, _classic_create(stream, step.amount), step.amount,
-                        {"effect": "funded", "amount": str(step.amount)})
+            seq = b.add(
+                Op.CLASSIC_CREATE,
+                None,
+                _classic_create(stream, step.amount),
+                step.amount,
+                {"effect": "funded", "amount": str(step.amount)},
+            )
             current = EscrowRef(seq)
             debited += step.amount
         else:
             left -= step.amount
             fees += fee_of(step.amount)
-            b.add(Op.CLASSIC_RELEASE, current, None, step.amount, _release_meta(step.amount, left, now))
+            b.add(
+                Op.CLASSIC_RELEASE,
+                current,
+                None,
+                step.amount,
+                _release_meta(step.amount, left, now),
+            )
             current = None
     return tp.released, fees, debited, tp.funded_after, tp.releases
 
 
 def plan_release(
-    intent: ReleasePartial, key: str, stream: Stream, owed: Decimal, balance: Decimal | None, now: float
+    intent: ReleasePartial,
+    key: str,
+    stream: Stream,
+    owed: Decimal,
+    balance: Decimal | None,
+    now: float,
 ) -> Planned:
     """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund one."""
     b = _Builder(key)
@@ -207,10 +255,18 @@ def plan_release(
                 field="amount",
             )
         body = {"amount": to_wire(owed), "memo": stream.memo}
-        b.add(Op.STREAM_RELEASE_PARTIAL, stream.escrow_id, body, owed, _release_meta(owed, Decimal(0), now))
+        b.add(
+            Op.STREAM_RELEASE_PARTIAL,
+            stream.escrow_id,
+            body,
+            owed,
+            _release_meta(owed, Decimal(0), now),
+        )
         released, fees, debited, left = owed, fee_of(owed), Decimal(0), Decimal(0)
     else:
-        released, fees, debited, _funded, releases = _tranche_steps(b, stream, owed, now, keep_funded=True)
+        released, fees, debited, _funded, releases = _tranche_steps(
+            b, stream, owed, now, keep_funded=True
+        )
         if releases == 0:
             raise ActionValidationError(
                 f"{format_usd(owed, dp=6)} owed is less than one tranche ({format_usd(stream.funded or stream.batch)}); "
@@ -224,19 +280,37 @@ def plan_release(
             notes.append(f"{format_usd(left, dp=6)} stays owed (less than a tranche)")
     requests, meta = b.build()
     preview = ActionPreview(
-        key=key, kind=ActionKind.RELEASE_PARTIAL, intent=intent, agent_id=stream.agent_id,
-        requests=requests, amount=released, fee=fees, payee_nets=released - fees,
-        dialect=stream.dialect, mode=stream.mode, stream_id=stream.id, escrow_id=stream.escrow_id,
-        tranche_fee=tranche_fee, balance_before=balance,
+        key=key,
+        kind=ActionKind.RELEASE_PARTIAL,
+        intent=intent,
+        agent_id=stream.agent_id,
+        requests=requests,
+        amount=released,
+        fee=fees,
+        payee_nets=released - fees,
+        dialect=stream.dialect,
+        mode=stream.mode,
+        stream_id=stream.id,
+        escrow_id=stream.escrow_id,
+        tranche_fee=tranche_fee,
+        balance_before=balance,
         balance_after=None if balance is None else balance - debited,
-        owed=owed, owed_after=left, refund=Decimal(0), stream_version=stream.version,
+        owed=owed,
+        owed_after=left,
+        refund=Decimal(0),
+        stream_version=stream.version,
         notes=tuple(notes),
     )
     return Planned(preview, meta, stream)
 
 
 def plan_close(
-    intent: CloseStream, key: str, stream: Stream, owed: Decimal, balance: Decimal | None, now: float
+    intent: CloseStream,
+    key: str,
+    stream: Stream,
+    owed: Decimal,
+    balance: Decimal | None,
+    now: float,
 ) -> Planned:
     """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche choice)."""
     b = _Builder(key)
@@ -248,15 +322,27 @@ def plan_close(
     if stream.mode is StreamMode.NATIVE:
         pay = min(owed, stream.funded)
         if pay > 0:
-            b.add(Op.STREAM_RELEASE_PARTIAL, stream.escrow_id, {"amount": to_wire(pay), "memo": stream.memo},
-                  pay, _release_meta(pay, Decimal(0), now))
+            b.add(
+                Op.STREAM_RELEASE_PARTIAL,
+                stream.escrow_id,
+                {"amount": to_wire(pay), "memo": stream.memo},
+                pay,
+                _release_meta(pay, Decimal(0), now),
+            )
         if stream.escrow_id is not None and stream.funded - pay > 0:
             b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": "closed"})
             refund = stream.funded - pay
             notes.append(f"close refunds the remaining {format_usd(refund, dp=6)} to the payer")
-        released, fees, debited, left = pay, fee_of(pay) if pay > 0 else Decimal(0), Decimal(0), owed - pay
+        released, fees, debited, left = (
+            pay,
+            fee_of(pay) if pay > 0 else Decimal(0),
+            Decimal(0),
+            owed - pay,
+        )
     else:
-        released, fees, debited, funded_after, _ = _tranche_steps(b, stream, owed, now, keep_funded=False)
+        released, fees, debited, funded_after, _ = _tranche_steps(
+            b, stream, owed, now, keep_funded=False
+        )
         left = owed - released
         tranche_fee = fee_of(stream.batch)
         if funded_after is not None and stream.escrow_id is not None:
@@ -268,15 +354,29 @@ def plan_close(
                     f"({format_usd(left, dp=6)} owed): choose overpay, dispute or leave"
                 )
             elif intent.unearned is CloseChoice.OVERPAY:
-                b.add(Op.CLASSIC_RELEASE, stream.escrow_id, None, cur, _release_meta(cur, Decimal(0), now))
+                b.add(
+                    Op.CLASSIC_RELEASE,
+                    stream.escrow_id,
+                    None,
+                    cur,
+                    _release_meta(cur, Decimal(0), now),
+                )
                 released += cur
                 fees += fee_of(cur)
                 notes.append(f"overpays {format_usd(cur - left, dp=6)} beyond what is owed")
                 left = Decimal(0)
             elif intent.unearned is CloseChoice.DISPUTE:
-                b.add(Op.CLASSIC_DISPUTE, stream.escrow_id, {"reason": intent.reason}, None, {"effect": "disputed"})
+                b.add(
+                    Op.CLASSIC_DISPUTE,
+                    stream.escrow_id,
+                    {"reason": intent.reason},
+                    None,
+                    {"effect": "disputed"},
+                )
                 final = "disputed"
-                notes.append(f"freezes {format_usd(cur, dp=6)} until the dispute is resolved by hand")
+                notes.append(
+                    f"freezes {format_usd(cur, dp=6)} until the dispute is resolved by hand"
+                )
             else:
                 notes.append(
                     f"sends nothing for the funded tranche: its timeout refunds you "
@@ -288,29 +388,56 @@ def plan_close(
     if requests:
         meta[len(requests)] = {**meta[len(requests)], "final_state": final}
     preview = ActionPreview(
-        key=key, kind=ActionKind.CLOSE_STREAM, intent=intent, agent_id=stream.agent_id,
-        requests=requests, amount=released, fee=fees, payee_nets=released - fees,
-        dialect=stream.dialect, mode=stream.mode, stream_id=stream.id, escrow_id=stream.escrow_id,
-        tranche_fee=tranche_fee, balance_before=balance,
+        key=key,
+        kind=ActionKind.CLOSE_STREAM,
+        intent=intent,
+        agent_id=stream.agent_id,
+        requests=requests,
+        amount=released,
+        fee=fees,
+        payee_nets=released - fees,
+        dialect=stream.dialect,
+        mode=stream.mode,
+        stream_id=stream.id,
+        escrow_id=stream.escrow_id,
+        tranche_fee=tranche_fee,
+        balance_before=balance,
         balance_after=None if balance is None else balance - debited + refund,
-        owed=owed, owed_after=left, refund=refund, stream_version=stream.version,
-        notes=tuple(notes), choices=choices,
+        owed=owed,
+        owed_after=left,
+        refund=refund,
+        stream_version=stream.version,
+        notes=tuple(notes),
+        choices=choices,
     )
     return Planned(preview, meta, stream)
 
 
-def plan_dispute(intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None) -> Planned:
+def plan_dispute(
+    intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None
+) -> Planned:
     """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream ends disputed."""
     b = _Builder(key)
     op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
-    meta: dict[str, Any] = {"effect": "disputed", "final_state": "disputed"} if intent.stream_id else {}
+    meta: dict[str, Any] = (
+        {"effect": "disputed", "final_state": "disputed"} if intent.stream_id else {}
+    )
     b.add(op, intent.escrow_id, {"reason": intent.reason}, None, meta)
     requests, metas = b.build()
     preview = ActionPreview(
-        key=key, kind=ActionKind.DISPUTE_ESCROW, intent=intent, agent_id=intent.agent_id,
-        requests=requests, amount=Decimal(0), fee=Decimal(0), payee_nets=Decimal(0),
-        dialect=intent.dialect, stream_id=intent.stream_id, escrow_id=intent.escrow_id,
-        balance_before=balance, balance_after=balance,
+        key=key,
+        kind=ActionKind.DISPUTE_ESCROW,
+        intent=intent,
+        agent_id=intent.agent_id,
+        requests=requests,
+        amount=Decimal(0),
+        fee=Decimal(0),
+        payee_nets=Decimal(0),
+        dialect=intent.dialect,
+        stream_id=intent.stream_id,
+        escrow_id=intent.escrow_id,
+        balance_before=balance,
+        balance_after=balance,
         stream_version=stream.version if stream is not None else None,
         notes=("funds stay frozen until the dispute is resolved by hand",),
     )
@@ -323,9 +450,18 @@ def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Pl
     b.add(Op.CLASSIC_COMPLETE, intent.escrow_id, None, None, {})
     requests, metas = b.build()
     preview = ActionPreview(
-        key=key, kind=ActionKind.MARK_COMPLETE, intent=intent, agent_id=intent.agent_id,
-        requests=requests, amount=Decimal(0), fee=Decimal(0), payee_nets=Decimal(0),
-        dialect=Dialect.CLASSIC, escrow_id=intent.escrow_id, balance_before=balance, balance_after=balance,
+        key=key,
+        kind=ActionKind.MARK_COMPLETE,
+        intent=intent,
+        agent_id=intent.agent_id,
+        requests=requests,
+        amount=Decimal(0),
+        fee=Decimal(0),
+        payee_nets=Decimal(0),
+        dialect=Dialect.CLASSIC,
+        escrow_id=intent.escrow_id,
+        balance_before=balance,
+        balance_after=balance,
         notes=("the creator still has to release; a production timeout refunds the creator",),
     )
     return Planned(preview, metas)
@@ -340,11 +476,20 @@ def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Plann
     b.add(Op.FAUCET_CLAIM, None, body, FAUCET_GRANT, {})
     requests, metas = b.build()
     preview = ActionPreview(
-        key=key, kind=ActionKind.CLAIM_FAUCET, intent=intent, agent_id=intent.agent_id,
-        requests=requests, amount=FAUCET_GRANT, fee=Decimal(0), payee_nets=FAUCET_GRANT,
-        dialect=None, balance_before=balance,
+        key=key,
+        kind=ActionKind.CLAIM_FAUCET,
+        intent=intent,
+        agent_id=intent.agent_id,
+        requests=requests,
+        amount=FAUCET_GRANT,
+        fee=Decimal(0),
+        payee_nets=FAUCET_GRANT,
+        dialect=None,
+        balance_before=balance,
         balance_after=None if balance is None else balance + FAUCET_GRANT,
-        notes=("one claim per agent, and one per IP address a day; 'not claimable' is not a failure",),
+        notes=(
+            "one claim per agent, and one per IP address a day; 'not claimable' is not a failure",
+        ),
     )
     return Planned(preview, metas)
 

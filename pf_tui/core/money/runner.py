@@ -39,6 +39,7 @@ from pf_tui.api.models import Dialect, EscrowStatus
 from pf_tui.clock import Clock
 from pf_tui.core.money.journal import Journal, JournalRow
 from pf_tui.core.money.plan import route
+from pf_tui.core.money.streams import StreamBook
 from pf_tui.core.money.types import (
     ActionKind,
     ActionResult,
@@ -50,7 +51,6 @@ from pf_tui.core.money.types import (
     StreamState,
 )
 from pf_tui.core.money.wire import MoneyWire
-from pf_tui.core.money.streams import StreamBook
 
 LEDGER_WINDOW = 50
 """The casino ledger shows the 50 newest rows (API.md §2)."""
@@ -117,8 +117,12 @@ class IntentRunner:
         for row in rows:
             if failed:
                 if row.state is RequestState.JOURNALED:
-                    self.journal.mark(row.key, RequestState.SKIPPED, self.clock.now(),
-                                      error="an earlier request of this action failed")
+                    self.journal.mark(
+                        row.key,
+                        RequestState.SKIPPED,
+                        self.clock.now(),
+                        error="an earlier request of this action failed",
+                    )
                 continue
             if row.state is RequestState.DONE:
                 continue
@@ -141,7 +145,8 @@ class IntentRunner:
         """The intent's state as the journal has it."""
         rows = self.journal.rows(intent)
         outcomes = tuple(
-            RequestOutcome(r.seq, r.key, r.op, r.state, r.server_ref, r.response, r.error) for r in rows
+            RequestOutcome(r.seq, r.key, r.op, r.state, r.server_ref, r.response, r.error)
+            for r in rows
         )
         states = {r.state for r in rows}
         if states <= {RequestState.DONE}:
@@ -151,7 +156,9 @@ class IntentRunner:
             message = "outcome not known yet: it is reconciled on the next poll (same key, never a new one)"
         else:
             state = RequestState.FAILED
-            message = next((r.error for r in rows if r.state is RequestState.FAILED and r.error), "refused")
+            message = next(
+                (r.error for r in rows if r.state is RequestState.FAILED and r.error), "refused"
+            )
         kind = rows[0].kind if rows else ActionKind.RELEASE_PARTIAL
         return ActionResult(intent, kind, state, outcomes, message)
 
@@ -204,7 +211,9 @@ class IntentRunner:
         self.journal.mark(row.key, RequestState.UNKNOWN, self.clock.now(), error=last_error)
         return RequestState.UNKNOWN
 
-    async def _reconcile_first(self, row: JournalRow, target: str | None, state: RequestState) -> None:
+    async def _reconcile_first(
+        self, row: JournalRow, target: str | None, state: RequestState
+    ) -> None:
         """Before resending something that may have executed: settle it if it did."""
         if row.op is not Op.CLASSIC_CREATE:
             return  # resending with the same key is safe (replay, or 409 read as "already done")
@@ -220,7 +229,10 @@ class IntentRunner:
         if row.op is not Op.CLASSIC_CREATE:
             return None
         entries = await self.wire.ledger(row.agent_id)
-        return {"ledger_ids": sorted(e.id for e in entries), "ledger_full": len(entries) >= LEDGER_WINDOW}
+        return {
+            "ledger_ids": sorted(e.id for e in entries),
+            "ledger_full": len(entries) >= LEDGER_WINDOW,
+        }
 
     async def _find_by_tag(self, row: JournalRow) -> tuple[str | None, bool, str]:
         """``(escrow id or None, window covers the send, evidence)`` for a classic create."""
@@ -246,16 +258,28 @@ class IntentRunner:
         )
         return None, covered, evidence
 
-    async def _conflict(self, row: JournalRow, target: str | None, exc: ConflictError, *, first: bool) -> None:
+    async def _conflict(
+        self, row: JournalRow, target: str | None, exc: ConflictError, *, first: bool
+    ) -> None:
         """409: "already done" when a GET shows the escrow in the request's target state."""
         if row.op is Op.FAUCET_CLAIM and exc.code == "already_claimed" and not first:
-            self._done(row, {"credited": None, "note": "already_claimed"}, note="already claimed (a lost reply)")
+            self._done(
+                row,
+                {"credited": None, "note": "already_claimed"},
+                note="already claimed (a lost reply)",
+            )
         targets = _TARGET.get(row.op)
         if targets is not None and target is not None:
-            dialect = Dialect.STREAMING if row.op.value.startswith(("stream", "close")) else Dialect.CLASSIC
+            dialect = (
+                Dialect.STREAMING
+                if row.op.value.startswith(("stream", "close"))
+                else Dialect.CLASSIC
+            )
             escrow = await self.wire.escrow(row.agent_id, target, dialect)
             if escrow.status in targets:
-                self._done(row, {"escrow_id": target, "status": escrow.status.value}, note="already done")
+                self._done(
+                    row, {"escrow_id": target, "status": escrow.status.value}, note="already done"
+                )
             self._fail(row, f"{exc} (the escrow is {escrow.status.value})")
         self._fail(row, str(exc))
 
@@ -280,7 +304,12 @@ class IntentRunner:
         if row.op is Op.FAUCET_CLAIM and isinstance(reply, dict) and reply.get("claim_id"):
             server_ref = str(reply["claim_id"])
         self.journal.mark(
-            row.key, RequestState.DONE, now, response=reply, error=note, server_ref=server_ref,
+            row.key,
+            RequestState.DONE,
+            now,
+            response=reply,
+            error=note,
+            server_ref=server_ref,
             escrow_id=str(escrow_id) if escrow_id else None,
             also=lambda: self._apply(row, server_ref, now),
         )
@@ -296,11 +325,18 @@ class IntentRunner:
         if effect == "funded":
             amount = Decimal(str(meta["amount"]))
             stream = replace(stream, escrow_id=new_escrow, funded=amount, updated_at=now)
-            if row.kind is ActionKind.OPEN_STREAM and stream.unit.time_based and stream.state is StreamState.OPEN:
+            if (
+                row.kind is ActionKind.OPEN_STREAM
+                and stream.unit.time_based
+                and stream.state is StreamState.OPEN
+            ):
                 stream = replace(stream, active_since=now)
         elif effect == "released":
             stream = self.book.after_release(
-                stream, Decimal(str(meta["amount"])), Decimal(str(meta["owed_left"])), float(meta["checkpoint"])
+                stream,
+                Decimal(str(meta["amount"])),
+                Decimal(str(meta["owed_left"])),
+                float(meta["checkpoint"]),
             )
             if stream.mode is StreamMode.TRANCHE and stream.funded <= 0:
                 stream = replace(stream, escrow_id=None, funded=Decimal(0))
@@ -322,4 +358,10 @@ class IntentRunner:
             return
         with self.journal.transaction():
             stream = self.book.get(row.stream_id)
-            self.book.save(replace(stream, state=StreamState(prior), updated_at=max(stream.updated_at, self.clock.now())))
+            self.book.save(
+                replace(
+                    stream,
+                    state=StreamState(prior),
+                    updated_at=max(stream.updated_at, self.clock.now()),
+                )
+            )

@@ -30,7 +30,6 @@ from pf_tui.core.money.types import (
 from pf_tui.core.store.schema import migrate
 from pf_tui.usd import MICRO
 
-
 SECONDS_PER_HOUR = Decimal(3600)
 
 
@@ -77,8 +76,16 @@ class Stream:
     def version(self) -> str:
         """A fingerprint of everything an action plan depends on (a preview goes stale when it changes)."""
         return "|".join(
-            str(v) for v in (self.state.value, self.escrow_id, self.funded, self.released, self.carry,
-                             self.active_since, self.updated_at)
+            str(v)
+            for v in (
+                self.state.value,
+                self.escrow_id,
+                self.funded,
+                self.released,
+                self.carry,
+                self.active_since,
+                self.updated_at,
+            )
         )
 
     @property
@@ -93,7 +100,11 @@ class Stream:
         fraction of a micro-dollar that was not earned.
         """
         owed = self.carry + self.rate * Decimal(count)
-        if self.unit.time_based and self.state is StreamState.OPEN and self.active_since is not None:
+        if (
+            self.unit.time_based
+            and self.state is StreamState.OPEN
+            and self.active_since is not None
+        ):
             elapsed = Decimal(str(max(0.0, now - self.active_since)))
             owed += self.rate * elapsed / SECONDS_PER_HOUR
         cap = max(Decimal(0), self.budget - self.released)
@@ -165,8 +176,27 @@ _COLUMNS = (
 
 
 def _row_to_stream(row: tuple[object, ...]) -> Stream:
-    (sid, agent, payee, mode, rate, unit, budget, batch, released, escrow, state, memo,
-     active_since, last_release, created, updated, carry, funded, timeout) = row
+    (
+        sid,
+        agent,
+        payee,
+        mode,
+        rate,
+        unit,
+        budget,
+        batch,
+        released,
+        escrow,
+        state,
+        memo,
+        active_since,
+        last_release,
+        created,
+        updated,
+        carry,
+        funded,
+        timeout,
+    ) = row
     return Stream(
         id=str(sid),
         agent_id=str(agent),
@@ -238,10 +268,23 @@ class StreamBook:
             " last_release_at = excluded.last_release_at, active_since = excluded.active_since,"
             " updated_at = excluded.updated_at",
             (
-                stream.id, stream.agent_id, stream.payee, stream.mode.value, stream.dialect.value,
-                str(stream.rate), stream.unit.value, str(stream.budget), str(stream.batch),
-                str(stream.released), stream.escrow_id, stream.state.value, stream.memo,
-                stream.last_release_at, stream.active_since, stream.created_at, stream.updated_at,
+                stream.id,
+                stream.agent_id,
+                stream.payee,
+                stream.mode.value,
+                stream.dialect.value,
+                str(stream.rate),
+                stream.unit.value,
+                str(stream.budget),
+                str(stream.batch),
+                str(stream.released),
+                stream.escrow_id,
+                stream.state.value,
+                stream.memo,
+                stream.last_release_at,
+                stream.active_since,
+                stream.created_at,
+                stream.updated_at,
             ),
         )
         self.conn.execute(
@@ -256,7 +299,11 @@ class StreamBook:
     def paused(stream: Stream, now: float) -> Stream:
         """Stop accruing: fold the time owed so far into ``carry``."""
         return replace(
-            stream, carry=stream.owed(now), active_since=None, state=StreamState.PAUSED, updated_at=now
+            stream,
+            carry=stream.owed(now),
+            active_since=None,
+            state=StreamState.PAUSED,
+            updated_at=now,
         )
 
     @staticmethod
@@ -270,7 +317,9 @@ class StreamBook:
         )
 
     @staticmethod
-    def after_release(stream: Stream, amount: Decimal, owed_left: Decimal, checkpoint_at: float) -> Stream:
+    def after_release(
+        stream: Stream, amount: Decimal, owed_left: Decimal, checkpoint_at: float
+    ) -> Stream:
         """``amount`` was released; ``owed_left`` stays owed as of ``checkpoint_at`` (the time the
         owed figure was computed for the preview, so accrual since then is not lost)."""
         return replace(

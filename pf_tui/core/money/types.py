@@ -206,7 +206,7 @@ Intent = Union[OpenStream, ReleasePartial, CloseStream, DisputeEscrow, MarkCompl
 
 @dataclass(frozen=True, slots=True)
 class EscrowRef:
-    """"The escrow created by request ``seq`` of this intent" (known only once it replied)."""
+    """ "The escrow created by request ``seq`` of this intent" (known only once it replied)."""
 
     seq: int
 

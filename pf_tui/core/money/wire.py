@@ -60,14 +60,18 @@ class ClientWire:
     ``keys`` maps an agent id to its casino key (escrow moves casino balances, API.md §1).
     """
 
-    def __init__(self, client: Any, keys: Mapping[str, Secret] | Callable[[str], Secret | None]) -> None:
+    def __init__(
+        self, client: Any, keys: Mapping[str, Secret] | Callable[[str], Secret | None]
+    ) -> None:
         self.client = client
         self._keys = keys
 
     def _key(self, agent_id: str) -> Secret:
         key = self._keys(agent_id) if callable(self._keys) else self._keys.get(agent_id)
         if not key:
-            raise MissingKeyError(f"agent {agent_id} has no casino key configured", service="casino")
+            raise MissingKeyError(
+                f"agent {agent_id} has no casino key configured", service="casino"
+            )
         return key
 
     def _auth(self, agent_id: str) -> tuple[dict[str, str], list[Secret]]:
@@ -83,8 +87,13 @@ class ClientWire:
             auth, secrets = self._auth(agent_id)
             headers.update(auth)
         return await self.client.send(
-            ep, _json_object, path=path, agent_id=agent_id, headers=headers,
-            body=request.body if request.body is not None else None, secrets=secrets,
+            ep,
+            _json_object,
+            path=path,
+            agent_id=agent_id,
+            headers=headers,
+            body=request.body if request.body is not None else None,
+            secrets=secrets,
         )
 
     async def escrow(self, agent_id: str, escrow_id: str, dialect: Dialect) -> Escrow:
@@ -92,8 +101,12 @@ class ClientWire:
         ep = routes.ESCROW if dialect is Dialect.CLASSIC else routes.STREAM
         headers, secrets = self._auth(agent_id)
         return await self.client.read(  # type: ignore[no-any-return]
-            ep, lambda d: normalize.escrow(d, dialect), path=ep.route.replace("{id}", escrow_id),
-            agent_id=agent_id, headers=headers, secrets=secrets,
+            ep,
+            lambda d: normalize.escrow(d, dialect),
+            path=ep.route.replace("{id}", escrow_id),
+            agent_id=agent_id,
+            headers=headers,
+            secrets=secrets,
         )
 
     async def ledger(self, agent_id: str) -> tuple[LedgerEntry, ...]:

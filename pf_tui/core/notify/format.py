@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pf_tui.core.alerts.engine import AlertEvent, EventKind
@@ -63,7 +63,7 @@ def utf16_len(text: str) -> int:
 
 def rfc3339(ts: float) -> str:
     """Unix seconds as ``2026-01-01T00:00:00.000Z``."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ts, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -103,10 +103,17 @@ def telegram_html(event: AlertEvent, *, limit: int = TELEGRAM_LIMIT) -> str:
         segments.append((None, "\n"))
     for key in ("stream", "payee", "escrow", "action"):
         if labels.get(key):
-            segments += [(None, f"{key} "), ("code", _cap(clean_text(labels[key]), 128)), (None, "\n")]
+            segments += [
+                (None, f"{key} "),
+                ("code", _cap(clean_text(labels[key]), 128)),
+                (None, "\n"),
+            ]
     segments.append((None, _cap(clean_text(event.summary)) + "\n"))
-    when = f"since {rfc3339(event.starts_at)}" if event.kind is not EventKind.RESOLVED else (
-        f"resolved {rfc3339(event.ends_at or event.at)}, began {rfc3339(event.starts_at)}")
+    when = (
+        f"since {rfc3339(event.starts_at)}"
+        if event.kind is not EventKind.RESOLVED
+        else (f"resolved {rfc3339(event.ends_at or event.at)}, began {rfc3339(event.starts_at)}")
+    )
     segments.append((None, when + "\n"))
     # the description is last: it is the one that may be huge (API error text)
     segments.append((None, clean_text(event.description)))

@@ -53,9 +53,7 @@ class Outbox:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def enqueue(
-        self, events: Iterable[AlertEvent], receivers: Sequence[str], now: float
-    ) -> int:
+    def enqueue(self, events: Iterable[AlertEvent], receivers: Sequence[str], now: float) -> int:
         """Insert one row per (event, receiver), ignoring ones already there; return how many.
 
         Runs on ``self.conn`` without opening a transaction, so the caller can commit it together
@@ -175,8 +173,8 @@ class Dispatcher:
         self.outbox = outbox
         self.receivers = {r.name: r for r in receivers}
         self.batch = batch
-        self.sent = {name: 0 for name in self.receivers}
-        self.failed = {name: 0 for name in self.receivers}
+        self.sent = dict.fromkeys(self.receivers, 0)
+        self.failed = dict.fromkeys(self.receivers, 0)
 
     async def deliver(self, name: str, now: float) -> int:
         """One pass for receiver ``name`` at ``now``: send due rows in order until one fails.

@@ -150,8 +150,11 @@ class TelegramReceiver:
             )
             return Outcome(False, error=f"429 {description}", retry_after=seconds)
         if resp.status_code in (400, 401, 403, 404):
-            return Outcome(False, error=f"{resp.status_code} {description}",
-                           dead=f"telegram {resp.status_code}: {description}")
+            return Outcome(
+                False,
+                error=f"{resp.status_code} {description}",
+                dead=f"telegram {resp.status_code}: {description}",
+            )
         return Outcome(False, error=f"{resp.status_code} {description}")
 
     async def aclose(self) -> None:
@@ -182,15 +185,18 @@ class WebhookReceiver:
             "idempotency-key": event.event_id,
         }
         try:
-            resp = await self._client.post(self._url.reveal(), content=body.encode(), headers=headers)
+            resp = await self._client.post(
+                self._url.reveal(), content=body.encode(), headers=headers
+            )
         except httpx.HTTPError as exc:
             return _network_error(exc, self._url)
         if 200 <= resp.status_code < 300:
             return ACCEPTED
         error = f"{resp.status_code} {_scrub(resp.text[:200], self._url)}"
         if resp.status_code in (408, 425, 429) or resp.status_code >= 500:
-            return Outcome(False, error=error,
-                           retry_after=retry_after_header(resp.headers.get("retry-after")))
+            return Outcome(
+                False, error=error, retry_after=retry_after_header(resp.headers.get("retry-after"))
+            )
         return Outcome(False, error=error, dead=f"webhook {error}")
 
     async def aclose(self) -> None:

@@ -164,7 +164,8 @@ class Fetcher:
             return src.wallet_balance(target.base_address, target.solana_address)
 
         bal, chain = await asyncio.gather(
-            casino, self.call(a, "wallet", "wallet GET /wallet/usdc-balance", wallet),
+            casino,
+            self.call(a, "wallet", "wallet GET /wallet/usdc-balance", wallet),
             return_exceptions=True,
         )
         if isinstance(bal, BaseException):
@@ -177,9 +178,13 @@ class Fetcher:
         a, src = target.agent_id, target.source
         calls = []
         if "casino" in target.services:
-            calls.append(self.call(a, "casino", "casino GET /auth/referral/stats", src.casino_referrals))
+            calls.append(
+                self.call(a, "casino", "casino GET /auth/referral/stats", src.casino_referrals)
+            )
         if "trading" in target.services:
-            calls.append(self.call(a, "trading", "trading GET /referral/stats", src.trading_referrals))
+            calls.append(
+                self.call(a, "trading", "trading GET /referral/stats", src.trading_referrals)
+            )
         if "wallet" in target.services:
             calls.append(self.call(a, "wallet", "wallet GET /referral/stats", src.wallet_referrals))
         results = await asyncio.gather(*calls, return_exceptions=True)
@@ -232,11 +237,18 @@ class Fetcher:
             if escrow.status.terminal:
                 terminal[escrow.escrow_id] = escrow  # terminal states never change: read once
         ordered = sorted(
-            found.values(), key=lambda e: (e.created_at.timestamp() if e.created_at else 0.0),
+            found.values(),
+            key=lambda e: e.created_at.timestamp() if e.created_at else 0.0,
             reverse=True,
         )
         return EscrowSnapshot(tuple(ordered))
 
-    def _read_escrow(self, a: str, src: AgentSource, escrow_id: str, via: Dialect) -> Awaitable[Escrow]:
-        endpoint = "escrow GET /api/v1/escrow/{id}" if via is Dialect.STREAMING else "escrow GET /escrow/{id}"
+    def _read_escrow(
+        self, a: str, src: AgentSource, escrow_id: str, via: Dialect
+    ) -> Awaitable[Escrow]:
+        endpoint = (
+            "escrow GET /api/v1/escrow/{id}"
+            if via is Dialect.STREAMING
+            else "escrow GET /escrow/{id}"
+        )
         return self.call(a, "escrow", endpoint, lambda: src.escrow(escrow_id, via))

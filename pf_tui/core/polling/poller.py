@@ -160,9 +160,11 @@ class Poller:
     def track_escrow(self, agent_id: str, escrow_id: str) -> None:
         """Poll an escrow pf-tui created (or a stream's tranche) with the agent's escrows."""
         jobs = self._jobs.get(agent_id)
-        targets = [j.target for j in jobs.values()][:1] if jobs else [
-            t for t in self._initial if t.agent_id == agent_id
-        ]
+        targets = (
+            [j.target for j in jobs.values()][:1]
+            if jobs
+            else [t for t in self._initial if t.agent_id == agent_id]
+        )
         for target in targets:
             target.known_escrows.add(escrow_id)
 
@@ -177,8 +179,12 @@ class Poller:
             if job is None or job.in_flight or job.failures:
                 continue
             base = job.last_started if job.last_started is not None else now
-            self._arm(job, max(now, base + self.intervals[dt]) if job.last_started is not None
-                      else now + self._rng.uniform(0, min(seconds, START_SPREAD_CAP)))
+            self._arm(
+                job,
+                max(now, base + self.intervals[dt])
+                if job.last_started is not None
+                else now + self._rng.uniform(0, min(seconds, START_SPREAD_CAP)),
+            )
         self._wake.set()
 
     def set_intervals(self, intervals: Mapping[str, float]) -> None:
@@ -208,7 +214,10 @@ class Poller:
         for jobs in self._jobs.values():
             for job in jobs.values():
                 if not job.in_flight and job.due <= now:
-                    self._arm(job, now + self._rng.uniform(0, min(self.intervals[job.kind], START_SPREAD_CAP)))
+                    self._arm(
+                        job,
+                        now + self._rng.uniform(0, min(self.intervals[job.kind], START_SPREAD_CAP)),
+                    )
         self._wake.set()
 
     # ---- results --------------------------------------------------------------------------
@@ -282,7 +291,9 @@ class Poller:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
             timeout = None if self._paused or not heap else max(TICK, heap[0][0] - now)
-            self._sleeping_until = float("inf") if timeout is None or self._paused else now + timeout
+            self._sleeping_until = (
+                float("inf") if timeout is None or self._paused else now + timeout
+            )
             await self._sleep_or_wake(timeout)
             self._sleeping_until = -float("inf")  # awake: arming needs no wake-up
 
@@ -343,7 +354,7 @@ class Poller:
         if isinstance(exc, MissingKeyError):
             return self.max_backoff  # configuration, not weather: ask rarely
         exp = min(job.failures, 30)
-        jittered = interval * (2.0 ** exp) * (1.0 + self._rng.uniform(0.0, BACKOFF_JITTER))
+        jittered = interval * (2.0**exp) * (1.0 + self._rng.uniform(0.0, BACKOFF_JITTER))
         delay = min(jittered, self.max_backoff)
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, (int, float)) and retry_after > delay:

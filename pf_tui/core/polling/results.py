@@ -63,7 +63,9 @@ class EscrowSnapshot:
     escrows: tuple[Escrow, ...]
 
 
-SnapshotValue = Union[BalanceSnapshot, Positions, PnlHistory, CasinoStats, ReferralSnapshot, EscrowSnapshot]
+SnapshotValue = Union[
+    BalanceSnapshot, Positions, PnlHistory, CasinoStats, ReferralSnapshot, EscrowSnapshot
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,9 @@ def create_app(
     ``motion=False`` starts with the clock paused and the demo fleet still (tests); only
     ``/_sim/clock`` then moves time. Raises ``ValueError`` for a bad ``limits`` spec or fault rule.
     """
-    sim = Simulator(seed=seed, agents=agents, faults=faults, limits=limits, motion=motion, start_time=start_time)
+    sim = Simulator(
+        seed=seed, agents=agents, faults=faults, limits=limits, motion=motion, start_time=start_time
+    )
 
     def index(ctx: Any) -> dict[str, Any]:
         return {"service": "purple-flea-simulator", "mounts": MOUNTS, "controls": "/_sim"}

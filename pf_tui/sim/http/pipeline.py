@@ -14,10 +14,9 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pf_tui.usd import loads
-
 from pf_tui.sim.model.accounts import Agent
 from pf_tui.sim.model.errors import ApiError
+from pf_tui.usd import loads
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.faults import FaultRule
@@ -44,10 +43,13 @@ class SimulatedReset(Exception):
 class Reply:
     """Status, body bytes, extra headers."""
 
-    __slots__ = ("status", "body", "headers", "content_type")
+    __slots__ = ("body", "content_type", "headers", "status")
 
     def __init__(
-        self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None,
+        self,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]] | None = None,
         content_type: bytes = JSON_TYPE,
     ) -> None:
         self.status = status
@@ -59,11 +61,34 @@ class Reply:
 class Ctx:
     """What a handler sees of one request."""
 
-    __slots__ = ("sim", "method", "path", "query", "ip", "token", "caller", "raw_body", "_json", "params",
-                 "service", "db_fallback")
+    __slots__ = (
+        "_json",
+        "caller",
+        "db_fallback",
+        "ip",
+        "method",
+        "params",
+        "path",
+        "query",
+        "raw_body",
+        "service",
+        "sim",
+        "token",
+    )
 
-    def __init__(self, sim: Simulator, method: str, path: str, query: str, ip: str, token: str | None,
-                 caller: tuple[Agent, str] | None, raw_body: bytes, params: dict[str, Any], service: str) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        method: str,
+        path: str,
+        query: str,
+        ip: str,
+        token: str | None,
+        caller: tuple[Agent, str] | None,
+        raw_body: bytes,
+        params: dict[str, Any],
+        service: str,
+    ) -> None:
         self.sim = sim
         self.method = method
         self.path = path
@@ -97,7 +122,9 @@ class Ctx:
         values = parse_qs(self.query).get(name)
         return values[0] if values else None
 
-    def agent(self, kind: str | None, *, missing: str = "unauthorized", unknown: str = "unauthorized") -> Agent:
+    def agent(
+        self, kind: str | None, *, missing: str = "unauthorized", unknown: str = "unauthorized"
+    ) -> Agent:
         """The caller, authenticated with a key of ``kind`` (any kind when ``None``), else 401."""
         if not self.token:
             raise ApiError(401, missing, "missing Authorization: Bearer <key>")
@@ -142,7 +169,9 @@ def to_json(obj: Any) -> str:
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
-def encode(status: int, obj: Any, service: str | None, headers: list[tuple[bytes, bytes]] | None = None) -> Reply:
+def encode(
+    status: int, obj: Any, service: str | None, headers: list[tuple[bytes, bytes]] | None = None
+) -> Reply:
     """JSON reply; an object gets the ``_info`` object every production reply carries."""
     if service is not None and isinstance(obj, dict) and "_info" not in obj:
         obj = {**obj, "_info": {"service": service, "simulated": True, "version": "sim-1"}}
@@ -231,15 +260,23 @@ class Endpoint:
             if self.docs_limits:
                 wait = int(sim.limiter.window_end(sim.now()) - sim.now()) + 1
                 headers.append((b"retry-after", str(wait).encode()))
-            reply = encode(429, {"error": "rate_limited", "message": "Too many requests, slow down"}, self.service,
-                           headers)
+            reply = encode(
+                429,
+                {"error": "rate_limited", "message": "Too many requests, slow down"},
+                self.service,
+                headers,
+            )
             sim.log_request(method, path, agent, ip, key, 429, False, None)
             await _send(send, reply)
             return
 
         scope_key = None
-        if (key and method == "POST" and self.idempotent
-                and (not self.classic or sim.idempotency_on_classic)):
+        if (
+            key
+            and method == "POST"
+            and self.idempotent
+            and (not self.classic or sim.idempotency_on_classic)
+        ):
             parsed = parse_body(raw)
             compare = raw if parsed is _INVALID else parsed
             scope_key = (token or "", method, path, key)
@@ -248,12 +285,23 @@ class Endpoint:
                 if verdict == "replay":
                     reply = stored
                 elif verdict == "mismatch":
-                    reply = encode(422, {"error": "idempotency_mismatch",
-                                         "message": "this Idempotency-Key was used with another body"}, self.service)
+                    reply = encode(
+                        422,
+                        {
+                            "error": "idempotency_mismatch",
+                            "message": "this Idempotency-Key was used with another body",
+                        },
+                        self.service,
+                    )
                 else:
-                    reply = encode(409, {"error": "idempotency_in_flight",
-                                         "message": "a request with this Idempotency-Key is still running"},
-                                   self.service)
+                    reply = encode(
+                        409,
+                        {
+                            "error": "idempotency_in_flight",
+                            "message": "a request with this Idempotency-Key is still running",
+                        },
+                        self.service,
+                    )
                 sim.log_request(method, path, agent, ip, key, reply.status, False, None)
                 await _send(send, reply)
                 return
@@ -276,20 +324,42 @@ class Endpoint:
                 sim.log_request(method, path, agent, ip, key, reply.status, True, None)
                 await _send(send, reply)
             else:
-                sim.log_request(method, path, agent, ip, key, _fault_status(fault, reply), True, fault.kind)
+                sim.log_request(
+                    method, path, agent, ip, key, _fault_status(fault, reply), True, fault.kind
+                )
                 await self._fault(fault, reply, receive, send)
         finally:
             if scope_key is not None:
-                if produced is not None:  # executed, the wait after it was cut short: keep the reply
+                if (
+                    produced is not None
+                ):  # executed, the wait after it was cut short: keep the reply
                     sim.idempotency.finish(scope_key, produced)
                 else:
                     sim.idempotency.abandon(scope_key)
 
-    def _ctx(self, scope: Scope, method: str, path: str, raw: bytes, token: str | None,
-             caller: tuple[Agent, str] | None, ip: str = "127.0.0.1") -> Ctx:
+    def _ctx(
+        self,
+        scope: Scope,
+        method: str,
+        path: str,
+        raw: bytes,
+        token: str | None,
+        caller: tuple[Agent, str] | None,
+        ip: str = "127.0.0.1",
+    ) -> Ctx:
         query = scope.get("query_string", b"").decode("latin-1")
-        return Ctx(self.sim, method, path, query, ip, token, caller, raw, scope.get("path_params", {}), self.service
-                   or "")
+        return Ctx(
+            self.sim,
+            method,
+            path,
+            query,
+            ip,
+            token,
+            caller,
+            raw,
+            scope.get("path_params", {}),
+            self.service or "",
+        )
 
     def _run(self, ctx: Ctx) -> Reply:
         handler = self.handlers.get(ctx.method)
@@ -304,23 +374,34 @@ class Endpoint:
             return encode(exc.status, exc.body(), self.service)
         except Exception:  # the contract's 500 internal_error, with the traceback in the server log
             log.exception("unhandled error in %s %s", ctx.method, ctx.path)
-            return encode(500, {"error": "internal_error", "message": "internal error"}, self.service)
+            return encode(
+                500, {"error": "internal_error", "message": "internal error"}, self.service
+            )
 
-    async def _fault(self, rule: FaultRule, reply: Reply | None, receive: Receive, send: Send) -> None:
+    async def _fault(
+        self, rule: FaultRule, reply: Reply | None, receive: Receive, send: Send
+    ) -> None:
         kind = rule.kind
         if kind == "reset":
             # Start a reply, send a fragment and fail: the server then drops the connection.
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", JSON_TYPE), (b"content-length", b"64")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", JSON_TYPE), (b"content-length", b"64")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"', "more_body": True})
             raise SimulatedReset("fault rule: reset the connection")
         if kind == "hang":
+
             async def until_disconnect() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
+
             try:
                 await asyncio.wait_for(until_disconnect(), HANG_LIMIT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             return
         if kind == "error":
@@ -328,22 +409,37 @@ class Endpoint:
             if rule.body is not None:
                 out = Reply(status, rule.body.encode(), content_type=b"text/plain; charset=utf-8")
             else:
-                out = encode(status, {"error": "service_unavailable", "message": "injected fault"}, self.service)
+                out = encode(
+                    status,
+                    {"error": "service_unavailable", "message": "injected fault"},
+                    self.service,
+                )
         elif kind == "rate_limit":
             headers = []
             if rule.retry_after_s is not None:
                 headers.append((b"retry-after", _seconds(rule.retry_after_s)))
-            out = encode(rule.status or 429, {"error": "rate_limited", "message": "Too many requests"}, self.service,
-                         headers)
+            out = encode(
+                rule.status or 429,
+                {"error": "rate_limited", "message": "Too many requests"},
+                self.service,
+                headers,
+            )
         elif kind == "html":
             body = rule.body.encode() if rule.body is not None else HTML_PAGE
             out = Reply(rule.status or 502, body, content_type=b"text/html; charset=utf-8")
         elif kind == "empty":
             out = Reply(200, b"{}")
         elif kind == "malformed":
-            out = Reply(reply.status if reply else 200, b'{"error": "internal_error", "message": "unterminated')
+            out = Reply(
+                reply.status if reply else 200,
+                b'{"error": "internal_error", "message": "unterminated',
+            )
         else:  # truncate: a complete HTTP reply whose JSON body is cut in half
-            whole = reply.body if reply is not None else encode(200, {"status": "ok"}, self.service).body
+            whole = (
+                reply.body
+                if reply is not None
+                else encode(200, {"status": "ok"}, self.service).body
+            )
             out = Reply(reply.status if reply else 200, whole[: len(whole) // 2])
         await _send(send, out)
 
@@ -376,4 +472,3 @@ async def _send(send: Send, reply: Reply) -> None:
     ]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})
-

@@ -6,14 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
-from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.http.pipeline import Ctx, Endpoint, Handler
+from pf_tui.sim.model.errors import ApiError
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
 
 
-def route(sim: Simulator, service: str | None, path: str, handlers: dict[str, Handler], **knobs: Any) -> Route:
+def route(
+    sim: Simulator, service: str | None, path: str, handlers: dict[str, Handler], **knobs: Any
+) -> Route:
     """A Starlette route whose endpoint is the simulator pipeline (any method reaches it)."""
     return Route(path, Endpoint(sim, service, handlers, **knobs))
 
@@ -25,7 +27,7 @@ def _not_found(ctx: Ctx) -> dict[str, Any]:
 def catch_all(sim: Simulator, service: str | None) -> Route:
     """Unknown paths under a mount: 404 ``not_found`` as JSON, for every method."""
     methods = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-    return route(sim, service, "/{rest:path}", {m: _not_found for m in methods})
+    return route(sim, service, "/{rest:path}", dict.fromkeys(methods, _not_found))
 
 
 def health(sim: Simulator, service: str, path: str = "/health") -> Route:

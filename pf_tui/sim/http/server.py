@@ -15,13 +15,12 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from pf_tui.usd import loads
-
 from pf_tui.sim.http.app import create_app
-from pf_tui.sim.model.faults import RuleError, parse_rule
 from pf_tui.sim.http.pipeline import SimulatedReset
+from pf_tui.sim.model.faults import RuleError, parse_rule
 from pf_tui.sim.model.limits import parse_limits
 from pf_tui.sim.model.state import Simulator
+from pf_tui.usd import loads
 
 START_TIMEOUT_S = 10.0
 
@@ -42,8 +41,15 @@ def _install_filter() -> None:
 
 def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
-        timeout_graceful_shutdown=1, http="auto", loop="auto",
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        http="auto",
+        loop="auto",
     )
 
 
@@ -97,7 +103,10 @@ class SimServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -148,7 +157,9 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pf-tui sim: {exc}", file=sys.stderr)
         return 2
-    app = create_app(seed=seed, agents=agents, faults=faults, limits=limits, motion=getattr(args, "motion", True))
+    app = create_app(
+        seed=seed, agents=agents, faults=faults, limits=limits, motion=getattr(args, "motion", True)
+    )
     _install_filter()
     server = uvicorn.Server(_config(app, host, port, "warning"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -166,9 +177,14 @@ def main(args: argparse.Namespace) -> int:
         if server.started:
             bound = [s for srv in server.servers for s in srv.sockets][0].getsockname()[1]
             url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}"
-            print(f"Purple Flea simulator on {url} ({agents} demo agents, seed {seed}, limits {limits})")
-            print(f"Try: curl {url}/_sim/agents   |   point pf-tui at it: pf-tui --demo, or set [api] bases to "
-                  f"{url}/casino/api/v1, {url}/escrow, ...  (Ctrl-C stops)", flush=True)
+            print(
+                f"Purple Flea simulator on {url} ({agents} demo agents, seed {seed}, limits {limits})"
+            )
+            print(
+                f"Try: curl {url}/_sim/agents   |   point pf-tui at it: pf-tui --demo, or set [api] bases to "
+                f"{url}/casino/api/v1, {url}/escrow, ...  (Ctrl-C stops)",
+                flush=True,
+            )
         await task
 
     try:
@@ -179,6 +195,4 @@ def main(args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
-
-
-__all__ = ["SimServer", "main", "load_faults"]
+__all__ = ["SimServer", "load_faults", "main"]

@@ -18,7 +18,17 @@ from pf_tui.sim.model.num import ZERO, iso, num
 
 LEDGER_ROWS = 50
 LEDGER_TYPES = frozenset(
-    {"deposit", "withdrawal", "bet", "win", "faucet", "escrow_lock", "escrow_release", "escrow_refund", "referral"}
+    {
+        "deposit",
+        "withdrawal",
+        "bet",
+        "win",
+        "faucet",
+        "escrow_lock",
+        "escrow_release",
+        "escrow_refund",
+        "referral",
+    }
 )
 _IN_TYPES = frozenset({"deposit", "faucet", "escrow_release", "escrow_refund", "referral"})
 _OUT_TYPES = frozenset({"withdrawal", "escrow_lock"})
@@ -120,7 +130,9 @@ class Accounts:
         self.initial_total = ZERO
         self._row = 0
 
-    def create(self, at: float, *, referred_by: str | None = None, label: str = "", strategy: str = "") -> Agent:
+    def create(
+        self, at: float, *, referred_by: str | None = None, label: str = "", strategy: str = ""
+    ) -> Agent:
         """A new agent with no money and a fresh referral code."""
         agent_id = self.ids.agent()
         while agent_id in self.agents:
@@ -128,7 +140,9 @@ class Accounts:
         code = self.ids.referral()
         while code in self.by_code:
             code = self.ids.referral()
-        agent = Agent(agent_id=agent_id, referral_code=code, created_at=at, label=label, strategy=strategy)
+        agent = Agent(
+            agent_id=agent_id, referral_code=code, created_at=at, label=label, strategy=strategy
+        )
         self.agents[agent_id] = agent
         self.by_code[code] = agent
         if referred_by is not None and referred_by in self.agents:
@@ -170,7 +184,9 @@ class Accounts:
         """
         agent.casino += amount
         self._row += 1
-        row = LedgerRow(self._row, agent.agent_id, type_, amount, agent.casino, reason, reference, service, at)
+        row = LedgerRow(
+            self._row, agent.agent_id, type_, amount, agent.casino, reason, reference, service, at
+        )
         agent.ledger.append(row)
         if type_ == "deposit":
             agent.has_deposits = True

@@ -42,7 +42,10 @@ class Casino:
             agent.game_window[1] = 0
         if agent.game_window[1] >= self.play_limit:
             raise ApiError(
-                429, "rate_limit_exceeded", "too many game plays; slow down", reset_at=iso(window + 60)
+                429,
+                "rate_limit_exceeded",
+                "too many game plays; slow down",
+                reset_at=iso(window + 60),
             )
         agent.game_window[1] += 1
 
@@ -53,7 +56,12 @@ class Casino:
         if amount < MIN_BET:
             raise ApiError(400, "minimum_bet", "the minimum bet is 0.01")
         if amount > agent.casino:
-            raise ApiError(400, "insufficient_balance", "balance too low for this bet", balance=num(agent.casino))
+            raise ApiError(
+                400,
+                "insufficient_balance",
+                "balance too low for this bet",
+                balance=num(agent.casino),
+            )
         return amount
 
     def coin_flip(self, agent: Agent, side: Any, raw_amount: Any, at: float) -> dict[str, Any]:
@@ -61,21 +69,38 @@ class Casino:
         if side not in ("heads", "tails"):
             raise ApiError(400, "invalid_side", "side must be heads or tails")
         landed = "heads" if self.rng.random() < 0.5 else "tails"
-        return self._settle(agent, "coin-flip", amount, landed == side, COIN_FLIP_MULTIPLIER, at, {"result": landed})
+        return self._settle(
+            agent, "coin-flip", amount, landed == side, COIN_FLIP_MULTIPLIER, at, {"result": landed}
+        )
 
-    def dice(self, agent: Agent, direction: Any, threshold: Any, raw_amount: Any, at: float) -> dict[str, Any]:
+    def dice(
+        self, agent: Agent, direction: Any, threshold: Any, raw_amount: Any, at: float
+    ) -> dict[str, Any]:
         amount = self._stake(agent, raw_amount)
         if direction not in ("over", "under"):
             raise ApiError(400, "invalid_direction", "direction must be over or under")
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 99:
-            raise ApiError(400, "invalid_threshold", "threshold must be a whole number from 1 to 99")
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int)
+            or not 1 <= threshold <= 99
+        ):
+            raise ApiError(
+                400, "invalid_threshold", "threshold must be a whole number from 1 to 99"
+            )
         roll = Decimal(self.rng.randrange(0, 10000)) / 100
         won = roll > threshold if direction == "over" else roll < threshold
         mult = dice_multiplier(direction, threshold)
         return self._settle(agent, "dice", amount, won, mult, at, {"roll": num(roll)})
 
     def _settle(
-        self, agent: Agent, game: str, amount: Decimal, won: bool, mult: Decimal, at: float, extra: dict[str, Any]
+        self,
+        agent: Agent,
+        game: str,
+        amount: Decimal,
+        won: bool,
+        mult: Decimal,
+        at: float,
+        extra: dict[str, Any],
     ) -> dict[str, Any]:
         bet_id = self.ids.bet()
         acc = self.accounts
@@ -95,16 +120,19 @@ class Casino:
         stats[2] += payout
         stats[3] += int(won)
         agent.bets.append(
-            (at, {
-                "id": bet_id,
-                "game": game,
-                "amount": num(amount),
-                "amount_won": num(payout),
-                "multiplier": num(mult),
-                "won": won,
-                "net": num(payout - amount),
-                "at": iso(at),
-            })
+            (
+                at,
+                {
+                    "id": bet_id,
+                    "game": game,
+                    "amount": num(amount),
+                    "amount_won": num(payout),
+                    "multiplier": num(mult),
+                    "won": won,
+                    "net": num(payout - amount),
+                    "at": iso(at),
+                },
+            )
         )
         reply = {
             "bet_id": bet_id,

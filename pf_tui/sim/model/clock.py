@@ -13,7 +13,11 @@ class SimClock:
     """
 
     def __init__(
-        self, start: float | None = None, *, paused: bool = False, wall: Callable[[], float] = time.time
+        self,
+        start: float | None = None,
+        *,
+        paused: bool = False,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._wall = wall
         base = wall() if start is None else start

@@ -111,7 +111,9 @@ class EscrowBook:
             raise ApiError(400, "invalid_amount", "amount must be at least 0.10")
         if dialect == CLASSIC:
             if not isinstance(description, str) or len(description.strip()) < 3:
-                raise ApiError(400, "invalid_description", "description must be at least 3 characters")
+                raise ApiError(
+                    400, "invalid_description", "description must be at least 3 characters"
+                )
         elif description is None:
             description = ""
         elif not isinstance(description, str):
@@ -124,7 +126,9 @@ class EscrowBook:
         if payee is None:
             raise ApiError(404, "counterparty_not_found", f"no agent {payee_id}")
         if creator.casino < amount:
-            raise ApiError(402, "insufficient_balance", "balance too low", balance=num(creator.casino))
+            raise ApiError(
+                402, "insufficient_balance", "balance too low", balance=num(creator.casino)
+            )
         referrer_id = creator.referred_by
         if isinstance(referral_code, str) and referral_code:
             ref = self.accounts.by_code.get(referral_code)
@@ -146,7 +150,12 @@ class EscrowBook:
         creator.escrow_ids.append(esc.escrow_id)
         payee.escrow_ids.append(esc.escrow_id)
         self.accounts.post(
-            creator, -amount, "escrow_lock", at, reason=f"escrow to {payee_id}", reference=f"{esc.escrow_id}:lock",
+            creator,
+            -amount,
+            "escrow_lock",
+            at,
+            reason=f"escrow to {payee_id}",
+            reference=f"{esc.escrow_id}:lock",
             service="escrow",
         )
         esc.events.append(("created", creator.agent_id, description[:200], at))
@@ -169,7 +178,9 @@ class EscrowBook:
             raise ApiError(404, "not_found", "escrow not found")
         return esc
 
-    def _check(self, esc: Escrow, agent: Agent, who: str, dialect: str, states: frozenset[str]) -> None:
+    def _check(
+        self, esc: Escrow, agent: Agent, who: str, dialect: str, states: frozenset[str]
+    ) -> None:
         allowed = {
             "creator": (esc.creator_id,),
             "payee": (esc.payee_id,),
@@ -191,7 +202,9 @@ class EscrowBook:
         esc.events.append(("completed", agent.agent_id, "", at))
         self.version += 1
 
-    def _pay_out(self, esc: Escrow, gross: Decimal, to: Agent, type_: str, at: float, reason: str) -> tuple[Decimal, Decimal, Decimal]:
+    def _pay_out(
+        self, esc: Escrow, gross: Decimal, to: Agent, type_: str, at: float, reason: str
+    ) -> tuple[Decimal, Decimal, Decimal]:
         """Move ``gross`` out of the escrow: ``to`` gets gross - 1%, the referrer 15% of the fee."""
         acc = self.accounts
         fee = fee_of(gross)
@@ -201,11 +214,24 @@ class EscrowBook:
             share = referrer_share(fee)
         net = gross - fee
         if net:
-            acc.post(to, net, type_, at, reason=reason, reference=f"{esc.escrow_id}:{type_}", service="escrow")
+            acc.post(
+                to,
+                net,
+                type_,
+                at,
+                reason=reason,
+                reference=f"{esc.escrow_id}:{type_}",
+                service="escrow",
+            )
         if share:
             acc.post(
-                referrer, share, "referral", at, reason="escrow referral commission",  # type: ignore[arg-type]
-                reference=f"{esc.escrow_id}:referral", service="escrow",
+                referrer,
+                share,
+                "referral",
+                at,
+                reason="escrow referral commission",  # type: ignore[arg-type]
+                reference=f"{esc.escrow_id}:referral",
+                service="escrow",
             )
             referrer.referral_income.append((at, share))  # type: ignore[union-attr]
         acc.house += fee - share
@@ -218,7 +244,9 @@ class EscrowBook:
         self._check(esc, agent, "creator", CLASSIC, OPEN)
         gross = esc.held
         payee = self.accounts.agents[esc.payee_id]
-        net, fee, share = self._pay_out(esc, gross, payee, "escrow_release", at, f"escrow from {esc.creator_id}")
+        net, fee, share = self._pay_out(
+            esc, gross, payee, "escrow_release", at, f"escrow from {esc.creator_id}"
+        )
         esc.released += gross
         esc.status = "released"
         esc.released_at = at
@@ -249,7 +277,12 @@ class EscrowBook:
             raise ApiError(400, "invalid_amount", "amount must be more than 0")
         self._check(esc, agent, "creator", DOCS, frozenset({"funded"}))
         if amount > esc.held:
-            raise ApiError(409, "exceeds_remaining", "amount is more than what remains", remaining=dstr(esc.held))
+            raise ApiError(
+                409,
+                "exceeds_remaining",
+                "amount is more than what remains",
+                remaining=dstr(esc.held),
+            )
         payee = self.accounts.agents[esc.payee_id]
         self._pay_out(esc, amount, payee, "escrow_release", at, f"stream from {esc.creator_id}")
         esc.released += amount
@@ -267,7 +300,12 @@ class EscrowBook:
         creator = self.accounts.agents[esc.creator_id]
         if rest:
             self.accounts.post(
-                creator, rest, "escrow_refund", at, reason="stream closed", reference=f"{esc.escrow_id}:refund",
+                creator,
+                rest,
+                "escrow_refund",
+                at,
+                reason="stream closed",
+                reference=f"{esc.escrow_id}:refund",
                 service="escrow",
             )
         esc.refunded += rest
@@ -320,7 +358,8 @@ class EscrowBook:
         }
         if with_events:
             out["events"] = [
-                {"event": e, "actor_id": actor, "note": note, "created_at": int(t)} for e, actor, note, t in esc.events
+                {"event": e, "actor_id": actor, "note": note, "created_at": int(t)}
+                for e, actor, note, t in esc.events
             ]
         return out
 

@@ -30,7 +30,9 @@ class Faucet:
             raise ApiError(400, "invalid_request", "agent_casino_id must be an agent id (ag_...)")
         last = self.ip_claims.get(ip)
         if last is not None and at - last < IP_WINDOW_S:
-            raise ApiError(429, "ip_rate_limited", "this address already claimed in the last 24 hours")
+            raise ApiError(
+                429, "ip_rate_limited", "this address already claimed in the last 24 hours"
+            )
         agent = self.accounts.agents.get(agent_id)
         if agent is None:
             raise ApiError(404, "agent_not_found", f"no agent {agent_id}")
@@ -48,7 +50,9 @@ class Faucet:
         self.ip_claims[ip] = at
         agent.faucet_claimed = True
         claim_id = self.ids.claim()
-        self.accounts.post(agent, GRANT, "faucet", at, reason="faucet grant", reference=claim_id, service="faucet")
+        self.accounts.post(
+            agent, GRANT, "faucet", at, reason="faucet grant", reference=claim_id, service="faucet"
+        )
         self.accounts.granted += GRANT
         self.claims += 1
         return {"credited": 1, "claim_id": claim_id, "agent_id": agent_id}

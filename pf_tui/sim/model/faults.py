@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = frozenset(
-    {"latency", "error", "rate_limit", "reset", "hang", "truncate", "malformed", "html", "empty", "db_fallback"}
+    {
+        "latency",
+        "error",
+        "rate_limit",
+        "reset",
+        "hang",
+        "truncate",
+        "malformed",
+        "html",
+        "empty",
+        "db_fallback",
+    }
 )
 
 
@@ -40,7 +51,12 @@ class FaultRule:
         return self._regex.match(path) is not None
 
     def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"route": self.route, "kind": self.kind, "rate": self.rate, "when": self.when}
+        out: dict[str, Any] = {
+            "route": self.route,
+            "kind": self.kind,
+            "rate": self.rate,
+            "when": self.when,
+        }
         for name in ("method", "status", "retry_after_s", "body"):
             value = getattr(self, name)
             if value is not None:
@@ -52,11 +68,17 @@ class FaultRule:
         return out
 
 
-def _number(raw: dict[str, Any], name: str, default: float | None, lo: float, hi: float) -> float | None:
+def _number(
+    raw: dict[str, Any], name: str, default: float | None, lo: float, hi: float
+) -> float | None:
     value = raw.get(name, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "as_tuple"):
+    if (
+        isinstance(value, bool)
+        or (not isinstance(value, (int, float))
+        and not hasattr(value, "as_tuple"))
+    ):
         raise RuleError(f"{name} must be a number")
     number = float(value)
     if not lo <= number <= hi:
@@ -81,7 +103,9 @@ def parse_rule(raw: Any) -> FaultRule:
     if when not in ("before", "after"):
         raise RuleError("when must be before or after")
     status = raw.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
         raise RuleError("status must be an HTTP status code")
     body = raw.get("body")
     if body is not None and not isinstance(body, str):

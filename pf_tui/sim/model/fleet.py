@@ -14,15 +14,33 @@ from pf_tui.sim.model.accounts import Agent
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.escrow import CLASSIC, DOCS, OPEN
 from pf_tui.sim.model.market import Trade
-from pf_tui.sim.model.num import ZERO, day_start, num, q2
+from pf_tui.sim.model.num import day_start, num, q2
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
 
 STRATEGIES = ("trend", "mean-revert", "casino-grinder", "data-buyer", "compute-seller")
 _NAMES = (
-    "atlas", "birch", "cobalt", "delta", "ember", "fjord", "gale", "harbor", "iris", "juniper",
-    "kestrel", "lumen", "maple", "nova", "onyx", "pike", "quill", "raven", "sable", "tundra",
+    "atlas",
+    "birch",
+    "cobalt",
+    "delta",
+    "ember",
+    "fjord",
+    "gale",
+    "harbor",
+    "iris",
+    "juniper",
+    "kestrel",
+    "lumen",
+    "maple",
+    "nova",
+    "onyx",
+    "pike",
+    "quill",
+    "raven",
+    "sable",
+    "tundra",
 )
 _BALANCES = (250, 500, 1000, 2500, 5000)
 _TRADING_SHARE = {
@@ -60,7 +78,11 @@ class Fleet:
                 referred_by = rng.choice(self.members).agent_id
             created = day_start(now) - rng.randint(35, 120) * 86400
             agent = acc.create(created, referred_by=referred_by, label=label, strategy=strategy)
-            agent.keys = {"casino": ids.casino_key(), "trading": ids.trading_key(), "wallet": ids.wallet_key()}
+            agent.keys = {
+                "casino": ids.casino_key(),
+                "trading": ids.trading_key(),
+                "wallet": ids.wallet_key(),
+            }
             for kind, key in agent.keys.items():
                 acc.add_key(agent, kind, key)
             agent.addresses = {"base": ids.base_address(), "solana": ids.solana_address()}
@@ -69,7 +91,14 @@ class Fleet:
             initial = Decimal(rng.choice(_BALANCES))
             trading = q2(initial * _TRADING_SHARE[strategy])
             agent.initial_balance = initial
-            acc.post(agent, initial - trading, "deposit", created, reason="initial deposit", reference="dep_initial")
+            acc.post(
+                agent,
+                initial - trading,
+                "deposit",
+                created,
+                reason="initial deposit",
+                reference="dep_initial",
+            )
             agent.trading = trading
             agent.trading_start = trading
             agent.wallet_ref_count = rng.randint(0, 4)
@@ -91,7 +120,9 @@ class Fleet:
                 at = today - day * 86400 + rng.randint(0, 86399)
                 pnl = q2(trading * rng.randint(-250, 300) / 10000)
                 fee = q2(trading * Decimal("0.0002"))
-                agent.trades.append(Trade(at, rng.choice(coins), rng.choice(("long", "short")), pnl, fee))
+                agent.trades.append(
+                    Trade(at, rng.choice(coins), rng.choice(("long", "short")), pnl, fee)
+                )
 
     def wire(self) -> list[dict[str, Any]]:
         return [
@@ -210,7 +241,9 @@ class Fleet:
             if esc.held <= esc.amount / 5 and roll < 0.3:
                 sim.escrows.close(esc, agent, at)
             else:
-                part = min(esc.held, max(Decimal("0.01"), q2(esc.amount * rng.randint(5, 20) / 100)))
+                part = min(
+                    esc.held, max(Decimal("0.01"), q2(esc.amount * rng.randint(5, 20) / 100))
+                )
                 sim.escrows.release_partial(esc, agent, part, at)
         elif esc.status == "completed" or roll < 0.2:
             sim.escrows.release(esc, agent, at)

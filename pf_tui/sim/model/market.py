@@ -74,7 +74,9 @@ class Market:
         self.ids = ids
         self.rng = rng
         self.prices: dict[str, Decimal] = dict(INITIAL_PRICES)
-        self.history: dict[str, deque[Decimal]] = {c: deque([p], maxlen=60) for c, p in self.prices.items()}
+        self.history: dict[str, deque[Decimal]] = {
+            c: deque([p], maxlen=60) for c, p in self.prices.items()
+        }
         self.version = 0
 
     def step(self) -> None:
@@ -93,7 +95,9 @@ class Market:
         hist = self.history[coin]
         return (hist[-1] > hist[0]) - (hist[-1] < hist[0])
 
-    def open(self, agent: Agent, coin: Any, side: Any, raw_size: Any, raw_leverage: Any, at: float) -> Position:
+    def open(
+        self, agent: Agent, coin: Any, side: Any, raw_size: Any, raw_leverage: Any, at: float
+    ) -> Position:
         if not isinstance(coin, str) or coin.upper() not in self.prices:
             raise ApiError(400, "invalid_coin", f"coin must be one of {', '.join(self.prices)}")
         if side not in ("long", "short"):
@@ -102,15 +106,25 @@ class Market:
         if size < MIN_SIZE_USD:
             raise ApiError(400, "invalid_size", f"size_usd must be at least {MIN_SIZE_USD}")
         leverage = 1 if raw_leverage is None else raw_leverage
-        if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= MAX_LEVERAGE:
-            raise ApiError(400, "invalid_leverage", f"leverage must be a whole number from 1 to {MAX_LEVERAGE}")
+        if (
+            isinstance(leverage, bool)
+            or not isinstance(leverage, int)
+            or not 1 <= leverage <= MAX_LEVERAGE
+        ):
+            raise ApiError(
+                400, "invalid_leverage", f"leverage must be a whole number from 1 to {MAX_LEVERAGE}"
+            )
         size = q2(size)
         margin = q6(size / leverage)
         free = agent.trading - agent.margin_locked()
         if margin > free:
-            raise ApiError(400, "insufficient_balance", "not enough free margin", available=num(free))
+            raise ApiError(
+                400, "insufficient_balance", "not enough free margin", available=num(free)
+            )
         coin = coin.upper()
-        pos = Position(self.ids.position(), coin, side, size, leverage, margin, self.prices[coin], at)
+        pos = Position(
+            self.ids.position(), coin, side, size, leverage, margin, self.prices[coin], at
+        )
         agent.positions[pos.position_id] = pos
         agent.touch()
         return pos
@@ -195,7 +209,11 @@ class Market:
                         "unrealized_pnl": num(pnl),
                     }
                 )
-        return {"positions": items, "count": len(items), "source": "database" if database else "hyperliquid"}
+        return {
+            "positions": items,
+            "count": len(items),
+            "source": "database" if database else "hyperliquid",
+        }
 
     def unrealized(self, agent: Agent) -> Decimal:
         return sum((p.pnl(self.prices[p.coin]) for p in agent.positions.values()), ZERO)

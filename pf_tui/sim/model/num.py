@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from pf_tui.usd import CENT, MICRO, MoneyError, parse_money, to_wire
-
 from pf_tui.sim.model.errors import ApiError
+from pf_tui.usd import CENT, MICRO, MoneyError, parse_money, to_wire
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -55,8 +54,10 @@ def referrer_share(fee: Decimal) -> Decimal:
 
 def iso(ts: float) -> str:
     """Unix seconds to ``2026-01-01T00:00:00.000Z``."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ts, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 
@@ -67,7 +68,7 @@ def parse_iso(text: str) -> float | None:
     except (ValueError, AttributeError, TypeError):
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

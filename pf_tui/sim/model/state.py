@@ -18,7 +18,7 @@ from pf_tui.sim.model.accounts import Accounts, Agent
 from pf_tui.sim.model.casino import Casino
 from pf_tui.sim.model.clock import SimClock
 from pf_tui.sim.model.errors import ApiError
-from pf_tui.sim.model.escrow import EscrowBook, Escrow
+from pf_tui.sim.model.escrow import Escrow, EscrowBook
 from pf_tui.sim.model.faucet import REGISTRATION_BUCKET, Faucet
 from pf_tui.sim.model.faults import Faults
 from pf_tui.sim.model.fleet import Fleet
@@ -162,7 +162,9 @@ class Simulator:
     def register(self, referral_code: Any) -> tuple[Agent, str]:
         """A new casino agent and its key; then the server's own faucet claim (one internal bucket)."""
         at = self.now()
-        referrer = self.accounts.by_code.get(referral_code) if isinstance(referral_code, str) else None
+        referrer = (
+            self.accounts.by_code.get(referral_code) if isinstance(referral_code, str) else None
+        )
         agent = self.accounts.create(at, referred_by=referrer.agent_id if referrer else None)
         key = self.ids.casino_key()
         self.accounts.add_key(agent, "casino", key)
@@ -235,8 +237,18 @@ class Simulator:
         at = self.clock.now()
         self.request_seq += 1
         self.requests.append(
-            (self.request_seq, at, method, path, agent.agent_id if agent else None, ip, idempotency_key, status,
-             executed, fault)
+            (
+                self.request_seq,
+                at,
+                method,
+                path,
+                agent.agent_id if agent else None,
+                ip,
+                idempotency_key,
+                status,
+                executed,
+                fault,
+            )
         )
         if agent is not None:
             agent.requests.append((at, status >= 400))

@@ -27,7 +27,7 @@ def html_error(text: str) -> str | None:
                 return f'Unsupported start tag "{name}" at byte offset {i}'
             if closing:
                 if not stack or stack[-1] != name:
-                    return f'Unexpected end tag at byte offset {i}'
+                    return f"Unexpected end tag at byte offset {i}"
                 stack.pop()
             else:
                 stack.append(name)
@@ -83,11 +83,23 @@ class TelegramStandIn:
         chat_id = body.get("chat_id")
         text = body.get("text")
         if chat_id is None or chat_id == "":
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is empty"}
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: chat_id is empty",
+            }
         if not isinstance(text, str) or not text.strip():
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message text is empty",
+            }
         if len(text) > MAX_TEXT:
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+            return 400, {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message is too long",
+            }
         parse_mode = body.get("parse_mode")
         if isinstance(parse_mode, str) and parse_mode.upper() == "HTML":
             reason = html_error(text)
@@ -112,5 +124,10 @@ class TelegramStandIn:
         self.sent.append(record)
         return 200, {
             "ok": True,
-            "result": {"message_id": self._message_id, "chat": {"id": chat_id}, "date": int(at), "text": text},
+            "result": {
+                "message_id": self._message_id,
+                "chat": {"id": chat_id},
+                "date": int(at),
+                "text": text,
+            },
         }

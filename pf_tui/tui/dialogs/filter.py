@@ -12,7 +12,9 @@ from textual.widgets import Input, Static
 class FilterDialog(ModalScreen[str | None]):
     """One input line; Enter applies (empty clears the filter), Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="filter.cancel", tooltip="Keep the current filter")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="filter.cancel", tooltip="Keep the current filter")
+    ]
 
     def __init__(self, current: str, what: str) -> None:
         super().__init__()

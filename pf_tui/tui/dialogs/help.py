@@ -36,7 +36,13 @@ class HelpScreen(ModalScreen[None]):
     """Lists every key; any of escape, q or ? closes it."""
 
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss_help", "Close", id="help.close", tooltip="Close the help"),
+        Binding(
+            "escape,q,question_mark",
+            "dismiss_help",
+            "Close",
+            id="help.close",
+            tooltip="Close the help",
+        ),
     ]
 
     def __init__(self, keymap: dict[str, str]) -> None:

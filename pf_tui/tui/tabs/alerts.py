@@ -12,13 +12,13 @@ from rich.text import Text
 from textual.binding import Binding
 
 from pf_tui.tui import format as fmt
-from pf_tui.views.alert_log import AlertEntry, AlertLog
-from pf_tui.views.daemon_alerts import DaemonStatus
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.views.alert_log import AlertEntry, AlertLog
+from pf_tui.views.daemon_alerts import DaemonStatus
 
 COLUMNS = (
     Column("time", "Time"),
@@ -48,8 +48,20 @@ class AlertsTab(TableTab):
     REVERSE = True
     NOUN = "alerts"
     BINDINGS = [
-        Binding("a", "acknowledge", "Ack", id="alerts.ack", tooltip="Acknowledge the alert under the cursor"),
-        Binding("m", "silence", "Silence 1h", id="alerts.silence", tooltip="Silence this agent and rule for an hour"),
+        Binding(
+            "a",
+            "acknowledge",
+            "Ack",
+            id="alerts.ack",
+            tooltip="Acknowledge the alert under the cursor",
+        ),
+        Binding(
+            "m",
+            "silence",
+            "Silence 1h",
+            id="alerts.silence",
+            tooltip="Silence this agent and rule for an hour",
+        ),
     ]
 
     def rows(self, frame: Frame) -> Mapping[str, Row]:
@@ -67,7 +79,9 @@ class AlertsTab(TableTab):
         sev_style = {"critical": tones.bad, "warning": tones.warn}.get(entry.severity, tones.muted)
         muted = entry.silenced_until is not None and entry.silenced_until > frame.now
         state = entry.state + (" (muted)" if muted else " (ack)" if entry.acknowledged else "")
-        state_style = tones.bad if entry.state == "firing" and not entry.acknowledged else tones.muted
+        state_style = (
+            tones.bad if entry.state == "firing" and not entry.acknowledged else tones.muted
+        )
         duration = entry.duration(frame.now)
         cells = (
             Text(fmt.clock_time(entry.started_at, frame.now), end=""),
@@ -78,10 +92,19 @@ class AlertsTab(TableTab):
             Text(state, style=state_style, end=""),
             Text(_duration(duration), justify="right", end=""),
         )
-        sort = (entry.started_at, entry.severity, entry.agent_label.lower(), entry.rule, entry.value,
-                state, duration)
-        search = (f"{entry.agent_label} {entry.agent_id} {entry.rule} {entry.severity} {entry.state}"
-                  f" {entry.value} {entry.source}").lower()
+        sort = (
+            entry.started_at,
+            entry.severity,
+            entry.agent_label.lower(),
+            entry.rule,
+            entry.value,
+            state,
+            duration,
+        )
+        search = (
+            f"{entry.agent_label} {entry.agent_id} {entry.rule} {entry.severity} {entry.state}"
+            f" {entry.value} {entry.source}"
+        ).lower()
         return Row(cells, sort, search)
 
     def title_text(self, frame: Frame) -> Text:

@@ -8,11 +8,11 @@ from rich.text import Text
 
 from pf_tui.tui import format as fmt
 from pf_tui.tui.sanitize import safe
-from pf_tui.views.model import EscrowView
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
 from pf_tui.tui.widgets.sparkline import progress_bar
+from pf_tui.views.model import EscrowView
 
 COLUMNS = (
     Column("agent", "Agent", width=11),
@@ -83,8 +83,15 @@ class EscrowsTab(TableTab):
         remaining.append_text(fmt.usd(escrow.remaining, tones))
         if escrow.remaining is not None and escrow.amount > 0:
             remaining.append(" ")
-            remaining.append_text(progress_bar(escrow.remaining, escrow.amount, BAR,
-                                               ascii_only=frame.ascii_only, style=tones.accent))
+            remaining.append_text(
+                progress_bar(
+                    escrow.remaining,
+                    escrow.amount,
+                    BAR,
+                    ascii_only=frame.ascii_only,
+                    style=tones.accent,
+                )
+            )
         state_style = tones.bad if escrow.state == "disputed" else ""
         timeout_style = tones.warn if not escrow.timeout_pays_payee else ""
         cells = (
@@ -99,7 +106,17 @@ class EscrowsTab(TableTab):
             Text(timeout, style=timeout_style, end=""),
             Text(DIALECT_SHORT.get(escrow.dialect, escrow.dialect), end=""),
         )
-        sort = (escrow.agent_label.lower(), escrow.payee, escrow.memo.lower(), escrow.rate, escrow.amount,
-                escrow.released, escrow.remaining, escrow.state, escrow.next_at, escrow.dialect)
+        sort = (
+            escrow.agent_label.lower(),
+            escrow.payee,
+            escrow.memo.lower(),
+            escrow.rate,
+            escrow.amount,
+            escrow.released,
+            escrow.remaining,
+            escrow.state,
+            escrow.next_at,
+            escrow.dialect,
+        )
         search = f"{escrow.agent_label} {escrow.agent_id} {escrow.payee} {escrow.memo} {escrow.state}".lower()
         return Row(cells, sort, search)

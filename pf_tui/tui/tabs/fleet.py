@@ -10,10 +10,10 @@ from textual.binding import Binding
 from pf_tui.tui import format as fmt
 from pf_tui.tui.messages import AgentChosen
 from pf_tui.tui.sanitize import safe
-from pf_tui.views.model import AgentView
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+from pf_tui.views.model import AgentView
 
 COLUMNS = (
     Column("label", "Agent"),
@@ -41,7 +41,13 @@ class FleetTab(TableTab):
     SORT = "label"
     NOUN = "agents"
     BINDINGS = [
-        Binding("enter", "drill", "Open agent", id="fleet.drill", tooltip="Show only this agent on every tab"),
+        Binding(
+            "enter",
+            "drill",
+            "Open agent",
+            id="fleet.drill",
+            tooltip="Show only this agent on every tab",
+        ),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -68,8 +74,12 @@ class FleetTab(TableTab):
                 out[agent.agent_id] = hit[1]
                 continue
             if hit is not None and hit[0] is agent:
-                cells = hit[1].cells[:AGE] + (age_cell,) + hit[1].cells[AGE + 1:]
-                row = Row(cells, hit[1].sort[:AGE] + (agent.updated_at,) + hit[1].sort[AGE + 1:], hit[1].search)
+                cells = hit[1].cells[:AGE] + (age_cell,) + hit[1].cells[AGE + 1 :]
+                row = Row(
+                    cells,
+                    hit[1].sort[:AGE] + (agent.updated_at,) + hit[1].sort[AGE + 1 :],
+                    hit[1].search,
+                )
             else:
                 row = self._build(agent, age_cell, frame)
             self._cache[agent.agent_id] = (agent, row)
@@ -80,7 +90,9 @@ class FleetTab(TableTab):
     def _build(agent: AgentView, age_cell: Text, frame: Frame) -> Row:
         tones = frame.tones
         status = agent.status
-        status_style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(status, tones.muted)
+        status_style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(
+            status, tones.muted
+        )
         status_cell = safe(status, style=status_style)
         if agent.stale and agent.stale_reason:
             status_cell.append(": ")
@@ -90,14 +102,29 @@ class FleetTab(TableTab):
             safe(agent.strategy),
             _right(fmt.usd(agent.balance, tones)),
             _right(fmt.usd(agent.pnl_total, tones, signed=True)),
-            _right(fmt.pct(agent.pnl_pct / 100 if agent.pnl_pct is not None else None, tones, signed=True)),
-            _right(Text("-" if agent.open_positions is None else str(agent.open_positions), end="")),
+            _right(
+                fmt.pct(
+                    agent.pnl_pct / 100 if agent.pnl_pct is not None else None, tones, signed=True
+                )
+            ),
+            _right(
+                Text("-" if agent.open_positions is None else str(agent.open_positions), end="")
+            ),
             _right(fmt.pct(agent.error_rate)),
             age_cell,
             status_cell,
         )
-        sort = (agent.label.lower(), agent.strategy.lower(), agent.balance, agent.pnl_total, agent.pnl_pct,
-                agent.open_positions, agent.error_rate, agent.updated_at, status)
+        sort = (
+            agent.label.lower(),
+            agent.strategy.lower(),
+            agent.balance,
+            agent.pnl_total,
+            agent.pnl_pct,
+            agent.open_positions,
+            agent.error_rate,
+            agent.updated_at,
+            status,
+        )
         search = f"{agent.label} {agent.agent_id} {agent.strategy} {status}".lower()
         return Row(cells, sort, search)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pf_tui.views.alert_log import AlertLog
 from pf_tui.tui.format import Tones
+from pf_tui.views.alert_log import AlertLog
 from pf_tui.views.model import FleetView
 
 

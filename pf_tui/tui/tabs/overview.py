@@ -9,10 +9,10 @@ from textual.widgets import Static
 
 from pf_tui.tui import format as fmt
 from pf_tui.tui.sanitize import safe
-from pf_tui.views.model import AgentView
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.widgets.chart import DailyChart
 from pf_tui.tui.widgets.metric_card import MetricCard
+from pf_tui.views.model import AgentView
 
 CARDS = (
     ("balance", "Balance"),
@@ -71,30 +71,49 @@ class OverviewTab(VerticalScroll):
         card("balance").show(fmt.usd(scope.balance, tones), vs_fleet(fmt.usd(fleet.balance, tones)))
         card("pnl").show(
             fmt.usd(scope.pnl_today, tones, signed=True),
-            Text.assemble("total ", fmt.usd(scope.pnl_total, tones, signed=True), " ",
-                          fmt.pct(scope.pnl_pct / 100 if scope.pnl_pct is not None else None, tones, signed=True)),
+            Text.assemble(
+                "total ",
+                fmt.usd(scope.pnl_total, tones, signed=True),
+                " ",
+                fmt.pct(
+                    scope.pnl_pct / 100 if scope.pnl_pct is not None else None, tones, signed=True
+                ),
+            ),
             scope.pnl_series,
             fmt.sign_style(scope.pnl_today, tones),
         )
         card("positions").show(_count(scope.open_positions), vs_fleet(_count(fleet.open_positions)))
-        card("referrals").show(_count(scope.referrals), Text.assemble("earned ", fmt.usd(scope.referral_income, tones)))
+        card("referrals").show(
+            _count(scope.referrals), Text.assemble("earned ", fmt.usd(scope.referral_income, tones))
+        )
         deviation = None
         if scope.win_rate is not None and scope.expected_win_rate is not None:
             deviation = scope.win_rate - scope.expected_win_rate
         card("casino").show(
             fmt.pct(scope.win_rate),
-            Text.assemble("expected ", fmt.pct(scope.expected_win_rate), "  ", fmt.pct(deviation, tones, signed=True)),
+            Text.assemble(
+                "expected ",
+                fmt.pct(scope.expected_win_rate),
+                "  ",
+                fmt.pct(deviation, tones, signed=True),
+            ),
         )
         api_style = tones.bad if (scope.error_rate or 0) > 0.05 else ""
         card("api").show(
             Text(f"p95 {fmt.ms(scope.latency_p95_ms)}", end=""),
             Text.assemble("errors ", fmt.pct(scope.error_rate), style=api_style),
         )
-        card("escrow").show(fmt.usd(scope.escrow_exposure, tones), vs_fleet(fmt.usd(fleet.escrow_exposure, tones)))
+        card("escrow").show(
+            fmt.usd(scope.escrow_exposure, tones), vs_fleet(fmt.usd(fleet.escrow_exposure, tones))
+        )
         card("sharpe").show(_ratio(scope.sharpe_7d), "annualised, daily returns")
         card("drawdown").show(
-            Text("-" if scope.max_drawdown_pct is None else f"{scope.max_drawdown_pct:.1f}%", end=""),
-            Text.assemble("", fmt.usd(scope.max_drawdown_usd, tones)) if scope.max_drawdown_usd is not None else "of peak equity",
+            Text(
+                "-" if scope.max_drawdown_pct is None else f"{scope.max_drawdown_pct:.1f}%", end=""
+            ),
+            Text.assemble("", fmt.usd(scope.max_drawdown_usd, tones))
+            if scope.max_drawdown_usd is not None
+            else "of peak equity",
         )
         card("disputes").show(fmt.pct(scope.dispute_rate), "of escrows seen")
         funnel = "-"
@@ -102,7 +121,11 @@ class OverviewTab(VerticalScroll):
             earning = scope.funnel_earning or 0
             # Trading/wallet also count referrals that never registered at the casino: a ratio
             # above 1 would not be a conversion, so none is shown then.
-            conv = earning / scope.funnel_referrals if scope.funnel_referrals and earning <= scope.funnel_referrals else None
+            conv = (
+                earning / scope.funnel_referrals
+                if scope.funnel_referrals and earning <= scope.funnel_referrals
+                else None
+            )
             funnel = f"{scope.funnel_referrals} -> {scope.funnel_earning or 0}"
             detail = Text.assemble("registered -> transacted ", fmt.pct(conv))
         else:
@@ -111,7 +134,12 @@ class OverviewTab(VerticalScroll):
         stale_style = tones.warn if scope.stale else tones.good
         card("stale").show(
             Text("stale" if scope.stale else "fresh", style=stale_style, end=""),
-            Text.assemble("age ", fmt.age(scope.updated_at, frame.now), "  ", safe(scope.stale_reason, limit=40)),
+            Text.assemble(
+                "age ",
+                fmt.age(scope.updated_at, frame.now),
+                "  ",
+                safe(scope.stale_reason, limit=40),
+            ),
         )
         points = view.agent_pnl_daily.get(frame.selected, ()) if frame.selected else view.pnl_daily
         self.query_one(DailyChart).show(points, label="cumulative trading P&L, USD")

@@ -8,10 +8,10 @@ from rich.text import Text
 
 from pf_tui.tui import format as fmt
 from pf_tui.tui.sanitize import safe
-from pf_tui.views.model import PositionView
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.views.model import PositionView
 
 COLUMNS = (
     Column("agent", "Agent"),
@@ -64,11 +64,22 @@ class PositionsTab(TableTab):
                         _right(fmt.number(pos.entry, dp=4)),
                         _right(fmt.number(pos.current, dp=4)),
                         _right(fmt.usd(pos.unrealized_pnl, tones, signed=True)),
-                        _right(Text(f"{pos.leverage:g}x" if pos.leverage is not None else "-", end="")),
+                        _right(
+                            Text(f"{pos.leverage:g}x" if pos.leverage is not None else "-", end="")
+                        ),
                         _right(fmt.number(pos.liquidation, dp=4)),
                     ),
-                    sort=(pos.agent_label.lower(), pos.pair.lower(), pos.side, pos.size, pos.entry,
-                          pos.current, pos.unrealized_pnl, pos.leverage, pos.liquidation),
+                    sort=(
+                        pos.agent_label.lower(),
+                        pos.pair.lower(),
+                        pos.side,
+                        pos.size,
+                        pos.entry,
+                        pos.current,
+                        pos.unrealized_pnl,
+                        pos.leverage,
+                        pos.liquidation,
+                    ),
                     search=f"{pos.agent_label} {pos.agent_id} {pos.pair} {pos.side}".lower(),
                 )
             cache[pos.key] = (pos, row)

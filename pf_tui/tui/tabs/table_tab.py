@@ -30,7 +30,9 @@ class TableTab(Vertical, metaclass=_AbstractWidgetMeta):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="table-tab")
         self._title = Text("")
-        self.table = KeyedTable(self.COLUMNS, sort_column=self.SORT, reverse=self.REVERSE, id=f"{id}-table")
+        self.table = KeyedTable(
+            self.COLUMNS, sort_column=self.SORT, reverse=self.REVERSE, id=f"{id}-table"
+        )
 
     def compose(self) -> ComposeResult:
         """A title line and the table."""

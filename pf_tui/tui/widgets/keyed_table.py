@@ -50,7 +50,14 @@ class KeyedTable(DataTable[Text]):
 
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="table.sort", tooltip="Sort by the next column"),
-        Binding("S", "reverse_sort", "Reverse", id="table.reverse", tooltip="Reverse the sort order", show=False),
+        Binding(
+            "S",
+            "reverse_sort",
+            "Reverse",
+            id="table.reverse",
+            tooltip="Reverse the sort order",
+            show=False,
+        ),
     ]
 
     class SortChanged(Message):
@@ -87,7 +94,8 @@ class KeyedTable(DataTable[Text]):
     def on_mount(self) -> None:
         """Create the columns once."""
         self._column_keys = tuple(
-            self.add_column(self._header(column), key=column.key, width=column.width) for column in self.spec
+            self.add_column(self._header(column), key=column.key, width=column.width)
+            for column in self.spec
         )
 
     def _header(self, column: Column) -> Text:
@@ -223,7 +231,11 @@ class KeyedTable(DataTable[Text]):
         if column not in self._index:
             return
         if reverse is None:
-            reverse = (not self.reverse) if column == self.sort_column else self.spec[self._index[column]].numeric
+            reverse = (
+                (not self.reverse)
+                if column == self.sort_column
+                else self.spec[self._index[column]].numeric
+            )
         old = self.sort_column
         self.sort_column, self.reverse = column, reverse
         for name in {old, column}:

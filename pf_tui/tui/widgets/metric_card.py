@@ -34,7 +34,13 @@ class MetricCard(Static):
         series_style: Style | str = "",
     ) -> None:
         """Set the figure, its detail line and its sparkline series."""
-        key = (value.plain, str(value.style), detail if isinstance(detail, str) else detail.plain, tuple(series[-40:]), str(series_style))
+        key = (
+            value.plain,
+            str(value.style),
+            detail if isinstance(detail, str) else detail.plain,
+            tuple(series[-40:]),
+            str(series_style),
+        )
         if key == self._shown:
             return
         self._shown = key

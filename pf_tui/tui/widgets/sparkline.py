@@ -11,7 +11,13 @@ from rich.text import Text
 from pf_tui.tui.widgets.glyphs import BAR_ASCII, BAR_UNICODE, SPARK_ASCII, SPARK_UNICODE
 
 
-def sparkline(values: Sequence[Decimal | float], width: int, *, ascii_only: bool = False, style: Style | str = "") -> Text:
+def sparkline(
+    values: Sequence[Decimal | float],
+    width: int,
+    *,
+    ascii_only: bool = False,
+    style: Style | str = "",
+) -> Text:
     """The last ``width`` values scaled between their min and max; empty Text with fewer than 2."""
     if len(values) < 2 or width <= 0:
         return Text("", end="")
@@ -20,11 +26,15 @@ def sparkline(values: Sequence[Decimal | float], width: int, *, ascii_only: bool
     low, high = min(tail), max(tail)
     span = high - low
     top = len(glyphs) - 1
-    chars = "".join(glyphs[0 if span == 0 else int(((v - low) / span * top).to_integral_value())] for v in tail)
+    chars = "".join(
+        glyphs[0 if span == 0 else int(((v - low) / span * top).to_integral_value())] for v in tail
+    )
     return Text(chars, style=style, end="")
 
 
-def progress_bar(done: Decimal, total: Decimal, width: int, *, ascii_only: bool = False, style: Style | str = "") -> Text:
+def progress_bar(
+    done: Decimal, total: Decimal, width: int, *, ascii_only: bool = False, style: Style | str = ""
+) -> Text:
     """A ``width``-cell bar filled in proportion ``done / total`` (clamped to 0..1)."""
     full, empty = BAR_ASCII if ascii_only else BAR_UNICODE
     if total <= 0 or width <= 0:

@@ -41,7 +41,9 @@ class StatusBar(Static):
         self._key = key
         line = Text(end="", no_wrap=True, overflow="ellipsis")
         for service in services:
-            style = {"up": tones.good, "degraded": tones.warn, "down": tones.bad}.get(service.state, tones.muted)
+            style = {"up": tones.good, "degraded": tones.warn, "down": tones.bad}.get(
+                service.state, tones.muted
+            )
             line.append(f"{service.name} ", style=tones.muted)
             line.append(_MARK.get(service.state, service.state), style=style)
             line.append("  ")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute
 
 from pf_tui.sim.http.pipeline import Ctx, Reply, encode
-from pf_tui.sim.model.num import ZERO, num, parse_iso, q2
 from pf_tui.sim.http.routing import catch_all, health, int_arg, route
+from pf_tui.sim.model.num import ZERO, num, parse_iso, q2
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.accounts import Agent
@@ -80,7 +80,9 @@ def referral_reply(agent: Agent, now: float) -> dict[str, Any]:
         "total_referrals": len(agent.referrals),
         "total_earned_usd": num(earned),
         "last_30_days_usd": num(recent),
-        "referrals": [{"referred_agent": a, "level": 1, "since": iso(t)} for a, t in agent.referrals],
+        "referrals": [
+            {"referred_agent": a, "level": 1, "since": iso(t)} for a, t in agent.referrals
+        ],
     }
 
 
@@ -95,7 +97,12 @@ def bets_page(ctx: Ctx, agent: Agent) -> dict[str, Any]:
     net = sum((b["net"] for b in rows), ZERO)
     return {
         "bets": page,
-        "pagination": {"total": len(rows), "limit": limit, "offset": offset, "has_more": offset + limit < len(rows)},
+        "pagination": {
+            "total": len(rows),
+            "limit": limit,
+            "offset": offset,
+            "has_more": offset + limit < len(rows),
+        },
         "summary": {
             "total_bets": len(rows),
             "net_pnl": num(net),
@@ -110,8 +117,13 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         agent, key = sim.register(body.get("referral_code"))
         return encode(
             201,
-            {"agent_id": agent.agent_id, "api_key": key, "referral_code": agent.referral_code, "balance": 0,
-             "tier": "free"},
+            {
+                "agent_id": agent.agent_id,
+                "api_key": key,
+                "referral_code": agent.referral_code,
+                "balance": 0,
+                "tier": "free",
+            },
             SERVICE,
         )
 
@@ -147,11 +159,15 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         agent = ctx.agent("casino")
         body = ctx.fields()
         sim.casino.check_play_rate(agent, ctx.now())
-        return sim.casino.dice(agent, body.get("direction"), body.get("threshold"), body.get("amount"), ctx.now())
+        return sim.casino.dice(
+            agent, body.get("direction"), body.get("threshold"), body.get("amount"), ctx.now()
+        )
 
     return [
         health(sim, SERVICE),
-        route(sim, SERVICE, "/auth/register", {"POST": register}, limit="register", idempotent=True),
+        route(
+            sim, SERVICE, "/auth/register", {"POST": register}, limit="register", idempotent=True
+        ),
         route(sim, SERVICE, "/auth/balance", {"GET": balance}),
         route(sim, SERVICE, "/auth/ledger", {"GET": ledger}),
         route(sim, SERVICE, "/auth/referral/stats", {"GET": referrals}),

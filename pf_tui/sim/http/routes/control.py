@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from pf_tui.sim.model.errors import ApiError
-from pf_tui.sim.model.faults import RuleError
 from pf_tui.sim.http.pipeline import Ctx, Reply, encode
 from pf_tui.sim.http.routing import catch_all, route
+from pf_tui.sim.model.errors import ApiError
+from pf_tui.sim.model.faults import RuleError
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
@@ -23,7 +23,10 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
                 added = sim.faults.add(ctx.body())
             except RuleError as exc:
                 raise ApiError(400, "invalid_rule", str(exc)) from None
-            return {"added": [r.wire() for r in added], "rules": [r.wire() for r in sim.faults.rules]}
+            return {
+                "added": [r.wire() for r in added],
+                "rules": [r.wire() for r in sim.faults.rules],
+            }
         if ctx.method == "DELETE":
             sim.faults.clear()
         return {"rules": [r.wire() for r in sim.faults.rules]}
@@ -40,14 +43,19 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
                 sim.casino.play_limit = sim.limiter.limit_of("game_play")
             if "idempotency_on_classic" in body:
                 if not isinstance(body["idempotency_on_classic"], bool):
-                    raise ApiError(400, "invalid_config", "idempotency_on_classic must be true or false")
+                    raise ApiError(
+                        400, "invalid_config", "idempotency_on_classic must be true or false"
+                    )
                 sim.idempotency_on_classic = body["idempotency_on_classic"]
             if "motion" in body:
                 if not isinstance(body["motion"], bool):
                     raise ApiError(400, "invalid_config", "motion must be true or false")
                 sim.set_motion(body["motion"])
-        return {"limits": sim.limiter.spec, "idempotency_on_classic": sim.idempotency_on_classic,
-                "motion": sim.motion}
+        return {
+            "limits": sim.limiter.spec,
+            "idempotency_on_classic": sim.idempotency_on_classic,
+            "motion": sim.motion,
+        }
 
     def clock(ctx: Ctx) -> dict[str, Any]:
         ran = 0
@@ -56,7 +64,9 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
             try:
                 seconds = float(raw)
             except (TypeError, ValueError):
-                raise ApiError(400, "invalid_clock", "advance_s must be a number of seconds") from None
+                raise ApiError(
+                    400, "invalid_clock", "advance_s must be a number of seconds"
+                ) from None
             if isinstance(raw, bool) or not math.isfinite(seconds) or seconds < 0:
                 raise ApiError(400, "invalid_clock", "advance_s must be a finite number >= 0")
             ran = sim.advance(seconds)
@@ -89,8 +99,12 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
                 raise ApiError(400, "invalid_query", f"{name} must be a number") from None
 
         since_seq = number("since_seq")
-        return {"requests": sim.requests_wire(number("since"), int(since_seq) if since_seq is not None else None),
-                "last_seq": sim.request_seq}
+        return {
+            "requests": sim.requests_wire(
+                number("since"), int(since_seq) if since_seq is not None else None
+            ),
+            "last_seq": sim.request_seq,
+        }
 
     def agents(ctx: Ctx) -> dict[str, Any]:
         return {"agents": sim.fleet.wire()}
@@ -114,7 +128,9 @@ def telegram_routes(sim: Simulator) -> list[BaseRoute]:
     def send(ctx: Ctx) -> Reply:
         body = ctx.body(invalid=None) if ctx.raw_body.strip() else {}
         status, reply = sim.telegram.send(ctx.params["token"], body, ctx.now())
-        headers = [(b"retry-after", str(sim.telegram.retry_after).encode())] if status == 429 else None
+        headers = (
+            [(b"retry-after", str(sim.telegram.retry_after).encode())] if status == 429 else None
+        )
         return encode(status, reply, None, headers)
 
     def faults(ctx: Ctx) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute
 
 from pf_tui.sim.http.pipeline import Ctx
-from pf_tui.sim.model.num import ZERO, day_start, dstr, num, q2
 from pf_tui.sim.http.routes.casino import bets_page
 from pf_tui.sim.http.routes.escrow import docs_routes
 from pf_tui.sim.http.routing import catch_all, health, route
+from pf_tui.sim.model.num import ZERO, day_start, dstr, num, q2
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator

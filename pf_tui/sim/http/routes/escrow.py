@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from pf_tui.sim.model.escrow import CLASSIC, DOCS
 from pf_tui.sim.http.pipeline import Ctx, Reply, encode
 from pf_tui.sim.http.routing import catch_all, health, route
+from pf_tui.sim.model.escrow import CLASSIC, DOCS
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
@@ -31,16 +31,29 @@ def classic_routes(sim: Simulator) -> list[BaseRoute]:
             referral_code=body.get("referral_code"),
         )
         view = sim.escrows.classic_view(esc, False)
-        keys = ("escrow_id", "amount_usd", "commission_usd", "net_to_counterparty", "description", "creator_id",
-                "counterparty_id", "status", "timeout_hours", "auto_release_at")
+        keys = (
+            "escrow_id",
+            "amount_usd",
+            "commission_usd",
+            "net_to_counterparty",
+            "description",
+            "creator_id",
+            "counterparty_id",
+            "status",
+            "timeout_hours",
+            "auto_release_at",
+        )
         return encode(201, {k: view[k] for k in keys}, SERVICE)
 
     def complete(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent("casino")
         esc = sim.escrows.get(ctx.params["escrow_id"])
         sim.escrows.complete(esc, agent, ctx.now())
-        return {"escrow_id": esc.escrow_id, "status": "completed", "auto_release_at": sim.escrows.classic_view(esc, False)[
-            "auto_release_at"]}
+        return {
+            "escrow_id": esc.escrow_id,
+            "status": "completed",
+            "auto_release_at": sim.escrows.classic_view(esc, False)["auto_release_at"],
+        }
 
     def release(ctx: Ctx) -> dict[str, Any]:
         agent = ctx.agent("casino")
@@ -66,16 +79,39 @@ def classic_routes(sim: Simulator) -> list[BaseRoute]:
     return [
         health(sim, SERVICE),
         route(sim, SERVICE, "/escrow/create", {"POST": create}, limit="escrow_create", **knobs),
-        route(sim, SERVICE, "/escrow/complete/{escrow_id}", {"POST": complete}, limit="escrow_release", **knobs),
-        route(sim, SERVICE, "/escrow/release/{escrow_id}", {"POST": release}, limit="escrow_release", **knobs),
-        route(sim, SERVICE, "/escrow/dispute/{escrow_id}", {"POST": dispute}, limit="escrow_dispute", **knobs),
+        route(
+            sim,
+            SERVICE,
+            "/escrow/complete/{escrow_id}",
+            {"POST": complete},
+            limit="escrow_release",
+            **knobs,
+        ),
+        route(
+            sim,
+            SERVICE,
+            "/escrow/release/{escrow_id}",
+            {"POST": release},
+            limit="escrow_release",
+            **knobs,
+        ),
+        route(
+            sim,
+            SERVICE,
+            "/escrow/dispute/{escrow_id}",
+            {"POST": dispute},
+            limit="escrow_dispute",
+            **knobs,
+        ),
         route(sim, SERVICE, "/escrow/stats", {"GET": stats}),
         route(sim, SERVICE, "/escrow/{escrow_id}", {"GET": read}),
         catch_all(sim, SERVICE),
     ]
 
 
-def docs_routes(sim: Simulator, *, service: str = SERVICE, any_key: bool = False) -> list[BaseRoute]:
+def docs_routes(
+    sim: Simulator, *, service: str = SERVICE, any_key: bool = False
+) -> list[BaseRoute]:
     """The streaming dialect; ``any_key`` lets the docs aggregate take any of the agent's keys."""
     kind = None if any_key else "casino"
 
@@ -128,9 +164,30 @@ def docs_routes(sim: Simulator, *, service: str = SERVICE, any_key: bool = False
     return [
         route(sim, service, "/escrow", {"POST": create}, limit="escrow_create", **knobs),
         route(sim, service, "/escrows", {"GET": listing}),
-        route(sim, service, "/escrow/{escrow_id}/release-partial", {"POST": partial}, limit="escrow_release", **knobs),
-        route(sim, service, "/escrow/{escrow_id}/close", {"POST": close}, limit="escrow_release", **knobs),
-        route(sim, service, "/escrow/{escrow_id}/dispute", {"POST": dispute}, limit="escrow_dispute", **knobs),
+        route(
+            sim,
+            service,
+            "/escrow/{escrow_id}/release-partial",
+            {"POST": partial},
+            limit="escrow_release",
+            **knobs,
+        ),
+        route(
+            sim,
+            service,
+            "/escrow/{escrow_id}/close",
+            {"POST": close},
+            limit="escrow_release",
+            **knobs,
+        ),
+        route(
+            sim,
+            service,
+            "/escrow/{escrow_id}/dispute",
+            {"POST": dispute},
+            limit="escrow_dispute",
+            **knobs,
+        ),
         route(sim, service, "/escrow/{escrow_id}", {"GET": read}),
     ]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.http.pipeline import Ctx, Reply, encode
-from pf_tui.sim.model.num import ZERO, num
 from pf_tui.sim.http.routing import catch_all, health, int_arg, route
+from pf_tui.sim.model.errors import ApiError
+from pf_tui.sim.model.num import ZERO, num
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.accounts import Agent
@@ -26,7 +26,9 @@ def faucet_routes(sim: Simulator) -> list[BaseRoute]:
 
     return [
         health(sim, "faucet"),
-        route(sim, "faucet", "/faucet/claim", {"POST": claim}, limit="faucet_claim", idempotent=True),
+        route(
+            sim, "faucet", "/faucet/claim", {"POST": claim}, limit="faucet_claim", idempotent=True
+        ),
         route(sim, "faucet", "/faucet/stats", {"GET": stats}),
         catch_all(sim, "faucet"),
     ]
@@ -82,8 +84,14 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
     def open_(ctx: Ctx) -> dict[str, Any]:
         agent = trading_agent(ctx)
         body = ctx.fields()
-        pos = sim.market.open(agent, body.get("coin"), body.get("side"), body.get("size_usd"), body.get("leverage"),
-                          ctx.now())
+        pos = sim.market.open(
+            agent,
+            body.get("coin"),
+            body.get("side"),
+            body.get("size_usd"),
+            body.get("leverage"),
+            ctx.now(),
+        )
         return {
             "position_id": pos.position_id,
             "coin": pos.coin,
@@ -133,7 +141,9 @@ def wallet_routes(sim: Simulator) -> list[BaseRoute]:
             if address:
                 amount = sim.fleet.onchain.get(address, ZERO)
                 total += amount
-                balances.append({"chain": chain, "wallet_address": address, "usdc_balance": num(amount)})
+                balances.append(
+                    {"chain": chain, "wallet_address": address, "usdc_balance": num(amount)}
+                )
         if not balances:
             raise ApiError(400, "no_addresses", "pass ?base=0x... and/or ?solana=...")
         return {"total_usd": num(total), "balances": balances}

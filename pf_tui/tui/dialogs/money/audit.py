@@ -8,7 +8,7 @@ read-only: the journal is append-only and nothing here writes to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,30 +17,42 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from pf_tui.views.money_desk import AuditRow
-from pf_tui.usd import format_usd6
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
+from pf_tui.usd import format_usd6
+from pf_tui.views.money_desk import AuditRow
 
 COLUMNS: tuple[tuple[str, int | None], ...] = (
-    ("Time (UTC)", 14), ("Operator", 12), ("Kind", 21), ("Agent", 14), ("Amount", 8),
-    ("Key", 10), ("Result", 7), ("Server ref", 14),
+    ("Time (UTC)", 14),
+    ("Operator", 12),
+    ("Kind", 21),
+    ("Agent", 14),
+    ("Amount", 8),
+    ("Key", 10),
+    ("Result", 7),
+    ("Server ref", 14),
 )
 """Titles and widths: 116 columns with DataTable's padding, so 120 shows every one."""
 SHORT_KIND = {
-    "open_stream": "open", "release_partial": "release", "close_stream": "close",
-    "dispute_escrow": "dispute", "mark_complete": "complete", "claim_faucet": "faucet",
+    "open_stream": "open",
+    "release_partial": "release",
+    "close_stream": "close",
+    "dispute_escrow": "dispute",
+    "mark_complete": "complete",
+    "claim_faucet": "faucet",
 }
 
 
 def when(at: float) -> str:
     """``01-01 12:15:00`` (UTC; the detail line has the whole key, the journal the year)."""
-    return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%m-%d %H:%M:%S")
 
 
 def result_text(row: AuditRow, tones: Tones) -> Text:
     """The request's state, coloured: done good, failed bad, anything unsettled a warning."""
-    style = {"done": tones.good, "failed": tones.bad, "skipped": tones.muted}.get(row.state, tones.warn)
+    style = {"done": tones.good, "failed": tones.bad, "skipped": tones.muted}.get(
+        row.state, tones.warn
+    )
     return Text(row.state, style=style, end="")
 
 
@@ -48,7 +60,9 @@ class AuditScreen(ModalScreen[None]):
     """Every journaled money request; escape, q or A closes it."""
 
     BINDINGS = [
-        Binding("escape,q,A", "close_audit", "Close", id="audit.close", tooltip="Close the audit view"),
+        Binding(
+            "escape,q,A", "close_audit", "Close", id="audit.close", tooltip="Close the audit view"
+        ),
     ]
 
     def __init__(self, rows: Sequence[AuditRow], tones: Tones) -> None:
@@ -70,11 +84,17 @@ class AuditScreen(ModalScreen[None]):
         for title, width in COLUMNS:
             table.add_column(title, width=width)
         for row in self.rows:
-            amount = Text(format_usd6(row.amount) if row.amount is not None else "-", justify="right", end="")
+            amount = Text(
+                format_usd6(row.amount) if row.amount is not None else "-", justify="right", end=""
+            )
             table.add_row(
                 Text(when(row.at), end=""),
                 safe(row.operator or "-"),
-                safe(f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}" if row.intent_kind else row.op),
+                safe(
+                    f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}"
+                    if row.intent_kind
+                    else row.op
+                ),
                 safe(row.agent_id),
                 amount,
                 safe(row.key[:8] + ("/" + row.key.split("/", 1)[1] if "/" in row.key else "")),
@@ -83,7 +103,9 @@ class AuditScreen(ModalScreen[None]):
                 key=row.key,
             )
         if not self.rows:
-            self.query_one("#audit-detail", Static).update(Text("No money action has been journaled yet."))
+            self.query_one("#audit-detail", Static).update(
+                Text("No money action has been journaled yet.")
+            )
         table.focus()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -91,7 +113,10 @@ class AuditScreen(ModalScreen[None]):
         key = event.row_key.value
         for row in self.rows:
             if row.key == key:
-                detail = Text(datetime.fromtimestamp(row.at, tz=timezone.utc).strftime("%Y-%m-%d  key "), end="")
+                detail = Text(
+                    datetime.fromtimestamp(row.at, tz=UTC).strftime("%Y-%m-%d  key "),
+                    end="",
+                )
                 detail.append_text(safe(row.key))
                 detail.append("  operator ")
                 detail.append_text(safe(row.operator or "-"))

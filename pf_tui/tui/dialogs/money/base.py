@@ -63,7 +63,15 @@ class GuardedInput(Input):
 class MoneyDialog(ModalScreen[ResultT]):
     """Base of the money dialogs: Escape cancels (dismisses with ``None``/``False``)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="money.cancel", tooltip="Close without sending anything")]
+    BINDINGS = [
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="money.cancel",
+            tooltip="Close without sending anything",
+        )
+    ]
     CANCEL_RESULT: object = None
 
     def __init__(self, *, opening_keys: Iterable[str] = ()) -> None:

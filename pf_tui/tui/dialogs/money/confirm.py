@@ -28,7 +28,13 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
 
     BINDINGS = [
         *MoneyDialog.BINDINGS,
-        Binding(CONFIRM_KEY, "confirm", "Confirm", id="money.confirm", tooltip="Send exactly what is shown"),
+        Binding(
+            CONFIRM_KEY,
+            "confirm",
+            "Confirm",
+            id="money.confirm",
+            tooltip="Send exactly what is shown",
+        ),
     ]
     CANCEL_RESULT = False
 
@@ -58,8 +64,10 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
             with VerticalScroll(id="money-preview"):
                 yield Static(preview_renderable(self.preview), id="money-preview-body")
             if self.typed:
-                yield Static(f"Over the typed-confirmation threshold: type {self.expected} to confirm.",
-                             classes="hint")
+                yield Static(
+                    f"Over the typed-confirmation threshold: type {self.expected} to confirm.",
+                    classes="hint",
+                )
                 yield GuardedInput(placeholder=self.expected, id="money-typed")
             yield error_line()
             with Horizontal(classes="money-buttons"):
@@ -71,8 +79,10 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
         super().on_mount(event)  # type: ignore[arg-type]
         self.query_one("#money-cancel", Button).focus()
         if self.preview.amount > self.max_usd:
-            self.show_error(f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}"
-                            " ([ui] max_action_usd): refused, nothing is sent")
+            self.show_error(
+                f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}"
+                " ([ui] max_action_usd): refused, nothing is sent"
+            )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The two buttons."""
@@ -90,7 +100,9 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
     def action_confirm(self) -> None:
         """Confirm, unless the amount is over the limit or was not typed exactly."""
         if self.preview.amount > self.max_usd:
-            self.show_error(f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}: refused")
+            self.show_error(
+                f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}: refused"
+            )
             return
         if self.preview.needs_choice:
             self.show_error("choose what to do with the unearned tranche first")

@@ -51,8 +51,10 @@ class DisputeDialog(MoneyForm):
         about.append_text(safe(self.memo, limit=120))
         yield Static(about, classes="money-about")
         yield Static("Disputed funds stay frozen until resolved by hand.", classes="hint")
-        yield self.row("Reason", GuardedInput(placeholder=f"at least {MIN_REASON_CHARS} characters",
-                                              id="money-reason"))
+        yield self.row(
+            "Reason",
+            GuardedInput(placeholder=f"at least {MIN_REASON_CHARS} characters", id="money-reason"),
+        )
 
     def on_mount(self, event: object) -> None:  # type: ignore[override]
         """Start in the reason."""
@@ -64,8 +66,11 @@ class DisputeDialog(MoneyForm):
         reason = " ".join(self.value("money-reason").split())
         if len(reason) < MIN_REASON_CHARS:
             raise ActionValidationError(
-                f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(reason)})", field="reason"
+                f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(reason)})",
+                field="reason",
             )
         # With the stream id the stream record ends ``disputed`` too, and a stream that moved under
         # the preview (a release landed) makes execute refuse it as stale.
-        return DisputeEscrow(self.agent_id, self.escrow_id, reason, dialect=self.dialect, stream_id=self.stream_id)
+        return DisputeEscrow(
+            self.agent_id, self.escrow_id, reason, dialect=self.dialect, stream_id=self.stream_id
+        )

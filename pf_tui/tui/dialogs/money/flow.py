@@ -28,21 +28,28 @@ from pf_tui.core.money.types import (
     StreamState,
 )
 from pf_tui.text import one_line
-from pf_tui.views.money_desk import ActionsBridge, escrow_record
+from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
 from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.form import MoneyForm
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
 from pf_tui.tui.dialogs.money.preview import TITLES
-from pf_tui.usd import format_usd6
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
 from pf_tui.tui.keymap import MONEY_BINDINGS
+from pf_tui.usd import format_usd6
 from pf_tui.views.model import EscrowView
-from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
+from pf_tui.views.money_desk import ActionsBridge, escrow_record
 
-ESCROW_TAB_ACTIONS = frozenset({
-    "money_open", "money_release", "money_pause", "money_close", "money_dispute", "money_complete",
-})
+ESCROW_TAB_ACTIONS = frozenset(
+    {
+        "money_open",
+        "money_release",
+        "money_pause",
+        "money_close",
+        "money_dispute",
+        "money_complete",
+    }
+)
 """Money actions offered on the Escrows tab only; the faucet is offered on Fleet too."""
 
 
@@ -82,7 +89,9 @@ class MoneyFlows:
             if service.name in ("casino", "escrow") and service.state == "down":
                 return f"the {service.name} service is down"
         engine = app.engine
-        return ActionsBridge.stale_reason(engine.fleet if engine else None, self._money_agent(), app.clock.now())
+        return ActionsBridge.stale_reason(
+            engine.fleet if engine else None, self._money_agent(), app.clock.now()
+        )
 
     def _money_escrow(self) -> EscrowView | None:
         app: Any = self
@@ -147,10 +156,16 @@ class MoneyFlows:
         app: Any = self
         agents = [(a.id, a.display_name) for a in app.config.agents if a.casino_key is not None]
         keys = self._money_keys("money_open")
-        self._money_flow(lambda: OpenStreamDialog(
-            self.money.preview, agents=agents, payer=self._money_agent(), modes=self.money.modes(),
-            opening_keys=keys,
-        ), keys)
+        self._money_flow(
+            lambda: OpenStreamDialog(
+                self.money.preview,
+                agents=agents,
+                payer=self._money_agent(),
+                modes=self.money.modes(),
+                opening_keys=keys,
+            ),
+            keys,
+        )
 
     def _stream_flow(self, action: str, form: type[ReleaseDialog] | type[CloseDialog]) -> None:
         if not self._money_can_start():
@@ -162,14 +177,23 @@ class MoneyFlows:
         escrow = self._money_escrow()
         current = self.money.stream_for_escrow(escrow.escrow_id if escrow else None)
         if current is not None and self.money.engine.busy(current.id):
-            self._money_refuse(f"an action on stream {current.id} is in flight or unsettled; wait for it")
+            self._money_refuse(
+                f"an action on stream {current.id} is in flight or unsettled; wait for it"
+            )
             return
         keys = self._money_keys(action)
         labels = self._labels()
-        self._money_flow(lambda: form(
-            self.money.preview, streams=streams, current=current.id if current else None, labels=labels,
-            owed=lambda stream_id: self.money.engine.owed(stream_id), opening_keys=keys,
-        ), keys)
+        self._money_flow(
+            lambda: form(
+                self.money.preview,
+                streams=streams,
+                current=current.id if current else None,
+                labels=labels,
+                owed=lambda stream_id: self.money.engine.owed(stream_id),
+                opening_keys=keys,
+            ),
+            keys,
+        )
 
     def action_money_release(self) -> None:
         """Pay what a stream owes (amount prefilled, editable)."""
@@ -195,7 +219,11 @@ class MoneyFlows:
                 app.notify(f"stream {stream.id} resumed", markup=False, timeout=3)
             else:
                 self.money.engine.pause(stream.id)
-                app.notify(f"stream {stream.id} paused: it owes nothing more until resumed", markup=False, timeout=3)
+                app.notify(
+                    f"stream {stream.id} paused: it owes nothing more until resumed",
+                    markup=False,
+                    timeout=3,
+                )
         except ActionError as exc:
             self._money_refuse(str(exc))
 
@@ -216,14 +244,20 @@ class MoneyFlows:
         escrow_id = escrow.escrow_id
         stream = self.money.stream_for_escrow(escrow_id)
         keys = self._money_keys("money_dispute")
-        self._money_flow(lambda: DisputeDialog(
-            self.money.preview, agent_id=escrow.agent_id, escrow_id=escrow_id,
-            dialect=stream.dialect if stream else Dialect(escrow.dialect),
-            # A closed stream may still own a live escrow (a tranche left to its timeout): that
-            # escrow can be disputed, as a plain escrow, without touching the finished record.
-            memo=escrow.memo, stream_id=stream.id if stream and not stream.state.final else None,
-            opening_keys=keys,
-        ), keys)
+        self._money_flow(
+            lambda: DisputeDialog(
+                self.money.preview,
+                agent_id=escrow.agent_id,
+                escrow_id=escrow_id,
+                dialect=stream.dialect if stream else Dialect(escrow.dialect),
+                # A closed stream may still own a live escrow (a tranche left to its timeout): that
+                # escrow can be disputed, as a plain escrow, without touching the finished record.
+                memo=escrow.memo,
+                stream_id=stream.id if stream and not stream.state.final else None,
+                opening_keys=keys,
+            ),
+            keys,
+        )
 
     def action_money_complete(self) -> None:
         """As the payee (a watched agent), mark the classic escrow under the cursor complete."""
@@ -248,7 +282,9 @@ class MoneyFlows:
             return
         agent = self._money_agent()
         if agent is None:
-            self._money_refuse("put the cursor on an agent (Fleet or Escrows) or drill into one first")
+            self._money_refuse(
+                "put the cursor on an agent (Fleet or Escrows) or drill into one first"
+            )
             return
         self._money_direct(ClaimFaucet(agent), self._money_keys("money_faucet"))
 
@@ -302,10 +338,15 @@ class MoneyFlows:
                 return
             self._money_send(preview)
 
-        app.push_screen(ConfirmMoneyDialog(
-            preview, typed=self.money.needs_typed_confirm(preview.amount),
-            max_usd=self.money.max_action_usd, opening_keys=keys,
-        ), confirmed)
+        app.push_screen(
+            ConfirmMoneyDialog(
+                preview,
+                typed=self.money.needs_typed_confirm(preview.amount),
+                max_usd=self.money.max_action_usd,
+                opening_keys=keys,
+            ),
+            confirmed,
+        )
 
     @work(group="money", exit_on_error=False, name="money-send")
     async def _money_send(self, preview: ActionPreview) -> None:
@@ -313,7 +354,9 @@ class MoneyFlows:
 
     async def _money_execute(self, preview: ActionPreview) -> None:
         app: Any = self
-        self.money_running = f"{TITLES.get(preview.kind, preview.kind.value)} {format_usd6(preview.amount)}"
+        self.money_running = (
+            f"{TITLES.get(preview.kind, preview.kind.value)} {format_usd6(preview.amount)}"
+        )
         self.money_status()
         try:
             result = await self.money.execute(preview)
@@ -331,15 +374,28 @@ class MoneyFlows:
         if result.state is RequestState.DONE:
             app.notify(f"done: {what}", markup=False, timeout=4)
         elif result.state is RequestState.UNKNOWN:
-            app.notify(f"unknown: {what}; reconciled on the next poll", severity="warning", markup=False,
-                       timeout=8)
+            app.notify(
+                f"unknown: {what}; reconciled on the next poll",
+                severity="warning",
+                markup=False,
+                timeout=8,
+            )
         else:
-            app.notify(one_line(f"failed: {what}: {result.message}"), severity="error", markup=False, timeout=8)
+            app.notify(
+                one_line(f"failed: {what}: {result.message}"),
+                severity="error",
+                markup=False,
+                timeout=8,
+            )
         app.refresh_bindings()
 
     def money_tick(self) -> None:
         """After each poll (and at start-up): reconcile what is unsettled, redraw the status line."""
-        if not self.money.read_only and self.money.journal_exists() and self.money.unsettled_count():
+        if (
+            not self.money.read_only
+            and self.money.journal_exists()
+            and self.money.unsettled_count()
+        ):
             self._money_reconcile()
         self.money_status()
 

@@ -107,7 +107,9 @@ class MoneyForm(MoneyDialog["ActionPreview | None"]):
         finally:
             self.busy = False
         if preview.needs_choice:
-            self.show_error("choose what to do with the funded tranche the payee has not earned in full")
+            self.show_error(
+                "choose what to do with the funded tranche the payee has not earned in full"
+            )
             self._focus_field("unearned")
             return
         self.finish(preview)

@@ -8,7 +8,13 @@ from collections.abc import Iterable, Sequence
 from textual.app import ComposeResult
 from textual.widgets import Select
 
-from pf_tui.core.money.types import ActionValidationError, Intent, OpenStream, StreamMode, StreamUnit
+from pf_tui.core.money.types import (
+    ActionValidationError,
+    Intent,
+    OpenStream,
+    StreamMode,
+    StreamUnit,
+)
 from pf_tui.tui.dialogs.money.base import GuardedInput
 from pf_tui.tui.dialogs.money.form import MoneyForm, Previewer, choice_label
 
@@ -40,26 +46,57 @@ class OpenStreamDialog(MoneyForm):
         super().__init__(previewer, opening_keys=opening_keys)
         self.agents = list(agents)
         """``(agent_id, label)`` of every watched agent."""
-        self.payer = payer if payer in {a for a, _ in agents} else (agents[0][0] if agents else None)
+        self.payer = (
+            payer if payer in {a for a, _ in agents} else (agents[0][0] if agents else None)
+        )
         self.modes = tuple(modes)
 
     def fields(self) -> ComposeResult:
         """Payer, payee, rate/unit, budget, batch, timeout, memo, mode."""
         options = [(choice_label(label, agent), agent) for agent, label in self.agents]
         payees = [o for o in options if o[1] != self.payer]
-        yield self.row("Payer", Select(options, value=self.payer or Select.BLANK, allow_blank=self.payer is None,
-                                       id="money-agent-id"))
-        yield self.row("Payee", Select(payees, prompt="choose from the fleet", id="money-payee-choice"))
-        yield self.row("or id", GuardedInput(placeholder="ag_... (overrides the choice)", id="money-payee"))
+        yield self.row(
+            "Payer",
+            Select(
+                options,
+                value=self.payer or Select.BLANK,
+                allow_blank=self.payer is None,
+                id="money-agent-id",
+            ),
+        )
+        yield self.row(
+            "Payee", Select(payees, prompt="choose from the fleet", id="money-payee-choice")
+        )
+        yield self.row(
+            "or id", GuardedInput(placeholder="ag_... (overrides the choice)", id="money-payee")
+        )
         yield self.row("Rate $", GuardedInput(placeholder="0.01", id="money-rate"))
-        yield self.row("Unit", Select([(label, unit) for label, unit in UNITS], value=StreamUnit.CALL,
-                                      allow_blank=False, id="money-unit"))
+        yield self.row(
+            "Unit",
+            Select(
+                [(label, unit) for label, unit in UNITS],
+                value=StreamUnit.CALL,
+                allow_blank=False,
+                id="money-unit",
+            ),
+        )
         yield self.row("Budget $", GuardedInput(placeholder="5.00", id="money-budget"))
-        yield self.row("Batch $", GuardedInput(placeholder="1.00 (a tranche; >= 0.10)", id="money-batch"))
+        yield self.row(
+            "Batch $", GuardedInput(placeholder="1.00 (a tranche; >= 0.10)", id="money-batch")
+        )
         yield self.row("Timeout h", GuardedInput("24", id="money-timeout-hours"))
-        yield self.row("Memo", GuardedInput(placeholder="what the payee is paid for", id="money-memo"))
-        yield self.row("Mode", Select([(MODE_LABELS[m], m) for m in self.modes], value=self.modes[0],
-                                      allow_blank=False, id="money-mode"))
+        yield self.row(
+            "Memo", GuardedInput(placeholder="what the payee is paid for", id="money-memo")
+        )
+        yield self.row(
+            "Mode",
+            Select(
+                [(MODE_LABELS[m], m) for m in self.modes],
+                value=self.modes[0],
+                allow_blank=False,
+                id="money-mode",
+            ),
+        )
 
     def on_mount(self, event: object) -> None:  # type: ignore[override]
         """Start in the payee choice."""

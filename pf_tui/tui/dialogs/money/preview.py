@@ -8,15 +8,13 @@ each goes through :func:`pf_tui.tui.sanitize.safe`; nothing here is markup.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rich.table import Table
 from rich.text import Text
 
 from pf_tui import usd
 from pf_tui.core.money.types import ActionKind, ActionPreview, StreamMode
-from pf_tui.usd import format_usd, format_usd6
 from pf_tui.tui.sanitize import safe
+from pf_tui.usd import format_usd6
 
 TITLES: dict[ActionKind, str] = {
     ActionKind.OPEN_STREAM: "Open a stream",
@@ -32,7 +30,11 @@ TITLES: dict[ActionKind, str] = {
 def dialect_text(preview: ActionPreview) -> str:
     """``native (docs dialect, one escrow)`` / ``tranche (classic; each tranche pays 1%: $0.01)``."""
     if preview.mode is StreamMode.TRANCHE:
-        extra = f"; each tranche pays its own 1% fee: {format_usd6(preview.tranche_fee)}" if preview.tranche_fee else ""
+        extra = (
+            f"; each tranche pays its own 1% fee: {format_usd6(preview.tranche_fee)}"
+            if preview.tranche_fee
+            else ""
+        )
         return f"tranche (classic escrows{extra})"
     if preview.mode is StreamMode.NATIVE:
         return "native (docs dialect, one escrow, partial releases)"
@@ -55,10 +57,18 @@ def _figures(preview: ActionPreview) -> Table:
     grid.add_row("Fee (1%)", Text(format_usd6(preview.fee)))
     grid.add_row("Payee nets", Text(format_usd6(preview.payee_nets)))
     if preview.owed is not None:
-        grid.add_row("Owed now", Text(f"{format_usd6(preview.owed)}   stays owed after: {format_usd6(preview.owed_after)}"))
+        grid.add_row(
+            "Owed now",
+            Text(
+                f"{format_usd6(preview.owed)}   stays owed after: {format_usd6(preview.owed_after)}"
+            ),
+        )
     if preview.refund:
         grid.add_row("Refund", Text(format_usd6(preview.refund)))
-    grid.add_row("Balance", Text(f"{format_usd6(preview.balance_before)} -> {format_usd6(preview.balance_after)}"))
+    grid.add_row(
+        "Balance",
+        Text(f"{format_usd6(preview.balance_before)} -> {format_usd6(preview.balance_after)}"),
+    )
     grid.add_row("Idempotency", safe(preview.key))
     return grid
 

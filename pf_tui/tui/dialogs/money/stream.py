@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Select, Static
 
+from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import (
     ActionValidationError,
     CloseChoice,
@@ -22,12 +23,10 @@ from pf_tui.core.money.types import (
     ReleasePartial,
     StreamMode,
 )
-from pf_tui.core.money.streams import Stream
-from pf_tui.usd import fee_of, to_wire
 from pf_tui.tui.dialogs.money.base import GuardedInput
 from pf_tui.tui.dialogs.money.form import MoneyForm, Previewer
-from pf_tui.usd import format_usd6
 from pf_tui.tui.sanitize import safe
+from pf_tui.usd import fee_of, format_usd6, to_wire
 
 
 def stream_label(stream: Stream, labels: dict[str, str]) -> Text:
@@ -35,8 +34,10 @@ def stream_label(stream: Stream, labels: dict[str, str]) -> Text:
     text = safe(stream.id)
     text.append(" -> ")
     text.append_text(safe(labels.get(stream.payee, stream.payee), limit=24))
-    text.append(f"  {format_usd6(stream.rate)}/{stream.unit.value}  paid {format_usd6(stream.released)} of {format_usd6(stream.budget)}"
-                f"  ({stream.state.value}, {stream.mode.value})")
+    text.append(
+        f"  {format_usd6(stream.rate)}/{stream.unit.value}  paid {format_usd6(stream.released)} of {format_usd6(stream.budget)}"
+        f"  ({stream.state.value}, {stream.mode.value})"
+    )
     return text
 
 
@@ -62,8 +63,12 @@ class _StreamForm(MoneyForm):
     def stream_select(self) -> Select[str]:
         """The stream chooser."""
         options = [(stream_label(s, self.labels), s.id) for s in self.streams.values()]
-        return Select(options, value=self.current or Select.BLANK, allow_blank=self.current is None,
-                      id="money-stream-id")
+        return Select(
+            options,
+            value=self.current or Select.BLANK,
+            allow_blank=self.current is None,
+            id="money-stream-id",
+        )
 
     def stream(self) -> Stream:
         """The chosen stream."""
@@ -82,8 +87,10 @@ class ReleaseDialog(_StreamForm):
         """Stream, amount (prefilled from what is owed), count (counted units)."""
         yield self.row("Stream", self.stream_select())
         yield self.row("Amount $", GuardedInput(self._owed_text(self.current), id="money-amount"))
-        yield self.row("or count", GuardedInput(placeholder="units delivered (per call / data point)",
-                                                id="money-count"))
+        yield self.row(
+            "or count",
+            GuardedInput(placeholder="units delivered (per call / data point)", id="money-count"),
+        )
         yield Static("", id="money-owed-hint", classes="hint")
 
     def on_mount(self, event: object) -> None:  # type: ignore[override]
@@ -105,7 +112,9 @@ class ReleaseDialog(_StreamForm):
         owed = self.owed(stream.id)
         hint = f"owed now {format_usd6(owed)}; budget left {format_usd6(stream.budget - stream.released)}"
         if stream.mode is StreamMode.TRANCHE:
-            hint += f"; pays whole tranches of {format_usd6(stream.batch)}, each with its own 1% fee"
+            hint += (
+                f"; pays whole tranches of {format_usd6(stream.batch)}, each with its own 1% fee"
+            )
         self.query_one("#money-owed-hint", Static).update(Text(hint))
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -140,18 +149,29 @@ class CloseDialog(_StreamForm):
     def fields(self) -> ComposeResult:
         """Stream, count (counted units), the unearned-tranche choice (tranche) and a reason."""
         yield self.row("Stream", self.stream_select())
-        yield self.row("Count", GuardedInput(placeholder="units delivered since the last release",
-                                             id="money-count"))
+        yield self.row(
+            "Count",
+            GuardedInput(placeholder="units delivered since the last release", id="money-count"),
+        )
         stream = self.streams.get(self.current or "")
-        funded = stream.funded if stream is not None and stream.mode is StreamMode.TRANCHE else Decimal(0)
+        funded = (
+            stream.funded
+            if stream is not None and stream.mode is StreamMode.TRANCHE
+            else Decimal(0)
+        )
         net = format_usd6(funded - fee_of(funded))
         with RadioSet(id="money-unearned") as radios:
             radios.border_title = "If the funded tranche is not earned in full"
             radios.display = funded > 0
             for choice in CloseChoice:
-                yield RadioButton(CHOICE_TEXT[choice].format(cur=format_usd6(funded), net=net), id=f"choice-{choice.value}")
-        yield self.row("Reason", GuardedInput(placeholder="for a dispute: at least 10 characters",
-                                              id="money-reason"))
+                yield RadioButton(
+                    CHOICE_TEXT[choice].format(cur=format_usd6(funded), net=net),
+                    id=f"choice-{choice.value}",
+                )
+        yield self.row(
+            "Reason",
+            GuardedInput(placeholder="for a dispute: at least 10 characters", id="money-reason"),
+        )
 
     def on_mount(self, event: object) -> None:  # type: ignore[override]
         """Start in the count."""
@@ -169,8 +189,9 @@ class CloseDialog(_StreamForm):
         radios = self.query_one("#money-unearned", RadioSet)
         radios.display = funded > 0
         for choice in CloseChoice:
-            radios.query_one(f"#choice-{choice.value}", RadioButton).label = CHOICE_TEXT[choice].format(
-                cur=format_usd6(funded), net=net)
+            radios.query_one(f"#choice-{choice.value}", RadioButton).label = CHOICE_TEXT[
+                choice
+            ].format(cur=format_usd6(funded), net=net)
 
     def _choice(self) -> CloseChoice | None:
         radios = self.query_one("#money-unearned", RadioSet)
