@@ -74,10 +74,11 @@ MAX_COUNT = 10**9
 class ActionEngine:
     """Validate, preview, execute and reconcile money actions; keep stream records.
 
-    ``conn`` is the store's journal connection (:meth:`pf_tui.core.store.db.Store.journal_connection`,
-    ``synchronous=FULL``). ``max_action_usd`` bounds every amount an action moves; ``read_only``
-    refuses everything. ``checkpoint`` is called with ``before_journal``, ``after_journal`` and
-    ``after_reply`` (crash tests kill the process there).
+    ``conn`` is the store's journal connection
+    (:meth:`pf_tui.core.store.db.Store.journal_connection`, ``synchronous=FULL``).
+    ``max_action_usd`` bounds every amount an action moves; ``read_only`` refuses everything.
+    ``checkpoint`` is called with ``before_journal``, ``after_journal`` and ``after_reply``
+    (crash tests kill the process there).
     """
 
     def __init__(
@@ -138,8 +139,8 @@ class ActionEngine:
     def _check_limit(self, amount: Decimal, field: str = "amount") -> None:
         if self.max_action_usd is not None and amount > self.max_action_usd:
             raise LimitExceededError(
-                f"{field}: {format_usd(amount, dp=6)} is over the limit of {format_usd(self.max_action_usd)}"
-                " ([ui] max_action_usd)",
+                f"{field}: {format_usd(amount, dp=6)} is over the limit of "
+                f"{format_usd(self.max_action_usd)} ([ui] max_action_usd)",
                 field=field,
             )
 
@@ -180,15 +181,19 @@ class ActionEngine:
     def _refuse_busy(self, resource: str, own: str | None = None) -> None:
         holder = self._busy.get(resource)
         if holder is not None and holder != own:
+            kind = resource.split(":")[0]
             raise ActionInFlightError(
-                f"another action on this {resource.split(':')[0]} is in flight; wait for it to finish"
+                f"another action on this {kind} is in flight; wait for it to finish"
             )
-        if resource.startswith("stream:") and resource[7:] in self.journal.unsettled_streams():
-            if own is None or not self.journal.has_intent(own):
-                raise ActionInFlightError(
-                    "this stream has an action whose outcome is not known yet; it is reconciled on the "
-                    "next poll (or run reconcile) before anything else is sent"
-                )
+        if (
+            resource.startswith("stream:")
+            and resource[7:] in self.journal.unsettled_streams()
+            and (own is None or not self.journal.has_intent(own))
+        ):
+            raise ActionInFlightError(
+                "this stream has an action whose outcome is not known yet; it is reconciled "
+                "on the next poll (or run reconcile) before anything else is sent"
+            )
 
     def _stream(self, stream_id: str) -> Stream:
         stream = self.book.get(stream_id)
@@ -239,15 +244,15 @@ class ActionEngine:
             return plan_close(intent, key, stream, owed, balance, now)
         if isinstance(intent, DisputeEscrow):
             intent = replace(intent, reason=self._reason(intent.reason))
-            stream = self._stream(intent.stream_id) if intent.stream_id else None
-            if stream is not None:
-                if str(stream.escrow_id) != str(intent.escrow_id):
+            owner = self._stream(intent.stream_id) if intent.stream_id else None
+            if owner is not None:
+                if str(owner.escrow_id) != str(intent.escrow_id):
                     raise ActionValidationError(
                         "that escrow is not the stream's current one", field="escrow_id"
                     )
                 # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
-                intent = replace(intent, dialect=stream.dialect)
-            return plan_dispute(intent, key, balance, stream)
+                intent = replace(intent, dialect=owner.dialect)
+            return plan_dispute(intent, key, balance, owner)
         if isinstance(intent, MarkComplete):
             return plan_complete(intent, key, balance)
         if isinstance(intent, ClaimFaucet):
@@ -261,7 +266,8 @@ class ActionEngine:
             value = self.parse_amount(amount, "amount")
             if value > stream.budget - stream.released:
                 raise ActionValidationError(
-                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased budget",
+                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased "
+                    "budget",
                     field="amount",
                 )
             return value

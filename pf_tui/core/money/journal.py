@@ -1,8 +1,8 @@
 """The money journal: every request of every intent, on disk before it leaves (API.md §5).
 
 One row per request in the store's ``actions`` table, keyed by its idempotency key (the intent's
-UUID, or ``<uuid>/<n>`` for the n-th request of a multi-request intent). The ``request`` column holds
-the whole planned request (op, route, body, the escrow it targets, the stream bookkeeping it
+UUID, or ``<uuid>/<n>`` for the n-th request of a multi-request intent). The ``request`` column
+holds the whole planned request (op, route, body, the escrow it targets, the stream bookkeeping it
 implies), so an intent can be finished or reconciled from the journal alone after a crash. State
 changes update the row's ``state`` and append to ``action_events``; nothing is ever deleted.
 
@@ -34,6 +34,8 @@ from pf_tui.core.store.db import transaction
 from pf_tui.core.store.schema import migrate
 
 UNSETTLED = (RequestState.JOURNALED.value, RequestState.SENT.value, RequestState.UNKNOWN.value)
+_UNSETTLED_MARKS = ",".join("?" * len(UNSETTLED))
+"""The SQL placeholders of ``state IN (...)`` over :data:`UNSETTLED`."""
 
 
 def operator_identity() -> str:
@@ -277,7 +279,7 @@ class Journal:
     def unsettled_intents(self) -> list[str]:
         """Intents with a request still journaled, sent or unknown, oldest first."""
         found = self.conn.execute(
-            f"SELECT idempotency_key, MIN(id) FROM actions WHERE state IN ({','.join('?' * len(UNSETTLED))})"
+            f"SELECT idempotency_key, MIN(id) FROM actions WHERE state IN ({_UNSETTLED_MARKS})"
             " GROUP BY idempotency_key ORDER BY MIN(id)",
             UNSETTLED,
         ).fetchall()
@@ -291,8 +293,8 @@ class Journal:
     def unsettled_streams(self) -> set[str]:
         """Streams with an unsettled request (no new action on them until reconciled)."""
         found = self.conn.execute(
-            f"SELECT DISTINCT stream_id FROM actions WHERE stream_id IS NOT NULL"
-            f" AND state IN ({','.join('?' * len(UNSETTLED))})",
+            "SELECT DISTINCT stream_id FROM actions WHERE stream_id IS NOT NULL"
+            f" AND state IN ({_UNSETTLED_MARKS})",
             UNSETTLED,
         ).fetchall()
         return {r[0] for r in found}
@@ -306,7 +308,7 @@ class Journal:
         return {r[0] for r in found}
 
     def created_escrows(self) -> dict[str, str]:
-        """Escrow id -> the request kind that created it (``create`` classic, ``stream_create`` docs).
+        """Escrow id -> the request that created it (``create``: classic, ``stream_create``: docs).
 
         A tranche is a classic escrow even where the docs list shows it as a stream object: what
         its timeout does (refund the creator) follows the dialect it was created in.

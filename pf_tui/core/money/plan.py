@@ -1,8 +1,9 @@
 """From a validated intent to the exact requests it sends, and the money figures the dialog shows.
 
-Pure functions: no I/O, no clock reads (``now`` is passed in). :func:`plan` returns the
-:class:`ActionPreview` and, per request, the stream bookkeeping that request implies once it is
-done (``meta``), which the journal keeps so that a crash can be finished from the journal alone.
+Pure functions: no I/O, no clock reads (``now`` is passed in). Each ``plan_*`` function returns
+the :class:`ActionPreview` and, per request, the stream bookkeeping that request implies once it
+is done (``meta``), which the journal keeps so that a crash can be finished from the journal
+alone.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def with_tag(text: str, tag: str) -> str:
 
 @dataclass
 class _Builder:
-    """Accumulates the requests of one intent; keys and tags are numbered once the count is known."""
+    """Accumulates the requests of one intent; keys and tags are numbered once the count is
+    known."""
 
     intent_key: str
     steps: list[
@@ -242,7 +244,8 @@ def plan_release(
     balance: Decimal | None,
     now: float,
 ) -> Planned:
-    """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund one."""
+    """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund
+    one."""
     b = _Builder(key)
     notes: list[str] = []
     tranche_fee = None
@@ -251,7 +254,8 @@ def plan_release(
             raise ActionValidationError("the stream's escrow holds nothing more to release")
         if owed > stream.funded:
             raise ActionValidationError(
-                f"{format_usd(owed, dp=6)} owed is more than the {format_usd(stream.funded, dp=6)} left in the escrow",
+                f"{format_usd(owed, dp=6)} owed is more than the "
+                f"{format_usd(stream.funded, dp=6)} left in the escrow",
                 field="amount",
             )
         body = {"amount": to_wire(owed), "memo": stream.memo}
@@ -269,7 +273,8 @@ def plan_release(
         )
         if releases == 0:
             raise ActionValidationError(
-                f"{format_usd(owed, dp=6)} owed is less than one tranche ({format_usd(stream.funded or stream.batch)}); "
+                f"{format_usd(owed, dp=6)} owed is less than one tranche "
+                f"({format_usd(stream.funded or stream.batch)}); "
                 "a tranche stream pays whole tranches",
                 field="amount",
             )
@@ -312,7 +317,8 @@ def plan_close(
     balance: Decimal | None,
     now: float,
 ) -> Planned:
-    """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche choice)."""
+    """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche
+    choice)."""
     b = _Builder(key)
     notes: list[str] = []
     choices: tuple[CloseChoice, ...] = ()
@@ -416,7 +422,8 @@ def plan_close(
 def plan_dispute(
     intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None
 ) -> Planned:
-    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream ends disputed."""
+    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream
+    ends disputed."""
     b = _Builder(key)
     op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
     meta: dict[str, Any] = (

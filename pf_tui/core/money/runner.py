@@ -1,4 +1,6 @@
-"""Drive a journaled intent to a settled state: send, retry with the same key, reconcile (API.md §5).
+"""Drive a journaled intent to a settled state: send, retry with the same key, reconcile.
+
+API.md §5 has the rules this follows.
 
 The runner works from the journal alone, so the same code finishes an intent right after the
 operator confirmed it and after a crash. Per request:
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -153,7 +155,10 @@ class IntentRunner:
             state, message = RequestState.DONE, "done"
         elif states & {RequestState.JOURNALED, RequestState.SENT, RequestState.UNKNOWN}:
             state = RequestState.UNKNOWN
-            message = "outcome not known yet: it is reconciled on the next poll (same key, never a new one)"
+            message = (
+                "outcome not known yet: it is reconciled on the next poll "
+                "(same key, never a new one)"
+            )
         else:
             state = RequestState.FAILED
             message = next(
@@ -164,7 +169,7 @@ class IntentRunner:
 
     # ---- one request --------------------------------------------------------------------------
 
-    async def _settle(self, row: JournalRow, created: dict[int, str | None]) -> RequestState:
+    async def _settle(self, row: JournalRow, created: Mapping[int, str]) -> RequestState:
         target = row.escrow
         if isinstance(target, EscrowRef):
             target = created.get(target.seq)
@@ -253,8 +258,9 @@ class IntentRunner:
             if row.tag and tag_matches(escrow.description, row.tag):
                 return escrow.escrow_id, True, ""
         evidence = (
-            f"no escrow tagged {row.tag} in the ledger's {len(entries)} newest rows, and the window no "
-            "longer reaches back to when it was sent: check the balance before and after by hand"
+            f"no escrow tagged {row.tag} in the ledger's {len(entries)} newest rows, and the "
+            "window no longer reaches back to when it was sent: check the balance before and "
+            "after by hand"
         )
         return None, covered, evidence
 

@@ -7,9 +7,9 @@ budget, partial releases) or by tranches (one classic escrow of one batch kept f
 What is owed is kept as ``carry`` (owed as of the last checkpoint) plus, for time-based units
 while the stream is open, ``rate x hours since active_since``. Pausing folds the accrued time into
 ``carry``; a release subtracts what it paid. The records live in the store's ``streams`` table;
-``carry`` and the funded tranche's amount live in ``stream_accounts`` beside it (see
-the ``stream_accounts`` table). Every write takes the caller's connection, so a stream change commits in the
-same transaction as the journal row that caused it.
+``carry`` and the funded tranche's amount live in ``stream_accounts`` beside it. Every write
+takes the caller's connection, so a stream change commits in the same transaction as the journal
+row that caused it.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class Stream:
 
     @property
     def version(self) -> str:
-        """A fingerprint of everything an action plan depends on (a preview goes stale when it changes)."""
+        """A fingerprint of everything an action plan depends on (a preview goes stale when it
+        changes)."""
         return "|".join(
             str(v)
             for v in (
@@ -223,8 +224,9 @@ def _row_to_stream(row: tuple[object, ...]) -> Stream:
 class StreamBook:
     """Reads and writes stream records on one SQLite connection (the journal's).
 
-    Writers pass through inside the caller's transaction (see :func:`pf_tui.core.store.db.transaction`);
-    the book never commits on its own, so a stream never disagrees with the journal.
+    Writers pass through inside the caller's transaction (see
+    :func:`pf_tui.core.store.db.transaction`); the book never commits on its own, so a stream
+    never disagrees with the journal.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -261,7 +263,8 @@ class StreamBook:
         """Insert or replace the record (call inside a transaction)."""
         self.conn.execute(
             "INSERT INTO streams (id, agent_id, payee, mode, dialect, rate, unit, budget, batch,"
-            " released, escrow_id, state, memo, last_release_at, active_since, created_at, updated_at)"
+            " released, escrow_id, state, memo, last_release_at, active_since, created_at,"
+            " updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET released = excluded.released,"
             " escrow_id = excluded.escrow_id, state = excluded.state,"
@@ -288,8 +291,10 @@ class StreamBook:
             ),
         )
         self.conn.execute(
-            "INSERT INTO stream_accounts (stream_id, carry, funded, timeout_hours) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(stream_id) DO UPDATE SET carry = excluded.carry, funded = excluded.funded",
+            "INSERT INTO stream_accounts (stream_id, carry, funded, timeout_hours)"
+            " VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(stream_id) DO UPDATE SET carry = excluded.carry,"
+            " funded = excluded.funded",
             (stream.id, str(stream.carry), str(stream.funded), stream.timeout_hours),
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 from pf_tui.api.models import Dialect
 
@@ -128,12 +128,13 @@ class RequestState(str, enum.Enum):
 
 # ---- intents (what the dialogs build; amounts may be the operator's raw text) -------------
 
-AmountInput = Union[Decimal, str]
+AmountInput = Decimal | str
 
 
 @dataclass(frozen=True, slots=True)
 class OpenStream:
-    """Open a stream from ``agent_id`` to ``payee``: fund the budget (native) or one batch (tranche)."""
+    """Open a stream from ``agent_id`` to ``payee``: fund the budget (native) or one batch
+    (tranche)."""
 
     agent_id: str
     payee: str
@@ -198,7 +199,7 @@ class ClaimFaucet:
     referral_code: str | None = None
 
 
-Intent = Union[OpenStream, ReleasePartial, CloseStream, DisputeEscrow, MarkComplete, ClaimFaucet]
+Intent = OpenStream | ReleasePartial | CloseStream | DisputeEscrow | MarkComplete | ClaimFaucet
 
 
 # ---- plans and previews -------------------------------------------------------------------
@@ -214,7 +215,7 @@ class EscrowRef:
         return f"<escrow from #{self.seq}>"
 
 
-EscrowTarget = Union[str, EscrowRef]
+EscrowTarget = str | EscrowRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +225,8 @@ class PlannedRequest:
 
     seq: int
     key: str
-    """The ``Idempotency-Key`` header: the intent's UUID, or ``<uuid>/<seq>`` when it sends several."""
+    """The ``Idempotency-Key`` header: the intent's UUID, or ``<uuid>/<seq>`` when it sends
+    several."""
     op: Op
     service: str
     method: str
@@ -306,7 +308,8 @@ class ActionResult:
     key: str
     kind: ActionKind
     state: RequestState
-    """DONE when every request is done; FAILED when one was refused; UNKNOWN while one is unsettled."""
+    """DONE when every request is done; FAILED when one was refused; UNKNOWN while one is
+    unsettled."""
     requests: tuple[RequestOutcome, ...] = field(default_factory=tuple)
     message: str = ""
 

@@ -2,8 +2,9 @@
 
 :class:`ClientWire` sends through :meth:`PurpleFleaClient.send` with the body exactly as planned
 (what the preview showed is what leaves) and the journaled ``Idempotency-Key``; it never retries
-(the runner decides, with the same key). Reads (ledger, escrow, balance) use the client's retrying
-``read``. Anything else that speaks :class:`MoneyWire` can stand in (tests' crash hooks).
+(the runner decides, with the same key). Reads (ledger, escrow, balance) use the client's
+retrying ``read``. Anything else that speaks :class:`MoneyWire` can stand in (tests' crash
+hooks).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class MoneyWire(Protocol):
     """What the action runner needs from the network."""
 
     async def post(self, agent_id: str, request: PlannedRequest, path: str) -> Any:
-        """Send ``request`` once to ``path`` with its key; the decoded JSON reply, or a typed error."""
+        """Send ``request`` once to ``path`` with its key; the decoded JSON reply, or a typed
+        error."""
 
     async def escrow(self, agent_id: str, escrow_id: str, dialect: Dialect) -> Escrow:
         """``GET /escrow/{id}`` in ``dialect``."""
