@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from pf_tui import usd
+from pf_tui.core.money.routes import route
 from pf_tui.core.money.types import (
     ActionKind,
     ActionPreview,
@@ -91,8 +92,6 @@ class JournalRow:
 
     def planned(self) -> PlannedRequest:
         """The request as it was planned (the route is rebuilt from op and escrow)."""
-        from pf_tui.core.money.plan import route
-
         service, method, path = route(self.op, self.escrow)
         return PlannedRequest(
             seq=self.seq,

@@ -15,6 +15,7 @@ from typing import Any
 from pf_tui.api.errors import plain_text
 from pf_tui.api.models import Dialect
 from pf_tui.core.money.journal import request_key, tag_for
+from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import Stream, plan_tranches
 from pf_tui.core.money.types import (
     ActionKind,
@@ -38,28 +39,6 @@ from pf_tui.usd import fee_of, format_usd, to_wire
 
 FAUCET_GRANT = Decimal(1)
 """What a successful faucet claim credits (API.md §4)."""
-
-_ROUTES: dict[Op, tuple[str, str, str]] = {
-    Op.CLASSIC_CREATE: ("escrow", "POST", "/escrow/create"),
-    Op.CLASSIC_RELEASE: ("escrow", "POST", "/escrow/release/{id}"),
-    Op.CLASSIC_COMPLETE: ("escrow", "POST", "/escrow/complete/{id}"),
-    Op.CLASSIC_DISPUTE: ("escrow", "POST", "/escrow/dispute/{id}"),
-    Op.STREAM_CREATE: ("escrow_docs", "POST", "/escrow"),
-    Op.STREAM_RELEASE_PARTIAL: ("escrow_docs", "POST", "/escrow/{id}/release-partial"),
-    Op.STREAM_CLOSE: ("escrow_docs", "POST", "/escrow/{id}/close"),
-    Op.STREAM_DISPUTE: ("escrow_docs", "POST", "/escrow/{id}/dispute"),
-    Op.FAUCET_CLAIM: ("faucet", "POST", "/faucet/claim"),
-}
-
-
-def route(op: Op, escrow: EscrowTarget | None) -> tuple[str, str, str]:
-    """``(service, method, path)`` of ``op`` on ``escrow`` (an unresolved ref renders as text)."""
-    service, method, template = _ROUTES[op]
-    return (
-        service,
-        method,
-        template.replace("{id}", str(escrow)) if "{id}" in template else template,
-    )
 
 
 def with_tag(text: str, tag: str) -> str:

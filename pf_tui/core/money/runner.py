@@ -40,7 +40,7 @@ from pf_tui.api.errors import (
 from pf_tui.api.models import Dialect, EscrowStatus
 from pf_tui.clock import Clock
 from pf_tui.core.money.journal import Journal, JournalRow
-from pf_tui.core.money.plan import route
+from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import StreamBook
 from pf_tui.core.money.types import (
     ActionKind,

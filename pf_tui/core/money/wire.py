@@ -16,21 +16,9 @@ from typing import Any, Protocol
 from pf_tui.api import normalize, routes
 from pf_tui.api.errors import MissingKeyError, ResponseDecodeError
 from pf_tui.api.models import Dialect, Escrow, LedgerEntry
-from pf_tui.api.routes import Endpoint
-from pf_tui.core.money.types import Op, PlannedRequest
+from pf_tui.core.money.routes import ENDPOINTS
+from pf_tui.core.money.types import PlannedRequest
 from pf_tui.secret import Secret
-
-ENDPOINTS: dict[Op, Endpoint] = {
-    Op.CLASSIC_CREATE: routes.ESCROW_CREATE,
-    Op.CLASSIC_RELEASE: routes.ESCROW_RELEASE,
-    Op.CLASSIC_COMPLETE: routes.ESCROW_COMPLETE,
-    Op.CLASSIC_DISPUTE: routes.ESCROW_DISPUTE,
-    Op.STREAM_CREATE: routes.STREAM_CREATE,
-    Op.STREAM_RELEASE_PARTIAL: routes.STREAM_RELEASE_PARTIAL,
-    Op.STREAM_CLOSE: routes.STREAM_CLOSE,
-    Op.STREAM_DISPUTE: routes.STREAM_DISPUTE,
-    Op.FAUCET_CLAIM: routes.FAUCET_CLAIM,
-}
 
 
 class MoneyWire(Protocol):
