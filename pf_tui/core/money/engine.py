@@ -20,13 +20,13 @@ from __future__ import annotations
 import random
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api.errors import PurpleFleaError
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.core.money.journal import Journal, intent_of
+from pf_tui.core.money.journal import Journal, RequestMeta, intent_of
 from pf_tui.core.money.plan import (
     Planned,
     plan_close,
@@ -373,18 +373,15 @@ class ActionEngine:
 
     def _plan_again(self, preview: ActionPreview) -> Planned:
         # Rebuild with the preview's own time and key: the bodies and metadata come out identical.
-        from pf_tui.core.money.plan import Planned as _P
-
         now = preview.created_at
         if isinstance(preview.intent, OpenStream):
             stream = replace(
                 self._new_stream(preview.intent, now), id=preview.stream_id or StreamBook.new_id()
             )
-            planned = plan_open(preview.intent, preview.key, stream, preview.balance_before)
-            return _P(planned.preview, planned.meta, stream)
+            return plan_open(preview.intent, preview.key, stream, preview.balance_before)
         return self._plan(preview.intent, preview.key, now, preview.balance_before)
 
-    def _with_prior_state(self, planned: Planned) -> dict[int, dict[str, Any]]:
+    def _with_prior_state(self, planned: Planned) -> dict[int, RequestMeta]:
         prior = None
         if isinstance(planned.preview.intent, OpenStream):
             prior = StreamState.CLOSED.value
@@ -394,7 +391,7 @@ class ActionEngine:
             seq: ({**m, "prior_state": prior} if prior else m) for seq, m in planned.meta.items()
         }
 
-    def _stream_begin(self, planned: Planned, now: float) -> Any:
+    def _stream_begin(self, planned: Planned, now: float) -> Callable[[], None]:
         """The stream change that goes in the journal's first transaction."""
         intent = planned.preview.intent
 

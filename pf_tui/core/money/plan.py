@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api.errors import plain_text
 from pf_tui.api.models import Dialect
-from pf_tui.core.money.journal import request_key, tag_for
+from pf_tui.core.money.journal import RequestMeta, StreamEffect, request_key, tag_for
 from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import Stream, plan_tranches
 from pf_tui.core.money.types import (
@@ -28,12 +27,14 @@ from pf_tui.core.money.types import (
     EscrowRef,
     EscrowTarget,
     Intent,
+    JsonObject,
     MarkComplete,
     Op,
     OpenStream,
     PlannedRequest,
     ReleasePartial,
     StreamMode,
+    StreamState,
 )
 from pf_tui.usd import fee_of, format_usd, to_wire
 
@@ -47,57 +48,68 @@ def with_tag(text: str, tag: str) -> str:
     return f"{text} {tag}" if text else f"pf-tui stream {tag}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One request of an intent before the intent's request count (and so its keys) is known."""
+
+    op: Op
+    escrow: EscrowTarget | None
+    body: JsonObject | None
+    amount: Decimal | None
+    meta: RequestMeta
+
+
 @dataclass
 class _Builder:
     """Accumulates the requests of one intent; keys and tags are numbered once the count is
     known."""
 
     intent_key: str
-    steps: list[
-        tuple[Op, EscrowTarget | None, dict[str, Any] | None, Decimal | None, dict[str, Any]]
-    ] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
 
     def add(
         self,
         op: Op,
         escrow: EscrowTarget | None,
-        body: dict[str, Any] | None,
+        body: JsonObject | None,
         amount: Decimal | None,
-        meta: dict[str, Any],
+        meta: RequestMeta,
     ) -> int:
-        self.steps.append((op, escrow, body, amount, meta))
+        """Add a request; its ``seq`` (1-based)."""
+        self.steps.append(_Step(op, escrow, body, amount, meta))
         return len(self.steps)
 
-    def build(self) -> tuple[tuple[PlannedRequest, ...], dict[int, dict[str, Any]]]:
+    def build(self) -> tuple[tuple[PlannedRequest, ...], dict[int, RequestMeta]]:
+        """The requests in send order and each one's meta."""
         total = len(self.steps)
         requests: list[PlannedRequest] = []
-        metas: dict[int, dict[str, Any]] = {}
-        for seq, (op, escrow, body, amount, meta) in enumerate(self.steps, start=1):
-            tag = None
-            if op.creates and body is not None:
+        metas: dict[int, RequestMeta] = {}
+        for seq, step in enumerate(self.steps, start=1):
+            body, tag = step.body, None
+            if step.op.creates and body is not None:
                 tag = tag_for(self.intent_key, seq, total)
-                text_field = "description" if op is Op.CLASSIC_CREATE else "memo"
+                text_field = "description" if step.op is Op.CLASSIC_CREATE else "memo"
                 body = {**body, text_field: with_tag(str(body.get(text_field, "")), tag)}
-            service, method, path = route(op, escrow)
+            service, method, path = route(step.op, step.escrow)
             requests.append(
                 PlannedRequest(
                     seq=seq,
                     key=request_key(self.intent_key, seq, total),
-                    op=op,
+                    op=step.op,
                     service=service,
                     method=method,
                     path=path,
                     body=body,
-                    escrow=escrow,
-                    amount=amount,
+                    escrow=step.escrow,
+                    amount=step.amount,
                     tag=tag,
                 )
             )
-            metas[seq] = meta
+            metas[seq] = step.meta
         return tuple(requests), metas
 
 
-def _classic_create(stream: Stream, amount: Decimal) -> dict[str, Any]:
+def _classic_create(stream: Stream, amount: Decimal) -> JsonObject:
     return {
         "counterparty_agent_id": stream.payee,
         "amount_usd": amount,
@@ -111,7 +123,7 @@ class Planned:
     """A preview and the per-request bookkeeping the journal keeps with it."""
 
     preview: ActionPreview
-    meta: dict[int, dict[str, Any]]
+    meta: dict[int, RequestMeta]
     stream: Stream | None = None
     """The stream record to create (open) or the one acted on."""
 
@@ -121,13 +133,19 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
     b = _Builder(key)
     if intent.mode is StreamMode.NATIVE:
         amount = stream.budget
-        body = {
+        body: JsonObject = {
             "to_agent_id": stream.payee,
             "amount": to_wire(amount),
             "memo": stream.memo,
             "auto_release_hours": intent.timeout_hours,
         }
-        b.add(Op.STREAM_CREATE, None, body, amount, {"effect": "funded", "amount": str(amount)})
+        b.add(
+            Op.STREAM_CREATE,
+            None,
+            body,
+            amount,
+            {"effect": StreamEffect.FUNDED, "amount": str(amount)},
+        )
         notes = (
             f"locks the whole budget {format_usd(amount)}; each release pays 1% commission",
             f"if left alone, the remainder pays the payee after {intent.timeout_hours} h",
@@ -141,7 +159,13 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
             "description": stream.memo,
             "timeout_hours": intent.timeout_hours,
         }
-        b.add(Op.CLASSIC_CREATE, None, body, amount, {"effect": "funded", "amount": str(amount)})
+        b.add(
+            Op.CLASSIC_CREATE,
+            None,
+            body,
+            amount,
+            {"effect": StreamEffect.FUNDED, "amount": str(amount)},
+        )
         tranche_fee = fee_of(amount)
         notes = (
             f"funds one tranche of {format_usd(amount)} ahead; each tranche pays its own 1% "
@@ -173,13 +197,12 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
     return Planned(preview, meta, stream)
 
 
-def _release_meta(amount: Decimal, owed_left: Decimal, now: float, **extra: Any) -> dict[str, Any]:
+def _release_meta(amount: Decimal, owed_left: Decimal, now: float) -> RequestMeta:
     return {
-        "effect": "released",
+        "effect": StreamEffect.RELEASED,
         "amount": str(amount),
         "owed_left": str(owed_left),
         "checkpoint": repr(now),
-        **extra,
     }
 
 
@@ -191,13 +214,13 @@ def _tranche_steps(
     current: EscrowTarget | None = stream.escrow_id if stream.funded > 0 else None
     left, fees, debited = owed, Decimal(0), Decimal(0)
     for step in tp.steps:
-        if step.op == "create":
+        if step.op is Op.CLASSIC_CREATE:
             seq = b.add(
                 Op.CLASSIC_CREATE,
                 None,
                 _classic_create(stream, step.amount),
                 step.amount,
-                {"effect": "funded", "amount": str(step.amount)},
+                {"effect": StreamEffect.FUNDED, "amount": str(step.amount)},
             )
             current = EscrowRef(seq)
             debited += step.amount
@@ -237,7 +260,7 @@ def plan_release(
                 f"{format_usd(stream.funded, dp=6)} left in the escrow",
                 field="amount",
             )
-        body = {"amount": to_wire(owed), "memo": stream.memo}
+        body: JsonObject = {"amount": to_wire(owed), "memo": stream.memo}
         b.add(
             Op.STREAM_RELEASE_PARTIAL,
             stream.escrow_id,
@@ -303,7 +326,7 @@ def plan_close(
     choices: tuple[CloseChoice, ...] = ()
     refund = Decimal(0)
     tranche_fee = None
-    final = "closed"
+    final = StreamState.CLOSED
     if stream.mode is StreamMode.NATIVE:
         pay = min(owed, stream.funded)
         if pay > 0:
@@ -315,7 +338,7 @@ def plan_close(
                 _release_meta(pay, Decimal(0), now),
             )
         if stream.escrow_id is not None and stream.funded - pay > 0:
-            b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": "closed"})
+            b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": StreamEffect.CLOSED})
             refund = stream.funded - pay
             notes.append(f"close refunds the remaining {format_usd(refund, dp=6)} to the payer")
         released, fees, debited, left = (
@@ -356,9 +379,9 @@ def plan_close(
                     stream.escrow_id,
                     {"reason": intent.reason},
                     None,
-                    {"effect": "disputed"},
+                    {"effect": StreamEffect.DISPUTED},
                 )
-                final = "disputed"
+                final = StreamState.DISPUTED
                 notes.append(
                     f"freezes {format_usd(cur, dp=6)} until the dispute is resolved by hand"
                 )
@@ -371,7 +394,7 @@ def plan_close(
             notes.append(f"{format_usd(left, dp=6)} owed stays unpaid (less than a tranche)")
     requests, meta = b.build()
     if requests:
-        meta[len(requests)] = {**meta[len(requests)], "final_state": final}
+        meta[len(requests)] = {**meta[len(requests)], "final_state": final.value}
     preview = ActionPreview(
         key=key,
         kind=ActionKind.CLOSE_STREAM,
@@ -405,8 +428,10 @@ def plan_dispute(
     ends disputed."""
     b = _Builder(key)
     op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
-    meta: dict[str, Any] = (
-        {"effect": "disputed", "final_state": "disputed"} if intent.stream_id else {}
+    meta: RequestMeta = (
+        {"effect": StreamEffect.DISPUTED, "final_state": StreamState.DISPUTED.value}
+        if intent.stream_id
+        else {}
     )
     b.add(op, intent.escrow_id, {"reason": intent.reason}, None, meta)
     requests, metas = b.build()
@@ -456,7 +481,7 @@ def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Pl
 def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Planned:
     """Claim the faucet's dollar."""
     b = _Builder(key)
-    body: dict[str, Any] = {"agent_casino_id": intent.agent_id}
+    body: JsonObject = {"agent_casino_id": intent.agent_id}
     if intent.referral_code:
         body["referral_code"] = intent.referral_code
     b.add(Op.FAUCET_CLAIM, None, body, FAUCET_GRANT, {})

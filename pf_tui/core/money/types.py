@@ -21,6 +21,9 @@ MIN_ESCROW_USD = Decimal("0.10")
 MIN_REASON_CHARS = 10
 """A dispute needs a reason a human can act on."""
 
+JsonObject = dict[str, Any]
+"""A JSON object as sent or decoded (money as ``Decimal``, see :func:`pf_tui.usd.loads`)."""
+
 
 class StreamUnit(str, enum.Enum):
     """What a stream's rate is per. ``HOUR`` accrues with time; the others are counted."""
@@ -103,6 +106,24 @@ class Op(str, enum.Enum):
     def creates(self) -> bool:
         """Whether the request creates an escrow (its reply carries the new id)."""
         return self in (Op.CLASSIC_CREATE, Op.STREAM_CREATE)
+
+    @property
+    def dialect(self) -> Dialect | None:
+        """The escrow dialect the request speaks (``None``: the faucet, which is no escrow)."""
+        return _OP_DIALECTS[self]
+
+
+_OP_DIALECTS: dict[Op, Dialect | None] = {
+    Op.CLASSIC_CREATE: Dialect.CLASSIC,
+    Op.CLASSIC_RELEASE: Dialect.CLASSIC,
+    Op.CLASSIC_COMPLETE: Dialect.CLASSIC,
+    Op.CLASSIC_DISPUTE: Dialect.CLASSIC,
+    Op.STREAM_CREATE: Dialect.STREAMING,
+    Op.STREAM_RELEASE_PARTIAL: Dialect.STREAMING,
+    Op.STREAM_CLOSE: Dialect.STREAMING,
+    Op.STREAM_DISPUTE: Dialect.STREAMING,
+    Op.FAUCET_CLAIM: None,
+}
 
 
 class RequestState(str, enum.Enum):
@@ -231,7 +252,7 @@ class PlannedRequest:
     service: str
     method: str
     path: str
-    body: dict[str, Any] | None
+    body: JsonObject | None
     escrow: EscrowTarget | None = None
     amount: Decimal | None = None
     """Money this request moves (gross), when it moves any."""
@@ -297,7 +318,7 @@ class RequestOutcome:
     op: Op
     state: RequestState
     escrow_id: str | None = None
-    response: Any = None
+    response: JsonObject | None = None
     error: str | None = None
 
 

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from pf_tui.api import normalize, routes
+from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.errors import MissingKeyError, ResponseDecodeError
 from pf_tui.api.models import Dialect, Escrow, LedgerEntry
 from pf_tui.core.money.routes import ENDPOINTS
-from pf_tui.core.money.types import PlannedRequest
+from pf_tui.core.money.types import JsonObject, PlannedRequest
 from pf_tui.secret import Secret
 
 
 class MoneyWire(Protocol):
     """What the action runner needs from the network."""
 
-    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> Any:
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
         """Send ``request`` once to ``path`` with its key; the decoded JSON reply, or a typed
         error."""
 
@@ -38,7 +39,7 @@ class MoneyWire(Protocol):
         """The agent's casino balance."""
 
 
-def _json_object(data: Any) -> Any:
+def _json_object(data: object) -> JsonObject:
     if not isinstance(data, dict):
         raise ResponseDecodeError("reply is not a JSON object")
     return data
@@ -51,7 +52,9 @@ class ClientWire:
     """
 
     def __init__(
-        self, client: Any, keys: Mapping[str, Secret] | Callable[[str], Secret | None]
+        self,
+        client: PurpleFleaClient,
+        keys: Mapping[str, Secret] | Callable[[str], Secret | None],
     ) -> None:
         self.client = client
         self._keys = keys
@@ -68,7 +71,7 @@ class ClientWire:
         key = self._key(agent_id)
         return {"Authorization": f"Bearer {key.reveal()}"}, [key]
 
-    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> Any:
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
         """One POST, no retry, with ``Idempotency-Key: request.key``."""
         ep = ENDPOINTS[request.op]
         headers: dict[str, str] = {"Idempotency-Key": request.key}
@@ -82,7 +85,7 @@ class ClientWire:
             path=path,
             agent_id=agent_id,
             headers=headers,
-            body=request.body if request.body is not None else None,
+            body=request.body,
             secrets=secrets,
         )
 
@@ -90,7 +93,7 @@ class ClientWire:
         """The escrow through its own dialect's view."""
         ep = routes.ESCROW if dialect is Dialect.CLASSIC else routes.STREAM
         headers, secrets = self._auth(agent_id)
-        return await self.client.read(  # type: ignore[no-any-return]
+        return await self.client.read(
             ep,
             lambda d: normalize.escrow(d, dialect),
             path=ep.route.replace("{id}", escrow_id),
@@ -102,7 +105,7 @@ class ClientWire:
     async def ledger(self, agent_id: str) -> tuple[LedgerEntry, ...]:
         """Casino ``GET /auth/ledger``."""
         headers, secrets = self._auth(agent_id)
-        return await self.client.read(  # type: ignore[no-any-return]
+        return await self.client.read(
             routes.LEDGER, normalize.ledger, agent_id=agent_id, headers=headers, secrets=secrets
         )
 
@@ -112,4 +115,4 @@ class ClientWire:
         bal = await self.client.read(
             routes.BALANCE, normalize.balance, agent_id=agent_id, headers=headers, secrets=secrets
         )
-        return bal.balance_usd  # type: ignore[no-any-return]
+        return bal.balance_usd
