@@ -19,6 +19,7 @@ from pf_tui.core.money.types import (
     OpenStream,
     ReadOnlyError,
     ReleasePartial,
+    Resource,
     StreamMode,
     StreamUnit,
 )
@@ -154,7 +155,7 @@ async def test_one_action_at_a_time_per_stream(sim: SimServer, tmp_path: Path) -
         )
         sid = h.engine.streams()[0].id
         first = await h.engine.preview(ReleasePartial(sid, count=1))
-        h.engine._busy[f"stream:{sid}"] = first.key
+        h.engine._busy[Resource.stream(sid)] = first.key
         with pytest.raises(ActionInFlightError, match="in flight"):
             await h.engine.preview(ReleasePartial(sid, count=1))
         h.engine._busy.clear()

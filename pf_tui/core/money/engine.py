@@ -20,7 +20,8 @@ from __future__ import annotations
 import random
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 
@@ -57,6 +58,8 @@ from pf_tui.core.money.types import (
     ReadOnlyError,
     ReleasePartial,
     RequestState,
+    Resource,
+    ResourceKind,
     StalePreviewError,
     StreamMode,
     StreamState,
@@ -110,8 +113,8 @@ class ActionEngine:
             rng=rng,
             checkpoint=self._checkpoint,
         )
-        self._busy: dict[str, str] = {}
-        """Resource (``stream:<id>``, ``escrow:<id>``, ``faucet:<agent>``) -> intent in flight."""
+        self._busy: dict[Resource, str] = {}
+        """What an action is running on -> the key of that action's intent."""
 
     # ---- validation --------------------------------------------------------------------------
 
@@ -165,35 +168,31 @@ class ActionEngine:
             )
         return text
 
-    def _resource(self, intent: Intent) -> str:
-        if isinstance(intent, (ReleasePartial, CloseStream)):
-            return f"stream:{intent.stream_id}"
-        if isinstance(intent, DisputeEscrow):
-            return (
-                f"stream:{intent.stream_id}" if intent.stream_id else f"escrow:{intent.escrow_id}"
-            )
-        if isinstance(intent, MarkComplete):
-            return f"escrow:{intent.escrow_id}"
-        if isinstance(intent, ClaimFaucet):
-            return f"faucet:{intent.agent_id}"
-        return f"open:{intent.agent_id}:{intent.payee}"
-
-    def _refuse_busy(self, resource: str, own: str | None = None) -> None:
+    def _refuse_busy(self, resource: Resource, own: str | None = None) -> None:
+        """Refuse a second action on ``resource`` (``own``: the intent asking, when executing)."""
         holder = self._busy.get(resource)
         if holder is not None and holder != own:
-            kind = resource.split(":")[0]
             raise ActionInFlightError(
-                f"another action on this {kind} is in flight; wait for it to finish"
+                f"another action on {resource} is in flight; wait for it to finish"
             )
         if (
-            resource.startswith("stream:")
-            and resource[7:] in self.journal.unsettled_streams()
+            resource.kind is ResourceKind.STREAM
+            and resource.id in self.journal.unsettled_streams()
             and (own is None or not self.journal.has_intent(own))
         ):
             raise ActionInFlightError(
-                "this stream has an action whose outcome is not known yet; it is reconciled "
-                "on the next poll (or run reconcile) before anything else is sent"
+                f"{resource} has an action whose outcome is not known yet; it is reconciled on "
+                "the next poll (or run reconcile) before anything else is sent"
             )
+
+    @contextmanager
+    def _holding(self, resource: Resource, key: str) -> Iterator[None]:
+        """Intent ``key`` acts on ``resource`` for the block: another action on it is refused."""
+        self._busy[resource] = key
+        try:
+            yield
+        finally:
+            self._busy.pop(resource, None)
 
     def _stream(self, stream_id: str) -> Stream:
         stream = self.book.get(stream_id)
@@ -208,7 +207,7 @@ class ActionEngine:
     async def preview(self, intent: Intent) -> ActionPreview:
         """Validate ``intent`` and show exactly what :meth:`execute` would send (sends nothing)."""
         self._refuse_read_only()
-        self._refuse_busy(self._resource(intent))
+        self._refuse_busy(intent.resource)
         key = str(uuid.uuid4())
         now = self.clock.now()
         planned = self._plan(intent, key, now, balance=None)  # validates before any read
@@ -332,10 +331,9 @@ class ActionEngine:
         Executing the same preview again resumes the same intent (same keys): it never pays twice.
         """
         self._refuse_read_only()
-        resource = self._resource(preview.intent)
+        resource = preview.intent.resource
         self._refuse_busy(resource, own=preview.key)
-        self._busy[resource] = preview.key
-        try:
+        with self._holding(resource, preview.key):
             if self.journal.has_intent(preview.key):
                 return await self.runner.drive(preview.key)
             self._check_limit(preview.amount)
@@ -348,20 +346,22 @@ class ActionEngine:
             self._checkpoint("before_journal")
             now = self.clock.now()
             self.journal.begin(
-                preview, self._with_prior_state(planned), now, also=self._stream_begin(planned, now)
+                preview,
+                self._with_prior_state(planned),
+                now,
+                also=self._stream_begin(planned, now),
             )
             if not preview.requests:
                 return ActionResult(
                     preview.key, preview.kind, RequestState.DONE, (), "nothing to send"
                 )
             return await self.runner.drive(preview.key)
-        finally:
-            self._busy.pop(resource, None)
 
     def _replan(self, preview: ActionPreview) -> Planned:
         """The preview's own plan, after checking the stream did not change under it."""
-        if preview.stream_id is not None and not isinstance(preview.intent, OpenStream):
-            stream = self.book.get(preview.stream_id)
+        resource = preview.intent.resource
+        if resource.kind is ResourceKind.STREAM:
+            stream = self.book.get(resource.id)
             if stream.version != preview.stream_version or stream.state.final:
                 raise StalePreviewError("the stream changed since this preview: preview it again")
         planned = self._plan_again(preview)
@@ -418,16 +418,12 @@ class ActionEngine:
         results: list[ActionResult] = []
         for intent in self.journal.unsettled_intents():
             rows = self.journal.rows(intent)
-            resource = (
-                f"stream:{rows[0].stream_id}" if rows and rows[0].stream_id else f"intent:{intent}"
-            )
+            stream_id = rows[0].stream_id if rows else None
+            resource = Resource.stream(stream_id) if stream_id else Resource.intent(intent)
             if self._busy.get(resource) not in (None, intent):
                 continue
-            self._busy[resource] = intent
-            try:
+            with self._holding(resource, intent):
                 results.append(await self.runner.drive(intent))
-            finally:
-                self._busy.pop(resource, None)
         return results
 
     def unsettled(self) -> list[ActionResult]:
@@ -455,7 +451,7 @@ class ActionEngine:
     def pause(self, stream_id: str) -> Stream:
         """Stop a time-based stream accruing (local; nothing is sent)."""
         self._refuse_read_only()
-        self._refuse_busy(f"stream:{stream_id}")
+        self._refuse_busy(Resource.stream(stream_id))
         stream = self._stream(stream_id)
         if stream.state is not StreamState.OPEN:
             raise ActionValidationError(
@@ -469,7 +465,7 @@ class ActionEngine:
     def resume(self, stream_id: str) -> Stream:
         """Let a paused stream accrue again (local; nothing is sent)."""
         self._refuse_read_only()
-        self._refuse_busy(f"stream:{stream_id}")
+        self._refuse_busy(Resource.stream(stream_id))
         stream = self._stream(stream_id)
         if stream.state is not StreamState.PAUSED:
             raise ActionValidationError(
@@ -482,4 +478,7 @@ class ActionEngine:
 
     def busy(self, stream_id: str) -> bool:
         """Whether an action on the stream is in flight or unsettled."""
-        return f"stream:{stream_id}" in self._busy or stream_id in self.journal.unsettled_streams()
+        return (
+            Resource.stream(stream_id) in self._busy
+            or stream_id in self.journal.unsettled_streams()
+        )

@@ -17,7 +17,6 @@ from pf_tui.core.money.journal import RequestMeta, StreamEffect, request_key, ta
 from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import Stream, plan_tranches
 from pf_tui.core.money.types import (
-    ActionKind,
     ActionPreview,
     ActionValidationError,
     ClaimFaucet,
@@ -26,7 +25,6 @@ from pf_tui.core.money.types import (
     DisputeEscrow,
     EscrowRef,
     EscrowTarget,
-    Intent,
     JsonObject,
     MarkComplete,
     Op,
@@ -175,7 +173,7 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
     requests, meta = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.OPEN_STREAM,
+        kind=intent.kind,
         intent=intent,
         agent_id=stream.agent_id,
         requests=requests,
@@ -288,7 +286,7 @@ def plan_release(
     requests, meta = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.RELEASE_PARTIAL,
+        kind=intent.kind,
         intent=intent,
         agent_id=stream.agent_id,
         requests=requests,
@@ -397,7 +395,7 @@ def plan_close(
         meta[len(requests)] = {**meta[len(requests)], "final_state": final.value}
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.CLOSE_STREAM,
+        kind=intent.kind,
         intent=intent,
         agent_id=stream.agent_id,
         requests=requests,
@@ -437,7 +435,7 @@ def plan_dispute(
     requests, metas = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.DISPUTE_ESCROW,
+        kind=intent.kind,
         intent=intent,
         agent_id=intent.agent_id,
         requests=requests,
@@ -462,7 +460,7 @@ def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Pl
     requests, metas = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.MARK_COMPLETE,
+        kind=intent.kind,
         intent=intent,
         agent_id=intent.agent_id,
         requests=requests,
@@ -488,7 +486,7 @@ def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Plann
     requests, metas = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.CLAIM_FAUCET,
+        kind=intent.kind,
         intent=intent,
         agent_id=intent.agent_id,
         requests=requests,
@@ -503,15 +501,3 @@ def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Plann
         ),
     )
     return Planned(preview, metas)
-
-
-def intent_kind(intent: Intent) -> ActionKind:
-    """The :class:`ActionKind` of an intent."""
-    return {
-        OpenStream: ActionKind.OPEN_STREAM,
-        ReleasePartial: ActionKind.RELEASE_PARTIAL,
-        CloseStream: ActionKind.CLOSE_STREAM,
-        DisputeEscrow: ActionKind.DISPUTE_ESCROW,
-        MarkComplete: ActionKind.MARK_COMPLETE,
-        ClaimFaucet: ActionKind.CLAIM_FAUCET,
-    }[type(intent)]
