@@ -1,7 +1,7 @@
-"""Every intent type has a kind and a resource; resources are typed values.
+"""Every intent type has a kind, a resource and one planner; resources are typed values.
 
-Adding an intent type to the ``Intent`` union without its ``kind`` or its ``resource`` fails
-here, before any action could reach it.
+Adding an intent type to the ``Intent`` union without its ``kind``, its ``resource`` or a planner
+registered on the engine fails here, before any action could reach it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import get_args
 import pytest
 
 from pf_tui.api.models import Dialect
+from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.types import (
     ActionKind,
     ClaimFaucet,
@@ -40,6 +41,13 @@ SAMPLES: dict[type[Intent], Intent] = {
 
 def test_every_intent_type_has_a_sample() -> None:
     assert set(SAMPLES) == set(INTENT_TYPES)
+
+
+@pytest.mark.parametrize("intent_type", INTENT_TYPES, ids=lambda t: t.__name__)
+def test_every_intent_type_has_a_planner(intent_type: type[Intent]) -> None:
+    planners = vars(ActionEngine)["_plan"].dispatcher
+    fallback = planners.dispatch(object)
+    assert planners.dispatch(intent_type) is not fallback
 
 
 def test_kinds_name_the_intent_types_one_to_one() -> None:

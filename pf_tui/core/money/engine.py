@@ -22,12 +22,13 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import singledispatchmethod
 
 from pf_tui.api.errors import PurpleFleaError
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.core.money.journal import Journal, RequestMeta, intent_of
+from pf_tui.core.money.journal import Journal, intent_of
 from pf_tui.core.money.plan import (
     Planned,
     plan_close,
@@ -74,6 +75,21 @@ MAX_COUNT = 10**9
 """A counted release of more units than this is a typo."""
 
 
+@dataclass(frozen=True, slots=True)
+class _PlanContext:
+    """What a planner gets besides its intent."""
+
+    key: str
+    """The intent's UUID (its idempotency key, or the stem of its requests' keys)."""
+    now: float
+    """The instant the plan is for (what is owed is computed at it)."""
+    balance: Decimal | None
+    """The paying agent's balance as last read (``None``: not read yet, or unreadable)."""
+    stream_id: str | None = None
+    """The stream id a preview showed, when re-planning it: an open gives its new stream this id
+    again (the other intents name their stream themselves)."""
+
+
 class ActionEngine:
     """Validate, preview, execute and reconcile money actions; keep stream records.
 
@@ -82,6 +98,11 @@ class ActionEngine:
     ``max_action_usd`` bounds every amount an action moves; ``read_only`` refuses everything.
     ``checkpoint`` is called with ``before_journal``, ``after_journal`` and ``after_reply``
     (crash tests kill the process there).
+
+    Each intent type has one planner, registered on :meth:`_plan` (validation and the stream
+    record it needs, then the pure ``plan_*`` function); the intent itself says what it holds
+    while it runs (``intent.resource``), so one action at a time acts on a stream, an escrow, a
+    faucet claim or a new stream from one agent to one payee.
     """
 
     def __init__(
@@ -210,9 +231,9 @@ class ActionEngine:
         self._refuse_busy(intent.resource)
         key = str(uuid.uuid4())
         now = self.clock.now()
-        planned = self._plan(intent, key, now, balance=None)  # validates before any read
+        planned = self._plan(intent, _PlanContext(key, now, None))  # validates before any read
         balance = await self._balance(planned.preview.agent_id)
-        planned = self._plan(intent, key, now, balance=balance)
+        planned = self._plan(intent, _PlanContext(key, now, balance))
         self._check_limit(planned.preview.amount)
         return replace(planned.preview, created_at=now)
 
@@ -222,41 +243,60 @@ class ActionEngine:
         except PurpleFleaError:
             return None  # the dialog shows "-": a read failure must not block a payment
 
-    def _plan(self, intent: Intent, key: str, now: float, balance: Decimal | None) -> Planned:
-        if isinstance(intent, OpenStream):
-            return plan_open(intent, key, self._new_stream(intent, now), balance)
-        if isinstance(intent, ReleasePartial):
-            stream = self._stream(intent.stream_id)
-            if stream.state is StreamState.CLOSING:
-                raise ActionValidationError("the stream is closing", field="stream_id")
-            owed = self._owed_for(stream, intent.count, intent.amount, now)
-            if owed <= 0:
-                raise ActionValidationError("nothing is owed yet", field="amount")
-            self._check_limit(owed)
-            return plan_release(intent, key, stream, owed, balance, now)
-        if isinstance(intent, CloseStream):
-            stream = self._stream(intent.stream_id)
-            owed = self._owed_for(stream, intent.count, None, now)
-            self._check_limit(owed, "owed")
-            if intent.unearned is CloseChoice.DISPUTE:
-                intent = replace(intent, reason=self._reason(intent.reason))
-            return plan_close(intent, key, stream, owed, balance, now)
-        if isinstance(intent, DisputeEscrow):
-            intent = replace(intent, reason=self._reason(intent.reason))
-            owner = self._stream(intent.stream_id) if intent.stream_id else None
-            if owner is not None:
-                if str(owner.escrow_id) != str(intent.escrow_id):
-                    raise ActionValidationError(
-                        "that escrow is not the stream's current one", field="escrow_id"
-                    )
-                # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
-                intent = replace(intent, dialect=owner.dialect)
-            return plan_dispute(intent, key, balance, owner)
-        if isinstance(intent, MarkComplete):
-            return plan_complete(intent, key, balance)
-        if isinstance(intent, ClaimFaucet):
-            return plan_faucet(intent, key, balance)
+    # ---- one planner per intent type ----------------------------------------------------------
+
+    @singledispatchmethod
+    def _plan(self, intent: Intent, ctx: _PlanContext) -> Planned:
+        """Validate ``intent`` and plan its requests, with the planner registered for its type."""
         raise ActionValidationError(f"unknown action {type(intent).__name__}")
+
+    @_plan.register
+    def _plan_open(self, intent: OpenStream, ctx: _PlanContext) -> Planned:
+        stream = self._new_stream(intent, ctx.now)
+        if ctx.stream_id is not None:
+            stream = replace(stream, id=ctx.stream_id)
+        return plan_open(intent, ctx.key, stream, ctx.balance)
+
+    @_plan.register
+    def _plan_release(self, intent: ReleasePartial, ctx: _PlanContext) -> Planned:
+        stream = self._stream(intent.stream_id)
+        if stream.state is StreamState.CLOSING:
+            raise ActionValidationError("the stream is closing", field="stream_id")
+        owed = self._owed_for(stream, intent.count, intent.amount, ctx.now)
+        if owed <= 0:
+            raise ActionValidationError("nothing is owed yet", field="amount")
+        self._check_limit(owed)
+        return plan_release(intent, ctx.key, stream, owed, ctx.balance, ctx.now)
+
+    @_plan.register
+    def _plan_close(self, intent: CloseStream, ctx: _PlanContext) -> Planned:
+        stream = self._stream(intent.stream_id)
+        owed = self._owed_for(stream, intent.count, None, ctx.now)
+        self._check_limit(owed, "owed")
+        if intent.unearned is CloseChoice.DISPUTE:
+            intent = replace(intent, reason=self._reason(intent.reason))
+        return plan_close(intent, ctx.key, stream, owed, ctx.balance, ctx.now)
+
+    @_plan.register
+    def _plan_dispute(self, intent: DisputeEscrow, ctx: _PlanContext) -> Planned:
+        intent = replace(intent, reason=self._reason(intent.reason))
+        stream = self._stream(intent.stream_id) if intent.stream_id else None
+        if stream is not None:
+            if str(stream.escrow_id) != str(intent.escrow_id):
+                raise ActionValidationError(
+                    "that escrow is not the stream's current one", field="escrow_id"
+                )
+            # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
+            intent = replace(intent, dialect=stream.dialect)
+        return plan_dispute(intent, ctx.key, ctx.balance, stream)
+
+    @_plan.register
+    def _plan_complete(self, intent: MarkComplete, ctx: _PlanContext) -> Planned:
+        return plan_complete(intent, ctx.key, ctx.balance)
+
+    @_plan.register
+    def _plan_faucet(self, intent: ClaimFaucet, ctx: _PlanContext) -> Planned:
+        return plan_faucet(intent, ctx.key, ctx.balance)
 
     def _owed_for(
         self, stream: Stream, count: int | str | None, amount: Decimal | str | None, now: float
@@ -345,12 +385,7 @@ class ActionEngine:
             planned = self._replan(preview)
             self._checkpoint("before_journal")
             now = self.clock.now()
-            self.journal.begin(
-                preview,
-                self._with_prior_state(planned),
-                now,
-                also=self._stream_begin(planned, now),
-            )
+            self.journal.begin(preview, planned.meta, now, also=self._stream_change(planned, now))
             if not preview.requests:
                 return ActionResult(
                     preview.key, preview.kind, RequestState.DONE, (), "nothing to send"
@@ -358,54 +393,36 @@ class ActionEngine:
             return await self.runner.drive(preview.key)
 
     def _replan(self, preview: ActionPreview) -> Planned:
-        """The preview's own plan, after checking the stream did not change under it."""
+        """The preview's own plan, after checking the stream did not change under it.
+
+        Planned again with the preview's own key, time and balance, the bodies and the
+        bookkeeping come out identical unless the stream moved.
+        """
         resource = preview.intent.resource
         if resource.kind is ResourceKind.STREAM:
             stream = self.book.get(resource.id)
             if stream.version != preview.stream_version or stream.state.final:
                 raise StalePreviewError("the stream changed since this preview: preview it again")
-        planned = self._plan_again(preview)
+        ctx = _PlanContext(
+            preview.key, preview.created_at, preview.balance_before, preview.stream_id
+        )
+        planned = self._plan(preview.intent, ctx)
         if tuple(r.body for r in planned.preview.requests) != tuple(
             r.body for r in preview.requests
         ):
             raise StalePreviewError("the action no longer matches its preview: preview it again")
         return planned
 
-    def _plan_again(self, preview: ActionPreview) -> Planned:
-        # Rebuild with the preview's own time and key: the bodies and metadata come out identical.
-        now = preview.created_at
-        if isinstance(preview.intent, OpenStream):
-            stream = replace(
-                self._new_stream(preview.intent, now), id=preview.stream_id or StreamBook.new_id()
-            )
-            return plan_open(preview.intent, preview.key, stream, preview.balance_before)
-        return self._plan(preview.intent, preview.key, now, preview.balance_before)
-
-    def _with_prior_state(self, planned: Planned) -> dict[int, RequestMeta]:
-        prior = None
-        if isinstance(planned.preview.intent, OpenStream):
-            prior = StreamState.CLOSED.value
-        elif planned.stream is not None:
-            prior = planned.stream.state.value
-        return {
-            seq: ({**m, "prior_state": prior} if prior else m) for seq, m in planned.meta.items()
-        }
-
-    def _stream_begin(self, planned: Planned, now: float) -> Callable[[], None]:
-        """The stream change that goes in the journal's first transaction."""
-        intent = planned.preview.intent
+    def _stream_change(self, planned: Planned, now: float) -> Callable[[], None] | None:
+        """The stream record change journaled with the intent (``None``: it makes none)."""
+        change, stream = planned.begin, planned.stream
+        if change is None or stream is None:
+            return None
 
         def apply() -> None:
-            if isinstance(intent, OpenStream) and planned.stream is not None:
-                self.book.save(replace(planned.stream, created_at=now, updated_at=now))
-            elif isinstance(intent, CloseStream) and planned.stream is not None:
-                stream = self.book.get(planned.stream.id)
-                if not planned.preview.requests:
-                    self.book.save(
-                        replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now)
-                    )
-                else:
-                    self.book.save(replace(stream, state=StreamState.CLOSING, updated_at=now))
+            # Read again inside the journal's transaction; an open's record is not there yet.
+            current = self.book.find(stream.id) or stream
+            self.book.save(change(current, now))
 
         return apply
 

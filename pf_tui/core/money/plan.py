@@ -3,12 +3,13 @@
 Pure functions: no I/O, no clock reads (``now`` is passed in). Each ``plan_*`` function returns
 the :class:`ActionPreview` and, per request, the stream bookkeeping that request implies once it
 is done (``meta``), which the journal keeps so that a crash can be finished from the journal
-alone.
+alone; and the change to the stream record that is journaled with the intent (``begin``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from pf_tui.api.errors import plain_text
@@ -60,9 +61,10 @@ class _Step:
 @dataclass
 class _Builder:
     """Accumulates the requests of one intent; keys and tags are numbered once the count is
-    known."""
+    known. ``prior_state`` goes into every request's meta: where a refusal puts the stream back."""
 
     intent_key: str
+    prior_state: StreamState | None = None
     steps: list[_Step] = field(default_factory=list)
 
     def add(
@@ -77,8 +79,11 @@ class _Builder:
         self.steps.append(_Step(op, escrow, body, amount, meta))
         return len(self.steps)
 
-    def build(self) -> tuple[tuple[PlannedRequest, ...], dict[int, RequestMeta]]:
-        """The requests in send order and each one's meta."""
+    def build(
+        self, final_state: StreamState | None = None
+    ) -> tuple[tuple[PlannedRequest, ...], dict[int, RequestMeta]]:
+        """The requests in send order and each one's meta; ``final_state`` is where the stream
+        ends once the last request is done."""
         total = len(self.steps)
         requests: list[PlannedRequest] = []
         metas: dict[int, RequestMeta] = {}
@@ -103,7 +108,12 @@ class _Builder:
                     tag=tag,
                 )
             )
-            metas[seq] = step.meta
+            meta = step.meta
+            if final_state is not None and seq == total:
+                meta = {**meta, "final_state": final_state.value}
+            if self.prior_state is not None:
+                meta = {**meta, "prior_state": self.prior_state.value}
+            metas[seq] = meta
         return tuple(requests), metas
 
 
@@ -116,6 +126,10 @@ def _classic_create(stream: Stream, amount: Decimal) -> JsonObject:
     }
 
 
+StreamChange = Callable[[Stream, float], Stream]
+"""A change to a stream record, given the record and the instant it is written."""
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     """A preview and the per-request bookkeeping the journal keeps with it."""
@@ -124,11 +138,30 @@ class Planned:
     meta: dict[int, RequestMeta]
     stream: Stream | None = None
     """The stream record to create (open) or the one acted on."""
+    begin: StreamChange | None = None
+    """The change to ``stream`` written in the same transaction as the journal rows (an open
+    creates the record; a close marks it closing)."""
+
+
+def _created(stream: Stream, now: float) -> Stream:
+    """A new stream's record, stamped with the instant its open is journaled."""
+    return replace(stream, created_at=now, updated_at=now)
+
+
+def _closing(stream: Stream, now: float) -> Stream:
+    """A close on its way: no other action until it settles."""
+    return replace(stream, state=StreamState.CLOSING, updated_at=now)
+
+
+def _closed(stream: Stream, now: float) -> Stream:
+    """A close with nothing to send: closed at once."""
+    return replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now)
 
 
 def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | None) -> Planned:
     """Open: one create (native: the whole budget; tranche: the first batch)."""
-    b = _Builder(key)
+    # A refused create leaves the new record closed: it never held money.
+    b = _Builder(key, prior_state=StreamState.CLOSED)
     if intent.mode is StreamMode.NATIVE:
         amount = stream.budget
         body: JsonObject = {
@@ -192,7 +225,7 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
         stream_version=stream.version,
         notes=notes,
     )
-    return Planned(preview, meta, stream)
+    return Planned(preview, meta, stream, begin=_created)
 
 
 def _release_meta(amount: Decimal, owed_left: Decimal, now: float) -> RequestMeta:
@@ -246,7 +279,7 @@ def plan_release(
 ) -> Planned:
     """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund
     one."""
-    b = _Builder(key)
+    b = _Builder(key, prior_state=stream.state)
     notes: list[str] = []
     tranche_fee = None
     if stream.mode is StreamMode.NATIVE:
@@ -319,7 +352,7 @@ def plan_close(
 ) -> Planned:
     """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche
     choice)."""
-    b = _Builder(key)
+    b = _Builder(key, prior_state=stream.state)
     notes: list[str] = []
     choices: tuple[CloseChoice, ...] = ()
     refund = Decimal(0)
@@ -390,9 +423,7 @@ def plan_close(
                 )
         if left > 0:
             notes.append(f"{format_usd(left, dp=6)} owed stays unpaid (less than a tranche)")
-    requests, meta = b.build()
-    if requests:
-        meta[len(requests)] = {**meta[len(requests)], "final_state": final.value}
+    requests, meta = b.build(final_state=final)
     preview = ActionPreview(
         key=key,
         kind=intent.kind,
@@ -416,7 +447,7 @@ def plan_close(
         notes=tuple(notes),
         choices=choices,
     )
-    return Planned(preview, meta, stream)
+    return Planned(preview, meta, stream, begin=_closing if requests else _closed)
 
 
 def plan_dispute(
@@ -426,13 +457,9 @@ def plan_dispute(
     ends disputed."""
     b = _Builder(key)
     op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
-    meta: RequestMeta = (
-        {"effect": StreamEffect.DISPUTED, "final_state": StreamState.DISPUTED.value}
-        if intent.stream_id
-        else {}
-    )
-    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, meta)
-    requests, metas = b.build()
+    disputed: RequestMeta = {"effect": StreamEffect.DISPUTED} if intent.stream_id else {}
+    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, disputed)
+    requests, metas = b.build(final_state=StreamState.DISPUTED if intent.stream_id else None)
     preview = ActionPreview(
         key=key,
         kind=intent.kind,

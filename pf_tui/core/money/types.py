@@ -214,7 +214,9 @@ _RESOURCE_WORDS: dict[ResourceKind, str] = {
 
 # ---- intents (what the dialogs build; amounts may be the operator's raw text) -------------
 #
-# Each intent type says what it is (``kind``) and what it holds while it runs (``resource``).
+# Each intent type says what it is (``kind``) and what it holds while it runs (``resource``);
+# the engine plans it with the one planner registered for its type
+# (:meth:`pf_tui.core.money.engine.ActionEngine._plan`).
 
 AmountInput = Decimal | str
 
@@ -333,8 +335,8 @@ class ClaimFaucet:
 
 
 Intent = OpenStream | ReleasePartial | CloseStream | DisputeEscrow | MarkComplete | ClaimFaucet
-"""Every intent type. A new one is added here, with its ``kind`` and its ``resource``
-(``tests/actions/test_dispatch.py`` checks both)."""
+"""Every intent type. A new one is added here, with its ``kind``, its ``resource`` and one
+planner registered in the engine (``tests/actions/test_dispatch.py`` checks all three)."""
 
 
 # ---- plans and previews -------------------------------------------------------------------
