@@ -31,6 +31,7 @@ from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.money.journal import Journal, intent_of
 from pf_tui.core.money.plan import (
     Planned,
+    StreamChange,
     plan_close,
     plan_complete,
     plan_dispute,
@@ -467,28 +468,22 @@ class ActionEngine:
 
     def pause(self, stream_id: str) -> Stream:
         """Stop a time-based stream accruing (local; nothing is sent)."""
-        self._refuse_read_only()
-        self._refuse_busy(Resource.stream(stream_id))
-        stream = self._stream(stream_id)
-        if stream.state is not StreamState.OPEN:
-            raise ActionValidationError(
-                f"stream is {stream.state.value}, not open", field="stream_id"
-            )
-        new = StreamBook.paused(stream, self.clock.now())
-        with self.journal.transaction():
-            self.book.save(new)
-        return new
+        return self._local_change(stream_id, StreamState.OPEN, StreamBook.paused)
 
     def resume(self, stream_id: str) -> Stream:
         """Let a paused stream accrue again (local; nothing is sent)."""
+        return self._local_change(stream_id, StreamState.PAUSED, StreamBook.resumed)
+
+    def _local_change(self, stream_id: str, state: StreamState, change: StreamChange) -> Stream:
+        """Apply ``change`` to a stream that is in ``state`` (no request, one transaction)."""
         self._refuse_read_only()
         self._refuse_busy(Resource.stream(stream_id))
         stream = self._stream(stream_id)
-        if stream.state is not StreamState.PAUSED:
+        if stream.state is not state:
             raise ActionValidationError(
-                f"stream is {stream.state.value}, not paused", field="stream_id"
+                f"stream is {stream.state.value}, not {state.value}", field="stream_id"
             )
-        new = StreamBook.resumed(stream, self.clock.now())
+        new = change(stream, self.clock.now())
         with self.journal.transaction():
             self.book.save(new)
         return new

@@ -162,6 +162,7 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
     """Open: one create (native: the whole budget; tranche: the first batch)."""
     # A refused create leaves the new record closed: it never held money.
     b = _Builder(key, prior_state=StreamState.CLOSED)
+    funded: RequestMeta
     if intent.mode is StreamMode.NATIVE:
         amount = stream.budget
         body: JsonObject = {
@@ -170,13 +171,8 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
             "memo": stream.memo,
             "auto_release_hours": intent.timeout_hours,
         }
-        b.add(
-            Op.STREAM_CREATE,
-            None,
-            body,
-            amount,
-            {"effect": StreamEffect.FUNDED, "amount": str(amount)},
-        )
+        funded = {"effect": StreamEffect.FUNDED, "amount": str(amount)}
+        b.add(Op.STREAM_CREATE, None, body, amount, funded)
         notes = (
             f"locks the whole budget {format_usd(amount)}; each release pays 1% commission",
             f"if left alone, the remainder pays the payee after {intent.timeout_hours} h",
@@ -190,13 +186,8 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
             "description": stream.memo,
             "timeout_hours": intent.timeout_hours,
         }
-        b.add(
-            Op.CLASSIC_CREATE,
-            None,
-            body,
-            amount,
-            {"effect": StreamEffect.FUNDED, "amount": str(amount)},
-        )
+        funded = {"effect": StreamEffect.FUNDED, "amount": str(amount)}
+        b.add(Op.CLASSIC_CREATE, None, body, amount, funded)
         tranche_fee = fee_of(amount)
         notes = (
             f"funds one tranche of {format_usd(amount)} ahead; each tranche pays its own 1% "
@@ -237,10 +228,62 @@ def _release_meta(amount: Decimal, owed_left: Decimal, now: float) -> RequestMet
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    """What one release or close moves, for its preview."""
+
+    released: Decimal
+    """Gross released to the payee."""
+    fees: Decimal
+    debited: Decimal
+    """New money leaving the payer's balance (tranches funded by this action)."""
+    owed_after: Decimal
+    refund: Decimal = Decimal(0)
+
+
+def _stream_preview(
+    intent: ReleasePartial | CloseStream,
+    key: str,
+    stream: Stream,
+    requests: tuple[PlannedRequest, ...],
+    figures: _Figures,
+    *,
+    owed: Decimal,
+    balance: Decimal | None,
+    tranche_fee: Decimal | None,
+    notes: list[str],
+    choices: tuple[CloseChoice, ...] = (),
+) -> ActionPreview:
+    """The preview of an action that pays out of an existing stream (a release or a close)."""
+    return ActionPreview(
+        key=key,
+        kind=intent.kind,
+        intent=intent,
+        agent_id=stream.agent_id,
+        requests=requests,
+        amount=figures.released,
+        fee=figures.fees,
+        payee_nets=figures.released - figures.fees,
+        dialect=stream.dialect,
+        mode=stream.mode,
+        stream_id=stream.id,
+        escrow_id=stream.escrow_id,
+        tranche_fee=tranche_fee,
+        balance_before=balance,
+        balance_after=None if balance is None else balance - figures.debited + figures.refund,
+        owed=owed,
+        owed_after=figures.owed_after,
+        refund=figures.refund,
+        stream_version=stream.version,
+        notes=tuple(notes),
+        choices=choices,
+    )
+
+
 def _tranche_steps(
     b: _Builder, stream: Stream, owed: Decimal, now: float, keep_funded: bool
-) -> tuple[Decimal, Decimal, Decimal, Decimal | None, int]:
-    """Add a tranche plan's requests; return (released, fees, debited, funded_after, releases)."""
+) -> tuple[_Figures, Decimal | None, int]:
+    """Add a tranche plan's requests; return (figures, funded_after, releases)."""
     tp = plan_tranches(stream, owed, keep_funded=keep_funded)
     current: EscrowTarget | None = stream.escrow_id if stream.funded > 0 else None
     left, fees, debited = owed, Decimal(0), Decimal(0)
@@ -266,7 +309,8 @@ def _tranche_steps(
                 _release_meta(step.amount, left, now),
             )
             current = None
-    return tp.released, fees, debited, tp.funded_after, tp.releases
+    figures = _Figures(tp.released, fees, debited, owed - tp.released)
+    return figures, tp.funded_after, tp.releases
 
 
 def plan_release(
@@ -299,11 +343,9 @@ def plan_release(
             owed,
             _release_meta(owed, Decimal(0), now),
         )
-        released, fees, debited, left = owed, fee_of(owed), Decimal(0), Decimal(0)
+        figures = _Figures(owed, fee_of(owed), Decimal(0), Decimal(0))
     else:
-        released, fees, debited, _funded, releases = _tranche_steps(
-            b, stream, owed, now, keep_funded=True
-        )
+        figures, _funded, releases = _tranche_steps(b, stream, owed, now, keep_funded=True)
         if releases == 0:
             raise ActionValidationError(
                 f"{format_usd(owed, dp=6)} owed is less than one tranche "
@@ -311,33 +353,21 @@ def plan_release(
                 "a tranche stream pays whole tranches",
                 field="amount",
             )
-        left = owed - released
         tranche_fee = fee_of(stream.batch)
         notes.append(f"{releases} tranche(s), each paying its own 1% fee")
-        if left > 0:
-            notes.append(f"{format_usd(left, dp=6)} stays owed (less than a tranche)")
+        if figures.owed_after > 0:
+            notes.append(f"{format_usd(figures.owed_after, dp=6)} stays owed (less than a tranche)")
     requests, meta = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=stream.agent_id,
-        requests=requests,
-        amount=released,
-        fee=fees,
-        payee_nets=released - fees,
-        dialect=stream.dialect,
-        mode=stream.mode,
-        stream_id=stream.id,
-        escrow_id=stream.escrow_id,
-        tranche_fee=tranche_fee,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - debited,
+    preview = _stream_preview(
+        intent,
+        key,
+        stream,
+        requests,
+        figures,
         owed=owed,
-        owed_after=left,
-        refund=Decimal(0),
-        stream_version=stream.version,
-        notes=tuple(notes),
+        balance=balance,
+        tranche_fee=tranche_fee,
+        notes=notes,
     )
     return Planned(preview, meta, stream)
 
@@ -355,11 +385,11 @@ def plan_close(
     b = _Builder(key, prior_state=stream.state)
     notes: list[str] = []
     choices: tuple[CloseChoice, ...] = ()
-    refund = Decimal(0)
     tranche_fee = None
     final = StreamState.CLOSED
     if stream.mode is StreamMode.NATIVE:
         pay = min(owed, stream.funded)
+        refund = Decimal(0)
         if pay > 0:
             b.add(
                 Op.STREAM_RELEASE_PARTIAL,
@@ -372,82 +402,111 @@ def plan_close(
             b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": StreamEffect.CLOSED})
             refund = stream.funded - pay
             notes.append(f"close refunds the remaining {format_usd(refund, dp=6)} to the payer")
-        released, fees, debited, left = (
-            pay,
-            fee_of(pay) if pay > 0 else Decimal(0),
-            Decimal(0),
-            owed - pay,
-        )
+        fees = fee_of(pay) if pay > 0 else Decimal(0)
+        figures = _Figures(pay, fees, Decimal(0), owed - pay, refund)
     else:
-        released, fees, debited, funded_after, _ = _tranche_steps(
-            b, stream, owed, now, keep_funded=False
-        )
-        left = owed - released
+        figures, funded_after, _ = _tranche_steps(b, stream, owed, now, keep_funded=False)
         tranche_fee = fee_of(stream.batch)
         if funded_after is not None and stream.escrow_id is not None:
             choices = tuple(CloseChoice)
-            cur = funded_after
-            if intent.unearned is None:
-                notes.append(
-                    f"the funded tranche of {format_usd(cur, dp=6)} is not earned in full "
-                    f"({format_usd(left, dp=6)} owed): choose overpay, dispute or leave"
-                )
-            elif intent.unearned is CloseChoice.OVERPAY:
-                b.add(
-                    Op.CLASSIC_RELEASE,
-                    stream.escrow_id,
-                    None,
-                    cur,
-                    _release_meta(cur, Decimal(0), now),
-                )
-                released += cur
-                fees += fee_of(cur)
-                notes.append(f"overpays {format_usd(cur - left, dp=6)} beyond what is owed")
-                left = Decimal(0)
-            elif intent.unearned is CloseChoice.DISPUTE:
-                b.add(
-                    Op.CLASSIC_DISPUTE,
-                    stream.escrow_id,
-                    {"reason": intent.reason},
-                    None,
-                    {"effect": StreamEffect.DISPUTED},
-                )
-                final = StreamState.DISPUTED
-                notes.append(
-                    f"freezes {format_usd(cur, dp=6)} until the dispute is resolved by hand"
-                )
-            else:
-                notes.append(
-                    f"sends nothing for the funded tranche: its timeout refunds you "
-                    f"{format_usd(cur - fee_of(cur), dp=6)} (less 1%)"
-                )
-        if left > 0:
-            notes.append(f"{format_usd(left, dp=6)} owed stays unpaid (less than a tranche)")
+            figures, final = _unearned_tranche(
+                b, intent, stream.escrow_id, funded_after, figures, notes, now
+            )
+        if figures.owed_after > 0:
+            notes.append(
+                f"{format_usd(figures.owed_after, dp=6)} owed stays unpaid (less than a tranche)"
+            )
     requests, meta = b.build(final_state=final)
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=stream.agent_id,
-        requests=requests,
-        amount=released,
-        fee=fees,
-        payee_nets=released - fees,
-        dialect=stream.dialect,
-        mode=stream.mode,
-        stream_id=stream.id,
-        escrow_id=stream.escrow_id,
-        tranche_fee=tranche_fee,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - debited + refund,
+    preview = _stream_preview(
+        intent,
+        key,
+        stream,
+        requests,
+        figures,
         owed=owed,
-        owed_after=left,
-        refund=refund,
-        stream_version=stream.version,
-        notes=tuple(notes),
+        balance=balance,
+        tranche_fee=tranche_fee,
+        notes=notes,
         choices=choices,
     )
     return Planned(preview, meta, stream, begin=_closing if requests else _closed)
+
+
+def _unearned_tranche(
+    b: _Builder,
+    intent: CloseStream,
+    escrow_id: str,
+    funded: Decimal,
+    figures: _Figures,
+    notes: list[str],
+    now: float,
+) -> tuple[_Figures, StreamState]:
+    """A tranche close with a funded tranche not earned in full: what the operator chose."""
+    left = figures.owed_after
+    if intent.unearned is None:
+        notes.append(
+            f"the funded tranche of {format_usd(funded, dp=6)} is not earned in full "
+            f"({format_usd(left, dp=6)} owed): choose overpay, dispute or leave"
+        )
+    elif intent.unearned is CloseChoice.OVERPAY:
+        b.add(Op.CLASSIC_RELEASE, escrow_id, None, funded, _release_meta(funded, Decimal(0), now))
+        notes.append(f"overpays {format_usd(funded - left, dp=6)} beyond what is owed")
+        return (
+            replace(
+                figures,
+                released=figures.released + funded,
+                fees=figures.fees + fee_of(funded),
+                owed_after=Decimal(0),
+            ),
+            StreamState.CLOSED,
+        )
+    elif intent.unearned is CloseChoice.DISPUTE:
+        b.add(
+            Op.CLASSIC_DISPUTE,
+            escrow_id,
+            {"reason": intent.reason},
+            None,
+            {"effect": StreamEffect.DISPUTED},
+        )
+        notes.append(f"freezes {format_usd(funded, dp=6)} until the dispute is resolved by hand")
+        return figures, StreamState.DISPUTED
+    else:
+        notes.append(
+            f"sends nothing for the funded tranche: its timeout refunds you "
+            f"{format_usd(funded - fee_of(funded), dp=6)} (less 1%)"
+        )
+    return figures, StreamState.CLOSED
+
+
+def _escrow_preview(
+    intent: DisputeEscrow | MarkComplete,
+    key: str,
+    requests: tuple[PlannedRequest, ...],
+    *,
+    dialect: Dialect,
+    balance: Decimal | None,
+    note: str,
+    stream_id: str | None = None,
+    stream_version: str | None = None,
+) -> ActionPreview:
+    """The preview of an action on one escrow that moves no money (a dispute, a complete)."""
+    return ActionPreview(
+        key=key,
+        kind=intent.kind,
+        intent=intent,
+        agent_id=intent.agent_id,
+        requests=requests,
+        amount=Decimal(0),
+        fee=Decimal(0),
+        payee_nets=Decimal(0),
+        dialect=dialect,
+        stream_id=stream_id,
+        escrow_id=intent.escrow_id,
+        balance_before=balance,
+        balance_after=balance,
+        stream_version=stream_version,
+        notes=(note,),
+    )
 
 
 def plan_dispute(
@@ -460,22 +519,15 @@ def plan_dispute(
     disputed: RequestMeta = {"effect": StreamEffect.DISPUTED} if intent.stream_id else {}
     b.add(op, intent.escrow_id, {"reason": intent.reason}, None, disputed)
     requests, metas = b.build(final_state=StreamState.DISPUTED if intent.stream_id else None)
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
-        amount=Decimal(0),
-        fee=Decimal(0),
-        payee_nets=Decimal(0),
+    preview = _escrow_preview(
+        intent,
+        key,
+        requests,
         dialect=intent.dialect,
+        balance=balance,
         stream_id=intent.stream_id,
-        escrow_id=intent.escrow_id,
-        balance_before=balance,
-        balance_after=balance,
         stream_version=stream.version if stream is not None else None,
-        notes=("funds stay frozen until the dispute is resolved by hand",),
+        note="funds stay frozen until the dispute is resolved by hand",
     )
     return Planned(preview, metas)
 
@@ -485,20 +537,13 @@ def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Pl
     b = _Builder(key)
     b.add(Op.CLASSIC_COMPLETE, intent.escrow_id, None, None, {})
     requests, metas = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
-        amount=Decimal(0),
-        fee=Decimal(0),
-        payee_nets=Decimal(0),
+    preview = _escrow_preview(
+        intent,
+        key,
+        requests,
         dialect=Dialect.CLASSIC,
-        escrow_id=intent.escrow_id,
-        balance_before=balance,
-        balance_after=balance,
-        notes=("the creator still has to release; a production timeout refunds the creator",),
+        balance=balance,
+        note="the creator still has to release; a production timeout refunds the creator",
     )
     return Planned(preview, metas)
 
