@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,9 @@ from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import (
     DisputeEscrow,
+    JsonObject,
     OpenStream,
+    PlannedRequest,
     StreamMode,
     StreamUnit,
 )
@@ -110,6 +113,21 @@ def stream_dispute(stream: Stream, escrow_id: str | None = None) -> DisputeEscro
         dialect=stream.dialect,
         stream_id=stream.id,
     )
+
+
+class GatedWire(ClientWire):
+    """Holds every POST until :attr:`gate` opens, so the action sending it stays in flight."""
+
+    def __init__(self, client: PurpleFleaClient, keys: dict[str, Secret]) -> None:
+        super().__init__(client, keys)
+        self.sending = asyncio.Event()
+        """Set once a POST is waiting at the gate."""
+        self.gate = asyncio.Event()
+
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
+        self.sending.set()
+        await self.gate.wait()
+        return await super().post(agent_id, request, path)
 
 
 class Harness:
