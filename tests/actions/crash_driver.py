@@ -1,8 +1,9 @@
 """Run one money action and kill this process with SIGKILL at an injected point (crash tests).
 
-Usage: ``python -m tests.actions.crash_driver SIM_URL DB_PATH STREAM_ID`` with ``PF_CRASH_AT`` one of
-``before_journal``, ``after_journal`` (journaled, before the send), ``after_send`` (the server
-executed, the reply not yet seen) or ``after_reply`` (reply in hand, before the journal update).
+Usage: ``python -m tests.actions.crash_driver SIM_URL DB_PATH STREAM_ID`` with ``PF_CRASH_AT``
+one of ``before_journal``, ``after_journal`` (journaled, before the send), ``after_send`` (the
+server executed, the reply not yet seen) or ``after_reply`` (reply in hand, before the journal
+update).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
-from pf_tui.core.money.types import PlannedRequest, ReleasePartial
+from pf_tui.core.money.types import JsonObject, PlannedRequest, ReleasePartial
 from pf_tui.core.money.wire import ClientWire
 
 from .helpers import Harness
@@ -30,9 +30,10 @@ def die() -> None:
 class KillAfterSend(ClientWire):
     """The request reaches the server and executes; the process dies before it sees the reply."""
 
-    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> Any:
-        await super().post(agent_id, request, path)
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
+        reply = await super().post(agent_id, request, path)
         die()
+        return reply
 
 
 async def main(url: str, db: str, stream_id: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import httpx
+import pytest
 
 from pf_tui import usd
 from pf_tui.api.bases import ServiceBases
@@ -15,9 +18,24 @@ from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.clock import FakeClock
 from pf_tui.core.money.engine import ActionEngine
+from pf_tui.core.money.streams import Stream
+from pf_tui.core.money.types import (
+    DisputeEscrow,
+    JsonObject,
+    OpenStream,
+    PlannedRequest,
+    StreamMode,
+    StreamUnit,
+)
 from pf_tui.core.money.wire import ClientWire
 from pf_tui.core.store.db import Store
 from pf_tui.secret import Secret
+
+BOTH_MODES = pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
+"""Run a test once per stream mode (native docs-dialect escrow, classic tranches)."""
+
+REASON = "the feed stopped delivering prices"
+"""A dispute reason long enough to be accepted."""
 
 
 def sim_get(url: str, path: str) -> Any:
@@ -41,7 +59,8 @@ def sim_post(url: str, path: str, body: Any) -> Any:
 
 def agents(url: str) -> list[dict[str, Any]]:
     """The simulator's demo agents with their keys."""
-    return sim_get(url, "/_sim/agents")["agents"]  # type: ignore[no-any-return]
+    found: list[dict[str, Any]] = sim_get(url, "/_sim/agents")["agents"]
+    return found
 
 
 def casino_balance(url: str, agent_id: str) -> Decimal:
@@ -54,11 +73,65 @@ def casino_balance(url: str, agent_id: str) -> Decimal:
 
 def money_requests(url: str, since_seq: int = 0) -> list[dict[str, Any]]:
     """Every logged request after ``since_seq``."""
-    return sim_get(url, f"/_sim/requests?since_seq={since_seq}")["requests"]  # type: ignore[no-any-return]
+    found: list[dict[str, Any]] = sim_get(url, f"/_sim/requests?since_seq={since_seq}")["requests"]
+    return found
+
+
+def last_seq(url: str) -> int:
+    """The newest logged request's ``seq`` (0 before any): what a test sends comes after it."""
+    logged = money_requests(url)
+    return int(logged[-1]["seq"]) if logged else 0
+
+
+def posts(url: str, since_seq: int) -> list[dict[str, Any]]:
+    """The POSTs logged after ``since_seq`` (what moved money, or tried to)."""
+    return [r for r in money_requests(url, since_seq) if r["method"] == "POST"]
+
+
+def open_intent(
+    url: str,
+    *,
+    rate: str = "0.01",
+    budget: str = "1",
+    batch: str = "0.1",
+    mode: StreamMode = StreamMode.NATIVE,
+    memo: str = "",
+) -> OpenStream:
+    """A per-call stream from the simulator's first demo agent to its second."""
+    fleet = agents(url)
+    return OpenStream(
+        fleet[0]["agent_id"], fleet[1]["agent_id"], rate, StreamUnit.CALL, budget, batch, memo, mode
+    )
+
+
+def stream_dispute(stream: Stream, escrow_id: str | None = None) -> DisputeEscrow:
+    """A dispute of ``stream``'s escrow (or of ``escrow_id``) as the stream's, by its payer."""
+    return DisputeEscrow(
+        stream.agent_id,
+        escrow_id or str(stream.escrow_id),
+        REASON,
+        dialect=stream.dialect,
+        stream_id=stream.id,
+    )
+
+
+class GatedWire(ClientWire):
+    """Holds every POST until :attr:`gate` opens, so the action sending it stays in flight."""
+
+    def __init__(self, client: PurpleFleaClient, keys: dict[str, Secret]) -> None:
+        super().__init__(client, keys)
+        self.sending = asyncio.Event()
+        """Set once a POST is waiting at the gate."""
+        self.gate = asyncio.Event()
+
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
+        self.sending.set()
+        await self.gate.wait()
+        return await super().post(agent_id, request, path)
 
 
 class Harness:
-    """An engine against a running simulator (one per test; close it)."""
+    """An engine against a running simulator (``async with``, or the ``harness`` fixture)."""
 
     def __init__(
         self, url: str, db: Path, *, clock: FakeClock | None = None, seed: int = 1, **engine: Any
@@ -85,8 +158,27 @@ class Harness:
         """Register a key for an agent made during the test."""
         self.keys[agent_id] = Secret(key, "test")
 
+    async def open_stream(self, intent: OpenStream) -> Stream:
+        """Preview and execute ``intent``; the new stream's record."""
+        preview = await self.engine.preview(intent)
+        result = await self.engine.execute(preview)
+        assert result.done, result
+        assert preview.stream_id is not None
+        return self.engine.stream(preview.stream_id)
+
     async def aclose(self) -> None:
         """Close the client, the journal connection and the store."""
         await self.client.aclose()
         self.conn.close()
         self.store.close()
+
+    async def __aenter__(self) -> Harness:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

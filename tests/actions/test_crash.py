@@ -16,11 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
+from pf_tui.core.money.types import StreamMode
 from pf_tui.sim.http.server import SimServer
 from pf_tui.usd import fee_of
 
-from .helpers import Harness, agents, casino_balance, money_requests, sim_get, sim_post
+from .helpers import (
+    BOTH_MODES,
+    Harness,
+    casino_balance,
+    last_seq,
+    open_intent,
+    posts,
+    sim_get,
+    sim_post,
+)
 
 POINTS = ("before_journal", "after_journal", "after_send", "after_reply")
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,32 +55,20 @@ async def crash_loop(sim: SimServer, tmp_path: Path, mode: StreamMode, rounds: i
     if mode is StreamMode.TRANCHE:
         sim_post(sim.url, "/_sim/config", {"idempotency_on_classic": False})
     db = tmp_path / "store.sqlite3"
-    fleet = agents(sim.url)
-    payer, payee = fleet[0]["agent_id"], fleet[1]["agent_id"]
-    payer0, payee0 = casino_balance(sim.url, payer), casino_balance(sim.url, payee)
     budget = TRANCHE * (rounds * len(POINTS) + 1)
-    h = Harness(sim.url, db)
-    try:
-        opened = await h.engine.execute(
-            await h.engine.preview(
-                OpenStream(
-                    payer, payee, "0.01", StreamUnit.CALL, str(budget), str(TRANCHE), "crash", mode
-                )
-            )
-        )
-        assert opened.done
-        stream_id = h.engine.streams(payer)[0].id
-    finally:
-        await h.aclose()
-    start_seq = money_requests(sim.url)[-1]["seq"]
+    intent = open_intent(sim.url, budget=str(budget), batch=str(TRANCHE), mode=mode, memo="crash")
+    payer, payee = intent.agent_id, intent.payee
+    payer0, payee0 = casino_balance(sim.url, payer), casino_balance(sim.url, payee)
+    async with Harness(sim.url, db) as h:
+        stream_id = (await h.open_stream(intent)).id
+    start_seq = last_seq(sim.url)
 
     journaled: list[str] = []
     for _ in range(rounds):
         for point in POINTS:
             key = crash_once(sim.url, db, stream_id, point)
             assert key is not None
-            restart = Harness(sim.url, db)
-            try:
+            async with Harness(sim.url, db) as restart:
                 await restart.engine.reconcile()
                 assert restart.engine.unsettled() == [], point
                 if restart.engine.journal.has_intent(key):
@@ -79,11 +76,9 @@ async def crash_loop(sim: SimServer, tmp_path: Path, mode: StreamMode, rounds: i
                     assert restart.engine.result(key).done, (point, restart.engine.result(key))
                 else:
                     assert point == "before_journal"
-            finally:
-                await restart.aclose()
 
     assert len(journaled) == rounds * (len(POINTS) - 1)
-    log = [r for r in money_requests(sim.url, start_seq) if r["method"] == "POST"]
+    log = posts(sim.url, start_seq)
     succeeded = Counter(
         r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300
     )
@@ -98,14 +93,9 @@ async def crash_loop(sim: SimServer, tmp_path: Path, mode: StreamMode, rounds: i
     assert casino_balance(sim.url, payee) == payee0 + len(journaled) * (TRANCHE - fee_of(TRANCHE))
 
 
-@pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_kill_at_each_point_once(sim: SimServer, tmp_path: Path, mode: StreamMode) -> None:
-    await crash_loop(sim, tmp_path, mode, 1)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_kill_at_each_point_twenty_times(
-    sim: SimServer, tmp_path: Path, mode: StreamMode
+@BOTH_MODES
+@pytest.mark.parametrize("rounds", [1, pytest.param(20, marks=pytest.mark.slow)])
+async def test_kill_at_each_point(
+    sim: SimServer, tmp_path: Path, mode: StreamMode, rounds: int
 ) -> None:
-    await crash_loop(sim, tmp_path, mode, 20)
+    await crash_loop(sim, tmp_path, mode, rounds)

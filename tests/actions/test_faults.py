@@ -14,11 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from pf_tui.core.money.types import OpenStream, ReleasePartial, RequestState, StreamMode, StreamUnit
+from pf_tui.core.money.types import ReleasePartial, RequestState, StreamMode
 from pf_tui.sim.http.server import SimServer
 from pf_tui.usd import fee_of
 
-from .helpers import Harness, agents, casino_balance, money_requests, sim_get, sim_post
+from .helpers import (
+    BOTH_MODES,
+    Harness,
+    casino_balance,
+    last_seq,
+    open_intent,
+    posts,
+    sim_get,
+    sim_post,
+)
 
 RATE = Decimal("0.01")
 UNITS = 10  # 10 calls x $0.01 = one $0.10 tranche per release
@@ -51,99 +60,77 @@ FAULTS = [
 async def run_releases(sim: SimServer, tmp_path: Path, mode: StreamMode, n: int) -> None:
     if mode is StreamMode.TRANCHE:
         sim_post(sim.url, "/_sim/config", {"idempotency_on_classic": False})
-    h = Harness(sim.url, tmp_path / "store.sqlite3", seed=n)
-    try:
-        fleet = agents(sim.url)
-        payer, payee = fleet[0]["agent_id"], fleet[1]["agent_id"]
-        payer0, payee0 = casino_balance(sim.url, payer), casino_balance(sim.url, payee)
-        per_release = RATE * UNITS
-        budget = per_release * (n + 1)
-        opened = await h.engine.execute(
-            await h.engine.preview(
-                OpenStream(
-                    payer,
-                    payee,
-                    str(RATE),
-                    StreamUnit.CALL,
-                    str(budget),
-                    str(per_release),
-                    "feed",
-                    mode,
-                )
+    async with Harness(sim.url, tmp_path / "store.sqlite3", seed=n) as h:
+        await _releases(h, sim.url, mode, n)
+
+
+async def _releases(h: Harness, url: str, mode: StreamMode, n: int) -> None:
+    per_release = RATE * UNITS
+    budget = per_release * (n + 1)
+    intent = open_intent(
+        url, rate=str(RATE), budget=str(budget), batch=str(per_release), mode=mode, memo="feed"
+    )
+    payer, payee = intent.agent_id, intent.payee
+    payer0, payee0 = casino_balance(url, payer), casino_balance(url, payee)
+    stream_id = (await h.open_stream(intent)).id
+    sim_post(url, "/_sim/faults", FAULTS)
+    start_seq = last_seq(url)
+
+    intents: list[str] = []
+    for _ in range(n):
+        preview = await h.engine.preview(ReleasePartial(stream_id, count=UNITS))
+        intents.append(preview.key)
+        result = await h.engine.execute(preview)
+        for _attempt in range(20):
+            if result.state is not RequestState.UNKNOWN:
+                break
+            settled = await h.engine.reconcile()
+            result = next(
+                (r for r in settled if r.key == preview.key), h.engine.result(preview.key)
             )
-        )
-        assert opened.done
-        stream_id = opened_stream = h.engine.streams(payer)[0].id
-        sim_post(sim.url, "/_sim/faults", FAULTS)
-        start_seq = money_requests(sim.url)[-1]["seq"]
+        assert result.done, result
+    assert h.engine.unsettled() == []
 
-        intents: list[str] = []
-        for _ in range(n):
-            preview = await h.engine.preview(ReleasePartial(stream_id, count=UNITS))
-            intents.append(preview.key)
-            result = await h.engine.execute(preview)
-            for _attempt in range(20):
-                if result.state is not RequestState.UNKNOWN:
-                    break
-                settled = await h.engine.reconcile()
-                result = next(
-                    (r for r in settled if r.key == preview.key), h.engine.result(preview.key)
-                )
-            assert result.done, result
-        assert h.engine.unsettled() == []
-        assert opened_stream
+    # One key per intent, derived per request; retries reuse keys, never new ones.
+    log = posts(url, start_seq)
+    expected_keys: set[str] = set()
+    for key in intents:
+        expected_keys |= {key} if mode is StreamMode.NATIVE else {f"{key}/1", f"{key}/2"}
+    assert len(set(intents)) == n
+    assert {r["idempotency_key"] for r in log} == expected_keys
+    assert any(r["fault"] == "reset" and r["executed"] for r in log)  # the faults did bite
+    # Executed exactly once. A handler that ran and refused (a classic release resent after
+    # it went through answers 409) moved nothing; a reset hides the handler's status (0).
+    ran = Counter(
+        r["idempotency_key"]
+        for r in log
+        if r["executed"] and (r["status"] == 0 or r["status"] < 400)
+    )
+    succeeded = Counter(
+        r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300
+    )
+    assert set(ran) == expected_keys
+    assert all(c <= 1 for c in succeeded.values())
+    if mode is StreamMode.NATIVE:
+        assert all(c == 1 for c in ran.values())
+    else:
+        assert all(ran[f"{k}/2"] == 1 for k in intents)  # creates: production ignores the key
+        mine = [e for e in sim_get(url, "/_sim/state")["escrows"] if e["creator_id"] == payer]
+        assert len(mine) == n + 1
+        assert Counter(e["status"] for e in mine) == {"released": n, "funded": 1}
 
-        # One key per intent, derived per request; retries reuse keys, never new ones.
-        log = [r for r in money_requests(sim.url, start_seq) if r["method"] == "POST"]
-        expected_keys: set[str] = set()
-        for key in intents:
-            expected_keys |= {key} if mode is StreamMode.NATIVE else {f"{key}/1", f"{key}/2"}
-        assert len(set(intents)) == n
-        assert {r["idempotency_key"] for r in log} == expected_keys
-        assert any(r["fault"] == "reset" and r["executed"] for r in log)  # the faults did bite
-        # Executed exactly once. A handler that ran and refused (a classic release resent after
-        # it went through answers 409) moved nothing; a reset hides the handler's status (0).
-        ran = Counter(
-            r["idempotency_key"]
-            for r in log
-            if r["executed"] and (r["status"] == 0 or r["status"] < 400)
-        )
-        succeeded = Counter(
-            r["idempotency_key"] for r in log if r["executed"] and 200 <= r["status"] < 300
-        )
-        assert set(ran) == expected_keys
-        assert all(c <= 1 for c in succeeded.values())
-        if mode is StreamMode.NATIVE:
-            assert all(c == 1 for c in ran.values())
-        else:
-            assert all(ran[f"{k}/2"] == 1 for k in intents)  # creates: production ignores the key
-            mine = [
-                e for e in sim_get(sim.url, "/_sim/state")["escrows"] if e["creator_id"] == payer
-            ]
-            assert len(mine) == n + 1
-            assert Counter(e["status"] for e in mine) == {"released": n, "funded": 1}
-
-        # Balances equal a pure model of n releases of $0.10.
-        payer_model = payer0 - (budget if mode is StreamMode.NATIVE else per_release * (n + 1))
-        payee_model = payee0 + n * (per_release - fee_of(per_release))
-        assert casino_balance(sim.url, payer) == payer_model
-        assert casino_balance(sim.url, payee) == payee_model
-        stream = h.engine.stream(stream_id)
-        assert stream.released == per_release * n
-    finally:
-        await h.aclose()
+    # Balances equal a pure model of n releases of $0.10.
+    payer_model = payer0 - (budget if mode is StreamMode.NATIVE else per_release * (n + 1))
+    payee_model = payee0 + n * (per_release - fee_of(per_release))
+    assert casino_balance(url, payer) == payer_model
+    assert casino_balance(url, payee) == payee_model
+    stream = h.engine.stream(stream_id)
+    assert stream.released == per_release * n
 
 
-@pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_thirty_releases_through_faults(
-    sim: SimServer, tmp_path: Path, mode: StreamMode
+@BOTH_MODES
+@pytest.mark.parametrize("releases", [30, pytest.param(1000, marks=pytest.mark.slow)])
+async def test_releases_through_faults(
+    sim: SimServer, tmp_path: Path, mode: StreamMode, releases: int
 ) -> None:
-    await run_releases(sim, tmp_path, mode, 30)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_thousand_releases_through_faults(
-    sim: SimServer, tmp_path: Path, mode: StreamMode
-) -> None:
-    await run_releases(sim, tmp_path, mode, 1000)
+    await run_releases(sim, tmp_path, mode, releases)

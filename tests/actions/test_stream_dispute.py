@@ -4,117 +4,57 @@ made before the stream moved is refused as stale instead of being sent."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import (
     ActionValidationError,
-    DisputeEscrow,
-    OpenStream,
     ReleasePartial,
     StalePreviewError,
     StreamMode,
-    StreamUnit,
+    StreamState,
 )
-from pf_tui.sim.http.server import SimServer
-from tests.actions.helpers import Harness, agents, money_requests
 
-REASON = "the feed stopped delivering prices"
+from .helpers import BOTH_MODES, Harness, last_seq, open_intent, posts, stream_dispute
 
 
-async def _open(h: Harness, url: str, mode: StreamMode) -> str:
-    fleet = agents(url)
-    opened = await h.engine.execute(
-        await h.engine.preview(
-            OpenStream(
-                fleet[0]["agent_id"],
-                fleet[1]["agent_id"],
-                "0.5",
-                StreamUnit.CALL,
-                "3",
-                "1",
-                mode=mode,
-            )
-        )
+async def open_stream(h: Harness, mode: StreamMode = StreamMode.NATIVE) -> Stream:
+    """A $3 stream at $0.50 a call, funded in $1 tranches in tranche mode."""
+    return await h.open_stream(open_intent(h.url, rate="0.5", budget="3", batch="1", mode=mode))
+
+
+@BOTH_MODES
+async def test_dispute_ends_the_stream(harness: Harness, mode: StreamMode) -> None:
+    stream = await open_stream(harness, mode)
+    before = last_seq(harness.url)
+    result = await harness.engine.execute(await harness.engine.preview(stream_dispute(stream)))
+    assert result.done, result
+    sent = posts(harness.url, before)
+    assert len(sent) == 1 and sent[0]["path"] in (
+        f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute",
+        f"/escrow/escrow/dispute/{stream.escrow_id}",
     )
-    assert opened.done, opened
-    return h.engine.streams()[0].id
+    assert harness.engine.stream(stream.id).state is StreamState.DISPUTED
+    with pytest.raises(ActionValidationError, match="disputed"):
+        await harness.engine.preview(ReleasePartial(stream.id, count=1))
 
 
-@pytest.mark.parametrize("mode", [StreamMode.NATIVE, StreamMode.TRANCHE])
-async def test_dispute_ends_the_stream(sim: SimServer, tmp_path: Path, mode: StreamMode) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3")
-    try:
-        sid = await _open(h, sim.url, mode)
-        stream = h.engine.stream(sid)
-        before = money_requests(sim.url)[-1]["seq"]
-        preview = await h.engine.preview(
-            DisputeEscrow(
-                stream.agent_id,
-                str(stream.escrow_id),
-                REASON,
-                dialect=stream.dialect,
-                stream_id=sid,
-            )
-        )
-        result = await h.engine.execute(preview)
-        assert result.done, result
-        sent = [r for r in money_requests(sim.url, before) if r["method"] == "POST"]
-        assert len(sent) == 1 and sent[0]["path"] in (
-            f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute",
-            f"/escrow/escrow/dispute/{stream.escrow_id}",
-        )
-        assert h.engine.stream(sid).state.value == "disputed"
-        with pytest.raises(ActionValidationError, match="disputed"):
-            await h.engine.preview(ReleasePartial(sid, count=1))
-    finally:
-        await h.aclose()
+async def test_dispute_preview_goes_stale_when_the_stream_moves(harness: Harness) -> None:
+    stream = await open_stream(harness)
+    dispute = await harness.engine.preview(stream_dispute(stream))
+    released = await harness.engine.execute(
+        await harness.engine.preview(ReleasePartial(stream.id, count=1))
+    )
+    assert released.done and harness.engine.stream(stream.id).released == Decimal("0.5")
+    before = last_seq(harness.url)
+    with pytest.raises(StalePreviewError):
+        await harness.engine.execute(dispute)
+    assert posts(harness.url, before) == []
+    assert harness.engine.stream(stream.id).state is not StreamState.DISPUTED
 
 
-async def test_dispute_preview_goes_stale_when_the_stream_moves(
-    sim: SimServer, tmp_path: Path
-) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3")
-    try:
-        sid = await _open(h, sim.url, StreamMode.NATIVE)
-        stream = h.engine.stream(sid)
-        dispute = await h.engine.preview(
-            DisputeEscrow(
-                stream.agent_id,
-                str(stream.escrow_id),
-                REASON,
-                dialect=stream.dialect,
-                stream_id=sid,
-            )
-        )
-        released = await h.engine.execute(await h.engine.preview(ReleasePartial(sid, count=1)))
-        assert released.done and h.engine.stream(sid).released == Decimal("0.5")
-        before = money_requests(sim.url)[-1]["seq"]
-        with pytest.raises(StalePreviewError):
-            await h.engine.execute(dispute)
-        assert [r for r in money_requests(sim.url, before) if r["method"] == "POST"] == []
-        assert h.engine.stream(sid).state.value != "disputed"
-    finally:
-        await h.aclose()
-
-
-async def test_dispute_of_another_escrow_under_a_stream_id_is_refused(
-    sim: SimServer, tmp_path: Path
-) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3")
-    try:
-        sid = await _open(h, sim.url, StreamMode.NATIVE)
-        stream = h.engine.stream(sid)
-        with pytest.raises(ActionValidationError, match="current one"):
-            await h.engine.preview(
-                DisputeEscrow(
-                    stream.agent_id,
-                    "esc_0000000000000000",
-                    REASON,
-                    dialect=stream.dialect,
-                    stream_id=sid,
-                )
-            )
-    finally:
-        await h.aclose()
+async def test_dispute_of_another_escrow_under_a_stream_id_is_refused(harness: Harness) -> None:
+    stream = await open_stream(harness)
+    with pytest.raises(ActionValidationError, match="current one"):
+        await harness.engine.preview(stream_dispute(stream, "esc_0000000000000000"))

@@ -16,15 +16,14 @@ from pf_tui.core.money.types import (
     ActionValidationError,
     DisputeEscrow,
     LimitExceededError,
-    OpenStream,
     ReadOnlyError,
     ReleasePartial,
+    Resource,
     StreamMode,
-    StreamUnit,
 )
 from pf_tui.sim.http.server import SimServer
 
-from .helpers import Harness, agents, money_requests
+from .helpers import Harness, last_seq, money_requests, open_intent
 
 LIMIT = Decimal("50")
 
@@ -46,127 +45,66 @@ LIMIT = Decimal("50")
 async def test_bad_amounts_refused_before_the_network(
     sim: SimServer, tmp_path: Path, text: str, expected: str
 ) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3", max_action_usd=LIMIT)
-    try:
-        fleet = agents(sim.url)
-        before = money_requests(sim.url)[-1]["seq"] if money_requests(sim.url) else 0
+    async with Harness(sim.url, tmp_path / "s.sqlite3", max_action_usd=LIMIT) as h:
+        before = last_seq(sim.url)
         with pytest.raises(ActionValidationError) as info:
-            await h.engine.preview(
-                OpenStream(
-                    fleet[0]["agent_id"],
-                    fleet[1]["agent_id"],
-                    "0.01",
-                    StreamUnit.CALL,
-                    text,
-                    "0.10",
-                )
-            )
+            await h.engine.preview(open_intent(sim.url, budget=text, batch="0.10"))
         assert expected in str(info.value)
         assert info.value.field == "budget"
         if expected == "over the limit":
             assert isinstance(info.value, LimitExceededError)
         assert money_requests(sim.url, before) == []  # not even a balance read
-    finally:
-        await h.aclose()
 
 
 async def test_good_amounts_parse_to_decimal(sim: SimServer, tmp_path: Path) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3", max_action_usd=LIMIT)
-    try:
+    async with Harness(sim.url, tmp_path / "s.sqlite3", max_action_usd=LIMIT) as h:
         assert h.engine.parse_amount("0.1", "amount") == Decimal("0.1")
         assert h.engine.parse_amount("50", "amount") == Decimal("50")
-        fleet = agents(sim.url)
         preview = await h.engine.preview(
-            OpenStream(
-                fleet[0]["agent_id"],
-                fleet[1]["agent_id"],
-                "0.01",
-                StreamUnit.CALL,
-                "0.1",
-                "0.1",
-                mode=StreamMode.TRANCHE,
-            )
+            open_intent(sim.url, budget="0.1", batch="0.1", mode=StreamMode.TRANCHE)
         )
         assert preview.amount == Decimal("0.1") and isinstance(preview.amount, Decimal)
-        assert preview.requests[0].body is not None and preview.requests[0].body[
-            "amount_usd"
-        ] == Decimal("0.1")
-        assert preview.balance_after == preview.balance_before - Decimal("0.1")  # type: ignore[operator]
-    finally:
-        await h.aclose()
+        body = preview.requests[0].body
+        assert body is not None and body["amount_usd"] == Decimal("0.1")
+        assert preview.balance_before is not None
+        assert preview.balance_after == preview.balance_before - Decimal("0.1")
 
 
 async def test_over_limit_release_never_leaves(sim: SimServer, tmp_path: Path) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3", max_action_usd=Decimal("1"))
-    try:
-        fleet = agents(sim.url)
-        opened = await h.engine.execute(
-            await h.engine.preview(
-                OpenStream(
-                    fleet[0]["agent_id"],
-                    fleet[1]["agent_id"],
-                    "0.5",
-                    StreamUnit.CALL,
-                    "3",
-                    "0.5",
-                    mode=StreamMode.TRANCHE,
-                )
-            )
+    async with Harness(sim.url, tmp_path / "s.sqlite3", max_action_usd=Decimal("1")) as h:
+        stream = await h.open_stream(
+            open_intent(sim.url, rate="0.5", budget="3", batch="0.5", mode=StreamMode.TRANCHE)
         )
-        assert opened.done
-        sid = h.engine.streams()[0].id
-        before = money_requests(sim.url)[-1]["seq"]
+        before = last_seq(sim.url)
         with pytest.raises(LimitExceededError):
-            await h.engine.preview(ReleasePartial(sid, count=3))  # $1.50 owed > $1 limit
+            await h.engine.preview(ReleasePartial(stream.id, count=3))  # $1.50 owed > $1 limit
         with pytest.raises(ActionValidationError, match="reason"):
             await h.engine.preview(
-                DisputeEscrow(fleet[0]["agent_id"], "esc_0000000000000000", "too short")
+                DisputeEscrow(stream.agent_id, "esc_0000000000000000", "too short")
             )
         assert money_requests(sim.url, before) == []
-    finally:
-        await h.aclose()
 
 
 async def test_read_only_refuses_everything(sim: SimServer, tmp_path: Path) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3", read_only=True)
-    try:
-        fleet = agents(sim.url)
+    async with Harness(sim.url, tmp_path / "s.sqlite3", read_only=True) as h:
         with pytest.raises(ReadOnlyError):
-            await h.engine.preview(
-                OpenStream(
-                    fleet[0]["agent_id"], fleet[1]["agent_id"], "0.01", StreamUnit.CALL, "1", "0.1"
-                )
-            )
-    finally:
-        await h.aclose()
+            await h.engine.preview(open_intent(sim.url))
 
 
-async def test_one_action_at_a_time_per_stream(sim: SimServer, tmp_path: Path) -> None:
-    h = Harness(sim.url, tmp_path / "s.sqlite3")
-    try:
-        fleet = agents(sim.url)
-        await h.engine.execute(
-            await h.engine.preview(
-                OpenStream(
-                    fleet[0]["agent_id"], fleet[1]["agent_id"], "0.01", StreamUnit.CALL, "1", "0.1"
-                )
-            )
-        )
-        sid = h.engine.streams()[0].id
-        first = await h.engine.preview(ReleasePartial(sid, count=1))
-        h.engine._busy[f"stream:{sid}"] = first.key
-        with pytest.raises(ActionInFlightError, match="in flight"):
-            await h.engine.preview(ReleasePartial(sid, count=1))
-        h.engine._busy.clear()
-        # Two identical intents are two payments with two keys; re-executing one preview is not.
-        second = await h.engine.preview(ReleasePartial(sid, count=1))
-        assert first.key != second.key
-        assert (await h.engine.execute(first)).done
-        again = await h.engine.execute(first)
-        assert again.done and again.key == first.key
-        assert h.engine.stream(sid).released == Decimal("0.01")
-    finally:
-        await h.aclose()
+async def test_one_action_at_a_time_per_stream(harness: Harness) -> None:
+    stream = await harness.open_stream(open_intent(harness.url))
+    first = await harness.engine.preview(ReleasePartial(stream.id, count=1))
+    harness.engine._busy[Resource.stream(stream.id)] = first.key
+    with pytest.raises(ActionInFlightError, match="in flight"):
+        await harness.engine.preview(ReleasePartial(stream.id, count=1))
+    harness.engine._busy.clear()
+    # Two identical intents are two payments with two keys; re-executing one preview is not.
+    second = await harness.engine.preview(ReleasePartial(stream.id, count=1))
+    assert first.key != second.key
+    assert (await harness.engine.execute(first)).done
+    again = await harness.engine.execute(first)
+    assert again.done and again.key == first.key
+    assert harness.engine.stream(stream.id).released == Decimal("0.01")
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

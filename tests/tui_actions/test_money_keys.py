@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from pf_tui.core.money.types import RequestState, StreamMode, StreamState
+from pf_tui.core.money.types import RequestState, Resource, StreamMode, StreamState
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.commands import ActionCommands
@@ -227,7 +227,7 @@ class TestGuards:
             await settle(app, pilot)
             stream = await open_stream(app)
             await show_escrow(app, pilot, str(stream.escrow_id))
-            app.money.engine._busy[f"stream:{stream.id}"] = "in-flight-intent"
+            app.money.engine._busy[Resource.stream(stream.id)] = "in-flight-intent"
             notes: list[str] = []
             app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
             await pilot.press("l")

@@ -20,15 +20,18 @@ from __future__ import annotations
 import random
 import sqlite3
 import uuid
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from functools import singledispatchmethod
 
 from pf_tui.api.errors import PurpleFleaError
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.money.journal import Journal, intent_of
 from pf_tui.core.money.plan import (
     Planned,
+    StreamChange,
     plan_close,
     plan_complete,
     plan_dispute,
@@ -57,6 +60,8 @@ from pf_tui.core.money.types import (
     ReadOnlyError,
     ReleasePartial,
     RequestState,
+    Resource,
+    ResourceKind,
     StalePreviewError,
     StreamMode,
     StreamState,
@@ -71,13 +76,34 @@ MAX_COUNT = 10**9
 """A counted release of more units than this is a typo."""
 
 
+@dataclass(frozen=True, slots=True)
+class _PlanContext:
+    """What a planner gets besides its intent."""
+
+    key: str
+    """The intent's UUID (its idempotency key, or the stem of its requests' keys)."""
+    now: float
+    """The instant the plan is for (what is owed is computed at it)."""
+    balance: Decimal | None
+    """The paying agent's balance as last read (``None``: not read yet, or unreadable)."""
+    stream_id: str | None = None
+    """The stream id a preview showed, when re-planning it: an open gives its new stream this id
+    again (the other intents name their stream themselves)."""
+
+
 class ActionEngine:
     """Validate, preview, execute and reconcile money actions; keep stream records.
 
-    ``conn`` is the store's journal connection (:meth:`pf_tui.core.store.db.Store.journal_connection`,
-    ``synchronous=FULL``). ``max_action_usd`` bounds every amount an action moves; ``read_only``
-    refuses everything. ``checkpoint`` is called with ``before_journal``, ``after_journal`` and
-    ``after_reply`` (crash tests kill the process there).
+    ``conn`` is the store's journal connection
+    (:meth:`pf_tui.core.store.db.Store.journal_connection`, ``synchronous=FULL``).
+    ``max_action_usd`` bounds every amount an action moves; ``read_only`` refuses everything.
+    ``checkpoint`` is called with ``before_journal``, ``after_journal`` and ``after_reply``
+    (crash tests kill the process there).
+
+    Each intent type has one planner, registered on :meth:`_plan` (validation and the stream
+    record it needs, then the pure ``plan_*`` function); the intent itself says what it holds
+    while it runs (``intent.resource``), so one action at a time acts on a stream, an escrow, a
+    faucet claim or a new stream from one agent to one payee.
     """
 
     def __init__(
@@ -109,8 +135,8 @@ class ActionEngine:
             rng=rng,
             checkpoint=self._checkpoint,
         )
-        self._busy: dict[str, str] = {}
-        """Resource (``stream:<id>``, ``escrow:<id>``, ``faucet:<agent>``) -> intent in flight."""
+        self._busy: dict[Resource, str] = {}
+        """What an action is running on -> the key of that action's intent."""
 
     # ---- validation --------------------------------------------------------------------------
 
@@ -138,8 +164,8 @@ class ActionEngine:
     def _check_limit(self, amount: Decimal, field: str = "amount") -> None:
         if self.max_action_usd is not None and amount > self.max_action_usd:
             raise LimitExceededError(
-                f"{field}: {format_usd(amount, dp=6)} is over the limit of {format_usd(self.max_action_usd)}"
-                " ([ui] max_action_usd)",
+                f"{field}: {format_usd(amount, dp=6)} is over the limit of "
+                f"{format_usd(self.max_action_usd)} ([ui] max_action_usd)",
                 field=field,
             )
 
@@ -164,31 +190,31 @@ class ActionEngine:
             )
         return text
 
-    def _resource(self, intent: Intent) -> str:
-        if isinstance(intent, (ReleasePartial, CloseStream)):
-            return f"stream:{intent.stream_id}"
-        if isinstance(intent, DisputeEscrow):
-            return (
-                f"stream:{intent.stream_id}" if intent.stream_id else f"escrow:{intent.escrow_id}"
-            )
-        if isinstance(intent, MarkComplete):
-            return f"escrow:{intent.escrow_id}"
-        if isinstance(intent, ClaimFaucet):
-            return f"faucet:{intent.agent_id}"
-        return f"open:{intent.agent_id}:{intent.payee}"
-
-    def _refuse_busy(self, resource: str, own: str | None = None) -> None:
+    def _refuse_busy(self, resource: Resource, own: str | None = None) -> None:
+        """Refuse a second action on ``resource`` (``own``: the intent asking, when executing)."""
         holder = self._busy.get(resource)
         if holder is not None and holder != own:
             raise ActionInFlightError(
-                f"another action on this {resource.split(':')[0]} is in flight; wait for it to finish"
+                f"another action on {resource} is in flight; wait for it to finish"
             )
-        if resource.startswith("stream:") and resource[7:] in self.journal.unsettled_streams():
-            if own is None or not self.journal.has_intent(own):
-                raise ActionInFlightError(
-                    "this stream has an action whose outcome is not known yet; it is reconciled on the "
-                    "next poll (or run reconcile) before anything else is sent"
-                )
+        if (
+            resource.kind is ResourceKind.STREAM
+            and resource.id in self.journal.unsettled_streams()
+            and (own is None or not self.journal.has_intent(own))
+        ):
+            raise ActionInFlightError(
+                f"{resource} has an action whose outcome is not known yet; it is reconciled on "
+                "the next poll (or run reconcile) before anything else is sent"
+            )
+
+    @contextmanager
+    def _holding(self, resource: Resource, key: str) -> Iterator[None]:
+        """Intent ``key`` acts on ``resource`` for the block: another action on it is refused."""
+        self._busy[resource] = key
+        try:
+            yield
+        finally:
+            self._busy.pop(resource, None)
 
     def _stream(self, stream_id: str) -> Stream:
         stream = self.book.get(stream_id)
@@ -203,12 +229,12 @@ class ActionEngine:
     async def preview(self, intent: Intent) -> ActionPreview:
         """Validate ``intent`` and show exactly what :meth:`execute` would send (sends nothing)."""
         self._refuse_read_only()
-        self._refuse_busy(self._resource(intent))
+        self._refuse_busy(intent.resource)
         key = str(uuid.uuid4())
         now = self.clock.now()
-        planned = self._plan(intent, key, now, balance=None)  # validates before any read
+        planned = self._plan(intent, _PlanContext(key, now, None))  # validates before any read
         balance = await self._balance(planned.preview.agent_id)
-        planned = self._plan(intent, key, now, balance=balance)
+        planned = self._plan(intent, _PlanContext(key, now, balance))
         self._check_limit(planned.preview.amount)
         return replace(planned.preview, created_at=now)
 
@@ -218,41 +244,60 @@ class ActionEngine:
         except PurpleFleaError:
             return None  # the dialog shows "-": a read failure must not block a payment
 
-    def _plan(self, intent: Intent, key: str, now: float, balance: Decimal | None) -> Planned:
-        if isinstance(intent, OpenStream):
-            return plan_open(intent, key, self._new_stream(intent, now), balance)
-        if isinstance(intent, ReleasePartial):
-            stream = self._stream(intent.stream_id)
-            if stream.state is StreamState.CLOSING:
-                raise ActionValidationError("the stream is closing", field="stream_id")
-            owed = self._owed_for(stream, intent.count, intent.amount, now)
-            if owed <= 0:
-                raise ActionValidationError("nothing is owed yet", field="amount")
-            self._check_limit(owed)
-            return plan_release(intent, key, stream, owed, balance, now)
-        if isinstance(intent, CloseStream):
-            stream = self._stream(intent.stream_id)
-            owed = self._owed_for(stream, intent.count, None, now)
-            self._check_limit(owed, "owed")
-            if intent.unearned is CloseChoice.DISPUTE:
-                intent = replace(intent, reason=self._reason(intent.reason))
-            return plan_close(intent, key, stream, owed, balance, now)
-        if isinstance(intent, DisputeEscrow):
-            intent = replace(intent, reason=self._reason(intent.reason))
-            stream = self._stream(intent.stream_id) if intent.stream_id else None
-            if stream is not None:
-                if str(stream.escrow_id) != str(intent.escrow_id):
-                    raise ActionValidationError(
-                        "that escrow is not the stream's current one", field="escrow_id"
-                    )
-                # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
-                intent = replace(intent, dialect=stream.dialect)
-            return plan_dispute(intent, key, balance, stream)
-        if isinstance(intent, MarkComplete):
-            return plan_complete(intent, key, balance)
-        if isinstance(intent, ClaimFaucet):
-            return plan_faucet(intent, key, balance)
+    # ---- one planner per intent type ----------------------------------------------------------
+
+    @singledispatchmethod
+    def _plan(self, intent: Intent, ctx: _PlanContext) -> Planned:
+        """Validate ``intent`` and plan its requests, with the planner registered for its type."""
         raise ActionValidationError(f"unknown action {type(intent).__name__}")
+
+    @_plan.register
+    def _plan_open(self, intent: OpenStream, ctx: _PlanContext) -> Planned:
+        stream = self._new_stream(intent, ctx.now)
+        if ctx.stream_id is not None:
+            stream = replace(stream, id=ctx.stream_id)
+        return plan_open(intent, ctx.key, stream, ctx.balance)
+
+    @_plan.register
+    def _plan_release(self, intent: ReleasePartial, ctx: _PlanContext) -> Planned:
+        stream = self._stream(intent.stream_id)
+        if stream.state is StreamState.CLOSING:
+            raise ActionValidationError("the stream is closing", field="stream_id")
+        owed = self._owed_for(stream, intent.count, intent.amount, ctx.now)
+        if owed <= 0:
+            raise ActionValidationError("nothing is owed yet", field="amount")
+        self._check_limit(owed)
+        return plan_release(intent, ctx.key, stream, owed, ctx.balance, ctx.now)
+
+    @_plan.register
+    def _plan_close(self, intent: CloseStream, ctx: _PlanContext) -> Planned:
+        stream = self._stream(intent.stream_id)
+        owed = self._owed_for(stream, intent.count, None, ctx.now)
+        self._check_limit(owed, "owed")
+        if intent.unearned is CloseChoice.DISPUTE:
+            intent = replace(intent, reason=self._reason(intent.reason))
+        return plan_close(intent, ctx.key, stream, owed, ctx.balance, ctx.now)
+
+    @_plan.register
+    def _plan_dispute(self, intent: DisputeEscrow, ctx: _PlanContext) -> Planned:
+        intent = replace(intent, reason=self._reason(intent.reason))
+        stream = self._stream(intent.stream_id) if intent.stream_id else None
+        if stream is not None:
+            if str(stream.escrow_id) != str(intent.escrow_id):
+                raise ActionValidationError(
+                    "that escrow is not the stream's current one", field="escrow_id"
+                )
+            # The stream knows its escrow's dialect (a tranche is classic whatever a list said).
+            intent = replace(intent, dialect=stream.dialect)
+        return plan_dispute(intent, ctx.key, ctx.balance, stream)
+
+    @_plan.register
+    def _plan_complete(self, intent: MarkComplete, ctx: _PlanContext) -> Planned:
+        return plan_complete(intent, ctx.key, ctx.balance)
+
+    @_plan.register
+    def _plan_faucet(self, intent: ClaimFaucet, ctx: _PlanContext) -> Planned:
+        return plan_faucet(intent, ctx.key, ctx.balance)
 
     def _owed_for(
         self, stream: Stream, count: int | str | None, amount: Decimal | str | None, now: float
@@ -261,7 +306,8 @@ class ActionEngine:
             value = self.parse_amount(amount, "amount")
             if value > stream.budget - stream.released:
                 raise ActionValidationError(
-                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased budget",
+                    f"amount: {format_usd(value, dp=6)} is more than the stream's unreleased "
+                    "budget",
                     field="amount",
                 )
             return value
@@ -326,10 +372,9 @@ class ActionEngine:
         Executing the same preview again resumes the same intent (same keys): it never pays twice.
         """
         self._refuse_read_only()
-        resource = self._resource(preview.intent)
+        resource = preview.intent.resource
         self._refuse_busy(resource, own=preview.key)
-        self._busy[resource] = preview.key
-        try:
+        with self._holding(resource, preview.key):
             if self.journal.has_intent(preview.key):
                 return await self.runner.drive(preview.key)
             self._check_limit(preview.amount)
@@ -341,68 +386,44 @@ class ActionEngine:
             planned = self._replan(preview)
             self._checkpoint("before_journal")
             now = self.clock.now()
-            self.journal.begin(
-                preview, self._with_prior_state(planned), now, also=self._stream_begin(planned, now)
-            )
+            self.journal.begin(preview, planned.meta, now, also=self._stream_change(planned, now))
             if not preview.requests:
                 return ActionResult(
                     preview.key, preview.kind, RequestState.DONE, (), "nothing to send"
                 )
             return await self.runner.drive(preview.key)
-        finally:
-            self._busy.pop(resource, None)
 
     def _replan(self, preview: ActionPreview) -> Planned:
-        """The preview's own plan, after checking the stream did not change under it."""
-        if preview.stream_id is not None and not isinstance(preview.intent, OpenStream):
-            stream = self.book.get(preview.stream_id)
+        """The preview's own plan, after checking the stream did not change under it.
+
+        Planned again with the preview's own key, time and balance, the bodies and the
+        bookkeeping come out identical unless the stream moved.
+        """
+        resource = preview.intent.resource
+        if resource.kind is ResourceKind.STREAM:
+            stream = self.book.get(resource.id)
             if stream.version != preview.stream_version or stream.state.final:
                 raise StalePreviewError("the stream changed since this preview: preview it again")
-        planned = self._plan_again(preview)
+        ctx = _PlanContext(
+            preview.key, preview.created_at, preview.balance_before, preview.stream_id
+        )
+        planned = self._plan(preview.intent, ctx)
         if tuple(r.body for r in planned.preview.requests) != tuple(
             r.body for r in preview.requests
         ):
             raise StalePreviewError("the action no longer matches its preview: preview it again")
         return planned
 
-    def _plan_again(self, preview: ActionPreview) -> Planned:
-        # Rebuild with the preview's own time and key: the bodies and metadata come out identical.
-        from pf_tui.core.money.plan import Planned as _P
-
-        now = preview.created_at
-        if isinstance(preview.intent, OpenStream):
-            stream = replace(
-                self._new_stream(preview.intent, now), id=preview.stream_id or StreamBook.new_id()
-            )
-            planned = plan_open(preview.intent, preview.key, stream, preview.balance_before)
-            return _P(planned.preview, planned.meta, stream)
-        return self._plan(preview.intent, preview.key, now, preview.balance_before)
-
-    def _with_prior_state(self, planned: Planned) -> dict[int, dict[str, Any]]:
-        prior = None
-        if isinstance(planned.preview.intent, OpenStream):
-            prior = StreamState.CLOSED.value
-        elif planned.stream is not None:
-            prior = planned.stream.state.value
-        return {
-            seq: ({**m, "prior_state": prior} if prior else m) for seq, m in planned.meta.items()
-        }
-
-    def _stream_begin(self, planned: Planned, now: float) -> Any:
-        """The stream change that goes in the journal's first transaction."""
-        intent = planned.preview.intent
+    def _stream_change(self, planned: Planned, now: float) -> Callable[[], None] | None:
+        """The stream record change journaled with the intent (``None``: it makes none)."""
+        change, stream = planned.begin, planned.stream
+        if change is None or stream is None:
+            return None
 
         def apply() -> None:
-            if isinstance(intent, OpenStream) and planned.stream is not None:
-                self.book.save(replace(planned.stream, created_at=now, updated_at=now))
-            elif isinstance(intent, CloseStream) and planned.stream is not None:
-                stream = self.book.get(planned.stream.id)
-                if not planned.preview.requests:
-                    self.book.save(
-                        replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now)
-                    )
-                else:
-                    self.book.save(replace(stream, state=StreamState.CLOSING, updated_at=now))
+            # Read again inside the journal's transaction; an open's record is not there yet.
+            current = self.book.find(stream.id) or stream
+            self.book.save(change(current, now))
 
         return apply
 
@@ -415,16 +436,12 @@ class ActionEngine:
         results: list[ActionResult] = []
         for intent in self.journal.unsettled_intents():
             rows = self.journal.rows(intent)
-            resource = (
-                f"stream:{rows[0].stream_id}" if rows and rows[0].stream_id else f"intent:{intent}"
-            )
+            stream_id = rows[0].stream_id if rows else None
+            resource = Resource.stream(stream_id) if stream_id else Resource.intent(intent)
             if self._busy.get(resource) not in (None, intent):
                 continue
-            self._busy[resource] = intent
-            try:
+            with self._holding(resource, intent):
                 results.append(await self.runner.drive(intent))
-            finally:
-                self._busy.pop(resource, None)
         return results
 
     def unsettled(self) -> list[ActionResult]:
@@ -451,32 +468,29 @@ class ActionEngine:
 
     def pause(self, stream_id: str) -> Stream:
         """Stop a time-based stream accruing (local; nothing is sent)."""
-        self._refuse_read_only()
-        self._refuse_busy(f"stream:{stream_id}")
-        stream = self._stream(stream_id)
-        if stream.state is not StreamState.OPEN:
-            raise ActionValidationError(
-                f"stream is {stream.state.value}, not open", field="stream_id"
-            )
-        new = StreamBook.paused(stream, self.clock.now())
-        with self.journal.transaction():
-            self.book.save(new)
-        return new
+        return self._local_change(stream_id, StreamState.OPEN, StreamBook.paused)
 
     def resume(self, stream_id: str) -> Stream:
         """Let a paused stream accrue again (local; nothing is sent)."""
+        return self._local_change(stream_id, StreamState.PAUSED, StreamBook.resumed)
+
+    def _local_change(self, stream_id: str, state: StreamState, change: StreamChange) -> Stream:
+        """Apply ``change`` to a stream that is in ``state`` (no request, one transaction)."""
         self._refuse_read_only()
-        self._refuse_busy(f"stream:{stream_id}")
+        self._refuse_busy(Resource.stream(stream_id))
         stream = self._stream(stream_id)
-        if stream.state is not StreamState.PAUSED:
+        if stream.state is not state:
             raise ActionValidationError(
-                f"stream is {stream.state.value}, not paused", field="stream_id"
+                f"stream is {stream.state.value}, not {state.value}", field="stream_id"
             )
-        new = StreamBook.resumed(stream, self.clock.now())
+        new = change(stream, self.clock.now())
         with self.journal.transaction():
             self.book.save(new)
         return new
 
     def busy(self, stream_id: str) -> bool:
         """Whether an action on the stream is in flight or unsettled."""
-        return f"stream:{stream_id}" in self._busy or stream_id in self.journal.unsettled_streams()
+        return (
+            Resource.stream(stream_id) in self._busy
+            or stream_id in self.journal.unsettled_streams()
+        )

@@ -1,8 +1,8 @@
 """The money journal: every request of every intent, on disk before it leaves (API.md §5).
 
 One row per request in the store's ``actions`` table, keyed by its idempotency key (the intent's
-UUID, or ``<uuid>/<n>`` for the n-th request of a multi-request intent). The ``request`` column holds
-the whole planned request (op, route, body, the escrow it targets, the stream bookkeeping it
+UUID, or ``<uuid>/<n>`` for the n-th request of a multi-request intent). The ``request`` column
+holds the whole planned request (op, route, body, the escrow it targets, the stream bookkeeping it
 implies), so an intent can be finished or reconciled from the journal alone after a crash. State
 changes update the row's ``state`` and append to ``action_events``; nothing is ever deleted.
 
@@ -12,6 +12,7 @@ Commits go through the store's journal connection (``synchronous=FULL``): when :
 
 from __future__ import annotations
 
+import enum
 import getpass
 import os
 import sqlite3
@@ -19,13 +20,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict
 
 from pf_tui import usd
+from pf_tui.core.money.routes import route
 from pf_tui.core.money.types import (
     ActionKind,
     ActionPreview,
     EscrowRef,
+    EscrowTarget,
+    JsonObject,
     Op,
     PlannedRequest,
     RequestState,
@@ -34,6 +38,49 @@ from pf_tui.core.store.db import transaction
 from pf_tui.core.store.schema import migrate
 
 UNSETTLED = (RequestState.JOURNALED.value, RequestState.SENT.value, RequestState.UNKNOWN.value)
+_UNSETTLED_MARKS = ",".join("?" * len(UNSETTLED))
+"""The SQL placeholders of ``state IN (...)`` over :data:`UNSETTLED`."""
+
+
+class StreamEffect(str, enum.Enum):
+    """What a done request does to its stream's record (the journal's ``meta.effect``)."""
+
+    FUNDED = "funded"
+    """An escrow was created for the stream: it holds ``amount``."""
+    RELEASED = "released"
+    """``amount`` was paid out of the stream's escrow."""
+    CLOSED = "closed"
+    """The native escrow was closed: the rest went back to the payer."""
+    DISPUTED = "disputed"
+
+
+class RequestMeta(TypedDict, total=False):
+    """The stream bookkeeping one request implies once done, and what the runner noted before
+    sending it: the ``meta`` of the journaled request, as JSON (amounts and states as text)."""
+
+    effect: str
+    """A :class:`StreamEffect` value."""
+    amount: str
+    """What the request funds or releases (``Decimal`` text)."""
+    owed_left: str
+    """A release: what stays owed after it (``Decimal`` text)."""
+    checkpoint: str
+    """A release: ``repr`` of the instant the owed figure was computed for."""
+    final_state: str
+    """The :class:`StreamState` value the stream ends in once the intent's last request is done."""
+    prior_state: str
+    """The :class:`StreamState` value a refused request puts the stream back to."""
+    ledger_ids: list[str]
+    """A classic create: the casino ledger's row ids just before it was sent."""
+    ledger_full: bool
+    """A classic create: whether that ledger page was full (older rows may be out of view)."""
+
+
+_ActionRow = tuple[
+    str, str, str, str | None, str | None, str, str, str | None, str | None, str | None, float
+]
+"""``idempotency_key, kind, agent_id, stream_id, amount, request, state, response, error,
+server_ref, created_at`` of the ``actions`` table."""
 
 
 def operator_identity() -> str:
@@ -76,21 +123,19 @@ class JournalRow:
     op: Op
     agent_id: str
     stream_id: str | None
-    escrow: str | EscrowRef | None
+    escrow: EscrowTarget | None
     amount: Decimal | None
-    body: dict[str, Any] | None
+    body: JsonObject | None
     tag: str | None
-    meta: dict[str, Any]
+    meta: RequestMeta
     state: RequestState
-    response: Any
+    response: JsonObject | None
     error: str | None
     server_ref: str | None
     created_at: float
 
     def planned(self) -> PlannedRequest:
         """The request as it was planned (the route is rebuilt from op and escrow)."""
-        from pf_tui.core.money.plan import route
-
         service, method, path = route(self.op, self.escrow)
         return PlannedRequest(
             seq=self.seq,
@@ -106,13 +151,13 @@ class JournalRow:
         )
 
 
-def _escrow_to_json(target: str | EscrowRef | None) -> Any:
+def _escrow_to_json(target: EscrowTarget | None) -> dict[str, int] | str | None:
     if isinstance(target, EscrowRef):
         return {"ref": target.seq}
     return target
 
 
-def _escrow_from_json(value: Any) -> str | EscrowRef | None:
+def _escrow_from_json(value: object) -> EscrowTarget | None:
     if isinstance(value, dict):
         return EscrowRef(int(value["ref"]))
     return None if value is None else str(value)
@@ -135,7 +180,7 @@ class Journal:
     def begin(
         self,
         preview: ActionPreview,
-        meta: dict[int, dict[str, Any]],
+        meta: dict[int, RequestMeta],
         now: float,
         also: Callable[[], None] | None = None,
     ) -> None:
@@ -190,66 +235,47 @@ class Journal:
         state: RequestState,
         now: float,
         *,
-        response: Any = None,
+        response: JsonObject | None = None,
         error: str | None = None,
         server_ref: str | None = None,
         escrow_id: str | None = None,
-        meta: dict[str, Any] | None = None,
+        meta: RequestMeta | None = None,
         also: Callable[[], None] | None = None,
     ) -> None:
-        """Move request ``key`` to ``state`` (one durable transaction, with ``also`` inside)."""
+        """Move request ``key`` to ``state`` (one durable transaction, with ``also`` inside).
+
+        ``meta`` is merged into the request's journaled meta; the other fields are set when given.
+        """
         with self.transaction():
-            self.mark_in_tx(
-                key,
-                state,
-                now,
-                response=response,
-                error=error,
-                server_ref=server_ref,
-                escrow_id=escrow_id,
-                meta=meta,
+            sets = ["state = ?", "updated_at = ?"]
+            params: list[str | float] = [state.value, now]
+            if response is not None:
+                sets.append("response = ?")
+                params.append(usd.dumps(response))
+            if error is not None:
+                sets.append("error = ?")
+                params.append(error)
+            if server_ref is not None:
+                sets.append("server_ref = ?")
+                params.append(server_ref)
+            if escrow_id is not None:
+                sets.append("escrow_id = ?")
+                params.append(escrow_id)
+            if meta is not None:
+                row = self.conn.execute(
+                    "SELECT request FROM actions WHERE idempotency_key = ?", (key,)
+                ).fetchone()
+                payload = usd.loads(row[0])
+                payload["meta"] = {**payload.get("meta", {}), **meta}
+                sets.append("request = ?")
+                params.append(usd.dumps(payload))
+            params.append(key)
+            self.conn.execute(
+                f"UPDATE actions SET {', '.join(sets)} WHERE idempotency_key = ?", params
             )
+            self._event(key, state, now, error)
             if also is not None:
                 also()
-
-    def mark_in_tx(
-        self,
-        key: str,
-        state: RequestState,
-        now: float,
-        *,
-        response: Any = None,
-        error: str | None = None,
-        server_ref: str | None = None,
-        escrow_id: str | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> None:
-        """:meth:`mark` inside a transaction the caller holds."""
-        sets = ["state = ?", "updated_at = ?"]
-        params: list[Any] = [state.value, now]
-        if response is not None:
-            sets.append("response = ?")
-            params.append(usd.dumps(response))
-        if error is not None:
-            sets.append("error = ?")
-            params.append(error)
-        if server_ref is not None:
-            sets.append("server_ref = ?")
-            params.append(server_ref)
-        if escrow_id is not None:
-            sets.append("escrow_id = ?")
-            params.append(escrow_id)
-        if meta is not None:
-            row = self.conn.execute(
-                "SELECT request FROM actions WHERE idempotency_key = ?", (key,)
-            ).fetchone()
-            payload = usd.loads(row[0])
-            payload["meta"] = {**payload.get("meta", {}), **meta}
-            sets.append("request = ?")
-            params.append(usd.dumps(payload))
-        params.append(key)
-        self.conn.execute(f"UPDATE actions SET {', '.join(sets)} WHERE idempotency_key = ?", params)
-        self._event(key, state, now, error)
 
     def _event(self, key: str, state: RequestState, now: float, detail: str | None) -> None:
         self.conn.execute(
@@ -277,7 +303,7 @@ class Journal:
     def unsettled_intents(self) -> list[str]:
         """Intents with a request still journaled, sent or unknown, oldest first."""
         found = self.conn.execute(
-            f"SELECT idempotency_key, MIN(id) FROM actions WHERE state IN ({','.join('?' * len(UNSETTLED))})"
+            f"SELECT idempotency_key, MIN(id) FROM actions WHERE state IN ({_UNSETTLED_MARKS})"
             " GROUP BY idempotency_key ORDER BY MIN(id)",
             UNSETTLED,
         ).fetchall()
@@ -291,8 +317,8 @@ class Journal:
     def unsettled_streams(self) -> set[str]:
         """Streams with an unsettled request (no new action on them until reconciled)."""
         found = self.conn.execute(
-            f"SELECT DISTINCT stream_id FROM actions WHERE stream_id IS NOT NULL"
-            f" AND state IN ({','.join('?' * len(UNSETTLED))})",
+            "SELECT DISTINCT stream_id FROM actions WHERE stream_id IS NOT NULL"
+            f" AND state IN ({_UNSETTLED_MARKS})",
             UNSETTLED,
         ).fetchall()
         return {r[0] for r in found}
@@ -306,7 +332,7 @@ class Journal:
         return {r[0] for r in found}
 
     def created_escrows(self) -> dict[str, str]:
-        """Escrow id -> the request kind that created it (``create`` classic, ``stream_create`` docs).
+        """Escrow id -> the request that created it (``create``: classic, ``stream_create``: docs).
 
         A tranche is a classic escrow even where the docs list shows it as a stream object: what
         its timeout does (refund the creator) follows the dialect it was created in.
@@ -328,7 +354,7 @@ class Journal:
         ]
 
     @staticmethod
-    def _row(r: tuple[Any, ...]) -> JournalRow:
+    def _row(r: _ActionRow) -> JournalRow:
         (
             key,
             kind,
@@ -343,6 +369,7 @@ class Journal:
             created,
         ) = r
         payload = usd.loads(request)
+        meta: RequestMeta = payload.get("meta") or RequestMeta()
         return JournalRow(
             key=key,
             intent=payload["intent"],
@@ -356,7 +383,7 @@ class Journal:
             amount=None if amount is None else Decimal(amount),
             body=payload.get("body"),
             tag=payload.get("tag"),
-            meta=dict(payload.get("meta") or {}),
+            meta=meta,
             state=RequestState(state),
             response=None if response is None else usd.loads(response),
             error=error,

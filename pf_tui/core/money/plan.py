@@ -1,22 +1,23 @@
 """From a validated intent to the exact requests it sends, and the money figures the dialog shows.
 
-Pure functions: no I/O, no clock reads (``now`` is passed in). :func:`plan` returns the
-:class:`ActionPreview` and, per request, the stream bookkeeping that request implies once it is
-done (``meta``), which the journal keeps so that a crash can be finished from the journal alone.
+Pure functions: no I/O, no clock reads (``now`` is passed in). Each ``plan_*`` function returns
+the :class:`ActionPreview` and, per request, the stream bookkeeping that request implies once it
+is done (``meta``), which the journal keeps so that a crash can be finished from the journal
+alone; and the change to the stream record that is journaled with the intent (``begin``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api.errors import plain_text
 from pf_tui.api.models import Dialect
-from pf_tui.core.money.journal import request_key, tag_for
+from pf_tui.core.money.journal import RequestMeta, StreamEffect, request_key, tag_for
+from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import Stream, plan_tranches
 from pf_tui.core.money.types import (
-    ActionKind,
     ActionPreview,
     ActionValidationError,
     ClaimFaucet,
@@ -25,40 +26,19 @@ from pf_tui.core.money.types import (
     DisputeEscrow,
     EscrowRef,
     EscrowTarget,
-    Intent,
+    JsonObject,
     MarkComplete,
     Op,
     OpenStream,
     PlannedRequest,
     ReleasePartial,
     StreamMode,
+    StreamState,
 )
 from pf_tui.usd import fee_of, format_usd, to_wire
 
 FAUCET_GRANT = Decimal(1)
 """What a successful faucet claim credits (API.md §4)."""
-
-_ROUTES: dict[Op, tuple[str, str, str]] = {
-    Op.CLASSIC_CREATE: ("escrow", "POST", "/escrow/create"),
-    Op.CLASSIC_RELEASE: ("escrow", "POST", "/escrow/release/{id}"),
-    Op.CLASSIC_COMPLETE: ("escrow", "POST", "/escrow/complete/{id}"),
-    Op.CLASSIC_DISPUTE: ("escrow", "POST", "/escrow/dispute/{id}"),
-    Op.STREAM_CREATE: ("escrow_docs", "POST", "/escrow"),
-    Op.STREAM_RELEASE_PARTIAL: ("escrow_docs", "POST", "/escrow/{id}/release-partial"),
-    Op.STREAM_CLOSE: ("escrow_docs", "POST", "/escrow/{id}/close"),
-    Op.STREAM_DISPUTE: ("escrow_docs", "POST", "/escrow/{id}/dispute"),
-    Op.FAUCET_CLAIM: ("faucet", "POST", "/faucet/claim"),
-}
-
-
-def route(op: Op, escrow: EscrowTarget | None) -> tuple[str, str, str]:
-    """``(service, method, path)`` of ``op`` on ``escrow`` (an unresolved ref renders as text)."""
-    service, method, template = _ROUTES[op]
-    return (
-        service,
-        method,
-        template.replace("{id}", str(escrow)) if "{id}" in template else template,
-    )
 
 
 def with_tag(text: str, tag: str) -> str:
@@ -67,56 +47,77 @@ def with_tag(text: str, tag: str) -> str:
     return f"{text} {tag}" if text else f"pf-tui stream {tag}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One request of an intent before the intent's request count (and so its keys) is known."""
+
+    op: Op
+    escrow: EscrowTarget | None
+    body: JsonObject | None
+    amount: Decimal | None
+    meta: RequestMeta
+
+
 @dataclass
 class _Builder:
-    """Accumulates the requests of one intent; keys and tags are numbered once the count is known."""
+    """Accumulates the requests of one intent; keys and tags are numbered once the count is
+    known. ``prior_state`` goes into every request's meta: where a refusal puts the stream back."""
 
     intent_key: str
-    steps: list[
-        tuple[Op, EscrowTarget | None, dict[str, Any] | None, Decimal | None, dict[str, Any]]
-    ] = field(default_factory=list)
+    prior_state: StreamState | None = None
+    steps: list[_Step] = field(default_factory=list)
 
     def add(
         self,
         op: Op,
         escrow: EscrowTarget | None,
-        body: dict[str, Any] | None,
+        body: JsonObject | None,
         amount: Decimal | None,
-        meta: dict[str, Any],
+        meta: RequestMeta,
     ) -> int:
-        self.steps.append((op, escrow, body, amount, meta))
+        """Add a request; its ``seq`` (1-based)."""
+        self.steps.append(_Step(op, escrow, body, amount, meta))
         return len(self.steps)
 
-    def build(self) -> tuple[tuple[PlannedRequest, ...], dict[int, dict[str, Any]]]:
+    def build(
+        self, final_state: StreamState | None = None
+    ) -> tuple[tuple[PlannedRequest, ...], dict[int, RequestMeta]]:
+        """The requests in send order and each one's meta; ``final_state`` is where the stream
+        ends once the last request is done."""
         total = len(self.steps)
         requests: list[PlannedRequest] = []
-        metas: dict[int, dict[str, Any]] = {}
-        for seq, (op, escrow, body, amount, meta) in enumerate(self.steps, start=1):
-            tag = None
-            if op.creates and body is not None:
+        metas: dict[int, RequestMeta] = {}
+        for seq, step in enumerate(self.steps, start=1):
+            body, tag = step.body, None
+            if step.op.creates and body is not None:
                 tag = tag_for(self.intent_key, seq, total)
-                text_field = "description" if op is Op.CLASSIC_CREATE else "memo"
+                text_field = "description" if step.op is Op.CLASSIC_CREATE else "memo"
                 body = {**body, text_field: with_tag(str(body.get(text_field, "")), tag)}
-            service, method, path = route(op, escrow)
+            service, method, path = route(step.op, step.escrow)
             requests.append(
                 PlannedRequest(
                     seq=seq,
                     key=request_key(self.intent_key, seq, total),
-                    op=op,
+                    op=step.op,
                     service=service,
                     method=method,
                     path=path,
                     body=body,
-                    escrow=escrow,
-                    amount=amount,
+                    escrow=step.escrow,
+                    amount=step.amount,
                     tag=tag,
                 )
             )
+            meta = step.meta
+            if final_state is not None and seq == total:
+                meta = {**meta, "final_state": final_state.value}
+            if self.prior_state is not None:
+                meta = {**meta, "prior_state": self.prior_state.value}
             metas[seq] = meta
         return tuple(requests), metas
 
 
-def _classic_create(stream: Stream, amount: Decimal) -> dict[str, Any]:
+def _classic_create(stream: Stream, amount: Decimal) -> JsonObject:
     return {
         "counterparty_agent_id": stream.payee,
         "amount_usd": amount,
@@ -125,28 +126,53 @@ def _classic_create(stream: Stream, amount: Decimal) -> dict[str, Any]:
     }
 
 
+StreamChange = Callable[[Stream, float], Stream]
+"""A change to a stream record, given the record and the instant it is written."""
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     """A preview and the per-request bookkeeping the journal keeps with it."""
 
     preview: ActionPreview
-    meta: dict[int, dict[str, Any]]
+    meta: dict[int, RequestMeta]
     stream: Stream | None = None
     """The stream record to create (open) or the one acted on."""
+    begin: StreamChange | None = None
+    """The change to ``stream`` written in the same transaction as the journal rows (an open
+    creates the record; a close marks it closing)."""
+
+
+def _created(stream: Stream, now: float) -> Stream:
+    """A new stream's record, stamped with the instant its open is journaled."""
+    return replace(stream, created_at=now, updated_at=now)
+
+
+def _closing(stream: Stream, now: float) -> Stream:
+    """A close on its way: no other action until it settles."""
+    return replace(stream, state=StreamState.CLOSING, updated_at=now)
+
+
+def _closed(stream: Stream, now: float) -> Stream:
+    """A close with nothing to send: closed at once."""
+    return replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now)
 
 
 def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | None) -> Planned:
     """Open: one create (native: the whole budget; tranche: the first batch)."""
-    b = _Builder(key)
+    # A refused create leaves the new record closed: it never held money.
+    b = _Builder(key, prior_state=StreamState.CLOSED)
+    funded: RequestMeta
     if intent.mode is StreamMode.NATIVE:
         amount = stream.budget
-        body = {
+        body: JsonObject = {
             "to_agent_id": stream.payee,
             "amount": to_wire(amount),
             "memo": stream.memo,
             "auto_release_hours": intent.timeout_hours,
         }
-        b.add(Op.STREAM_CREATE, None, body, amount, {"effect": "funded", "amount": str(amount)})
+        funded = {"effect": StreamEffect.FUNDED, "amount": str(amount)}
+        b.add(Op.STREAM_CREATE, None, body, amount, funded)
         notes = (
             f"locks the whole budget {format_usd(amount)}; each release pays 1% commission",
             f"if left alone, the remainder pays the payee after {intent.timeout_hours} h",
@@ -160,7 +186,8 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
             "description": stream.memo,
             "timeout_hours": intent.timeout_hours,
         }
-        b.add(Op.CLASSIC_CREATE, None, body, amount, {"effect": "funded", "amount": str(amount)})
+        funded = {"effect": StreamEffect.FUNDED, "amount": str(amount)}
+        b.add(Op.CLASSIC_CREATE, None, body, amount, funded)
         tranche_fee = fee_of(amount)
         notes = (
             f"funds one tranche of {format_usd(amount)} ahead; each tranche pays its own 1% "
@@ -170,7 +197,7 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
     requests, meta = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.OPEN_STREAM,
+        kind=intent.kind,
         intent=intent,
         agent_id=stream.agent_id,
         requests=requests,
@@ -189,34 +216,85 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
         stream_version=stream.version,
         notes=notes,
     )
-    return Planned(preview, meta, stream)
+    return Planned(preview, meta, stream, begin=_created)
 
 
-def _release_meta(amount: Decimal, owed_left: Decimal, now: float, **extra: Any) -> dict[str, Any]:
+def _release_meta(amount: Decimal, owed_left: Decimal, now: float) -> RequestMeta:
     return {
-        "effect": "released",
+        "effect": StreamEffect.RELEASED,
         "amount": str(amount),
         "owed_left": str(owed_left),
         "checkpoint": repr(now),
-        **extra,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    """What one release or close moves, for its preview."""
+
+    released: Decimal
+    """Gross released to the payee."""
+    fees: Decimal
+    debited: Decimal
+    """New money leaving the payer's balance (tranches funded by this action)."""
+    owed_after: Decimal
+    refund: Decimal = Decimal(0)
+
+
+def _stream_preview(
+    intent: ReleasePartial | CloseStream,
+    key: str,
+    stream: Stream,
+    requests: tuple[PlannedRequest, ...],
+    figures: _Figures,
+    *,
+    owed: Decimal,
+    balance: Decimal | None,
+    tranche_fee: Decimal | None,
+    notes: list[str],
+    choices: tuple[CloseChoice, ...] = (),
+) -> ActionPreview:
+    """The preview of an action that pays out of an existing stream (a release or a close)."""
+    return ActionPreview(
+        key=key,
+        kind=intent.kind,
+        intent=intent,
+        agent_id=stream.agent_id,
+        requests=requests,
+        amount=figures.released,
+        fee=figures.fees,
+        payee_nets=figures.released - figures.fees,
+        dialect=stream.dialect,
+        mode=stream.mode,
+        stream_id=stream.id,
+        escrow_id=stream.escrow_id,
+        tranche_fee=tranche_fee,
+        balance_before=balance,
+        balance_after=None if balance is None else balance - figures.debited + figures.refund,
+        owed=owed,
+        owed_after=figures.owed_after,
+        refund=figures.refund,
+        stream_version=stream.version,
+        notes=tuple(notes),
+        choices=choices,
+    )
 
 
 def _tranche_steps(
     b: _Builder, stream: Stream, owed: Decimal, now: float, keep_funded: bool
-) -> tuple[Decimal, Decimal, Decimal, Decimal | None, int]:
-    """Add a tranche plan's requests; return (released, fees, debited, funded_after, releases)."""
+) -> tuple[_Figures, Decimal | None, int]:
+    """Add a tranche plan's requests; return (figures, funded_after, releases)."""
     tp = plan_tranches(stream, owed, keep_funded=keep_funded)
     current: EscrowTarget | None = stream.escrow_id if stream.funded > 0 else None
     left, fees, debited = owed, Decimal(0), Decimal(0)
     for step in tp.steps:
-        if step.op == "create":
+        if step.op is Op.CLASSIC_CREATE:
             seq = b.add(
                 Op.CLASSIC_CREATE,
                 None,
                 _classic_create(stream, step.amount),
                 step.amount,
-                {"effect": "funded", "amount": str(step.amount)},
+                {"effect": StreamEffect.FUNDED, "amount": str(step.amount)},
             )
             current = EscrowRef(seq)
             debited += step.amount
@@ -231,7 +309,8 @@ def _tranche_steps(
                 _release_meta(step.amount, left, now),
             )
             current = None
-    return tp.released, fees, debited, tp.funded_after, tp.releases
+    figures = _Figures(tp.released, fees, debited, owed - tp.released)
+    return figures, tp.funded_after, tp.releases
 
 
 def plan_release(
@@ -242,8 +321,9 @@ def plan_release(
     balance: Decimal | None,
     now: float,
 ) -> Planned:
-    """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund one."""
-    b = _Builder(key)
+    """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund
+    one."""
+    b = _Builder(key, prior_state=stream.state)
     notes: list[str] = []
     tranche_fee = None
     if stream.mode is StreamMode.NATIVE:
@@ -251,10 +331,11 @@ def plan_release(
             raise ActionValidationError("the stream's escrow holds nothing more to release")
         if owed > stream.funded:
             raise ActionValidationError(
-                f"{format_usd(owed, dp=6)} owed is more than the {format_usd(stream.funded, dp=6)} left in the escrow",
+                f"{format_usd(owed, dp=6)} owed is more than the "
+                f"{format_usd(stream.funded, dp=6)} left in the escrow",
                 field="amount",
             )
-        body = {"amount": to_wire(owed), "memo": stream.memo}
+        body: JsonObject = {"amount": to_wire(owed), "memo": stream.memo}
         b.add(
             Op.STREAM_RELEASE_PARTIAL,
             stream.escrow_id,
@@ -262,44 +343,31 @@ def plan_release(
             owed,
             _release_meta(owed, Decimal(0), now),
         )
-        released, fees, debited, left = owed, fee_of(owed), Decimal(0), Decimal(0)
+        figures = _Figures(owed, fee_of(owed), Decimal(0), Decimal(0))
     else:
-        released, fees, debited, _funded, releases = _tranche_steps(
-            b, stream, owed, now, keep_funded=True
-        )
+        figures, _funded, releases = _tranche_steps(b, stream, owed, now, keep_funded=True)
         if releases == 0:
             raise ActionValidationError(
-                f"{format_usd(owed, dp=6)} owed is less than one tranche ({format_usd(stream.funded or stream.batch)}); "
+                f"{format_usd(owed, dp=6)} owed is less than one tranche "
+                f"({format_usd(stream.funded or stream.batch)}); "
                 "a tranche stream pays whole tranches",
                 field="amount",
             )
-        left = owed - released
         tranche_fee = fee_of(stream.batch)
         notes.append(f"{releases} tranche(s), each paying its own 1% fee")
-        if left > 0:
-            notes.append(f"{format_usd(left, dp=6)} stays owed (less than a tranche)")
+        if figures.owed_after > 0:
+            notes.append(f"{format_usd(figures.owed_after, dp=6)} stays owed (less than a tranche)")
     requests, meta = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=ActionKind.RELEASE_PARTIAL,
-        intent=intent,
-        agent_id=stream.agent_id,
-        requests=requests,
-        amount=released,
-        fee=fees,
-        payee_nets=released - fees,
-        dialect=stream.dialect,
-        mode=stream.mode,
-        stream_id=stream.id,
-        escrow_id=stream.escrow_id,
-        tranche_fee=tranche_fee,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - debited,
+    preview = _stream_preview(
+        intent,
+        key,
+        stream,
+        requests,
+        figures,
         owed=owed,
-        owed_after=left,
-        refund=Decimal(0),
-        stream_version=stream.version,
-        notes=tuple(notes),
+        balance=balance,
+        tranche_fee=tranche_fee,
+        notes=notes,
     )
     return Planned(preview, meta, stream)
 
@@ -312,15 +380,16 @@ def plan_close(
     balance: Decimal | None,
     now: float,
 ) -> Planned:
-    """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche choice)."""
-    b = _Builder(key)
+    """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche
+    choice)."""
+    b = _Builder(key, prior_state=stream.state)
     notes: list[str] = []
     choices: tuple[CloseChoice, ...] = ()
-    refund = Decimal(0)
     tranche_fee = None
-    final = "closed"
+    final = StreamState.CLOSED
     if stream.mode is StreamMode.NATIVE:
         pay = min(owed, stream.funded)
+        refund = Decimal(0)
         if pay > 0:
             b.add(
                 Op.STREAM_RELEASE_PARTIAL,
@@ -330,116 +399,135 @@ def plan_close(
                 _release_meta(pay, Decimal(0), now),
             )
         if stream.escrow_id is not None and stream.funded - pay > 0:
-            b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": "closed"})
+            b.add(Op.STREAM_CLOSE, stream.escrow_id, {}, None, {"effect": StreamEffect.CLOSED})
             refund = stream.funded - pay
             notes.append(f"close refunds the remaining {format_usd(refund, dp=6)} to the payer")
-        released, fees, debited, left = (
-            pay,
-            fee_of(pay) if pay > 0 else Decimal(0),
-            Decimal(0),
-            owed - pay,
-        )
+        fees = fee_of(pay) if pay > 0 else Decimal(0)
+        figures = _Figures(pay, fees, Decimal(0), owed - pay, refund)
     else:
-        released, fees, debited, funded_after, _ = _tranche_steps(
-            b, stream, owed, now, keep_funded=False
-        )
-        left = owed - released
+        figures, funded_after, _ = _tranche_steps(b, stream, owed, now, keep_funded=False)
         tranche_fee = fee_of(stream.batch)
         if funded_after is not None and stream.escrow_id is not None:
             choices = tuple(CloseChoice)
-            cur = funded_after
-            if intent.unearned is None:
-                notes.append(
-                    f"the funded tranche of {format_usd(cur, dp=6)} is not earned in full "
-                    f"({format_usd(left, dp=6)} owed): choose overpay, dispute or leave"
-                )
-            elif intent.unearned is CloseChoice.OVERPAY:
-                b.add(
-                    Op.CLASSIC_RELEASE,
-                    stream.escrow_id,
-                    None,
-                    cur,
-                    _release_meta(cur, Decimal(0), now),
-                )
-                released += cur
-                fees += fee_of(cur)
-                notes.append(f"overpays {format_usd(cur - left, dp=6)} beyond what is owed")
-                left = Decimal(0)
-            elif intent.unearned is CloseChoice.DISPUTE:
-                b.add(
-                    Op.CLASSIC_DISPUTE,
-                    stream.escrow_id,
-                    {"reason": intent.reason},
-                    None,
-                    {"effect": "disputed"},
-                )
-                final = "disputed"
-                notes.append(
-                    f"freezes {format_usd(cur, dp=6)} until the dispute is resolved by hand"
-                )
-            else:
-                notes.append(
-                    f"sends nothing for the funded tranche: its timeout refunds you "
-                    f"{format_usd(cur - fee_of(cur), dp=6)} (less 1%)"
-                )
-        if left > 0:
-            notes.append(f"{format_usd(left, dp=6)} owed stays unpaid (less than a tranche)")
-    requests, meta = b.build()
-    if requests:
-        meta[len(requests)] = {**meta[len(requests)], "final_state": final}
-    preview = ActionPreview(
-        key=key,
-        kind=ActionKind.CLOSE_STREAM,
-        intent=intent,
-        agent_id=stream.agent_id,
-        requests=requests,
-        amount=released,
-        fee=fees,
-        payee_nets=released - fees,
-        dialect=stream.dialect,
-        mode=stream.mode,
-        stream_id=stream.id,
-        escrow_id=stream.escrow_id,
-        tranche_fee=tranche_fee,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - debited + refund,
+            figures, final = _unearned_tranche(
+                b, intent, stream.escrow_id, funded_after, figures, notes, now
+            )
+        if figures.owed_after > 0:
+            notes.append(
+                f"{format_usd(figures.owed_after, dp=6)} owed stays unpaid (less than a tranche)"
+            )
+    requests, meta = b.build(final_state=final)
+    preview = _stream_preview(
+        intent,
+        key,
+        stream,
+        requests,
+        figures,
         owed=owed,
-        owed_after=left,
-        refund=refund,
-        stream_version=stream.version,
-        notes=tuple(notes),
+        balance=balance,
+        tranche_fee=tranche_fee,
+        notes=notes,
         choices=choices,
     )
-    return Planned(preview, meta, stream)
+    return Planned(preview, meta, stream, begin=_closing if requests else _closed)
 
 
-def plan_dispute(
-    intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None
-) -> Planned:
-    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream ends disputed."""
-    b = _Builder(key)
-    op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
-    meta: dict[str, Any] = (
-        {"effect": "disputed", "final_state": "disputed"} if intent.stream_id else {}
-    )
-    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, meta)
-    requests, metas = b.build()
-    preview = ActionPreview(
+def _unearned_tranche(
+    b: _Builder,
+    intent: CloseStream,
+    escrow_id: str,
+    funded: Decimal,
+    figures: _Figures,
+    notes: list[str],
+    now: float,
+) -> tuple[_Figures, StreamState]:
+    """A tranche close with a funded tranche not earned in full: what the operator chose."""
+    left = figures.owed_after
+    if intent.unearned is None:
+        notes.append(
+            f"the funded tranche of {format_usd(funded, dp=6)} is not earned in full "
+            f"({format_usd(left, dp=6)} owed): choose overpay, dispute or leave"
+        )
+    elif intent.unearned is CloseChoice.OVERPAY:
+        b.add(Op.CLASSIC_RELEASE, escrow_id, None, funded, _release_meta(funded, Decimal(0), now))
+        notes.append(f"overpays {format_usd(funded - left, dp=6)} beyond what is owed")
+        return (
+            replace(
+                figures,
+                released=figures.released + funded,
+                fees=figures.fees + fee_of(funded),
+                owed_after=Decimal(0),
+            ),
+            StreamState.CLOSED,
+        )
+    elif intent.unearned is CloseChoice.DISPUTE:
+        b.add(
+            Op.CLASSIC_DISPUTE,
+            escrow_id,
+            {"reason": intent.reason},
+            None,
+            {"effect": StreamEffect.DISPUTED},
+        )
+        notes.append(f"freezes {format_usd(funded, dp=6)} until the dispute is resolved by hand")
+        return figures, StreamState.DISPUTED
+    else:
+        notes.append(
+            f"sends nothing for the funded tranche: its timeout refunds you "
+            f"{format_usd(funded - fee_of(funded), dp=6)} (less 1%)"
+        )
+    return figures, StreamState.CLOSED
+
+
+def _escrow_preview(
+    intent: DisputeEscrow | MarkComplete,
+    key: str,
+    requests: tuple[PlannedRequest, ...],
+    *,
+    dialect: Dialect,
+    balance: Decimal | None,
+    note: str,
+    stream_id: str | None = None,
+    stream_version: str | None = None,
+) -> ActionPreview:
+    """The preview of an action on one escrow that moves no money (a dispute, a complete)."""
+    return ActionPreview(
         key=key,
-        kind=ActionKind.DISPUTE_ESCROW,
+        kind=intent.kind,
         intent=intent,
         agent_id=intent.agent_id,
         requests=requests,
         amount=Decimal(0),
         fee=Decimal(0),
         payee_nets=Decimal(0),
-        dialect=intent.dialect,
-        stream_id=intent.stream_id,
+        dialect=dialect,
+        stream_id=stream_id,
         escrow_id=intent.escrow_id,
         balance_before=balance,
         balance_after=balance,
+        stream_version=stream_version,
+        notes=(note,),
+    )
+
+
+def plan_dispute(
+    intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None
+) -> Planned:
+    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream
+    ends disputed."""
+    b = _Builder(key)
+    op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
+    disputed: RequestMeta = {"effect": StreamEffect.DISPUTED} if intent.stream_id else {}
+    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, disputed)
+    requests, metas = b.build(final_state=StreamState.DISPUTED if intent.stream_id else None)
+    preview = _escrow_preview(
+        intent,
+        key,
+        requests,
+        dialect=intent.dialect,
+        balance=balance,
+        stream_id=intent.stream_id,
         stream_version=stream.version if stream is not None else None,
-        notes=("funds stay frozen until the dispute is resolved by hand",),
+        note="funds stay frozen until the dispute is resolved by hand",
     )
     return Planned(preview, metas)
 
@@ -449,20 +537,13 @@ def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Pl
     b = _Builder(key)
     b.add(Op.CLASSIC_COMPLETE, intent.escrow_id, None, None, {})
     requests, metas = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=ActionKind.MARK_COMPLETE,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
-        amount=Decimal(0),
-        fee=Decimal(0),
-        payee_nets=Decimal(0),
+    preview = _escrow_preview(
+        intent,
+        key,
+        requests,
         dialect=Dialect.CLASSIC,
-        escrow_id=intent.escrow_id,
-        balance_before=balance,
-        balance_after=balance,
-        notes=("the creator still has to release; a production timeout refunds the creator",),
+        balance=balance,
+        note="the creator still has to release; a production timeout refunds the creator",
     )
     return Planned(preview, metas)
 
@@ -470,14 +551,14 @@ def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Pl
 def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Planned:
     """Claim the faucet's dollar."""
     b = _Builder(key)
-    body: dict[str, Any] = {"agent_casino_id": intent.agent_id}
+    body: JsonObject = {"agent_casino_id": intent.agent_id}
     if intent.referral_code:
         body["referral_code"] = intent.referral_code
     b.add(Op.FAUCET_CLAIM, None, body, FAUCET_GRANT, {})
     requests, metas = b.build()
     preview = ActionPreview(
         key=key,
-        kind=ActionKind.CLAIM_FAUCET,
+        kind=intent.kind,
         intent=intent,
         agent_id=intent.agent_id,
         requests=requests,
@@ -492,15 +573,3 @@ def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Plann
         ),
     )
     return Planned(preview, metas)
-
-
-def intent_kind(intent: Intent) -> ActionKind:
-    """The :class:`ActionKind` of an intent."""
-    return {
-        OpenStream: ActionKind.OPEN_STREAM,
-        ReleasePartial: ActionKind.RELEASE_PARTIAL,
-        CloseStream: ActionKind.CLOSE_STREAM,
-        DisputeEscrow: ActionKind.DISPUTE_ESCROW,
-        MarkComplete: ActionKind.MARK_COMPLETE,
-        ClaimFaucet: ActionKind.CLAIM_FAUCET,
-    }[type(intent)]

@@ -1,4 +1,6 @@
-"""Drive a journaled intent to a settled state: send, retry with the same key, reconcile (API.md §5).
+"""Drive a journaled intent to a settled state: send, retry with the same key, reconcile.
+
+API.md §5 has the rules this follows.
 
 The runner works from the journal alone, so the same code finishes an intent right after the
 operator confirmed it and after a crash. Per request:
@@ -21,10 +23,9 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api.errors import (
     APIConnectionError,
@@ -37,13 +38,14 @@ from pf_tui.api.errors import (
 )
 from pf_tui.api.models import Dialect, EscrowStatus
 from pf_tui.clock import Clock
-from pf_tui.core.money.journal import Journal, JournalRow
-from pf_tui.core.money.plan import route
-from pf_tui.core.money.streams import StreamBook
+from pf_tui.core.money.journal import Journal, JournalRow, RequestMeta, StreamEffect
+from pf_tui.core.money.routes import route
+from pf_tui.core.money.streams import Stream, StreamBook
 from pf_tui.core.money.types import (
     ActionKind,
     ActionResult,
     EscrowRef,
+    JsonObject,
     Op,
     RequestOutcome,
     RequestState,
@@ -153,7 +155,10 @@ class IntentRunner:
             state, message = RequestState.DONE, "done"
         elif states & {RequestState.JOURNALED, RequestState.SENT, RequestState.UNKNOWN}:
             state = RequestState.UNKNOWN
-            message = "outcome not known yet: it is reconciled on the next poll (same key, never a new one)"
+            message = (
+                "outcome not known yet: it is reconciled on the next poll "
+                "(same key, never a new one)"
+            )
         else:
             state = RequestState.FAILED
             message = next(
@@ -164,7 +169,7 @@ class IntentRunner:
 
     # ---- one request --------------------------------------------------------------------------
 
-    async def _settle(self, row: JournalRow, created: dict[int, str | None]) -> RequestState:
+    async def _settle(self, row: JournalRow, created: Mapping[int, str]) -> RequestState:
         target = row.escrow
         if isinstance(target, EscrowRef):
             target = created.get(target.seq)
@@ -224,7 +229,7 @@ class IntentRunner:
             self.journal.mark(row.key, RequestState.UNKNOWN, self.clock.now(), error=evidence)
             raise _Outcome(RequestState.UNKNOWN)
 
-    async def _before_send(self, row: JournalRow) -> dict[str, Any] | None:
+    async def _before_send(self, row: JournalRow) -> RequestMeta | None:
         """For a classic create: the ledger ids before sending (how far the lookup must reach)."""
         if row.op is not Op.CLASSIC_CREATE:
             return None
@@ -253,8 +258,9 @@ class IntentRunner:
             if row.tag and tag_matches(escrow.description, row.tag):
                 return escrow.escrow_id, True, ""
         evidence = (
-            f"no escrow tagged {row.tag} in the ledger's {len(entries)} newest rows, and the window no "
-            "longer reaches back to when it was sent: check the balance before and after by hand"
+            f"no escrow tagged {row.tag} in the ledger's {len(entries)} newest rows, and the "
+            "window no longer reaches back to when it was sent: check the balance before and "
+            "after by hand"
         )
         return None, covered, evidence
 
@@ -269,12 +275,8 @@ class IntentRunner:
                 note="already claimed (a lost reply)",
             )
         targets = _TARGET.get(row.op)
-        if targets is not None and target is not None:
-            dialect = (
-                Dialect.STREAMING
-                if row.op.value.startswith(("stream", "close"))
-                else Dialect.CLASSIC
-            )
+        dialect = row.op.dialect
+        if targets is not None and target is not None and dialect is not None:
             escrow = await self.wire.escrow(row.agent_id, target, dialect)
             if escrow.status in targets:
                 self._done(
@@ -297,11 +299,11 @@ class IntentRunner:
         self.journal.mark(row.key, RequestState.FAILED, self.clock.now(), error=error)
         raise _Outcome(RequestState.FAILED)
 
-    def _done(self, row: JournalRow, reply: Any, *, note: str | None) -> None:
+    def _done(self, row: JournalRow, reply: JsonObject, *, note: str | None) -> None:
         now = self.clock.now()
-        escrow_id = reply.get("escrow_id") if isinstance(reply, dict) else None
+        escrow_id = reply.get("escrow_id")
         server_ref = str(escrow_id) if row.op.creates and escrow_id else None
-        if row.op is Op.FAUCET_CLAIM and isinstance(reply, dict) and reply.get("claim_id"):
+        if row.op is Op.FAUCET_CLAIM and reply.get("claim_id"):
             server_ref = str(reply["claim_id"])
         self.journal.mark(
             row.key,
@@ -322,28 +324,8 @@ class IntentRunner:
         stream = self.book.get(row.stream_id)
         meta = row.meta
         effect = meta.get("effect")
-        if effect == "funded":
-            amount = Decimal(str(meta["amount"]))
-            stream = replace(stream, escrow_id=new_escrow, funded=amount, updated_at=now)
-            if (
-                row.kind is ActionKind.OPEN_STREAM
-                and stream.unit.time_based
-                and stream.state is StreamState.OPEN
-            ):
-                stream = replace(stream, active_since=now)
-        elif effect == "released":
-            stream = self.book.after_release(
-                stream,
-                Decimal(str(meta["amount"])),
-                Decimal(str(meta["owed_left"])),
-                float(meta["checkpoint"]),
-            )
-            if stream.mode is StreamMode.TRANCHE and stream.funded <= 0:
-                stream = replace(stream, escrow_id=None, funded=Decimal(0))
-        elif effect == "closed":
-            stream = replace(stream, funded=Decimal(0), state=StreamState.CLOSED, active_since=None)
-        elif effect == "disputed":
-            stream = replace(stream, state=StreamState.DISPUTED, active_since=None)
+        if effect is not None:
+            stream = _EFFECTS[StreamEffect(effect)](stream, row, new_escrow, now)
         final = meta.get("final_state")
         if final:
             stream = replace(stream, state=StreamState(final), active_since=None)
@@ -365,3 +347,51 @@ class IntentRunner:
                     updated_at=max(stream.updated_at, self.clock.now()),
                 )
             )
+
+
+# ---- what a done request does to its stream (one function per StreamEffect) ------------------
+
+
+def _funded(stream: Stream, row: JournalRow, new_escrow: str | None, now: float) -> Stream:
+    """A create is done: the stream's escrow is the new one; an open starts accruing time."""
+    amount = Decimal(str(row.meta["amount"]))
+    stream = replace(stream, escrow_id=new_escrow, funded=amount, updated_at=now)
+    if (
+        row.kind is ActionKind.OPEN_STREAM
+        and stream.unit.time_based
+        and stream.state is StreamState.OPEN
+    ):
+        stream = replace(stream, active_since=now)
+    return stream
+
+
+def _released(stream: Stream, row: JournalRow, new_escrow: str | None, now: float) -> Stream:
+    """A release is done: what it paid leaves what is owed; a spent tranche is let go."""
+    meta = row.meta
+    stream = StreamBook.after_release(
+        stream,
+        Decimal(str(meta["amount"])),
+        Decimal(str(meta["owed_left"])),
+        float(meta["checkpoint"]),
+    )
+    if stream.mode is StreamMode.TRANCHE and stream.funded <= 0:
+        stream = replace(stream, escrow_id=None, funded=Decimal(0))
+    return stream
+
+
+def _closed(stream: Stream, row: JournalRow, new_escrow: str | None, now: float) -> Stream:
+    """A native close is done: the escrow holds nothing more."""
+    return replace(stream, funded=Decimal(0), state=StreamState.CLOSED, active_since=None)
+
+
+def _disputed(stream: Stream, row: JournalRow, new_escrow: str | None, now: float) -> Stream:
+    """A dispute is done: the stream's money is frozen."""
+    return replace(stream, state=StreamState.DISPUTED, active_since=None)
+
+
+_EFFECTS: dict[StreamEffect, Callable[[Stream, JournalRow, str | None, float], Stream]] = {
+    StreamEffect.FUNDED: _funded,
+    StreamEffect.RELEASED: _released,
+    StreamEffect.CLOSED: _closed,
+    StreamEffect.DISPUTED: _disputed,
+}

@@ -7,9 +7,9 @@ budget, partial releases) or by tranches (one classic escrow of one batch kept f
 What is owed is kept as ``carry`` (owed as of the last checkpoint) plus, for time-based units
 while the stream is open, ``rate x hours since active_since``. Pausing folds the accrued time into
 ``carry``; a release subtracts what it paid. The records live in the store's ``streams`` table;
-``carry`` and the funded tranche's amount live in ``stream_accounts`` beside it (see
-the ``stream_accounts`` table). Every write takes the caller's connection, so a stream change commits in the
-same transaction as the journal row that caused it.
+``carry`` and the funded tranche's amount live in ``stream_accounts`` beside it. Every write
+takes the caller's connection, so a stream change commits in the same transaction as the journal
+row that caused it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from decimal import ROUND_DOWN, Decimal
 from pf_tui.api.models import Dialect
 from pf_tui.core.money.types import (
     MIN_ESCROW_USD,
+    Op,
     StreamMode,
     StreamState,
     StreamUnit,
@@ -74,7 +75,8 @@ class Stream:
 
     @property
     def version(self) -> str:
-        """A fingerprint of everything an action plan depends on (a preview goes stale when it changes)."""
+        """A fingerprint of everything an action plan depends on (a preview goes stale when it
+        changes)."""
         return "|".join(
             str(v)
             for v in (
@@ -113,9 +115,10 @@ class Stream:
 
 @dataclass(frozen=True, slots=True)
 class TrancheStep:
-    """One step of a tranche plan: ``create`` a tranche of ``amount`` or ``release`` one."""
+    """One step of a tranche plan: create a tranche of ``amount`` (``Op.CLASSIC_CREATE``) or
+    release one (``Op.CLASSIC_RELEASE``)."""
 
-    op: str
+    op: Op
     amount: Decimal
 
 
@@ -131,7 +134,7 @@ class TranchePlan:
     @property
     def releases(self) -> int:
         """How many tranches the plan releases."""
-        return sum(1 for s in self.steps if s.op == "release")
+        return sum(1 for s in self.steps if s.op is Op.CLASSIC_RELEASE)
 
 
 def plan_tranches(stream: Stream, owed: Decimal, *, keep_funded: bool) -> TranchePlan:
@@ -151,19 +154,19 @@ def plan_tranches(stream: Stream, owed: Decimal, *, keep_funded: bool) -> Tranch
             nxt = min(stream.batch, unescrowed)
             if nxt < MIN_ESCROW_USD or owed < nxt:
                 break
-            steps.append(TrancheStep("create", nxt))
+            steps.append(TrancheStep(Op.CLASSIC_CREATE, nxt))
             unescrowed -= nxt
             current = nxt
         if owed < current:
             break
-        steps.append(TrancheStep("release", current))
+        steps.append(TrancheStep(Op.CLASSIC_RELEASE, current))
         owed -= current
         released += current
         current = None
     if keep_funded and current is None:
         nxt = min(stream.batch, unescrowed)
         if nxt >= MIN_ESCROW_USD:
-            steps.append(TrancheStep("create", nxt))
+            steps.append(TrancheStep(Op.CLASSIC_CREATE, nxt))
             current = nxt
     return TranchePlan(tuple(steps), owed, current, released)
 
@@ -175,7 +178,31 @@ _COLUMNS = (
 )
 
 
-def _row_to_stream(row: tuple[object, ...]) -> Stream:
+_StreamRow = tuple[
+    str,  # id
+    str,  # agent_id
+    str,  # payee
+    str,  # mode
+    str,  # rate
+    str,  # unit
+    str,  # budget
+    str | None,  # batch
+    str,  # released
+    str | None,  # escrow_id
+    str,  # state
+    str | None,  # memo
+    float | None,  # active_since
+    float | None,  # last_release_at
+    float,  # created_at
+    float,  # updated_at
+    str | None,  # carry (stream_accounts is LEFT JOINed: a stream from before migration 2)
+    str | None,  # funded
+    int | None,  # timeout_hours
+]
+"""One row of :data:`_COLUMNS` (money columns are TEXT: ``Decimal`` text, never a float)."""
+
+
+def _row_to_stream(row: _StreamRow) -> Stream:
     (
         sid,
         agent,
@@ -212,19 +239,20 @@ def _row_to_stream(row: tuple[object, ...]) -> Stream:
         carry=Decimal(str(carry if carry is not None else 0)),
         state=StreamState(state),
         memo=str(memo or ""),
-        active_since=float(active_since) if active_since is not None else None,  # type: ignore[arg-type]
-        last_release_at=float(last_release) if last_release is not None else None,  # type: ignore[arg-type]
-        created_at=float(created),  # type: ignore[arg-type]
-        updated_at=float(updated),  # type: ignore[arg-type]
-        timeout_hours=int(timeout) if timeout is not None else 24,  # type: ignore[call-overload]
+        active_since=float(active_since) if active_since is not None else None,
+        last_release_at=float(last_release) if last_release is not None else None,
+        created_at=float(created),
+        updated_at=float(updated),
+        timeout_hours=int(timeout) if timeout is not None else 24,
     )
 
 
 class StreamBook:
     """Reads and writes stream records on one SQLite connection (the journal's).
 
-    Writers pass through inside the caller's transaction (see :func:`pf_tui.core.store.db.transaction`);
-    the book never commits on its own, so a stream never disagrees with the journal.
+    Writers pass through inside the caller's transaction (see
+    :func:`pf_tui.core.store.db.transaction`); the book never commits on its own, so a stream
+    never disagrees with the journal.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -233,14 +261,19 @@ class StreamBook:
 
     def get(self, stream_id: str) -> Stream:
         """The stream, or :class:`UnknownStreamError`."""
+        stream = self.find(stream_id)
+        if stream is None:
+            raise UnknownStreamError(f"no stream {stream_id!r} in the store", field="stream_id")
+        return stream
+
+    def find(self, stream_id: str) -> Stream | None:
+        """The stream, or ``None`` when the store has no such record."""
         row = self.conn.execute(
             f"SELECT {_COLUMNS} FROM streams s LEFT JOIN stream_accounts a ON a.stream_id = s.id"
             " WHERE s.id = ?",
             (stream_id,),
         ).fetchone()
-        if row is None:
-            raise UnknownStreamError(f"no stream {stream_id!r} in the store", field="stream_id")
-        return _row_to_stream(row)
+        return None if row is None else _row_to_stream(row)
 
     def all(self, agent_id: str | None = None) -> list[Stream]:
         """Every stream (of one paying agent), oldest first."""
@@ -261,7 +294,8 @@ class StreamBook:
         """Insert or replace the record (call inside a transaction)."""
         self.conn.execute(
             "INSERT INTO streams (id, agent_id, payee, mode, dialect, rate, unit, budget, batch,"
-            " released, escrow_id, state, memo, last_release_at, active_since, created_at, updated_at)"
+            " released, escrow_id, state, memo, last_release_at, active_since, created_at,"
+            " updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET released = excluded.released,"
             " escrow_id = excluded.escrow_id, state = excluded.state,"
@@ -288,8 +322,10 @@ class StreamBook:
             ),
         )
         self.conn.execute(
-            "INSERT INTO stream_accounts (stream_id, carry, funded, timeout_hours) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(stream_id) DO UPDATE SET carry = excluded.carry, funded = excluded.funded",
+            "INSERT INTO stream_accounts (stream_id, carry, funded, timeout_hours)"
+            " VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(stream_id) DO UPDATE SET carry = excluded.carry,"
+            " funded = excluded.funded",
             (stream.id, str(stream.carry), str(stream.funded), stream.timeout_hours),
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any, ClassVar
 
 from pf_tui.api.models import Dialect
 
@@ -20,6 +20,9 @@ MIN_ESCROW_USD = Decimal("0.10")
 """Both dialects refuse a create below ten cents (API.md §3, §7)."""
 MIN_REASON_CHARS = 10
 """A dispute needs a reason a human can act on."""
+
+JsonObject = dict[str, Any]
+"""A JSON object as sent or decoded (money as ``Decimal``, see :func:`pf_tui.usd.loads`)."""
 
 
 class StreamUnit(str, enum.Enum):
@@ -104,6 +107,24 @@ class Op(str, enum.Enum):
         """Whether the request creates an escrow (its reply carries the new id)."""
         return self in (Op.CLASSIC_CREATE, Op.STREAM_CREATE)
 
+    @property
+    def dialect(self) -> Dialect | None:
+        """The escrow dialect the request speaks (``None``: the faucet, which is no escrow)."""
+        return _OP_DIALECTS[self]
+
+
+_OP_DIALECTS: dict[Op, Dialect | None] = {
+    Op.CLASSIC_CREATE: Dialect.CLASSIC,
+    Op.CLASSIC_RELEASE: Dialect.CLASSIC,
+    Op.CLASSIC_COMPLETE: Dialect.CLASSIC,
+    Op.CLASSIC_DISPUTE: Dialect.CLASSIC,
+    Op.STREAM_CREATE: Dialect.STREAMING,
+    Op.STREAM_RELEASE_PARTIAL: Dialect.STREAMING,
+    Op.STREAM_CLOSE: Dialect.STREAMING,
+    Op.STREAM_DISPUTE: Dialect.STREAMING,
+    Op.FAUCET_CLAIM: None,
+}
+
 
 class RequestState(str, enum.Enum):
     """Journal states of one request (the store's ``actions.state``)."""
@@ -126,14 +147,86 @@ class RequestState(str, enum.Enum):
         return self in (RequestState.DONE, RequestState.FAILED, RequestState.SKIPPED)
 
 
-# ---- intents (what the dialogs build; amounts may be the operator's raw text) -------------
+# ---- resources (what one action at a time is held on) --------------------------------------
 
-AmountInput = Union[Decimal, str]
+
+class ResourceKind(enum.Enum):
+    """What an action holds while it runs, so that a second one on the same thing waits."""
+
+    STREAM = "stream"
+    ESCROW = "escrow"
+    FAUCET = "faucet"
+    """An agent's faucet claim."""
+    OPEN = "open"
+    """A stream being opened from an agent to a payee (it has no id before it is journaled)."""
+    INTENT = "intent"
+    """A journaled intent with no stream (reconciliation holds it while it drives it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One thing only one money action at a time may act on (the engine's in-flight map key)."""
+
+    kind: ResourceKind
+    id: str
+    """The stream, escrow or intent id; the agent's id for a faucet claim or an open."""
+    payee: str | None = None
+    """An open's payee: opens from one agent to two payees do not wait for each other."""
+
+    @classmethod
+    def stream(cls, stream_id: str) -> Resource:
+        """A stream pf-tui keeps."""
+        return cls(ResourceKind.STREAM, stream_id)
+
+    @classmethod
+    def escrow(cls, escrow_id: str) -> Resource:
+        """An escrow that no stream of pf-tui's stands for."""
+        return cls(ResourceKind.ESCROW, escrow_id)
+
+    @classmethod
+    def faucet(cls, agent_id: str) -> Resource:
+        """An agent's faucet claim."""
+        return cls(ResourceKind.FAUCET, agent_id)
+
+    @classmethod
+    def open(cls, agent_id: str, payee: str) -> Resource:
+        """A new stream from ``agent_id`` to ``payee``."""
+        return cls(ResourceKind.OPEN, agent_id, payee)
+
+    @classmethod
+    def intent(cls, key: str) -> Resource:
+        """A journaled intent that acts on no stream."""
+        return cls(ResourceKind.INTENT, key)
+
+    def __str__(self) -> str:
+        """The resource in words, for the operator (``stream st_..``, ``escrow esc_..``)."""
+        return _RESOURCE_WORDS[self.kind].format(id=self.id, payee=self.payee)
+
+
+_RESOURCE_WORDS: dict[ResourceKind, str] = {
+    ResourceKind.STREAM: "stream {id}",
+    ResourceKind.ESCROW: "escrow {id}",
+    ResourceKind.FAUCET: "the faucet claim of {id}",
+    ResourceKind.OPEN: "the new stream from {id} to {payee}",
+    ResourceKind.INTENT: "action {id}",
+}
+
+
+# ---- intents (what the dialogs build; amounts may be the operator's raw text) -------------
+#
+# Each intent type says what it is (``kind``) and what it holds while it runs (``resource``);
+# the engine plans it with the one planner registered for its type
+# (:meth:`pf_tui.core.money.engine.ActionEngine._plan`).
+
+AmountInput = Decimal | str
 
 
 @dataclass(frozen=True, slots=True)
 class OpenStream:
-    """Open a stream from ``agent_id`` to ``payee``: fund the budget (native) or one batch (tranche)."""
+    """Open a stream from ``agent_id`` to ``payee``: fund the budget (native) or one batch
+    (tranche)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.OPEN_STREAM
 
     agent_id: str
     payee: str
@@ -145,15 +238,27 @@ class OpenStream:
     mode: StreamMode = StreamMode.NATIVE
     timeout_hours: int = 24
 
+    @property
+    def resource(self) -> Resource:
+        """The new stream from agent to payee (it has no id yet)."""
+        return Resource.open(self.agent_id, self.payee)
+
 
 @dataclass(frozen=True, slots=True)
 class ReleasePartial:
     """Pay what a stream owes: the time accrued (per hour), ``count`` x rate (counted units),
     or an explicit ``amount``. Tranche streams pay whole tranches; the rest stays owed."""
 
+    kind: ClassVar[ActionKind] = ActionKind.RELEASE_PARTIAL
+
     stream_id: str
     count: int | str | None = None
     amount: AmountInput | None = None
+
+    @property
+    def resource(self) -> Resource:
+        """The stream."""
+        return Resource.stream(self.stream_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +269,17 @@ class CloseStream:
     ``reason`` goes with ``CloseChoice.DISPUTE``.
     """
 
+    kind: ClassVar[ActionKind] = ActionKind.CLOSE_STREAM
+
     stream_id: str
     count: int | str | None = None
     unearned: CloseChoice | None = None
     reason: str = ""
+
+    @property
+    def resource(self) -> Resource:
+        """The stream."""
+        return Resource.stream(self.stream_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,30 +287,56 @@ class DisputeEscrow:
     """Dispute an escrow (either party). With ``stream_id`` the stream's escrow, and the stream
     becomes ``disputed``."""
 
+    kind: ClassVar[ActionKind] = ActionKind.DISPUTE_ESCROW
+
     agent_id: str
     escrow_id: str
     reason: str
     dialect: Dialect = Dialect.CLASSIC
     stream_id: str | None = None
 
+    @property
+    def resource(self) -> Resource:
+        """The stream when the escrow is a stream's (it waits for the stream's other actions),
+        else the escrow."""
+        if self.stream_id:
+            return Resource.stream(self.stream_id)
+        return Resource.escrow(self.escrow_id)
+
 
 @dataclass(frozen=True, slots=True)
 class MarkComplete:
     """As the payee of a classic escrow, mark the work done (``complete``)."""
 
+    kind: ClassVar[ActionKind] = ActionKind.MARK_COMPLETE
+
     agent_id: str
     escrow_id: str
+
+    @property
+    def resource(self) -> Resource:
+        """The escrow."""
+        return Resource.escrow(self.escrow_id)
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimFaucet:
     """Claim the faucet's $1 for an agent (one claim per agent and per IP a day)."""
 
+    kind: ClassVar[ActionKind] = ActionKind.CLAIM_FAUCET
+
     agent_id: str
     referral_code: str | None = None
 
+    @property
+    def resource(self) -> Resource:
+        """The agent's faucet claim."""
+        return Resource.faucet(self.agent_id)
 
-Intent = Union[OpenStream, ReleasePartial, CloseStream, DisputeEscrow, MarkComplete, ClaimFaucet]
+
+Intent = OpenStream | ReleasePartial | CloseStream | DisputeEscrow | MarkComplete | ClaimFaucet
+"""Every intent type. A new one is added here, with its ``kind``, its ``resource`` and one
+planner registered in the engine (``tests/actions/test_dispatch.py`` checks all three)."""
 
 
 # ---- plans and previews -------------------------------------------------------------------
@@ -214,7 +352,7 @@ class EscrowRef:
         return f"<escrow from #{self.seq}>"
 
 
-EscrowTarget = Union[str, EscrowRef]
+EscrowTarget = str | EscrowRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +362,13 @@ class PlannedRequest:
 
     seq: int
     key: str
-    """The ``Idempotency-Key`` header: the intent's UUID, or ``<uuid>/<seq>`` when it sends several."""
+    """The ``Idempotency-Key`` header: the intent's UUID, or ``<uuid>/<seq>`` when it sends
+    several."""
     op: Op
     service: str
     method: str
     path: str
-    body: dict[str, Any] | None
+    body: JsonObject | None
     escrow: EscrowTarget | None = None
     amount: Decimal | None = None
     """Money this request moves (gross), when it moves any."""
@@ -283,7 +422,11 @@ class ActionPreview:
     @property
     def needs_choice(self) -> bool:
         """A tranche close whose unearned tranche has no decision yet: not executable."""
-        return bool(self.choices) and getattr(self.intent, "unearned", None) is None
+        return (
+            bool(self.choices)
+            and isinstance(self.intent, CloseStream)
+            and self.intent.unearned is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +438,7 @@ class RequestOutcome:
     op: Op
     state: RequestState
     escrow_id: str | None = None
-    response: Any = None
+    response: JsonObject | None = None
     error: str | None = None
 
 
@@ -306,7 +449,8 @@ class ActionResult:
     key: str
     kind: ActionKind
     state: RequestState
-    """DONE when every request is done; FAILED when one was refused; UNKNOWN while one is unsettled."""
+    """DONE when every request is done; FAILED when one was refused; UNKNOWN while one is
+    unsettled."""
     requests: tuple[RequestOutcome, ...] = field(default_factory=tuple)
     message: str = ""
 

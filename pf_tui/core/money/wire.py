@@ -2,41 +2,32 @@
 
 :class:`ClientWire` sends through :meth:`PurpleFleaClient.send` with the body exactly as planned
 (what the preview showed is what leaves) and the journaled ``Idempotency-Key``; it never retries
-(the runner decides, with the same key). Reads (ledger, escrow, balance) use the client's retrying
-``read``. Anything else that speaks :class:`MoneyWire` can stand in (tests' crash hooks).
+(the runner decides, with the same key). Reads (ledger, escrow, balance) use the client's
+retrying ``read``. Anything else that speaks :class:`MoneyWire` can stand in (tests' crash
+hooks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from pf_tui.api import normalize, routes
+from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.errors import MissingKeyError, ResponseDecodeError
 from pf_tui.api.models import Dialect, Escrow, LedgerEntry
-from pf_tui.api.routes import Endpoint
-from pf_tui.core.money.types import Op, PlannedRequest
+from pf_tui.core.money.routes import ENDPOINTS
+from pf_tui.core.money.types import JsonObject, PlannedRequest
 from pf_tui.secret import Secret
-
-ENDPOINTS: dict[Op, Endpoint] = {
-    Op.CLASSIC_CREATE: routes.ESCROW_CREATE,
-    Op.CLASSIC_RELEASE: routes.ESCROW_RELEASE,
-    Op.CLASSIC_COMPLETE: routes.ESCROW_COMPLETE,
-    Op.CLASSIC_DISPUTE: routes.ESCROW_DISPUTE,
-    Op.STREAM_CREATE: routes.STREAM_CREATE,
-    Op.STREAM_RELEASE_PARTIAL: routes.STREAM_RELEASE_PARTIAL,
-    Op.STREAM_CLOSE: routes.STREAM_CLOSE,
-    Op.STREAM_DISPUTE: routes.STREAM_DISPUTE,
-    Op.FAUCET_CLAIM: routes.FAUCET_CLAIM,
-}
 
 
 class MoneyWire(Protocol):
     """What the action runner needs from the network."""
 
-    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> Any:
-        """Send ``request`` once to ``path`` with its key; the decoded JSON reply, or a typed error."""
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
+        """Send ``request`` once to ``path`` with its key; the decoded JSON reply, or a typed
+        error."""
 
     async def escrow(self, agent_id: str, escrow_id: str, dialect: Dialect) -> Escrow:
         """``GET /escrow/{id}`` in ``dialect``."""
@@ -48,7 +39,7 @@ class MoneyWire(Protocol):
         """The agent's casino balance."""
 
 
-def _json_object(data: Any) -> Any:
+def _json_object(data: object) -> JsonObject:
     if not isinstance(data, dict):
         raise ResponseDecodeError("reply is not a JSON object")
     return data
@@ -61,7 +52,9 @@ class ClientWire:
     """
 
     def __init__(
-        self, client: Any, keys: Mapping[str, Secret] | Callable[[str], Secret | None]
+        self,
+        client: PurpleFleaClient,
+        keys: Mapping[str, Secret] | Callable[[str], Secret | None],
     ) -> None:
         self.client = client
         self._keys = keys
@@ -78,7 +71,7 @@ class ClientWire:
         key = self._key(agent_id)
         return {"Authorization": f"Bearer {key.reveal()}"}, [key]
 
-    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> Any:
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
         """One POST, no retry, with ``Idempotency-Key: request.key``."""
         ep = ENDPOINTS[request.op]
         headers: dict[str, str] = {"Idempotency-Key": request.key}
@@ -92,7 +85,7 @@ class ClientWire:
             path=path,
             agent_id=agent_id,
             headers=headers,
-            body=request.body if request.body is not None else None,
+            body=request.body,
             secrets=secrets,
         )
 
@@ -100,7 +93,7 @@ class ClientWire:
         """The escrow through its own dialect's view."""
         ep = routes.ESCROW if dialect is Dialect.CLASSIC else routes.STREAM
         headers, secrets = self._auth(agent_id)
-        return await self.client.read(  # type: ignore[no-any-return]
+        return await self.client.read(
             ep,
             lambda d: normalize.escrow(d, dialect),
             path=ep.route.replace("{id}", escrow_id),
@@ -112,7 +105,7 @@ class ClientWire:
     async def ledger(self, agent_id: str) -> tuple[LedgerEntry, ...]:
         """Casino ``GET /auth/ledger``."""
         headers, secrets = self._auth(agent_id)
-        return await self.client.read(  # type: ignore[no-any-return]
+        return await self.client.read(
             routes.LEDGER, normalize.ledger, agent_id=agent_id, headers=headers, secrets=secrets
         )
 
@@ -122,4 +115,4 @@ class ClientWire:
         bal = await self.client.read(
             routes.BALANCE, normalize.balance, agent_id=agent_id, headers=headers, secrets=secrets
         )
-        return bal.balance_usd  # type: ignore[no-any-return]
+        return bal.balance_usd
