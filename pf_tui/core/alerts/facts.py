@@ -16,7 +16,7 @@ from decimal import Decimal
 from pf_tui.api.models import EscrowStatus
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import FleetState
-from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.callstats import CallStats, error_rate
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
 
 SPEND_WINDOW_S = 3600.0
@@ -149,7 +149,7 @@ class FactsSource:
             requests += s.requests
             errors += s.errors
             spend += facts.metrics.get("spend_usd_per_hour") or 0
-        rate = derived.error_rate(requests, errors)
+        rate = error_rate(requests, errors)
         return FleetFacts(
             {
                 "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
