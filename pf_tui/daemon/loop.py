@@ -5,8 +5,8 @@
 - an evaluation every :data:`EVAL_INTERVAL_S`: facts per agent and fleet, the alert engine, and
   one store transaction with the alert log, the engine state and the outbox rows;
 - one delivery task per receiver (Telegram, webhook, JSON log), each with its own queue;
-- a heartbeat row in the store (``kv`` ``daemon.heartbeat``, see :mod:`pf_tui.core.alerts.store`)
-  every loop, and a heartbeat *message* (alertname ``Watchdog``) every ``heartbeat_s``;
+- a heartbeat row in the store (see :mod:`pf_tui.core.alerts.heartbeat`) every loop, and a
+  heartbeat *message* (alertname ``Watchdog``) every ``heartbeat_s``;
 - ``/metrics`` on ``127.0.0.1:N`` when asked.
 
 Signals: SIGTERM/SIGINT stop polling, give deliveries a short grace to drain, exit 0. SIGHUP
@@ -38,8 +38,9 @@ from pf_tui.core.alerts.engine import (
     fingerprint_of,
 )
 from pf_tui.core.alerts.facts import FactsSource, escrow_queue
+from pf_tui.core.alerts.heartbeat import Heartbeat
 from pf_tui.core.alerts.rules import Severity, rules_from_config
-from pf_tui.core.alerts.store import AlertLog, Heartbeat
+from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import Receiver
 from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
@@ -84,7 +85,7 @@ class Daemon:
         self.started_at = clock.now()
         self.store = Store(config.store.path, clock=clock)
         self.conn = self.store.connect()
-        self.log = AlertLog(self.conn)
+        self.log = AlertBook(self.conn)
         rules, silences = rules_from_config(config.alerts)
         self.engine = AlertEngine(rules, silences=silences, state=self.log.load_instances())
         self.receivers = (
@@ -109,7 +110,7 @@ class Daemon:
         self.facts.load_store(self.conn)
         self.engine.muted = self.log.muted(now)
         agents = [self.facts.agent(a, now) for a in self.fleet.agents]
-        before = AlertLog.snapshot(self.engine)
+        before = AlertBook.snapshot(self.engine)
         events = self.engine.evaluate(
             agents, self.facts.fleet_facts(agents), now, assume_for=assume_for
         )

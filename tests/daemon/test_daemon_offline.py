@@ -25,7 +25,7 @@ from pf_tui.config.model import (
     WebhookConfig,
 )
 from pf_tui.config.parse import default_rules
-from pf_tui.core.alerts.store import read_heartbeat
+from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.logs import setup_logging
 from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.secret import Secret

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pf_tui.core.alerts.engine import AlertEngine, AlertEvent
 from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
-from pf_tui.core.alerts.store import AlertLog
+from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.format import TELEGRAM_LIMIT, telegram_html, utf16_len
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import Outcome, TelegramReceiver
@@ -47,10 +47,10 @@ def sent(tg: SimServer) -> list[dict[str, object]]:
     return list(httpx.get(f"{tg.url}/telegram/_sent").json()["result"])
 
 
-def _log(tmp_path: Path) -> AlertLog:
+def _log(tmp_path: Path) -> AlertBook:
     conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
     migrate(conn)
-    return AlertLog(conn)
+    return AlertBook(conn)
 
 
 async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) ->
     for t in range(0, 24 * 3600, 60):
         now = T0 + t
         facts = [AgentFacts(x, metrics={"balance_usd": Decimal(balance(x, t))}) for x in "ab"]
-        before = AlertLog.snapshot(engine)
+        before = AlertBook.snapshot(engine)
         events = engine.evaluate(facts, None, now)
         log.commit(engine, before, events, ["telegram"], now)
         await disp.deliver("telegram", now)

@@ -215,17 +215,12 @@ class Store:
     def get_kv(self, key: str) -> str | None:
         """A stored string, or ``None``."""
         with self._read_lock:
-            row = self._read.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+            return read_kv(self._read, key)
 
     def set_kv(self, key: str, value: str) -> None:
         """Store a string under ``key`` (replacing it)."""
         with self._read_lock, _transaction(self._read):
-            self._read.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            write_kv(self._read, key, value)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -248,6 +243,21 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_kv(conn: sqlite3.Connection, key: str) -> str | None:
+    """The ``kv`` string under ``key`` on ``conn``, or ``None``."""
+    row: tuple[str] | None = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def write_kv(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Store ``value`` under ``key`` on ``conn``, inside the caller's transaction if one is open."""
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
 class _transaction:
