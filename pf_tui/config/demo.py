@@ -23,7 +23,7 @@ from pf_tui.config.model import (
     StoreConfig,
     TelegramConfig,
 )
-from pf_tui.config.parse import AGENT_ID, default_rules
+from pf_tui.config.parse import AGENT_ID, default_alert_rules
 from pf_tui.config.schema import url_problem
 from pf_tui.secret import Secret
 from pf_tui.usd import MoneyError, parse_money
@@ -127,7 +127,7 @@ def build_demo(
         profile="demo",
         api=ApiConfig(**{service: url + mount for service, mount in SIM_MOUNTS.items()}),
         agents=typed,
-        alerts=AlertsConfig(rules=default_rules()),
+        alerts=AlertsConfig(rules=default_alert_rules()),
         # Paging works in the demo too: the simulator's Telegram stand-in takes any token and
         # keeps what it was sent (GET <sim>/telegram/_sent).
         notify=NotifyConfig(

@@ -208,24 +208,6 @@ class AlertRule:
     enabled: bool = True
     """``false`` switches the rule off (also the way to drop a default rule)."""
 
-    def breached(self, value: Decimal) -> bool:
-        """Whether ``value`` is on the firing side of :attr:`threshold`."""
-        return _compare(value, self.op, self.threshold)
-
-    def cleared(self, value: Decimal) -> bool:
-        """Whether ``value`` is back past :attr:`clear_threshold` (strictly on the safe side)."""
-        return not _compare(value, self.op, self.clear_threshold)
-
-
-def _compare(value: Decimal, op: str, limit: Decimal) -> bool:
-    if op == ">":
-        return value > limit
-    if op == ">=":
-        return value >= limit
-    if op == "<":
-        return value < limit
-    return value <= limit
-
 
 METRICS: dict[str, str] = {
     "max_drawdown_pct": "largest peak-to-trough fall of the agent's equity, in percent",
@@ -287,7 +269,7 @@ SILENCE_LABELS: tuple[str, ...] = ("rule", "agent", "severity")
 
 
 @dataclass(frozen=True)
-class Silence:
+class SilenceConfig:
     """One ``[[alerts.silences]]``: mute alerts whose labels match, until ``expires``."""
 
     matcher: tuple[tuple[str, str], ...]
@@ -297,16 +279,6 @@ class Silence:
     comment: str = ""
     """Why it was silenced, for the alert log."""
 
-    def matches(self, labels: dict[str, str]) -> bool:
-        """Whether every matcher pattern matches the alert's ``labels``."""
-        from fnmatch import fnmatchcase
-
-        return all(fnmatchcase(labels.get(k, ""), pattern) for k, pattern in self.matcher)
-
-    def active(self, now: datetime) -> bool:
-        """Whether the silence still holds at ``now`` (timezone-aware)."""
-        return now < self.expires
-
 
 @dataclass(frozen=True)
 class AlertsConfig:
@@ -314,7 +286,7 @@ class AlertsConfig:
 
     rules: tuple[AlertRule, ...] = ()
     """Every rule, defaults first (in :data:`DEFAULT_RULES` order), then the config's own, by name."""
-    silences: tuple[Silence, ...] = ()
+    silences: tuple[SilenceConfig, ...] = ()
     """Silences from the config file (the TUI adds its own to the state file)."""
 
     def rule(self, name: str) -> AlertRule:

@@ -30,7 +30,7 @@ from pf_tui.config.model import (
     LogNotifyConfig,
     NotifyConfig,
     PollingConfig,
-    Silence,
+    SilenceConfig,
     StoreConfig,
     TelegramConfig,
     UiConfig,
@@ -272,7 +272,7 @@ def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule
     )
 
 
-def _silence(s: Section) -> Silence:
+def _silence(s: Section) -> SilenceConfig:
     if not s.has("matcher"):
         raise s.error(
             "matcher", "missing", 'add matcher = { rule = "low_balance", agent = "ag_..." }'
@@ -292,7 +292,7 @@ def _silence(s: Section) -> Silence:
         )
     if expires.tzinfo is None:
         raise s.error("expires", "has no timezone", "add Z or an offset like +02:00")
-    return Silence(
+    return SilenceConfig(
         matcher=pairs, expires=expires, comment=s.string("comment", "", max_len=500) or ""
     )
 
@@ -391,7 +391,7 @@ def _store(s: Section) -> StoreConfig:
     )
 
 
-def default_rules() -> tuple[AlertRule, ...]:
+def default_alert_rules() -> tuple[AlertRule, ...]:
     """The seed's alert rules (:data:`DEFAULT_RULES`) as typed rules."""
     ctx = Context(path=None, base_dir=Path.cwd(), env={})
     return tuple(

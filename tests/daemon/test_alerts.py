@@ -9,7 +9,7 @@ import pytest
 
 from pf_tui.core.alerts.engine import AlertEngine, AlertInstance
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
-from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rules
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rule_specs
 
 T0 = 1_767_225_600.0
 BAL = RuleSpec(
@@ -137,7 +137,7 @@ def test_silenced_episode_resolves_silently() -> None:
 
 
 def test_assume_for_fires_at_once() -> None:
-    eng = AlertEngine(default_rules())
+    eng = AlertEngine(default_rule_specs())
     facts = AgentFacts(
         "ag_1", metrics={"max_drawdown_pct": Decimal("12.5"), "balance_usd": Decimal(100)}
     )
@@ -146,7 +146,7 @@ def test_assume_for_fires_at_once() -> None:
 
 
 def test_stream_silent_dispute_unknown_action_subkeys() -> None:
-    eng = AlertEngine(default_rules())
+    eng = AlertEngine(default_rule_specs())
     s = StreamFacts("st_1", "ag_payee", expected_interval_s=600, last_release_at=T0)
     facts = AgentFacts("ag_1", streams=(s,), disputes=("esc_aa",), unknown_actions=("k1", "k2"))
     ev = eng.evaluate([facts], None, T0 + 1800)  # exactly 3x: not yet
@@ -163,7 +163,7 @@ def test_stream_silent_dispute_unknown_action_subkeys() -> None:
 
 
 def test_fleet_scope() -> None:
-    eng = AlertEngine([r for r in default_rules() if r.name == "fleet_error_rate"])
+    eng = AlertEngine([r for r in default_rule_specs() if r.name == "fleet_error_rate"])
     ev = eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(7)}), T0, assume_for=True)
     assert ev[0].labels == {
         "alertname": "fleet_error_rate",
@@ -217,15 +217,13 @@ def test_model_24h_message_count() -> None:
 def test_rules_from_config_defaults_and_silences() -> None:
     from datetime import datetime
 
-    from pf_tui.config import AlertsConfig
-    from pf_tui.config import default_rules as config_defaults
-    from pf_tui.config.model import Silence as ConfigSilence
+    from pf_tui.config import AlertsConfig, SilenceConfig, default_alert_rules
     from pf_tui.core.alerts.rules import rules_from_config
 
     cfg = AlertsConfig(
-        rules=config_defaults(),
+        rules=default_alert_rules(),
         silences=(
-            ConfigSilence(
+            SilenceConfig(
                 (("rule", "low_balance"), ("agent", "ag_*")),
                 datetime(2026, 1, 2, tzinfo=UTC),
                 "maintenance",

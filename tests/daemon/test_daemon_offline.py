@@ -24,7 +24,7 @@ from pf_tui.config.model import (
     StoreConfig,
     WebhookConfig,
 )
-from pf_tui.config.parse import default_rules
+from pf_tui.config.parse import default_alert_rules
 from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.logs import setup_logging
 from pf_tui.daemon.loop import DaemonOptions, run_daemon
@@ -51,7 +51,7 @@ def dead_config(tmp_path: Path, hook_url: str) -> Config:
             transport="httpx",
         ),
         agents=(AgentConfig(id="ag_0000000000a1", label="alpha", casino_key=Secret(CANARY_KEY)),),
-        alerts=AlertsConfig(rules=default_rules()),
+        alerts=AlertsConfig(rules=default_alert_rules()),
         notify=NotifyConfig(
             webhook=WebhookConfig(
                 enabled=True, url=Secret(f"{hook_url}?token={CANARY_HOOK_TOKEN}")

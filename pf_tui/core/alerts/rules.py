@@ -13,10 +13,8 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pf_tui.config.model import AlertsConfig
+from pf_tui.config import AlertsConfig, default_alert_rules
 
 _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     ">": operator.gt,
@@ -177,60 +175,6 @@ def builtin_rules() -> tuple[RuleSpec, ...]:
     )
 
 
-def default_rules() -> tuple[RuleSpec, ...]:
-    """The seed's thresholds (as the config's defaults name them) plus :func:`builtin_rules`."""
-    d, h = Decimal, 3600.0
-    seed = (
-        RuleSpec(
-            "max_drawdown",
-            RuleKind.THRESHOLD,
-            Severity.CRITICAL,
-            metric="max_drawdown_pct",
-            op=">",
-            threshold=d(10),
-            clear=d(8),
-            for_s=60,
-            repeat_s=h,
-            summary="max drawdown %",
-        ),
-        RuleSpec(
-            "low_balance",
-            RuleKind.THRESHOLD,
-            Severity.WARNING,
-            metric="balance_usd",
-            op="<",
-            threshold=d(50),
-            clear=d(55),
-            repeat_s=h,
-            summary="balance USD",
-        ),
-        RuleSpec(
-            "error_rate",
-            RuleKind.THRESHOLD,
-            Severity.WARNING,
-            metric="error_rate_pct",
-            op=">",
-            threshold=d(5),
-            clear=d(3),
-            for_s=120,
-            repeat_s=h,
-            summary="API error rate %",
-        ),
-        RuleSpec(
-            "open_positions",
-            RuleKind.THRESHOLD,
-            Severity.WARNING,
-            metric="open_positions",
-            op=">",
-            threshold=d(20),
-            clear=d(18),
-            repeat_s=h,
-            summary="open positions",
-        ),
-    )
-    return seed + builtin_rules()
-
-
 @dataclass(frozen=True)
 class Silence:
     """Mute alerts whose labels match every matcher (shell globs) until ``ends_at``."""
@@ -316,3 +260,12 @@ def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple
         for s in alerts.silences
     )
     return tuple(rules), silences
+
+
+def default_rule_specs() -> tuple[RuleSpec, ...]:
+    """The rules of a config that sets none: the seed's thresholds, then :func:`builtin_rules`.
+
+    The thresholds are the config's own defaults (:func:`~pf_tui.config.default_alert_rules`)
+    read through :func:`rules_from_config`, so they are written once.
+    """
+    return rules_from_config(AlertsConfig(rules=default_alert_rules()))[0]
