@@ -1,15 +1,27 @@
-"""The alert state machine under a fake clock: for, hysteresis, repeat, resolve, silences, inhibition."""
+"""The alert state machine under a fake clock: for, hysteresis, repeat, resolve, silences,
+inhibition, and the state it saves."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from pf_tui.core.alerts.engine import AlertEngine, AlertInstance
+from pf_tui.core.alerts.engine import (
+    AlertEngine,
+    AlertInstance,
+    AlertState,
+    fingerprint_of,
+)
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rule_specs
+from pf_tui.core.notify.alert_book import STATE_KEY, AlertBook
+from pf_tui.core.store.db import read_kv, write_kv
+from pf_tui.core.store.schema import migrate
 
 T0 = 1_767_225_600.0
 BAL = RuleSpec(
@@ -256,3 +268,56 @@ def test_ge_op_clears_when_no_longer_holding() -> None:
     assert kinds(eng.evaluate([f(5)], None, T0)) == ["firing"]
     assert eng.evaluate([f(3)], None, T0 + 1) == []  # 3 >= 3 still holds the clear condition
     assert kinds(eng.evaluate([f("2.9")], None, T0 + 2)) == ["resolved"]
+
+
+# ---- the saved state ---------------------------------------------------------------------------
+
+
+def test_state_is_an_enum_saved_by_its_value() -> None:
+    eng = AlertEngine([BAL])
+    eng.evaluate([agent("40")], None, T0)
+    (inst,) = eng.instances.values()
+    assert inst.state is AlertState.PENDING
+    record = inst.to_dict()
+    assert record["state"] == "pending" and type(record["state"]) is str
+    assert AlertInstance.from_dict(record) == inst
+
+
+def test_state_saved_by_the_previous_version_still_loads(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    migrate(conn)
+    labels = {
+        "agent": "ag_000000000001",
+        "alertname": "balance_low",
+        "label": "alpha",
+        "severity": "warning",
+    }
+    fp = fingerprint_of(labels)
+    # the kv row as the version with string states wrote it: json.dumps(..., sort_keys=True)
+    saved = {
+        "fingerprint": fp,
+        "rule": "balance_low",
+        "labels": labels,
+        "state": "firing",
+        "active_since": T0,
+        "starts_at": T0 + 300,
+        "last_sent": T0 + 300,
+        "sent": 1,
+        "value": "40",
+        "nodata": False,
+    }
+    write_kv(conn, STATE_KEY, json.dumps([saved], sort_keys=True))
+    book = AlertBook(conn)
+    (inst,) = book.load_instances()
+    assert inst.state is AlertState.FIRING and inst.sent == 1
+    eng = AlertEngine([BAL], state=[inst])
+    assert eng.evaluate([agent("40")], None, T0 + 600) == []  # already paged: no second firing
+    before = AlertBook.snapshot(eng)
+    events = eng.evaluate([agent("40")], None, T0 + 3900)
+    assert kinds(events) == ["repeat"]
+    book.commit(eng, before, events, [], T0 + 3900)
+    (record,) = json.loads(read_kv(conn, STATE_KEY) or "[]")
+    assert record == {**saved, "last_sent": T0 + 3900, "sent": 2}  # the same shape, by value
+    write_kv(conn, STATE_KEY, '[{"state": "firing"}]')
+    assert book.load_instances() == []  # unreadable: start clean, never crash
+    conn.close()

@@ -20,7 +20,7 @@ import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
 from pf_tui.core.alerts.rules import (
@@ -44,6 +44,29 @@ class EventKind(str, enum.Enum):
     HEARTBEAT = "heartbeat"  # the daemon's "still alive" message (Alertmanager's Watchdog)
 
 
+class AlertState(str, enum.Enum):
+    """Where one alert instance is: ``inactive -> pending -> firing -> inactive``."""
+
+    INACTIVE = "inactive"
+    PENDING = "pending"  # the condition holds, not yet for the rule's `for`
+    FIRING = "firing"
+
+
+class InstanceRecord(TypedDict):
+    """An :class:`AlertInstance` as the store keeps it (JSON; the state by its value)."""
+
+    fingerprint: str
+    rule: str
+    labels: dict[str, str]
+    state: str
+    active_since: float
+    starts_at: float
+    last_sent: float
+    sent: int
+    value: str
+    nodata: bool
+
+
 @dataclass
 class AlertInstance:
     """The state of one rule for one agent (and stream, escrow or action)."""
@@ -51,7 +74,7 @@ class AlertInstance:
     fingerprint: str
     rule: str
     labels: dict[str, str]
-    state: str = "inactive"  # inactive | pending | firing
+    state: AlertState = AlertState.INACTIVE
     active_since: float = 0.0  # when the condition began to hold
     starts_at: float = 0.0  # when it began firing
     last_sent: float = 0.0
@@ -59,14 +82,36 @@ class AlertInstance:
     value: str = ""
     nodata: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> InstanceRecord:
         """Plain JSON-able form, for the store."""
-        return dict(self.__dict__)
+        return InstanceRecord(
+            fingerprint=self.fingerprint,
+            rule=self.rule,
+            labels=dict(self.labels),
+            state=self.state.value,
+            active_since=self.active_since,
+            starts_at=self.starts_at,
+            last_sent=self.last_sent,
+            sent=self.sent,
+            value=self.value,
+            nodata=self.nodata,
+        )
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AlertInstance:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+    def from_dict(cls, data: InstanceRecord) -> AlertInstance:
+        """Inverse of :meth:`to_dict` (also reads what earlier versions saved: the same keys)."""
+        return cls(
+            fingerprint=data["fingerprint"],
+            rule=data["rule"],
+            labels=dict(data["labels"]),
+            state=AlertState(data["state"]),
+            active_since=data["active_since"],
+            starts_at=data["starts_at"],
+            last_sent=data["last_sent"],
+            sent=data["sent"],
+            value=data["value"],
+            nodata=data["nodata"],
+        )
 
 
 @dataclass(frozen=True)
@@ -128,7 +173,7 @@ class AlertEngine:
 
     def firing(self) -> list[AlertInstance]:
         """Instances currently firing."""
-        return [i for i in self.instances.values() if i.state == "firing"]
+        return [i for i in self.instances.values() if i.state is AlertState.FIRING]
 
     def evaluate(
         self,
@@ -178,11 +223,11 @@ class AlertEngine:
             if inst is None:
                 inst = AlertInstance(fp, rule.name, dict(labels))
             step = self._step(rule, inst, cond, desc, now, assume_for)
-            if inst.state != "inactive" or step is not None:
+            if inst.state is not AlertState.INACTIVE or step is not None:
                 self.instances[fp] = inst
             elif fp in self.instances:
                 del self.instances[fp]
-            if inst.state == "firing" and rule.kind is RuleKind.DOWN:
+            if inst.state is AlertState.FIRING and rule.kind is RuleKind.DOWN:
                 down.add(labels.get("agent", ""))
             if step is not None:
                 events.append(step)
@@ -272,21 +317,21 @@ class AlertEngine:
         if trigger is None:
             return None  # unknown is not "all good": hold the current state
         inst.value = value
-        if inst.state == "inactive":
+        if inst.state is AlertState.INACTIVE:
             if not trigger:
                 return None
-            inst.state, inst.active_since = "pending", now
-        if inst.state == "pending":
+            inst.state, inst.active_since = AlertState.PENDING, now
+        if inst.state is AlertState.PENDING:
             if not trigger:
-                inst.state = "inactive"
+                inst.state = AlertState.INACTIVE
                 return None
             if assume_for or now - inst.active_since >= rule.for_s:
-                inst.state, inst.starts_at, inst.sent = "firing", now, 0
+                inst.state, inst.starts_at, inst.sent = AlertState.FIRING, now, 0
                 return self._emit(rule, inst, EventKind.FIRING, desc, now)
             return None
         # firing
         if cleared:
-            inst.state = "inactive"
+            inst.state = AlertState.INACTIVE
             if inst.sent == 0:
                 return None
             event = self._emit(rule, inst, EventKind.RESOLVED, desc, now)

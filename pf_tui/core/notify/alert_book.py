@@ -20,17 +20,24 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from pf_tui.core.alerts.engine import AlertEngine, AlertEvent, AlertInstance, EventKind
+from pf_tui.core.alerts.engine import (
+    AlertEngine,
+    AlertEvent,
+    AlertInstance,
+    AlertState,
+    EventKind,
+)
 from pf_tui.core.alerts.heartbeat import HEARTBEAT_KEY, Heartbeat
 from pf_tui.core.notify.outbox import Outbox
 from pf_tui.core.store.db import read_kv, transaction, write_kv
 
-__all__ = ["STATE_KEY", "AlertBook"]
+__all__ = ["STATE_KEY", "AlertBook", "Marks"]
 
 STATE_KEY = "daemon.alert_state"
 
 
-_Snap = dict[str, tuple[str, float]]
+Marks = dict[str, tuple[AlertState, float]]
+"""Each instance's ``(state, active_since)`` by fingerprint, taken before an evaluation."""
 
 
 class AlertBook:
@@ -60,14 +67,14 @@ class AlertBook:
         return {fp: float(until) for fp, until in rows}
 
     @staticmethod
-    def snapshot(engine: AlertEngine) -> _Snap:
+    def snapshot(engine: AlertEngine) -> Marks:
         """Each instance's ``(state, active_since)``, taken before an evaluation."""
         return {fp: (i.state, i.active_since) for fp, i in engine.instances.items()}
 
     def commit(
         self,
         engine: AlertEngine,
-        before: _Snap,
+        before: Marks,
         events: Sequence[AlertEvent],
         receivers: Sequence[str],
         now: float,
@@ -78,7 +85,9 @@ class AlertBook:
             return
         with transaction(self.conn):
             self._write_log(engine, before, changed, events, now)
-            state = [i.to_dict() for i in engine.instances.values() if i.state != "inactive"]
+            state = [
+                i.to_dict() for i in engine.instances.values() if i.state is not AlertState.INACTIVE
+            ]
             write_kv(self.conn, STATE_KEY, json.dumps(state, sort_keys=True))
             self.outbox.enqueue(events, receivers, now)
 
@@ -93,14 +102,14 @@ class AlertBook:
             write_kv(self.conn, HEARTBEAT_KEY, beat.to_json())
 
     @staticmethod
-    def _transitions(engine: AlertEngine, before: _Snap) -> set[str]:
+    def _transitions(engine: AlertEngine, before: Marks) -> set[str]:
         after = {fp: (i.state, i.active_since) for fp, i in engine.instances.items()}
         return {fp for fp in before.keys() | after.keys() if before.get(fp) != after.get(fp)}
 
     def _write_log(
         self,
         engine: AlertEngine,
-        before: _Snap,
+        before: Marks,
         changed: set[str],
         events: Sequence[AlertEvent],
         now: float,
@@ -109,16 +118,16 @@ class AlertBook:
         rules = {r.name: r for r in engine.rules}
         for fp in changed | messages.keys():
             inst = engine.instances.get(fp)
-            old_state, old_since = before.get(fp, ("inactive", 0.0))
+            old_state, old_since = before.get(fp, (AlertState.INACTIVE, 0.0))
             event = messages.get(fp)
-            if inst is None or inst.state == "inactive":
-                if old_state == "pending":
+            if inst is None or inst.state is AlertState.INACTIVE:
+                if old_state is AlertState.PENDING:
                     self.conn.execute(  # a flap inside `for`: it never was an alert
                         "DELETE FROM alerts WHERE fingerprint = ? AND started_at = ?"
                         " AND state = 'pending'",
                         (fp, old_since),
                     )
-                elif old_state == "firing":
+                elif old_state is AlertState.FIRING:
                     self.conn.execute(
                         "UPDATE alerts SET state = 'resolved', ended_at = ?, updated_at = ?,"
                         " last_notified_at = COALESCE(?, last_notified_at)"
@@ -134,7 +143,7 @@ class AlertBook:
                 " last_notified_at = COALESCE(?, last_notified_at)"
                 " WHERE fingerprint = ? AND started_at = ?",
                 (
-                    inst.state,
+                    inst.state.value,
                     inst.value,
                     now,
                     message,
@@ -153,7 +162,7 @@ class AlertBook:
                         inst.rule,
                         inst.labels.get("agent"),
                         inst.labels.get("severity", ""),
-                        inst.state,
+                        inst.state.value,
                         inst.value,
                         str(rule.threshold) if rule is not None and rule.metric else None,
                         message,
