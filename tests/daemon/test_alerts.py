@@ -15,6 +15,8 @@ from pf_tui.core.alerts.engine import (
     AlertEngine,
     AlertInstance,
     AlertState,
+    EventKind,
+    event_id_for,
     fingerprint_of,
 )
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
@@ -268,6 +270,64 @@ def test_ge_op_clears_when_no_longer_holding() -> None:
     assert kinds(eng.evaluate([f(5)], None, T0)) == ["firing"]
     assert eng.evaluate([f(3)], None, T0 + 1) == []  # 3 >= 3 still holds the clear condition
     assert kinds(eng.evaluate([f("2.9")], None, T0 + 2)) == ["resolved"]
+
+
+# ---- suppression is decided before a message is counted ------------------------------------
+
+DISPUTE = RuleSpec("dispute_opened", RuleKind.DISPUTE, Severity.CRITICAL, repeat_s=24 * 3600)
+
+
+def test_inhibited_firing_is_sent_when_the_api_is_back() -> None:
+    eng = AlertEngine([DISPUTE, DOWN])
+    down = AgentFacts("ag_1", health=Health.ERROR, disputes=("esc_1",))
+    assert [(e.rule, e.kind.value) for e in eng.evaluate([down], None, T0)] == [
+        ("api_down", "firing")
+    ]
+    (held,) = [i for i in eng.firing() if i.rule == "dispute_opened"]
+    assert (held.sent, held.last_sent) == (0, 0.0)  # held back, so never counted
+    up = AgentFacts("ag_1", disputes=("esc_1",))
+    ev = eng.evaluate([up], None, T0 + 60)
+    assert [(e.rule, e.kind.value) for e in ev] == [
+        ("dispute_opened", "firing"),
+        ("api_down", "resolved"),
+    ]
+    assert ev[0].event_id == event_id_for(held.fingerprint, T0, EventKind.FIRING, 0)
+    assert ev[0].starts_at == T0  # the episode began when it began firing, not when it was sent
+
+
+def test_operator_mute_holds_the_firing_until_it_ends() -> None:
+    eng = AlertEngine([BAL])
+    eng.evaluate([agent("40")], None, T0)
+    fp = next(iter(eng.instances))
+    eng.muted = {fp: T0 + 400}
+    assert eng.evaluate([agent("40")], None, T0 + 300) == []
+    assert eng.instances[fp].sent == 0
+    ev = eng.evaluate([agent("40")], None, T0 + 400)
+    assert kinds(ev) == ["firing"] and eng.instances[fp].sent == 1
+
+
+def test_held_repeat_takes_its_turn() -> None:
+    sil = Silence({"alertname": "balance_low"}, starts_at=T0 + 3000, ends_at=T0 + 5000)
+    eng = AlertEngine([BAL], silences=[sil])
+    eng.evaluate([agent("40")], None, T0)
+    assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
+    assert eng.evaluate([agent("40")], None, T0 + 3900) == []  # the repeat falls in the silence
+    (inst,) = eng.firing()
+    assert (inst.sent, inst.last_sent) == (1, T0 + 3900)
+    # the silence ends at T0 + 5000: no repeat then, the next one an interval after the held one
+    assert eng.evaluate([agent("40")], None, T0 + 5000) == []
+    assert eng.evaluate([agent("40")], None, T0 + 7499) == []
+    ev = eng.evaluate([agent("40")], None, T0 + 7500)
+    assert kinds(ev) == ["repeat"]
+    assert ev[0].event_id == event_id_for(inst.fingerprint, T0 + 300, EventKind.REPEAT, 1)
+
+
+def test_resolution_of_a_sent_firing_goes_out_through_a_silence() -> None:
+    sil = Silence({"alertname": "balance_low"}, starts_at=T0 + 400, ends_at=T0 + 10_000)
+    eng = AlertEngine([BAL], silences=[sil])
+    eng.evaluate([agent("40")], None, T0)
+    assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
+    assert kinds(eng.evaluate([agent("60")], None, T0 + 500)) == ["resolved"]
 
 
 # ---- the saved state ---------------------------------------------------------------------------

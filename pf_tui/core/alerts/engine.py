@@ -9,9 +9,11 @@ Per alert instance the states are ``inactive -> pending -> firing -> inactive``:
 - firing sends one message, then one per ``repeat_s`` while it keeps firing;
 - it clears only when the value crosses the rule's separate clear threshold (hysteresis), and
   then one resolved message is sent (only if a firing message was sent).
-Silences (with expiry) and inhibition (an agent's ``api_down`` mutes that agent's other alerts)
-suppress messages, not state. The engine's state can be dumped and restored, so a restarted
-daemon neither repeats nor forgets a page.
+Silences (with expiry), the operator's mute of one episode, and inhibition (an agent's ``api_down``
+holds back that agent's other alerts) suppress messages, not state. Suppression is decided before a
+message is made, so a held message is never counted as sent: a held firing goes out once nothing
+holds it any more, and a resolution follows only a firing that was sent. The engine's state can be
+dumped and restored, so a restarted daemon neither repeats nor forgets a page.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
 from pf_tui.core.alerts.rules import (
@@ -114,6 +116,15 @@ class AlertInstance:
         )
 
 
+class _Observed(NamedTuple):
+    """One instance's condition in this evaluation."""
+
+    rule: RuleSpec
+    labels: dict[str, str]
+    cond: Condition
+    desc: str
+
+
 @dataclass(frozen=True)
 class AlertEvent:
     """A notification to send: a firing, a repeat, or a resolution."""
@@ -187,18 +198,41 @@ class AlertEngine:
 
         ``assume_for`` treats every ``for`` as met (``--once``: fire what holds now).
         """
-        rules = {r.name: r for r in self.rules}
-        seen: dict[str, tuple[RuleSpec, dict[str, str], Condition, str]] = {}
-        covered: set[str] = set()  # agents evaluated this round
+        observed = self._observe(agents, fleet, now)
+        # Down rules are stepped first: an agent whose API is down after this step has its other
+        # alerts held back in the same evaluation, before any of them is counted as sent.
+        downs = [fp for fp, obs in observed.items() if obs.rule.kind is RuleKind.DOWN]
+        others = [fp for fp, obs in observed.items() if obs.rule.kind is not RuleKind.DOWN]
         down: set[str] = set()
+        due: dict[str, AlertEvent] = {}
+        for fp in (*downs, *others):
+            obs = observed[fp]
+            inst = self.instances.get(fp) or AlertInstance(fp, obs.rule.name, dict(obs.labels))
+            event = self._step(obs, inst, now, assume_for, down)
+            if inst.state is not AlertState.INACTIVE or event is not None:
+                self.instances[fp] = inst
+            else:
+                self.instances.pop(fp, None)
+            if inst.state is AlertState.FIRING and obs.rule.kind is RuleKind.DOWN:
+                down.add(obs.labels.get("agent", ""))
+            if event is not None:
+                due[fp] = event
+        return [due[fp] for fp in observed if fp in due]
+
+    def _observe(
+        self, agents: Iterable[AgentFacts], fleet: FleetFacts | None, now: float
+    ) -> dict[str, _Observed]:
+        """Every instance's condition this round, by fingerprint, in a stable order."""
+        rules = {r.name: r for r in self.rules}
+        observed: dict[str, _Observed] = {}
+        covered: set[str] = set()  # agents evaluated this round
         for facts in agents:
             covered.add(facts.agent_id)
             for rule in self.rules:
                 if rule.scope != "agent":
                     continue
                 for labels, cond, desc in self._agent_conditions(rule, facts, now):
-                    fp = fingerprint_of(labels)
-                    seen[fp] = (rule, labels, cond, desc)
+                    observed[fingerprint_of(labels)] = _Observed(rule, labels, cond, desc)
         if fleet is not None:
             for rule in self.rules:
                 if rule.scope == FLEET and rule.kind is RuleKind.THRESHOLD:
@@ -208,52 +242,30 @@ class AlertEngine:
                         "scope": FLEET,
                     }
                     cond = threshold_condition(rule, fleet.metrics.get(rule.metric))
-                    seen[fingerprint_of(labels)] = (rule, labels, cond, describe(rule, cond[2]))
+                    observed[fingerprint_of(labels)] = _Observed(
+                        rule, labels, cond, describe(rule, cond[2])
+                    )
         # Sub-keyed instances (a stream, an escrow, an action) that vanished from an agent that
         # reported normally have cleared; everything else unseen keeps its state.
         for fp, inst in self.instances.items():
-            if fp in seen or inst.rule not in rules:
+            if fp in observed or inst.rule not in rules:
                 continue
             agent = inst.labels.get("agent", "")
             if agent in covered and any(k in inst.labels for k in ("stream", "escrow", "action")):
-                seen[fp] = (rules[inst.rule], inst.labels, (False, True, ""), "")
-        events: list[AlertEvent] = []
-        for fp, (rule, labels, cond, desc) in seen.items():
-            inst = self.instances.get(fp)
-            if inst is None:
-                inst = AlertInstance(fp, rule.name, dict(labels))
-            step = self._step(rule, inst, cond, desc, now, assume_for)
-            if inst.state is not AlertState.INACTIVE or step is not None:
-                self.instances[fp] = inst
-            elif fp in self.instances:
-                del self.instances[fp]
-            if inst.state is AlertState.FIRING and rule.kind is RuleKind.DOWN:
-                down.add(labels.get("agent", ""))
-            if step is not None:
-                events.append(step)
-        return [e for e in events if self._deliverable(e, now, down)]
+                observed[fp] = _Observed(rules[inst.rule], inst.labels, (False, True, ""), "")
+        return observed
 
-    def _deliverable(self, event: AlertEvent, now: float, down: set[str]) -> bool:
-        if event.kind is EventKind.RESOLVED:
-            return True  # a firing message was sent, so its resolution must follow
-        if event.rule != "api_down" and event.labels.get("agent") in down:
-            rule = next((r for r in self.rules if r.name == event.rule), None)
-            if rule is not None and rule.kind is not RuleKind.DOWN:
-                self._unsend(event)
-                return False
-        if self.muted.get(event.fingerprint, 0.0) > now or any(
-            s.active(now) and s.matches(event.labels) for s in self.silences
-        ):
-            self._unsend(event)
-            return False
-        return True
+    def _held(self, rule: RuleSpec, inst: AlertInstance, now: float, down: set[str]) -> bool:
+        """Whether a firing or repeat of ``inst`` is held back now (a resolution never is).
 
-    def _unsend(self, event: AlertEvent) -> None:
-        # A suppressed message was not sent: the next evaluation may send it once unmuted.
-        inst = self.instances.get(event.fingerprint)
-        if inst is not None:
-            inst.sent -= 1
-            inst.last_sent = 0.0 if inst.sent == 0 else inst.last_sent
+        Held when the agent's API is down (inhibition: api_down says it all), when the operator
+        muted this episode from the TUI, or when a configured silence matches its labels.
+        """
+        if rule.kind is not RuleKind.DOWN and inst.labels.get("agent") in down:
+            return True
+        if self.muted.get(inst.fingerprint, 0.0) > now:
+            return True
+        return any(s.active(now) and s.matches(inst.labels) for s in self.silences)
 
     def _agent_conditions(
         self, rule: RuleSpec, facts: AgentFacts, now: float
@@ -304,14 +316,28 @@ class AlertEngine:
                 )
 
     def _step(
-        self,
-        rule: RuleSpec,
-        inst: AlertInstance,
-        cond: Condition,
-        desc: str,
-        now: float,
-        assume_for: bool,
+        self, obs: _Observed, inst: AlertInstance, now: float, assume_for: bool, down: set[str]
     ) -> AlertEvent | None:
+        """Advance ``inst`` one evaluation; the notification it sends now, if any."""
+        kind = self._advance(obs.rule, inst, obs.cond, now, assume_for)
+        if kind is None:
+            return None
+        if kind is not EventKind.RESOLVED and self._held(obs.rule, inst, now, down):
+            if kind is EventKind.REPEAT:
+                # A held repeat still takes its turn, so the next one is a full repeat interval
+                # away and the end of a silence does not send one at once.
+                inst.last_sent = now
+            return None
+        event = self._emit(obs.rule, inst, kind, obs.desc, now)
+        if kind is EventKind.RESOLVED:
+            inst.sent = 0  # the episode is over
+        return event
+
+    @staticmethod
+    def _advance(
+        rule: RuleSpec, inst: AlertInstance, cond: Condition, now: float, assume_for: bool
+    ) -> EventKind | None:
+        """Move ``inst`` through its states; which notification is due, not yet counted."""
         trigger, cleared, value = cond
         inst.nodata = trigger is None
         if trigger is None:
@@ -326,21 +352,18 @@ class AlertEngine:
                 inst.state = AlertState.INACTIVE
                 return None
             if assume_for or now - inst.active_since >= rule.for_s:
-                inst.state, inst.starts_at, inst.sent = AlertState.FIRING, now, 0
-                return self._emit(rule, inst, EventKind.FIRING, desc, now)
+                inst.state, inst.starts_at = AlertState.FIRING, now
+                inst.sent, inst.last_sent = 0, 0.0  # a new episode: nothing of it is sent yet
+                return EventKind.FIRING
             return None
-        # firing
         if cleared:
             inst.state = AlertState.INACTIVE
-            if inst.sent == 0:
-                return None
-            event = self._emit(rule, inst, EventKind.RESOLVED, desc, now)
-            inst.sent = 0
-            return event
+            # only a sent firing is resolved: a held one never reached anyone
+            return EventKind.RESOLVED if inst.sent else None
         if inst.sent == 0:
-            return self._emit(rule, inst, EventKind.FIRING, desc, now)
+            return EventKind.FIRING  # the firing was held until now
         if rule.repeat_s > 0 and now - inst.last_sent >= rule.repeat_s:
-            return self._emit(rule, inst, EventKind.REPEAT, desc, now)
+            return EventKind.REPEAT
         return None
 
     def _emit(
