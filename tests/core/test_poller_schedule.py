@@ -167,6 +167,17 @@ async def test_agents_added_and_removed_while_running() -> None:
         assert sorted(poller.agent_ids()) == ["ag_new"]
 
 
+async def test_sources_are_the_same_before_and_after_start() -> None:
+    _, poller, _, _ = make(n=2)
+    before = sorted(poller.sources())
+    assert len(before) == 2 * len(DataType)
+    assert {kind for agent, kind in before if agent == "ag_1"} == set(DataType)
+    async with poller:
+        assert sorted(poller.sources()) == before
+        poller.remove_agent("ag_0")
+        assert {agent for agent, _ in poller.sources()} == {"ag_1"}
+
+
 async def test_pause_resume_and_refresh_now() -> None:
     clock, poller, _, calls = make(n=2)
     async with poller:

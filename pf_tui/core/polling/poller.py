@@ -157,6 +157,11 @@ class Poller:
         """Agents being polled."""
         return list(self._jobs) + [t.agent_id for t in self._initial]
 
+    def sources(self) -> list[tuple[str, DataType]]:
+        """Every ``(agent id, data type)`` polled, whether or not :meth:`start` ran yet."""
+        started = [(agent_id, kind) for agent_id, jobs in self._jobs.items() for kind in jobs]
+        return started + [(t.agent_id, kind) for t in self._initial for kind in t.data_types()]
+
     def track_escrow(self, agent_id: str, escrow_id: str) -> None:
         """Poll an escrow pf-tui created (or a stream's tranche) with the agent's escrows."""
         jobs = self._jobs.get(agent_id)
