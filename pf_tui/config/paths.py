@@ -36,7 +36,7 @@ def default_config_path() -> Path:
 
 
 def default_store_path() -> Path:
-    """``user_data_dir("pf-tui")/pf-tui.db``: the SQLite store unless ``[store] path`` says otherwise."""
+    """``user_data_dir("pf-tui")/pf-tui.db``: the SQLite store unless ``[store] path`` is set."""
     return Path(user_data_dir(APP_NAME)) / "pf-tui.db"
 
 
@@ -52,9 +52,10 @@ def resolve_config_path(cli_path: str | None, *, env: Mapping[str, str] | None =
 
 
 def state_path_for(config_path: Path) -> Path:
-    """The state file beside ``config_path``: ``state.toml`` for ``config.toml``, else ``<stem>.state.toml``.
+    """The state file beside ``config_path``.
 
-    Two profiles in one folder so keep separate state.
+    ``state.toml`` for ``config.toml``, else ``<stem>.state.toml``: two profiles in one folder so
+    keep separate state.
     """
     name = "state.toml" if config_path.name == "config.toml" else f"{config_path.stem}.state.toml"
     return config_path.with_name(name)
