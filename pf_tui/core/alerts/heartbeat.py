@@ -41,7 +41,7 @@ class Heartbeat:
 
 
 def read_heartbeat(conn: sqlite3.Connection) -> Heartbeat | None:
-    """The daemon's last heartbeat from the store; ``None`` if it never ran or the row is garbled."""
+    """The daemon's last heartbeat; ``None`` if it never ran (or the row is garbled)."""
     text = read_kv(conn, HEARTBEAT_KEY)
     if text is None:
         return None

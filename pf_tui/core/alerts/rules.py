@@ -228,7 +228,9 @@ _SUMMARIES = {
 
 
 def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple[Silence, ...]]:
-    """The config's ``[alerts]`` as rules (its metric rules, then :func:`builtin_rules`) and silences.
+    """The config's ``[alerts]`` as the engine's rules and silences.
+
+    The rules are the config's metric rules, then those of :func:`builtin_rules` it does not name.
 
     Raises ``ValueError`` for a rule the engine cannot run (the config validates the same, so this
     only guards against drift between the two).

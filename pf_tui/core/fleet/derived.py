@@ -128,7 +128,7 @@ def max_drawdown(cumulative: Iterable[Decimal], initial_balance: Decimal = ZERO)
 
 
 def dice_win_probability(direction: str, threshold: Decimal) -> Decimal:
-    """Chance that a dice bet wins: rolls are 0.00..99.99; ``over T`` wins above T, ``under`` below."""
+    """Chance that a dice bet wins: rolls 0.00..99.99; ``over T`` wins above T, ``under`` below."""
     if direction == "over":
         return (Decimal("99.99") - threshold) / HUNDRED
     if direction == "under":

@@ -3,8 +3,8 @@
 :meth:`FleetState.apply` takes one poll result (pure, fast, no I/O) and returns what changed, so
 the TUI updates only changed rows and the daemon evaluates only changed agents. History lives in
 bounded ring buffers (``deque(maxlen)``) per (agent, metric) for sparklines; the samples it adds
-are also queued for the store (:meth:`FleetState.drain_samples`), and :meth:`FleetState.load_history`
-refills the buffers from the store at start-up.
+are also queued for the store (:meth:`FleetState.drain_samples`), and
+:meth:`FleetState.load_history` refills the buffers from the store at start-up.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What each receiver is sent, as pure functions of an :class:`~pf_tui.core.alerts.engine.AlertEvent`.
+"""What each receiver is sent: pure functions of an :class:`~pf_tui.core.alerts.engine.AlertEvent`.
 
 - Telegram: HTML parse mode, every field escaped, only ``<b>`` and ``<code>`` tags of our own,
   kept within Telegram's 4096 characters (counted in UTF-16 units, as Telegram counts) by

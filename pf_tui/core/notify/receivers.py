@@ -119,7 +119,7 @@ class TelegramReceiver:
         self._client = _client(transport)
 
     async def send(self, event: AlertEvent) -> Outcome:
-        """Send the event; 429 -> retry after ``parameters.retry_after``; 400/401/403/404 -> dead."""
+        """Send the event: 429 waits ``parameters.retry_after``, 400/401/403/404 are dead."""
         body = {
             "chat_id": self._chat_id,
             "text": telegram_html(event),

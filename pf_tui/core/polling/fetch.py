@@ -225,7 +225,7 @@ class Fetcher:
         reads = await asyncio.gather(
             *(self._read_escrow(a, src, i, via) for i in wanted), return_exceptions=True
         )
-        for escrow_id, escrow in zip(wanted, reads):
+        for escrow_id, escrow in zip(wanted, reads, strict=True):
             if isinstance(escrow, Escrow):
                 found[escrow_id] = escrow
             elif not isinstance(escrow, PurpleFleaError) and isinstance(escrow, BaseException):

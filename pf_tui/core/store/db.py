@@ -137,8 +137,8 @@ class Store:
                         stop = True
                     elif isinstance(item, tuple) and item and item[0] is _FLUSH:
                         waiters.append(item[1])
-                    else:
-                        batch.extend(item)  # type: ignore[arg-type]
+                    elif isinstance(item, list):  # rows from put_samples
+                        batch.extend(item)
                     if len(batch) >= self._batch_size:
                         break
                     try:
