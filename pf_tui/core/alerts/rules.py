@@ -198,6 +198,7 @@ Condition = tuple[bool | None, bool | None, str]  # (trigger, cleared, value tex
 
 
 def threshold_condition(rule: RuleSpec, value: Decimal | None) -> Condition:
+    """Whether ``value`` fires ``rule`` and whether it clears it (both unknown without a value)."""
     if value is None:
         return None, None, ""
     test = _OPS[rule.op]
@@ -205,6 +206,7 @@ def threshold_condition(rule: RuleSpec, value: Decimal | None) -> Condition:
 
 
 def describe(rule: RuleSpec, value: str) -> str:
+    """A threshold alert's description: the figure, the threshold and where it clears."""
     if not value:
         return f"{rule.summary or rule.metric}: no data"
     word = "above" if rule.op[0] == ">" else "below"
