@@ -25,18 +25,8 @@ from pf_tui.core.notify.alert_book import STATE_KEY, AlertBook
 from pf_tui.core.store.db import read_kv, write_kv
 from pf_tui.core.store.schema import migrate
 
-T0 = 1_767_225_600.0
-BAL = RuleSpec(
-    "balance_low",
-    RuleKind.THRESHOLD,
-    Severity.WARNING,
-    metric="balance_usd",
-    op="<",
-    threshold=Decimal(50),
-    clear=Decimal(55),
-    for_s=300,
-    repeat_s=3600,
-)
+from .helpers import BALANCE_LOW, T0
+
 DOWN = RuleSpec("api_down", RuleKind.DOWN, Severity.CRITICAL, for_s=0, repeat_s=3600)
 
 
@@ -50,7 +40,7 @@ def kinds(events: list) -> list[str]:
 
 
 def test_pending_then_firing_after_for() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     assert eng.evaluate([agent("40")], None, T0) == []
     assert eng.evaluate([agent("40")], None, T0 + 299) == []
     ev = eng.evaluate([agent("40")], None, T0 + 300)
@@ -60,7 +50,7 @@ def test_pending_then_firing_after_for() -> None:
 
 
 def test_flap_inside_for_sends_nothing() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     for i in range(20):
         bal = "40" if i % 2 == 0 else "60"
         assert eng.evaluate([agent(bal)], None, T0 + i * 100) == []
@@ -68,7 +58,7 @@ def test_flap_inside_for_sends_nothing() -> None:
 
 
 def test_hysteresis_clear_threshold() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     eng.evaluate([agent("40")], None, T0)
     assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
     # 52 is above the trigger but below the clear threshold: still firing, no message
@@ -81,7 +71,7 @@ def test_hysteresis_clear_threshold() -> None:
 
 def test_repeat_interval_and_stable_ids() -> None:
     eng = AlertEngine(
-        [BAL],
+        [BALANCE_LOW],
     )
     eng.evaluate([agent("40")], None, T0)
     out = []
@@ -91,13 +81,13 @@ def test_repeat_interval_and_stable_ids() -> None:
     assert len({e.event_id for e in out}) == 4
     # a restored engine replays the same ids for the same episode (receivers dedup on them)
     state = [AlertInstance.from_dict(i.to_dict()) for i in eng.instances.values()]
-    again = AlertEngine([BAL], state=state)
+    again = AlertEngine([BALANCE_LOW], state=state)
     nxt = again.evaluate([agent("40")], None, T0 + 4 * 3600 + 300)
     assert kinds(nxt) == ["repeat"] and nxt[0].event_id not in {e.event_id for e in out}
 
 
 def test_nodata_and_error_hold_state_never_resolve() -> None:
-    eng = AlertEngine([BAL, DOWN])
+    eng = AlertEngine([BALANCE_LOW, DOWN])
     eng.evaluate([agent("40")], None, T0)
     eng.evaluate([agent("40")], None, T0 + 300)
     assert eng.evaluate([agent(None)], None, T0 + 400) == []
@@ -106,7 +96,7 @@ def test_nodata_and_error_hold_state_never_resolve() -> None:
 
 
 def test_api_down_inhibits_other_alerts_of_that_agent() -> None:
-    eng = AlertEngine([BAL, DOWN])
+    eng = AlertEngine([BALANCE_LOW, DOWN])
     down = agent("40", Health.ERROR, health_reason="503 from casino")
     ev = eng.evaluate([down], None, T0)
     assert kinds(ev) == ["firing"] and ev[0].rule == "api_down"
@@ -132,7 +122,7 @@ def test_inhibition_suppresses_then_releases() -> None:
 
 def test_silence_with_expiry() -> None:
     sil = Silence({"agent": "ag_0000*", "alertname": "balance_low"}, ends_at=T0 + 1000)
-    eng = AlertEngine([BAL], silences=[sil])
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
     eng.evaluate([agent("40")], None, T0)
     assert eng.evaluate([agent("40")], None, T0 + 300) == []
     assert len(eng.firing()) == 1
@@ -143,7 +133,7 @@ def test_silence_with_expiry() -> None:
 
 def test_silenced_episode_resolves_silently() -> None:
     sil = Silence({"alertname": "balance_low"}, ends_at=T0 + 10_000)
-    eng = AlertEngine([BAL], silences=[sil])
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
     eng.evaluate([agent("40")], None, T0)
     eng.evaluate([agent("40")], None, T0 + 300)
     assert eng.evaluate([agent("60")], None, T0 + 400) == []
@@ -200,7 +190,7 @@ def test_bad_rule_is_refused() -> None:
 
 def test_model_24h_message_count() -> None:
     """Persisting, flapping, resolving conditions over 24 h: messages equal the model's count."""
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     step = 60
     sent: list = []
     # 00:00-06:00 low (persisting), 06:00-08:00 flapping every 2 min, 08:00-12:00 ok,
@@ -296,7 +286,7 @@ def test_inhibited_firing_is_sent_when_the_api_is_back() -> None:
 
 
 def test_operator_mute_holds_the_firing_until_it_ends() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     eng.evaluate([agent("40")], None, T0)
     fp = next(iter(eng.instances))
     eng.muted = {fp: T0 + 400}
@@ -308,7 +298,7 @@ def test_operator_mute_holds_the_firing_until_it_ends() -> None:
 
 def test_held_repeat_takes_its_turn() -> None:
     sil = Silence({"alertname": "balance_low"}, starts_at=T0 + 3000, ends_at=T0 + 5000)
-    eng = AlertEngine([BAL], silences=[sil])
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
     eng.evaluate([agent("40")], None, T0)
     assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
     assert eng.evaluate([agent("40")], None, T0 + 3900) == []  # the repeat falls in the silence
@@ -324,7 +314,7 @@ def test_held_repeat_takes_its_turn() -> None:
 
 def test_resolution_of_a_sent_firing_goes_out_through_a_silence() -> None:
     sil = Silence({"alertname": "balance_low"}, starts_at=T0 + 400, ends_at=T0 + 10_000)
-    eng = AlertEngine([BAL], silences=[sil])
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
     eng.evaluate([agent("40")], None, T0)
     assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
     assert kinds(eng.evaluate([agent("60")], None, T0 + 500)) == ["resolved"]
@@ -334,7 +324,7 @@ def test_resolution_of_a_sent_firing_goes_out_through_a_silence() -> None:
 
 
 def test_state_is_an_enum_saved_by_its_value() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     eng.evaluate([agent("40")], None, T0)
     (inst,) = eng.instances.values()
     assert inst.state is AlertState.PENDING
@@ -370,7 +360,7 @@ def test_state_saved_by_the_previous_version_still_loads(tmp_path: Path) -> None
     book = AlertBook(conn)
     (inst,) = book.load_instances()
     assert inst.state is AlertState.FIRING and inst.sent == 1
-    eng = AlertEngine([BAL], state=[inst])
+    eng = AlertEngine([BALANCE_LOW], state=[inst])
     assert eng.evaluate([agent("40")], None, T0 + 600) == []  # already paged: no second firing
     before = AlertBook.snapshot(eng)
     events = eng.evaluate([agent("40")], None, T0 + 3900)

@@ -1,4 +1,4 @@
-"""The daemon against a dead API (nothing listens): API down fires, --once exits 3, secrets stay out."""
+"""A daemon whose API is dead (nothing listens): api_down fires, --once exits 3, no secret out."""
 
 from __future__ import annotations
 
