@@ -87,7 +87,8 @@ class TestDefaults:
     def test_money_is_decimal(self, tmp_path: Path) -> None:
         config = load_text(
             tmp_path,
-            '[[agents]]\nid = "ag_0123456789ab"\ninitial_balance = 0.1\n[ui]\nmax_action_usd = "250.50"',
+            '[[agents]]\nid = "ag_0123456789ab"\ninitial_balance = 0.1\n'
+            '[ui]\nmax_action_usd = "250.50"',
         )
         assert config.agents[0].initial_balance == Decimal("0.1")
         assert isinstance(config.agents[0].initial_balance, Decimal)

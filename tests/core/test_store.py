@@ -34,8 +34,8 @@ def test_journal_connection_commits_with_synchronous_full(tmp_path: Path) -> Non
             )
         with pytest.raises(sqlite3.IntegrityError):
             j.execute(
-                "INSERT INTO actions (idempotency_key, kind, agent_id, state, created_at, updated_at)"
-                " VALUES ('k1', 'release', 'ag_1', 'journaled', 2, 2)"
+                "INSERT INTO actions (idempotency_key, kind, agent_id, state, created_at,"
+                " updated_at) VALUES ('k1', 'release', 'ag_1', 'journaled', 2, 2)"
             )
         other = store.connect()
         assert other.execute("SELECT amount FROM actions").fetchall() == [("0.10",)]
