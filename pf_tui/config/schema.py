@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pf_tui.config.errors import ConfigError
+from pf_tui.config.model import POLL_TYPES, SERVICES
 from pf_tui.usd import MoneyError, parse_money
 
 _SECRET_VARIANTS = ("_env", "_file", "")
@@ -29,28 +30,8 @@ def _secret_keys(base: str) -> tuple[str, ...]:
 
 SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("profile", "api", "polling", "agents", "alerts", "notify", "ui", "store"),
-    "api": (
-        "casino",
-        "escrow",
-        "faucet",
-        "trading",
-        "wallet",
-        "docs",
-        "timeout",
-        "escrow_dialect",
-        "transport",
-    ),
-    "polling": (
-        "balance",
-        "positions",
-        "pnl",
-        "casino",
-        "referrals",
-        "errors",
-        "escrows",
-        "max_backoff",
-        "max_concurrency",
-    ),
+    "api": (*SERVICES, "timeout", "escrow_dialect", "transport"),
+    "polling": (*POLL_TYPES, "max_backoff", "max_concurrency"),
     "agents[]": (
         "id",
         "label",
