@@ -22,7 +22,7 @@ import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, TypedDict
+from typing import TypedDict
 
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
 from pf_tui.core.alerts.rules import (
@@ -116,13 +116,9 @@ class AlertInstance:
         )
 
 
-class _Observed(NamedTuple):
-    """One instance's condition in this evaluation."""
-
-    rule: RuleSpec
-    labels: dict[str, str]
-    cond: Condition
-    desc: str
+_Observed = tuple[RuleSpec, dict[str, str], Condition, str]
+"""One instance's rule, labels, condition and description in this evaluation (a plain tuple:
+the engine makes one per rule per agent each second)."""
 
 
 @dataclass(frozen=True)
@@ -200,24 +196,25 @@ class AlertEngine:
         """
         observed = self._observe(agents, fleet, now)
         # Down rules are stepped first: an agent whose API is down after this step has its other
-        # alerts held back in the same evaluation, before any of them is counted as sent.
-        downs = [fp for fp, obs in observed.items() if obs.rule.kind is RuleKind.DOWN]
-        others = [fp for fp, obs in observed.items() if obs.rule.kind is not RuleKind.DOWN]
+        # alerts held back in the same evaluation, before any of them is counted as sent. The
+        # second pass steps the rest and lists the notifications in the order observed.
+        down_kind = RuleKind.DOWN  # a local: an enum member looked up on its class is slow
         down: set[str] = set()
-        due: dict[str, AlertEvent] = {}
-        for fp in (*downs, *others):
-            obs = observed[fp]
-            inst = self.instances.get(fp) or AlertInstance(fp, obs.rule.name, dict(obs.labels))
-            event = self._step(obs, inst, now, assume_for, down)
-            if inst.state is not AlertState.INACTIVE or event is not None:
-                self.instances[fp] = inst
+        stepped: dict[str, AlertEvent | None] = {}
+        for fp, obs in observed.items():
+            if obs[0].kind is down_kind:
+                inst, stepped[fp] = self._step(fp, obs, now, assume_for, down)
+                if inst.state is AlertState.FIRING:
+                    down.add(inst.labels.get("agent", ""))
+        events: list[AlertEvent] = []
+        for fp, obs in observed.items():
+            if obs[0].kind is down_kind:
+                event = stepped[fp]
             else:
-                self.instances.pop(fp, None)
-            if inst.state is AlertState.FIRING and obs.rule.kind is RuleKind.DOWN:
-                down.add(obs.labels.get("agent", ""))
+                event = self._step(fp, obs, now, assume_for, down)[1]
             if event is not None:
-                due[fp] = event
-        return [due[fp] for fp in observed if fp in due]
+                events.append(event)
+        return events
 
     def _observe(
         self, agents: Iterable[AgentFacts], fleet: FleetFacts | None, now: float
@@ -232,7 +229,7 @@ class AlertEngine:
                 if rule.scope != "agent":
                     continue
                 for labels, cond, desc in self._agent_conditions(rule, facts, now):
-                    observed[fingerprint_of(labels)] = _Observed(rule, labels, cond, desc)
+                    observed[fingerprint_of(labels)] = (rule, labels, cond, desc)
         if fleet is not None:
             for rule in self.rules:
                 if rule.scope == FLEET and rule.kind is RuleKind.THRESHOLD:
@@ -242,9 +239,7 @@ class AlertEngine:
                         "scope": FLEET,
                     }
                     cond = threshold_condition(rule, fleet.metrics.get(rule.metric))
-                    observed[fingerprint_of(labels)] = _Observed(
-                        rule, labels, cond, describe(rule, cond[2])
-                    )
+                    observed[fingerprint_of(labels)] = (rule, labels, cond, describe(rule, cond[2]))
         # Sub-keyed instances (a stream, an escrow, an action) that vanished from an agent that
         # reported normally have cleared; everything else unseen keeps its state.
         for fp, inst in self.instances.items():
@@ -252,7 +247,7 @@ class AlertEngine:
                 continue
             agent = inst.labels.get("agent", "")
             if agent in covered and any(k in inst.labels for k in ("stream", "escrow", "action")):
-                observed[fp] = _Observed(rules[inst.rule], inst.labels, (False, True, ""), "")
+                observed[fp] = (rules[inst.rule], inst.labels, (False, True, ""), "")
         return observed
 
     def _held(self, rule: RuleSpec, inst: AlertInstance, now: float, down: set[str]) -> bool:
@@ -316,22 +311,40 @@ class AlertEngine:
                 )
 
     def _step(
-        self, obs: _Observed, inst: AlertInstance, now: float, assume_for: bool, down: set[str]
+        self, fp: str, obs: _Observed, now: float, assume_for: bool, down: set[str]
+    ) -> tuple[AlertInstance, AlertEvent | None]:
+        """Advance one instance one evaluation: the instance, and the notification it sends now."""
+        rule, labels, cond, desc = obs
+        inst = self.instances.get(fp) or AlertInstance(fp, rule.name, dict(labels))
+        kind = self._advance(rule, inst, cond, now, assume_for)
+        event = None if kind is None else self._notify(rule, inst, kind, desc, now, down)
+        if inst.state is not AlertState.INACTIVE or event is not None:
+            self.instances[fp] = inst
+        else:
+            self.instances.pop(fp, None)
+        return inst, event
+
+    def _notify(
+        self,
+        rule: RuleSpec,
+        inst: AlertInstance,
+        kind: EventKind,
+        desc: str,
+        now: float,
+        down: set[str],
     ) -> AlertEvent | None:
-        """Advance ``inst`` one evaluation; the notification it sends now, if any."""
-        kind = self._advance(obs.rule, inst, obs.cond, now, assume_for)
-        if kind is None:
-            return None
-        if kind is not EventKind.RESOLVED and self._held(obs.rule, inst, now, down):
+        """The notification ``kind`` of ``inst``, counted as sent; ``None`` if it is held back."""
+        if kind is EventKind.RESOLVED:
+            event = self._emit(rule, inst, kind, desc, now)
+            inst.sent = 0  # the episode is over
+            return event
+        if self._held(rule, inst, now, down):
             if kind is EventKind.REPEAT:
                 # A held repeat still takes its turn, so the next one is a full repeat interval
                 # away and the end of a silence does not send one at once.
                 inst.last_sent = now
             return None
-        event = self._emit(obs.rule, inst, kind, obs.desc, now)
-        if kind is EventKind.RESOLVED:
-            inst.sent = 0  # the episode is over
-        return event
+        return self._emit(rule, inst, kind, desc, now)
 
     @staticmethod
     def _advance(
