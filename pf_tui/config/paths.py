@@ -66,9 +66,12 @@ def example_config_text() -> str:
     return resources.files("pf_tui").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
 
 
-def _make_private_dir(folder: Path) -> None:
-    # Every folder we create gets 0700 (mkdir(parents=True) would give parents the umask's
-    # default); an existing folder (e.g. ~/.config) is left as it is.
+def make_private_dir(folder: Path) -> None:
+    """Create ``folder`` and any missing parents with mode 0700 (existing ones are left as is).
+
+    ``mkdir(parents=True)`` would give every new parent the umask's default; an existing folder
+    (e.g. ``~/.config``) is not pf-tui's to change.
+    """
     missing: list[Path] = []
     while not folder.exists():
         missing.append(folder)
@@ -91,7 +94,7 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
     """
     path = Path(path).expanduser()
     data = example_config_text().encode("utf-8")
-    _make_private_dir(path.parent)
+    make_private_dir(path.parent)
     if force:
         _atomic_write(path, data)
         return path
@@ -115,7 +118,7 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to a 0600 temp file beside ``path``, fsync, then rename over ``path``."""
-    _make_private_dir(path.parent)
+    make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

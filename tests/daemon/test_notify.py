@@ -87,6 +87,7 @@ async def test_log_receiver_writes_json_lines(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [x["event_id"] for x in lines] == ["ev000001", "ev000002"]
     assert path.stat().st_mode & 0o077 == 0
+    assert path.parent.stat().st_mode & 0o077 == 0  # the folder it made is private too
     assert box.depth() == {}
 
 
