@@ -25,9 +25,9 @@ import httpx
 
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
+from pf_tui.api.latency import percentile
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.config import Config
-from pf_tui.core.fleet.derived import percentile
 from pf_tui.core.polling.results import DataType
 from pf_tui.demo import fetch_demo_agents
 from pf_tui.wiring import build_poll_engine

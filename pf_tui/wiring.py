@@ -9,13 +9,16 @@ and close what they opened (each built part has an ``aclose``).
 - :func:`build_poll_engine`: client, poller and fleet state for the configured agents.
 - :func:`open_money`: the store's journal connection, a client of its own and the
   :class:`~pf_tui.core.money.engine.ActionEngine` (every money action goes through it).
+- :func:`open_store`: the SQLite store ``[store]`` names.
 - :func:`build_receivers`: the configured alert receivers (Telegram, webhook, JSON log).
+- :func:`open_alerts`: the alert engine with its saved state, the alert book and the dispatcher
+  that delivers its outbox (what the daemon runs on).
 - :func:`config_secrets`: every secret the config holds, for the log filter and redaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from sqlite3 import Connection
@@ -26,10 +29,14 @@ from pf_tui.api.client import PurpleFleaClient
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.config.model import AgentConfig, ApiConfig, PollingConfig
+from pf_tui.core.alerts.engine import AlertEngine
+from pf_tui.core.alerts.rules import rules_from_config
 from pf_tui.core.fleet.state import AgentInfo, FleetState
 from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.runner import Checkpoint
 from pf_tui.core.money.wire import ClientWire
+from pf_tui.core.notify.alert_book import AlertBook
+from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
@@ -213,7 +220,56 @@ def open_money(
     return MoneyParts(store, conn, client, engine)
 
 
-# ---- alerts ------------------------------------------------------------------------------------
+# ---- the store and alerts ----------------------------------------------------------------------
+
+
+def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> Store:
+    """The SQLite store at ``[store] path`` (migrated on open); the caller closes it."""
+    return Store(config.store.path, clock=clock)
+
+
+@dataclass
+class AlertParts:
+    """What an alert evaluator holds open on a store it does not own (the caller closes that).
+
+    ``engine`` starts from the state ``book`` saved last; ``dispatcher`` delivers ``book``'s
+    outbox to the receivers.
+    """
+
+    conn: Connection
+    book: AlertBook
+    engine: AlertEngine
+    dispatcher: Dispatcher
+    closed: bool = field(default=False, init=False)
+
+    @property
+    def receiver_names(self) -> list[str]:
+        """The receivers' names, in config order (the outbox keeps one queue per name)."""
+        return list(self.dispatcher.receivers)
+
+    async def aclose(self) -> None:
+        """Close the receivers' HTTP clients and the connection (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        await self.dispatcher.close()
+        self.conn.close()
+
+
+def open_alerts(
+    config: Config, store: Store, *, receivers: Sequence[Receiver] | None = None
+) -> AlertParts:
+    """The alert core for ``config`` on ``store``; see :class:`AlertParts`.
+
+    Rules and silences come from ``[alerts]``, the engine's state from the last run, and the
+    receivers from ``[notify.*]`` unless ``receivers`` is given (tests pass recording ones).
+    """
+    conn = store.connect()
+    book = AlertBook(conn)
+    rules, silences = rules_from_config(config.alerts)
+    engine = AlertEngine(rules, silences=silences, state=book.load_instances())
+    chosen = build_receivers(config) if receivers is None else receivers
+    return AlertParts(conn, book, engine, Dispatcher(book.outbox, chosen))
 
 
 def build_receivers(config: Config) -> list[Receiver]:

@@ -23,13 +23,13 @@ from pf_tui.config.model import (
     LogNotifyConfig,
     NotifyConfig,
     PollingConfig,
-    Silence,
+    SilenceConfig,
     StoreConfig,
     TelegramConfig,
     UiConfig,
     WebhookConfig,
 )
-from pf_tui.config.parse import default_rules, load_config, parse_config
+from pf_tui.config.parse import default_alert_rules, load_config, parse_config
 from pf_tui.config.paths import (
     CONFIG_ENV,
     default_config_path,
@@ -64,13 +64,13 @@ __all__ = [
     "MissingConfigError",
     "NotifyConfig",
     "PollingConfig",
-    "Silence",
+    "SilenceConfig",
     "StoreConfig",
     "TelegramConfig",
     "UiConfig",
     "WebhookConfig",
+    "default_alert_rules",
     "default_config_path",
-    "default_rules",
     "default_store_path",
     "example_config_text",
     "load_config",

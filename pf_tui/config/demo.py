@@ -7,8 +7,8 @@ its keys become ``Secret(value, "demo")`` and every service base points at the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from platformdirs import user_data_dir
 
@@ -23,7 +23,7 @@ from pf_tui.config.model import (
     StoreConfig,
     TelegramConfig,
 )
-from pf_tui.config.parse import AGENT_ID, default_rules
+from pf_tui.config.parse import AGENT_ID, default_alert_rules
 from pf_tui.config.schema import url_problem
 from pf_tui.secret import Secret
 from pf_tui.usd import MoneyError, parse_money
@@ -31,7 +31,7 @@ from pf_tui.usd import MoneyError, parse_money
 _SOURCE = "GET /_sim/agents"
 
 
-def _text(where: str, key: str, value: Any, *, required: bool = True) -> str | None:
+def _text(where: str, key: str, value: object, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.isprintable() or len(value) > 200:
@@ -41,7 +41,7 @@ def _text(where: str, key: str, value: Any, *, required: bool = True) -> str | N
     return value
 
 
-def _key(where: str, keys: dict[str, Any], service: str) -> Secret | None:
+def _key(where: str, keys: Mapping[str, object], service: str) -> Secret | None:
     value = keys.get(service)
     if value is None or value == "":
         return None
@@ -102,9 +102,7 @@ def _agent(index: int, item: object) -> AgentConfig:
 DEMO_CHAT = "@pf_tui_demo"
 
 
-def build_demo(
-    sim_url: str, agents: list[dict[str, Any]], *, store_path: Path | None = None
-) -> Config:
+def build_demo(sim_url: str, agents: Sequence[object], *, store_path: Path | None = None) -> Config:
     """See :meth:`Config.demo`. ``store_path`` defaults to ``<user data dir>/demo.db``."""
     url = sim_url.rstrip("/")
     problem = url_problem(url)
@@ -125,9 +123,16 @@ def build_demo(
         seen.add(agent.id)
     return Config(
         profile="demo",
-        api=ApiConfig(**{service: url + mount for service, mount in SIM_MOUNTS.items()}),
+        api=ApiConfig(
+            casino=url + SIM_MOUNTS["casino"],
+            escrow=url + SIM_MOUNTS["escrow"],
+            faucet=url + SIM_MOUNTS["faucet"],
+            trading=url + SIM_MOUNTS["trading"],
+            wallet=url + SIM_MOUNTS["wallet"],
+            docs=url + SIM_MOUNTS["docs"],
+        ),
         agents=typed,
-        alerts=AlertsConfig(rules=default_rules()),
+        alerts=AlertsConfig(rules=default_alert_rules()),
         # Paging works in the demo too: the simulator's Telegram stand-in takes any token and
         # keeps what it was sent (GET <sim>/telegram/_sent).
         notify=NotifyConfig(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def one_line(text: str) -> str:
-    """``text`` with every control, escape or bidi character replaced, so it prints as one safe line."""
+    """``text`` with every control, escape or bidi character replaced: one line, safe to print."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pf_tui.secret import Secret
 
@@ -50,7 +50,7 @@ _API_PREFIX: dict[str, str] = {
 
 EscrowDialect = Literal["auto", "streaming", "classic"]
 Transport = Literal["aiohttp", "httpx"]
-Severity = Literal["info", "warning", "critical"]
+SeverityName = Literal["info", "warning", "critical"]
 Op = Literal[">", ">=", "<", "<="]
 
 
@@ -73,7 +73,7 @@ class ApiConfig:
     timeout: float = 10.0
     """Seconds to wait for one HTTP request before it counts as failed."""
     escrow_dialect: EscrowDialect = "auto"
-    """``auto`` probes ``GET /api/v1/escrows`` and falls back to classic; or force one (API.md §3)."""
+    """``auto`` probes ``GET /api/v1/escrows``, else classic; or force one (API.md §3)."""
     transport: Transport = "aiohttp"
     """httpx transport: ``aiohttp`` (fast, PERFORMANCE.md) or plain ``httpx``."""
 
@@ -84,7 +84,7 @@ class ApiConfig:
         return str(getattr(self, service))
 
     def health_url(self, service: str) -> str:
-        """``GET /health`` at the service's root: its base with the API prefix taken off (API.md §7)."""
+        """``GET /health`` at the service's root: its base without the API prefix (API.md §7)."""
         base = self.base(service)
         prefix = _API_PREFIX.get(service, "")
         if prefix and base.endswith(prefix):
@@ -94,7 +94,7 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class PollingConfig:
-    """``[polling]``: seconds between polls per data type, per agent, and how hard to push a host."""
+    """``[polling]``: seconds between polls per data type and agent, and how hard to push a host."""
 
     balance: float = 10.0
     """Casino balance and wallet USDC."""
@@ -151,7 +151,7 @@ class AgentConfig:
     solana_address: str | None = None
     """Solana wallet address for on-chain USDC (base58)."""
     casino_key: Secret | None = None
-    """Casino key; also the escrow key. ``None``: casino and escrow are not polled for this agent."""
+    """Casino key, also the escrow key. ``None``: this agent's casino and escrow are not polled."""
     trading_key: Secret | None = None
     """Trading key. ``None``: trading is not polled for this agent."""
     wallet_key: Secret | None = None
@@ -163,7 +163,10 @@ class AgentConfig:
         return self.label or self.id
 
     def key_for(self, service: str) -> Secret | None:
-        """The key that authenticates this agent to ``service`` (escrow: the casino key; faucet, docs: any)."""
+        """The key that authenticates this agent to ``service``.
+
+        Escrow takes the casino key; the faucet and the docs take any.
+        """
         if service in ("casino", "escrow"):
             return self.casino_key
         if service == "trading":
@@ -187,7 +190,7 @@ class AgentConfig:
 
 @dataclass(frozen=True)
 class AlertRule:
-    """One ``[alerts.rules.<name>]``: fire when ``metric op threshold`` holds for ``for_s`` seconds."""
+    """One ``[alerts.rules.<name>]``: fires when ``metric op threshold`` holds for ``for_s``."""
 
     name: str
     """The rule's table name, used in notifications, silences and the alert log."""
@@ -203,28 +206,10 @@ class AlertRule:
     """Seconds the condition must hold before pending becomes firing (TOML key ``for``)."""
     repeat_interval_s: float = 3600.0
     """Seconds between repeated notifications of a still-firing alert (TOML ``repeat_interval``)."""
-    severity: Severity = "warning"
+    severity: SeverityName = "warning"
     """``info``, ``warning`` or ``critical``."""
     enabled: bool = True
     """``false`` switches the rule off (also the way to drop a default rule)."""
-
-    def breached(self, value: Decimal) -> bool:
-        """Whether ``value`` is on the firing side of :attr:`threshold`."""
-        return _compare(value, self.op, self.threshold)
-
-    def cleared(self, value: Decimal) -> bool:
-        """Whether ``value`` is back past :attr:`clear_threshold` (strictly on the safe side)."""
-        return not _compare(value, self.op, self.clear_threshold)
-
-
-def _compare(value: Decimal, op: str, limit: Decimal) -> bool:
-    if op == ">":
-        return value > limit
-    if op == ">=":
-        return value >= limit
-    if op == "<":
-        return value < limit
-    return value <= limit
 
 
 METRICS: dict[str, str] = {
@@ -241,7 +226,23 @@ METRICS: dict[str, str] = {
 }
 """Metrics an alert rule may watch, each per agent."""
 
-DEFAULT_RULES: dict[str, dict[str, object]] = {
+RuleDefaults = TypedDict(
+    "RuleDefaults",
+    {
+        "metric": str,
+        "op": Op,
+        "threshold": Decimal,
+        "clear_threshold": Decimal,
+        "for": float,
+        "repeat_interval": float,
+        "severity": SeverityName,
+    },
+    total=False,
+)
+"""A rule's keys as ``[alerts.rules.<name>]`` writes them (``for`` is a Python keyword, hence
+the functional form); a default rule has them all."""
+
+DEFAULT_RULES: dict[str, RuleDefaults] = {
     "max_drawdown": {
         "metric": "max_drawdown_pct",
         "op": ">",
@@ -287,7 +288,7 @@ SILENCE_LABELS: tuple[str, ...] = ("rule", "agent", "severity")
 
 
 @dataclass(frozen=True)
-class Silence:
+class SilenceConfig:
     """One ``[[alerts.silences]]``: mute alerts whose labels match, until ``expires``."""
 
     matcher: tuple[tuple[str, str], ...]
@@ -297,24 +298,14 @@ class Silence:
     comment: str = ""
     """Why it was silenced, for the alert log."""
 
-    def matches(self, labels: dict[str, str]) -> bool:
-        """Whether every matcher pattern matches the alert's ``labels``."""
-        from fnmatch import fnmatchcase
-
-        return all(fnmatchcase(labels.get(k, ""), pattern) for k, pattern in self.matcher)
-
-    def active(self, now: datetime) -> bool:
-        """Whether the silence still holds at ``now`` (timezone-aware)."""
-        return now < self.expires
-
 
 @dataclass(frozen=True)
 class AlertsConfig:
     """``[alerts]``: rules by name and silences."""
 
     rules: tuple[AlertRule, ...] = ()
-    """Every rule, defaults first (in :data:`DEFAULT_RULES` order), then the config's own, by name."""
-    silences: tuple[Silence, ...] = ()
+    """Every rule: the defaults first (in :data:`DEFAULT_RULES` order), then the config's own."""
+    silences: tuple[SilenceConfig, ...] = ()
     """Silences from the config file (the TUI adds its own to the state file)."""
 
     def rule(self, name: str) -> AlertRule:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pf_tui.config.errors import ConfigError, MissingConfigError
 from pf_tui.config.model import (
@@ -27,12 +27,17 @@ from pf_tui.config.model import (
     AlertsConfig,
     ApiConfig,
     Config,
+    EscrowDialect,
     LogNotifyConfig,
     NotifyConfig,
+    Op,
     PollingConfig,
-    Silence,
+    RuleDefaults,
+    SeverityName,
+    SilenceConfig,
     StoreConfig,
     TelegramConfig,
+    Transport,
     UiConfig,
     WebhookConfig,
 )
@@ -45,8 +50,10 @@ BASE_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 SOLANA_ADDRESS = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
 RULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BINDING_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-OPS = (">", ">=", "<", "<=")
-SEVERITIES = ("info", "warning", "critical")
+OPS: tuple[Op, ...] = get_args(Op)
+SEVERITIES: tuple[SeverityName, ...] = get_args(SeverityName)
+ESCROW_DIALECTS: tuple[EscrowDialect, ...] = get_args(EscrowDialect)
+TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
 _POLL_DEFAULTS = PollingConfig()
 
 
@@ -81,7 +88,7 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
 def parse_config(
     text: str, *, path: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
-    """Type a config from TOML ``text`` (``path`` only names the file and anchors relative paths)."""
+    """Type a config from TOML ``text`` (``path`` names the file and anchors relative paths)."""
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -116,8 +123,8 @@ def _api(s: Section) -> ApiConfig:
     return ApiConfig(
         **bases,
         timeout=s.number("timeout", 10.0, 0.1, 300),
-        escrow_dialect=s.choice("escrow_dialect", "auto", ("auto", "streaming", "classic")),  # type: ignore[arg-type]
-        transport=s.choice("transport", "aiohttp", ("aiohttp", "httpx")),  # type: ignore[arg-type]
+        escrow_dialect=s.choice("escrow_dialect", "auto", ESCROW_DIALECTS),
+        transport=s.choice("transport", "aiohttp", TRANSPORTS),
     )
 
 
@@ -223,27 +230,28 @@ def _alerts(s: Section) -> AlertsConfig:
     return AlertsConfig(rules=tuple(ordered), silences=silences)
 
 
-def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule:
-    base: dict[str, object] = dict(default or {})
+def _rule(s: Section, name: str, default: RuleDefaults | None) -> AlertRule:
+    base: RuleDefaults = default or {}
     if default is None:
         for key in ("metric", "op", "threshold"):
             if not s.has(key):
                 raise s.error(
                     key,
                     "missing",
-                    f"a new rule needs metric, op and threshold (defaults: {', '.join(DEFAULT_RULES)})",
+                    "a new rule needs metric, op and threshold"
+                    f" (defaults: {', '.join(DEFAULT_RULES)})",
                 )
     metric = s.string("metric", str(base.get("metric", ""))) or ""
     if metric not in METRICS:
         raise s.error(
             "metric", f"{metric!r} is not a known metric", did_you_mean(metric, list(METRICS))
         )
-    op = s.choice("op", str(base.get("op", ">")), OPS)
-    threshold = s.decimal("threshold", base.get("threshold"))  # type: ignore[arg-type]
+    op = s.choice("op", base.get("op", ">"), OPS)
+    threshold = s.decimal("threshold", base.get("threshold"))
     assert threshold is not None
     # Moving only the threshold of a default rule moves its clear point with it.
     default_clear = threshold if s.has("threshold") else base.get("clear_threshold", threshold)
-    clear = s.decimal("clear_threshold", default_clear)  # type: ignore[arg-type]
+    clear = s.decimal("clear_threshold", default_clear)
     assert clear is not None
     if op in (">", ">=") and clear > threshold:
         raise s.error(
@@ -260,19 +268,19 @@ def _rule(s: Section, name: str, default: dict[str, object] | None) -> AlertRule
     return AlertRule(
         name=name,
         metric=metric,
-        op=op,  # type: ignore[arg-type]
+        op=op,
         threshold=threshold,
         clear_threshold=clear,
-        for_s=s.duration("for", float(base.get("for", 0)), 7 * 86400),  # type: ignore[arg-type]
+        for_s=s.duration("for", float(base.get("for", 0)), 7 * 86400),
         repeat_interval_s=s.duration(
             "repeat_interval", float(base.get("repeat_interval", 3600)), 30 * 86400
-        ),  # type: ignore[arg-type]
-        severity=s.choice("severity", str(base.get("severity", "warning")), SEVERITIES),  # type: ignore[arg-type]
+        ),
+        severity=s.choice("severity", base.get("severity", "warning"), SEVERITIES),
         enabled=s.boolean("enabled", True),
     )
 
 
-def _silence(s: Section) -> Silence:
+def _silence(s: Section) -> SilenceConfig:
     if not s.has("matcher"):
         raise s.error(
             "matcher", "missing", 'add matcher = { rule = "low_balance", agent = "ag_..." }'
@@ -292,7 +300,7 @@ def _silence(s: Section) -> Silence:
         )
     if expires.tzinfo is None:
         raise s.error("expires", "has no timezone", "add Z or an offset like +02:00")
-    return Silence(
+    return SilenceConfig(
         matcher=pairs, expires=expires, comment=s.string("comment", "", max_len=500) or ""
     )
 
@@ -391,7 +399,7 @@ def _store(s: Section) -> StoreConfig:
     )
 
 
-def default_rules() -> tuple[AlertRule, ...]:
+def default_alert_rules() -> tuple[AlertRule, ...]:
     """The seed's alert rules (:data:`DEFAULT_RULES`) as typed rules."""
     ctx = Context(path=None, base_dir=Path.cwd(), env={})
     return tuple(

@@ -36,7 +36,7 @@ def default_config_path() -> Path:
 
 
 def default_store_path() -> Path:
-    """``user_data_dir("pf-tui")/pf-tui.db``: the SQLite store unless ``[store] path`` says otherwise."""
+    """``user_data_dir("pf-tui")/pf-tui.db``: the SQLite store unless ``[store] path`` is set."""
     return Path(user_data_dir(APP_NAME)) / "pf-tui.db"
 
 
@@ -52,9 +52,10 @@ def resolve_config_path(cli_path: str | None, *, env: Mapping[str, str] | None =
 
 
 def state_path_for(config_path: Path) -> Path:
-    """The state file beside ``config_path``: ``state.toml`` for ``config.toml``, else ``<stem>.state.toml``.
+    """The state file beside ``config_path``.
 
-    Two profiles in one folder so keep separate state.
+    ``state.toml`` for ``config.toml``, else ``<stem>.state.toml``: two profiles in one folder so
+    keep separate state.
     """
     name = "state.toml" if config_path.name == "config.toml" else f"{config_path.stem}.state.toml"
     return config_path.with_name(name)
@@ -65,9 +66,12 @@ def example_config_text() -> str:
     return resources.files("pf_tui").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
 
 
-def _make_private_dir(folder: Path) -> None:
-    # Every folder we create gets 0700 (mkdir(parents=True) would give parents the umask's
-    # default); an existing folder (e.g. ~/.config) is left as it is.
+def make_private_dir(folder: Path) -> None:
+    """Create ``folder`` and any missing parents with mode 0700 (existing ones are left as is).
+
+    ``mkdir(parents=True)`` would give every new parent the umask's default; an existing folder
+    (e.g. ``~/.config``) is not pf-tui's to change.
+    """
     missing: list[Path] = []
     while not folder.exists():
         missing.append(folder)
@@ -90,7 +94,7 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
     """
     path = Path(path).expanduser()
     data = example_config_text().encode("utf-8")
-    _make_private_dir(path.parent)
+    make_private_dir(path.parent)
     if force:
         _atomic_write(path, data)
         return path
@@ -114,7 +118,7 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to a 0600 temp file beside ``path``, fsync, then rename over ``path``."""
-    _make_private_dir(path.parent)
+    make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

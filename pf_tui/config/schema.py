@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pf_tui.config.errors import ConfigError
+from pf_tui.config.model import POLL_TYPES, SERVICES
 from pf_tui.usd import MoneyError, parse_money
 
 _SECRET_VARIANTS = ("_env", "_file", "")
@@ -29,28 +30,8 @@ def _secret_keys(base: str) -> tuple[str, ...]:
 
 SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("profile", "api", "polling", "agents", "alerts", "notify", "ui", "store"),
-    "api": (
-        "casino",
-        "escrow",
-        "faucet",
-        "trading",
-        "wallet",
-        "docs",
-        "timeout",
-        "escrow_dialect",
-        "transport",
-    ),
-    "polling": (
-        "balance",
-        "positions",
-        "pnl",
-        "casino",
-        "referrals",
-        "errors",
-        "escrows",
-        "max_backoff",
-        "max_concurrency",
-    ),
+    "api": (*SERVICES, "timeout", "escrow_dialect", "transport"),
+    "polling": (*POLL_TYPES, "max_backoff", "max_concurrency"),
     "agents[]": (
         "id",
         "label",
@@ -95,6 +76,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
 """Keys whose values are never echoed in an error."""
 
 _MISSING = object()
+_Choice = TypeVar("_Choice", bound=str)
 _CREDENTIALS = "must not carry a user name or password"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -142,7 +124,7 @@ def printable(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Context:
-    """What every reader needs: the file (for messages), its folder (for relative paths), the env."""
+    """What every reader needs: the file (messages), its folder (relative paths), the env."""
 
     path: Path | None
     base_dir: Path
@@ -199,9 +181,9 @@ class Section:
 
     def string(self, key: str, default: str | None = None, *, max_len: int = 200) -> str | None:
         """A printable string (one line), or ``default``."""
-        value = self._typed(key, (str,), "a string", default)
+        value: str | None = self._typed(key, (str,), "a string", default)
         if value is None or value is default:
-            return value  # type: ignore[no-any-return]
+            return value
         secret = key in SECRET_KEYS
         if not printable(value):
             raise self.error(
@@ -209,7 +191,7 @@ class Section:
             )
         if len(value) > max_len and not secret:
             raise self.error(key, f"is longer than {max_len} characters", "shorten it")
-        return value  # type: ignore[no-any-return]
+        return value
 
     def required_string(self, key: str, fix: str) -> str:
         """A non-empty string that must be present."""
@@ -224,14 +206,15 @@ class Section:
         """``true``/``false``."""
         return bool(self._typed(key, (bool,), "true or false", default))
 
-    def choice(self, key: str, default: str, choices: Sequence[str]) -> str:
+    def choice(self, key: str, default: _Choice, choices: Sequence[_Choice]) -> _Choice:
         """One of ``choices``, with a did-you-mean hint otherwise."""
         value = self._typed(key, (str,), "a string", default)
-        if value not in choices:
-            raise self.error(
-                key, f"{value!r} is not one of {', '.join(choices)}", did_you_mean(value, choices)
-            )
-        return value  # type: ignore[no-any-return]
+        for choice in choices:
+            if choice == value:
+                return choice
+        raise self.error(
+            key, f"{value!r} is not one of {', '.join(choices)}", did_you_mean(value, choices)
+        )
 
     def number(
         self, key: str, default: float, lo: float, hi: float, *, unit: str = "seconds"
@@ -354,7 +337,7 @@ def url_problem(value: str, *, base: bool = True) -> str:
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``, ``"2d"``; ``None`` if not a duration."""
+    """Seconds in ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``, ``"2d"``; else ``None``."""
     text = text.strip()
     if not text:
         return None

@@ -24,7 +24,7 @@ MAX_SECRET_BYTES = 16_384
 
 
 def mode_problem(path: Path) -> tuple[str, str] | None:
-    """``(message, fix)`` when ``path`` (symlinks followed) is open to group or others, else ``None``.
+    """``(message, fix)`` when ``path`` (symlinks followed) is open to group or others; else None.
 
     0600 and 0400 pass; any group or other permission bit (0640, 0644, 0604, 0660...) fails. On
     Windows, POSIX modes mean nothing and the check is skipped.

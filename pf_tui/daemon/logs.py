@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from pf_tui.config import Config
 from pf_tui.secret import Secret
@@ -24,10 +24,10 @@ _DAEMON_HANDLER = "_pf_daemon"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: ``ts``, ``level``, ``logger``, ``msg``, then the record's fields."""
+    """One JSON object per record: ``ts``, ``level``, ``logger``, ``msg``, then its fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -82,6 +82,6 @@ def setup_logging(config: Config, stream: TextIO | None = None) -> logging.Handl
     return handler
 
 
-def log_event(level: int, msg: str, **fields: Any) -> None:
+def log_event(level: int, msg: str, **fields: object) -> None:
     """Log ``msg`` with structured ``fields`` (they become keys of the JSON line)."""
     log.log(level, msg, extra={"fields": fields})

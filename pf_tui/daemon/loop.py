@@ -5,8 +5,8 @@
 - an evaluation every :data:`EVAL_INTERVAL_S`: facts per agent and fleet, the alert engine, and
   one store transaction with the alert log, the engine state and the outbox rows;
 - one delivery task per receiver (Telegram, webhook, JSON log), each with its own queue;
-- a heartbeat row in the store (``kv`` ``daemon.heartbeat``, see :mod:`pf_tui.core.alerts.store`)
-  every loop, and a heartbeat *message* (alertname ``Watchdog``) every ``heartbeat_s``;
+- a heartbeat row in the store (see :mod:`pf_tui.core.alerts.heartbeat`) every loop, and a
+  heartbeat *message* (alertname ``Watchdog``) every ``heartbeat_s``;
 - ``/metrics`` on ``127.0.0.1:N`` when asked.
 
 Signals: SIGTERM/SIGINT stop polling, give deliveries a short grace to drain, exit 0. SIGHUP
@@ -29,24 +29,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.config import Config
-from pf_tui.core.alerts.engine import (
-    AlertEngine,
-    AlertEvent,
-    EventKind,
-    event_id_for,
-    fingerprint_of,
-)
+from pf_tui.config import Config, load_config
+from pf_tui.core.alerts.engine import AlertEvent, EventKind, event_id_for, fingerprint_of
 from pf_tui.core.alerts.facts import FactsSource, escrow_queue
+from pf_tui.core.alerts.heartbeat import Heartbeat
 from pf_tui.core.alerts.rules import Severity, rules_from_config
-from pf_tui.core.alerts.store import AlertLog, Heartbeat
-from pf_tui.core.notify.outbox import Dispatcher
+from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.receivers import Receiver
 from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
-from pf_tui.core.store.db import Store
 from pf_tui.daemon.logs import log_event, setup_logging
 from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow
-from pf_tui.wiring import build_poll_engine, build_receivers
+from pf_tui.wiring import build_poll_engine, open_alerts, open_store
 
 __all__ = ["EXIT_FIRING", "DaemonOptions", "main", "run_daemon"]
 
@@ -75,26 +68,21 @@ class DaemonOptions:
 
 
 class Daemon:
-    """One daemon run; see the module docstring."""
+    """One daemon run; see the module docstring. Its parts come from :mod:`pf_tui.wiring`."""
 
     def __init__(self, config: Config, clock: Clock, options: DaemonOptions) -> None:
         self.config = config
         self.clock = clock
         self.options = options
         self.started_at = clock.now()
-        self.store = Store(config.store.path, clock=clock)
-        self.conn = self.store.connect()
-        self.log = AlertLog(self.conn)
-        rules, silences = rules_from_config(config.alerts)
-        self.engine = AlertEngine(rules, silences=silences, state=self.log.load_instances())
-        self.receivers = (
-            options.receivers if options.receivers is not None else (build_receivers(config))
-        )
-        self.names = [r.name for r in self.receivers]
-        self.dispatcher = Dispatcher(self.log.outbox, self.receivers)
+        self.store = open_store(config, clock)
+        self.alerts = open_alerts(config, self.store, receivers=options.receivers)
+        self.conn, self.book = self.alerts.conn, self.alerts.book
+        self.engine, self.dispatcher = self.alerts.engine, self.alerts.dispatcher
+        self.outbox = self.book.outbox
+        self.names = self.alerts.receiver_names
         self.wake = {name: asyncio.Event() for name in self.names}
         self.polling = build_poll_engine(config, clock)
-        self.client = self.polling.client
         self.poller, self.fleet = self.polling.poller, self.polling.fleet
         self.facts = FactsSource(self.fleet, self.poller.stats)
         self.metrics = DaemonMetrics()
@@ -107,13 +95,13 @@ class Daemon:
         """Evaluate every rule now and commit log, state and outbox rows in one transaction."""
         now = self.clock.now()
         self.facts.load_store(self.conn)
-        self.engine.muted = self.log.muted(now)
+        self.engine.muted = self.book.muted(now)
         agents = [self.facts.agent(a, now) for a in self.fleet.agents]
-        before = AlertLog.snapshot(self.engine)
+        before = AlertBook.snapshot(self.engine)
         events = self.engine.evaluate(
             agents, self.facts.fleet_facts(agents), now, assume_for=assume_for
         )
-        self.log.commit(self.engine, before, events, self.names, now)
+        self.book.commit(self.engine, before, events, self.names, now)
         for event in events:
             log_event(
                 logging.WARNING if event.kind is not EventKind.RESOLVED else logging.INFO,
@@ -136,8 +124,8 @@ class Daemon:
         one for the same slot (the outbox ignores an id it already holds).
         """
         firing = len(self.engine.firing())
-        depth = self.log.outbox.depth()
-        self.log.beat(
+        depth = self.outbox.depth()
+        self.book.beat(
             Heartbeat(
                 os.getpid(),
                 self.started_at,
@@ -168,7 +156,7 @@ class Daemon:
             ends_at=None,
             at=now,
         )
-        self.log.enqueue([event], self.names, now)
+        self.book.enqueue([event], self.names, now)
         for w in self.wake.values():
             w.set()
 
@@ -220,7 +208,7 @@ class Daemon:
             )
         totals = self.fleet.totals(now)
         dead: dict[str, int] = {}
-        for receiver, _, _ in self.log.outbox.dead_letters():
+        for receiver, _, _ in self.outbox.dead_letters():
             dead[receiver] = dead.get(receiver, 0) + 1
         self.metrics.update(
             rows,
@@ -233,7 +221,7 @@ class Daemon:
                 queue_total,
             ),
             by_severity,
-            self.log.outbox.depth(),
+            self.outbox.depth(),
             dead,
             self.dispatcher.sent,
             self.dispatcher.failed,
@@ -251,7 +239,7 @@ class Daemon:
                 await self.dispatcher.deliver(name, self.clock.now())
             except Exception:  # a broken store must be seen in the log, not end delivery
                 log_event(logging.ERROR, "delivery pass failed", receiver=name)
-            nxt = self.log.outbox.next_due_at(name)
+            nxt = self.outbox.next_due_at(name)
             timeout = 60.0 if nxt is None else max(0.0, nxt - self.clock.now())
             if timeout <= 0:
                 continue
@@ -272,20 +260,18 @@ class Daemon:
                 log_event(
                     logging.WARNING,
                     "shutdown with notifications still queued",
-                    outbox=self.log.outbox.depth(),
+                    outbox=self.outbox.depth(),
                 )
 
     # -- reload --
 
     def reload(self) -> None:
         """SIGHUP: re-read ``[alerts]``; a bad config keeps the old rules and says why."""
-        source = getattr(self.config, "source", None)
+        source = self.config.source
         if source is None:
             log_event(logging.WARNING, "reload ignored: this config was not read from a file")
             return
         try:
-            from pf_tui.config import load_config
-
             fresh = load_config(source)
             rules, silences = rules_from_config(fresh.alerts)
         except Exception as exc:  # ConfigError names file, key and fix; keep running on the old
@@ -297,16 +283,15 @@ class Daemon:
 
     async def close(self) -> None:
         """Release everything (idempotent enough for the finally block)."""
-        await self.poller.stop()
-        await self.dispatcher.close()
-        await self.client.aclose()
-        self.conn.close()
+        await self.polling.aclose()
+        await self.alerts.aclose()
         await self.store.aclose()
 
 
-async def _wait_any(clock: Clock, timeout: float, *events: asyncio.Event) -> None:
+async def _wait_any(clock: Clock, seconds: float, *events: asyncio.Event) -> None:
+    # `seconds` of the daemon's clock, not of the event loop: a fake clock drives the tests.
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    sleeper = asyncio.ensure_future(clock.sleep(timeout))
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
     try:
         await asyncio.wait([*waiters, sleeper], return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -316,7 +301,7 @@ async def _wait_any(clock: Clock, timeout: float, *events: asyncio.Event) -> Non
 
 async def _poll_once(daemon: Daemon, timeout_s: float) -> None:
     """Wait until every (agent, data type) has answered once (or failed), or the timeout."""
-    pending = {(t.agent_id, k) for t in daemon.poller._initial for k in t.data_types()}
+    pending = set(daemon.poller.sources())
     daemon.poller.start()
     daemon.poller.refresh_now()  # first polls are spread over each interval; --once wants all now
     loop = asyncio.get_running_loop()
@@ -346,14 +331,14 @@ async def run_daemon(
     stop: asyncio.Event | None = None,
     options: DaemonOptions | None = None,
 ) -> int:
-    """Run the daemon until ``stop`` is set or SIGTERM; return the exit code (3: ``--once`` fired)."""
+    """Run the daemon until ``stop`` is set or SIGTERM; the exit code (3: ``--once`` fired)."""
     clock = clock or SYSTEM_CLOCK
     options = options or DaemonOptions()
     stop = stop or asyncio.Event()
     daemon = Daemon(config, clock, options)
     loop = asyncio.get_running_loop()
     server = None
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     try:
         if metrics_port is not None:
             from prometheus_client import start_http_server
@@ -427,7 +412,7 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
         await daemon.poller.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         await daemon.drain(daemon.options.drain_grace_s)
-        log_event(logging.INFO, "daemon stopped", outbox=daemon.log.outbox.depth())
+        log_event(logging.INFO, "daemon stopped", outbox=daemon.outbox.depth())
     return EXIT_OK
 
 

@@ -5,8 +5,8 @@ platform collectors from other libraries, no global state), updated by the daemo
 each evaluation and served by prometheus-client's own HTTP server on ``127.0.0.1`` only. No label
 ever carries a secret: labels are agent ids, config labels, data types, receiver names.
 
-Money gauges take the ``Decimal`` as is; prometheus-client turns it into the float the exposition
-format requires at the wire, the one place money becomes a float.
+Money stays a ``Decimal`` up to the gauge: :func:`_exposed` turns it into the float the exposition
+format requires as it is set, the one place money becomes a float.
 
 API latency is a histogram per data type (fleet-wide); per agent it is a p95 gauge, because a
 histogram per agent would be ~70 series an agent (70,000 at 1,000 agents).
@@ -175,8 +175,8 @@ class DaemonMetrics:
                 _remove(metric, key[0])
         self._known = seen
         self.fleet_agents.set(fleet.agents)
-        self.fleet_balance.set(fleet.balance)  # type: ignore[arg-type]  # Decimal: see module doc
-        self.fleet_pnl.set(fleet.pnl)  # type: ignore[arg-type]
+        self.fleet_balance.set(_exposed(fleet.balance))
+        self.fleet_pnl.set(_exposed(fleet.pnl))
         self.fleet_positions.set(fleet.positions)
         self.fleet_stale.set(fleet.stale_agents)
         self.fleet_escrows.set(fleet.escrow_queue)
@@ -191,8 +191,13 @@ class DaemonMetrics:
         self.last_eval.set(now)
 
 
+def _exposed(value: Decimal | float | None) -> float:
+    """``value`` as the exposition format's float; NaN for a figure not known yet."""
+    return float("nan") if value is None else float(value)
+
+
 def _set(gauge: Gauge, value: Decimal | float | None) -> None:
-    gauge.set(float("nan") if value is None else value)  # type: ignore[arg-type]
+    gauge.set(_exposed(value))
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from pf_tui.core.alerts.store import Heartbeat
+from pf_tui.core.alerts.heartbeat import Heartbeat
 from pf_tui.views.model import FleetView
 
 MAX_ENTRIES = 2000

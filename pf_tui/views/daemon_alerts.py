@@ -2,7 +2,7 @@
 
 The headless daemon (``pf-tui daemon``) evaluates the rules and is the only sender of
 notifications; it writes one ``alerts`` row per episode and a heartbeat into the SQLite store
-(:mod:`pf_tui.core.alerts.store`). The TUI reads the same file every couple of seconds, off the
+(:mod:`pf_tui.core.notify.alert_book`). The TUI reads the same file every couple of seconds, off the
 event loop, and merges those rows into its :class:`~pf_tui.views.alert_log.AlertLog`. Acknowledging
 or silencing a daemon row writes ``acked``/``acked_by``/``silenced_until`` back, which the daemon
 reads each evaluation. The TUI never pages anyone, so running both never pages twice.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pf_tui.core.alerts.store import Heartbeat, read_heartbeat
+from pf_tui.core.alerts.heartbeat import Heartbeat, read_heartbeat
 from pf_tui.core.store.db import Store, transaction
 from pf_tui.tui.format import clock_time
 from pf_tui.views.alert_log import AlertEntry

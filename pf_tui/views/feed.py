@@ -16,6 +16,7 @@ from typing import Any
 from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Positions
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import FleetState
+from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
 from pf_tui.views.model import (
     AgentView,
@@ -145,7 +146,7 @@ class FleetFeed:
         positions = figures[DataType.POSITIONS].value
 
         win = derived.win_rate_vs_expected(casino) if isinstance(casino, CasinoStats) else None
-        latency = derived.latency_summary(list(state.latencies), state.requests, state.errors)
+        latency = latency_summary(list(state.latencies), state.requests, state.errors)
         sharpe = None
         if isinstance(pnl_hist, PnlHistory) and info.initial_balance:
             sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)

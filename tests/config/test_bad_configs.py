@@ -11,7 +11,10 @@ from pf_tui.config import ConfigError
 from .helpers import AGENT, load_text
 
 A = "[[agents]]\n" + AGENT
-NEW_RULE_FIX = "a new rule needs metric, op and threshold (defaults: max_drawdown, low_balance, error_rate, open_positions)"
+NEW_RULE_FIX = (
+    "a new rule needs metric, op and threshold (defaults: max_drawdown, low_balance, "
+    "error_rate, open_positions)"
+)
 
 CASES: list[tuple[str, str, str]] = [
     ("top typo", 'profle = "x"', "profle: unknown key; did you mean 'profile'?"),
@@ -26,7 +29,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "dialect typo",
         '[api]\nescrow_dialect = "streming"',
-        "api.escrow_dialect: 'streming' is not one of auto, streaming, classic; did you mean 'streaming'?",
+        "api.escrow_dialect: 'streming' is not one of auto, streaming, classic; "
+        "did you mean 'streaming'?",
     ),
     (
         "transport",
@@ -41,7 +45,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "url credentials",
         '[api]\ntrading = "https://bob:hunter2@t.example/v1"',
-        "api.trading: must not carry a user name or password; put credentials in a key, not in the URL",
+        "api.trading: must not carry a user name or password; "
+        "put credentials in a key, not in the URL",
     ),
     (
         "timeout range",
@@ -86,12 +91,14 @@ CASES: list[tuple[str, str, str]] = [
     (
         "agent bad id",
         '[[agents]]\nid = "ag_123"',
-        "agents[0].id: 'ag_123' is not an agent id; use ag_ followed by 12 hex digits, as the casino issued it",
+        "agents[0].id: 'ag_123' is not an agent id; use ag_ followed by 12 hex digits, as the "
+        "casino issued it",
     ),
     (
         "duplicate ids",
         A + A.replace("ab", "AB"),
-        "agents[1].id: ag_0123456789AB is already agents[0]; give each agent its own id, or remove the duplicate",
+        "agents[1].id: ag_0123456789AB is already agents[0]; "
+        "give each agent its own id, or remove the duplicate",
     ),
     (
         "agent key typo",
@@ -101,8 +108,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "two sources",
         A + 'casino_key_env = "PF_X"\ncasino_key = "k"',
-        "agents[0]: casino_key_env and casino_key are both set; keep exactly one of casino_key_env, "
-        "casino_key_file, casino_key for the casino key",
+        "agents[0]: casino_key_env and casino_key are both set; "
+        "keep exactly one of casino_key_env, casino_key_file, casino_key for the casino key",
     ),
     (
         "env unset",
@@ -137,7 +144,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "balance dp",
         A + "initial_balance = 1.1234567",
-        "agents[0].initial_balance: '1.1234567' has more than 6 decimal places; write a plain amount like 100 or \"100.00\"",
+        "agents[0].initial_balance: '1.1234567' has more than 6 decimal places; "
+        'write a plain amount like 100 or "100.00"',
     ),
     (
         "base address",
@@ -167,22 +175,26 @@ CASES: list[tuple[str, str, str]] = [
     (
         "clear wrong side",
         "[alerts.rules.max_drawdown]\nclear_threshold = 12",
-        "alerts.rules.max_drawdown.clear_threshold: 12 is above threshold 10 (op >); set it at or below 10",
+        "alerts.rules.max_drawdown.clear_threshold: 12 is above threshold 10 (op >); "
+        "set it at or below 10",
     ),
     (
         "clear below",
         "[alerts.rules.low_balance]\nclear_threshold = 40",
-        "alerts.rules.low_balance.clear_threshold: 40 is below threshold 50 (op <); set it at or above 50",
+        "alerts.rules.low_balance.clear_threshold: 40 is below threshold 50 (op <); "
+        "set it at or above 50",
     ),
     (
         "bad duration",
         '[alerts.rules.low_balance]\nfor = "5 minutes"',
-        'alerts.rules.low_balance.for: \'5 minutes\' is not a duration; write seconds (90) or "90s", "5m", "1h30m"',
+        "alerts.rules.low_balance.for: '5 minutes' is not a duration; "
+        'write seconds (90) or "90s", "5m", "1h30m"',
     ),
     (
         "severity typo",
         '[alerts.rules.error_rate]\nseverity = "critcal"',
-        "alerts.rules.error_rate.severity: 'critcal' is not one of info, warning, critical; did you mean 'critical'?",
+        "alerts.rules.error_rate.severity: 'critcal' is not one of info, warning, critical; "
+        "did you mean 'critical'?",
     ),
     (
         "silence naive",
@@ -242,7 +254,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "bad toml",
         "[api",
-        "not valid TOML: Expected ']' at the end of a table declaration (at end of document); fix the syntax there",
+        "not valid TOML: Expected ']' at the end of a table declaration (at end of document); "
+        "fix the syntax there",
     ),
 ]
 
@@ -271,8 +284,8 @@ def test_error_fields() -> None:
         "export it or use casino_key_file",
     )
     assert (
-        str(err)
-        == "/x/config.toml: agents[2].casino_key_env: PF_KEY_X is not set; export it or use casino_key_file"
+        str(err) == "/x/config.toml: agents[2].casino_key_env: PF_KEY_X is not set; "
+        "export it or use casino_key_file"
     )
     assert (err.key, err.message, err.fix) == (
         "agents[2].casino_key_env",

@@ -74,7 +74,8 @@ def test_first_run_message(tmp_path: Path) -> None:
         load_config(path)
     assert isinstance(info.value, ConfigError)
     assert str(info.value) == (
-        f"no config at {path}; run `pf-tui init` to write one, or `pf-tui --demo` to try it against the simulator"
+        f"no config at {path}; run `pf-tui init` to write one, or `pf-tui --demo` to try it "
+        "against the simulator"
     )
 
 
@@ -199,7 +200,7 @@ class TestExample:
         assert not re.search(r"^\s*(token|url)\s*=", text, re.M)
 
     def test_every_schema_key_documented(self) -> None:
-        """Walk SCHEMA: every key appears (set or commented out) under its section, after a comment."""
+        """Walk SCHEMA: every key appears (set or commented out) in its section, after a comment."""
         found: dict[str, set[str]] = {}
         section = ""
         for raw in example_config_text().splitlines():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 
 from pf_tui.config import DEFAULT_RULES, SERVICES, Config, ConfigError, parse_config
 from pf_tui.config.schema import did_you_mean, parse_duration
+from pf_tui.core.alerts.rules import rules_from_config, threshold_condition
 
 from .helpers import load_text
 
@@ -86,7 +87,8 @@ class TestDefaults:
     def test_money_is_decimal(self, tmp_path: Path) -> None:
         config = load_text(
             tmp_path,
-            '[[agents]]\nid = "ag_0123456789ab"\ninitial_balance = 0.1\n[ui]\nmax_action_usd = "250.50"',
+            '[[agents]]\nid = "ag_0123456789ab"\ninitial_balance = 0.1\n'
+            '[ui]\nmax_action_usd = "250.50"',
         )
         assert config.agents[0].initial_balance == Decimal("0.1")
         assert isinstance(config.agents[0].initial_balance, Decimal)
@@ -133,26 +135,34 @@ class TestAlerts:
         )
         assert [r.name for r in alerts.rules][-1] == "stale"
 
-    def test_hysteresis_helpers(self, tmp_path: Path) -> None:
-        rule = load_text(tmp_path, "").alerts.rule("low_balance")
-        assert rule.breached(Decimal("49.99")) and not rule.breached(Decimal("50"))
-        assert not rule.cleared(Decimal("52")) and rule.cleared(Decimal("55"))
+    def test_hysteresis_as_the_engine_reads_it(self, tmp_path: Path) -> None:
+        alerts = load_text(tmp_path, "").alerts
+        rule = alerts.rule("low_balance")
+        assert (rule.op, rule.threshold, rule.clear_threshold) == ("<", Decimal(50), Decimal(55))
+        spec = next(r for r in rules_from_config(alerts)[0] if r.name == "low_balance")
+        # (fires, clears) at each value: 50 does not fire, 52 does not clear yet, 55 does
+        assert threshold_condition(spec, Decimal("49.99"))[:2] == (True, False)
+        assert threshold_condition(spec, Decimal("50"))[:2] == (False, False)
+        assert threshold_condition(spec, Decimal("52"))[:2] == (False, False)
+        assert threshold_condition(spec, Decimal("55"))[:2] == (False, True)
 
     def test_silences(self, tmp_path: Path) -> None:
         text = (
             '[[alerts.silences]]\nmatcher = { rule = "low_balance", agent = "ag_01*" }\n'
             'expires = 2030-01-01T00:00:00+02:00\ncomment = "topping up"'
         )
-        (silence,) = load_text(tmp_path, text).alerts.silences
-        assert silence.matches(
-            {"rule": "low_balance", "agent": "ag_0123456789ab", "severity": "warning"}
-        )
-        assert not silence.matches({"rule": "low_balance", "agent": "ag_ff23456789ab"})
+        alerts = load_text(tmp_path, text).alerts
+        (silence,) = alerts.silences
+        assert silence.matcher == (("rule", "low_balance"), ("agent", "ag_01*"))
         assert silence.expires == datetime(2029, 12, 31, 22, tzinfo=UTC)
-        assert silence.active(silence.expires - timedelta(seconds=1)) and not silence.active(
-            silence.expires
-        )
         assert silence.comment == "topping up"
+        # the engine reads the matcher's `rule` as the alert's `alertname` label
+        (muting,) = rules_from_config(alerts)[1]
+        labels = {"alertname": "low_balance", "agent": "ag_0123456789ab", "severity": "warning"}
+        assert muting.matches(labels)
+        assert not muting.matches({**labels, "agent": "ag_ff23456789ab"})
+        ends = silence.expires.timestamp()
+        assert muting.active(ends - 1) and not muting.active(ends)
 
     @pytest.mark.parametrize(
         ("text", "seconds"),

@@ -73,7 +73,8 @@ class TestSources:
         with pytest.raises(ConfigError) as info:
             load_text(tmp_path, A + 'casino_key_file = "/nonexistent/k"')
         assert str(info.value).endswith(
-            "agents[0].casino_key_file: /nonexistent/k does not exist; create it with mode 600, or fix the path"
+            "agents[0].casino_key_file: /nonexistent/k does not exist; "
+            "create it with mode 600, or fix the path"
         )
 
     def test_disabled_notifier_env_not_required(self, tmp_path: Path) -> None:
@@ -131,8 +132,9 @@ class TestModes:
         with pytest.raises(ConfigError) as info:
             load_text(tmp_path, A + 'casino_key_file = "k"')
         assert str(info.value) == (
-            f"{tmp_path / 'config.toml'}: agents[0].casino_key_file: {path} has mode {mode:04o}: group or others "
-            f"can read it; run chmod 600 {path} (a Kubernetes Secret volume: set defaultMode: 0400)"
+            f"{tmp_path / 'config.toml'}: agents[0].casino_key_file: {path} has mode {mode:04o}: "
+            f"group or others can read it; run chmod 600 {path} "
+            "(a Kubernetes Secret volume: set defaultMode: 0400)"
         )
         assert CANARY not in str(info.value)
 

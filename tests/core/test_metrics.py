@@ -19,6 +19,7 @@ from pf_tui.api.models import (
     ReferralStats,
 )
 from pf_tui.core.fleet import derived as m
+from pf_tui.core.polling.callstats import error_rate, latency_summary
 
 
 def test_balance_and_total_pnl() -> None:
@@ -120,15 +121,13 @@ def test_bets_today_docs_field_or_delta() -> None:
     assert m.bets_today(CasinoStats(total_bets=130), None) is None
 
 
-def test_percentiles_interpolate() -> None:
-    assert m.percentile([4.0, 1.0, 3.0, 2.0], 50) == pytest.approx(2.5)
-    assert m.percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
-    assert m.percentile([1.0, 2.0, 3.0, 4.0], 99) == pytest.approx(3.97)
-    assert m.percentile([], 50) is None
-    s = m.latency_summary([float(i) for i in range(1, 101)], requests=200, errors=10)
-    assert (s.p50, s.p95, s.p99) == pytest.approx((50.5, 95.05, 99.01))
+def test_latency_summary_is_nearest_rank_over_unsorted_samples() -> None:
+    s = latency_summary([float(i) for i in range(100, 0, -1)], requests=200, errors=10)
+    assert (s.p50, s.p95, s.p99) == (50.0, 95.0, 99.0)  # measured samples, never interpolated
     assert s.error_rate == pytest.approx(0.05)
-    assert m.error_rate(0, 0) is None
+    empty = latency_summary([], 0, 0)
+    assert (empty.p50, empty.p95, empty.p99, empty.error_rate) == (None, None, None, None)
+    assert error_rate(0, 0) is None
 
 
 def _escrow(status: EscrowStatus) -> Escrow:

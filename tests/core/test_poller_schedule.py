@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -37,7 +38,8 @@ def make(n: int = 3, **kw: object) -> tuple[FakeClock, Poller, list[FakeSource],
     calls = new_calls()
     sources = [FakeSource(clock, f"ag_{i}", calls) for i in range(n)]
     targets = [PollTarget(s.agent_id, s, escrow_dialect="classic") for s in sources]
-    poller = Poller(targets, intervals=kw.pop("intervals", INTERVALS), clock=clock, seed=1, **kw)  # type: ignore[arg-type]
+    intervals = kw.pop("intervals", INTERVALS)
+    poller = Poller(targets, intervals=intervals, clock=clock, seed=1, **kw)  # type: ignore[arg-type]
     return clock, poller, sources, calls
 
 
@@ -84,10 +86,10 @@ async def test_backoff_doubles_to_cap_then_recovers() -> None:
     async with poller:
         await run_until(clock, 60.0)
         times = per_agent(calls, "casino_stats", "ag_0")
-        gaps = [b - a for a, b in zip(times, times[1:])]
-        # 2 s interval: 4, 8, 16 (cap), 16 ... each at most 20% over, never under, never over the cap.
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        # 2 s interval: 4, 8, 16 (cap), 16 ... each at most 20% over, never under nor over the cap
         expected = [4.0, 8.0, 16.0, 16.0]
-        for gap, low in zip(gaps, expected):
+        for gap, low in zip(gaps, expected, strict=False):  # the first gaps; more follow
             assert low - 1e-9 <= gap <= min(low * 1.2, 16.0) + 0.01, gaps
         # The healthy agent and the other figures of the failing one kept their rhythm.
         assert len(per_agent(calls, "casino_stats", "ag_1")) >= 29
@@ -105,7 +107,7 @@ async def test_backoff_doubles_to_cap_then_recovers() -> None:
         await run_until(clock, t_clear + wait + 10.0)
         after = [t for t in per_agent(calls, "casino_stats", "ag_0") if t > t_clear]
         assert after[0] <= t_clear + 16.0 + 0.01
-        assert all(abs((b - a) - 2.0) < 0.02 for a, b in zip(after, after[1:]))
+        assert all(abs((b - a) - 2.0) < 0.02 for a, b in itertools.pairwise(after))
         assert poller.backoff_of("ag_0", DataType.CASINO)[0] == 0
 
 
@@ -153,7 +155,7 @@ async def test_interval_change_takes_effect_at_once() -> None:
 
 
 async def test_agents_added_and_removed_while_running() -> None:
-    clock, poller, sources, calls = make(n=1)
+    clock, poller, _, calls = make(n=1)
     async with poller:
         await run_until(clock, 5.0)
         extra = FakeSource(clock, "ag_new", calls)
@@ -165,6 +167,17 @@ async def test_agents_added_and_removed_while_running() -> None:
         await run_until(clock, 20.0)
         assert len(per_agent(calls, "casino_stats", "ag_0")) == n
         assert sorted(poller.agent_ids()) == ["ag_new"]
+
+
+async def test_sources_are_the_same_before_and_after_start() -> None:
+    _, poller, _, _ = make(n=2)
+    before = sorted(poller.sources())
+    assert len(before) == 2 * len(DataType)
+    assert {kind for agent, kind in before if agent == "ag_1"} == set(DataType)
+    async with poller:
+        assert sorted(poller.sources()) == before
+        poller.remove_agent("ag_0")
+        assert {agent for agent, _ in poller.sources()} == {"ag_1"}
 
 
 async def test_pause_resume_and_refresh_now() -> None:
@@ -214,7 +227,7 @@ async def test_escrows_from_ledger_rows_and_terminal_ones_read_once() -> None:
 
 
 async def test_async_iteration_yields_typed_results() -> None:
-    clock, poller, sources, _ = make(n=1)
+    _, poller, sources, _ = make(n=1)
     sources[0].faults["positions"] = ServiceUnavailableError(503, "x", None)
     seen: dict[tuple[str, bool], int] = {}
     async with poller:

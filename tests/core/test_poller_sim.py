@@ -81,15 +81,15 @@ async def engine(sim: Any) -> AsyncIterator[tuple[Poller, FleetState, Callable[[
     _control(sim, "DELETE", "/_sim/faults")
 
 
-async def wait_for(pump: Callable[[], None], cond: Callable[[], bool], timeout: float) -> float:
-    """Apply results until ``cond`` holds; return the seconds it took (fail after ``timeout``)."""
+async def wait_for(pump: Callable[[], None], cond: Callable[[], bool], within_s: float) -> float:
+    """Apply results until ``cond`` holds; return the seconds it took (fail after ``within_s``)."""
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
+    while time.monotonic() - start < within_s:
         pump()
         if cond():
             return time.monotonic() - start
         await asyncio.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"condition not met within {within_s}s")
 
 
 def all_fresh(fleet: FleetState, kinds: tuple[DataType, ...]) -> bool:
@@ -119,7 +119,7 @@ async def test_fault_makes_only_that_figure_stale_and_it_recovers(
     extra: dict,
     error_name: str,
 ) -> None:
-    poller, fleet, pump = engine
+    _, fleet, pump = engine
     await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO, *OTHERS)), 5)
     add_fault(sim, {"route": STATS_ROUTE, "kind": kind, "rate": 1, **extra})
 
@@ -172,7 +172,7 @@ async def test_latency_with_jitter_keeps_figures_fresh(
 async def test_429_storm_no_source_polled_faster_than_its_backoff(
     sim: Any, engine: tuple[Poller, FleetState, Callable[[], None]]
 ) -> None:
-    poller, fleet, pump = engine
+    _, fleet, pump = engine
     await wait_for(pump, lambda: all_fresh(fleet, (DataType.CASINO,)), 5)
     mark = _control(sim, "GET", "/_sim/requests")["last_seq"]
     for route in SERVICE_ROUTES:

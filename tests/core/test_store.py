@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -34,8 +36,8 @@ def test_journal_connection_commits_with_synchronous_full(tmp_path: Path) -> Non
             )
         with pytest.raises(sqlite3.IntegrityError):
             j.execute(
-                "INSERT INTO actions (idempotency_key, kind, agent_id, state, created_at, updated_at)"
-                " VALUES ('k1', 'release', 'ag_1', 'journaled', 2, 2)"
+                "INSERT INTO actions (idempotency_key, kind, agent_id, state, created_at,"
+                " updated_at) VALUES ('k1', 'release', 'ag_1', 'journaled', 2, 2)"
             )
         other = store.connect()
         assert other.execute("SELECT amount FROM actions").fetchall() == [("0.10",)]
@@ -139,3 +141,20 @@ def test_default_path_is_under_user_data_dir() -> None:
     path = default_path()
     assert path.name == "pf-tui.sqlite3"
     assert "pf-tui" in str(path.parent)
+
+
+def test_a_new_store_is_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # a usual umask: what SQLite alone would turn into 0644 and 0755
+    try:
+        path = tmp_path / "data" / "pf-tui" / "pf-tui.sqlite3"
+        with Store(path) as store:
+            conn = store.connect()
+            conn.execute("INSERT INTO kv (key, value) VALUES ('k', 'v')")  # a -wal file now
+            modes = {
+                p.name: stat.S_IMODE(p.stat().st_mode)
+                for p in (tmp_path / "data", path.parent, path, Path(f"{path}-wal"))
+            }
+            conn.close()
+    finally:
+        os.umask(old)
+    assert modes == {"data": 0o700, "pf-tui": 0o700, path.name: 0o600, f"{path.name}-wal": 0o600}

@@ -15,7 +15,7 @@ from pf_tui.clock import SYSTEM_CLOCK
 from pf_tui.core.alerts.engine import AlertEngine
 from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
-from pf_tui.core.alerts.store import AlertLog
+from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import TelegramReceiver, WebhookReceiver
 from pf_tui.core.store.db import Store
@@ -28,7 +28,7 @@ PER_AGENT = 100
 async def main(store_path: str, telegram_base: str, webhook_url: str) -> int:
     store = Store(store_path)
     conn = store.connect()
-    log = AlertLog(conn)
+    log = AlertBook(conn)
     rule = RuleSpec("unknown_action", RuleKind.UNKNOWN_ACTION, Severity.CRITICAL, repeat_s=10**6)
     engine = AlertEngine([rule], state=log.load_instances())
     facts = [
@@ -39,7 +39,7 @@ async def main(store_path: str, telegram_base: str, webhook_url: str) -> int:
     ]
     names = ["telegram", "webhook"]
     now = SYSTEM_CLOCK.now()
-    before = AlertLog.snapshot(engine)
+    before = AlertBook.snapshot(engine)
     events = engine.evaluate(facts, None, now)
     log.commit(engine, before, events, names, now)
     disp = Dispatcher(

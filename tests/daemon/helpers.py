@@ -1,4 +1,4 @@
-"""Shared helpers for the daemon tests: events, a Telegram-HTML checker, a webhook sink on 127.0.0.1."""
+"""Helpers for the daemon tests: events, a Telegram-HTML checker, a webhook sink on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -11,13 +11,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from html.parser import HTMLParser
 
 from pf_tui.core.alerts.engine import AlertEvent, EventKind
-from pf_tui.core.alerts.rules import Severity
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
 
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "s", "code", "pre", "a"}
 T0 = 1_767_225_600.0
+BALANCE_LOW = RuleSpec(
+    "balance_low",
+    RuleKind.THRESHOLD,
+    Severity.WARNING,
+    metric="balance_usd",
+    op="<",
+    threshold=Decimal(50),
+    clear=Decimal(55),
+    for_s=300,
+    repeat_s=3600,
+)
+"""Balance under $50 for 5 minutes fires; it clears at $55 and repeats hourly."""
 
 
 def make_event(

@@ -1,28 +1,32 @@
-"""The alert state machine under a fake clock: for, hysteresis, repeat, resolve, silences, inhibition."""
+"""The alert state machine under a fake clock: for, hysteresis, repeat, resolve, silences,
+inhibition, and the state it saves."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from pf_tui.core.alerts.engine import AlertEngine, AlertInstance
-from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
-from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rules
-
-T0 = 1_767_225_600.0
-BAL = RuleSpec(
-    "balance_low",
-    RuleKind.THRESHOLD,
-    Severity.WARNING,
-    metric="balance_usd",
-    op="<",
-    threshold=Decimal(50),
-    clear=Decimal(55),
-    for_s=300,
-    repeat_s=3600,
+from pf_tui.core.alerts.engine import (
+    AlertEngine,
+    AlertInstance,
+    AlertState,
+    EventKind,
+    event_id_for,
+    fingerprint_of,
 )
+from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamFacts
+from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity, Silence, default_rule_specs
+from pf_tui.core.notify.alert_book import STATE_KEY, AlertBook
+from pf_tui.core.store.db import read_kv, write_kv
+from pf_tui.core.store.schema import migrate
+
+from .helpers import BALANCE_LOW, T0
+
 DOWN = RuleSpec("api_down", RuleKind.DOWN, Severity.CRITICAL, for_s=0, repeat_s=3600)
 
 
@@ -36,7 +40,7 @@ def kinds(events: list) -> list[str]:
 
 
 def test_pending_then_firing_after_for() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     assert eng.evaluate([agent("40")], None, T0) == []
     assert eng.evaluate([agent("40")], None, T0 + 299) == []
     ev = eng.evaluate([agent("40")], None, T0 + 300)
@@ -46,7 +50,7 @@ def test_pending_then_firing_after_for() -> None:
 
 
 def test_flap_inside_for_sends_nothing() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     for i in range(20):
         bal = "40" if i % 2 == 0 else "60"
         assert eng.evaluate([agent(bal)], None, T0 + i * 100) == []
@@ -54,7 +58,7 @@ def test_flap_inside_for_sends_nothing() -> None:
 
 
 def test_hysteresis_clear_threshold() -> None:
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     eng.evaluate([agent("40")], None, T0)
     assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
     # 52 is above the trigger but below the clear threshold: still firing, no message
@@ -67,7 +71,7 @@ def test_hysteresis_clear_threshold() -> None:
 
 def test_repeat_interval_and_stable_ids() -> None:
     eng = AlertEngine(
-        [BAL],
+        [BALANCE_LOW],
     )
     eng.evaluate([agent("40")], None, T0)
     out = []
@@ -77,13 +81,13 @@ def test_repeat_interval_and_stable_ids() -> None:
     assert len({e.event_id for e in out}) == 4
     # a restored engine replays the same ids for the same episode (receivers dedup on them)
     state = [AlertInstance.from_dict(i.to_dict()) for i in eng.instances.values()]
-    again = AlertEngine([BAL], state=state)
+    again = AlertEngine([BALANCE_LOW], state=state)
     nxt = again.evaluate([agent("40")], None, T0 + 4 * 3600 + 300)
     assert kinds(nxt) == ["repeat"] and nxt[0].event_id not in {e.event_id for e in out}
 
 
 def test_nodata_and_error_hold_state_never_resolve() -> None:
-    eng = AlertEngine([BAL, DOWN])
+    eng = AlertEngine([BALANCE_LOW, DOWN])
     eng.evaluate([agent("40")], None, T0)
     eng.evaluate([agent("40")], None, T0 + 300)
     assert eng.evaluate([agent(None)], None, T0 + 400) == []
@@ -92,7 +96,7 @@ def test_nodata_and_error_hold_state_never_resolve() -> None:
 
 
 def test_api_down_inhibits_other_alerts_of_that_agent() -> None:
-    eng = AlertEngine([BAL, DOWN])
+    eng = AlertEngine([BALANCE_LOW, DOWN])
     down = agent("40", Health.ERROR, health_reason="503 from casino")
     ev = eng.evaluate([down], None, T0)
     assert kinds(ev) == ["firing"] and ev[0].rule == "api_down"
@@ -118,7 +122,7 @@ def test_inhibition_suppresses_then_releases() -> None:
 
 def test_silence_with_expiry() -> None:
     sil = Silence({"agent": "ag_0000*", "alertname": "balance_low"}, ends_at=T0 + 1000)
-    eng = AlertEngine([BAL], silences=[sil])
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
     eng.evaluate([agent("40")], None, T0)
     assert eng.evaluate([agent("40")], None, T0 + 300) == []
     assert len(eng.firing()) == 1
@@ -129,7 +133,7 @@ def test_silence_with_expiry() -> None:
 
 def test_silenced_episode_resolves_silently() -> None:
     sil = Silence({"alertname": "balance_low"}, ends_at=T0 + 10_000)
-    eng = AlertEngine([BAL], silences=[sil])
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
     eng.evaluate([agent("40")], None, T0)
     eng.evaluate([agent("40")], None, T0 + 300)
     assert eng.evaluate([agent("60")], None, T0 + 400) == []
@@ -137,7 +141,7 @@ def test_silenced_episode_resolves_silently() -> None:
 
 
 def test_assume_for_fires_at_once() -> None:
-    eng = AlertEngine(default_rules())
+    eng = AlertEngine(default_rule_specs())
     facts = AgentFacts(
         "ag_1", metrics={"max_drawdown_pct": Decimal("12.5"), "balance_usd": Decimal(100)}
     )
@@ -146,7 +150,7 @@ def test_assume_for_fires_at_once() -> None:
 
 
 def test_stream_silent_dispute_unknown_action_subkeys() -> None:
-    eng = AlertEngine(default_rules())
+    eng = AlertEngine(default_rule_specs())
     s = StreamFacts("st_1", "ag_payee", expected_interval_s=600, last_release_at=T0)
     facts = AgentFacts("ag_1", streams=(s,), disputes=("esc_aa",), unknown_actions=("k1", "k2"))
     ev = eng.evaluate([facts], None, T0 + 1800)  # exactly 3x: not yet
@@ -163,7 +167,7 @@ def test_stream_silent_dispute_unknown_action_subkeys() -> None:
 
 
 def test_fleet_scope() -> None:
-    eng = AlertEngine([r for r in default_rules() if r.name == "fleet_error_rate"])
+    eng = AlertEngine([r for r in default_rule_specs() if r.name == "fleet_error_rate"])
     ev = eng.evaluate([], FleetFacts({"error_rate_pct": Decimal(7)}), T0, assume_for=True)
     assert ev[0].labels == {
         "alertname": "fleet_error_rate",
@@ -186,7 +190,7 @@ def test_bad_rule_is_refused() -> None:
 
 def test_model_24h_message_count() -> None:
     """Persisting, flapping, resolving conditions over 24 h: messages equal the model's count."""
-    eng = AlertEngine([BAL])
+    eng = AlertEngine([BALANCE_LOW])
     step = 60
     sent: list = []
     # 00:00-06:00 low (persisting), 06:00-08:00 flapping every 2 min, 08:00-12:00 ok,
@@ -217,15 +221,13 @@ def test_model_24h_message_count() -> None:
 def test_rules_from_config_defaults_and_silences() -> None:
     from datetime import datetime
 
-    from pf_tui.config import AlertsConfig
-    from pf_tui.config import default_rules as config_defaults
-    from pf_tui.config.model import Silence as ConfigSilence
+    from pf_tui.config import AlertsConfig, SilenceConfig, default_alert_rules
     from pf_tui.core.alerts.rules import rules_from_config
 
     cfg = AlertsConfig(
-        rules=config_defaults(),
+        rules=default_alert_rules(),
         silences=(
-            ConfigSilence(
+            SilenceConfig(
                 (("rule", "low_balance"), ("agent", "ag_*")),
                 datetime(2026, 1, 2, tzinfo=UTC),
                 "maintenance",
@@ -258,3 +260,114 @@ def test_ge_op_clears_when_no_longer_holding() -> None:
     assert kinds(eng.evaluate([f(5)], None, T0)) == ["firing"]
     assert eng.evaluate([f(3)], None, T0 + 1) == []  # 3 >= 3 still holds the clear condition
     assert kinds(eng.evaluate([f("2.9")], None, T0 + 2)) == ["resolved"]
+
+
+# ---- suppression is decided before a message is counted ------------------------------------
+
+DISPUTE = RuleSpec("dispute_opened", RuleKind.DISPUTE, Severity.CRITICAL, repeat_s=24 * 3600)
+
+
+def test_inhibited_firing_is_sent_when_the_api_is_back() -> None:
+    eng = AlertEngine([DISPUTE, DOWN])
+    down = AgentFacts("ag_1", health=Health.ERROR, disputes=("esc_1",))
+    assert [(e.rule, e.kind.value) for e in eng.evaluate([down], None, T0)] == [
+        ("api_down", "firing")
+    ]
+    (held,) = [i for i in eng.firing() if i.rule == "dispute_opened"]
+    assert (held.sent, held.last_sent) == (0, 0.0)  # held back, so never counted
+    up = AgentFacts("ag_1", disputes=("esc_1",))
+    ev = eng.evaluate([up], None, T0 + 60)
+    assert [(e.rule, e.kind.value) for e in ev] == [
+        ("dispute_opened", "firing"),
+        ("api_down", "resolved"),
+    ]
+    assert ev[0].event_id == event_id_for(held.fingerprint, T0, EventKind.FIRING, 0)
+    assert ev[0].starts_at == T0  # the episode began when it began firing, not when it was sent
+
+
+def test_operator_mute_holds_the_firing_until_it_ends() -> None:
+    eng = AlertEngine([BALANCE_LOW])
+    eng.evaluate([agent("40")], None, T0)
+    fp = next(iter(eng.instances))
+    eng.muted = {fp: T0 + 400}
+    assert eng.evaluate([agent("40")], None, T0 + 300) == []
+    assert eng.instances[fp].sent == 0
+    ev = eng.evaluate([agent("40")], None, T0 + 400)
+    assert kinds(ev) == ["firing"] and eng.instances[fp].sent == 1
+
+
+def test_held_repeat_takes_its_turn() -> None:
+    sil = Silence({"alertname": "balance_low"}, starts_at=T0 + 3000, ends_at=T0 + 5000)
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
+    eng.evaluate([agent("40")], None, T0)
+    assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
+    assert eng.evaluate([agent("40")], None, T0 + 3900) == []  # the repeat falls in the silence
+    (inst,) = eng.firing()
+    assert (inst.sent, inst.last_sent) == (1, T0 + 3900)
+    # the silence ends at T0 + 5000: no repeat then, the next one an interval after the held one
+    assert eng.evaluate([agent("40")], None, T0 + 5000) == []
+    assert eng.evaluate([agent("40")], None, T0 + 7499) == []
+    ev = eng.evaluate([agent("40")], None, T0 + 7500)
+    assert kinds(ev) == ["repeat"]
+    assert ev[0].event_id == event_id_for(inst.fingerprint, T0 + 300, EventKind.REPEAT, 1)
+
+
+def test_resolution_of_a_sent_firing_goes_out_through_a_silence() -> None:
+    sil = Silence({"alertname": "balance_low"}, starts_at=T0 + 400, ends_at=T0 + 10_000)
+    eng = AlertEngine([BALANCE_LOW], silences=[sil])
+    eng.evaluate([agent("40")], None, T0)
+    assert kinds(eng.evaluate([agent("40")], None, T0 + 300)) == ["firing"]
+    assert kinds(eng.evaluate([agent("60")], None, T0 + 500)) == ["resolved"]
+
+
+# ---- the saved state ---------------------------------------------------------------------------
+
+
+def test_state_is_an_enum_saved_by_its_value() -> None:
+    eng = AlertEngine([BALANCE_LOW])
+    eng.evaluate([agent("40")], None, T0)
+    (inst,) = eng.instances.values()
+    assert inst.state is AlertState.PENDING
+    record = inst.to_dict()
+    assert record["state"] == "pending" and type(record["state"]) is str
+    assert AlertInstance.from_dict(record) == inst
+
+
+def test_state_saved_by_the_previous_version_still_loads(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    migrate(conn)
+    labels = {
+        "agent": "ag_000000000001",
+        "alertname": "balance_low",
+        "label": "alpha",
+        "severity": "warning",
+    }
+    fp = fingerprint_of(labels)
+    # the kv row as the version with string states wrote it: json.dumps(..., sort_keys=True)
+    saved = {
+        "fingerprint": fp,
+        "rule": "balance_low",
+        "labels": labels,
+        "state": "firing",
+        "active_since": T0,
+        "starts_at": T0 + 300,
+        "last_sent": T0 + 300,
+        "sent": 1,
+        "value": "40",
+        "nodata": False,
+    }
+    write_kv(conn, STATE_KEY, json.dumps([saved], sort_keys=True))
+    book = AlertBook(conn)
+    (inst,) = book.load_instances()
+    assert inst.state is AlertState.FIRING and inst.sent == 1
+    eng = AlertEngine([BALANCE_LOW], state=[inst])
+    assert eng.evaluate([agent("40")], None, T0 + 600) == []  # already paged: no second firing
+    before = AlertBook.snapshot(eng)
+    events = eng.evaluate([agent("40")], None, T0 + 3900)
+    assert kinds(events) == ["repeat"]
+    book.commit(eng, before, events, [], T0 + 3900)
+    (record,) = json.loads(read_kv(conn, STATE_KEY) or "[]")
+    assert record == {**saved, "last_sent": T0 + 3900, "sent": 2}  # the same shape, by value
+    write_kv(conn, STATE_KEY, '[{"state": "firing"}]')
+    assert book.load_instances() == []  # unreadable: start clean, never crash
+    conn.close()

@@ -1,4 +1,4 @@
-"""The daemon against a dead API (nothing listens): API down fires, --once exits 3, secrets stay out."""
+"""A daemon whose API is dead (nothing listens): api_down fires, --once exits 3, no secret out."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from pf_tui.config.model import (
     StoreConfig,
     WebhookConfig,
 )
-from pf_tui.config.parse import default_rules
-from pf_tui.core.alerts.store import read_heartbeat
+from pf_tui.config.parse import default_alert_rules
+from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.logs import setup_logging
 from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.secret import Secret
@@ -51,7 +51,7 @@ def dead_config(tmp_path: Path, hook_url: str) -> Config:
             transport="httpx",
         ),
         agents=(AgentConfig(id="ag_0000000000a1", label="alpha", casino_key=Secret(CANARY_KEY)),),
-        alerts=AlertsConfig(rules=default_rules()),
+        alerts=AlertsConfig(rules=default_alert_rules()),
         notify=NotifyConfig(
             webhook=WebhookConfig(
                 enabled=True, url=Secret(f"{hook_url}?token={CANARY_HOOK_TOKEN}")

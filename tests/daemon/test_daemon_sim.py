@@ -9,8 +9,7 @@ import json
 import logging
 import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
+from asyncio.subprocess import PIPE
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -31,40 +30,35 @@ TOKEN = "987654:CANARY-telegram-token-q"
 HOOK_SECRET = "CANARYhookSecret77"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = SimServer(seed=7, agents=4, motion=False).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+HAS_MONEY = AlertRule(
+    name="has_money",
+    metric="balance_usd",
+    op=">",
+    threshold=Decimal("0"),
+    clear_threshold=Decimal("0"),
+    severity="info",
+)
+"""Holds for every agent of the demo fleet: a run pages once per agent."""
 
 
-def sim_config(sim: SimServer, tmp_path: Path, hook_url: str) -> Config:
-    agents = httpx.get(f"{sim.url}/_sim/agents").json()["agents"]
-    base = Config.demo(sim.url, agents, store_path=tmp_path / "store.db")
-    rich = AlertRule(
-        name="has_money",
-        metric="balance_usd",
-        op=">",
-        threshold=Decimal("0"),
-        clear_threshold=Decimal("0"),
-        severity="info",
-    )
+def with_has_money(config: Config) -> Config:
+    """``config`` with :data:`HAS_MONEY` added to its rules."""
+    rules = (*config.alerts.rules, HAS_MONEY)
+    return dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, rules=rules))
+
+
+def sim_config(sim_server: SimServer, tmp_path: Path, hook_url: str) -> Config:
+    agents = httpx.get(f"{sim_server.url}/_sim/agents").json()["agents"]
+    base = with_has_money(Config.demo(sim_server.url, agents, store_path=tmp_path / "store.db"))
     notify = dataclasses.replace(
         base.notify,
         telegram=TelegramConfig(
-            enabled=True, token=Secret(TOKEN), chat_id="42", api_base=f"{sim.url}/telegram"
+            enabled=True, token=Secret(TOKEN), chat_id="42", api_base=f"{sim_server.url}/telegram"
         ),
         webhook=WebhookConfig(enabled=True, url=Secret(f"{hook_url}?k={HOOK_SECRET}")),
         log=LogNotifyConfig(path=tmp_path / "alerts.jsonl"),
     )
-    return dataclasses.replace(
-        base,
-        notify=notify,
-        alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,)),
-        store=StoreConfig(path=tmp_path / "store.db"),
-    )
+    return dataclasses.replace(base, notify=notify, store=StoreConfig(path=tmp_path / "store.db"))
 
 
 def secrets_of(config: Config) -> list[str]:
@@ -74,11 +68,12 @@ def secrets_of(config: Config) -> list[str]:
     return out
 
 
-async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> None:
-    httpx.delete(f"{sim.url}/telegram/_sent")
+async def test_once_then_run_with_metrics(sim_server: SimServer, tmp_path: Path) -> None:
+    sent_url = f"{sim_server.url}/telegram/_sent"
+    await asyncio.to_thread(httpx.delete, sent_url)
     logs = StringIO()
     with webhook_sink() as sink:
-        config = sim_config(sim, tmp_path, sink.url)
+        config = sim_config(sim_server, tmp_path, sink.url)
         handler = setup_logging(config, logs)
         try:
             code = await run_daemon(config, once=True)
@@ -114,7 +109,7 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
         bodies = list(sink.received)
     rules = sorted(b["commonLabels"]["alertname"] for b in once_bodies)
     assert rules.count("has_money") == len(config.agents)
-    telegram = httpx.get(f"{sim.url}/telegram/_sent").json()["result"]
+    telegram = (await asyncio.to_thread(httpx.get, sent_url)).json()["result"]
     assert len(telegram) == len(bodies)  # every event to both receivers, once each
     assert len({b["eventId"] for b in bodies}) == len(bodies)
     assert any(b["commonLabels"]["alertname"] == "Watchdog" for b in bodies)  # heartbeat message
@@ -141,33 +136,28 @@ async def test_once_then_run_with_metrics(sim: SimServer, tmp_path: Path) -> Non
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (apt-get install -y prometheus): format not checked")
-    check = subprocess.run(
-        [promtool, "check", "metrics"], input=metrics, capture_output=True, text=True
+    check = await asyncio.create_subprocess_exec(
+        promtool, "check", "metrics", stdin=PIPE, stdout=PIPE, stderr=PIPE
     )
-    assert check.returncode == 0, check.stdout + check.stderr
+    out, err = await check.communicate(metrics.encode())
+    assert check.returncode == 0, (out + err).decode()
 
 
-async def test_demo_config_pages_the_simulators_telegram(sim: SimServer, tmp_path: Path) -> None:
+async def test_demo_config_pages_the_simulators_telegram(
+    sim_server: SimServer, tmp_path: Path
+) -> None:
     """`pf-tui --headless --demo` pages somewhere a newcomer can see: the demo config sends to the
     simulator's Telegram stand-in, with no token or chat to set up."""
     from pf_tui.config.demo import DEMO_CHAT
 
-    httpx.delete(f"{sim.url}/telegram/_sent")
-    agents = httpx.get(f"{sim.url}/_sim/agents").json()["agents"]
-    base = Config.demo(sim.url, agents, store_path=tmp_path / "store.db")
-    assert base.notify.telegram.enabled and base.notify.telegram.api_base == f"{sim.url}/telegram"
-    rich = AlertRule(
-        name="has_money",
-        metric="balance_usd",
-        op=">",
-        threshold=Decimal("0"),
-        clear_threshold=Decimal("0"),
-        severity="info",
-    )
-    config = dataclasses.replace(
-        base, alerts=dataclasses.replace(base.alerts, rules=base.alerts.rules + (rich,))
-    )
-    assert await run_daemon(config, once=True) == 3
-    sent = httpx.get(f"{sim.url}/telegram/_sent").json()["result"]
+    async with httpx.AsyncClient(base_url=sim_server.url) as http:
+        await http.delete("/telegram/_sent")
+        agents = (await http.get("/_sim/agents")).json()["agents"]
+        base = Config.demo(sim_server.url, agents, store_path=tmp_path / "store.db")
+        telegram = base.notify.telegram
+        assert telegram.enabled and telegram.api_base == f"{sim_server.url}/telegram"
+        config = with_has_money(base)
+        assert await run_daemon(config, once=True) == 3
+        sent = (await http.get("/telegram/_sent")).json()["result"]
     assert sent and all(m["chat_id"] == DEMO_CHAT for m in sent)
     assert sum("has_money" in m["text"] for m in sent) == len(config.agents)

@@ -87,6 +87,7 @@ async def test_log_receiver_writes_json_lines(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [x["event_id"] for x in lines] == ["ev000001", "ev000002"]
     assert path.stat().st_mode & 0o077 == 0
+    assert path.parent.stat().st_mode & 0o077 == 0  # the folder it made is private too
     assert box.depth() == {}
 
 
@@ -148,6 +149,11 @@ async def test_backoff_holds_whole_receiver_and_grows() -> None:
     await disp.deliver("webhook", T0 + backoff_s(1))
     assert box.next_due_at("webhook") == T0 + backoff_s(1) + backoff_s(2)
     assert backoff_s(2) == 2 * backoff_s(1) and backoff_s(50) == 600.0
+
+
+def test_backoff_stays_at_its_cap_however_long_a_receiver_is_down() -> None:
+    # a week of a dead receiver at one attempt per 600 s is ~1,000 attempts; 2.0 ** 1100 overflows
+    assert [backoff_s(n) for n in (0, 1, 11, 1100, 10**9)] == [2.0, 2.0, 600.0, 600.0, 600.0]
 
 
 async def test_telegram_400_and_403_dead_lettered_not_retried() -> None:

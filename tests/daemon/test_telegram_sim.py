@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,8 +13,7 @@ from hypothesis import strategies as st
 
 from pf_tui.core.alerts.engine import AlertEngine, AlertEvent
 from pf_tui.core.alerts.facts import AgentFacts
-from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
-from pf_tui.core.alerts.store import AlertLog
+from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.format import TELEGRAM_LIMIT, telegram_html, utf16_len
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import Outcome, TelegramReceiver
@@ -23,51 +21,31 @@ from pf_tui.core.store.schema import migrate
 from pf_tui.secret import Secret
 from pf_tui.sim.http.server import SimServer
 
-from .helpers import T0, make_event
+from .helpers import BALANCE_LOW, T0, make_event
 
 TOKEN = Secret("123456:CANARY-bot-token-zzz")
 
 
-@pytest.fixture(scope="module")
-def tg() -> Iterator[SimServer]:
-    server = SimServer(seed=7, agents=2, motion=False).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(autouse=True)
-def _clean(tg: SimServer) -> None:
-    httpx.delete(f"{tg.url}/telegram/_sent")
-    httpx.post(f"{tg.url}/telegram/_faults", json={"every_n": 0, "retry_after": 1})
+def _clean(sim_server: SimServer) -> None:
+    httpx.delete(f"{sim_server.url}/telegram/_sent")
+    httpx.post(f"{sim_server.url}/telegram/_faults", json={"every_n": 0, "retry_after": 1})
 
 
-def sent(tg: SimServer) -> list[dict[str, object]]:
-    return list(httpx.get(f"{tg.url}/telegram/_sent").json()["result"])
+def sent(sim_server: SimServer) -> list[dict[str, object]]:
+    return list(httpx.get(f"{sim_server.url}/telegram/_sent").json()["result"])
 
 
-def _log(tmp_path: Path) -> AlertLog:
+def _log(tmp_path: Path) -> AlertBook:
     conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
     migrate(conn)
-    return AlertLog(conn)
+    return AlertBook(conn)
 
 
-async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) -> None:
-    rule = RuleSpec(
-        "low_balance",
-        RuleKind.THRESHOLD,
-        Severity.WARNING,
-        metric="balance_usd",
-        op="<",
-        threshold=Decimal(50),
-        clear=Decimal(55),
-        for_s=300,
-        repeat_s=3600,
-    )
-    engine = AlertEngine([rule])
+async def test_24h_message_count_matches_model(sim_server: SimServer, tmp_path: Path) -> None:
+    engine = AlertEngine([BALANCE_LOW])
     log = _log(tmp_path)
-    receiver = TelegramReceiver(TOKEN, "42", api_base=f"{tg.url}/telegram")
+    receiver = TelegramReceiver(TOKEN, "42", api_base=f"{sim_server.url}/telegram")
     disp = Dispatcher(log.outbox, [receiver])
 
     def balance(agent: str, t: int) -> str:
@@ -86,7 +64,7 @@ async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) ->
     for t in range(0, 24 * 3600, 60):
         now = T0 + t
         facts = [AgentFacts(x, metrics={"balance_usd": Decimal(balance(x, t))}) for x in "ab"]
-        before = AlertLog.snapshot(engine)
+        before = AlertBook.snapshot(engine)
         events = engine.evaluate(facts, None, now)
         log.commit(engine, before, events, ["telegram"], now)
         await disp.deliver("telegram", now)
@@ -97,7 +75,7 @@ async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) ->
         # episode 2: fires 12:05, repeats 13:05, 14:05, resolved at 15:00. Agent b: nothing.
         return (1 + 5 + 1) + (1 + 2 + 1)
 
-    messages = sent(tg)
+    messages = sent(sim_server)
     assert len(messages) == model()
     texts = [str(m["text"]) for m in messages]
     assert sum("RESOLVED" in x for x in texts) == 2
@@ -106,8 +84,10 @@ async def test_24h_message_count_matches_model(tg: SimServer, tmp_path: Path) ->
     assert rows == [("resolved", 2)]
 
 
-async def test_429_retry_after_honoured(tg: SimServer, tmp_path: Path) -> None:
-    httpx.post(f"{tg.url}/telegram/_faults", json={"every_n": 3, "retry_after": 30})
+async def test_429_retry_after_honoured(sim_server: SimServer, tmp_path: Path) -> None:
+    async with httpx.AsyncClient() as http:
+        faults = {"every_n": 3, "retry_after": 30}
+        await http.post(f"{sim_server.url}/telegram/_faults", json=faults)
     log = _log(tmp_path)
     attempts: list[tuple[float, bool]] = []
     now = T0
@@ -118,7 +98,7 @@ async def test_429_retry_after_honoured(tg: SimServer, tmp_path: Path) -> None:
             attempts.append((now, outcome.ok))
             return outcome
 
-    disp = Dispatcher(log.outbox, [Recording(TOKEN, "42", api_base=f"{tg.url}/telegram")])
+    disp = Dispatcher(log.outbox, [Recording(TOKEN, "42", api_base=f"{sim_server.url}/telegram")])
     log.enqueue([make_event(i, description=f"event {i}") for i in range(7)], ["telegram"], now)
     for _ in range(50):
         await disp.deliver("telegram", now)
@@ -133,7 +113,7 @@ async def test_429_retry_after_honoured(tg: SimServer, tmp_path: Path) -> None:
         later = [u for u, _ in attempts if u > t]
         assert later and min(later) >= t + 30
         assert not [u for u, _ in attempts if t < u < t + 30]
-    texts = [str(m["text"]) for m in sent(tg)]
+    texts = [str(m["text"]) for m in sent(sim_server)]
     assert [x.rsplit("\n", 1)[1] for x in texts] == [
         f"event {i}" for i in range(7)
     ]  # once each, in order
@@ -149,7 +129,7 @@ async def test_429_retry_after_honoured(tg: SimServer, tmp_path: Path) -> None:
         max_size=9000,
     )
 )
-def test_stand_in_accepts_any_alert_text(tg: SimServer, text: str) -> None:
+def test_stand_in_accepts_any_alert_text(sim_server: SimServer, text: str) -> None:
     event = make_event(
         description=text,
         summary=text[:600],
@@ -158,15 +138,17 @@ def test_stand_in_accepts_any_alert_text(tg: SimServer, text: str) -> None:
     html = telegram_html(event)
     assert utf16_len(html) <= TELEGRAM_LIMIT
     resp = httpx.post(
-        f"{tg.url}/telegram/bot{TOKEN.reveal()}/sendMessage",
+        f"{sim_server.url}/telegram/bot{TOKEN.reveal()}/sendMessage",
         json={"chat_id": "42", "text": html, "parse_mode": "HTML"},
     )
     assert resp.status_code == 200, resp.text
 
 
-async def test_bad_chat_400_dead_letter_not_retried(tg: SimServer, tmp_path: Path) -> None:
+async def test_bad_chat_400_dead_letter_not_retried(sim_server: SimServer, tmp_path: Path) -> None:
     log = _log(tmp_path)
-    disp = Dispatcher(log.outbox, [TelegramReceiver(TOKEN, "", api_base=f"{tg.url}/telegram")])
+    disp = Dispatcher(
+        log.outbox, [TelegramReceiver(TOKEN, "", api_base=f"{sim_server.url}/telegram")]
+    )
     log.enqueue([make_event(1)], ["telegram"], T0)
     await disp.deliver("telegram", T0)
     await disp.deliver("telegram", T0 + 86400)

@@ -1,8 +1,8 @@
 """The Alerts tab and the daemon share one store: rows appear, acks and silences go back, heartbeat shows.
 
 Alert rows are written the way the daemon writes them (an :class:`AlertEngine` evaluation committed
-by :class:`pf_tui.core.alerts.store.AlertLog`), and after a silence from the TUI the same daemon
-steps are run again to show the daemon really stops paging.
+by :class:`pf_tui.core.notify.alert_book.AlertBook`), and after a silence from the TUI the same
+daemon steps are run again to show the daemon really stops paging.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 from pf_tui.clock import FakeClock
 from pf_tui.core.alerts.engine import AlertEngine, EventKind
 from pf_tui.core.alerts.facts import AgentFacts, Health
+from pf_tui.core.alerts.heartbeat import Heartbeat
 from pf_tui.core.alerts.rules import RuleKind, RuleSpec, Severity
-from pf_tui.core.alerts.store import AlertLog as DaemonLog
-from pf_tui.core.alerts.store import Heartbeat
+from pf_tui.core.notify.alert_book import AlertBook as DaemonLog
 from pf_tui.core.store.db import Store
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp

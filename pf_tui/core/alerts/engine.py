@@ -9,9 +9,11 @@ Per alert instance the states are ``inactive -> pending -> firing -> inactive``:
 - firing sends one message, then one per ``repeat_s`` while it keeps firing;
 - it clears only when the value crosses the rule's separate clear threshold (hysteresis), and
   then one resolved message is sent (only if a firing message was sent).
-Silences (with expiry) and inhibition (an agent's ``api_down`` mutes that agent's other alerts)
-suppress messages, not state. The engine's state can be dumped and restored, so a restarted
-daemon neither repeats nor forgets a page.
+Silences (with expiry), the operator's mute of one episode, and inhibition (an agent's ``api_down``
+holds back that agent's other alerts) suppress messages, not state. Suppression is decided before a
+message is made, so a held message is never counted as sent: a held firing goes out once nothing
+holds it any more, and a resolution follows only a firing that was sent. The engine's state can be
+dumped and restored, so a restarted daemon neither repeats nor forgets a page.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
 from pf_tui.core.alerts.rules import (
@@ -44,6 +46,29 @@ class EventKind(str, enum.Enum):
     HEARTBEAT = "heartbeat"  # the daemon's "still alive" message (Alertmanager's Watchdog)
 
 
+class AlertState(str, enum.Enum):
+    """Where one alert instance is: ``inactive -> pending -> firing -> inactive``."""
+
+    INACTIVE = "inactive"
+    PENDING = "pending"  # the condition holds, not yet for the rule's `for`
+    FIRING = "firing"
+
+
+class InstanceRecord(TypedDict):
+    """An :class:`AlertInstance` as the store keeps it (JSON; the state by its value)."""
+
+    fingerprint: str
+    rule: str
+    labels: dict[str, str]
+    state: str
+    active_since: float
+    starts_at: float
+    last_sent: float
+    sent: int
+    value: str
+    nodata: bool
+
+
 @dataclass
 class AlertInstance:
     """The state of one rule for one agent (and stream, escrow or action)."""
@@ -51,7 +76,7 @@ class AlertInstance:
     fingerprint: str
     rule: str
     labels: dict[str, str]
-    state: str = "inactive"  # inactive | pending | firing
+    state: AlertState = AlertState.INACTIVE
     active_since: float = 0.0  # when the condition began to hold
     starts_at: float = 0.0  # when it began firing
     last_sent: float = 0.0
@@ -59,14 +84,41 @@ class AlertInstance:
     value: str = ""
     nodata: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> InstanceRecord:
         """Plain JSON-able form, for the store."""
-        return dict(self.__dict__)
+        return InstanceRecord(
+            fingerprint=self.fingerprint,
+            rule=self.rule,
+            labels=dict(self.labels),
+            state=self.state.value,
+            active_since=self.active_since,
+            starts_at=self.starts_at,
+            last_sent=self.last_sent,
+            sent=self.sent,
+            value=self.value,
+            nodata=self.nodata,
+        )
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AlertInstance:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+    def from_dict(cls, data: InstanceRecord) -> AlertInstance:
+        """Inverse of :meth:`to_dict` (also reads what earlier versions saved: the same keys)."""
+        return cls(
+            fingerprint=data["fingerprint"],
+            rule=data["rule"],
+            labels=dict(data["labels"]),
+            state=AlertState(data["state"]),
+            active_since=data["active_since"],
+            starts_at=data["starts_at"],
+            last_sent=data["last_sent"],
+            sent=data["sent"],
+            value=data["value"],
+            nodata=data["nodata"],
+        )
+
+
+_Observed = tuple[RuleSpec, dict[str, str], Condition, str]
+"""One instance's rule, labels, condition and description in this evaluation (a plain tuple:
+the engine makes one per rule per agent each second)."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +180,7 @@ class AlertEngine:
 
     def firing(self) -> list[AlertInstance]:
         """Instances currently firing."""
-        return [i for i in self.instances.values() if i.state == "firing"]
+        return [i for i in self.instances.values() if i.state is AlertState.FIRING]
 
     def evaluate(
         self,
@@ -142,18 +194,42 @@ class AlertEngine:
 
         ``assume_for`` treats every ``for`` as met (``--once``: fire what holds now).
         """
-        rules = {r.name: r for r in self.rules}
-        seen: dict[str, tuple[RuleSpec, dict[str, str], Condition, str]] = {}
-        covered: set[str] = set()  # agents evaluated this round
+        observed = self._observe(agents, fleet, now)
+        # Down rules are stepped first: an agent whose API is down after this step has its other
+        # alerts held back in the same evaluation, before any of them is counted as sent. The
+        # second pass steps the rest and lists the notifications in the order observed.
+        down_kind = RuleKind.DOWN  # a local: an enum member looked up on its class is slow
         down: set[str] = set()
+        stepped: dict[str, AlertEvent | None] = {}
+        for fp, obs in observed.items():
+            if obs[0].kind is down_kind:
+                inst, stepped[fp] = self._step(fp, obs, now, assume_for, down)
+                if inst.state is AlertState.FIRING:
+                    down.add(inst.labels.get("agent", ""))
+        events: list[AlertEvent] = []
+        for fp, obs in observed.items():
+            if obs[0].kind is down_kind:
+                event = stepped[fp]
+            else:
+                event = self._step(fp, obs, now, assume_for, down)[1]
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _observe(
+        self, agents: Iterable[AgentFacts], fleet: FleetFacts | None, now: float
+    ) -> dict[str, _Observed]:
+        """Every instance's condition this round, by fingerprint, in a stable order."""
+        rules = {r.name: r for r in self.rules}
+        observed: dict[str, _Observed] = {}
+        covered: set[str] = set()  # agents evaluated this round
         for facts in agents:
             covered.add(facts.agent_id)
             for rule in self.rules:
                 if rule.scope != "agent":
                     continue
                 for labels, cond, desc in self._agent_conditions(rule, facts, now):
-                    fp = fingerprint_of(labels)
-                    seen[fp] = (rule, labels, cond, desc)
+                    observed[fingerprint_of(labels)] = (rule, labels, cond, desc)
         if fleet is not None:
             for rule in self.rules:
                 if rule.scope == FLEET and rule.kind is RuleKind.THRESHOLD:
@@ -163,52 +239,28 @@ class AlertEngine:
                         "scope": FLEET,
                     }
                     cond = threshold_condition(rule, fleet.metrics.get(rule.metric))
-                    seen[fingerprint_of(labels)] = (rule, labels, cond, describe(rule, cond[2]))
+                    observed[fingerprint_of(labels)] = (rule, labels, cond, describe(rule, cond[2]))
         # Sub-keyed instances (a stream, an escrow, an action) that vanished from an agent that
         # reported normally have cleared; everything else unseen keeps its state.
         for fp, inst in self.instances.items():
-            if fp in seen or inst.rule not in rules:
+            if fp in observed or inst.rule not in rules:
                 continue
             agent = inst.labels.get("agent", "")
             if agent in covered and any(k in inst.labels for k in ("stream", "escrow", "action")):
-                seen[fp] = (rules[inst.rule], inst.labels, (False, True, ""), "")
-        events: list[AlertEvent] = []
-        for fp, (rule, labels, cond, desc) in seen.items():
-            inst = self.instances.get(fp)
-            if inst is None:
-                inst = AlertInstance(fp, rule.name, dict(labels))
-            step = self._step(rule, inst, cond, desc, now, assume_for)
-            if inst.state != "inactive" or step is not None:
-                self.instances[fp] = inst
-            elif fp in self.instances:
-                del self.instances[fp]
-            if inst.state == "firing" and rule.kind is RuleKind.DOWN:
-                down.add(labels.get("agent", ""))
-            if step is not None:
-                events.append(step)
-        return [e for e in events if self._deliverable(e, now, down)]
+                observed[fp] = (rules[inst.rule], inst.labels, (False, True, ""), "")
+        return observed
 
-    def _deliverable(self, event: AlertEvent, now: float, down: set[str]) -> bool:
-        if event.kind is EventKind.RESOLVED:
-            return True  # a firing message was sent, so its resolution must follow
-        if event.rule != "api_down" and event.labels.get("agent") in down:
-            rule = next((r for r in self.rules if r.name == event.rule), None)
-            if rule is not None and rule.kind is not RuleKind.DOWN:
-                self._unsend(event)
-                return False
-        if self.muted.get(event.fingerprint, 0.0) > now or any(
-            s.active(now) and s.matches(event.labels) for s in self.silences
-        ):
-            self._unsend(event)
-            return False
-        return True
+    def _held(self, rule: RuleSpec, inst: AlertInstance, now: float, down: set[str]) -> bool:
+        """Whether a firing or repeat of ``inst`` is held back now (a resolution never is).
 
-    def _unsend(self, event: AlertEvent) -> None:
-        # A suppressed message was not sent: the next evaluation may send it once unmuted.
-        inst = self.instances.get(event.fingerprint)
-        if inst is not None:
-            inst.sent -= 1
-            inst.last_sent = 0.0 if inst.sent == 0 else inst.last_sent
+        Held when the agent's API is down (inhibition: api_down says it all), when the operator
+        muted this episode from the TUI, or when a configured silence matches its labels.
+        """
+        if rule.kind is not RuleKind.DOWN and inst.labels.get("agent") in down:
+            return True
+        if self.muted.get(inst.fingerprint, 0.0) > now:
+            return True
+        return any(s.active(now) and s.matches(inst.labels) for s in self.silences)
 
     def _agent_conditions(
         self, rule: RuleSpec, facts: AgentFacts, now: float
@@ -259,43 +311,72 @@ class AlertEngine:
                 )
 
     def _step(
+        self, fp: str, obs: _Observed, now: float, assume_for: bool, down: set[str]
+    ) -> tuple[AlertInstance, AlertEvent | None]:
+        """Advance one instance one evaluation: the instance, and the notification it sends now."""
+        rule, labels, cond, desc = obs
+        inst = self.instances.get(fp) or AlertInstance(fp, rule.name, dict(labels))
+        kind = self._advance(rule, inst, cond, now, assume_for)
+        event = None if kind is None else self._notify(rule, inst, kind, desc, now, down)
+        if inst.state is not AlertState.INACTIVE or event is not None:
+            self.instances[fp] = inst
+        else:
+            self.instances.pop(fp, None)
+        return inst, event
+
+    def _notify(
         self,
         rule: RuleSpec,
         inst: AlertInstance,
-        cond: Condition,
+        kind: EventKind,
         desc: str,
         now: float,
-        assume_for: bool,
+        down: set[str],
     ) -> AlertEvent | None:
+        """The notification ``kind`` of ``inst``, counted as sent; ``None`` if it is held back."""
+        if kind is EventKind.RESOLVED:
+            event = self._emit(rule, inst, kind, desc, now)
+            inst.sent = 0  # the episode is over
+            return event
+        if self._held(rule, inst, now, down):
+            if kind is EventKind.REPEAT:
+                # A held repeat still takes its turn, so the next one is a full repeat interval
+                # away and the end of a silence does not send one at once.
+                inst.last_sent = now
+            return None
+        return self._emit(rule, inst, kind, desc, now)
+
+    @staticmethod
+    def _advance(
+        rule: RuleSpec, inst: AlertInstance, cond: Condition, now: float, assume_for: bool
+    ) -> EventKind | None:
+        """Move ``inst`` through its states; which notification is due, not yet counted."""
         trigger, cleared, value = cond
         inst.nodata = trigger is None
         if trigger is None:
             return None  # unknown is not "all good": hold the current state
         inst.value = value
-        if inst.state == "inactive":
+        if inst.state is AlertState.INACTIVE:
             if not trigger:
                 return None
-            inst.state, inst.active_since = "pending", now
-        if inst.state == "pending":
+            inst.state, inst.active_since = AlertState.PENDING, now
+        if inst.state is AlertState.PENDING:
             if not trigger:
-                inst.state = "inactive"
+                inst.state = AlertState.INACTIVE
                 return None
             if assume_for or now - inst.active_since >= rule.for_s:
-                inst.state, inst.starts_at, inst.sent = "firing", now, 0
-                return self._emit(rule, inst, EventKind.FIRING, desc, now)
+                inst.state, inst.starts_at = AlertState.FIRING, now
+                inst.sent, inst.last_sent = 0, 0.0  # a new episode: nothing of it is sent yet
+                return EventKind.FIRING
             return None
-        # firing
         if cleared:
-            inst.state = "inactive"
-            if inst.sent == 0:
-                return None
-            event = self._emit(rule, inst, EventKind.RESOLVED, desc, now)
-            inst.sent = 0
-            return event
+            inst.state = AlertState.INACTIVE
+            # only a sent firing is resolved: a held one never reached anyone
+            return EventKind.RESOLVED if inst.sent else None
         if inst.sent == 0:
-            return self._emit(rule, inst, EventKind.FIRING, desc, now)
+            return EventKind.FIRING  # the firing was held until now
         if rule.repeat_s > 0 and now - inst.last_sent >= rule.repeat_s:
-            return self._emit(rule, inst, EventKind.REPEAT, desc, now)
+            return EventKind.REPEAT
         return None
 
     def _emit(

@@ -3,6 +3,10 @@
 :class:`FactsSource` builds one :class:`AgentFacts` per agent from the fleet state (figures and
 their freshness), the poller's own call counters (error rates) and the store (open streams,
 money actions whose outcome is unknown), plus fleet-wide :class:`FleetFacts`.
+
+The store is read with two small queries of its own (:func:`read_open_streams`,
+:func:`read_unknown_actions`) rather than the money package's readers: the daemon runs them every
+evaluation, and they fetch only the rows and columns a rule looks at.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from decimal import Decimal
 from pf_tui.api.models import EscrowStatus
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import FleetState
-from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.money.types import RequestState, StreamState, StreamUnit
+from pf_tui.core.polling.callstats import CallStats, error_rate
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
 
 SPEND_WINDOW_S = 3600.0
@@ -73,23 +78,8 @@ class FactsSource:
 
     def load_store(self, conn: sqlite3.Connection) -> None:
         """Refresh open streams and unknown money actions from the store (cheap queries)."""
-        streams: dict[str, list[StreamFacts]] = {}
-        for sid, agent, payee, rate, unit, batch, last, since, created in conn.execute(
-            "SELECT id, agent_id, payee, rate, unit, batch, last_release_at, active_since,"
-            " created_at FROM streams WHERE state = 'open'"
-        ):
-            interval = stream_interval(rate, unit, batch)
-            if interval is None:
-                continue
-            start = last if last is not None else (since if since is not None else created)
-            streams.setdefault(agent, []).append(StreamFacts(sid, payee, interval, float(start)))
-        self.streams = streams
-        unknown: dict[str, list[str]] = {}
-        for key, agent in conn.execute(
-            "SELECT idempotency_key, agent_id FROM actions WHERE state = 'unknown'"
-        ):
-            unknown.setdefault(agent, []).append(key)
-        self.unknown_actions = unknown
+        self.streams = read_open_streams(conn)
+        self.unknown_actions = read_unknown_actions(conn)
 
     def agent(self, agent_id: str, now: float) -> AgentFacts:
         """Facts for one agent at ``now``."""
@@ -149,7 +139,7 @@ class FactsSource:
             requests += s.requests
             errors += s.errors
             spend += facts.metrics.get("spend_usd_per_hour") or 0
-        rate = derived.error_rate(requests, errors)
+        rate = error_rate(requests, errors)
         return FleetFacts(
             {
                 "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
@@ -158,13 +148,50 @@ class FactsSource:
         )
 
 
+_StreamRow = tuple[str, str, str, str, str, str | None, float | None, float | None, float]
+"""``streams`` columns: id, agent_id, payee, rate, unit, batch, last_release_at, active_since,
+created_at (money as its Decimal text)."""
+
+
+def read_open_streams(conn: sqlite3.Connection) -> dict[str, list[StreamFacts]]:
+    """Open time-based streams by paying agent: each payee's interval and when it was last paid.
+
+    A stream never released counts from when it began accruing (or was created).
+    """
+    rows: list[_StreamRow] = conn.execute(
+        "SELECT id, agent_id, payee, rate, unit, batch, last_release_at, active_since, created_at"
+        " FROM streams WHERE state = ?",
+        (StreamState.OPEN.value,),
+    ).fetchall()
+    streams: dict[str, list[StreamFacts]] = {}
+    for sid, agent, payee, rate, unit, batch, last, since, created in rows:
+        interval = stream_interval(rate, unit, batch)
+        if interval is None:
+            continue
+        start = last if last is not None else (since if since is not None else created)
+        streams.setdefault(agent, []).append(StreamFacts(sid, payee, interval, float(start)))
+    return streams
+
+
+def read_unknown_actions(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Idempotency keys of money actions whose outcome is unknown, by agent."""
+    rows: list[tuple[str, str]] = conn.execute(
+        "SELECT idempotency_key, agent_id FROM actions WHERE state = ?",
+        (RequestState.UNKNOWN.value,),
+    ).fetchall()
+    unknown: dict[str, list[str]] = {}
+    for key, agent in rows:
+        unknown.setdefault(agent, []).append(key)
+    return unknown
+
+
 def stream_interval(rate: str, unit: str, batch: str | None) -> float | None:
     """Seconds between a time-based stream's releases (one batch at its rate); else ``None``."""
     try:
         r, b = Decimal(rate), Decimal(batch or "0")
     except ArithmeticError:
         return None
-    if unit != "hour" or r <= 0 or b <= 0:
+    if unit != StreamUnit.HOUR.value or r <= 0 or b <= 0:
         return None
     return float(b / r * 3600)
 

@@ -13,10 +13,8 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pf_tui.config.model import AlertsConfig
+from pf_tui.config import AlertsConfig, default_alert_rules
 
 _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     ">": operator.gt,
@@ -177,60 +175,6 @@ def builtin_rules() -> tuple[RuleSpec, ...]:
     )
 
 
-def default_rules() -> tuple[RuleSpec, ...]:
-    """The seed's thresholds (as the config's defaults name them) plus :func:`builtin_rules`."""
-    d, h = Decimal, 3600.0
-    seed = (
-        RuleSpec(
-            "max_drawdown",
-            RuleKind.THRESHOLD,
-            Severity.CRITICAL,
-            metric="max_drawdown_pct",
-            op=">",
-            threshold=d(10),
-            clear=d(8),
-            for_s=60,
-            repeat_s=h,
-            summary="max drawdown %",
-        ),
-        RuleSpec(
-            "low_balance",
-            RuleKind.THRESHOLD,
-            Severity.WARNING,
-            metric="balance_usd",
-            op="<",
-            threshold=d(50),
-            clear=d(55),
-            repeat_s=h,
-            summary="balance USD",
-        ),
-        RuleSpec(
-            "error_rate",
-            RuleKind.THRESHOLD,
-            Severity.WARNING,
-            metric="error_rate_pct",
-            op=">",
-            threshold=d(5),
-            clear=d(3),
-            for_s=120,
-            repeat_s=h,
-            summary="API error rate %",
-        ),
-        RuleSpec(
-            "open_positions",
-            RuleKind.THRESHOLD,
-            Severity.WARNING,
-            metric="open_positions",
-            op=">",
-            threshold=d(20),
-            clear=d(18),
-            repeat_s=h,
-            summary="open positions",
-        ),
-    )
-    return seed + builtin_rules()
-
-
 @dataclass(frozen=True)
 class Silence:
     """Mute alerts whose labels match every matcher (shell globs) until ``ends_at``."""
@@ -254,6 +198,7 @@ Condition = tuple[bool | None, bool | None, str]  # (trigger, cleared, value tex
 
 
 def threshold_condition(rule: RuleSpec, value: Decimal | None) -> Condition:
+    """Whether ``value`` fires ``rule`` and whether it clears it (both unknown without a value)."""
     if value is None:
         return None, None, ""
     test = _OPS[rule.op]
@@ -261,6 +206,7 @@ def threshold_condition(rule: RuleSpec, value: Decimal | None) -> Condition:
 
 
 def describe(rule: RuleSpec, value: str) -> str:
+    """A threshold alert's description: the figure, the threshold and where it clears."""
     if not value:
         return f"{rule.summary or rule.metric}: no data"
     word = "above" if rule.op[0] == ">" else "below"
@@ -284,7 +230,9 @@ _SUMMARIES = {
 
 
 def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple[Silence, ...]]:
-    """The config's ``[alerts]`` as rules (its metric rules, then :func:`builtin_rules`) and silences.
+    """The config's ``[alerts]`` as the engine's rules and silences.
+
+    The rules are the config's metric rules, then those of :func:`builtin_rules` it does not name.
 
     Raises ``ValueError`` for a rule the engine cannot run (the config validates the same, so this
     only guards against drift between the two).
@@ -316,3 +264,12 @@ def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple
         for s in alerts.silences
     )
     return tuple(rules), silences
+
+
+def default_rule_specs() -> tuple[RuleSpec, ...]:
+    """The rules of a config that sets none: the seed's thresholds, then :func:`builtin_rules`.
+
+    The thresholds are the config's own defaults (:func:`~pf_tui.config.default_alert_rules`)
+    read through :func:`rules_from_config`, so they are written once.
+    """
+    return rules_from_config(AlertsConfig(rules=default_alert_rules()))[0]

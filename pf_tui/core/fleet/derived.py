@@ -9,7 +9,7 @@ Conventions, settled here once so that the TUI, the daemon and the alerts agree:
 - Sharpe: daily simple returns ``daily_pnl / equity at the start of that day`` over the last
   7 chart days; ``mean / sample std (ddof=1) * sqrt(365)`` (crypto trades every day, so 365, not
   252); no risk-free rate. Fewer than 2 returns, or a zero std, gives ``None``: undefined, not 0.
-- Percentiles interpolate linearly between closest ranks (numpy's default ``linear`` method).
+- Latency percentiles and error rates are the poller's (:mod:`pf_tui.core.polling.callstats`).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def max_drawdown(cumulative: Iterable[Decimal], initial_balance: Decimal = ZERO)
 
 
 def dice_win_probability(direction: str, threshold: Decimal) -> Decimal:
-    """Chance that a dice bet wins: rolls are 0.00..99.99; ``over T`` wins above T, ``under`` below."""
+    """Chance that a dice bet wins: rolls 0.00..99.99; ``over T`` wins above T, ``under`` below."""
     if direction == "over":
         return (Decimal("99.99") - threshold) / HUNDRED
     if direction == "under":
@@ -190,46 +190,6 @@ def bets_today(stats: CasinoStats, total_bets_at_midnight: int | None) -> int | 
     if stats.total_bets is None or total_bets_at_midnight is None:
         return None
     return max(0, stats.total_bets - total_bets_at_midnight)
-
-
-def percentile(samples: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0..100), linear between closest ranks; ``None`` when empty."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-@dataclass(frozen=True, slots=True)
-class LatencySummary:
-    """Latency percentiles (seconds) and error rate of one endpoint or agent."""
-
-    p50: float | None
-    p95: float | None
-    p99: float | None
-    requests: int
-    errors: int
-
-    @property
-    def error_rate(self) -> float | None:
-        """Errors over requests, ``None`` with no requests."""
-        return error_rate(self.requests, self.errors)
-
-
-def latency_summary(samples: Sequence[float], requests: int, errors: int) -> LatencySummary:
-    """p50/p95/p99 of ``samples`` (sorted once) with the request and error counts."""
-    ordered = sorted(samples)
-    return LatencySummary(
-        percentile(ordered, 50), percentile(ordered, 95), percentile(ordered, 99), requests, errors
-    )
-
-
-def error_rate(requests: int, errors: int) -> float | None:
-    """Fraction of calls that failed; ``None`` when nothing was called."""
-    return errors / requests if requests else None
 
 
 def escrow_dispute_rate(escrows: Iterable[Escrow]) -> float | None:

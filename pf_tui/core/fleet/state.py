@@ -3,8 +3,8 @@
 :meth:`FleetState.apply` takes one poll result (pure, fast, no I/O) and returns what changed, so
 the TUI updates only changed rows and the daemon evaluates only changed agents. History lives in
 bounded ring buffers (``deque(maxlen)``) per (agent, metric) for sparklines; the samples it adds
-are also queued for the store (:meth:`FleetState.drain_samples`), and :meth:`FleetState.load_history`
-refills the buffers from the store at start-up.
+are also queued for the store (:meth:`FleetState.drain_samples`), and
+:meth:`FleetState.load_history` refills the buffers from the store at start-up.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from decimal import Decimal
 from pf_tui.api.models import CasinoStats, EscrowStatus, PnlHistory, Positions
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.fleet import derived
+from pf_tui.core.polling.callstats import error_rate
 from pf_tui.core.polling.results import (
     ALL_TYPES,
     BalanceSnapshot,
@@ -306,7 +307,7 @@ class FleetState:
     def error_rate(self, agent_id: str) -> float | None:
         """Failed polls over all polls of this agent since start."""
         state = self.agents[agent_id]
-        return derived.error_rate(state.requests, state.errors)
+        return error_rate(state.requests, state.errors)
 
     def totals(self, now: float | None = None) -> FleetTotals:
         """Fleet sums of balance, P&L, open positions, exposure and escrow exposure."""

@@ -1,4 +1,4 @@
-"""What each receiver is sent, as pure functions of an :class:`~pf_tui.core.alerts.engine.AlertEvent`.
+"""What each receiver is sent: pure functions of an :class:`~pf_tui.core.alerts.engine.AlertEvent`.
 
 - Telegram: HTML parse mode, every field escaped, only ``<b>`` and ``<code>`` tags of our own,
   kept within Telegram's 4096 characters (counted in UTF-16 units, as Telegram counts) by
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 from pf_tui.core.alerts.engine import AlertEvent, EventKind
 from pf_tui.core.alerts.rules import Severity
 
 __all__ = [
     "TELEGRAM_LIMIT",
+    "EventRecord",
     "clean_text",
     "event_from_dict",
     "event_to_dict",
@@ -147,7 +147,7 @@ def _labels(event: AlertEvent) -> dict[str, str]:
     return {clean_text(k): clean_text(v) for k, v in event.labels.items()}
 
 
-def webhook_payload(event: AlertEvent, *, receiver: str = "pf-tui") -> dict[str, Any]:
+def webhook_payload(event: AlertEvent, *, receiver: str = "pf-tui") -> dict[str, object]:
     """Alertmanager-compatible webhook body (version 4) for one event, with ``eventId``."""
     labels = _labels(event)
     annotations = _annotations(event)
@@ -177,7 +177,7 @@ def webhook_payload(event: AlertEvent, *, receiver: str = "pf-tui") -> dict[str,
     }
 
 
-def log_record(event: AlertEvent) -> dict[str, Any]:
+def log_record(event: AlertEvent) -> dict[str, object]:
     """One JSON-lines record for the alert log file."""
     return {
         "ts": rfc3339(event.at),
@@ -194,7 +194,23 @@ def log_record(event: AlertEvent) -> dict[str, Any]:
     }
 
 
-def event_to_dict(event: AlertEvent) -> dict[str, Any]:
+class EventRecord(TypedDict):
+    """An :class:`AlertEvent` as the outbox's ``payload`` column holds it (JSON)."""
+
+    event_id: str
+    kind: str
+    rule: str
+    severity: str
+    fingerprint: str
+    labels: dict[str, str]
+    summary: str
+    description: str
+    starts_at: float
+    ends_at: float | None
+    at: float
+
+
+def event_to_dict(event: AlertEvent) -> EventRecord:
     """The event as plain JSON (the outbox payload); the inverse of :func:`event_from_dict`."""
     return {
         "event_id": event.event_id,
@@ -211,8 +227,8 @@ def event_to_dict(event: AlertEvent) -> dict[str, Any]:
     }
 
 
-def event_from_dict(data: Mapping[str, Any]) -> AlertEvent:
-    """Rebuild an event from :func:`event_to_dict` output."""
+def event_from_dict(data: EventRecord) -> AlertEvent:
+    """Rebuild an event from :func:`event_to_dict` output (each field coerced: it was JSON)."""
     return AlertEvent(
         event_id=str(data["event_id"]),
         kind=EventKind(data["kind"]),
@@ -223,6 +239,6 @@ def event_from_dict(data: Mapping[str, Any]) -> AlertEvent:
         summary=str(data["summary"]),
         description=str(data["description"]),
         starts_at=float(data["starts_at"]),
-        ends_at=None if data.get("ends_at") is None else float(data["ends_at"]),
+        ends_at=None if (ends := data.get("ends_at")) is None else float(ends),
         at=float(data["at"]),
     )

@@ -30,11 +30,15 @@ DEAD_AT = 9.0e18
 """``next_attempt_at`` of a dead-lettered row: never due again."""
 BASE_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 600.0
+_MAX_DOUBLINGS = 32
+"""Past this the cap has long been reached; it keeps 2.0 ** n far from float overflow."""
 
 
 def backoff_s(attempts: int, *, base: float = BASE_BACKOFF_S, cap: float = MAX_BACKOFF_S) -> float:
     """Seconds to wait after the ``attempts``-th failure: doubling from ``base``, capped."""
-    return min(cap, base * (2 ** max(0, attempts - 1)))
+    # A receiver that stays down keeps counting attempts (one every `cap` seconds); an exponent
+    # left to grow would overflow a float after ~1,000 of them and break delivery for good.
+    return min(cap, base * 2.0 ** min(max(0, attempts - 1), _MAX_DOUBLINGS))
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ class Outbox:
             " AND next_attempt_at < ? GROUP BY receiver",
             (DEAD_AT,),
         ).fetchall()
-        return {r: n for r, n in rows}
+        return dict(rows)
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """``(receiver, event id, reason)`` of every dead-lettered row."""

@@ -18,6 +18,7 @@ from typing import Protocol
 import certifi
 import httpx
 
+from pf_tui.config.paths import make_private_dir
 from pf_tui.core.alerts.engine import AlertEvent
 from pf_tui.core.notify.format import clean_text, log_record, telegram_html, webhook_payload
 from pf_tui.secret import Secret
@@ -119,7 +120,7 @@ class TelegramReceiver:
         self._client = _client(transport)
 
     async def send(self, event: AlertEvent) -> Outcome:
-        """Send the event; 429 -> retry after ``parameters.retry_after``; 400/401/403/404 -> dead."""
+        """Send the event: 429 waits ``parameters.retry_after``, 400/401/403/404 are dead."""
         body = {
             "chat_id": self._chat_id,
             "text": telegram_html(event),
@@ -205,7 +206,7 @@ class WebhookReceiver:
 
 
 class LogReceiver:
-    """Appends one JSON object per line to a file (created 0600)."""
+    """Appends one JSON object per line to a file (created 0600, in a 0700 folder)."""
 
     def __init__(self, path: str | Path, *, name: str = "log") -> None:
         self.name = name
@@ -215,7 +216,7 @@ class LogReceiver:
         """Append and flush the record; a full disk or a bad path is retried later."""
         line = json.dumps(log_record(event), ensure_ascii=False, sort_keys=True) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line.encode())

@@ -3,17 +3,49 @@
 Production has no error-stats route (API.md §7): pf-tui derives error rates from its own calls.
 Latencies are kept in bounded rings (recent behaviour is what an operator needs); counts are
 totals since start plus the outcome of the last ``window`` calls for a current error rate.
+Percentiles are the client's nearest-rank :func:`~pf_tui.api.latency.percentile`, so every
+latency pf-tui shows is one it measured.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pf_tui.core.fleet.derived import LatencySummary, latency_summary
+from pf_tui.api.latency import percentile
 
 RING = 512
 """Latency samples and outcomes kept per key."""
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary:
+    """Latency percentiles (seconds) and error rate of one endpoint or agent."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    requests: int
+    errors: int
+
+    @property
+    def error_rate(self) -> float | None:
+        """Errors over requests, ``None`` with no requests."""
+        return error_rate(self.requests, self.errors)
+
+
+def latency_summary(samples: Sequence[float], requests: int, errors: int) -> LatencySummary:
+    """p50/p95/p99 of ``samples`` (sorted once) with the request and error counts."""
+    ordered = sorted(samples)
+    return LatencySummary(
+        percentile(ordered, 50), percentile(ordered, 95), percentile(ordered, 99), requests, errors
+    )
+
+
+def error_rate(requests: int, errors: int) -> float | None:
+    """Fraction of calls that failed; ``None`` when nothing was called."""
+    return errors / requests if requests else None
 
 
 @dataclass(slots=True)

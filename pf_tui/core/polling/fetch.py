@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from pf_tui.api.errors import NotFoundError, PurpleFleaError
 from pf_tui.api.models import (
@@ -52,9 +52,9 @@ class AgentSource(Protocol):
     async def casino_referrals(self) -> ReferralStats: ...
     async def trading_referrals(self) -> ReferralStats: ...
     async def wallet_referrals(self) -> ReferralStats: ...
-    async def streams(self) -> Any: ...
+    async def streams(self) -> tuple[Escrow, ...]: ...
     async def escrow(self, escrow_id: str, dialect: Dialect) -> Escrow: ...
-    async def ledger(self) -> Any: ...
+    async def ledger(self) -> tuple[LedgerEntry, ...]: ...
 
 
 @dataclass
@@ -85,13 +85,6 @@ class PollTarget:
         if "casino" in s or "escrow" in s:
             out.append(DataType.ESCROWS)
         return tuple(out)
-
-
-def _as_tuple(value: Any, attr: str) -> tuple[Any, ...]:
-    """Accept a tuple/list or a model holding one under ``attr`` (the client's shape may vary)."""
-    if isinstance(value, (tuple, list)):
-        return tuple(value)
-    return tuple(getattr(value, attr, ()) or ())
 
 
 class Fetcher:
@@ -207,12 +200,10 @@ class Fetcher:
                 self._dialect[a] = dialect = "classic"  # production has no list: use the ledger
             else:
                 self._dialect[a] = "streaming"
-                found = {e.escrow_id: e for e in _as_tuple(listed, "escrows")}
+                found = {e.escrow_id: e for e in listed}
         ids: list[str] = []
         if dialect == "classic":
-            rows: tuple[LedgerEntry, ...] = _as_tuple(
-                await self.call(a, "casino", "casino GET /auth/ledger", src.ledger), "entries"
-            )
+            rows = await self.call(a, "casino", "casino GET /auth/ledger", src.ledger)
             for row in rows:
                 if row.service == "escrow":
                     match = ESCROW_ID.match(row.reference or "")
@@ -225,7 +216,7 @@ class Fetcher:
         reads = await asyncio.gather(
             *(self._read_escrow(a, src, i, via) for i in wanted), return_exceptions=True
         )
-        for escrow_id, escrow in zip(wanted, reads):
+        for escrow_id, escrow in zip(wanted, reads, strict=True):
             if isinstance(escrow, Escrow):
                 found[escrow_id] = escrow
             elif not isinstance(escrow, PurpleFleaError) and isinstance(escrow, BaseException):

@@ -1,8 +1,8 @@
 """The poller: every agent's data types on their own intervals, from one scheduler.
 
 One heap of due times (monotonic seconds) is driven by one task. Due jobs start a fetch task each
-(bounded per host by :class:`~pf_tui.core.polling.fetch.Fetcher`); a job is re-armed only when its fetch
-ends, so one (agent, data type) is never in flight twice and a hung source holds only its own
+(bounded per host by :class:`~pf_tui.core.polling.fetch.Fetcher`); a job is re-armed only when its
+fetch ends, so one (agent, data type) is never in flight twice and a hung source holds only its own
 job. First polls are spread over the interval (jitter) so 1,000 agents never fire in step.
 
 Backoff per (agent, data type): after ``n`` consecutive failures the next try waits
@@ -101,7 +101,7 @@ class Poller:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the scheduler (in the running event loop); first polls spread over each interval."""
+        """Start the scheduler in the running loop; first polls are spread over each interval."""
         if self._runner is not None:
             return
         for target in self._initial:
@@ -156,6 +156,11 @@ class Poller:
     def agent_ids(self) -> list[str]:
         """Agents being polled."""
         return list(self._jobs) + [t.agent_id for t in self._initial]
+
+    def sources(self) -> list[tuple[str, DataType]]:
+        """Every ``(agent id, data type)`` polled, whether or not :meth:`start` ran yet."""
+        started = [(agent_id, kind) for agent_id, jobs in self._jobs.items() for kind in jobs]
+        return started + [(t.agent_id, kind) for t in self._initial for kind in t.data_types()]
 
     def track_escrow(self, agent_id: str, escrow_id: str) -> None:
         """Poll an escrow pf-tui created (or a stream's tranche) with the agent's escrows."""
@@ -297,14 +302,15 @@ class Poller:
             await self._sleep_or_wake(timeout)
             self._sleeping_until = -float("inf")  # awake: arming needs no wake-up
 
-    async def _sleep_or_wake(self, timeout: float | None) -> None:
+    async def _sleep_or_wake(self, seconds: float | None) -> None:
+        # `seconds` of the poller's clock (a fake one in tests), so not an asyncio.timeout
         if self._wake.is_set():
             return
         waiter = asyncio.ensure_future(self._wake.wait())
-        if timeout is None:
+        if seconds is None:
             await waiter
             return
-        sleeper = asyncio.ensure_future(self._clock.sleep(timeout))
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
         try:
             await asyncio.wait((waiter, sleeper), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -344,8 +350,8 @@ class Poller:
         changed = value is not job.last_value and value != job.last_value
         if changed:
             job.last_value = value
-        else:
-            value = job.last_value  # type: ignore[assignment]  # keep the one object the UI has
+        elif job.last_value is not None:
+            value = job.last_value  # keep the one object the UI has
         # Fixed rhythm from the start of this poll keeps the jitter spread and data age ~ interval.
         self._arm(job, max(end, started + self.intervals[job.kind]))
         self._push(Snapshot(agent_id, job.kind, value, self._clock.now(), end - started, changed))

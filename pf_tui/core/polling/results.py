@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Union
 
 from pf_tui.api.models import (
     Balance,
@@ -63,9 +62,9 @@ class EscrowSnapshot:
     escrows: tuple[Escrow, ...]
 
 
-SnapshotValue = Union[
-    BalanceSnapshot, Positions, PnlHistory, CasinoStats, ReferralSnapshot, EscrowSnapshot
-]
+SnapshotValue = (
+    BalanceSnapshot | Positions | PnlHistory | CasinoStats | ReferralSnapshot | EscrowSnapshot
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +90,7 @@ class PollFailure:
     agent_id: str
     kind: DataType
     error: Exception
-    """A :class:`pf_tui.api.errors.PurpleFleaError` subclass (or a decode error), never raw httpx."""
+    """A :class:`pf_tui.api.errors.PurpleFleaError` (or a decode error), never a raw httpx one."""
     at: float
     failures: int
     """Consecutive failures of this (agent, data type), this one included."""
@@ -101,4 +100,4 @@ class PollFailure:
     ok = False
 
 
-PollResult = Union[Snapshot, PollFailure]
+PollResult = Snapshot | PollFailure

@@ -10,6 +10,7 @@ must be on disk before the request leaves (DESIGN.md, Storage).
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
+from pf_tui.config.paths import make_private_dir
 from pf_tui.core.store.schema import migrate
 
 DEFAULT_RETENTION_S = 7 * 86_400.0
@@ -49,6 +51,21 @@ History = dict[tuple[str, str], list[tuple[float, Decimal]]]
 """``(agent, metric) -> [(t, value), ...]`` oldest first."""
 
 
+def _create_private(path: Path) -> None:
+    """Create the store file 0600 in a 0700 folder unless it exists.
+
+    SQLite would create it with the umask's default (0644: the journal readable by anyone);
+    it gives the ``-wal`` and ``-shm`` files the database file's mode, so they follow.
+    """
+    make_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact anyway
+    os.close(fd)
+
+
 def _open(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
     # Autocommit mode (isolation_level=None): transactions are explicit, so nothing is left open.
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -76,7 +93,7 @@ class Store:
         batch_size: int = 2_000,
     ) -> None:
         target = Path(path) if path is not None else default_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(target)
         self.path = target
         self.retention_s = retention_s
         self._clock = clock
@@ -137,8 +154,8 @@ class Store:
                         stop = True
                     elif isinstance(item, tuple) and item and item[0] is _FLUSH:
                         waiters.append(item[1])
-                    else:
-                        batch.extend(item)  # type: ignore[arg-type]
+                    elif isinstance(item, list):  # rows from put_samples
+                        batch.extend(item)
                     if len(batch) >= self._batch_size:
                         break
                     try:
@@ -215,17 +232,12 @@ class Store:
     def get_kv(self, key: str) -> str | None:
         """A stored string, or ``None``."""
         with self._read_lock:
-            row = self._read.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+            return read_kv(self._read, key)
 
     def set_kv(self, key: str, value: str) -> None:
         """Store a string under ``key`` (replacing it)."""
         with self._read_lock, _transaction(self._read):
-            self._read.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            write_kv(self._read, key, value)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -248,6 +260,21 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_kv(conn: sqlite3.Connection, key: str) -> str | None:
+    """The ``kv`` string under ``key`` on ``conn``, or ``None``."""
+    row: tuple[str] | None = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def write_kv(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Store ``value`` under ``key`` on ``conn``, inside the caller's transaction if one is open."""
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
 class _transaction:

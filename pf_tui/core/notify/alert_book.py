@@ -1,16 +1,17 @@
-"""The daemon's alert state in the store: engine state, the alert log, the outbox, the heartbeat.
+"""The daemon's book of alerts in the store: the alert log, the engine's state, the outbox rows.
 
-One evaluation commits in ONE transaction: the engine's state (``kv`` key
-:data:`STATE_KEY`), the ``alerts`` rows that changed (the log the TUI's Alerts tab reads), and the
-``outbox`` rows of the notifications due. A crash before the commit re-evaluates to the same events
-(same ids); after it, the outbox holds them. So nothing is lost and nothing is produced twice.
+One evaluation commits in ONE transaction (:meth:`AlertBook.commit`): the engine's state (``kv``
+key :data:`STATE_KEY`), the ``alerts`` rows that changed (the log the TUI's Alerts tab reads), and
+the ``outbox`` rows of the notifications due. A crash before the commit re-evaluates to the same
+events (same ids); after it, the outbox holds them. So nothing is lost and nothing is produced
+twice. It sits in the delivery package because it writes the alert engine's results and the
+outbox together; the alert rules and engine below it know nothing of either.
 
 What other processes read (the TUI):
 - ``alerts`` rows with ``state`` ``pending`` / ``firing`` / ``resolved`` (one row per episode,
   keyed by fingerprint and ``started_at``); ``silenced_until`` set by the TUI mutes that episode's
   notifications (the daemon reads it every evaluation); only the daemon sends.
-- ``kv`` key :data:`HEARTBEAT_KEY`: JSON ``{pid, started_at, at, agents, firing, outbox, interval_s}``
-  written every loop; the daemon is alive while ``now - at < 3 * interval_s``.
+- the heartbeat row :meth:`AlertBook.beat` writes (:mod:`pf_tui.core.alerts.heartbeat`).
 """
 
 from __future__ import annotations
@@ -18,51 +19,28 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from pf_tui.core.alerts.engine import AlertEngine, AlertEvent, AlertInstance, EventKind
+from pf_tui.core.alerts.engine import (
+    AlertEngine,
+    AlertEvent,
+    AlertInstance,
+    AlertState,
+    EventKind,
+)
+from pf_tui.core.alerts.heartbeat import HEARTBEAT_KEY, Heartbeat
 from pf_tui.core.notify.outbox import Outbox
-from pf_tui.core.store.db import transaction
+from pf_tui.core.store.db import read_kv, transaction, write_kv
 
-__all__ = ["HEARTBEAT_KEY", "STATE_KEY", "AlertLog", "Heartbeat", "read_heartbeat"]
+__all__ = ["STATE_KEY", "AlertBook", "Marks"]
 
 STATE_KEY = "daemon.alert_state"
-HEARTBEAT_KEY = "daemon.heartbeat"
 
 
-@dataclass(frozen=True)
-class Heartbeat:
-    """What the daemon last said about itself (read by the TUI)."""
-
-    pid: int
-    started_at: float
-    at: float
-    agents: int
-    firing: int
-    outbox: int
-    interval_s: float
-
-    def alive(self, now: float) -> bool:
-        """Whether the daemon wrote recently enough to be considered running."""
-        return now - self.at < 3 * self.interval_s
+Marks = dict[str, tuple[AlertState, float]]
+"""Each instance's ``(state, active_since)`` by fingerprint, taken before an evaluation."""
 
 
-def read_heartbeat(conn: sqlite3.Connection) -> Heartbeat | None:
-    """The daemon's last heartbeat from the store, or ``None`` if it never ran."""
-    row = conn.execute("SELECT value FROM kv WHERE key = ?", (HEARTBEAT_KEY,)).fetchone()
-    if row is None:
-        return None
-    try:
-        data = json.loads(row[0])
-        return Heartbeat(**{k: data[k] for k in Heartbeat.__dataclass_fields__})
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-_Snap = dict[str, tuple[str, float]]
-
-
-class AlertLog:
+class AlertBook:
     """Persists an :class:`AlertEngine`'s evaluations; see the module docstring."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -71,11 +49,11 @@ class AlertLog:
 
     def load_instances(self) -> list[AlertInstance]:
         """The engine state saved by the last commit (empty on first run or if unreadable)."""
-        row = self.conn.execute("SELECT value FROM kv WHERE key = ?", (STATE_KEY,)).fetchone()
-        if row is None:
+        text = read_kv(self.conn, STATE_KEY)
+        if text is None:
             return []
         try:
-            return [AlertInstance.from_dict(d) for d in json.loads(row[0])]
+            return [AlertInstance.from_dict(d) for d in json.loads(text)]
         except (ValueError, TypeError, KeyError):
             return []
 
@@ -89,14 +67,14 @@ class AlertLog:
         return {fp: float(until) for fp, until in rows}
 
     @staticmethod
-    def snapshot(engine: AlertEngine) -> _Snap:
+    def snapshot(engine: AlertEngine) -> Marks:
         """Each instance's ``(state, active_since)``, taken before an evaluation."""
         return {fp: (i.state, i.active_since) for fp, i in engine.instances.items()}
 
     def commit(
         self,
         engine: AlertEngine,
-        before: _Snap,
+        before: Marks,
         events: Sequence[AlertEvent],
         receivers: Sequence[str],
         now: float,
@@ -107,12 +85,10 @@ class AlertLog:
             return
         with transaction(self.conn):
             self._write_log(engine, before, changed, events, now)
-            state = [i.to_dict() for i in engine.instances.values() if i.state != "inactive"]
-            self.conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (STATE_KEY, json.dumps(state, sort_keys=True)),
-            )
+            state = [
+                i.to_dict() for i in engine.instances.values() if i.state is not AlertState.INACTIVE
+            ]
+            write_kv(self.conn, STATE_KEY, json.dumps(state, sort_keys=True))
             self.outbox.enqueue(events, receivers, now)
 
     def enqueue(self, events: Iterable[AlertEvent], receivers: Sequence[str], now: float) -> None:
@@ -123,21 +99,17 @@ class AlertLog:
     def beat(self, beat: Heartbeat) -> None:
         """Record the daemon's heartbeat for the TUI."""
         with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (HEARTBEAT_KEY, json.dumps(beat.__dict__)),
-            )
+            write_kv(self.conn, HEARTBEAT_KEY, beat.to_json())
 
     @staticmethod
-    def _transitions(engine: AlertEngine, before: _Snap) -> set[str]:
+    def _transitions(engine: AlertEngine, before: Marks) -> set[str]:
         after = {fp: (i.state, i.active_since) for fp, i in engine.instances.items()}
         return {fp for fp in before.keys() | after.keys() if before.get(fp) != after.get(fp)}
 
     def _write_log(
         self,
         engine: AlertEngine,
-        before: _Snap,
+        before: Marks,
         changed: set[str],
         events: Sequence[AlertEvent],
         now: float,
@@ -146,16 +118,16 @@ class AlertLog:
         rules = {r.name: r for r in engine.rules}
         for fp in changed | messages.keys():
             inst = engine.instances.get(fp)
-            old_state, old_since = before.get(fp, ("inactive", 0.0))
+            old_state, old_since = before.get(fp, (AlertState.INACTIVE, 0.0))
             event = messages.get(fp)
-            if inst is None or inst.state == "inactive":
-                if old_state == "pending":
+            if inst is None or inst.state is AlertState.INACTIVE:
+                if old_state is AlertState.PENDING:
                     self.conn.execute(  # a flap inside `for`: it never was an alert
                         "DELETE FROM alerts WHERE fingerprint = ? AND started_at = ?"
                         " AND state = 'pending'",
                         (fp, old_since),
                     )
-                elif old_state == "firing":
+                elif old_state is AlertState.FIRING:
                     self.conn.execute(
                         "UPDATE alerts SET state = 'resolved', ended_at = ?, updated_at = ?,"
                         " last_notified_at = COALESCE(?, last_notified_at)"
@@ -171,7 +143,7 @@ class AlertLog:
                 " last_notified_at = COALESCE(?, last_notified_at)"
                 " WHERE fingerprint = ? AND started_at = ?",
                 (
-                    inst.state,
+                    inst.state.value,
                     inst.value,
                     now,
                     message,
@@ -190,7 +162,7 @@ class AlertLog:
                         inst.rule,
                         inst.labels.get("agent"),
                         inst.labels.get("severity", ""),
-                        inst.state,
+                        inst.state.value,
                         inst.value,
                         str(rule.threshold) if rule is not None and rule.metric else None,
                         message,
