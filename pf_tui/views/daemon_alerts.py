@@ -20,8 +20,8 @@ from typing import Any
 
 from pf_tui.core.alerts.store import Heartbeat, read_heartbeat
 from pf_tui.core.store.db import Store, transaction
-from pf_tui.tui.format import clock_time
 from pf_tui.views.alert_log import AlertEntry
+from pf_tui.views.times import clock_time
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.binding import Binding
 
-from pf_tui.tui import format as fmt
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.views import times
 from pf_tui.views.alert_log import AlertEntry, AlertLog
 from pf_tui.views.daemon_alerts import DaemonStatus
 
@@ -29,15 +29,6 @@ COLUMNS = (
     Column("state", "State"),
     Column("duration", "For", numeric=True),
 )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 class AlertsTab(TableTab):
@@ -84,13 +75,13 @@ class AlertsTab(TableTab):
         )
         duration = entry.duration(frame.now)
         cells = (
-            Text(fmt.clock_time(entry.started_at, frame.now), end=""),
+            Text(times.clock_time(entry.started_at, frame.now), end=""),
             Text(entry.severity, style=sev_style, end=""),
             safe(entry.agent_label),
             Text(entry.rule, end=""),
             safe(entry.value, limit=300),
             Text(state, style=state_style, end=""),
-            Text(_duration(duration), justify="right", end=""),
+            Text(times.duration(duration), justify="right", end=""),
         )
         sort = (
             entry.started_at,

@@ -12,6 +12,7 @@ from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
 from pf_tui.tui.widgets.sparkline import progress_bar
+from pf_tui.views import times
 from pf_tui.views.model import EscrowView
 
 COLUMNS = (
@@ -39,7 +40,7 @@ def timeout_text(escrow: EscrowView, now: float) -> str:
     """What the timeout will do and when, under the header "At timeout": ``refunds you 14:00`` /
     ``pays payee Mar 03 14:00``. Short enough that another day's date and time fit 120 columns
     (production timeouts are a day or more away, so the date is the usual case)."""
-    when = fmt.clock_time(escrow.next_at, now)
+    when = times.clock_time(escrow.next_at, now)
     if escrow.next_at is None:
         return "-"
     if escrow.timeout_pays_payee:

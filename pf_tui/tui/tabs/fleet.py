@@ -13,6 +13,7 @@ from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+from pf_tui.views import times
 from pf_tui.views.model import AgentView
 
 COLUMNS = (
@@ -63,7 +64,7 @@ class FleetTab(TableTab):
         out: dict[str, Row] = {}
         for agent in frame.view.agents:
             hit = self._cache.get(agent.agent_id)
-            age_key = (fmt.age(agent.updated_at, frame.now), agent.stale, tones.warn)
+            age_key = (times.age(agent.updated_at, frame.now), agent.stale, tones.warn)
             age_cell = self._age_cells.get(age_key)
             if age_cell is None:
                 if len(self._age_cells) > 4096:
