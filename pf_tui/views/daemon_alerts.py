@@ -70,16 +70,6 @@ def row_key(row_id: int) -> str:
     return f"{KEY_PREFIX}{row_id}"
 
 
-def row_id_of(key: str) -> int | None:
-    """The ``alerts.id`` behind a log key, ``None`` for the TUI's own entries."""
-    if not key.startswith(KEY_PREFIX):
-        return None
-    try:
-        return int(key[len(KEY_PREFIX) :])
-    except ValueError:
-        return None
-
-
 def operator_name() -> str:
     """Who acknowledges: ``$USER`` (or the login name), ``operator`` when unknown."""
     try:

@@ -144,10 +144,6 @@ class ActionsBridge:
         """From ``[ui] typed_confirm_usd`` up the operator types the amount to confirm."""
         return amount > 0 and amount >= self.typed_confirm_usd
 
-    def over_limit(self, amount: Decimal) -> bool:
-        """Above ``[ui] max_action_usd``: refused before any request."""
-        return amount > self.max_action_usd
-
     @staticmethod
     def stale_reason(fleet: FleetState | None, agent_id: str | None, now: float) -> str | None:
         """Why the figures an action on ``agent_id`` depends on cannot be trusted now (``None``: fresh)."""
@@ -198,12 +194,6 @@ class ActionsBridge:
             if stream.escrow_id == escrow_id:
                 return stream
         return None
-
-    def default_mode(self) -> StreamMode:
-        """Native streams where the docs dialect may be spoken; tranches when it is forced off."""
-        return (
-            StreamMode.TRANCHE if self.config.api.escrow_dialect == "classic" else StreamMode.NATIVE
-        )
 
     def modes(self) -> tuple[StreamMode, ...]:
         """Modes offered in the open dialog: the forced dialect's only, or both."""
