@@ -51,13 +51,15 @@ class RepeatGuard:
 class GuardedInput(Input):
     """An :class:`Input` that lets its money dialog swallow auto-repeated opening keys first."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """A repeat of the opening key is dropped before :class:`Input` would type it.
+
+        Handlers run subclass first; ``prevent_default`` stops the dispatch before Input's own.
+        """
         screen = self.screen
         if isinstance(screen, MoneyDialog) and screen.guard.swallow(event):
             event.stop()
             event.prevent_default()
-            return
-        await super()._on_key(event)
 
 
 class MoneyDialog(ModalScreen[ResultT]):
