@@ -1,32 +1,22 @@
-"""The run-time state file: theme, sorts, filters and silences survive a restart; bad files don't stop it."""
+"""The run-time state file: theme, sorts, filters and silences survive a restart; bad files do not
+stop it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from pf_tui.config import load_state, save_state
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.positions import PositionsTab
-from tests.tui.harness import SIZE, frozen_sim, make_app, settle, sim_now, wait_idle
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimServer]:
-    """One frozen simulator for the module."""
-    with frozen_sim() as sim:
-        yield sim
+from tests.tui.harness import make_app, settled, sim_now, wait_idle
 
 
 async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_path: Path) -> None:
     state = tmp_path / "state.toml"
     now = sim_now(server)
-    app = make_app(server, state_path=state)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    app = make_app(server, tmp_path, state_path=state)
+    async with settled(app) as pilot:
         await pilot.press("3", "s", "s")  # Fleet: sort by the third column
         await pilot.press("S")  # ...reversed
         await pilot.press("slash", *"trend", "enter")
@@ -45,9 +35,8 @@ async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_pa
     assert saved["tables"]["fleet-tab"] == {"sort": sort, "reverse": reverse, "filter": "trend"}
     assert saved["silences"] == [{"agent": "ag_1", "rule": "stale_data", "until": now + 600}]
 
-    again = make_app(server, state_path=state)
-    async with again.run_test(size=SIZE) as pilot:
-        await settle(again, pilot)
+    again = make_app(server, tmp_path, state_path=state)
+    async with settled(again) as pilot:
         await pilot.press("3")
         await wait_idle(again, pilot)
         table = again.query_one(FleetTab).table
@@ -61,9 +50,8 @@ async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_pa
 
 async def test_change_is_saved_without_quitting(server: SimServer, tmp_path: Path) -> None:
     state = tmp_path / "state.toml"
-    app = make_app(server, state_path=state)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    app = make_app(server, tmp_path, state_path=state)
+    async with settled(app) as pilot:
         keeper = app.state_keeper
         assert keeper is not None
         await keeper.tick()
@@ -88,16 +76,14 @@ async def test_bad_values_are_skipped(server: SimServer, tmp_path: Path) -> None
             "silences": [{"agent": "a"}, "junk"],
         },
     )
-    app = make_app(server, state_path=state)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    app = make_app(server, tmp_path, state_path=state)
+    async with settled(app):
         table = app.query_one(FleetTab).table
         assert table.filter_text == "" and table.sort_column == FleetTab.SORT
         assert app.theme != "no-such-theme"
 
 
 async def test_no_state_path_writes_nothing(server: SimServer, tmp_path: Path) -> None:
-    app = make_app(server)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    app = make_app(server, tmp_path)
+    async with settled(app):
         assert app.config.state_path is None and app.state_keeper is None
