@@ -125,7 +125,7 @@ async def settle(app: PfApp, pilot: Pilot[int], *, within_s: float = 20.0) -> No
     deadline = loop.time() + within_s
     while loop.time() < deadline:
         view = app.fleet_view
-        if view is not None and view.agents and not any(a.stale for a in view.agents):
+        if view.agents and not any(a.stale for a in view.agents):
             break
         await pilot.pause(0.05)
     else:

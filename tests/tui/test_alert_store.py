@@ -92,7 +92,6 @@ def _title(app: PfApp) -> str:
 
 async def _open_alerts(app: PfApp, pilot: Pilot[int]) -> None:
     await pilot.press("5")
-    assert app.alert_sync is not None
     await app.alert_sync.refresh()
     await wait_idle(app, pilot)
 
@@ -157,7 +156,6 @@ class TestDaemonRows:
             assert _rows(app)[row_key(1)][5] == "firing"
             app.query_one(AlertsTab).table.move_cursor(row=0)
             await pilot.press("a")
-            assert app.alert_sync is not None
             await app.alert_sync.flush()
             await wait_idle(app, pilot)
             row = daemon.row(1)
@@ -203,7 +201,6 @@ class TestHeartbeat:
             assert not db.exists(), "reading must not create the store"
             daemon = FakeDaemon(db, app.config.agents[0].id)
             daemon.beat(now - 3)
-            assert app.alert_sync is not None
             await app.alert_sync.refresh()
             await wait_idle(app, pilot)
             assert "daemon: alive (pid 4242, 3s ago)" in _title(app)

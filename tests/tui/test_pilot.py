@@ -9,7 +9,7 @@ from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
-from pf_tui.tui.keymap import APP_BINDINGS
+from pf_tui.tui.keymap import EVERY_BINDING
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.positions import PositionsTab
 from tests.tui.harness import make_app, settle, settled, wait_idle
@@ -122,7 +122,7 @@ class TestPolling:
             assert server.sim.requests[-1][0] > before
             await pilot.press("p")
             await wait_idle(app, pilot)
-            assert app.paused and app.engine is not None and app.engine.poller.paused
+            assert app.paused and app.engine.poller.paused
             assert "PAUSED" in str(app.query_one("#status").render())
             await pilot.press("p")
             await wait_idle(app, pilot)
@@ -137,7 +137,7 @@ class TestHelpAndPalette:
             await wait_idle(app, pilot)
             assert isinstance(app.screen, HelpScreen)
             text = app.export_screenshot()
-            for binding in APP_BINDINGS:
+            for binding in EVERY_BINDING:
                 assert binding.id is not None and binding.id in text
             await pilot.press("escape")
             await wait_idle(app, pilot)

@@ -3,12 +3,14 @@ stop it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pf_tui.config import load_state, save_state
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.positions import PositionsTab
+from pf_tui.views.saved_state import SavedState, TableState
 from tests.tui.harness import make_app, settled, sim_now, wait_idle
 
 
@@ -32,7 +34,7 @@ async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_pa
         await pilot.pause()
     saved = load_state(state)
     assert saved["theme"] == "nord"
-    assert saved["tables"]["fleet-tab"] == {"sort": sort, "reverse": reverse, "filter": "trend"}
+    assert saved["tables"]["fleet"] == {"sort": sort, "reverse": reverse, "filter": "trend"}
     assert saved["silences"] == [{"agent": "ag_1", "rule": "stale_data", "until": now + 600}]
 
     again = make_app(server, tmp_path, state_path=state)
@@ -53,7 +55,6 @@ async def test_change_is_saved_without_quitting(server: SimServer, tmp_path: Pat
     app = make_app(server, tmp_path, state_path=state)
     async with settled(app) as pilot:
         keeper = app.state_keeper
-        assert keeper is not None
         await keeper.tick()
         assert keeper.saves == 0  # nothing changed yet: nothing written
         await pilot.press("2", "s")
@@ -61,7 +62,7 @@ async def test_change_is_saved_without_quitting(server: SimServer, tmp_path: Pat
         await keeper.tick()
         await keeper.tick()
         assert keeper.saves == 1
-        assert load_state(state)["tables"]["positions-tab"]["sort"] == (
+        assert load_state(state)["tables"]["positions"]["sort"] == (
             app.query_one(PositionsTab).table.sort_column
         )
 
@@ -72,7 +73,7 @@ async def test_bad_values_are_skipped(server: SimServer, tmp_path: Path) -> None
         state,
         {
             "theme": "no-such-theme",
-            "tables": {"fleet-tab": {"sort": "nope", "reverse": "x", "filter": 3}},
+            "tables": {"fleet": {"sort": "nope", "reverse": "x", "filter": 3}},
             "silences": [{"agent": "a"}, "junk"],
         },
     )
@@ -83,7 +84,68 @@ async def test_bad_values_are_skipped(server: SimServer, tmp_path: Path) -> None
         assert app.theme != "no-such-theme"
 
 
+async def test_a_file_from_before_tab_names_is_read(server: SimServer, tmp_path: Path) -> None:
+    """Tables used to be keyed by widget id (``fleet-view``); such a file still restores."""
+    state = tmp_path / "state.toml"
+    save_state(
+        state,
+        {
+            "version": 1,
+            "tables": {"fleet-view": {"sort": "balance", "reverse": True, "filter": "trend"}},
+        },
+    )
+    app = make_app(server, tmp_path, state_path=state)
+    async with settled(app) as pilot:
+        await pilot.press("3")
+        await wait_idle(app, pilot)
+        table = app.query_one(FleetTab).table
+        assert (table.sort_column, table.reverse, table.filter_text) == ("balance", True, "trend")
+        await pilot.press("S", "q")  # a change, then quitting saves it, under tab names
+        await pilot.pause()
+    tables = load_state(state)["tables"]
+    assert set(tables) == {"positions", "fleet", "escrows", "alerts"}
+    assert tables["fleet"] == {"sort": "balance", "reverse": False, "filter": "trend"}
+
+
 async def test_no_state_path_writes_nothing(server: SimServer, tmp_path: Path) -> None:
     app = make_app(server, tmp_path)
-    async with settled(app):
-        assert app.config.state_path is None and app.state_keeper is None
+    async with settled(app) as pilot:
+        assert app.config.state_path is None and app.state_keeper.path is None
+        await pilot.press("3", "s")
+        await wait_idle(app, pilot)
+        await app.state_keeper.tick()
+        app.state_keeper.save_now()
+        assert app.state_keeper.saves == 0
+
+
+def test_saved_state_round_trip_and_junk() -> None:
+    """What is written reads back the same; junk and half entries are dropped, not fatal."""
+    written = SavedState(
+        "nord",
+        {"fleet": TableState("balance", True, "trend"), "alerts": TableState("time")},
+        (("ag_1", "stale_data", 1767272400.0),),
+    )
+    tabs = ("positions", "fleet", "escrows", "alerts")
+    assert SavedState.from_toml(written.to_toml(), tabs) == written
+    read = SavedState.from_toml(
+        {
+            "theme": 3,
+            "tables": {
+                "fleet": {"sort": "balance", "filter": "x"},  # no direction: the sort is dropped
+                "positions-view": {"sort": "upnl", "reverse": False},
+                "unknown": {"sort": "a", "reverse": True},
+            },
+            "silences": [
+                {"agent": "a", "rule": "r", "until": Decimal("5.5")},
+                {"agent": "a", "rule": "r"},
+                "junk",
+            ],
+        },
+        tabs,
+    )
+    assert read == SavedState(
+        None,
+        {"fleet": TableState(None, filter="x"), "positions": TableState("upnl")},
+        (("a", "r", 5.5),),
+    )
+    assert SavedState.from_toml({"tables": "junk", "silences": {}}, tabs) == SavedState()

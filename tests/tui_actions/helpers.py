@@ -69,7 +69,7 @@ async def open_stream(
 ) -> Stream:
     """A stream opened through the bridge (no dialog), for tests of the other keys."""
     ids = agent_ids(app)
-    preview = await app.money.preview(
+    preview = await app.desk.preview(
         OpenStream(
             ids[payer],
             ids[payee],
@@ -81,10 +81,10 @@ async def open_stream(
             mode=mode,
         )
     )
-    result = await app.money.execute(preview)
+    result = await app.desk.execute(preview)
     assert result.done, result
     assert preview.stream_id is not None
-    return app.money.engine.stream(preview.stream_id)
+    return app.desk.engine.stream(preview.stream_id)
 
 
 async def show_escrow(app: PfApp, pilot: Pilot[int], escrow_id: str) -> None:
@@ -93,9 +93,7 @@ async def show_escrow(app: PfApp, pilot: Pilot[int], escrow_id: str) -> None:
     view = app.query_one(EscrowsTab)
     for _ in range(100):
         await pilot.pause(0.05)
-        if app.fleet_view is not None and any(
-            e.key.endswith("/" + escrow_id) for e in app.fleet_view.escrows
-        ):
+        if any(e.escrow_id == escrow_id for e in app.fleet_view.escrows):
             break
     await pilot.press("4")
     await wait_idle(app, pilot)

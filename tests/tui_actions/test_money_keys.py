@@ -22,6 +22,7 @@ from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
+from pf_tui.tui.tabs.escrows import EscrowsTab
 from tests.tui.harness import make_app, settled, sim_now, wait_idle
 from tests.tui_actions.helpers import (
     agent_ids,
@@ -78,8 +79,8 @@ class TestRelease:
             await confirm(app, pilot)
             assert scene.paths() == [f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"]
             assert balance(server, stream.payee) - payee_before == Decimal("0.495")
-            assert app.money.engine.result(preview.key).done
-            assert app.money.engine.stream(stream.id).released == Decimal("0.50")
+            assert app.desk.engine.result(preview.key).done
+            assert app.desk.engine.stream(stream.id).released == Decimal("0.50")
 
     async def test_cancel_and_escape_send_nothing(self, server: SimServer, tmp_path: Path) -> None:
         async with stream_on_screen(server, tmp_path) as scene:
@@ -93,7 +94,7 @@ class TestRelease:
             await wait_idle(app, pilot)
             assert not isinstance(app.screen, ConfirmMoneyDialog)
             assert scene.posts() == []
-            assert [r.op for r in app.money.audit_rows()] == ["stream_create"]
+            assert [r.op for r in app.desk.audit_rows()] == ["stream_create"]
 
     async def test_typed_confirmation_needs_the_amount(
         self, server: SimServer, tmp_path: Path
@@ -131,7 +132,7 @@ class TestRelease:
             assert isinstance(app.screen, ReleaseDialog)
             assert "over the limit" in error_text(app)
             assert scene.posts() == []
-            assert len(app.money.audit_rows()) == 1  # the open only
+            assert len(app.desk.audit_rows()) == 1  # the open only
 
 
 class TestGuards:
@@ -142,6 +143,7 @@ class TestGuards:
         async with settled(app) as pilot:
             await pilot.press("4")
             await wait_idle(app, pilot)
+            escrows = app.query_one(EscrowsTab)
             for action in (
                 "money_open",
                 "money_release",
@@ -151,14 +153,14 @@ class TestGuards:
                 "money_complete",
                 "money_faucet",
             ):
-                assert app.check_action(action, ()) is False, action
+                assert escrows.check_action(action, ()) is False, action
             assert app.check_action("money_audit", ()) is True
             seq = last_seq(server.url)
             for key in "olxdcfP":
                 await pilot.press(key)
                 await wait_idle(app, pilot)
                 assert not app.screen.is_modal
-            offered = [name for name, _, _ in ActionCommands(app.screen)._commands()]
+            offered = [command.name for command in ActionCommands(app.screen).commands()]
             assert "Refresh" in offered
             assert not {"Release partial", "Open stream"} & set(offered)
             assert money_posts(server.url, seq) == []
@@ -168,11 +170,12 @@ class TestGuards:
     ) -> None:
         clock = FrozenClock(sim_now(server))
         async with stream_on_screen(server, tmp_path, clock=clock) as scene:
-            app, pilot = scene.app, scene.pilot
-            assert app.check_action("money_release", ()) is True
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
+            escrows = app.query_one(EscrowsTab)
+            assert escrows.check_action("money_release", ()) is True
             clock.at += 3600  # an hour with no poll: every figure is stale
-            assert app.check_action("money_release", ()) is None
-            assert "stale" in str(app.money_stale_reason())
+            assert escrows.check_action("money_release", ()) is None
+            assert "stale" in str(app.money_flow.stale_reason(stream.agent_id))
             await pilot.press("l")
             await wait_idle(app, pilot)
             assert not app.screen.is_modal
@@ -196,14 +199,14 @@ class TestGuards:
             await wait_idle(app, pilot)
             await money_done(app, pilot)
             assert len(scene.posts()) == 1
-            assert [r.op for r in app.money.audit_rows()] == ["release_partial", "stream_create"]
+            assert [r.op for r in app.desk.audit_rows()] == ["release_partial", "stream_create"]
 
     async def test_second_action_on_a_stream_in_flight_is_refused(
         self, server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         async with stream_on_screen(server, tmp_path) as scene:
             app, pilot, stream = scene.app, scene.pilot, scene.stream
-            monkeypatch.setattr(app.money.engine, "busy", lambda stream_id: stream_id == stream.id)
+            monkeypatch.setattr(app.desk.engine, "busy", lambda stream_id: stream_id == stream.id)
             notes: list[str] = []
             monkeypatch.setattr(app, "notify", lambda message, **_: notes.append(str(message)))
             await pilot.press("l")
@@ -240,7 +243,7 @@ class TestDialogs:
             assert "[bold]data feed[/bold]" in plain(app.screen.query_one("#money-preview-body"))
             await confirm(app, pilot)
             assert [p["path"] for p in money_posts(server.url, seq)] == ["/escrow/api/v1/escrow"]
-            (stream,) = app.money.engine.streams()
+            (stream,) = app.desk.engine.streams()
             assert stream.payee == ids[2] and stream.budget == Decimal("3")
 
     async def test_dispute_needs_a_reason(self, server: SimServer, tmp_path: Path) -> None:
@@ -257,9 +260,9 @@ class TestDialogs:
             assert isinstance(app.screen, ConfirmMoneyDialog)
             await confirm(app, pilot)
             assert scene.paths() == [f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"]
-            assert app.money.audit_rows()[0].state == "done"
+            assert app.desk.audit_rows()[0].state == "done"
             # The stream record follows its escrow: disputed, and no key acts on it any more.
-            assert app.money.engine.stream(stream.id).state is StreamState.DISPUTED
+            assert app.desk.engine.stream(stream.id).state is StreamState.DISPUTED
 
     async def test_close_native_stream(self, server: SimServer, tmp_path: Path) -> None:
         async with stream_on_screen(server, tmp_path) as scene:
@@ -274,7 +277,7 @@ class TestDialogs:
             await confirm(app, pilot)
             base = f"/escrow/api/v1/escrow/{stream.escrow_id}"
             assert scene.paths() == [f"{base}/release-partial", f"{base}/close"]
-            assert app.money.engine.stream(stream.id).state is StreamState.CLOSED
+            assert app.desk.engine.stream(stream.id).state is StreamState.CLOSED
 
     async def test_close_tranche_offers_the_three_choices(
         self, server: SimServer, tmp_path: Path
@@ -347,25 +350,25 @@ class TestOutcomes:
                 assert isinstance(dialog, ConfirmMoneyDialog)
                 preview = dialog.preview
                 await confirm(app, pilot)
-                assert app.money.engine.result(preview.key).state is RequestState.UNKNOWN
+                assert app.desk.engine.result(preview.key).state is RequestState.UNKNOWN
                 status = app.query_one(MoneyStatus)
                 assert status.display and "1 money action(s) unknown" in plain(status)
-                assert app.money.audit_rows()[0].state == "unknown"
+                assert app.desk.audit_rows()[0].state == "unknown"
             finally:
                 (await asyncio.to_thread(httpx.delete, faults, timeout=10)).raise_for_status()
             app.action_refresh()  # the next poll reconciles
             for _ in range(100):
                 await pilot.pause(0.05)
-                if app.money.engine.result(preview.key).done:
+                if app.desk.engine.result(preview.key).done:
                     break
             await wait_idle(app, pilot)
-            assert app.money.engine.result(preview.key).done
+            assert app.desk.engine.result(preview.key).done
             assert not app.query_one(MoneyStatus).display
             executed = [p for p in scene.posts() if p["path"] == path and p["executed"]]
             assert len(executed) == 1, (
                 executed
             )  # resent with the same key: replayed, not paid twice
-            assert app.money.engine.stream(stream.id).released == Decimal("0.40")
+            assert app.desk.engine.stream(stream.id).released == Decimal("0.40")
 
     async def test_tranche_escrow_shows_classic_and_its_refund(
         self, server: SimServer, tmp_path: Path
@@ -412,7 +415,7 @@ class TestOutcomes:
             await pilot.press("enter")
             await wait_idle(app, pilot)
             await confirm(app, pilot)
-            assert app.money.engine.stream(stream.id).state.final
+            assert app.desk.engine.stream(stream.id).state.final
             await show_escrow(app, pilot, str(stream.escrow_id))
             seq = last_seq(server.url)
             await pilot.press("d")

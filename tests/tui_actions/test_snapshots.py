@@ -56,6 +56,19 @@ def fixed_operator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSH_CLIENT", "192.0.2.7 50000 22")
 
 
+@pytest.fixture
+def lasting_toasts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Toasts stay up until the screenshot. A snapshot that shows a toast otherwise depends on
+    the machine's speed: the audit view's first "done" toast (4 s) expired before the screenshot
+    on a loaded machine."""
+    notify = PfApp.notify
+
+    def lasting(self: PfApp, message: str, **options: Any) -> None:
+        notify(self, message, **{**options, "timeout": 600})
+
+    monkeypatch.setattr(PfApp, "notify", lasting)
+
+
 Step = Callable[[PfApp, Any], Awaitable[None]]
 
 
@@ -194,6 +207,7 @@ def test_faucet_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> 
     )
 
 
+@pytest.mark.usefixtures("lasting_toasts")
 def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """A after an open, a release and a close: every journaled request, read-only."""
 

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from pf_tui.tui.keymap import APP_BINDINGS, TABLE_NAVIGATION, effective_keys
+from pf_tui.tui.keymap import EVERY_BINDING, TABLE_NAVIGATION, effective_keys
 
 
 def help_table(keymap: dict[str, str]) -> Table:
@@ -20,7 +20,7 @@ def help_table(keymap: dict[str, str]) -> Table:
     table.add_column("Action", no_wrap=True)
     table.add_column("What it does", ratio=1)
     table.add_column("Id", style="dim", no_wrap=True)
-    for binding in APP_BINDINGS:
+    for binding in EVERY_BINDING:
         table.add_row(
             Text(effective_keys(binding, keymap)),
             Text(binding.description),

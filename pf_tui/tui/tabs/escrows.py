@@ -1,12 +1,21 @@
-"""Escrows tab: active escrows and streams of all agents, with what each timeout will do."""
+"""Escrows tab: active escrows and streams of all agents, with what each timeout will do.
+
+It owns the money keys that act on an escrow (open, release, pause, close, dispute, complete)
+and the faucet: each hands the escrow under the cursor to the app's
+:class:`~pf_tui.tui.dialogs.money.flow.MoneyFlow`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import BindingType
 
 from pf_tui.tui import format as fmt
+from pf_tui.tui.dialogs.money.flow import MoneyFlow
+from pf_tui.tui.keymap import ESCROW_BINDINGS, FAUCET_BINDING
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
@@ -54,10 +63,13 @@ class EscrowsTab(TableTab):
     COLUMNS = COLUMNS
     SORT = "timeout"
     NOUN = "active escrows"
+    BINDINGS: ClassVar[list[BindingType]] = [*ESCROW_BINDINGS, FAUCET_BINDING]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, money: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.money = money
         self._cache: dict[str, tuple[EscrowView, str, Row]] = {}
+        """Per shown row: the escrow it was built from, its timeout text, the row."""
 
     def rows(self, frame: Frame) -> Mapping[str, Row]:
         """One row per escrow, rebuilt when it changed (or the day of its timeout display did)."""
@@ -121,3 +133,49 @@ class EscrowsTab(TableTab):
         )
         search = f"{escrow.agent_label} {escrow.agent_id} {escrow.payee} {escrow.memo} {escrow.state}".lower()
         return Row(cells, sort, search)
+
+    # ---- the money keys --------------------------------------------------------------------
+
+    def cursor_escrow(self) -> EscrowView | None:
+        """The escrow of the row under the cursor, as last drawn."""
+        key = self.table.cursor_key
+        hit = self._cache.get(key) if key is not None else None
+        return hit[0] if hit is not None else None
+
+    def _cursor_agent(self) -> str | None:
+        escrow = self.cursor_escrow()
+        return escrow.agent_id if escrow is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Money keys only while this tab is on screen and not read-only; off while stale."""
+        if action.startswith("money_"):
+            return self.money.key_state("escrows", self._cursor_agent())
+        return True
+
+    def action_money_open(self) -> None:
+        """Open a stream from the row's agent (or the one drilled into)."""
+        self.money.open_stream(self._cursor_agent())
+
+    def action_money_release(self) -> None:
+        """Pay what the row's stream owes."""
+        self.money.release(self.cursor_escrow())
+
+    def action_money_pause(self) -> None:
+        """Pause or resume the row's stream."""
+        self.money.pause(self.cursor_escrow())
+
+    def action_money_close(self) -> None:
+        """Close the row's stream."""
+        self.money.close(self.cursor_escrow())
+
+    def action_money_dispute(self) -> None:
+        """Dispute the row's escrow."""
+        self.money.dispute(self.cursor_escrow())
+
+    def action_money_complete(self) -> None:
+        """As its payee, mark the row's escrow complete."""
+        self.money.complete(self.cursor_escrow())
+
+    def action_money_faucet(self) -> None:
+        """Claim the faucet for the row's agent."""
+        self.money.faucet(self._cursor_agent())

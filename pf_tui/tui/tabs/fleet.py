@@ -1,13 +1,18 @@
-"""Fleet tab: one row per agent, usable at 1,000 agents; Enter drills into the agent."""
+"""Fleet tab: one row per agent, usable at 1,000 agents; Enter drills into the agent, the
+faucet key claims for the agent under the cursor."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from pf_tui.tui import format as fmt
+from pf_tui.tui.dialogs.money.flow import MoneyFlow
+from pf_tui.tui.keymap import FAUCET_BINDING
 from pf_tui.tui.messages import AgentChosen
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
@@ -41,7 +46,7 @@ class FleetTab(TableTab):
     COLUMNS = COLUMNS
     SORT = "label"
     NOUN = "agents"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",
             "drill",
@@ -49,12 +54,14 @@ class FleetTab(TableTab):
             id="fleet.drill",
             tooltip="Show only this agent on every tab",
         ),
+        FAUCET_BINDING,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, money: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.money = money
         self._cache: dict[str, tuple[AgentView, Row]] = {}
-        self._age_cells: dict[tuple[str, bool, str], Text] = {}
+        self._age_cells: dict[tuple[str, bool, Style], Text] = {}
         """One shared cell per distinct age text: a second later hundreds of agents show the
         same ``4s``, and a shared cell is neither built nor compared twice."""
 
@@ -139,3 +146,13 @@ class FleetTab(TableTab):
         """Enter (or a click) on a row drills into that agent."""
         event.stop()
         self.post_message(AgentChosen(str(event.row_key.value)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The faucet only while this tab is on screen and not read-only; off while stale."""
+        if action == "money_faucet":
+            return self.money.key_state("fleet", self.table.cursor_key)
+        return True
+
+    def action_money_faucet(self) -> None:
+        """Claim the faucet's dollar for the agent under the cursor (or the one drilled into)."""
+        self.money.faucet(self.table.cursor_key)
