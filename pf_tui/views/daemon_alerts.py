@@ -48,7 +48,8 @@ class DaemonStatus:
         return "alive" if self.heartbeat.alive(self.now) else "stale"
 
     def text(self) -> str:
-        """``daemon: alive (pid N, 12s ago)`` / ``daemon: stale since HH:MM`` / ``daemon: not running``."""
+        """``daemon: alive (pid N, 12s ago)``, ``daemon: stale since HH:MM`` or
+        ``daemon: not running``."""
         beat = self.heartbeat
         if beat is None:
             return "daemon: not running"
@@ -167,7 +168,8 @@ class AlertStore:
             return cur.rowcount == 1
 
     def silence(self, row_id: int, until: float, by: str) -> bool:
-        """Mute the row's episode until ``until`` (the daemon checks it each evaluation); also ack."""
+        """Mute the row's episode until ``until`` (the daemon checks it each evaluation), and ack
+        it."""
         with self._lock:
             conn = self._connection()
             if conn is None:

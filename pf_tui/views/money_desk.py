@@ -115,7 +115,7 @@ class MoneyDesk:
         return await self.engine.preview(intent)
 
     async def execute(self, preview: ActionPreview) -> ActionResult:
-        """Send what ``preview`` shows, once; remember an ``unknown`` outcome for the status line."""
+        """Send what ``preview`` shows, once; an ``unknown`` outcome is kept for the status line."""
         try:
             result = await self.engine.execute(preview)
         finally:
@@ -211,8 +211,8 @@ class MoneyDesk:
         """The newest journaled requests, newest first (a read; the journal is append-only)."""
         engine = self.engine
         found = engine.journal.conn.execute(
-            "SELECT idempotency_key, kind, agent_id, amount, request, state, operator, error, server_ref,"
-            " created_at FROM actions ORDER BY id DESC LIMIT ?",
+            "SELECT idempotency_key, kind, agent_id, amount, request, state, operator, error,"
+            " server_ref, created_at FROM actions ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
         out: list[AuditRow] = []

@@ -7,9 +7,10 @@ store side by side, and on its title line whether the daemon is alive.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
@@ -38,7 +39,7 @@ class AlertsTab(TableTab):
     SORT = "time"
     REVERSE = True
     NOUN = "alerts"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "a",
             "acknowledge",

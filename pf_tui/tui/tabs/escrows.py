@@ -131,7 +131,9 @@ class EscrowsTab(TableTab):
             escrow.next_at,
             escrow.dialect,
         )
-        search = f"{escrow.agent_label} {escrow.agent_id} {escrow.payee} {escrow.memo} {escrow.state}".lower()
+        search = " ".join(
+            (escrow.agent_label, escrow.agent_id, escrow.payee, escrow.memo, escrow.state)
+        ).lower()
         return Row(cells, sort, search)
 
     # ---- the money keys --------------------------------------------------------------------

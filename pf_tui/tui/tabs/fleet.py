@@ -82,10 +82,10 @@ class FleetTab(TableTab):
                 out[agent.agent_id] = hit[1]
                 continue
             if hit is not None and hit[0] is agent:
-                cells = hit[1].cells[:AGE] + (age_cell,) + hit[1].cells[AGE + 1 :]
+                cells = (*hit[1].cells[:AGE], age_cell, *hit[1].cells[AGE + 1 :])
                 row = Row(
                     cells,
-                    hit[1].sort[:AGE] + (agent.updated_at,) + hit[1].sort[AGE + 1 :],
+                    (*hit[1].sort[:AGE], agent.updated_at, *hit[1].sort[AGE + 1 :]),
                     hit[1].search,
                 )
             else:

@@ -8,10 +8,11 @@ read-only: the journal is append-only and nothing here writes to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
@@ -54,7 +55,7 @@ def result_text(row: AuditRow, tones: Tones) -> Text:
 class AuditScreen(ModalScreen[None]):
     """Every journaled money request; escape, q or A closes it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,q,A", "close_audit", "Close", id="audit.close", tooltip="Close the audit view"
         ),

@@ -335,7 +335,7 @@ class MoneyFlow:
     # ---- after each poll -----------------------------------------------------------------------
 
     def tick(self) -> None:
-        """After each poll (and at start-up): reconcile what is unsettled, redraw the status line."""
+        """After each poll and at start-up: reconcile what is unsettled, redraw the status line."""
         desk = self.desk
         if not desk.read_only and desk.journal_exists() and desk.unsettled_count():
             self.app.run_worker(
