@@ -60,6 +60,12 @@ class Tones:
         )
 
 
+def right(text: Text) -> Text:
+    """``text`` aligned right in its cell (figures line up on their last digit)."""
+    text.justify = "right"
+    return text
+
+
 def sign_style(value: Decimal | float | None, tones: Tones) -> Style | str:
     """Gain colour above zero, loss colour below, none at zero or unknown."""
     if value is None or value == 0:

@@ -31,6 +31,16 @@ WARMUP_S = 900.0
 SEED = 7
 AGENTS = 8
 SIZE = (120, 40)
+POLL_INTERVALS = {
+    "balance": 10,
+    "positions": 5,
+    "pnl": 3,
+    "casino": 2,
+    "referrals": 30,
+    "escrows": 5,
+    "errors": 5,
+}
+"""Seconds between polls of each figure, for a FleetState built by hand."""
 
 
 @contextmanager

@@ -20,8 +20,7 @@ from pf_tui.core.polling.results import (
 from pf_tui.views.model import FleetView
 from pf_tui.views.ticker import AGE_TICK_S, Ticker
 from pf_tui.wiring import PollEngine
-
-INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5}
+from tests.tui.harness import POLL_INTERVALS
 
 
 class FakePoller:
@@ -58,7 +57,7 @@ def ticker_of(
 ) -> tuple[Ticker, FakePoller]:
     """A ticker over two agents and a fake poller; ``filled``: past the start-up window."""
     fleet = FleetState(
-        [AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=INTERVALS, clock=clock
+        [AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=POLL_INTERVALS, clock=clock
     )
     poller = FakePoller()
     engine = PollEngine(client=None, poller=poller, fleet=fleet)  # type: ignore[arg-type]

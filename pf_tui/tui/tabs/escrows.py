@@ -40,11 +40,6 @@ BAR = 4
 DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
 
 
-def _right(text: Text) -> Text:
-    text.justify = "right"
-    return text
-
-
 def timeout_text(escrow: EscrowView, now: float) -> str:
     """What the timeout will do and when, under the header "At timeout": ``refunds you 14:00`` /
     ``pays payee Mar 03 14:00``. Short enough that another day's date and time fit 120 columns
@@ -112,8 +107,8 @@ class EscrowsTab(TableTab):
             safe(escrow.payee),
             safe(escrow.memo, limit=80),
             safe(escrow.rate or "-"),
-            _right(fmt.usd(escrow.amount, tones)),
-            _right(fmt.usd(escrow.released, tones)),
+            fmt.right(fmt.usd(escrow.amount, tones)),
+            fmt.right(fmt.usd(escrow.released, tones)),
             remaining,
             safe(escrow.state, style=state_style),
             Text(timeout, style=timeout_style, end=""),

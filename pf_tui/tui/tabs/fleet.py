@@ -35,11 +35,6 @@ COLUMNS = (
 AGE = 7
 
 
-def _right(text: Text) -> Text:
-    text.justify = "right"
-    return text
-
-
 class FleetTab(TableTab):
     """All agents; a row is rebuilt only when that agent's view object changed."""
 
@@ -76,7 +71,8 @@ class FleetTab(TableTab):
             if age_cell is None:
                 if len(self._age_cells) > 4096:
                     self._age_cells.clear()
-                age_cell = _right(Text(age_key[0], style=tones.warn if agent.stale else "", end=""))
+                style = tones.warn if agent.stale else ""
+                age_cell = fmt.right(Text(age_key[0], style=style, end=""))
                 self._age_cells[age_key] = age_cell
             if hit is not None and hit[0] is agent and hit[1].cells[AGE] is age_cell:
                 out[agent.agent_id] = hit[1]
@@ -108,17 +104,17 @@ class FleetTab(TableTab):
         cells = (
             safe(agent.label),
             safe(agent.strategy),
-            _right(fmt.usd(agent.balance, tones)),
-            _right(fmt.usd(agent.pnl_total, tones, signed=True)),
-            _right(
+            fmt.right(fmt.usd(agent.balance, tones)),
+            fmt.right(fmt.usd(agent.pnl_total, tones, signed=True)),
+            fmt.right(
                 fmt.pct(
                     agent.pnl_pct / 100 if agent.pnl_pct is not None else None, tones, signed=True
                 )
             ),
-            _right(
+            fmt.right(
                 Text("-" if agent.open_positions is None else str(agent.open_positions), end="")
             ),
-            _right(fmt.pct(agent.error_rate)),
+            fmt.right(fmt.pct(agent.error_rate)),
             age_cell,
             status_cell,
         )
