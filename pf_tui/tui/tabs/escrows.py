@@ -60,9 +60,9 @@ class EscrowsTab(TableTab):
     NOUN = "active escrows"
     BINDINGS: ClassVar[list[BindingType]] = [*ESCROW_BINDINGS, FAUCET_BINDING]
 
-    def __init__(self, money: MoneyFlow, *, id: str | None = None) -> None:
+    def __init__(self, money_flow: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.money = money
+        self.money_flow = money_flow
         self._cache: dict[str, tuple[EscrowView, str, Row]] = {}
         """Per shown row: the escrow it was built from, its timeout text, the row."""
 
@@ -146,33 +146,33 @@ class EscrowsTab(TableTab):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Money keys only while this tab is on screen and not read-only; off while stale."""
         if action.startswith("money_"):
-            return self.money.key_state("escrows", self._cursor_agent())
+            return self.money_flow.key_state("escrows", self._cursor_agent())
         return True
 
     def action_money_open(self) -> None:
         """Open a stream from the row's agent (or the one drilled into)."""
-        self.money.open_stream(self._cursor_agent())
+        self.money_flow.open_stream(self._cursor_agent())
 
     def action_money_release(self) -> None:
         """Pay what the row's stream owes."""
-        self.money.release(self.cursor_escrow())
+        self.money_flow.release(self.cursor_escrow())
 
     def action_money_pause(self) -> None:
         """Pause or resume the row's stream."""
-        self.money.pause(self.cursor_escrow())
+        self.money_flow.pause(self.cursor_escrow())
 
     def action_money_close(self) -> None:
         """Close the row's stream."""
-        self.money.close(self.cursor_escrow())
+        self.money_flow.close(self.cursor_escrow())
 
     def action_money_dispute(self) -> None:
         """Dispute the row's escrow."""
-        self.money.dispute(self.cursor_escrow())
+        self.money_flow.dispute(self.cursor_escrow())
 
     def action_money_complete(self) -> None:
         """As its payee, mark the row's escrow complete."""
-        self.money.complete(self.cursor_escrow())
+        self.money_flow.complete(self.cursor_escrow())
 
     def action_money_faucet(self) -> None:
         """Claim the faucet for the row's agent."""
-        self.money.faucet(self._cursor_agent())
+        self.money_flow.faucet(self._cursor_agent())

@@ -52,9 +52,9 @@ class FleetTab(TableTab):
         FAUCET_BINDING,
     ]
 
-    def __init__(self, money: MoneyFlow, *, id: str | None = None) -> None:
+    def __init__(self, money_flow: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.money = money
+        self.money_flow = money_flow
         self._cache: dict[str, tuple[AgentView, Row]] = {}
         self._age_cells: dict[tuple[str, bool, Style], Text] = {}
         """One shared cell per distinct age text: a second later hundreds of agents show the
@@ -146,9 +146,9 @@ class FleetTab(TableTab):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The faucet only while this tab is on screen and not read-only; off while stale."""
         if action == "money_faucet":
-            return self.money.key_state("fleet", self.table.cursor_key)
+            return self.money_flow.key_state("fleet", self.table.cursor_key)
         return True
 
     def action_money_faucet(self) -> None:
         """Claim the faucet's dollar for the agent under the cursor (or the one drilled into)."""
-        self.money.faucet(self.table.cursor_key)
+        self.money_flow.faucet(self.table.cursor_key)
