@@ -72,17 +72,15 @@ def server() -> Iterator[SimServer]:
 
 @pytest.fixture
 def steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Input cursors stop blinking: a focused input always shows its cursor.
+    """Input cursors do not blink (``Input.cursor_blink`` off): a focused input always shows
+    its cursor.
 
     The blink timer flips the cursor every half second, so a snapshot taken on a slow machine
     caught it in the other phase; the snapshot modules use this fixture on every test, so every
     run draws the same cell.
     """
 
-    def keep_visible(self: Input) -> None:
-        self._cursor_visible = True
-
-    monkeypatch.setattr(Input, "_toggle_cursor", keep_visible)
+    monkeypatch.setattr(Input, "cursor_blink", False)
 
 
 def sim_now(server: SimServer) -> float:
