@@ -67,7 +67,7 @@ async def open_stream(
     payer: int = 0,
     payee: int = 1,
 ) -> Stream:
-    """A stream opened through the bridge (no dialog), for tests of the other keys."""
+    """A stream opened through the money desk (no dialog), for tests of the other keys."""
     ids = agent_ids(app)
     preview = await app.desk.preview(
         OpenStream(

@@ -22,7 +22,7 @@ from pf_tui.tui.dialogs.money.base import MoneyDialog, error_line
 from pf_tui.tui.sanitize import safe
 
 Previewer = Callable[[Intent], Awaitable[ActionPreview]]
-"""The bridge's ``preview``: an intent in, the exact requests out (or a typed refusal)."""
+"""The money desk's ``preview``: an intent in, the exact requests out (or a typed refusal)."""
 
 
 def choice_label(label: str, value: str) -> Text:
