@@ -10,25 +10,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from typing import Any
-
-from textual.app import App
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from pf_tui.views.daemon_alerts import READ_EVERY_S, AlertStore, operator_name
+
+if TYPE_CHECKING:
+    from pf_tui.tui.app import PfApp
 
 log = logging.getLogger(__name__)
 
 
 class AlertStoreSync:
-    """Drives an :class:`AlertStore` for the app: periodic reads, and the writes acks make.
-
-    ``start(app)`` hooks it in: the app's :class:`AlertLog` forwards acks and silences of daemon
-    rows here, and a timer reads the store every :data:`READ_EVERY_S` in a worker thread.
+    """Drives the app's :class:`AlertStore` (``[store] path``): periodic reads, and the writes
+    acks make. The app's :class:`AlertLog` forwards acks and silences of daemon rows here;
+    :meth:`start` begins the reads, one every :data:`READ_EVERY_S` in a worker thread.
     """
 
-    def __init__(self, app: App[Any], store: AlertStore, *, every_s: float = READ_EVERY_S) -> None:
+    def __init__(self, app: PfApp, *, every_s: float = READ_EVERY_S) -> None:
+        labels = {agent.id: agent.label or agent.id for agent in app.config.agents}
         self.app = app
-        self.store = store
+        self.store = AlertStore(app.config.store.path, labels)
         self.every_s = every_s
         self.reads = 0
         """Completed reads (tests wait on it)."""
@@ -36,16 +38,13 @@ class AlertStoreSync:
         self._busy = False
         self._writes: set[asyncio.Task[None]] = set()
         self._user = operator_name()
+        # Acks and silences of daemon rows in the Alerts tab are written back through here.
+        app.alert_log.bind_store(self.acknowledge, self.silence)
 
-    @classmethod
-    def start(cls, app: Any, *, every_s: float = READ_EVERY_S) -> AlertStoreSync:
-        """Build from ``app.config`` and begin reading (first read at once)."""
-        labels = {agent.id: agent.label or agent.id for agent in app.config.agents}
-        sync = cls(app, AlertStore(app.config.store.path, labels), every_s=every_s)
-        app.alert_log.bind_store(sync.acknowledge, sync.silence)
-        app.set_interval(every_s, sync.refresh, name="alert-store")
-        app.call_later(sync.refresh)
-        return sync
+    def start(self) -> None:
+        """Begin reading: the first read at once, then every :attr:`every_s`."""
+        self.app.set_interval(self.every_s, self.refresh, name="alert-store")
+        self.app.call_later(self.refresh)
 
     async def refresh(self) -> None:
         """Read the store off the event loop and merge what changed into the alert log."""
@@ -67,7 +66,7 @@ class AlertStoreSync:
         changed = log_.merge_daemon(snapshot.entries)
         changed |= log_.set_daemon_status(snapshot.heartbeat)
         if changed:
-            self.app.call_later(self.app._draw)
+            self.app.call_later(self.app.redraw)
 
     def acknowledge(self, row_id: int) -> None:
         """Write an ack of the daemon row (the alert log already shows it acked)."""
@@ -77,12 +76,12 @@ class AlertStoreSync:
         """Write a silence of the daemon row's episode."""
         self._spawn(asyncio.to_thread(self.store.silence, row_id, until, self._user))
 
-    def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(self._write(work))
+    def _spawn(self, work: Coroutine[Any, Any, bool]) -> None:
+        task = asyncio.get_running_loop().create_task(self._write(work))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _write(self, work: Any) -> None:
+    async def _write(self, work: Coroutine[Any, Any, bool]) -> None:
         try:
             if not await work:
                 self.app.notify(

@@ -2,48 +2,84 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 
 from rich.markup import escape
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
-from pf_tui.tui.keymap import APP_BINDINGS, effective_keys
+from pf_tui.tui.keymap import EVERY_BINDING, effective_keys
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One key's action as the palette offers it, with the node that runs it."""
+
+    name: str
+    help: str
+    """Markup (escaped): the palette renders a hit's help as markup."""
+    action: str
+    target: DOMNode
+    """The tab on screen for the keys it binds (the money keys), else the app."""
 
 
 class ActionCommands(Provider):
     """One command per key binding (those that apply to the screen shown)."""
 
-    def _commands(self) -> list[tuple[str, str, str]]:
+    def commands(self) -> list[Command]:
+        """Every key's action that its node offers now."""
+        # Imported here: the app module imports this one (its COMMANDS).
+        from pf_tui.tui.app import PfApp
+
         app = self.app
-        keymap = getattr(app, "keymap_overrides", {})
+        if not isinstance(app, PfApp):
+            return []
+        view = app.active_view
         out = []
-        for binding in APP_BINDINGS:
-            if binding.action in ("command_palette",):
+        for binding in EVERY_BINDING:
+            if binding.action == "command_palette":
                 continue
-            if app.check_action(binding.action.split("(")[0], ()) is False:
+            target = _owner(binding, view, app)
+            if target is None or target.check_action(binding.action.split("(")[0], ()) is False:
                 continue
             name = binding.description
             if binding.id and binding.id.startswith("tab."):
                 name = f"Show {binding.description} tab"
             # Textual parses a hit's help as markup; "[/]" (the filter key) would raise MarkupError.
-            help_text = escape(f"{binding.tooltip}  [{effective_keys(binding, keymap)}]")
-            out.append((name, help_text, binding.action))
+            help_text = escape(
+                f"{binding.tooltip}  [{effective_keys(binding, app.keymap_overrides)}]"
+            )
+            out.append(Command(name, help_text, binding.action, target))
         return out
 
     async def discover(self) -> Hits:
         """Every command, for an empty query."""
-        for name, help_text, action in self._commands():
-            yield DiscoveryHit(name, partial(self.app.run_action, action), help=help_text)
+        for command in self.commands():
+            yield DiscoveryHit(command.name, self._runner(command), help=command.help)
 
     async def search(self, query: str) -> Hits:
         """Commands whose name matches ``query``."""
         matcher = self.matcher(query)
-        for name, help_text, action in self._commands():
-            score = matcher.match(name)
+        for command in self.commands():
+            score = matcher.match(command.name)
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(name),
-                    partial(self.app.run_action, action),
-                    help=help_text,
+                    matcher.highlight(command.name),
+                    self._runner(command),
+                    help=command.help,
                 )
+
+    def _runner(self, command: Command) -> Callable[[], Awaitable[bool]]:
+        return partial(self.app.run_action, command.action, command.target)
+
+
+def _owner(binding: Binding, *nodes: DOMNode) -> DOMNode | None:
+    """The first of ``nodes`` that binds ``binding`` (the tab before the app)."""
+    for node in nodes:
+        if binding in node.BINDINGS:
+            return node
+    return None

@@ -1,4 +1,4 @@
-"""Figures as short, styled Text for cells and cards: money, percents, ages, times.
+"""Figures as short, styled Text for cells and cards: money, percents and plain figures.
 
 Colours come from the running theme (:class:`Tones`, built from ``App.theme_variables``), so a
 theme change recolours every figure and no hex code lives in Python.
@@ -7,7 +7,6 @@ theme change recolours every figure and no hex code lives in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from rich.style import Style
@@ -61,6 +60,12 @@ class Tones:
         )
 
 
+def right(text: Text) -> Text:
+    """``text`` aligned right in its cell (figures line up on their last digit)."""
+    text.justify = "right"
+    return text
+
+
 def sign_style(value: Decimal | float | None, tones: Tones) -> Style | str:
     """Gain colour above zero, loss colour below, none at zero or unknown."""
     if value is None or value == 0:
@@ -98,33 +103,3 @@ def pct(
     body = f"{q:+.{dp}f}%" if signed else f"{q:.{dp}f}%"
     style = sign_style(q, tones) if (tones and signed) else ""
     return Text(body, style=style, end="")
-
-
-def age(updated_at: float | None, now: float) -> str:
-    """``4s``, ``3m``, ``2h``, ``5d`` since ``updated_at``; ``-`` when never."""
-    if updated_at is None:
-        return "-"
-    seconds = max(0, int(now - updated_at))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
-
-
-def clock_time(at: float | None, now: float) -> str:
-    """``14:00`` today (UTC), ``Mar 03 14:00`` on another day; ``-`` when unknown."""
-    if at is None:
-        return "-"
-    when = datetime.fromtimestamp(at, tz=UTC)
-    today = datetime.fromtimestamp(now, tz=UTC).date()
-    if when.date() == today:
-        return when.strftime("%H:%M")
-    return when.strftime("%b %d %H:%M")
-
-
-def ms(value: float | None) -> str:
-    """Milliseconds, no decimals: ``42 ms``."""
-    return "-" if value is None else f"{value:.0f} ms"

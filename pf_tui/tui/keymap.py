@@ -1,12 +1,15 @@
-"""Every key binding of the app, in one place, each with an id users can remap in config.
+"""Every key binding of the console, in one place, each with an id users can remap in config.
 
-The App binds them all (so one list drives the Footer, the ``?`` help screen and the command
-palette); ``[ui] keymap`` (binding id -> keys) is applied with ``App.set_keymap``.
+The app binds :data:`APP_BINDINGS`; the money keys are bound on the tabs they act on (the
+Escrows tab binds :data:`ESCROW_BINDINGS` and :data:`FAUCET_BINDING`, the Fleet tab the faucet),
+the audit view on the app. :data:`EVERY_BINDING` lists them all, in the order the ``?`` help
+screen and the command palette show them. ``[ui] keymap`` (binding id -> keys) is applied with
+``App.set_keymap``, which reaches the tabs' bindings too.
 """
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 TABS: tuple[tuple[str, str], ...] = (
     ("overview", "Overview"),
@@ -15,11 +18,19 @@ TABS: tuple[tuple[str, str], ...] = (
     ("escrows", "Escrows"),
     ("alerts", "Alerts"),
 )
-"""Tab ids and titles, in order."""
+"""Tab ids and titles, in order: the number key of a tab is its place here."""
 
 TABLE_TABS = frozenset({"positions", "fleet", "escrows", "alerts"})
 
-MONEY_BINDINGS: list[Binding] = [
+
+def tab_label(tab: str, count: int = 0) -> str:
+    """What the tab bar shows: ``3 Fleet``; with a count, ``5 Alerts (2)``."""
+    number = next(n for n, (name, _) in enumerate(TABS, start=1) if name == tab)
+    label = f"{number} {dict(TABS)[tab]}"
+    return f"{label} ({count})" if count else label
+
+
+ESCROW_BINDINGS: list[Binding] = [
     Binding(
         "o",
         "money_open",
@@ -68,26 +79,33 @@ MONEY_BINDINGS: list[Binding] = [
         tooltip="As the payee, mark this escrow done",
         show=False,
     ),
-    Binding(
-        "f",
-        "money_faucet",
-        "Claim faucet",
-        id="money.faucet",
-        tooltip="Claim the faucet's $1 for this agent",
-        show=False,
-    ),
-    Binding(
-        "A",
-        "money_audit",
-        "Audit",
-        id="money.audit",
-        tooltip="Every journaled money action (read-only)",
-        show=False,
-    ),
 ]
-"""Money actions (``check_action`` hides them in read-only mode and off their tabs)."""
+"""Money keys of the Escrows tab: they act on the escrow under its cursor (``check_action`` hides
+them in read-only mode and disables them while the figures they need are stale)."""
 
-APP_BINDINGS: list[Binding] = [
+FAUCET_BINDING = Binding(
+    "f",
+    "money_faucet",
+    "Claim faucet",
+    id="money.faucet",
+    tooltip="Claim the faucet's $1 for this agent",
+    show=False,
+)
+"""Bound on the Fleet and Escrows tabs: the faucet for the agent under the cursor."""
+
+AUDIT_BINDING = Binding(
+    "A",
+    "money_audit",
+    "Audit",
+    id="money.audit",
+    tooltip="Every journaled money action (read-only)",
+    show=False,
+)
+"""Bound on the app: the audit view opens from any tab, read-only mode included."""
+
+MONEY_BINDINGS: tuple[Binding, ...] = (*ESCROW_BINDINGS, FAUCET_BINDING, AUDIT_BINDING)
+
+CONSOLE_BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave pf-tui"),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
     Binding(
@@ -142,7 +160,11 @@ APP_BINDINGS: list[Binding] = [
         show=False,
     ),
     Binding(
-        "escape", "back", "Whole fleet", id="app.back", tooltip="Leave the agent, back to the fleet"
+        "escape",
+        "whole_fleet",
+        "Whole fleet",
+        id="app.back",
+        tooltip="Leave the agent, back to the fleet",
     ),
     Binding(
         "a",
@@ -158,9 +180,14 @@ APP_BINDINGS: list[Binding] = [
         id="alerts.silence",
         tooltip="Silence this agent and rule for an hour",
     ),
-    *MONEY_BINDINGS,
 ]
-"""Every binding, app-wide; ``check_action`` hides the ones that do not apply to the tab shown."""
+"""The app's own keys (``check_action`` hides the ones that do not apply to the tab shown)."""
+
+APP_BINDINGS: list[BindingType] = [*CONSOLE_BINDINGS, AUDIT_BINDING]
+"""What the app binds."""
+
+EVERY_BINDING: tuple[Binding, ...] = (*CONSOLE_BINDINGS, *MONEY_BINDINGS)
+"""Every key of the console, wherever it is bound, in help order."""
 
 TABLE_NAVIGATION: tuple[tuple[str, str], ...] = (
     ("up / down, page up / page down", "move the row cursor"),

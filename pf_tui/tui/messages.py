@@ -21,17 +21,6 @@ class FleetUpdated(Message):
 
 
 @dataclass
-class PollFailed(Message):
-    """A poll failed; ``text`` is the (untrusted) error, shown in the status bar."""
-
-    text: str
-
-    def can_replace(self, message: Message) -> bool:
-        """Only the newest error is shown, so an older one still queued can go."""
-        return isinstance(message, PollFailed)
-
-
-@dataclass
 class AgentChosen(Message):
     """The operator drilled into one agent (``None``: back to the whole fleet)."""
 

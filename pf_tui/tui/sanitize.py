@@ -28,8 +28,3 @@ def safe(value: object, *, style: str | Style = "", limit: int = MAX_SHOWN) -> T
     for run, escaped in segments(str(value), limit=limit):
         text.append(run, ESCAPE_STYLE if escaped else None)
     return text
-
-
-def safe_plain(value: object, *, limit: int = MAX_SHOWN) -> str:
-    """The characters :func:`safe` would show, as a str (for sorting, filtering, tests)."""
-    return safe(value, limit=limit).plain

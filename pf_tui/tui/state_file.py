@@ -1,143 +1,103 @@
-"""The TUI's run-time state file: what the operator changed (theme, sorts, filters, silences).
+"""Keeps the TUI's state file (theme, sorts, filters, silences) in step with the app.
 
-DESIGN.md, Config: the TUI saves what the operator changes at run time with tomli-w to a state
-file beside the config (:attr:`Config.state_path`; ``None``, as in the demo, saves nothing). It is
-restored at start-up, saved shortly after a change (checked every :data:`SAVE_EVERY_S`, so a burst
-of key presses is one write) and on exit. Silences that expired while the TUI was closed are
-dropped on load.
-
-Layout::
-
-    version = 1
-    theme = "textual-dark"
-    [tables.fleet-view]
-    sort = "label"
-    reverse = false
-    filter = "trend"
-    [[silences]]
-    agent = "agent-1"
-    rule = "stale_data"
-    until = 1767272400.0
+What the file holds and how a loaded one is validated is :mod:`pf_tui.views.saved_state`; this
+module reads it off the app and puts it back. The state is restored at start-up, saved shortly
+after a change (checked every :data:`SAVE_EVERY_S`, so a burst of key presses is one write) and
+on exit. Without a state path (:attr:`Config.state_path` ``None``, as in the demo) the keeper
+restores and saves nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pf_tui.config import load_state, save_state
+from pf_tui.tui.tabs.table_tab import TableTab
+from pf_tui.views.saved_state import SavedState, TableState
+
+if TYPE_CHECKING:
+    from pf_tui.tui.app import PfApp
 
 log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 1.0
 """How often the state is compared with what was last saved (the debounce)."""
-VERSION = 1
-
-
-def collect(app: Any) -> dict[str, Any]:
-    """The app's saveable state as a TOML-ready mapping."""
-    from pf_tui.tui.tabs.table_tab import TableTab
-
-    tables: dict[str, Any] = {}
-    for view in app.query(TableTab):
-        if view.id is None:
-            continue
-        table = view.table
-        tables[view.id] = {
-            "sort": table.sort_column,
-            "reverse": bool(table.reverse),
-            "filter": table.filter_text,
-        }
-    now = app.clock.now()
-    silences = [
-        {"agent": agent, "rule": rule, "until": float(until)}
-        for (agent, rule), until in sorted(app.alert_log.silences(now).items())
-    ]
-    return {"version": VERSION, "theme": str(app.theme), "tables": tables, "silences": silences}
-
-
-def apply(app: Any, state: dict[str, Any]) -> None:
-    """Put a loaded state back: theme, each table's sort and filter, the unexpired silences.
-
-    Anything missing, misspelt or of the wrong type is skipped: an old or hand-edited file never
-    stops the TUI.
-    """
-    from pf_tui.tui.tabs.table_tab import TableTab
-
-    theme = state.get("theme")
-    if isinstance(theme, str) and theme in app.available_themes:
-        app.theme = theme
-    tables = state.get("tables")
-    if isinstance(tables, dict):
-        for view in app.query(TableTab):
-            saved = tables.get(view.id or "")
-            if not isinstance(saved, dict):
-                continue
-            sort, reverse = saved.get("sort"), saved.get("reverse")
-            if isinstance(sort, str) and isinstance(reverse, bool):
-                view.table.set_sort(sort, reverse)
-            text = saved.get("filter")
-            if isinstance(text, str) and text:
-                view.table.set_filter(text)
-    silences = state.get("silences")
-    if isinstance(silences, list):
-        app.alert_log.restore_silences(
-            (
-                # A time, not money: load_state reads TOML floats as Decimal.
-                (s["agent"], s["rule"], float(s["until"]))
-                for s in silences
-                if isinstance(s, dict)
-                and isinstance(s.get("agent"), str)
-                and isinstance(s.get("rule"), str)
-                and isinstance(s.get("until"), (int, float, Decimal))
-            ),
-            app.clock.now(),
-        )
 
 
 class StateKeeper:
     """Restores the state file at start and keeps it in step with the app."""
 
-    def __init__(self, app: Any, path: Path) -> None:
+    def __init__(self, app: PfApp, path: Path | None) -> None:
         self.app = app
         self.path = path
-        self.saved: dict[str, Any] | None = None
-        """What the file holds now (as far as this process knows)."""
+        """The state file (``None``: nothing is restored or saved)."""
+        self.saved: SavedState | None = None
+        """What the file holds now (as far as this process knows); ``None`` until restored."""
         self.saves = 0
         self._busy = False
 
-    @classmethod
-    def start(cls, app: Any, *, every_s: float = SAVE_EVERY_S) -> StateKeeper | None:
-        """Restore ``app.config.state_path`` and watch for changes; ``None`` when no path is set."""
-        path = app.config.state_path
-        if path is None:
-            return None
-        keeper = cls(app, Path(path))
+    def start(self, *, every_s: float = SAVE_EVERY_S) -> None:
+        """Restore the file once the tables have their columns, then watch for changes."""
+        if self.path is None:
+            return
         # After the first refresh every table has its columns, so a saved sort can be applied.
-        app.call_after_refresh(keeper.restore)
-        app.set_interval(every_s, keeper.tick, name="state-file")
-        return keeper
+        self.app.call_after_refresh(self.restore)
+        self.app.set_interval(every_s, self.tick, name="state-file")
+
+    def _tables(self) -> dict[str, TableTab]:
+        return {tab: view for tab, view in self.app.views.items() if isinstance(view, TableTab)}
+
+    def collect(self) -> SavedState:
+        """The app's saveable state now."""
+        app = self.app
+        tables = {
+            tab: TableState(view.table.sort_column, view.table.reverse, view.table.filter_text)
+            for tab, view in self._tables().items()
+        }
+        silences = tuple(
+            (agent, rule, float(until))
+            for (agent, rule), until in sorted(app.alert_log.silences(app.clock.now()).items())
+        )
+        return SavedState(str(app.theme), tables, silences)
+
+    def apply(self, state: SavedState) -> None:
+        """Put a loaded state back: a known theme, each table's sort and filter, the silences
+        that have not expired."""
+        app = self.app
+        if state.theme is not None and state.theme in app.available_themes:
+            app.theme = state.theme
+        for tab, view in self._tables().items():
+            saved = state.tables.get(tab)
+            if saved is None:
+                continue
+            if saved.sort is not None:
+                view.table.set_sort(saved.sort, saved.reverse)  # an unknown column is ignored
+            if saved.filter:
+                view.table.set_filter(saved.filter)
+        app.alert_log.restore_silences(state.silences, app.clock.now())
 
     def restore(self) -> None:
         """Load the file and apply it (sorts are applied once the tables have their columns)."""
-        state = load_state(self.path)
-        if state:
-            apply(self.app, state)
-        self.saved = collect(self.app)
+        if self.path is None:
+            return
+        data = load_state(self.path)
+        if data:
+            self.apply(SavedState.from_toml(data, tuple(self._tables())))
+        self.saved = self.collect()
 
     async def tick(self) -> None:
         """Save in a worker thread if anything changed since the last save."""
-        if self._busy or self.saved is None:
+        if self._busy or self.path is None or self.saved is None:
             return  # saving before the restore would overwrite the file with the defaults
-        state = collect(self.app)
+        state = self.collect()
         if state == self.saved:
             return
         self._busy = True
         try:
-            await asyncio.to_thread(save_state, self.path, state)
+            await asyncio.to_thread(save_state, self.path, state.to_toml())
         except (OSError, TypeError) as exc:
             log.warning("state file %s not saved: %s", self.path, exc)
             return
@@ -148,13 +108,13 @@ class StateKeeper:
 
     def save_now(self) -> None:
         """Save synchronously (on exit); errors are logged, never raised."""
-        if self.saved is None:
+        if self.path is None or self.saved is None:
             return
-        state = collect(self.app)
+        state = self.collect()
         if state == self.saved:
             return
         try:
-            save_state(self.path, state)
+            save_state(self.path, state.to_toml())
         except (OSError, TypeError) as exc:
             log.warning("state file %s not saved: %s", self.path, exc)
             return

@@ -7,9 +7,9 @@ every poll fails opens ``service_down``.
 Acknowledging marks an event seen; silencing an (agent, rule) pair hides its new events for a
 while. Pure Python, no Textual: the view renders :attr:`AlertLog.entries`.
 
-The daemon's rule alerts (read from the shared store by :mod:`pf_tui.views.daemon_alerts`) are merged
-in with :meth:`AlertLog.merge_daemon`; acknowledging or silencing one of those goes back to the
-store through the callbacks given to :meth:`AlertLog.bind_store`, so the daemon stops paging.
+The daemon's rule alerts (read from the shared store by :mod:`pf_tui.views.daemon_alerts`) are
+merged in with :meth:`AlertLog.merge_daemon`; acknowledging or silencing one of those goes back to
+the store through the callbacks given to :meth:`AlertLog.bind_store`, so the daemon stops paging.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from typing import Any
 
 from pf_tui.core.alerts.heartbeat import Heartbeat, read_heartbeat
 from pf_tui.core.store.db import Store, transaction
-from pf_tui.tui.format import clock_time
 from pf_tui.views.alert_log import AlertEntry
+from pf_tui.views.times import clock_time
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ class DaemonStatus:
         return "alive" if self.heartbeat.alive(self.now) else "stale"
 
     def text(self) -> str:
-        """``daemon: alive (pid N, 12s ago)`` / ``daemon: stale since HH:MM`` / ``daemon: not running``."""
+        """``daemon: alive (pid N, 12s ago)``, ``daemon: stale since HH:MM`` or
+        ``daemon: not running``."""
         beat = self.heartbeat
         if beat is None:
             return "daemon: not running"
@@ -68,16 +69,6 @@ class StoreSnapshot:
 def row_key(row_id: int) -> str:
     """The alert log key of the daemon's ``alerts`` row ``row_id``."""
     return f"{KEY_PREFIX}{row_id}"
-
-
-def row_id_of(key: str) -> int | None:
-    """The ``alerts.id`` behind a log key, ``None`` for the TUI's own entries."""
-    if not key.startswith(KEY_PREFIX):
-        return None
-    try:
-        return int(key[len(KEY_PREFIX) :])
-    except ValueError:
-        return None
 
 
 def operator_name() -> str:
@@ -177,7 +168,8 @@ class AlertStore:
             return cur.rowcount == 1
 
     def silence(self, row_id: int, until: float, by: str) -> bool:
-        """Mute the row's episode until ``until`` (the daemon checks it each evaluation); also ack."""
+        """Mute the row's episode until ``until`` (the daemon checks it each evaluation), and ack
+        it."""
         with self._lock:
             conn = self._connection()
             if conn is None:

@@ -1,4 +1,4 @@
-"""From the engine's :class:`~pf_tui.core.fleet.state.FleetState` to the screen's :class:`FleetView`.
+"""From the engine's :class:`FleetState` to the screen's :class:`FleetView`, incrementally.
 
 Rebuilding 1,000 agents' views on every tick would cost more than the frame budget, so the feed
 keeps the last :class:`AgentView` per agent and rebuilds only the agents whose figures changed
@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Positions
 from pf_tui.core.fleet import derived
-from pf_tui.core.fleet.state import FleetState
+from pf_tui.core.fleet.state import AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
 from pf_tui.views.model import (
@@ -45,13 +44,17 @@ SERVICE_OF: dict[DataType, str] = {
 SERVICES_SHOWN = ("casino", "trading", "escrow")
 
 
-def _label_of(agents: dict[str, object], agent_id: str | None) -> str:
+def _label_of(agents: Mapping[str, AgentState], agent_id: str | None) -> str:
     """A watched agent's label (an id otherwise): payees are often agents of the same fleet."""
     if agent_id is None:
         return "-"
     state = agents.get(agent_id)
-    info = getattr(state, "info", None)
-    return getattr(info, "label", "") or agent_id
+    return (state.info.label if state is not None else "") or agent_id
+
+
+def _count(value: Decimal | None) -> int | None:
+    """A derived count (stored as a Decimal like every derived figure) as an int."""
+    return None if value is None else int(value)
 
 
 def _midnight(now: float) -> float:
@@ -173,8 +176,8 @@ class FleetFeed:
             pnl_today=self._pnl_today(agent_id, pnl_hist, now, midnight),
             pnl_total=d.get("pnl"),
             pnl_pct=d.get("pnl_pct"),
-            open_positions=int(d["positions"]) if d.get("positions") is not None else None,
-            referrals=int(d["referrals"]) if d.get("referrals") is not None else None,
+            open_positions=_count(d.get("positions")),
+            referrals=_count(d.get("referrals")),
             referral_income=d.get("referral_income"),
             win_rate=win.actual if win else None,
             expected_win_rate=win.expected if win else None,
@@ -223,7 +226,11 @@ class FleetFeed:
 
     @staticmethod
     def _escrow_view(
-        agent_id: str, label: str, e: Escrow, note: EscrowNote, watched: Mapping[str, Any]
+        agent_id: str,
+        label: str,
+        e: Escrow,
+        note: EscrowNote,
+        watched: Mapping[str, AgentState],
     ) -> EscrowView:
         dialect = note.dialect or e.dialect
         return EscrowView(

@@ -1,9 +1,11 @@
-"""The glue between the console and the money-actions core: one :class:`ActionEngine` per app.
+"""The money desk: the console's one door to the money-actions core (one :class:`ActionEngine`).
 
-The bridge owns the store's journal connection, a client of its own (money requests never queue
-behind the poller's reads) and the engine. The app's workers call :meth:`ActionsBridge.preview`,
-:meth:`execute` and :meth:`reconcile`; the dialogs only see previews. It also answers the guards
-the keys need: read-only, stale figures, a service in error, an action already in flight.
+The desk owns the store's journal connection, a client of its own (money requests never queue
+behind the poller's reads) and the engine. The money flow's workers call :meth:`MoneyDesk.preview`,
+:meth:`~MoneyDesk.execute` and :meth:`~MoneyDesk.reconcile`; the dialogs only see previews. It also
+answers what the keys' guards ask (read-only, stale figures, an action already in flight), what
+the forms choose from (live streams, modes), what the Escrows tab learns of pf-tui's own escrows,
+and what the audit view lists. No Textual here.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class AuditRow:
     error: str | None
 
 
-class ActionsBridge:
-    """Builds and owns the :class:`ActionEngine`; the app's single door to money actions."""
+class MoneyDesk:
+    """Builds and owns the :class:`ActionEngine`; the console's single door to money actions."""
 
     def __init__(
         self,
@@ -113,7 +115,7 @@ class ActionsBridge:
         return await self.engine.preview(intent)
 
     async def execute(self, preview: ActionPreview) -> ActionResult:
-        """Send what ``preview`` shows, once; remember an ``unknown`` outcome for the status line."""
+        """Send what ``preview`` shows, once; an ``unknown`` outcome is kept for the status line."""
         try:
             result = await self.engine.execute(preview)
         finally:
@@ -144,15 +146,10 @@ class ActionsBridge:
         """From ``[ui] typed_confirm_usd`` up the operator types the amount to confirm."""
         return amount > 0 and amount >= self.typed_confirm_usd
 
-    def over_limit(self, amount: Decimal) -> bool:
-        """Above ``[ui] max_action_usd``: refused before any request."""
-        return amount > self.max_action_usd
-
     @staticmethod
-    def stale_reason(fleet: FleetState | None, agent_id: str | None, now: float) -> str | None:
-        """Why the figures an action on ``agent_id`` depends on cannot be trusted now (``None``: fresh)."""
-        if fleet is None:
-            return "no figures yet"
+    def stale_reason(fleet: FleetState, agent_id: str | None, now: float) -> str | None:
+        """Why the figures an action on ``agent_id`` depends on cannot be trusted now
+        (``None``: fresh, or no agent to act for)."""
         if agent_id is None or agent_id not in fleet.agents:
             return None
         for kind in NEEDED:
@@ -199,12 +196,6 @@ class ActionsBridge:
                 return stream
         return None
 
-    def default_mode(self) -> StreamMode:
-        """Native streams where the docs dialect may be spoken; tranches when it is forced off."""
-        return (
-            StreamMode.TRANCHE if self.config.api.escrow_dialect == "classic" else StreamMode.NATIVE
-        )
-
     def modes(self) -> tuple[StreamMode, ...]:
         """Modes offered in the open dialog: the forced dialect's only, or both."""
         dialect = self.config.api.escrow_dialect
@@ -220,8 +211,8 @@ class ActionsBridge:
         """The newest journaled requests, newest first (a read; the journal is append-only)."""
         engine = self.engine
         found = engine.journal.conn.execute(
-            "SELECT idempotency_key, kind, agent_id, amount, request, state, operator, error, server_ref,"
-            " created_at FROM actions ORDER BY id DESC LIMIT ?",
+            "SELECT idempotency_key, kind, agent_id, amount, request, state, operator, error,"
+            " server_ref, created_at FROM actions ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
         out: list[AuditRow] = []
@@ -258,9 +249,9 @@ class ActionsBridge:
         return out
 
 
-def escrow_record(fleet: FleetState | None, agent_id: str, escrow_id: str) -> Escrow | None:
+def escrow_record(fleet: FleetState, agent_id: str, escrow_id: str) -> Escrow | None:
     """The polled escrow ``escrow_id`` of ``agent_id`` (with its parties' ids), if known."""
-    if fleet is None or agent_id not in fleet.agents:
+    if agent_id not in fleet.agents:
         return None
     value = fleet.agents[agent_id].figures[DataType.ESCROWS].value
     if not isinstance(value, EscrowSnapshot):

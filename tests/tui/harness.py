@@ -1,4 +1,4 @@
-"""A reproducible world for TUI tests: a seeded simulator that moved, then froze, and a frozen clock.
+"""A reproducible world for TUI tests: a seeded simulator that moved, then froze; a frozen clock.
 
 The simulator starts paused at :data:`START`, runs its demo fleet for :data:`WARMUP_S` simulated
 seconds (deterministic under the seed: positions open, bets land, streams start), then stops
@@ -9,12 +9,15 @@ time on screen comes out the same on every run and machine.
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
 
 from pf_tui.clock import FrozenClock
 from pf_tui.config import Config
@@ -28,6 +31,16 @@ WARMUP_S = 900.0
 SEED = 7
 AGENTS = 8
 SIZE = (120, 40)
+POLL_INTERVALS = {
+    "balance": 10,
+    "positions": 5,
+    "pnl": 3,
+    "casino": 2,
+    "referrals": 30,
+    "escrows": 5,
+    "errors": 5,
+}
+"""Seconds between polls of each figure, for a FleetState built by hand."""
 
 
 @contextmanager
@@ -49,6 +62,27 @@ def frozen_sim(
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServer]:
+    """One frozen simulator for a test module (reads do not change it; money tests open
+    streams of their own)."""
+    with frozen_sim() as sim:
+        yield sim
+
+
+@pytest.fixture
+def steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Input cursors do not blink (``Input.cursor_blink`` off): a focused input always shows
+    its cursor.
+
+    The blink timer flips the cursor every half second, so a snapshot taken on a slow machine
+    caught it in the other phase; the snapshot modules use this fixture on every test, so every
+    run draws the same cell.
+    """
+
+    monkeypatch.setattr(Input, "cursor_blink", False)
+
+
 def sim_now(server: SimServer) -> float:
     """The frozen simulator's time."""
     return server.sim.clock.now()
@@ -56,25 +90,26 @@ def sim_now(server: SimServer) -> float:
 
 def make_app(
     server: SimServer,
+    folder: Path,
     *,
     labels: dict[str, str] | None = None,
     keymap: dict[str, str] | None = None,
-    store_path: Path | None = None,
+    ui: dict[str, Any] | None = None,
     state_path: Path | None = None,
     **kwargs: Any,
 ) -> PfApp:
     """The console on the frozen simulator, its clock frozen at the simulator's time.
 
-    Each app gets a store of its own (a fresh temporary file unless ``store_path`` says), so no
-    daemon or earlier run on this machine shows on screen; ``state_path`` turns the state file on.
+    Its store (and so its money journal and the daemon's alerts) is ``folder/store.db``, so no
+    daemon or earlier run on this machine shows on screen, and pytest removes it with the
+    test's ``tmp_path``. ``ui`` overrides ``[ui]`` settings (limits, keymap);
+    ``state_path`` turns the state file on.
     """
-    if store_path is None:
-        store_path = Path(tempfile.mkdtemp(prefix="pf-tui-test-")) / "store.db"
-    config = Config.demo(server.url, fetch_demo_agents(server.url), store_path=store_path)
-    if state_path is not None:
-        config = replace(config, state_path=state_path)
+    config = Config.demo(server.url, fetch_demo_agents(server.url), store_path=folder / "store.db")
+    settings = dict(ui or {})
     if keymap:
-        config = replace(config, ui=replace(config.ui, keymap=tuple(keymap.items())))
+        settings["keymap"] = tuple(keymap.items())
+    config = replace(config, state_path=state_path, ui=replace(config.ui, **settings))
     if labels:
         config = replace(
             config, agents=tuple(replace(a, label=labels.get(a.id, a.label)) for a in config.agents)
@@ -84,13 +119,21 @@ def make_app(
     return PfApp(config, demo=True, tick_s=0.0, **kwargs)
 
 
-async def settle(app: PfApp, pilot: Any, *, timeout: float = 20.0) -> None:
+@asynccontextmanager
+async def settled(app: PfApp) -> AsyncIterator[Pilot[int]]:
+    """Run ``app`` at :data:`SIZE` and wait until every agent has every figure."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        yield pilot
+
+
+async def settle(app: PfApp, pilot: Pilot[int], *, within_s: float = 20.0) -> None:
     """Wait until every agent has every figure (nothing stale) and the screen caught up."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within_s
     while loop.time() < deadline:
         view = app.fleet_view
-        if view is not None and view.agents and not any(a.stale for a in view.agents):
+        if view.agents and not any(a.stale for a in view.agents):
             break
         await pilot.pause(0.05)
     else:
@@ -98,7 +141,7 @@ async def settle(app: PfApp, pilot: Any, *, timeout: float = 20.0) -> None:
     await wait_idle(app, pilot)
 
 
-async def wait_idle(app: PfApp, pilot: Any) -> None:
+async def wait_idle(app: PfApp, pilot: Pilot[int]) -> None:
     """Let queued views, focus changes and animations finish.
 
     Under the frozen clock the engine posts nothing once every figure is in, so the app goes idle.
@@ -106,17 +149,3 @@ async def wait_idle(app: PfApp, pilot: Any) -> None:
     await pilot.pause(0.2)
     await pilot.wait_for_animation()
     await pilot.pause()
-
-
-def steady_cursor(monkeypatch: Any) -> None:
-    """Input cursors stop blinking: a focused input always shows its cursor.
-
-    The blink timer flips the cursor every half second, so a snapshot taken on a slow machine
-    caught it in the other phase; snapshots call this so every run draws the same cell.
-    """
-    from textual.widgets import Input
-
-    def keep_visible(self: Input) -> None:
-        self._cursor_visible = True
-
-    monkeypatch.setattr(Input, "_toggle_cursor", keep_visible)

@@ -1,4 +1,5 @@
-"""The Alerts tab and the daemon share one store: rows appear, acks and silences go back, heartbeat shows.
+"""The Alerts tab and the daemon share one store: rows appear, acks and silences go back, the
+heartbeat shows.
 
 Alert rows are written the way the daemon writes them (an :class:`AlertEngine` evaluation committed
 by :class:`pf_tui.core.notify.alert_book.AlertBook`), and after a silence from the TUI the same
@@ -8,12 +9,11 @@ daemon steps are run again to show the daemon really stops paging.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
+from textual.pilot import Pilot
 
 from pf_tui.clock import FakeClock
 from pf_tui.core.alerts.engine import AlertEngine, EventKind
@@ -26,7 +26,7 @@ from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.views.daemon_alerts import AlertStore, DaemonStatus, operator_name, row_key
-from tests.tui.harness import SIZE, frozen_sim, make_app, settle, sim_now, wait_idle
+from tests.tui.harness import make_app, settled, sim_now, wait_idle
 
 BAL = RuleSpec(
     "balance_low",
@@ -39,13 +39,6 @@ BAL = RuleSpec(
     for_s=300,
     repeat_s=3600,
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimServer]:
-    """One frozen simulator for the module."""
-    with frozen_sim() as sim:
-        yield sim
 
 
 class FakeDaemon:
@@ -97,10 +90,8 @@ def _title(app: PfApp) -> str:
     return str(app.query_one(AlertsTab).query_one(".tab-title").render())
 
 
-async def _open_alerts(app: PfApp, pilot: Any) -> None:
-    await settle(app, pilot)
+async def _open_alerts(app: PfApp, pilot: Pilot[int]) -> None:
     await pilot.press("5")
-    assert app.alert_sync is not None
     await app.alert_sync.refresh()
     await wait_idle(app, pilot)
 
@@ -111,13 +102,13 @@ class TestDaemonRows:
     ) -> None:
         db = tmp_path / "store.db"
         now = sim_now(server)
-        app = make_app(server, store_path=db)
+        app = make_app(server, tmp_path)
         agent = app.config.agents[0]
         daemon = FakeDaemon(db, agent.id)
         assert daemon.evaluate("40", now - 400) == []  # pending
         assert [e.kind for e in daemon.evaluate("40", now - 100)] == [EventKind.FIRING]
         daemon.beat(now - 12)
-        async with app.run_test(size=SIZE) as pilot:
+        async with settled(app) as pilot:
             await _open_alerts(app, pilot)
             rows = _rows(app)
             key = row_key(1)
@@ -156,16 +147,15 @@ class TestDaemonRows:
     async def test_acknowledge_writes_acked_by(self, server: SimServer, tmp_path: Path) -> None:
         db = tmp_path / "store.db"
         now = sim_now(server)
-        app = make_app(server, store_path=db)
+        app = make_app(server, tmp_path)
         daemon = FakeDaemon(db, app.config.agents[1].id)
         daemon.evaluate("10", now - 400)
         daemon.evaluate("10", now - 50)
-        async with app.run_test(size=SIZE) as pilot:
+        async with settled(app) as pilot:
             await _open_alerts(app, pilot)
             assert _rows(app)[row_key(1)][5] == "firing"
             app.query_one(AlertsTab).table.move_cursor(row=0)
             await pilot.press("a")
-            assert app.alert_sync is not None
             await app.alert_sync.flush()
             await wait_idle(app, pilot)
             row = daemon.row(1)
@@ -204,14 +194,13 @@ class TestHeartbeat:
     async def test_title_follows_the_heartbeat(self, server: SimServer, tmp_path: Path) -> None:
         db = tmp_path / "store.db"
         now = sim_now(server)  # 12:15 UTC
-        app = make_app(server, store_path=db)
-        async with app.run_test(size=SIZE) as pilot:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await _open_alerts(app, pilot)
             assert "daemon: not running" in _title(app)  # no store file yet
             assert not db.exists(), "reading must not create the store"
             daemon = FakeDaemon(db, app.config.agents[0].id)
             daemon.beat(now - 3)
-            assert app.alert_sync is not None
             await app.alert_sync.refresh()
             await wait_idle(app, pilot)
             assert "daemon: alive (pid 4242, 3s ago)" in _title(app)

@@ -12,22 +12,13 @@ from pf_tui.core.fleet.state import AgentInfo, FleetState
 from pf_tui.core.polling.results import DataType, EscrowSnapshot, Snapshot
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import EscrowNote
-
-INTERVALS = {
-    "balance": 10,
-    "positions": 5,
-    "pnl": 3,
-    "casino": 2,
-    "referrals": 30,
-    "escrows": 5,
-    "errors": 5,
-}
+from tests.tui.harness import POLL_INTERVALS
 
 
 def test_a_new_note_rebuilds_rows_of_unchanged_agents() -> None:
     clock = FakeClock()
     fleet = FleetState(
-        [AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=INTERVALS, clock=clock
+        [AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=POLL_INTERVALS, clock=clock
     )
     listed = Escrow(
         "esc_1",

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-
-import pytest
+from pathlib import Path
 
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.dialogs.filter import FilterDialog
 from pf_tui.tui.dialogs.help import HelpScreen
-from pf_tui.tui.keymap import APP_BINDINGS
+from pf_tui.tui.keymap import EVERY_BINDING
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.positions import PositionsTab
-from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimServer]:
-    """One frozen simulator for the module."""
-    with frozen_sim() as sim:
-        yield sim
+from tests.tui.harness import make_app, settle, settled, wait_idle
 
 
 def _column(app: PfApp, table_tab: type, column: str) -> list[str]:
@@ -33,10 +24,9 @@ def _column(app: PfApp, table_tab: type, column: str) -> list[str]:
 
 
 class TestTabs:
-    async def test_number_keys_switch_tabs(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_number_keys_switch_tabs(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             for key, tab in (
                 ("2", "positions"),
                 ("3", "fleet"),
@@ -50,10 +40,11 @@ class TestTabs:
 
 
 class TestFleetTable:
-    async def test_sort_keys_and_cursor_survives_updates(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_sort_keys_and_cursor_survives_updates(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("3")
             await wait_idle(app, pilot)
             table = app.query_one(FleetTab).table
@@ -83,10 +74,9 @@ class TestFleetTable:
             assert table.cursor_key == key
             assert table.sort_column == "balance" and not table.reverse
 
-    async def test_filter_and_clear(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_filter_and_clear(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("3", "slash")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, FilterDialog)
@@ -99,10 +89,9 @@ class TestFleetTable:
             await wait_idle(app, pilot)
             assert app.query_one(FleetTab).table.row_count == 8
 
-    async def test_drill_down_and_back(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_drill_down_and_back(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("3")
             await wait_idle(app, pilot)
             table = app.query_one(FleetTab).table
@@ -123,10 +112,9 @@ class TestFleetTable:
 
 
 class TestPolling:
-    async def test_refresh_and_pause(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_refresh_and_pause(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             before = server.sim.requests[-1][0]
             await pilot.press("r")
             await settle(app, pilot)
@@ -134,7 +122,7 @@ class TestPolling:
             assert server.sim.requests[-1][0] > before
             await pilot.press("p")
             await wait_idle(app, pilot)
-            assert app.paused and app.engine is not None and app.engine.poller.paused
+            assert app.paused and app.engine.poller.paused
             assert "PAUSED" in str(app.query_one("#status").render())
             await pilot.press("p")
             await wait_idle(app, pilot)
@@ -142,35 +130,34 @@ class TestPolling:
 
 
 class TestHelpAndPalette:
-    async def test_help_lists_every_binding(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_help_lists_every_binding(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("question_mark")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, HelpScreen)
             text = app.export_screenshot()
-            for binding in APP_BINDINGS:
+            for binding in EVERY_BINDING:
                 assert binding.id is not None and binding.id in text
             await pilot.press("escape")
             await wait_idle(app, pilot)
             assert not isinstance(app.screen, HelpScreen)
 
-    async def test_palette_runs_the_same_actions(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_palette_runs_the_same_actions(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("ctrl+p")
             await wait_idle(app, pilot)
             await pilot.press(*"Show Escrows", "enter")
             await wait_idle(app, pilot)
             assert app.active_tab == "escrows"
 
-    async def test_palette_search_for_filter_does_not_crash(self, server: SimServer) -> None:
+    async def test_palette_search_for_filter_does_not_crash(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
         # The filter key renders as "[/]", which Textual used to parse as markup (MarkupError).
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("ctrl+p")
             await wait_idle(app, pilot)
             await pilot.press(*"Filter")
@@ -179,10 +166,9 @@ class TestHelpAndPalette:
             await wait_idle(app, pilot)
             assert app.is_running
 
-    async def test_keymap_remaps_a_binding(self, server: SimServer) -> None:
-        app = make_app(server, keymap={"tab.fleet": "f3", "app.pause": "f9"})
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_keymap_remaps_a_binding(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path, keymap={"tab.fleet": "f3", "app.pause": "f9"})
+        async with settled(app) as pilot:
             await pilot.press("f3")
             await wait_idle(app, pilot)
             assert app.active_tab == "fleet"
@@ -195,10 +181,9 @@ class TestHelpAndPalette:
 
 
 class TestFrozen:
-    async def test_untouched_figures_stay_put(self, server: SimServer) -> None:
-        app = make_app(server)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+    async def test_untouched_figures_stay_put(self, server: SimServer, tmp_path: Path) -> None:
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             first = app.export_screenshot()
             ticks = app.ticks
             await pilot.press("r")  # a whole new round of polls of the same (paused) world

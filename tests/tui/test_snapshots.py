@@ -8,30 +8,20 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pf_tui.sim.http.server import SimServer
-from tests.tui.harness import SIZE, frozen_sim, make_app, settle, steady_cursor, wait_idle
+from tests.tui.harness import SIZE, make_app, settle, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
 SCREENSHOTS = ROOT / "screenshots"
 
 
-@pytest.fixture(autouse=True)
-def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
-    steady_cursor(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimServer]:
-    """One frozen simulator for every snapshot (reads do not change it)."""
-    with frozen_sim() as sim:
-        yield sim
+pytestmark = pytest.mark.usefixtures("steady_cursor")
 
 
 def _before(*keys: str, tab: str | None = None) -> Any:
@@ -48,29 +38,29 @@ def _before(*keys: str, tab: str | None = None) -> Any:
     return run_before
 
 
-def test_overview(snap_compare: Any, server: SimServer) -> None:
+def test_overview(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """Fleet cards with figures, sparkline and the 30-day P&L chart."""
-    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before())
+    assert snap_compare(make_app(server, tmp_path), terminal_size=SIZE, run_before=_before())
 
 
-def test_positions(snap_compare: Any, server: SimServer) -> None:
+def test_positions(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """Every open position of every agent."""
-    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="2"))
+    assert snap_compare(make_app(server, tmp_path), terminal_size=SIZE, run_before=_before(tab="2"))
 
 
-def test_fleet(snap_compare: Any, server: SimServer) -> None:
+def test_fleet(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """One row per agent."""
-    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="3"))
+    assert snap_compare(make_app(server, tmp_path), terminal_size=SIZE, run_before=_before(tab="3"))
 
 
-def test_escrows(snap_compare: Any, server: SimServer) -> None:
+def test_escrows(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """Active escrows with what their timeout will do."""
-    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="4"))
+    assert snap_compare(make_app(server, tmp_path), terminal_size=SIZE, run_before=_before(tab="4"))
 
 
-def test_alerts(snap_compare: Any, server: SimServer) -> None:
+def test_alerts(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """The alert log (empty on a healthy fleet: the pilot tests fill it with faults)."""
-    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before(tab="5"))
+    assert snap_compare(make_app(server, tmp_path), terminal_size=SIZE, run_before=_before(tab="5"))
 
 
 def test_alerts_daemon(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
@@ -79,7 +69,7 @@ def test_alerts_daemon(snap_compare: Any, server: SimServer, tmp_path: Path) -> 
 
     db = tmp_path / "store.db"
     now = server.sim.clock.now()
-    app = make_app(server, store_path=db)
+    app = make_app(server, tmp_path)
     agents = app.config.agents
     first, second = FakeDaemon(db, agents[0].id), FakeDaemon(db, agents[2].id)
     first.evaluate("40", now - 900)
@@ -93,40 +83,42 @@ def test_alerts_daemon(snap_compare: Any, server: SimServer, tmp_path: Path) -> 
     assert snap_compare(app, terminal_size=SIZE, run_before=_before(tab="5"))
 
 
-def test_help(snap_compare: Any, server: SimServer) -> None:
+def test_help(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """The ? screen lists every binding."""
-    assert snap_compare(make_app(server), terminal_size=SIZE, run_before=_before("question_mark"))
+    assert snap_compare(
+        make_app(server, tmp_path), terminal_size=SIZE, run_before=_before("question_mark")
+    )
 
 
-def test_filter_dialog(snap_compare: Any, server: SimServer) -> None:
+def test_filter_dialog(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """The / prompt over the Fleet tab, text typed."""
     assert snap_compare(
-        make_app(server),
+        make_app(server, tmp_path),
         terminal_size=SIZE,
         run_before=_before("slash", "t", "r", "e", "n", "d", tab="3"),
     )
 
 
-def test_filtered_fleet(snap_compare: Any, server: SimServer) -> None:
+def test_filtered_fleet(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """The Fleet tab filtered to trend agents."""
     assert snap_compare(
-        make_app(server),
+        make_app(server, tmp_path),
         terminal_size=SIZE,
         run_before=_before("slash", "t", "r", "e", "n", "d", "enter", tab="3"),
     )
 
 
-def test_palette(snap_compare: Any, server: SimServer) -> None:
+def test_palette(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """The command palette offering the key actions."""
     assert snap_compare(
-        make_app(server), terminal_size=SIZE, run_before=_before("ctrl+p", "t", "a", "b")
+        make_app(server, tmp_path), terminal_size=SIZE, run_before=_before("ctrl+p", "t", "a", "b")
     )
 
 
-def test_drill_down(snap_compare: Any, server: SimServer) -> None:
+def test_drill_down(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
     """Enter on a Fleet row: the Overview shows that one agent."""
     assert snap_compare(
-        make_app(server), terminal_size=SIZE, run_before=_before("down", "enter", tab="3")
+        make_app(server, tmp_path), terminal_size=SIZE, run_before=_before("down", "enter", tab="3")
     )
 
 

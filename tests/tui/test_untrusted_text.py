@@ -1,11 +1,14 @@
-"""Untrusted text stays text: markup typed by an agent shows as typed, escapes never reach the terminal."""
+"""Untrusted text stays text: markup typed by an agent shows as typed, escapes never reach the
+terminal."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +20,7 @@ from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.tui.tabs.escrows import EscrowsTab
 from pf_tui.tui.tabs.fleet import FleetTab
-from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+from tests.tui.harness import frozen_sim, make_app, settled, wait_idle
 
 MARKUP = ("[bold red]X[/]", "[@click=app.quit]q[/]", "[link='http://evil']x[/link]")
 CONTROLS = {
@@ -91,8 +94,8 @@ EVIL = "".join(MARKUP) + "".join(CONTROLS)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[SimServer]:
-    """A frozen simulator with an evil memo on one stream and an evil error body on positions."""
+def evil_server() -> Iterator[SimServer]:
+    """A frozen simulator with an evil memo on one escrow (the error body comes in the test)."""
     with frozen_sim() as sim:
         agents = fetch_demo_agents(sim.url)
         payer, payee = agents[0], agents[1]
@@ -110,13 +113,14 @@ def server() -> Iterator[SimServer]:
         yield sim
 
 
-async def test_evil_text_everywhere(server: SimServer) -> None:
+async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> None:
+    server = evil_server
     agents = fetch_demo_agents(server.url)
     labels = {agents[2]["agent_id"]: "label " + EVIL}
-    app = make_app(server, labels=labels)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        fault = httpx.post(
+    app = make_app(server, tmp_path, labels=labels)
+    async with settled(app) as pilot:
+        fault = await asyncio.to_thread(
+            httpx.post,
             f"{server.url}/_sim/faults",
             json={
                 "route": "/trading/v1/trade/positions",
@@ -140,7 +144,7 @@ async def test_evil_text_everywhere(server: SimServer) -> None:
                 await wait_idle(app, pilot)
                 screens[tab] = app.export_screenshot()
         finally:
-            httpx.delete(f"{server.url}/_sim/faults")
+            await asyncio.to_thread(httpx.delete, f"{server.url}/_sim/faults")
         assert app.is_running and app.return_code is None  # [@click=app.quit] did nothing
         for svg in screens.values():
             for char in FOREIGN:

@@ -1,24 +1,27 @@
-"""The console on a frozen simulator with a store of its own, and helpers to drive money keys."""
+"""Helpers to drive the money keys: a stream opened and shown, the simulator's request log."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import replace
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input
 
 from pf_tui import usd
-from pf_tui.config.model import StoreConfig
 from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.tabs.escrows import EscrowsTab
-from tests.tui.harness import make_app, wait_idle
+from tests.tui.harness import make_app, settled, wait_idle
 
 
 def plain(widget: Any) -> str:
@@ -28,24 +31,14 @@ def plain(widget: Any) -> str:
     return console.export_text()
 
 
-def money_app(server: SimServer, db: Path, **kwargs: Any) -> PfApp:
-    """The console with its store (and so its journal) at ``db``."""
-    app = make_app(server, **kwargs)
-    app.config = replace(app.config, store=StoreConfig(path=db))
-    app.money.config = app.config
-    return app
-
-
-def ui_config(app: PfApp, **ui: Any) -> None:
-    """Change ``[ui]`` money settings before the app runs."""
-    app.config = replace(app.config, ui=replace(app.config.ui, **ui))
-    app.money.config = app.config
-    app.money.max_action_usd = app.config.ui.max_action_usd
-    app.money.typed_confirm_usd = app.config.ui.typed_confirm_usd
+def fill(app: PfApp, values: Mapping[str, str]) -> None:
+    """Set the inputs of the dialog on screen, by id, as if the operator had typed them."""
+    for field, value in values.items():
+        app.screen.query_one(f"#{field}", Input).value = value
 
 
 def money_posts(url: str, since_seq: int = 0) -> list[dict[str, Any]]:
-    """Money-moving requests the simulator logged after ``since_seq`` (reads and controls left out)."""
+    """Money-moving requests the simulator logged after ``since_seq`` (no reads, no controls)."""
     reply = httpx.get(f"{url}/_sim/requests?since_seq={since_seq}", timeout=10)
     reply.raise_for_status()
     return [r for r in usd.loads(reply.content)["requests"] if r.get("method") == "POST"]
@@ -74,9 +67,9 @@ async def open_stream(
     payer: int = 0,
     payee: int = 1,
 ) -> Stream:
-    """A stream opened through the bridge (no dialog), for tests of the other keys."""
+    """A stream opened through the money desk (no dialog), for tests of the other keys."""
     ids = agent_ids(app)
-    preview = await app.money.preview(
+    preview = await app.desk.preview(
         OpenStream(
             ids[payer],
             ids[payee],
@@ -88,21 +81,19 @@ async def open_stream(
             mode=mode,
         )
     )
-    result = await app.money.execute(preview)
+    result = await app.desk.execute(preview)
     assert result.done, result
     assert preview.stream_id is not None
-    return app.money.engine.stream(preview.stream_id)
+    return app.desk.engine.stream(preview.stream_id)
 
 
-async def show_escrow(app: PfApp, pilot: Any, escrow_id: str) -> None:
+async def show_escrow(app: PfApp, pilot: Pilot[int], escrow_id: str) -> None:
     """Poll, show the Escrows tab and put the cursor on ``escrow_id``'s row."""
     app.action_refresh()
     view = app.query_one(EscrowsTab)
     for _ in range(100):
         await pilot.pause(0.05)
-        if app.fleet_view is not None and any(
-            e.key.endswith("/" + escrow_id) for e in app.fleet_view.escrows
-        ):
+        if any(e.escrow_id == escrow_id for e in app.fleet_view.escrows):
             break
     await pilot.press("4")
     await wait_idle(app, pilot)
@@ -127,7 +118,7 @@ def balance(server: SimServer, agent_id: str) -> Decimal:
     raise KeyError(agent_id)
 
 
-async def money_done(app: PfApp, pilot: Any) -> None:
+async def money_done(app: PfApp, pilot: Pilot[int]) -> None:
     """Wait (at most 10 s) until no money worker is running, then let the screen catch up."""
     for _ in range(200):
         if not any(w.group == "money" and not w.is_finished for w in app.workers):
@@ -136,3 +127,42 @@ async def money_done(app: PfApp, pilot: Any) -> None:
     else:
         raise AssertionError("a money action never finished")
     await wait_idle(app, pilot)
+
+
+@dataclass(frozen=True)
+class StreamScene:
+    """A settled console with a stream of its own, its escrow under the Escrows tab's cursor."""
+
+    app: PfApp
+    pilot: Pilot[int]
+    stream: Stream
+    url: str
+    seq: int
+    """The simulator's newest logged request once the scene was set: what the test sends after."""
+
+    def posts(self) -> list[dict[str, Any]]:
+        """Money-moving requests sent since the scene was set."""
+        return money_posts(self.url, self.seq)
+
+    def paths(self) -> list[str]:
+        """Their paths, in order."""
+        return [post["path"] for post in self.posts()]
+
+
+@asynccontextmanager
+async def stream_on_screen(
+    server: SimServer,
+    folder: Path,
+    *,
+    mode: StreamMode = StreamMode.NATIVE,
+    budget: str = "5",
+    batch: str = "1",
+    **app_options: Any,
+) -> AsyncIterator[StreamScene]:
+    """The opening of most money-key tests: the console settled on ``server`` with its store in
+    ``folder``, a stream opened through the desk, its escrow shown under the cursor."""
+    app = make_app(server, folder, **app_options)
+    async with settled(app) as pilot:
+        stream = await open_stream(app, mode=mode, budget=budget, batch=batch)
+        await show_escrow(app, pilot, str(stream.escrow_id))
+        yield StreamScene(app, pilot, stream, server.url, last_seq(server.url))

@@ -3,12 +3,17 @@ figures, key mashing, and each dialog's requests checked in the simulator's requ
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, RadioButton, RadioSet
 
-from pf_tui.core.money.types import RequestState, Resource, StreamMode, StreamState
+from pf_tui.clock import FrozenClock
+from pf_tui.core.money.types import RequestState, StreamMode, StreamState
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.commands import ActionCommands
@@ -17,18 +22,19 @@ from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
-from tests.tui.harness import SIZE, settle, wait_idle
+from pf_tui.tui.tabs.escrows import EscrowsTab
+from tests.tui.harness import make_app, settled, sim_now, wait_idle
 from tests.tui_actions.helpers import (
     agent_ids,
     balance,
+    fill,
     last_seq,
-    money_app,
     money_done,
     money_posts,
     open_stream,
     plain,
     show_escrow,
-    ui_config,
+    stream_on_screen,
 )
 
 
@@ -37,56 +43,48 @@ def error_text(app: PfApp) -> str:
     return plain(app.screen.query_one("#money-error"))
 
 
-async def release_dialog(app: PfApp, pilot: object, amount: str) -> None:
+async def release_dialog(app: PfApp, pilot: Pilot[int], amount: str) -> None:
     """``l``, then the amount, then Enter: the confirmation (or the form's refusal) is on screen."""
-    await pilot.press("l")  # type: ignore[attr-defined]
+    await pilot.press("l")
     await wait_idle(app, pilot)
     assert isinstance(app.screen, ReleaseDialog)
-    app.screen.query_one("#money-amount").value = amount  # type: ignore[attr-defined]
-    await pilot.press("enter")  # type: ignore[attr-defined]
+    fill(app, {"money-amount": amount})
+    await pilot.press("enter")
     await wait_idle(app, pilot)
+
+
+async def confirm(app: PfApp, pilot: Pilot[int]) -> None:
+    """``y`` on the confirmation, then wait for the money workers to finish."""
+    await pilot.press("y")
+    await wait_idle(app, pilot)
+    await money_done(app, pilot)
 
 
 class TestRelease:
     async def test_confirm_sends_exactly_the_preview_once(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             payee_before = balance(server, stream.payee)
-            seq = last_seq(server.url)
             await release_dialog(app, pilot, "0.50")
             dialog = app.screen
             assert isinstance(dialog, ConfirmMoneyDialog)
-            assert (
-                app.focused is not None and app.focused.id == "money-cancel"
-            )  # Cancel is the default
+            assert app.focused is not None and app.focused.id == "money-cancel"  # the default
             shown = plain(dialog.query_one("#money-preview-body"))
             preview = dialog.preview
             assert preview.amount == Decimal("0.50") and preview.fee == Decimal("0.005")
             for text in (preview.key, "release-partial", "$0.005", "$0.495", "native", '"amount"'):
                 assert text in shown, text
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
-            posts = money_posts(server.url, seq)
-            assert [p["path"] for p in posts] == [
-                f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"
-            ]
+            await confirm(app, pilot)
+            assert scene.paths() == [f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"]
             assert balance(server, stream.payee) - payee_before == Decimal("0.495")
-            assert app.money.engine.result(preview.key).done
-            assert app.money.engine.stream(stream.id).released == Decimal("0.50")
+            assert app.desk.engine.result(preview.key).done
+            assert app.desk.engine.stream(stream.id).released == Decimal("0.50")
 
     async def test_cancel_and_escape_send_nothing(self, server: SimServer, tmp_path: Path) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot = scene.app, scene.pilot
             await release_dialog(app, pilot, "0.50")
             await pilot.click("#money-cancel")
             await wait_idle(app, pilot)
@@ -95,66 +93,57 @@ class TestRelease:
             await pilot.press("escape")
             await wait_idle(app, pilot)
             assert not isinstance(app.screen, ConfirmMoneyDialog)
-            assert money_posts(server.url, seq) == []
-            assert app.money.audit_rows() == [
-                r for r in app.money.audit_rows() if r.op == "stream_create"
-            ]
+            assert scene.posts() == []
+            assert [r.op for r in app.desk.audit_rows()] == ["stream_create"]
 
     async def test_typed_confirmation_needs_the_amount(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        ui_config(app, typed_confirm_usd=Decimal("0.40"))
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        ui = {"typed_confirm_usd": Decimal("0.40")}
+        async with stream_on_screen(server, tmp_path, ui=ui) as scene:
+            app, pilot = scene.app, scene.pilot
             await release_dialog(app, pilot, "0.50")
             assert isinstance(app.screen, ConfirmMoneyDialog) and app.screen.typed
             await pilot.press("y")  # Cancel has focus, not the input: y is the confirm key
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
             assert "type the amount exactly" in error_text(app)
-            app.screen.query_one("#money-typed").focus()
+            typed = app.screen.query_one("#money-typed", Input)
+            typed.focus()
             for wrong in ("0.5", "0.49", "$0.50"):  # exactly as shown, nothing else
-                app.screen.query_one("#money-typed").value = ""  # type: ignore[attr-defined]
+                typed.value = ""
                 await pilot.press(*wrong, "enter")
                 await wait_idle(app, pilot)
                 assert isinstance(app.screen, ConfirmMoneyDialog), wrong
-            assert money_posts(server.url, seq) == []
-            app.screen.query_one("#money-typed").value = ""  # type: ignore[attr-defined]
+            assert scene.posts() == []
+            typed.value = ""
             await pilot.press(*"0.50", "enter")
             await wait_idle(app, pilot)
             await money_done(app, pilot)
-            assert len(money_posts(server.url, seq)) == 1
+            assert len(scene.posts()) == 1
 
     async def test_over_the_limit_is_refused_before_any_request(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        ui_config(app, max_action_usd=Decimal("1"), typed_confirm_usd=Decimal("1"))
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app, budget="5", mode=StreamMode.TRANCHE, batch="1")
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
-            await release_dialog(app, pilot, "1.50")
+        ui = {"max_action_usd": Decimal("1"), "typed_confirm_usd": Decimal("1")}
+        async with stream_on_screen(server, tmp_path, mode=StreamMode.TRANCHE, ui=ui) as scene:
+            app = scene.app
+            await release_dialog(app, scene.pilot, "1.50")
             assert isinstance(app.screen, ReleaseDialog)
             assert "over the limit" in error_text(app)
-            assert [r for r in money_posts(server.url, seq)] == []
-            assert len(app.money.audit_rows()) == 1  # the open only
+            assert scene.posts() == []
+            assert len(app.desk.audit_rows()) == 1  # the open only
 
 
 class TestGuards:
     async def test_read_only_hides_and_refuses_every_money_action(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db", read_only=True)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+        app = make_app(server, tmp_path, read_only=True)
+        async with settled(app) as pilot:
             await pilot.press("4")
             await wait_idle(app, pilot)
+            escrows = app.query_one(EscrowsTab)
             for action in (
                 "money_open",
                 "money_release",
@@ -164,31 +153,29 @@ class TestGuards:
                 "money_complete",
                 "money_faucet",
             ):
-                assert app.check_action(action, ()) is False, action
+                assert escrows.check_action(action, ()) is False, action
             assert app.check_action("money_audit", ()) is True
             seq = last_seq(server.url)
             for key in "olxdcfP":
                 await pilot.press(key)
                 await wait_idle(app, pilot)
                 assert not app.screen.is_modal
-            offered = [name for name, _, _ in ActionCommands(app.screen)._commands()]
-            assert "Refresh" in offered and not any(
-                n in offered for n in ("Release partial", "Open stream")
-            )
+            offered = [command.name for command in ActionCommands(app.screen).commands()]
+            assert "Refresh" in offered
+            assert not {"Release partial", "Open stream"} & set(offered)
             assert money_posts(server.url, seq) == []
 
     async def test_stale_figures_disable_the_money_keys(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            assert app.check_action("money_release", ()) is True
-            app.clock.at += 3600  # type: ignore[attr-defined]  # an hour with no poll: every figure is stale
-            assert app.check_action("money_release", ()) is None
-            assert "stale" in str(app.money_stale_reason())
+        clock = FrozenClock(sim_now(server))
+        async with stream_on_screen(server, tmp_path, clock=clock) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
+            escrows = app.query_one(EscrowsTab)
+            assert escrows.check_action("money_release", ()) is True
+            clock.at += 3600  # an hour with no poll: every figure is stale
+            assert escrows.check_action("money_release", ()) is None
+            assert "stale" in str(app.money_flow.stale_reason(stream.agent_id))
             await pilot.press("l")
             await wait_idle(app, pilot)
             assert not app.screen.is_modal
@@ -196,40 +183,32 @@ class TestGuards:
     async def test_key_mashing_gives_one_dialog_and_one_execution(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot = scene.app, scene.pilot
             await pilot.press(*"l" * 10)  # ten presses well inside 100 ms
             await wait_idle(app, pilot)
             assert sum(isinstance(s, ReleaseDialog) for s in app.screen_stack) == 1
-            amount = app.screen.query_one("#money-amount")
-            assert "l" not in amount.value  # type: ignore[attr-defined]
-            amount.value = "0.25"  # type: ignore[attr-defined]
+            amount = app.screen.query_one("#money-amount", Input)
+            assert "l" not in amount.value
+            amount.value = "0.25"
             await pilot.press(*["enter"] * 10)
             await wait_idle(app, pilot)
-            assert (
-                sum(isinstance(s, ConfirmMoneyDialog) for s in app.screen_stack) == 1
-            )  # Enter repeats did not cancel
+            # Enter repeats did not cancel the confirmation they opened.
+            assert sum(isinstance(s, ConfirmMoneyDialog) for s in app.screen_stack) == 1
             await pilot.press(*"y" * 10)
             await wait_idle(app, pilot)
             await money_done(app, pilot)
-            assert len(money_posts(server.url, seq)) == 1
-            assert [r.op for r in app.money.audit_rows()] == ["release_partial", "stream_create"]
+            assert len(scene.posts()) == 1
+            assert [r.op for r in app.desk.audit_rows()] == ["release_partial", "stream_create"]
 
     async def test_second_action_on_a_stream_in_flight_is_refused(
-        self, server: SimServer, tmp_path: Path
+        self, server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            app.money.engine._busy[Resource.stream(stream.id)] = "in-flight-intent"
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
+            monkeypatch.setattr(app.desk.engine, "busy", lambda stream_id: stream_id == stream.id)
             notes: list[str] = []
-            app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+            monkeypatch.setattr(app, "notify", lambda message, **_: notes.append(str(message)))
             await pilot.press("l")
             await wait_idle(app, pilot)
             assert not app.screen.is_modal
@@ -238,9 +217,8 @@ class TestGuards:
 
 class TestDialogs:
     async def test_open_stream_dialog(self, server: SimServer, tmp_path: Path) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("4")
             await wait_idle(app, pilot)
             ids = agent_ids(app)
@@ -249,34 +227,28 @@ class TestDialogs:
             await wait_idle(app, pilot)
             dialog = app.screen
             assert isinstance(dialog, OpenStreamDialog)
-            dialog.query_one("#money-payee").value = ids[2]  # type: ignore[attr-defined]
-            dialog.query_one("#money-rate").value = "0.02"  # type: ignore[attr-defined]
-            dialog.query_one("#money-budget").value = "3"  # type: ignore[attr-defined]
-            dialog.query_one("#money-memo").value = "[bold]data feed[/bold]"  # type: ignore[attr-defined]
+            fill(
+                app,
+                {
+                    "money-payee": ids[2],
+                    "money-rate": "0.02",
+                    "money-budget": "3",
+                    "money-memo": "[bold]data feed[/bold]",
+                },
+            )
             dialog.query_one("#money-budget").focus()
             await pilot.press("enter")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
             assert "[bold]data feed[/bold]" in plain(app.screen.query_one("#money-preview-body"))
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
-            posts = money_posts(server.url, seq)
-            assert [p["path"] for p in posts] == ["/escrow/api/v1/escrow"]
-            streams = app.money.engine.streams()
-            assert (
-                len(streams) == 1
-                and streams[0].payee == ids[2]
-                and streams[0].budget == Decimal("3")
-            )
+            await confirm(app, pilot)
+            assert [p["path"] for p in money_posts(server.url, seq)] == ["/escrow/api/v1/escrow"]
+            (stream,) = app.desk.engine.streams()
+            assert stream.payee == ids[2] and stream.budget == Decimal("3")
 
     async def test_dispute_needs_a_reason(self, server: SimServer, tmp_path: Path) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             await pilot.press("d")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, DisputeDialog)
@@ -286,23 +258,15 @@ class TestDialogs:
             await pilot.press(*" - work never delivered", "enter")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
-            assert [p["path"] for p in money_posts(server.url, seq)] == [
-                f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"
-            ]
-            assert app.money.audit_rows()[0].state == "done"
+            await confirm(app, pilot)
+            assert scene.paths() == [f"/escrow/api/v1/escrow/{stream.escrow_id}/dispute"]
+            assert app.desk.audit_rows()[0].state == "done"
             # The stream record follows its escrow: disputed, and no key acts on it any more.
-            assert app.money.engine.stream(stream.id).state.value == "disputed"
+            assert app.desk.engine.stream(stream.id).state is StreamState.DISPUTED
 
     async def test_close_native_stream(self, server: SimServer, tmp_path: Path) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             await pilot.press("x")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, CloseDialog)
@@ -310,38 +274,29 @@ class TestDialogs:
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
             assert app.screen.preview.amount == Decimal("0.20")
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
+            await confirm(app, pilot)
             base = f"/escrow/api/v1/escrow/{stream.escrow_id}"
-            assert [p["path"] for p in money_posts(server.url, seq)] == [
-                f"{base}/release-partial",
-                f"{base}/close",
-            ]
-            assert app.money.engine.stream(stream.id).state is StreamState.CLOSED
+            assert scene.paths() == [f"{base}/release-partial", f"{base}/close"]
+            assert app.desk.engine.stream(stream.id).state is StreamState.CLOSED
 
     async def test_close_tranche_offers_the_three_choices(
         self, server: SimServer, tmp_path: Path
     ) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app, mode=StreamMode.TRANCHE, budget="3", batch="1")
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        async with stream_on_screen(server, tmp_path, mode=StreamMode.TRANCHE, budget="3") as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             await pilot.press("x")
             await wait_idle(app, pilot)
             dialog = app.screen
             assert isinstance(dialog, CloseDialog)
-            radios = dialog.query_one("#money-unearned")
+            radios = dialog.query_one("#money-unearned", RadioSet)
             assert radios.display
-            shown = " ".join(str(b.label) for b in radios.query("RadioButton"))
+            shown = " ".join(str(b.label) for b in radios.query(RadioButton))
             assert "$1.00" in shown and "$0.99" in shown
             dialog.query_one("#money-count").focus()
             await pilot.press("enter")
             await wait_idle(app, pilot)
             assert "choose what to do" in error_text(app)
-            dialog.query_one("#choice-overpay").value = True  # type: ignore[attr-defined]
+            dialog.query_one("#choice-overpay", RadioButton).value = True
             dialog.query_one("#money-count").focus()
             await pilot.press("enter")
             await wait_idle(app, pilot)
@@ -349,17 +304,12 @@ class TestDialogs:
             assert "each tranche pays its own 1% fee" in plain(
                 app.screen.query_one("#money-preview-body")
             )
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
-            assert [p["path"] for p in money_posts(server.url, seq)] == [
-                f"/escrow/escrow/release/{stream.escrow_id}"
-            ]
+            await confirm(app, pilot)
+            assert scene.paths() == [f"/escrow/escrow/release/{stream.escrow_id}"]
 
     async def test_faucet_and_audit(self, server: SimServer, tmp_path: Path) -> None:
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
             await pilot.press("3")
             await wait_idle(app, pilot)
             seq = last_seq(server.url)
@@ -367,9 +317,7 @@ class TestDialogs:
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
             assert app.screen.preview.requests[0].path == "/faucet/claim"
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
+            await confirm(app, pilot)
             assert [p["path"] for p in money_posts(server.url, seq)] == ["/faucet/faucet/claim"]
             await pilot.press("A")
             await wait_idle(app, pilot)
@@ -390,85 +338,65 @@ class TestOutcomes:
         """Every attempt of the release answered 503: the console says ``unknown`` (status line,
         audit) instead of done or failed, since a 503 does not prove nothing happened; once the
         service is back the next poll reconciles it to done with one execution on the server."""
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            seq = last_seq(server.url)
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             path = f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"
             rule = {"route": path, "method": "POST", "kind": "error", "status": 503, "rate": 1}
-            httpx.post(f"{server.url}/_sim/faults", json=rule, timeout=10).raise_for_status()
+            faults = f"{server.url}/_sim/faults"
+            (await asyncio.to_thread(httpx.post, faults, json=rule, timeout=10)).raise_for_status()
             try:
                 await release_dialog(app, pilot, "0.40")
-                preview = app.screen.preview  # type: ignore[attr-defined]
-                await pilot.press("y")
-                await wait_idle(app, pilot)
-                await money_done(app, pilot)
-                assert app.money.engine.result(preview.key).state is RequestState.UNKNOWN
+                dialog = app.screen
+                assert isinstance(dialog, ConfirmMoneyDialog)
+                preview = dialog.preview
+                await confirm(app, pilot)
+                assert app.desk.engine.result(preview.key).state is RequestState.UNKNOWN
                 status = app.query_one(MoneyStatus)
                 assert status.display and "1 money action(s) unknown" in plain(status)
-                assert app.money.audit_rows()[0].state == "unknown"
+                assert app.desk.audit_rows()[0].state == "unknown"
             finally:
-                httpx.delete(f"{server.url}/_sim/faults", timeout=10).raise_for_status()
+                (await asyncio.to_thread(httpx.delete, faults, timeout=10)).raise_for_status()
             app.action_refresh()  # the next poll reconciles
             for _ in range(100):
                 await pilot.pause(0.05)
-                if app.money.engine.result(preview.key).done:
+                if app.desk.engine.result(preview.key).done:
                     break
             await wait_idle(app, pilot)
-            assert app.money.engine.result(preview.key).done
+            assert app.desk.engine.result(preview.key).done
             assert not app.query_one(MoneyStatus).display
-            executed = [
-                p for p in money_posts(server.url, seq) if p["path"] == path and p["executed"]
-            ]
+            executed = [p for p in scene.posts() if p["path"] == path and p["executed"]]
             assert len(executed) == 1, (
                 executed
             )  # resent with the same key: replayed, not paid twice
-            assert app.money.engine.stream(stream.id).released == Decimal("0.40")
+            assert app.desk.engine.stream(stream.id).released == Decimal("0.40")
 
     async def test_tranche_escrow_shows_classic_and_its_refund(
         self, server: SimServer, tmp_path: Path
     ) -> None:
         """The docs list shows a tranche as a stream object; the Escrows tab still says what it is:
         classic, and its timeout refunds the payer (it does not pay the payee)."""
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app, mode=StreamMode.TRANCHE)
-            await show_escrow(app, pilot, str(stream.escrow_id))
-            assert app.fleet_view is not None
-            row = next(
-                e for e in app.fleet_view.escrows if e.key.endswith("/" + str(stream.escrow_id))
-            )
-            assert (
-                row.dialect == "classic" and not row.timeout_pays_payee and row.rate == "$0.05/call"
-            )
+        async with stream_on_screen(server, tmp_path, mode=StreamMode.TRANCHE) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
+            row = next(e for e in app.fleet_view.escrows if e.escrow_id == stream.escrow_id)
+            assert row.dialect == "classic" and not row.timeout_pays_payee
+            assert row.rate == "$0.05/call"
             native = await open_stream(app, mode=StreamMode.NATIVE)
             await show_escrow(app, pilot, str(native.escrow_id))
-            row = next(
-                e for e in app.fleet_view.escrows if e.key.endswith("/" + str(native.escrow_id))
-            )
+            row = next(e for e in app.fleet_view.escrows if e.escrow_id == native.escrow_id)
             assert row.dialect == "streaming" and row.timeout_pays_payee
 
     async def test_payee_marks_a_tranche_complete(self, server: SimServer, tmp_path: Path) -> None:
         """c on a tranche between two watched agents: one ``complete`` sent with the payee's key;
         the money stays in escrow until the payer releases it."""
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app, mode=StreamMode.TRANCHE)
-            await show_escrow(app, pilot, str(stream.escrow_id))
+        async with stream_on_screen(server, tmp_path, mode=StreamMode.TRANCHE) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             payee_before = balance(server, stream.payee)
-            seq = last_seq(server.url)
             await pilot.press("c")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
             assert app.screen.preview.agent_id == stream.payee
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
-            posts = money_posts(server.url, seq)
+            await confirm(app, pilot)
+            posts = scene.posts()
             assert [p["path"] for p in posts] == [f"/escrow/escrow/complete/{stream.escrow_id}"]
             assert posts[0]["agent_id"] == stream.payee
             assert balance(server, stream.payee) == payee_before
@@ -478,22 +406,16 @@ class TestOutcomes:
     ) -> None:
         """Close a tranche stream choosing "leave": the stream is closed but its funded tranche is
         live on the server; d disputes that escrow as a plain classic escrow."""
-        app = money_app(server, tmp_path / "s.db")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            stream = await open_stream(app, mode=StreamMode.TRANCHE, budget="3", batch="1")
-            await show_escrow(app, pilot, str(stream.escrow_id))
+        async with stream_on_screen(server, tmp_path, mode=StreamMode.TRANCHE, budget="3") as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
             await pilot.press("x")
             await wait_idle(app, pilot)
-            dialog = app.screen
-            dialog.query_one("#choice-leave").value = True  # type: ignore[attr-defined]
-            dialog.query_one("#money-count").focus()
+            app.screen.query_one("#choice-leave", RadioButton).value = True
+            app.screen.query_one("#money-count").focus()
             await pilot.press("enter")
             await wait_idle(app, pilot)
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
-            assert app.money.engine.stream(stream.id).state.final
+            await confirm(app, pilot)
+            assert app.desk.engine.stream(stream.id).state.final
             await show_escrow(app, pilot, str(stream.escrow_id))
             seq = last_seq(server.url)
             await pilot.press("d")
@@ -502,9 +424,7 @@ class TestOutcomes:
             await pilot.press(*"payee stopped delivering", "enter")
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog), error_text(app)
-            await pilot.press("y")
-            await wait_idle(app, pilot)
-            await money_done(app, pilot)
+            await confirm(app, pilot)
             assert [p["path"] for p in money_posts(server.url, seq)] == [
                 f"/escrow/escrow/dispute/{stream.escrow_id}"
             ]

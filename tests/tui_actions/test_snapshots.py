@@ -17,21 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import RadioButton
 
 from pf_tui.core.money.types import StreamMode
+from pf_tui.demo import fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
-from tests.tui.harness import SIZE, frozen_sim, settle, steady_cursor, wait_idle
-from tests.tui_actions.helpers import money_app, money_done, open_stream, show_escrow, ui_config
+from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+from tests.tui_actions.helpers import fill as fill_fields
+from tests.tui_actions.helpers import money_done, open_stream, show_escrow
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
 SCREENSHOTS = ROOT / "screenshots" / "actions"
 
 
-@pytest.fixture(autouse=True)
-def _steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
-    steady_cursor(monkeypatch)
+pytestmark = pytest.mark.usefixtures("steady_cursor", "fixed_keys", "fixed_operator")
 
 
 @pytest.fixture
@@ -41,20 +42,31 @@ def fresh() -> Iterator[SimServer]:
         yield sim
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def fixed_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Idempotency keys and stream ids from a counter, not the system's randomness."""
     counter = iter(range(1, 1_000_000))
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=(0x5EED << 96) + next(counter)))
 
 
-def app_for(server: SimServer, tmp_path: Path, **ui: Any) -> PfApp:
-    """The console with its own store, a fixed operator and optional ``[ui]`` limits."""
-    app = money_app(server, tmp_path / "s.db")
-    app.money._operator = "operator via ssh 192.0.2.7"
-    if ui:
-        ui_config(app, **ui)
-    return app
+@pytest.fixture
+def fixed_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal's operator is whoever runs the tests: the audit view shows this one instead."""
+    monkeypatch.setenv("USER", "operator")
+    monkeypatch.setenv("SSH_CLIENT", "192.0.2.7 50000 22")
+
+
+@pytest.fixture
+def lasting_toasts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Toasts stay up until the screenshot. A snapshot that shows a toast otherwise depends on
+    the machine's speed: the audit view's first "done" toast (4 s) expired before the screenshot
+    on a loaded machine."""
+    notify = PfApp.notify
+
+    def lasting(self: PfApp, message: str, **options: Any) -> None:
+        notify(self, message, **{**options, "timeout": 600})
+
+    monkeypatch.setattr(PfApp, "notify", lasting)
 
 
 Step = Callable[[PfApp, Any], Awaitable[None]]
@@ -69,7 +81,8 @@ def before(
     tab: str = "4",
     extra: Step | None = None,
 ) -> Any:
-    """Settle, maybe open a stream and put the cursor on it, press ``keys``, fill fields, press ``then``."""
+    """Settle, maybe open a stream and put the cursor on it, press ``keys``, fill fields, then
+    press ``then``."""
 
     async def run_before(pilot: Any) -> None:
         app = pilot.app
@@ -85,8 +98,7 @@ def before(
         for key in keys:
             await pilot.press(key)
             await wait_idle(app, pilot)
-        for field, value in (fill or {}).items():
-            app.screen.query_one(f"#{field}").value = value
+        fill_fields(app, fill or {})
         for key in then:
             await pilot.press(key)
             await wait_idle(app, pilot)
@@ -97,11 +109,9 @@ def before(
 
 def test_open_stream_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """o: the open-stream form, filled in (payee typed as an id)."""
-    ids = [
-        a["agent_id"] for a in __import__("httpx").get(f"{fresh.url}/_sim/agents").json()["agents"]
-    ]
+    ids = [agent["agent_id"] for agent in fetch_demo_agents(fresh.url)]
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(
             keys=("o",),
@@ -119,7 +129,7 @@ def test_open_stream_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path)
 def test_release_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """l: the release form over a native stream, amount typed."""
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}),
     )
@@ -128,7 +138,7 @@ def test_release_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> 
 def test_release_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """The confirmation: requests, fee, payee nets, balances, dialect, key; Cancel focused."""
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(
             stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)
@@ -139,7 +149,7 @@ def test_release_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) ->
 def test_typed_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """Above [ui] typed_confirm_usd the amount must be typed."""
     assert snap_compare(
-        app_for(fresh, tmp_path, typed_confirm_usd=Decimal("0.25")),
+        make_app(fresh, tmp_path, ui={"typed_confirm_usd": Decimal("0.25")}),
         terminal_size=SIZE,
         run_before=before(
             stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)
@@ -150,7 +160,7 @@ def test_typed_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> N
 def test_close_tranche_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """x on a tranche stream: the three choices for the unearned tranche, with amounts."""
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(stream=StreamMode.TRANCHE, keys=("x",)),
     )
@@ -162,11 +172,11 @@ def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Pa
     async def choose(app: PfApp, pilot: Any) -> None:
         await pilot.press("x")
         await wait_idle(app, pilot)
-        app.screen.query_one("#choice-overpay").value = True
+        app.screen.query_one("#choice-overpay", RadioButton).value = True
         app.screen.query_one("#money-count").focus()
 
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(stream=StreamMode.TRANCHE, extra=choose, then=("enter",)),
     )
@@ -175,7 +185,7 @@ def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Pa
 def test_dispute_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """d: the dispute form, a reason too short refused."""
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(stream=StreamMode.NATIVE, keys=("d", "s", "h", "o", "r", "t", "enter")),
     )
@@ -184,7 +194,7 @@ def test_dispute_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> 
 def test_complete_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """c on a tranche (a classic escrow between two watched agents): the payee marks it complete."""
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(stream=StreamMode.TRANCHE, keys=("c",)),
     )
@@ -193,10 +203,11 @@ def test_complete_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -
 def test_faucet_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """f on the Fleet tab: the faucet claim for the agent under the cursor."""
     assert snap_compare(
-        app_for(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",))
+        make_app(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",))
     )
 
 
+@pytest.mark.usefixtures("lasting_toasts")
 def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
     """A after an open, a release and a close: every journaled request, read-only."""
 
@@ -205,15 +216,14 @@ def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None
             for key in keys:
                 await pilot.press(key)
                 await wait_idle(app, pilot)
-            for field, value in fill.items():
-                app.screen.query_one(f"#{field}").value = value
+            fill_fields(app, fill)
             await pilot.press("enter")
             await wait_idle(app, pilot)
             await pilot.press("y")
             await money_done(app, pilot)
 
     assert snap_compare(
-        app_for(fresh, tmp_path),
+        make_app(fresh, tmp_path),
         terminal_size=SIZE,
         run_before=before(stream=StreamMode.NATIVE, extra=act, keys=("A",)),
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from pf_tui.tui.keymap import APP_BINDINGS, TABLE_NAVIGATION, effective_keys
+from pf_tui.tui.keymap import EVERY_BINDING, TABLE_NAVIGATION, effective_keys
 
 
 def help_table(keymap: dict[str, str]) -> Table:
@@ -20,7 +22,7 @@ def help_table(keymap: dict[str, str]) -> Table:
     table.add_column("Action", no_wrap=True)
     table.add_column("What it does", ratio=1)
     table.add_column("Id", style="dim", no_wrap=True)
-    for binding in APP_BINDINGS:
+    for binding in EVERY_BINDING:
         table.add_row(
             Text(effective_keys(binding, keymap)),
             Text(binding.description),
@@ -35,7 +37,7 @@ def help_table(keymap: dict[str, str]) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Lists every key; any of escape, q or ? closes it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,q,question_mark",
             "dismiss_help",

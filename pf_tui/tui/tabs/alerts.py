@@ -7,16 +7,17 @@ store side by side, and on its title line whether the daemon is alive.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
-from pf_tui.tui import format as fmt
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.views import times
 from pf_tui.views.alert_log import AlertEntry, AlertLog
 from pf_tui.views.daemon_alerts import DaemonStatus
 
@@ -31,15 +32,6 @@ COLUMNS = (
 )
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 class AlertsTab(TableTab):
     """The log of staleness and API-error events (and, later, rule alerts)."""
 
@@ -47,7 +39,7 @@ class AlertsTab(TableTab):
     SORT = "time"
     REVERSE = True
     NOUN = "alerts"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "a",
             "acknowledge",
@@ -84,13 +76,13 @@ class AlertsTab(TableTab):
         )
         duration = entry.duration(frame.now)
         cells = (
-            Text(fmt.clock_time(entry.started_at, frame.now), end=""),
+            Text(times.clock_time(entry.started_at, frame.now), end=""),
             Text(entry.severity, style=sev_style, end=""),
             safe(entry.agent_label),
             Text(entry.rule, end=""),
             safe(entry.value, limit=300),
             Text(state, style=state_style, end=""),
-            Text(_duration(duration), justify="right", end=""),
+            Text(times.duration(duration), justify="right", end=""),
         )
         sort = (
             entry.started_at,

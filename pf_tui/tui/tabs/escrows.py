@@ -1,17 +1,27 @@
-"""Escrows tab: active escrows and streams of all agents, with what each timeout will do."""
+"""Escrows tab: active escrows and streams of all agents, with what each timeout will do.
+
+It owns the money keys that act on an escrow (open, release, pause, close, dispute, complete)
+and the faucet: each hands the escrow under the cursor to the app's
+:class:`~pf_tui.tui.dialogs.money.flow.MoneyFlow`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import BindingType
 
 from pf_tui.tui import format as fmt
+from pf_tui.tui.dialogs.money.flow import MoneyFlow
+from pf_tui.tui.keymap import ESCROW_BINDINGS, FAUCET_BINDING
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
 from pf_tui.tui.widgets.sparkline import progress_bar
+from pf_tui.views import times
 from pf_tui.views.model import EscrowView
 
 COLUMNS = (
@@ -30,16 +40,11 @@ BAR = 4
 DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
 
 
-def _right(text: Text) -> Text:
-    text.justify = "right"
-    return text
-
-
 def timeout_text(escrow: EscrowView, now: float) -> str:
     """What the timeout will do and when, under the header "At timeout": ``refunds you 14:00`` /
     ``pays payee Mar 03 14:00``. Short enough that another day's date and time fit 120 columns
     (production timeouts are a day or more away, so the date is the usual case)."""
-    when = fmt.clock_time(escrow.next_at, now)
+    when = times.clock_time(escrow.next_at, now)
     if escrow.next_at is None:
         return "-"
     if escrow.timeout_pays_payee:
@@ -53,10 +58,13 @@ class EscrowsTab(TableTab):
     COLUMNS = COLUMNS
     SORT = "timeout"
     NOUN = "active escrows"
+    BINDINGS: ClassVar[list[BindingType]] = [*ESCROW_BINDINGS, FAUCET_BINDING]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, money_flow: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.money_flow = money_flow
         self._cache: dict[str, tuple[EscrowView, str, Row]] = {}
+        """Per shown row: the escrow it was built from, its timeout text, the row."""
 
     def rows(self, frame: Frame) -> Mapping[str, Row]:
         """One row per escrow, rebuilt when it changed (or the day of its timeout display did)."""
@@ -99,8 +107,8 @@ class EscrowsTab(TableTab):
             safe(escrow.payee),
             safe(escrow.memo, limit=80),
             safe(escrow.rate or "-"),
-            _right(fmt.usd(escrow.amount, tones)),
-            _right(fmt.usd(escrow.released, tones)),
+            fmt.right(fmt.usd(escrow.amount, tones)),
+            fmt.right(fmt.usd(escrow.released, tones)),
             remaining,
             safe(escrow.state, style=state_style),
             Text(timeout, style=timeout_style, end=""),
@@ -118,5 +126,53 @@ class EscrowsTab(TableTab):
             escrow.next_at,
             escrow.dialect,
         )
-        search = f"{escrow.agent_label} {escrow.agent_id} {escrow.payee} {escrow.memo} {escrow.state}".lower()
+        search = " ".join(
+            (escrow.agent_label, escrow.agent_id, escrow.payee, escrow.memo, escrow.state)
+        ).lower()
         return Row(cells, sort, search)
+
+    # ---- the money keys --------------------------------------------------------------------
+
+    def cursor_escrow(self) -> EscrowView | None:
+        """The escrow of the row under the cursor, as last drawn."""
+        key = self.table.cursor_key
+        hit = self._cache.get(key) if key is not None else None
+        return hit[0] if hit is not None else None
+
+    def _cursor_agent(self) -> str | None:
+        escrow = self.cursor_escrow()
+        return escrow.agent_id if escrow is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Money keys only while this tab is on screen and not read-only; off while stale."""
+        if action.startswith("money_"):
+            return self.money_flow.key_state("escrows", self._cursor_agent())
+        return True
+
+    def action_money_open(self) -> None:
+        """Open a stream from the row's agent (or the one drilled into)."""
+        self.money_flow.open_stream(self._cursor_agent())
+
+    def action_money_release(self) -> None:
+        """Pay what the row's stream owes."""
+        self.money_flow.release(self.cursor_escrow())
+
+    def action_money_pause(self) -> None:
+        """Pause or resume the row's stream."""
+        self.money_flow.pause(self.cursor_escrow())
+
+    def action_money_close(self) -> None:
+        """Close the row's stream."""
+        self.money_flow.close(self.cursor_escrow())
+
+    def action_money_dispute(self) -> None:
+        """Dispute the row's escrow."""
+        self.money_flow.dispute(self.cursor_escrow())
+
+    def action_money_complete(self) -> None:
+        """As its payee, mark the row's escrow complete."""
+        self.money_flow.complete(self.cursor_escrow())
+
+    def action_money_faucet(self) -> None:
+        """Claim the faucet for the row's agent."""
+        self.money_flow.faucet(self._cursor_agent())

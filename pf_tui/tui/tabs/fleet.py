@@ -1,18 +1,24 @@
-"""Fleet tab: one row per agent, usable at 1,000 agents; Enter drills into the agent."""
+"""Fleet tab: one row per agent, usable at 1,000 agents; Enter drills into the agent, the
+faucet key claims for the agent under the cursor."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from pf_tui.tui import format as fmt
+from pf_tui.tui.dialogs.money.flow import MoneyFlow
+from pf_tui.tui.keymap import FAUCET_BINDING
 from pf_tui.tui.messages import AgentChosen
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+from pf_tui.views import times
 from pf_tui.views.model import AgentView
 
 COLUMNS = (
@@ -29,18 +35,13 @@ COLUMNS = (
 AGE = 7
 
 
-def _right(text: Text) -> Text:
-    text.justify = "right"
-    return text
-
-
 class FleetTab(TableTab):
     """All agents; a row is rebuilt only when that agent's view object changed."""
 
     COLUMNS = COLUMNS
     SORT = "label"
     NOUN = "agents"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",
             "drill",
@@ -48,12 +49,14 @@ class FleetTab(TableTab):
             id="fleet.drill",
             tooltip="Show only this agent on every tab",
         ),
+        FAUCET_BINDING,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, money_flow: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.money_flow = money_flow
         self._cache: dict[str, tuple[AgentView, Row]] = {}
-        self._age_cells: dict[tuple[str, bool, str], Text] = {}
+        self._age_cells: dict[tuple[str, bool, Style], Text] = {}
         """One shared cell per distinct age text: a second later hundreds of agents show the
         same ``4s``, and a shared cell is neither built nor compared twice."""
 
@@ -63,21 +66,22 @@ class FleetTab(TableTab):
         out: dict[str, Row] = {}
         for agent in frame.view.agents:
             hit = self._cache.get(agent.agent_id)
-            age_key = (fmt.age(agent.updated_at, frame.now), agent.stale, tones.warn)
+            age_key = (times.age(agent.updated_at, frame.now), agent.stale, tones.warn)
             age_cell = self._age_cells.get(age_key)
             if age_cell is None:
                 if len(self._age_cells) > 4096:
                     self._age_cells.clear()
-                age_cell = _right(Text(age_key[0], style=tones.warn if agent.stale else "", end=""))
+                style = tones.warn if agent.stale else ""
+                age_cell = fmt.right(Text(age_key[0], style=style, end=""))
                 self._age_cells[age_key] = age_cell
             if hit is not None and hit[0] is agent and hit[1].cells[AGE] is age_cell:
                 out[agent.agent_id] = hit[1]
                 continue
             if hit is not None and hit[0] is agent:
-                cells = hit[1].cells[:AGE] + (age_cell,) + hit[1].cells[AGE + 1 :]
+                cells = (*hit[1].cells[:AGE], age_cell, *hit[1].cells[AGE + 1 :])
                 row = Row(
                     cells,
-                    hit[1].sort[:AGE] + (agent.updated_at,) + hit[1].sort[AGE + 1 :],
+                    (*hit[1].sort[:AGE], agent.updated_at, *hit[1].sort[AGE + 1 :]),
                     hit[1].search,
                 )
             else:
@@ -100,17 +104,17 @@ class FleetTab(TableTab):
         cells = (
             safe(agent.label),
             safe(agent.strategy),
-            _right(fmt.usd(agent.balance, tones)),
-            _right(fmt.usd(agent.pnl_total, tones, signed=True)),
-            _right(
+            fmt.right(fmt.usd(agent.balance, tones)),
+            fmt.right(fmt.usd(agent.pnl_total, tones, signed=True)),
+            fmt.right(
                 fmt.pct(
                     agent.pnl_pct / 100 if agent.pnl_pct is not None else None, tones, signed=True
                 )
             ),
-            _right(
+            fmt.right(
                 Text("-" if agent.open_positions is None else str(agent.open_positions), end="")
             ),
-            _right(fmt.pct(agent.error_rate)),
+            fmt.right(fmt.pct(agent.error_rate)),
             age_cell,
             status_cell,
         )
@@ -138,3 +142,13 @@ class FleetTab(TableTab):
         """Enter (or a click) on a row drills into that agent."""
         event.stop()
         self.post_message(AgentChosen(str(event.row_key.value)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The faucet only while this tab is on screen and not read-only; off while stale."""
+        if action == "money_faucet":
+            return self.money_flow.key_state("fleet", self.table.cursor_key)
+        return True
+
+    def action_money_faucet(self) -> None:
+        """Claim the faucet's dollar for the agent under the cursor (or the one drilled into)."""
+        self.money_flow.faucet(self.table.cursor_key)

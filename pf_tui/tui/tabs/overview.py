@@ -12,6 +12,7 @@ from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.widgets.chart import DailyChart
 from pf_tui.tui.widgets.metric_card import MetricCard
+from pf_tui.views import times
 from pf_tui.views.model import AgentView
 
 CARDS = (
@@ -100,7 +101,7 @@ class OverviewTab(VerticalScroll):
         )
         api_style = tones.bad if (scope.error_rate or 0) > 0.05 else ""
         card("api").show(
-            Text(f"p95 {fmt.ms(scope.latency_p95_ms)}", end=""),
+            Text(f"p95 {times.ms(scope.latency_p95_ms)}", end=""),
             Text.assemble("errors ", fmt.pct(scope.error_rate), style=api_style),
         )
         card("escrow").show(
@@ -136,7 +137,7 @@ class OverviewTab(VerticalScroll):
             Text("stale" if scope.stale else "fresh", style=stale_style, end=""),
             Text.assemble(
                 "age ",
-                fmt.age(scope.updated_at, frame.now),
+                times.age(scope.updated_at, frame.now),
                 "  ",
                 safe(scope.stale_reason, limit=40),
             ),

@@ -26,11 +26,6 @@ COLUMNS = (
 )
 
 
-def _right(text: Text) -> Text:
-    text.justify = "right"
-    return text
-
-
 class PositionsTab(TableTab):
     """Open positions, keyed by agent and position id, diffed every tick."""
 
@@ -60,14 +55,14 @@ class PositionsTab(TableTab):
                         safe(pos.agent_label),
                         safe(pos.pair),
                         safe(pos.side, style=side_style),
-                        _right(fmt.number(pos.size)),
-                        _right(fmt.number(pos.entry, dp=4)),
-                        _right(fmt.number(pos.current, dp=4)),
-                        _right(fmt.usd(pos.unrealized_pnl, tones, signed=True)),
-                        _right(
+                        fmt.right(fmt.number(pos.size)),
+                        fmt.right(fmt.number(pos.entry, dp=4)),
+                        fmt.right(fmt.number(pos.current, dp=4)),
+                        fmt.right(fmt.usd(pos.unrealized_pnl, tones, signed=True)),
+                        fmt.right(
                             Text(f"{pos.leverage:g}x" if pos.leverage is not None else "-", end="")
                         ),
-                        _right(fmt.number(pos.liquidation, dp=4)),
+                        fmt.right(fmt.number(pos.liquidation, dp=4)),
                     ),
                     sort=(
                         pos.agent_label.lower(),

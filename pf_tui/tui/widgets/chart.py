@@ -43,7 +43,7 @@ class DailyChart(PlotextPlot):
             ys = [float(v) for _, v in points]
             plt.plot(xs, ys, marker=self._marker)
             picks = sorted({0, len(xs) // 4, len(xs) // 2, 3 * len(xs) // 4, len(xs) - 1})
-            plt.xticks(picks, [points[i][0][5:] for i in picks])
+            plt.xticks([float(i) for i in picks], [points[i][0][5:] for i in picks])
         else:
             plt.title(f"{label}: waiting for the P&L history")
         self.refresh()

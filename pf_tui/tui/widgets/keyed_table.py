@@ -1,23 +1,31 @@
 """A DataTable that is diffed by row key on every tick, never cleared and refilled.
 
 The dolphie pattern (STYLE.md): inside one ``batch_update`` remove the keys that went away,
-``update_cell`` only the cells whose text or style changed, add the new rows, then sort once, and
-only when needed. The cursor stays on the same row (by key) and the chosen sort survives every
-poll. Filtering (``/``) hides rows by removing them from the table while their data is kept.
+write only the cells whose text or style changed, add the new rows, then sort once, and only when
+needed. The cursor stays on the same row (by key) and the chosen sort survives every poll.
+Filtering (``/``) hides rows by removing them from the table while their data is kept.
+
+Changed cells and the row order are written into the DataTable's own state, with one refresh for
+all of them: the only way a 1,000-agent tick fits a frame. Those writes go through
+:mod:`pf_tui.tui.widgets.datatable_internals`, the one module that knows DataTable's privates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import ClassVar
 
-from rich.text import Text
-from textual._two_way_dict import TwoWayDict
-from textual.binding import Binding
-from textual.message import Message
+from rich.text import Span, Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+
+from pf_tui.tui.widgets import datatable_internals as internals
+
+SortValue = str | int | float | Decimal | None
+"""What a column sorts by (one type per column; ``None`` sorts last)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +43,12 @@ class Row:
     """One row's cells (in column order), sort values (same order) and filter text."""
 
     cells: tuple[Text, ...]
-    sort: tuple[Any, ...]
+    sort: tuple[SortValue, ...]
     search: str
     """Lower-case plain text the filter matches against."""
 
 
-def _signature(cell: Text) -> tuple[Any, ...]:
+def _signature(cell: Text) -> tuple[str, str, tuple[Span, ...]]:
     # Text.__eq__ ignores the base style, so a colour change alone would be missed.
     return (cell.plain, str(cell.style), tuple(cell.spans))
 
@@ -48,7 +56,7 @@ def _signature(cell: Text) -> tuple[Any, ...]:
 class KeyedTable(DataTable[Text]):
     """A row-cursor DataTable fed whole keyed snapshots through :meth:`apply`."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort", id="table.sort", tooltip="Sort by the next column"),
         Binding(
             "S",
@@ -59,15 +67,6 @@ class KeyedTable(DataTable[Text]):
             show=False,
         ),
     ]
-
-    class SortChanged(Message):
-        """The operator chose another sort column or direction."""
-
-        def __init__(self, table: KeyedTable, column: str, reverse: bool) -> None:
-            super().__init__()
-            self.table = table
-            self.column = column
-            self.reverse = reverse
 
     def __init__(
         self,
@@ -86,7 +85,7 @@ class KeyedTable(DataTable[Text]):
         self.filter_text = ""
         self._rows: dict[str, Row] = {}
         self._shown: dict[str, tuple[Text, ...]] = {}
-        """The cells last sent to the table per shown key (as built, before sort wrapping)."""
+        """The cells last sent to the table, per shown key."""
         self._needs_sort = True
         self._column_keys: tuple[ColumnKey, ...] = ()
         self._row_keys: dict[str, RowKey] = {}
@@ -116,11 +115,6 @@ class KeyedTable(DataTable[Text]):
         self._rows = dict(rows)
         self._sync()
 
-    def patch(self, rows: Mapping[str, Row]) -> None:
-        """Update or add some rows, keeping the others (cheaper than :meth:`apply` for a few)."""
-        self._rows.update(rows)
-        self._sync(only=rows.keys())
-
     def _matches(self, row: Row) -> bool:
         return not self.filter_text or self.filter_text in row.search
 
@@ -129,33 +123,24 @@ class KeyedTable(DataTable[Text]):
         del self._shown[key]
         del self._row_keys[key]
 
-    def _sync(self, only: Any = None) -> None:
+    def _sync(self) -> None:
         keep_key = self.cursor_key
-        wanted = {k: r for k, r in self._rows.items() if self._matches(r)} if only is None else None
+        wanted = {k: r for k, r in self._rows.items() if self._matches(r)}
         sort_index = self._index[self.sort_column]
         columns = self._column_keys
-        data = self._data
         row_keys = self._row_keys
         changed = False
         with self.app.batch_update():
-            if wanted is not None:
-                for key in [k for k in self._shown if k not in wanted]:
-                    self._remove(key)
-                items = wanted.items()
-            else:
-                items = ((k, self._rows[k]) for k in only)
-            for key, row in items:
-                if wanted is None and not self._matches(row):
-                    if key in self._shown:
-                        self._remove(key)
-                    continue
+            for key in [k for k in self._shown if k not in wanted]:
+                self._remove(key)
+            for key, row in wanted.items():
                 previous = self._shown.get(key)
                 if previous is None:
-                    self._row_keys[key] = self.add_row(*row.cells, key=key)
+                    row_keys[key] = self.add_row(*row.cells, key=key)
                     self._needs_sort = True
                 elif previous is not row.cells:
-                    cells = data[row_keys[key]]
-                    for i, (old, new) in enumerate(zip(previous, row.cells)):
+                    cells = internals.row_cells(self, row_keys[key])
+                    for i, (old, new) in enumerate(zip(previous, row.cells, strict=True)):
                         # Views reuse cell objects for unchanged figures: identity is the fast path.
                         if old is not new and _signature(old) != _signature(new):
                             # What update_cell does, without its per-cell refresh: at 1,000 rows
@@ -168,14 +153,12 @@ class KeyedTable(DataTable[Text]):
                             if column.auto_width and new.cell_len > column.content_width:
                                 # A figure grew wider than its column ($9.99 -> $12,345.67):
                                 # have the table measure it again, or it is drawn cut off.
-                                self._updated_cells.add(CellKey(row_keys[key], column_key))
-                                self._require_update_dimensions = True
+                                internals.remeasure(self, row_keys[key], column_key)
                             if i == sort_index:
                                 self._needs_sort = True
                 self._shown[key] = row.cells
             if changed:
-                self._update_count += 1
-                self.refresh()
+                internals.redraw(self)
             if self._needs_sort:
                 self._resort()
             self._restore_cursor(keep_key)
@@ -192,16 +175,15 @@ class KeyedTable(DataTable[Text]):
         missing = -1 if reverse else 1
         rows = self._rows
 
-        def key(row_key: str) -> tuple[int, Any]:
+        def key(row_key: str) -> tuple[int, SortValue]:
             value = rows[row_key].sort[index]
             return (missing, 0) if value is None else (0, value)
 
         if self._shown:
-            order = sorted(self._shown, key=key, reverse=reverse)
             row_keys = self._row_keys
-            self._row_locations = TwoWayDict({row_keys[k]: n for n, k in enumerate(order)})
-            self._update_count += 1
-            self.refresh()
+            internals.set_row_order(
+                self, (row_keys[k] for k in sorted(self._shown, key=key, reverse=reverse))
+            )
         self._needs_sort = False
 
     @property
@@ -239,18 +221,12 @@ class KeyedTable(DataTable[Text]):
         old = self.sort_column
         self.sort_column, self.reverse = column, reverse
         for name in {old, column}:
-            self.columns[self._column_key(name)].label = self._header(self.spec[self._index[name]])
+            index = self._index[name]
+            self.columns[self._column_keys[index]].label = self._header(self.spec[index])
         keep = self.cursor_key
         self._resort()
         self._restore_cursor(keep)
         self.refresh()
-        self.post_message(self.SortChanged(self, column, reverse))
-
-    def _column_key(self, name: str) -> Any:
-        for key in self.columns:
-            if key.value == name:
-                return key
-        raise KeyError(name)
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose text contains ``text`` (case-insensitive); empty shows all."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from pf_tui.tui.format import Tones, age
+from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.views.model import ServiceView
+from pf_tui.views.times import age
 
 _MARK = {"up": "ok", "degraded": "some failing", "down": "DOWN", "idle": "..."}
 

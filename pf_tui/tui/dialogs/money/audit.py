@@ -8,11 +8,11 @@ read-only: the journal is append-only and nothing here writes to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.usd import format_usd6
+from pf_tui.views import times
 from pf_tui.views.money_desk import AuditRow
 
 COLUMNS: tuple[tuple[str, int | None], ...] = (
@@ -43,11 +44,6 @@ SHORT_KIND = {
 }
 
 
-def when(at: float) -> str:
-    """``01-01 12:15:00`` (UTC; the detail line has the whole key, the journal the year)."""
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%m-%d %H:%M:%S")
-
-
 def result_text(row: AuditRow, tones: Tones) -> Text:
     """The request's state, coloured: done good, failed bad, anything unsettled a warning."""
     style = {"done": tones.good, "failed": tones.bad, "skipped": tones.muted}.get(
@@ -59,7 +55,7 @@ def result_text(row: AuditRow, tones: Tones) -> Text:
 class AuditScreen(ModalScreen[None]):
     """Every journaled money request; escape, q or A closes it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,q,A", "close_audit", "Close", id="audit.close", tooltip="Close the audit view"
         ),
@@ -88,7 +84,7 @@ class AuditScreen(ModalScreen[None]):
                 format_usd6(row.amount) if row.amount is not None else "-", justify="right", end=""
             )
             table.add_row(
-                Text(when(row.at), end=""),
+                Text(times.short_stamp(row.at), end=""),
                 safe(row.operator or "-"),
                 safe(
                     f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}"
@@ -113,10 +109,7 @@ class AuditScreen(ModalScreen[None]):
         key = event.row_key.value
         for row in self.rows:
             if row.key == key:
-                detail = Text(
-                    datetime.fromtimestamp(row.at, tz=UTC).strftime("%Y-%m-%d  key "),
-                    end="",
-                )
+                detail = Text(f"{times.date(row.at)}  key ", end="")
                 detail.append_text(safe(row.key))
                 detail.append("  operator ")
                 detail.append_text(safe(row.operator or "-"))

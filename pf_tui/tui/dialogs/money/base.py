@@ -9,11 +9,11 @@ The run ends at the first other key, so typing the same letter later on purpose 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -51,19 +51,21 @@ class RepeatGuard:
 class GuardedInput(Input):
     """An :class:`Input` that lets its money dialog swallow auto-repeated opening keys first."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """A repeat of the opening key is dropped before :class:`Input` would type it.
+
+        Handlers run subclass first; ``prevent_default`` stops the dispatch before Input's own.
+        """
         screen = self.screen
         if isinstance(screen, MoneyDialog) and screen.guard.swallow(event):
             event.stop()
             event.prevent_default()
-            return
-        await super()._on_key(event)
 
 
 class MoneyDialog(ModalScreen[ResultT]):
     """Base of the money dialogs: Escape cancels (dismisses with ``None``/``False``)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape",
             "cancel",
@@ -72,10 +74,11 @@ class MoneyDialog(ModalScreen[ResultT]):
             tooltip="Close without sending anything",
         )
     ]
-    CANCEL_RESULT: object = None
 
-    def __init__(self, *, opening_keys: Iterable[str] = ()) -> None:
+    def __init__(self, *, cancel_result: ResultT, opening_keys: Iterable[str] = ()) -> None:
+        """``cancel_result`` is what Escape (or Cancel) dismisses with: nothing is sent."""
         super().__init__()
+        self.cancel_result = cancel_result
         self.guard = RepeatGuard(opening_keys)
         self._finished = False
 
@@ -98,7 +101,7 @@ class MoneyDialog(ModalScreen[ResultT]):
 
     def action_cancel(self) -> None:
         """Escape: nothing is sent."""
-        self.finish(self.CANCEL_RESULT)  # type: ignore[arg-type]
+        self.finish(self.cancel_result)
 
     def show_error(self, message: str) -> None:
         """Put a refusal (core or input) under the form, as plain text."""

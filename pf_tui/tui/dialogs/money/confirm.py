@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Static
 
@@ -26,7 +28,7 @@ CONFIRM_KEY = "y"
 class ConfirmMoneyDialog(MoneyDialog[bool]):
     """``True`` to send the preview, ``False`` (the default) to send nothing."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *MoneyDialog.BINDINGS,
         Binding(
             CONFIRM_KEY,
@@ -36,7 +38,6 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
             tooltip="Send exactly what is shown",
         ),
     ]
-    CANCEL_RESULT = False
 
     def __init__(
         self,
@@ -46,7 +47,7 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
         max_usd: Decimal,
         opening_keys: Iterable[str] = (),
     ) -> None:
-        super().__init__(opening_keys=opening_keys)
+        super().__init__(cancel_result=False, opening_keys=opening_keys)
         self.preview = preview
         self.typed = typed
         self.max_usd = max_usd
@@ -74,15 +75,12 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
                 yield Button("Cancel", id="money-cancel")
                 yield Button(f"Confirm ({CONFIRM_KEY})", id="money-confirm", variant="error")
 
-    def on_mount(self, event: object) -> None:  # type: ignore[override]
+    def on_mount(self, event: events.Mount) -> None:
         """Cancel is the default: it has focus."""
-        super().on_mount(event)  # type: ignore[arg-type]
+        super().on_mount(event)
         self.query_one("#money-cancel", Button).focus()
         if self.preview.amount > self.max_usd:
-            self.show_error(
-                f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}"
-                " ([ui] max_action_usd): refused, nothing is sent"
-            )
+            self.show_error(f"{self._over_limit()} ([ui] max_action_usd): refused, nothing is sent")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The two buttons."""
@@ -100,17 +98,19 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
     def action_confirm(self) -> None:
         """Confirm, unless the amount is over the limit or was not typed exactly."""
         if self.preview.amount > self.max_usd:
-            self.show_error(
-                f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}: refused"
-            )
+            self.show_error(f"{self._over_limit()}: refused")
             return
         if self.preview.needs_choice:
             self.show_error("choose what to do with the unearned tranche first")
             return
-        if self.typed:
-            # Character for character: the point is that the operator read the amount.
-            if self.query_one("#money-typed", Input).value.strip() != self.expected:
-                self.show_error(f"type the amount exactly ({self.expected}) to confirm")
-                self.query_one("#money-typed", Input).focus()
-                return
+        # Character for character: the point is that the operator read the amount.
+        if self.typed and self.query_one("#money-typed", Input).value.strip() != self.expected:
+            self.show_error(f"type the amount exactly ({self.expected}) to confirm")
+            self.query_one("#money-typed", Input).focus()
+            return
         self.finish(True)
+
+    def _over_limit(self) -> str:
+        return (
+            f"{format_usd6(self.preview.amount)} is over the limit of {format_usd6(self.max_usd)}"
+        )

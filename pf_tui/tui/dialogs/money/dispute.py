@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -56,9 +57,9 @@ class DisputeDialog(MoneyForm):
             GuardedInput(placeholder=f"at least {MIN_REASON_CHARS} characters", id="money-reason"),
         )
 
-    def on_mount(self, event: object) -> None:  # type: ignore[override]
+    def on_mount(self, event: events.Mount) -> None:
         """Start in the reason."""
-        super().on_mount(event)  # type: ignore[arg-type]
+        super().on_mount(event)
         self.query_one("#money-reason", GuardedInput).focus()
 
     def build_intent(self) -> Intent:

@@ -22,7 +22,7 @@ from pf_tui.tui.dialogs.money.base import MoneyDialog, error_line
 from pf_tui.tui.sanitize import safe
 
 Previewer = Callable[[Intent], Awaitable[ActionPreview]]
-"""The bridge's ``preview``: an intent in, the exact requests out (or a typed refusal)."""
+"""The money desk's ``preview``: an intent in, the exact requests out (or a typed refusal)."""
 
 
 def choice_label(label: str, value: str) -> Text:
@@ -41,7 +41,7 @@ class MoneyForm(MoneyDialog["ActionPreview | None"]):
     TITLE = "Money action"
 
     def __init__(self, previewer: Previewer, *, opening_keys: Iterable[str] = ()) -> None:
-        super().__init__(opening_keys=opening_keys)
+        super().__init__(cancel_result=None, opening_keys=opening_keys)
         self.previewer = previewer
         self.busy = False
 
@@ -76,7 +76,7 @@ class MoneyForm(MoneyDialog["ActionPreview | None"]):
     def selected(self, field_id: str) -> object:
         """A select's value (``None`` when blank)."""
         value = self.query_one(f"#{field_id}", Select).value
-        return None if value is Select.BLANK else value
+        return None if value is Select.NULL else value
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         """Cancel or Preview."""

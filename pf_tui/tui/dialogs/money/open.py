@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Select
 
@@ -59,7 +60,7 @@ class OpenStreamDialog(MoneyForm):
             "Payer",
             Select(
                 options,
-                value=self.payer or Select.BLANK,
+                value=self.payer or Select.NULL,
                 allow_blank=self.payer is None,
                 id="money-agent-id",
             ),
@@ -98,9 +99,9 @@ class OpenStreamDialog(MoneyForm):
             ),
         )
 
-    def on_mount(self, event: object) -> None:  # type: ignore[override]
+    def on_mount(self, event: events.Mount) -> None:
         """Start in the payee choice."""
-        super().on_mount(event)  # type: ignore[arg-type]
+        super().on_mount(event)
         self.query_one("#money-payee-choice", Select).focus()
 
     def build_intent(self) -> Intent:

@@ -28,7 +28,8 @@ TITLES: dict[ActionKind, str] = {
 
 
 def dialect_text(preview: ActionPreview) -> str:
-    """``native (docs dialect, one escrow)`` / ``tranche (classic; each tranche pays 1%: $0.01)``."""
+    """``native (docs dialect, one escrow, ...)`` or ``tranche (classic escrows; each tranche
+    pays its own 1% fee: $0.01)``."""
     if preview.mode is StreamMode.TRANCHE:
         extra = (
             f"; each tranche pays its own 1% fee: {format_usd6(preview.tranche_fee)}"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Select, Static
 
@@ -30,12 +31,14 @@ from pf_tui.usd import fee_of, format_usd6, to_wire
 
 
 def stream_label(stream: Stream, labels: dict[str, str]) -> Text:
-    """``st_.. -> payee  $0.01/call  paid $1.00 of $5.00  (open, native)``; payee and memo untrusted."""
+    """``st_.. -> payee  $0.01/call  paid $1.00 of $5.00  (open, native)``; the payee is
+    untrusted."""
     text = safe(stream.id)
     text.append(" -> ")
     text.append_text(safe(labels.get(stream.payee, stream.payee), limit=24))
     text.append(
-        f"  {format_usd6(stream.rate)}/{stream.unit.value}  paid {format_usd6(stream.released)} of {format_usd6(stream.budget)}"
+        f"  {format_usd6(stream.rate)}/{stream.unit.value}"
+        f"  paid {format_usd6(stream.released)} of {format_usd6(stream.budget)}"
         f"  ({stream.state.value}, {stream.mode.value})"
     )
     return text
@@ -65,7 +68,7 @@ class _StreamForm(MoneyForm):
         options = [(stream_label(s, self.labels), s.id) for s in self.streams.values()]
         return Select(
             options,
-            value=self.current or Select.BLANK,
+            value=self.current or Select.NULL,
             allow_blank=self.current is None,
             id="money-stream-id",
         )
@@ -93,9 +96,9 @@ class ReleaseDialog(_StreamForm):
         )
         yield Static("", id="money-owed-hint", classes="hint")
 
-    def on_mount(self, event: object) -> None:  # type: ignore[override]
+    def on_mount(self, event: events.Mount) -> None:
         """Start in the amount."""
-        super().on_mount(event)  # type: ignore[arg-type]
+        super().on_mount(event)
         self._hint()
         self.query_one("#money-amount", GuardedInput).focus()
 
@@ -110,7 +113,8 @@ class ReleaseDialog(_StreamForm):
         if stream is None:
             return
         owed = self.owed(stream.id)
-        hint = f"owed now {format_usd6(owed)}; budget left {format_usd6(stream.budget - stream.released)}"
+        left = stream.budget - stream.released
+        hint = f"owed now {format_usd6(owed)}; budget left {format_usd6(left)}"
         if stream.mode is StreamMode.TRANCHE:
             hint += (
                 f"; pays whole tranches of {format_usd6(stream.batch)}, each with its own 1% fee"
@@ -173,9 +177,9 @@ class CloseDialog(_StreamForm):
             GuardedInput(placeholder="for a dispute: at least 10 characters", id="money-reason"),
         )
 
-    def on_mount(self, event: object) -> None:  # type: ignore[override]
+    def on_mount(self, event: events.Mount) -> None:
         """Start in the count."""
-        super().on_mount(event)  # type: ignore[arg-type]
+        super().on_mount(event)
         self.query_one("#money-count", GuardedInput).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:

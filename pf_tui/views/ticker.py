@@ -1,0 +1,99 @@
+"""When the screen gets a new view: the console's tick policy, without Textual.
+
+The poller hands over results as they come; drawing each one alone would redraw a 1,000-agent
+table hundreds of times a second. :meth:`Ticker.views` batches them instead:
+
+- Results that arrive within :data:`TICK_S` of the first are applied to the fleet state together
+  and make one view. For :data:`FILL_S` after start-up the window is :data:`FILL_TICK_S`, so the
+  first figures show at once while the screen fills.
+- With no results, a view still comes every :data:`AGE_TICK_S` of the app's clock, so ages and
+  staleness move on; between those, nothing is built and the screen stays as it is.
+- The newest poll failure goes into the view (:attr:`FleetView.last_error`) as one line.
+
+The TUI's engine worker only iterates :meth:`Ticker.views` and posts each view; everything it
+decides can be tested with a fake poller and clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+
+from pf_tui.clock import Clock
+from pf_tui.core.polling.results import PollFailure
+from pf_tui.text import one_line
+from pf_tui.views.feed import FleetFeed
+from pf_tui.views.model import EscrowNote, FleetView
+from pf_tui.wiring import PollEngine
+
+TICK_S = 0.25
+"""Fastest the screen follows the poller: results arriving within a tick are drawn together."""
+FILL_S = 2.0
+"""For this long after start-up results are drawn within :data:`FILL_TICK_S`, not a whole tick."""
+FILL_TICK_S = 0.03
+AGE_TICK_S = 1.0
+"""With no new results, ages and staleness still move on screen this often (app clock)."""
+
+
+class Ticker:
+    """Turns the poller's results into the views the screen shows, one per tick."""
+
+    def __init__(
+        self,
+        engine: PollEngine,
+        clock: Clock,
+        *,
+        notes: Callable[[], Mapping[str, EscrowNote]] | None = None,
+        tick_s: float = TICK_S,
+        age_tick_s: float = AGE_TICK_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``notes`` is what pf-tui knows of its own escrows (:meth:`MoneyDesk.escrow_notes`);
+        ``tick_s`` 0 draws every batch at once (tests); the worker wakes every ``age_tick_s``
+        without results to see whether :data:`AGE_TICK_S` has passed on ``clock``."""
+        self.engine = engine
+        self.clock = clock
+        self.feed = FleetFeed(engine.fleet, notes)
+        self.tick_s = tick_s
+        self.age_tick_s = age_tick_s
+        self._monotonic = monotonic
+
+    def view(self, selected: str | None = None) -> FleetView:
+        """The view of the fleet as it stands now, every agent rebuilt (before any poll: every
+        agent waiting)."""
+        return self.feed.build(self.clock.now(), selected=selected)
+
+    async def views(self, selected: Callable[[], str | None]) -> AsyncIterator[FleetView]:
+        """Start polling, then yield a view whenever the screen should change, forever.
+
+        ``selected`` names the agent drilled into when each view is built (only its P&L history
+        is copied into the view).
+        """
+        poller, fleet, clock = self.engine.poller, self.engine.fleet, self.clock
+        poller.start()
+        # Everything at once on start-up (bounded per host by the poller): every tab fills now,
+        # not over the slowest interval the first-poll jitter would spread it across.
+        poller.refresh_now()
+        shown_at = clock.now()
+        fill_until = self._monotonic() + FILL_S
+        while True:
+            try:
+                results = await asyncio.wait_for(poller.batch(), timeout=self.age_tick_s)
+            except TimeoutError:
+                results = []
+            if results and self.tick_s > 0:
+                # While the screen fills, a short window: the first figures show at once.
+                filling = self._monotonic() < fill_until
+                await asyncio.sleep(min(self.tick_s, FILL_TICK_S) if filling else self.tick_s)
+                results += poller.drain()
+            now = clock.now()
+            if not results and now - shown_at < AGE_TICK_S:
+                continue  # nothing new and no age moved on: the screen stays as it is
+            changed = fleet.apply_many(results)
+            failures = [r for r in results if isinstance(r, PollFailure)]
+            if failures:
+                last = failures[-1]
+                self.feed.note_error(one_line(f"{last.agent_id} {last.kind.value}: {last.error}"))
+            shown_at = now
+            yield self.feed.build(now, changed, selected=selected())

@@ -1,0 +1,118 @@
+"""The tick policy without Textual: a batch of results is one view, a quiet poller yields a view
+only when ages move on, the newest failure reaches the view as one line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+from pf_tui.api.models import Balance
+from pf_tui.clock import FakeClock
+from pf_tui.core.fleet.state import AgentInfo, FleetState
+from pf_tui.core.polling.results import (
+    BalanceSnapshot,
+    DataType,
+    PollFailure,
+    PollResult,
+    Snapshot,
+)
+from pf_tui.views.model import FleetView
+from pf_tui.views.ticker import AGE_TICK_S, Ticker
+from pf_tui.wiring import PollEngine
+from tests.tui.harness import POLL_INTERVALS
+
+
+class FakePoller:
+    """What the ticker uses of the poller: start, refresh_now, batch and drain."""
+
+    def __init__(self) -> None:
+        self.ready: list[PollResult] = []
+        self.arrived = asyncio.Event()
+        self.started = self.refreshed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def refresh_now(self) -> None:
+        self.refreshed = True
+
+    def push(self, *results: PollResult) -> None:
+        self.ready += results
+        self.arrived.set()
+
+    async def batch(self) -> list[PollResult]:
+        while not self.ready:
+            self.arrived.clear()
+            await self.arrived.wait()
+        return self.drain()
+
+    def drain(self) -> list[PollResult]:
+        out, self.ready = self.ready, []
+        return out
+
+
+def ticker_of(
+    clock: FakeClock, *, tick_s: float = 0.0, filled: bool = False
+) -> tuple[Ticker, FakePoller]:
+    """A ticker over two agents and a fake poller; ``filled``: past the start-up window."""
+    fleet = FleetState(
+        [AgentInfo("ag_0", "A0"), AgentInfo("ag_1", "A1")], intervals=POLL_INTERVALS, clock=clock
+    )
+    poller = FakePoller()
+    engine = PollEngine(client=None, poller=poller, fleet=fleet)  # type: ignore[arg-type]
+    starts = iter([0.0])  # the window opens at 0; with filled, every later reading is past it
+    monotonic = (lambda: next(starts, 60.0)) if filled else (lambda: 0.0)
+    ticker = Ticker(engine, clock, tick_s=tick_s, age_tick_s=0.01, monotonic=monotonic)
+    ticker.view()  # as the app does: the view before any poll
+    return ticker, poller
+
+
+def balance(clock: FakeClock, agent_id: str, usd: str) -> Snapshot:
+    value = BalanceSnapshot(Balance(Decimal(usd)))
+    return Snapshot(agent_id, DataType.BALANCE, value, clock.now(), 0.01)
+
+
+async def next_view(views: AsyncIterator[FleetView]) -> FleetView:
+    return await asyncio.wait_for(anext(views), timeout=2)
+
+
+async def test_results_within_a_tick_make_one_view() -> None:
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock, tick_s=0.5, filled=True)
+    views = ticker.views(lambda: None)
+    waiting = asyncio.ensure_future(next_view(views))
+    await asyncio.sleep(0.02)
+    assert poller.started and poller.refreshed  # everything polled at once on start-up
+    poller.push(balance(clock, "ag_0", "10"))
+    await asyncio.sleep(0.02)  # the ticker took it and waits out the tick...
+    assert not waiting.done()
+    poller.push(balance(clock, "ag_1", "20"))  # ...so this one is drawn with it
+    view = await waiting
+    assert view.changed_agents == {"ag_0", "ag_1"}
+    assert [a.balance for a in view.agents] == [Decimal("10"), Decimal("20")]
+
+
+async def test_a_quiet_poller_yields_only_when_ages_move_on() -> None:
+    clock = FakeClock()
+    ticker, _ = ticker_of(clock)
+    views = ticker.views(lambda: None)
+    waiting = asyncio.ensure_future(next_view(views))
+    await asyncio.sleep(0.1)  # ten wake-ups, the clock still: nothing to draw
+    assert not waiting.done()
+    clock.advance(AGE_TICK_S)
+    view = await waiting
+    assert view.changed_agents == frozenset() and view.at == clock.now()
+
+
+async def test_the_newest_failure_is_one_line_in_the_view() -> None:
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock)
+    views = ticker.views(lambda: "ag_1")
+    poller.push(
+        PollFailure("ag_0", DataType.BALANCE, RuntimeError("older"), clock.now(), 1, 2.0),
+        PollFailure("ag_1", DataType.BALANCE, RuntimeError("bad\nbody"), clock.now(), 1, 2.0),
+    )
+    view = await next_view(views)
+    assert view.last_error == "ag_1 balance: bad\\x0abody"  # untrusted: one line, escaped
+    assert set(view.agent_pnl_daily) == {"ag_1"}  # the agent drilled into
