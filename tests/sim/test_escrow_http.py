@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from pf_tui.sim.http.server import SimServer
-
 from .helpers import auth, balance, body, demo_agents, state
-
-
-@pytest.fixture
-def client(sim_server: SimServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim_server.url, timeout=10) as c:
-        yield c
 
 
 @pytest.fixture
