@@ -140,7 +140,7 @@ def test_dispute_freezes_and_pays_no_referrer(
     assert r.json() == {**r.json(), "status": "disputed", "reason": "no delivery"}
     r = client.post(f"/escrow/escrow/release/{eid}", headers=auth(a["keys"]["casino"]))
     assert r.status_code == 409
-    held = [e for e in state(client)["escrows"] if e["escrow_id"] == eid][0]
+    held = next(e for e in state(client)["escrows"] if e["escrow_id"] == eid)
     assert held["held_usd"] == Decimal("5")
 
 
