@@ -70,13 +70,15 @@ def _notify_lines(config: Config) -> list[str]:
     lines = ["notify:"]
     if tg.enabled:
         lines.append(
-            f"  telegram: enabled, chat {tg.chat_id}, token from {describe_secret(tg.token)}, api {tg.api_base}"
+            f"  telegram: enabled, chat {tg.chat_id}, "
+            f"token from {describe_secret(tg.token)}, api {tg.api_base}"
         )
     else:
         lines.append("  telegram: disabled")
     if wh.enabled:
         lines.append(
-            f"  webhook: enabled, URL from {describe_secret(wh.url)} (not probed: the URL is a secret)"
+            f"  webhook: enabled, URL from {describe_secret(wh.url)} "
+            "(not probed: the URL is a secret)"
         )
     else:
         lines.append("  webhook: disabled")
@@ -97,7 +99,7 @@ def probe(client: httpx.Client, url: str, timeout: float) -> tuple[bool, str]:
 
 
 def check_services(config: Config, *, timeout: float = 3.0) -> list[tuple[str, str, bool, str]]:
-    """``(name, url, reachable, what happened)`` for every service base (and Telegram when enabled)."""
+    """``(name, url, reachable, what happened)`` for each service base, and Telegram if enabled."""
     targets = [(service, config.api.health_url(service)) for service in SERVICES]
     if config.notify.telegram.enabled:
         targets.append(("telegram", config.notify.telegram.api_base))
@@ -106,11 +108,11 @@ def check_services(config: Config, *, timeout: float = 3.0) -> list[tuple[str, s
         ThreadPoolExecutor(len(targets)) as pool,
     ):
         results = list(pool.map(lambda t: probe(client, t[1], timeout), targets))
-    return [(name, url, ok, what) for (name, url), (ok, what) in zip(targets, results)]
+    return [(name, url, ok, what) for (name, url), (ok, what) in zip(targets, results, strict=True)]
 
 
 def run_check(config_path: Path | None, out: TextIO, *, timeout: float = 3.0) -> int:
-    """Check the config at ``config_path`` (``None``: the usual lookup) and print a report to ``out``.
+    """Check the config at ``config_path`` (``None``: the usual lookup); report to ``out``.
 
     Returns 0 when the config is valid and every service answered, 1 when one did not, 2 when
     the config is invalid or missing.

@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="validate config and reachability",
-        description="Validate config, secrets' sources, permissions, and check each service is reachable.",
+        description=(
+            "Validate config, secrets' sources, permissions, and check each service is reachable."
+        ),
     )
     _add_config_flag(check)
     return parser
@@ -176,7 +178,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
     written = write_starter_config(path, force=args.force)
     print(f"wrote {written} (mode 0600)")
     print(
-        "next: edit the [[agents]] entries, export the key variables it names, then run 'pf-tui check'"
+        "next: edit the [[agents]] entries, export the key variables it names, "
+        "then run 'pf-tui check'"
     )
     return EXIT_OK
 
@@ -202,7 +205,8 @@ def _cmd_tui(args: argparse.Namespace) -> int:
     config = None if args.demo else _load(args)  # config errors first: they matter more
     if not sys.stdout.isatty() and os.environ.get("PF_TUI_FORCE_TTY") != "1":
         print(
-            "pf-tui: the console needs a terminal; use --headless for a daemon, or run it in a terminal",
+            "pf-tui: the console needs a terminal; "
+            "use --headless for a daemon, or run it in a terminal",
             file=sys.stderr,
         )
         return EXIT_USAGE

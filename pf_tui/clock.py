@@ -1,4 +1,4 @@
-"""Injectable time, so that whatever waits (backoff, timeouts, intervals) can be tested without sleeping.
+"""Injectable time, so whatever waits (backoff, timeouts, intervals) is tested without sleeping.
 
 Production code takes a :class:`Clock` and calls ``clock.now()``, ``clock.monotonic()`` and
 ``await clock.sleep(s)``; tests pass a :class:`FakeClock`, whose ``sleep`` advances time at once

@@ -10,7 +10,7 @@ safe to print.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import NoReturn
 
 _MASK = "<secret>"
 
@@ -19,6 +19,8 @@ class Secret:
     """A secret string with a safe ``source`` description."""
 
     __slots__ = ("_value", "source")
+    _value: str
+    source: str
 
     def __init__(self, value: str, source: str = "config") -> None:
         if not isinstance(value, str):
@@ -28,9 +30,9 @@ class Secret:
 
     def reveal(self) -> str:
         """The secret value itself: pass it straight to the wire, never to a log or a widget."""
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
-    def __setattr__(self, name: str, value: Any) -> NoReturn:
+    def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("Secret is immutable")
 
     def __repr__(self) -> str:

@@ -29,7 +29,10 @@ def _is_unsafe(char: str) -> bool:
 
 
 def escape_char(char: str) -> str:
-    """The visible escape of one character: ``\\x1b`` below U+0100, ``\\u202e`` or ``\\U0001f000`` above."""
+    """The visible escape of one character.
+
+    ``\\x1b`` below U+0100, ``\\u202e`` below U+10000, ``\\U0001f000`` above.
+    """
     code = ord(char)
     if code < 0x100:
         return f"\\x{code:02x}"
@@ -67,7 +70,7 @@ def segments(text: str, *, limit: int = MAX_SHOWN) -> Iterator[tuple[str, bool]]
 
 
 def escape_text(text: str, *, limit: int = MAX_SHOWN) -> str:
-    """``text`` with every unsafe character replaced by its visible escape (for logs and plain output)."""
+    """``text`` with each unsafe character replaced by its visible escape (logs, plain output)."""
     return "".join(run for run, _ in segments(text, limit=limit))
 
 

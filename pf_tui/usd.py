@@ -14,16 +14,18 @@ from __future__ import annotations
 import json
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import Any, NoReturn, TypeAlias
 
 __all__ = [
     "CENT",
+    "JSON",
     "MAX_INT_DIGITS",
     "MICRO",
     "MoneyError",
     "dumps",
     "fee_of",
     "format_usd",
+    "format_usd6",
     "loads",
     "parse_amount_input",
     "parse_money",
@@ -44,6 +46,12 @@ MAX_INT_DIGITS = 15
 MAX_WIRE_DP = 18
 """Servers written in JavaScript emit float noise (0.30000000000000004); accept and round it."""
 MAX_INPUT_DP = 6
+
+JSON: TypeAlias = Any
+"""A decoded JSON value (what :func:`loads` returns, what :func:`dumps` takes): a dict, list, str,
+int, ``Decimal``, bool or None, nested. The name says what the value is; its shape is checked by
+whoever reads it (:mod:`pf_tui.api.fields` field by field), which a recursive union could only
+restate as a cast at every read."""
 
 _INT_LIMIT = 10**MAX_INT_DIGITS
 _INT_LIMIT_NEG = -_INT_LIMIT
@@ -76,21 +84,22 @@ def parse_money(
     # Fast path: JSON numbers arrive as Decimal/int (loads), nearly always plain and in range.
     # It returns only what the full checks below would return (the same value, exponent and
     # sign); anything unusual falls through to them, so every refusal and message is unchanged.
-    cls = type(value)
-    if cls is Decimal:
-        if value.is_finite() and (allow_negative or not value.is_signed()):  # type: ignore[union-attr]
-            exp = value.as_tuple().exponent  # type: ignore[union-attr]
+    # Exact type checks, not isinstance: a bool is an int, and a Decimal subclass takes the
+    # full checks.
+    if type(value) is Decimal:
+        if value.is_finite() and (allow_negative or not value.is_signed()):
+            exp = value.as_tuple().exponent
             if (
-                -max_dp <= exp <= 0
+                isinstance(exp, int)
+                and -max_dp <= exp <= 0
                 and value.adjusted() < MAX_INT_DIGITS
-                and (  # type: ignore[operator, union-attr]
-                    value or not value.is_signed()  # type: ignore[union-attr]
-                )
+                and (value or not value.is_signed())
             ):
-                return value  # type: ignore[return-value]
-    elif cls is int:
-        if (0 if not allow_negative else _INT_LIMIT_NEG) < value < _INT_LIMIT or value == 0:  # type: ignore[operator]
-            return Decimal(value)  # type: ignore[arg-type]
+                return value
+    elif type(value) is int and (
+        (_INT_LIMIT_NEG if allow_negative else 0) < value < _INT_LIMIT or value == 0
+    ):
+        return Decimal(value)
     if isinstance(value, bool) or value is None:
         raise MoneyError(f"{field}: expected an amount, got {_describe(value)}")
     if isinstance(value, float):
@@ -108,7 +117,8 @@ def parse_money(
             raise MoneyError(
                 f"{field}: {_describe(value)} has more than {MAX_INT_DIGITS} integer digits"
             )
-        if value.as_tuple().exponent < -(max_dp + MAX_INT_DIGITS):  # type: ignore[operator]
+        exp = value.as_tuple().exponent
+        if isinstance(exp, int) and exp < -(max_dp + MAX_INT_DIGITS):
             raise MoneyError(f"{field}: {_describe(value)} has more than {max_dp} decimal places")
         text = format(value, "f")
     elif isinstance(value, str):
@@ -127,7 +137,8 @@ def parse_money(
         raise MoneyError(f"{field}: {text!r} uses an exponent; write the amount out in full")
     if "," in text or "_" in text or " " in text:
         raise MoneyError(
-            f"{field}: {text!r} contains a separator; use a dot for decimals and no thousands separator"
+            f"{field}: {text!r} contains a separator; "
+            "use a dot for decimals and no thousands separator"
         )
     match = _PLAIN.match(text)
     if match is None:
@@ -135,7 +146,8 @@ def parse_money(
     int_part, frac = match["int"], match["frac"] or ""
     if len(int_part.lstrip("0")) > MAX_INT_DIGITS:
         raise MoneyError(
-            f"{field}: a {len(int_part)}-digit amount is too large (at most {MAX_INT_DIGITS} integer digits)"
+            f"{field}: a {len(int_part)}-digit amount is too large "
+            f"(at most {MAX_INT_DIGITS} integer digits)"
         )
     if len(frac) > max_dp:
         raise MoneyError(f"{field}: {_describe(text)} has more than {max_dp} decimal places")
@@ -211,7 +223,7 @@ def to_wire(amount: Decimal, dp: int = 2) -> str:
     return format(amount.quantize(Decimal(1).scaleb(-places)), "f")
 
 
-def _encode(obj: Any) -> str:
+def _encode(obj: JSON) -> str:
     if isinstance(obj, Decimal):
         if not obj.is_finite():
             raise MoneyError(f"cannot send {obj} as an amount")
@@ -225,18 +237,18 @@ def _encode(obj: Any) -> str:
     return json.dumps(obj)
 
 
-def dumps(obj: Any) -> str:
+def dumps(obj: JSON) -> str:
     """JSON with ``Decimal`` written as a plain JSON number (production's wire format)."""
     return _encode(obj)
 
 
-def loads(data: str | bytes) -> Any:
+def loads(data: str | bytes) -> JSON:
     """JSON with every non-integer number decoded as ``Decimal`` (never float).
 
     NaN/Infinity literals, which Python's json accepts by default, are refused.
     """
 
-    def _reject(name: str) -> Any:
+    def _reject(name: str) -> NoReturn:
         raise ValueError(f"invalid JSON number {name}")
 
     return json.loads(data, parse_float=Decimal, parse_constant=_reject)

@@ -50,7 +50,8 @@ def test_accepts_plain_amounts(value: object, expected: Decimal) -> None:
         ),
         (
             "1,000.00",
-            "amount: '1,000.00' contains a separator; use a dot for decimals and no thousands separator",
+            "amount: '1,000.00' contains a separator; "
+            "use a dot for decimals and no thousands separator",
         ),
         ("1" * 40, "amount: a 40-digit amount is too large (at most 15 integer digits)"),
         ("", "amount: empty amount"),
@@ -192,7 +193,8 @@ def test_arbitrary_text_parses_or_raises_money_error(text: str) -> None:
     try:
         value = parse_money(text)
     except MoneyError as exc:
-        assert str(exc).startswith("amount: ")
+        refusal = str(exc)
+        assert refusal.startswith("amount: ")
     else:
         assert value.is_finite()
         assert not (value == 0 and value.is_signed())

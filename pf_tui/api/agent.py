@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from pf_tui.api import normalize as norm
@@ -44,10 +44,10 @@ from pf_tui.api.models import (
 )
 from pf_tui.api.routes import Endpoint
 from pf_tui.secret import Secret
-from pf_tui.usd import to_wire
+from pf_tui.usd import JSON, to_wire
 
 if TYPE_CHECKING:
-    from pf_tui.api.client import PurpleFleaClient
+    from pf_tui.api.client import PurpleFleaClient, Query, QueryValue
 
 __all__ = ["NOT_CLAIMABLE", "AgentClient"]
 
@@ -140,10 +140,10 @@ class AgentClient:
     async def _get(
         self,
         ep: Endpoint,
-        parse: Callable[[Any], T],
+        parse: Callable[[JSON], T],
         *,
         path: str | None = None,
-        params: dict[str, Any] | None = None,
+        params: Query | None = None,
     ) -> T:
         return await self._client.read(
             ep,
@@ -158,8 +158,8 @@ class AgentClient:
     async def _post(
         self,
         ep: Endpoint,
-        parse: Callable[[Any], T],
-        body: dict[str, Any],
+        parse: Callable[[JSON], T],
+        body: dict[str, JSON],
         *,
         idempotency_key: str | None,
         path: str | None = None,
@@ -191,7 +191,7 @@ class AgentClient:
 
     async def bets(self, limit: int = 50, since: datetime | str | None = None) -> tuple[Bet, ...]:
         """Recent bets (``/bets/history``: 60 a minute per host for the whole fleet)."""
-        params: dict[str, Any] = {"limit": int(limit)}
+        params: dict[str, QueryValue] = {"limit": int(limit)}
         if since is not None:
             params["since"] = _since(since)
         return await self._get(r.BETS, norm.bets, params=params)
@@ -317,7 +317,7 @@ class AgentClient:
         idempotency_key: str,
     ) -> Escrow:
         """Fund a classic escrow (201); the casino balance is debited the full amount."""
-        body: dict[str, Any] = {
+        body: dict[str, JSON] = {
             "amount_usd": _decimal(amount_usd, "amount_usd"),
             "description": description,
             "counterparty_agent_id": counterparty_agent_id,
@@ -328,7 +328,7 @@ class AgentClient:
         return await self._post(r.ESCROW_CREATE, norm.escrow, body, idempotency_key=idempotency_key)
 
     async def _transition(
-        self, ep: Endpoint, escrow_id: str, body: dict[str, Any], idempotency_key: str
+        self, ep: Endpoint, escrow_id: str, body: dict[str, JSON], idempotency_key: str
     ) -> Escrow:
         # Classic transition replies carry only a few fields (no amount), so the escrow is read
         # back. If that read fails the error propagates: the write is then reconciled as API.md
@@ -405,7 +405,7 @@ class AgentClient:
         self, agent_casino_id: str, referral_code: str | None = None, *, idempotency_key: str
     ) -> FaucetClaim:
         """Claim the $1 faucet; "not claimable" refusals come back as a value, not an error."""
-        body: dict[str, Any] = {"agent_casino_id": agent_casino_id}
+        body: dict[str, JSON] = {"agent_casino_id": agent_casino_id}
         if referral_code:
             body["referral_code"] = referral_code
         try:
@@ -450,7 +450,7 @@ class AgentClient:
         idempotency_key: str,
     ) -> Position:
         """Open a ``long``/``short`` position of ``size_usd`` notional."""
-        body: dict[str, Any] = {
+        body: dict[str, JSON] = {
             "coin": coin,
             "side": side,
             "size_usd": _decimal(size_usd, "size_usd"),
@@ -469,12 +469,13 @@ class AgentClient:
         )
 
 
-def _decimal(value: Decimal, name: str) -> Decimal:
-    # Money leaves as Decimal only: a float here is a caller bug that would lose cents.
+def _decimal(value: object, name: str) -> Decimal:
+    # Money leaves as Decimal only: a float here is a caller bug that would lose cents. (Typed
+    # object: the check is for callers whose types lie.)
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise TypeError(f"{name} must be a Decimal, got {type(value).__name__}")
     return Decimal(value)
 
 
-def _stream(data: Any) -> Escrow:
+def _stream(data: JSON) -> Escrow:
     return norm.escrow(data, Dialect.STREAMING)

@@ -41,7 +41,8 @@ class ServiceBases:
             return self.escrow_docs
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}")
-        return getattr(self, service)  # type: ignore[no-any-return]
+        base: str = getattr(self, service)
+        return base
 
     def root(self, service: str) -> str:
         """The service's root, where ``GET /health`` lives (the base without its API prefix)."""

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 from urllib.parse import urlencode
 
 import aiohttp
@@ -45,11 +45,19 @@ from pf_tui.api.transport import (
 )
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.secret import Secret
-from pf_tui.usd import dumps, loads
+from pf_tui.usd import JSON, dumps, loads
 
-__all__ = ["PurpleFleaClient"]
+if TYPE_CHECKING:
+    from pf_tui.api.agent import AgentClient
+
+__all__ = ["PurpleFleaClient", "Query", "QueryValue"]
 
 T = TypeVar("T")
+
+QueryValue: TypeAlias = str | int | bool | None
+"""One query parameter's value (:func:`_query_value` writes it as httpx would)."""
+Query: TypeAlias = Mapping[str, QueryValue]
+_QueryKey: TypeAlias = tuple[tuple[str, QueryValue], ...]
 
 _MAX_ERROR_BODY = 4096
 """Bytes of an error reply kept on the exception: an HTML page is evidence, not a payload."""
@@ -68,7 +76,7 @@ def _decode_failure(content: bytes) -> str:
     return "reply is not JSON"
 
 
-def _query_value(value: Any) -> str:
+def _query_value(value: QueryValue) -> str:
     """A query value as httpx writes it (``true``/``false``, ``""`` for None, else ``str``)."""
     if value is True:
         return "true"
@@ -78,7 +86,7 @@ def _query_value(value: Any) -> str:
 
 
 class _NoCookies(httpx.Cookies):
-    """A jar that keeps nothing: the pools are shared by every agent (and it saves CPU per reply)."""
+    """A jar that keeps nothing: every agent shares the pools (and it saves CPU per reply)."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
@@ -90,7 +98,7 @@ _REPLY_CACHE_MAX = 65536
 """Last reply bodies kept (one per agent, read route and query): a few per agent in a fleet."""
 
 
-def _params_key(params: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+def _params_key(params: Query | None) -> _QueryKey:
     return tuple(params.items()) if params else ()
 
 
@@ -157,10 +165,11 @@ class PurpleFleaClient:
             total=self._deadline, connect=timeout, sock_connect=timeout, sock_read=timeout
         )
         self._urls: dict[tuple[str, str], httpx.URL] = {}
-        self._lean_urls: dict[tuple[str, str, tuple[tuple[str, Any], ...]], URL] = {}
-        self._replies: (
-            dict[tuple[str, str | None, str, tuple[tuple[str, Any], ...]], tuple[bytes, Any]] | None
-        ) = {} if reply_cache else None
+        self._lean_urls: dict[tuple[str, str, _QueryKey], URL] = {}
+        # (route label, agent, path, query) -> the last reply's bytes and the model parsed from them
+        self._replies: dict[tuple[str, str | None, str, _QueryKey], tuple[bytes, object]] | None = (
+            {} if reply_cache else None
+        )
         self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -197,7 +206,7 @@ class PurpleFleaClient:
         casino_key: Secret | str | None,
         trading_key: Secret | str | None = None,
         wallet_key: Secret | str | None = None,
-    ) -> Any:
+    ) -> AgentClient:
         """A view of the client for one agent: its keys, the shared pools (cheap to make)."""
         from pf_tui.api.agent import AgentClient
 
@@ -213,13 +222,13 @@ class PurpleFleaClient:
     async def send(
         self,
         ep: Endpoint,
-        parse: Callable[[Any], T],
+        parse: Callable[[JSON], T],
         *,
         path: str | None = None,
         agent_id: str | None = None,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
+        params: Query | None = None,
+        body: JSON = None,
         secrets: Iterable[Secret] = (),
         url: str | None = None,
     ) -> T:
@@ -270,7 +279,8 @@ class PurpleFleaClient:
                 if last is not None and last[0] == raw:
                     # The same bytes parse to the same model: skip decoding and normalising.
                     self.latency.record(ep.label, agent_id, perf_counter() - started, True)
-                    return last[1]  # type: ignore[no-any-return]
+                    # The key names the route, and each route has one parser: last[1] is a T.
+                    return cast("T", last[1])
             try:
                 data = loads(raw)
             except (ValueError, UnicodeDecodeError, RecursionError):
@@ -284,17 +294,17 @@ class PurpleFleaClient:
                 raise
         except PurpleFleaError:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
-            if key is not None:
-                replies.pop(key, None)  # type: ignore[union-attr]
+            if replies is not None and key is not None:
+                replies.pop(key, None)
             raise
-        if key is not None:
-            if len(replies) >= _REPLY_CACHE_MAX:  # type: ignore[arg-type]
-                replies.clear()  # type: ignore[union-attr]  # bounded; refilled within one poll round
-            replies[key] = (raw, result)  # type: ignore[index]
+        if replies is not None and key is not None:
+            if len(replies) >= _REPLY_CACHE_MAX:
+                replies.clear()  # bounded; refilled within one poll round
+            replies[key] = (raw, result)
         self.latency.record(ep.label, agent_id, perf_counter() - started, True)
         return result
 
-    def _lean_url(self, service: str, route: str, params: Mapping[str, Any] | None) -> URL:
+    def _lean_url(self, service: str, route: str, params: Query | None) -> URL:
         """The absolute URL of a request on the lean path, parsed once per route and query."""
         key = (service, route, _params_key(params))
         cached = self._lean_urls.get(key)
@@ -329,7 +339,7 @@ class PurpleFleaClient:
     ) -> APIStatusError:
         """The typed error for a non-2xx reply, with the server's code and message as plain text."""
         raw = content[:_MAX_ERROR_BODY]
-        body: Any
+        body: JSON
         try:
             body = loads(raw) if len(content) <= _MAX_ERROR_BODY else None
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -368,12 +378,12 @@ class PurpleFleaClient:
     async def read(
         self,
         ep: Endpoint,
-        parse: Callable[[Any], T],
+        parse: Callable[[JSON], T],
         *,
         path: str | None = None,
         agent_id: str | None = None,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: Query | None = None,
         secrets: Iterable[Secret] = (),
     ) -> T:
         """A GET with retries per :attr:`retry` (backoff with full jitter, Retry-After, budget)."""

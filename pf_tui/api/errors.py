@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import Any
+
+from pf_tui.usd import JSON
 
 __all__ = [
     "APIConnectionError",
@@ -60,13 +61,13 @@ def plain_text(value: object, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def redact(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` (str, or JSON made of dicts/lists/str) with every secret replaced by ``<secret>``."""
+def redact(value: JSON, secrets: Iterable[str]) -> JSON:
+    """``value`` (str, or JSON of dicts, lists and str) with each secret made ``<secret>``."""
     secrets = tuple(s for s in secrets if s)
     if not secrets:
         return value
 
-    def walk(v: Any) -> Any:
+    def walk(v: JSON) -> JSON:
         if isinstance(v, str):
             for s in secrets:
                 if s in v:
@@ -156,7 +157,7 @@ class APIStatusError(PurpleFleaError):
         status: int,
         code: str | None,
         message: str | None,
-        body: Any = None,
+        body: JSON = None,
         *,
         service: str | None = None,
         endpoint: str | None = None,
@@ -164,7 +165,7 @@ class APIStatusError(PurpleFleaError):
     ) -> None:
         self.status = status
         self.retry_after = retry_after
-        """Seconds the server asked to wait (Retry-After, seconds or HTTP-date; 429 ``reset_at``)."""
+        """Seconds the server asked to wait (Retry-After, or a 429's ``reset_at``)."""
         self.code = code
         """The server's ``error`` code (plain text), e.g. ``insufficient_balance``."""
         self.server_message = message
@@ -193,7 +194,10 @@ class AuthenticationError(APIStatusError):
 
 
 class InsufficientBalanceError(APIStatusError):
-    """402 (Payment Required): the balance cannot cover the amount; ``body['balance']`` may say it."""
+    """402 (Payment Required): the balance cannot cover the amount.
+
+    ``body['balance']`` may say what it is.
+    """
 
 
 PaymentRequiredError = InsufficientBalanceError

@@ -1,4 +1,4 @@
-"""Field readers for the normaliser: each turns one JSON value into a typed one or says which field failed.
+"""Field readers for the normaliser: each makes one JSON value a typed one, or names the field.
 
 Every reader takes the object, the key (or several aliases, first present wins) and the dotted
 path used in error messages, and raises :class:`ResponseDecodeError` naming the field: never
@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api.errors import ResponseDecodeError, plain_text
-from pf_tui.usd import MoneyError, parse_money
+from pf_tui.usd import JSON, MoneyError, parse_money
 
 __all__ = [
     "boolean",
@@ -47,8 +46,8 @@ def _fail(path: str, why: str) -> ResponseDecodeError:
     return ResponseDecodeError(f"field {path!s}: {why}", field=path)
 
 
-def obj(value: Any, path: str = "") -> dict[str, Any]:
-    """``value`` as a JSON object, else a decode error naming ``path`` (the reply itself when empty)."""
+def obj(value: JSON, path: str = "") -> dict[str, JSON]:
+    """``value`` as a JSON object, else a decode error naming ``path`` (empty: the reply itself)."""
     if isinstance(value, dict):
         return value
     where = path or "reply"
@@ -57,7 +56,7 @@ def obj(value: Any, path: str = "") -> dict[str, Any]:
     )
 
 
-def _find(data: dict[str, Any], keys: Keys) -> tuple[str, Any]:
+def _find(data: dict[str, JSON], keys: Keys) -> tuple[str, JSON]:
     """The first key of ``keys`` present and not null, and its value; (first key, None) if none."""
     if isinstance(keys, str):
         return keys, data.get(keys)
@@ -68,14 +67,14 @@ def _find(data: dict[str, Any], keys: Keys) -> tuple[str, Any]:
     return keys[0], None
 
 
-def has(data: dict[str, Any], keys: Keys) -> bool:
+def has(data: dict[str, JSON], keys: Keys) -> bool:
     """Whether any of ``keys`` is present with a non-null value."""
     return _find(data, keys)[1] is not None
 
 
 def items(
-    data: dict[str, Any], keys: Keys, prefix: str = "", *, required: bool = True
-) -> list[Any]:
+    data: dict[str, JSON], keys: Keys, prefix: str = "", *, required: bool = True
+) -> list[JSON]:
     """A JSON array field (``[]`` when absent and not required)."""
     key, value = _find(data, keys)
     if value is None:
@@ -87,7 +86,7 @@ def items(
     return value
 
 
-def opt_money(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | None:
+def opt_money(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal | None:
     """An amount (JSON number or numeric string), or None when absent."""
     key, value = _find(data, keys)
     if value is None:
@@ -98,7 +97,7 @@ def opt_money(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | N
         raise _fail(_path(prefix, key), plain_text(exc)) from None
 
 
-def money(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal:
+def money(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal:
     """A required amount."""
     value = opt_money(data, keys, prefix)
     if value is None:
@@ -106,8 +105,8 @@ def money(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal:
     return value
 
 
-def opt_int(data: dict[str, Any], keys: Keys, prefix: str = "") -> int | None:
-    """A count: a JSON integer, an integral decimal (``3.0``) or a digit string; None when absent."""
+def opt_int(data: dict[str, JSON], keys: Keys, prefix: str = "") -> int | None:
+    """A count: a JSON integer, an integral decimal (``3.0``) or a digit string; None if absent."""
     key, value = _find(data, keys)
     if value is None:
         return None
@@ -122,7 +121,7 @@ def opt_int(data: dict[str, Any], keys: Keys, prefix: str = "") -> int | None:
     raise _fail(_path(prefix, key), f"expected a whole number, got {plain_text(repr(value), 40)}")
 
 
-def integer(data: dict[str, Any], keys: Keys, prefix: str = "") -> int:
+def integer(data: dict[str, JSON], keys: Keys, prefix: str = "") -> int:
     """A required count."""
     value = opt_int(data, keys, prefix)
     if value is None:
@@ -130,8 +129,8 @@ def integer(data: dict[str, Any], keys: Keys, prefix: str = "") -> int:
     return value
 
 
-def opt_text(data: dict[str, Any], keys: Keys, prefix: str = "") -> str | None:
-    """A string (numbers are accepted and written out: ids are sometimes numeric); None when absent."""
+def opt_text(data: dict[str, JSON], keys: Keys, prefix: str = "") -> str | None:
+    """A string, or None when absent (a number is written out: ids are sometimes numeric)."""
     key, value = _find(data, keys)
     if value is None:
         return None
@@ -142,7 +141,7 @@ def opt_text(data: dict[str, Any], keys: Keys, prefix: str = "") -> str | None:
     raise _fail(_path(prefix, key), f"expected text, got {type(value).__name__}")
 
 
-def text(data: dict[str, Any], keys: Keys, prefix: str = "") -> str:
+def text(data: dict[str, JSON], keys: Keys, prefix: str = "") -> str:
     """A required string."""
     value = opt_text(data, keys, prefix)
     if value is None:
@@ -150,7 +149,7 @@ def text(data: dict[str, Any], keys: Keys, prefix: str = "") -> str:
     return value
 
 
-def boolean(data: dict[str, Any], keys: Keys, prefix: str = "") -> bool:
+def boolean(data: dict[str, JSON], keys: Keys, prefix: str = "") -> bool:
     """A required boolean (``true``/``false``; also 0/1, which some rows carry)."""
     key, value = _find(data, keys)
     if isinstance(value, bool):
@@ -174,8 +173,8 @@ def _epoch(value: Decimal | int, path: str) -> datetime:
         raise _fail(path, f"time out of range ({plain_text(exc, 60)})") from None
 
 
-def timestamp(data: dict[str, Any], keys: Keys, prefix: str = "") -> datetime | None:
-    """A time as an aware UTC datetime: ISO-8601 (naive = UTC), epoch seconds, or epoch ms (> 1e12)."""
+def timestamp(data: dict[str, JSON], keys: Keys, prefix: str = "") -> datetime | None:
+    """A time as an aware UTC datetime: ISO-8601 (naive is UTC), epoch seconds, or ms (> 1e12)."""
     key, value = _find(data, keys)
     path = _path(prefix, key)
     if value is None:
@@ -203,7 +202,7 @@ def timestamp(data: dict[str, Any], keys: Keys, prefix: str = "") -> datetime | 
     raise _fail(path, f"expected a time, got {type(value).__name__}")
 
 
-def _rate(data: dict[str, Any], keys: Keys, prefix: str, divisor: Decimal) -> Decimal | None:
+def _rate(data: dict[str, JSON], keys: Keys, prefix: str, divisor: Decimal) -> Decimal | None:
     key, value = _find(data, keys)
     if value is None:
         return None
@@ -217,11 +216,11 @@ def _rate(data: dict[str, Any], keys: Keys, prefix: str, divisor: Decimal) -> De
     return rate
 
 
-def percent_rate(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | None:
+def percent_rate(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal | None:
     """A percent 0..100 (production ``win_rate``, ``*_pct``) as a fraction 0..1."""
     return _rate(data, keys, prefix, _HUNDRED)
 
 
-def fraction_rate(data: dict[str, Any], keys: Keys, prefix: str = "") -> Decimal | None:
+def fraction_rate(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal | None:
     """A fraction 0..1 (docs ``win_rate``)."""
     return _rate(data, keys, prefix, Decimal(1))

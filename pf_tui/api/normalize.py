@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.api import fields as f
 from pf_tui.api.errors import ResponseDecodeError, plain_text
@@ -47,6 +46,7 @@ from pf_tui.api.models import (
     Registration,
     WalletBalance,
 )
+from pf_tui.usd import JSON
 
 __all__ = [
     "NORMALIZERS",
@@ -83,19 +83,19 @@ _STATUS_ALIASES: dict[str, EscrowStatus] = {
 }
 
 
-def obj_reply(data: Any) -> dict[str, Any]:
+def obj_reply(data: JSON) -> dict[str, JSON]:
     """A reply that only has to be a JSON object (classic escrow transitions, read back after)."""
     return f.obj(data)
 
 
-def _sub(data: dict[str, Any], key: str) -> dict[str, Any]:
+def _sub(data: dict[str, JSON], key: str) -> dict[str, JSON]:
     return f.obj(data.get(key), key) if key in data else {}
 
 
 # --- casino -------------------------------------------------------------------------------
 
 
-def _activity(row: Any, path: str) -> Activity:
+def _activity(row: JSON, path: str) -> Activity:
     row = f.obj(row, path)
     return Activity(
         type=f.opt_text(row, "type", path) or "",
@@ -107,7 +107,7 @@ def _activity(row: Any, path: str) -> Activity:
     )
 
 
-def balance(data: Any) -> Balance:
+def balance(data: JSON) -> Balance:
     """Casino ``/auth/balance`` (``balance_usd``) or docs ``/wallet/balance`` (``usd``)."""
     data = f.obj(data)
     if not f.has(data, "balance_usd") and f.has(data, "usd"):
@@ -131,7 +131,7 @@ def balance(data: Any) -> Balance:
     )
 
 
-def _ledger_entry(row: Any, path: str) -> LedgerEntry:
+def _ledger_entry(row: JSON, path: str) -> LedgerEntry:
     row = f.obj(row, path)
     return LedgerEntry(
         id=f.text(row, "id", path),
@@ -145,13 +145,13 @@ def _ledger_entry(row: Any, path: str) -> LedgerEntry:
     )
 
 
-def ledger(data: Any) -> tuple[LedgerEntry, ...]:
+def ledger(data: JSON) -> tuple[LedgerEntry, ...]:
     """Casino ``/auth/ledger``: ``entries[...]``, newest first as sent."""
     rows = f.items(f.obj(data), "entries")
     return tuple(_ledger_entry(r, f"entries[{i}]") for i, r in enumerate(rows))
 
 
-def _game(row: Any, path: str) -> GameStats:
+def _game(row: JSON, path: str) -> GameStats:
     row = f.obj(row, path)
     return GameStats(
         game=f.text(row, "game", path),
@@ -163,8 +163,8 @@ def _game(row: Any, path: str) -> GameStats:
     )
 
 
-def casino_stats(data: Any) -> CasinoStats:
-    """Casino ``/stats/me`` (``lifetime``, percent win rate) or docs ``/casino/stats`` (fraction)."""
+def casino_stats(data: JSON) -> CasinoStats:
+    """Casino ``/stats/me`` (percent win rate) or docs ``/casino/stats`` (a fraction)."""
     data = f.obj(data)
     if "lifetime" not in data:
         if not f.has(data, ("win_rate", "bets_today")):
@@ -189,7 +189,7 @@ def casino_stats(data: Any) -> CasinoStats:
     )
 
 
-def _bet(row: Any, path: str) -> Bet:
+def _bet(row: JSON, path: str) -> Bet:
     row = f.obj(row, path)
     amount = f.money(row, "amount", path)
     amount_won = f.opt_money(row, "amount_won", path) or Decimal(0)
@@ -206,13 +206,13 @@ def _bet(row: Any, path: str) -> Bet:
     )
 
 
-def bets(data: Any) -> tuple[Bet, ...]:
+def bets(data: JSON) -> tuple[Bet, ...]:
     """Casino ``/bets/history`` or docs ``/casino/recent``: ``bets[...]``."""
     rows = f.items(f.obj(data), "bets")
     return tuple(_bet(r, f"bets[{i}]") for i, r in enumerate(rows))
 
 
-def bet_result(data: Any) -> BetResult:
+def bet_result(data: JSON) -> BetResult:
     """Reply of ``POST /games/coin-flip`` and ``/games/dice``."""
     data = f.obj(data)
     return BetResult(
@@ -224,7 +224,7 @@ def bet_result(data: Any) -> BetResult:
     )
 
 
-def registration(data: Any) -> Registration:
+def registration(data: JSON) -> Registration:
     """Reply of casino ``POST /auth/register``."""
     data = f.obj(data)
     return Registration(
@@ -235,7 +235,7 @@ def registration(data: Any) -> Registration:
     )
 
 
-def faucet_claim(data: Any) -> FaucetClaim:
+def faucet_claim(data: JSON) -> FaucetClaim:
     """Reply of ``POST /faucet/claim`` (200)."""
     data = f.obj(data)
     return FaucetClaim(
@@ -245,8 +245,8 @@ def faucet_claim(data: Any) -> FaucetClaim:
     )
 
 
-def referral_stats(data: Any, service: str) -> ReferralStats:
-    """``/referral/stats`` of casino, trading or wallet (production) or docs ``/referrals/stats``."""
+def referral_stats(data: JSON, service: str) -> ReferralStats:
+    """Production ``/referral/stats`` (casino, trading or wallet) or docs ``/referrals/stats``."""
     data = f.obj(data)
     if not f.has(data, "total_referrals") and f.has(data, "total"):
         return ReferralStats(
@@ -264,7 +264,7 @@ def referral_stats(data: Any, service: str) -> ReferralStats:
     )
 
 
-def error_stats(data: Any) -> ErrorStats:
+def error_stats(data: JSON) -> ErrorStats:
     """Docs ``/agent/error-stats``: ``error_rate_pct`` (percent) or ``error_rate`` (fraction)."""
     data = f.obj(data)
     rate = f.percent_rate(data, "error_rate_pct")
@@ -280,7 +280,7 @@ def error_stats(data: Any) -> ErrorStats:
 # --- trading ------------------------------------------------------------------------------
 
 
-def _position(row: Any, path: str, source: str, index: int) -> Position:
+def _position(row: JSON, path: str, source: str, index: int) -> Position:
     row = f.obj(row, path)
     if "pair" in row:  # docs aggregate item
         pair = f.text(row, "pair", path)
@@ -297,13 +297,13 @@ def _position(row: Any, path: str, source: str, index: int) -> Position:
         )
     # hyperliquid (snake_case) and database (camelCase, plus a few snake_case extras) alike
     coin = f.opt_text(row, "coin", path)
-    pair = f.opt_text(row, "ticker", path) or coin
-    if pair is None:
+    ticker = f.opt_text(row, "ticker", path) or coin
+    if ticker is None:
         where = f"{path}.coin" if path else "coin"
         raise ResponseDecodeError(f"field {where}: missing", field=where)
     return Position(
         position_id=f.text(row, ("position_id", "id"), path),
-        pair=pair,
+        pair=ticker,
         side=f.text(row, "side", path),
         size_usd=f.opt_money(row, ("size_usd", "sizeUsd"), path),
         entry_price=f.opt_money(row, ("entry_price", "entryPrice"), path),
@@ -316,7 +316,7 @@ def _position(row: Any, path: str, source: str, index: int) -> Position:
     )
 
 
-def positions(data: Any) -> Positions:
+def positions(data: JSON) -> Positions:
     """Trading ``/trade/positions`` (either ``source``) or docs ``/trading/positions``."""
     data = f.obj(data)
     if "positions" not in data and "items" in data:
@@ -333,7 +333,7 @@ def positions(data: Any) -> Positions:
     )
 
 
-def opened_position(data: Any) -> Position:
+def opened_position(data: JSON) -> Position:
     """Reply of trading ``POST /trade/open``: the new position (bare, or under ``position``)."""
     data = f.obj(data)
     if isinstance(data.get("position"), dict):
@@ -341,7 +341,7 @@ def opened_position(data: Any) -> Position:
     return _position(data, "", "hyperliquid", 0)
 
 
-def closed_position(data: Any) -> ClosedPosition:
+def closed_position(data: JSON) -> ClosedPosition:
     """Reply of trading ``POST /trade/close``."""
     data = f.obj(data)
     return ClosedPosition(
@@ -354,7 +354,7 @@ def closed_position(data: Any) -> ClosedPosition:
     )
 
 
-def pnl_history(data: Any) -> PnlHistory:
+def pnl_history(data: JSON) -> PnlHistory:
     """Trading ``/trade/pnl-history`` (``summary`` + ``chart``) or docs ``/portfolio/pnl``."""
     data = f.obj(data)
     if "summary" not in data and "chart" not in data:
@@ -388,7 +388,7 @@ def pnl_history(data: Any) -> PnlHistory:
     )
 
 
-def drawdown(data: Any) -> Drawdown:
+def drawdown(data: JSON) -> Drawdown:
     """Trading ``/trade/drawdown``: ``summary{...}``, or ``{message}`` when there are no trades."""
     data = f.obj(data)
     if "summary" not in data:
@@ -402,7 +402,7 @@ def drawdown(data: Any) -> Drawdown:
     )
 
 
-def wallet_balance(data: Any) -> WalletBalance:
+def wallet_balance(data: JSON) -> WalletBalance:
     """Wallet ``/wallet/usdc-balance``: ``total_usd`` and ``balances[{chain, ...}]``."""
     data = f.obj(data)
     rows = f.items(data, "balances", required=False)
@@ -423,7 +423,7 @@ def wallet_balance(data: Any) -> WalletBalance:
 # --- escrow -------------------------------------------------------------------------------
 
 
-def escrow_status(value: Any, path: str = "status") -> EscrowStatus:
+def escrow_status(value: JSON, path: str = "status") -> EscrowStatus:
     """A status of either dialect as the canonical state (``locked`` is ``funded``)."""
     if not isinstance(value, str):
         raise ResponseDecodeError(
@@ -437,7 +437,7 @@ def escrow_status(value: Any, path: str = "status") -> EscrowStatus:
     return status
 
 
-def _event(row: Any, path: str) -> EscrowEvent:
+def _event(row: JSON, path: str) -> EscrowEvent:
     row = f.obj(row, path)
     return EscrowEvent(
         event=f.text(row, ("event", "type"), path),
@@ -447,7 +447,7 @@ def _event(row: Any, path: str) -> EscrowEvent:
     )
 
 
-def escrow(data: Any, dialect: Dialect = Dialect.CLASSIC) -> Escrow:
+def escrow(data: JSON, dialect: Dialect = Dialect.CLASSIC) -> Escrow:
     """An escrow in the classic shape (``amount_usd``) or a docs stream object (``amount``)."""
     data = f.obj(data)
     events = f.items(data, "events", required=False)
@@ -474,7 +474,7 @@ def escrow(data: Any, dialect: Dialect = Dialect.CLASSIC) -> Escrow:
     )
 
 
-def escrows(data: Any, dialect: Dialect = Dialect.STREAMING) -> tuple[Escrow, ...]:
+def escrows(data: JSON, dialect: Dialect = Dialect.STREAMING) -> tuple[Escrow, ...]:
     """Docs ``GET /api/v1/escrows``: ``escrows[<stream object>...]``."""
     rows = f.items(f.obj(data), "escrows")
     out = []
@@ -489,7 +489,7 @@ def escrows(data: Any, dialect: Dialect = Dialect.STREAMING) -> tuple[Escrow, ..
     return tuple(out)
 
 
-def escrow_stats(data: Any) -> EscrowStats:
+def escrow_stats(data: JSON) -> EscrowStats:
     """Escrow ``/escrow/stats``."""
     data = f.obj(data)
     return EscrowStats(
@@ -501,7 +501,7 @@ def escrow_stats(data: Any) -> EscrowStats:
     )
 
 
-NORMALIZERS: dict[type, Callable[..., Any]] = {
+NORMALIZERS: dict[type, Callable[..., object]] = {
     Balance: balance,
     LedgerEntry: ledger,
     CasinoStats: casino_stats,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
 __all__ = ["RetryPolicy", "parse_reset_at", "parse_retry_after"]
@@ -65,8 +66,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
@@ -95,13 +94,15 @@ def parse_reset_at(value: object, now: float) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         ts = when.timestamp()
-    else:
+    elif isinstance(value, Decimal):  # a JSON number with a fraction (usd.loads)
         try:
-            ts = float(value)  # type: ignore[arg-type]  # Decimal from money.loads
-        except (TypeError, ValueError):
+            ts = float(value)  # a time, not money
+        except ValueError:
             return None
         if ts > 1e12:
             ts /= 1000.0
+    else:
+        return None
     if ts != ts:
         return None
     return max(0.0, ts - now)

@@ -16,7 +16,7 @@ class Endpoint:
     """One route of one service."""
 
     service: str
-    """Which base (and connection pool): casino, escrow, escrow_docs, faucet, trading, wallet, docs."""
+    """Which base (and pool): casino, escrow, escrow_docs, faucet, trading, wallet or docs."""
     method: str
     route: str
     """Template relative to the base, e.g. ``/escrow/{id}``."""

@@ -1,4 +1,4 @@
-"""Hand-written replies in the production and docs shapes of API.md §2-§3, describing the same facts.
+"""Hand-written replies in the production and docs shapes (API.md §2-§3), saying the same facts.
 
 Production money is JSON numbers, docs money strings; production rates are percents, docs
 fractions; every reply carries an ``_info`` object and a stray unknown key, which must be ignored.
@@ -50,8 +50,10 @@ DOCS_RECENT = """{"bets": [
    "won": false, "net": "-1.00", "at": 1767225601000}
 ]}"""
 
-PROD_CASINO_REFERRALS = """{"total_referrals": 3, "total_earned_usd": 0.45, "last_30_days_usd": 0.15,
-  "referrals": [{"referred_agent": "ag_aaaaaaaaaaaa", "level": 1, "since": "2026-01-01"}], "_info": {}}"""
+PROD_CASINO_REFERRALS = """{"total_referrals": 3, "total_earned_usd": 0.45,
+  "last_30_days_usd": 0.15,
+  "referrals": [{"referred_agent": "ag_aaaaaaaaaaaa", "level": 1, "since": "2026-01-01"}],
+  "_info": {}}"""
 PROD_TRADING_REFERRALS = (
     """{"total_referrals": 2, "total_fees_generated_usd": 10, "total_earned_usd": 2}"""
 )
@@ -66,7 +68,8 @@ PROD_POSITIONS_HL = """{"positions": [
 PROD_POSITIONS_DB = """{"positions": [
   {"id": "pos_6f1c", "coin": "BTC", "side": "long", "sizeUsd": 100, "entryPrice": 100000,
    "leverage": 5, "liquidationPrice": 80000, "unrealizedPnl": 1.0, "status": "open",
-   "openedAt": 1767225600000, "ticker": "BTC-PERP", "current_price": 101000.5, "unrealized_pnl": 1.0}
+   "openedAt": 1767225600000, "ticker": "BTC-PERP", "current_price": 101000.5,
+   "unrealized_pnl": 1.0}
 ], "count": 1, "source": "database"}"""
 DOCS_POSITIONS = """{"count": 1, "items": [
   {"pair": "BTC-PERP", "side": "long", "size": "100.00", "entry_price": "100000.00",
@@ -74,7 +77,8 @@ DOCS_POSITIONS = """{"count": 1, "items": [
 ]}"""
 
 PROD_PNL = """{"summary": {"total_pnl": 12.5, "total_fees": 0.5, "net_pnl": 12, "total_trades": 4,
-  "win_rate_pct": 75}, "chart": [{"date": "2026-01-01", "daily_pnl": 12, "cumulative_pnl": 12}], "_info": {}}"""
+  "win_rate_pct": 75},
+  "chart": [{"date": "2026-01-01", "daily_pnl": 12, "cumulative_pnl": 12}], "_info": {}}"""
 DOCS_PNL = """{"total_usd": "12.00", "max_drawdown_pct": "3.5"}"""
 
 PROD_DRAWDOWN = """{"summary": {"max_drawdown_usd": 4.2, "max_drawdown_pct": 3.5, "peak": 20}}"""
@@ -90,7 +94,8 @@ PROD_ESCROW = """{
   "creator_id": "ag_0123456789ab", "counterparty_id": "ag_ba9876543210", "timeout_hours": 24,
   "created_at": "2026-01-01T00:00:00Z", "auto_release_at": "2026-01-02T00:00:00Z",
   "completed_at": null, "released_at": null, "disputed_at": null,
-  "events": [{"event": "created", "actor_id": "ag_0123456789ab", "note": null, "created_at": 1767225600}],
+  "events": [{"event": "created", "actor_id": "ag_0123456789ab", "note": null,
+              "created_at": 1767225600}],
   "_info": {}
 }"""
 DOCS_STREAM = """{

@@ -1,4 +1,4 @@
-"""Every status 100-599 and every transport failure maps to the right typed error and retry decision."""
+"""Every status 100-599 and transport failure maps to the right typed error and retry decision."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def _chained(outer: BaseException, inner: BaseException) -> BaseException:
 
 
 def _server_disconnected() -> BaseException:
-    # httpx_aiohttp's table turns every ClientConnectionError into ConnectTimeout: a reset is NOT a timeout.
+    # httpx_aiohttp's table turns every ClientConnectionError into ConnectTimeout: a reset is NOT
+    # a timeout.
     return _chained(httpx.ConnectTimeout("Server disconnected"), aiohttp.ServerDisconnectedError())
 
 

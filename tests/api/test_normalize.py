@@ -1,4 +1,4 @@
-"""The normaliser: production and docs shapes give the same models; bad replies give typed errors."""
+"""The normaliser: production and docs shapes give the same models; bad replies, typed errors."""
 
 from __future__ import annotations
 

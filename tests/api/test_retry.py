@@ -1,4 +1,4 @@
-"""Retries of reads under a FakeClock: full jitter bounds, budget, Retry-After, reset_at; never for POSTs."""
+"""Retries of reads under a FakeClock: full jitter, budget, Retry-After, reset_at; never POSTs."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ async def test_total_budget_is_respected() -> None:
 
 
 async def test_retry_after_seconds_is_honoured() -> None:
-    handler, calls = failing_then_ok(
+    handler, _ = failing_then_ok(
         2, httpx.Response(429, headers={"Retry-After": "7"}, json={"error": "rate_limited"})
     )
     client, clock = mock_client(handler, retry=RetryPolicy(max_attempts=3, budget=60))

@@ -1,4 +1,4 @@
-"""Writes: Idempotency-Key on every money POST, bodies as API.md says, never retried; faucet refusals."""
+"""Writes: an Idempotency-Key on each money POST, bodies per API.md, no retries; faucet refusals."""
 
 from __future__ import annotations
 

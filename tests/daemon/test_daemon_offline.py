@@ -6,8 +6,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -132,17 +130,3 @@ async def test_metrics_served_and_stop_exits_0(tmp_path: Path) -> None:
     assert 'pf_agent_stale{agent="ag_0000000000a1",label="alpha"} 1.0' in text
     assert "pf_notify_outbox_depth" in text and "pf_fleet_escrow_queue_depth" in text
     assert CANARY_KEY not in text and CANARY_HOOK_TOKEN not in text
-
-
-def test_daemon_never_imports_textual() -> None:
-    # Only textual is checked: httpx itself imports rich (httpx/_main.py, its CLI) whenever rich
-    # is installed, so no httpx user can keep rich out.
-    code = (
-        "import sys\n"
-        "import pf_tui.daemon.loop, pf_tui.core.notify.outbox, pf_tui.core.alerts.store\n"
-        "import pf_tui.daemon.metrics, pf_tui.core.alerts.engine\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
-        "print(','.join(bad))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""

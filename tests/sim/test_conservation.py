@@ -1,4 +1,4 @@
-"""Money is conserved through any sequence of operations (hypothesis state machine on pure state)."""
+"""Money is conserved through any sequence of operations (hypothesis drives the pure model)."""
 
 from __future__ import annotations
 

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from pf_tui.sim.http.server import SimServer
-
 from .helpers import auth, balance, body, demo_agents, state
-
-
-@pytest.fixture
-def client(sim_server: SimServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim_server.url, timeout=10) as c:
-        yield c
 
 
 @pytest.fixture
@@ -149,7 +140,7 @@ def test_dispute_freezes_and_pays_no_referrer(
     assert r.json() == {**r.json(), "status": "disputed", "reason": "no delivery"}
     r = client.post(f"/escrow/escrow/release/{eid}", headers=auth(a["keys"]["casino"]))
     assert r.status_code == 409
-    held = [e for e in state(client)["escrows"] if e["escrow_id"] == eid][0]
+    held = next(e for e in state(client)["escrows"] if e["escrow_id"] == eid)
     assert held["held_usd"] == Decimal("5")
 
 

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
-import pytest
-
-from pf_tui.sim.http.server import SimServer
 
 from .helpers import auth, balance, body, demo_agents
-
-
-@pytest.fixture
-def client(sim_server: SimServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim_server.url, timeout=10) as c:
-        yield c
 
 
 def register(client: httpx.Client, ip: str = "10.9.9.9") -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,16 +11,9 @@ import pytest
 from starlette.applications import Starlette
 
 from pf_tui.sim.http.pipeline import SimulatedReset
-from pf_tui.sim.http.server import SimServer
 from tests.conftest import asgi_client
 
 from .helpers import auth, balance, body, demo_agents
-
-
-@pytest.fixture
-def client(sim_server: SimServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim_server.url, timeout=10) as c:
-        yield c
 
 
 def escrow_payload(payee: str, amount: str = "1") -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from pf_tui.sim.http.pipeline import Ctx
 from pf_tui.sim.http.routes import casino as casino_routes
 from pf_tui.sim.http.routes import docs as docs_routes
 from pf_tui.sim.http.routes.control import control_routes, telegram_routes
@@ -17,6 +18,7 @@ from pf_tui.sim.http.routes.escrow import classic_routes, docs_escrow_mount_rout
 from pf_tui.sim.http.routes.services import faucet_routes, trading_routes, wallet_routes
 from pf_tui.sim.http.routing import catch_all, health, route
 from pf_tui.sim.model.state import Simulator
+from pf_tui.usd import JSON
 
 MOUNTS = {
     "casino": "/casino/api/v1",
@@ -31,11 +33,23 @@ MOUNTS = {
 TICK_S = 0.25
 
 
+class AppOptions(TypedDict, total=False):
+    """:func:`create_app`'s keyword arguments, as :class:`~pf_tui.sim.http.server.SimServer`
+    passes them on."""
+
+    seed: int
+    agents: int
+    faults: list[JSON] | None
+    limits: str
+    motion: bool
+    start_time: float | None
+
+
 def create_app(
     *,
     seed: int = 0,
     agents: int = 8,
-    faults: list[dict[str, Any]] | None = None,
+    faults: list[JSON] | None = None,
     limits: str = "production",
     motion: bool = True,
     start_time: float | None = None,
@@ -49,7 +63,7 @@ def create_app(
         seed=seed, agents=agents, faults=faults, limits=limits, motion=motion, start_time=start_time
     )
 
-    def index(ctx: Any) -> dict[str, Any]:
+    def index(ctx: Ctx) -> dict[str, JSON]:
         return {"service": "purple-flea-simulator", "mounts": MOUNTS, "controls": "/_sim"}
 
     routes = [

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, TypedDict, cast
+
+from starlette.types import Receive, Scope, Send
 
 from pf_tui.sim.model.accounts import Agent
 from pf_tui.sim.model.errors import ApiError
-from pf_tui.usd import loads
+from pf_tui.usd import JSON, loads
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.faults import FaultRule
@@ -24,16 +27,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pf_tui.sim")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 JSON_TYPE = b"application/json"
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>"
 )
 HANG_LIMIT_S = 600.0
-_INVALID = object()
+
+
+class _Unparsable(Enum):
+    """The mark of a body that is not JSON (None cannot say it: ``null`` is a JSON body)."""
+
+    BODY = 0
+
+
+_INVALID = _Unparsable.BODY
 
 
 class SimulatedReset(Exception):
@@ -86,7 +94,7 @@ class Ctx:
         token: str | None,
         caller: tuple[Agent, str] | None,
         raw_body: bytes,
-        params: dict[str, Any],
+        params: dict[str, str],
         service: str,
     ) -> None:
         self.sim = sim
@@ -97,13 +105,16 @@ class Ctx:
         self.token = token
         self.caller = caller
         self.raw_body = raw_body
-        self._json: Any = None
+        self._json: JSON | _Unparsable = None
         self.params = params
         self.service = service
         self.db_fallback = False
 
-    def body(self, *, invalid: str | None = "invalid_json") -> Any:
-        """The JSON body (``{}`` when empty). Unparsable: 400 ``invalid`` or, with ``None``, ``{}``."""
+    def body(self, *, invalid: str | None = "invalid_json") -> JSON:
+        """The JSON body (``{}`` when empty).
+
+        An unparsable body is a 400 ``invalid``, or ``{}`` when ``invalid`` is None.
+        """
         if self._json is None:
             self._json = parse_body(self.raw_body)
         if self._json is _INVALID:
@@ -112,7 +123,7 @@ class Ctx:
             raise ApiError(400, invalid, "the body is not valid JSON")
         return self._json
 
-    def fields(self, *, invalid: str | None = "invalid_json") -> dict[str, Any]:
+    def fields(self, *, invalid: str | None = "invalid_json") -> dict[str, JSON]:
         body = self.body(invalid=invalid)
         return body if isinstance(body, dict) else {}
 
@@ -136,7 +147,7 @@ class Ctx:
         return self.sim.now()
 
 
-def parse_body(raw: bytes) -> Any:
+def parse_body(raw: bytes) -> JSON | _Unparsable:
     if not raw.strip():
         return {}
     try:
@@ -148,8 +159,8 @@ def parse_body(raw: bytes) -> Any:
 _dumps_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def to_json(obj: Any) -> str:
-    """JSON with ``Decimal`` as a plain number (production's wire form); floats only for non-money."""
+def to_json(obj: JSON) -> str:
+    """JSON with ``Decimal`` as a plain number (production's wire form); floats are not money."""
     if isinstance(obj, str):
         return _dumps_str(obj)
     if isinstance(obj, dict):
@@ -170,7 +181,7 @@ def to_json(obj: Any) -> str:
 
 
 def encode(
-    status: int, obj: Any, service: str | None, headers: list[tuple[bytes, bytes]] | None = None
+    status: int, obj: JSON, service: str | None, headers: list[tuple[bytes, bytes]] | None = None
 ) -> Reply:
     """JSON reply; an object gets the ``_info`` object every production reply carries."""
     if service is not None and isinstance(obj, dict) and "_info" not in obj:
@@ -178,7 +189,18 @@ def encode(
     return Reply(status, to_json(obj).encode(), headers)
 
 
-Handler = Callable[[Ctx], "Reply | dict[str, Any]"]
+Handler = Callable[[Ctx], "Reply | dict[str, JSON]"]
+
+
+class Knobs(TypedDict, total=False):
+    """The pipeline switches of one route (:class:`Endpoint`'s keyword arguments but ``limit``,
+    which routes set one by one where they share the rest)."""
+
+    idempotent: bool
+    classic: bool
+    docs_limits: bool
+    controls: bool
+    bad_json: str
 
 
 class Endpoint:
@@ -283,7 +305,8 @@ class Endpoint:
             verdict, stored = sim.idempotency.begin(scope_key, compare)
             if verdict != "run":
                 if verdict == "replay":
-                    reply = stored
+                    # Only this pipeline stores replies there, and it stores Replies.
+                    reply = cast("Reply", stored)
                 elif verdict == "mismatch":
                     reply = encode(
                         422,
@@ -330,9 +353,8 @@ class Endpoint:
                 await self._fault(fault, reply, receive, send)
         finally:
             if scope_key is not None:
-                if (
-                    produced is not None
-                ):  # executed, the wait after it was cut short: keep the reply
+                if produced is not None:
+                    # Executed, and the wait after it was cut short: keep the reply.
                     sim.idempotency.finish(scope_key, produced)
                 else:
                     sim.idempotency.abandon(scope_key)

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from starlette.routing import Route
 
-from pf_tui.sim.http.pipeline import Ctx, Endpoint, Handler
+from pf_tui.sim.http.pipeline import Ctx, Endpoint, Handler, Knobs
 from pf_tui.sim.model.errors import ApiError
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
 
 
 def route(
-    sim: Simulator, service: str | None, path: str, handlers: dict[str, Handler], **knobs: Any
+    sim: Simulator,
+    service: str | None,
+    path: str,
+    handlers: dict[str, Handler],
+    *,
+    limit: str | None = None,
+    **knobs: Unpack[Knobs],
 ) -> Route:
     """A Starlette route whose endpoint is the simulator pipeline (any method reaches it)."""
-    return Route(path, Endpoint(sim, service, handlers, **knobs))
+    return Route(path, Endpoint(sim, service, handlers, limit=limit, **knobs))
 
 
-def _not_found(ctx: Ctx) -> dict[str, Any]:
+def _not_found(ctx: Ctx) -> dict[str, JSON]:
     raise ApiError(404, "not_found", f"no route {ctx.method} {ctx.path}")
 
 

@@ -1,4 +1,4 @@
-"""Serve the simulator with uvicorn: :class:`SimServer` (a background thread) and the CLI ``main``."""
+"""Serve the simulator with uvicorn: :class:`SimServer` (a background thread), the CLI ``main``."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Unpack
 
 import uvicorn
 from starlette.applications import Starlette
 
-from pf_tui.sim.http.app import create_app
+from pf_tui.sim.http.app import AppOptions, create_app
 from pf_tui.sim.http.pipeline import SimulatedReset
 from pf_tui.sim.model.faults import RuleError, parse_rule
 from pf_tui.sim.model.limits import parse_limits
 from pf_tui.sim.model.state import Simulator
-from pf_tui.usd import loads
+from pf_tui.usd import JSON, loads
 
 START_TIMEOUT_S = 10.0
 
@@ -60,10 +60,12 @@ class SimServer:
     :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **create_app_kwargs: Any) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, **options: Unpack[AppOptions]
+    ) -> None:
         self.host = host
         self.port = port
-        self.app = create_app(**create_app_kwargs)
+        self.app = create_app(**options)
         self.sim: Simulator = self.app.state.sim
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -72,7 +74,6 @@ class SimServer:
     def start(self) -> SimServer:
         _install_filter()
         self._server = uvicorn.Server(_config(self.app, self.host, self.port, "warning"))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="pf-tui-sim", daemon=True)
         self._thread.start()
         deadline = START_TIMEOUT_S
@@ -111,8 +112,8 @@ class SimServer:
         self.stop()
 
 
-def load_faults(spec: str | None) -> list[dict[str, Any]]:
-    """``--faults``: a JSON list of rules, or a path to a file holding one. ValueError says why not."""
+def load_faults(spec: str | None) -> list[JSON]:
+    """``--faults``: a JSON list of rules, or a path to a file of one; ValueError says why not."""
     if not spec:
         return []
     text = spec
@@ -162,7 +163,6 @@ def main(args: argparse.Namespace) -> int:
     )
     _install_filter()
     server = uvicorn.Server(_config(app, host, port, "warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -172,16 +172,19 @@ def main(args: argparse.Namespace) -> int:
             except (NotImplementedError, RuntimeError):
                 pass
         task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
+        # uvicorn says it has started only through this flag: there is no event to wait on.
+        while not server.started and not task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         if server.started:
-            bound = [s for srv in server.servers for s in srv.sockets][0].getsockname()[1]
+            bound = next(s for srv in server.servers for s in srv.sockets).getsockname()[1]
             url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}"
             print(
-                f"Purple Flea simulator on {url} ({agents} demo agents, seed {seed}, limits {limits})"
+                f"Purple Flea simulator on {url} "
+                f"({agents} demo agents, seed {seed}, limits {limits})"
             )
             print(
-                f"Try: curl {url}/_sim/agents   |   point pf-tui at it: pf-tui --demo, or set [api] bases to "
+                f"Try: curl {url}/_sim/agents   |   "
+                "point pf-tui at it: pf-tui --demo, or set [api] bases to "
                 f"{url}/casino/api/v1, {url}/escrow, ...  (Ctrl-C stops)",
                 flush=True,
             )

@@ -10,11 +10,15 @@ import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.ids import Ids
 from pf_tui.sim.model.num import ZERO, iso, num
+from pf_tui.usd import JSON
+
+if TYPE_CHECKING:
+    from pf_tui.sim.model.market import Position, Trade
 
 LEDGER_ROWS = 50
 LEDGER_TYPES = frozenset(
@@ -53,7 +57,7 @@ class LedgerRow:
     service: str
     at: float
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self) -> dict[str, JSON]:
         return {
             "id": self.id,
             "agentId": self.agent_id,
@@ -66,6 +70,16 @@ class LedgerRow:
             "createdAt": int(self.at),
             "at": iso(self.at),
         }
+
+
+@dataclass(slots=True)
+class GameTally:
+    """One agent's figures for one game."""
+
+    bets: int = 0
+    wagered: Decimal = ZERO
+    won: Decimal = ZERO
+    wins: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -87,11 +101,11 @@ class Agent:
     won: Decimal = ZERO
     total_bets: int = 0
     wins: int = 0
-    by_game: dict[str, list[Any]] = field(default_factory=dict)
-    bets: deque[tuple[float, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=500))
+    by_game: dict[str, GameTally] = field(default_factory=dict)
+    bets: deque[tuple[float, dict[str, JSON]]] = field(default_factory=lambda: deque(maxlen=500))
     game_window: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    positions: dict[str, Any] = field(default_factory=dict)
-    trades: list[Any] = field(default_factory=list)
+    positions: dict[str, Position] = field(default_factory=dict)
+    trades: list[Trade] = field(default_factory=list)
     trading_start: Decimal = ZERO
     referrals: list[tuple[str, float]] = field(default_factory=list)
     referral_income: list[tuple[float, Decimal]] = field(default_factory=list)
@@ -106,7 +120,8 @@ class Agent:
     initial_balance: Decimal = ZERO
     keys: dict[str, str] = field(default_factory=dict)
     requests: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=4096))
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, object] = field(default_factory=dict)
+    """Replies the HTTP layer built from this agent's state, by name; :meth:`touch` drops them."""
 
     def touch(self) -> None:
         """Drop cached replies: the agent's state changed."""
@@ -180,7 +195,7 @@ class Accounts:
     ) -> LedgerRow:
         """Move ``amount`` (signed) on the agent's casino balance and write the ledger row.
 
-        The caller moves the matching amount elsewhere (house, escrow, faucet) so money is conserved.
+        The caller moves the matching amount elsewhere (house, escrow, faucet): money is conserved.
         """
         agent.casino += amount
         self._row += 1

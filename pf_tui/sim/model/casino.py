@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
-from typing import Any
 
-from pf_tui.sim.model.accounts import Accounts, Agent
+from pf_tui.sim.model.accounts import Accounts, Agent, GameTally
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.ids import Ids
 from pf_tui.sim.model.num import ZERO, iso, num, parse_amount, q2, q4_down
+from pf_tui.usd import JSON
 
 MIN_BET = Decimal("0.01")
 COIN_FLIP_MULTIPLIER = Decimal("1.99")
@@ -33,7 +33,7 @@ class Casino:
         self.play_limit: int | None = GAME_PLAYS_PER_MINUTE
 
     def check_play_rate(self, agent: Agent, at: float) -> None:
-        """60 plays a minute per agent (fixed window): 429 ``rate_limit_exceeded`` with ``reset_at``."""
+        """60 plays a minute per agent (fixed window), then 429 ``rate_limit_exceeded``."""
         if self.play_limit is None:
             return
         window = at - at % 60
@@ -49,7 +49,7 @@ class Casino:
             )
         agent.game_window[1] += 1
 
-    def _stake(self, agent: Agent, raw: Any) -> Decimal:
+    def _stake(self, agent: Agent, raw: JSON) -> Decimal:
         amount = parse_amount(raw)
         if amount < 0:
             raise ApiError(400, "invalid_amount", "amount must be positive")
@@ -64,7 +64,7 @@ class Casino:
             )
         return amount
 
-    def coin_flip(self, agent: Agent, side: Any, raw_amount: Any, at: float) -> dict[str, Any]:
+    def coin_flip(self, agent: Agent, side: JSON, raw_amount: JSON, at: float) -> dict[str, JSON]:
         amount = self._stake(agent, raw_amount)
         if side not in ("heads", "tails"):
             raise ApiError(400, "invalid_side", "side must be heads or tails")
@@ -74,8 +74,8 @@ class Casino:
         )
 
     def dice(
-        self, agent: Agent, direction: Any, threshold: Any, raw_amount: Any, at: float
-    ) -> dict[str, Any]:
+        self, agent: Agent, direction: JSON, threshold: JSON, raw_amount: JSON, at: float
+    ) -> dict[str, JSON]:
         amount = self._stake(agent, raw_amount)
         if direction not in ("over", "under"):
             raise ApiError(400, "invalid_direction", "direction must be over or under")
@@ -100,8 +100,8 @@ class Casino:
         won: bool,
         mult: Decimal,
         at: float,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
+        extra: dict[str, JSON],
+    ) -> dict[str, JSON]:
         bet_id = self.ids.bet()
         acc = self.accounts
         acc.post(agent, -amount, "bet", at, reason=f"{game} bet", reference=bet_id)
@@ -114,11 +114,11 @@ class Casino:
         agent.wins += int(won)
         agent.wagered += amount
         agent.won += payout
-        stats = agent.by_game.setdefault(game, [0, ZERO, ZERO, 0])
-        stats[0] += 1
-        stats[1] += amount
-        stats[2] += payout
-        stats[3] += int(won)
+        tally = agent.by_game.setdefault(game, GameTally())
+        tally.bets += 1
+        tally.wagered += amount
+        tally.won += payout
+        tally.wins += int(won)
         agent.bets.append(
             (
                 at,
@@ -134,7 +134,7 @@ class Casino:
                 },
             )
         )
-        reply = {
+        reply: dict[str, JSON] = {
             "bet_id": bet_id,
             "won": won,
             "amount_won": num(payout),

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.sim.model.accounts import Accounts, Agent
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.ids import Ids
 from pf_tui.sim.model.num import ZERO, dstr, fee_of, iso, num, parse_amount, referrer_share
+from pf_tui.usd import JSON
 
 MIN_AMOUNT = Decimal("0.10")
 OPEN = frozenset({"funded", "completed"})
@@ -60,7 +60,7 @@ class Escrow:
         return self.amount - self.released if self.status in OPEN else ZERO
 
 
-def _timeout_hours(raw: Any) -> int:
+def _timeout_hours(raw: JSON) -> int:
     """Floored and clamped to 1..720; anything not a number means the default 24."""
     if isinstance(raw, bool) or raw is None:
         return 24
@@ -75,7 +75,7 @@ def _timeout_hours(raw: Any) -> int:
 
 
 class EscrowBook:
-    """Every escrow, the totals ``/escrow/stats`` reports, and the money moves of each transition."""
+    """Every escrow, the totals ``/escrow/stats`` reports, and each transition's money moves."""
 
     def __init__(self, accounts: Accounts, ids: Ids) -> None:
         self.accounts = accounts
@@ -98,11 +98,11 @@ class EscrowBook:
         creator: Agent,
         *,
         dialect: str,
-        raw_amount: Any,
-        description: Any,
-        payee_id: Any,
-        raw_timeout: Any,
-        referral_code: Any,
+        raw_amount: JSON,
+        description: JSON,
+        payee_id: JSON,
+        raw_timeout: JSON,
+        referral_code: JSON,
         at: float,
     ) -> Escrow:
         """Validate in production's order and lock ``amount`` from the creator's casino balance."""
@@ -223,24 +223,24 @@ class EscrowBook:
                 reference=f"{esc.escrow_id}:{type_}",
                 service="escrow",
             )
-        if share:
+        if referrer is not None and share:
             acc.post(
                 referrer,
                 share,
                 "referral",
                 at,
-                reason="escrow referral commission",  # type: ignore[arg-type]
+                reason="escrow referral commission",
                 reference=f"{esc.escrow_id}:referral",
                 service="escrow",
             )
-            referrer.referral_income.append((at, share))  # type: ignore[union-attr]
+            referrer.referral_income.append((at, share))
         acc.house += fee - share
         esc.fees += fee
         esc.referral_paid += share
         self.commission += fee
         return net, fee, share
 
-    def release(self, esc: Escrow, agent: Agent, at: float) -> dict[str, Any]:
+    def release(self, esc: Escrow, agent: Agent, at: float) -> dict[str, JSON]:
         self._check(esc, agent, "creator", CLASSIC, OPEN)
         gross = esc.held
         payee = self.accounts.agents[esc.payee_id]
@@ -262,7 +262,7 @@ class EscrowBook:
             "counterparty_id": esc.payee_id,
         }
 
-    def dispute(self, esc: Escrow, agent: Agent, reason: Any, dialect: str, at: float) -> None:
+    def dispute(self, esc: Escrow, agent: Agent, reason: JSON, dialect: str, at: float) -> None:
         self._check(esc, agent, "party", dialect, OPEN)
         esc.status = "disputed"
         esc.disputed_at = at
@@ -271,7 +271,7 @@ class EscrowBook:
         self.total_disputed += 1
         self.version += 1
 
-    def release_partial(self, esc: Escrow, agent: Agent, raw_amount: Any, at: float) -> None:
+    def release_partial(self, esc: Escrow, agent: Agent, raw_amount: JSON, at: float) -> None:
         amount = parse_amount(raw_amount)
         if amount <= 0:
             raise ApiError(400, "invalid_amount", "amount must be more than 0")
@@ -315,7 +315,7 @@ class EscrowBook:
         self.version += 1
 
     def time_out(self, esc: Escrow, at: float) -> None:
-        """Past ``auto_release_at``: classic refunds the creator 99%; docs pays the payee the rest."""
+        """Past ``auto_release_at``: classic refunds the creator 99%; docs pays out the rest."""
         if esc.status not in OPEN or at < esc.auto_release_at:
             return
         gross = esc.held
@@ -338,9 +338,9 @@ class EscrowBook:
 
     # --- views -------------------------------------------------------------------------------
 
-    def classic_view(self, esc: Escrow, with_events: bool) -> dict[str, Any]:
+    def classic_view(self, esc: Escrow, with_events: bool) -> dict[str, JSON]:
         fee = fee_of(esc.amount)
-        out: dict[str, Any] = {
+        out: dict[str, JSON] = {
             "escrow_id": esc.escrow_id,
             "status": self.status_in(esc, CLASSIC),
             "amount_usd": num(esc.amount),
@@ -363,7 +363,7 @@ class EscrowBook:
             ]
         return out
 
-    def docs_view(self, esc: Escrow) -> dict[str, Any]:
+    def docs_view(self, esc: Escrow) -> dict[str, JSON]:
         return {
             "escrow_id": esc.escrow_id,
             "status": self.status_in(esc, DOCS),
@@ -377,7 +377,7 @@ class EscrowBook:
             "auto_release_at": iso(esc.auto_release_at),
         }
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, JSON]:
         return {
             "total_created": self.total_created,
             "total_released": self.total_released,

@@ -1,13 +1,16 @@
-"""The faucet: $1 once per agent and once per IP a day, checked in production's order (API.md §4)."""
+"""The faucet: $1 once per agent and once per IP a day, checked in production's order.
+
+API.md §4 has the order.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.sim.model.accounts import Accounts
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.ids import Ids
+from pf_tui.usd import JSON
 
 GRANT = Decimal(1)
 IP_WINDOW_S = 86400
@@ -23,8 +26,9 @@ class Faucet:
         self.ip_claims: dict[str, float] = {}
         self.claims = 0
 
-    def claim(self, body: Any, ip: str, at: float) -> dict[str, Any]:
-        """Order: 400 invalid_request, 429 ip_rate_limited, 404, 409 already_claimed, 403 has_deposits."""
+    def claim(self, body: JSON, ip: str, at: float) -> dict[str, JSON]:
+        """Checks in order: 400 invalid_request, 429 ip_rate_limited, 404 agent_not_found,
+        409 already_claimed, 403 has_deposits."""
         agent_id = body.get("agent_casino_id") if isinstance(body, dict) else None
         if not isinstance(agent_id, str) or not agent_id.startswith("ag_"):
             raise ApiError(400, "invalid_request", "agent_casino_id must be an agent id (ag_...)")

@@ -6,7 +6,8 @@ import fnmatch
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+
+from pf_tui.usd import JSON
 
 KINDS = frozenset(
     {
@@ -50,8 +51,8 @@ class FaultRule:
         assert self._regex is not None
         return self._regex.match(path) is not None
 
-    def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def wire(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {
             "route": self.route,
             "kind": self.kind,
             "rate": self.rate,
@@ -69,15 +70,13 @@ class FaultRule:
 
 
 def _number(
-    raw: dict[str, Any], name: str, default: float | None, lo: float, hi: float
+    raw: dict[str, JSON], name: str, default: float | None, lo: float, hi: float
 ) -> float | None:
     value = raw.get(name, default)
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or (not isinstance(value, (int, float))
-        and not hasattr(value, "as_tuple"))
+    if isinstance(value, bool) or (
+        not isinstance(value, (int, float)) and not hasattr(value, "as_tuple")
     ):
         raise RuleError(f"{name} must be a number")
     number = float(value)
@@ -86,7 +85,7 @@ def _number(
     return number
 
 
-def parse_rule(raw: Any) -> FaultRule:
+def parse_rule(raw: JSON) -> FaultRule:
     """A rule from its JSON form; :class:`RuleError` says what is wrong."""
     if not isinstance(raw, dict):
         raise RuleError("a fault rule is a JSON object")
@@ -133,7 +132,7 @@ class Faults:
         self.rng = rng
         self.rules: list[FaultRule] = []
 
-    def add(self, raw: Any) -> list[FaultRule]:
+    def add(self, raw: JSON) -> list[FaultRule]:
         """Add one rule or a list of rules (all validated before any is added)."""
         items = raw if isinstance(raw, list) else [raw]
         rules = [parse_rule(item) for item in items]

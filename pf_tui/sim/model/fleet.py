@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pf_tui.sim.model.accounts import Agent
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.escrow import CLASSIC, DOCS, OPEN
 from pf_tui.sim.model.market import Trade
 from pf_tui.sim.model.num import day_start, num, q2
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
@@ -69,7 +70,7 @@ class Fleet:
     # --- set-up --------------------------------------------------------------------------------
 
     def setup(self, count: int, now: float) -> None:
-        sim, rng, acc, ids = self.sim, self.rng, self.sim.accounts, self.sim.ids
+        rng, acc, ids = self.rng, self.sim.accounts, self.sim.ids
         for i in range(count):
             strategy = STRATEGIES[i % len(STRATEGIES)]
             label = f"{_NAMES[i % len(_NAMES)]}-{strategy}-{i + 1:03d}"
@@ -124,7 +125,7 @@ class Fleet:
                     Trade(at, rng.choice(coins), rng.choice(("long", "short")), pnl, fee)
                 )
 
-    def wire(self) -> list[dict[str, Any]]:
+    def wire(self) -> list[dict[str, JSON]]:
         return [
             {
                 "agent_id": a.agent_id,
@@ -222,11 +223,12 @@ class Fleet:
                     return
                 self._stream_no += 1
                 dialect = DOCS if rng.random() < 0.6 else CLASSIC
+                kind = "data feed" if dialect == DOCS else "compute job"
                 esc = sim.create_escrow(
                     agent,
                     dialect=dialect,
                     raw_amount=amount,
-                    description=f"{'data feed' if dialect == DOCS else 'compute job'} #{self._stream_no}",
+                    description=f"{kind} #{self._stream_no}",
                     payee_id=payee.agent_id,
                     raw_timeout=rng.choice((1, 6, 24)),
                     referral_code=None,

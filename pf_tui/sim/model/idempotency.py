@@ -4,27 +4,34 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+
+from pf_tui.usd import JSON
 
 MAX_KEYS = 100_000
-_UNSET = object()
 
 
 @dataclass(slots=True)
 class Entry:
-    body: Any
-    reply: Any = None
+    """The first request under one key: its body, and its reply once it has one."""
+
+    body: JSON | bytes
+    """The decoded body, or the raw bytes of one that is not JSON (compared as sent)."""
+    reply: object = None
+    """The HTTP layer's reply, replayed as it was (this layer only keeps it)."""
     in_flight: bool = True
 
 
 class IdempotencyStore:
-    """Keys scoped to (caller's key, method, path, Idempotency-Key); bounded, oldest evicted first."""
+    """Keys scoped to (caller's key, method, path, Idempotency-Key); the oldest go past a bound."""
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple[str, str, str, str], Entry] = OrderedDict()
 
-    def begin(self, scope: tuple[str, str, str, str], body: Any) -> tuple[str, Any]:
-        """``("run", None)``, ``("replay", reply)``, ``("mismatch", None)`` or ``("in_flight", None)``."""
+    def begin(self, scope: tuple[str, str, str, str], body: JSON | bytes) -> tuple[str, object]:
+        """What to do with a request under ``scope``, and the reply to replay.
+
+        ``("run", None)``, ``("replay", reply)``, ``("mismatch", None)`` or ``("in_flight", None)``.
+        """
         entry = self._entries.get(scope)
         if entry is None:
             self._entries[scope] = Entry(body)
@@ -37,7 +44,7 @@ class IdempotencyStore:
             return "in_flight", None
         return "replay", entry.reply
 
-    def finish(self, scope: tuple[str, str, str, str], reply: Any) -> None:
+    def finish(self, scope: tuple[str, str, str, str], reply: object) -> None:
         entry = self._entries.get(scope)
         if entry is not None:
             entry.reply = reply

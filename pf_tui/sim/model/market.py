@@ -10,12 +10,12 @@ import random
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from pf_tui.sim.model.accounts import Accounts, Agent
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.ids import Ids
 from pf_tui.sim.model.num import ZERO, day_start, iso, num, parse_amount, q2, q6
+from pf_tui.usd import JSON
 
 INITIAL_PRICES: dict[str, Decimal] = {
     "BTC": Decimal("97250"),
@@ -96,7 +96,7 @@ class Market:
         return (hist[-1] > hist[0]) - (hist[-1] < hist[0])
 
     def open(
-        self, agent: Agent, coin: Any, side: Any, raw_size: Any, raw_leverage: Any, at: float
+        self, agent: Agent, coin: JSON, side: JSON, raw_size: JSON, raw_leverage: JSON, at: float
     ) -> Position:
         if not isinstance(coin, str) or coin.upper() not in self.prices:
             raise ApiError(400, "invalid_coin", f"coin must be one of {', '.join(self.prices)}")
@@ -129,7 +129,7 @@ class Market:
         agent.touch()
         return pos
 
-    def close(self, agent: Agent, position_id: Any, at: float) -> dict[str, Any]:
+    def close(self, agent: Agent, position_id: JSON, at: float) -> dict[str, JSON]:
         pos = agent.positions.get(position_id) if isinstance(position_id, str) else None
         if pos is None:
             raise ApiError(404, "position_not_found", "no open position with that id")
@@ -170,7 +170,7 @@ class Market:
 
     # --- reads -----------------------------------------------------------------------------
 
-    def positions_wire(self, agent: Agent, database: bool) -> dict[str, Any]:
+    def positions_wire(self, agent: Agent, database: bool) -> dict[str, JSON]:
         items = []
         for pos in agent.positions.values():
             price = self.prices[pos.coin]
@@ -229,7 +229,7 @@ class Market:
                 buckets[d] += t.pnl - t.fee
         return [(iso(d)[:10], v) for d, v in buckets.items()]
 
-    def pnl_history(self, agent: Agent, days: int, now: float) -> dict[str, Any]:
+    def pnl_history(self, agent: Agent, days: int, now: float) -> dict[str, JSON]:
         since = day_start(now) - 86400 * (days - 1)
         trades = [t for t in agent.trades if t.closed_at >= since]
         total = sum((t.pnl for t in trades), ZERO)
@@ -252,7 +252,7 @@ class Market:
             "days": days,
         }
 
-    def drawdown(self, agent: Agent, days: int, now: float) -> dict[str, Any]:
+    def drawdown(self, agent: Agent, days: int, now: float) -> dict[str, JSON]:
         since = day_start(now) - 86400 * (days - 1)
         trades = [t for t in agent.trades if t.closed_at >= since]
         if not trades:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any
 
 from pf_tui.sim.model.errors import ApiError
-from pf_tui.usd import CENT, MICRO, MoneyError, parse_money, to_wire
+from pf_tui.usd import CENT, JSON, MICRO, MoneyError, parse_money, to_wire
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -55,9 +54,7 @@ def referrer_share(fee: Decimal) -> Decimal:
 def iso(ts: float) -> str:
     """Unix seconds to ``2026-01-01T00:00:00.000Z``."""
     return (
-        datetime.fromtimestamp(ts, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
+        datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
 
 
@@ -77,7 +74,7 @@ def day_start(ts: float) -> float:
     return float(int(ts) - int(ts) % 86400)
 
 
-def parse_amount(value: Any, *, code: str = "invalid_amount", field: str = "amount") -> Decimal:
+def parse_amount(value: JSON, *, code: str = "invalid_amount", field: str = "amount") -> Decimal:
     """A JSON number or numeric string with at most 6 dp, else 400 ``code``."""
     if value is None or isinstance(value, (bool, float)):
         raise ApiError(400, code, f"{field} must be a number with at most 6 decimal places")

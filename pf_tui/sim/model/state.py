@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TypeAlias
 
 from pf_tui.sim.model.accounts import Accounts, Agent
 from pf_tui.sim.model.casino import Casino
@@ -28,6 +28,13 @@ from pf_tui.sim.model.limits import RateLimiter
 from pf_tui.sim.model.market import Market
 from pf_tui.sim.model.num import num
 from pf_tui.sim.model.telegram import TelegramStandIn
+from pf_tui.usd import JSON
+
+LoggedRequest: TypeAlias = tuple[
+    int, float, str, str, str | None, str, str | None, int, bool, str | None
+]
+"""One line of the request log: seq, time, method, path, agent id, IP, Idempotency-Key, status,
+whether the handler ran, and the fault kind that fired (see :meth:`Simulator.requests_wire`)."""
 
 HOUSE_BANKROLL = Decimal("1000000")
 REQUEST_LOG = 100_000
@@ -42,7 +49,7 @@ class Simulator:
         *,
         seed: int = 0,
         agents: int = 8,
-        faults: list[dict[str, Any]] | None = None,
+        faults: list[JSON] | None = None,
         limits: str = "production",
         motion: bool = True,
         start_time: float | None = None,
@@ -78,7 +85,7 @@ class Simulator:
         self.faults.add(self.initial_faults)
         self.telegram = TelegramStandIn()
         self.idempotency_on_classic = True
-        self.requests: deque[tuple[Any, ...]] = deque(maxlen=REQUEST_LOG)
+        self.requests: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG)
         self.request_seq = 0
         self.motion = self.initial_motion
         self._jobs: list[tuple[float, int, str]] = []
@@ -105,7 +112,7 @@ class Simulator:
         return min(job, step)
 
     def run_until(self, target: float) -> int:
-        """Run every job (escrow timeouts, fleet steps) due at or before ``target``, in time order."""
+        """Run the jobs due at or before ``target`` (escrow timeouts, fleet steps) in time order."""
         ran = 0
         try:
             while True:
@@ -159,8 +166,8 @@ class Simulator:
 
     # --- agents --------------------------------------------------------------------------------
 
-    def register(self, referral_code: Any) -> tuple[Agent, str]:
-        """A new casino agent and its key; then the server's own faucet claim (one internal bucket)."""
+    def register(self, referral_code: JSON) -> tuple[Agent, str]:
+        """A new casino agent and its key; then the server's own faucet claim (one bucket)."""
         at = self.now()
         referrer = (
             self.accounts.by_code.get(referral_code) if isinstance(referral_code, str) else None
@@ -174,7 +181,7 @@ class Simulator:
             pass  # production's registration claim fails silently once its bucket is used
         return agent, key
 
-    def create_escrow(self, creator: Agent, *, dialect: str, **fields: Any) -> Escrow:
+    def create_escrow(self, creator: Agent, *, dialect: str, **fields: JSON) -> Escrow:
         """Create an escrow and schedule its timeout."""
         esc = self.escrows.create(creator, dialect=dialect, at=self.now(), **fields)
         self._job_seq += 1
@@ -190,7 +197,7 @@ class Simulator:
     def conserved(self) -> bool:
         return self.total() == self.accounts.initial_total + self.accounts.granted
 
-    def state_wire(self) -> dict[str, Any]:
+    def state_wire(self) -> dict[str, JSON]:
         agents = [
             {"agent_id": a.agent_id, "casino_usd": num(a.casino), "trading_usd": num(a.trading)}
             for a in self.accounts.agents.values()
@@ -253,7 +260,7 @@ class Simulator:
         if agent is not None:
             agent.requests.append((at, status >= 400))
 
-    def requests_wire(self, since: float | None, since_seq: int | None) -> list[dict[str, Any]]:
+    def requests_wire(self, since: float | None, since_seq: int | None) -> list[dict[str, JSON]]:
         out = []
         for seq, t, method, path, agent_id, ip, key, status, executed, fault in self.requests:
             if since is not None and t < since:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from pf_tui.usd import JSON
 
 ALLOWED_TAGS = frozenset({"b", "strong", "i", "em", "u", "s", "code", "pre", "a"})
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
@@ -50,13 +51,13 @@ class TelegramStandIn:
     """State behind ``/telegram``: sent messages, the every-n-th 429 knob, message ids."""
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[dict[str, JSON]] = []
         self.every_n = 0
         self.retry_after = 1
         self.calls = 0
         self._message_id = 0
 
-    def configure(self, body: Any) -> dict[str, Any]:
+    def configure(self, body: JSON) -> dict[str, JSON]:
         if not isinstance(body, dict):
             raise ValueError("body must be a JSON object")
         every_n = body.get("every_n", 0)
@@ -68,7 +69,7 @@ class TelegramStandIn:
         self.every_n, self.retry_after, self.calls = every_n, retry_after, 0
         return {"ok": True, "every_n": every_n, "retry_after": retry_after}
 
-    def send(self, token: str, body: Any, at: float) -> tuple[int, dict[str, Any]]:
+    def send(self, token: str, body: JSON, at: float) -> tuple[int, dict[str, JSON]]:
         """Status and Telegram-shaped reply for one ``sendMessage``."""
         self.calls += 1
         if self.every_n and self.calls % self.every_n == 0:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
 from pf_tui.sim.http.pipeline import Ctx, Reply, encode
 from pf_tui.sim.http.routing import catch_all, health, int_arg, route
 from pf_tui.sim.model.num import ZERO, num, parse_iso, q2
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.accounts import Agent
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 SERVICE = "casino"
 
 
-def balance_reply(agent: Agent) -> dict[str, Any]:
+def balance_reply(agent: Agent) -> dict[str, JSON]:
     return {
         "agent_id": agent.agent_id,
         "balance_usd": num(agent.casino),
@@ -43,7 +45,7 @@ def balance_reply(agent: Agent) -> dict[str, Any]:
     }
 
 
-def stats_reply(agent: Agent) -> dict[str, Any]:
+def stats_reply(agent: Agent) -> dict[str, JSON]:
     def rate(wins: int, bets: int) -> Decimal:
         return num(q2(Decimal(wins * 100) / bets)) if bets else ZERO
 
@@ -59,18 +61,18 @@ def stats_reply(agent: Agent) -> dict[str, Any]:
         "by_game": [
             {
                 "game": game,
-                "bets": s[0],
-                "wagered": num(s[1]),
-                "won": num(s[2]),
-                "net": num(s[2] - s[1]),
-                "win_rate": rate(s[3], s[0]),
+                "bets": tally.bets,
+                "wagered": num(tally.wagered),
+                "won": num(tally.won),
+                "net": num(tally.won - tally.wagered),
+                "win_rate": rate(tally.wins, tally.bets),
             }
-            for game, s in agent.by_game.items()
+            for game, tally in agent.by_game.items()
         ],
     }
 
 
-def referral_reply(agent: Agent, now: float) -> dict[str, Any]:
+def referral_reply(agent: Agent, now: float) -> dict[str, JSON]:
     from pf_tui.sim.model.num import iso
 
     earned = sum((a for _, a in agent.referral_income), ZERO)
@@ -86,7 +88,7 @@ def referral_reply(agent: Agent, now: float) -> dict[str, Any]:
     }
 
 
-def bets_page(ctx: Ctx, agent: Agent) -> dict[str, Any]:
+def bets_page(ctx: Ctx, agent: Agent) -> dict[str, JSON]:
     limit = int_arg(ctx, "limit", 20, 1, 100)
     offset = int_arg(ctx, "offset", 0, 0, 1_000_000)
     since_raw = ctx.arg("since")
@@ -127,11 +129,12 @@ def routes(sim: Simulator) -> list[BaseRoute]:
             SERVICE,
         )
 
-    def cached(ctx: Ctx, name: str, build: Any) -> Reply:
+    def cached(ctx: Ctx, name: str, build: Callable[[Agent], dict[str, JSON]]) -> Reply:
         agent = ctx.agent("casino")
-        reply = agent.cache.get(name)
-        if reply is None:
-            reply = agent.cache[name] = encode(200, build(agent), SERVICE)
+        hit = agent.cache.get(name)
+        if isinstance(hit, Reply):
+            return hit
+        reply = agent.cache[name] = encode(200, build(agent), SERVICE)
         return reply
 
     def balance(ctx: Ctx) -> Reply:
@@ -143,19 +146,19 @@ def routes(sim: Simulator) -> list[BaseRoute]:
     def stats(ctx: Ctx) -> Reply:
         return cached(ctx, "stats", stats_reply)
 
-    def history(ctx: Ctx) -> dict[str, Any]:
+    def history(ctx: Ctx) -> dict[str, JSON]:
         return bets_page(ctx, ctx.agent("casino"))
 
-    def referrals(ctx: Ctx) -> dict[str, Any]:
+    def referrals(ctx: Ctx) -> dict[str, JSON]:
         return referral_reply(ctx.agent("casino"), ctx.now())
 
-    def coin_flip(ctx: Ctx) -> dict[str, Any]:
+    def coin_flip(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent("casino")
         body = ctx.fields()
         sim.casino.check_play_rate(agent, ctx.now())
         return sim.casino.coin_flip(agent, body.get("side"), body.get("amount"), ctx.now())
 
-    def dice(ctx: Ctx) -> dict[str, Any]:
+    def dice(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent("casino")
         body = ctx.fields()
         sim.casino.check_play_rate(agent, ctx.now())

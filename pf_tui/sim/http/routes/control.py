@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from pf_tui.sim.http.pipeline import Ctx, Reply, encode
+from pf_tui.sim.http.pipeline import Ctx, Knobs, Reply, encode
 from pf_tui.sim.http.routing import catch_all, route
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.faults import RuleError
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
 
 
 def control_routes(sim: Simulator) -> list[BaseRoute]:
-    def faults(ctx: Ctx) -> dict[str, Any]:
+    def faults(ctx: Ctx) -> dict[str, JSON]:
         if ctx.method == "POST":
             try:
                 added = sim.faults.add(ctx.body())
@@ -31,7 +32,7 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
             sim.faults.clear()
         return {"rules": [r.wire() for r in sim.faults.rules]}
 
-    def config(ctx: Ctx) -> dict[str, Any]:
+    def config(ctx: Ctx) -> dict[str, JSON]:
         if ctx.method == "POST":
             body = ctx.fields()
             if "limits" in body:
@@ -57,7 +58,7 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
             "motion": sim.motion,
         }
 
-    def clock(ctx: Ctx) -> dict[str, Any]:
+    def clock(ctx: Ctx) -> dict[str, JSON]:
         ran = 0
         if ctx.method == "POST":
             raw = ctx.fields().get("advance_s", 0)
@@ -72,23 +73,23 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
             ran = sim.advance(seconds)
         return {"now": sim.now(), "paused": sim.clock.paused, "jobs_run": ran}
 
-    def pause(ctx: Ctx) -> dict[str, Any]:
+    def pause(ctx: Ctx) -> dict[str, JSON]:
         sim.pause()
         return {"now": sim.now(), "paused": True}
 
-    def resume(ctx: Ctx) -> dict[str, Any]:
+    def resume(ctx: Ctx) -> dict[str, JSON]:
         sim.resume()
         return {"now": sim.now(), "paused": False}
 
-    def reset(ctx: Ctx) -> dict[str, Any]:
+    def reset(ctx: Ctx) -> dict[str, JSON]:
         sim.reset()
         return {"ok": True, "now": sim.now()}
 
-    def state(ctx: Ctx) -> dict[str, Any]:
+    def state(ctx: Ctx) -> dict[str, JSON]:
         sim.tick()
         return sim.state_wire()
 
-    def requests(ctx: Ctx) -> dict[str, Any]:
+    def requests(ctx: Ctx) -> dict[str, JSON]:
         def number(name: str) -> float | None:
             raw = ctx.arg(name)
             if raw is None or raw == "":
@@ -106,10 +107,10 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
             "last_seq": sim.request_seq,
         }
 
-    def agents(ctx: Ctx) -> dict[str, Any]:
+    def agents(ctx: Ctx) -> dict[str, JSON]:
         return {"agents": sim.fleet.wire()}
 
-    knobs: dict[str, Any] = {"controls": True}
+    knobs: Knobs = {"controls": True}
     return [
         route(sim, None, "/faults", {"GET": faults, "POST": faults, "DELETE": faults}, **knobs),
         route(sim, None, "/config", {"GET": config, "POST": config}, **knobs),
@@ -133,13 +134,13 @@ def telegram_routes(sim: Simulator) -> list[BaseRoute]:
         )
         return encode(status, reply, None, headers)
 
-    def faults(ctx: Ctx) -> dict[str, Any]:
+    def faults(ctx: Ctx) -> dict[str, JSON]:
         try:
             return sim.telegram.configure(ctx.body())
         except ValueError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
 
-    def sent(ctx: Ctx) -> dict[str, Any]:
+    def sent(ctx: Ctx) -> dict[str, JSON]:
         if ctx.method == "DELETE":
             sim.telegram.sent.clear()
         return {"ok": True, "result": list(sim.telegram.sent)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
@@ -12,6 +12,7 @@ from pf_tui.sim.http.routes.casino import bets_page
 from pf_tui.sim.http.routes.escrow import docs_routes
 from pf_tui.sim.http.routing import catch_all, health, route
 from pf_tui.sim.model.num import ZERO, day_start, dstr, num, q2
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
@@ -22,11 +23,11 @@ ERROR_WINDOW_S = 3600
 
 def routes(sim: Simulator) -> list[BaseRoute]:
 
-    def wallet_balance(ctx: Ctx) -> dict[str, Any]:
+    def wallet_balance(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         return {"agent_id": agent.agent_id, "usd": dstr(agent.casino), "chain": "base"}
 
-    def portfolio_pnl(ctx: Ctx) -> dict[str, Any]:
+    def portfolio_pnl(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         now = ctx.now()
         trading = sim.market.pnl_history(agent, 30, now)["summary"]["net_pnl"]
@@ -34,7 +35,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         total = Decimal(trading) + agent.won - agent.wagered
         return {"total_usd": dstr(q2(total)), "max_drawdown_pct": dstr(Decimal(dd))}
 
-    def positions(ctx: Ctx) -> dict[str, Any]:
+    def positions(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         items = []
         for pos in agent.positions.values():
@@ -53,14 +54,14 @@ def routes(sim: Simulator) -> list[BaseRoute]:
             )
         return {"count": len(items), "items": items}
 
-    def referrals(ctx: Ctx) -> dict[str, Any]:
+    def referrals(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         midnight = day_start(ctx.now())
         today = sum(1 for _, t in agent.referrals if t >= midnight)
         # Casino and trading referrals are both counted, as production reports them per service.
         return {"total": 2 * len(agent.referrals) + agent.wallet_ref_count, "today": 2 * today}
 
-    def casino_stats(ctx: Ctx) -> dict[str, Any]:
+    def casino_stats(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         midnight = day_start(ctx.now())
         today = sum(1 for t, _ in agent.bets if t >= midnight)
@@ -72,11 +73,11 @@ def routes(sim: Simulator) -> list[BaseRoute]:
             "net_profit": dstr(agent.won - agent.wagered),
         }
 
-    def casino_recent(ctx: Ctx) -> dict[str, Any]:
+    def casino_recent(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         return {"bets": bets_page(ctx, agent)["bets"]}
 
-    def error_stats(ctx: Ctx) -> dict[str, Any]:
+    def error_stats(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(None)
         since = ctx.now() - ERROR_WINDOW_S
         seen = [err for t, err in agent.requests if t >= since]

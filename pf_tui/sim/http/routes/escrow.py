@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from pf_tui.sim.http.pipeline import Ctx, Reply, encode
+from pf_tui.sim.http.pipeline import Ctx, Knobs, Reply, encode
 from pf_tui.sim.http.routing import catch_all, health, route
 from pf_tui.sim.model.escrow import CLASSIC, DOCS
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
@@ -45,7 +46,7 @@ def classic_routes(sim: Simulator) -> list[BaseRoute]:
         )
         return encode(201, {k: view[k] for k in keys}, SERVICE)
 
-    def complete(ctx: Ctx) -> dict[str, Any]:
+    def complete(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent("casino")
         esc = sim.escrows.get(ctx.params["escrow_id"])
         sim.escrows.complete(esc, agent, ctx.now())
@@ -55,27 +56,27 @@ def classic_routes(sim: Simulator) -> list[BaseRoute]:
             "auto_release_at": sim.escrows.classic_view(esc, False)["auto_release_at"],
         }
 
-    def release(ctx: Ctx) -> dict[str, Any]:
+    def release(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent("casino")
         esc = sim.escrows.get(ctx.params["escrow_id"])
         return sim.escrows.release(esc, agent, ctx.now())
 
-    def dispute(ctx: Ctx) -> dict[str, Any]:
+    def dispute(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent("casino")
         reason = ctx.fields(invalid=None).get("reason")
         esc = sim.escrows.get(ctx.params["escrow_id"])
         sim.escrows.dispute(esc, agent, reason, CLASSIC, ctx.now())
         return {"escrow_id": esc.escrow_id, "status": "disputed", "reason": esc.reason}
 
-    def read(ctx: Ctx) -> dict[str, Any]:
+    def read(ctx: Ctx) -> dict[str, JSON]:
         esc = sim.escrows.get(ctx.params["escrow_id"])
         caller = ctx.caller[0].agent_id if ctx.caller else None
         return sim.escrows.classic_view(esc, caller in (esc.creator_id, esc.payee_id))
 
-    def stats(ctx: Ctx) -> dict[str, Any]:
+    def stats(ctx: Ctx) -> dict[str, JSON]:
         return sim.escrows.stats()
 
-    knobs: dict[str, Any] = {"idempotent": True, "classic": True}
+    knobs: Knobs = {"idempotent": True, "classic": True}
     return [
         health(sim, SERVICE),
         route(sim, SERVICE, "/escrow/create", {"POST": create}, limit="escrow_create", **knobs),
@@ -129,30 +130,30 @@ def docs_routes(
         )
         return encode(201, sim.escrows.docs_view(esc), service)
 
-    def partial(ctx: Ctx) -> dict[str, Any]:
+    def partial(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(kind)
         body = ctx.fields(invalid=None)
         esc = sim.escrows.get(ctx.params["escrow_id"])
         sim.escrows.release_partial(esc, agent, body.get("amount"), ctx.now())
         return sim.escrows.docs_view(esc)
 
-    def close(ctx: Ctx) -> dict[str, Any]:
+    def close(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(kind)
         esc = sim.escrows.get(ctx.params["escrow_id"])
         sim.escrows.close(esc, agent, ctx.now())
         return sim.escrows.docs_view(esc)
 
-    def dispute(ctx: Ctx) -> dict[str, Any]:
+    def dispute(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(kind)
         reason = ctx.fields(invalid=None).get("reason")
         esc = sim.escrows.get(ctx.params["escrow_id"])
         sim.escrows.dispute(esc, agent, reason, DOCS, ctx.now())
         return sim.escrows.docs_view(esc)
 
-    def read(ctx: Ctx) -> dict[str, Any]:
+    def read(ctx: Ctx) -> dict[str, JSON]:
         return sim.escrows.docs_view(sim.escrows.get(ctx.params["escrow_id"]))
 
-    def listing(ctx: Ctx) -> dict[str, Any]:
+    def listing(ctx: Ctx) -> dict[str, JSON]:
         agent = ctx.agent(kind)
         wanted = ctx.arg("status")
         views = [sim.escrows.docs_view(sim.escrows.escrows[e]) for e in agent.escrow_ids]
@@ -160,7 +161,7 @@ def docs_routes(
             views = [v for v in views if v["status"] == wanted]
         return {"escrows": views[::-1]}
 
-    knobs: dict[str, Any] = {"idempotent": True, "docs_limits": True}
+    knobs: Knobs = {"idempotent": True, "docs_limits": True}
     return [
         route(sim, service, "/escrow", {"POST": create}, limit="escrow_create", **knobs),
         route(sim, service, "/escrows", {"GET": listing}),

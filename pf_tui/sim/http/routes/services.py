@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.routing import BaseRoute
 
@@ -10,18 +10,26 @@ from pf_tui.sim.http.pipeline import Ctx, Reply, encode
 from pf_tui.sim.http.routing import catch_all, health, int_arg, route
 from pf_tui.sim.model.errors import ApiError
 from pf_tui.sim.model.num import ZERO, num
+from pf_tui.usd import JSON
 
 if TYPE_CHECKING:
     from pf_tui.sim.model.accounts import Agent
     from pf_tui.sim.model.state import Simulator
 
 
+class _PricedReply(NamedTuple):
+    """A positions reply and the market version (prices) it was built at."""
+
+    version: int
+    reply: Reply
+
+
 def faucet_routes(sim: Simulator) -> list[BaseRoute]:
-    def claim(ctx: Ctx) -> dict[str, Any]:
+    def claim(ctx: Ctx) -> dict[str, JSON]:
         body = ctx.body(invalid="invalid_request")
         return sim.faucet.claim(body, ctx.ip, ctx.now())
 
-    def stats(ctx: Ctx) -> dict[str, Any]:
+    def stats(ctx: Ctx) -> dict[str, JSON]:
         return {"total_claims": sim.faucet.claims, "total_granted_usd": num(sim.accounts.granted)}
 
     return [
@@ -38,7 +46,7 @@ def trading_agent(ctx: Ctx) -> Agent:
     return ctx.agent("trading", missing="unauthorized", unknown="invalid_key")
 
 
-def trading_referrals(agent: Agent) -> dict[str, Any]:
+def trading_referrals(agent: Agent) -> dict[str, JSON]:
     return {
         "referral_code": agent.referral_code,
         "total_referrals": len(agent.referrals),
@@ -54,24 +62,24 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
         agent = trading_agent(ctx)
         name = "positions_db" if ctx.db_fallback else "positions"
         hit = agent.cache.get(name)
-        if hit is not None and hit[0] == sim.market.version:
-            return hit[1]
+        if isinstance(hit, _PricedReply) and hit.version == sim.market.version:
+            return hit.reply
         reply = encode(200, sim.market.positions_wire(agent, ctx.db_fallback), service)
-        agent.cache[name] = (sim.market.version, reply)
+        agent.cache[name] = _PricedReply(sim.market.version, reply)
         return reply
 
-    def pnl_history(ctx: Ctx) -> dict[str, Any]:
+    def pnl_history(ctx: Ctx) -> dict[str, JSON]:
         agent = trading_agent(ctx)
         return sim.market.pnl_history(agent, int_arg(ctx, "days", 30, 1, 365), ctx.now())
 
-    def drawdown(ctx: Ctx) -> dict[str, Any]:
+    def drawdown(ctx: Ctx) -> dict[str, JSON]:
         agent = trading_agent(ctx)
         return sim.market.drawdown(agent, int_arg(ctx, "days", 30, 1, 365), ctx.now())
 
-    def referrals(ctx: Ctx) -> dict[str, Any]:
+    def referrals(ctx: Ctx) -> dict[str, JSON]:
         return trading_referrals(trading_agent(ctx))
 
-    def account(ctx: Ctx) -> dict[str, Any]:
+    def account(ctx: Ctx) -> dict[str, JSON]:
         agent = trading_agent(ctx)
         locked = agent.margin_locked()
         return {
@@ -81,7 +89,7 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
             "unrealized_pnl": num(sim.market.unrealized(agent)),
         }
 
-    def open_(ctx: Ctx) -> dict[str, Any]:
+    def open_(ctx: Ctx) -> dict[str, JSON]:
         agent = trading_agent(ctx)
         body = ctx.fields()
         pos = sim.market.open(
@@ -104,7 +112,7 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
             "status": "open",
         }
 
-    def close(ctx: Ctx) -> dict[str, Any]:
+    def close(ctx: Ctx) -> dict[str, JSON]:
         agent = trading_agent(ctx)
         return sim.market.close(agent, ctx.fields().get("position_id"), ctx.now())
 
@@ -121,7 +129,7 @@ def trading_routes(sim: Simulator) -> list[BaseRoute]:
     ]
 
 
-def wallet_referrals(agent: Agent) -> dict[str, Any]:
+def wallet_referrals(agent: Agent) -> dict[str, JSON]:
     return {
         "total_referrals": agent.wallet_ref_count,
         "total_earned_usd": num(agent.wallet_ref_earned),
@@ -132,7 +140,7 @@ def wallet_referrals(agent: Agent) -> dict[str, Any]:
 def wallet_routes(sim: Simulator) -> list[BaseRoute]:
     service = "wallet"
 
-    def usdc(ctx: Ctx) -> dict[str, Any]:
+    def usdc(ctx: Ctx) -> dict[str, JSON]:
         ctx.agent("wallet")
         balances = []
         total = ZERO
@@ -148,7 +156,7 @@ def wallet_routes(sim: Simulator) -> list[BaseRoute]:
             raise ApiError(400, "no_addresses", "pass ?base=0x... and/or ?solana=...")
         return {"total_usd": num(total), "balances": balances}
 
-    def referrals(ctx: Ctx) -> dict[str, Any]:
+    def referrals(ctx: Ctx) -> dict[str, JSON]:
         return wallet_referrals(ctx.agent("wallet"))
 
     return [

@@ -1,0 +1,93 @@
+"""Only the TUI loads Textual or Rich, proven by importing everything else in a fresh interpreter.
+
+The import-linter contracts in ``pyproject.toml`` check the finer boundaries, but they read
+pf-tui's own import graph only: they cannot see a module that a third-party package imports on
+pf-tui's behalf (httpx imports Rich through its command-line tool whenever Rich is installed,
+which ``pf_tui/__init__.py`` switches off). This test looks at what a real interpreter loaded.
+
+The module list comes from walking the package, so a module added, moved or renamed is checked
+without anyone editing this file, and nothing here can skip.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pf_tui
+
+FORBIDDEN = ("textual", "rich")
+"""Only ``pf_tui.tui`` draws.
+
+The daemon, the simulator, ``pf-tui check`` and ``pf-tui sim`` run on servers and in scripts where
+a screen library buys nothing: Textual and Rich together are hundreds of modules, paid on every
+start of ``--headless`` (the daemon's start-up is benchmarked), and a view model that reaches for
+them cannot be tested or reused without a terminal. ``pf_tui.cli`` imports the app lazily, only
+when the console itself is asked for, so it is checked here like the rest.
+"""
+
+TUI = "pf_tui.tui"
+PACKAGE_DIR = Path(pf_tui.__file__).parent
+
+# Runs in the fresh interpreter: import each module named on stdin, in order, and say which one
+# first brought in each forbidden package (the first importer is the one to fix).
+PROBE = """
+import importlib, json, sys
+forbidden, names = json.load(sys.stdin)
+def loaded():
+    return {m.partition(".")[0] for m in sys.modules} & set(forbidden)
+first = {}
+for name in names:
+    before = loaded()
+    importlib.import_module(name)
+    for package in sorted(loaded() - before):
+        first[package] = name
+print(json.dumps(first))
+"""
+
+
+def _raise(name: str) -> None:
+    # pkgutil.walk_packages skips a package whose __init__ fails to import unless told otherwise;
+    # a package this test cannot list would go unchecked.
+    raise ImportError(f"cannot walk {name}")
+
+
+def checked(name: str) -> bool:
+    """Whether FORBIDDEN applies to ``name``: all but the TUI and ``__main__`` (it runs the CLI)."""
+    return name != TUI and not name.startswith(TUI + ".") and not name.endswith(".__main__")
+
+
+def modules_outside_the_tui() -> list[str]:
+    """Every module of ``pf_tui`` that :func:`checked` keeps, found by walking the package."""
+    walked = pkgutil.walk_packages(pf_tui.__path__, prefix="pf_tui.", onerror=_raise)
+    return [name for name in ["pf_tui", *(info.name for info in walked)] if checked(name)]
+
+
+def module_name(path: Path) -> str:
+    """The dotted name of a source file under the package directory."""
+    parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_nothing_outside_the_tui_loads_textual_or_rich() -> None:
+    names = modules_outside_the_tui()
+    # A folder without __init__.py is not a package to pkgutil: its modules would drop out of
+    # the check without a word.
+    on_disk = {module_name(path) for path in PACKAGE_DIR.rglob("*.py")}
+    unreached = sorted(name for name in on_disk - set(names) if checked(name))
+    assert not unreached, f"not reachable as modules (a folder without __init__.py?): {unreached}"
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        input=json.dumps([FORBIDDEN, names]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"importing pf_tui's modules failed:\n{proc.stderr}"
+    first = json.loads(proc.stdout)
+    assert not first, "; ".join(
+        f"{package} was loaded, first by {module}" for package, module in sorted(first.items())
+    )
