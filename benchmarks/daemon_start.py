@@ -47,7 +47,10 @@ async def one_run(config: Config) -> float:
 
 def import_cost() -> float:
     """Seconds a fresh interpreter spends importing the daemon."""
-    code = "import time; t = time.perf_counter(); import pf_tui.daemon.loop; print(time.perf_counter() - t)"
+    code = (
+        "import time; t = time.perf_counter(); import pf_tui.daemon.loop; "
+        "print(time.perf_counter() - t)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 

@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     print(
         f"# fleet_poll: {args.seconds:.0f}s per size, engine transport {args.transport}, "
-        f"{args.concurrency} in flight per host, reply cache {'off' if args.no_reply_cache else 'on'}, "
+        f"{args.concurrency} in flight per host, "
+        f"reply cache {'off' if args.no_reply_cache else 'on'}, "
         f"{os.cpu_count()} cores"
     )
     for n in (int(x) for x in args.agents.split(",")):
@@ -284,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             "(escrow reads come on top)"
         )
         print(
-            f"data age / interval  p50 {r['age_p50']:.2f}  p95 {r['age_p95']:.2f}  (goal p95 <= 1.5)"
+            f"data age / interval  p50 {r['age_p50']:.2f}  p95 {r['age_p95']:.2f}"
+            "  (goal p95 <= 1.5)"
         )
         print(
             f"engine CPU  {r['cpu_pct']:6.1f}% of one core  ({r['cpu_ms_per_req']:.3f} ms/request)"

@@ -158,7 +158,8 @@ def main() -> int:
     }
     base_rps, base_cpu = medians["raw aiohttp"]
     print(
-        f"GET {PATH}: {args.requests} requests x {args.repeat} runs, concurrency {args.concurrency}, "
+        f"GET {PATH}: {args.requests} requests x {args.repeat} runs, "
+        f"concurrency {args.concurrency}, "
         f"client loop {loop_name}, {os.cpu_count()} CPUs; simulator in its own process"
     )
     print(f"{'client':<16} {'req/s':>8} {'CPU ms/req':>11} {'req/s vs raw':>13} {'CPU vs raw':>11}")

@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
@@ -139,6 +139,11 @@ class PfApp(App[int]):
         self.tones = Tones.from_variables(self.theme_variables)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.set_keymap(self.keymap_overrides)
+        # The tab bar never takes focus: each tab's keys (the money keys on Escrows and Fleet) are
+        # bound on the tab's own view, so focus must stay inside the tab. Tabs switch with 1-5 or
+        # a click, which need no focus.
+        for tabs in self.query(Tabs):
+            tabs.can_focus = False
         environment = "demo" if self.demo else f"profile {self.config.profile}"
         self.sub_title = environment + ("  [READ-ONLY]" if self.read_only else "")
         self.post_message(FleetUpdated(self.fleet_view))  # every agent waiting, until the polls

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -29,6 +30,17 @@ def plain(widget: Any) -> str:
     console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
     console.print(widget.content)
     return console.export_text()
+
+
+async def burst(app: PfApp, pilot: Pilot[int], key: str, times: int) -> None:
+    """``times`` presses of ``key`` in one burst, as a terminal delivers auto-repeat: every event
+    is stamped before the first is handled, so they arrive microseconds apart however busy the
+    machine is (``pilot.press`` handles each key before making the next, which on a loaded
+    machine can space them wider than a repeat and turn a mash into typing)."""
+    presses = [events.Key(key, key if len(key) == 1 else None) for _ in range(times)]
+    for press in presses:
+        app.post_message(press)
+    await pilot.pause()
 
 
 def fill(app: PfApp, values: Mapping[str, str]) -> None:

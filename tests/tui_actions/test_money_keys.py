@@ -27,6 +27,7 @@ from tests.tui.harness import make_app, settled, sim_now, wait_idle
 from tests.tui_actions.helpers import (
     agent_ids,
     balance,
+    burst,
     fill,
     last_seq,
     money_done,
@@ -180,22 +181,35 @@ class TestGuards:
             await wait_idle(app, pilot)
             assert not app.screen.is_modal
 
+    async def test_money_keys_still_work_after_shift_tab(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
+        """The money keys are bound on the tab's view: focus must not escape to the tab bar,
+        where they would silently do nothing."""
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot = scene.app, scene.pilot
+            await pilot.press("shift+tab")
+            await wait_idle(app, pilot)
+            await pilot.press("l")
+            await wait_idle(app, pilot)
+            assert isinstance(app.screen, ReleaseDialog)
+
     async def test_key_mashing_gives_one_dialog_and_one_execution(
         self, server: SimServer, tmp_path: Path
     ) -> None:
         async with stream_on_screen(server, tmp_path) as scene:
             app, pilot = scene.app, scene.pilot
-            await pilot.press(*"l" * 10)  # ten presses well inside 100 ms
+            await burst(app, pilot, "l", 10)
             await wait_idle(app, pilot)
             assert sum(isinstance(s, ReleaseDialog) for s in app.screen_stack) == 1
             amount = app.screen.query_one("#money-amount", Input)
             assert "l" not in amount.value
             amount.value = "0.25"
-            await pilot.press(*["enter"] * 10)
+            await burst(app, pilot, "enter", 10)
             await wait_idle(app, pilot)
             # Enter repeats did not cancel the confirmation they opened.
             assert sum(isinstance(s, ConfirmMoneyDialog) for s in app.screen_stack) == 1
-            await pilot.press(*"y" * 10)
+            await burst(app, pilot, "y", 10)
             await wait_idle(app, pilot)
             await money_done(app, pilot)
             assert len(scene.posts()) == 1
