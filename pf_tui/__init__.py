@@ -9,6 +9,6 @@ import sys as _sys
 # httpx's package __init__ imports its command-line tool (httpx._main: rich, click, pygments,
 # over a hundred modules) whenever those happen to be installed, and Textual installs rich. pf-tui
 # never uses httpx's CLI; marking the module absent makes httpx fall back to its stub `main`, keeps
-# the core free of rich (STYLE.md convention 1, tested) and trims the daemon's start-up.
+# the core free of rich (docs/conventions.md, convention 1; tested) and trims the daemon's start-up.
 if "httpx" not in _sys.modules:
     _sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

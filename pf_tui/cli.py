@@ -1,9 +1,9 @@
 """The `pf-tui` command line: flags and subcommands, dispatched lazily.
 
 Nothing heavy is imported at module level, so `pf-tui --help`, `pf-tui check` and the headless
-daemon start quickly and the daemon never pulls in Textual. Exit codes (DESIGN.md "CLI"): 0 ok,
-1 runtime failure, 2 bad usage or bad config (the message names the file, key and fix), 3 from
-`--headless --once` when an alert is firing.
+daemon start quickly and the daemon never pulls in Textual. Exit codes (docs/design.md, "CLI"):
+0 ok, 1 runtime failure, 2 bad usage or bad config (the message names the file, key and fix), 3
+from `--headless --once` when an alert is firing.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser(
         "sim",
         help="run the Purple Flea simulator",
-        description="Run the embedded Purple Flea simulator (API.md) on loopback.",
+        description="Run the embedded Purple Flea simulator (docs/api.md) on loopback.",
     )
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sim.add_argument(

@@ -183,7 +183,7 @@ def quantize_display(amount: Decimal) -> Decimal:
 
 
 def quantize_fee(amount: Decimal) -> Decimal:
-    """Round half-up to 6 dp, the escrow services' precision (API.md §7)."""
+    """Round half-up to 6 dp, the escrow services' precision (docs/api.md §7)."""
     return amount.quantize(MICRO, rounding=ROUND_HALF_UP)
 
 

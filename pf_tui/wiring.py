@@ -160,6 +160,14 @@ def build_poll_engine(
     return PollEngine(client, poller, fleet)
 
 
+# ---- the store ---------------------------------------------------------------------------------
+
+
+def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> Store:
+    """The SQLite store at ``[store] path`` (migrated on open); the caller closes it."""
+    return Store(config.store.path, clock=clock)
+
+
 # ---- money actions -----------------------------------------------------------------------------
 
 
@@ -204,7 +212,7 @@ def open_money(
     ``read_only`` adds to ``[ui] read_only``; ``max_action_usd`` defaults to ``[ui]``'s.
     """
     keys = casino_keys(config)
-    store = Store(config.store.path, clock=clock)
+    store = open_store(config, clock)
     conn = store.journal_connection()
     client = build_client(config, clock)
     engine = ActionEngine(
@@ -221,11 +229,6 @@ def open_money(
 
 
 # ---- the store and alerts ----------------------------------------------------------------------
-
-
-def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> Store:
-    """The SQLite store at ``[store] path`` (migrated on open); the caller closes it."""
-    return Store(config.store.path, clock=clock)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """``AgentClient``: one agent's view of the shared client (its keys; the pools are shared).
 
 Reads return normalised models and are retried per the client's :class:`RetryPolicy`. Writes are
-sent exactly once; the money ones take a required ``idempotency_key`` (API.md §5: one per operator
-intent, journaled before sending by the actions layer) and send it as ``Idempotency-Key``.
+sent exactly once; the money ones take a required ``idempotency_key`` (docs/api.md §5: one per
+operator intent, journaled before sending by the actions layer) and send it as ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ __all__ = ["NOT_CLAIMABLE", "AgentClient"]
 T = TypeVar("T")
 
 NOT_CLAIMABLE = frozenset({"already_claimed", "ip_rate_limited", "has_deposits"})
-"""Faucet refusals that mean "not claimable", not failure (API.md §4)."""
+"""Faucet refusals that mean "not claimable", not failure (docs/api.md §4)."""
 
 
 def _secret(value: Secret | str | None, name: str) -> Secret | None:
@@ -101,7 +101,7 @@ class AgentClient:
             "trading": _secret(trading_key, "trading_key"),
             "wallet": _secret(wallet_key, "wallet_key"),
         }
-        # The docs aggregate takes any key of the agent (API.md §1).
+        # The docs aggregate takes any key of the agent (docs/api.md §1).
         keys["any"] = keys["casino"] or keys["trading"] or keys["wallet"]
         self._keys = keys
         self._secrets = tuple(k for k in (keys["casino"], keys["trading"], keys["wallet"]) if k)
@@ -164,7 +164,7 @@ class AgentClient:
         idempotency_key: str | None,
         path: str | None = None,
     ) -> T:
-        # Sent once. A lost reply is the actions layer's to reconcile (API.md §5).
+        # Sent once. A lost reply is the actions layer's to reconcile (docs/api.md §5).
         return await self._client.send(
             ep,
             parse,
@@ -331,7 +331,7 @@ class AgentClient:
         self, ep: Endpoint, escrow_id: str, body: dict[str, JSON], idempotency_key: str
     ) -> Escrow:
         # Classic transition replies carry only a few fields (no amount), so the escrow is read
-        # back. If that read fails the error propagates: the write is then reconciled as API.md
+        # back. If that read fails the error propagates: the write is then reconciled as docs/api.md
         # §5 says (a resend answers 409, read as "already done" after a GET).
         path = ep.route.replace("{id}", _id(escrow_id))
         await self._post(ep, norm.obj_reply, body, idempotency_key=idempotency_key, path=path)

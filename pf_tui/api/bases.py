@@ -1,4 +1,5 @@
-"""Where each Purple Flea service lives: production hosts, or the simulator's mounts (API.md §1)."""
+"""Where each Purple Flea service lives: production hosts or the simulator's mounts (docs/api.md
+§1)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class ServiceBases:
 
     @property
     def escrow_docs(self) -> str:
-        """The docs (streaming) escrow dialect: the escrow base + ``/api/v1`` (API.md §3)."""
+        """The docs (streaming) escrow dialect: the escrow base + ``/api/v1`` (docs/api.md §3)."""
         return self.escrow + "/api/v1"
 
     def url(self, service: str) -> str:

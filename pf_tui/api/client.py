@@ -5,7 +5,7 @@ The client owns the pools, the retry policy, the clock and the latency recorder;
 per-request header. Every request goes through :meth:`PurpleFleaClient.send`, the one place where
 transport failures, statuses and bodies become typed results or typed errors, and every read
 through :meth:`PurpleFleaClient.read`, which adds retries. Writes are sent once: money POSTs are
-never retried here (API.md §5).
+never retried here (docs/api.md §5).
 """
 
 from __future__ import annotations
@@ -105,10 +105,10 @@ def _params_key(params: Query | None) -> _QueryKey:
 class PurpleFleaClient:
     """The Purple Flea API client: pools, retries, latency samples; agents via :meth:`agent`.
 
-    ``transport`` is ``"aiohttp"`` (default, PERFORMANCE.md), ``"httpx"`` for the plain httpx pool,
-    or any ``httpx.AsyncBaseTransport`` (tests: ``ASGITransport``, ``MockTransport``), shared then
-    by all service clients. ``timeout`` bounds connect, each read, each write and the wait for a
-    pooled connection; a whole exchange is also cut off at ``3 * timeout`` so a server that
+    ``transport`` is ``"aiohttp"`` (default, docs/performance.md), ``"httpx"`` for the plain httpx
+    pool, or any ``httpx.AsyncBaseTransport`` (tests: ``ASGITransport``, ``MockTransport``), shared
+    then by all service clients. ``timeout`` bounds connect, each read, each write and the wait for
+    a pooled connection; a whole exchange is also cut off at ``3 * timeout`` so a server that
     trickles bytes cannot hold a request forever.
 
     With ``reply_cache`` (default) a read whose reply body is byte for byte the last one of the

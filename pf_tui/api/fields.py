@@ -33,7 +33,7 @@ __all__ = [
 
 _HUNDRED = Decimal(100)
 _MS_THRESHOLD = 10**12
-"""Epoch values above this are milliseconds (API.md §1)."""
+"""Epoch values above this are milliseconds (docs/api.md §1)."""
 
 Keys = str | Sequence[str]
 

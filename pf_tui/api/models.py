@@ -1,7 +1,7 @@
 """Typed models of what Purple Flea answers, one shape for both dialects.
 
 The servers (production) and the public guides (docs) describe the same facts in different shapes
-(API.md §2-§3). :mod:`pf_tui.api.normalize` is the one place that maps either shape onto these
+(docs/api.md §2-§3). :mod:`pf_tui.api.normalize` is the one place that maps either shape onto these
 models; everything above the client (engine, daemon, TUI) sees only these. Money is ``Decimal``,
 times are timezone-aware ``datetime`` in UTC, rates are fractions in 0..1, and a figure a shape
 does not carry is ``None`` (never a made-up zero).
@@ -16,7 +16,7 @@ from decimal import Decimal
 
 
 class EscrowStatus(str, enum.Enum):
-    """Canonical escrow states (API.md §3). Docs ``locked`` maps to FUNDED."""
+    """Canonical escrow states (docs/api.md §3). Docs ``locked`` maps to FUNDED."""
 
     FUNDED = "funded"
     COMPLETED = "completed"
@@ -75,7 +75,7 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One casino ledger row; escrow rows are how pf-tui finds escrows (API.md §2, §5)."""
+    """One casino ledger row; escrow rows are how pf-tui finds escrows (docs/api.md §2, §5)."""
 
     id: str
     type: str
@@ -284,7 +284,8 @@ class FaucetClaim:
     claim_id: str | None = None
     agent_id: str | None = None
     not_claimable: str | None = None
-    """``ip_rate_limited``, ``already_claimed`` or ``has_deposits``: not failures (API.md §4)."""
+    """``ip_rate_limited``, ``already_claimed`` or ``has_deposits``: not failures (docs/api.md
+    §4)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The one normalising layer: production and docs shapes (API.md §2-§3) onto the models.
+"""The one normalising layer: production and docs shapes (docs/api.md §2-§3) onto the models.
 
 One entry per model (:data:`NORMALIZERS`); each takes the decoded JSON (``pf_tui.usd.loads``, so
 numbers are ``Decimal``/``int``) and returns a frozen model, or raises

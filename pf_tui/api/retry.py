@@ -4,7 +4,7 @@ Reads are retried with exponential backoff and full jitter (a random wait in
 ``[0, min(cap, base * 2**attempt)]``), within a total time budget, and the server's own hint wins
 when it gives one: ``Retry-After`` (seconds or an HTTP-date) or a casino ``reset_at``. All waiting
 goes through an injected :class:`pf_tui.clock.Clock`, so tests never sleep. Money POSTs are never
-retried here (API.md §5: the actions layer decides, with its journaled idempotency key).
+retried here (docs/api.md §5: the actions layer decides, with its journaled idempotency key).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one place that picks the HTTP transport, and turns transport failures into our errors.
 
-PERFORMANCE.md: httpx's default connection pool is the engine's bottleneck at the concurrency a
+docs/performance.md: httpx's default connection pool is the engine's bottleneck at the concurrency a
 fleet needs (it gets slower as concurrency rises), while httpx over ``httpx_aiohttp``'s transport
 costs about a third of the CPU per request. So ``"aiohttp"`` is the default; ``"httpx"`` (the plain
 httpx pool) stays selectable, and tests inject any ``httpx.AsyncBaseTransport`` (``ASGITransport``

@@ -16,7 +16,7 @@ from typing import Literal, TypedDict
 from pf_tui.secret import Secret
 
 SERVICES: tuple[str, ...] = ("casino", "escrow", "faucet", "trading", "wallet", "docs")
-"""The Purple Flea services pf-tui talks to (API.md §1), in display order."""
+"""The Purple Flea services pf-tui talks to (docs/api.md §1), in display order."""
 
 KEYED_SERVICES: tuple[str, ...] = ("casino", "trading", "wallet")
 """Services an agent holds its own key for; escrow uses the casino key, the faucet none."""
@@ -29,7 +29,7 @@ PRODUCTION_BASES: dict[str, str] = {
     "wallet": "https://wallet.purpleflea.com/v1",
     "docs": "https://purpleflea.com/api/v1",
 }
-"""Production base URL per service (API.md §1)."""
+"""Production base URL per service (docs/api.md §1)."""
 
 SIM_MOUNTS: dict[str, str] = {
     "casino": "/casino/api/v1",
@@ -39,7 +39,7 @@ SIM_MOUNTS: dict[str, str] = {
     "wallet": "/wallet/v1",
     "docs": "/api/v1",
 }
-"""Where the simulator mounts each service under its one origin (API.md §1)."""
+"""Where the simulator mounts each service under its one origin (docs/api.md §1)."""
 
 _API_PREFIX: dict[str, str] = {
     "casino": "/api/v1",
@@ -73,9 +73,9 @@ class ApiConfig:
     timeout: float = 10.0
     """Seconds to wait for one HTTP request before it counts as failed."""
     escrow_dialect: EscrowDialect = "auto"
-    """``auto`` probes ``GET /api/v1/escrows``, else classic; or force one (API.md §3)."""
+    """``auto`` probes ``GET /api/v1/escrows``, else classic; or force one (docs/api.md §3)."""
     transport: Transport = "aiohttp"
-    """httpx transport: ``aiohttp`` (fast, PERFORMANCE.md) or plain ``httpx``."""
+    """httpx transport: ``aiohttp`` (fast, docs/performance.md) or plain ``httpx``."""
 
     def base(self, service: str) -> str:
         """The base URL of ``service`` (one of :data:`SERVICES`)."""
@@ -84,7 +84,8 @@ class ApiConfig:
         return str(getattr(self, service))
 
     def health_url(self, service: str) -> str:
-        """``GET /health`` at the service's root: its base without the API prefix (API.md §7)."""
+        """``GET /health`` at the service's root: its base without the API prefix (docs/api.md
+        §7)."""
         base = self.base(service)
         prefix = _API_PREFIX.get(service, "")
         if prefix and base.endswith(prefix):

@@ -1,4 +1,7 @@
-"""Messages the engine workers post to the app: data goes up as messages (STYLE.md)."""
+"""Messages the engine workers post to the app.
+
+Data goes up as messages (docs/conventions.md, convention 4).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hand-written replies in the production and docs shapes (API.md §2-§3), saying the same facts.
+"""Hand-written replies in the production and docs shapes (docs/api.md §2-§3): the same facts.
 
 Production money is JSON numbers, docs money strings; production rates are percents, docs
 fractions; every reply carries an ``_info`` object and a stray unknown key, which must be ignored.

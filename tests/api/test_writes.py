@@ -1,4 +1,7 @@
-"""Writes: an Idempotency-Key on each money POST, bodies per API.md, no retries; faucet refusals."""
+"""Writes: an Idempotency-Key on each money POST, bodies per docs/api.md, no retries, refusals.
+
+Faucet refusals (409, IP-limited, has deposits) are answers, not failures.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The poller against the simulator over 127.0.0.1, with its fault knobs (API.md §6).
+"""The poller against the simulator over 127.0.0.1, with its fault knobs (docs/api.md §6).
 
 Intervals are 0.1 s and the backoff cap 0.4 s so each case runs in about a second of real time;
 waiting is done by polling the fleet state with a deadline, never by a fixed sleep.

@@ -38,7 +38,7 @@ DAYS_PER_YEAR = 365
 COIN_FLIP_WIN_P = 0.5
 """Coin flip pays 1.99x on a fair coin: the 0.5% house edge is in the payout, not the odds."""
 HOUSE_RTP = Decimal("0.995")
-"""Dice multiplier = 0.995 / p (API.md §7), so p = 0.995 / multiplier."""
+"""Dice multiplier = 0.995 / p (docs/api.md §7), so p = 0.995 / multiplier."""
 SPEND_TYPES = frozenset({"withdrawal", "escrow_lock"})
 """``recent_activity`` types that are money leaving the agent, not P&L."""
 

@@ -10,7 +10,7 @@ The TUI's dialogs call, in order:
    journaled (``synchronous=FULL``) before the first leaves, sent with their keys, retried with
    the same keys, and settled or left ``unknown`` for :meth:`ActionEngine.reconcile`.
 3. :meth:`ActionEngine.reconcile` on every poll and at start-up settles what a lost reply or a
-   crash left open, by API.md §5's rules; it never issues a new key for an old intent.
+   crash left open, by docs/api.md §5's rules; it never issues a new key for an old intent.
 
 Pause and resume are local (no request): :meth:`pause`, :meth:`resume`.
 """

@@ -1,4 +1,4 @@
-"""The money journal: every request of every intent, on disk before it leaves (API.md §5).
+"""The money journal: every request of every intent, on disk before it leaves (docs/api.md §5).
 
 One row per request in the store's ``actions`` table, keyed by its idempotency key (the intent's
 UUID, or ``<uuid>/<n>`` for the n-th request of a multi-request intent). The ``request`` column

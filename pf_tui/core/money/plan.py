@@ -38,7 +38,7 @@ from pf_tui.core.money.types import (
 from pf_tui.usd import fee_of, format_usd, to_wire
 
 FAUCET_GRANT = Decimal(1)
-"""What a successful faucet claim credits (API.md §4)."""
+"""What a successful faucet claim credits (docs/api.md §4)."""
 
 
 def with_tag(text: str, tag: str) -> str:

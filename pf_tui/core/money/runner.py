@@ -1,6 +1,6 @@
 """Drive a journaled intent to a settled state: send, retry with the same key, reconcile.
 
-API.md §5 has the rules this follows.
+docs/api.md §5 has the rules this follows.
 
 The runner works from the journal alone, so the same code finishes an intent right after the
 operator confirmed it and after a crash. Per request:
@@ -55,7 +55,7 @@ from pf_tui.core.money.types import (
 from pf_tui.core.money.wire import MoneyWire
 
 LEDGER_WINDOW = 50
-"""The casino ledger shows the 50 newest rows (API.md §2)."""
+"""The casino ledger shows the 50 newest rows (docs/api.md §2)."""
 _ESCROW_ID = re.compile(r"^(esc_[0-9A-Za-z]+)")
 
 _TARGET: dict[Op, frozenset[EscrowStatus]] = {

@@ -1,7 +1,7 @@
 """pf-tui's stream records: what a stream is, what it owes, and how its tranches are planned.
 
-A stream (API.md §3, "Streams in pf-tui") pays a payee at a rate per unit (per hour, per call, per
-data point) out of a budget. It is backed either natively (one docs-dialect escrow of the whole
+A stream (docs/api.md §3, "Streams in pf-tui") pays a payee at a rate per unit (per hour, per call,
+per data point) out of a budget. It is backed either natively (one docs-dialect escrow of the whole
 budget, partial releases) or by tranches (one classic escrow of one batch kept funded ahead).
 
 What is owed is kept as ``carry`` (owed as of the last checkpoint) plus, for time-based units

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pf_tui.api.models import Dialect
 
 MIN_ESCROW_USD = Decimal("0.10")
-"""Both dialects refuse a create below ten cents (API.md §3, §7)."""
+"""Both dialects refuse a create below ten cents (docs/api.md §3, §7)."""
 MIN_REASON_CHARS = 10
 """A dispute needs a reason a human can act on."""
 
@@ -39,7 +39,7 @@ class StreamUnit(str, enum.Enum):
 
 
 class StreamMode(str, enum.Enum):
-    """How a stream is backed (API.md §3, Streams in pf-tui)."""
+    """How a stream is backed (docs/api.md §3, Streams in pf-tui)."""
 
     NATIVE = "native"
     """One docs-dialect escrow of the whole budget; partial releases."""

@@ -48,7 +48,7 @@ def _json_object(data: object) -> JsonObject:
 class ClientWire:
     """:class:`MoneyWire` over a :class:`~pf_tui.api.client.PurpleFleaClient`.
 
-    ``keys`` maps an agent id to its casino key (escrow moves casino balances, API.md §1).
+    ``keys`` maps an agent id to its casino key (escrow moves casino balances, docs/api.md §1).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """The poller's own request counters: latency samples and error counts per endpoint and per agent.
 
-Production has no error-stats route (API.md §7): pf-tui derives error rates from its own calls.
+Production has no error-stats route (docs/api.md §7): pf-tui derives error rates from its own calls.
 Latencies are kept in bounded rings (recent behaviour is what an operator needs); counts are
 totals since start plus the outcome of the last ``window`` calls for a current error rate.
 Percentiles are the client's nearest-rank :func:`~pf_tui.api.latency.percentile`, so every

@@ -1,4 +1,4 @@
-"""Which client calls make up each data type, for one agent (API.md §2).
+"""Which client calls make up each data type, for one agent (docs/api.md §2).
 
 Each fetcher is one coroutine per (agent, data type) poll. Calls to several services run
 concurrently; every call goes through :meth:`Fetcher.call`, which bounds concurrency per host and

@@ -11,7 +11,7 @@ Backoff per (agent, data type): after ``n`` consecutive failures the next try wa
 backs off, not only 429/5xx/timeouts: a 401 or a broken body will not mend by asking faster.
 
 Casino figures come from ``/stats/me`` only: ``/bets/*`` is limited to 60 a minute per client IP
-for the whole fleet (API.md §7), so the poller never calls it.
+for the whole fleet (docs/api.md §7), so the poller never calls it.
 """
 
 from __future__ import annotations

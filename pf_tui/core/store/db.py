@@ -4,7 +4,7 @@ Writes never block the event loop: samples go into a queue that a writer thread 
 (one transaction per batch, ``synchronous=NORMAL`` under WAL, which is durable enough for history).
 Reads run in :func:`asyncio.to_thread` for async callers and directly for tools. Money actions get
 their own connection with ``synchronous=FULL`` (:meth:`Store.journal_connection`): the journal row
-must be on disk before the request leaves (DESIGN.md, Storage).
+must be on disk before the request leaves (docs/design.md, Storage).
 """
 
 from __future__ import annotations

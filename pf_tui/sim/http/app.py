@@ -1,4 +1,4 @@
-"""``create_app``: the Starlette app that serves every service of API.md on one port."""
+"""``create_app``: the Starlette app that serves every service of docs/api.md on one port."""
 
 from __future__ import annotations
 

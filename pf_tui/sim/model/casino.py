@@ -1,4 +1,4 @@
-"""Casino games at the house edge (0.5%): coin-flip pays 1.99x, dice 0.995/p (API.md §7)."""
+"""Casino games at the house edge (0.5%): coin-flip pays 1.99x, dice 0.995/p (docs/api.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The escrow state machine, with its two views (classic production, streaming docs; API.md §3).
+"""The escrow state machine with its two views: classic production, streaming docs (docs/api.md §3).
 
 Internal statuses: funded, completed, released, disputed, refunded, closed. Docs shows funded and
 completed as ``locked`` and refunded as ``closed``; classic shows closed as ``refunded``.

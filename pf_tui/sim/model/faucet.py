@@ -1,6 +1,6 @@
 """The faucet: $1 once per agent and once per IP a day, checked in production's order.
 
-API.md §4 has the order.
+docs/api.md §4 has the order.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fault rules (API.md §6): matched in order by path glob and method, fired with a seeded RNG."""
+"""Fault rules (docs/api.md §6): matched in order by path glob and method, fired by a seeded RNG."""
 
 from __future__ import annotations
 

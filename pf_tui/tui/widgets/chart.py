@@ -1,8 +1,9 @@
 """The one chart widget: a daily series, behind an interface that does not leak plotext.
 
-textual-plotext is little maintained (STYLE.md), so views only call :meth:`DailyChart.show`
-with (``YYYY-MM-DD``, Decimal) points; swapping the backend (for ``textual-plot``, say) touches
-this module alone. No untrusted text is ever passed to the plot: plotext output is parsed as ANSI.
+textual-plotext is little maintained (docs/conventions.md, "Libraries we chose"), so views only call
+:meth:`DailyChart.show` with (``YYYY-MM-DD``, Decimal) points; swapping the backend (for
+``textual-plot``, say) touches this module alone. No untrusted text is ever passed to the plot:
+plotext output is parsed as ANSI.
 """
 
 from __future__ import annotations

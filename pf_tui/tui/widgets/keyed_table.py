@@ -1,9 +1,9 @@
 """A DataTable that is diffed by row key on every tick, never cleared and refilled.
 
-The dolphie pattern (STYLE.md): inside one ``batch_update`` remove the keys that went away,
-write only the cells whose text or style changed, add the new rows, then sort once, and only when
-needed. The cursor stays on the same row (by key) and the chosen sort survives every poll.
-Filtering (``/``) hides rows by removing them from the table while their data is kept.
+The dolphie pattern (docs/conventions.md, convention 5): inside one ``batch_update`` remove the keys
+that went away, write only the cells whose text or style changed, add the new rows, then sort once,
+and only when needed. The cursor stays on the same row (by key) and the chosen sort survives every
+poll. Filtering (``/``) hides rows by removing them from the table while their data is kept.
 
 Changed cells and the row order are written into the DataTable's own state, with one refresh for
 all of them: the only way a 1,000-agent tick fits a frame. Those writes go through

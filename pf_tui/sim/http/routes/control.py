@@ -1,4 +1,7 @@
-"""The simulator's own controls (``/_sim``) and the Telegram stand-in (``/telegram``), API.md §6."""
+"""The simulator's own controls (``/_sim``) and the Telegram stand-in (``/telegram``).
+
+See docs/api.md §6.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The docs aggregate (``/api/v1``): the guides' shapes over the same state (API.md §2, §7)."""
+"""The docs aggregate (``/api/v1``): the guides' shapes over the same state (docs/api.md §2, §7)."""
 
 from __future__ import annotations
 
