@@ -56,10 +56,11 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "alerts.silences[]": ("matcher", "expires", "comment"),
     "alerts.silences[].matcher": ("rule", "agent", "severity"),
-    "notify": ("telegram", "webhook", "log"),
+    "notify": ("telegram", "webhook", "log", "alertmanager"),
     "notify.telegram": ("enabled", *_secret_keys("token"), "chat_id", "api_base"),
     "notify.webhook": ("enabled", *_secret_keys("url"), "timeout"),
     "notify.log": ("path",),
+    "notify.alertmanager": ("enabled", "url", "timeout", "resend_interval"),
     "ui": ("theme", "keymap", "read_only", "max_action_usd", "typed_confirm_usd"),
     "store": ("path", "retention_days"),
 }

@@ -23,7 +23,7 @@ CASES: list[tuple[str, str, str]] = [
     (
         "section unknown",
         "[notify.email]\nto = 1",
-        "notify.email: unknown key; expected one of: telegram, webhook, log",
+        "notify.email: unknown key; expected one of: telegram, webhook, log, alertmanager",
     ),
     ("api not a table", 'api = "x"', "api: expected a table, got a string; write it as [api]"),
     (
