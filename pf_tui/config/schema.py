@@ -21,7 +21,7 @@ from pf_tui.config.errors import ConfigError
 from pf_tui.config.model import POLL_TYPES, SERVICES
 from pf_tui.usd import MoneyError, parse_money
 
-_SECRET_VARIANTS = ("_env", "_file", "")
+_SECRET_VARIANTS = ("_env", "_file", "_credential", "")
 
 
 def _secret_keys(base: str) -> tuple[str, ...]:
