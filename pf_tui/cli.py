@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --headless: serve Prometheus /metrics on 127.0.0.1:N",
     )
     parser.add_argument(
+        "--metrics-host",
+        metavar="ADDR",
+        default="127.0.0.1",
+        help="with --metrics-port: the address to bind (default 127.0.0.1; 0.0.0.0 in a pod)",
+    )
+    parser.add_argument(
         "--read-only", action="store_true", help="hide and refuse every money action"
     )
     parser.add_argument(
@@ -197,6 +203,15 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parser.error("--once needs --headless")
         if args.metrics_port is not None and not args.headless:
             parser.error("--metrics-port needs --headless")
+        if args.metrics_host != "127.0.0.1":
+            import ipaddress
+
+            if args.metrics_port is None:
+                parser.error("--metrics-host needs --metrics-port")
+            try:
+                ipaddress.ip_address(args.metrics_host)
+            except ValueError:
+                parser.error(f"--metrics-host {args.metrics_host!r}: give an IP address")
         if args.metrics_port is not None and not 0 < args.metrics_port < 65536:
             parser.error(f"--metrics-port {args.metrics_port}: choose a port between 1 and 65535")
         if not 1 <= args.agents <= 5000:
@@ -280,8 +295,18 @@ def _cmd_headless(args: argparse.Namespace) -> int:
         from pf_tui.demo import demo_session
 
         with demo_session(agents=args.agents, seed=args.seed) as config:
-            return daemon_main(config, once=args.once, metrics_port=args.metrics_port)
-    return daemon_main(_load(args), once=args.once, metrics_port=args.metrics_port)
+            return daemon_main(
+                config,
+                once=args.once,
+                metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host,
+            )
+    return daemon_main(
+        _load(args),
+        once=args.once,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:

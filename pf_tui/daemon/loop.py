@@ -405,6 +405,7 @@ async def run_daemon(
     *,
     once: bool = False,
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     options: DaemonOptions | None = None,
@@ -422,9 +423,9 @@ async def run_daemon(
             from prometheus_client import start_http_server
 
             server, _thread = start_http_server(
-                metrics_port, addr="127.0.0.1", registry=daemon.metrics.registry
+                metrics_port, addr=metrics_host, registry=daemon.metrics.registry
             )
-            log_event(logging.INFO, "metrics served", addr=f"127.0.0.1:{server.server_port}")
+            log_event(logging.INFO, "metrics served", addr=f"{metrics_host}:{server.server_port}")
         if not once:
             for sig, handler in (
                 (signal.SIGTERM, stop.set),
@@ -499,11 +500,23 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
     return EXIT_OK
 
 
-def main(config: Config, *, once: bool = False, metrics_port: int | None = None) -> int:
-    """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes."""
+def main(
+    config: Config,
+    *,
+    once: bool = False,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> int:
+    """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes.
+
+    ``/metrics`` binds ``metrics_host`` (127.0.0.1 unless asked: in a Kubernetes pod the Service
+    must reach it, so the manifests pass 0.0.0.0, the pod's own interfaces).
+    """
     setup_logging(config)
     try:
-        return asyncio.run(run_daemon(config, once=once, metrics_port=metrics_port))
+        return asyncio.run(
+            run_daemon(config, once=once, metrics_port=metrics_port, metrics_host=metrics_host)
+        )
     except KeyboardInterrupt:
         return EXIT_OK
     except OSError as exc:  # port taken, store unwritable
