@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+"""What textual-serve sets ``$TEXTUAL_DRIVER`` to for the app it runs."""
 
 _EPILOG = """\
 commands:
   pf-tui                 the console, using your config file
   pf-tui --demo          the console against the embedded simulator (no account, no keys)
   pf-tui --headless      the alert daemon (Telegram, webhook, JSON log, /metrics)
+  pf-tui serve           the console in a browser (token, loopback, read-only unless --write)
   pf-tui sim             run the Purple Flea simulator on 127.0.0.1
   pf-tui init            write a documented starter config (mode 0600)
   pf-tui check           validate config, secrets' sources, permissions and reachability
@@ -81,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --headless: serve Prometheus /metrics on 127.0.0.1:N",
     )
     parser.add_argument(
+        "--metrics-host",
+        metavar="ADDR",
+        default="127.0.0.1",
+        help="with --metrics-port: the address to bind (default 127.0.0.1; 0.0.0.0 in a pod)",
+    )
+    parser.add_argument(
         "--read-only", action="store_true", help="hide and refuse every money action"
     )
     parser.add_argument(
@@ -120,6 +129,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-motion", dest="motion", action="store_false", help="freeze the demo fleet's motion"
     )
 
+    serve = sub.add_parser(
+        "serve",
+        help="the console in a browser",
+        description=(
+            "Serve the console to a browser through textual-serve: on 127.0.0.1 by default,"
+            " behind an access token (generated and printed once, or --token-file, or"
+            " $PF_TUI_SERVE_TOKEN), WebSockets only from the public URL's origin, read-only"
+            " unless --write. Each browser tab runs its own console (a full poller), so at most"
+            " --max-sessions run at once."
+        ),
+    )
+    _add_config_flag(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the URL browsers use, behind a tunnel or proxy (default http://HOST:PORT)",
+    )
+    serve.add_argument(
+        "--token-file", metavar="PATH", help="read the access token from this file (mode 600)"
+    )
+    serve.add_argument("--write", action="store_true", help="allow money actions from the browser")
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        default=2,
+        metavar="N",
+        help="browser sessions at once, 1..16 (default 2; each polls the whole fleet)",
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="serve the demo (each session its own simulator)"
+    )
+    serve.add_argument("--agents", type=int, default=8, help="with --demo: agents (default 8)")
+    serve.add_argument("--seed", type=int, default=42, help="with --demo: seed (default 42)")
+
     init = sub.add_parser(
         "init",
         help="write a starter config",
@@ -140,11 +185,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command == "serve":
+        if not 0 < args.port < 65536:
+            parser.error(f"--port {args.port}: choose a port between 1 and 65535")
+        if not 1 <= args.max_sessions <= 16:
+            parser.error(f"--max-sessions {args.max_sessions}: choose between 1 and 16")
+        if args.demo and getattr(args, "config", None):
+            parser.error("--demo builds its own config; drop --config")
+        if args.public_url is not None:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(args.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.password:
+                parser.error(f"--public-url {args.public_url!r}: give an http(s) URL, no password")
     if args.command is None:
         if args.once and not args.headless:
             parser.error("--once needs --headless")
         if args.metrics_port is not None and not args.headless:
             parser.error("--metrics-port needs --headless")
+        if args.metrics_host != "127.0.0.1":
+            import ipaddress
+
+            if args.metrics_port is None:
+                parser.error("--metrics-host needs --metrics-port")
+            try:
+                ipaddress.ip_address(args.metrics_host)
+            except ValueError:
+                parser.error(f"--metrics-host {args.metrics_host!r}: give an IP address")
         if args.metrics_port is not None and not 0 < args.metrics_port < 65536:
             parser.error(f"--metrics-port {args.metrics_port}: choose a port between 1 and 65535")
         if not 1 <= args.agents <= 5000:
@@ -190,6 +257,37 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return run_check(_config_path(args), sys.stdout)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pf_tui.serve.auth import TokenError, load_token
+    from pf_tui.serve.server import ServeOptions, child_command, serve_forever
+
+    config_path = None
+    if not args.demo:
+        config_path = _config_path(args)
+        _load(args)  # a bad config is reported now, not in every browser tab
+    try:
+        token, generated = load_token(Path(args.token_file) if args.token_file else None)
+    except (TokenError, OSError) as exc:
+        print(f"pf-tui serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    options = ServeOptions(
+        token=token,
+        command=child_command(
+            config=config_path,
+            demo=args.demo,
+            agents=args.agents,
+            seed=args.seed,
+            write=args.write,
+        ),
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url or "",
+        max_sessions=args.max_sessions,
+        write=args.write,
+    )
+    return serve_forever(options, generated=generated, out=sys.stdout)
+
+
 def _cmd_headless(args: argparse.Namespace) -> int:
     from pf_tui.daemon.loop import main as daemon_main
 
@@ -197,13 +295,25 @@ def _cmd_headless(args: argparse.Namespace) -> int:
         from pf_tui.demo import demo_session
 
         with demo_session(agents=args.agents, seed=args.seed) as config:
-            return daemon_main(config, once=args.once, metrics_port=args.metrics_port)
-    return daemon_main(_load(args), once=args.once, metrics_port=args.metrics_port)
+            return daemon_main(
+                config,
+                once=args.once,
+                metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host,
+            )
+    return daemon_main(
+        _load(args),
+        once=args.once,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
     config = None if args.demo else _load(args)  # config errors first: they matter more
-    if not sys.stdout.isatty() and os.environ.get("PF_TUI_FORCE_TTY") != "1":
+    # Under textual-serve (`pf-tui serve`) stdout is a pipe to the web driver, not a terminal.
+    served = os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
+    if not served and not sys.stdout.isatty() and os.environ.get("PF_TUI_FORCE_TTY") != "1":
         print(
             "pf-tui: the console needs a terminal; "
             "use --headless for a daemon, or run it in a terminal",
@@ -237,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_init(args)
         if args.command == "check":
             return _cmd_check(args)
+        if args.command == "serve":
+            return _cmd_serve(args)
         if args.headless:
             return _cmd_headless(args)
         return _cmd_tui(args)

@@ -36,6 +36,7 @@ from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.runner import Checkpoint
 from pf_tui.core.money.wire import ClientWire
 from pf_tui.core.notify.alert_book import AlertBook
+from pf_tui.core.notify.alertmanager import AlertmanagerReceiver
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.polling.fetch import PollTarget
@@ -286,6 +287,11 @@ def build_receivers(config: Config) -> list[Receiver]:
         out.append(WebhookReceiver(wh.url))
     if config.notify.log.path is not None:
         out.append(LogReceiver(config.notify.log.path))
+    am = config.notify.alertmanager
+    if am.enabled and am.url:
+        out.append(
+            AlertmanagerReceiver(am.url, resend_interval_s=am.resend_interval, timeout_s=am.timeout)
+        )
     return out
 
 

@@ -344,6 +344,20 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class AlertmanagerConfig:
+    """``[notify.alertmanager]``: alerts pushed to an Alertmanager (``POST /api/v2/alerts``)."""
+
+    enabled: bool = False
+    """Push alerts to the Alertmanager at ``url``."""
+    url: str = ""
+    """Alertmanager's base URL, e.g. ``http://127.0.0.1:9093`` (no credentials in it)."""
+    timeout: float = 10.0
+    """Seconds to wait for Alertmanager to answer."""
+    resend_interval: float = 60.0
+    """Seconds between re-sends of every firing alert; each is held for 4 of them."""
+
+
+@dataclass(frozen=True)
 class LogNotifyConfig:
     """``[notify.log]``: alerts appended to a JSON-lines file."""
 
@@ -361,6 +375,8 @@ class NotifyConfig:
     """Webhook settings."""
     log: LogNotifyConfig = field(default_factory=LogNotifyConfig)
     """JSON-lines log settings."""
+    alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
+    """Alertmanager settings."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pf_tui.config.model import (
     PRODUCTION_BASES,
     SERVICES,
     AgentConfig,
+    AlertmanagerConfig,
     AlertRule,
     AlertsConfig,
     ApiConfig,
@@ -345,7 +346,34 @@ def _notify(s: Section) -> NotifyConfig:
     )
     lg = Section(s.ctx, "notify.log", s.raw("log", {}), "notify.log")
     return NotifyConfig(
-        telegram=telegram, webhook=webhook, log=LogNotifyConfig(path=lg.path_value("path"))
+        telegram=telegram,
+        webhook=webhook,
+        log=LogNotifyConfig(path=lg.path_value("path")),
+        alertmanager=_alertmanager(s),
+    )
+
+
+_NO_CREDENTIALS = url_problem("http://user:pw@host")
+
+
+def _alertmanager(s: Section) -> AlertmanagerConfig:
+    am = Section(s.ctx, "notify.alertmanager", s.raw("alertmanager", {}), "notify.alertmanager")
+    enabled = am.boolean("enabled", False)
+    url = (am.string("url", "", max_len=2048) or "").strip()
+    problem = url_problem(url) if url else ""
+    if problem:
+        shown = "" if problem == _NO_CREDENTIALS else f"{url!r} "  # never echo a password
+        raise am.error(
+            "url", shown + problem, 'write Alertmanager\'s base, like "http://127.0.0.1:9093"'
+        )
+    url = url.rstrip("/")
+    if enabled and not url:
+        raise am.error("url", "missing", 'set url = "http://127.0.0.1:9093" (Alertmanager\'s base)')
+    return AlertmanagerConfig(
+        enabled=enabled,
+        url=url,
+        timeout=am.number("timeout", 10.0, 0.1, 300),
+        resend_interval=am.duration("resend_interval", 60.0, 3600.0),
     )
 
 

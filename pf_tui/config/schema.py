@@ -21,7 +21,7 @@ from pf_tui.config.errors import ConfigError
 from pf_tui.config.model import POLL_TYPES, SERVICES
 from pf_tui.usd import MoneyError, parse_money
 
-_SECRET_VARIANTS = ("_env", "_file", "")
+_SECRET_VARIANTS = ("_env", "_file", "_credential", "")
 
 
 def _secret_keys(base: str) -> tuple[str, ...]:
@@ -56,10 +56,11 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "alerts.silences[]": ("matcher", "expires", "comment"),
     "alerts.silences[].matcher": ("rule", "agent", "severity"),
-    "notify": ("telegram", "webhook", "log"),
+    "notify": ("telegram", "webhook", "log", "alertmanager"),
     "notify.telegram": ("enabled", *_secret_keys("token"), "chat_id", "api_base"),
     "notify.webhook": ("enabled", *_secret_keys("url"), "timeout"),
     "notify.log": ("path",),
+    "notify.alertmanager": ("enabled", "url", "timeout", "resend_interval"),
     "ui": ("theme", "keymap", "read_only", "max_action_usd", "typed_confirm_usd"),
     "store": ("path", "retention_days"),
 }

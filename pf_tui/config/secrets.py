@@ -1,7 +1,9 @@
 """Secrets from the environment, from files (Kubernetes Secret mounts) or inline, and mode checks.
 
 A secret key ``x`` may be given as ``x_env`` (an environment variable's name), ``x_file`` (a file
-whose content, less one trailing newline, is the secret) or ``x`` (inline). Exactly one may be set.
+whose content, less one trailing newline, is the secret), ``x_credential`` (a systemd credential:
+the file of that name in ``$CREDENTIALS_DIRECTORY``, where ``LoadCredential=`` puts it, mode 0400
+and readable by the service alone) or ``x`` (inline). Exactly one may be set.
 Files, and the config itself, must not be readable by group or others; for a Kubernetes Secret
 volume (``/run/secrets/key`` -> ``..data/key`` -> ``..2024_01_01/key``) the mode of the file the
 symlinks resolve to is what counts, since the links themselves are always 0777.
@@ -81,6 +83,27 @@ def read_secret_file(section: Section, key: str, path: Path) -> str:
     return text
 
 
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+"""Where systemd puts a unit's credentials (``LoadCredential=``, ``SetCredentialEncrypted=``)."""
+
+
+def credential_path(section: Section, key: str, name: str, what: str) -> Path:
+    """``$CREDENTIALS_DIRECTORY/<name>``, or an error saying what is missing."""
+    if not name.strip() or "/" in name or name in (".", ".."):
+        raise section.error(
+            key, f"{name!r} is not a credential name", "give the name from LoadCredential=NAME:..."
+        )
+    directory = section.ctx.env.get(CREDENTIALS_ENV)
+    if not directory:
+        raise section.error(
+            key,
+            f"${CREDENTIALS_ENV} is not set",
+            f"run pf-tui under systemd with LoadCredential={name}:/path/to/{what.replace(' ', '-')}"
+            " (deploy/systemd/pf-tui.service), or use a _file or _env source",
+        )
+    return Path(directory) / name
+
+
 def read_secret(section: Section, base: str, *, what: str, resolve: bool = True) -> Secret | None:
     """The secret ``base`` from ``base_env`` / ``base_file`` / ``base`` in ``section``.
 
@@ -89,7 +112,7 @@ def read_secret(section: Section, base: str, *, what: str, resolve: bool = True)
     source but never the value. With ``resolve=False`` only the keys are checked (a disabled
     notifier need not have its variable set).
     """
-    keys = (base + "_env", base + "_file", base)
+    keys = (base + "_env", base + "_file", base + "_credential", base)
     given = [k for k in keys if section.has(k)]
     if len(given) > 1:
         raise section.ctx.error(
@@ -113,6 +136,12 @@ def read_secret(section: Section, base: str, *, what: str, resolve: bool = True)
         if value is None:
             raise section.error(key, f"{raw} is not set", f"export it or use {keys[1]}")
         source, origin = f"env:{raw}", raw
+    elif key.endswith("_credential"):
+        path = credential_path(section, key, raw, what)
+        if not resolve:
+            return None
+        value = read_secret_file(section, key, path)
+        source, origin = f"credential:{raw}", str(path)
     elif key.endswith("_file"):
         if not raw.strip():
             raise section.error(key, "is empty", f"give the path of the file that holds the {what}")

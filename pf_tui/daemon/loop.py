@@ -31,14 +31,18 @@ from dataclasses import dataclass
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config, load_config
 from pf_tui.core.alerts.engine import AlertEvent, EventKind, event_id_for, fingerprint_of
-from pf_tui.core.alerts.facts import FactsSource, escrow_queue
+from pf_tui.core.alerts.facts import AgentFacts, FactsSource, escrow_queue
 from pf_tui.core.alerts.heartbeat import Heartbeat
 from pf_tui.core.alerts.rules import Severity, rules_from_config
+from pf_tui.core.money.streams import StreamBook
 from pf_tui.core.notify.alert_book import AlertBook
+from pf_tui.core.notify.alertmanager import AlertmanagerReceiver, FiringAlert
 from pf_tui.core.notify.receivers import Receiver
 from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
 from pf_tui.daemon.logs import log_event, setup_logging
 from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow
+from pf_tui.daemon.overview_metrics import AgentExtras, StreamRow
+from pf_tui.views.feed import FleetFeed
 from pf_tui.wiring import build_poll_engine, open_alerts, open_store
 
 __all__ = ["EXIT_FIRING", "DaemonOptions", "main", "run_daemon"]
@@ -86,6 +90,11 @@ class Daemon:
         self.poller, self.fleet = self.polling.poller, self.polling.fleet
         self.facts = FactsSource(self.fleet, self.poller.stats)
         self.metrics = DaemonMetrics()
+        self.feed = FleetFeed(self.fleet)
+        """The console's own view builder: the Overview's figures, for ``/metrics``."""
+        self.changed: set[str] | None = None
+        """Agents whose figures changed since the last view (``None``: rebuild all)."""
+        self.last_facts: list[AgentFacts] = []
         self.heartbeat_slot = -1
         self.first_poll_seen = False
 
@@ -97,6 +106,7 @@ class Daemon:
         self.facts.load_store(self.conn)
         self.engine.muted = self.book.muted(now)
         agents = [self.facts.agent(a, now) for a in self.fleet.agents]
+        self.last_facts = agents
         before = AlertBook.snapshot(self.engine)
         events = self.engine.evaluate(
             agents, self.facts.fleet_facts(agents), now, assume_for=assume_for
@@ -163,7 +173,8 @@ class Daemon:
     def apply(self, results: Iterable[PollResult]) -> None:
         """Feed poll results to the fleet state and the metrics."""
         for result in results:
-            self.fleet.apply(result)
+            if self.fleet.apply(result) is not None and self.changed is not None:
+                self.changed.add(result.agent_id)
             if isinstance(result, Snapshot):
                 self.metrics.observe_poll(result.agent_id, result.kind.value, result.latency_s)
             elif isinstance(result, PollFailure):
@@ -227,6 +238,44 @@ class Daemon:
             self.dispatcher.failed,
             now,
         )
+        self._update_overview(now)
+
+    def _update_overview(self, now: float) -> None:
+        """The Overview's figures (the same view the console draws), spend, and open streams."""
+        view = self.feed.build(now, self.changed)
+        self.changed = set()
+        extras: dict[str, AgentExtras] = {}
+        facts = {f.agent_id: f for f in self.last_facts}
+        for agent_id in self.fleet.agents:
+            summary = self.poller.stats.agent(agent_id)
+            known = facts.get(agent_id)
+            extras[agent_id] = AgentExtras(
+                summary.p50,
+                summary.p99,
+                known.metrics.get("spend_usd_per_hour") if known else None,
+                len(known.disputes) if known else 0,
+                len(known.unknown_actions) if known else 0,
+            )
+        silent = {s.stream_id: s for streams in self.facts.streams.values() for s in streams}
+        timeouts = {(e.agent_id, e.escrow_id): e.next_at for e in view.escrows}
+        streams = []
+        for stream in StreamBook(self.conn).all():
+            if stream.state.final or stream.agent_id not in self.fleet.agents:
+                continue
+            due = timeouts.get((stream.agent_id, stream.escrow_id or ""))
+            cadence = silent.get(stream.id)
+            streams.append(
+                StreamRow(
+                    stream.agent_id,
+                    stream.id,
+                    stream.budget - stream.released,
+                    stream.owed(now),
+                    None if due is None else max(0.0, due - now),
+                    cadence.last_release_at if cadence else None,
+                    cadence.expected_interval_s if cadence else None,
+                )
+            )
+        self.metrics.overview.update(view.agents, view.totals, extras, streams, now)
 
     # -- delivery --
 
@@ -261,6 +310,35 @@ class Daemon:
                     logging.WARNING,
                     "shutdown with notifications still queued",
                     outbox=self.outbox.depth(),
+                )
+
+    # -- Alertmanager --
+
+    def firing_alerts(self) -> list[FiringAlert]:
+        """Every alert firing now, with the description its episode's row holds."""
+        described = dict(
+            self.conn.execute("SELECT fingerprint, message FROM alerts WHERE state = 'firing'")
+        )
+        return [
+            FiringAlert(
+                i.fingerprint, dict(i.labels), i.starts_at, described.get(i.fingerprint) or ""
+            )
+            for i in self.engine.firing()
+        ]
+
+    async def refresh_loop(self, receiver: AlertmanagerReceiver, stop: asyncio.Event) -> None:
+        """Re-send every firing alert each resend interval, so Alertmanager keeps them firing."""
+        while not stop.is_set():
+            await _wait_any(self.clock, receiver.resend_interval_s, stop)
+            if stop.is_set():
+                return
+            outcome = await receiver.refresh(self.firing_alerts())
+            if not outcome.ok:
+                log_event(
+                    logging.WARNING,
+                    "alertmanager refresh failed",
+                    receiver=receiver.name,
+                    reason=outcome.error,
                 )
 
     # -- reload --
@@ -327,6 +405,7 @@ async def run_daemon(
     *,
     once: bool = False,
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     options: DaemonOptions | None = None,
@@ -344,9 +423,9 @@ async def run_daemon(
             from prometheus_client import start_http_server
 
             server, _thread = start_http_server(
-                metrics_port, addr="127.0.0.1", registry=daemon.metrics.registry
+                metrics_port, addr=metrics_host, registry=daemon.metrics.registry
             )
-            log_event(logging.INFO, "metrics served", addr=f"127.0.0.1:{server.server_port}")
+            log_event(logging.INFO, "metrics served", addr=f"{metrics_host}:{server.server_port}")
         if not once:
             for sig, handler in (
                 (signal.SIGTERM, stop.set),
@@ -387,6 +466,11 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
     tasks = [
         asyncio.create_task(daemon.deliver_loop(n, stop), name=f"deliver-{n}") for n in daemon.names
     ]
+    tasks += [
+        asyncio.create_task(daemon.refresh_loop(r, stop), name=f"refresh-{r.name}")
+        for r in daemon.dispatcher.receivers.values()
+        if isinstance(r, AlertmanagerReceiver)
+    ]
     daemon.poller.start()
     next_eval = 0.0
     try:
@@ -416,11 +500,23 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
     return EXIT_OK
 
 
-def main(config: Config, *, once: bool = False, metrics_port: int | None = None) -> int:
-    """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes."""
+def main(
+    config: Config,
+    *,
+    once: bool = False,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> int:
+    """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes.
+
+    ``/metrics`` binds ``metrics_host`` (127.0.0.1 unless asked: in a Kubernetes pod the Service
+    must reach it, so the manifests pass 0.0.0.0, the pod's own interfaces).
+    """
     setup_logging(config)
     try:
-        return asyncio.run(run_daemon(config, once=once, metrics_port=metrics_port))
+        return asyncio.run(
+            run_daemon(config, once=once, metrics_port=metrics_port, metrics_host=metrics_host)
+        )
     except KeyboardInterrupt:
         return EXIT_OK
     except OSError as exc:  # port taken, store unwritable

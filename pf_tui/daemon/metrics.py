@@ -8,8 +8,10 @@ ever carries a secret: labels are agent ids, config labels, data types, receiver
 Money stays a ``Decimal`` up to the gauge: :func:`_exposed` turns it into the float the exposition
 format requires as it is set, the one place money becomes a float.
 
-API latency is a histogram per data type (fleet-wide); per agent it is a p95 gauge, because a
-histogram per agent would be ~70 series an agent (70,000 at 1,000 agents).
+API latency is a histogram per data type (fleet-wide); per agent it is p50, p95 and p99 gauges,
+because a histogram per agent would be ~70 series an agent (70,000 at 1,000 agents). The figures
+of the console's Overview are in :mod:`pf_tui.daemon.overview_metrics`; the README lists every
+metric.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pf_tui.daemon.overview_metrics import OverviewMetrics
 
 __all__ = ["AgentRow", "DaemonMetrics", "FleetRow"]
 
@@ -75,6 +79,10 @@ class DaemonMetrics:
         self.agent_errors = Counter(
             "pf_agent_api_errors", "Failed polls of the agent", lbl, registry=r
         )
+        self.agent_polls = Counter(
+            "pf_agent_api_polls", "Polls made for the agent (errors: pf_agent_api_errors)", lbl,
+            registry=r,
+        )  # fmt: skip
         self.agent_escrows = Gauge(
             "pf_agent_escrow_queue_depth",
             "Escrows the agent created that are funded, not yet released",
@@ -126,6 +134,8 @@ class DaemonMetrics:
             "Unix time of the last alert evaluation",
             registry=r,
         )
+        self.overview = OverviewMetrics(r)
+        """The Overview's figures, latency percentiles, spend and streams (updated beside)."""
         self._known: set[tuple[str, str]] = set()
         self._sent_seen: dict[str, int] = {}
         self._failed_seen: dict[str, int] = {}
@@ -133,9 +143,12 @@ class DaemonMetrics:
     def observe_poll(self, agent_id: str, kind: str, latency_s: float | None) -> None:
         """Count one poll result (``latency_s`` ``None``: it failed)."""
         self.polls.labels(kind).inc()
+        self.agent_polls.labels(agent_id).inc()
+        # Touched on every poll so an error ratio (errors / polls) exists at 0, not as no data.
+        errors, agent_errors = self.errors.labels(kind), self.agent_errors.labels(agent_id)
         if latency_s is None:
-            self.errors.labels(kind).inc()
-            self.agent_errors.labels(agent_id).inc()
+            errors.inc()
+            agent_errors.inc()
         else:
             self.latency.labels(kind).observe(latency_s)
 
@@ -171,6 +184,7 @@ class DaemonMetrics:
                 self.agent_escrows,
                 self.agent_alerts,
                 self.agent_errors,
+                self.agent_polls,
             ):
                 _remove(metric, key[0])
         self._known = seen

@@ -23,7 +23,7 @@ CASES: list[tuple[str, str, str]] = [
     (
         "section unknown",
         "[notify.email]\nto = 1",
-        "notify.email: unknown key; expected one of: telegram, webhook, log",
+        "notify.email: unknown key; expected one of: telegram, webhook, log, alertmanager",
     ),
     ("api not a table", 'api = "x"', "api: expected a table, got a string; write it as [api]"),
     (
@@ -109,7 +109,8 @@ CASES: list[tuple[str, str, str]] = [
         "two sources",
         A + 'casino_key_env = "PF_X"\ncasino_key = "k"',
         "agents[0]: casino_key_env and casino_key are both set; "
-        "keep exactly one of casino_key_env, casino_key_file, casino_key for the casino key",
+        "keep exactly one of casino_key_env, casino_key_file, casino_key_credential, casino_key"
+        " for the casino key",
     ),
     (
         "env unset",
