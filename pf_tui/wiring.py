@@ -13,7 +13,8 @@ and close what they opened (each built part has an ``aclose``).
 - :func:`build_receivers`: the configured alert receivers (Telegram, webhook, JSON log).
 - :func:`open_alerts`: the alert engine with its saved state, the alert book and the dispatcher
   that delivers its outbox (what the daemon runs on).
-- :func:`config_secrets`: every secret the config holds, for the log filter and redaction.
+- :func:`config_secrets`: every secret the config holds; :func:`config_redactor` masks them all,
+  in every form, for the client, the receivers and the log filter.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
 from pf_tui.core.store.db import Store
-from pf_tui.secret import Secret
+from pf_tui.secret import Redactor, Secret
 
 SERVICES = ("casino", "escrow", "trading", "wallet", "docs")
 """The services the poller reads (the faucet is written to, never polled)."""
@@ -63,10 +64,17 @@ def service_bases(api: ApiConfig) -> ServiceBases:
 
 
 def build_client(config: Config, clock: Clock = SYSTEM_CLOCK) -> PurpleFleaClient:
-    """The Purple Flea client for ``config``'s service bases, timeout and transport."""
+    """The Purple Flea client for ``config``'s service bases, timeout and transport.
+
+    It masks every secret of the config (not only the calling agent's keys) in every reply.
+    """
     api = config.api
     return PurpleFleaClient(
-        service_bases(api), timeout=api.timeout, transport=api.transport, clock=clock
+        service_bases(api),
+        timeout=api.timeout,
+        transport=api.transport,
+        clock=clock,
+        redactor=config_redactor(config),
     )
 
 
@@ -278,21 +286,30 @@ def open_alerts(
 def build_receivers(config: Config) -> list[Receiver]:
     """One receiver per configured destination (``[notify.*]``)."""
     out: list[Receiver] = []
+    redactor = config_redactor(config)
     tg = config.notify.telegram
     if tg.enabled and tg.token is not None:
-        out.append(TelegramReceiver(tg.token, tg.chat_id, api_base=tg.api_base))
+        out.append(TelegramReceiver(tg.token, tg.chat_id, api_base=tg.api_base, redactor=redactor))
     wh = config.notify.webhook
     if wh.enabled and wh.url is not None:
-        out.append(WebhookReceiver(wh.url))
+        out.append(WebhookReceiver(wh.url, timeout=wh.timeout, redactor=redactor))
     if config.notify.log.path is not None:
         out.append(LogReceiver(config.notify.log.path))
     return out
 
 
 def config_secrets(config: Config) -> list[Secret]:
-    """Every secret ``config`` holds: agents' keys, the bot token, the webhook URL."""
+    """Every secret ``config`` holds: agents' keys, the bot token, the webhook and dead-man URLs."""
     out: list[Secret] = []
     for agent in config.agents:
         out += [k for k in (agent.casino_key, agent.trading_key, agent.wallet_key) if k]
-    out += [s for s in (config.notify.telegram.token, config.notify.webhook.url) if s]
+    notify = config.notify
+    out += [
+        s for s in (notify.telegram.token, notify.webhook.url, notify.heartbeat.deadman_url) if s
+    ]
     return out
+
+
+def config_redactor(config: Config) -> Redactor:
+    """A :class:`Redactor` of every secret in ``config`` (each in all its forms)."""
+    return Redactor(config_secrets(config))

@@ -207,9 +207,7 @@ class Daemon:
                 )
             )
         totals = self.fleet.totals(now)
-        dead: dict[str, int] = {}
-        for receiver, _, _ in self.outbox.dead_letters():
-            dead[receiver] = dead.get(receiver, 0) + 1
+        dead = self.outbox.dead_by_reason()
         self.metrics.update(
             rows,
             FleetRow(

@@ -112,8 +112,8 @@ class DaemonMetrics:
         )
         self.dead = Gauge(
             "pf_notify_dead_letters",
-            "Notifications a receiver refused for good",
-            ("receiver",),
+            "Notifications a receiver refused for good, by reason (http_400, http_403, ...)",
+            ("receiver", "reason"),
             registry=r,
         )
         self.sent = Counter("pf_notify_sent", "Notifications delivered", ("receiver",), registry=r)
@@ -127,6 +127,7 @@ class DaemonMetrics:
             registry=r,
         )
         self._known: set[tuple[str, str]] = set()
+        self._dead_seen: set[tuple[str, str]] = set()
         self._sent_seen: dict[str, int] = {}
         self._failed_seen: dict[str, int] = {}
 
@@ -145,7 +146,7 @@ class DaemonMetrics:
         fleet: FleetRow,
         firing_by_severity: Mapping[str, int],
         outbox: Mapping[str, int],
-        dead: Mapping[str, int],
+        dead: Mapping[tuple[str, str], int],
         sent: Mapping[str, int],
         failed: Mapping[str, int],
         now: float,
@@ -182,9 +183,12 @@ class DaemonMetrics:
         self.fleet_escrows.set(fleet.escrow_queue)
         for severity in ("critical", "warning", "info"):
             self.firing.labels(severity).set(firing_by_severity.get(severity, 0))
-        for name in set(outbox) | set(dead) | set(sent):
+        for name in set(outbox) | set(sent):
             self.outbox.labels(name).set(outbox.get(name, 0))
-            self.dead.labels(name).set(dead.get(name, 0))
+        # A (receiver, reason) pair keeps its series at 0 once seen, so a rate() over it works.
+        self._dead_seen |= set(dead)
+        for receiver, reason in self._dead_seen:
+            self.dead.labels(receiver, reason).set(dead.get((receiver, reason), 0))
         _advance(self.sent, self._sent_seen, sent)
         _advance(self.failed, self._failed_seen, failed)
         self.up.set(1)

@@ -236,7 +236,13 @@ def test_rules_from_config_defaults_and_silences() -> None:
     )
     rules, silences = rules_from_config(cfg)
     names = [r.name for r in rules]
-    assert names[:4] == ["max_drawdown", "low_balance", "error_rate", "open_positions"]
+    assert names[:5] == [
+        "max_drawdown",
+        "drawdown",
+        "low_balance",
+        "error_rate",
+        "open_positions",
+    ]
     assert {
         "data_stale",
         "api_down",
@@ -245,7 +251,7 @@ def test_rules_from_config_defaults_and_silences() -> None:
         "unknown_action",
         "spend_rate_high",
     } <= set(names)
-    low = rules[1]
+    low = rules[2]
     assert low.op == "<" and low.threshold == Decimal(50) and low.clear_at == Decimal(55)
     assert silences[0].matchers == {"alertname": "low_balance", "agent": "ag_*"}
     assert silences[0].active(T0) and not silences[0].active(T0 + 86400)

@@ -5,19 +5,21 @@
   truncating the *text* before escaping, so no tag or entity is ever cut in half.
 - Webhook: Alertmanager's webhook JSON (version 4) plus a stable ``eventId``.
 - JSON log: one flat object per line.
-Untrusted text (labels carry agent labels from config, descriptions carry API error text) loses its
-control, escape and bidi characters here, once, before any receiver sees it.
+Untrusted text (labels carry agent labels from config, descriptions carry API error text) has its
+control, escape, C1 and bidi characters turned into visible escapes (``\\x1b``, ``\\u202e``) here,
+once, before any receiver sees it: the same escapes the console shows, so an operator reading a
+page can tell that a memo or an error body was hostile.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from datetime import UTC, datetime
 from typing import TypedDict
 
 from pf_tui.core.alerts.engine import AlertEvent, EventKind
 from pf_tui.core.alerts.rules import Severity
+from pf_tui.text import escape_text
 
 __all__ = [
     "TELEGRAM_LIMIT",
@@ -39,10 +41,8 @@ FIELD_CAP = 512
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` for an alert that has not ended."""
 
-# C0/C1 controls except \n and \t, DEL, bidi embeddings/overrides/isolates, zero-width marks.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
+CLEAN_LIMIT = 8192
+"""Longest untrusted string :func:`clean_text` keeps (each receiver cuts further)."""
 _ICONS = {
     EventKind.FIRING: "\U0001f525",
     EventKind.REPEAT: "\U0001f501",
@@ -52,8 +52,9 @@ _ICONS = {
 
 
 def clean_text(text: object) -> str:
-    """``text`` as a string with control, escape, bidi and lone-surrogate characters removed."""
-    return _UNSAFE.sub("", str(text))
+    """``text`` as a string with every control, escape, C1, bidi, invisible and lone-surrogate
+    character shown as its visible escape (``\\x1b``, ``\\u202e``), never removed silently."""
+    return escape_text(str(text), limit=CLEAN_LIMIT)
 
 
 def utf16_len(text: str) -> int:

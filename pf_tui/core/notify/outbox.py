@@ -9,8 +9,8 @@ on restart (receivers dedup on the event id); nothing else is lost or doubled.
 
 Outbox rows (schema: :mod:`pf_tui.core.store.schema`): ``event_id`` holds ``<receiver>:<event id>``
 (the column is unique across receivers), ``payload`` the event as JSON; a delivered row keeps its
-``delivered_at``; a dead-lettered row has ``next_attempt_at = DEAD_AT`` and ``last_error`` starting
-with ``dead:``.
+``delivered_at``; a dead-lettered row has ``next_attempt_at = DEAD_AT`` and ``last_error`` reading
+``dead: <reason code>: <detail>`` (:func:`dead_reason` reads the code back: ``http_400``...).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pf_tui.core.alerts.engine import AlertEvent
 from pf_tui.core.notify.format import event_from_dict, event_to_dict
 from pf_tui.core.notify.receivers import Outcome, Receiver
 
-__all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s"]
+__all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s", "dead_reason"]
 
 DEAD_AT = 9.0e18
 """``next_attempt_at`` of a dead-lettered row: never due again."""
@@ -39,6 +39,17 @@ def backoff_s(attempts: int, *, base: float = BASE_BACKOFF_S, cap: float = MAX_B
     # A receiver that stays down keeps counting attempts (one every `cap` seconds); an exponent
     # left to grow would overflow a float after ~1,000 of them and break delivery for good.
     return min(cap, base * 2.0 ** min(max(0, attempts - 1), _MAX_DOUBLINGS))
+
+
+def dead_reason(last_error: str) -> str:
+    """The reason code of a dead-lettered row's ``last_error`` (``dead: http_400: ...``).
+
+    Rows dead-lettered before reason codes were kept read as ``refused``.
+    """
+    head, _, rest = last_error.removeprefix("dead: ").partition(": ")
+    if rest and head and head.replace("_", "").isalnum() and len(head) <= 32:
+        return head
+    return "refused"
 
 
 @dataclass(frozen=True)
@@ -137,12 +148,15 @@ class Outbox:
             raise
         self.conn.execute("COMMIT")
 
-    def dead(self, row_id: int, reason: str) -> None:
-        """The receiver refused the row for good: keep it, with the reason, and stop trying."""
+    def dead(self, row_id: int, reason: str, code: str = "refused") -> None:
+        """The receiver refused the row for good: keep it, with the reason, and stop trying.
+
+        ``code`` is the short reason (``http_400``) the metrics and the Alerts tab count by.
+        """
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
             " WHERE id = ?",
-            (DEAD_AT, ("dead: " + reason)[:500], row_id),
+            (DEAD_AT, f"dead: {code}: {reason}"[:500], row_id),
         )
 
     def depth(self) -> dict[str, int]:
@@ -162,6 +176,14 @@ class Outbox:
             (DEAD_AT,),
         ).fetchall()
         return [(r, e.split(":", 1)[1], err or "") for r, e, err in rows]
+
+    def dead_by_reason(self) -> dict[tuple[str, str], int]:
+        """How many rows are dead-lettered, by ``(receiver, reason code)``."""
+        counts: dict[tuple[str, str], int] = {}
+        for receiver, _, error in self.dead_letters():
+            key = (receiver, dead_reason(error))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def prune_delivered(self, before: float) -> int:
         """Forget delivered rows older than ``before`` (kept until then so replays dedup)."""
@@ -197,7 +219,7 @@ class Dispatcher:
                 continue
             self.failed[name] += 1
             if outcome.dead is not None:
-                self.outbox.dead(row.id, outcome.dead)
+                self.outbox.dead(row.id, outcome.dead, outcome.reason)
                 continue
             wait = outcome.retry_after
             if wait is None:
