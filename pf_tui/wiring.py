@@ -164,7 +164,9 @@ def build_poll_engine(
         clock=clock,
         seed=seed,
     )
-    fleet = FleetState([agent_info(a) for a in chosen], intervals=intervals, clock=clock)
+    fleet = FleetState(
+        [agent_info(a) for a in chosen], intervals=intervals, clock=clock, calls=poller.stats
+    )
     return PollEngine(client, poller, fleet)
 
 

@@ -94,7 +94,7 @@ class Daemon:
     def evaluate(self, *, assume_for: bool = False) -> list[AlertEvent]:
         """Evaluate every rule now and commit log, state and outbox rows in one transaction."""
         now = self.clock.now()
-        self.facts.load_store(self.conn)
+        self.facts.load_store(self.conn, now)
         self.engine.muted = self.book.muted(now)
         agents = [self.facts.agent(a, now) for a in self.fleet.agents]
         before = AlertBook.snapshot(self.engine)
@@ -204,6 +204,7 @@ class Daemon:
                     self.poller.stats.agent(agent_id).p95,
                     queue,
                     by_agent.get(agent_id, 0),
+                    self.poller.stats.error_rate(agent_id).pct,
                 )
             )
         totals = self.fleet.totals(now)
@@ -217,6 +218,7 @@ class Daemon:
                 totals.positions,
                 totals.stale_agents,
                 queue_total,
+                self.poller.stats.fleet_error_rate().pct,
             ),
             by_severity,
             self.outbox.depth(),

@@ -39,6 +39,9 @@ class AgentRow:
     latency_p95_s: float | None
     escrow_queue: int
     alerts_firing: int
+    error_rate_pct: float | None = None
+    """The worst service's failed share of the last 5 minutes of calls: the figure the Fleet tab
+    and the ``error_rate_pct`` rule show (:meth:`CallStats.error_rate`)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class FleetRow:
     positions: int
     stale_agents: int
     escrow_queue: int
+    error_rate_pct: float | None = None
+    """The worst service's failed share of the fleet's last 5 minutes of calls."""
 
 
 class DaemonMetrics:
@@ -74,6 +79,17 @@ class DaemonMetrics:
         )
         self.agent_errors = Counter(
             "pf_agent_api_errors", "Failed polls of the agent", lbl, registry=r
+        )
+        self.agent_error_rate = Gauge(
+            "pf_agent_error_rate_pct",
+            "Failed share of the agent's worst service's calls over the last 5 minutes",
+            lbl,
+            registry=r,
+        )
+        self.fleet_error_rate = Gauge(
+            "pf_fleet_error_rate_pct",
+            "Failed share of the fleet's calls to its worst service over the last 5 minutes",
+            registry=r,
         )
         self.agent_escrows = Gauge(
             "pf_agent_escrow_queue_depth",
@@ -162,6 +178,7 @@ class DaemonMetrics:
             _set(self.age.labels(*key), row.data_age_s)
             self.stale.labels(*key).set(1 if row.stale else 0)
             _set(self.agent_latency.labels(row.agent_id), row.latency_p95_s)
+            _set(self.agent_error_rate.labels(row.agent_id), row.error_rate_pct)
             self.agent_escrows.labels(row.agent_id).set(row.escrow_queue)
             self.agent_alerts.labels(row.agent_id).set(row.alerts_firing)
         for key in self._known - seen:
@@ -169,6 +186,7 @@ class DaemonMetrics:
                 _remove(gauge, *key)
             for metric in (
                 self.agent_latency,
+                self.agent_error_rate,
                 self.agent_escrows,
                 self.agent_alerts,
                 self.agent_errors,
@@ -181,6 +199,7 @@ class DaemonMetrics:
         self.fleet_positions.set(fleet.positions)
         self.fleet_stale.set(fleet.stale_agents)
         self.fleet_escrows.set(fleet.escrow_queue)
+        _set(self.fleet_error_rate, fleet.error_rate_pct)
         for severity in ("critical", "warning", "info"):
             self.firing.labels(severity).set(firing_by_severity.get(severity, 0))
         for name in set(outbox) | set(sent):

@@ -84,7 +84,7 @@ class Poller:
         for name, seconds in (intervals or {}).items():
             self._set_interval_value(name, seconds)
         self.max_backoff = max_backoff
-        self.stats = CallStats()
+        self.stats = CallStats(clock)
         self._fetcher = Fetcher(clock, self.stats, max_concurrency=max_concurrency, hosts=hosts)
         self._jobs: dict[str, dict[DataType, _Job]] = {}
         self._heap: list[tuple[float, int, int, _Job]] = []
