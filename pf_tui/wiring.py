@@ -41,7 +41,7 @@ from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
-from pf_tui.core.store.db import Store
+from pf_tui.core.store.db import EVAL_BUSY_TIMEOUT_S, Store
 from pf_tui.secret import Redactor, Secret
 
 SERVICES = ("casino", "escrow", "trading", "wallet", "docs")
@@ -174,8 +174,9 @@ def build_poll_engine(
 
 
 def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> Store:
-    """The SQLite store at ``[store] path`` (migrated on open); the caller closes it."""
-    return Store(config.store.path, clock=clock)
+    """The SQLite store at ``[store] path`` (migrated on open), keeping ``retention_days`` of
+    sample history (the daemon prunes it); the caller closes it."""
+    return Store(config.store.path, clock=clock, retention_s=config.store.retention_days * 86_400.0)
 
 
 # ---- money actions -----------------------------------------------------------------------------
@@ -277,7 +278,7 @@ def open_alerts(
     Rules and silences come from ``[alerts]``, the engine's state from the last run, and the
     receivers from ``[notify.*]`` unless ``receivers`` is given (tests pass recording ones).
     """
-    conn = store.connect()
+    conn = store.connect(busy_timeout_s=EVAL_BUSY_TIMEOUT_S)
     book = AlertBook(conn)
     rules, silences = rules_from_config(config.alerts)
     engine = AlertEngine(rules, silences=silences, state=book.load_instances())

@@ -148,6 +148,15 @@ class Outbox:
             raise
         self.conn.execute("COMMIT")
 
+    def hold(self, receiver: str, at: float) -> None:
+        """Hold the receiver's pending rows until ``at`` (pacing: nothing failed, no attempt is
+        counted). New rows queue behind held ones (:meth:`enqueue`)."""
+        self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE receiver = ? AND delivered_at IS NULL"
+            " AND next_attempt_at < ?",
+            (at, receiver, at),
+        )
+
     def dead(self, row_id: int, reason: str, code: str = "refused") -> None:
         """The receiver refused the row for good: keep it, with the reason, and stop trying.
 
@@ -193,14 +202,35 @@ class Outbox:
 
 
 class Dispatcher:
-    """Sends what the outbox holds, one independent queue per receiver."""
+    """Sends what the outbox holds, one independent queue per receiver.
 
-    def __init__(self, outbox: Outbox, receivers: Sequence[Receiver], *, batch: int = 50) -> None:
+    A receiver with a ``min_interval_s`` (Telegram: one chat's rate limit) is *paced*: at most
+    one message per interval, and when several rows are due its ``send_many`` packs as many as
+    fit into that one message. Pacing holds the receiver's rows in the outbox until the next
+    slot, so the hold survives a restart and new rows queue behind it.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        receivers: Sequence[Receiver],
+        *,
+        batch: int = 50,
+        group_max: int = 200,
+    ) -> None:
         self.outbox = outbox
         self.receivers = {r.name: r for r in receivers}
         self.batch = batch
+        self.group_max = group_max
+        """Rows offered to one digest (it takes what fits in one message)."""
         self.sent = dict.fromkeys(self.receivers, 0)
         self.failed = dict.fromkeys(self.receivers, 0)
+        self.messages = dict.fromkeys(self.receivers, 0)
+        """Messages a paced receiver was sent (a digest is one message, many rows)."""
+        self._next_send: dict[str, float] = {}
+        self._solo: dict[str, int] = {}
+        """Rows of a refused digest still to be sent one by one, so that one row the receiver
+        refuses for good does not take the others with it."""
 
     async def deliver(self, name: str, now: float) -> int:
         """One pass for receiver ``name`` at ``now``: send due rows in order until one fails.
@@ -209,6 +239,9 @@ class Dispatcher:
         backing off, and order is kept); a dead-letter moves on to the next row.
         """
         receiver = self.receivers[name]
+        pace = float(getattr(receiver, "min_interval_s", 0.0) or 0.0)
+        if pace > 0:
+            return await self._deliver_paced(name, receiver, now, pace)
         accepted = 0
         for row in self.outbox.due(name, now, self.batch):
             outcome: Outcome = await receiver.send(row.event)
@@ -226,6 +259,48 @@ class Dispatcher:
                 wait = backoff_s(row.attempts + 1)
             self.outbox.retry(row.id, name, now + wait, outcome.error)
             break
+        return accepted
+
+    async def _deliver_paced(self, name: str, receiver: Receiver, now: float, pace: float) -> int:
+        """At most one message now: a digest of every row due (as many as fit), or one row."""
+        slot = self._next_send.get(name, 0.0)
+        if now < slot:
+            self.outbox.hold(name, slot)
+            return 0
+        rows = self.outbox.due(name, now, self.group_max)
+        if not rows:
+            return 0
+        send_many = getattr(receiver, "send_many", None)
+        solo = self._solo.get(name, 0)
+        if solo or send_many is None or len(rows) == 1:
+            outcome, taken = await receiver.send(rows[0].event), 1
+            if solo:
+                self._solo[name] = solo - 1
+        else:
+            outcome, taken = await send_many([r.event for r in rows])
+        self._next_send[name] = now + pace
+        self.messages[name] = self.messages.get(name, 0) + 1
+        group = rows[:taken]
+        accepted = 0
+        if outcome.ok:
+            for row in group:
+                self.outbox.delivered(row.id, now)
+            self.sent[name] += taken
+            accepted = taken
+        else:
+            self.failed[name] += 1
+            if outcome.dead is not None and taken == 1:
+                self.outbox.dead(rows[0].id, outcome.dead, outcome.reason)
+            elif outcome.dead is not None:
+                self._solo[name] = taken  # find the row it refuses: one by one, still paced
+            else:
+                wait = outcome.retry_after
+                if wait is None:
+                    wait = backoff_s(rows[0].attempts + 1)
+                self.outbox.retry(rows[0].id, name, now + max(wait, pace), outcome.error)
+                return 0
+        if self.outbox.next_due_at(name) is not None:
+            self.outbox.hold(name, now + pace)
         return accepted
 
     async def close(self) -> None:

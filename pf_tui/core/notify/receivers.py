@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +24,13 @@ import httpx
 
 from pf_tui.config.paths import make_private_dir
 from pf_tui.core.alerts.engine import AlertEvent
-from pf_tui.core.notify.format import clean_text, log_record, telegram_html, webhook_payload
+from pf_tui.core.notify.format import (
+    clean_text,
+    log_record,
+    telegram_digest,
+    telegram_html,
+    webhook_payload,
+)
 from pf_tui.secret import Redactor, Secret
 
 __all__ = [
@@ -120,7 +127,13 @@ def _network_error(exc: Exception, redactor: Redactor) -> Outcome:
 
 
 class TelegramReceiver:
-    """Telegram Bot API ``sendMessage`` in HTML parse mode."""
+    """Telegram Bot API ``sendMessage`` in HTML parse mode, paced for one chat.
+
+    Telegram lets a bot post about one message a second to a chat and 20 a minute to a group;
+    beyond that it answers 429 and may block the bot. :attr:`min_interval_s` (60 / ``per_minute``)
+    is the pace the dispatcher keeps, and :meth:`send_many` packs every event waiting into one
+    digest (:func:`telegram_digest`), so a storm arrives grouped and paced, never dropped.
+    """
 
     def __init__(
         self,
@@ -131,6 +144,7 @@ class TelegramReceiver:
         name: str = "telegram",
         transport: httpx.AsyncBaseTransport | None = None,
         redactor: Redactor | None = None,
+        per_minute: int | None = None,
     ) -> None:
         self.name = name
         self._token = token
@@ -138,12 +152,28 @@ class TelegramReceiver:
         self._base = api_base.rstrip("/")
         self._client = _client(transport)
         self._redactor = _redactor(token, redactor)
+        if per_minute is None:
+            per_minute = 20 if chat_id.startswith(("-", "@")) else 60
+        if not 1 <= per_minute <= 60:
+            raise ValueError("per_minute must be 1 to 60")
+        self.min_interval_s = 60.0 / per_minute
+        """Fewest seconds between two messages to this chat (the dispatcher keeps it)."""
 
     async def send(self, event: AlertEvent) -> Outcome:
         """Send the event: 429 waits ``parameters.retry_after``, 400/401/403/404 are dead."""
+        return await self._post(telegram_html(event))
+
+    async def send_many(self, events: Sequence[AlertEvent]) -> tuple[Outcome, int]:
+        """Send as many of ``events`` (from the first) as fit in one message; how many did."""
+        if len(events) == 1:
+            return await self.send(events[0]), 1
+        text, taken = telegram_digest(events)
+        return await self._post(text), taken
+
+    async def _post(self, text: str) -> Outcome:
         body = {
             "chat_id": self._chat_id,
-            "text": telegram_html(event),
+            "text": text,
             "parse_mode": "HTML",
             "disable_web_page_preview": True,
         }
