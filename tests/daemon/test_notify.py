@@ -260,3 +260,21 @@ async def test_a_refused_digest_is_resent_one_by_one_and_nothing_is_lost() -> No
     assert accepted == 2 and len(seen) == 4  # the digest, then one message per event
     assert [(e, dead_reason(err)) for _, e, err in box.dead_letters()] == [("ev000002", "http_400")]
     assert box.dead_by_reason() == {("telegram", "http_400"): 1}
+
+
+def test_dead_letters_are_counted_by_reason_in_metrics() -> None:
+    """Broken: pf_notify_dead_letters had only a receiver label, so a chat that blocked the bot
+    (403) and a message Telegram could not parse (400) looked the same."""
+    from decimal import Decimal
+
+    from prometheus_client import generate_latest
+
+    from pf_tui.daemon.metrics import DaemonMetrics, FleetRow
+
+    metrics = DaemonMetrics()
+    dead = {("telegram", "http_400"): 2, ("webhook", "http_404"): 1}
+    fleet = FleetRow(0, Decimal(0), Decimal(0), 0, 0, 0)
+    metrics.update([], fleet, {}, {}, dead, {}, {}, 0.0)
+    text = generate_latest(metrics.registry).decode()
+    assert 'pf_notify_dead_letters{reason="http_400",receiver="telegram"} 2.0' in text
+    assert 'pf_notify_dead_letters{reason="http_404",receiver="webhook"} 1.0' in text
