@@ -11,6 +11,7 @@ every error.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 
@@ -18,6 +19,8 @@ from pf_tui.core.notify.format import clean_text
 from pf_tui.secret import Redactor, Secret
 
 __all__ = ["DeadMan"]
+
+log = logging.getLogger(__name__)
 
 
 class DeadMan:
@@ -76,6 +79,7 @@ class DeadMan:
     def _failed(self, text: str) -> None:
         self.failures += 1
         self.last_error = clean_text(self._redactor.scrub(text))[:300]
+        log.warning("dead man's switch call failed: %s", self.last_error)
 
     async def aclose(self) -> None:
         """Wait for a ping in flight (bounded by its timeout), then close the client."""
