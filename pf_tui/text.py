@@ -74,7 +74,35 @@ def escape_text(text: str, *, limit: int = MAX_SHOWN) -> str:
     return "".join(run for run, _ in segments(text, limit=limit))
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` escaped (as :func:`escape_text`) and at most ``width`` characters long *as shown*.
+
+    A longer result is cut and ends in ``…``; the cut never splits an escape (``\\x1b`` is kept
+    whole or dropped whole), so what is shown is never a misleading half of one.
+    """
+    if width <= 0:
+        return ""
+    # Look at no more than the width can show: escapes only ever lengthen the text.
+    runs = list(segments(text, limit=width))
+    cut = len(text) > width
+    if cut:
+        runs.pop()  # segments' own "…" mark
+    if not cut and sum(len(run) for run, _ in runs) <= width:
+        return "".join(run for run, _ in runs)
+    out: list[str] = []
+    room = width - 1
+    for run, escaped in runs:
+        if len(run) > room:
+            if not escaped:
+                out.append(run[:room])
+            break
+        out.append(run)
+        room -= len(run)
+    return "".join(out) + "…"
+
+
 def one_line(text: str, *, limit: int = 200) -> str:
     """A short single-line form of an untrusted string (an error body, say): newlines and every
-    other unsafe character become visible escapes, and it is cut at ``limit`` characters."""
-    return escape_text(text, limit=limit)
+    other unsafe character become visible escapes, and it is at most ``limit`` characters long
+    as shown, ending in ``…`` when cut."""
+    return fit(text, limit)

@@ -13,7 +13,8 @@ and close what they opened (each built part has an ``aclose``).
 - :func:`build_receivers`: the configured alert receivers (Telegram, webhook, JSON log).
 - :func:`open_alerts`: the alert engine with its saved state, the alert book and the dispatcher
   that delivers its outbox (what the daemon runs on).
-- :func:`config_secrets`: every secret the config holds, for the log filter and redaction.
+- :func:`config_secrets`: every secret the config holds; :func:`config_redactor` masks them all,
+  in every form, for the client, the receivers and the log filter.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
-from pf_tui.core.store.db import Store
-from pf_tui.secret import Secret
+from pf_tui.core.store.db import EVAL_BUSY_TIMEOUT_S, Store
+from pf_tui.secret import Redactor, Secret
 
 SERVICES = ("casino", "escrow", "trading", "wallet", "docs")
 """The services the poller reads (the faucet is written to, never polled)."""
@@ -64,10 +65,17 @@ def service_bases(api: ApiConfig) -> ServiceBases:
 
 
 def build_client(config: Config, clock: Clock = SYSTEM_CLOCK) -> PurpleFleaClient:
-    """The Purple Flea client for ``config``'s service bases, timeout and transport."""
+    """The Purple Flea client for ``config``'s service bases, timeout and transport.
+
+    It masks every secret of the config (not only the calling agent's keys) in every reply.
+    """
     api = config.api
     return PurpleFleaClient(
-        service_bases(api), timeout=api.timeout, transport=api.transport, clock=clock
+        service_bases(api),
+        timeout=api.timeout,
+        transport=api.transport,
+        clock=clock,
+        redactor=config_redactor(config),
     )
 
 
@@ -157,7 +165,9 @@ def build_poll_engine(
         clock=clock,
         seed=seed,
     )
-    fleet = FleetState([agent_info(a) for a in chosen], intervals=intervals, clock=clock)
+    fleet = FleetState(
+        [agent_info(a) for a in chosen], intervals=intervals, clock=clock, calls=poller.stats
+    )
     return PollEngine(client, poller, fleet)
 
 
@@ -165,8 +175,9 @@ def build_poll_engine(
 
 
 def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> Store:
-    """The SQLite store at ``[store] path`` (migrated on open); the caller closes it."""
-    return Store(config.store.path, clock=clock)
+    """The SQLite store at ``[store] path`` (migrated on open), keeping ``retention_days`` of
+    sample history (the daemon prunes it); the caller closes it."""
+    return Store(config.store.path, clock=clock, retention_s=config.store.retention_days * 86_400.0)
 
 
 # ---- money actions -----------------------------------------------------------------------------
@@ -268,7 +279,7 @@ def open_alerts(
     Rules and silences come from ``[alerts]``, the engine's state from the last run, and the
     receivers from ``[notify.*]`` unless ``receivers`` is given (tests pass recording ones).
     """
-    conn = store.connect()
+    conn = store.connect(busy_timeout_s=EVAL_BUSY_TIMEOUT_S)
     book = AlertBook(conn)
     rules, silences = rules_from_config(config.alerts)
     engine = AlertEngine(rules, silences=silences, state=book.load_instances())
@@ -279,26 +290,40 @@ def open_alerts(
 def build_receivers(config: Config) -> list[Receiver]:
     """One receiver per configured destination (``[notify.*]``)."""
     out: list[Receiver] = []
+    redactor = config_redactor(config)
     tg = config.notify.telegram
     if tg.enabled and tg.token is not None:
-        out.append(TelegramReceiver(tg.token, tg.chat_id, api_base=tg.api_base))
+        out.append(TelegramReceiver(tg.token, tg.chat_id, api_base=tg.api_base, redactor=redactor))
     wh = config.notify.webhook
     if wh.enabled and wh.url is not None:
-        out.append(WebhookReceiver(wh.url))
+        out.append(WebhookReceiver(wh.url, timeout=wh.timeout, redactor=redactor))
     if config.notify.log.path is not None:
         out.append(LogReceiver(config.notify.log.path))
     am = config.notify.alertmanager
     if am.enabled and am.url:
         out.append(
-            AlertmanagerReceiver(am.url, resend_interval_s=am.resend_interval, timeout_s=am.timeout)
+            AlertmanagerReceiver(
+                am.url,
+                resend_interval_s=am.resend_interval,
+                timeout_s=am.timeout,
+                redactor=redactor,
+            )
         )
     return out
 
 
 def config_secrets(config: Config) -> list[Secret]:
-    """Every secret ``config`` holds: agents' keys, the bot token, the webhook URL."""
+    """Every secret ``config`` holds: agents' keys, the bot token, the webhook and dead-man URLs."""
     out: list[Secret] = []
     for agent in config.agents:
         out += [k for k in (agent.casino_key, agent.trading_key, agent.wallet_key) if k]
-    out += [s for s in (config.notify.telegram.token, config.notify.webhook.url) if s]
+    notify = config.notify
+    out += [
+        s for s in (notify.telegram.token, notify.webhook.url, notify.heartbeat.deadman_url) if s
+    ]
     return out
+
+
+def config_redactor(config: Config) -> Redactor:
+    """A :class:`Redactor` of every secret in ``config`` (each in all its forms)."""
+    return Redactor(config_secrets(config))

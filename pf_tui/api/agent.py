@@ -105,6 +105,9 @@ class AgentClient:
         keys["any"] = keys["casino"] or keys["trading"] or keys["wallet"]
         self._keys = keys
         self._secrets = tuple(k for k in (keys["casino"], keys["trading"], keys["wallet"]) if k)
+        # Every agent's keys are masked in every reply the shared client reads, not only this
+        # agent's: a reply may carry another agent's key (a memo an agent pasted it into).
+        client.redactor.add(*self._secrets)
         self._auth: dict[str, dict[str, str]] = {}
         """Authorization headers by key kind, built once: a read sends the same one every poll."""
 

@@ -6,6 +6,12 @@ per-request header. Every request goes through :meth:`PurpleFleaClient.send`, th
 transport failures, statuses and bodies become typed results or typed errors, and every read
 through :meth:`PurpleFleaClient.read`, which adds retries. Writes are sent once: money POSTs are
 never retried here (docs/api.md §5).
+
+Every secret the client knows (each agent's keys, added as its view is made, and whatever the
+caller passes as ``redactor``: in pf-tui every secret of the config) is masked in everything a
+server sends back, whatever the status: an error's body and message, and a 2xx reply that echoes
+a key (its strings are scrubbed before the normaliser sees them). The check of a clean reply is
+one Aho-Corasick pass over its bytes (:class:`pf_tui.secret.Redactor`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ from pf_tui.api.errors import (
     ResponseDecodeError,
     is_retryable,
     plain_text,
-    redact,
     status_error_class,
 )
 from pf_tui.api.latency import LatencyRecorder
@@ -44,7 +49,7 @@ from pf_tui.api.transport import (
     map_transport_error,
 )
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.secret import Secret
+from pf_tui.secret import Redactor, Secret
 from pf_tui.usd import JSON, dumps, loads
 
 if TYPE_CHECKING:
@@ -115,6 +120,10 @@ class PurpleFleaClient:
     same (route, agent, path, query) returns the model parsed last time, without decoding or
     normalising again: most figures of a fleet do not change between polls, and the models are
     frozen, so sharing them is safe.
+
+    ``redactor`` holds secrets to mask in every reply and error besides the agents' keys (which
+    :meth:`agent` adds as it makes each view); :func:`pf_tui.wiring.build_client` passes every
+    secret of the config.
     """
 
     def __init__(
@@ -129,10 +138,15 @@ class PurpleFleaClient:
         max_connections: int = 100,
         rng: random.Random | None = None,
         reply_cache: bool = True,
+        redactor: Redactor | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.bases = bases
+        self.redactor = Redactor()
+        """Every secret masked in replies and errors: the agents' keys and the caller's."""
+        if redactor is not None:
+            self.redactor.extend(redactor)
         self.retry = retry or RetryPolicy()
         self.clock = clock
         self.latency = latency if latency is not None else LatencyRecorder()
@@ -235,9 +249,13 @@ class PurpleFleaClient:
         """One exchange, no retry: the parsed model, or a :class:`PurpleFleaError`.
 
         ``path`` is the concrete path (the template with ids filled in), ``url`` an absolute URL
-        (health checks), ``body`` JSON (Decimals as numbers); ``secrets`` are redacted from any
-        error built from the reply. Latency and the outcome are recorded under ``ep.label``.
+        (health checks), ``body`` JSON (Decimals as numbers); ``secrets`` join the client's
+        :attr:`redactor` (masked in every reply and error). Latency and the outcome are recorded
+        under ``ep.label``.
         """
+        redactor = self.redactor
+        if secrets:
+            redactor.add(*secrets)
         content = None
         if body is not None:
             content = dumps(body).encode()
@@ -267,12 +285,14 @@ class PurpleFleaClient:
                 )
         except TRANSPORT_ERRORS as exc:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
-            raise map_transport_error(exc, service=ep.service, endpoint=ep.name) from None
+            error = map_transport_error(exc, service=ep.service, endpoint=ep.name)
+            error.scrub(redactor)
+            raise error from None
         replies = self._replies
         key = None
         try:
             if not 200 <= status < 300:
-                raise self._status_error(ep, status, reply_headers, raw, secrets)
+                raise self._status_error(ep, status, reply_headers, raw)
             if replies is not None and url is None and ep.method == "GET":
                 key = (ep.label, agent_id, route, _params_key(params))
                 last = replies.get(key)
@@ -287,15 +307,20 @@ class PurpleFleaClient:
                 raise ResponseDecodeError(
                     _decode_failure(raw), service=ep.service, endpoint=ep.name, status=status
                 ) from None
+            # A 2xx that echoes a secret (raw, or JSON-escaped: any backslash) is scrubbed
+            # before the normaliser sees it, so no model, memo or label ever holds one.
+            if redactor and (b"\\" in raw or redactor.found_in(raw)):
+                data = redactor.scrub_json(data)
             try:
                 result = parse(data)
             except ResponseDecodeError as exc:
                 exc.service, exc.endpoint, exc.status = ep.service, ep.name, status
                 raise
-        except PurpleFleaError:
+        except PurpleFleaError as exc:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
             if replies is not None and key is not None:
                 replies.pop(key, None)
+            exc.scrub(redactor)
             raise
         if replies is not None and key is not None:
             if len(replies) >= _REPLY_CACHE_MAX:
@@ -335,9 +360,11 @@ class PurpleFleaClient:
         status: int,
         headers: Mapping[str, str],
         content: bytes,
-        secrets: Iterable[Secret],
     ) -> APIStatusError:
-        """The typed error for a non-2xx reply, with the server's code and message as plain text."""
+        """The typed error for a non-2xx reply, with the server's code and message as plain text.
+
+        The body is scrubbed of every secret before anything is read from it.
+        """
         raw = content[:_MAX_ERROR_BODY]
         body: JSON
         try:
@@ -346,8 +373,7 @@ class PurpleFleaClient:
             body = None
         if body is None:
             body = raw.decode("utf-8", "replace")
-        revealed = [s.reveal() for s in secrets]
-        body = redact(body, revealed)
+        body = self.redactor.scrub_json(body)
         code = message = None
         if isinstance(body, dict):
             err = body.get("error")

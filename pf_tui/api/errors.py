@@ -7,16 +7,21 @@ from a query string leaks) and, for status errors, the server's ``error`` code a
 plain text: control, escape and bidi characters removed, length capped. The server's text is
 untrusted; it is never formatted into markup here or anywhere else.
 
-Messages never contain a key: the client redacts every secret of the calling agent from what the
-server sent before it builds an error (a server that echoes the key back cannot leak it).
+Messages never contain a secret: the client masks every secret it knows (every agent's keys, and
+whatever else the caller configured: :class:`pf_tui.secret.Redactor`) in everything the server
+sent, whatever the status, before it builds an error, so a server that echoes a key, or another
+agent's key, cannot leak it. Control, escape and bidi characters in the server's text are shown
+as visible escapes (``\\x1b[2J``), the way memos are, so an operator can see that a body was
+hostile.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
+from pf_tui.secret import Redactor
+from pf_tui.text import fit
 from pf_tui.usd import JSON
 
 __all__ = [
@@ -47,43 +52,38 @@ __all__ = [
 MAX_TEXT = 300
 """Longest server text kept in a message; an HTML page or a stack trace is not a message."""
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"[ \t\r\n]+")
 
 
 def plain_text(value: object, limit: int = MAX_TEXT) -> str:
-    """Untrusted server text made safe to print: no control/escape/bidi characters, capped."""
+    """Untrusted server text made safe to print on one line, capped at ``limit`` characters.
+
+    Runs of spaces, tabs and line breaks become one space; every other control, escape, bidi or
+    invisible character becomes its visible escape (``\\x1b``, ``\\u202e``), never a space, so
+    ``HTTP 500: boom \\x1b[2J`` shows the operator what the server tried. A cut ends in ``…``.
+    """
     text = value if isinstance(value, str) else str(value)
-    text = _UNSAFE.sub(" ", text)
-    # Categories Cc/Cf outside the ranges above (rare format characters) go too.
-    if not text.isascii():
-        text = "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else " " for ch in text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return fit(_SPACES.sub(" ", text).strip(), limit)
 
 
-def redact(value: JSON, secrets: Iterable[str]) -> JSON:
-    """``value`` (str, or JSON of dicts, lists and str) with each secret made ``<secret>``."""
-    secrets = tuple(s for s in secrets if s)
-    if not secrets:
-        return value
-
-    def walk(v: JSON) -> JSON:
-        if isinstance(v, str):
-            for s in secrets:
-                if s in v:
-                    v = v.replace(s, "<secret>")
-            return v
-        if isinstance(v, dict):
-            return {walk(k): walk(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        return v
-
-    return walk(value)
+def redact(value: JSON, secrets: Iterable[str] | Redactor) -> JSON:
+    """``value`` (str, or JSON of dicts, lists and str) with each secret, in each of its forms
+    (:func:`pf_tui.secret.secret_forms`), made ``<secret>``."""
+    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
+    return redactor.scrub_json(value)
 
 
 class PurpleFleaError(Exception):
     """Base of every error the client raises."""
+
+    message: str
+
+    def scrub(self, redactor: Redactor) -> None:
+        """Mask every secret ``redactor`` knows in this error's text (the client's last step)."""
+        if not redactor:
+            return
+        self.message = redactor.scrub(self.message)
+        self.args = tuple(redactor.scrub(a) if isinstance(a, str) else a for a in self.args)
 
     def __init__(
         self, message: str, *, service: str | None = None, endpoint: str | None = None
@@ -178,6 +178,16 @@ class APIStatusError(PurpleFleaError):
         if message:
             text += f" ({message})"
         super().__init__(text, service=service, endpoint=endpoint)
+
+    def scrub(self, redactor: Redactor) -> None:
+        """Mask secrets in the message, the server's code and message, and the body."""
+        super().scrub(redactor)
+        if not redactor:
+            return
+        self.code = None if self.code is None else redactor.scrub(self.code)
+        if self.server_message is not None:
+            self.server_message = redactor.scrub(self.server_message)
+        self.body = redactor.scrub_json(self.body)
 
     @property
     def status_code(self) -> int:

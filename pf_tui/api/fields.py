@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pf_tui.api.errors import ResponseDecodeError, plain_text
+from pf_tui.api.errors import ResponseDecodeError
 from pf_tui.usd import JSON, MoneyError, parse_money
 
 __all__ = [
@@ -44,6 +44,27 @@ def _path(prefix: str, key: str) -> str:
 
 def _fail(path: str, why: str) -> ResponseDecodeError:
     return ResponseDecodeError(f"field {path!s}: {why}", field=path)
+
+
+def shape(value: object) -> str:
+    """What a JSON value is, without its content: ``a string of 56 characters``, ``a number``.
+
+    Decode errors describe the offending value this way and never quote it: a field that should
+    hold an amount may hold anything, a key echoed by a confused server included.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
 def obj(value: JSON, path: str = "") -> dict[str, JSON]:
@@ -93,8 +114,8 @@ def opt_money(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal | 
         return None
     try:
         return parse_money(value, field=key)
-    except MoneyError as exc:
-        raise _fail(_path(prefix, key), plain_text(exc)) from None
+    except MoneyError:
+        raise _fail(_path(prefix, key), f"expected a plain amount, got {shape(value)}") from None
 
 
 def money(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal:
@@ -118,7 +139,7 @@ def opt_int(data: dict[str, JSON], keys: Keys, prefix: str = "") -> int | None:
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 19:
         return int(value.strip())
-    raise _fail(_path(prefix, key), f"expected a whole number, got {plain_text(repr(value), 40)}")
+    raise _fail(_path(prefix, key), f"expected a whole number, got {shape(value)}")
 
 
 def integer(data: dict[str, JSON], keys: Keys, prefix: str = "") -> int:
@@ -169,8 +190,8 @@ def _epoch(value: Decimal | int, path: str) -> datetime:
         return datetime.fromtimestamp(int(seconds), tz=UTC).replace(
             microsecond=int((seconds - int(seconds)) * 1_000_000)
         )
-    except (OverflowError, OSError, ValueError) as exc:
-        raise _fail(path, f"time out of range ({plain_text(exc, 60)})") from None
+    except (OverflowError, OSError, ValueError):
+        raise _fail(path, "time out of range") from None
 
 
 def timestamp(data: dict[str, JSON], keys: Keys, prefix: str = "") -> datetime | None:
@@ -195,7 +216,7 @@ def timestamp(data: dict[str, JSON], keys: Keys, prefix: str = "") -> datetime |
         try:
             when = datetime.fromisoformat(iso)
         except ValueError:
-            raise _fail(path, f"not a time: {plain_text(repr(value), 40)}") from None
+            raise _fail(path, f"expected a time, got {shape(value)}") from None
         if when.tzinfo is None:
             return when.replace(tzinfo=UTC)
         return when.astimezone(UTC)
@@ -209,10 +230,10 @@ def _rate(data: dict[str, JSON], keys: Keys, prefix: str, divisor: Decimal) -> D
     path = _path(prefix, key)
     try:
         rate = parse_money(value, field=key, allow_negative=False) / divisor
-    except MoneyError as exc:
-        raise _fail(path, plain_text(exc)) from None
+    except MoneyError:
+        raise _fail(path, f"expected a rate, got {shape(value)}") from None
     if rate > 1:
-        raise _fail(path, f"rate {plain_text(value, 20)} is out of range")
+        raise _fail(path, "rate is out of range (above 100%)")
     return rate
 
 

@@ -14,11 +14,12 @@ shapes of a figure go through the same entry, which tells them apart by the keys
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
 from pf_tui.api import fields as f
-from pf_tui.api.errors import ResponseDecodeError, plain_text
+from pf_tui.api.errors import ResponseDecodeError
 from pf_tui.api.models import (
     Activity,
     Balance,
@@ -72,6 +73,8 @@ __all__ = [
     "wallet_balance",
 ]
 
+_STATUS_WORD = re.compile(r"[a-z_]{1,24}")
+"""What an escrow status looks like: shown in an error only when it has this shape."""
 _STATUS_ALIASES: dict[str, EscrowStatus] = {
     "funded": EscrowStatus.FUNDED,
     "locked": EscrowStatus.FUNDED,
@@ -431,9 +434,10 @@ def escrow_status(value: JSON, path: str = "status") -> EscrowStatus:
         )
     status = _STATUS_ALIASES.get(value.strip().lower())
     if status is None:
-        raise ResponseDecodeError(
-            f"field {path}: unknown status {plain_text(repr(value), 40)}", field=path
-        )
+        # A status is a short word; anything else is described, never quoted (it may be a key).
+        word = value.strip()
+        shown = repr(word) if _STATUS_WORD.fullmatch(word) else f.shape(value)
+        raise ResponseDecodeError(f"field {path}: unknown status {shown}", field=path)
     return status
 
 

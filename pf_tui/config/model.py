@@ -52,6 +52,7 @@ EscrowDialect = Literal["auto", "streaming", "classic"]
 Transport = Literal["aiohttp", "httpx"]
 SeverityName = Literal["info", "warning", "critical"]
 Op = Literal[">", ">=", "<", "<="]
+RuleScope = Literal["agent", "stream", "fleet"]
 
 
 @dataclass(frozen=True)
@@ -211,21 +212,51 @@ class AlertRule:
     """``info``, ``warning`` or ``critical``."""
     enabled: bool = True
     """``false`` switches the rule off (also the way to drop a default rule)."""
+    scope: RuleScope = "agent"
+    """What one alert is about: each ``agent``, each open ``stream`` (only metrics in
+    :data:`STREAM_METRICS`), or the whole ``fleet`` (only metrics in :data:`FLEET_METRICS`)."""
 
 
 METRICS: dict[str, str] = {
-    "max_drawdown_pct": "largest peak-to-trough fall of the agent's equity, in percent",
-    "drawdown_pct": "current fall from the equity peak, in percent",
+    "max_drawdown_pct": "largest peak-to-trough fall of the agent's equity over the 30-day P&L"
+    " chart, in percent (it stays high until the fall leaves the chart)",
+    "drawdown_pct": "current fall of the agent's equity from its peak on the 30-day P&L chart, in"
+    " percent (0 once the agent is back at its peak)",
     "balance_usd": "casino (custodial) balance in USD",
     "equity_usd": "casino balance + on-chain USDC + unrealised trading P&L, in USD",
     "pnl_usd": "profit or loss against initial_balance, in USD",
     "unrealized_pnl_usd": "sum of open positions' unrealised P&L, in USD",
     "open_positions": "number of open trading positions",
-    "error_rate_pct": "share of the agent's API calls that failed over the last hour, in percent",
+    "error_rate_pct": "share of failed calls to the agent's worst service over the last 5 minutes"
+    " (a service whose every call in that time failed, or that is backed off after a failure,"
+    " counts as 100), in percent",
     "stale_s": "seconds since the agent's last successful poll",
     "casino_net_usd": "casino lifetime net profit, in USD",
+    "spend_usd_per_hour": "money leaving the agent (or the stream, or the fleet) over the last"
+    " hour, in USD per hour",
 }
-"""Metrics an alert rule may watch, each per agent."""
+"""Metrics an alert rule may watch (per agent unless the rule's ``scope`` says otherwise)."""
+
+STREAM_METRICS: frozenset[str] = frozenset({"spend_usd_per_hour"})
+"""Metrics a ``scope = "stream"`` rule may watch: per open stream, over its journal."""
+FLEET_METRICS: frozenset[str] = frozenset({"spend_usd_per_hour", "error_rate_pct"})
+"""Metrics a ``scope = "fleet"`` rule may watch: summed or rated over the whole fleet."""
+
+METRIC_RANGES: dict[str, tuple[Decimal, Decimal]] = {
+    "max_drawdown_pct": (Decimal(0), Decimal(100)),
+    "drawdown_pct": (Decimal(0), Decimal(100)),
+    "error_rate_pct": (Decimal(0), Decimal(100)),
+    "balance_usd": (Decimal(0), Decimal(10**9)),
+    "equity_usd": (Decimal(-(10**9)), Decimal(10**9)),
+    "pnl_usd": (Decimal(-(10**9)), Decimal(10**9)),
+    "unrealized_pnl_usd": (Decimal(-(10**9)), Decimal(10**9)),
+    "casino_net_usd": (Decimal(-(10**9)), Decimal(10**9)),
+    "spend_usd_per_hour": (Decimal(0), Decimal(10**9)),
+    "open_positions": (Decimal(0), Decimal(100_000)),
+    "stale_s": (Decimal(0), Decimal(30 * 86_400)),
+}
+"""The range a rule's ``threshold`` and ``clear_threshold`` must lie in, per metric: a percent is
+0 to 100, money within a billion USD, a count or an age within what a fleet can reach."""
 
 RuleDefaults = TypedDict(
     "RuleDefaults",
@@ -245,7 +276,18 @@ the functional form); a default rule has them all."""
 
 DEFAULT_RULES: dict[str, RuleDefaults] = {
     "max_drawdown": {
+        # The worst fall on the 30-day chart: it cannot clear until that fall leaves the chart,
+        # so it says so once a day, as a warning; the current drawdown below is what pages.
         "metric": "max_drawdown_pct",
+        "op": ">",
+        "threshold": Decimal("10"),
+        "clear_threshold": Decimal("8"),
+        "for": 60,
+        "repeat_interval": 86400,
+        "severity": "warning",
+    },
+    "drawdown": {
+        "metric": "drawdown_pct",
         "op": ">",
         "threshold": Decimal("10"),
         "clear_threshold": Decimal("8"),
@@ -281,8 +323,9 @@ DEFAULT_RULES: dict[str, RuleDefaults] = {
         "severity": "warning",
     },
 }
-"""The seed's rules (drawdown > 10%, balance < $50, error rate > 5%, positions > 20), always present
-unless a ``[alerts.rules.<name>]`` of the same name overrides or disables them."""
+"""The seed's rules (drawdown > 10%, now and at worst over the chart; balance < $50; error rate
+> 5%; positions > 20), always present unless a ``[alerts.rules.<name>]`` of the same name
+overrides or disables them."""
 
 SILENCE_LABELS: tuple[str, ...] = ("rule", "agent", "severity")
 """Labels a silence matcher may name."""
@@ -329,6 +372,17 @@ class TelegramConfig:
     """Chat to post to: a numeric id (as text) or ``@channelname``."""
     api_base: str = "https://api.telegram.org"
     """Bot API base; the simulator's stand-in is ``<sim>/telegram``."""
+    per_minute: int | None = None
+    """Messages a minute to the chat. ``None``: Telegram's limits, 60 to a private chat (one a
+    second) and 20 to a group or channel (an id starting with ``-``, or ``@name``). Alerts that
+    arrive faster are grouped into fewer messages, never dropped."""
+
+    @property
+    def rate_per_minute(self) -> int:
+        """:attr:`per_minute`, or Telegram's limit for this kind of chat."""
+        if self.per_minute is not None:
+            return self.per_minute
+        return 20 if self.chat_id.startswith(("-", "@")) else 60
 
 
 @dataclass(frozen=True)
@@ -366,6 +420,20 @@ class LogNotifyConfig:
 
 
 @dataclass(frozen=True)
+class HeartbeatConfig:
+    """``[notify.heartbeat]``: how the daemon shows it is alive."""
+
+    interval: float = 6 * 3600.0
+    """Seconds between "still alive" messages to every receiver (``0``: none)."""
+    deadman_url: Secret | None = None
+    """A dead man's switch (healthchecks-style): called with a GET after each healthy evaluation,
+    at most once per :attr:`deadman_interval`. When the daemon dies, hangs or cannot write its
+    store, the calls stop and that service pages. A secret: such URLs carry a token."""
+    deadman_interval: float = 60.0
+    """Fewest seconds between two dead-man calls."""
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
     """``[notify]``: where alerts go."""
 
@@ -377,6 +445,8 @@ class NotifyConfig:
     """JSON-lines log settings."""
     alertmanager: AlertmanagerConfig = field(default_factory=AlertmanagerConfig)
     """Alertmanager settings."""
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    """Heartbeat message and dead man's switch."""
 
 
 @dataclass(frozen=True)
@@ -407,7 +477,8 @@ class StoreConfig:
     path: Path
     """The SQLite file; default ``<user data dir>/pf-tui.db``."""
     retention_days: int = 30
-    """Days of samples history to keep; the alert log and journal are kept."""
+    """Days of samples history to keep (older samples are pruned at start and every hour by the
+    daemon); the alert log and the money journal are kept."""
 
 
 @dataclass(frozen=True)

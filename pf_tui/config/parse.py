@@ -18,10 +18,13 @@ from typing import Any, get_args
 from pf_tui.config.errors import ConfigError, MissingConfigError
 from pf_tui.config.model import (
     DEFAULT_RULES,
+    FLEET_METRICS,
+    METRIC_RANGES,
     METRICS,
     POLL_TYPES,
     PRODUCTION_BASES,
     SERVICES,
+    STREAM_METRICS,
     AgentConfig,
     AlertmanagerConfig,
     AlertRule,
@@ -29,11 +32,13 @@ from pf_tui.config.model import (
     ApiConfig,
     Config,
     EscrowDialect,
+    HeartbeatConfig,
     LogNotifyConfig,
     NotifyConfig,
     Op,
     PollingConfig,
     RuleDefaults,
+    RuleScope,
     SeverityName,
     SilenceConfig,
     StoreConfig,
@@ -43,7 +48,16 @@ from pf_tui.config.model import (
     WebhookConfig,
 )
 from pf_tui.config.paths import default_store_path, state_path_for
-from pf_tui.config.schema import SCHEMA, Context, Section, did_you_mean, key_path, url_problem
+from pf_tui.config.schema import (
+    SCHEMA,
+    Context,
+    Section,
+    did_you_mean,
+    key_path,
+    shown_url,
+    toml_float,
+    url_problem,
+)
 from pf_tui.config.secrets import mode_problem, read_secret
 
 AGENT_ID = re.compile(r"ag_[0-9a-fA-F]{12}")
@@ -55,6 +69,9 @@ OPS: tuple[Op, ...] = get_args(Op)
 SEVERITIES: tuple[SeverityName, ...] = get_args(SeverityName)
 ESCROW_DIALECTS: tuple[EscrowDialect, ...] = get_args(EscrowDialect)
 TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
+SCOPES: tuple[RuleScope, ...] = get_args(RuleScope)
+MAX_ACTION_USD = Decimal(1_000_000)
+"""The most ``[ui] max_action_usd`` may be: a limit above a million USD a click is no limit."""
 _POLL_DEFAULTS = PollingConfig()
 
 
@@ -91,7 +108,7 @@ def parse_config(
 ) -> Config:
     """Type a config from TOML ``text`` (``path`` names the file and anchors relative paths)."""
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
+        data = tomllib.loads(text, parse_float=toml_float)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}", "fix the syntax there") from None
     base_dir = path.parent if path is not None else Path.cwd()
@@ -247,12 +264,21 @@ def _rule(s: Section, name: str, default: RuleDefaults | None) -> AlertRule:
         raise s.error(
             "metric", f"{metric!r} is not a known metric", did_you_mean(metric, list(METRICS))
         )
+    scope = s.choice("scope", "agent", SCOPES)
+    allowed = {"stream": STREAM_METRICS, "fleet": FLEET_METRICS}.get(scope)
+    if allowed is not None and metric not in allowed:
+        raise s.error(
+            "scope",
+            f"a {scope} rule cannot watch {metric}",
+            f'use one of {", ".join(sorted(allowed))}, or scope = "agent"',
+        )
     op = s.choice("op", base.get("op", ">"), OPS)
-    threshold = s.decimal("threshold", base.get("threshold"))
+    lo, hi = METRIC_RANGES[metric]
+    threshold = s.decimal("threshold", base.get("threshold"), lo=lo, hi=hi)
     assert threshold is not None
     # Moving only the threshold of a default rule moves its clear point with it.
     default_clear = threshold if s.has("threshold") else base.get("clear_threshold", threshold)
-    clear = s.decimal("clear_threshold", default_clear)
+    clear = s.decimal("clear_threshold", default_clear, lo=lo, hi=hi)
     assert clear is not None
     if op in (">", ">=") and clear > threshold:
         raise s.error(
@@ -278,6 +304,7 @@ def _rule(s: Section, name: str, default: RuleDefaults | None) -> AlertRule:
         ),
         severity=s.choice("severity", base.get("severity", "warning"), SEVERITIES),
         enabled=s.boolean("enabled", True),
+        scope=scope,
     )
 
 
@@ -324,11 +351,17 @@ def _notify(s: Section) -> NotifyConfig:
         )
     if enabled and not (chat_id or "").strip():
         raise tg.error("chat_id", "missing", "set chat_id to the chat's numeric id or @channelname")
+    per_minute = (
+        tg.integer("per_minute", 60, 1, 60, unit="messages a minute")
+        if tg.has("per_minute")
+        else None
+    )
     telegram = TelegramConfig(
         enabled=enabled,
         token=token,
         chat_id=chat_id or "",
         api_base=tg.url("api_base", "https://api.telegram.org"),
+        per_minute=per_minute,
     )
     wh = Section(s.ctx, "notify.webhook", s.raw("webhook", {}), "notify.webhook")
     wh_enabled = wh.boolean("enabled", False)
@@ -350,10 +383,10 @@ def _notify(s: Section) -> NotifyConfig:
         webhook=webhook,
         log=LogNotifyConfig(path=lg.path_value("path")),
         alertmanager=_alertmanager(s),
+        heartbeat=_heartbeat(
+            Section(s.ctx, "notify.heartbeat", s.raw("heartbeat", {}), "notify.heartbeat")
+        ),
     )
-
-
-_NO_CREDENTIALS = url_problem("http://user:pw@host")
 
 
 def _alertmanager(s: Section) -> AlertmanagerConfig:
@@ -362,9 +395,10 @@ def _alertmanager(s: Section) -> AlertmanagerConfig:
     url = (am.string("url", "", max_len=2048) or "").strip()
     problem = url_problem(url) if url else ""
     if problem:
-        shown = "" if problem == _NO_CREDENTIALS else f"{url!r} "  # never echo a password
         raise am.error(
-            "url", shown + problem, 'write Alertmanager\'s base, like "http://127.0.0.1:9093"'
+            "url",
+            f"{shown_url(url)} {problem}",  # never echoes a password or a query
+            'write Alertmanager\'s base, like "http://127.0.0.1:9093"',
         )
     url = url.rstrip("/")
     if enabled and not url:
@@ -375,6 +409,27 @@ def _alertmanager(s: Section) -> AlertmanagerConfig:
         timeout=am.number("timeout", 10.0, 0.1, 300),
         resend_interval=am.duration("resend_interval", 60.0, 3600.0),
     )
+
+
+def _heartbeat(s: Section) -> HeartbeatConfig:
+    interval = s.duration("interval", 6 * 3600.0, 7 * 86400)
+    if 0 < interval < 60:
+        raise s.error(
+            "interval",
+            f"{interval:g} seconds is too often for a still-alive message",
+            'use 0 (off) or from "1m" to "7d"',
+        )
+    url = read_secret(s, "deadman_url", what="dead man's switch URL")
+    if url is not None:
+        problem = url_problem(url.reveal(), base=False)
+        if problem:
+            raise s.error(
+                "deadman_url", f"the URL from {url.source} {problem}", "give an https:// URL"
+            )
+    every = s.duration("deadman_interval", 60.0, 3600)
+    if every < 1:
+        raise s.error("deadman_interval", "is under 1 second", 'use "1s" to "1h"')
+    return HeartbeatConfig(interval=interval, deadman_url=url, deadman_interval=every)
 
 
 def _ui(s: Section) -> UiConfig:
@@ -397,8 +452,8 @@ def _ui(s: Section) -> UiConfig:
                 where, "expected keys as a string", 'write keys like "ctrl+r" or "f5,ctrl+r"'
             )
         keymap.append((binding, keys))
-    max_usd = s.money("max_action_usd", Decimal("100"), positive=True)
-    typed = s.money("typed_confirm_usd", Decimal("10"))
+    max_usd = s.money("max_action_usd", Decimal("100"), positive=True, hi=MAX_ACTION_USD)
+    typed = s.money("typed_confirm_usd", Decimal("10"), hi=MAX_ACTION_USD)
     assert max_usd is not None and typed is not None
     if typed > max_usd:
         raise s.error(

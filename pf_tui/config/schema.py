@@ -45,6 +45,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "alerts": ("rules", "silences"),
     "alerts.rules.*": (
+        "scope",
         "metric",
         "op",
         "threshold",
@@ -56,10 +57,11 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     ),
     "alerts.silences[]": ("matcher", "expires", "comment"),
     "alerts.silences[].matcher": ("rule", "agent", "severity"),
-    "notify": ("telegram", "webhook", "log", "alertmanager"),
-    "notify.telegram": ("enabled", *_secret_keys("token"), "chat_id", "api_base"),
+    "notify": ("telegram", "webhook", "log", "heartbeat", "alertmanager"),
+    "notify.telegram": ("enabled", *_secret_keys("token"), "chat_id", "api_base", "per_minute"),
     "notify.webhook": ("enabled", *_secret_keys("url"), "timeout"),
     "notify.log": ("path",),
+    "notify.heartbeat": ("interval", *_secret_keys("deadman_url"), "deadman_interval"),
     "notify.alertmanager": ("enabled", "url", "timeout", "resend_interval"),
     "ui": ("theme", "keymap", "read_only", "max_action_usd", "typed_confirm_usd"),
     "store": ("path", "retention_days"),
@@ -73,8 +75,24 @@ SECRET_KEYS: frozenset[str] = frozenset(
     + _secret_keys("wallet_key")
     + _secret_keys("token")
     + _secret_keys("url")
+    + _secret_keys("deadman_url")
 )
 """Keys whose values are never echoed in an error."""
+
+
+class ExponentNumber(Decimal):
+    """A TOML float written with an exponent (``1e3``): the parser marks it so money and
+    thresholds can refuse it, as :func:`pf_tui.usd.parse_money` refuses ``"1e3"`` on the wire."""
+
+    __slots__ = ()
+
+
+def toml_float(text: str) -> Decimal:
+    """``parse_float`` for :func:`tomllib.loads`: exact, and marked if written with an exponent."""
+    if "e" in text or "E" in text:
+        return ExponentNumber(text)
+    return Decimal(text)
+
 
 _MISSING = object()
 _Choice = TypeVar("_Choice", bound=str)
@@ -239,20 +257,46 @@ class Section:
             raise self.error(key, f"{value} is out of range", f"use {lo} to {hi} {unit}")
         return int(value)
 
-    def decimal(self, key: str, default: Decimal | None) -> Decimal | None:
-        """A plain number kept exact (thresholds)."""
+    def decimal(
+        self,
+        key: str,
+        default: Decimal | None,
+        *,
+        lo: Decimal | None = None,
+        hi: Decimal | None = None,
+    ) -> Decimal | None:
+        """A plain number kept exact (thresholds), within ``lo..hi`` when given; no exponent."""
         value = self._typed(key, (int, Decimal), "a number", _MISSING)
         if value is _MISSING:
             return default
         if isinstance(value, Decimal) and not value.is_finite():
             raise self.error(key, f"{value} is not a finite number")
-        return Decimal(value)
+        if isinstance(value, ExponentNumber):
+            raise self.error(key, "uses an exponent", "write the number out in full, like 1000")
+        number = Decimal(value)
+        if (lo is not None and number < lo) or (hi is not None and number > hi):
+            raise self.error(
+                key, f"{_fmt(number)} is out of range", f"use {_fmt(lo or 0)} to {_fmt(hi or 0)}"
+            )
+        return number
 
-    def money(self, key: str, default: Decimal | None, *, positive: bool = False) -> Decimal | None:
-        """A USD amount (number or numeric string), at most 6 dp, never negative."""
+    def money(
+        self,
+        key: str,
+        default: Decimal | None,
+        *,
+        positive: bool = False,
+        hi: Decimal = Decimal(10**9),
+    ) -> Decimal | None:
+        """A USD amount (number or numeric string), at most 6 dp, never negative, at most ``hi``.
+
+        An exponent (``1e3``, bare or quoted) is refused, as the money rules refuse it on the wire.
+        """
         value = self.raw(key, _MISSING)
         if value is _MISSING:
             return default
+        if isinstance(value, ExponentNumber):
+            raise self.error(key, "uses an exponent", "write the amount out in full, like 1000")
         if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
             raise self.error(
                 key,
@@ -268,6 +312,8 @@ class Section:
             ) from None
         if positive and amount <= 0:
             raise self.error(key, "must be more than 0")
+        if amount > hi:
+            raise self.error(key, f"{_fmt(amount)} is out of range", f"use at most {_fmt(hi)} USD")
         return amount
 
     def duration(self, key: str, default: float, hi: float) -> float:
@@ -292,7 +338,11 @@ class Section:
         return seconds
 
     def url(self, key: str, default: str) -> str:
-        """An http(s) URL with a host, trailing slash removed."""
+        """An http(s) URL with a host, trailing slash removed.
+
+        A bad URL is quoted in the error only as :func:`shown_url` makes it: without a user,
+        password, query or fragment, which is where a key or a password would be.
+        """
         value = self.string(key, default)
         assert value is not None
         problem = url_problem(value)
@@ -300,7 +350,9 @@ class Section:
             raise self.error(key, problem, "put credentials in a key, not in the URL")
         if problem:
             raise self.error(
-                key, f"{value!r} {problem}", "write it like https://casino.purpleflea.com/api/v1"
+                key,
+                f"{shown_url(value)} {problem}",
+                "write it like https://casino.purpleflea.com/api/v1",
             )
         return value.rstrip("/")
 
@@ -320,18 +372,42 @@ def resolve_path(text: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+def shown_url(value: str) -> str:
+    """How a URL from the config may be quoted in an error: its scheme, host and path only.
+
+    A user name, a password (``htps://operator:pw@host``: a mistyped scheme is no reason to echo
+    the password), a query (``?key=sk_live_...``) and a fragment are shown as ``***``.
+    """
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    if "@" in authority:
+        host = "***@" + host
+    path = slash + path
+    for mark in ("?", "#"):
+        if mark in path:
+            path = path.split(mark, 1)[0] + mark + "***"
+    if "?" in host or "#" in host:
+        host = host.split("?", 1)[0].split("#", 1)[0] + "?***"
+    text = f"{scheme}{sep}{host}{path}"
+    return repr(text if len(text) <= 120 else text[:117] + "...")
+
+
 def url_problem(value: str, *, base: bool = True) -> str:
     """Why ``value`` is not a usable http(s) URL ('' when it is); a ``base`` takes no query."""
     try:
         parts = urlsplit(value)
     except ValueError:
         return "is not a URL"
+    # Credentials first: whatever else is wrong, a URL holding a password is never echoed.
+    if parts.username is not None or parts.password is not None:
+        return _CREDENTIALS
     if parts.scheme not in ("http", "https"):
         return "is not an http(s) URL"
     if not parts.hostname:
         return "has no host"
-    if parts.username is not None or parts.password is not None:
-        return _CREDENTIALS
     if base and (parts.query or parts.fragment):
         return "must not have a query or fragment"
     return ""

@@ -6,8 +6,16 @@
   one store transaction with the alert log, the engine state and the outbox rows;
 - one delivery task per receiver (Telegram, webhook, JSON log), each with its own queue;
 - a heartbeat row in the store (see :mod:`pf_tui.core.alerts.heartbeat`) every loop, and a
-  heartbeat *message* (alertname ``Watchdog``) every ``heartbeat_s``;
+  heartbeat *message* (alertname ``Watchdog``) every ``[notify.heartbeat] interval``;
+- after each healthy evaluation (rules evaluated, state committed), a call to the dead man's
+  switch URL if one is configured (:mod:`pf_tui.core.notify.deadman`), at most once per
+  ``deadman_interval``;
+- sample history pruned to ``[store] retention_days`` at start and every hour;
 - ``/metrics`` on ``127.0.0.1:N`` when asked.
+
+A store that cannot be written (disk full, read-only, locked by another writer) fails that
+evaluation with a clear log line and nothing else: the daemon keeps polling, tries again next
+second, and the dead man's switch, not pinged meanwhile, tells the operator from outside.
 
 Signals: SIGTERM/SIGINT stop polling, give deliveries a short grace to drain, exit 0. SIGHUP
 reloads ``[alerts]`` from the config file; a bad file keeps the old rules and logs why.
@@ -24,6 +32,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,20 +46,21 @@ from pf_tui.core.alerts.rules import Severity, rules_from_config
 from pf_tui.core.money.streams import StreamBook
 from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.alertmanager import AlertmanagerReceiver, FiringAlert
+from pf_tui.core.notify.deadman import DeadMan
 from pf_tui.core.notify.receivers import Receiver
 from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
 from pf_tui.daemon.logs import log_event, setup_logging
 from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow
 from pf_tui.daemon.overview_metrics import AgentExtras, StreamRow
 from pf_tui.views.feed import FleetFeed
-from pf_tui.wiring import build_poll_engine, open_alerts, open_store
+from pf_tui.wiring import build_poll_engine, config_redactor, open_alerts, open_store
 
 __all__ = ["EXIT_FIRING", "DaemonOptions", "main", "run_daemon"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_FIRING = 0, 1, 3
 EVAL_INTERVAL_S = 1.0
-HEARTBEAT_S = 6 * 3600.0
-"""How often the daemon sends a "still alive" message to every receiver."""
+PRUNE_EVERY_S = 3600.0
+"""How often sample history is pruned to ``[store] retention_days``."""
 DRAIN_GRACE_S = 5.0
 """On SIGTERM, how long deliveries may keep going before the daemon exits."""
 ONCE_TIMEOUT_S = 30.0
@@ -61,7 +71,8 @@ class DaemonOptions:
     """Knobs tests and the benchmark turn; production uses the defaults."""
 
     eval_interval_s: float = EVAL_INTERVAL_S
-    heartbeat_s: float = HEARTBEAT_S
+    heartbeat_s: float | None = None
+    """Seconds between "still alive" messages; ``None``: ``[notify.heartbeat] interval``."""
     drain_grace_s: float = DRAIN_GRACE_S
     once_timeout_s: float = ONCE_TIMEOUT_S
     receivers: list[Receiver] | None = None
@@ -97,13 +108,25 @@ class Daemon:
         self.last_facts: list[AgentFacts] = []
         self.heartbeat_slot = -1
         self.first_poll_seen = False
+        beat = config.notify.heartbeat
+        self.heartbeat_s = beat.interval if options.heartbeat_s is None else options.heartbeat_s
+        self.deadman = (
+            DeadMan(
+                beat.deadman_url, interval=beat.deadman_interval, redactor=config_redactor(config)
+            )
+            if beat.deadman_url is not None
+            else None
+        )
+        self.store_error = ""
+        """Why the last evaluation could not be committed (``""`` once one is)."""
+        self.next_prune = 0.0
 
     # -- one evaluation --
 
     def evaluate(self, *, assume_for: bool = False) -> list[AlertEvent]:
         """Evaluate every rule now and commit log, state and outbox rows in one transaction."""
         now = self.clock.now()
-        self.facts.load_store(self.conn)
+        self.facts.load_store(self.conn, now)
         self.engine.muted = self.book.muted(now)
         agents = [self.facts.agent(a, now) for a in self.fleet.agents]
         self.last_facts = agents
@@ -146,13 +169,15 @@ class Daemon:
                 self.options.eval_interval_s,
             )
         )
-        slot = int(now // self.options.heartbeat_s)
+        if self.heartbeat_s <= 0:
+            return  # [notify.heartbeat] interval = 0: no still-alive message
+        slot = int(now // self.heartbeat_s)
         if not message or not self.names or slot == self.heartbeat_slot:
             return
         self.heartbeat_slot = slot
         labels = {"alertname": "Watchdog", "severity": "info"}
         fp = fingerprint_of(labels)
-        start = slot * self.options.heartbeat_s
+        start = slot * self.heartbeat_s
         event = AlertEvent(
             event_id=event_id_for(fp, start, EventKind.HEARTBEAT, slot),
             kind=EventKind.HEARTBEAT,
@@ -215,12 +240,11 @@ class Daemon:
                     self.poller.stats.agent(agent_id).p95,
                     queue,
                     by_agent.get(agent_id, 0),
+                    self.poller.stats.error_rate(agent_id).pct,
                 )
             )
         totals = self.fleet.totals(now)
-        dead: dict[str, int] = {}
-        for receiver, _, _ in self.outbox.dead_letters():
-            dead[receiver] = dead.get(receiver, 0) + 1
+        dead = self.outbox.dead_by_reason()
         self.metrics.update(
             rows,
             FleetRow(
@@ -230,6 +254,7 @@ class Daemon:
                 totals.positions,
                 totals.stale_agents,
                 queue_total,
+                self.poller.stats.fleet_error_rate().pct,
             ),
             by_severity,
             self.outbox.depth(),
@@ -359,11 +384,59 @@ class Daemon:
         self.config = fresh
         log_event(logging.INFO, "rules reloaded", rules=len(rules), silences=len(silences))
 
+    def tick(self) -> bool:
+        """One evaluation and heartbeat; ``False`` (logged, nothing raised) when the store could
+        not take them. A healthy tick pings the dead man's switch."""
+        try:
+            self.evaluate()
+            self.heartbeat(self.clock.now())
+        except (sqlite3.Error, OSError) as exc:
+            reason = store_problem(exc)
+            if reason != self.store_error:  # once per cause, not once a second
+                log_event(
+                    logging.ERROR,
+                    "evaluation not committed: the store cannot be written; retrying",
+                    reason=reason,
+                    store=str(self.store.path),
+                )
+            self.store_error = reason
+            return False
+        if self.store_error:
+            log_event(logging.INFO, "store writable again", was=self.store_error)
+            self.store_error = ""
+        if self.deadman is not None:
+            self.deadman.healthy(self.clock.monotonic())
+        return True
+
+    async def prune(self) -> None:
+        """Drop samples older than ``[store] retention_days`` (in a thread; never raises)."""
+        try:
+            removed = await self.store.aprune()
+        except (sqlite3.Error, OSError) as exc:
+            log_event(logging.WARNING, "history not pruned", reason=store_problem(exc))
+            return
+        if removed:
+            log_event(logging.INFO, "history pruned", samples=removed)
+
     async def close(self) -> None:
         """Release everything (idempotent enough for the finally block)."""
         await self.polling.aclose()
         await self.alerts.aclose()
+        if self.deadman is not None:
+            await self.deadman.aclose()
         await self.store.aclose()
+
+
+def store_problem(exc: BaseException) -> str:
+    """A store failure in words an operator acts on (disk full, read-only, locked)."""
+    text = str(exc).lower()
+    if "full" in text or getattr(exc, "errno", None) == 28:
+        return "disk full"
+    if "readonly" in text or "read-only" in text:
+        return "read-only database"
+    if "locked" in text or "busy" in text:
+        return "database locked by another writer"
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def _wait_any(clock: Clock, seconds: float, *events: asyncio.Event) -> None:
@@ -489,8 +562,10 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
                 daemon.apply(daemon.poller.drain())
             if daemon.clock.monotonic() >= next_eval:
                 next_eval = daemon.clock.monotonic() + daemon.options.eval_interval_s
-                daemon.evaluate()
-                daemon.heartbeat(daemon.clock.now())
+                daemon.tick()
+            if daemon.clock.monotonic() >= daemon.next_prune:
+                daemon.next_prune = daemon.clock.monotonic() + PRUNE_EVERY_S
+                await daemon.prune()
     finally:
         stop.set()
         await daemon.poller.stop()

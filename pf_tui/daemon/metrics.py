@@ -43,6 +43,9 @@ class AgentRow:
     latency_p95_s: float | None
     escrow_queue: int
     alerts_firing: int
+    error_rate_pct: float | None = None
+    """The worst service's failed share of the last 5 minutes of calls: the figure the Fleet tab
+    and the ``error_rate_pct`` rule show (:meth:`CallStats.error_rate`)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class FleetRow:
     positions: int
     stale_agents: int
     escrow_queue: int
+    error_rate_pct: float | None = None
+    """The worst service's failed share of the fleet's last 5 minutes of calls."""
 
 
 class DaemonMetrics:
@@ -83,6 +88,17 @@ class DaemonMetrics:
             "pf_agent_api_polls", "Polls made for the agent (errors: pf_agent_api_errors)", lbl,
             registry=r,
         )  # fmt: skip
+        self.agent_error_rate = Gauge(
+            "pf_agent_error_rate_pct",
+            "Failed share of the agent's worst service's calls over the last 5 minutes",
+            lbl,
+            registry=r,
+        )
+        self.fleet_error_rate = Gauge(
+            "pf_fleet_error_rate_pct",
+            "Failed share of the fleet's calls to its worst service over the last 5 minutes",
+            registry=r,
+        )
         self.agent_escrows = Gauge(
             "pf_agent_escrow_queue_depth",
             "Escrows the agent created that are funded, not yet released",
@@ -120,8 +136,8 @@ class DaemonMetrics:
         )
         self.dead = Gauge(
             "pf_notify_dead_letters",
-            "Notifications a receiver refused for good",
-            ("receiver",),
+            "Notifications a receiver refused for good, by reason (http_400, http_403, ...)",
+            ("receiver", "reason"),
             registry=r,
         )
         self.sent = Counter("pf_notify_sent", "Notifications delivered", ("receiver",), registry=r)
@@ -137,6 +153,7 @@ class DaemonMetrics:
         self.overview = OverviewMetrics(r)
         """The Overview's figures, latency percentiles, spend and streams (updated beside)."""
         self._known: set[tuple[str, str]] = set()
+        self._dead_seen: set[tuple[str, str]] = set()
         self._sent_seen: dict[str, int] = {}
         self._failed_seen: dict[str, int] = {}
 
@@ -158,7 +175,7 @@ class DaemonMetrics:
         fleet: FleetRow,
         firing_by_severity: Mapping[str, int],
         outbox: Mapping[str, int],
-        dead: Mapping[str, int],
+        dead: Mapping[tuple[str, str], int],
         sent: Mapping[str, int],
         failed: Mapping[str, int],
         now: float,
@@ -174,6 +191,7 @@ class DaemonMetrics:
             _set(self.age.labels(*key), row.data_age_s)
             self.stale.labels(*key).set(1 if row.stale else 0)
             _set(self.agent_latency.labels(row.agent_id), row.latency_p95_s)
+            _set(self.agent_error_rate.labels(row.agent_id), row.error_rate_pct)
             self.agent_escrows.labels(row.agent_id).set(row.escrow_queue)
             self.agent_alerts.labels(row.agent_id).set(row.alerts_firing)
         for key in self._known - seen:
@@ -181,6 +199,7 @@ class DaemonMetrics:
                 _remove(gauge, *key)
             for metric in (
                 self.agent_latency,
+                self.agent_error_rate,
                 self.agent_escrows,
                 self.agent_alerts,
                 self.agent_errors,
@@ -194,11 +213,15 @@ class DaemonMetrics:
         self.fleet_positions.set(fleet.positions)
         self.fleet_stale.set(fleet.stale_agents)
         self.fleet_escrows.set(fleet.escrow_queue)
+        _set(self.fleet_error_rate, fleet.error_rate_pct)
         for severity in ("critical", "warning", "info"):
             self.firing.labels(severity).set(firing_by_severity.get(severity, 0))
-        for name in set(outbox) | set(dead) | set(sent):
+        for name in set(outbox) | set(sent):
             self.outbox.labels(name).set(outbox.get(name, 0))
-            self.dead.labels(name).set(dead.get(name, 0))
+        # A (receiver, reason) pair keeps its series at 0 once seen, so a rate() over it works.
+        self._dead_seen |= set(dead)
+        for receiver, reason in self._dead_seen:
+            self.dead.labels(receiver, reason).set(dead.get((receiver, reason), 0))
         _advance(self.sent, self._sent_seen, sent)
         _advance(self.failed, self._failed_seen, failed)
         self.up.set(1)

@@ -64,7 +64,7 @@ class AlertStoreSync:
         self.reads += 1
         log_ = self.app.alert_log
         changed = log_.merge_daemon(snapshot.entries)
-        changed |= log_.set_daemon_status(snapshot.heartbeat)
+        changed |= log_.set_daemon_status(snapshot.heartbeat, dead_letters=snapshot.dead_letters)
         if changed:
             self.app.call_later(self.app.redraw)
 

@@ -67,6 +67,8 @@ class AlertLog:
         self.heartbeat: Heartbeat | None = None
         """The daemon's last heartbeat (``None``: never ran, or no store)."""
         self.store_reachable = True
+        self.dead_letters: tuple[tuple[str, str, int], ...] = ()
+        """``(receiver, reason, count)`` of notifications the receivers refused for good."""
         self.daemon_known = False
         """Whether the store was read at least once (before that, the daemon state is unknown)."""
         self.version = 0
@@ -107,12 +109,26 @@ class AlertLog:
         self.version += 1
         return True
 
-    def set_daemon_status(self, heartbeat: Heartbeat | None, *, reachable: bool = True) -> bool:
-        """Record the daemon's heartbeat from the latest read; True when it changed."""
+    def set_daemon_status(
+        self,
+        heartbeat: Heartbeat | None,
+        *,
+        reachable: bool = True,
+        dead_letters: tuple[tuple[str, str, int], ...] | None = None,
+    ) -> bool:
+        """Record the daemon's heartbeat (and dead letters, when read) from the latest read;
+        True when anything changed."""
         known = self.daemon_known
-        if (heartbeat, reachable, True) == (self.heartbeat, self.store_reachable, known):
+        dead = self.dead_letters if dead_letters is None else dead_letters
+        if (heartbeat, reachable, True, dead) == (
+            self.heartbeat,
+            self.store_reachable,
+            known,
+            self.dead_letters,
+        ):
             return False
         self.heartbeat, self.store_reachable, self.daemon_known = heartbeat, reachable, True
+        self.dead_letters = dead
         self.version += 1
         return True
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pf_tui.core.alerts.heartbeat import Heartbeat, read_heartbeat
+from pf_tui.core.notify.outbox import DEAD_AT, dead_reason
 from pf_tui.core.store.db import Store, transaction
 from pf_tui.views.alert_log import AlertEntry
 from pf_tui.views.times import clock_time
@@ -58,12 +59,35 @@ class DaemonStatus:
         return "daemon: stale since " + clock_time(beat.at, self.now)
 
 
+DeadLetters = tuple[tuple[str, str, int], ...]
+"""``(receiver, reason code, count)`` of the notifications a receiver refused for good."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSnapshot:
-    """One read of the store: the daemon's newest alert rows and its heartbeat."""
+    """One read of the store: the daemon's newest alert rows, its heartbeat, its dead letters."""
 
     entries: tuple[AlertEntry, ...]
     heartbeat: Heartbeat | None
+    dead_letters: DeadLetters = ()
+    """Dead-lettered notifications by receiver and reason (``telegram``, ``http_400``, 3)."""
+
+
+def read_dead_letters(conn: sqlite3.Connection) -> DeadLetters:
+    """Dead-lettered outbox rows counted by ``(receiver, reason)``, most first."""
+    rows = conn.execute(
+        "SELECT receiver, last_error FROM outbox WHERE delivered_at IS NULL"
+        " AND next_attempt_at >= ?",
+        (DEAD_AT,),
+    ).fetchall()
+    counts: dict[tuple[str, str], int] = {}
+    for receiver, error in rows:
+        key = (str(receiver), dead_reason(str(error or "")))
+        counts[key] = counts.get(key, 0) + 1
+    return tuple(
+        (receiver, reason, n)
+        for (receiver, reason), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 def row_key(row_id: int) -> str:
@@ -119,7 +143,8 @@ class AlertStore:
                 return StoreSnapshot((), None)
             rows = conn.execute(_SELECT, (MAX_ROWS,)).fetchall()
             beat = read_heartbeat(conn)
-        return StoreSnapshot(tuple(self._entry(row) for row in rows), beat)
+            dead = read_dead_letters(conn)
+        return StoreSnapshot(tuple(self._entry(row) for row in rows), beat, dead)
 
     def _entry(self, row: tuple[Any, ...]) -> AlertEntry:
         (

@@ -12,7 +12,7 @@ from .helpers import AGENT, load_text
 
 A = "[[agents]]\n" + AGENT
 NEW_RULE_FIX = (
-    "a new rule needs metric, op and threshold (defaults: max_drawdown, low_balance, "
+    "a new rule needs metric, op and threshold (defaults: max_drawdown, drawdown, low_balance, "
     "error_rate, open_positions)"
 )
 
@@ -23,7 +23,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "section unknown",
         "[notify.email]\nto = 1",
-        "notify.email: unknown key; expected one of: telegram, webhook, log, alertmanager",
+        "notify.email: unknown key; expected one of: telegram, webhook, log, heartbeat,"
+        " alertmanager",
     ),
     ("api not a table", 'api = "x"', "api: expected a table, got a string; write it as [api]"),
     (
@@ -219,7 +220,7 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "telegram no chat",
-        '[notify.telegram]\nenabled = true\ntoken = "t"',
+        '[notify.telegram]\nenabled = true\ntoken = "123:token-abc"',
         "notify.telegram.chat_id: missing; set chat_id to the chat's numeric id or @channelname",
     ),
     (

@@ -109,9 +109,7 @@ class TestAlerts:
         assert rules["open_positions"].threshold == Decimal("20")
 
     def test_override_moves_clear_with_threshold(self, tmp_path: Path) -> None:
-        rule = load_text(tmp_path, "[alerts.rules.max_drawdown]\nthreshold = 5").alerts.rule(
-            "max_drawdown"
-        )
+        rule = load_text(tmp_path, "[alerts.rules.drawdown]\nthreshold = 5").alerts.rule("drawdown")
         assert (rule.threshold, rule.clear_threshold, rule.severity) == (
             Decimal("5"),
             Decimal("5"),

@@ -80,7 +80,7 @@ def test_max_drawdown_peak_to_trough() -> None:
 
 def test_max_drawdown_from_initial_and_flat() -> None:
     dd = m.max_drawdown([D(-20), D(-50)], D(200))
-    assert dd == m.DrawdownFigures(D(50), D(25))
+    assert dd == m.DrawdownFigures(D(50), D(25), D(25))
     assert m.max_drawdown([D(1), D(2)], D(0)).max_drawdown_usd == D(0)
     assert m.max_drawdown([], D(0)).max_drawdown_pct is None
 

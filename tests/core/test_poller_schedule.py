@@ -124,6 +124,23 @@ async def test_retry_after_longer_than_backoff_is_honoured_and_refresh_respects_
         assert len(per_agent(calls, "casino_stats", "ag_0")) == 2
 
 
+@pytest.mark.parametrize("asked", [86_400.0 * 365, float("inf")])
+async def test_a_huge_retry_after_is_capped(asked: float) -> None:
+    """Broken: a 429 asking for a year (or for infinity) parked the figure for that long; the
+    poller now waits at most RETRY_AFTER_CAP_S (600 s) before asking again."""
+    from pf_tui.core.polling.poller import RETRY_AFTER_CAP_S
+
+    clock, poller, sources, calls = make(n=1)
+    sources[0].faults["casino_stats"] = RateLimitError(429, "rate_limited", None, retry_after=asked)
+    async with poller:
+        await run_until(clock, 3.0)
+        failures, wait = poller.backoff_of("ag_0", DataType.CASINO)
+        assert failures == 1 and 0 < wait <= RETRY_AFTER_CAP_S
+        sources[0].faults.clear()
+        await run_until(clock, 3.0 + RETRY_AFTER_CAP_S + 1)
+        assert len(per_agent(calls, "casino_stats", "ag_0")) >= 2  # asked again, answered
+
+
 async def test_a_hung_source_does_not_stall_the_others() -> None:
     clock, poller, sources, calls = make(n=3, max_concurrency=4)
     sources[1].hang.add("balance")

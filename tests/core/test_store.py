@@ -138,8 +138,12 @@ async def test_async_api_does_not_block_and_writes(tmp_path: Path) -> None:
 
 
 def test_default_path_is_under_user_data_dir() -> None:
+    """Broken: the store defaulted to pf-tui.sqlite3 while [store] path and the docs said
+    pf-tui.db: two processes of one profile could open two different stores."""
+    from pf_tui.config import default_store_path
+
     path = default_path()
-    assert path.name == "pf-tui.sqlite3"
+    assert path == default_store_path() and path.name == "pf-tui.db"
     assert "pf-tui" in str(path.parent)
 
 

@@ -236,7 +236,13 @@ def test_rules_from_config_defaults_and_silences() -> None:
     )
     rules, silences = rules_from_config(cfg)
     names = [r.name for r in rules]
-    assert names[:4] == ["max_drawdown", "low_balance", "error_rate", "open_positions"]
+    assert names[:5] == [
+        "max_drawdown",
+        "drawdown",
+        "low_balance",
+        "error_rate",
+        "open_positions",
+    ]
     assert {
         "data_stale",
         "api_down",
@@ -245,7 +251,7 @@ def test_rules_from_config_defaults_and_silences() -> None:
         "unknown_action",
         "spend_rate_high",
     } <= set(names)
-    low = rules[1]
+    low = rules[2]
     assert low.op == "<" and low.threshold == Decimal(50) and low.clear_at == Decimal(55)
     assert silences[0].matchers == {"alertname": "low_balance", "agent": "ag_*"}
     assert silences[0].active(T0) and not silences[0].active(T0 + 86400)
@@ -371,3 +377,53 @@ def test_state_saved_by_the_previous_version_still_loads(tmp_path: Path) -> None
     write_kv(conn, STATE_KEY, '[{"state": "firing"}]')
     assert book.load_instances() == []  # unreadable: start clean, never crash
     conn.close()
+
+
+def test_current_drawdown_clears_on_recovery_while_the_maximum_stays() -> None:
+    """Broken: ``drawdown_pct`` was an alias of the 30-day maximum, so a drawdown alert could not
+    clear until the fall left the chart, and re-paged every hour."""
+    from pf_tui.core.fleet.derived import max_drawdown
+
+    falls = max_drawdown([Decimal(0), Decimal(-20), Decimal(-15)], Decimal(100))
+    recovered = max_drawdown([Decimal(0), Decimal(-20), Decimal(5)], Decimal(100))
+    assert (falls.max_drawdown_pct, falls.drawdown_pct) == (Decimal(20), Decimal(15))
+    assert (recovered.max_drawdown_pct, recovered.drawdown_pct) == (Decimal(20), Decimal(0))
+
+    rules = [r for r in default_rule_specs() if r.name in ("drawdown", "max_drawdown")]
+    eng = AlertEngine(rules)
+
+    def facts(dd: Decimal) -> AgentFacts:
+        return AgentFacts("ag_1", metrics={"drawdown_pct": dd, "max_drawdown_pct": Decimal(20)})
+
+    fired = eng.evaluate([facts(falls.drawdown_pct)], None, T0, assume_for=True)
+    assert sorted(e.rule for e in fired) == ["drawdown", "max_drawdown"]
+    later = eng.evaluate([facts(recovered.drawdown_pct)], None, T0 + 120)
+    assert [(e.rule, e.kind.value) for e in later] == [("drawdown", "resolved")]
+    # The maximum says so once a day, not every hour.
+    assert eng.evaluate([facts(Decimal(0))], None, T0 + 3 * 3600) == []
+    repeat = eng.evaluate([facts(Decimal(0))], None, T0 + 86400)
+    assert [(e.rule, e.kind.value) for e in repeat] == [("max_drawdown", "repeat")]
+
+
+def test_a_stream_scoped_spend_rule_fires_per_stream() -> None:
+    """Broken: no rule could watch one stream's spend; ``scope = "stream"`` did not exist."""
+    rule = RuleSpec(
+        "stream_spend",
+        RuleKind.THRESHOLD,
+        scope="stream",
+        metric="spend_usd_per_hour",
+        op=">",
+        threshold=Decimal(20),
+        clear=Decimal(15),
+    )
+    eng = AlertEngine([rule])
+
+    def stream(sid: str, spend: str) -> StreamFacts:
+        return StreamFacts(sid, "ag_payee", None, T0, {"spend_usd_per_hour": Decimal(spend)})
+
+    facts = AgentFacts("ag_1", streams=(stream("st_a", "25"), stream("st_b", "5")))
+    ev = eng.evaluate([facts], None, T0)
+    assert [(e.labels["stream"], e.kind.value) for e in ev] == [("st_a", "firing")]
+    assert "stream st_a to ag_payee" in ev[0].description
+    ev = eng.evaluate([AgentFacts("ag_1", streams=(stream("st_a", "10"),))], None, T0 + 60)
+    assert [(e.labels["stream"], e.kind.value) for e in ev] == [("st_a", "resolved")]

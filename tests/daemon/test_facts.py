@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from pf_tui.core.alerts.facts import (
-    StreamFacts,
     read_open_streams,
     read_unknown_actions,
     stream_interval,
@@ -43,7 +43,7 @@ def add_stream(
     )
 
 
-def test_open_time_based_streams_with_when_they_last_paid(conn: sqlite3.Connection) -> None:
+def test_open_streams_with_when_they_last_paid(conn: sqlite3.Connection) -> None:
     add_stream(conn, "st_paid", last=500.0, since=400.0)
     add_stream(conn, "st_fresh", since=400.0)  # never released: counts from when it accrues
     add_stream(conn, "st_new")  # nor accruing yet: counts from its creation
@@ -51,13 +51,38 @@ def test_open_time_based_streams_with_when_they_last_paid(conn: sqlite3.Connecti
     add_stream(conn, "st_counted", unit="call")  # paid per call: no interval to miss
     add_stream(conn, "st_nobatch", batch=None)
     # 0.5 USD a batch at 2 USD an hour: a release every 900 s
-    (payer,) = read_open_streams(conn).items()
+    (payer,) = read_open_streams(conn, 1000.0).items()
     assert payer[0] == "ag_payer"
-    assert set(payer[1]) == {
-        StreamFacts("st_paid", "ag_payee", 900.0, 500.0),
-        StreamFacts("st_fresh", "ag_payee", 900.0, 400.0),
-        StreamFacts("st_new", "ag_payee", 900.0, 100.0),
+    assert {(s.stream_id, s.payee, s.expected_interval_s, s.last_release_at) for s in payer[1]} == {
+        ("st_paid", "ag_payee", 900.0, 500.0),
+        ("st_fresh", "ag_payee", 900.0, 400.0),
+        ("st_new", "ag_payee", 900.0, 100.0),
+        ("st_counted", "ag_payee", None, 100.0),
+        ("st_nobatch", "ag_payee", None, 100.0),
     }
+
+
+def test_a_streams_spend_per_hour_is_what_it_paid_in_the_last_hour(
+    conn: sqlite3.Connection,
+) -> None:
+    """Broken: there was no per-stream spend figure, so no per-stream spend rule could fire."""
+    add_stream(conn, "st_paid", last=500.0)
+    for n, (kind, amount, state, at) in enumerate(
+        (
+            ("release_partial", "1.5", "done", 4000.0),
+            ("release", "2.25", "done", 7000.0),
+            ("release", "9", "failed", 7000.0),  # refused: nothing moved
+            ("release_partial", "4", "done", 100.0),  # over an hour ago
+            ("create", "10", "done", 7000.0),  # funding is not paying the payee
+        )
+    ):
+        conn.execute(
+            "INSERT INTO actions (idempotency_key, kind, agent_id, stream_id, amount, state,"
+            " created_at, updated_at) VALUES (?, ?, 'ag_payer', 'st_paid', ?, ?, ?, ?)",
+            (f"k{n}", kind, amount, state, at, at),
+        )
+    (stream,) = read_open_streams(conn, 7200.0)["ag_payer"]
+    assert stream.metrics["spend_usd_per_hour"] == Decimal("3.75")
 
 
 def test_unknown_actions_by_agent(conn: sqlite3.Connection) -> None:

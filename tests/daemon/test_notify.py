@@ -19,7 +19,7 @@ from pf_tui.core.notify.format import (
     utf16_len,
     webhook_payload,
 )
-from pf_tui.core.notify.outbox import DEAD_AT, Dispatcher, Outbox, backoff_s
+from pf_tui.core.notify.outbox import DEAD_AT, Dispatcher, Outbox, backoff_s, dead_reason
 from pf_tui.core.notify.receivers import LogReceiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.store.schema import migrate
 from pf_tui.secret import Secret
@@ -186,8 +186,12 @@ async def test_telegram_400_and_403_dead_lettered_not_retried() -> None:
             )
         ],
     )
-    box.enqueue([make_event(1), make_event(2), make_event(3)], ["telegram"], T0)
-    assert await disp.deliver("telegram", T0) == 1
+    # One a second, as a chat takes them: each event is its own message.
+    accepted = 0
+    for n in (1, 2, 3):
+        box.enqueue([make_event(n)], ["telegram"], T0 + n)
+        accepted += await disp.deliver("telegram", T0 + n)
+    assert accepted == 1
     assert len(seen) == 3
     dead = box.dead_letters()
     assert [(r, e) for r, e, _ in dead] == [("telegram", "ev000001"), ("telegram", "ev000002")]
@@ -196,7 +200,7 @@ async def test_telegram_400_and_403_dead_lettered_not_retried() -> None:
     rows = box.conn.execute("SELECT next_attempt_at FROM outbox WHERE delivered_at IS NULL")
     assert all(r[0] == DEAD_AT for r in rows)
     await disp.deliver("telegram", T0 + 10**6)
-    assert len(seen) == 3
+    assert len(seen) == 3  # nothing dead is ever sent again
 
 
 async def test_network_error_is_retried_and_token_scrubbed() -> None:
@@ -225,3 +229,52 @@ def test_enqueue_is_idempotent_per_receiver() -> None:
     assert box.enqueue([make_event(1)], ["a", "b"], T0) == 2
     assert box.enqueue([make_event(1)], ["a", "b"], T0) == 0
     assert box.depth() == {"a": 1, "b": 1}
+
+
+async def test_a_refused_digest_is_resent_one_by_one_and_nothing_is_lost() -> None:
+    """Broken: a digest refused for good (one event Telegram cannot take) dead-lettered every
+    alert in it; now its rows go out one at a time, still paced, and only the bad one dies."""
+    box = _outbox()
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        text = json.loads(request.content)["text"]
+        seen.append(text)
+        if "alerts</b>" in text or "POISON" in text:
+            return httpx.Response(400, json={"ok": False, "description": "Bad Request: nope"})
+        return httpx.Response(200, json={"ok": True, "result": {"message_id": len(seen)}})
+
+    receiver = TelegramReceiver(
+        Secret("123:CANARY-TOKEN-abc"),
+        "42",
+        api_base="http://127.0.0.1:9",
+        transport=httpx.MockTransport(handler),
+    )
+    disp = Dispatcher(box, [receiver])
+    events = [make_event(n, description="POISON" if n == 2 else "fine") for n in (1, 2, 3)]
+    box.enqueue(events, ["telegram"], T0)
+    now, accepted = T0, 0
+    for _ in range(10):
+        accepted += await disp.deliver("telegram", now)
+        now += 1
+    assert accepted == 2 and len(seen) == 4  # the digest, then one message per event
+    assert [(e, dead_reason(err)) for _, e, err in box.dead_letters()] == [("ev000002", "http_400")]
+    assert box.dead_by_reason() == {("telegram", "http_400"): 1}
+
+
+def test_dead_letters_are_counted_by_reason_in_metrics() -> None:
+    """Broken: pf_notify_dead_letters had only a receiver label, so a chat that blocked the bot
+    (403) and a message Telegram could not parse (400) looked the same."""
+    from decimal import Decimal
+
+    from prometheus_client import generate_latest
+
+    from pf_tui.daemon.metrics import DaemonMetrics, FleetRow
+
+    metrics = DaemonMetrics()
+    dead = {("telegram", "http_400"): 2, ("webhook", "http_404"): 1}
+    fleet = FleetRow(0, Decimal(0), Decimal(0), 0, 0, 0)
+    metrics.update([], fleet, {}, {}, dead, {}, {}, 0.0)
+    text = generate_latest(metrics.registry).decode()
+    assert 'pf_notify_dead_letters{reason="http_400",receiver="telegram"} 2.0' in text
+    assert 'pf_notify_dead_letters{reason="http_404",receiver="webhook"} 1.0' in text

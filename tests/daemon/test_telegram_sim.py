@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pf_tui.core.alerts.engine import AlertEngine, AlertEvent
+from pf_tui.core.alerts.engine import AlertEngine
 from pf_tui.core.alerts.facts import AgentFacts
 from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.format import TELEGRAM_LIMIT, telegram_html, utf16_len
@@ -93,19 +95,22 @@ async def test_429_retry_after_honoured(sim_server: SimServer, tmp_path: Path) -
     now = T0
 
     class Recording(TelegramReceiver):
-        async def send(self, event: AlertEvent) -> Outcome:
-            outcome = await super().send(event)
+        async def _post(self, text: str) -> Outcome:
+            outcome = await super()._post(text)
             attempts.append((now, outcome.ok))
             return outcome
 
     disp = Dispatcher(log.outbox, [Recording(TOKEN, "42", api_base=f"{sim_server.url}/telegram")])
-    log.enqueue([make_event(i, description=f"event {i}") for i in range(7)], ["telegram"], now)
-    for _ in range(50):
+    enqueued = 0
+    for _ in range(80):
+        if enqueued < 7:  # one new event a second: each its own message, paced
+            log.enqueue([make_event(enqueued, description=f"event {enqueued}")], ["telegram"], now)
+            enqueued += 1
         await disp.deliver("telegram", now)
         nxt = log.outbox.next_due_at("telegram")
-        if nxt is None:
+        if nxt is None and enqueued == 7:
             break
-        now = max(now + 1, nxt)
+        now = max(now + 1, nxt or now + 1)
     await disp.close()
     refused = [t for t, ok in attempts if not ok]
     assert len(refused) >= 2
@@ -113,10 +118,9 @@ async def test_429_retry_after_honoured(sim_server: SimServer, tmp_path: Path) -
         later = [u for u, _ in attempts if u > t]
         assert later and min(later) >= t + 30
         assert not [u for u, _ in attempts if t < u < t + 30]
-    texts = [str(m["text"]) for m in sent(sim_server)]
-    assert [x.rsplit("\n", 1)[1] for x in texts] == [
-        f"event {i}" for i in range(7)
-    ]  # once each, in order
+    texts = "\n".join(str(m["text"]) for m in sent(sim_server))
+    found = [int(n) for n in re.findall(r"event (\d+)", texts)]
+    assert found == list(range(len(found))) and len(found) >= 7  # once each, in order
 
 
 @settings(
@@ -156,3 +160,49 @@ async def test_bad_chat_400_dead_letter_not_retried(sim_server: SimServer, tmp_p
     dead = log.outbox.dead_letters()
     assert len(dead) == 1 and "chat_id is empty" in dead[0][2]
     assert disp.failed["telegram"] == 1
+
+
+async def test_a_storm_of_500_alerts_arrives_grouped_paced_and_whole(
+    sim_server: SimServer, tmp_path: Path
+) -> None:
+    """Broken: one message per alert, unpaced: 500 messages in a burst, which Telegram answers
+    with 429s (and may block the bot for); or, grouped carelessly, alerts that never arrive.
+
+    A group chat takes 20 messages a minute: the storm must come as digests at least 3 s apart,
+    each within Telegram's 4,096 UTF-16 units, and every alert must be in exactly one of them.
+    """
+    log = _log(tmp_path)
+    times: list[float] = []
+    now = T0
+
+    class Recording(TelegramReceiver):
+        async def _post(self, text: str) -> Outcome:
+            times.append(now)
+            return await super()._post(text)
+
+    receiver = Recording(TOKEN, "-1001234567890", api_base=f"{sim_server.url}/telegram")
+    assert receiver.min_interval_s == 3.0
+    disp = Dispatcher(log.outbox, [receiver])
+    storm = [
+        make_event(
+            i, labels={"alertname": "balance_low", "severity": "warning", "agent": f"ag_s{i:04d}"}
+        )
+        for i in range(500)
+    ]
+    log.enqueue(storm, ["telegram"], now)
+    for _ in range(1000):
+        await disp.deliver("telegram", now)
+        nxt = log.outbox.next_due_at("telegram")
+        if nxt is None:
+            break
+        now = max(now + 0.5, nxt)  # the daemon's loop sleeps until the next slot
+    await disp.close()
+    messages = [str(m["text"]) for m in sent(sim_server)]
+    agents = re.findall(r"<code>(ag_s\d{4})</code>", "\n".join(messages))
+    assert sorted(agents) == sorted(f"ag_s{i:04d}" for i in range(500))  # each exactly once
+    assert all(utf16_len(m) <= TELEGRAM_LIMIT for m in messages)
+    assert len(messages) <= 30  # grouped: 500 alerts in a few digests
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 3.0  # paced: never faster than 20 a minute to a group
+    assert log.outbox.depth() == {} and not log.outbox.dead_letters()
+    print(f"storm: 500 alerts in {len(messages)} messages over {times[-1] - times[0]:.0f} s")

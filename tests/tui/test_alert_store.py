@@ -209,6 +209,26 @@ class TestHeartbeat:
             await wait_idle(app, pilot)
             assert "daemon: stale since 12:00" in _title(app)
 
+    async def test_dead_letters_by_reason_on_the_title(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
+        """Broken: alerts a receiver refused for good (nobody was paged) showed nowhere in the
+        console; the tab now counts them by receiver and reason."""
+        db = tmp_path / "store.db"
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
+            await _open_alerts(app, pilot)
+            from tests.daemon.helpers import make_event
+
+            daemon = FakeDaemon(db, app.config.agents[0].id)
+            box = daemon.log.outbox
+            box.enqueue([make_event(1)], ["log"], sim_now(server))
+            (row,) = box.due("log", sim_now(server) + 1)
+            box.dead(row.id, "telegram 400: Bad Request: chat not found", "http_400")
+            await app.alert_sync.refresh()
+            await wait_idle(app, pilot)
+            assert "dead letters: log http_400 x1" in _title(app)
+
 
 def test_store_reader_keeps_untrusted_text_as_text(tmp_path: Path) -> None:
     db = tmp_path / "store.db"

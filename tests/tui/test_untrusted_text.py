@@ -20,15 +20,21 @@ from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.tui.tabs.escrows import EscrowsTab
 from pf_tui.tui.tabs.fleet import FleetTab
+from pf_tui.tui.tabs.positions import PositionsTab
 from tests.tui.harness import frozen_sim, make_app, settled, wait_idle
 
 MARKUP = ("[bold red]X[/]", "[@click=app.quit]q[/]", "[link='http://evil']x[/link]")
 CONTROLS = {
     "\x1b[2J": "\\x1b[2J",
-    "\x1b]52;c;ZXZpbA==\x07": "\\x1b]52;c;ZXZpbA==\\x07",
+    "\x1b]52;c;ZXZpbA==\x07": "\\x1b]52;c;ZXZpbA==\\x07",  # OSC 52: write the clipboard
     "\u202e": "\\u202e",
+    "\x1b]0;owned\x07": "\\x1b]0;owned\\x07",  # OSC 0: the window title
+    "\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\": "\\x1b]8;;http://evil\\x1b\\link\\x1b]8;;\\x1b\\",
+    "\x1bP+q544e\x1b\\": "\\x1bP+q544e\\x1b\\",  # DCS: a terminal query
+    "\x1b[6n": "\\x1b[6n",  # CSI 6n: the terminal answers with the cursor position
+    "\x9b6n\x9d0;t\x9c\x90q\x9c": "\\x9b6n\\x9d0;t\\x9c\\x90q\\x9c",  # the same in C1
 }
-FOREIGN = ("\x1b", "\x07", "\u202e", "\u2066", "\u200b")
+FOREIGN = ("\x1b", "\x07", "\u202e", "\u2066", "\u200b", "\x9b", "\x9c", "\x9d", "\x90")
 
 
 def _screen_text(svg: str) -> str:
@@ -123,7 +129,7 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
             httpx.post,
             f"{server.url}/_sim/faults",
             json={
-                "route": "/trading/v1/trade/positions",
+                "route": "/trading/v1/trade/pnl-history",
                 "kind": "error",
                 "status": 500,
                 "rate": 1,
@@ -131,24 +137,74 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
             },
         )
         assert fault.status_code < 300, fault.text
+        position = {
+            "position_id": "pos_evil",
+            "coin": "pair " + EVIL,
+            "side": "long",
+            "size_usd": 10,
+            "entry_price": 1,
+            "current_price": 1,
+            "leverage": 1,
+            "unrealized_pnl": 0,
+        }
+        pairs = await asyncio.to_thread(
+            httpx.post,
+            f"{server.url}/_sim/faults",
+            json={
+                "route": "/trading/v1/trade/positions",
+                "kind": "error",
+                "status": 200,
+                "rate": 1,
+                "body": json.dumps({"positions": [position], "count": 1, "source": "hyperliquid"}),
+            },
+        )
+        assert pairs.status_code < 300, pairs.text
         try:
             await pilot.press("r")
-            for _ in range(100):
+            for _ in range(200):
                 await pilot.pause(0.05)
-                if app.last_error:
+                view = app.fleet_view
+                evil_pair = view is not None and any(
+                    p.pair.startswith("pair ") for p in view.positions
+                )
+                if app.last_error and evil_pair:
                     break
             await wait_idle(app, pilot)
             screens = {}
-            for key, tab in (("3", "fleet"), ("4", "escrows"), ("5", "alerts")):
+            for key, tab in (
+                ("1", "overview"),
+                ("2", "positions"),
+                ("3", "fleet"),
+                ("4", "escrows"),
+                ("5", "alerts"),
+            ):
                 await pilot.press(key)
                 await wait_idle(app, pilot)
                 screens[tab] = app.export_screenshot()
+            # The dialogs that show untrusted text: agent labels in the open form, the audit.
+            await pilot.press("4")
+            await wait_idle(app, pilot)
+            for key, name in (("o", "open dialog"), ("A", "audit view")):
+                await pilot.press(key)
+                await wait_idle(app, pilot)
+                screens[name] = app.export_screenshot()
+                await pilot.press("escape")
+                await wait_idle(app, pilot)
         finally:
             await asyncio.to_thread(httpx.delete, f"{server.url}/_sim/faults")
         assert app.is_running and app.return_code is None  # [@click=app.quit] did nothing
-        for svg in screens.values():
+        for name, svg in screens.items():
             for char in FOREIGN:
-                assert char not in svg
+                assert char not in svg, f"{char!r} reached the {name} raw"
+        # A hostile pair name (or label) keeps to its column: the figures stay on screen.
+        positions = _screen_text(screens["positions"])
+        assert "pair [bold" in positions and "uP&amp;L" in screens["positions"]
+        pair_cells = [
+            c.plain
+            for c in app.query_one(PositionsTab).table.get_column("pair")
+            if c.plain.startswith("pair ")
+        ]
+        assert pair_cells and "\\x9b6n\\x9d0;t" in pair_cells[0]  # C1 shown, not obeyed
         fleet = _screen_text(screens["fleet"])
         assert "label [bold red]X[/]" in fleet
         escrows = _screen_text(screens["escrows"])

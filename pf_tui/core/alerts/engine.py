@@ -27,6 +27,7 @@ from typing import TypedDict
 from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
 from pf_tui.core.alerts.rules import (
     FLEET,
+    STREAM,
     Condition,
     RuleKind,
     RuleSpec,
@@ -35,6 +36,10 @@ from pf_tui.core.alerts.rules import (
     describe,
     threshold_condition,
 )
+
+HEALTH_METRICS = frozenset({"error_rate_pct", "stale_s"})
+"""Metrics about the API's health itself: read even when the agent's figures are stale or
+failing (an error-rate rule that waits for healthy figures never fires during an outage)."""
 
 
 class EventKind(str, enum.Enum):
@@ -226,9 +231,13 @@ class AlertEngine:
         for facts in agents:
             covered.add(facts.agent_id)
             for rule in self.rules:
-                if rule.scope != "agent":
+                if rule.scope == "agent":
+                    conditions = self._agent_conditions(rule, facts, now)
+                elif rule.scope == STREAM and rule.kind is RuleKind.THRESHOLD:
+                    conditions = self._stream_conditions(rule, facts)
+                else:
                     continue
-                for labels, cond, desc in self._agent_conditions(rule, facts, now):
+                for labels, cond, desc in conditions:
                     observed[fingerprint_of(labels)] = (rule, labels, cond, desc)
         if fleet is not None:
             for rule in self.rules:
@@ -262,6 +271,19 @@ class AlertEngine:
             return True
         return any(s.active(now) and s.matches(inst.labels) for s in self.silences)
 
+    @staticmethod
+    def _stream_conditions(
+        rule: RuleSpec, facts: AgentFacts
+    ) -> Iterable[tuple[dict[str, str], Condition, str]]:
+        """A stream-scoped threshold, once per open stream of the agent (labels name it)."""
+        base = {"alertname": rule.name, "severity": rule.severity.value, "agent": facts.agent_id}
+        if facts.label:
+            base["label"] = facts.label
+        for s in facts.streams:
+            labels = {**base, "stream": s.stream_id, "payee": s.payee}
+            cond = threshold_condition(rule, s.metrics.get(rule.metric))
+            yield labels, cond, f"stream {s.stream_id} to {s.payee}: " + describe(rule, cond[2])
+
     def _agent_conditions(
         self, rule: RuleSpec, facts: AgentFacts, now: float
     ) -> Iterable[tuple[dict[str, str], Condition, str]]:
@@ -270,7 +292,7 @@ class AlertEngine:
             base["label"] = facts.label
         kind = rule.kind
         if kind is RuleKind.THRESHOLD:
-            if facts.health is not Health.OK:
+            if facts.health is not Health.OK and rule.metric not in HEALTH_METRICS:
                 cond: Condition = (None, None, "")
             else:
                 cond = threshold_condition(rule, facts.metrics.get(rule.metric))
@@ -283,6 +305,8 @@ class AlertEngine:
             yield base, (bad, not bad, facts.health.value), facts.health_reason or "API failing"
         elif kind is RuleKind.STREAM_SILENT:
             for s in facts.streams:
+                if s.expected_interval_s is None:
+                    continue  # paid per call or per data point: no clock to fall behind
                 silent_for = now - s.last_release_at
                 limit = float(rule.factor) * s.expected_interval_s
                 labels = {**base, "stream": s.stream_id, "payee": s.payee}

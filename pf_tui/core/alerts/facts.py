@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,8 +21,8 @@ from decimal import Decimal
 from pf_tui.api.models import EscrowStatus
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import FleetState
-from pf_tui.core.money.types import RequestState, StreamState, StreamUnit
-from pf_tui.core.polling.callstats import CallStats, error_rate
+from pf_tui.core.money.types import Op, RequestState, StreamState, StreamUnit
+from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
 
 SPEND_WINDOW_S = 3600.0
@@ -38,12 +39,15 @@ class Health(str, enum.Enum):
 
 @dataclass(frozen=True)
 class StreamFacts:
-    """One open stream of an agent: when its payee was last paid and how often it should be."""
+    """One open stream of an agent: when its payee was last paid, how often it should be (time
+    streams only), and what it paid out over the last hour."""
 
     stream_id: str
     payee: str
-    expected_interval_s: float
+    expected_interval_s: float | None
     last_release_at: float
+    metrics: Mapping[str, Decimal | None] = field(default_factory=dict)
+    """Per-stream figures a ``scope = "stream"`` rule reads (``spend_usd_per_hour``)."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,10 @@ class FactsSource:
     streams: dict[str, list[StreamFacts]] = field(default_factory=dict)
     unknown_actions: dict[str, list[str]] = field(default_factory=dict)
 
-    def load_store(self, conn: sqlite3.Connection) -> None:
-        """Refresh open streams and unknown money actions from the store (cheap queries)."""
-        self.streams = read_open_streams(conn)
+    def load_store(self, conn: sqlite3.Connection, now: float | None = None) -> None:
+        """Refresh open streams (with what each paid in the hour before ``now``) and unknown
+        money actions from the store (cheap queries)."""
+        self.streams = read_open_streams(conn, time.time() if now is None else now)
         self.unknown_actions = read_unknown_actions(conn)
 
     def agent(self, agent_id: str, now: float) -> AgentFacts:
@@ -92,8 +97,7 @@ class FactsSource:
             health, reason = Health.ERROR, stale.reason
         else:
             health, reason = Health.NODATA, stale.reason
-        summary = self.stats.agent(agent_id)
-        rate = summary.error_rate
+        rate = self.stats.error_rate(agent_id).rate
         balance = d.get("balance")
         equity = None
         if balance is not None:
@@ -107,7 +111,9 @@ class FactsSource:
             "unrealized_pnl_usd": d.get("unrealized_pnl"),
             "open_positions": d.get("positions"),
             "max_drawdown_pct": d.get("max_drawdown_pct"),
-            "drawdown_pct": d.get("drawdown_pct", d.get("max_drawdown_pct")),
+            # Two figures, two rules: the fall now (clears when the agent recovers) and the worst
+            # fall on the chart (stays until that fall leaves the 30-day window).
+            "drawdown_pct": d.get("drawdown_pct"),
             "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
             "stale_s": None if stale.age_s is None else Decimal(str(round(stale.age_s, 3))),
             "casino_net_usd": d.get("casino_net"),
@@ -131,15 +137,12 @@ class FactsSource:
         )
 
     def fleet_facts(self, agents: Sequence[AgentFacts]) -> FleetFacts:
-        """Fleet-wide error rate (over all recent calls) and spend per hour."""
-        requests = errors = 0
+        """Fleet-wide error rate (the worst service's failed share of the fleet's recent calls)
+        and spend per hour."""
         spend = Decimal(0)
         for facts in agents:
-            s = self.stats.agent(facts.agent_id)
-            requests += s.requests
-            errors += s.errors
             spend += facts.metrics.get("spend_usd_per_hour") or 0
-        rate = error_rate(requests, errors)
+        rate = self.stats.fleet_error_rate([f.agent_id for f in agents]).rate
         return FleetFacts(
             {
                 "error_rate_pct": None if rate is None else Decimal(str(round(rate * 100, 4))),
@@ -153,8 +156,13 @@ _StreamRow = tuple[str, str, str, str, str, str | None, float | None, float | No
 created_at (money as its Decimal text)."""
 
 
-def read_open_streams(conn: sqlite3.Connection) -> dict[str, list[StreamFacts]]:
-    """Open time-based streams by paying agent: each payee's interval and when it was last paid.
+RELEASE_OPS = (Op.CLASSIC_RELEASE.value, Op.STREAM_RELEASE_PARTIAL.value)
+"""Journal requests that pay a stream's payee: what a stream's spend per hour adds up."""
+
+
+def read_open_streams(conn: sqlite3.Connection, now: float) -> dict[str, list[StreamFacts]]:
+    """Open streams by paying agent: each payee's interval (time-based streams), when it was last
+    paid, and what the stream paid out over the hour before ``now`` (``spend_usd_per_hour``).
 
     A stream never released counts from when it began accruing (or was created).
     """
@@ -163,13 +171,33 @@ def read_open_streams(conn: sqlite3.Connection) -> dict[str, list[StreamFacts]]:
         " FROM streams WHERE state = ?",
         (StreamState.OPEN.value,),
     ).fetchall()
+    if not rows:
+        return {}
+    spent: dict[str, Decimal] = {}
+    paid = conn.execute(
+        f"SELECT stream_id, amount FROM actions WHERE state = ? AND stream_id IS NOT NULL"
+        f" AND amount IS NOT NULL AND kind IN ({','.join('?' * len(RELEASE_OPS))})"
+        " AND updated_at >= ?",
+        (RequestState.DONE.value, *RELEASE_OPS, now - SPEND_WINDOW_S),
+    ).fetchall()
+    for stream_id, amount in paid:
+        try:
+            spent[stream_id] = spent.get(stream_id, Decimal(0)) + Decimal(amount)
+        except ArithmeticError:
+            continue  # a journal row is Decimal text; anything else is not money
     streams: dict[str, list[StreamFacts]] = {}
     for sid, agent, payee, rate, unit, batch, last, since, created in rows:
-        interval = stream_interval(rate, unit, batch)
-        if interval is None:
-            continue
         start = last if last is not None else (since if since is not None else created)
-        streams.setdefault(agent, []).append(StreamFacts(sid, payee, interval, float(start)))
+        streams.setdefault(agent, []).append(
+            StreamFacts(
+                sid,
+                payee,
+                stream_interval(rate, unit, batch),
+                float(start),
+                # The window is one hour: the sum paid in it is the rate per hour.
+                {"spend_usd_per_hour": spent.get(sid, Decimal(0))},
+            )
+        )
     return streams
 
 

@@ -25,6 +25,9 @@ _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
 
 FLEET = "fleet"
 """The scope key of fleet-wide alert instances."""
+STREAM = "stream"
+"""The scope of rules evaluated once per open stream (labels ``stream`` and ``payee``)."""
+SCOPES = ("agent", STREAM, FLEET)
 
 
 class Severity(str, enum.Enum):
@@ -57,7 +60,7 @@ class RuleSpec:
     name: str
     kind: RuleKind
     severity: Severity = Severity.WARNING
-    scope: str = "agent"  # "agent" or "fleet"
+    scope: str = "agent"  # "agent", "stream" (threshold rules only) or "fleet"
     metric: str = ""
     op: str = ">"
     threshold: Decimal = Decimal(0)
@@ -71,8 +74,10 @@ class RuleSpec:
     def __post_init__(self) -> None:
         if self.op not in _OPS:
             raise ValueError(f"rule {self.name}: op must be one of > >= < <=, got {self.op!r}")
-        if self.scope not in ("agent", "fleet"):
-            raise ValueError(f"rule {self.name}: scope must be 'agent' or 'fleet'")
+        if self.scope not in SCOPES:
+            raise ValueError(f"rule {self.name}: scope must be one of {', '.join(SCOPES)}")
+        if self.scope == STREAM and self.kind is not RuleKind.THRESHOLD:
+            raise ValueError(f"rule {self.name}: only a threshold rule can have scope stream")
         if self.kind is RuleKind.THRESHOLD and not self.metric:
             raise ValueError(f"rule {self.name}: a threshold rule needs a metric")
         if self.for_s < 0 or self.repeat_s < 0:
@@ -226,6 +231,7 @@ _SUMMARIES = {
     "error_rate_pct": "API error rate %",
     "stale_s": "seconds since last poll",
     "casino_net_usd": "casino net USD",
+    "spend_usd_per_hour": "spend per hour USD",
 }
 
 
@@ -250,6 +256,7 @@ def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple
             repeat_s=r.repeat_interval_s,
             summary=_SUMMARIES.get(r.metric, r.metric),
             enabled=r.enabled,
+            scope=r.scope,
         )
         for r in alerts.rules
     ]

@@ -102,6 +102,9 @@ class DrawdownFigures:
     max_drawdown_usd: Decimal
     max_drawdown_pct: Decimal | None
     """Largest ``(peak - equity) / peak * 100``; ``None`` when no peak was positive."""
+    drawdown_pct: Decimal | None = None
+    """The fall *now*: ``(peak - last equity) / peak * 100``, 0 once equity is back at its peak;
+    ``None`` when no peak was positive. Unlike the maximum it clears when the agent recovers."""
 
 
 def max_drawdown(cumulative: Iterable[Decimal], initial_balance: Decimal = ZERO) -> DrawdownFigures:
@@ -113,6 +116,7 @@ def max_drawdown(cumulative: Iterable[Decimal], initial_balance: Decimal = ZERO)
     peak = initial_balance
     worst_usd = ZERO
     worst_pct: Decimal | None = None
+    current_pct: Decimal | None = ZERO if peak > 0 else None
     for value in cumulative:
         equity = initial_balance + value
         if equity > peak:
@@ -121,10 +125,10 @@ def max_drawdown(cumulative: Iterable[Decimal], initial_balance: Decimal = ZERO)
         if fall > worst_usd:
             worst_usd = fall
         if peak > 0:
-            pct = fall * HUNDRED / peak
-            if worst_pct is None or pct > worst_pct:
-                worst_pct = pct
-    return DrawdownFigures(worst_usd, worst_pct)
+            current_pct = fall * HUNDRED / peak
+            if worst_pct is None or current_pct > worst_pct:
+                worst_pct = current_pct
+    return DrawdownFigures(worst_usd, worst_pct, current_pct)
 
 
 def dice_win_probability(direction: str, threshold: Decimal) -> Decimal:

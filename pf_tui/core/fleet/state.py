@@ -17,7 +17,7 @@ from decimal import Decimal
 from pf_tui.api.models import CasinoStats, EscrowStatus, PnlHistory, Positions
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.fleet import derived
-from pf_tui.core.polling.callstats import error_rate
+from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.results import (
     ALL_TYPES,
     BalanceSnapshot,
@@ -131,8 +131,11 @@ class FleetState:
         history_len: int = DEFAULT_HISTORY,
         clock: Clock = SYSTEM_CLOCK,
         stale_factor: float = STALE_FACTOR,
+        calls: CallStats | None = None,
     ) -> None:
         self._clock = clock
+        self.calls = calls
+        """The poller's call counters: the one source of every error rate pf-tui shows."""
         self.history_len = history_len
         self.stale_factor = stale_factor
         self.intervals: dict[DataType, float] = dict.fromkeys(ALL_TYPES, 5.0)
@@ -228,6 +231,8 @@ class FleetState:
             d["max_drawdown_pct"] = (
                 value.max_drawdown_pct if not value.chart else dd.max_drawdown_pct
             )
+            # The docs shape reports only the maximum: with no chart, the current fall is unknown.
+            d["drawdown_pct"] = dd.drawdown_pct if value.chart else None
             self._record(state, "trading_pnl", t, value.net_pnl)
         elif kind is DataType.CASINO and isinstance(value, CasinoStats):
             d["casino_net"] = value.net_profit
@@ -305,9 +310,12 @@ class FleetState:
         return self.agents[agent_id].history.get(metric) or deque(maxlen=self.history_len)
 
     def error_rate(self, agent_id: str) -> float | None:
-        """Failed polls over all polls of this agent since start."""
-        state = self.agents[agent_id]
-        return error_rate(state.requests, state.errors)
+        """The agent's error rate as the alert rule sees it: its worst service's failed share of
+        calls over the last five minutes (:meth:`CallStats.error_rate`); ``None`` without the
+        poller's call counters (``calls``) or before any call."""
+        if self.calls is None:
+            return None
+        return self.calls.error_rate(agent_id).rate
 
     def totals(self, now: float | None = None) -> FleetTotals:
         """Fleet sums of balance, P&L, open positions, exposure and escrow exposure."""

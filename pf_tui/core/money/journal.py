@@ -25,6 +25,7 @@ from typing import TypedDict
 from pf_tui import usd
 from pf_tui.core.money.routes import route
 from pf_tui.core.money.types import (
+    ActionError,
     ActionKind,
     ActionPreview,
     EscrowRef,
@@ -111,6 +112,22 @@ def tag_for(intent: str, seq: int, total: int) -> str:
     return short if total == 1 else f"{short}/{seq}"
 
 
+class JournalUnavailableError(ActionError):
+    """The journal could not commit (disk full, read-only, locked by another writer): the action
+    is refused, since nothing is ever sent before its journal row is on disk."""
+
+
+def _journal_problem(exc: sqlite3.Error) -> str:
+    text = str(exc).lower()
+    if "full" in text:
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only"
+    if "locked" in text or "busy" in text:
+        return "the database is locked by another writer"
+    return f"the database failed ({type(exc).__name__})"
+
+
 @dataclass(frozen=True, slots=True)
 class JournalRow:
     """One request as journaled."""
@@ -173,9 +190,19 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One durable transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``)."""
-        with transaction(self.conn) as conn:
-            yield conn
+        """One durable transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``).
+
+        A store that cannot commit raises :class:`JournalUnavailableError`: the caller (the
+        runner, before a request leaves) refuses rather than sends anything unjournaled.
+        """
+        try:
+            with transaction(self.conn) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise JournalUnavailableError(
+                f"money journal not written: {_journal_problem(exc)}. Nothing was sent;"
+                " free the disk or the lock and try again"
+            ) from exc
 
     def begin(
         self,

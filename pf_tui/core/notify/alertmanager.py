@@ -26,7 +26,8 @@ import httpx
 
 from pf_tui.core.alerts.engine import AlertEvent, EventKind
 from pf_tui.core.notify.format import clean_text, rfc3339
-from pf_tui.core.notify.receivers import ACCEPTED, Outcome, retry_after_header
+from pf_tui.core.notify.receivers import ACCEPTED, ERROR_CAP, Outcome, retry_after_header
+from pf_tui.secret import Redactor
 
 __all__ = ["HOLD_INTERVALS", "AlertmanagerReceiver", "FiringAlert", "postable_alert"]
 
@@ -82,8 +83,11 @@ class AlertmanagerReceiver:
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        redactor: Redactor | None = None,
     ) -> None:
         self.name = name
+        self._redactor = redactor if redactor is not None else Redactor([])
+        """Every configured secret: an error body that echoes one is scrubbed before it is kept."""
         self.resend_interval_s = resend_interval_s
         self._endpoint = url.rstrip("/") + PATH
         self._clock = clock
@@ -139,10 +143,11 @@ class AlertmanagerReceiver:
                 self._endpoint, content=body, headers={"content-type": "application/json"}
             )
         except httpx.HTTPError as exc:
-            return Outcome(False, error=clean_text(f"{type(exc).__name__}: {exc}")[:300])
+            text = self._redactor.scrub(f"{type(exc).__name__}: {exc}")
+            return Outcome(False, error=clean_text(text)[:ERROR_CAP])
         if 200 <= resp.status_code < 300:
             return ACCEPTED
-        error = f"{resp.status_code} {clean_text(resp.text[:200])}"
+        error = f"{resp.status_code} {clean_text(self._redactor.scrub(resp.text[:2000]))[:200]}"
         if resp.status_code in (408, 425, 429) or resp.status_code >= 500:
             return Outcome(
                 False, error=error, retry_after=retry_after_header(resp.headers.get("retry-after"))

@@ -5,21 +5,25 @@
   truncating the *text* before escaping, so no tag or entity is ever cut in half.
 - Webhook: Alertmanager's webhook JSON (version 4) plus a stable ``eventId``.
 - JSON log: one flat object per line.
-Untrusted text (labels carry agent labels from config, descriptions carry API error text) loses its
-control, escape and bidi characters here, once, before any receiver sees it.
+Untrusted text (labels carry agent labels from config, descriptions carry API error text) has its
+control, escape, C1 and bidi characters turned into visible escapes (``\\x1b``, ``\\u202e``) here,
+once, before any receiver sees it: the same escapes the console shows, so an operator reading a
+page can tell that a memo or an error body was hostile.
 """
 
 from __future__ import annotations
 
 import html
-import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypedDict
 
 from pf_tui.core.alerts.engine import AlertEvent, EventKind
 from pf_tui.core.alerts.rules import Severity
+from pf_tui.text import escape_text
 
 __all__ = [
+    "DIGEST_LINE_CAP",
     "TELEGRAM_LIMIT",
     "EventRecord",
     "clean_text",
@@ -27,6 +31,7 @@ __all__ = [
     "event_to_dict",
     "log_record",
     "rfc3339",
+    "telegram_digest",
     "telegram_html",
     "utf16_len",
     "webhook_payload",
@@ -39,10 +44,8 @@ FIELD_CAP = 512
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` for an alert that has not ended."""
 
-# C0/C1 controls except \n and \t, DEL, bidi embeddings/overrides/isolates, zero-width marks.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
+CLEAN_LIMIT = 8192
+"""Longest untrusted string :func:`clean_text` keeps (each receiver cuts further)."""
 _ICONS = {
     EventKind.FIRING: "\U0001f525",
     EventKind.REPEAT: "\U0001f501",
@@ -52,8 +55,9 @@ _ICONS = {
 
 
 def clean_text(text: object) -> str:
-    """``text`` as a string with control, escape, bidi and lone-surrogate characters removed."""
-    return _UNSAFE.sub("", str(text))
+    """``text`` as a string with every control, escape, C1, bidi, invisible and lone-surrogate
+    character shown as its visible escape (``\\x1b``, ``\\u202e``), never removed silently."""
+    return escape_text(str(text), limit=CLEAN_LIMIT)
 
 
 def utf16_len(text: str) -> int:
@@ -137,6 +141,62 @@ def _render(segments: list[tuple[str | None, str]], limit: int) -> str:
         if cut:
             break
     return "".join(out)
+
+
+DIGEST_LINE_CAP = 240
+"""Characters of one event's line in a digest (before escaping): one storm line, not a page."""
+
+
+def _digest_line(event: AlertEvent) -> str:
+    """One event as one escaped line of a digest: icon, severity, rule, agent, summary, detail."""
+    labels = event.labels
+    who = labels.get("agent") or labels.get("scope") or ""
+    parts = [
+        _ICONS.get(event.kind, ""),
+        f" [{event.severity.value}] ",
+        "<b>" + html.escape(_cap(clean_text(event.rule), 64), quote=False) + "</b>",
+    ]
+    if who:
+        parts.append(" <code>" + html.escape(_cap(clean_text(who), 64), quote=False) + "</code>")
+    for key in ("stream", "escrow", "action"):
+        if labels.get(key):
+            parts.append(f" {key} " + html.escape(_cap(clean_text(labels[key]), 64), quote=False))
+    detail = clean_text(event.description) or clean_text(event.summary)
+    parts.append(" " + html.escape(_cap(detail, DIGEST_LINE_CAP), quote=False))
+    return "".join(parts) + "\n"
+
+
+def telegram_digest(
+    events: Sequence[AlertEvent], *, limit: int = TELEGRAM_LIMIT
+) -> tuple[str, int]:
+    """Several events as one Telegram HTML message, and how many of them (from the first) it holds.
+
+    Used when notifications come faster than Telegram lets a bot post to one chat (about one a
+    second, 20 a minute to a group): a storm arrives as a few digests, each as full as 4,096
+    UTF-16 units allow, and the events that did not fit go in the next one, never dropped. Each
+    event is one line, every field escaped after it is cut, so the message is always valid HTML.
+    """
+    if not events:
+        raise ValueError("a digest needs at least one event")
+    reserve = 96  # the header and the "more follow" footer
+    lines: list[str] = []
+    used = 0
+    for event in events:
+        line = _digest_line(event)
+        size = utf16_len(line)
+        if lines and used + size > limit - reserve:
+            break
+        lines.append(line)
+        used += size
+    taken = len(lines)
+    kinds: dict[str, int] = {}
+    for event in events[:taken]:
+        kinds[event.kind.value] = kinds.get(event.kind.value, 0) + 1
+    summary = ", ".join(f"{kind} {count}" for kind, count in kinds.items())
+    head = f"\U0001f4e8 <b>{taken} alerts</b> ({summary})\n"
+    more = len(events) - taken
+    tail = f"\u2026 {more} more in the next message" if more else ""
+    return head + "".join(lines) + tail, taken
 
 
 def _annotations(event: AlertEvent) -> dict[str, str]:

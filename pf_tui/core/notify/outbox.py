@@ -9,8 +9,8 @@ on restart (receivers dedup on the event id); nothing else is lost or doubled.
 
 Outbox rows (schema: :mod:`pf_tui.core.store.schema`): ``event_id`` holds ``<receiver>:<event id>``
 (the column is unique across receivers), ``payload`` the event as JSON; a delivered row keeps its
-``delivered_at``; a dead-lettered row has ``next_attempt_at = DEAD_AT`` and ``last_error`` starting
-with ``dead:``.
+``delivered_at``; a dead-lettered row has ``next_attempt_at = DEAD_AT`` and ``last_error`` reading
+``dead: <reason code>: <detail>`` (:func:`dead_reason` reads the code back: ``http_400``...).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pf_tui.core.alerts.engine import AlertEvent
 from pf_tui.core.notify.format import event_from_dict, event_to_dict
 from pf_tui.core.notify.receivers import Outcome, Receiver
 
-__all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s"]
+__all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s", "dead_reason"]
 
 DEAD_AT = 9.0e18
 """``next_attempt_at`` of a dead-lettered row: never due again."""
@@ -39,6 +39,17 @@ def backoff_s(attempts: int, *, base: float = BASE_BACKOFF_S, cap: float = MAX_B
     # A receiver that stays down keeps counting attempts (one every `cap` seconds); an exponent
     # left to grow would overflow a float after ~1,000 of them and break delivery for good.
     return min(cap, base * 2.0 ** min(max(0, attempts - 1), _MAX_DOUBLINGS))
+
+
+def dead_reason(last_error: str) -> str:
+    """The reason code of a dead-lettered row's ``last_error`` (``dead: http_400: ...``).
+
+    Rows dead-lettered before reason codes were kept read as ``refused``.
+    """
+    head, _, rest = last_error.removeprefix("dead: ").partition(": ")
+    if rest and head and head.replace("_", "").isalnum() and len(head) <= 32:
+        return head
+    return "refused"
 
 
 @dataclass(frozen=True)
@@ -137,12 +148,24 @@ class Outbox:
             raise
         self.conn.execute("COMMIT")
 
-    def dead(self, row_id: int, reason: str) -> None:
-        """The receiver refused the row for good: keep it, with the reason, and stop trying."""
+    def hold(self, receiver: str, at: float) -> None:
+        """Hold the receiver's pending rows until ``at`` (pacing: nothing failed, no attempt is
+        counted). New rows queue behind held ones (:meth:`enqueue`)."""
+        self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE receiver = ? AND delivered_at IS NULL"
+            " AND next_attempt_at < ?",
+            (at, receiver, at),
+        )
+
+    def dead(self, row_id: int, reason: str, code: str = "refused") -> None:
+        """The receiver refused the row for good: keep it, with the reason, and stop trying.
+
+        ``code`` is the short reason (``http_400``) the metrics and the Alerts tab count by.
+        """
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
             " WHERE id = ?",
-            (DEAD_AT, ("dead: " + reason)[:500], row_id),
+            (DEAD_AT, f"dead: {code}: {reason}"[:500], row_id),
         )
 
     def depth(self) -> dict[str, int]:
@@ -163,6 +186,14 @@ class Outbox:
         ).fetchall()
         return [(r, e.split(":", 1)[1], err or "") for r, e, err in rows]
 
+    def dead_by_reason(self) -> dict[tuple[str, str], int]:
+        """How many rows are dead-lettered, by ``(receiver, reason code)``."""
+        counts: dict[tuple[str, str], int] = {}
+        for receiver, _, error in self.dead_letters():
+            key = (receiver, dead_reason(error))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def prune_delivered(self, before: float) -> int:
         """Forget delivered rows older than ``before`` (kept until then so replays dedup)."""
         return self.conn.execute(
@@ -171,14 +202,35 @@ class Outbox:
 
 
 class Dispatcher:
-    """Sends what the outbox holds, one independent queue per receiver."""
+    """Sends what the outbox holds, one independent queue per receiver.
 
-    def __init__(self, outbox: Outbox, receivers: Sequence[Receiver], *, batch: int = 50) -> None:
+    A receiver with a ``min_interval_s`` (Telegram: one chat's rate limit) is *paced*: at most
+    one message per interval, and when several rows are due its ``send_many`` packs as many as
+    fit into that one message. Pacing holds the receiver's rows in the outbox until the next
+    slot, so the hold survives a restart and new rows queue behind it.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        receivers: Sequence[Receiver],
+        *,
+        batch: int = 50,
+        group_max: int = 200,
+    ) -> None:
         self.outbox = outbox
         self.receivers = {r.name: r for r in receivers}
         self.batch = batch
+        self.group_max = group_max
+        """Rows offered to one digest (it takes what fits in one message)."""
         self.sent = dict.fromkeys(self.receivers, 0)
         self.failed = dict.fromkeys(self.receivers, 0)
+        self.messages = dict.fromkeys(self.receivers, 0)
+        """Messages a paced receiver was sent (a digest is one message, many rows)."""
+        self._next_send: dict[str, float] = {}
+        self._solo: dict[str, int] = {}
+        """Rows of a refused digest still to be sent one by one, so that one row the receiver
+        refuses for good does not take the others with it."""
 
     async def deliver(self, name: str, now: float) -> int:
         """One pass for receiver ``name`` at ``now``: send due rows in order until one fails.
@@ -187,6 +239,9 @@ class Dispatcher:
         backing off, and order is kept); a dead-letter moves on to the next row.
         """
         receiver = self.receivers[name]
+        pace = float(getattr(receiver, "min_interval_s", 0.0) or 0.0)
+        if pace > 0:
+            return await self._deliver_paced(name, receiver, now, pace)
         accepted = 0
         for row in self.outbox.due(name, now, self.batch):
             outcome: Outcome = await receiver.send(row.event)
@@ -197,13 +252,55 @@ class Dispatcher:
                 continue
             self.failed[name] += 1
             if outcome.dead is not None:
-                self.outbox.dead(row.id, outcome.dead)
+                self.outbox.dead(row.id, outcome.dead, outcome.reason)
                 continue
             wait = outcome.retry_after
             if wait is None:
                 wait = backoff_s(row.attempts + 1)
             self.outbox.retry(row.id, name, now + wait, outcome.error)
             break
+        return accepted
+
+    async def _deliver_paced(self, name: str, receiver: Receiver, now: float, pace: float) -> int:
+        """At most one message now: a digest of every row due (as many as fit), or one row."""
+        slot = self._next_send.get(name, 0.0)
+        if now < slot:
+            self.outbox.hold(name, slot)
+            return 0
+        rows = self.outbox.due(name, now, self.group_max)
+        if not rows:
+            return 0
+        send_many = getattr(receiver, "send_many", None)
+        solo = self._solo.get(name, 0)
+        if solo or send_many is None or len(rows) == 1:
+            outcome, taken = await receiver.send(rows[0].event), 1
+            if solo:
+                self._solo[name] = solo - 1
+        else:
+            outcome, taken = await send_many([r.event for r in rows])
+        self._next_send[name] = now + pace
+        self.messages[name] = self.messages.get(name, 0) + 1
+        group = rows[:taken]
+        accepted = 0
+        if outcome.ok:
+            for row in group:
+                self.outbox.delivered(row.id, now)
+            self.sent[name] += taken
+            accepted = taken
+        else:
+            self.failed[name] += 1
+            if outcome.dead is not None and taken == 1:
+                self.outbox.dead(rows[0].id, outcome.dead, outcome.reason)
+            elif outcome.dead is not None:
+                self._solo[name] = taken  # find the row it refuses: one by one, still paced
+            else:
+                wait = outcome.retry_after
+                if wait is None:
+                    wait = backoff_s(rows[0].attempts + 1)
+                self.outbox.retry(rows[0].id, name, now + max(wait, pace), outcome.error)
+                return 0
+        if self.outbox.next_due_at(name) is not None:
+            self.outbox.hold(name, now + pace)
         return accepted
 
     async def close(self) -> None:

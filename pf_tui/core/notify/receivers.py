@@ -1,16 +1,20 @@
 """The receivers: Telegram Bot API, a generic webhook, a JSON-lines log file.
 
 Each owns one ``httpx.AsyncClient`` and turns whatever happens (2xx, 429, 4xx, 5xx, a dead
-network) into an :class:`Outcome`, never an exception. Error text is scrubbed of the receiver's
-secret (bot token, webhook URL) before it goes anywhere, since httpx puts URLs in messages.
+network) into an :class:`Outcome`, never an exception. Error text is scrubbed of every secret
+(the receiver's own bot token or webhook URL, in all its forms and parts, and every other secret
+of the config through ``redactor``) before it goes anywhere: httpx puts URLs in messages, and
+many frameworks echo the request path, which holds a webhook's token, on a 404 or a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -20,8 +24,14 @@ import httpx
 
 from pf_tui.config.paths import make_private_dir
 from pf_tui.core.alerts.engine import AlertEvent
-from pf_tui.core.notify.format import clean_text, log_record, telegram_html, webhook_payload
-from pf_tui.secret import Secret
+from pf_tui.core.notify.format import (
+    clean_text,
+    log_record,
+    telegram_digest,
+    telegram_html,
+    webhook_payload,
+)
+from pf_tui.secret import Redactor, Secret
 
 __all__ = [
     "LogReceiver",
@@ -45,6 +55,10 @@ class Outcome:
     error: str = ""
     retry_after: float | None = None
     dead: str | None = None
+    """Why the receiver refused the row for good (text for the operator), or ``None``."""
+    reason: str = "refused"
+    """A dead letter's reason as a short code (``http_400``, ``http_403``), the label of the
+    ``pf_notify_dead_letters`` metric and the Alerts tab's count: a bounded set of values."""
 
 
 ACCEPTED = Outcome(True)
@@ -85,24 +99,41 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=TIMEOUT_S, transport=transport, verify=_tls())
+def _client(
+    transport: httpx.AsyncBaseTransport | None, timeout: float = TIMEOUT_S
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=timeout, transport=transport, verify=_tls())
 
 
-def _scrub(text: str, *secrets: Secret) -> str:
-    for secret in secrets:
-        value = secret.reveal()
-        if value:
-            text = text.replace(value, "<secret>")
-    return clean_text(text)[:300]
+def _redactor(own: Secret, redactor: Redactor | None) -> Redactor:
+    """The receiver's own secret plus every other one the caller knows."""
+    combined = Redactor([own])
+    if redactor is not None:
+        combined.extend(redactor)
+    return combined
 
 
-def _network_error(exc: Exception, *secrets: Secret) -> Outcome:
-    return Outcome(False, error=_scrub(f"{type(exc).__name__}: {exc}", *secrets))
+ERROR_CAP = 300
+"""Characters of error text kept on an outcome (and so in the outbox's ``last_error``)."""
+
+
+def _scrub(text: str, redactor: Redactor) -> str:
+    # Secrets first, on the raw text (an escape must not split one), then visible escapes.
+    return clean_text(redactor.scrub(text))[:ERROR_CAP]
+
+
+def _network_error(exc: Exception, redactor: Redactor) -> Outcome:
+    return Outcome(False, error=_scrub(f"{type(exc).__name__}: {exc}", redactor))
 
 
 class TelegramReceiver:
-    """Telegram Bot API ``sendMessage`` in HTML parse mode."""
+    """Telegram Bot API ``sendMessage`` in HTML parse mode, paced for one chat.
+
+    Telegram lets a bot post about one message a second to a chat and 20 a minute to a group;
+    beyond that it answers 429 and may block the bot. :attr:`min_interval_s` (60 / ``per_minute``)
+    is the pace the dispatcher keeps, and :meth:`send_many` packs every event waiting into one
+    digest (:func:`telegram_digest`), so a storm arrives grouped and paced, never dropped.
+    """
 
     def __init__(
         self,
@@ -112,18 +143,37 @@ class TelegramReceiver:
         api_base: str = "https://api.telegram.org",
         name: str = "telegram",
         transport: httpx.AsyncBaseTransport | None = None,
+        redactor: Redactor | None = None,
+        per_minute: int | None = None,
     ) -> None:
         self.name = name
         self._token = token
         self._chat_id = chat_id
         self._base = api_base.rstrip("/")
         self._client = _client(transport)
+        self._redactor = _redactor(token, redactor)
+        if per_minute is None:
+            per_minute = 20 if chat_id.startswith(("-", "@")) else 60
+        if not 1 <= per_minute <= 60:
+            raise ValueError("per_minute must be 1 to 60")
+        self.min_interval_s = 60.0 / per_minute
+        """Fewest seconds between two messages to this chat (the dispatcher keeps it)."""
 
     async def send(self, event: AlertEvent) -> Outcome:
         """Send the event: 429 waits ``parameters.retry_after``, 400/401/403/404 are dead."""
+        return await self._post(telegram_html(event))
+
+    async def send_many(self, events: Sequence[AlertEvent]) -> tuple[Outcome, int]:
+        """Send as many of ``events`` (from the first) as fit in one message; how many did."""
+        if len(events) == 1:
+            return await self.send(events[0]), 1
+        text, taken = telegram_digest(events)
+        return await self._post(text), taken
+
+    async def _post(self, text: str) -> Outcome:
         body = {
             "chat_id": self._chat_id,
-            "text": telegram_html(event),
+            "text": text,
             "parse_mode": "HTML",
             "disable_web_page_preview": True,
         }
@@ -131,14 +181,14 @@ class TelegramReceiver:
         try:
             resp = await self._client.post(url, json=body)
         except httpx.HTTPError as exc:
-            return _network_error(exc, self._token)
+            return _network_error(exc, self._redactor)
         try:
             data = resp.json()
         except ValueError:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        description = _scrub(str(data.get("description", resp.reason_phrase)), self._token)
+        description = _scrub(str(data.get("description", resp.reason_phrase)), self._redactor)
         if resp.status_code == 200 and data.get("ok") is True:
             return ACCEPTED
         if resp.status_code == 429:
@@ -155,6 +205,7 @@ class TelegramReceiver:
                 False,
                 error=f"{resp.status_code} {description}",
                 dead=f"telegram {resp.status_code}: {description}",
+                reason=f"http_{resp.status_code}",
             )
         return Outcome(False, error=f"{resp.status_code} {description}")
 
@@ -171,11 +222,16 @@ class WebhookReceiver:
         url: Secret,
         *,
         name: str = "webhook",
+        timeout: float = TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.name = name
         self._url = url
-        self._client = _client(transport)
+        self.timeout = timeout
+        """``[notify.webhook] timeout``: seconds for the whole exchange (connect, send, reply)."""
+        self._client = _client(transport, timeout)
+        self._redactor = _redactor(url, redactor)
 
     async def send(self, event: AlertEvent) -> Outcome:
         """2xx accepted; 408/425/429/5xx retried (Retry-After honoured); other 4xx dead."""
@@ -186,19 +242,26 @@ class WebhookReceiver:
             "idempotency-key": event.event_id,
         }
         try:
-            resp = await self._client.post(
-                self._url.reveal(), content=body.encode(), headers=headers
-            )
+            # httpx's timeout bounds each phase; a server that trickles its reply byte by byte
+            # would pass every one of them, so the whole exchange is bounded too.
+            async with asyncio.timeout(self.timeout):
+                resp = await self._client.post(
+                    self._url.reveal(), content=body.encode(), headers=headers
+                )
+        except TimeoutError:
+            return Outcome(False, error=f"no reply within {self.timeout:g} s ([notify.webhook])")
         except httpx.HTTPError as exc:
-            return _network_error(exc, self._url)
+            return _network_error(exc, self._redactor)
         if 200 <= resp.status_code < 300:
             return ACCEPTED
-        error = f"{resp.status_code} {_scrub(resp.text[:200], self._url)}"
+        error = f"{resp.status_code} {_scrub(resp.text[:2000], self._redactor)[:200]}"
         if resp.status_code in (408, 425, 429) or resp.status_code >= 500:
             return Outcome(
                 False, error=error, retry_after=retry_after_header(resp.headers.get("retry-after"))
             )
-        return Outcome(False, error=error, dead=f"webhook {error}")
+        return Outcome(
+            False, error=error, dead=f"webhook {error}", reason=f"http_{resp.status_code}"
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

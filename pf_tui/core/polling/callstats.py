@@ -2,9 +2,15 @@
 
 Production has no error-stats route (docs/api.md §7): pf-tui derives error rates from its own calls.
 Latencies are kept in bounded rings (recent behaviour is what an operator needs); counts are
-totals since start plus the outcome of the last ``window`` calls for a current error rate.
-Percentiles are the client's nearest-rank :func:`~pf_tui.api.latency.percentile`, so every
-latency pf-tui shows is one it measured.
+totals since start plus the outcome of the last :data:`RING` calls.
+
+**The error rate** (:meth:`CallStats.error_rate`, the one figure the Fleet tab, the daemon's
+``/metrics`` and the ``error_rate_pct`` rule all show) is what an operator would call failing:
+per service, the failed share of the agent's calls over the last :data:`WINDOW_S` seconds, and
+the agent's figure is its *worst* service. A service whose calls all failed is 100% however
+healthy the others are (a share of all calls hid a dead casino behind busy trading reads: 0.5%
+during a 100% outage), and a service the poller has backed off after a failure, so that no call
+fell in the window, counts as 100% too: its last word was a failure.
 """
 
 from __future__ import annotations
@@ -14,9 +20,59 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pf_tui.api.latency import percentile
+from pf_tui.clock import SYSTEM_CLOCK, Clock
 
 RING = 512
 """Latency samples and outcomes kept per key."""
+WINDOW_S = 300.0
+"""The error rate looks at the last five minutes of calls."""
+BUCKET_S = 10.0
+"""Calls are counted in buckets of this many seconds (30 make the window): constant memory per
+(agent, service) however fast it is polled."""
+_BUCKETS = int(WINDOW_S // BUCKET_S)
+
+
+class _Window:
+    """Calls and failures of one (agent, service) over the last :data:`WINDOW_S`, in buckets."""
+
+    __slots__ = ("calls", "fails", "head", "last_ok")
+
+    def __init__(self) -> None:
+        self.calls = [0] * _BUCKETS
+        self.fails = [0] * _BUCKETS
+        self.head = -1
+        """The newest bucket number counted (monotonic seconds // BUCKET_S)."""
+        self.last_ok = True
+
+    def _roll(self, bucket: int) -> None:
+        if bucket <= self.head:
+            return
+        if self.head < 0 or bucket - self.head >= _BUCKETS:
+            self.calls = [0] * _BUCKETS
+            self.fails = [0] * _BUCKETS
+        else:
+            for b in range(self.head + 1, bucket + 1):
+                self.calls[b % _BUCKETS] = self.fails[b % _BUCKETS] = 0
+        self.head = bucket
+
+    def add(self, t: float, ok: bool) -> None:
+        bucket = int(t // BUCKET_S)
+        self._roll(bucket)
+        if bucket <= self.head - _BUCKETS:
+            return  # older than the window (a clock that went back): not recent
+        self.calls[bucket % _BUCKETS] += 1
+        if not ok:
+            self.fails[bucket % _BUCKETS] += 1
+        self.last_ok = ok
+
+    def counts(self, t: float) -> tuple[int, int]:
+        """``(calls, failures)`` in the window ending at ``t``; a service with no call in it but
+        whose last call failed is ``(1, 1)``: backed off after failing is failing."""
+        self._roll(int(t // BUCKET_S))
+        calls = sum(self.calls)
+        if calls == 0:
+            return (1, 0) if self.last_ok else (1, 1)
+        return calls, sum(self.fails)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +125,47 @@ class _Counter:
         return latency_summary(list(self.latencies), window, failed)
 
 
-class CallStats:
-    """Per-endpoint and per-agent latency (successful calls) and error counts (recent window)."""
+@dataclass(frozen=True, slots=True)
+class ErrorRate:
+    """An error rate and the service it comes from (the worst one)."""
 
-    def __init__(self) -> None:
+    rate: float | None
+    """Failed share 0..1 over the window; ``None`` when nothing was called yet."""
+    service: str | None = None
+    """The service the rate is of (``casino``), ``None`` with no calls."""
+
+    @property
+    def pct(self) -> float | None:
+        """:attr:`rate` in percent."""
+        return None if self.rate is None else self.rate * 100
+
+
+NO_CALLS = ErrorRate(None)
+
+
+def _worst(by_service: dict[str, tuple[int, int]]) -> ErrorRate:
+    worst = NO_CALLS
+    for service in sorted(by_service):
+        calls, fails = by_service[service]
+        rate = fails / calls
+        if worst.rate is None or rate > worst.rate:
+            worst = ErrorRate(rate, service)
+    return worst
+
+
+class CallStats:
+    """Per-endpoint and per-agent latency (successful calls) and error counts (recent window),
+    and the windowed per-service error rate (see the module docstring)."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._by_endpoint: dict[str, _Counter] = {}
         self._by_agent: dict[str, _Counter] = {}
+        self._windows: dict[str, dict[str, _Window]] = {}
+        """agent -> service -> its recent calls."""
 
     def record(self, agent_id: str, endpoint: str, latency_s: float, ok: bool) -> None:
-        """Count one call (``endpoint`` like ``casino GET /auth/balance``)."""
+        """Count one call (``endpoint`` like ``casino GET /auth/balance``: service first)."""
         ep = self._by_endpoint.get(endpoint)
         if ep is None:
             ep = self._by_endpoint[endpoint] = _Counter()
@@ -86,6 +174,33 @@ class CallStats:
         if ag is None:
             ag = self._by_agent[agent_id] = _Counter()
         ag.add(latency_s, ok)
+        service = endpoint.split(" ", 1)[0]
+        windows = self._windows.get(agent_id)
+        if windows is None:
+            windows = self._windows[agent_id] = {}
+        window = windows.get(service)
+        if window is None:
+            window = windows[service] = _Window()
+        window.add(self._clock.monotonic(), ok)
+
+    def service_counts(self, agent_id: str) -> dict[str, tuple[int, int]]:
+        """``service -> (calls, failures)`` of one agent over the window (see :class:`_Window`)."""
+        now = self._clock.monotonic()
+        return {s: w.counts(now) for s, w in self._windows.get(agent_id, {}).items()}
+
+    def error_rate(self, agent_id: str) -> ErrorRate:
+        """The agent's error rate: its worst service's failed share over the window."""
+        return _worst(self.service_counts(agent_id))
+
+    def fleet_error_rate(self, agents: Sequence[str] | None = None) -> ErrorRate:
+        """Per service, the failed share of the whole fleet's calls over the window; the worst
+        service's (a casino outage is a fleet problem however many other calls succeed)."""
+        totals: dict[str, tuple[int, int]] = {}
+        for agent_id in self._windows if agents is None else agents:
+            for service, (calls, fails) in self.service_counts(agent_id).items():
+                c, f = totals.get(service, (0, 0))
+                totals[service] = (c + calls, f + fails)
+        return _worst(totals)
 
     def endpoints(self) -> list[str]:
         """Endpoints called so far."""
@@ -109,3 +224,4 @@ class CallStats:
     def forget_agent(self, agent_id: str) -> None:
         """Drop an agent's counters (it was removed from the fleet)."""
         self._by_agent.pop(agent_id, None)
+        self._windows.pop(agent_id, None)

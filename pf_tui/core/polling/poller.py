@@ -7,7 +7,9 @@ job. First polls are spread over the interval (jitter) so 1,000 agents never fir
 
 Backoff per (agent, data type): after ``n`` consecutive failures the next try waits
 ``min(interval * 2**n * (1 + 0..20% jitter), max_backoff)``, or the server's
-``Retry-After`` when that is longer; one success returns the job to its interval. Every failure
+``Retry-After`` when that is longer, up to :data:`RETRY_AFTER_CAP_S` (a server that asks for a
+day, or for infinity, must not park a figure for that long); one success returns the job to its
+interval. Every failure
 backs off, not only 429/5xx/timeouts: a 401 or a broken body will not mend by asking faster.
 
 Casino figures come from ``/stats/me`` only: ``/bets/*`` is limited to 60 a minute per client IP
@@ -43,6 +45,8 @@ TICK = 0.005
 START_SPREAD_CAP = 1.0
 """Agents added while running are first polled within this many seconds."""
 BACKOFF_JITTER = 0.2
+RETRY_AFTER_CAP_S = 600.0
+"""The longest ``Retry-After`` the poller honours (or ``max_backoff``, if that is longer)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -84,7 +88,7 @@ class Poller:
         for name, seconds in (intervals or {}).items():
             self._set_interval_value(name, seconds)
         self.max_backoff = max_backoff
-        self.stats = CallStats()
+        self.stats = CallStats(clock)
         self._fetcher = Fetcher(clock, self.stats, max_concurrency=max_concurrency, hosts=hosts)
         self._jobs: dict[str, dict[DataType, _Job]] = {}
         self._heap: list[tuple[float, int, int, _Job]] = []
@@ -364,7 +368,8 @@ class Poller:
         delay = min(jittered, self.max_backoff)
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, (int, float)) and retry_after > delay:
-            delay = float(retry_after)
+            # NaN fails the comparison above; infinity and days are capped here.
+            delay = min(float(retry_after), max(RETRY_AFTER_CAP_S, self.max_backoff))
         return delay
 
     def _push(self, result: PollResult) -> None:

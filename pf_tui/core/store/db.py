@@ -20,21 +20,19 @@ from decimal import Decimal
 from pathlib import Path
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.config.paths import make_private_dir
+from pf_tui.config.paths import default_store_path, make_private_dir
 from pf_tui.core.store.schema import migrate
 
-DEFAULT_RETENTION_S = 7 * 86_400.0
-"""Samples older than this are pruned (a week of history for charts)."""
-STORE_FILENAME = "pf-tui.sqlite3"
+DEFAULT_RETENTION_S = 30 * 86_400.0
+"""Samples older than this are pruned: ``[store] retention_days``' default, 30 days."""
 _FLUSH = object()
 _STOP = object()
 
 
 def default_path() -> Path:
-    """``<user data dir>/pf-tui/pf-tui.sqlite3`` (platformdirs)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("pf-tui")) / STORE_FILENAME
+    """The store ``[store] path`` defaults to (:func:`pf_tui.config.default_store_path`: one
+    name, ``pf-tui.db`` in the user data folder, whoever opens it)."""
+    return default_store_path()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +64,24 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
-def _open(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+BUSY_TIMEOUT_S = 5.0
+"""How long a write waits for another writer's lock (history writer, the console's thread)."""
+EVAL_BUSY_TIMEOUT_S = 0.5
+"""The daemon's evaluation connection waits less: it runs on the event loop every second, and a
+store locked for good must cost a failed evaluation, not a frozen daemon."""
+JOURNAL_BUSY_TIMEOUT_S = 2.0
+"""The money journal runs on the console's event loop too: a locked store refuses the action
+after this long rather than freezing the screen."""
+
+
+def _open(
+    path: str, *, synchronous: str = "NORMAL", busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> sqlite3.Connection:
     # Autocommit mode (isolation_level=None): transactions are explicit, so nothing is left open.
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 30000")
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     if path != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -109,13 +121,13 @@ class Store:
 
     # ---- connections for the other engines (alerts, notify, actions) ----------------------
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
         """A new WAL connection in autocommit mode (``synchronous=NORMAL``), schema up to date."""
-        return _open(str(self.path))
+        return _open(str(self.path), busy_timeout_s=busy_timeout_s)
 
     def journal_connection(self) -> sqlite3.Connection:
         """A new connection whose commits are durable before they return (``synchronous=FULL``)."""
-        return _open(str(self.path), synchronous="FULL")
+        return _open(str(self.path), synchronous="FULL", busy_timeout_s=JOURNAL_BUSY_TIMEOUT_S)
 
     # ---- sample writes (never block the caller) -------------------------------------------
 

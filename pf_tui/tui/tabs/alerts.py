@@ -100,10 +100,15 @@ class AlertsTab(TableTab):
         return Row(cells, sort, search)
 
     def title_text(self, frame: Frame) -> Text:
-        """``3 alerts (filter: x)  agent: X  |  daemon: alive (pid 12, 3s ago)``."""
+        """``3 alerts (filter: x)  agent: X  |  daemon: alive (pid 12, 3s ago)``, then the dead
+        letters by receiver and reason when there are any."""
         text = super().title_text(frame)
         text.append("  |  ")
         text.append_text(daemon_text(frame.alerts, frame.now, frame.tones))
+        dead = dead_letter_text(frame.alerts, frame.tones)
+        if dead.plain:
+            text.append("  |  ")
+            text.append_text(dead)
         return text
 
     async def action_acknowledge(self) -> None:
@@ -113,6 +118,18 @@ class AlertsTab(TableTab):
     async def action_silence(self) -> None:
         """Silence the (agent, rule) of the alert under the cursor."""
         await self.app.run_action("silence_alert")
+
+
+def dead_letter_text(alerts: AlertLog, tones: Tones) -> Text:
+    """``dead letters: telegram http_400 x3, webhook http_404 x1`` in the bad tone; empty when none.
+
+    A dead letter is an alert a receiver refused for good: the operator was *not* paged for it,
+    which is worth a line on the tab that lists the alerts.
+    """
+    if not alerts.dead_letters:
+        return Text("", end="")
+    parts = [f"{receiver} {reason} x{count}" for receiver, reason, count in alerts.dead_letters]
+    return Text("dead letters: " + ", ".join(parts), style=tones.bad, end="")
 
 
 def daemon_text(alerts: AlertLog, now: float, tones: Tones) -> Text:

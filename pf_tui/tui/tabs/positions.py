@@ -13,9 +13,11 @@ from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import Column, Row
 from pf_tui.views.model import PositionView
 
+# Agent labels and pair names are untrusted text of any length: fixed widths keep one long
+# name (or a hostile one, escapes and all) from pushing every figure off the screen.
 COLUMNS = (
-    Column("agent", "Agent"),
-    Column("pair", "Pair"),
+    Column("agent", "Agent", width=25),
+    Column("pair", "Pair", width=12),
     Column("side", "Side"),
     Column("size", "Size $", numeric=True),
     Column("entry", "Entry", numeric=True),

@@ -16,8 +16,10 @@ _MARK = {"up": "ok", "degraded": "some failing", "down": "DOWN", "idle": "..."}
 class StatusBar(Static):
     """One line at the bottom; the only place (with toasts) where errors are shown."""
 
+    # One line, never wrapped: a long token (an error body, a key-sized id) must not push what
+    # follows onto a second line that height 1 hides; it ends in an ellipsis instead.
     DEFAULT_CSS = """
-    StatusBar { height: 1; padding: 0 1; }
+    StatusBar { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
