@@ -38,7 +38,7 @@ async def test_agents_keys_and_addresses(sim_client: httpx.AsyncClient) -> None:
         "newcomer",
     }
     assert agents[-1]["strategy"] == "newcomer"  # the last one: the faucet works for it
-    assert set(agents[-1]["keys"]) == {"casino"}
+    assert agents[-1]["initial_balance"] == 0
     a = agents[0]
     assert a["keys"]["casino"].startswith("sk_live_") and len(a["keys"]["casino"]) == 56
     assert a["keys"]["trading"].startswith("sk_trade_") and len(a["keys"]["trading"]) == 57

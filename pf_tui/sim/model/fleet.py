@@ -3,8 +3,8 @@
 At set-up every agent gets a history, so the console has figures from its first poll: 30 days of
 closed trades, casino grinders' bets of the past hour (a win rate next to the expected one), and
 the data buyers' streams already running (escrow exposure, a dispute rate). With two agents or
-more, the last one is a *newcomer*: registered a few minutes ago with a casino key only, no
-deposit and no faucet claim, so the faucet key has an agent it works for.
+more, the last one is a *newcomer*: registered a few minutes ago, with keys but no deposit and
+no faucet claim, so the faucet key has an agent it works for.
 
 One :meth:`Fleet.step` per simulated second: prices move, a few agents act by strategy (trade and
 sweep realised P&L between the trading and casino accounts, bet, open/release/close/dispute
@@ -134,7 +134,7 @@ class Fleet:
                 self._first_stream(agent)
 
     def _newcomer(self, i: int, now: float) -> None:
-        """An agent registered minutes ago (referred by a member): a casino key, nothing else."""
+        """An agent registered minutes ago (referred by a member): keys, and not a cent yet."""
         rng, acc, ids = self.rng, self.sim.accounts, self.sim.ids
         referrer = rng.choice(self.members) if self.members else None
         created = now - rng.randint(60, 600)
@@ -144,8 +144,15 @@ class Fleet:
             label=f"{_NAMES[i % len(_NAMES)]}-{NEWCOMER}-{i + 1:03d}",
             strategy=NEWCOMER,
         )
-        agent.keys = {"casino": ids.casino_key()}
-        acc.add_key(agent, "casino", agent.keys["casino"])
+        # Keys for every service (a figure with no key is never fetched, and the console shows
+        # such an agent stale for good), but no money anywhere yet.
+        agent.keys = {
+            "casino": ids.casino_key(),
+            "trading": ids.trading_key(),
+            "wallet": ids.wallet_key(),
+        }
+        for kind, key in agent.keys.items():
+            acc.add_key(agent, kind, key)
         agent.addresses = {"base": ids.base_address(), "solana": ids.solana_address()}
         self.members.append(agent)
 
