@@ -11,6 +11,8 @@ step by collaborators of their own. Every collaborator is built here, before the
 from __future__ import annotations
 
 import asyncio
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -383,6 +385,17 @@ def run_app(
 ) -> int:
     """Run the console until the operator quits (or a signal asks it to); the exit code."""
     app = PfApp(config, demo=demo, read_only=read_only, clock=clock)
-    with quit_on_signals(app):
+    with quit_on_signals(app, last_resort=_demo_store_remover(config) if demo else None):
         result = app.run()
     return int(result or 0)
+
+
+def _demo_store_remover(config: Config) -> Callable[[], None]:
+    """Removes the demo's private store folder (``pf-tui-demo-*``) if a hang-up's quit stalls."""
+    folder = config.store.path.parent
+
+    def remove() -> None:
+        if folder.name.startswith("pf-tui-demo-"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return remove
