@@ -178,15 +178,19 @@ class Fleet:
             pass  # a demo agent that cannot afford a stream starts without one
 
     def _seed_history(self, agent: Agent, trading: Decimal, now: float) -> None:
-        """30 days of closed trades (before the simulation starts) so P&L charts have points."""
+        """30 days of closed trades, and some of today's (all before the simulation starts), so
+        P&L charts have points and "P&L today" a figure from the first poll."""
         if trading <= 0:
             return
         rng = self.rng
         today = day_start(now)
         coins = list(self.sim.market.prices)
-        for day in range(_HISTORY_DAYS, 0, -1):
-            for _ in range(rng.randint(0, 3)):
-                at = today - day * 86400 + rng.randint(0, 86399)
+        so_far = int(now - today) - 1  # seconds of today before the start
+        for day in range(_HISTORY_DAYS, -1, -1):
+            if day == 0 and so_far < 1:
+                break
+            for _ in range(rng.randint(0, 3) if day else rng.randint(1, 2)):
+                at = today - day * 86400 + rng.randint(0, 86399 if day else so_far)
                 pnl = q2(trading * rng.randint(-250, 300) / 10000)
                 fee = q2(trading * Decimal("0.0002"))
                 agent.trades.append(
@@ -306,7 +310,7 @@ class Fleet:
         rng, sim = self.rng, self.sim
         mine = self._open_of(agent)
         if not mine:
-            if opening or rng.random() < 0.3:
+            if opening or rng.random() < 0.5:
                 payees = [s for s in (self.sellers or self.members) if s is not agent]
                 if not payees:
                     return
@@ -330,17 +334,17 @@ class Fleet:
             return
         esc = sim.escrows.escrows[mine[0]]
         roll = rng.random()
-        if roll < 0.01:
+        if roll < 0.004:
             sim.escrows.dispute(esc, agent, "demo: deliverable not received", esc.dialect, at)
         elif esc.dialect == DOCS:
             if esc.held <= esc.amount / 5 and roll < 0.3:
                 sim.escrows.close(esc, agent, at)
-            else:
+            elif roll < 0.25:  # a release every few acts: a stream lasts a minute or two
                 part = min(
                     esc.held, max(Decimal("0.01"), q2(esc.amount * rng.randint(5, 20) / 100))
                 )
                 sim.escrows.release_partial(esc, agent, part, at)
-        elif esc.status == "completed" or roll < 0.2:
+        elif esc.status == "completed" or roll < 0.1:
             sim.escrows.release(esc, agent, at)
 
     def _sell(self, agent: Agent, at: float) -> None:
