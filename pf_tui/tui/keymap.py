@@ -50,7 +50,7 @@ ESCROW_BINDINGS: list[Binding] = [
         "money_pause",
         "Pause",
         id="money.pause",
-        tooltip="Pause or resume a stream (stops or restarts what it owes growing)",
+        tooltip="Pause or resume a stream's accrual",
     ),
     Binding(
         "x",
@@ -83,7 +83,7 @@ FAUCET_BINDING = Binding(
     "money_faucet",
     "Faucet",
     id="money.faucet",
-    tooltip="Claim the faucet's $1 for this agent (new agents without deposits)",
+    tooltip="Claim $1 for an agent with no deposits",
 )
 """Bound on the Fleet and Escrows tabs: the faucet for the agent under the cursor."""
 
@@ -105,7 +105,7 @@ CONSOLE_BINDINGS: list[Binding] = [
         "quit",
         "Quit",
         id="app.quit",
-        tooltip="Leave pf-tui (a demo also stops its simulator and removes its store)",
+        tooltip="Leave pf-tui (a demo removes its store)",
     ),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
     Binding(
@@ -141,7 +141,7 @@ CONSOLE_BINDINGS: list[Binding] = [
         "sort_next",
         "Sort",
         id="table.sort",
-        tooltip="Sort by the next column (each press moves one column on)",
+        tooltip="Sort by the next column",
     ),
     Binding(
         "S",
