@@ -22,7 +22,7 @@ from tests.tui.harness import START, make_app, settle, wait_idle
 
 DEMO_SEED = 42
 """``pf-tui --demo``'s default seed."""
-STEP_S = 5
+STEP_S = 10
 
 
 @pytest.fixture
@@ -36,18 +36,17 @@ def demo_sim() -> Iterator[SimServer]:
         yield server
 
 
-async def _step(app: PfApp, pilot: Pilot[int], client: httpx.AsyncClient, seconds: float) -> None:
+async def _step(
+    app: PfApp, pilot: Pilot[int], server: SimServer, client: httpx.AsyncClient, seconds: float
+) -> None:
+    """Move simulated time, poll everything now, and wait until those polls have landed."""
     await client.post("/_sim/clock", json={"advance_s": seconds})
+    before = server.sim.request_seq
     await pilot.press("r")
-    await settle_polls(app, pilot)
-
-
-async def settle_polls(app: PfApp, pilot: Pilot[int]) -> None:
-    """Wait for the polls ``r`` started to land (a failing poll lands too, as an error)."""
-    ticks = app.ticks
-    for _ in range(100):
-        await pilot.pause(0.05)
-        if app.ticks > ticks + 1:
+    wanted = len(app.engine.poller.sources())  # every source re-armed: one request or more each
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if server.sim.request_seq - before >= wanted:
             break
     await wait_idle(app, pilot)
 
@@ -74,7 +73,7 @@ async def test_an_alert_fires_and_resolves_within_a_minute(
         assert _firing(app) == [], "a healthy start"
         elapsed, fired_at = 0, None
         while elapsed < 60 and fired_at is None:
-            await _step(app, pilot, client, STEP_S)
+            await _step(app, pilot, demo_sim, client, STEP_S)
             elapsed += STEP_S
             if _firing(app):
                 fired_at = elapsed
@@ -85,7 +84,7 @@ async def test_an_alert_fires_and_resolves_within_a_minute(
         await wait_idle(app, pilot)
         assert app.query_one(AlertsTab).table.row_count >= 1
         while elapsed < 120 and _firing(app):
-            await _step(app, pilot, client, STEP_S)
+            await _step(app, pilot, demo_sim, client, STEP_S)
             elapsed += STEP_S
         assert _firing(app) == [], f"still firing at {elapsed} s: {_firing(app)}"
         assert all(e.state == "resolved" for e in app.alert_log.entries)
