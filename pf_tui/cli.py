@@ -37,6 +37,35 @@ commands:
   pf-tui check           validate config, secrets' sources, permissions and reachability
 
 config: --config PATH, else $PF_TUI_CONFIG, else the platform config dir.
+
+keys: ? lists every key; q, ctrl+q or ctrl+c quits (SIGTERM and SIGHUP quit the same way).
+"""
+
+_SIM_EPILOG = """\
+the demo story (on unless --no-story; every 240 simulated seconds from the start):
+  15-50 s    a casino outage: every /casino/api/v1/ request answers 503
+  70-130 s   a casino grinder moves all but $40 to its trading account (low balance), then back
+  The last demo agent is a newcomer with no deposit: the faucet (f) works for it.
+
+controls (JSON; docs/api.md section 6):
+  GET    /_sim/agents          the demo fleet: ids, labels, keys (what --demo --sim reads)
+  GET    /_sim/state           balances, escrows, house, conservation check
+  GET    /_sim/story           the story's schedule and what is happening now
+  GET    /_sim/requests?since_seq=N   every request seen (status, fault, idempotency key)
+  GET|POST|DELETE /_sim/faults list, add or clear fault rules:
+           {"route": "/casino/api/v1/*", "kind": "error", "status": 503, "rate": 1}
+           kinds: latency error rate_limit reset hang truncate malformed html empty db_fallback
+  GET|POST /_sim/config        {"limits": "production|off|xN", "motion": bool, "story": bool,
+                                "idempotency_on_classic": bool}
+  GET|POST /_sim/clock         {"advance_s": 60} moves simulated time, running what falls due
+  POST   /_sim/pause, /_sim/resume, /_sim/reset
+  GET    /telegram/_sent       what the Telegram stand-in was sent
+
+break something (with the console or daemon pointed at this simulator):
+  pf-tui --demo --sim http://127.0.0.1:8787                    (in a second terminal)
+  curl -X POST http://127.0.0.1:8787/_sim/faults \\
+       -d '{"route": "/escrow/*", "kind": "error", "status": 503}'
+  watch the status bar and the Alerts tab (5), then: curl -X DELETE .../_sim/faults
 """
 
 
@@ -102,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, default=42, metavar="S", help="with --demo: simulator seed (default 42)"
     )
+    parser.add_argument(
+        "--sim",
+        metavar="URL",
+        help="with --demo: use the simulator already running at URL (see 'pf-tui sim') "
+        "instead of starting one",
+    )
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -109,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sim",
         help="run the Purple Flea simulator",
         description="Run the embedded Purple Flea simulator (docs/api.md) on loopback.",
+        epilog=_SIM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sim.add_argument(
@@ -127,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--no-motion", dest="motion", action="store_false", help="freeze the demo fleet's motion"
+    )
+    sim.add_argument(
+        "--no-story",
+        dest="story",
+        action="store_false",
+        help="leave out the demo story's scripted incidents",
     )
 
     serve = sub.add_parser(
@@ -218,6 +261,8 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parser.error(f"--agents {args.agents}: choose between 1 and 5000")
         if args.demo and getattr(args, "config", None):
             parser.error("--demo builds its own config; drop --config")
+        if args.sim is not None and not args.demo:
+            parser.error("--sim needs --demo")
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -294,7 +339,7 @@ def _cmd_headless(args: argparse.Namespace) -> int:
     if args.demo:
         from pf_tui.demo import demo_session
 
-        with demo_session(agents=args.agents, seed=args.seed) as config:
+        with demo_session(agents=args.agents, seed=args.seed, sim_url=args.sim) as config:
             return daemon_main(
                 config,
                 once=args.once,
@@ -324,7 +369,7 @@ def _cmd_tui(args: argparse.Namespace) -> int:
         from pf_tui.demo import demo_session
 
         # The simulator starts (in its own thread) before Textual is imported, so the two overlap.
-        with demo_session(agents=args.agents, seed=args.seed) as demo_config:
+        with demo_session(agents=args.agents, seed=args.seed, sim_url=args.sim) as demo_config:
             from pf_tui.tui.app import run_app
 
             return run_app(demo_config, demo=True, read_only=args.read_only)

@@ -36,22 +36,45 @@ def fetch_demo_agents(sim_url: str, *, timeout: float = 5.0) -> list[dict[str, o
 
 
 @contextmanager
-def demo_session(*, agents: int = 8, seed: int = 42, motion: bool = True) -> Iterator[Config]:
-    """Start the simulator, yield a demo Config for it, stop the simulator on exit.
+def demo_session(
+    *, agents: int = 8, seed: int = 42, motion: bool = True, sim_url: str | None = None
+) -> Iterator[Config]:
+    """Start the simulator (or use the one at ``sim_url``), yield a demo Config for it, and stop
+    what was started on exit.
 
     Each demo gets a store of its own in a temporary directory, removed on exit: its journal and
     streams describe this simulator's escrows only. A store kept between demos would reconcile
-    an earlier demo's unsettled actions against a new simulator that never saw them.
+    an earlier demo's unsettled actions against a new simulator that never saw them. The
+    directory is removed however the block ends (``q``, a signal turned into a quit, an error).
     """
     from pf_tui.config import Config
     from pf_tui.sim.http.server import SimServer
 
-    server = SimServer(host="127.0.0.1", port=0, seed=seed, agents=agents, motion=motion)
-    server.start()
+    server = None
+    if sim_url is None:
+        server = SimServer(host="127.0.0.1", port=0, seed=seed, agents=agents, motion=motion)
+        server.start()
+        sim_url = server.url
     try:
+        fleet = _fetch_fleet(sim_url)
         with tempfile.TemporaryDirectory(prefix="pf-tui-demo-") as scratch:
-            yield Config.demo(
-                server.url, fetch_demo_agents(server.url), store_path=Path(scratch) / "demo.db"
-            )
+            yield Config.demo(sim_url, fleet, store_path=Path(scratch) / "demo.db")
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+
+
+def _fetch_fleet(sim_url: str) -> list[dict[str, object]]:
+    """The fleet of the simulator at ``sim_url``; a :class:`ConfigError` says why not."""
+    from pf_tui.config import ConfigError
+
+    url = sim_url.rstrip("/")
+    try:
+        return fetch_demo_agents(url)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ConfigError(
+            None,
+            "--sim",
+            f"no simulator answers GET {url}/_sim/agents ({type(exc).__name__}: {exc})",
+            "start one with 'pf-tui sim' and pass the URL it prints",
+        ) from None

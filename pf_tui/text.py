@@ -106,3 +106,12 @@ def one_line(text: str, *, limit: int = 200) -> str:
     other unsafe character become visible escapes, and it is at most ``limit`` characters long
     as shown, ending in ``…`` when cut."""
     return fit(text, limit)
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun`` in plain English: ``1 agent``, ``2 agents``, ``0 agents``.
+
+    ``noun`` is the singular (``agent``, ``active escrow``, ``tranche``); every noun pf-tui
+    counts takes a plain ``s``. Not about untrusted text, but a leaf helper every layer may use.
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -11,6 +11,8 @@ step by collaborators of their own. Every collaborator is built here, before the
 from __future__ import annotations
 
 import asyncio
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,7 +20,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
+from textual.widgets import Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
@@ -34,6 +36,7 @@ from pf_tui.tui.format import Tones
 from pf_tui.tui.gc_pacer import GcPacer
 from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS, tab_label
 from pf_tui.tui.messages import AgentChosen, FleetUpdated
+from pf_tui.tui.signals import quit_on_signals
 from pf_tui.tui.state_file import StateKeeper
 from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.tui.tabs.escrows import EscrowsTab
@@ -43,6 +46,7 @@ from pf_tui.tui.tabs.overview import OverviewTab
 from pf_tui.tui.tabs.positions import PositionsTab
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.glyphs import unicode_ok
+from pf_tui.tui.widgets.keys_footer import KeysFooter
 from pf_tui.tui.widgets.status_bar import StatusBar
 from pf_tui.views.alert_log import AlertLog
 from pf_tui.views.money_desk import MoneyDesk
@@ -53,8 +57,12 @@ TabView = OverviewTab | TableTab
 """What a tab shows: it draws itself from a :class:`Frame`."""
 
 
-class PfApp(App[int]):
-    """The operator console for a fleet of Purple Flea agents."""
+class PfApp(App[int], inherit_bindings=False):
+    """The operator console for a fleet of Purple Flea agents.
+
+    Textual's own app bindings are not inherited: its ``ctrl+c`` only said "press ctrl+q", and
+    its ``ctrl+q`` has no id to remap. ``app.quit`` binds q, ctrl+q and ctrl+c instead.
+    """
 
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     TITLE = "pf-tui"
@@ -125,7 +133,7 @@ class PfApp(App[int]):
                     yield self.views[tab]
         yield MoneyStatus(id="money-status")
         yield StatusBar(id="status")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         """Theme, keymap, titles; then the engine worker and the collaborators' timers."""
@@ -375,7 +383,19 @@ class PfApp(App[int]):
 def run_app(
     config: Config, *, demo: bool = False, read_only: bool = False, clock: Clock | None = None
 ) -> int:
-    """Run the console until the operator quits; returns the exit code."""
+    """Run the console until the operator quits (or a signal asks it to); the exit code."""
     app = PfApp(config, demo=demo, read_only=read_only, clock=clock)
-    result = app.run()
+    with quit_on_signals(app, last_resort=_demo_store_remover(config) if demo else None):
+        result = app.run()
     return int(result or 0)
+
+
+def _demo_store_remover(config: Config) -> Callable[[], None]:
+    """Removes the demo's private store folder (``pf-tui-demo-*``) if a hang-up's quit stalls."""
+    folder = config.store.path.parent
+
+    def remove() -> None:
+        if folder.name.startswith("pf-tui-demo-"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return remove

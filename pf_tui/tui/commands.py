@@ -6,12 +6,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
-from rich.markup import escape
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
 from pf_tui.tui.keymap import EVERY_BINDING, effective_keys
+
+
+def literal(text: str) -> str:
+    """``text`` as Textual markup that renders exactly as ``text``.
+
+    The palette parses a hit's help as markup. Rich's and Textual's ``escape`` only escape a
+    bracket followed by a lower-case letter, so ``[S]`` (the key of an upper-case binding) was
+    read as a style tag and vanished; every ``[`` is escaped here instead.
+    """
+    return text.replace("[", "\\[")
+
+
+def command_help(binding: Binding, keymap: dict[str, str]) -> str:
+    """What the palette says under a command, as plain text: its tooltip and its keys."""
+    return f"{binding.tooltip}  [{effective_keys(binding, keymap)}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +34,7 @@ class Command:
 
     name: str
     help: str
-    """Markup (escaped): the palette renders a hit's help as markup."""
+    """Markup (every bracket escaped, see :func:`literal`): the palette renders it as markup."""
     action: str
     target: DOMNode
     """The tab on screen for the keys it binds (the money keys), else the app."""
@@ -48,10 +62,7 @@ class ActionCommands(Provider):
             name = binding.description
             if binding.id and binding.id.startswith("tab."):
                 name = f"Show {binding.description} tab"
-            # Textual parses a hit's help as markup; "[/]" (the filter key) would raise MarkupError.
-            help_text = escape(
-                f"{binding.tooltip}  [{effective_keys(binding, app.keymap_overrides)}]"
-            )
+            help_text = literal(command_help(binding, app.keymap_overrides))
             out.append(Command(name, help_text, binding.action, target))
         return out
 

@@ -34,62 +34,56 @@ ESCROW_BINDINGS: list[Binding] = [
     Binding(
         "o",
         "money_open",
-        "Open stream",
+        "Open",
         id="money.open",
         tooltip="Open a stream from this agent",
-        show=False,
     ),
     Binding(
         "l",
         "money_release",
-        "Release partial",
+        "Release",
         id="money.release",
         tooltip="Pay what a stream owes (editable)",
-        show=False,
     ),
     Binding(
         "P",
         "money_pause",
-        "Pause/resume stream",
+        "Pause",
         id="money.pause",
-        tooltip="Stop or restart a stream accruing",
-        show=False,
+        tooltip="Pause or resume a stream's accrual",
     ),
     Binding(
         "x",
         "money_close",
-        "Close stream",
+        "Close",
         id="money.close",
-        tooltip="Pay what is owed, then stop",
-        show=False,
+        tooltip="Pay what a stream owes, then stop it",
     ),
     Binding(
         "d",
         "money_dispute",
-        "Dispute escrow",
+        "Dispute",
         id="money.dispute",
         tooltip="Freeze this escrow (a reason is required)",
-        show=False,
     ),
     Binding(
         "c",
         "money_complete",
-        "Mark complete",
+        "Complete",
         id="money.complete",
         tooltip="As the payee, mark this escrow done",
-        show=False,
     ),
 ]
-"""Money keys of the Escrows tab: they act on the escrow under its cursor (``check_action`` hides
-them in read-only mode and disables them while the figures they need are stale)."""
+"""Money keys of the Escrows tab: they act on the escrow under its cursor and show in the footer
+there (``check_action`` hides them in read-only mode and dims them while the figures they need
+are stale). Their descriptions are short so the tab's keys fit an 80-column footer."""
 
 FAUCET_BINDING = Binding(
     "f",
     "money_faucet",
-    "Claim faucet",
+    "Faucet",
     id="money.faucet",
-    tooltip="Claim the faucet's $1 for this agent",
-    show=False,
+    tooltip="Claim $1 for an agent with no deposits",
 )
 """Bound on the Fleet and Escrows tabs: the faucet for the agent under the cursor."""
 
@@ -106,7 +100,13 @@ AUDIT_BINDING = Binding(
 MONEY_BINDINGS: tuple[Binding, ...] = (*ESCROW_BINDINGS, FAUCET_BINDING, AUDIT_BINDING)
 
 CONSOLE_BINDINGS: list[Binding] = [
-    Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave pf-tui"),
+    Binding(
+        "q,ctrl+q,ctrl+c",
+        "quit",
+        "Quit",
+        id="app.quit",
+        tooltip="Leave pf-tui (a demo removes its store)",
+    ),
     Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key"),
     Binding(
         "ctrl+p",
@@ -128,7 +128,7 @@ CONSOLE_BINDINGS: list[Binding] = [
         for i, (tab, title) in enumerate(TABS, start=1)
     ),
     Binding("r", "refresh", "Refresh", id="app.refresh", tooltip="Poll every figure now"),
-    Binding("p", "toggle_pause", "Pause", id="app.pause", tooltip="Pause or resume polling"),
+    Binding("p", "toggle_pause", "Pause polls", id="app.pause", tooltip="Pause or resume polling"),
     Binding(
         "slash",
         "filter",
@@ -141,7 +141,7 @@ CONSOLE_BINDINGS: list[Binding] = [
         "sort_next",
         "Sort",
         id="table.sort",
-        tooltip="Sort by the next column (again: reverse)",
+        tooltip="Sort by the next column",
     ),
     Binding(
         "S",
@@ -191,10 +191,12 @@ EVERY_BINDING: tuple[Binding, ...] = (*CONSOLE_BINDINGS, *MONEY_BINDINGS)
 
 TABLE_NAVIGATION: tuple[tuple[str, str], ...] = (
     ("up / down, page up / page down", "move the row cursor"),
-    ("home / end", "first / last row"),
+    ("ctrl+home / ctrl+end", "first / last row"),
+    ("home / end", "scroll to the first / last column"),
     ("click a column header", "sort by it (again: reverse)"),
 )
-"""DataTable's own keys, listed on the help screen."""
+"""DataTable's own keys, listed on the help screen as DataTable does them (``home``/``end``
+scroll sideways; ``ctrl+home``/``ctrl+end`` go to the first/last row)."""
 
 
 def effective_keys(binding: Binding, keymap: dict[str, str]) -> str:

@@ -17,6 +17,7 @@ from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
+from pf_tui.text import plural
 from pf_tui.views.model import (
     AgentView,
     EscrowNote,
@@ -311,7 +312,7 @@ class FleetFeed:
         stale = [a for a in agents if a.stale]
         return AgentView(
             agent_id="*",
-            label=f"fleet ({len(agents)} agents)",
+            label=f"fleet ({plural(len(agents), 'agent')})",
             balance=balance,
             pnl_today=total("pnl_today"),
             pnl_total=pnl,
@@ -333,7 +334,7 @@ class FleetFeed:
             funnel_earning=sum(funnel_e) if funnel_e else None,
             updated_at=min(updated) if updated else None,
             stale=bool(stale),
-            stale_reason=f"{len(stale)} agents stale" if stale else "",
+            stale_reason=f"{plural(len(stale), 'agent')} stale" if stale else "",
             pnl_series=series,
         )
 

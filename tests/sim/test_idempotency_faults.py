@@ -70,6 +70,7 @@ def test_classic_can_ignore_the_header(client: httpx.Client) -> None:
 
 def test_lost_reply_with_fault_after_then_replay(client: httpx.Client) -> None:
     a, b = demo_agents(client)[:2]
+    before = len(body(client.get("/_sim/state"))["escrows"])  # the demo's streams already open
     client.post(
         "/_sim/faults", json={"route": "/escrow/escrow/create", "kind": "error", "when": "after"}
     )
@@ -83,12 +84,13 @@ def test_lost_reply_with_fault_after_then_replay(client: httpx.Client) -> None:
     assert replay.status_code == 201
     rows = executions(client, "k-3")
     assert [(r["executed"], r["fault"]) for r in rows] == [(True, "error"), (False, None)]
-    assert len(body(client.get("/_sim/state"))["escrows"]) == 1
+    assert len(body(client.get("/_sim/state"))["escrows"]) == before + 1
 
 
 async def test_in_flight_duplicate_is_409(sim_app: Starlette) -> None:
     sim = sim_app.state.sim
     a, b = sim.fleet.wire()[:2]
+    before = len(sim.escrows.escrows)
     sim.faults.add(
         {"route": "/escrow/escrow/create", "kind": "latency", "latency_ms": 150, "when": "after"}
     )
@@ -102,7 +104,7 @@ async def test_in_flight_duplicate_is_409(sim_app: Starlette) -> None:
     assert codes == [201, 409]
     dup = first if first.status_code == 409 else second
     assert dup.json()["error"] == "idempotency_in_flight"
-    assert len(sim.escrows.escrows) == 1
+    assert len(sim.escrows.escrows) == before + 1
 
 
 def fault(client: httpx.Client, **rule: Any) -> None:

@@ -29,7 +29,16 @@ async def test_agents_keys_and_addresses(sim_client: httpx.AsyncClient) -> None:
     agents = await agents_of(sim_client)
     assert len(agents) == 8
     strategies = {a["strategy"] for a in agents}
-    assert strategies == {"trend", "mean-revert", "casino-grinder", "data-buyer", "compute-seller"}
+    assert strategies == {
+        "trend",
+        "mean-revert",
+        "casino-grinder",
+        "data-buyer",
+        "compute-seller",
+        "newcomer",
+    }
+    assert agents[-1]["strategy"] == "newcomer"  # the last one: the faucet works for it
+    assert agents[-1]["initial_balance"] == 0
     a = agents[0]
     assert a["keys"]["casino"].startswith("sk_live_") and len(a["keys"]["casino"]) == 56
     assert a["keys"]["trading"].startswith("sk_trade_") and len(a["keys"]["trading"]) == 57
@@ -60,8 +69,9 @@ async def test_every_service_health_and_info(sim_client: httpx.AsyncClient) -> N
 
 
 async def test_casino_reads_and_games(sim_client: httpx.AsyncClient) -> None:
-    grinder = (await agents_of(sim_client))[2]
-    h = auth(grinder["keys"]["casino"])
+    # A trader: unlike the demo's grinders it has no bets from before the simulation started.
+    player = (await agents_of(sim_client))[0]
+    h = auth(player["keys"]["casino"])
     start = body(await sim_client.get("/casino/api/v1/auth/balance", headers=h))["balance_usd"]
     for case, code in (
         ({"amount": "abc"}, "invalid_amount"),

@@ -35,6 +35,7 @@ from pf_tui.core.money.types import (
     StreamMode,
     StreamState,
 )
+from pf_tui.text import plural
 from pf_tui.usd import fee_of, format_usd, to_wire
 
 FAUCET_GRANT = Decimal(1)
@@ -354,7 +355,8 @@ def plan_release(
                 field="amount",
             )
         tranche_fee = fee_of(stream.batch)
-        notes.append(f"{releases} tranche(s), each paying its own 1% fee")
+        each = "each paying its own" if releases != 1 else "paying its"
+        notes.append(f"{plural(releases, 'tranche')}, {each} 1% fee")
         if figures.owed_after > 0:
             notes.append(f"{format_usd(figures.owed_after, dp=6)} stays owed (less than a tranche)")
     requests, meta = b.build()

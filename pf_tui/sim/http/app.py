@@ -42,6 +42,7 @@ class AppOptions(TypedDict, total=False):
     faults: list[JSON] | None
     limits: str
     motion: bool
+    story: bool
     start_time: float | None
 
 
@@ -52,15 +53,24 @@ def create_app(
     faults: list[JSON] | None = None,
     limits: str = "production",
     motion: bool = True,
+    story: bool = True,
     start_time: float | None = None,
 ) -> Starlette:
     """The simulator app; ``app.state.sim`` is the :class:`~pf_tui.sim.model.state.Simulator`.
 
     ``motion=False`` starts with the clock paused and the demo fleet still (tests); only
-    ``/_sim/clock`` then moves time. Raises ``ValueError`` for a bad ``limits`` spec or fault rule.
+    ``/_sim/clock`` then moves time. ``story=False`` leaves out the demo's scripted incidents
+    (:mod:`pf_tui.sim.model.story`). Raises ``ValueError`` for a bad ``limits`` spec or fault
+    rule.
     """
     sim = Simulator(
-        seed=seed, agents=agents, faults=faults, limits=limits, motion=motion, start_time=start_time
+        seed=seed,
+        agents=agents,
+        faults=faults,
+        limits=limits,
+        motion=motion,
+        story=story,
+        start_time=start_time,
     )
 
     def index(ctx: Ctx) -> dict[str, JSON]:

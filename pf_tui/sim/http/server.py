@@ -139,8 +139,30 @@ def load_faults(spec: str | None) -> list[JSON]:
     return rules
 
 
+def banner(url: str, *, agents: int, seed: int, limits: str, story: bool) -> str:
+    """What ``pf-tui sim`` prints once it listens: where, and how to use this simulator.
+
+    ``pf-tui --demo`` alone starts a simulator of its own, so the banner names ``--sim URL``,
+    which points the console or the daemon at this one instead.
+    """
+    fault = '{"route": "/casino/api/v1/*", "kind": "error", "status": 503}'
+    return "\n".join(
+        (
+            f"Purple Flea simulator on {url} ({agents} demo agents, seed {seed}, "
+            f"limits {limits}, story {'on' if story else 'off'})",
+            f"  console:  pf-tui --demo --sim {url}",
+            f"  daemon:   pf-tui --headless --demo --sim {url}",
+            f"  break:    curl -X POST {url}/_sim/faults -d '{fault}'",
+            f"  mend:     curl -X DELETE {url}/_sim/faults",
+            "  controls: /_sim/agents, /_sim/state, /_sim/story, /_sim/faults, /_sim/config, "
+            "/_sim/clock (pf-tui sim --help)",
+            "Ctrl-C stops.",
+        )
+    )
+
+
 def main(args: argparse.Namespace) -> int:
-    """``pf-tui sim``: serve until SIGINT/SIGTERM. Returns the exit code (2 on bad usage)."""
+    """``pf-tui sim``: serve until SIGINT, SIGTERM or SIGHUP; the exit code (2: bad usage)."""
     host = getattr(args, "host", None) or "127.0.0.1"
     port = getattr(args, "port", None)
     port = 8787 if port is None else port
@@ -158,15 +180,21 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pf-tui sim: {exc}", file=sys.stderr)
         return 2
+    story = getattr(args, "story", True)
     app = create_app(
-        seed=seed, agents=agents, faults=faults, limits=limits, motion=getattr(args, "motion", True)
+        seed=seed,
+        agents=agents,
+        faults=faults,
+        limits=limits,
+        motion=getattr(args, "motion", True),
+        story=story,
     )
     _install_filter()
     server = uvicorn.Server(_config(app, host, port, "warning"))
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             try:
                 loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
             except (NotImplementedError, RuntimeError):
@@ -178,16 +206,7 @@ def main(args: argparse.Namespace) -> int:
         if server.started:
             bound = next(s for srv in server.servers for s in srv.sockets).getsockname()[1]
             url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}"
-            print(
-                f"Purple Flea simulator on {url} "
-                f"({agents} demo agents, seed {seed}, limits {limits})"
-            )
-            print(
-                f"Try: curl {url}/_sim/agents   |   "
-                "point pf-tui at it: pf-tui --demo, or set [api] bases to "
-                f"{url}/casino/api/v1, {url}/escrow, ...  (Ctrl-C stops)",
-                flush=True,
-            )
+            print(banner(url, agents=agents, seed=seed, limits=limits, story=story), flush=True)
         await task
 
     try:
@@ -198,4 +217,4 @@ def main(args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
-__all__ = ["SimServer", "load_faults", "main"]
+__all__ = ["SimServer", "banner", "load_faults", "main"]

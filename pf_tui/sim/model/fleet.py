@@ -1,7 +1,15 @@
 """The demo fleet: N seeded agents whose motion is a function of simulated time.
 
-One :meth:`Fleet.step` per simulated second: prices move, a few agents act by strategy (trade, bet,
-open/release/close/dispute escrows), referrals trickle in. Same seed, same steps, same state.
+At set-up every agent gets a history, so the console has figures from its first poll: 30 days of
+closed trades, casino grinders' bets of the past hour (a win rate next to the expected one), and
+the data buyers' streams already running (escrow exposure, a dispute rate). With two agents or
+more, the last one is a *newcomer*: registered a few minutes ago, with keys but no deposit and
+no faucet claim, so the faucet key has an agent it works for.
+
+One :meth:`Fleet.step` per simulated second: prices move, a few agents act by strategy (trade and
+sweep realised P&L between the trading and casino accounts, bet, open/release/close/dispute
+escrows), referrals trickle in, and the demo's scripted incidents
+(:mod:`pf_tui.sim.model.story`) start and end on time. Same seed, same steps, same state.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ if TYPE_CHECKING:
     from pf_tui.sim.model.state import Simulator
 
 STRATEGIES = ("trend", "mean-revert", "casino-grinder", "data-buyer", "compute-seller")
+NEWCOMER = "newcomer"
+"""The strategy of the demo's last agent: new, no deposit, the faucet's dollar still to claim."""
 _NAMES = (
     "atlas",
     "birch",
@@ -52,6 +62,11 @@ _TRADING_SHARE = {
     "compute-seller": Decimal("0.2"),
 }
 _HISTORY_DAYS = 30
+_PAST_BETS = 40
+"""Bets each casino grinder made in the hour before the simulation starts."""
+_ACTS_PER_STEP = 3
+"""Agents that act each simulated second (a tenth of the fleet when that is more): enough that
+every figure of a small demo fleet moves within a few seconds."""
 
 
 class Fleet:
@@ -71,7 +86,8 @@ class Fleet:
 
     def setup(self, count: int, now: float) -> None:
         rng, acc, ids = self.rng, self.sim.accounts, self.sim.ids
-        for i in range(count):
+        regular = count - 1 if count >= 2 else count
+        for i in range(regular):
             strategy = STRATEGIES[i % len(STRATEGIES)]
             label = f"{_NAMES[i % len(_NAMES)]}-{strategy}-{i + 1:03d}"
             referred_by = None
@@ -108,17 +124,73 @@ class Fleet:
             self.members.append(agent)
             if strategy == "compute-seller":
                 self.sellers.append(agent)
+        if regular < count:
+            self._newcomer(count - 1, now)
+        for agent in self.members:
+            if agent.strategy == "casino-grinder":
+                self._past_bets(agent, now)
+        for agent in self.members:
+            if agent.strategy == "data-buyer":
+                self._first_stream(agent)
+
+    def _newcomer(self, i: int, now: float) -> None:
+        """An agent registered minutes ago (referred by a member): keys, and not a cent yet."""
+        rng, acc, ids = self.rng, self.sim.accounts, self.sim.ids
+        referrer = rng.choice(self.members) if self.members else None
+        created = now - rng.randint(60, 600)
+        agent = acc.create(
+            created,
+            referred_by=referrer.agent_id if referrer else None,
+            label=f"{_NAMES[i % len(_NAMES)]}-{NEWCOMER}-{i + 1:03d}",
+            strategy=NEWCOMER,
+        )
+        # Keys for every service (a figure with no key is never fetched, and the console shows
+        # such an agent stale for good), but no money anywhere yet.
+        agent.keys = {
+            "casino": ids.casino_key(),
+            "trading": ids.trading_key(),
+            "wallet": ids.wallet_key(),
+        }
+        for kind, key in agent.keys.items():
+            acc.add_key(agent, kind, key)
+        agent.addresses = {"base": ids.base_address(), "solana": ids.solana_address()}
+        self.members.append(agent)
+
+    def _past_bets(self, agent: Agent, now: float) -> None:
+        """The grinder's last hour of bets, so its win rate starts beside the expected one."""
+        for n in range(_PAST_BETS, 0, -1):
+            try:
+                self._bet(agent, now - n * 90)
+            except ApiError:
+                return
+
+    def _first_stream(self, agent: Agent) -> None:
+        """A stream already paying a seller when the simulation starts, a part released."""
+        try:
+            self._buy(agent, self.sim.now(), opening=True)
+            mine = self._open_of(agent)
+            if mine:
+                esc = self.sim.escrows.escrows[mine[0]]
+                if esc.dialect == DOCS:
+                    part = q2(esc.amount * Decimal("0.2"))
+                    self.sim.escrows.release_partial(esc, agent, part, self.sim.now())
+        except ApiError:
+            pass  # a demo agent that cannot afford a stream starts without one
 
     def _seed_history(self, agent: Agent, trading: Decimal, now: float) -> None:
-        """30 days of closed trades (before the simulation starts) so P&L charts have points."""
+        """30 days of closed trades, and some of today's (all before the simulation starts), so
+        P&L charts have points and "P&L today" a figure from the first poll."""
         if trading <= 0:
             return
         rng = self.rng
         today = day_start(now)
         coins = list(self.sim.market.prices)
-        for day in range(_HISTORY_DAYS, 0, -1):
-            for _ in range(rng.randint(0, 3)):
-                at = today - day * 86400 + rng.randint(0, 86399)
+        so_far = int(now - today) - 1  # seconds of today before the start
+        for day in range(_HISTORY_DAYS, -1, -1):
+            if day == 0 and so_far < 1:
+                break
+            for _ in range(rng.randint(0, 3) if day else rng.randint(1, 2)):
+                at = today - day * 86400 + rng.randint(0, 86399 if day else so_far)
                 pnl = q2(trading * rng.randint(-250, 300) / 10000)
                 fee = q2(trading * Decimal("0.0002"))
                 agent.trades.append(
@@ -148,7 +220,8 @@ class Fleet:
         self._steps += 1
         if not self.members:
             return
-        for _ in range(max(1, len(self.members) // 10)):
+        sim.story.step(at)
+        for _ in range(max(_ACTS_PER_STEP, len(self.members) // 10)):
             agent = rng.choice(self.members)
             try:
                 self._act(agent, at)
@@ -175,6 +248,8 @@ class Fleet:
             self._bet(agent, at)
         elif strategy == "data-buyer":
             self._buy(agent, at)
+        elif strategy == NEWCOMER:
+            self._try_luck(agent, at)
         else:
             self._sell(agent, at)
 
@@ -182,7 +257,10 @@ class Fleet:
         rng, market = self.rng, self.sim.market
         if agent.positions:
             if rng.random() < 0.15:
-                market.close(agent, next(iter(agent.positions)), at)
+                closed = market.close(agent, next(iter(agent.positions)), at)
+                net = closed["net_pnl"]
+                if isinstance(net, Decimal):
+                    self._sweep(agent, net, at)
             return
         if rng.random() < 0.5:
             coin = rng.choice(list(market.prices))
@@ -192,6 +270,25 @@ class Fleet:
             size = q2(free * rng.choice((10, 20, 30)) / 100 * leverage)
             if size >= 1:
                 market.open(agent, coin, "long" if direction > 0 else "short", size, leverage, at)
+
+    def _sweep(self, agent: Agent, net: Decimal, at: float) -> None:
+        """A trader's realised P&L settles against its casino balance: a profit is swept in, a
+        loss is covered from it (as far as it goes), so the trading account stays its size."""
+        acc = self.sim.accounts
+        if net > 0:
+            agent.trading -= net
+            acc.post(agent, net, "deposit", at, reason="profit swept from trading")
+        elif net < 0:
+            cover = min(-net, agent.casino)
+            if cover > 0:
+                acc.post(agent, -cover, "withdrawal", at, reason="loss covered to trading")
+                agent.trading += cover
+
+    def _try_luck(self, agent: Agent, at: float) -> None:
+        """The newcomer bets small once it has its faucet dollar."""
+        stake = Decimal("0.05")
+        if agent.casino >= stake * 2 and self.rng.random() < 0.3:
+            self.sim.casino.coin_flip(agent, self.rng.choice(("heads", "tails")), stake, at)
 
     def _bet(self, agent: Agent, at: float) -> None:
         rng, casino = self.rng, self.sim.casino
@@ -209,11 +306,11 @@ class Fleet:
         self._open[agent.agent_id] = mine
         return mine
 
-    def _buy(self, agent: Agent, at: float) -> None:
+    def _buy(self, agent: Agent, at: float, *, opening: bool = False) -> None:
         rng, sim = self.rng, self.sim
         mine = self._open_of(agent)
         if not mine:
-            if rng.random() < 0.3:
+            if opening or rng.random() < 0.5:
                 payees = [s for s in (self.sellers or self.members) if s is not agent]
                 if not payees:
                     return
@@ -237,17 +334,17 @@ class Fleet:
             return
         esc = sim.escrows.escrows[mine[0]]
         roll = rng.random()
-        if roll < 0.01:
+        if roll < 0.004:
             sim.escrows.dispute(esc, agent, "demo: deliverable not received", esc.dialect, at)
         elif esc.dialect == DOCS:
             if esc.held <= esc.amount / 5 and roll < 0.3:
                 sim.escrows.close(esc, agent, at)
-            else:
+            elif roll < 0.25:  # a release every few acts: a stream lasts a minute or two
                 part = min(
                     esc.held, max(Decimal("0.01"), q2(esc.amount * rng.randint(5, 20) / 100))
                 )
                 sim.escrows.release_partial(esc, agent, part, at)
-        elif esc.status == "completed" or roll < 0.2:
+        elif esc.status == "completed" or roll < 0.1:
             sim.escrows.release(esc, agent, at)
 
     def _sell(self, agent: Agent, at: float) -> None:

@@ -27,6 +27,7 @@ from pf_tui.sim.model.ids import Ids
 from pf_tui.sim.model.limits import RateLimiter
 from pf_tui.sim.model.market import Market
 from pf_tui.sim.model.num import num
+from pf_tui.sim.model.story import Story
 from pf_tui.sim.model.telegram import TelegramStandIn
 from pf_tui.usd import JSON
 
@@ -52,10 +53,12 @@ class Simulator:
         faults: list[JSON] | None = None,
         limits: str = "production",
         motion: bool = True,
+        story: bool = True,
         start_time: float | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.seed = seed
+        self.initial_story = story
         self.n_agents = agents
         self.initial_faults = list(faults or [])
         self.initial_limits = limits
@@ -94,6 +97,7 @@ class Simulator:
         now = self.clock.now()
         self.accounts.house = HOUSE_BANKROLL
         self.fleet = Fleet(self, rng("fleet"))
+        self.story = Story(self, now, enabled=self.initial_story)
         self.fleet.setup(self.n_agents, now)
         self.accounts.initial_total = self.total()
         self._next_step = math.floor(now) + 1
@@ -163,6 +167,13 @@ class Simulator:
         if on and not self.motion:
             self._next_step = math.floor(self.clock.now()) + 1
         self.motion = on
+
+    def set_story(self, on: bool) -> None:
+        """Run or stop the demo's scripted incidents (stopping ends one in progress)."""
+        if on:
+            self.story.enabled = True
+        else:
+            self.story.stop(self.now())
 
     # --- agents --------------------------------------------------------------------------------
 

@@ -9,10 +9,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from pf_tui.tui.keymap import EVERY_BINDING, TABLE_NAVIGATION, effective_keys
+
+SUBTITLE = "esc closes; remap any id in [ui] keymap"
+"""The help box's bottom line. Given as :class:`Content`, never markup: ``[ui]`` would be read
+as a style tag and vanish."""
 
 
 def help_table(keymap: dict[str, str]) -> Table:
@@ -54,8 +59,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """A titled, scrollable box with the key table."""
         with VerticalScroll(id="help-box") as box:
-            box.border_title = "Keys"
-            box.border_subtitle = "esc to close; remap any id in [ui] keymap"
+            box.border_title = Content("Keys")
+            box.border_subtitle = Content(SUBTITLE)
             yield Static(help_table(self._keymap), id="help-table")
 
     def action_dismiss_help(self) -> None:

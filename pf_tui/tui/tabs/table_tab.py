@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from pf_tui.text import plural
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
@@ -26,6 +27,7 @@ class TableTab(Vertical):
     SORT: str | None = None
     REVERSE: bool = False
     NOUN = "rows"
+    """What the rows are, plural; the title counts them (``1 row``, ``12 rows``)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="table-tab")
@@ -51,7 +53,7 @@ class TableTab(Vertical):
     def title_text(self, frame: Frame) -> Text:
         """``12 positions | of 40, filter: btc  agent: X  (Esc: whole fleet)``."""
         table = self.table
-        parts = [f"{table.row_count} {self.NOUN}"]
+        parts = [plural(table.row_count, self.NOUN.removesuffix("s"))]
         if table.filter_text:
             parts.append(f"of {table.row_count_all}, filter: {table.filter_text!s}")
         text = safe(" | ".join(parts))

@@ -55,11 +55,19 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
                 if not isinstance(body["motion"], bool):
                     raise ApiError(400, "invalid_config", "motion must be true or false")
                 sim.set_motion(body["motion"])
+            if "story" in body:
+                if not isinstance(body["story"], bool):
+                    raise ApiError(400, "invalid_config", "story must be true or false")
+                sim.set_story(body["story"])
         return {
             "limits": sim.limiter.spec,
             "idempotency_on_classic": sim.idempotency_on_classic,
             "motion": sim.motion,
+            "story": sim.story.enabled,
         }
+
+    def story(ctx: Ctx) -> dict[str, JSON]:
+        return sim.story.wire(sim.now())
 
     def clock(ctx: Ctx) -> dict[str, JSON]:
         ran = 0
@@ -124,6 +132,7 @@ def control_routes(sim: Simulator) -> list[BaseRoute]:
         route(sim, None, "/state", {"GET": state}, **knobs),
         route(sim, None, "/requests", {"GET": requests}, **knobs),
         route(sim, None, "/agents", {"GET": agents}, **knobs),
+        route(sim, None, "/story", {"GET": story}, **knobs),
         catch_all(sim, None),
     ]
 
