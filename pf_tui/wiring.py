@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
+from pf_tui.api.latency import LatencyRecorder
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.config.model import AgentConfig, ApiConfig, PollingConfig
@@ -62,12 +63,30 @@ def service_bases(api: ApiConfig) -> ServiceBases:
     )
 
 
-def build_client(config: Config, clock: Clock = SYSTEM_CLOCK) -> PurpleFleaClient:
-    """The Purple Flea client for ``config``'s service bases, timeout and transport."""
+def build_client(
+    config: Config, clock: Clock = SYSTEM_CLOCK, *, latency: LatencyRecorder | None = None
+) -> PurpleFleaClient:
+    """The Purple Flea client for ``config``'s service bases, timeout and transport.
+
+    ``latency`` replaces the client's own recorder (the poll engine's keeps no per-agent series).
+    """
     api = config.api
     return PurpleFleaClient(
-        service_bases(api), timeout=api.timeout, transport=api.transport, clock=clock
+        service_bases(api),
+        timeout=api.timeout,
+        transport=api.transport,
+        clock=clock,
+        latency=latency,
     )
+
+
+def poll_latency() -> LatencyRecorder:
+    """The poll engine client's recorder: per endpoint only.
+
+    The poller counts every call per agent itself (``Poller.stats``), so per-agent series in the
+    client would be a second copy: about 10 rings an agent, 50,000 at 5,000 agents.
+    """
+    return LatencyRecorder(agent_window=0)
 
 
 # ---- polling -------------------------------------------------------------------------------------
@@ -143,7 +162,7 @@ def build_poll_engine(
     ``client`` shares an existing client (benchmarks compare transports that way); by default a
     new one is built from ``[api]``.
     """
-    client = client or build_client(config, clock)
+    client = client or build_client(config, clock, latency=poll_latency())
     chosen = list(config.agents if agents is None else agents)
     intervals = intervals_of(config.polling)
     dialect = config.api.escrow_dialect
@@ -296,3 +315,4 @@ def config_secrets(config: Config) -> list[Secret]:
         out += [k for k in (agent.casino_key, agent.trading_key, agent.wallet_key) if k]
     out += [s for s in (config.notify.telegram.token, config.notify.webhook.url) if s]
     return out
+

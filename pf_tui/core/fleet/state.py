@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pf_tui.api.latency import FloatRing
 from pf_tui.api.models import CasinoStats, EscrowStatus, PnlHistory, Positions
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.fleet import derived
@@ -92,7 +93,8 @@ class AgentState:
     history: dict[str, deque[tuple[float, Decimal]]] = field(default_factory=dict)
     requests: int = 0
     errors: int = 0
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    latencies: FloatRing = field(default_factory=lambda: FloatRing(256))
+    """Poll latencies (seconds), 8 bytes each: one ring per agent."""
 
 
 @dataclass(frozen=True, slots=True)

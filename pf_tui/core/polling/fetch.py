@@ -27,6 +27,7 @@ from pf_tui.api.models import (
 )
 from pf_tui.clock import Clock
 from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.limit import HostLimit
 from pf_tui.core.polling.results import (
     BalanceSnapshot,
     DataType,
@@ -102,15 +103,15 @@ class Fetcher:
         self.stats = stats
         self._hosts = dict(hosts or {})
         self._limit = max_concurrency
-        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._sems: dict[str, HostLimit] = {}
         self._terminal: dict[str, dict[str, Escrow]] = {}
         self._dialect: dict[str, str] = {}
 
-    def _sem(self, service: str) -> asyncio.Semaphore:
+    def _sem(self, service: str) -> HostLimit:
         host = self._hosts.get(service, service)
         sem = self._sems.get(host)
         if sem is None:
-            sem = self._sems[host] = asyncio.Semaphore(self._limit)
+            sem = self._sems[host] = HostLimit(self._limit)
         return sem
 
     async def call(
