@@ -1,0 +1,181 @@
+"""The engine's parts for large fleets: the per-host limit, the compact rings, the daemon's GC
+policy (issue 15; docs/performance.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections import deque
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pf_tui.api.latency import FlagRing, FloatRing, LatencyRecorder
+from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.limit import HostLimit
+from pf_tui.daemon.gc_policy import EngineGc
+
+# ---- HostLimit --------------------------------------------------------------------------------
+
+
+async def test_limit_holds_at_most_n_and_serves_waiters_in_arrival_order() -> None:
+    """Breaking it: more than ``limit`` requests in flight on a host, or a late caller served
+    before an early one (the semaphore it replaces was FIFO too)."""
+    limit = HostLimit(3)
+    order: list[int] = []
+    inside = 0
+    most = 0
+    gate = asyncio.Event()
+
+    async def one(i: int) -> None:
+        nonlocal inside, most
+        async with limit:
+            inside += 1
+            most = max(most, inside)
+            order.append(i)
+            await gate.wait()
+            inside -= 1
+
+    tasks = [asyncio.create_task(one(i)) for i in range(50)]
+    await asyncio.sleep(0)
+    assert limit.in_use == 3 and limit.waiting == 47
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert most == 3
+    assert order == list(range(50))
+    assert limit.in_use == 0 and limit.waiting == 0
+
+
+async def test_cancelled_waiters_never_leak_a_slot() -> None:
+    """A waiter cancelled while queued, or just as it was handed a slot, gives the slot on.
+
+    Breaking it: after enough cancellations (timeouts of a poll) the host's limit shrinks to
+    nothing and every later poll of that host waits forever.
+    """
+    limit = HostLimit(2)
+    await limit.acquire()
+    await limit.acquire()
+    waiters = [asyncio.create_task(limit.acquire()) for _ in range(10)]
+    await asyncio.sleep(0)
+    for task in waiters[::2]:
+        task.cancel()  # cancelled while queued
+    limit.release()  # hands the slot to waiters[1] ...
+    waiters[1].cancel()  # ... which is cancelled before it runs: the slot must move on
+    for _ in range(5):
+        await asyncio.sleep(0)
+    done = [i for i, t in enumerate(waiters) if t.done() and not t.cancelled()]
+    assert done == [3]  # one slot was free: the next live waiter in order got it
+    assert limit.in_use == 2
+    for task in waiters[5:]:
+        task.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    for _ in range(2):
+        limit.release()
+    assert limit.in_use == 0
+    async with limit, limit:
+        assert limit.in_use == 2
+
+
+async def test_a_long_queue_costs_the_same_per_wait() -> None:
+    """20,000 queued waiters pass through in order; the old semaphore scanned its queue on every
+    release (quadratic), which would make this take minutes rather than a fraction of a second.
+    Counted in operations, not timed: each release pops exactly one waiter."""
+    limit = HostLimit(1)
+    await limit.acquire()
+    served = 0
+
+    async def one() -> None:
+        nonlocal served
+        await limit.acquire()
+        served += 1
+        limit.release()
+
+    tasks = [asyncio.create_task(one()) for _ in range(20_000)]
+    await asyncio.sleep(0)
+    assert limit.waiting == 20_000
+    limit.release()
+    await asyncio.gather(*tasks)
+    assert served == 20_000 and limit.in_use == 0
+
+
+def test_limit_of_zero_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        HostLimit(0)
+
+
+# ---- rings ------------------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=1, max_value=9), st.lists(st.floats(allow_nan=False), max_size=40))
+def test_float_ring_is_a_bounded_deque(size: int, values: list[float]) -> None:
+    ring, ref = FloatRing(size), deque[float](maxlen=size)
+    for v in values:
+        ring.append(v)
+        ref.append(v)
+        assert list(ring) == list(ref) and len(ring) == len(ref)
+
+
+@given(st.integers(min_value=1, max_value=9), st.lists(st.booleans(), max_size=40))
+def test_flag_ring_is_a_bounded_deque_that_counts(size: int, flags: list[bool]) -> None:
+    ring, ref = FlagRing(size), deque[bool](maxlen=size)
+    for f in flags:
+        ring.append(f)
+        ref.append(f)
+        assert list(ring) == list(ref)
+        assert ring.count == sum(ref)
+
+
+def test_call_stats_error_rate_is_over_the_last_512_calls() -> None:
+    stats = CallStats()
+    for _ in range(600):
+        stats.record("ag_1", "casino GET /auth/balance", 0.01, False)
+    for _ in range(256):
+        stats.record("ag_1", "casino GET /auth/balance", 0.02, True)
+    summary = stats.agent("ag_1")
+    assert (summary.requests, summary.errors) == (512, 256)
+    assert summary.p50 == pytest.approx(0.02)
+    assert stats.totals("casino GET /auth/balance") == (856, 600)
+
+
+def test_poll_latency_recorder_keeps_endpoints_only() -> None:
+    """The poll engine's client: per-endpoint figures as before, no per-agent copy."""
+    rec = LatencyRecorder(agent_window=0)
+    rec.record("casino GET /auth/balance", "ag_1", 0.5, True)
+    assert rec.stats("casino GET /auth/balance").ok == 1
+    assert rec.agents() == []
+    assert LatencyRecorder().agents() == []  # the default still keeps them, once recorded
+    with pytest.raises(ValueError, match="at least one"):
+        LatencyRecorder(window=0)
+
+
+# ---- the daemon's GC policy ----------------------------------------------------------------
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_engine_gc_takes_over_collects_and_gives_back() -> None:
+    """Breaking it: the automatic collector left on (its full passes cost a fifth of a core at
+    2,000 agents), cycles never collected, or the process left frozen and without a collector."""
+    was = gc.isenabled()
+    policy = EngineGc(young_s=1.0, full_s=10.0)
+    policy.start(100.0)
+    try:
+        assert not gc.isenabled()
+        policy.tick(100.5)
+        assert policy.young_runs == 0  # not due yet
+        _Cycle()  # garbage only a collection can find
+        collected_before = sum(s["collected"] for s in gc.get_stats())
+        policy.tick(101.0)
+        assert policy.young_runs == 1
+        assert gc.get_freeze_count() > 0  # the survivors are out of later passes
+        assert sum(s["collected"] for s in gc.get_stats()) > collected_before
+        policy.tick(110.0)
+        assert policy.full_runs == 1
+    finally:
+        policy.stop()
+    assert gc.isenabled() == was
+    assert gc.get_freeze_count() == 0
