@@ -14,12 +14,13 @@ and close what they opened (each built part has an ``aclose``).
 - :func:`open_alerts`: the alert engine with its saved state, the alert book and the dispatcher
   that delivers its outbox (what the daemon runs on).
 - :func:`config_secrets`: every secret the config holds, for the log filter and redaction.
+- :func:`shard_config`: the config of one shard (``--shard i/n``): its agents and its own store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from sqlite3 import Connection
 from urllib.parse import urlsplit
@@ -43,6 +44,7 @@ from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
 from pf_tui.core.store.db import Store
 from pf_tui.secret import Secret
+from pf_tui.shard import Shard
 
 SERVICES = ("casino", "escrow", "trading", "wallet", "docs")
 """The services the poller reads (the faucet is written to, never polled)."""
@@ -316,3 +318,28 @@ def config_secrets(config: Config) -> list[Secret]:
     out += [s for s in (config.notify.telegram.token, config.notify.webhook.url) if s]
     return out
 
+
+# ---- shards ---------------------------------------------------------------------------------
+
+
+def shard_config(config: Config, shard: Shard | None) -> Config:
+    """The config one shard runs on: only its agents, and a store of its own.
+
+    Every face applies ``--shard i/n`` here (the daemon, the console, read commands), so they
+    agree on which agents a shard has (:mod:`pf_tui.shard`). Each shard keeps its own SQLite
+    file, ``<stem>.shard-<i>-of-<n><suffix>`` beside the configured one: the alert engine's
+    state, the heartbeat and the money journal belong to one process's agents, and several
+    daemons started from one config on one machine must not share them. A console started with
+    the same ``--shard`` opens the same file, so it sees its daemon's alerts. The profile name
+    (the console's header) says which shard it is. ``None`` (no ``--shard``) returns ``config``
+    unchanged.
+    """
+    if shard is None:
+        return config
+    path = config.store.path
+    store = replace(
+        config.store,
+        path=path.with_name(f"{path.stem}.shard-{shard.index}-of-{shard.count}{path.suffix}"),
+    )
+    agents = tuple(shard.select(config.agents, lambda a: a.id))
+    return replace(config, agents=agents, store=store, profile=f"{config.profile} shard {shard}")

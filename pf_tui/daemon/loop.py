@@ -40,6 +40,7 @@ from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
 from pf_tui.daemon.gc_policy import EngineGc
 from pf_tui.daemon.logs import log_event, setup_logging
 from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow
+from pf_tui.shard import Shard
 from pf_tui.wiring import build_poll_engine, open_alerts, open_store
 
 __all__ = ["EXIT_FIRING", "DaemonOptions", "main", "run_daemon"]
@@ -71,8 +72,12 @@ class DaemonOptions:
 class Daemon:
     """One daemon run; see the module docstring. Its parts come from :mod:`pf_tui.wiring`."""
 
-    def __init__(self, config: Config, clock: Clock, options: DaemonOptions) -> None:
+    def __init__(
+        self, config: Config, clock: Clock, options: DaemonOptions, shard: Shard | None = None
+    ) -> None:
         self.config = config
+        self.shard = shard
+        """``--shard``: ``config`` holds this shard's agents already (``wiring.shard_config``)."""
         self.clock = clock
         self.options = options
         self.started_at = clock.now()
@@ -86,7 +91,7 @@ class Daemon:
         self.polling = build_poll_engine(config, clock)
         self.poller, self.fleet = self.polling.poller, self.polling.fleet
         self.facts = FactsSource(self.fleet, self.poller.stats)
-        self.metrics = DaemonMetrics()
+        self.metrics = DaemonMetrics(shard=None if shard is None else shard.label)
         self.heartbeat_slot = -1
         self.first_poll_seen = False
 
@@ -331,12 +336,17 @@ async def run_daemon(
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     options: DaemonOptions | None = None,
+    shard: Shard | None = None,
 ) -> int:
-    """Run the daemon until ``stop`` is set or SIGTERM; the exit code (3: ``--once`` fired)."""
+    """Run the daemon until ``stop`` is set or SIGTERM; the exit code (3: ``--once`` fired).
+
+    ``shard`` labels the metrics; ``config`` is already narrowed to it
+    (``wiring.shard_config``).
+    """
     clock = clock or SYSTEM_CLOCK
     options = options or DaemonOptions()
     stop = stop or asyncio.Event()
-    daemon = Daemon(config, clock, options)
+    daemon = Daemon(config, clock, options, shard)
     loop = asyncio.get_running_loop()
     server = None
     installed: list[signal.Signals] = []
@@ -345,7 +355,7 @@ async def run_daemon(
             from prometheus_client import start_http_server
 
             server, _thread = start_http_server(
-                metrics_port, addr="127.0.0.1", registry=daemon.metrics.registry
+                metrics_port, addr="127.0.0.1", registry=daemon.metrics.exposed
             )
             log_event(logging.INFO, "metrics served", addr=f"127.0.0.1:{server.server_port}")
         if not once:
@@ -365,6 +375,7 @@ async def run_daemon(
             agents=len(config.agents),
             receivers=daemon.names,
             once=once,
+            shard=None if shard is None else shard.label,
         )
         if once:
             await _poll_once(daemon, options.once_timeout_s)
@@ -421,11 +432,17 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
     return EXIT_OK
 
 
-def main(config: Config, *, once: bool = False, metrics_port: int | None = None) -> int:
+def main(
+    config: Config,
+    *,
+    once: bool = False,
+    metrics_port: int | None = None,
+    shard: Shard | None = None,
+) -> int:
     """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes."""
     setup_logging(config)
     try:
-        return asyncio.run(run_daemon(config, once=once, metrics_port=metrics_port))
+        return asyncio.run(run_daemon(config, once=once, metrics_port=metrics_port, shard=shard))
     except KeyboardInterrupt:
         return EXIT_OK
     except OSError as exc:  # port taken, store unwritable
