@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 from collections import deque
 
 import pytest
@@ -179,3 +180,27 @@ def test_engine_gc_takes_over_collects_and_gives_back() -> None:
         policy.stop()
     assert gc.isenabled() == was
     assert gc.get_freeze_count() == 0
+
+
+# ---- the poller's first round -------------------------------------------------------------
+
+
+async def test_first_polls_are_evenly_spaced_and_the_first_comes_at_once() -> None:
+    """Breaking it: random first polls clump (a server sees bursts, p95 data age grows), or the
+    daemon waits a random fraction of an interval for its first figure."""
+    from .test_poller_schedule import make, run_until
+
+    clock, poller, _, calls = make(n=200)
+    async with poller:
+        await run_until(clock, 2.0)
+    firsts: dict[str, float] = {}
+    for agent, t in calls["casino_stats"]:  # casino: the fastest data type (2 s)
+        firsts.setdefault(agent, t)
+    times = sorted(firsts.values())
+    assert len(times) == 200
+    assert times[0] == 0.0
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(g == pytest.approx(0.01, abs=0.006) for g in gaps)  # 2 s / 200, fake clock ticks
+    pnl = sorted(dict(reversed(calls["pnl_history"])).values())
+    assert 0.0 <= pnl[0] < 3.0 / 200 + 0.006  # its own random phase within one step
+    assert len(pnl) == pytest.approx(200 * 2 / 3, abs=2)  # two thirds of a 3 s round in 2 s
