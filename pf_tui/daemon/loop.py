@@ -178,6 +178,12 @@ class Daemon:
                 self.first_poll_seen = True
                 if self.options.on_first_poll is not None:
                     self.options.on_first_poll(time.perf_counter())
+                # A start-up figure operators can read off the log (benchmarks/daemon_start.py)
+                log_event(
+                    logging.INFO,
+                    "first poll",
+                    ms_since_start=round(1000 * (self.clock.now() - self.started_at), 1),
+                )
         samples = self.fleet.drain_samples()
         if samples:
             self.store.put_samples(samples)
