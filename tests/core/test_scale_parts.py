@@ -7,12 +7,14 @@ import asyncio
 import gc
 import itertools
 from collections import deque
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pf_tui.api.latency import FlagRing, FloatRing, LatencyRecorder
+from pf_tui.core.fleet.history import SampleRing
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.limit import HostLimit
 from pf_tui.daemon.gc_policy import EngineGc
@@ -204,3 +206,40 @@ async def test_first_polls_are_evenly_spaced_and_the_first_comes_at_once() -> No
     pnl = sorted(dict(reversed(calls["pnl_history"])).values())
     assert 0.0 <= pnl[0] < 3.0 / 200 + 0.006  # its own random phase within one step
     assert len(pnl) == pytest.approx(200 * 2 / 3, abs=2)  # two thirds of a 3 s round in 2 s
+
+
+# ---- history rings ---------------------------------------------------------------------------
+
+AMOUNTS = st.one_of(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9
+    ),
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=6, min_value=-(10**3), max_value=10**3
+    ),
+    st.decimals(allow_nan=False, allow_infinity=False),  # any size and exponent
+    st.sampled_from([Decimal("-0"), Decimal("0.00"), Decimal("1E+3"), Decimal("9" * 25)]),
+)
+
+
+@given(
+    st.integers(min_value=1, max_value=7),
+    st.lists(st.tuples(st.floats(allow_nan=False, width=64), AMOUNTS), max_size=30),
+)
+def test_sample_ring_is_a_bounded_deque_of_exact_amounts(
+    size: int, samples: list[tuple[float, Decimal]]
+) -> None:
+    """Breaking it: an amount read back with another value, sign or exponent (money history is
+    exact), or a ring that keeps more or other samples than ``deque(maxlen)`` would."""
+    ring, ref = SampleRing(maxlen=size), deque[tuple[float, Decimal]](maxlen=size)
+    for sample in samples:
+        ring.append(sample)
+        ref.append(sample)
+        got = list(ring)
+        assert [t for t, _ in got] == [t for t, _ in ref]
+        assert [str(v) for _, v in got] == [str(v) for _, v in ref]
+        assert len(ring) == len(ref) and bool(ring) == bool(ref)
+        assert str(ring[-1][1]) == str(ref[-1][1]) and str(ring[0][1]) == str(ref[0][1])
+    with pytest.raises(IndexError):
+        ring[len(ref)]
+    assert list(SampleRing(ref, maxlen=size)) == list(ring)
