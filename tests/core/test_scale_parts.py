@@ -243,3 +243,30 @@ def test_sample_ring_is_a_bounded_deque_of_exact_amounts(
     with pytest.raises(IndexError):
         ring[len(ref)]
     assert list(SampleRing(ref, maxlen=size)) == list(ring)
+
+
+async def test_a_full_host_queue_parks_polls_without_holding_the_others() -> None:
+    """Behind a hung host, due polls wait as queue entries, not as thousands of tasks, and the
+    other hosts keep their rhythm; when it recovers, the parked polls run, oldest first.
+
+    Breaking it: every due poll of the hung host becomes a waiting task (memory and GC grow
+    with the fleet), or polls of healthy hosts stall behind the hung one.
+    """
+    from .test_poller_schedule import make, per_agent, run_until
+
+    clock, poller, sources, calls = make(n=60, max_concurrency=2)
+    for source in sources:
+        source.hang |= {"positions", "pnl_history", "trading_referrals"}  # trading hangs
+    async with poller:
+        await run_until(clock, 12.0)
+        assert len(poller._tasks) <= 12  # 2 calls in progress + a queue of 2, a pass's slack
+        assert poller.parked() >= 100  # 60 agents x 2 trading figures, minus those started
+        for agent in ("ag_0", "ag_30", "ag_59"):
+            assert len(per_agent(calls, "casino_stats", agent)) >= 5  # every 2 s, unhindered
+        stuck = len(calls["positions"])
+        for source in sources:
+            source.hang.clear()
+            source.released.set()
+        await run_until(clock, 20.0)
+        assert poller.parked() == 0
+        assert {a for a, _ in calls["positions"][stuck:]} == {s.agent_id for s in sources}

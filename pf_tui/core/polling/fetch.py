@@ -108,11 +108,29 @@ class Fetcher:
         self._dialect: dict[str, str] = {}
 
     def _sem(self, service: str) -> HostLimit:
-        host = self._hosts.get(service, service)
+        return self.limit_of(self._hosts.get(service, service))
+
+    def limit_of(self, host: str) -> HostLimit:
+        """The request limit of one host (made on first use)."""
         sem = self._sems.get(host)
         if sem is None:
             sem = self._sems[host] = HostLimit(self._limit)
         return sem
+
+    def hosts_for(self, target: PollTarget, kind: DataType) -> tuple[str, ...]:
+        """The hosts one poll of ``kind`` may call (what :meth:`fetch` below calls, by host)."""
+        s = target.services
+        if kind is DataType.CASINO:
+            services: tuple[str, ...] = ("casino",)
+        elif kind is DataType.BALANCE:
+            services = ("casino", "wallet") if "wallet" in s else ("casino",)
+        elif kind in (DataType.POSITIONS, DataType.PNL):
+            services = ("trading",)
+        elif kind is DataType.REFERRALS:
+            services = tuple(x for x in ("casino", "trading", "wallet") if x in s)
+        else:  # escrows: the list or the reads, and the casino ledger in the classic dialect
+            services = ("escrow", "casino") if "casino" in s else ("escrow",)
+        return tuple(dict.fromkeys(self._hosts.get(x, x) for x in services))
 
     async def call(
         self, agent_id: str, service: str, endpoint: str, fn: Callable[[], Awaitable[T]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 
 __all__ = ["HostLimit"]
@@ -24,7 +25,7 @@ class HostLimit:
     just handed goes to the next waiter), so cancellation never leaks a slot.
     """
 
-    __slots__ = ("_free", "_waiters", "limit")
+    __slots__ = ("_free", "_waiters", "limit", "on_room")
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
@@ -32,6 +33,14 @@ class HostLimit:
         self.limit = limit
         self._free = limit
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self.on_room: Callable[[], None] | None = None
+        """Called once when the queue gets :attr:`has_room` again (the poller parks due polls
+        of a host whose queue is full, and sets this to hear when to start them)."""
+
+    @property
+    def has_room(self) -> bool:
+        """Whether fewer callers wait than the limit: room to start another poll on this host."""
+        return len(self._waiters) < self.limit
 
     @property
     def in_use(self) -> int:
@@ -64,8 +73,12 @@ class HostLimit:
             fut = waiters.popleft()
             if not fut.done():
                 fut.set_result(None)  # the slot moves to that waiter; _free is unchanged
-                return
-        self._free += 1
+                break
+        else:
+            self._free += 1
+        if self.on_room is not None and len(waiters) < self.limit:
+            callback, self.on_room = self.on_room, None
+            callback()
 
     async def __aenter__(self) -> None:
         await self.acquire()
