@@ -121,7 +121,8 @@ class Poller:
         """
         if self._runner is not None:
             return
-        for target in self._initial:
+        initial, self._initial = self._initial, []  # _add's removal scan skips an empty list
+        for target in initial:
             self._add(target, spread=None)
         now = self._clock.monotonic()
         by_kind: dict[DataType, list[_Job]] = {}
@@ -135,7 +136,6 @@ class Poller:
             first = self._rng.randrange(n)  # which agent goes first is not config order's luck
             for k, job in enumerate(kind_jobs):
                 self._arm(job, now + (((k - first) % n) + phase) * step)
-        self._initial = []
         self._runner = asyncio.get_running_loop().create_task(self._run(), name="pf-tui-poller")
 
     async def stop(self) -> None:
