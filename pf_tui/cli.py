@@ -19,6 +19,7 @@ from pf_tui import __version__
 
 if TYPE_CHECKING:
     from pf_tui.config import Config
+    from pf_tui.shard import Shard
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -35,6 +36,9 @@ commands:
   pf-tui sim             run the Purple Flea simulator on 127.0.0.1
   pf-tui init            write a documented starter config (mode 0600)
   pf-tui check           validate config, secrets' sources, permissions and reachability
+
+shards: --shard i/n makes the console or the daemon watch only shard i of n (0-based) of the
+agents, chosen by a stable hash of each agent id, with a store of its own (docs/design.md, Scale).
 
 config: --config PATH, else $PF_TUI_CONFIG, else the platform config dir.
 
@@ -120,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--read-only", action="store_true", help="hide and refuse every money action"
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="watch only shard I of N (0-based) of the agents; each shard has its own store",
     )
     parser.add_argument(
         "--agents",
@@ -263,6 +272,32 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parser.error("--demo builds its own config; drop --config")
         if args.sim is not None and not args.demo:
             parser.error("--sim needs --demo")
+        if args.shard is not None:
+            from pf_tui.shard import ShardError, parse_shard
+
+            try:
+                parse_shard(args.shard)
+            except ShardError as exc:
+                parser.error(f"--shard: {exc}")
+
+
+def _shard(args: argparse.Namespace) -> Shard | None:
+    """``--shard`` as a :class:`~pf_tui.shard.Shard` (validated already), or None."""
+    if getattr(args, "shard", None) is None:
+        return None
+    from pf_tui.shard import parse_shard
+
+    return parse_shard(args.shard)
+
+
+def _sharded(config: Config, args: argparse.Namespace) -> Config:
+    """``config`` narrowed to ``--shard``'s agents and store (unchanged without the flag)."""
+    shard = _shard(args)
+    if shard is None:
+        return config  # no import of the engine's wiring just to change nothing
+    from pf_tui.wiring import shard_config
+
+    return shard_config(config, shard)
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -336,26 +371,29 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_headless(args: argparse.Namespace) -> int:
     from pf_tui.daemon.loop import main as daemon_main
 
+    shard = _shard(args)
     if args.demo:
         from pf_tui.demo import demo_session
 
         with demo_session(agents=args.agents, seed=args.seed, sim_url=args.sim) as config:
             return daemon_main(
-                config,
+                _sharded(config, args),
                 once=args.once,
                 metrics_port=args.metrics_port,
                 metrics_host=args.metrics_host,
+                shard=shard,
             )
     return daemon_main(
-        _load(args),
+        _sharded(_load(args), args),
         once=args.once,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        shard=shard,
     )
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
-    config = None if args.demo else _load(args)  # config errors first: they matter more
+    config = None if args.demo else _sharded(_load(args), args)  # config errors first
     # Under textual-serve (`pf-tui serve`) stdout is a pipe to the web driver, not a terminal.
     served = os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
     if not served and not sys.stdout.isatty() and os.environ.get("PF_TUI_FORCE_TTY") != "1":
@@ -372,7 +410,7 @@ def _cmd_tui(args: argparse.Namespace) -> int:
         with demo_session(agents=args.agents, seed=args.seed, sim_url=args.sim) as demo_config:
             from pf_tui.tui.app import run_app
 
-            return run_app(demo_config, demo=True, read_only=args.read_only)
+            return run_app(_sharded(demo_config, args), demo=True, read_only=args.read_only)
     from pf_tui.tui.app import run_app
 
     return run_app(config, demo=False, read_only=args.read_only)

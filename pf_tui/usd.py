@@ -29,6 +29,7 @@ __all__ = [
     "loads",
     "parse_amount_input",
     "parse_money",
+    "plain_wire_money",
     "quantize_display",
     "quantize_fee",
     "to_wire",
@@ -67,6 +68,32 @@ def _describe(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def plain_wire_money(value: object) -> Decimal | None:
+    """``value`` as :func:`parse_money` reads a wire amount, when it is a plain JSON number.
+
+    The normaliser's hot path (docs/performance.md, "Decoding"): a ``Decimal`` or ``int`` exactly
+    as :func:`loads` makes them, finite, in range, with at most :data:`MAX_WIRE_DP` places and
+    not negative zero, comes back as the very ``Decimal`` ``parse_money(value)`` would return.
+    Anything else (strings, floats, bools, exponents, ``-0``, huge values, subclasses) gives
+    ``None``: the caller then takes :func:`parse_money` and its exact refusal. Exact type checks,
+    not isinstance: a bool is an int, and a Decimal subclass takes the full checks.
+    """
+    if type(value) is Decimal:
+        # One as_tuple() answers finiteness (a str exponent is NaN/Infinity), places and sign.
+        sign, digits, exp = value.as_tuple()
+        if (
+            type(exp) is int
+            and -MAX_WIRE_DP <= exp <= 0
+            and len(digits) + exp <= MAX_INT_DIGITS
+            and not (sign and not any(digits))
+        ):
+            return value
+        return None
+    if type(value) is int and _INT_LIMIT_NEG < value < _INT_LIMIT:
+        return Decimal(value)
+    return None
+
+
 def parse_money(
     value: object,
     *,
@@ -84,9 +111,11 @@ def parse_money(
     # Fast path: JSON numbers arrive as Decimal/int (loads), nearly always plain and in range.
     # It returns only what the full checks below would return (the same value, exponent and
     # sign); anything unusual falls through to them, so every refusal and message is unchanged.
-    # Exact type checks, not isinstance: a bool is an int, and a Decimal subclass takes the
-    # full checks.
-    if type(value) is Decimal:
+    if max_dp == MAX_WIRE_DP and allow_negative:
+        fast = plain_wire_money(value)
+        if fast is not None:
+            return fast
+    elif type(value) is Decimal:
         if value.is_finite() and (allow_negative or not value.is_signed()):
             exp = value.as_tuple().exponent
             if (
@@ -242,13 +271,27 @@ def dumps(obj: JSON) -> str:
     return _encode(obj)
 
 
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"invalid JSON number {name}")
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+"""Built once: ``json.loads`` with any keyword builds a new decoder and scanner on every call."""
+
+
 def loads(data: str | bytes) -> JSON:
     """JSON with every non-integer number decoded as ``Decimal`` (never float).
 
-    NaN/Infinity literals, which Python's json accepts by default, are refused.
+    NaN/Infinity literals, which Python's json accepts by default, are refused. Bytes are decoded
+    as ``json.loads`` decodes them (UTF-8, or UTF-16/32 told by their first bytes), and a str that
+    starts with a byte-order mark is refused as ``json.loads`` refuses it.
     """
-
-    def _reject(name: str) -> NoReturn:
-        raise ValueError(f"invalid JSON number {name}")
-
-    return json.loads(data, parse_float=Decimal, parse_constant=_reject)
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        return _DECODER.decode(data)
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(
+            f"the JSON object must be str, bytes or bytearray, not {type(data).__name__}"
+        )
+    return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from pf_tui.api.errors import ResponseDecodeError
-from pf_tui.usd import JSON, MoneyError, parse_money
+from pf_tui.usd import JSON, MoneyError, parse_money, plain_wire_money
 
 __all__ = [
     "boolean",
@@ -109,9 +109,15 @@ def items(
 
 def opt_money(data: dict[str, JSON], keys: Keys, prefix: str = "") -> Decimal | None:
     """An amount (JSON number or numeric string), or None when absent."""
-    key, value = _find(data, keys)
+    if type(keys) is str:  # one key: no alias search (the common case, read per row)
+        key, value = keys, data.get(keys)
+    else:
+        key, value = _find(data, keys)
     if value is None:
         return None
+    plain = plain_wire_money(value)  # a plain JSON number: parse_money's answer, without a call
+    if plain is not None:
+        return plain
     try:
         return parse_money(value, field=key)
     except MoneyError:
@@ -209,6 +215,13 @@ def timestamp(data: dict[str, JSON], keys: Keys, prefix: str = "") -> datetime |
             raise _fail(path, "negative time")
         return _epoch(value, path)
     if isinstance(value, str):
+        if len(value) > 20 and value[-1] == "Z" and value[10] == "T":
+            # The servers' own form (``2026-08-20T00:00:00.000Z``): what the lines below would
+            # make of it, without the strip, digit test and offset rewrite.
+            try:
+                return datetime.fromisoformat(value).astimezone(UTC)
+            except ValueError:
+                pass  # the lines below say why, naming the field
         raw = value.strip()
         if raw.isdigit() and len(raw) <= 16:
             return _epoch(int(raw), path)

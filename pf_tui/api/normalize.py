@@ -47,7 +47,7 @@ from pf_tui.api.models import (
     Registration,
     WalletBalance,
 )
-from pf_tui.usd import JSON
+from pf_tui.usd import JSON, plain_wire_money
 
 __all__ = [
     "NORMALIZERS",
@@ -371,6 +371,15 @@ def pnl_history(data: JSON) -> PnlHistory:
     chart = f.items(data, "chart", required=False)
     points = []
     for i, row in enumerate(chart):
+        # 30 rows a reply, most of them the same every poll: the plain production row is read
+        # inline (the same values the readers below would return); anything else takes them.
+        if type(row) is dict:
+            date = row.get("date")
+            daily = plain_wire_money(row.get("daily_pnl"))
+            cumulative = plain_wire_money(row.get("cumulative_pnl"))
+            if type(date) is str and daily is not None and cumulative is not None:
+                points.append(PnlPoint(date, daily, cumulative))
+                continue
         path = f"chart[{i}]"
         row = f.obj(row, path)
         points.append(

@@ -49,9 +49,11 @@ from pf_tui.core.notify.alertmanager import AlertmanagerReceiver, FiringAlert
 from pf_tui.core.notify.deadman import DeadMan
 from pf_tui.core.notify.receivers import Receiver
 from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
+from pf_tui.daemon.gc_policy import EngineGc
 from pf_tui.daemon.logs import log_event, setup_logging
 from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow
 from pf_tui.daemon.overview_metrics import AgentExtras, StreamRow
+from pf_tui.shard import Shard
 from pf_tui.views.feed import FleetFeed
 from pf_tui.wiring import build_poll_engine, config_redactor, open_alerts, open_store
 
@@ -85,8 +87,12 @@ class DaemonOptions:
 class Daemon:
     """One daemon run; see the module docstring. Its parts come from :mod:`pf_tui.wiring`."""
 
-    def __init__(self, config: Config, clock: Clock, options: DaemonOptions) -> None:
+    def __init__(
+        self, config: Config, clock: Clock, options: DaemonOptions, shard: Shard | None = None
+    ) -> None:
         self.config = config
+        self.shard = shard
+        """``--shard``: ``config`` holds this shard's agents already (``wiring.shard_config``)."""
         self.clock = clock
         self.options = options
         self.started_at = clock.now()
@@ -100,7 +106,7 @@ class Daemon:
         self.polling = build_poll_engine(config, clock)
         self.poller, self.fleet = self.polling.poller, self.polling.fleet
         self.facts = FactsSource(self.fleet, self.poller.stats)
-        self.metrics = DaemonMetrics()
+        self.metrics = DaemonMetrics(shard=None if shard is None else shard.label)
         self.feed = FleetFeed(self.fleet)
         """The console's own view builder: the Overview's figures, for ``/metrics``."""
         self.changed: set[str] | None = None
@@ -208,6 +214,12 @@ class Daemon:
                 self.first_poll_seen = True
                 if self.options.on_first_poll is not None:
                     self.options.on_first_poll(time.perf_counter())
+                # A start-up figure operators can read off the log (benchmarks/daemon_start.py)
+                log_event(
+                    logging.INFO,
+                    "first poll",
+                    ms_since_start=round(1000 * (self.clock.now() - self.started_at), 1),
+                )
         samples = self.fleet.drain_samples()
         if samples:
             self.store.put_samples(samples)
@@ -482,12 +494,17 @@ async def run_daemon(
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     options: DaemonOptions | None = None,
+    shard: Shard | None = None,
 ) -> int:
-    """Run the daemon until ``stop`` is set or SIGTERM; the exit code (3: ``--once`` fired)."""
+    """Run the daemon until ``stop`` is set or SIGTERM; the exit code (3: ``--once`` fired).
+
+    ``shard`` labels the metrics; ``config`` is already narrowed to it
+    (``wiring.shard_config``).
+    """
     clock = clock or SYSTEM_CLOCK
     options = options or DaemonOptions()
     stop = stop or asyncio.Event()
-    daemon = Daemon(config, clock, options)
+    daemon = Daemon(config, clock, options, shard)
     loop = asyncio.get_running_loop()
     server = None
     installed: list[signal.Signals] = []
@@ -496,7 +513,7 @@ async def run_daemon(
             from prometheus_client import start_http_server
 
             server, _thread = start_http_server(
-                metrics_port, addr=metrics_host, registry=daemon.metrics.registry
+                metrics_port, addr=metrics_host, registry=daemon.metrics.exposed
             )
             log_event(logging.INFO, "metrics served", addr=f"{metrics_host}:{server.server_port}")
         if not once:
@@ -516,6 +533,7 @@ async def run_daemon(
             agents=len(config.agents),
             receivers=daemon.names,
             once=once,
+            shard=None if shard is None else shard.label,
         )
         if once:
             await _poll_once(daemon, options.once_timeout_s)
@@ -546,6 +564,8 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
     ]
     daemon.poller.start()
     next_eval = 0.0
+    collector = EngineGc()  # the automatic collector's full passes cost a fifth of a core
+    collector.start(time.monotonic())
     try:
         while not stop.is_set():
             batch = asyncio.ensure_future(daemon.poller.batch())
@@ -566,7 +586,9 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
             if daemon.clock.monotonic() >= daemon.next_prune:
                 daemon.next_prune = daemon.clock.monotonic() + PRUNE_EVERY_S
                 await daemon.prune()
+            collector.tick(time.monotonic())  # real time: the collector's work is real CPU
     finally:
+        collector.stop()
         stop.set()
         await daemon.poller.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -581,6 +603,7 @@ def main(
     once: bool = False,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    shard: Shard | None = None,
 ) -> int:
     """Entry point for ``pf-tui --headless``: logging, the event loop, exit codes.
 
@@ -590,7 +613,13 @@ def main(
     setup_logging(config)
     try:
         return asyncio.run(
-            run_daemon(config, once=once, metrics_port=metrics_port, metrics_host=metrics_host)
+            run_daemon(
+                config,
+                once=once,
+                metrics_port=metrics_port,
+                metrics_host=metrics_host,
+                shard=shard,
+            )
         )
     except KeyboardInterrupt:
         return EXIT_OK

@@ -12,15 +12,21 @@ API latency is a histogram per data type (fleet-wide); per agent it is p50, p95 
 because a histogram per agent would be ~70 series an agent (70,000 at 1,000 agents). The figures
 of the console's Overview are in :mod:`pf_tui.daemon.overview_metrics`; the README lists every
 metric.
+
+A daemon started with ``--shard i/n`` labels every series it serves ``shard="i/n"``
+(:attr:`DaemonMetrics.exposed`), so Prometheus can tell the shards of one fleet apart and sum
+them; an unsharded daemon serves its series without the label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from pf_tui.daemon.overview_metrics import OverviewMetrics
 
@@ -62,11 +68,50 @@ class FleetRow:
     """The worst service's failed share of the fleet's last 5 minutes of calls."""
 
 
-class DaemonMetrics:
-    """The daemon's metric families and how they are updated."""
+class ConstantLabels(Collector):
+    """Every series of ``registry``, served with ``labels`` added (the daemon's ``shard``).
 
-    def __init__(self) -> None:
+    One wrapper at exposition time instead of a ``shard`` label on every family: the families
+    and their ``labels(...)`` calls stay as they are, and an unsharded daemon is unchanged.
+    """
+
+    def __init__(self, registry: CollectorRegistry, labels: Mapping[str, str]) -> None:
+        self._registry = registry
+        self._labels = dict(labels)
+
+    def describe(self) -> list[Metric]:
+        """Nothing up front: the inner registry already checked its names."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """The inner families, each sample with the constant labels added."""
+        for family in self._registry.collect():
+            out = Metric(family.name, family.documentation, family.type, family.unit)
+            for sample in family.samples:
+                out.add_sample(
+                    sample.name,
+                    {**sample.labels, **self._labels},
+                    sample.value,
+                    sample.timestamp,
+                    sample.exemplar,
+                )
+            yield out
+
+
+class DaemonMetrics:
+    """The daemon's metric families and how they are updated.
+
+    ``registry`` holds the families; :attr:`exposed` is what ``/metrics`` serves: the same, with
+    ``shard="i/n"`` on every series when ``shard`` is given.
+    """
+
+    def __init__(self, shard: str | None = None) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
+        self.shard = shard
+        self.exposed = r
+        if shard is not None:
+            self.exposed = CollectorRegistry(auto_describe=False)
+            self.exposed.register(ConstantLabels(r, {"shard": shard}))
         a, lbl = ("agent", "label"), ("agent",)
         self.balance = Gauge("pf_agent_balance_usd", "Casino balance in USD", a, registry=r)
         self.pnl = Gauge("pf_agent_pnl_usd", "Trading + casino P&L in USD", a, registry=r)

@@ -2,21 +2,23 @@
 
 :meth:`FleetState.apply` takes one poll result (pure, fast, no I/O) and returns what changed, so
 the TUI updates only changed rows and the daemon evaluates only changed agents. History lives in
-bounded ring buffers (``deque(maxlen)``) per (agent, metric) for sparklines; the samples it adds
+bounded ring buffers (:class:`~pf_tui.core.fleet.history.SampleRing`, 17 bytes a sample) per
+(agent, metric) for sparklines; the samples it adds
 are also queued for the store (:meth:`FleetState.drain_samples`), and
 :meth:`FleetState.load_history` refills the buffers from the store at start-up.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pf_tui.api.latency import FloatRing
 from pf_tui.api.models import CasinoStats, EscrowStatus, PnlHistory, Positions
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.fleet import derived
+from pf_tui.core.fleet.history import SampleRing
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.results import (
     ALL_TYPES,
@@ -89,10 +91,11 @@ class AgentState:
         default_factory=lambda: {k: Figure() for k in ALL_TYPES}
     )
     derived: dict[str, Decimal | None] = field(default_factory=dict)
-    history: dict[str, deque[tuple[float, Decimal]]] = field(default_factory=dict)
+    history: dict[str, SampleRing] = field(default_factory=dict)
     requests: int = 0
     errors: int = 0
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    latencies: FloatRing = field(default_factory=lambda: FloatRing(256))
+    """Poll latencies (seconds), 8 bytes each: one ring per agent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +265,7 @@ class FleetState:
             return
         ring = state.history.get(metric)
         if ring is None:
-            ring = state.history[metric] = deque(maxlen=self.history_len)
+            ring = state.history[metric] = SampleRing(maxlen=self.history_len)
         elif ring and ring[-1][1] == value:
             return  # unchanged: a sparkline point and a stored row would say nothing new
         ring.append((t, value))
@@ -305,9 +308,9 @@ class FleetState:
         """A derived figure of an agent (``balance``, ``pnl``, ``pnl_pct``, ``exposure``...)."""
         return self.agents[agent_id].derived.get(metric)
 
-    def history(self, agent_id: str, metric: str) -> deque[tuple[float, Decimal]]:
+    def history(self, agent_id: str, metric: str) -> SampleRing:
         """The ring buffer of ``(t, value)`` for one metric (empty if none yet)."""
-        return self.agents[agent_id].history.get(metric) or deque(maxlen=self.history_len)
+        return self.agents[agent_id].history.get(metric) or SampleRing(maxlen=self.history_len)
 
     def error_rate(self, agent_id: str) -> float | None:
         """The agent's error rate as the alert rule sees it: its worst service's failed share of
@@ -344,8 +347,7 @@ class FleetState:
             state = self.agents.get(agent_id)
             if state is None:
                 continue
-            ring = deque(rows[-self.history_len :], maxlen=self.history_len)
-            state.history[metric] = ring
+            state.history[metric] = SampleRing(rows[-self.history_len :], self.history_len)
 
 
 def _error_text(error: Exception | None) -> str:

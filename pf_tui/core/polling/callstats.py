@@ -15,11 +15,10 @@ fell in the window, counts as 100% too: its last word was a failure.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pf_tui.api.latency import percentile
+from pf_tui.api.latency import FlagRing, FloatRing, percentile
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 
 RING = 512
@@ -106,8 +105,9 @@ def error_rate(requests: int, errors: int) -> float | None:
 
 @dataclass(slots=True)
 class _Counter:
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=RING))
-    outcomes: deque[bool] = field(default_factory=lambda: deque(maxlen=RING))
+    # Compact rings (8 bytes a latency, 1 an outcome): one counter per agent, 5,000 agents.
+    latencies: FloatRing = field(default_factory=lambda: FloatRing(RING))
+    outcomes: FlagRing = field(default_factory=lambda: FlagRing(RING))
     requests: int = 0
     errors: int = 0
 
@@ -121,7 +121,7 @@ class _Counter:
 
     def summary(self) -> LatencySummary:
         window = len(self.outcomes)
-        failed = window - sum(self.outcomes)
+        failed = window - self.outcomes.count
         return latency_summary(list(self.latencies), window, failed)
 
 

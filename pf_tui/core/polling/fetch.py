@@ -27,6 +27,7 @@ from pf_tui.api.models import (
 )
 from pf_tui.clock import Clock
 from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.limit import HostLimit
 from pf_tui.core.polling.results import (
     BalanceSnapshot,
     DataType,
@@ -102,16 +103,34 @@ class Fetcher:
         self.stats = stats
         self._hosts = dict(hosts or {})
         self._limit = max_concurrency
-        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._sems: dict[str, HostLimit] = {}
         self._terminal: dict[str, dict[str, Escrow]] = {}
         self._dialect: dict[str, str] = {}
 
-    def _sem(self, service: str) -> asyncio.Semaphore:
-        host = self._hosts.get(service, service)
+    def _sem(self, service: str) -> HostLimit:
+        return self.limit_of(self._hosts.get(service, service))
+
+    def limit_of(self, host: str) -> HostLimit:
+        """The request limit of one host (made on first use)."""
         sem = self._sems.get(host)
         if sem is None:
-            sem = self._sems[host] = asyncio.Semaphore(self._limit)
+            sem = self._sems[host] = HostLimit(self._limit)
         return sem
+
+    def hosts_for(self, target: PollTarget, kind: DataType) -> tuple[str, ...]:
+        """The hosts one poll of ``kind`` may call (what :meth:`fetch` below calls, by host)."""
+        s = target.services
+        if kind is DataType.CASINO:
+            services: tuple[str, ...] = ("casino",)
+        elif kind is DataType.BALANCE:
+            services = ("casino", "wallet") if "wallet" in s else ("casino",)
+        elif kind in (DataType.POSITIONS, DataType.PNL):
+            services = ("trading",)
+        elif kind is DataType.REFERRALS:
+            services = tuple(x for x in ("casino", "trading", "wallet") if x in s)
+        else:  # escrows: the list or the reads, and the casino ledger in the classic dialect
+            services = ("escrow", "casino") if "casino" in s else ("escrow",)
+        return tuple(dict.fromkeys(self._hosts.get(x, x) for x in services))
 
     async def call(
         self, agent_id: str, service: str, endpoint: str, fn: Callable[[], Awaitable[T]]

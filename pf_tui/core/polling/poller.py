@@ -3,7 +3,9 @@
 One heap of due times (monotonic seconds) is driven by one task. Due jobs start a fetch task each
 (bounded per host by :class:`~pf_tui.core.polling.fetch.Fetcher`); a job is re-armed only when its
 fetch ends, so one (agent, data type) is never in flight twice and a hung source holds only its own
-job. First polls are spread over the interval (jitter) so 1,000 agents never fire in step.
+job. First polls are spread evenly over each interval, starting at once (one agent's figures come
+in right away, the rest at an even rate), so 5,000 agents never fire in step and the servers see
+a steady request rate rather than random clumps.
 
 Backoff per (agent, data type): after ``n`` consecutive failures the next try waits
 ``min(interval * 2**n * (1 + 0..20% jitter), max_backoff)``, or the server's
@@ -61,6 +63,10 @@ class _Job:
     rate_limited_until: float = 0.0
     last_started: float | None = None
     last_value: SnapshotValue | None = None
+    hosts: tuple[str, ...] = ()
+    """The hosts a poll of this job may call (``Fetcher.hosts_for``)."""
+    parked: bool = False
+    """Due, but waiting for room on a host (counted as in flight: never armed twice)."""
 
 
 class Poller:
@@ -101,16 +107,39 @@ class Poller:
         self._paused = False
         self._sleeping_until = float("inf")
         self._initial = list(targets)
+        self._parked: dict[str, deque[_Job]] = {}
+        """Due jobs per host whose request queue is full, in the order they fell due."""
+        self._budget: dict[str, int] = {}
+        """Polls each host may still start in this pass of the scheduler."""
 
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the scheduler in the running loop; first polls are spread over each interval."""
+        """Start the scheduler in the running loop; first polls are spread over each interval.
+
+        The ``n`` jobs of one data type are first due one ``interval / n`` apart, from a random
+        phase of that step (seeded), in a random rotation of the agents: evenly spaced, so the
+        request rate is flat from the first second instead of random clumps. The fastest data
+        type starts at phase 0, so the first result comes in at once (the daemon's start-up,
+        docs/performance.md).
+        """
         if self._runner is not None:
             return
-        for target in self._initial:
+        initial, self._initial = self._initial, []  # _add's removal scan skips an empty list
+        for target in initial:
             self._add(target, spread=None)
-        self._initial = []
+        now = self._clock.monotonic()
+        by_kind: dict[DataType, list[_Job]] = {}
+        for agent_jobs in self._jobs.values():
+            for job in agent_jobs.values():
+                by_kind.setdefault(job.kind, []).append(job)
+        fastest = min(by_kind, key=lambda k: self.intervals[k], default=None)
+        for kind, kind_jobs in by_kind.items():
+            n, step = len(kind_jobs), self.intervals[kind] / len(kind_jobs)
+            phase = 0.0 if kind is fastest else self._rng.random()
+            first = self._rng.randrange(n)  # which agent goes first is not config order's luck
+            for k, job in enumerate(kind_jobs):
+                self._arm(job, now + (((k - first) % n) + phase) * step)
         self._runner = asyncio.get_running_loop().create_task(self._run(), name="pf-tui-poller")
 
     async def stop(self) -> None:
@@ -267,13 +296,15 @@ class Poller:
         return dt
 
     def _add(self, target: PollTarget, spread: float | None) -> None:
+        """Make ``target``'s jobs; arm each within ``spread`` seconds (``None``: :meth:`start`
+        arms them all together, evenly)."""
         self.remove_agent(target.agent_id)
         now = self._clock.monotonic()
         jobs: dict[DataType, _Job] = {}
         for kind in target.data_types():
-            job = _Job(target, kind)
-            window = self.intervals[kind] if spread is None else min(spread, self.intervals[kind])
-            self._arm(job, now + self._rng.uniform(0, window))
+            job = _Job(target, kind, hosts=self._fetcher.hosts_for(target, kind))
+            if spread is not None:
+                self._arm(job, now + self._rng.uniform(0, min(spread, self.intervals[kind])))
             jobs[kind] = job
         self._jobs[target.agent_id] = jobs
 
@@ -290,21 +321,91 @@ class Poller:
             self._wake.clear()
             now = self._clock.monotonic()
             if not self._paused:
+                self._budget.clear()
+                for host in [h for h, q in self._parked.items() if q]:
+                    self._unpark(host)
                 horizon = now + TICK
                 while heap and heap[0][0] <= horizon:
                     _, _, gen, job = heapq.heappop(heap)
                     if job.gen != gen or job.removed or job.in_flight:
                         continue
                     job.in_flight = True
-                    task = asyncio.create_task(self._poll(job))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._launch(job)
             timeout = None if self._paused or not heap else max(TICK, heap[0][0] - now)
             self._sleeping_until = (
                 float("inf") if timeout is None or self._paused else now + timeout
             )
             await self._sleep_or_wake(timeout)
             self._sleeping_until = -float("inf")  # awake: arming needs no wake-up
+
+    # -- admission: a poll starts only when its hosts' request queues have room --------------
+    #
+    # Behind a slow host (or a saturated core) every due poll used to start at once and wait
+    # on the host's limit: tens of thousands of tasks, coroutines and futures at 5,000 agents,
+    # whose memory and garbage-collection cost slowed the engine further. A due job whose host
+    # has a full queue now waits in that host's FIFO here instead, as one deque entry, and
+    # starts when the queue drains. Each host is judged alone, so a hung host holds back only
+    # the polls that would call it.
+
+    def _launch(self, job: _Job) -> None:
+        """Start ``job`` (marked in flight) now, or park it behind a host with no room."""
+        blocked = self._blocked_host(job, None)
+        if blocked is not None:
+            self._park(job, blocked)
+            return
+        self._start(job)
+
+    def _start(self, job: _Job) -> None:
+        for host in job.hosts:
+            self._budget[host] -= 1
+        task = asyncio.create_task(self._poll(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _blocked_host(self, job: _Job, draining: str | None) -> str | None:
+        """A host of ``job`` with no room left in this pass, or earlier jobs parked on it."""
+        for host in job.hosts:
+            budget = self._budget.get(host)
+            if budget is None:
+                limit = self._fetcher.limit_of(host)
+                budget = self._budget[host] = limit.limit - limit.waiting
+            if budget <= 0 or (host != draining and self._parked.get(host)):
+                return host
+        return None
+
+    def _park(self, job: _Job, host: str) -> None:
+        job.parked = True
+        self._parked.setdefault(host, deque()).append(job)
+        limit = self._fetcher.limit_of(host)
+        if limit.on_room is None:
+            limit.on_room = self._wake.set  # a slot freed: the scheduler drains the queue
+
+    def _unpark(self, host: str) -> None:
+        """Start the jobs parked on ``host``, oldest first, while it has room."""
+        queue = self._parked[host]
+        while queue:
+            job = queue[0]
+            if job.removed:
+                queue.popleft()
+                job.parked = job.in_flight = False
+                continue
+            blocked = self._blocked_host(job, host)
+            if blocked == host:
+                break
+            queue.popleft()
+            job.parked = False
+            if blocked is not None:
+                self._park(job, blocked)  # behind another host now
+                continue
+            self._start(job)
+        if queue:
+            limit = self._fetcher.limit_of(host)
+            if limit.on_room is None:
+                limit.on_room = self._wake.set
+
+    def parked(self) -> int:
+        """Due polls waiting for room on their hosts now."""
+        return sum(len(q) for q in self._parked.values())
 
     async def _sleep_or_wake(self, seconds: float | None) -> None:
         # `seconds` of the poller's clock (a fake one in tests), so not an asyncio.timeout

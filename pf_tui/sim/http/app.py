@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TypedDict
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount, Route
 
-from pf_tui.sim.http.pipeline import Ctx
+from pf_tui.sim.http.pipeline import Ctx, Endpoint, ExactPaths
 from pf_tui.sim.http.routes import casino as casino_routes
 from pf_tui.sim.http.routes import docs as docs_routes
 from pf_tui.sim.http.routes.control import control_routes, telegram_routes
@@ -104,8 +104,20 @@ def create_app(
                 await task
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    exact: dict[str, Endpoint] = {}
+    _record_exact_paths(routes, exact)
+    app.add_middleware(ExactPaths, paths=exact)
     app.state.sim = sim
     return app
+
+
+def _record_exact_paths(routes: Sequence[BaseRoute], paths: dict[str, Endpoint]) -> None:
+    """Point every pipeline endpoint under ``routes`` at ``paths`` (see :class:`ExactPaths`)."""
+    for item in routes:
+        if isinstance(item, Mount):
+            _record_exact_paths(item.routes, paths)
+        elif isinstance(item, Route) and isinstance(item.endpoint, Endpoint):
+            item.endpoint.exact_paths = paths
 
 
 async def _drive(sim: Simulator) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -51,8 +52,13 @@ def referrer_share(fee: Decimal) -> Decimal:
     return q6(fee * REFERRER_SHARE)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def iso(ts: float) -> str:
-    """Unix seconds to ``2026-01-01T00:00:00.000Z``."""
+    """Unix seconds to ``2026-01-01T00:00:00.000Z``.
+
+    Cached: replies repeat the same few times (ledger rows, chart days) on every poll, and
+    formatting them was the simulator's largest single cost at fleet scale.
+    """
     return (
         datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )

@@ -1,0 +1,109 @@
+"""History rings: the last N ``(t, Decimal)`` samples of one metric, in 17 bytes a sample.
+
+A ``deque`` of ``(float, Decimal)`` tuples costs about 190 bytes a sample (the tuple, the float,
+the Decimal). The fleet keeps 360 samples for each of 10 metrics of every agent, and a ring fills
+within the hour for an active agent: at 5,000 agents that grew past 3 GB (docs/performance.md,
+"Memory"). :class:`SampleRing` keeps each time as a double and each amount as its integer
+coefficient and exponent, and gives back the very same ``Decimal`` (value, sign and exponent) on
+every read, so history stays exact money. An amount that does not fit (more than 18 digits, or
+negative zero) is kept as the object itself.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+__all__ = ["SampleRing"]
+
+_MAX_COEFF = 10**18
+_ODD = -128
+"""Exponent mark of a slot whose amount is kept as an object (``SampleRing._odd``)."""
+
+
+class SampleRing:
+    """The last ``maxlen`` samples ``(t, amount)``, oldest first; ``ring[-1]`` is the newest.
+
+    Reads rebuild the ``Decimal`` from its coefficient and exponent, equal to what was appended
+    with the same exponent (``Decimal("12.50")`` stays ``12.50``).
+    """
+
+    __slots__ = ("_coeffs", "_exps", "_next", "_odd", "_times", "maxlen")
+
+    def __init__(self, samples: Iterable[tuple[float, Decimal]] = (), maxlen: int = 360) -> None:
+        if maxlen < 1:
+            raise ValueError("a history ring holds at least one sample")
+        self.maxlen = maxlen
+        self._times = array("d")
+        self._coeffs = array("q")
+        self._exps = array("b")
+        self._odd: dict[int, Decimal] = {}
+        self._next = 0
+        """Where the next sample goes once the ring is full (the oldest sample's slot)."""
+        for t, value in samples:
+            self.append((t, value))
+
+    def append(self, sample: tuple[float, Decimal]) -> None:
+        """Add a sample, dropping the oldest when full."""
+        t, value = sample
+        coeff, exp = _pack(value)
+        if len(self._times) < self.maxlen:
+            slot = len(self._times)
+            self._times.append(t)
+            self._coeffs.append(coeff)
+            self._exps.append(exp)
+        else:
+            slot = self._next
+            self._times[slot] = t
+            self._coeffs[slot] = coeff
+            self._exps[slot] = exp
+            self._next = 0 if slot + 1 == self.maxlen else slot + 1
+        if exp == _ODD:
+            self._odd[slot] = value
+        else:
+            self._odd.pop(slot, None)
+
+    def _at(self, slot: int) -> tuple[float, Decimal]:
+        exp = self._exps[slot]
+        if exp == _ODD:
+            return self._times[slot], self._odd[slot]
+        return self._times[slot], Decimal(self._coeffs[slot]).scaleb(exp)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __bool__(self) -> bool:
+        return len(self._times) > 0
+
+    def __getitem__(self, index: int) -> tuple[float, Decimal]:
+        n = len(self._times)
+        if not -n <= index < n:
+            raise IndexError("history ring index out of range")
+        position = index % n
+        return self._at((self._next + position) % n if n == self.maxlen else position)
+
+    def __iter__(self) -> Iterator[tuple[float, Decimal]]:
+        n = len(self._times)
+        start = self._next if n == self.maxlen else 0
+        for i in range(n):
+            yield self._at((start + i) % n)
+
+    def __repr__(self) -> str:
+        return f"SampleRing({list(self)!r}, maxlen={self.maxlen})"
+
+
+def _pack(value: Decimal) -> tuple[int, int]:
+    """``(coefficient, exponent)`` with ``Decimal(coefficient).scaleb(exponent) == value``,
+    exponent included; ``(0, _ODD)`` when the value must be kept as an object."""
+    sign, digits, exp = value.as_tuple()
+    if type(exp) is not int or not -100 < exp < 100 or len(digits) > 18:
+        return 0, _ODD
+    coeff = int(value.scaleb(-exp))  # exact: at most 18 digits, an integer once scaled
+    if sign:
+        if coeff == 0:
+            return 0, _ODD  # negative zero: an int has no sign to keep it
+        coeff = -abs(coeff)
+    if coeff >= _MAX_COEFF or coeff <= -_MAX_COEFF:
+        return 0, _ODD
+    return coeff, exp
