@@ -87,4 +87,5 @@ class TableTab(Vertical):
         old = self._title
         if text != old or text.spans != old.spans or str(text.style) != str(old.style):
             self._title = text
-            self.query_one(".tab-title", Static).update(text)
+            # One line, always: a layout would redraw the whole screen on every tick.
+            self.query_one(".tab-title", Static).update(text, layout=False)

@@ -18,10 +18,12 @@
 - ``_column_locations``, ``columns``, ``_updated_cells``, ``_require_update_dimensions`` and
   ``_clear_caches``: what ``add_column``/``remove_column`` maintain (:func:`set_columns`,
   :func:`set_widths`).
-- ``_render_cell`` (row index, column index, style, width, cursor, hover -> lines), its cache
-  key's parts ``_show_hover_cursor`` and ``_pseudo_class_state``, and ``notify_style_update``:
-  :class:`CellRenderCache` keeps each cell's rendering for as long as the cell object is the same,
-  so a redraw renders only the cells that changed.
+- ``_render_cell`` (row index, column index, style, width, cursor, hover -> lines) and
+  ``_render_line_in_row`` (row key, line, style, cursor, hover -> fixed and scrollable lines),
+  their cache keys' parts ``_show_hover_cursor``, ``_pseudo_class_state``, ``_labelled_row_exists``
+  and ``_header_row_key``, and ``notify_style_update``: :class:`CellRenderCache` keeps each cell's
+  and each row's rendering for as long as its cell objects are the same, so a redraw renders only
+  what changed.
 
 An upgrade that renames or reshapes any of these does not raise: it shows a stale screen. So
 ``tests/tui/test_datatable_internals.py`` fails, naming this module, as soon as the installed
@@ -39,6 +41,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import Column, ColumnKey, CursorType, RowKey
 from textual.widgets.data_table import Row as DataRow
@@ -48,6 +51,7 @@ TEXTUAL_VERSION = "8.2.8"
 
 CellT = TypeVar("CellT")
 SegmentLines = list[list[Segment]]
+RowLines = tuple[SegmentLines, SegmentLines]
 CELL_CACHE_SIZE = 4096
 """Rendered cells kept by :class:`CellRenderCache`: a screen holds a few hundred, each in a
 few styles (cursor, hover, stripes)."""
@@ -91,6 +95,8 @@ def set_columns(
         table._data[row_key] = rows[row_key]
     table._updated_cells.clear()
     table._clear_caches()
+    if isinstance(table, CellRenderCache):
+        table.columns_changed()
     table._require_update_dimensions = True
     table.cursor_coordinate = table.cursor_coordinate  # clamped to the new columns
     table._update_count += 1
@@ -104,19 +110,22 @@ def set_widths(table: DataTable[CellT], widths: Mapping[ColumnKey, int]) -> None
         column = table.columns[key]
         column.width = column.content_width = width
         column.auto_width = False
+    if isinstance(table, CellRenderCache):
+        table.columns_changed()
     table._require_update_dimensions = True
     table._update_count += 1
     table.refresh(layout=True)
 
 
 class CellRenderCache(DataTable[CellT]):
-    """A DataTable that renders a cell again only when the cell object at that place changed.
+    """A DataTable that renders a cell, or a row, again only when its cell objects changed.
 
-    DataTable keys its own cell cache by ``_update_count``, which every write bumps, so each
-    redraw renders every visible cell through Rich again. Here a rendering is kept per place
-    and look (row and column index, style, width, cursor, hover, focus) together with the cell
-    object it was made from, and reused while that same object is still there. Writers never
-    change a cell in place (they put a new object), so identity is enough.
+    DataTable keys its own cell and row caches by ``_update_count``, which every write bumps,
+    so each redraw renders every visible cell through Rich again, and looks up each row's
+    styles again. Here a rendering is kept per place and look (row and column index, style,
+    width, cursor, hover, focus) together with the cell objects it was made from, and reused
+    while those same objects are still there. Writers never change a cell in place (they put a
+    new object), so identity is enough.
     """
 
     def __init__(
@@ -131,6 +140,59 @@ class CellRenderCache(DataTable[CellT]):
             id=id, classes=classes, cursor_type=cursor_type, zebra_stripes=zebra_stripes
         )
         self._rendered: dict[tuple[object, ...], tuple[object, SegmentLines]] = {}
+        self._rows_rendered: dict[tuple[object, ...], tuple[tuple[object, ...], RowLines]] = {}
+        self._columns_version = 0
+        """Bumped when columns or widths change: part of every cached row's key."""
+
+    def columns_changed(self) -> None:
+        """The columns or their widths changed: rows rendered before no longer fit."""
+        self._columns_version += 1
+        self._rows_rendered.clear()
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> RowLines:
+        row_index = self._row_locations.get(row_key)
+        if (
+            row_index is None
+            or self.cursor_type != "row"
+            or self.fixed_columns
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        # A row cursor highlights whole rows: a row's line depends on whether the cursor (or
+        # the mouse) is on it, not on where else it is.
+        key = (
+            row_key,
+            line_no,
+            row_index,
+            base_style,
+            cursor_location.row == row_index,
+            hover_location.row == row_index,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self._columns_version,
+            self.size.width,
+        )
+        cells = tuple(self._data[row_key].values())
+        hit = self._rows_rendered.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], cells, strict=True)):
+            return hit[1]
+        lines = super()._render_line_in_row(
+            row_key, line_no, base_style, cursor_location, hover_location
+        )
+        if len(self._rows_rendered) >= CELL_CACHE_SIZE:
+            self._rows_rendered.clear()
+        self._rows_rendered[key] = (cells, lines)
+        return lines
 
     def _render_cell(
         self,
@@ -171,6 +233,7 @@ class CellRenderCache(DataTable[CellT]):
     def notify_style_update(self) -> None:
         """A theme or CSS change restyles every cell: forget every rendering."""
         self._rendered.clear()
+        self._rows_rendered.clear()
         super().notify_style_update()
 
 

@@ -144,8 +144,15 @@ class AuditScreen(ModalScreen[None]):
 class MoneyStatus(Static):
     """One line shown only while a money action is in flight or its outcome is unknown."""
 
+    _shown: tuple[object, ...] | None = None
+
     def show(self, running: str, unknown: int, last_unknown: str, tones: Tones) -> None:
-        """Redraw (hidden when there is nothing to say)."""
+        """Redraw (hidden when there is nothing to say); nothing when nothing changed (this
+        runs after every poll tick, and each redraw of a shown line costs a screen layout)."""
+        key = (running, unknown, last_unknown, tones)
+        if key == self._shown:
+            return
+        self._shown = key
         line = Text(end="", no_wrap=True, overflow="ellipsis")
         if running:
             line.append("sending: ", style=tones.muted)
@@ -159,4 +166,4 @@ class MoneyStatus(Static):
                 line.append(")")
             line.append(": reconciled on the next poll; A shows the audit", style=tones.muted)
         self.display = bool(running or unknown)
-        self.update(line)
+        self.update(line, layout=False)  # one line, always: its size never changes
