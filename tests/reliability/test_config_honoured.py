@@ -1,11 +1,13 @@
-"""Config keys that were parsed and never used: ``[notify.webhook] timeout`` and
-``[notify.heartbeat] interval`` now reach the receiver and the daemon and change what they do."""
+"""Config keys that were parsed and never used: ``[notify.webhook] timeout``,
+``[notify.heartbeat] interval`` and ``[store] retention_days`` now reach the receiver, the daemon
+and the store and change what they do."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -13,6 +15,7 @@ import httpx
 from pf_tui.clock import FakeClock
 from pf_tui.config.model import HeartbeatConfig
 from pf_tui.core.notify.receivers import WebhookReceiver
+from pf_tui.core.store.db import Sample
 from pf_tui.daemon.loop import Daemon, DaemonOptions
 from pf_tui.secret import Secret
 from pf_tui.wiring import build_receivers
@@ -84,3 +87,29 @@ def test_the_heartbeat_message_follows_the_configured_interval(tmp_path: Path) -
 
     assert messages(600) == 6
     assert messages(0) == 0
+
+
+def test_the_daemon_prunes_history_to_retention_days(tmp_path: Path) -> None:
+    """Broken: ``[store] retention_days`` was parsed and ``Store.prune`` never called, so history
+    grew for ever. With ``retention_days = 2`` the daemon's prune drops a 3-day-old sample and
+    keeps a 1-day-old one."""
+    config = dead_config(tmp_path, "http://127.0.0.1:9/hook")
+    config = dataclasses.replace(config, store=dataclasses.replace(config.store, retention_days=2))
+    clock = FakeClock()
+
+    async def run() -> list[float]:
+        daemon = Daemon(config, clock, DaemonOptions())
+        try:
+            now = clock.now()
+            daemon.store.put_samples(
+                Sample("ag_0000000000a1", "balance", now - days * 86_400, Decimal(days))
+                for days in (3, 1)
+            )
+            daemon.store.flush()
+            await daemon.prune()
+            rows = daemon.conn.execute("SELECT value FROM samples ORDER BY t").fetchall()
+            return [float(v) for (v,) in rows]
+        finally:
+            await daemon.close()
+
+    assert asyncio.run(run()) == [1.0]
