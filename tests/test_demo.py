@@ -1,14 +1,16 @@
 """`--demo`: a private store gone when the demo ends, however it ends; the story's outage pages.
 
 The exit tests run the real command in a pseudo-terminal (as a terminal emulator or tmux would),
-press the quit keys or send the signals, and check the exit code, the terminal restored and the
-private temp folder left empty.
+wait until the alert daemon the demo runs beside the console has written its heartbeat, press the
+quit keys or send the signals, and check the exit code, the terminal restored and the private
+temp folder left empty.
 """
 
 from __future__ import annotations
 
 import os
 import pty
+import select
 import signal
 import sqlite3
 import stat
@@ -24,6 +26,7 @@ import pytest
 
 from pf_tui.config import Config
 from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S
+from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.loop import run_daemon
 from pf_tui.demo import demo_session, fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
@@ -154,10 +157,33 @@ class Console:
         return out, None
 
 
+def _daemon_beat(private: Path, fd: int, timeout_s: float) -> bool:
+    """Whether the demo's own daemon wrote a heartbeat into its store (under ``private``);
+    the terminal's output is read meanwhile, so the console never blocks on a full pty."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        while select.select([fd], [], [], 0)[0]:
+            try:
+                if not os.read(fd, 65536):
+                    return False
+            except OSError:  # EIO: the child closed the terminal
+                return False
+        for store in private.glob("pf-tui-demo-*/demo.db"):
+            try:
+                with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+                    if read_heartbeat(conn) is not None:
+                        return True
+            except sqlite3.Error:
+                pass  # the schema not written yet
+        time.sleep(0.05)
+    return False
+
+
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Console]:
     """``pf-tui --demo --agents 3`` in an 80x24 pseudo-terminal with a temp dir of its own,
-    its first screen drawn; killed afterwards if a test left it running."""
+    its first screen drawn and the daemon beside it running (so each exit has a daemon thread
+    to stop); killed afterwards if a test left it running."""
     private = tmp_path / "tmp"
     private.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PF_")}
@@ -170,7 +196,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
         first = _read_until(fd, b"Overview", 60)
         assert b"Overview" in first, first[-500:]
         assert list(private.iterdir()), "the demo keeps its store in the temp dir"
-        time.sleep(0.5)  # the first frames drawn: a key sent now is read as a key
+        assert _daemon_beat(private, fd, 30), "the demo's daemon never wrote its heartbeat"
         yield child
     finally:
         try:
