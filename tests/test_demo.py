@@ -25,12 +25,12 @@ import httpx
 import pytest
 
 from pf_tui.config import Config
-from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S
+from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S, DEMO_MAX_BACKOFF_S
 from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.loop import run_daemon
 from pf_tui.demo import demo_session, fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
-from pf_tui.sim.model.story import OUTAGE
+from pf_tui.sim.model.story import CASH_OUT, OUTAGE
 
 START = 1_767_268_800.0
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
@@ -100,6 +100,18 @@ async def test_the_story_outage_fires_an_error_rate_rule(tmp_path: Path) -> None
         firing = {r for (r,) in conn.execute("SELECT rule FROM alerts WHERE state = 'firing'")}
     expected = {"fleet_error_rate"}
     assert expected <= firing
+
+
+def test_the_outage_ends_on_screen_before_the_next_incident(sim_server: SimServer) -> None:
+    """A failed figure is asked for again within the demo's longest backoff, so the outage's end
+    shows in the first half of the quiet gap before the cash-out: a newcomer sees it end.
+
+    Breaking it looks like: the production backoff (2 minutes) in the demo, so the casino
+    figures stay stale (and their alerts open) long after the outage, into the next incident.
+    """
+    config = Config.demo(sim_server.url, fetch_demo_agents(sim_server.url))
+    assert config.polling.max_backoff == DEMO_MAX_BACKOFF_S
+    assert DEMO_MAX_BACKOFF_S <= (CASH_OUT[0] - OUTAGE[1]) / 2
 
 
 # ---- exits ------------------------------------------------------------------------------------
