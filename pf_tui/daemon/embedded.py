@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from pf_tui.config import Config
 from pf_tui.daemon.loop import DaemonOptions, run_daemon
+from pf_tui.wiring import open_store
 
 START_DELAY_S = 2.0
 """The console draws its first figures before the daemon starts polling beside it."""
@@ -85,6 +86,11 @@ def embedded_daemon(config: Config) -> Iterator[EmbeddedDaemon | None]:
         yield None
         return
     _quiet_logs()
+    # The store's schema is written here, before the console or the daemon opens the store:
+    # two first opens at once race in its migration ("table samples already exists"), and on a
+    # loaded machine the console's open can come as late as the daemon's, which then died.
+    with open_store(config):
+        pass
     daemon = EmbeddedDaemon(config).start()
     try:
         yield daemon

@@ -162,15 +162,24 @@ async def test_the_demo_daemon_brings_the_story_low_balance_to_the_alerts_tab(
 def test_a_demo_quit_before_the_daemon_starts_leaves_no_thread(
     demo_sim: SimServer, tmp_path: Path
 ) -> None:
-    """Quitting in the first seconds (before the daemon's start delay) ends its thread at once.
+    """Quitting in the first seconds (before the daemon's start delay) ends its thread at once;
+    the store's schema is written before the block starts, so the console's first open and the
+    daemon's never race in the migration.
 
-    Breaking it looks like: ``stop()`` waiting out the start delay, or a thread left running.
+    Breaking it looks like: ``stop()`` waiting out the start delay, a thread left running, or
+    no schema yet when the console starts (under load its daemon then died with "table samples
+    already exists").
     """
+    import sqlite3
+
     from pf_tui.config import Config
+    from pf_tui.core.store.schema import SCHEMA_VERSION
     from pf_tui.demo import fetch_demo_agents
 
     agents = fetch_demo_agents(demo_sim.url)
     config = Config.demo(demo_sim.url, agents, store_path=tmp_path / "store.db")
     with embedded_daemon(config) as daemon:
         assert daemon is not None and _daemon_threads()
+        with sqlite3.connect(tmp_path / "store.db") as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert _daemon_threads() == []
