@@ -227,6 +227,7 @@ class Daemon:
             self.dispatcher.failed,
             now,
         )
+        self.metrics.set_brake(self.facts.brake.engaged, self.facts.brake.since)
 
     # -- delivery --
 
