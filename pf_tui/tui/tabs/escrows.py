@@ -25,8 +25,10 @@ from pf_tui.views import times
 from pf_tui.views.model import EscrowView
 
 COLUMNS = (
-    Column("agent", "Agent", width=11),
-    Column("payee", "Payee", width=11),
+    # Agent and payee are narrow enough that the dialect's full word ("streaming") fits 120
+    # columns without a scrollbar.
+    Column("agent", "Agent", width=10),
+    Column("payee", "Payee", width=10),
     Column("memo", "Memo", width=10),
     Column("rate", "Rate", width=10),
     Column("budget", "Budget", numeric=True),
@@ -37,7 +39,6 @@ COLUMNS = (
     Column("dialect", "Dialect"),
 )
 BAR = 4
-DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
 
 
 def timeout_text(escrow: EscrowView, now: float) -> str:
@@ -112,7 +113,7 @@ class EscrowsTab(TableTab):
             remaining,
             safe(escrow.state, style=state_style),
             Text(timeout, style=timeout_style, end=""),
-            Text(DIALECT_SHORT.get(escrow.dialect, escrow.dialect), end=""),
+            Text(escrow.dialect, end=""),
         )
         sort = (
             escrow.agent_label.lower(),
