@@ -86,6 +86,7 @@ def wait_for(sink: Sink, count: int, proc: subprocess.Popen[bytes], within_s: fl
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three daemons, each bounded by wait_for's 300 s
 def test_sigterm_and_kill_9_mid_storm_lose_nothing_and_repeat_only_in_flight(
     tmp_path: Path,
 ) -> None:
