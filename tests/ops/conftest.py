@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from pf_tui.cli import build_parser
+from pf_tui.clock import FakeClock
 from pf_tui.config import load_config
 from pf_tui.ops.commands import Io, run_command
 from pf_tui.sim.http.server import SimServer
@@ -58,14 +59,19 @@ def pf(cli_config: Path) -> Runner:
     """Run ``pf-tui <argv>`` in-process with the simulator's config; stdin is not a terminal
     unless ``stdin=`` is given (then it is, and answers with that text)."""
 
-    def run(*argv: str, stdin: str | None = None, config: Path | None = None) -> Ran:
+    def run(
+        *argv: str,
+        stdin: str | None = None,
+        config: Path | None = None,
+        clock: FakeClock | None = None,
+    ) -> Ran:
         parser = build_parser()
         args = parser.parse_args([*argv, "--config", str(config or cli_config)])
         out, err = io.StringIO(), io.StringIO()
         terminal = stdin is not None
         channel = Io(out=out, err=err, stdin=io.StringIO(stdin or ""), terminal=terminal)
         cfg = load_config(Path(args.config))
-        code = run_command(args, cfg, io=channel, read_only=args.read_only)
+        code = run_command(args, cfg, io=channel, read_only=args.read_only, clock=clock)
         return Ran(code, out.getvalue(), err.getvalue())
 
     return run
