@@ -141,6 +141,26 @@ def add_parsers(
     p.add_argument("--agent", help="the payee (default: the fleet's payee of the escrow)")
 
     p = esub.add_parser(
+        "create",
+        help="fund an escrow from an agent to a payee (no stream)",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("--agent", required=True, help="the creator, who funds it (label or id)")
+    p.add_argument("--payee", required=True, help="a configured agent, or any ag_ id")
+    p.add_argument("--amount", required=True, help="dollars to lock (at least 0.10)")
+    p.add_argument(
+        "--dialect",
+        choices=("classic", "streaming"),
+        help="classic (whole releases; a timeout refunds you) or streaming (partial releases; "
+        "a timeout pays the payee); default: [api] escrow_dialect, classic under auto",
+    )
+    p.add_argument("--memo", default="", help="the escrow's description")
+    p.add_argument("--timeout-hours", type=int, default=24, help="1..720 (default 24)")
+
+    p = esub.add_parser(
         "release",
         help="as its creator, release an escrow in full to its payee",
         epilog=_EXIT_CODES,
@@ -466,6 +486,23 @@ def _live_stream(ops: OpsSession, escrow_id: str) -> str | None:
     return None
 
 
+async def _escrow_create(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.api.models import Dialect
+    from pf_tui.core.money.types import CreateEscrow
+
+    configured = ops.config.api.escrow_dialect
+    dialect = args.dialect or ("streaming" if configured == "streaming" else "classic")
+    intent = CreateEscrow(
+        agent_id=ops.agent(args.agent).id,
+        payee=ops.party(args.payee),
+        amount=args.amount,
+        dialect=Dialect(dialect),
+        memo=args.memo,
+        timeout_hours=args.timeout_hours,
+    )
+    return await _money_run(ops, args, io, command, intent)
+
+
 async def _escrow_release(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
     from pf_tui.core.money.types import ReleaseEscrow
 
@@ -668,6 +705,7 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("escrow", "dispute"): _escrow_dispute,
     ("escrow", "complete"): _escrow_complete,
     ("escrow", "release"): _escrow_release,
+    ("escrow", "create"): _escrow_create,
     ("escrow", "release-partial"): _escrow_release_partial,
     ("escrow", "close"): _escrow_close,
     ("stream", "open"): _stream_open,

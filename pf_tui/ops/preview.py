@@ -24,6 +24,7 @@ TITLES: dict[str, str] = {
     ActionKind.RELEASE_ESCROW.value: "Release an escrow",
     ActionKind.CLOSE_ESCROW.value: "Close an escrow",
     ActionKind.ADOPT_ESCROW.value: "Adopt an escrow as a stream",
+    ActionKind.CREATE_ESCROW.value: "Create an escrow",
 }
 """Titles by intent kind, as the console's dialogs have them."""
 

@@ -218,6 +218,42 @@ def test_complete_then_release_a_classic_escrow(pf: Runner, sim_server: SimServe
     assert len(executed(url, start)) == 2
 
 
+def test_create_once_then_release(pf: Runner, sim_server: SimServer) -> None:
+    url = sim_server.url
+    argv = ["escrow", "create", "--agent", DATA_BUYER, "--payee", SELLER, "--amount", "2.5"]
+    argv += ["--memo", "job 7: label 1k images", "--yes", "--json", "--idempotency-key", "job-7"]
+    start = last_seq(url)
+    created = pf(*argv)
+    assert created.code == 0, created
+    check_schema(created.json, "outcome")
+    assert (created.json["kind"], created.json["requests"][0]["op"]) == ("create_escrow", "create")
+    escrow_id = created.json["requests"][0]["escrow_id"]
+    assert escrow_id.startswith("esc_")
+    again = pf(*argv)  # a retried job: the same key, nothing new is created
+    assert (again.code, again.json["replayed"], again.json["escrow_id"]) == (0, True, escrow_id)
+    assert len(executed(url, start)) == 1
+    row = pf("escrow", "show", escrow_id, "--json").json["escrow"]
+    assert (row["dialect"], row["role"], Decimal(row["amount"])) == ("classic", "creator", 2.5)
+    assert row["description"].startswith("job 7: label 1k images pf:")
+    released = pf("escrow", "release", escrow_id, "--yes", "--json")
+    assert released.code == 0, released
+    assert len(executed(url, start)) == 2
+
+
+def test_create_streaming_and_release_in_parts(pf: Runner, sim_server: SimServer) -> None:
+    argv = ["escrow", "create", "--agent", DATA_BUYER, "--payee", SELLER, "--amount", "3"]
+    created = pf(*argv, "--dialect", "streaming", "--yes", "--json")
+    assert created.code == 0, created
+    assert created.json["requests"][0]["op"] == "stream_create"
+    escrow_id = created.json["requests"][0]["escrow_id"]
+    part = pf("escrow", "release-partial", escrow_id, "--amount", "1", "--yes", "--json")
+    assert part.code == 0, part
+    close = pf("escrow", "close", escrow_id, "--yes", "--json")
+    assert close.code == 0, close
+    small = pf(*argv[:-1], "0.05", "--yes", "--json")
+    assert small.code == 2 and "at least" in small.json["message"]
+
+
 def test_release_partial_and_close_of_an_agents_streaming_escrow(
     pf: Runner, sim_server: SimServer
 ) -> None:
