@@ -201,7 +201,8 @@ class PfApp(App[int], inherit_bindings=False):
         self.ticks += 1
         self.redraw()
         self.money_flow.tick()
-        self.gc_pacer.after_frame()
+        # Off the frame path: the pacer's work waits until this tick is on screen.
+        self.call_after_refresh(self.gc_pacer.after_frame)
 
     # ---- drawing ----------------------------------------------------------------------------
 
