@@ -135,7 +135,7 @@ class _Connection(asyncio.Protocol):
         reply.headers_done = True
         reply.framed = "content-length" in reply.headers or "transfer-encoding" in reply.headers
         length = reply.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
             raise _TooLarge(f"reply body over {MAX_BODY_BYTES} bytes")
 
     def on_body(self, body: bytes) -> None:

@@ -97,7 +97,13 @@ class PfApp(App[int], inherit_bindings=False):
         self.ticks = 0
         """Views drawn so far (tests and the benchmark wait on it)."""
         self.engine = build_poll_engine(config, self.clock)
-        self.desk = MoneyDesk(config, clock=self.clock, read_only=self.read_only)
+        self.desk = MoneyDesk(
+            config,
+            clock=self.clock,
+            read_only=self.read_only,
+            fleet=self.engine.fleet,
+            track=self.engine.poller.set_tracked_escrows,
+        )
         self.ticker = Ticker(
             self.engine,
             self.clock,

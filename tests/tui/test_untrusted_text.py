@@ -159,7 +159,10 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
                     {
                         # A long hostile pair is cut to its column (with a mark); a short one
                         # of C1 controls fits whole, so its visible escapes can be read.
-                        "positions": [position, {**position, "coin": "c1 \x9b6n\x9d0;t"}],
+                        "positions": [
+                            position,
+                            {**position, "position_id": "pos_c1", "coin": "\x9b6n\x9d"},
+                        ],
                         "count": 2,
                         "source": "hyperliquid",
                     }
@@ -210,7 +213,7 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
         cells = [c.plain for c in app.query_one(PositionsTab).table.get_column("pair")]
         long_pair = [c for c in cells if c.startswith("pair ")]
         assert long_pair and long_pair[0].endswith("…")  # cut, and says so
-        assert "c1 \\x9b6n\\x9d0;t" in cells  # C1 shown as escapes, not obeyed
+        assert "\\x9b6n\\x9d" in cells  # C1 shown as escapes, not obeyed
         fleet = _screen_text(screens["fleet"])
         assert "label [bold red]X[/]" in fleet
         escrows = _screen_text(screens["escrows"])

@@ -40,7 +40,6 @@ COLUMNS = (
 """What the money will do (state, at timeout) and whose it is never go; names lose their middle,
 so a payee id reads ``ag_aa19…0c9e``."""
 BAR = 4
-DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
 
 
 def timeout_text(escrow: EscrowView, now: float) -> str:
@@ -115,7 +114,7 @@ class EscrowsTab(TableTab):
             remaining,
             safe(escrow.state, style=state_style),
             Text(timeout, style=timeout_style, end=""),
-            Text(DIALECT_SHORT.get(escrow.dialect, escrow.dialect), end=""),
+            Text(escrow.dialect, end=""),
         )
         sort = (
             escrow.agent_label.lower(),
