@@ -230,13 +230,16 @@ class ActionEngine:
 
     # ---- preview -------------------------------------------------------------------------------
 
-    async def preview(self, intent: Intent) -> ActionPreview:
+    async def preview(self, intent: Intent, *, key: str | None = None) -> ActionPreview:
         """Validate ``intent`` and show exactly what :meth:`execute` would send (sends nothing),
-        with the funds at stake in the escrow it acts on, read fresh."""
+        with the funds at stake in the escrow it acts on, read fresh.
+
+        ``key`` is the intent's key (a fresh UUID by default): a caller that must reuse one
+        intent across runs (a retried cron job) passes the same key each time."""
         self._refuse_read_only()
         self._refuse_braked()
         self._refuse_busy(self._resource_of(intent))
-        key = str(uuid.uuid4())
+        key = key or str(uuid.uuid4())
         now = self.clock.now()
         intent = self.planners.inputs(intent)  # the operator's inputs, checked before any read
         ctx = PlanContext(key, now, None)
