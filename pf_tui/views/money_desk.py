@@ -110,9 +110,10 @@ class MoneyDesk:
 
     # ---- the three calls the app's workers make ----------------------------------------------
 
-    async def preview(self, intent: Intent) -> ActionPreview:
-        """What ``intent`` would send (raises a typed :class:`ActionError` when refused)."""
-        return await self.engine.preview(intent)
+    async def preview(self, intent: Intent, *, key: str | None = None) -> ActionPreview:
+        """What ``intent`` would send (raises a typed :class:`ActionError` when refused);
+        ``key``: the intent's key, when the caller reuses one across runs."""
+        return await self.engine.preview(intent, key=key)
 
     async def execute(self, preview: ActionPreview) -> ActionResult:
         """Send what ``preview`` shows, once; an ``unknown`` outcome is kept for the status line."""

@@ -226,11 +226,14 @@ class ActionEngine:
 
     # ---- preview -------------------------------------------------------------------------------
 
-    async def preview(self, intent: Intent) -> ActionPreview:
-        """Validate ``intent`` and show exactly what :meth:`execute` would send (sends nothing)."""
+    async def preview(self, intent: Intent, *, key: str | None = None) -> ActionPreview:
+        """Validate ``intent`` and show exactly what :meth:`execute` would send (sends nothing).
+
+        ``key`` is the intent's key (a fresh UUID by default): a caller that must reuse one
+        intent across runs (a retried cron job) passes the same key each time."""
         self._refuse_read_only()
         self._refuse_busy(intent.resource)
-        key = str(uuid.uuid4())
+        key = key or str(uuid.uuid4())
         now = self.clock.now()
         planned = self._plan(intent, _PlanContext(key, now, None))  # validates before any read
         balance = await self._balance(planned.preview.agent_id)
