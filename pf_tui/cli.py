@@ -36,6 +36,7 @@ commands:
   pf-tui sim             run the Purple Flea simulator on 127.0.0.1
   pf-tui init            write a documented starter config (mode 0600)
   pf-tui check           validate config, secrets' sources, permissions and reachability
+  pf-tui mcp             an MCP server on stdio for AI agents (writes per [mcp] in the config)
 
 shards: --shard i/n makes the console or the daemon watch only shard i of n (0-based) of the
 agents, chosen by a stable hash of each agent id, with a store of its own (docs/design.md, Scale).
@@ -233,6 +234,20 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_config_flag(check)
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="an MCP server on stdio for AI agents",
+        description=(
+            "Serve the Model Context Protocol on stdin/stdout for an AI agent's MCP client:"
+            " fleet_status, agent_status, escrow_list, escrow_status, and the writes"
+            " escrow_create, escrow_release, escrow_close, escrow_dispute, faucet_claim."
+            " Writes are refused unless [mcp] write_agents names the acting agent, within"
+            " [mcp] max_call_usd and max_hour_usd. Logs go to stderr."
+        ),
+    )
+    _add_config_flag(mcp)
+    mcp.add_argument("--read-only", action="store_true", help="refuse every write tool")
     return parser
 
 
@@ -337,6 +352,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return run_check(_config_path(args), sys.stdout)
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    config = _load(args)  # a bad config exits 2 before the protocol starts
+    from pf_tui.mcp.server import run_mcp
+
+    return run_mcp(config, read_only=args.read_only)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pf_tui.serve.auth import TokenError, load_token
     from pf_tui.serve.server import ServeOptions, child_command, serve_forever
@@ -432,6 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args)
         if args.command == "serve":
             return _cmd_serve(args)
+        if args.command == "mcp":
+            return _cmd_mcp(args)
         if args.headless:
             return _cmd_headless(args)
         return _cmd_tui(args)
