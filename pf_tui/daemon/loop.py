@@ -275,6 +275,7 @@ class Daemon:
             self.dispatcher.failed,
             now,
         )
+        self.metrics.set_brake(self.facts.brake.engaged, self.facts.brake.since)
         self._update_overview(now)
 
     def _update_overview(self, now: float) -> None:

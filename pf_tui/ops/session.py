@@ -210,7 +210,14 @@ class OpsSession:
             if DataType.ESCROWS not in target.data_types():
                 continue
             if journal is not None:
-                target.known_escrows = journal.known_escrows(agent.id)
+                mine = journal.known_escrows(agent.id)
+                target.known_escrows = {
+                    escrow_id: Dialect.CLASSIC
+                    if kind == Op.CLASSIC_CREATE.value
+                    else Dialect.STREAMING
+                    for escrow_id, kind in created.items()
+                    if escrow_id in mine
+                }
             targets.append(target)
         reads = await asyncio.gather(
             *(fetcher.fetch(t, DataType.ESCROWS) for t in targets), return_exceptions=True
