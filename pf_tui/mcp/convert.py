@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pf_tui.config.model import AgentConfig
+from pf_tui.core.money.escrows import timeout_outcome
 from pf_tui.core.money.streams import Stream
 from pf_tui.mcp.models import (
     AgentSummary,
@@ -62,8 +63,8 @@ def agent_summary(
     )
 
 
-def escrow_info(row: EscrowRow, *, events: bool = False) -> EscrowInfo:
-    """One escrow row of a fleet read (its event history only when ``events``)."""
+def escrow_info(row: EscrowRow, now: float, *, events: bool = False) -> EscrowInfo:
+    """One escrow row of a fleet read at ``now`` (its event history only when ``events``)."""
     e = row.escrow
     return EscrowInfo(
         escrow_id=escape_text(e.escrow_id),
@@ -83,6 +84,7 @@ def escrow_info(row: EscrowRow, *, events: bool = False) -> EscrowInfo:
         created_at=when(e.created_at),
         auto_release_at=when(e.auto_release_at),
         stream_id=row.stream_id,
+        on_timeout=timeout_outcome(e).sentence(now),
         events=[
             EscrowEvent(
                 event=escape_text(ev.event),

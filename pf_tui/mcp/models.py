@@ -80,6 +80,7 @@ class EscrowInfo(_Result):
     created_at: str | None
     auto_release_at: str | None
     stream_id: str | None = Field(description="the pf-tui stream it backs, if any")
+    on_timeout: str = Field(description="what the server will do with its money on its own")
     events: list[EscrowEvent] = Field(default_factory=list)
 
 

@@ -168,7 +168,7 @@ def build_server(tools: McpTools) -> MCPServer[None]:
     async def fleet_status(ctx: Context) -> Annotated[CallToolResult, FleetStatus]:
         """Every configured agent with its casino balance (read now), the fleet's total, which
         agents the write tools may act for, and the per-call and per-hour write limits."""
-        status = await tools.guarded(lambda: tools.fleet_status(ctx))
+        status = await tools.guarded(lambda: tools.read(lambda s: tools.fleet_status(s)))
         writable = ", ".join(a.agent_id for a in status.agents if a.writable) or "none"
         return reply(
             status,
@@ -179,7 +179,7 @@ def build_server(tools: McpTools) -> MCPServer[None]:
     async def agent_status(ctx: Context, agent: AgentArg) -> Annotated[CallToolResult, AgentStatus]:
         """One agent: its casino balance, the escrows it is party to, its pf-tui streams, and
         the write limits."""
-        status = await tools.guarded(lambda: tools.agent_status(ctx, agent))
+        status = await tools.guarded(lambda: tools.read(lambda s: tools.agent_status(s, agent)))
         return reply(
             status,
             f"{status.agent.agent_id}: balance {format_usd6_text(status.agent.balance_usd)}, "
@@ -198,14 +198,18 @@ def build_server(tools: McpTools) -> MCPServer[None]:
     ) -> Annotated[CallToolResult, EscrowList]:
         """The escrows the fleet's agents are party to (creator or payee), each in the dialect
         that created it, as one read finds them now."""
-        found = await tools.guarded(lambda: tools.escrow_list(ctx, agent, status))
+        found = await tools.guarded(
+            lambda: tools.read(lambda s: tools.escrow_list(s, agent, status))
+        )
         return reply(found, f"{len(found.escrows)} escrows; {len(found.errors)} reads failed")
 
     async def escrow_status(
         ctx: Context, escrow_id: EscrowId, agent: OptionalAgent = None
     ) -> Annotated[CallToolResult, EscrowInfo]:
         """One escrow the fleet is party to, with its amounts, parties, timeout and events."""
-        info = await tools.guarded(lambda: tools.escrow_status(ctx, escrow_id, agent))
+        info = await tools.guarded(
+            lambda: tools.read(lambda s: tools.escrow_status(s, escrow_id, agent))
+        )
         return reply(
             info,
             f"escrow {info.escrow_id} ({info.dialect}): {info.status}, amount {info.amount} USD",
@@ -243,9 +247,9 @@ def build_server(tools: McpTools) -> MCPServer[None]:
         agent: OptionalAgent = None,
         idempotency_key: KeyArg = None,
     ) -> Annotated[CallToolResult, MoneyResult]:
-        """Release an escrow pf-tui opened to its payee, in full or in part (streaming
-        escrows). Pays out for good: needs the creator in [mcp] write_agents and the amount
-        within the limits."""
+        """Release an escrow a fleet agent created to its payee: in full, or part of a
+        streaming one. Pays out for good: needs the creator in [mcp] write_agents and the
+        amount within the limits."""
         result = await tools.guarded(
             lambda: tools.escrow_release(ctx, escrow_id, amount, agent, idempotency_key)
         )
@@ -257,8 +261,8 @@ def build_server(tools: McpTools) -> MCPServer[None]:
         agent: OptionalAgent = None,
         idempotency_key: KeyArg = None,
     ) -> Annotated[CallToolResult, MoneyResult]:
-        """Close a streaming escrow pf-tui opened: what is owed goes to the payee, the rest
-        back to the creator. Needs the creator in [mcp] write_agents."""
+        """Close a streaming escrow a fleet agent created: what a pf-tui stream owes goes to
+        the payee, the rest back to the creator. Needs the creator in [mcp] write_agents."""
         result = await tools.guarded(
             lambda: tools.escrow_close(ctx, escrow_id, agent, idempotency_key)
         )

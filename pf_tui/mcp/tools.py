@@ -24,17 +24,21 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from pf_tui.api.errors import PurpleFleaError
+from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.config.model import AgentConfig
+from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import (
     ActionError,
     ActionPreview,
     ClaimFaucet,
+    CloseEscrow,
     CloseStream,
     DisputeEscrow,
     Intent,
     OpenStream,
+    ReleaseEscrow,
     ReleasePartial,
     StreamMode,
     StreamUnit,
@@ -58,6 +62,8 @@ T = TypeVar("T")
 
 SHOWN = (Status.DONE, Status.UNKNOWN, Status.NOT_CLAIMABLE)
 """Outcomes a write tool returns as its result; every other one is an error (nothing moved)."""
+READER = "mcp:read"
+"""The operator name of the read tools' sessions (they are read-only: nothing is journaled)."""
 _FLAG_WORDS = (("--idempotency-key", "idempotency_key"), ("--agent", "agent"))
 """The facade words its messages for the command line; a tool's arguments are named so."""
 
@@ -141,9 +147,16 @@ class McpTools:
             max_action_usd=format(self.config.ui.max_action_usd, "f"),
         )
 
-    async def fleet_status(self, ctx: Context) -> FleetStatus:
+    async def read(self, call: Callable[[OpsSession], Awaitable[T]]) -> T:
+        """Run one read tool on a session of its own: every read is fresh (the classic escrows
+        come from the casino ledger, which a long-lived session would walk only every 30 s)."""
+        async with OpsSession(
+            self.config, read_only=True, operator=READER, clock=self.clock
+        ) as session:
+            return await call(session)
+
+    async def fleet_status(self, session: OpsSession) -> FleetStatus:
         """Every agent's balance (one read each), the total, and the write limits."""
-        session, _ = self.session(ctx)
         balances = {b.agent.id: b for b in await session.balances()}
         agents = [
             agent_summary(a, balances.get(a.id), self.redactor, writable=self._writable(a.id))
@@ -157,9 +170,8 @@ class McpTools:
             limits=self.limits(session),
         )
 
-    async def agent_status(self, ctx: Context, agent: str) -> AgentStatus:
+    async def agent_status(self, session: OpsSession, agent: str) -> AgentStatus:
         """One agent: balance, escrows, pf-tui streams, limits."""
-        session, _ = self.session(ctx)
         config = session.agent(agent)
         balances = await session.balances([config])
         fleet = await session.escrows([config])
@@ -171,30 +183,29 @@ class McpTools:
                 self.redactor,
                 writable=self._writable(config.id),
             ),
-            escrows=[escrow_info(row) for row in fleet.rows],
+            escrows=[escrow_info(row, self.clock.now()) for row in fleet.rows],
             escrow_error=None if error is None else escape_text(error),
             streams=[stream_info(s) for s in session.streams(config.id)],
             limits=self.limits(session),
         )
 
     async def escrow_list(
-        self, ctx: Context, agent: str | None = None, status: str | None = None
+        self, session: OpsSession, agent: str | None = None, status: str | None = None
     ) -> EscrowList:
         """The escrows of the fleet (or one agent), optionally of one status."""
-        session, _ = self.session(ctx)
         fleet = await session.escrows(session.select(agent))
         rows = [r for r in fleet.rows if status is None or r.escrow.status.value == status]
         return EscrowList(
-            escrows=[escrow_info(r) for r in rows],
+            escrows=[escrow_info(r, self.clock.now()) for r in rows],
             errors={escape_text(k): escape_text(v) for k, v in fleet.errors.items()},
         )
 
     async def escrow_status(
-        self, ctx: Context, escrow_id: str, agent: str | None = None
+        self, session: OpsSession, escrow_id: str, agent: str | None = None
     ) -> EscrowInfo:
         """One escrow with its event history."""
-        session, _ = self.session(ctx)
-        return escrow_info(await session.find_escrow(escrow_id, agent), events=True)
+        row = await session.find_escrow(escrow_id, agent)
+        return escrow_info(row, self.clock.now(), events=True)
 
     def writes_on(self) -> None:
         """Refuse a write tool at once, before any read, when no write can be allowed."""
@@ -283,10 +294,13 @@ class McpTools:
 
     async def _escrow(
         self, session: OpsSession, escrow_id: str, agent: str | None
-    ) -> tuple[EscrowRow, AgentConfig]:
-        """The escrow as a fleet agent sees it, and the agent that acts on it."""
-        row = await session.find_escrow(escrow_id, agent)
-        return row, session.agent(agent if agent is not None else row.agent_id)
+    ) -> tuple[EscrowRow, AgentConfig, Stream | None]:
+        """The escrow as a fleet agent sees it, the agent that acts on it, and the live pf-tui
+        stream it backs (its money actions then go through the stream's record)."""
+        row = await self.read(lambda reader: reader.find_escrow(escrow_id, agent))
+        actor = session.agent(agent if agent is not None else row.agent_id)
+        stream = session.stream(row.stream_id) if row.stream_id else None
+        return row, actor, None if stream is None or stream.state.final else stream
 
     async def escrow_release(
         self,
@@ -296,19 +310,15 @@ class McpTools:
         agent: str | None = None,
         idempotency_key: str | None = None,
     ) -> MoneyResult:
-        """Release an escrow pf-tui opened, in full or ``amount`` of it, to its payee."""
+        """Release an escrow, in full or ``amount`` of it (streaming), to its payee."""
         self.writes_on()
         session, _ = self.session(ctx)
-        row, actor = await self._escrow(session, escrow_id, agent)
+        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
         async def build(session: OpsSession) -> Intent:
-            if row.stream_id is None:
-                raise OpsError(
-                    f"escrow {escrow_id}: pf-tui releases only escrows it opened "
-                    "(escrow_create, or a stream from the console)",
-                )
-            stream = session.stream(row.stream_id)
-            return ReleasePartial(stream.id, amount=stream.funded if amount is None else amount)
+            if stream is not None:
+                return ReleasePartial(stream.id, amount=stream.funded if amount is None else amount)
+            return ReleaseEscrow(actor.id, row.escrow.escrow_id, row.dialect, amount)
 
         return await self.write(ctx, "escrow_release", actor, build, idempotency_key)
 
@@ -319,23 +329,20 @@ class McpTools:
         agent: str | None = None,
         idempotency_key: str | None = None,
     ) -> MoneyResult:
-        """Close a streaming escrow pf-tui opened: what is owed is paid, the rest refunded."""
+        """Close a streaming escrow: what a pf-tui stream owes is paid, the rest refunded."""
         self.writes_on()
         session, _ = self.session(ctx)
-        row, actor = await self._escrow(session, escrow_id, agent)
+        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
         async def build(session: OpsSession) -> Intent:
-            if row.stream_id is None:
-                raise OpsError(
-                    f"escrow {escrow_id}: pf-tui closes only escrows it opened "
-                    "(escrow_create, or a stream from the console)",
-                )
-            if row.dialect.value != "streaming":
-                raise OpsError(
-                    f"escrow {escrow_id} is a classic escrow, which has no close: release it "
-                    "or dispute it"
-                )
-            return CloseStream(row.stream_id)
+            if stream is not None:
+                if stream.dialect is not Dialect.STREAMING:
+                    raise OpsError(
+                        f"escrow {escrow_id} is a classic escrow, which has no close: release "
+                        "it or dispute it"
+                    )
+                return CloseStream(stream.id)
+            return CloseEscrow(actor.id, row.escrow.escrow_id, dialect=row.dialect)
 
         return await self.write(ctx, "escrow_close", actor, build, idempotency_key)
 
@@ -350,7 +357,7 @@ class McpTools:
         """Dispute an escrow as one of its fleet parties: its funds freeze until resolved."""
         self.writes_on()
         session, _ = self.session(ctx)
-        row, actor = await self._escrow(session, escrow_id, agent)
+        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
         async def build(session: OpsSession) -> Intent:
             return DisputeEscrow(
@@ -358,7 +365,7 @@ class McpTools:
                 row.escrow.escrow_id,
                 reason,
                 dialect=row.dialect,
-                stream_id=row.stream_id,
+                stream_id=None if stream is None else stream.id,
             )
 
         return await self.write(ctx, "escrow_dispute", actor, build, idempotency_key)

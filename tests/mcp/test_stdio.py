@@ -9,7 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from pf_tui.api.models import Dialect
 from pf_tui.sim.http.server import SimServer
+from tests.actions.helpers import agent_escrow
 
 from .helpers import (
     CLIENT,
@@ -33,7 +35,7 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
     limits_off(url)
     fleet = sim_agents(url)
     payer, payee, other = fleet[0], fleet[1], fleet[2]
-    config = write_config(tmp_path, url, write_agents=[payer["label"]], max_call="2", max_hour="3")
+    config = write_config(tmp_path, url, write_agents=[payer["label"]], max_call="2", max_hour="5")
     async with mcp_client(config) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
         assert set(listed) == READS | WRITES
@@ -89,12 +91,6 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
         assert again["replayed"] is True and again["status"] == "done"
         assert len(posts(url, "/escrow")) == 1  # one execution for one key
 
-        # Over the hour: 1.25 used, another 2 would make 3.25 > 3.
-        over = await client.call_tool(
-            "escrow_create", {"agent": payer["label"], "payee": payee["agent_id"], "amount": "2"}
-        )
-        assert over.is_error and "max_hour_usd" in text_of(over)
-
         info = structured(await client.call_tool("escrow_status", {"escrow_id": escrow_id}))
         assert info["amount"] == "1.25" and info["stream_id"]
         assert "\\x1b[2J" in info["description"] and "\x1b" not in text_of(
@@ -120,7 +116,7 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
             )
         )
         assert disputed["status"] == "done" and disputed["kind"] == "dispute_escrow"
-        # A second escrow (0.5 more: 2.25 of the hour's 3 used), closed: the rest is refunded.
+        # A second escrow of 0.5, closed at once: what it holds goes back to the payer.
         second = structured(
             await client.call_tool(
                 "escrow_create",
@@ -134,7 +130,31 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
         )
         assert closed["status"] == "done" and closed["kind"] == "close_stream"
         gone = await client.call_tool("escrow_close", {"escrow_id": escrow_id})
-        assert gone.is_error and "disputed: no more actions" in text_of(gone)
+        assert gone.is_error and "disputed" in text_of(gone)
+
+        # Escrows the payer's own code created (not pf-tui): a classic one released in full, a
+        # streaming one released in part and closed, each in the dialect that created it.
+        classic, _, _ = agent_escrow(url, Dialect.CLASSIC, amount="1")
+        full = structured(await client.call_tool("escrow_release", {"escrow_id": classic}))
+        assert full["status"] == "done" and full["kind"] == "release_escrow"
+        assert full["amount"] == "1"
+        streaming, _, _ = agent_escrow(url, Dialect.STREAMING, amount="2")
+        seen = structured(await client.call_tool("escrow_status", {"escrow_id": streaming}))
+        assert seen["dialect"] == "streaming" and "pays the payee" in seen["on_timeout"]
+        part = structured(
+            await client.call_tool("escrow_release", {"escrow_id": streaming, "amount": "0.25"})
+        )
+        assert part["status"] == "done" and part["amount"] == "0.25"
+        shut = structured(await client.call_tool("escrow_close", {"escrow_id": streaming}))
+        assert shut["status"] == "done" and shut["kind"] == "close_escrow"
+
+        # Over the hour: what MCP calls moved so far (counted from the journal) plus 2 > 5.
+        status = structured(await client.call_tool("fleet_status", {}))
+        assert Decimal(status["limits"]["used_hour_usd"]) >= Decimal("3.25")
+        over = await client.call_tool(
+            "escrow_create", {"agent": payer["label"], "payee": payee["agent_id"], "amount": "2"}
+        )
+        assert over.is_error and "max_hour_usd" in text_of(over)
 
         newcomer = fleet[-1]
         refused = await client.call_tool("faucet_claim", {"agent": newcomer["agent_id"]})
