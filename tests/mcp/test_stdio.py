@@ -90,6 +90,11 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
         again = structured(await client.call_tool("escrow_create", args))
         assert again["replayed"] is True and again["status"] == "done"
         assert len(posts(url, "/escrow")) == 1  # one execution for one key
+        reused = await client.call_tool(
+            "faucet_claim", {"agent": payer["label"], "idempotency_key": "create-1"}
+        )
+        assert reused.is_error
+        assert "idempotency_key 'create-1' was used for a different action" in text_of(reused)
 
         info = structured(await client.call_tool("escrow_status", {"escrow_id": escrow_id}))
         assert info["amount"] == "1.25" and info["stream_id"]
