@@ -20,7 +20,9 @@ from pf_tui.core.money.types import (
     ActionPreview,
     ActionResult,
     ActionValidationError,
+    BrakeEngagedError,
     LimitExceededError,
+    Op,
     ReadOnlyError,
     RequestState,
 )
@@ -81,7 +83,12 @@ NOT_CLAIMABLE = ("already_claimed", "ip_rate_limited", "has_deposits")
 """The faucet's "not claimable" codes (409, 429, 403): an initContainer treats them as success."""
 _HTTP_CODE = re.compile(r"HTTP (\d{3}): ([a-z_]+)")
 
-REFUSALS: tuple[type[ActionError], ...] = (ReadOnlyError, LimitExceededError, ActionInFlightError)
+REFUSALS: tuple[type[ActionError], ...] = (
+    ReadOnlyError,
+    BrakeEngagedError,
+    LimitExceededError,
+    ActionInFlightError,
+)
 """Refusals of the money core that say "not now, not by you" rather than "bad input"."""
 
 
@@ -113,8 +120,11 @@ def status_of_error(exc: ActionError) -> Status:
 
 
 def not_claimable(result: ActionResult) -> str | None:
-    """The faucet's "not claimable" code in a failed claim's journal error, if it is one."""
+    """The faucet's "not claimable" code of a claim, if the server said so: in a failed
+    claim's journal error, or the ``already_claimed`` note the core settles a 409 with."""
     for request in result.requests:
+        if request.op is Op.FAUCET_CLAIM and (request.response or {}).get("note") in NOT_CLAIMABLE:
+            return str((request.response or {})["note"])
         match = _HTTP_CODE.search(request.error or "")
         if match and match.group(2) in NOT_CLAIMABLE:
             return match.group(2)
@@ -226,7 +236,8 @@ def outcome_of_result(
     """The outcome of an executed (or replayed) intent."""
     reason = None
     if result.state is RequestState.DONE:
-        status = Status.DONE
+        reason = not_claimable(result)
+        status = Status.NOT_CLAIMABLE if reason else Status.DONE
     elif result.state is RequestState.UNKNOWN:
         status = Status.UNKNOWN
     else:
