@@ -223,13 +223,15 @@ def build_server(tools: McpTools) -> MCPServer[None]:
         description: Annotated[str, Field(description="what the escrow pays for")] = "",
         timeout_hours: Annotated[int, Field(description="1 to 720 hours")] = 24,
         dialect: Annotated[
-            str | None, Field(description="streaming or classic (default: the config's)")
+            str | None,
+            Field(description="classic or streaming (default: the [api] dialect, else classic)"),
         ] = None,
         idempotency_key: KeyArg = None,
     ) -> Annotated[CallToolResult, MoneyResult]:
-        """Fund a new escrow from a fleet agent to a payee. pf-tui keeps it as a one-unit stream,
-        so escrow_release and escrow_close act on it later. Moves money: needs the agent in
-        [mcp] write_agents and the amount within the per-call and per-hour limits."""
+        """Fund a new escrow from a fleet agent to a payee, in the classic or the streaming
+        dialect; escrow_release, escrow_close and escrow_dispute act on it later. Moves money:
+        needs the agent in [mcp] write_agents and the amount within the per-call and per-hour
+        limits."""
         result = await tools.guarded(
             lambda: tools.escrow_create(
                 ctx, agent, payee, amount, description, timeout_hours, dialect, idempotency_key

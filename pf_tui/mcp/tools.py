@@ -35,13 +35,11 @@ from pf_tui.core.money.types import (
     ClaimFaucet,
     CloseEscrow,
     CloseStream,
+    CreateEscrow,
     DisputeEscrow,
     Intent,
-    OpenStream,
     ReleaseEscrow,
     ReleasePartial,
-    StreamMode,
-    StreamUnit,
 )
 from pf_tui.mcp.convert import agent_summary, escrow_info, money_result, stream_info
 from pf_tui.mcp.models import (
@@ -266,27 +264,22 @@ class McpTools:
         dialect: str | None = None,
         idempotency_key: str | None = None,
     ) -> MoneyResult:
-        """Fund a new escrow from ``agent`` to ``payee`` (kept as a one-unit pf-tui stream)."""
+        """Fund a new escrow from ``agent`` to ``payee`` (no pf-tui stream keeps it)."""
         self.writes_on()
         session, _ = self.session(ctx)
         payer = session.agent(agent)
-        modes = session.desk.modes()
-        wanted = {"streaming": StreamMode.NATIVE, "classic": StreamMode.TRANCHE}
-        if dialect is not None and (dialect not in wanted or wanted[dialect] not in modes):
-            allowed = ", ".join(m.dialect.value for m in modes)
-            raise OpsError(f"dialect: use {allowed} ([api] escrow_dialect allows these)")
-        mode = modes[0] if dialect is None else wanted[dialect]
+        configured = self.config.api.escrow_dialect
+        chosen = dialect or ("streaming" if configured == "streaming" else "classic")
+        if chosen not in (Dialect.CLASSIC.value, Dialect.STREAMING.value):
+            raise OpsError(f"dialect {chosen!r}: use classic or streaming")
 
         async def build(session: OpsSession) -> Intent:
-            return OpenStream(
+            return CreateEscrow(
                 agent_id=payer.id,
                 payee=session.party(payee),
-                rate=amount,
-                unit=StreamUnit.CALL,
-                budget=amount,
-                batch=amount,
+                amount=amount,
+                dialect=Dialect(chosen),
                 memo=description,
-                mode=mode,
                 timeout_hours=timeout_hours,
             )
 

@@ -81,6 +81,7 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
             "payee": payee["agent_id"],
             "amount": "1.25",
             "description": "feed\x1b[2J for an hour",
+            "dialect": "streaming",
             "idempotency_key": "create-1",
         }
         created = structured(await client.call_tool("escrow_create", args))
@@ -97,7 +98,7 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
         assert "idempotency_key 'create-1' was used for a different action" in text_of(reused)
 
         info = structured(await client.call_tool("escrow_status", {"escrow_id": escrow_id}))
-        assert info["amount"] == "1.25" and info["stream_id"]
+        assert info["amount"] == "1.25" and info["dialect"] == "streaming"
         assert "\\x1b[2J" in info["description"] and "\x1b" not in text_of(
             await client.call_tool("escrow_status", {"escrow_id": escrow_id})
         )
@@ -106,7 +107,7 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
         )
         assert escrow_id in [e["escrow_id"] for e in listed_escrows["escrows"]]
         agent = structured(await client.call_tool("agent_status", {"agent": payer["agent_id"]}))
-        assert agent["agent"]["writable"] is True and len(agent["streams"]) == 1
+        assert agent["agent"]["writable"] is True and agent["streams"] == []
         assert agent["limits"]["used_hour_usd"] == "1.25"
 
         released = structured(
@@ -125,7 +126,12 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
         second = structured(
             await client.call_tool(
                 "escrow_create",
-                {"agent": payer["label"], "payee": payee["agent_id"], "amount": "0.5"},
+                {
+                    "agent": payer["label"],
+                    "payee": payee["agent_id"],
+                    "amount": "0.5",
+                    "dialect": "streaming",
+                },
             )
         )
         closed = structured(
@@ -133,7 +139,7 @@ async def test_tools_listed_and_called(tmp_path: Path, sim_server: SimServer) ->
                 "escrow_close", {"escrow_id": second["requests"][0]["escrow_id"]}
             )
         )
-        assert closed["status"] == "done" and closed["kind"] == "close_stream"
+        assert closed["status"] == "done" and closed["kind"] == "close_escrow"
         gone = await client.call_tool("escrow_close", {"escrow_id": escrow_id})
         assert gone.is_error and "disputed" in text_of(gone)
 
