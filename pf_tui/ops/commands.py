@@ -10,7 +10,6 @@ imported with this module (``pf-tui --help`` stays quick); each command imports 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -310,6 +309,8 @@ def run_command(
     clock: Clock | None = None,
 ) -> int:
     """Run one scripted command with ``config``; the process exit code. ``clock``: tests'."""
+    import asyncio
+
     return asyncio.run(_run(args, config, io or Io(), read_only, clock))
 
 
