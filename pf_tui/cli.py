@@ -43,6 +43,7 @@ commands:
   pf-tui payroll         release the fleet's escrows older than --older-than (cron, hourly)
   pf-tui stream ...      open, release, pause, resume, close pf-tui's payment streams
   pf-tui faucet claim    claim the faucet for an agent (not claimable exits 0 with a reason)
+  pf-tui mcp             an MCP server on stdio for AI agents (writes per [mcp] in the config)
 
 scripting: money commands ask on a terminal and need --yes off one; --json prints one object;
 --idempotency-key makes a rerun reuse its action. Exit codes 0 done, 1 failed, 2 usage or
@@ -245,6 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_flag(check)
 
+    mcp = sub.add_parser(
+        "mcp",
+        help="an MCP server on stdio for AI agents",
+        description=(
+            "Serve the Model Context Protocol on stdin/stdout for an AI agent's MCP client:"
+            " fleet_status, agent_status, escrow_list, escrow_status, and the writes"
+            " escrow_create, escrow_release, escrow_close, escrow_dispute, faucet_claim."
+            " Writes are refused unless [mcp] write_agents names the acting agent, within"
+            " [mcp] max_call_usd and max_hour_usd. Logs go to stderr."
+        ),
+    )
+    _add_config_flag(mcp)
+    mcp.add_argument("--read-only", action="store_true", help="refuse every write tool")
+
     from pf_tui.ops.commands import add_parsers
 
     add_parsers(sub, _add_config_flag)
@@ -359,6 +374,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return run_check(_config_path(args), sys.stdout)
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    config = _load(args)  # a bad config exits 2 before the protocol starts
+    from pf_tui.mcp.server import run_mcp
+
+    return run_mcp(config, read_only=args.read_only)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pf_tui.serve.auth import TokenError, load_token
     from pf_tui.serve.server import ServeOptions, child_command, serve_forever
@@ -465,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args)
         if args.command == "serve":
             return _cmd_serve(args)
+        if args.command == "mcp":
+            return _cmd_mcp(args)
         if args.command in _OPS_COMMANDS:
             return _cmd_ops(args)
         if args.headless:

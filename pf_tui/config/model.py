@@ -475,6 +475,23 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class McpConfig:
+    """``[mcp]``: what ``pf-tui mcp`` lets an AI agent's MCP client do with money.
+
+    Reads are always served; writes are refused unless the acting agent is named here, and then
+    only within both limits (on top of ``[ui] read_only`` and ``[ui] max_action_usd``)."""
+
+    write_agents: tuple[str, ...] = ()
+    """Ids of the agents MCP clients may move money for (given as ids or labels in the file);
+    empty: every write tool is refused."""
+    max_call_usd: Decimal = Decimal("10")
+    """The most one MCP tool call may move (gross USD)."""
+    max_hour_usd: Decimal = Decimal("50")
+    """The most all MCP tool calls together may move in any 60 minutes (gross USD, journaled
+    actions that were not refused), across restarts."""
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     """``[store]``: the SQLite file (history, alert log, outbox, money journal)."""
 
@@ -505,6 +522,8 @@ class Config:
     """Alert destinations."""
     ui: UiConfig = field(default_factory=UiConfig)
     """TUI settings."""
+    mcp: McpConfig = field(default_factory=McpConfig)
+    """What ``pf-tui mcp`` allows MCP clients to do."""
     source: Path | None = None
     """The file this came from (``None`` for the demo)."""
     state_path: Path | None = None

@@ -34,6 +34,7 @@ from pf_tui.config.model import (
     EscrowDialect,
     HeartbeatConfig,
     LogNotifyConfig,
+    McpConfig,
     NotifyConfig,
     Op,
     PollingConfig,
@@ -54,6 +55,7 @@ from pf_tui.config.schema import (
     Section,
     did_you_mean,
     key_path,
+    printable,
     shown_url,
     toml_float,
     url_problem,
@@ -122,14 +124,17 @@ def build_config(ctx: Context, data: dict[str, Any]) -> Config:
     profile = top.string("profile", "default", max_len=40)
     if profile is None or not profile.strip():
         raise top.error("profile", "is empty", 'give the profile a name like "prod"')
+    agents = _agents(ctx, top.raw("agents", []))
+    ui = _ui(Section(ctx, "ui", top.raw("ui", {}), "ui"))
     return Config(
         profile=profile,
         api=_api(Section(ctx, "api", top.raw("api", {}), "api")),
         polling=_polling(Section(ctx, "polling", top.raw("polling", {}), "polling")),
-        agents=_agents(ctx, top.raw("agents", [])),
+        agents=agents,
         alerts=_alerts(Section(ctx, "alerts", top.raw("alerts", {}), "alerts")),
         notify=_notify(Section(ctx, "notify", top.raw("notify", {}), "notify")),
-        ui=_ui(Section(ctx, "ui", top.raw("ui", {}), "ui")),
+        ui=ui,
+        mcp=_mcp(Section(ctx, "mcp", top.raw("mcp", {}), "mcp"), agents),
         store=_store(Section(ctx, "store", top.raw("store", {}), "store")),
         source=ctx.path,
         state_path=state_path_for(ctx.path) if ctx.path is not None else None,
@@ -488,6 +493,32 @@ def _ui(s: Section) -> UiConfig:
         max_action_usd=max_usd,
         typed_confirm_usd=typed,
     )
+
+
+def _mcp(s: Section, agents: tuple[AgentConfig, ...]) -> McpConfig:
+    raw = s.raw("write_agents", [])
+    fix = 'list agent ids or labels from [[agents]], like write_agents = ["ag_0123456789ab"]'
+    if not isinstance(raw, list) or not all(isinstance(name, str) for name in raw):
+        raise s.error("write_agents", "expected an array of strings", fix)
+    chosen: list[str] = []
+    for name in raw:
+        matches = [a.id for a in agents if name.strip() and name in (a.id, a.label)]
+        if len(set(matches)) != 1:
+            shown = repr(name) if printable(name) and len(name) <= 64 else "an entry"
+            problem = "names no agent" if not matches else "is the label of several agents"
+            raise s.error("write_agents", f"{shown} {problem} in [[agents]]", fix)
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    per_call = s.money("max_call_usd", Decimal("10"), positive=True, hi=MAX_ACTION_USD)
+    per_hour = s.money("max_hour_usd", Decimal("50"), positive=True, hi=MAX_ACTION_USD)
+    assert per_call is not None and per_hour is not None
+    if per_call > per_hour:
+        raise s.error(
+            "max_call_usd",
+            f"{per_call} is above max_hour_usd {per_hour}",
+            "set it at or below max_hour_usd",
+        )
+    return McpConfig(write_agents=tuple(chosen), max_call_usd=per_call, max_hour_usd=per_hour)
 
 
 def _store(s: Section) -> StoreConfig:

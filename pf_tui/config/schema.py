@@ -29,7 +29,7 @@ def _secret_keys(base: str) -> tuple[str, ...]:
 
 
 SCHEMA: dict[str, tuple[str, ...]] = {
-    "": ("profile", "api", "polling", "agents", "alerts", "notify", "ui", "store"),
+    "": ("profile", "api", "polling", "agents", "alerts", "notify", "ui", "mcp", "store"),
     "api": (*SERVICES, "timeout", "escrow_dialect", "transport"),
     "polling": (*POLL_TYPES, "max_backoff", "max_concurrency"),
     "agents[]": (
@@ -64,6 +64,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "notify.heartbeat": ("interval", *_secret_keys("deadman_url"), "deadman_interval"),
     "notify.alertmanager": ("enabled", "url", "timeout", "resend_interval"),
     "ui": ("theme", "keymap", "read_only", "max_action_usd", "typed_confirm_usd"),
+    "mcp": ("write_agents", "max_call_usd", "max_hour_usd"),
     "store": ("path", "retention_days"),
 }
 """Section pattern -> the keys it may hold. ``[]`` marks an array of tables, ``*`` a free name.
