@@ -351,6 +351,10 @@ class AlertsConfig:
     """Every rule: the defaults first (in :data:`DEFAULT_RULES` order), then the config's own."""
     silences: tuple[SilenceConfig, ...] = ()
     """Silences from the config file (the TUI adds its own to the state file)."""
+    stream_timeout_lead_s: float | None = None
+    """How long before a paused or idle stream's escrow times out (and the server moves its
+    money on its own) the ``stream_timeout`` alert fires (TOML ``stream_timeout_lead``).
+    ``None``: 1 hour, or a quarter of the escrow's timeout when that is shorter."""
 
     def rule(self, name: str) -> AlertRule:
         """The rule called ``name``."""

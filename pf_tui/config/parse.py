@@ -212,6 +212,12 @@ def _agent(s: Section) -> AgentConfig:
     )
 
 
+MIN_TIMEOUT_LEAD_S = 60.0
+"""``[alerts] stream_timeout_lead`` below a minute would page too late to act."""
+MAX_TIMEOUT_LEAD_S = 30 * 86400.0
+"""... and above the longest escrow timeout (720 h) it would page at once."""
+
+
 def _alerts(s: Section) -> AlertsConfig:
     rules_raw = s.raw("rules", {})
     if not isinstance(rules_raw, dict):
@@ -245,7 +251,16 @@ def _alerts(s: Section) -> AlertsConfig:
         _silence(Section(s.ctx, f"alerts.silences[{i}]", item, "alerts.silences[]"))
         for i, item in enumerate(silences_raw)
     )
-    return AlertsConfig(rules=tuple(ordered), silences=silences)
+    lead = None
+    if s.has("stream_timeout_lead"):
+        lead = s.duration("stream_timeout_lead", 3600.0, MAX_TIMEOUT_LEAD_S)
+        if lead < MIN_TIMEOUT_LEAD_S:
+            raise s.error(
+                "stream_timeout_lead",
+                f"{lead:g} seconds is too short to act on",
+                'use at least "1m", or leave it unset for 1h (a quarter of shorter timeouts)',
+            )
+    return AlertsConfig(rules=tuple(ordered), silences=silences, stream_timeout_lead_s=lead)
 
 
 def _rule(s: Section, name: str, default: RuleDefaults | None) -> AlertRule:

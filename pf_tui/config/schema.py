@@ -43,7 +43,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
         *_secret_keys("trading_key"),
         *_secret_keys("wallet_key"),
     ),
-    "alerts": ("rules", "silences"),
+    "alerts": ("rules", "silences", "stream_timeout_lead"),
     "alerts.rules.*": (
         "scope",
         "metric",

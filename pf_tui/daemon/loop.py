@@ -276,6 +276,7 @@ class Daemon:
             now,
         )
         self._update_overview(now)
+        self.metrics.set_brake(self.facts.brake.engaged, self.facts.brake.since)
 
     def _update_overview(self, now: float) -> None:
         """The Overview's figures (the same view the console draws), spend, and open streams."""

@@ -189,6 +189,16 @@ class DaemonMetrics:
         self.failed = Counter(
             "pf_notify_failures", "Failed delivery attempts", ("receiver",), registry=r
         )
+        self.brake = Gauge(
+            "pf_money_brake_engaged",
+            "1 while the stop-all brake is on: no pf-tui process on the store sends money",
+            registry=r,
+        )
+        self.brake_since = Gauge(
+            "pf_money_brake_changed_timestamp_seconds",
+            "Unix time the brake was last engaged or lifted (0: never)",
+            registry=r,
+        )
         self.up = Gauge("pf_daemon_up", "1 while the daemon runs", registry=r)
         self.last_eval = Gauge(
             "pf_daemon_last_evaluation_timestamp_seconds",
@@ -271,6 +281,11 @@ class DaemonMetrics:
         _advance(self.failed, self._failed_seen, failed)
         self.up.set(1)
         self.last_eval.set(now)
+
+    def set_brake(self, engaged: bool, since: float | None) -> None:
+        """The brake's state as the store has it (read each evaluation; one indexed row)."""
+        self.brake.set(1 if engaged else 0)
+        self.brake_since.set(since or 0)
 
 
 def _exposed(value: Decimal | float | None) -> float:

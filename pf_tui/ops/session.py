@@ -210,7 +210,14 @@ class OpsSession:
             if DataType.ESCROWS not in target.data_types():
                 continue
             if journal is not None:
-                target.known_escrows = journal.known_escrows(agent.id)
+                # Polled through the dialect each was created in (classic when pf-tui did not
+                # create it: the agent acted on it, so the poller reads it the default way).
+                target.known_escrows = {
+                    escrow_id: Dialect.STREAMING
+                    if created.get(escrow_id) == Op.STREAM_CREATE.value
+                    else Dialect.CLASSIC
+                    for escrow_id in journal.known_escrows(agent.id)
+                }
             targets.append(target)
         reads = await asyncio.gather(
             *(fetcher.fetch(t, DataType.ESCROWS) for t in targets), return_exceptions=True

@@ -15,6 +15,7 @@ import pytest
 from pf_tui import usd
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
+from pf_tui.api.models import Dialect
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.clock import FakeClock
 from pf_tui.core.money.engine import ActionEngine
@@ -182,3 +183,91 @@ class Harness:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def agent_post(url: str, path: str, key: str, body: Any) -> Any:
+    """A POST an agent's own code makes with its key (not through pf-tui)."""
+    reply = httpx.post(
+        f"{url}{path}",
+        content=usd.dumps(body),
+        timeout=10,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    reply.raise_for_status()
+    return usd.loads(reply.content)
+
+
+def agent_escrow(
+    url: str,
+    dialect: Dialect,
+    *,
+    amount: str = "2",
+    timeout_hours: int = 24,
+    creator: int = 0,
+    payee: int = 1,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """An escrow a demo agent creates from its own code: ``(escrow id, creator, payee)``."""
+    fleet = agents(url)
+    a, b = fleet[creator], fleet[payee]
+    key = a["keys"]["casino"]
+    if dialect is Dialect.CLASSIC:
+        reply = agent_post(
+            url,
+            "/escrow/escrow/create",
+            key,
+            {
+                "amount_usd": Decimal(amount),
+                "description": "compute job #1",
+                "counterparty_agent_id": b["agent_id"],
+                "timeout_hours": timeout_hours,
+            },
+        )
+    else:
+        reply = agent_post(
+            url,
+            "/escrow/api/v1/escrow",
+            key,
+            {
+                "to_agent_id": b["agent_id"],
+                "amount": amount,
+                "memo": "data feed #1",
+                "auto_release_hours": timeout_hours,
+            },
+        )
+    return str(reply["escrow_id"]), a, b
+
+
+class ScriptedFaults(ClientWire):
+    """Sets the simulator's fault rules before each POST from a script, one list per attempt
+    (an empty list, or the script run out: no fault), so a test says exactly which attempt is
+    refused before the handler (503) and which loses its reply after it executed."""
+
+    def __init__(
+        self, client: PurpleFleaClient, keys: dict[str, Secret], url: str, script: list[Any]
+    ) -> None:
+        super().__init__(client, keys)
+        self.url = url
+        self.script = list(script)
+
+    async def post(self, agent_id: str, request: PlannedRequest, path: str) -> JsonObject:
+        set_faults(self.url, self.script.pop(0) if self.script else [])
+        try:
+            return await super().post(agent_id, request, path)
+        finally:
+            if not self.script:
+                set_faults(self.url, [])
+
+
+def set_faults(url: str, rules: list[Any]) -> None:
+    """Replace the simulator's fault rules with ``rules`` (none: no faults)."""
+    httpx.delete(f"{url}/_sim/faults", timeout=10).raise_for_status()
+    if rules:
+        sim_post(url, "/_sim/faults", rules)
+
+
+def lost_and_503(route: str) -> list[Any]:
+    """Attempt 1 answers 503 before executing; attempt 2 executes and loses its reply."""
+    return [
+        [{"route": route, "method": "POST", "kind": "error", "status": 503}],
+        [{"route": route, "method": "POST", "kind": "reset", "when": "after"}],
+    ]

@@ -11,15 +11,18 @@ from typing import get_args
 import pytest
 
 from pf_tui.api.models import Dialect
-from pf_tui.core.money.engine import ActionEngine
+from pf_tui.core.money.planners import Planners
 from pf_tui.core.money.types import (
     ActionKind,
+    AdoptEscrow,
     ClaimFaucet,
+    CloseEscrow,
     CloseStream,
     DisputeEscrow,
     Intent,
     MarkComplete,
     OpenStream,
+    ReleaseEscrow,
     ReleasePartial,
     Resource,
     ResourceKind,
@@ -35,6 +38,9 @@ SAMPLES: dict[type[Intent], Intent] = {
     DisputeEscrow: DisputeEscrow("ag_payer", "esc_1", "the work was never delivered"),
     MarkComplete: MarkComplete("ag_payee", "esc_1"),
     ClaimFaucet: ClaimFaucet("ag_new"),
+    ReleaseEscrow: ReleaseEscrow("ag_payer", "esc_1", Dialect.CLASSIC),
+    CloseEscrow: CloseEscrow("ag_payer", "esc_1"),
+    AdoptEscrow: AdoptEscrow("ag_payer", "esc_1", Dialect.STREAMING, "0.5", StreamUnit.HOUR),
 }
 """One intent of each type (the table test below says when a new type needs one)."""
 
@@ -45,7 +51,7 @@ def test_every_intent_type_has_a_sample() -> None:
 
 @pytest.mark.parametrize("intent_type", INTENT_TYPES, ids=lambda t: t.__name__)
 def test_every_intent_type_has_a_planner(intent_type: type[Intent]) -> None:
-    planners = vars(ActionEngine)["_plan"].dispatcher
+    planners = vars(Planners)["plan"].dispatcher
     fallback = planners.dispatch(object)
     assert planners.dispatch(intent_type) is not fallback
 

@@ -1,8 +1,8 @@
 """One action at a time per resource, with a real send held in flight.
 
 While a release on a stream waits for its reply, every other action on that stream (release,
-close, a dispute of its escrow as the stream's, pause) is refused with the stream named; actions
-on other resources (another stream, the same escrow disputed as a plain escrow) go ahead.
+close, a dispute of its escrow, named as the stream's or as a plain escrow, pause) is refused with
+the stream named; actions on another stream go ahead.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ async def test_a_stream_in_flight_takes_no_second_action(harness: Harness) -> No
     with pytest.raises(ActionInFlightError, match=f"stream {stream.id}"):
         engine.pause(stream.id)
 
-    # Other resources are free: another stream, and the escrow disputed as a plain escrow.
-    assert (await engine.preview(ReleasePartial(other.id, count=1))).stream_id == other.id
+    # The stream's escrow named as a plain escrow is still the stream's: one action at a time.
     plain = DisputeEscrow(stream.agent_id, str(stream.escrow_id), REASON, dialect=stream.dialect)
     assert plain.resource == Resource.escrow(str(stream.escrow_id))
-    assert (await engine.preview(plain)).stream_id is None
+    with pytest.raises(ActionInFlightError, match=f"another action on stream {stream.id}"):
+        await engine.preview(plain)
+    # Another stream is free.
+    assert (await engine.preview(ReleasePartial(other.id, count=1))).stream_id == other.id
 
     gated.gate.set()
     assert (await release).done

@@ -254,6 +254,18 @@ CASES: list[tuple[str, str, str]] = [
         "store.retention_days: 0 is out of range; use 1 to 3650 days",
     ),
     (
+        "timeout lead too short",
+        '[alerts]\nstream_timeout_lead = "30s"',
+        'alerts.stream_timeout_lead: 30 seconds is too short to act on; use at least "1m", or '
+        "leave it unset for 1h (a quarter of shorter timeouts)",
+    ),
+    (
+        "timeout lead not a duration",
+        '[alerts]\nstream_timeout_lead = "soon"',
+        "alerts.stream_timeout_lead: 'soon' is not a duration; write seconds (90) or \"90s\", "
+        '"5m", "1h30m"',
+    ),
+    (
         "bad toml",
         "[api",
         "not valid TOML: Expected ']' at the end of a table declaration (at end of document); "

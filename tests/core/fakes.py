@@ -6,7 +6,9 @@ import asyncio
 from collections import defaultdict
 from decimal import Decimal
 
+from pf_tui.api.errors import NotFoundError
 from pf_tui.api.models import (
+    Activity,
     Balance,
     CasinoStats,
     Dialect,
@@ -36,6 +38,12 @@ class FakeSource:
         self.balance_usd = Decimal("10.00")
         self.ledger_rows: tuple[LedgerEntry, ...] = ()
         self.escrows: dict[str, Escrow] = {}
+        self.activity: tuple[Activity, ...] = ()
+        """The balance's ``recent_activity`` (an escrow move there is the ledger's hint)."""
+        self.listed: tuple[Escrow, ...] | None = None
+        """What the streaming list answers (``None``: 404, as production)."""
+        self.reads: list[tuple[str, Dialect]] = []
+        """Every escrow read, with the dialect it was read through."""
 
     async def _enter(self, name: str) -> None:
         self.calls[name].append((self.agent_id, self.clock.monotonic()))
@@ -46,7 +54,7 @@ class FakeSource:
 
     async def balance(self) -> Balance:
         await self._enter("balance")
-        return Balance(self.balance_usd, self.agent_id)
+        return Balance(self.balance_usd, self.agent_id, recent_activity=self.activity)
 
     async def wallet_balance(self, base: str | None, solana: str | None) -> WalletBalance:
         await self._enter("wallet_balance")
@@ -78,7 +86,9 @@ class FakeSource:
 
     async def streams(self) -> tuple[Escrow, ...]:
         await self._enter("streams")
-        return ()
+        if self.listed is None:
+            raise NotFoundError(404, "not_found", "no such route")
+        return self.listed
 
     async def ledger(self) -> tuple[LedgerEntry, ...]:
         await self._enter("ledger")
@@ -86,6 +96,7 @@ class FakeSource:
 
     async def escrow(self, escrow_id: str, dialect: Dialect) -> Escrow:
         await self._enter("escrow")
+        self.reads.append((escrow_id, dialect))
         return self.escrows.get(escrow_id) or Escrow(escrow_id, EscrowStatus.FUNDED, Decimal(1))
 
 

@@ -56,7 +56,9 @@ async def test_each_type_polled_at_its_interval() -> None:
         assert len(per_agent(calls, "pnl_history", agent)) in (20, 21)
         assert len(per_agent(calls, "balance", agent)) in (6, 7)
         assert len(per_agent(calls, "casino_referrals", agent)) in (2, 3)
-        assert len(per_agent(calls, "ledger", agent)) in (12, 13)
+        # The ledger walk that finds classic escrows has a slow tier of its own (first poll,
+        # then every 30 s without a hint), not one call per 5 s escrow poll.
+        assert len(per_agent(calls, "ledger", agent)) in (2, 3)
     assert "bets_history" not in calls  # never /bets/*: 60 a minute for the whole fleet
     results = poller.drain()
     assert all(isinstance(r, Snapshot) for r in results)
@@ -239,8 +241,8 @@ async def test_escrows_from_ledger_rows_and_terminal_ones_read_once() -> None:
     ids = {e.escrow_id for e in snaps[-1].value.escrows}
     assert ids == {esc_a, esc_b, "esc_" + "c" * 16}
     reads = len(calls["escrow"])
-    polls = len(calls["ledger"])
-    assert reads == 1 + 2 * polls  # the released one was read once, the funded ones every poll
+    assert len(snaps) >= 4
+    assert reads == 1 + 2 * len(snaps)  # the released one was read once, funded ones every poll
 
 
 async def test_async_iteration_yields_typed_results() -> None:

@@ -266,3 +266,26 @@ def test_classic_escrow_in_docs_view(
     assert client.get(f"/escrow/api/v1/escrow/{eid}").json()["status"] == "closed"
     stats = client.get("/escrow/escrow/stats").json()
     assert stats["total_created"] >= 1 and "total_commission_usd" in stats
+
+
+def test_the_streaming_list_shows_only_what_the_streaming_api_created(
+    client: httpx.Client, pair: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    """As a guides deployment would: the creator's and the payee's lists show the stream and not
+    the classic escrow, which is found in the creator's ledger instead (docs/api.md §3). A list
+    of every escrow would make a client read classic escrows as streams."""
+    a, b = pair
+    ka, kb = a["keys"]["casino"], b["keys"]["casino"]
+    classic = create(client, a, b["agent_id"], amount=2).json()["escrow_id"]
+    stream = client.post(
+        "/escrow/api/v1/escrow",
+        json={"to_agent_id": b["agent_id"], "amount": "3"},
+        headers=auth(ka),
+    ).json()["escrow_id"]
+    for key in (ka, kb):
+        listed = client.get("/escrow/api/v1/escrows", headers=auth(key)).json()["escrows"]
+        ids = [s["escrow_id"] for s in listed]
+        assert stream in ids and classic not in ids
+    ledger = client.get("/casino/api/v1/auth/ledger", headers=auth(ka)).json()["entries"]
+    locks = {r["reference"].split(":")[0] for r in ledger if r["type"] == "escrow_lock"}
+    assert {classic, stream} <= locks

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 
-from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health
+from pf_tui.core.alerts.facts import AgentFacts, FleetFacts, Health, StreamTimeoutFacts
 from pf_tui.core.alerts.rules import (
     FLEET,
     STREAM,
@@ -35,6 +35,7 @@ from pf_tui.core.alerts.rules import (
     Silence,
     describe,
     threshold_condition,
+    timeout_lead,
 )
 
 HEALTH_METRICS = frozenset({"error_rate_pct", "stale_s"})
@@ -326,6 +327,9 @@ class AlertEngine:
                     (True, False, "disputed"),
                     f"escrow {escrow} disputed",
                 )
+        elif kind is RuleKind.STREAM_TIMEOUT:
+            for t in facts.stream_timeouts:
+                yield self._timeout_condition(rule, base, t, now)
         elif kind is RuleKind.UNKNOWN_ACTION:
             for key in facts.unknown_actions:
                 yield (
@@ -333,6 +337,27 @@ class AlertEngine:
                     (True, False, "unknown"),
                     (f"money action {key} has an unknown outcome: check it by hand"),
                 )
+
+    @staticmethod
+    def _timeout_condition(
+        rule: RuleSpec, base: dict[str, str], t: StreamTimeoutFacts, now: float
+    ) -> tuple[dict[str, str], Condition, str]:
+        """A paused or idle stream whose escrow's timeout, within the lead, moves money.
+
+        Idle: pf-tui has released nothing from it since the lead window began. Releasing,
+        closing or disputing the stream clears it (a closed or disputed stream has no facts any
+        more; a tranche released makes a new escrow, so a new instance).
+        """
+        o = t.outcome
+        labels = {**base, "stream": t.stream_id, "escrow": o.escrow_id or "-", "suggest": "close"}
+        if not o.moves_money or o.at is None:
+            return labels, (False, True, ""), "nothing moves on its own"
+        start = o.at - timeout_lead(rule, t.timeout_hours)
+        idle = t.paused or t.last_paid_at is None or t.last_paid_at < start
+        bad = now >= start and idle
+        left = o.seconds_left(now) or 0.0
+        desc = f"stream {t.stream_id} ({t.state}): {o.sentence(now)}"
+        return labels, (bad, not bad, f"{left:.0f}s"), desc
 
     def _step(
         self, fp: str, obs: _Observed, now: float, assume_for: bool, down: set[str]

@@ -18,10 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pf_tui.api.models import EscrowStatus
+from pf_tui.api.models import Dialect, Escrow, EscrowStatus
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import FleetState
-from pf_tui.core.money.types import Op, RequestState, StreamState, StreamUnit
+from pf_tui.core.money.brake import BRAKE_OFF, BrakeState, read_brake
+from pf_tui.core.money.escrows import HeldEscrow, TimeoutOutcome, timeout_outcome
+from pf_tui.core.money.types import Op, RequestState, StreamMode, StreamState, StreamUnit
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
 
@@ -51,6 +53,25 @@ class StreamFacts:
 
 
 @dataclass(frozen=True)
+class StreamTimeoutFacts:
+    """One live stream of an agent and what its escrow's timeout will do on its own."""
+
+    stream_id: str
+    state: str
+    """``open`` or ``paused`` (while the brake is on, every stream counts as paused)."""
+    outcome: TimeoutOutcome
+    timeout_hours: int | None
+    """The escrow's timeout length (the default lead is a quarter of a short one)."""
+    last_paid_at: float | None
+    """When pf-tui last released from the stream (``None``: never)."""
+
+    @property
+    def paused(self) -> bool:
+        """pf-tui releases nothing more from it."""
+        return self.state == StreamState.PAUSED.value
+
+
+@dataclass(frozen=True)
 class AgentFacts:
     """What the rules know about one agent at one moment."""
 
@@ -62,6 +83,7 @@ class AgentFacts:
     streams: tuple[StreamFacts, ...] = ()
     disputes: tuple[str, ...] = ()  # escrow ids currently disputed
     unknown_actions: tuple[str, ...] = ()  # action keys whose outcome is unknown
+    stream_timeouts: tuple[StreamTimeoutFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,12 +101,16 @@ class FactsSource:
     stats: CallStats
     streams: dict[str, list[StreamFacts]] = field(default_factory=dict)
     unknown_actions: dict[str, list[str]] = field(default_factory=dict)
+    live: dict[str, list[LiveStream]] = field(default_factory=dict)
+    brake: BrakeState = BRAKE_OFF
 
     def load_store(self, conn: sqlite3.Connection, now: float | None = None) -> None:
-        """Refresh open streams (with what each paid in the hour before ``now``) and unknown
-        money actions from the store (cheap queries)."""
+        """Refresh open streams (with what each paid in the hour before ``now``), unknown money
+        actions and the brake from the store (cheap queries)."""
         self.streams = read_open_streams(conn, time.time() if now is None else now)
         self.unknown_actions = read_unknown_actions(conn)
+        self.live = read_live_streams(conn)
+        self.brake = read_brake(conn)
 
     def agent(self, agent_id: str, now: float) -> AgentFacts:
         """Facts for one agent at ``now``."""
@@ -121,10 +147,12 @@ class FactsSource:
         }
         disputes: tuple[str, ...] = ()
         escrows = state.figures[DataType.ESCROWS].value
+        records: dict[str, Escrow] = {}
         if isinstance(escrows, EscrowSnapshot):
             disputes = tuple(
                 e.escrow_id for e in escrows.escrows if e.status is EscrowStatus.DISPUTED
             )
+            records = {e.escrow_id: e for e in escrows.escrows}
         return AgentFacts(
             agent_id=agent_id,
             label=state.info.label,
@@ -134,6 +162,10 @@ class FactsSource:
             streams=tuple(self.streams.get(agent_id, ())),
             disputes=disputes,
             unknown_actions=tuple(self.unknown_actions.get(agent_id, ())),
+            stream_timeouts=tuple(
+                s.facts(records.get(s.held.escrow_id), braked=self.brake.engaged)
+                for s in self.live.get(agent_id, ())
+            ),
         )
 
     def fleet_facts(self, agents: Sequence[AgentFacts]) -> FleetFacts:
@@ -199,6 +231,55 @@ def read_open_streams(conn: sqlite3.Connection, now: float) -> dict[str, list[St
             )
         )
     return streams
+
+
+@dataclass(frozen=True)
+class LiveStream:
+    """A live stream as the store has it: what its escrow holds by pf-tui's record."""
+
+    stream_id: str
+    state: str
+    held: HeldEscrow
+    timeout_hours: int
+    last_paid_at: float | None
+
+    def facts(self, record: Escrow | None, *, braked: bool) -> StreamTimeoutFacts:
+        """Its timeout facts: from the escrow's polled record when there is one (the server's
+        word), else from pf-tui's own."""
+        state = StreamState.PAUSED.value if braked else self.state
+        paused = state == StreamState.PAUSED.value
+        outcome = timeout_outcome(record, self.held, paused=paused)
+        hours = record.timeout_hours if record is not None and record.timeout_hours else None
+        return StreamTimeoutFacts(
+            self.stream_id, state, outcome, hours or self.timeout_hours, self.last_paid_at
+        )
+
+
+_LiveRow = tuple[
+    str, str, str, str, str, str, str, str | None, float | None, int | None, float | None, float
+]
+"""id, agent_id, payee, mode, state, escrow_id, funded, timeout_at, timeout_hours,
+last_release_at, created_at (money as its Decimal text)."""
+
+
+def read_live_streams(conn: sqlite3.Connection) -> dict[str, list[LiveStream]]:
+    """Open and paused streams that hold an escrow, by paying agent (one query)."""
+    rows = conn.execute(
+        "SELECT s.id, s.agent_id, s.payee, s.mode, s.state, s.escrow_id, a.funded, a.timeout_at,"
+        " a.timeout_hours, s.last_release_at, s.created_at FROM streams s"
+        " JOIN stream_accounts a ON a.stream_id = s.id"
+        " WHERE s.state IN (?, ?) AND s.escrow_id IS NOT NULL",
+        (StreamState.OPEN.value, StreamState.PAUSED.value),
+    ).fetchall()
+    live: dict[str, list[LiveStream]] = {}
+    for sid, agent, payee, mode, state, escrow, funded, at, hours, last, created in rows:
+        dialect = StreamMode(mode).dialect
+        if at is None and dialect is Dialect.STREAMING:
+            at = float(created) + int(hours or 24) * 3600  # the one escrow of a native stream
+        held = HeldEscrow(str(escrow), dialect, Decimal(str(funded or 0)), at, agent, payee)
+        stream = LiveStream(sid, state, held, int(hours or 24), last)
+        live.setdefault(agent, []).append(stream)
+    return live
 
 
 def read_unknown_actions(conn: sqlite3.Connection) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ import enum
 import fnmatch
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from pf_tui.config import AlertsConfig, default_alert_rules
@@ -47,6 +47,7 @@ class RuleKind(str, enum.Enum):
     STREAM_SILENT = "stream_silent"  # a payee with no release for factor x its interval
     DISPUTE = "dispute"  # an escrow of the fleet is disputed
     UNKNOWN_ACTION = "unknown_action"  # a money action whose outcome is unknown
+    STREAM_TIMEOUT = "stream_timeout"  # a paused or idle stream's escrow times out soon
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class RuleSpec:
     factor: Decimal = Decimal(3)  # stream_silent: silent for factor x expected interval
     summary: str = ""
     enabled: bool = True
+    lead_s: float | None = None
+    """stream_timeout: how long before the timeout it fires (``None``: :func:`timeout_lead`)."""
 
     def __post_init__(self) -> None:
         if self.op not in _OPS:
@@ -145,6 +148,13 @@ def builtin_rules() -> tuple[RuleSpec, ...]:
             summary="escrow disputed",
         ),
         RuleSpec(
+            "stream_timeout",
+            RuleKind.STREAM_TIMEOUT,
+            Severity.CRITICAL,
+            repeat_s=30 * m,
+            summary="stream timeout moves money",
+        ),
+        RuleSpec(
             "unknown_action",
             RuleKind.UNKNOWN_ACTION,
             Severity.CRITICAL,
@@ -196,6 +206,20 @@ class Silence:
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether every matcher matches the label of the same name."""
         return all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in self.matchers.items())
+
+
+DEFAULT_TIMEOUT_LEAD_S = 3600.0
+"""The stream_timeout rule fires this long before a timeout, or at a quarter of a shorter one."""
+
+
+def timeout_lead(rule: RuleSpec, timeout_hours: int | None) -> float:
+    """How long before an escrow's timeout ``rule`` fires: the configured lead, else 1 hour or
+    a quarter of the escrow's timeout when that is shorter."""
+    if rule.lead_s is not None:
+        return rule.lead_s
+    if timeout_hours is None:
+        return DEFAULT_TIMEOUT_LEAD_S
+    return min(DEFAULT_TIMEOUT_LEAD_S, timeout_hours * 3600 / 4)
 
 
 # A condition is True (bad), False (good) or None (unknown: keep the current state).
@@ -261,7 +285,11 @@ def rules_from_config(alerts: AlertsConfig) -> tuple[tuple[RuleSpec, ...], tuple
         for r in alerts.rules
     ]
     names = {r.name for r in rules}
-    rules += [r for r in builtin_rules() if r.name not in names]
+    rules += [
+        replace(r, lead_s=alerts.stream_timeout_lead_s) if r.kind is RuleKind.STREAM_TIMEOUT else r
+        for r in builtin_rules()
+        if r.name not in names
+    ]
     silences = tuple(
         Silence(
             {("alertname" if k == "rule" else k): v for k, v in s.matcher},

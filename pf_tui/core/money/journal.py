@@ -210,14 +210,20 @@ class Journal:
         meta: dict[int, RequestMeta],
         now: float,
         also: Callable[[], None] | None = None,
+        check: Callable[[], None] | None = None,
     ) -> None:
         """Journal every request of ``preview`` as ``journaled``, in one transaction.
 
         ``meta[seq]`` is the bookkeeping each request implies (stream effects); ``also`` runs
         inside the same transaction (the stream record changes that go with the intent).
+        ``check`` runs first inside it and may refuse (raise): the brake, another process's
+        lease, an unsettled action. Checked and journaled in one ``BEGIN IMMEDIATE``, no other
+        process can journal in between.
         """
         total = len(preview.requests)
         with self.transaction():
+            if check is not None:
+                check()
             for req in preview.requests:
                 payload = {
                     "intent": preview.key,
@@ -350,6 +356,15 @@ class Journal:
         ).fetchall()
         return {r[0] for r in found}
 
+    def unsettled_escrows(self) -> set[str]:
+        """Escrows with an unsettled request (no new action on them until reconciled)."""
+        found = self.conn.execute(
+            "SELECT DISTINCT escrow_id FROM actions WHERE escrow_id IS NOT NULL"
+            f" AND kind NOT IN (?, ?) AND state IN ({_UNSETTLED_MARKS})",
+            (Op.CLASSIC_CREATE.value, Op.STREAM_CREATE.value, *UNSETTLED),
+        ).fetchall()
+        return {r[0] for r in found}
+
     def known_escrows(self, agent_id: str) -> set[str]:
         """Escrow ids the journal already attributes to a request of ``agent_id``."""
         found = self.conn.execute(
@@ -369,6 +384,16 @@ class Journal:
             (Op.CLASSIC_CREATE.value, Op.STREAM_CREATE.value),
         ).fetchall()
         return {r[0]: r[1] for r in found}
+
+    def created_since(self, since: float) -> list[tuple[str, str, Op, float]]:
+        """Escrows pf-tui created since ``since``: ``(escrow id, creating agent, op, when)``,
+        oldest first (``Op.CLASSIC_CREATE`` or ``Op.STREAM_CREATE`` says the dialect)."""
+        found = self.conn.execute(
+            "SELECT server_ref, agent_id, kind, created_at FROM actions"
+            " WHERE server_ref IS NOT NULL AND kind IN (?, ?) AND created_at >= ? ORDER BY id",
+            (Op.CLASSIC_CREATE.value, Op.STREAM_CREATE.value, since),
+        ).fetchall()
+        return [(str(e), str(a), Op(k), float(t)) for e, a, k, t in found]
 
     def events(self, key: str) -> list[tuple[str, float, str | None]]:
         """The state history of one request: ``(state, at, detail)`` oldest first."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from pf_tui.api.errors import plain_text
-from pf_tui.api.models import Dialect
 from pf_tui.core.money.journal import RequestMeta, StreamEffect, request_key, tag_for
 from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import Stream, plan_tranches
@@ -23,11 +22,9 @@ from pf_tui.core.money.types import (
     ClaimFaucet,
     CloseChoice,
     CloseStream,
-    DisputeEscrow,
     EscrowRef,
     EscrowTarget,
     JsonObject,
-    MarkComplete,
     Op,
     OpenStream,
     PlannedRequest,
@@ -60,9 +57,10 @@ class _Step:
 
 
 @dataclass
-class _Builder:
+class RequestBuilder:
     """Accumulates the requests of one intent; keys and tags are numbered once the count is
-    known. ``prior_state`` goes into every request's meta: where a refusal puts the stream back."""
+    known. ``prior_state`` goes into every request's meta: where a refusal puts the stream back.
+    """
 
     intent_key: str
     prior_state: StreamState | None = None
@@ -142,9 +140,11 @@ class Planned:
     begin: StreamChange | None = None
     """The change to ``stream`` written in the same transaction as the journal rows (an open
     creates the record; a close marks it closing)."""
+    event: str = ""
+    """A ``stream_events`` entry written with ``begin`` (an adoption: ``adopted``)."""
 
 
-def _created(stream: Stream, now: float) -> Stream:
+def stream_created(stream: Stream, now: float) -> Stream:
     """A new stream's record, stamped with the instant its open is journaled."""
     return replace(stream, created_at=now, updated_at=now)
 
@@ -162,7 +162,7 @@ def _closed(stream: Stream, now: float) -> Stream:
 def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | None) -> Planned:
     """Open: one create (native: the whole budget; tranche: the first batch)."""
     # A refused create leaves the new record closed: it never held money.
-    b = _Builder(key, prior_state=StreamState.CLOSED)
+    b = RequestBuilder(key, prior_state=StreamState.CLOSED)
     funded: RequestMeta
     if intent.mode is StreamMode.NATIVE:
         amount = stream.budget
@@ -217,7 +217,7 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
         stream_version=stream.version,
         notes=notes,
     )
-    return Planned(preview, meta, stream, begin=_created)
+    return Planned(preview, meta, stream, begin=stream_created)
 
 
 def _release_meta(amount: Decimal, owed_left: Decimal, now: float) -> RequestMeta:
@@ -282,9 +282,15 @@ def _stream_preview(
 
 
 def _tranche_steps(
-    b: _Builder, stream: Stream, owed: Decimal, now: float, keep_funded: bool
+    b: RequestBuilder,
+    stream: Stream,
+    owed: Decimal,
+    now: float,
+    keep_funded: bool,
+    extra: Decimal = Decimal(0),
 ) -> tuple[_Figures, Decimal | None, int]:
-    """Add a tranche plan's requests; return (figures, funded_after, releases)."""
+    """Add a tranche plan's requests paying ``owed`` in whole tranches; ``extra`` is owed beyond
+    what this action pays and stays owed. Returns (figures, funded_after, releases)."""
     tp = plan_tranches(stream, owed, keep_funded=keep_funded)
     current: EscrowTarget | None = stream.escrow_id if stream.funded > 0 else None
     left, fees, debited = owed, Decimal(0), Decimal(0)
@@ -307,10 +313,10 @@ def _tranche_steps(
                 current,
                 None,
                 step.amount,
-                _release_meta(step.amount, left, now),
+                _release_meta(step.amount, left + extra, now),
             )
             current = None
-    figures = _Figures(tp.released, fees, debited, owed - tp.released)
+    figures = _Figures(tp.released, fees, debited, owed - tp.released + extra)
     return figures, tp.funded_after, tp.releases
 
 
@@ -321,12 +327,15 @@ def plan_release(
     owed: Decimal,
     balance: Decimal | None,
     now: float,
+    accrued: Decimal | None = None,
 ) -> Planned:
-    """Release: native ``release-partial`` of what is owed; tranche: whole tranches, then refund
-    one."""
-    b = _Builder(key, prior_state=stream.state)
+    """Release: native ``release-partial`` of ``owed``; tranche: whole tranches of it, then fund
+    one ahead. ``accrued`` is what the stream owes in all when the operator pays a different
+    amount: what this release does not pay of it stays owed."""
+    b = RequestBuilder(key, prior_state=stream.state)
     notes: list[str] = []
     tranche_fee = None
+    extra = max(Decimal(0), accrued - owed) if accrued is not None else Decimal(0)
     if stream.mode is StreamMode.NATIVE:
         if stream.escrow_id is None or stream.funded <= 0:
             raise ActionValidationError("the stream's escrow holds nothing more to release")
@@ -342,11 +351,15 @@ def plan_release(
             stream.escrow_id,
             body,
             owed,
-            _release_meta(owed, Decimal(0), now),
+            _release_meta(owed, extra, now),
         )
-        figures = _Figures(owed, fee_of(owed), Decimal(0), Decimal(0))
+        figures = _Figures(owed, fee_of(owed), Decimal(0), extra)
+        if extra > 0:
+            notes.append(f"{format_usd(extra, dp=6)} stays owed")
     else:
-        figures, _funded, releases = _tranche_steps(b, stream, owed, now, keep_funded=True)
+        figures, _funded, releases = _tranche_steps(
+            b, stream, owed, now, keep_funded=True, extra=extra
+        )
         if releases == 0:
             raise ActionValidationError(
                 f"{format_usd(owed, dp=6)} owed is less than one tranche "
@@ -366,7 +379,7 @@ def plan_release(
         stream,
         requests,
         figures,
-        owed=owed,
+        owed=owed if accrued is None else accrued,
         balance=balance,
         tranche_fee=tranche_fee,
         notes=notes,
@@ -384,7 +397,7 @@ def plan_close(
 ) -> Planned:
     """Close: pay what is owed, then stop (native ``close``; tranche: the unearned-tranche
     choice)."""
-    b = _Builder(key, prior_state=stream.state)
+    b = RequestBuilder(key, prior_state=stream.state)
     notes: list[str] = []
     choices: tuple[CloseChoice, ...] = ()
     tranche_fee = None
@@ -435,7 +448,7 @@ def plan_close(
 
 
 def _unearned_tranche(
-    b: _Builder,
+    b: RequestBuilder,
     intent: CloseStream,
     escrow_id: str,
     funded: Decimal,
@@ -480,79 +493,9 @@ def _unearned_tranche(
     return figures, StreamState.CLOSED
 
 
-def _escrow_preview(
-    intent: DisputeEscrow | MarkComplete,
-    key: str,
-    requests: tuple[PlannedRequest, ...],
-    *,
-    dialect: Dialect,
-    balance: Decimal | None,
-    note: str,
-    stream_id: str | None = None,
-    stream_version: str | None = None,
-) -> ActionPreview:
-    """The preview of an action on one escrow that moves no money (a dispute, a complete)."""
-    return ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
-        amount=Decimal(0),
-        fee=Decimal(0),
-        payee_nets=Decimal(0),
-        dialect=dialect,
-        stream_id=stream_id,
-        escrow_id=intent.escrow_id,
-        balance_before=balance,
-        balance_after=balance,
-        stream_version=stream_version,
-        notes=(note,),
-    )
-
-
-def plan_dispute(
-    intent: DisputeEscrow, key: str, balance: Decimal | None, stream: Stream | None = None
-) -> Planned:
-    """Dispute one escrow in its dialect; with ``stream`` (the stream it belongs to) the stream
-    ends disputed."""
-    b = _Builder(key)
-    op = Op.CLASSIC_DISPUTE if intent.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
-    disputed: RequestMeta = {"effect": StreamEffect.DISPUTED} if intent.stream_id else {}
-    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, disputed)
-    requests, metas = b.build(final_state=StreamState.DISPUTED if intent.stream_id else None)
-    preview = _escrow_preview(
-        intent,
-        key,
-        requests,
-        dialect=intent.dialect,
-        balance=balance,
-        stream_id=intent.stream_id,
-        stream_version=stream.version if stream is not None else None,
-        note="funds stay frozen until the dispute is resolved by hand",
-    )
-    return Planned(preview, metas)
-
-
-def plan_complete(intent: MarkComplete, key: str, balance: Decimal | None) -> Planned:
-    """Mark a classic escrow complete (as its payee)."""
-    b = _Builder(key)
-    b.add(Op.CLASSIC_COMPLETE, intent.escrow_id, None, None, {})
-    requests, metas = b.build()
-    preview = _escrow_preview(
-        intent,
-        key,
-        requests,
-        dialect=Dialect.CLASSIC,
-        balance=balance,
-        note="the creator still has to release; a production timeout refunds the creator",
-    )
-    return Planned(preview, metas)
-
-
 def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Planned:
     """Claim the faucet's dollar."""
-    b = _Builder(key)
+    b = RequestBuilder(key)
     body: JsonObject = {"agent_casino_id": intent.agent_id}
     if intent.referral_code:
         body["referral_code"] = intent.referral_code

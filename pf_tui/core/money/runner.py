@@ -36,6 +36,7 @@ from pf_tui.api.errors import (
     RateLimitError,
     ResponseDecodeError,
 )
+from pf_tui.api.fields import timestamp
 from pf_tui.api.models import Dialect, EscrowStatus
 from pf_tui.clock import Clock
 from pf_tui.core.money.journal import Journal, JournalRow, RequestMeta, StreamEffect
@@ -68,6 +69,7 @@ _TARGET: dict[Op, frozenset[EscrowStatus]] = {
 """Where a 409 on a resend means "already done": the escrow already is in one of these states."""
 
 Checkpoint = Callable[[str], None]
+HELD_BY_BRAKE = "held by the brake: not sent; it goes out once the brake is lifted"
 
 
 def tag_matches(text: str, tag: str) -> bool:
@@ -98,6 +100,7 @@ class IntentRunner:
         max_delay: float = 30.0,
         rng: random.Random | None = None,
         checkpoint: Checkpoint | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.journal = journal
         self.book = book
@@ -108,6 +111,9 @@ class IntentRunner:
         self.max_delay = max_delay
         self.rng = rng or random.Random()
         self.checkpoint: Checkpoint = checkpoint or (lambda _name: None)
+        self.may_send: Callable[[], bool] = may_send or (lambda: True)
+        """False while the stop-all brake is on: checked before every send, so an intent that
+        was running when the brake was engaged sends nothing more."""
 
     # ---- intents ------------------------------------------------------------------------------
 
@@ -159,6 +165,8 @@ class IntentRunner:
                 "outcome not known yet: it is reconciled on the next poll "
                 "(same key, never a new one)"
             )
+            if not self.may_send():
+                message = HELD_BY_BRAKE
         else:
             state = RequestState.FAILED
             message = next(
@@ -182,6 +190,8 @@ class IntentRunner:
             for attempt in range(self.max_attempts):
                 if attempt:
                     await self._backoff(attempt - 1, None)
+                if not self.may_send():
+                    return await self._held(row, target, state)
                 try:
                     if state is not RequestState.JOURNALED:
                         await self._reconcile_first(row, target, state)
@@ -214,6 +224,37 @@ class IntentRunner:
         except _Outcome as outcome:
             return outcome.state
         self.journal.mark(row.key, RequestState.UNKNOWN, self.clock.now(), error=last_error)
+        return RequestState.UNKNOWN
+
+    async def _held(self, row: JournalRow, target: str | None, state: RequestState) -> RequestState:
+        """The brake is on: send nothing. A request that never left stays journaled; one that
+        may have executed is settled by reads alone (a classic create by its tag, a transition
+        by the escrow's state), else it stays unknown until the brake is lifted."""
+        if state is RequestState.JOURNALED:
+            return RequestState.JOURNALED
+        try:
+            if row.op is Op.CLASSIC_CREATE:
+                found, _covered, _evidence = await self._find_by_tag(row)
+                if found is not None:
+                    self._done(
+                        row, {"escrow_id": found, "reconciled_by": "tag"}, note="found by tag"
+                    )
+            targets = _TARGET.get(row.op)
+            dialect = row.op.dialect
+            if targets is not None and target is not None and dialect is not None:
+                escrow = await self.wire.escrow(row.agent_id, target, dialect)
+                if escrow.status in targets:
+                    self._done(
+                        row,
+                        {"escrow_id": target, "status": escrow.status.value},
+                        note="already done",
+                    )
+        except _Outcome as outcome:
+            return outcome.state
+        except PurpleFleaError as exc:
+            self.journal.mark(row.key, RequestState.UNKNOWN, self.clock.now(), error=str(exc))
+            return RequestState.UNKNOWN
+        self.journal.mark(row.key, RequestState.UNKNOWN, self.clock.now(), error=HELD_BY_BRAKE)
         return RequestState.UNKNOWN
 
     async def _reconcile_first(
@@ -313,11 +354,13 @@ class IntentRunner:
             error=note,
             server_ref=server_ref,
             escrow_id=str(escrow_id) if escrow_id else None,
-            also=lambda: self._apply(row, server_ref, now),
+            also=lambda: self._apply(row, server_ref, now, reply),
         )
         raise _Outcome(RequestState.DONE)
 
-    def _apply(self, row: JournalRow, new_escrow: str | None, now: float) -> None:
+    def _apply(
+        self, row: JournalRow, new_escrow: str | None, now: float, reply: JsonObject
+    ) -> None:
         """The stream bookkeeping of a done request (inside the journal's transaction)."""
         if row.stream_id is None:
             return
@@ -326,6 +369,8 @@ class IntentRunner:
         effect = meta.get("effect")
         if effect is not None:
             stream = _EFFECTS[StreamEffect(effect)](stream, row, new_escrow, now)
+            if effect == StreamEffect.FUNDED:
+                stream = replace(stream, timeout_at=_timeout_at(reply, stream, now))
         final = meta.get("final_state")
         if final:
             stream = replace(stream, state=StreamState(final), active_since=None)
@@ -347,6 +392,17 @@ class IntentRunner:
                     updated_at=max(stream.updated_at, self.clock.now()),
                 )
             )
+
+
+def _timeout_at(reply: JsonObject, stream: Stream, now: float) -> float:
+    """When a new escrow times out: the create reply's ``auto_release_at``; else (a create
+    found by its tag) its timeout hours from now, which is at most the seconds the lookup took
+    late."""
+    try:
+        at = timestamp(reply, "auto_release_at")
+    except ResponseDecodeError:
+        at = None
+    return at.timestamp() if at is not None else now + stream.timeout_hours * 3600
 
 
 # ---- what a done request does to its stream (one function per StreamEffect) ------------------

@@ -20,10 +20,12 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
 from pf_tui.api.models import Dialect
+from pf_tui.core.money.escrows import HeldEscrow
 from pf_tui.core.money.types import (
     MIN_ESCROW_USD,
     Op,
     StreamMode,
+    StreamOrigin,
     StreamState,
     StreamUnit,
     UnknownStreamError,
@@ -67,6 +69,9 @@ class Stream:
     created_at: float
     updated_at: float
     timeout_hours: int = 24
+    timeout_at: float | None = None
+    """Unix time the current escrow times out (from the server's reply; ``None``: unknown)."""
+    origin: StreamOrigin = StreamOrigin.OPENED
 
     @property
     def dialect(self) -> Dialect:
@@ -88,6 +93,22 @@ class Stream:
                 self.active_since,
                 self.updated_at,
             )
+        )
+
+    def held(self) -> HeldEscrow | None:
+        """What the stream's current escrow holds by pf-tui's record (``None``: no escrow)."""
+        if self.escrow_id is None:
+            return None
+        timeout_at = self.timeout_at
+        if (
+            timeout_at is None
+            and self.origin is StreamOrigin.OPENED
+            and self.mode.dialect is (Dialect.STREAMING)
+        ):
+            # A native stream's one escrow was made at the open: its timeout follows from it.
+            timeout_at = self.created_at + self.timeout_hours * 3600
+        return HeldEscrow(
+            self.escrow_id, self.dialect, self.funded, timeout_at, self.agent_id, self.payee
         )
 
     @property
@@ -174,7 +195,7 @@ def plan_tranches(stream: Stream, owed: Decimal, *, keep_funded: bool) -> Tranch
 _COLUMNS = (
     "s.id, s.agent_id, s.payee, s.mode, s.rate, s.unit, s.budget, s.batch, s.released, "
     "s.escrow_id, s.state, s.memo, s.active_since, s.last_release_at, s.created_at, s.updated_at, "
-    "a.carry, a.funded, a.timeout_hours"
+    "a.carry, a.funded, a.timeout_hours, a.timeout_at, a.origin"
 )
 
 
@@ -198,6 +219,8 @@ _StreamRow = tuple[
     str | None,  # carry (stream_accounts is LEFT JOINed: a stream from before migration 2)
     str | None,  # funded
     int | None,  # timeout_hours
+    float | None,  # timeout_at
+    str | None,  # origin
 ]
 """One row of :data:`_COLUMNS` (money columns are TEXT: ``Decimal`` text, never a float)."""
 
@@ -223,6 +246,8 @@ def _row_to_stream(row: _StreamRow) -> Stream:
         carry,
         funded,
         timeout,
+        timeout_at,
+        origin,
     ) = row
     return Stream(
         id=str(sid),
@@ -244,6 +269,8 @@ def _row_to_stream(row: _StreamRow) -> Stream:
         created_at=float(created),
         updated_at=float(updated),
         timeout_hours=int(timeout) if timeout is not None else 24,
+        timeout_at=float(timeout_at) if timeout_at is not None else None,
+        origin=StreamOrigin(origin or StreamOrigin.OPENED.value),
     )
 
 
@@ -285,6 +312,15 @@ class StreamBook:
         rows = self.conn.execute(sql + " ORDER BY s.created_at, s.id", params).fetchall()
         return [_row_to_stream(r) for r in rows]
 
+    def owner(self, escrow_id: str) -> Stream | None:
+        """The live (not closed, not disputed) stream whose current escrow is ``escrow_id``."""
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM streams s LEFT JOIN stream_accounts a ON a.stream_id = s.id"
+            " WHERE s.escrow_id = ? AND s.state NOT IN (?, ?) ORDER BY s.created_at DESC",
+            (escrow_id, StreamState.CLOSED.value, StreamState.DISPUTED.value),
+        ).fetchone()
+        return None if row is None else _row_to_stream(row)
+
     @staticmethod
     def new_id() -> str:
         """A fresh stream id (``st_`` + 12 hex)."""
@@ -322,12 +358,36 @@ class StreamBook:
             ),
         )
         self.conn.execute(
-            "INSERT INTO stream_accounts (stream_id, carry, funded, timeout_hours)"
-            " VALUES (?, ?, ?, ?)"
+            "INSERT INTO stream_accounts (stream_id, carry, funded, timeout_hours, timeout_at,"
+            " origin) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(stream_id) DO UPDATE SET carry = excluded.carry,"
-            " funded = excluded.funded",
-            (stream.id, str(stream.carry), str(stream.funded), stream.timeout_hours),
+            " funded = excluded.funded, timeout_at = excluded.timeout_at",
+            (
+                stream.id,
+                str(stream.carry),
+                str(stream.funded),
+                stream.timeout_hours,
+                stream.timeout_at,
+                stream.origin.value,
+            ),
         )
+
+    def log(self, stream_id: str, at: float, operator: str, event: str, detail: str = "") -> None:
+        """Record a change that sent nothing (pause, resume, adopt, brake, sync), inside the
+        caller's transaction: the audit of who did what to a stream, and when."""
+        self.conn.execute(
+            "INSERT INTO stream_events (stream_id, at, operator, event, detail)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (stream_id, at, operator, event, detail),
+        )
+
+    def events(self, stream_id: str) -> list[tuple[float, str, str, str]]:
+        """``(at, operator, event, detail)`` of one stream's local changes, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at, operator, event, detail FROM stream_events WHERE stream_id = ? ORDER BY id",
+            (stream_id,),
+        ).fetchall()
+        return [(float(a), str(o), str(e), str(d or "")) for a, o, e, d in rows]
 
     # ---- pure transitions (return the new version; the caller saves it) ------------------
 

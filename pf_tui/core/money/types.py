@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from pf_tui.api.models import Dialect
+from pf_tui.core.money.escrows import EscrowStake
 
 MIN_ESCROW_USD = Decimal("0.10")
 """Both dialects refuse a create below ten cents (docs/api.md §3, §7)."""
@@ -67,6 +68,15 @@ class StreamState(str, enum.Enum):
         return self in (StreamState.CLOSED, StreamState.DISPUTED)
 
 
+class StreamOrigin(str, enum.Enum):
+    """How a stream record began."""
+
+    OPENED = "opened"
+    """pf-tui created its escrow (the open key)."""
+    ADOPTED = "adopted"
+    """An agent created the escrow; the operator adopted it for accrual tracking."""
+
+
 class CloseChoice(str, enum.Enum):
     """What to do, at close, with a funded tranche the payee has not earned in full."""
 
@@ -87,6 +97,9 @@ class ActionKind(str, enum.Enum):
     DISPUTE_ESCROW = "dispute_escrow"
     MARK_COMPLETE = "mark_complete"
     CLAIM_FAUCET = "claim_faucet"
+    RELEASE_ESCROW = "release_escrow"
+    CLOSE_ESCROW = "close_escrow"
+    ADOPT_ESCROW = "adopt_escrow"
 
 
 class Op(str, enum.Enum):
@@ -198,6 +211,13 @@ class Resource:
         """A journaled intent that acts on no stream."""
         return cls(ResourceKind.INTENT, key)
 
+    @property
+    def key(self) -> str:
+        """The resource as one string (the store's lease key): ``stream:st_..``,
+        ``open:ag_..>ag_..``."""
+        tail = f">{self.payee}" if self.payee else ""
+        return f"{self.kind.value}:{self.id}{tail}"
+
     def __str__(self) -> str:
         """The resource in words, for the operator (``stream st_..``, ``escrow esc_..``)."""
         return _RESOURCE_WORDS[self.kind].format(id=self.id, payee=self.payee)
@@ -290,10 +310,14 @@ class DisputeEscrow:
     kind: ClassVar[ActionKind] = ActionKind.DISPUTE_ESCROW
 
     agent_id: str
+    """The party that disputes: the creator or the payee (either may)."""
     escrow_id: str
     reason: str
     dialect: Dialect = Dialect.CLASSIC
     stream_id: str | None = None
+    version: str | None = None
+    """:func:`~pf_tui.core.money.escrows.escrow_version` of the record the operator saw
+    (``None``: none; the preview's own read is what execute checks)."""
 
     @property
     def resource(self) -> Resource:
@@ -311,7 +335,84 @@ class MarkComplete:
     kind: ClassVar[ActionKind] = ActionKind.MARK_COMPLETE
 
     agent_id: str
+    """The payee."""
     escrow_id: str
+    version: str | None = None
+    """The version the operator saw (see :attr:`DisputeEscrow.version`)."""
+    dialect: Dialect = Dialect.CLASSIC
+    """The escrow's dialect as polled: a streaming escrow is refused (it has no complete)."""
+
+    @property
+    def resource(self) -> Resource:
+        """The escrow."""
+        return Resource.escrow(self.escrow_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseEscrow:
+    """As its creator, release an escrow that no live pf-tui stream owns.
+
+    ``amount`` ``None`` releases all it holds (classic: ``release``; streaming: a
+    ``release-partial`` of its remaining). An amount releases that much of a streaming escrow;
+    a classic escrow is only ever released whole.
+    """
+
+    kind: ClassVar[ActionKind] = ActionKind.RELEASE_ESCROW
+
+    agent_id: str
+    """The creator."""
+    escrow_id: str
+    dialect: Dialect
+    amount: AmountInput | None = None
+    version: str | None = None
+    """The version the operator saw (see :attr:`DisputeEscrow.version`)."""
+
+    @property
+    def resource(self) -> Resource:
+        """The escrow."""
+        return Resource.escrow(self.escrow_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseEscrow:
+    """As its creator, close a streaming escrow no live pf-tui stream owns: what remains goes
+    back to the creator in full."""
+
+    kind: ClassVar[ActionKind] = ActionKind.CLOSE_ESCROW
+
+    agent_id: str
+    """The creator."""
+    escrow_id: str
+    version: str | None = None
+    """The version the operator saw (see :attr:`DisputeEscrow.version`)."""
+    dialect: Dialect = Dialect.STREAMING
+    """The escrow's dialect as polled: a classic escrow is refused (it has no close)."""
+
+    @property
+    def resource(self) -> Resource:
+        """The escrow."""
+        return Resource.escrow(self.escrow_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptEscrow:
+    """Track an escrow an agent created as a pf-tui stream paying ``rate`` per ``unit``.
+
+    Nothing is sent: the stream record starts owing from now, backed by the escrow (streaming:
+    a native stream of its amount; classic: a tranche stream of one tranche, the escrow). From
+    then on the stream's release, pause and close act on it.
+    """
+
+    kind: ClassVar[ActionKind] = ActionKind.ADOPT_ESCROW
+
+    agent_id: str
+    """The creator: the stream's payer."""
+    escrow_id: str
+    dialect: Dialect
+    rate: AmountInput
+    unit: StreamUnit
+    version: str | None = None
+    """The version the operator saw (see :attr:`DisputeEscrow.version`)."""
 
     @property
     def resource(self) -> Resource:
@@ -334,9 +435,22 @@ class ClaimFaucet:
         return Resource.faucet(self.agent_id)
 
 
-Intent = OpenStream | ReleasePartial | CloseStream | DisputeEscrow | MarkComplete | ClaimFaucet
+Intent = (
+    OpenStream
+    | ReleasePartial
+    | CloseStream
+    | DisputeEscrow
+    | MarkComplete
+    | ClaimFaucet
+    | ReleaseEscrow
+    | CloseEscrow
+    | AdoptEscrow
+)
 """Every intent type. A new one is added here, with its ``kind``, its ``resource`` and one
 planner registered in the engine (``tests/actions/test_dispatch.py`` checks all three)."""
+
+EscrowIntent = DisputeEscrow | MarkComplete | ReleaseEscrow | CloseEscrow | AdoptEscrow
+"""The intents that act on one escrow named by id (its record is read fresh to preview them)."""
 
 
 # ---- plans and previews -------------------------------------------------------------------
@@ -418,6 +532,12 @@ class ActionPreview:
     """Non-empty when the intent must say what to do with an unearned tranche."""
     created_at: float = 0.0
     """When the preview was made (what is owed was computed at this instant)."""
+    stake: EscrowStake | None = None
+    """The funds at stake in the escrow acted on, read fresh for this preview, and what its
+    timeout will do (``None``: no escrow yet, an open or a faucet claim)."""
+    escrow_version: str | None = None
+    """The version of that read: execute re-reads the escrow and refuses, sending nothing, when
+    it differs."""
 
     @property
     def needs_choice(self) -> bool:
@@ -489,7 +609,13 @@ class ActionInFlightError(ActionError):
 
 
 class StalePreviewError(ActionError):
-    """The stream changed since the preview was made: preview again before confirming."""
+    """The stream or escrow changed since the preview was made: preview again before
+    confirming. Nothing was sent."""
+
+
+class BrakeEngagedError(ActionError):
+    """The stop-all brake is on: no money action is sent by any pf-tui process on this store
+    until it is lifted."""
 
 
 class UnknownStreamError(ActionValidationError):

@@ -40,6 +40,13 @@ T = TypeVar("T")
 ESCROW_ID = re.compile(r"esc_[0-9a-f]{16}")
 MAX_ESCROWS = 50
 """Escrows read per poll at most (the ledger holds 50 rows)."""
+LEDGER_EVERY_S = 30.0
+"""The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
+poll's recent activity shows an escrow move it has not covered yet, and at least this often
+(docs/api.md §3): one call per agent every 30 s instead of one per escrow poll."""
+ESCROW_MOVES = frozenset({"escrow_lock", "escrow_release", "escrow_refund"})
+"""Ledger rows that make the agent a party of the escrow they name (creator: lock and refund;
+payee: release). ``referral`` rows name escrows the agent is only the referrer of."""
 
 
 class AgentSource(Protocol):
@@ -69,9 +76,11 @@ class PollTarget:
     base_address: str | None = None
     solana_address: str | None = None
     escrow_dialect: str = "auto"
-    """``auto`` (try the docs list, fall back to the ledger), ``streaming`` or ``classic``."""
-    known_escrows: set[str] = field(default_factory=set)
-    """Escrow ids pf-tui created or tracks (streams), polled besides those found in the ledger."""
+    """``auto`` (the streaming list and the ledger; no list: the ledger alone), ``streaming``
+    (the list alone) or ``classic`` (the ledger alone)."""
+    known_escrows: dict[str, Dialect] = field(default_factory=dict)
+    """Escrows pf-tui created or tracks (streams), with the dialect each was created in, polled
+    besides those the list and the ledger show."""
 
     def data_types(self) -> tuple[DataType, ...]:
         """The data types this agent's keys allow."""
@@ -105,7 +114,21 @@ class Fetcher:
         self._limit = max_concurrency
         self._sems: dict[str, HostLimit] = {}
         self._terminal: dict[str, dict[str, Escrow]] = {}
-        self._dialect: dict[str, str] = {}
+        """Per agent: escrows read in a terminal state (they never change: read once)."""
+        self._no_list: set[str] = set()
+        """Agents whose server answered the streaming list with 404 (production): ledger only."""
+        self._dialects: dict[str, dict[str, Dialect]] = {}
+        """Per agent: the dialect each escrow was found in (the list: streaming; the ledger
+        alone: classic), kept while the escrow is in view so a list that drops an old stream
+        does not turn it classic."""
+        self._ledger_ids: dict[str, tuple[str, ...]] = {}
+        """Per agent: escrow ids in the ledger at its last read, newest first."""
+        self._ledger_at: dict[str, float] = {}
+        """Per agent: monotonic time of the last ledger read."""
+        self._hint: dict[str, float] = {}
+        """Per agent: server time of the newest escrow move the balance poll has shown."""
+        self._hint_seen: dict[str, float] = {}
+        """Per agent: that time as it was at the last ledger read."""
 
     def _sem(self, service: str) -> HostLimit:
         return self.limit_of(self._hosts.get(service, service))
@@ -148,8 +171,16 @@ class Fetcher:
 
     def forget(self, agent_id: str) -> None:
         """Drop per-agent caches (the agent was removed)."""
-        self._terminal.pop(agent_id, None)
-        self._dialect.pop(agent_id, None)
+        for cache in (
+            self._terminal,
+            self._dialects,
+            self._ledger_ids,
+            self._ledger_at,
+            self._hint,
+            self._hint_seen,
+        ):
+            cache.pop(agent_id, None)
+        self._no_list.discard(agent_id)
 
     async def fetch(self, target: PollTarget, kind: DataType) -> SnapshotValue:
         """Fetch one data type for one agent; raises the client's typed errors."""
@@ -168,7 +199,7 @@ class Fetcher:
 
     async def _balance(self, target: PollTarget) -> BalanceSnapshot:
         a, src = target.agent_id, target.source
-        casino = self.call(a, "casino", "casino GET /auth/balance", src.balance)
+        casino = self._hinting(a, self.call(a, "casino", "casino GET /auth/balance", src.balance))
         if "wallet" not in target.services or not (target.base_address or target.solana_address):
             return BalanceSnapshot(await casino)
 
@@ -206,46 +237,92 @@ class Fetcher:
             raise errors[0]
         return ReferralSnapshot(stats)
 
+    async def _hinting(self, agent_id: str, balance: Awaitable[Balance]) -> Balance:
+        """The balance, noting the newest escrow move in its recent activity (the ledger hint)."""
+        bal = await balance
+        newest = self._hint.get(agent_id, 0.0)
+        for move in bal.recent_activity:
+            if move.service == "escrow" and move.type in ESCROW_MOVES and move.at is not None:
+                newest = max(newest, move.at.timestamp())
+        if newest:
+            self._hint[agent_id] = newest
+        return bal
+
+    def _ledger_due(self, agent_id: str) -> bool:
+        last = self._ledger_at.get(agent_id)
+        return (
+            last is None
+            or self._hint.get(agent_id, 0.0) > self._hint_seen.get(agent_id, 0.0)
+            or self._clock.monotonic() - last >= LEDGER_EVERY_S
+        )
+
+    async def _ledger_escrows(self, target: PollTarget) -> tuple[str, ...]:
+        """Escrow ids the agent is a party of, in its ledger (read when due, else as last read)."""
+        a = target.agent_id
+        if not self._ledger_due(a):
+            return self._ledger_ids.get(a, ())
+        hint = self._hint.get(a, 0.0)
+        rows = await self.call(a, "casino", "casino GET /auth/ledger", target.source.ledger)
+        ids: list[str] = []
+        for row in rows:
+            if row.service == "escrow" and row.type in ESCROW_MOVES:
+                match = ESCROW_ID.match(row.reference or "")
+                if match and match.group() not in ids:
+                    ids.append(match.group())
+        self._ledger_ids[a] = found = tuple(ids)
+        self._ledger_at[a] = self._clock.monotonic()
+        self._hint_seen[a] = hint
+        return found
+
     async def _escrows(self, target: PollTarget) -> EscrowSnapshot:
+        """Every escrow the agent is a party of, each read through the dialect that created it.
+
+        Streaming escrows come from the streaming list (one call: they need no read of their
+        own). Classic escrows are found in the casino ledger, as production requires, and read
+        through the classic routes; pf-tui's own escrows come with the dialect its journal
+        recorded. Under ``auto`` a server without the list (404) is read through the ledger
+        alone for the rest of the run (docs/api.md §3).
+        """
         a, src = target.agent_id, target.source
-        dialect = self._dialect.get(a, target.escrow_dialect)
+        mode = target.escrow_dialect
+        dialects = self._dialects.setdefault(a, {})
         found: dict[str, Escrow] = {}
-        if dialect in ("auto", "streaming"):
+        if mode != "classic" and a not in self._no_list:
             try:
                 listed = await self.call(a, "escrow", "escrow GET /api/v1/escrows", src.streams)
             except NotFoundError:
-                if dialect == "streaming":
+                if mode == "streaming":
                     raise
-                self._dialect[a] = dialect = "classic"  # production has no list: use the ledger
+                self._no_list.add(a)  # production has no list: the ledger alone
             else:
-                self._dialect[a] = "streaming"
-                found = {e.escrow_id: e for e in listed}
-        ids: list[str] = []
-        if dialect == "classic":
-            rows = await self.call(a, "casino", "casino GET /auth/ledger", src.ledger)
-            for row in rows:
-                if row.service == "escrow":
-                    match = ESCROW_ID.match(row.reference or "")
-                    if match and match.group() not in ids:
-                        ids.append(match.group())
-        ids += [i for i in sorted(target.known_escrows) if i not in ids and i not in found]
+                for stream in listed:
+                    found[stream.escrow_id] = stream
+                    dialects[stream.escrow_id] = Dialect.STREAMING
+        ledger = await self._ledger_escrows(target) if mode != "streaming" else ()
+        in_view: dict[str, Dialect] = {}
+        for escrow_id in ledger:
+            in_view[escrow_id] = dialects.get(escrow_id, Dialect.CLASSIC)
+        for escrow_id, dialect in sorted(target.known_escrows.items()):
+            in_view.setdefault(escrow_id, dialect)
         terminal = self._terminal.setdefault(a, {})
-        wanted = [i for i in ids[:MAX_ESCROWS] if i not in terminal and i not in found]
-        via = Dialect.STREAMING if dialect == "streaming" else Dialect.CLASSIC
+        wanted = [i for i in in_view if i not in found and i not in terminal][:MAX_ESCROWS]
         reads = await asyncio.gather(
-            *(self._read_escrow(a, src, i, via) for i in wanted), return_exceptions=True
+            *(self._read_escrow(a, src, i, in_view[i]) for i in wanted), return_exceptions=True
         )
-        for escrow_id, escrow in zip(wanted, reads, strict=True):
-            if isinstance(escrow, Escrow):
-                found[escrow_id] = escrow
-            elif not isinstance(escrow, PurpleFleaError) and isinstance(escrow, BaseException):
-                raise escrow
-        for escrow_id in ids:
+        for escrow_id, read in zip(wanted, reads, strict=True):
+            if isinstance(read, Escrow):
+                if a in (read.creator_id, read.counterparty_id) or not (
+                    read.creator_id or read.counterparty_id
+                ):
+                    found[escrow_id] = read
+            elif not isinstance(read, PurpleFleaError):
+                raise read
+        for escrow_id in in_view:
             if escrow_id in terminal:
                 found.setdefault(escrow_id, terminal[escrow_id])
-        for escrow in found.values():
-            if escrow.status.terminal:
-                terminal[escrow.escrow_id] = escrow  # terminal states never change: read once
+        # Remembered only while in view, so a long run does not grow without bound.
+        self._terminal[a] = {i: e for i, e in found.items() if e.status.terminal and i in in_view}
+        self._dialects[a] = {i: d for i, d in dialects.items() if i in found or i in in_view}
         ordered = sorted(
             found.values(),
             key=lambda e: e.created_at.timestamp() if e.created_at else 0.0,

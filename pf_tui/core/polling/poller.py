@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 
 from pf_tui.api.errors import MissingKeyError, RateLimitError
+from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.fetch import Fetcher, PollTarget
@@ -195,8 +196,11 @@ class Poller:
         started = [(agent_id, kind) for agent_id, jobs in self._jobs.items() for kind in jobs]
         return started + [(t.agent_id, kind) for t in self._initial for kind in t.data_types()]
 
-    def track_escrow(self, agent_id: str, escrow_id: str) -> None:
-        """Poll an escrow pf-tui created (or a stream's tranche) with the agent's escrows."""
+    def track_escrow(
+        self, agent_id: str, escrow_id: str, dialect: Dialect = Dialect.CLASSIC
+    ) -> None:
+        """Poll an escrow pf-tui created (or a stream's tranche) with the agent's escrows,
+        through ``dialect``: the one it was created in."""
         jobs = self._jobs.get(agent_id)
         targets = (
             [j.target for j in jobs.values()][:1]
@@ -204,7 +208,7 @@ class Poller:
             else [t for t in self._initial if t.agent_id == agent_id]
         )
         for target in targets:
-            target.known_escrows.add(escrow_id)
+            target.known_escrows[escrow_id] = dialect
 
     def set_interval(self, kind: DataType | str, seconds: float) -> None:
         """Change one data type's interval; due times move at once (never into the past)."""

@@ -119,6 +119,41 @@ MIGRATIONS: tuple[str, ...] = (
         timeout_hours INTEGER NOT NULL DEFAULT 24 -- each escrow's timeout (every tranche's too)
     );
     """,  # noqa: E501  (a shipped migration is never edited, its comments included)
+    # 3: the stop-all brake, cross-process leases on what a money action acts on, the stream
+    # changes that send nothing (pause, resume, adopt, brake, sync), and each stream's escrow
+    # timeout and origin.
+    """
+    CREATE TABLE IF NOT EXISTS brake_events (
+        id        INTEGER PRIMARY KEY,
+        engaged   INTEGER NOT NULL,               -- 1: engaged, 0: lifted; the newest row is the state
+        at        REAL NOT NULL,
+        operator  TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        streams   TEXT NOT NULL DEFAULT '[]'      -- JSON: the streams this engagement paused
+    );
+
+    CREATE TABLE IF NOT EXISTS leases (
+        resource    TEXT PRIMARY KEY,             -- stream:st_.., escrow:esc_.., faucet:ag_.., open:ag_..>ag_..
+        holder      TEXT NOT NULL,                -- host:pid:token of the process acting
+        intent      TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        acquired_at REAL NOT NULL,
+        expires_at  REAL NOT NULL
+    );
+
+    CREATE TABLE IF NOT EXISTS stream_events (
+        id        INTEGER PRIMARY KEY,
+        stream_id TEXT NOT NULL,
+        at        REAL NOT NULL,
+        operator  TEXT NOT NULL,
+        event     TEXT NOT NULL,                  -- paused, resumed, adopted, synced
+        detail    TEXT
+    );
+    CREATE INDEX IF NOT EXISTS stream_events_stream ON stream_events (stream_id, id);
+
+    ALTER TABLE stream_accounts ADD COLUMN timeout_at REAL;   -- the current escrow's timeout (unix)
+    ALTER TABLE stream_accounts ADD COLUMN origin TEXT NOT NULL DEFAULT 'opened';  -- or adopted
+    """,  # noqa: E501  (a shipped migration is never edited, its comments included)
 )
 """Migration ``i`` brings a database from ``user_version == i`` to ``i + 1``."""
 

@@ -154,9 +154,16 @@ def docs_routes(
         return sim.escrows.docs_view(sim.escrows.get(ctx.params["escrow_id"]))
 
     def listing(ctx: Ctx) -> dict[str, JSON]:
+        # A guides deployment lists what its streaming API created: the caller's streams, as
+        # creator or payee. Classic escrows are not listed (production has no list at all), so
+        # a client finds them in the casino ledger and knows each escrow's dialect by where it
+        # found it (docs/api.md §3, §7).
         agent = ctx.agent(kind)
         wanted = ctx.arg("status")
-        views = [sim.escrows.docs_view(sim.escrows.escrows[e]) for e in agent.escrow_ids]
+        book = sim.escrows.escrows
+        views = [
+            sim.escrows.docs_view(book[e]) for e in agent.escrow_ids if book[e].dialect == DOCS
+        ]
         if wanted:
             views = [v for v in views if v["status"] == wanted]
         return {"escrows": views[::-1]}

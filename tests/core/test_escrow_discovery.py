@@ -1,0 +1,115 @@
+"""Which escrows the poller finds for an agent, and the dialect it reads each one in.
+
+On an in-memory source and a fake clock: the streaming list gives streaming escrows (no read of
+their own), the ledger gives classic ones (read through the classic routes), a list that 404s
+leaves the ledger alone, the ledger walk runs on its own slow tier unless the balance poll shows
+an escrow move, referral rows name no escrow of the agent's, and what leaves view is forgotten.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pf_tui.api.models import Activity, Dialect, Escrow, EscrowStatus, LedgerEntry
+from pf_tui.clock import FakeClock
+from pf_tui.core.polling.fetch import LEDGER_EVERY_S, PollTarget
+from pf_tui.core.polling.poller import Poller
+from pf_tui.core.polling.results import DataType, EscrowSnapshot
+from tests.core.fakes import FakeSource, new_calls
+from tests.core.test_poller_schedule import INTERVALS, per_agent, run_until
+
+AGENT = "ag_0"
+STREAM = "esc_" + "a" * 16
+CLASSIC = "esc_" + "b" * 16
+OLD = "esc_" + "c" * 16
+REFERRED = "esc_" + "d" * 16
+
+
+def lock(row: str, escrow_id: str, kind: str = "escrow_lock") -> LedgerEntry:
+    return LedgerEntry(row, kind, Decimal(-1), None, "", f"{escrow_id}:{kind}", "escrow", None)
+
+
+def make(dialect: str = "auto") -> tuple[Poller, FakeSource, dict]:
+    clock = FakeClock()
+    calls = new_calls()
+    source = FakeSource(clock, AGENT, calls)
+    target = PollTarget(AGENT, source, escrow_dialect=dialect)
+    poller = Poller([target], intervals=INTERVALS, clock=clock, seed=1)
+    return poller, source, calls
+
+
+def last_escrows(poller: Poller) -> tuple[Escrow, ...]:
+    snaps = [r for r in poller.drain() if r.kind is DataType.ESCROWS]
+    value = snaps[-1].value
+    assert isinstance(value, EscrowSnapshot)
+    return value.escrows
+
+
+async def test_each_escrow_is_read_in_the_dialect_that_created_it() -> None:
+    """A streaming escrow listed by the list keeps its stream object; a classic one found only in
+    the ledger is read through the classic routes. Listing every escrow as streaming (the old
+    per-service rule) would read CLASSIC through the streaming view and fail here."""
+    poller, source, _ = make()
+    source.listed = (Escrow(STREAM, EscrowStatus.FUNDED, Decimal(5), dialect=Dialect.STREAMING),)
+    source.ledger_rows = (lock("1", STREAM), lock("2", CLASSIC), lock("3", REFERRED, "referral"))
+    async with poller:
+        await run_until(poller._clock, 6.0)  # type: ignore[attr-defined]
+    found = {e.escrow_id: e.dialect for e in last_escrows(poller)}
+    assert found == {STREAM: Dialect.STREAMING, CLASSIC: Dialect.CLASSIC}
+    # Only the classic one needed a read of its own, through the classic routes; the streaming
+    # one came with the list, and the referral row named no escrow of the agent's.
+    assert source.reads and set(source.reads) == {(CLASSIC, Dialect.CLASSIC)}
+
+
+async def test_no_list_means_the_ledger_alone_for_the_rest_of_the_run() -> None:
+    poller, source, calls = make()
+    source.listed = None  # production: 404
+    source.ledger_rows = (lock("1", CLASSIC),)
+    async with poller:
+        await run_until(poller._clock, 21.0)  # type: ignore[attr-defined]
+    assert len(calls["streams"]) == 1  # asked once, then never again
+    assert {e.escrow_id: e.dialect for e in last_escrows(poller)} == {CLASSIC: Dialect.CLASSIC}
+
+
+async def test_the_ledger_is_walked_on_a_slow_tier_unless_the_balance_shows_an_escrow_move() -> (
+    None
+):
+    """Without a hint the ledger is read on the first escrow poll and then every 30 s; an escrow
+    move in the balance's recent activity brings the next read forward to the next escrow poll.
+    Reading it on every escrow poll (one call per agent every 5 s) fails the first half."""
+    poller, source, calls = make()
+    source.listed = ()
+    clock = poller._clock  # type: ignore[attr-defined]
+    async with poller:
+        await run_until(clock, 6.0)  # the first escrow poll (within its 5 s interval) is done
+        assert len(per_agent(calls, "ledger", AGENT)) == 1
+        source.ledger_rows = (lock("1", CLASSIC),)
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        source.activity = (Activity("escrow_lock", Decimal(-1), None, "", "escrow", at),)
+        await run_until(clock, 6.0 + 16)  # a balance poll (10 s), then an escrow poll (5 s)
+        assert clock.monotonic() < LEDGER_EVERY_S  # so the slow tier did not do it
+        assert len(per_agent(calls, "ledger", AGENT)) == 2
+        assert CLASSIC in {e.escrow_id for e in last_escrows(poller)}
+        # The same hint again is no news: the next read waits for the slow tier.
+        reads = len(per_agent(calls, "ledger", AGENT))
+        await run_until(clock, clock.monotonic() + 12)
+        assert len(per_agent(calls, "ledger", AGENT)) == reads
+
+
+async def test_terminal_escrows_are_forgotten_once_out_of_view() -> None:
+    """A finished escrow is read once while in view, and dropped from memory when it leaves the
+    ledger's window, so a long run does not grow without bound."""
+    poller, source, calls = make("classic")
+    source.escrows[OLD] = Escrow(OLD, EscrowStatus.RELEASED, Decimal(1), dialect=Dialect.CLASSIC)
+    source.ledger_rows = (lock("1", OLD),)
+    clock = poller._clock  # type: ignore[attr-defined]
+    async with poller:
+        await run_until(clock, LEDGER_EVERY_S - 1)
+        assert OLD in {e.escrow_id for e in last_escrows(poller)}
+        assert len(calls["escrow"]) == 1
+        source.ledger_rows = (lock("2", CLASSIC),)  # OLD scrolled out of the 50 newest rows
+        await run_until(clock, LEDGER_EVERY_S + 6)
+    fetcher = poller._fetcher  # type: ignore[attr-defined]
+    assert OLD not in fetcher._terminal[AGENT]
+    assert {e.escrow_id for e in last_escrows(poller)} == {CLASSIC}
