@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+_OPS_COMMANDS = ("escrow", "stream", "faucet", "payroll")
+"""The scripted commands (pf_tui/ops/commands.py), dispatched to ``run_command``."""
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 """What textual-serve sets ``$TEXTUAL_DRIVER`` to for the app it runs."""
 
@@ -36,6 +38,13 @@ commands:
   pf-tui sim             run the Purple Flea simulator on 127.0.0.1
   pf-tui init            write a documented starter config (mode 0600)
   pf-tui check           validate config, secrets' sources, permissions and reachability
+  pf-tui escrow ...      list, show, dispute, complete, release-partial, close escrows
+  pf-tui stream ...      open, release, pause, resume, close pf-tui's payment streams
+  pf-tui faucet claim    claim the faucet for an agent (not claimable exits 0 with a reason)
+
+scripting: money commands ask on a terminal and need --yes off one; --json prints one object;
+--idempotency-key makes a rerun reuse its action. Exit codes 0 done, 1 failed, 2 usage or
+config, 4 refused (limit, brake, read-only), 5 outcome unknown (docs/cli.md).
 
 shards: --shard i/n makes the console or the daemon watch only shard i of n (0-based) of the
 agents, chosen by a stable hash of each agent id, with a store of its own (docs/design.md, Scale).
@@ -233,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_config_flag(check)
+
+    from pf_tui.ops.commands import add_parsers
+
+    add_parsers(sub, _add_config_flag)
     return parser
 
 
@@ -250,6 +263,13 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parts = urlsplit(args.public_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.password:
                 parser.error(f"--public-url {args.public_url!r}: give an http(s) URL, no password")
+    if args.command in _OPS_COMMANDS and getattr(args, "shard", None) is not None:
+        from pf_tui.shard import ShardError, parse_shard
+
+        try:
+            parse_shard(args.shard)
+        except ShardError as exc:
+            parser.error(f"--shard: {exc}")
     if args.command is None:
         if args.once and not args.headless:
             parser.error("--once needs --headless")
@@ -368,6 +388,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_forever(options, generated=generated, out=sys.stdout)
 
 
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from pf_tui.ops.commands import run_command
+
+    return run_command(args, _load(args), read_only=args.read_only)
+
+
 def _cmd_headless(args: argparse.Namespace) -> int:
     from pf_tui.daemon.loop import main as daemon_main
 
@@ -432,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args)
         if args.command == "serve":
             return _cmd_serve(args)
+        if args.command in _OPS_COMMANDS:
+            return _cmd_ops(args)
         if args.headless:
             return _cmd_headless(args)
         return _cmd_tui(args)

@@ -21,6 +21,7 @@ from pf_tui.core.money.types import (
     ActionResult,
     ActionValidationError,
     LimitExceededError,
+    Op,
     ReadOnlyError,
     RequestState,
 )
@@ -113,8 +114,11 @@ def status_of_error(exc: ActionError) -> Status:
 
 
 def not_claimable(result: ActionResult) -> str | None:
-    """The faucet's "not claimable" code in a failed claim's journal error, if it is one."""
+    """The faucet's "not claimable" code of a claim, if the server said so: in a failed
+    claim's journal error, or the ``already_claimed`` note the core settles a 409 with."""
     for request in result.requests:
+        if request.op is Op.FAUCET_CLAIM and (request.response or {}).get("note") in NOT_CLAIMABLE:
+            return str((request.response or {})["note"])
         match = _HTTP_CODE.search(request.error or "")
         if match and match.group(2) in NOT_CLAIMABLE:
             return match.group(2)
@@ -226,7 +230,8 @@ def outcome_of_result(
     """The outcome of an executed (or replayed) intent."""
     reason = None
     if result.state is RequestState.DONE:
-        status = Status.DONE
+        reason = not_claimable(result)
+        status = Status.NOT_CLAIMABLE if reason else Status.DONE
     elif result.state is RequestState.UNKNOWN:
         status = Status.UNKNOWN
     else:

@@ -1,0 +1,506 @@
+"""The scripted commands: ``pf-tui escrow``, ``stream``, ``faucet claim`` and ``payroll``.
+
+Each builds an intent from its flags and hands it to :class:`~pf_tui.ops.session.OpsSession`,
+the same money core the console uses. On a terminal a money command shows the console's preview
+and asks; off a terminal it needs ``--yes``. ``--json`` prints one object of the schema in
+docs/cli.md; the exit code says how it ended (:mod:`pf_tui.ops.outcome`). Only ``argparse`` is
+imported with this module (``pf-tui --help`` stays quick); each command imports what it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, TextIO, TypeVar
+
+if TYPE_CHECKING:
+    from pf_tui.config import Config
+    from pf_tui.core.money.types import ActionPreview, Intent
+    from pf_tui.ops.outcome import Outcome
+    from pf_tui.ops.session import Confirm, OpsSession
+
+    Handler = Callable[[OpsSession, argparse.Namespace, "Io", str], Awaitable[int]]
+
+_P = TypeVar("_P", bound=argparse.ArgumentParser)
+
+COMMANDS = ("escrow", "stream", "faucet", "payroll")
+"""The top-level subcommands this module adds."""
+
+_EXIT_CODES = """\
+exit codes: 0 done (also: nothing to do, a faucet that is not claimable, a dry run)
+            1 failed (the server refused it, or a read failed)
+            2 bad usage or config
+            4 refused before sending: a limit, the brake, read-only, an action in flight
+            5 sent, outcome unknown: rerun with the same --idempotency-key to reconcile
+--json prints one object (schema pf-tui/1, docs/cli.md); money is a decimal string.
+"""
+
+
+@dataclass
+class Io:
+    """Where a command writes and reads; tests pass their own."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    terminal: bool | None = None
+    """Whether a person can answer a prompt (default: stdin and stderr are terminals)."""
+
+    @property
+    def interactive(self) -> bool:
+        """Whether to ask (a terminal on stdin and stderr)."""
+        if self.terminal is not None:
+            return self.terminal
+        return self.stdin.isatty() and self.err.isatty()
+
+
+# ---- the parsers ---------------------------------------------------------------------------
+
+
+def _common(
+    p: argparse.ArgumentParser, add_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    add_config(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/cli.md)")
+
+
+def _money(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--yes", action="store_true", help="send without asking (needed off a terminal)")
+    p.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="the same KEY on a rerun reuses its action: nothing is sent twice",
+    )
+    p.add_argument("--dry-run", action="store_true", help="show the preview only; send nothing")
+
+
+def _shard(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shard", metavar="I/N", help="only the agents of shard I of N (0-based; see --help)"
+    )
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction[_P],
+    add_config: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Add ``escrow``, ``stream``, ``faucet`` and ``payroll`` to ``pf-tui``'s subcommands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    escrow = sub.add_parser(
+        "escrow",
+        help="list, show and act on the fleet's escrows",
+        description="The fleet's escrows: read them, or act on one by id.",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    esub = escrow.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = esub.add_parser(
+        "list",
+        help="every escrow of the fleet (or one agent)",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _shard(p)
+    p.add_argument("--agent", help="one agent, by label or id")
+    p.add_argument(
+        "--status",
+        action="append",
+        choices=("funded", "completed", "released", "disputed", "refunded", "closed"),
+        help="only escrows in this status (repeatable)",
+    )
+    p = esub.add_parser("show", help="one escrow by id", epilog=_EXIT_CODES, formatter_class=fmt)
+    _common(p, add_config)
+    p.add_argument("escrow_id")
+    p.add_argument("--agent", help="look only among this agent's escrows (label or id)")
+
+    p = esub.add_parser(
+        "dispute", help="dispute an escrow (either party)", epilog=_EXIT_CODES, formatter_class=fmt
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("escrow_id")
+    p.add_argument("--reason", required=True, help="why, in at least 10 characters")
+    p.add_argument("--agent", help="the party that disputes (default: the fleet's party)")
+
+    p = esub.add_parser(
+        "complete",
+        help="as the payee, mark a classic escrow's work done",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("escrow_id")
+    p.add_argument("--agent", help="the payee (default: the fleet's payee of the escrow)")
+
+    p = esub.add_parser(
+        "release-partial",
+        help="release part of a pf-tui stream's escrow",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("escrow_id")
+    p.add_argument("--amount", required=True, help="dollars to release (gross, at most 6 dp)")
+
+    p = esub.add_parser(
+        "close",
+        help="close the pf-tui stream an escrow backs (pays what is owed, refunds the rest)",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("escrow_id")
+    _close_flags(p)
+
+    stream = sub.add_parser(
+        "stream",
+        help="open and run pf-tui's payment streams",
+        description="pf-tui's payment streams (docs/api.md, Streams in pf-tui).",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    ssub = stream.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = ssub.add_parser(
+        "open",
+        help="open a stream from an agent to a payee",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("--agent", required=True, help="the payer, by label or id")
+    p.add_argument("--payee", required=True, help="the payee: a configured agent, or any ag_ id")
+    p.add_argument("--rate", required=True, help="dollars per unit")
+    p.add_argument("--unit", required=True, choices=("call", "hour", "data_point"))
+    p.add_argument("--budget", required=True, help="dollars in all")
+    p.add_argument("--batch", help="tranche mode: dollars funded ahead (default: the budget)")
+    p.add_argument("--mode", choices=("native", "tranche"), help="default: what the dialect allows")
+    p.add_argument("--memo", default="", help="a note kept with the escrow")
+    p.add_argument("--timeout-hours", type=int, default=24, help="1..720 (default 24)")
+
+    p = ssub.add_parser(
+        "release", help="pay what a stream owes", epilog=_EXIT_CODES, formatter_class=fmt
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("stream_id")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--count", help="units delivered (per-call and per-data-point streams)")
+    group.add_argument("--amount", help="an explicit amount instead of what is owed")
+
+    for name, words in (("pause", "stop a per-hour stream accruing"), ("resume", "accrue again")):
+        p = ssub.add_parser(
+            name, help=f"{words} (nothing is sent)", epilog=_EXIT_CODES, formatter_class=fmt
+        )
+        _common(p, add_config)
+        p.add_argument("stream_id")
+
+    p = ssub.add_parser(
+        "close", help="pay what is owed and stop", epilog=_EXIT_CODES, formatter_class=fmt
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("stream_id")
+    _close_flags(p)
+
+    faucet = sub.add_parser(
+        "faucet",
+        help="claim the faucet's $1 for a new agent",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    fsub = faucet.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = fsub.add_parser(
+        "claim",
+        help="claim for one agent; 'not claimable' (409, 429, 403) exits 0 with its reason",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("--agent", required=True, help="the agent, by label or id")
+    p.add_argument("--referral-code", help="a referral code to claim with")
+
+
+def _close_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--count", help="units delivered since the last release (counted streams)")
+    p.add_argument(
+        "--unearned",
+        choices=("overpay", "dispute", "leave"),
+        help="tranche streams: what to do with a funded tranche not earned in full",
+    )
+    p.add_argument("--reason", default="", help="with --unearned dispute: why")
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+def run_command(
+    args: argparse.Namespace, config: Config, *, io: Io | None = None, read_only: bool = False
+) -> int:
+    """Run one scripted command with ``config``; the process exit code."""
+    return asyncio.run(_run(args, config, io or Io(), read_only))
+
+
+async def _run(args: argparse.Namespace, config: Config, io: Io, read_only: bool) -> int:
+    from pf_tui.ops.outcome import OpsError, Outcome
+    from pf_tui.ops.session import OpsSession
+
+    command = f"{args.command} {getattr(args, 'action', '') or ''}".strip()
+    try:
+        async with OpsSession(config, read_only=read_only, operator="cli") as ops:
+            handler = _HANDLERS[(args.command, getattr(args, "action", None))]
+            return await handler(ops, args, io, command)
+    except OpsError as exc:
+        outcome = Outcome(command, exc.status, str(exc))
+        return _report(outcome, args, io)
+
+
+def _report(outcome: Outcome, args: argparse.Namespace, io: Io) -> int:
+    from pf_tui.ops.outcome import Status
+    from pf_tui.ops.output import outcome_lines, write_json
+
+    if args.json:
+        write_json(io.out, outcome.to_json())
+    else:
+        lines = outcome_lines(outcome)
+        ok = outcome.status in (Status.DONE, Status.NOT_CLAIMABLE, Status.PREVIEW, Status.NOTHING)
+        (io.out if ok else io.err).write("\n".join(lines) + "\n")
+    return outcome.exit_code
+
+
+def _need_yes(args: argparse.Namespace, io: Io) -> None:
+    """Off a terminal a money command needs ``--yes`` (a dry run needs nothing)."""
+    from pf_tui.ops.outcome import OpsError
+
+    if not args.yes and not args.dry_run and not io.interactive:
+        raise OpsError("not a terminal, so nothing can be confirmed: add --yes to send")
+
+
+def _confirm(ops: OpsSession, args: argparse.Namespace, io: Io) -> Confirm | None:
+    """The console's preview and question, on the terminal (``None`` with ``--yes``)."""
+    if args.yes:
+        return None
+
+    async def ask(preview: ActionPreview) -> bool:
+        from pf_tui.ops.preview import preview_lines
+        from pf_tui.usd import format_usd6
+
+        io.err.write("\n".join(preview_lines(preview)) + "\n\n")
+        if preview.needs_choice:
+            io.err.write("choose --unearned overpay, dispute or leave first\n")
+            return False
+        if ops.desk.needs_typed_confirm(preview.amount):
+            io.err.write(f"Type the amount ({format_usd6(preview.amount)}) to send it: ")
+            io.err.flush()
+            typed = io.stdin.readline().strip().lstrip("$").replace(",", "")
+            try:
+                return Decimal(typed) == preview.amount
+            except InvalidOperation:
+                return False
+        io.err.write("Send? [y/N] ")
+        io.err.flush()
+        return io.stdin.readline().strip().lower() in ("y", "yes")
+
+    return ask
+
+
+async def _money_run(
+    ops: OpsSession, args: argparse.Namespace, io: Io, command: str, intent: Intent
+) -> int:
+    _need_yes(args, io)
+    outcome = await ops.run(
+        command,
+        intent,
+        idempotency_key=args.idempotency_key,
+        confirm=_confirm(ops, args, io),
+        dry_run=args.dry_run,
+    )
+    if args.dry_run and not args.json and outcome.preview is not None:
+        from pf_tui.ops.preview import preview_lines
+
+        io.out.write("\n".join(preview_lines(outcome.preview)) + "\n\n")
+    return _report(outcome, args, io)
+
+
+# ---- escrow ------------------------------------------------------------------------------------
+
+
+def _labels(ops: OpsSession) -> dict[str, str]:
+    return {a.id: a.display_name for a in ops.agents}
+
+
+async def _escrow_list(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.ops.outcome import Status
+    from pf_tui.ops.output import document, escrow_json, escrow_table, write_json
+    from pf_tui.shard import parse_shard
+
+    shard = None if args.shard is None else parse_shard(args.shard)
+    fleet = await ops.escrows(ops.select(args.agent, shard))
+    rows = [r for r in fleet.rows if not args.status or r.escrow.status.value in args.status]
+    now = ops.clock.now()
+    status = Status.FAILED if fleet.errors else Status.DONE
+    if args.json:
+        write_json(
+            io.out,
+            document(
+                command,
+                status,
+                escrows=[escrow_json(r, now) for r in rows],
+                errors=fleet.errors,
+            ),
+        )
+    else:
+        io.out.write("\n".join(escrow_table(rows, _labels(ops), now)) + "\n")
+        for agent_id, error in fleet.errors.items():
+            io.err.write(f"pf-tui: the escrows of {agent_id} could not be read: {error}\n")
+    return status.exit_code
+
+
+async def _escrow_show(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.ops.outcome import Status
+    from pf_tui.ops.output import document, escrow_detail, escrow_json, write_json
+
+    row = await ops.find_escrow(args.escrow_id, args.agent)
+    now = ops.clock.now()
+    if args.json:
+        write_json(io.out, document(command, Status.DONE, escrow=escrow_json(row, now)))
+    else:
+        io.out.write("\n".join(escrow_detail(row, _labels(ops), now)) + "\n")
+    return 0
+
+
+async def _escrow_dispute(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.core.money.types import DisputeEscrow
+
+    row = await ops.find_escrow(args.escrow_id, args.agent)
+    agent_id = ops.agent(args.agent).id if args.agent else row.agent_id
+    intent = DisputeEscrow(
+        agent_id, row.escrow.escrow_id, args.reason, dialect=row.dialect, stream_id=row.stream_id
+    )
+    return await _money_run(ops, args, io, command, intent)
+
+
+async def _escrow_complete(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.core.money.types import MarkComplete
+    from pf_tui.ops.outcome import OpsError
+
+    row = await ops.find_escrow(args.escrow_id, args.agent)
+    payee = row.escrow.counterparty_id
+    agent_id = ops.agent(args.agent).id if args.agent else payee
+    if not agent_id or agent_id not in {a.id for a in ops.agents}:
+        raise OpsError(f"escrow {args.escrow_id}: its payee is not a configured agent")
+    return await _money_run(ops, args, io, command, MarkComplete(agent_id, row.escrow.escrow_id))
+
+
+async def _stream_of_escrow(ops: OpsSession, escrow_id: str) -> str:
+    from pf_tui.ops.outcome import OpsError
+
+    for stream in ops.streams():
+        if stream.escrow_id == escrow_id and not stream.state.final:
+            return stream.id
+    raise OpsError(
+        f"escrow {escrow_id}: no live pf-tui stream is backed by it (release-partial and close "
+        "act on pf-tui's own streams' escrows)"
+    )
+
+
+async def _escrow_release_partial(
+    ops: OpsSession, args: argparse.Namespace, io: Io, command: str
+) -> int:
+    from pf_tui.core.money.types import ReleasePartial
+
+    stream_id = await _stream_of_escrow(ops, args.escrow_id)
+    return await _money_run(ops, args, io, command, ReleasePartial(stream_id, amount=args.amount))
+
+
+async def _escrow_close(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    stream_id = await _stream_of_escrow(ops, args.escrow_id)
+    return await _money_run(ops, args, io, command, _close_intent(stream_id, args))
+
+
+# ---- stream ------------------------------------------------------------------------------------
+
+
+def _close_intent(stream_id: str, args: argparse.Namespace) -> Intent:
+    from pf_tui.core.money.types import CloseChoice, CloseStream
+
+    return CloseStream(
+        stream_id,
+        count=args.count,
+        unearned=None if args.unearned is None else CloseChoice(args.unearned),
+        reason=args.reason,
+    )
+
+
+async def _stream_open(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
+
+    mode = StreamMode(args.mode) if args.mode else ops.desk.modes()[0]
+    intent = OpenStream(
+        agent_id=ops.agent(args.agent).id,
+        payee=ops.party(args.payee),
+        rate=args.rate,
+        unit=StreamUnit(args.unit),
+        budget=args.budget,
+        batch=args.batch or args.budget,
+        memo=args.memo,
+        mode=mode,
+        timeout_hours=args.timeout_hours,
+    )
+    return await _money_run(ops, args, io, command, intent)
+
+
+async def _stream_release(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.core.money.types import ReleasePartial
+
+    stream = ops.stream(args.stream_id)
+    intent = ReleasePartial(stream.id, count=args.count, amount=args.amount)
+    return await _money_run(ops, args, io, command, intent)
+
+
+async def _stream_close(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    stream = ops.stream(args.stream_id)
+    return await _money_run(ops, args, io, command, _close_intent(stream.id, args))
+
+
+async def _stream_pause(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    stream = ops.stream(args.stream_id)
+    engine = ops.desk.engine
+    change = engine.pause if args.action == "pause" else engine.resume
+    return _report(ops.local(command, lambda: change(stream.id)), args, io)
+
+
+# ---- faucet ------------------------------------------------------------------------------------
+
+
+async def _faucet_claim(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.core.money.types import ClaimFaucet
+
+    intent = ClaimFaucet(ops.agent(args.agent).id, args.referral_code or None)
+    return await _money_run(ops, args, io, command, intent)
+
+
+_HANDLERS: dict[tuple[str, str | None], Handler] = {
+    ("escrow", "list"): _escrow_list,
+    ("escrow", "show"): _escrow_show,
+    ("escrow", "dispute"): _escrow_dispute,
+    ("escrow", "complete"): _escrow_complete,
+    ("escrow", "release-partial"): _escrow_release_partial,
+    ("escrow", "close"): _escrow_close,
+    ("stream", "open"): _stream_open,
+    ("stream", "release"): _stream_release,
+    ("stream", "pause"): _stream_pause,
+    ("stream", "resume"): _stream_pause,
+    ("stream", "close"): _stream_close,
+    ("faucet", "claim"): _faucet_claim,
+}
