@@ -188,10 +188,13 @@ def test_dispute_and_complete(pf: Runner, sim_server: SimServer) -> None:
     assert len(executed(url, start)) == 1
     assert sim_get(url, "/_sim/state")["escrows"][0]["status"] == "disputed"
     # complete: the payee of a classic escrow the fleet holds; the demo's is streaming and
-    # disputed now, so the server refuses it for good (1), nothing moved.
+    # disputed now, so the money core refuses it at preview (2, w2-esc's escrow checks): nothing
+    # is sent.
+    start = last_seq(url)
     refused = pf("escrow", "complete", escrow_id, "--yes", "--json")
-    assert refused.code == 1, refused
-    assert refused.json["status"] == "failed"
+    assert refused.code == 2, refused
+    assert refused.json["status"] == "usage"
+    assert executed(url, start) == []
 
 
 # ---- faucet ------------------------------------------------------------------------------------
