@@ -171,8 +171,10 @@ class JobWatch:
         watch = kwatch.Watch()  # type: ignore[no-untyped-call]
         self._watch = watch
         kwargs: dict[str, Any] = {
-            "timeout_seconds": int(self.resync_s),
-            "_request_timeout": (CONNECT_TIMEOUT_S, self.resync_s + 15),
+            "timeout_seconds": max(1, int(self.resync_s)),
+            # A server that ignores timeoutSeconds still ends the watch once it has been idle
+            # a little longer than a resync: the read times out and the loop lists again.
+            "_request_timeout": (CONNECT_TIMEOUT_S, self.resync_s + min(15.0, self.resync_s)),
             "deserialize": False,
         }
         if version is not None:

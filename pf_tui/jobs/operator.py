@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -108,12 +109,19 @@ def verdict_of(end: JobEnd, outcome: Outcome, what: str = "") -> Verdict:
 class JobOperator:
     """Handles one Job object at a time against one :class:`OpsSession`."""
 
-    def __init__(self, ops: OpsSession, api: BatchApi, namespace: str) -> None:
+    def __init__(
+        self, ops: OpsSession, api: BatchApi, namespace: str, *, resync_s: float = 60.0
+    ) -> None:
         self.ops = ops
         self.api = api
         self.namespace = namespace
+        self.resync_s = resync_s
         self.settled: dict[str, str] = {}
         """Job uid -> the final outcome written in this run (later events are skipped)."""
+        self.not_before: dict[str, float] = {}
+        """Job uid -> when (monotonic) a Job that ended unknown or was left may be tried again:
+        half a resync on, so the next listing retries it but the event our own ``unknown``
+        annotation causes does not (no loop of reconciliations while a service is down)."""
 
     async def handle(self, obj: JsonObject) -> Verdict | None:
         """Act on one Job as a watch event showed it; ``None`` when there was nothing to do."""
@@ -123,8 +131,14 @@ class JobOperator:
         what = contract.step(job)
         if what is not Step.ACT or job.uid in self.settled:
             return None
+        if time.monotonic() < self.not_before.get(job.uid, 0.0):
+            return None
         assert job.end is not None
         verdict = await self._settle(job, job.end)
+        if verdict.retry or not contract.is_final(verdict.outcome):
+            self.not_before[job.uid] = time.monotonic() + self.resync_s / 2
+        else:
+            self.not_before.pop(job.uid, None)
         fields = {
             "job": job.ref,
             "uid": job.uid,
@@ -252,7 +266,7 @@ async def run_operator(
     fields: Mapping[str, object] = {"namespace": namespace, "resync_s": resync_s}
     log.info("watching jobs", extra={"fields": dict(fields)})
     async with OpsSession(config, operator=COMMAND) as ops:
-        operator = JobOperator(ops, api, namespace)
+        operator = JobOperator(ops, api, namespace, resync_s=resync_s)
         watcher.start()
         try:
             while not stop.is_set():

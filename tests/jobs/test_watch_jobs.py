@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kmock import KubernetesEmulator
 
@@ -27,7 +28,7 @@ from pf_tui.jobs import contract
 from pf_tui.jobs.kube import build_api
 from pf_tui.jobs.operator import run_operator
 from pf_tui.sim.http.server import SimServer
-from tests.actions.helpers import agent_escrow, last_seq, posts, sim_get
+from tests.actions.helpers import agent_escrow, last_seq, posts, sim_get, sim_post
 from tests.ops.helpers import sim_agents, write_sim_config
 
 NS = "pf-agents"
@@ -227,14 +228,23 @@ async def test_complete_releases_failed_disputes_refusals_send_nothing(
 
 
 async def run_until(
-    config: Config, kube: KubernetesEmulator, check: Callable[[], Awaitable[bool]]
+    config: Config,
+    kube: KubernetesEmulator,
+    check: Callable[[], Awaitable[bool]],
+    *,
+    resync_s: float = 60.0,
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """The operator in this process (its loop is the test's) until ``check`` holds."""
+    """The operator in this process (its loop is the test's) until ``check`` holds; then
+    ``meanwhile`` and, if given, until ``check`` holds again."""
     stop = asyncio.Event()
     api = build_api(str(kube.url).rstrip("/"))
-    task = asyncio.create_task(run_operator(config, api, NS, stop=stop, signals=False))
+    run = run_operator(config, api, NS, stop=stop, signals=False, resync_s=resync_s)
+    task = asyncio.create_task(run)
     try:
         await wait_for(check, "the operator")
+        if meanwhile is not None:
+            await meanwhile()
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 20) == 0
@@ -288,3 +298,41 @@ async def test_a_restart_with_the_same_jobs_sends_nothing_twice(
     assert posts(url, quiet_from) == []
     assert escrow_status(url, paid) == "released"
     assert escrow_status(url, contested) == "disputed"
+
+
+def clear_faults(url: str) -> None:
+    httpx.delete(f"{url}/_sim/faults", timeout=10).raise_for_status()
+
+
+@pytest.mark.slow  # ~8 s: the runner's tries against a 503, then a resync
+async def test_an_unknown_outcome_is_written_then_reconciled_at_the_next_resync(
+    kube: KubernetesEmulator, sim_server: SimServer, tmp_path: Path
+) -> None:
+    url = sim_server.url
+    config = load_config(write_sim_config(url, tmp_path / "pf"))
+    paid, _a, _b = agent_escrow(url, Dialect.CLASSIC, amount="2", creator=0, payee=1)
+    releases = {"route": f"/escrow/escrow/release/{paid}", "method": "POST"}
+    sim_post(url, "/_sim/faults", [{**releases, "kind": "error", "status": 503}])
+    await create(kube, job_body("train", "uid-train", {contract.ESCROW_ID: paid}))
+    await end(kube, "train", "Complete")
+    since = last_seq(url)
+
+    async def unknown() -> bool:
+        return await outcome(kube, "train") == "unknown"
+
+    async def released() -> bool:
+        return await outcome(kube, "train") == "released"
+
+    async def mend() -> None:
+        first = await annotations(kube, "train")
+        assert first[contract.KEY]
+        assert escrow_status(url, paid) == "funded"
+        clear_faults(url)
+        await wait_for(released, "the resync to reconcile it")
+        assert (await annotations(kube, "train"))[contract.KEY] == first[contract.KEY]
+
+    await run_until(config, kube, unknown, resync_s=1.0, meanwhile=mend)
+    assert escrow_status(url, paid) == "released"
+    sent = [r for r in posts(url, since) if f"/release/{paid}" in r["path"]]
+    assert len({r["idempotency_key"] for r in sent}) == 1  # every try carried the one key
+    assert len(executed(url, since, f"/release/{paid}")) == 1
