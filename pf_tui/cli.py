@@ -38,7 +38,9 @@ commands:
   pf-tui sim             run the Purple Flea simulator on 127.0.0.1
   pf-tui init            write a documented starter config (mode 0600)
   pf-tui check           validate config, secrets' sources, permissions and reachability
-  pf-tui escrow ...      list, show, dispute, complete, release-partial, close escrows
+  pf-tui escrow ...      list, show, create, release, release-partial, close, dispute,
+                         complete escrows
+  pf-tui payroll         release the fleet's escrows older than --older-than (cron, hourly)
   pf-tui stream ...      open, release, pause, resume, close pf-tui's payment streams
   pf-tui faucet claim    claim the faucet for an agent (not claimable exits 0 with a reason)
   pf-tui watch-jobs      the Kubernetes Job operator: a Job's escrow released or disputed

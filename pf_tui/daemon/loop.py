@@ -275,8 +275,8 @@ class Daemon:
             self.dispatcher.failed,
             now,
         )
-        self._update_overview(now)
         self.metrics.set_brake(self.facts.brake.engaged, self.facts.brake.since)
+        self._update_overview(now)
 
     def _update_overview(self, now: float) -> None:
         """The Overview's figures (the same view the console draws), spend, and open streams."""

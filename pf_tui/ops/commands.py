@@ -10,7 +10,6 @@ imported with this module (``pf-tui --help`` stays quick); each command imports 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 if TYPE_CHECKING:
+    from pf_tui.clock import Clock
     from pf_tui.config import Config
     from pf_tui.core.money.types import ActionPreview, Intent
     from pf_tui.ops.outcome import Outcome
@@ -140,8 +140,39 @@ def add_parsers(
     p.add_argument("--agent", help="the payee (default: the fleet's payee of the escrow)")
 
     p = esub.add_parser(
+        "create",
+        help="fund an escrow from an agent to a payee (no stream)",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("--agent", required=True, help="the creator, who funds it (label or id)")
+    p.add_argument("--payee", required=True, help="a configured agent, or any ag_ id")
+    p.add_argument("--amount", required=True, help="dollars to lock (at least 0.10)")
+    p.add_argument(
+        "--dialect",
+        choices=("classic", "streaming"),
+        help="classic (whole releases; a timeout refunds you) or streaming (partial releases; "
+        "a timeout pays the payee); default: [api] escrow_dialect, classic under auto",
+    )
+    p.add_argument("--memo", default="", help="the escrow's description")
+    p.add_argument("--timeout-hours", type=int, default=24, help="1..720 (default 24)")
+
+    p = esub.add_parser(
+        "release",
+        help="as its creator, release an escrow in full to its payee",
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(p, add_config)
+    _money(p)
+    p.add_argument("escrow_id")
+    p.add_argument("--agent", help="the creator (default: the fleet's creator of the escrow)")
+
+    p = esub.add_parser(
         "release-partial",
-        help="release part of a pf-tui stream's escrow",
+        help="release part of a streaming escrow (or of a pf-tui stream's)",
         epilog=_EXIT_CODES,
         formatter_class=fmt,
     )
@@ -149,16 +180,18 @@ def add_parsers(
     _money(p)
     p.add_argument("escrow_id")
     p.add_argument("--amount", required=True, help="dollars to release (gross, at most 6 dp)")
+    p.add_argument("--agent", help="the creator (default: the fleet's creator of the escrow)")
 
     p = esub.add_parser(
         "close",
-        help="close the pf-tui stream an escrow backs (pays what is owed, refunds the rest)",
+        help="close a streaming escrow (a pf-tui stream's: pays what is owed, refunds the rest)",
         epilog=_EXIT_CODES,
         formatter_class=fmt,
     )
     _common(p, add_config)
     _money(p)
     p.add_argument("escrow_id")
+    p.add_argument("--agent", help="the creator (default: the fleet's creator of the escrow)")
     _close_flags(p)
 
     stream = sub.add_parser(
@@ -230,6 +263,29 @@ def add_parsers(
     p.add_argument("--agent", required=True, help="the agent, by label or id")
     p.add_argument("--referral-code", help="a referral code to claim with")
 
+    payroll = sub.add_parser(
+        "payroll",
+        help="release every escrow the fleet created that is older than a duration",
+        description=(
+            "Release, as their creators, the fleet's funded or completed escrows older than "
+            "--older-than (escrows that back a pf-tui stream are skipped: the stream pays them). "
+            "Each release's idempotency key is the escrow id and the UTC hour, so reruns within "
+            "the hour release nothing twice; what a lost reply left unknown is reconciled first."
+        ),
+        epilog=_EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(payroll, add_config)
+    _shard(payroll)
+    payroll.add_argument(
+        "--older-than", required=True, metavar="DURATION", help="e.g. 50m, 1h, 2h30m"
+    )
+    payroll.add_argument("--agent", help="only this creator, by label or id")
+    payroll.add_argument(
+        "--yes", action="store_true", help="send without asking (needed off a terminal)"
+    )
+    payroll.add_argument("--dry-run", action="store_true", help="list and preview; send nothing")
+
 
 def _close_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", help="units delivered since the last release (counted streams)")
@@ -245,19 +301,32 @@ def _close_flags(p: argparse.ArgumentParser) -> None:
 
 
 def run_command(
-    args: argparse.Namespace, config: Config, *, io: Io | None = None, read_only: bool = False
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    io: Io | None = None,
+    read_only: bool = False,
+    clock: Clock | None = None,
 ) -> int:
-    """Run one scripted command with ``config``; the process exit code."""
-    return asyncio.run(_run(args, config, io or Io(), read_only))
+    """Run one scripted command with ``config``; the process exit code. ``clock``: tests'."""
+    import asyncio
+
+    return asyncio.run(_run(args, config, io or Io(), read_only, clock))
 
 
-async def _run(args: argparse.Namespace, config: Config, io: Io, read_only: bool) -> int:
+async def _run(
+    args: argparse.Namespace, config: Config, io: Io, read_only: bool, clock: Clock | None
+) -> int:
+    from pf_tui.clock import SYSTEM_CLOCK
     from pf_tui.ops.outcome import OpsError, Outcome
     from pf_tui.ops.session import OpsSession
 
     command = f"{args.command} {getattr(args, 'action', '') or ''}".strip()
     try:
-        async with OpsSession(config, read_only=read_only, operator="cli") as ops:
+        session = OpsSession(
+            config, read_only=read_only, operator="cli", clock=clock or SYSTEM_CLOCK
+        )
+        async with session as ops:
             handler = _HANDLERS[(args.command, getattr(args, "action", None))]
             return await handler(ops, args, io, command)
     except OpsError as exc:
@@ -383,7 +452,7 @@ async def _escrow_dispute(ops: OpsSession, args: argparse.Namespace, io: Io, com
     from pf_tui.core.money.types import DisputeEscrow
 
     row = await ops.find_escrow(args.escrow_id, args.agent)
-    agent_id = ops.agent(args.agent).id if args.agent else row.agent_id
+    agent_id = _acting(ops, args, row.agent_id, "party")
     intent = DisputeEscrow(
         agent_id, row.escrow.escrow_id, args.reason, dialect=row.dialect, stream_id=row.stream_id
     )
@@ -392,40 +461,83 @@ async def _escrow_dispute(ops: OpsSession, args: argparse.Namespace, io: Io, com
 
 async def _escrow_complete(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
     from pf_tui.core.money.types import MarkComplete
-    from pf_tui.ops.outcome import OpsError
 
     row = await ops.find_escrow(args.escrow_id, args.agent)
-    payee = row.escrow.counterparty_id
-    agent_id = ops.agent(args.agent).id if args.agent else payee
-    if not agent_id or agent_id not in {a.id for a in ops.agents}:
-        raise OpsError(f"escrow {args.escrow_id}: its payee is not a configured agent")
-    return await _money_run(ops, args, io, command, MarkComplete(agent_id, row.escrow.escrow_id))
+    agent_id = _acting(ops, args, row.escrow.counterparty_id, "payee")
+    intent = MarkComplete(agent_id, row.escrow.escrow_id, dialect=row.dialect)
+    return await _money_run(ops, args, io, command, intent)
 
 
-async def _stream_of_escrow(ops: OpsSession, escrow_id: str) -> str:
+def _acting(ops: OpsSession, args: argparse.Namespace, default: str | None, role: str) -> str:
+    """The agent that acts: ``--agent``, else the escrow's ``role`` when it is in the fleet."""
     from pf_tui.ops.outcome import OpsError
 
+    if args.agent:
+        return ops.agent(args.agent).id
+    if default and default in {a.id for a in ops.agents}:
+        return default
+    raise OpsError(f"escrow {args.escrow_id}: its {role} is not a configured agent; give --agent")
+
+
+def _live_stream(ops: OpsSession, escrow_id: str) -> str | None:
+    """The live pf-tui stream an escrow backs (its actions go through the stream), if any."""
     for stream in ops.streams():
         if stream.escrow_id == escrow_id and not stream.state.final:
             return stream.id
-    raise OpsError(
-        f"escrow {escrow_id}: no live pf-tui stream is backed by it (release-partial and close "
-        "act on pf-tui's own streams' escrows)"
+    return None
+
+
+async def _escrow_create(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.api.models import Dialect
+    from pf_tui.core.money.types import CreateEscrow
+
+    configured = ops.config.api.escrow_dialect
+    dialect = args.dialect or ("streaming" if configured == "streaming" else "classic")
+    intent = CreateEscrow(
+        agent_id=ops.agent(args.agent).id,
+        payee=ops.party(args.payee),
+        amount=args.amount,
+        dialect=Dialect(dialect),
+        memo=args.memo,
+        timeout_hours=args.timeout_hours,
     )
+    return await _money_run(ops, args, io, command, intent)
+
+
+async def _escrow_release(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.core.money.types import ReleaseEscrow
+
+    row = await ops.find_escrow(args.escrow_id, args.agent)
+    agent_id = _acting(ops, args, row.escrow.creator_id, "creator")
+    intent = ReleaseEscrow(agent_id, row.escrow.escrow_id, row.dialect)
+    return await _money_run(ops, args, io, command, intent)
 
 
 async def _escrow_release_partial(
     ops: OpsSession, args: argparse.Namespace, io: Io, command: str
 ) -> int:
-    from pf_tui.core.money.types import ReleasePartial
+    from pf_tui.core.money.types import ReleaseEscrow, ReleasePartial
 
-    stream_id = await _stream_of_escrow(ops, args.escrow_id)
-    return await _money_run(ops, args, io, command, ReleasePartial(stream_id, amount=args.amount))
+    stream_id = _live_stream(ops, args.escrow_id)
+    if stream_id is not None:
+        intent: Intent = ReleasePartial(stream_id, amount=args.amount)
+    else:
+        row = await ops.find_escrow(args.escrow_id, args.agent)
+        agent_id = _acting(ops, args, row.escrow.creator_id, "creator")
+        intent = ReleaseEscrow(agent_id, row.escrow.escrow_id, row.dialect, amount=args.amount)
+    return await _money_run(ops, args, io, command, intent)
 
 
 async def _escrow_close(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
-    stream_id = await _stream_of_escrow(ops, args.escrow_id)
-    return await _money_run(ops, args, io, command, _close_intent(stream_id, args))
+    from pf_tui.core.money.types import CloseEscrow
+
+    stream_id = _live_stream(ops, args.escrow_id)
+    if stream_id is not None:
+        return await _money_run(ops, args, io, command, _close_intent(stream_id, args))
+    row = await ops.find_escrow(args.escrow_id, args.agent)
+    agent_id = _acting(ops, args, row.escrow.creator_id, "creator")
+    intent = CloseEscrow(agent_id, row.escrow.escrow_id, dialect=row.dialect)
+    return await _money_run(ops, args, io, command, intent)
 
 
 # ---- stream ------------------------------------------------------------------------------------
@@ -490,11 +602,111 @@ async def _faucet_claim(ops: OpsSession, args: argparse.Namespace, io: Io, comma
     return await _money_run(ops, args, io, command, intent)
 
 
+# ---- payroll -----------------------------------------------------------------------------------
+
+_RANK = {"done": 0, "preview": 0, "nothing": 0, "not_claimable": 0, "cancelled": 1, "failed": 1}
+_RANK.update(usage=1, refused=2, unknown=3)
+
+
+async def _payroll(ops: OpsSession, args: argparse.Namespace, io: Io, command: str) -> int:
+    from pf_tui.api.models import EscrowStatus
+    from pf_tui.config.schema import parse_duration
+    from pf_tui.core.money.types import ReleaseEscrow
+    from pf_tui.ops.outcome import OpsError, Status
+    from pf_tui.ops.output import age_text, document, outcome_lines, write_json
+    from pf_tui.ops.session import payroll_key
+    from pf_tui.shard import parse_shard
+    from pf_tui.text import escape_text
+    from pf_tui.usd import format_usd6
+
+    older = parse_duration(args.older_than)
+    if older is None or older <= 0:
+        raise OpsError(f"--older-than {args.older_than!r}: a duration like 50m, 1h or 2h30m")
+    args.idempotency_key = None
+    _need_yes(args, io)
+    if not args.dry_run:
+        await ops.desk.reconcile()  # what an earlier run left unknown settles first, same keys
+    shard = None if args.shard is None else parse_shard(args.shard)
+    fleet = await ops.escrows(ops.select(args.agent, shard))
+    now = ops.clock.now()
+    due, skipped = [], []
+    for row in fleet.rows:
+        e = row.escrow
+        if row.role != "creator" or e.status not in (EscrowStatus.FUNDED, EscrowStatus.COMPLETED):
+            continue
+        if e.created_at is None or now - e.created_at.timestamp() < older:
+            continue
+        stream_id = _live_stream(ops, e.escrow_id)
+        if stream_id is not None:
+            skipped.append(
+                {
+                    "escrow_id": escape_text(e.escrow_id),
+                    "agent_id": row.agent_id,
+                    "reason": f"backs stream {stream_id}: the stream pays it",
+                }
+            )
+            continue
+        due.append(row)
+    outcomes = []
+    confirm = _confirm(ops, args, io)
+    for row in due:
+        e = row.escrow
+        outcomes.append(
+            await ops.run(
+                command,
+                ReleaseEscrow(row.agent_id, e.escrow_id, row.dialect),
+                idempotency_key=payroll_key(e.escrow_id, now),
+                confirm=confirm,
+                dry_run=args.dry_run,
+            )
+        )
+    worst = max((o.status.value for o in outcomes), key=lambda v: _RANK[v], default="nothing")
+    if fleet.errors and _RANK[worst] < 1:
+        worst = "failed"
+    status = Status.FAILED if worst in ("usage", "cancelled") else Status(worst)
+    if worst in ("done", "preview") and not any(o.status is Status.DONE for o in outcomes):
+        status = Status.PREVIEW if args.dry_run else Status.NOTHING
+    if args.json:
+        write_json(
+            io.out,
+            document(
+                command,
+                status,
+                older_than_s=int(older),
+                hour=payroll_key("", now).rsplit("/", 1)[1],
+                due=len(due),
+                actions=[o.to_json() for o in outcomes],
+                skipped=skipped,
+                errors=fleet.errors,
+            ),
+        )
+    else:
+        labels = _labels(ops)
+        io.out.write(f"payroll: {len(due)} escrow(s) older than {age_text(older)} due\n")
+        for row, outcome in zip(due, outcomes, strict=True):
+            e = row.escrow
+            age = None if e.created_at is None else now - e.created_at.timestamp()
+            io.out.write(
+                f"  {escape_text(e.escrow_id)}  {escape_text(labels.get(row.agent_id, ''))}  "
+                f"{format_usd6(e.remaining if e.remaining is not None else e.amount)}  "
+                f"age {age_text(age)}  {outcome.status.value}\n"
+            )
+            if outcome.status not in (Status.DONE, Status.PREVIEW):
+                io.out.write("\n".join("    " + line for line in outcome_lines(outcome)) + "\n")
+        for item in skipped:
+            io.out.write(f"  {item['escrow_id']}  skipped: {item['reason']}\n")
+        for agent_id, error in fleet.errors.items():
+            io.err.write(f"pf-tui: the escrows of {agent_id} could not be read: {error}\n")
+    return status.exit_code
+
+
 _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("escrow", "list"): _escrow_list,
     ("escrow", "show"): _escrow_show,
     ("escrow", "dispute"): _escrow_dispute,
     ("escrow", "complete"): _escrow_complete,
+    ("escrow", "release"): _escrow_release,
+    ("escrow", "create"): _escrow_create,
     ("escrow", "release-partial"): _escrow_release_partial,
     ("escrow", "close"): _escrow_close,
     ("stream", "open"): _stream_open,
@@ -503,4 +715,5 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("stream", "resume"): _stream_pause,
     ("stream", "close"): _stream_close,
     ("faucet", "claim"): _faucet_claim,
+    ("payroll", None): _payroll,
 }

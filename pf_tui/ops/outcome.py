@@ -20,6 +20,7 @@ from pf_tui.core.money.types import (
     ActionPreview,
     ActionResult,
     ActionValidationError,
+    BrakeEngagedError,
     LimitExceededError,
     Op,
     ReadOnlyError,
@@ -82,7 +83,12 @@ NOT_CLAIMABLE = ("already_claimed", "ip_rate_limited", "has_deposits")
 """The faucet's "not claimable" codes (409, 429, 403): an initContainer treats them as success."""
 _HTTP_CODE = re.compile(r"HTTP (\d{3}): ([a-z_]+)")
 
-REFUSALS: tuple[type[ActionError], ...] = (ReadOnlyError, LimitExceededError, ActionInFlightError)
+REFUSALS: tuple[type[ActionError], ...] = (
+    ReadOnlyError,
+    BrakeEngagedError,
+    LimitExceededError,
+    ActionInFlightError,
+)
 """Refusals of the money core that say "not now, not by you" rather than "bad input"."""
 
 

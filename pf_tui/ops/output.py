@@ -153,7 +153,7 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     if what:
         head += " (" + " ".join(what) + ")"
     lines = [head]
-    if outcome.message:
+    if outcome.message and outcome.message != outcome.status.value:
         lines.append(f"  {escape_text(outcome.message)}")
     if outcome.reason:
         lines.append(f"  reason: {outcome.reason}")

@@ -21,6 +21,10 @@ TITLES: dict[str, str] = {
     ActionKind.DISPUTE_ESCROW.value: "Dispute an escrow",
     ActionKind.MARK_COMPLETE.value: "Mark an escrow complete",
     ActionKind.CLAIM_FAUCET.value: "Claim the faucet",
+    ActionKind.RELEASE_ESCROW.value: "Release an escrow",
+    ActionKind.CLOSE_ESCROW.value: "Close an escrow",
+    ActionKind.ADOPT_ESCROW.value: "Adopt an escrow as a stream",
+    ActionKind.CREATE_ESCROW.value: "Create an escrow",
 }
 """Titles by intent kind, as the console's dialogs have them."""
 

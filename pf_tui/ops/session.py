@@ -203,21 +203,21 @@ class OpsSession:
         chosen = list(self.agents if agents is None else agents)
         journal = self.desk.engine.journal if self.desk.journal_exists() else None
         created = journal.created_escrows() if journal is not None else {}
-        streams = {s.escrow_id: s.id for s in self.streams() if s.escrow_id}
+        own = self.streams()
+        streams = {s.escrow_id: s.id for s in own if s.escrow_id}
         targets = []
         for agent in chosen:
             target = target_for(client, agent, self.config.api.escrow_dialect)
             if DataType.ESCROWS not in target.data_types():
                 continue
             if journal is not None:
-                # Polled through the dialect each was created in (classic when pf-tui did not
-                # create it: the agent acted on it, so the poller reads it the default way).
-                target.known_escrows = {
-                    escrow_id: Dialect.STREAMING
-                    if created.get(escrow_id) == Op.STREAM_CREATE.value
-                    else Dialect.CLASSIC
-                    for escrow_id in journal.known_escrows(agent.id)
-                }
+                # pf-tui's own escrows, read through the dialect that created each.
+                for escrow_id in journal.known_escrows(agent.id):
+                    if escrow_id in created:
+                        target.known_escrows[escrow_id] = _dialect_of(created[escrow_id])
+                for stream in own:
+                    if stream.agent_id == agent.id and stream.escrow_id:
+                        target.known_escrows[stream.escrow_id] = stream.dialect
             targets.append(target)
         reads = await asyncio.gather(
             *(fetcher.fetch(t, DataType.ESCROWS) for t in targets), return_exceptions=True
@@ -240,13 +240,7 @@ class OpsSession:
                     else "party"
                 )
                 kind = created.get(escrow.escrow_id)
-                dialect = (
-                    escrow.dialect
-                    if kind is None
-                    else Dialect.CLASSIC
-                    if kind == Op.CLASSIC_CREATE.value
-                    else Dialect.STREAMING
-                )
+                dialect = escrow.dialect if kind is None else _dialect_of(kind)
                 row = EscrowRow(
                     target.agent_id, role, escrow, dialect, streams.get(escrow.escrow_id)
                 )
@@ -375,9 +369,17 @@ class OpsSession:
             )
         if not engine.runner.result(key).state.settled:
             await self.desk.reconcile()
-        return outcome_of_result(
+        outcome = outcome_of_result(
             command, engine.result(key), idempotency_key=idempotency_key, replayed=True
         )
+        escrow = first.escrow if isinstance(first.escrow, str) else None
+        outcome.extra.update(
+            agent_id=first.agent_id,
+            escrow_id=escrow or next((r.server_ref for r in rows if r.server_ref), None),
+            stream_id=first.stream_id,
+            amount=None if first.amount is None else format(first.amount, "f"),
+        )
+        return outcome
 
     def _refused(
         self,
@@ -408,6 +410,11 @@ class OpsSession:
             f"stream {stream.id} is {stream.state.value}",
             extra={"stream_id": stream.id, "stream_state": stream.state.value},
         )
+
+
+def _dialect_of(create_op: str) -> Dialect:
+    """The dialect of an escrow from the journal's kind of the request that created it."""
+    return Dialect.CLASSIC if create_op == Op.CLASSIC_CREATE.value else Dialect.STREAMING
 
 
 def _agent_of(intent: Intent, journaled: str) -> str:

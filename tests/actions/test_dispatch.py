@@ -18,6 +18,7 @@ from pf_tui.core.money.types import (
     ClaimFaucet,
     CloseEscrow,
     CloseStream,
+    CreateEscrow,
     DisputeEscrow,
     Intent,
     MarkComplete,
@@ -41,6 +42,7 @@ SAMPLES: dict[type[Intent], Intent] = {
     ReleaseEscrow: ReleaseEscrow("ag_payer", "esc_1", Dialect.CLASSIC),
     CloseEscrow: CloseEscrow("ag_payer", "esc_1"),
     AdoptEscrow: AdoptEscrow("ag_payer", "esc_1", Dialect.STREAMING, "0.5", StreamUnit.HOUR),
+    CreateEscrow: CreateEscrow("ag_payer", "ag_payee", "1"),
 }
 """One intent of each type (the table test below says when a new type needs one)."""
 
@@ -101,7 +103,7 @@ IN_WORDS = [
     (Resource.stream("st_1"), "stream st_1"),
     (Resource.escrow("esc_1"), "escrow esc_1"),
     (Resource.faucet("ag_1"), "the faucet claim of ag_1"),
-    (Resource.open("ag_1", "ag_2"), "the new stream from ag_1 to ag_2"),
+    (Resource.open("ag_1", "ag_2"), "the new stream or escrow from ag_1 to ag_2"),
     (Resource.intent("1234"), "action 1234"),
 ]
 

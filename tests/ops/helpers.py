@@ -21,10 +21,15 @@ def sim_agents(url: str) -> list[dict[str, Any]]:
 
 
 def write_sim_config(
-    url: str, folder: Path, *, max_action_usd: str = "100", read_only: bool = False
+    url: str,
+    folder: Path,
+    *,
+    max_action_usd: str = "100",
+    read_only: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> Path:
     """A config (mode 0600) for every demo agent of the simulator at ``url``, keys inline, with
-    its store in ``folder`` (made 0700)."""
+    its store in ``folder`` (made 0700); ``labels`` renames agents (simulator label -> new)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     lines = ['profile = "test"', "", "[api]"]
@@ -36,7 +41,8 @@ def write_sim_config(
     lines += [f"read_only = {'true' if read_only else 'false'}", ""]
     lines += ["[store]", f'path = "{folder / "store.sqlite3"}"', ""]
     for agent in sim_agents(url):
-        lines += ["[[agents]]", f'id = "{agent["agent_id"]}"', f'label = "{agent["label"]}"']
+        label = (labels or {}).get(agent["label"], agent["label"])
+        lines += ["[[agents]]", f'id = "{agent["agent_id"]}"', f'label = "{label}"']
         for service in ("casino", "trading", "wallet"):
             key = (agent.get("keys") or {}).get(service)
             if key:

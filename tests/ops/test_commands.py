@@ -3,14 +3,17 @@ the same key send nothing new, the JSON against docs/cli.schema.json, every exit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from pf_tui.clock import FakeClock
 from pf_tui.sim.http.server import SimServer
 from tests.actions.helpers import last_seq, posts, sim_get, sim_post
 
@@ -90,16 +93,13 @@ def test_escrow_show(pf: Runner, sim_server: SimServer) -> None:
 
 
 def test_untrusted_memo_is_escaped_in_table_and_json(pf: Runner, sim_server: SimServer) -> None:
-    opened = open_stream(pf, memo="x")
-    escrow_id = opened["requests"][0]["escrow_id"]
-    ran = pf("escrow", "show", escrow_id)
-    assert "\x1b" not in ran.out
     argv = ["stream", "open", "--agent", DATA_BUYER, "--payee", SELLER, "--rate", "0.01"]
     argv += ["--unit", "call", "--budget", "1", "--yes", "--json", "--memo", "a\x1b[31mred"]
     hostile = pf(*argv)
     assert hostile.code == 0, hostile
-    listed = pf("escrow", "list")
-    assert "\x1b" not in listed.out and "\x1b" not in pf("escrow", "list", "--json").out
+    table, as_json = pf("escrow", "list"), pf("escrow", "list", "--json")
+    assert "\x1b" not in table.out and "\x1b" not in as_json.out
+    assert any("a\\x1b[31mred" in e["description"] for e in as_json.json["escrows"])
 
 
 # ---- money: once per intent, reruns send nothing -------------------------------------------
@@ -187,14 +187,94 @@ def test_dispute_and_complete(pf: Runner, sim_server: SimServer) -> None:
     assert ran.json["requests"][0]["op"] == "stream_dispute"
     assert len(executed(url, start)) == 1
     assert sim_get(url, "/_sim/state")["escrows"][0]["status"] == "disputed"
-    # complete: the payee of a classic escrow the fleet holds; the demo's is streaming and
-    # disputed now, so the money core refuses it at preview (2, w2-esc's escrow checks): nothing
-    # is sent.
+    # complete is the payee's, on a classic escrow: the core refuses it here, sending nothing.
     start = last_seq(url)
     refused = pf("escrow", "complete", escrow_id, "--yes", "--json")
     assert refused.code == 2, refused
-    assert refused.json["status"] == "usage"
-    assert executed(url, start) == []
+    assert posts(url, start) == []
+
+
+def test_complete_then_release_a_classic_escrow(pf: Runner, sim_server: SimServer) -> None:
+    from .test_payroll import classic_escrow
+
+    url = sim_server.url
+    escrow_id = classic_escrow(url, "1.25")
+    start = last_seq(url)
+    done = pf("escrow", "complete", escrow_id, "--yes", "--json")  # the payee, found in the fleet
+    assert done.code == 0, done
+    assert done.json["agent_id"] != done.json["requests"][0]["idempotency_key"]
+    released = pf("escrow", "release", escrow_id, "--yes", "--json", "--idempotency-key", "job-7")
+    assert released.code == 0, released
+    check_schema(released.json, "outcome")
+    assert Decimal(released.json["amount"]) == Decimal("1.25")
+    assert [r["op"] for r in released.json["requests"]] == ["release"]
+    assert sim_get(url, "/_sim/state")["escrows"][-1]["status"] == "released"
+    assert len(executed(url, start)) == 2
+    again = pf("escrow", "release", escrow_id, "--yes", "--json", "--idempotency-key", "job-7")
+    assert (again.code, again.json["replayed"], again.json["escrow_id"]) == (0, True, escrow_id)
+    assert len(executed(url, start)) == 2
+
+
+def test_create_once_then_release(pf: Runner, sim_server: SimServer) -> None:
+    url = sim_server.url
+    argv = ["escrow", "create", "--agent", DATA_BUYER, "--payee", SELLER, "--amount", "2.5"]
+    argv += ["--memo", "job 7: label 1k images", "--yes", "--json", "--idempotency-key", "job-7"]
+    start = last_seq(url)
+    created = pf(*argv)
+    assert created.code == 0, created
+    check_schema(created.json, "outcome")
+    assert (created.json["kind"], created.json["requests"][0]["op"]) == ("create_escrow", "create")
+    escrow_id = created.json["requests"][0]["escrow_id"]
+    assert escrow_id.startswith("esc_")
+    again = pf(*argv)  # a retried job: the same key, nothing new is created
+    assert (again.code, again.json["replayed"], again.json["escrow_id"]) == (0, True, escrow_id)
+    assert len(executed(url, start)) == 1
+    row = pf("escrow", "show", escrow_id, "--json").json["escrow"]
+    assert (row["dialect"], row["role"], Decimal(row["amount"])) == ("classic", "creator", 2.5)
+    assert row["description"].startswith("job 7: label 1k images pf:")
+    released = pf("escrow", "release", escrow_id, "--yes", "--json")
+    assert released.code == 0, released
+    assert len(executed(url, start)) == 2
+
+
+def test_create_streaming_and_release_in_parts(pf: Runner, sim_server: SimServer) -> None:
+    argv = ["escrow", "create", "--agent", DATA_BUYER, "--payee", SELLER, "--amount", "3"]
+    created = pf(*argv, "--dialect", "streaming", "--yes", "--json")
+    assert created.code == 0, created
+    assert created.json["requests"][0]["op"] == "stream_create"
+    escrow_id = created.json["requests"][0]["escrow_id"]
+    part = pf("escrow", "release-partial", escrow_id, "--amount", "1", "--yes", "--json")
+    assert part.code == 0, part
+    assert part.json["requests"][0]["op"] == "release_partial"
+    small = pf(*argv[:-1], "0.05", "--yes", "--json")
+    assert small.code == 2 and "at least" in small.json["message"]
+
+
+def test_release_partial_and_close_of_an_agents_streaming_escrow(
+    pf: Runner, sim_server: SimServer
+) -> None:
+    url = sim_server.url
+    escrow_id = demo_escrow(url)
+    part = pf("escrow", "release-partial", escrow_id, "--amount", "1.5", "--yes", "--json")
+    assert part.code == 0, part
+    assert [r["op"] for r in part.json["requests"]] == ["release_partial"]
+    close = pf("escrow", "close", escrow_id, "--yes", "--json")
+    assert close.code == 0, close
+    escrow = sim_get(url, "/_sim/state")["escrows"][0]
+    assert escrow["status"] == "closed"
+    assert Decimal(str(escrow["released_usd"])) == Decimal("3.5")
+
+
+def test_a_failed_read_exits_1(pf: Runner, sim_server: SimServer) -> None:
+    sim_post(
+        sim_server.url,
+        "/_sim/faults",
+        [{"route": "/escrow/api/v1/escrows*", "kind": "error", "status": 403}],
+    )
+    ran = pf("escrow", "list", "--json")
+    assert ran.code == 1
+    check_schema(ran.json, "escrow_list")
+    assert ran.json["status"] == "failed" and len(ran.json["errors"]) == 8
 
 
 # ---- faucet ------------------------------------------------------------------------------------
@@ -277,6 +357,23 @@ def test_limit_and_read_only_refuse_with_4(
     assert posts(sim_server.url, start) == []
 
 
+def test_the_brake_refuses_with_4(pf: Runner, sim_server: SimServer, cli_config: Path) -> None:
+    """Another process on the store engaged the stop-all brake: nothing is sent."""
+    from pf_tui.config import load_config
+    from pf_tui.wiring import open_money
+
+    parts = open_money(load_config(cli_config))
+    try:
+        parts.engine.engage_brake(parts.engine.preview_brake(), "incident 42: audit")
+    finally:
+        asyncio.run(parts.aclose())
+    start = last_seq(sim_server.url)
+    ran = pf("faucet", "claim", "--agent", NEWCOMER, "--yes", "--json")
+    assert (ran.code, ran.json["status"], ran.json["reason"]) == (4, "refused", "BrakeEngagedError")
+    assert "incident 42" in ran.json["message"]
+    assert posts(sim_server.url, start) == []
+
+
 def test_lost_reply_is_settled_with_the_same_key_and_runs_once(
     pf: Runner, sim_server: SimServer
 ) -> None:
@@ -302,8 +399,10 @@ def test_unknown_outcome_exits_5_then_a_rerun_reconciles_once(
     sim_post(url, "/_sim/faults", [{**ESCROW_POSTS, "kind": "error", "status": 503}])
     start = last_seq(url)
     argv = ["escrow", "dispute", escrow_id, "--reason", REASON, "--yes", "--json"]
-    lost = pf(*argv, "--idempotency-key", "dispute-1")
+    clock = FakeClock(time.time())  # the backoff between resends passes at once
+    lost = pf(*argv, "--idempotency-key", "dispute-1", clock=clock)
     assert lost.code == 5, lost
+    assert clock.sleeps  # it did retry, with the same key, before giving up
     check_schema(lost.json, "outcome")
     assert lost.json["status"] == "unknown"
     assert sim_get(url, "/_sim/state")["escrows"][0]["status"] == "funded"

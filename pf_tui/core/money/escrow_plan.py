@@ -1,4 +1,5 @@
-"""Plans for actions on one escrow, whoever created it: release, close, dispute, complete, adopt.
+"""Plans for actions on one escrow, whoever created it: create, release, close, dispute, complete,
+adopt.
 
 Pure functions, like :mod:`pf_tui.core.money.plan`: each takes the intent, the escrow as just
 read from the server (its own dialect's view) and the figures it needs, checks the escrow is in a
@@ -22,8 +23,10 @@ from pf_tui.core.money.types import (
     ActionValidationError,
     AdoptEscrow,
     CloseEscrow,
+    CreateEscrow,
     DisputeEscrow,
     EscrowIntent,
+    JsonObject,
     MarkComplete,
     Op,
     PlannedRequest,
@@ -110,6 +113,53 @@ def _preview(
 
 def _left_alone(stake: EscrowStake, now: float) -> str:
     return f"if nothing is done: {stake.timeout.sentence(now)}"
+
+
+def plan_create_escrow(
+    intent: CreateEscrow, key: str, amount: Decimal, balance: Decimal | None
+) -> Planned:
+    """Create: one request in the intent's dialect, funding ``amount`` (validated) at once."""
+    b = RequestBuilder(key)
+    memo = intent.memo or "pf-tui escrow"
+    body: JsonObject
+    if intent.dialect is Dialect.CLASSIC:
+        body = {
+            "counterparty_agent_id": intent.payee,
+            "amount_usd": amount,
+            "description": memo,
+            "timeout_hours": intent.timeout_hours,
+        }
+        b.add(Op.CLASSIC_CREATE, None, body, amount, {})
+        later = f"if left alone, it refunds you (less 1%) after {intent.timeout_hours} h"
+    else:
+        body = {
+            "to_agent_id": intent.payee,
+            "amount": to_wire(amount),
+            "memo": memo,
+            "auto_release_hours": intent.timeout_hours,
+        }
+        b.add(Op.STREAM_CREATE, None, body, amount, {})
+        later = f"if left alone, it pays the payee (less 1%) after {intent.timeout_hours} h"
+    requests, meta = b.build()
+    preview = ActionPreview(
+        key=key,
+        kind=intent.kind,
+        intent=intent,
+        agent_id=intent.agent_id,
+        requests=requests,
+        amount=amount,
+        fee=ZERO,
+        payee_nets=ZERO,
+        dialect=intent.dialect,
+        balance_before=balance,
+        balance_after=None if balance is None else balance - amount,
+        notes=(
+            f"locks {format_usd6(amount)} from your balance until it is released, closed, "
+            "disputed or times out; a release pays 1% commission",
+            later,
+        ),
+    )
+    return Planned(preview, meta)
 
 
 def plan_release_escrow(

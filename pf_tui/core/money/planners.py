@@ -19,6 +19,7 @@ from pf_tui.core.money.escrow_plan import (
     plan_adopt,
     plan_close_escrow,
     plan_complete,
+    plan_create_escrow,
     plan_dispute,
     plan_release_escrow,
 )
@@ -33,6 +34,7 @@ from pf_tui.core.money.types import (
     CloseChoice,
     CloseEscrow,
     CloseStream,
+    CreateEscrow,
     DisputeEscrow,
     Intent,
     MarkComplete,
@@ -161,6 +163,25 @@ class Planners:
         return intent
 
     @inputs.register
+    def _inputs_create(self, intent: CreateEscrow) -> Intent:
+        if not intent.payee.startswith("ag_") or intent.payee == intent.agent_id:
+            raise ActionValidationError("payee: another agent's id (ag_...)", field="payee")
+        if not isinstance(intent.dialect, Dialect):
+            raise ActionValidationError("dialect: classic or streaming", field="dialect")
+        if not 1 <= int(intent.timeout_hours) <= 720:
+            raise ActionValidationError("timeout: 1 to 720 hours", field="timeout_hours")
+        self._create_amount(intent)
+        return intent
+
+    def _create_amount(self, intent: CreateEscrow) -> Decimal:
+        amount = self.parse_amount(intent.amount, "amount")
+        if amount < MIN_ESCROW_USD:
+            raise ActionValidationError(
+                f"amount: at least {format_usd(MIN_ESCROW_USD)}", field="amount"
+            )
+        return amount
+
+    @inputs.register
     def _inputs_adopt(self, intent: AdoptEscrow) -> Intent:
         self.parse_amount(intent.rate, "rate")
         if not isinstance(intent.unit, StreamUnit):
@@ -249,6 +270,10 @@ class Planners:
         stream_id = ctx.stream_id or StreamBook.new_id()
         stream = adopted_stream(intent, escrow, stream_id, rate, ctx.now)
         return plan_adopt(intent, ctx.key, escrow, stream, ctx.balance, ctx.now)
+
+    @plan.register
+    def _plan_create(self, intent: CreateEscrow, ctx: PlanContext) -> Planned:
+        return plan_create_escrow(intent, ctx.key, self._create_amount(intent), ctx.balance)
 
     @plan.register
     def _plan_faucet(self, intent: ClaimFaucet, ctx: PlanContext) -> Planned:

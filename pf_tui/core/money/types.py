@@ -100,6 +100,7 @@ class ActionKind(str, enum.Enum):
     RELEASE_ESCROW = "release_escrow"
     CLOSE_ESCROW = "close_escrow"
     ADOPT_ESCROW = "adopt_escrow"
+    CREATE_ESCROW = "create_escrow"
 
 
 class Op(str, enum.Enum):
@@ -171,7 +172,7 @@ class ResourceKind(enum.Enum):
     FAUCET = "faucet"
     """An agent's faucet claim."""
     OPEN = "open"
-    """A stream being opened from an agent to a payee (it has no id before it is journaled)."""
+    """A stream or escrow being opened from an agent to a payee (no id before it is journaled)."""
     INTENT = "intent"
     """A journaled intent with no stream (reconciliation holds it while it drives it)."""
 
@@ -203,7 +204,7 @@ class Resource:
 
     @classmethod
     def open(cls, agent_id: str, payee: str) -> Resource:
-        """A new stream from ``agent_id`` to ``payee``."""
+        """A new stream or escrow from ``agent_id`` to ``payee``."""
         return cls(ResourceKind.OPEN, agent_id, payee)
 
     @classmethod
@@ -227,7 +228,7 @@ _RESOURCE_WORDS: dict[ResourceKind, str] = {
     ResourceKind.STREAM: "stream {id}",
     ResourceKind.ESCROW: "escrow {id}",
     ResourceKind.FAUCET: "the faucet claim of {id}",
-    ResourceKind.OPEN: "the new stream from {id} to {payee}",
+    ResourceKind.OPEN: "the new stream or escrow from {id} to {payee}",
     ResourceKind.INTENT: "action {id}",
 }
 
@@ -421,6 +422,28 @@ class AdoptEscrow:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateEscrow:
+    """Fund one escrow from ``agent_id`` to ``payee`` that no pf-tui stream keeps: the creator
+    later releases it (whole, or a streaming one in parts), closes or disputes it, or leaves it
+    to its timeout (classic: refunds the creator; streaming: pays the payee)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.CREATE_ESCROW
+
+    agent_id: str
+    """The creator, who funds it."""
+    payee: str
+    amount: AmountInput
+    dialect: Dialect = Dialect.CLASSIC
+    memo: str = ""
+    timeout_hours: int = 24
+
+    @property
+    def resource(self) -> Resource:
+        """A new escrow from the creator to the payee (it has no id yet)."""
+        return Resource.open(self.agent_id, self.payee)
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimFaucet:
     """Claim the faucet's $1 for an agent (one claim per agent and per IP a day)."""
 
@@ -445,6 +468,7 @@ Intent = (
     | ReleaseEscrow
     | CloseEscrow
     | AdoptEscrow
+    | CreateEscrow
 )
 """Every intent type. A new one is added here, with its ``kind``, its ``resource`` and one
 planner registered in the engine (``tests/actions/test_dispatch.py`` checks all three)."""
