@@ -39,7 +39,7 @@ from pf_tui.core.polling.results import DataType
 from pf_tui.daemon.gc_policy import EngineGc
 from pf_tui.demo import fetch_demo_agents
 from pf_tui.shard import parse_shard
-from pf_tui.wiring import build_poll_engine, poll_latency, shard_config
+from pf_tui.wiring import build_poll_engine, poll_latency, poll_transport, shard_config
 
 GOAL_AGE_P95 = 1.5
 """p95 data age, in polling intervals (issue 15 goals 1 and 2)."""
@@ -195,12 +195,12 @@ async def run_engine(
     config = shard_config(Config.demo(url, agents), None if shard is None else parse_shard(shard))
     client = PurpleFleaClient(
         ServiceBases.for_simulator(url),
-        transport=transport,  # type: ignore[arg-type]
+        transport=poll_transport(transport),  # as wiring.build_poll_engine builds its client
         retry=RetryPolicy(max_attempts=1),
         timeout=10.0,
         max_connections=64,
         reply_cache=reply_cache,
-        latency=poll_latency(),  # as wiring.build_poll_engine builds its own client
+        latency=poll_latency(),
     )
     engine = build_poll_engine(config, client=client, seed=1, max_concurrency=concurrency)
     poller, fleet = engine.poller, engine.fleet
@@ -462,7 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", default="1000,5000", help="comma-separated fleet sizes")
     parser.add_argument("--seconds", type=float, default=40.0)
-    parser.add_argument("--transport", default="aiohttp", choices=("aiohttp", "httpx"))
+    parser.add_argument(
+        "--transport",
+        default="aiohttp",
+        choices=("aiohttp", "httpx", "http1"),
+        help="[api] transport (aiohttp: the poll engine's GETs take the http1 path, as in "
+        "pf-tui); http1 names that path explicitly",
+    )
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
     parser.add_argument(
         "--no-reply-cache",

@@ -486,9 +486,14 @@ def _cmd_tui(args: argparse.Namespace) -> int:
 
         # The simulator starts (in its own thread) before Textual is imported, so the two overlap.
         with demo_session(agents=args.agents, seed=args.seed, sim_url=args.sim) as demo_config:
+            from pf_tui.daemon.embedded import embedded_daemon
             from pf_tui.tui.app import run_app
 
-            return run_app(_sharded(demo_config, args), demo=True, read_only=args.read_only)
+            # The demo has no daemon of its own running: run one beside the console, so rule
+            # alerts (error_rate, low_balance) reach the Alerts tab (pf_tui/daemon/embedded.py).
+            config = _sharded(demo_config, args)
+            with embedded_daemon(config):
+                return run_app(config, demo=True, read_only=args.read_only)
     from pf_tui.tui.app import run_app
 
     return run_app(config, demo=False, read_only=args.read_only)

@@ -161,7 +161,7 @@ def secret_forms(value: str) -> set[str]:
         return set()
     pieces = [value, *_url_parts(value)]
     head, sep, tail = value.partition(":")
-    if sep and head.isdigit() and _looks_secret(tail):
+    if sep and head.isascii() and head.isdigit() and _looks_secret(tail):
         pieces.append(tail)  # a Telegram bot token: <bot id>:<token>
     forms: set[str] = set()
     for piece in pieces:

@@ -68,22 +68,34 @@ def service_bases(api: ApiConfig) -> ServiceBases:
 
 
 def build_client(
-    config: Config, clock: Clock = SYSTEM_CLOCK, *, latency: LatencyRecorder | None = None
+    config: Config,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    latency: LatencyRecorder | None = None,
+    transport: str | None = None,
 ) -> PurpleFleaClient:
     """The Purple Flea client for ``config``'s service bases, timeout and transport.
 
     It masks every secret of the config (not only the calling agent's keys) in every reply.
-    ``latency`` replaces the client's own recorder (the poll engine's keeps no per-agent series).
+    ``latency`` replaces the client's own recorder (the poll engine's keeps no per-agent series);
+    ``transport`` replaces ``[api] transport`` (the poll engine's reads, :func:`poll_transport`).
     """
     api = config.api
     return PurpleFleaClient(
         service_bases(api),
         timeout=api.timeout,
-        transport=api.transport,
+        transport=transport or api.transport,
         clock=clock,
         redactor=config_redactor(config),
         latency=latency,
     )
+
+
+def poll_transport(configured: str) -> str:
+    """The poll engine's transport for ``[api] transport``: with ``aiohttp`` (the default) its
+    GETs take the lean HTTP/1.1 path (``http1``, :mod:`pf_tui.api.http1`); ``httpx`` stays
+    ``httpx``. Money is sent by a client of its own (:func:`open_money`), never this one."""
+    return "http1" if configured == "aiohttp" else configured
 
 
 def poll_latency() -> LatencyRecorder:
@@ -168,7 +180,12 @@ def build_poll_engine(
     ``client`` shares an existing client (benchmarks compare transports that way); by default a
     new one is built from ``[api]``.
     """
-    client = client or build_client(config, clock, latency=poll_latency())
+    client = client or build_client(
+        config,
+        clock,
+        latency=poll_latency(),
+        transport=poll_transport(config.api.transport),
+    )
     chosen = list(config.agents if agents is None else agents)
     intervals = intervals_of(config.polling)
     dialect = config.api.escrow_dialect

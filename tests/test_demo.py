@@ -1,14 +1,16 @@
 """`--demo`: a private store gone when the demo ends, however it ends; the story's outage pages.
 
 The exit tests run the real command in a pseudo-terminal (as a terminal emulator or tmux would),
-press the quit keys or send the signals, and check the exit code, the terminal restored and the
-private temp folder left empty.
+wait until the alert daemon the demo runs beside the console has written its heartbeat, press the
+quit keys or send the signals, and check the exit code, the terminal restored and the private
+temp folder left empty.
 """
 
 from __future__ import annotations
 
 import os
 import pty
+import select
 import signal
 import sqlite3
 import stat
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +26,12 @@ import httpx
 import pytest
 
 from pf_tui.config import Config
-from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S
+from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S, DEMO_MAX_BACKOFF_S
+from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.loop import run_daemon
 from pf_tui.demo import demo_session, fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
-from pf_tui.sim.model.story import OUTAGE
+from pf_tui.sim.model.story import CASH_OUT, OUTAGE
 
 START = 1_767_268_800.0
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
@@ -99,6 +103,18 @@ async def test_the_story_outage_fires_an_error_rate_rule(tmp_path: Path) -> None
     assert expected <= firing
 
 
+def test_the_outage_ends_on_screen_before_the_next_incident(sim_server: SimServer) -> None:
+    """A failed figure is asked for again within the demo's longest backoff, so the outage's end
+    shows in the first half of the quiet gap before the cash-out: a newcomer sees it end.
+
+    Breaking it looks like: the production backoff (2 minutes) in the demo, so the casino
+    figures stay stale (and their alerts open) long after the outage, into the next incident.
+    """
+    config = Config.demo(sim_server.url, fetch_demo_agents(sim_server.url))
+    assert config.polling.max_backoff == DEMO_MAX_BACKOFF_S
+    assert (CASH_OUT[0] - OUTAGE[1]) / 2 >= DEMO_MAX_BACKOFF_S
+
+
 # ---- exits ------------------------------------------------------------------------------------
 
 
@@ -154,10 +170,37 @@ class Console:
         return out, None
 
 
+def _daemon_beat(private: Path, fd: int, timeout_s: float) -> bytes | None:
+    """Wait until the demo's own daemon wrote a heartbeat into its store (under ``private``);
+    ``None`` when it did, else what the terminal showed meanwhile (it is read all along, so the
+    console never blocks on a full pty)."""
+    seen = b""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        while select.select([fd], [], [], 0)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            if not chunk:
+                return seen or b"(the console closed its terminal)"
+            seen = (seen + chunk)[-2000:]
+        for store in private.glob("pf-tui-demo-*/demo.db"):
+            try:
+                with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as conn:
+                    if read_heartbeat(conn) is not None:
+                        return None
+            except sqlite3.Error:
+                pass  # the schema not written yet
+        time.sleep(0.05)
+    return seen or b"(nothing)"
+
+
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Console]:
     """``pf-tui --demo --agents 3`` in an 80x24 pseudo-terminal with a temp dir of its own,
-    its first screen drawn; killed afterwards if a test left it running."""
+    its first screen drawn and the daemon beside it running (so each exit has a daemon thread
+    to stop); killed afterwards if a test left it running."""
     private = tmp_path / "tmp"
     private.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PF_")}
@@ -170,7 +213,8 @@ def console(tmp_path: Path) -> Iterator[Console]:
         first = _read_until(fd, b"Overview", 60)
         assert b"Overview" in first, first[-500:]
         assert list(private.iterdir()), "the demo keeps its store in the temp dir"
-        time.sleep(0.5)  # the first frames drawn: a key sent now is read as a key
+        silent = _daemon_beat(private, fd, 60)
+        assert silent is None, f"the demo's daemon never wrote its heartbeat: {silent[-500:]!r}"
         yield child
     finally:
         try:

@@ -18,7 +18,6 @@ hostile.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from pf_tui.secret import Redactor
 from pf_tui.text import fit
@@ -45,7 +44,6 @@ __all__ = [
     "UnprocessableEntityError",
     "is_retryable",
     "plain_text",
-    "redact",
     "status_error_class",
 ]
 
@@ -64,13 +62,6 @@ def plain_text(value: object, limit: int = MAX_TEXT) -> str:
     """
     text = value if isinstance(value, str) else str(value)
     return fit(_SPACES.sub(" ", text).strip(), limit)
-
-
-def redact(value: JSON, secrets: Iterable[str] | Redactor) -> JSON:
-    """``value`` (str, or JSON of dicts, lists and str) with each secret, in each of its forms
-    (:func:`pf_tui.secret.secret_forms`), made ``<secret>``."""
-    redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
-    return redactor.scrub_json(value)
 
 
 class PurpleFleaError(Exception):

@@ -143,7 +143,12 @@ def opt_int(data: dict[str, JSON], keys: Keys, prefix: str = "") -> int | None:
         return value
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 19:
+    if (
+        isinstance(value, str)
+        and value.strip().lstrip("-").isdigit()
+        and value.isascii()
+        and len(value) < 19
+    ):
         return int(value.strip())
     raise _fail(_path(prefix, key), f"expected a whole number, got {shape(value)}")
 
@@ -223,7 +228,7 @@ def timestamp(data: dict[str, JSON], keys: Keys, prefix: str = "") -> datetime |
             except ValueError:
                 pass  # the lines below say why, naming the field
         raw = value.strip()
-        if raw.isdigit() and len(raw) <= 16:
+        if raw.isascii() and raw.isdigit() and len(raw) <= 16:
             return _epoch(int(raw), path)
         iso = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
         try:

@@ -54,7 +54,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(int(text[:9]))
     try:
         seconds = float(text)
@@ -76,7 +76,9 @@ def parse_reset_at(value: object, now: float) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     ts: float | None = None
-    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str) and value.strip().isdigit() and value.isascii()
+    ):
         try:
             ts = float(value)
         except (TypeError, ValueError):

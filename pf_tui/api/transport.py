@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 TransportSpec = str | httpx.AsyncBaseTransport
-"""``"aiohttp"`` (default), ``"httpx"`` (plain pool), or a transport instance."""
+"""``"aiohttp"`` (default), ``"http1"`` (aiohttp, with GETs on :mod:`pf_tui.api.http1`: the
+poll engine's), ``"httpx"`` (plain pool), or a transport instance."""
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     httpx.HTTPError,
@@ -139,10 +140,22 @@ def build_transport(
             limits=limits,
             client=_aiohttp_session_factory(max_connections, headers, tls=tls),
         )
+    if spec == "http1":
+        from pf_tui.api.http1 import Http1Transport  # it builds on this module's transport
+
+        return Http1Transport(
+            verify=verify,
+            limits=limits,
+            client=_aiohttp_session_factory(max_connections, headers, tls=tls),
+            max_connections=max_connections,
+            default_headers=dict(headers or {}),
+            tls_context=_ssl_context() if tls else None,
+        )
     if spec in ("httpx", "plain"):
         return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     raise ValueError(
-        f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport"
+        f"unknown transport {spec!r}: use 'aiohttp', 'http1', 'httpx' or an "
+        "httpx.AsyncBaseTransport"
     )
 
 

@@ -21,6 +21,7 @@ from pf_tui.config.model import (
     ApiConfig,
     Config,
     NotifyConfig,
+    PollingConfig,
     StoreConfig,
     TelegramConfig,
 )
@@ -104,6 +105,10 @@ DEMO_CHAT = "@pf_tui_demo"
 DEMO_ERROR_RATE_FOR_S = 10.0
 """The demo's ``error_rate`` rule waits 10 s, not the default 2 minutes: the demo story's casino
 outage lasts 35 s (pf_tui/sim/model/story.py), and the rule should fire during it."""
+DEMO_MAX_BACKOFF_S = 10.0
+"""The demo's polls back off at most 10 s after failures, not the default 2 minutes: the end of
+the story's casino outage then shows on screen within seconds, instead of a minute of figures
+kept stale by a backoff that outlived the outage."""
 
 
 def demo_alert_rules() -> AlertsConfig:
@@ -146,6 +151,7 @@ def build_demo(sim_url: str, agents: Sequence[object], *, store_path: Path | Non
             docs=url + SIM_MOUNTS["docs"],
         ),
         agents=typed,
+        polling=PollingConfig(max_backoff=DEMO_MAX_BACKOFF_S),
         alerts=demo_alert_rules(),
         # Paging works in the demo too: the simulator's Telegram stand-in takes any token and
         # keeps what it was sent (GET <sim>/telegram/_sent).

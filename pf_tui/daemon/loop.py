@@ -253,6 +253,7 @@ class Daemon:
                     queue,
                     by_agent.get(agent_id, 0),
                     self.poller.stats.error_rate(agent_id).pct,
+                    state.derived.get("drawdown_pct"),
                 )
             )
         totals = self.fleet.totals(now)

@@ -52,6 +52,8 @@ class AgentRow:
     error_rate_pct: float | None = None
     """The worst service's failed share of the last 5 minutes of calls: the figure the Fleet tab
     and the ``error_rate_pct`` rule show (:meth:`CallStats.error_rate`)."""
+    drawdown_pct: Decimal | None = None
+    """The current fall of equity from its peak on the 30-day chart: the ``drawdown`` rule's."""
 
 
 @dataclass(frozen=True)
@@ -133,15 +135,17 @@ class DaemonMetrics:
             "pf_agent_api_polls", "Polls made for the agent (errors: pf_agent_api_errors)", lbl,
             registry=r,
         )  # fmt: skip
-        self.agent_error_rate = Gauge(
-            "pf_agent_error_rate_pct",
-            "Failed share of the agent's worst service's calls over the last 5 minutes",
-            lbl,
+        self.fleet_error_rate = Gauge(
+            "pf_fleet_api_error_5m_ratio",
+            "Failed share of the fleet's calls to its worst service over the last 5 minutes"
+            " (the fleet_error_rate rule's figure)",
             registry=r,
         )
-        self.fleet_error_rate = Gauge(
-            "pf_fleet_error_rate_pct",
-            "Failed share of the fleet's calls to its worst service over the last 5 minutes",
+        self.agent_drawdown = Gauge(
+            "pf_agent_drawdown_ratio",
+            "Current fall of equity from its peak on the 30-day P&L chart (the drawdown rule's"
+            " figure; 0.1: 10%)",
+            lbl,
             registry=r,
         )
         self.agent_escrows = Gauge(
@@ -246,7 +250,7 @@ class DaemonMetrics:
             _set(self.age.labels(*key), row.data_age_s)
             self.stale.labels(*key).set(1 if row.stale else 0)
             _set(self.agent_latency.labels(row.agent_id), row.latency_p95_s)
-            _set(self.agent_error_rate.labels(row.agent_id), row.error_rate_pct)
+            _set(self.agent_drawdown.labels(row.agent_id), _ratio(row.drawdown_pct))
             self.agent_escrows.labels(row.agent_id).set(row.escrow_queue)
             self.agent_alerts.labels(row.agent_id).set(row.alerts_firing)
         for key in self._known - seen:
@@ -254,7 +258,7 @@ class DaemonMetrics:
                 _remove(gauge, *key)
             for metric in (
                 self.agent_latency,
-                self.agent_error_rate,
+                self.agent_drawdown,
                 self.agent_escrows,
                 self.agent_alerts,
                 self.agent_errors,
@@ -268,7 +272,7 @@ class DaemonMetrics:
         self.fleet_positions.set(fleet.positions)
         self.fleet_stale.set(fleet.stale_agents)
         self.fleet_escrows.set(fleet.escrow_queue)
-        _set(self.fleet_error_rate, fleet.error_rate_pct)
+        _set(self.fleet_error_rate, _ratio(fleet.error_rate_pct))
         for severity in ("critical", "warning", "info"):
             self.firing.labels(severity).set(firing_by_severity.get(severity, 0))
         for name in set(outbox) | set(sent):
@@ -295,6 +299,11 @@ def _exposed(value: Decimal | float | None) -> float:
 
 def _set(gauge: Gauge, value: Decimal | float | None) -> None:
     gauge.set(_exposed(value))
+
+
+def _ratio(pct: Decimal | float | None) -> float | None:
+    """A percentage as the fraction Prometheus's ``_ratio`` names promise (``None`` stays)."""
+    return None if pct is None else float(pct) / 100
 
 
 def _remove(metric: Gauge | Counter, *labels: str) -> None:

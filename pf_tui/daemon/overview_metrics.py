@@ -67,7 +67,11 @@ FIGURES: tuple[Figure, ...] = (
         "expected_win_rate",
     ),
     Figure("casino_bets", "Lifetime casino bets behind the win rates", "casino_bets"),
-    Figure("api_error_ratio", "Share of polls that failed since start (fleet: mean)", "error_rate"),
+    Figure(
+        "api_error_ratio",
+        "Failed share of the worst service's calls over the last 5 minutes (fleet: mean)",
+        "error_rate",
+    ),
     Figure("escrow_exposure_usd", "Money held in escrows it created, USD", "escrow_exposure"),
     Figure(
         "sharpe_7d_ratio",

@@ -97,7 +97,13 @@ class PfApp(App[int], inherit_bindings=False):
         self.ticks = 0
         """Views drawn so far (tests and the benchmark wait on it)."""
         self.engine = build_poll_engine(config, self.clock)
-        self.desk = MoneyDesk(config, clock=self.clock, read_only=self.read_only)
+        self.desk = MoneyDesk(
+            config,
+            clock=self.clock,
+            read_only=self.read_only,
+            fleet=self.engine.fleet,
+            track=self.engine.poller.set_tracked_escrows,
+        )
         self.ticker = Ticker(
             self.engine,
             self.clock,
@@ -201,7 +207,8 @@ class PfApp(App[int], inherit_bindings=False):
         self.ticks += 1
         self.redraw()
         self.money_flow.tick()
-        self.gc_pacer.after_frame()
+        # Off the frame path: the pacer's work waits until this tick is on screen.
+        self.call_after_refresh(self.gc_pacer.after_frame)
 
     # ---- drawing ----------------------------------------------------------------------------
 

@@ -12,23 +12,29 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pf_tui.api.models import CasinoStats, Dialect, Escrow, PnlHistory, Positions
+from pf_tui.api.models import CasinoStats, PnlHistory, Positions
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
 from pf_tui.text import plural
+from pf_tui.views.escrow_rows import FinishedRows, escrow_row, stream_row
 from pf_tui.views.model import (
     AgentView,
     EscrowNote,
     EscrowView,
     FleetView,
+    MoneyNotes,
     PositionView,
     ServiceView,
+    StreamNote,
 )
 
 ZERO = Decimal(0)
 _NO_NOTE = EscrowNote()
+_NO_NOTES = MoneyNotes()
+PRUNE_EVERY_S = 60.0
+"""How often finished rows past their 24 hours are dropped."""
 SPARK_POINTS = 40
 """P&L samples kept per agent for its sparkline."""
 CHART_POINTS = 240
@@ -66,17 +72,21 @@ def _midnight(now: float) -> float:
 class FleetFeed:
     """Builds :class:`FleetView` objects from a fleet state, incrementally."""
 
-    def __init__(
-        self, fleet: FleetState, notes: Callable[[], Mapping[str, EscrowNote]] | None = None
-    ) -> None:
+    def __init__(self, fleet: FleetState, notes: Callable[[], MoneyNotes] | None = None) -> None:
         self.fleet = fleet
         self._notes_of = notes
-        self._notes: Mapping[str, EscrowNote] = {}
-        """Escrow id -> what pf-tui knows of the escrows it created: a tranche listed by the docs
-        list is still classic (its timeout refunds the creator), and a stream's rate."""
+        self._notes: MoneyNotes = _NO_NOTES
+        """What pf-tui knows beyond the server (:meth:`MoneyDesk.escrow_notes`): the dialect of
+        the escrows it created, its streams and their states, unsettled actions, the brake."""
+        self._streams: dict[str, tuple[StreamNote, ...]] = {}
+        """The notes' live streams by paying agent."""
         self._agents: dict[str, AgentView] = {}
         self._positions: dict[str, tuple[PositionView, ...]] = {}
         self._escrows: dict[str, tuple[EscrowView, ...]] = {}
+        self._finished = FinishedRows()
+        self._finished_view: tuple[EscrowView, ...] = ()
+        self._finished_dirty = False
+        self._pruned_at = 0.0
         self._stale: dict[str, bool] = {}
         self._daily: dict[str, tuple[tuple[str, Decimal], ...]] = {}
         self.last_error = ""
@@ -96,12 +106,16 @@ class FleetFeed:
         rebuilt: set[str] = set()
         midnight = _midnight(now)
         notes = self._notes_of() if self._notes_of is not None else self._notes
-        if notes is not self._notes:
-            # An action or a reconciliation taught the journal something about an escrow: rows
-            # built before (say, a tranche listed before its lost create was reconciled) are
-            # rebuilt now, not whenever their agent's figures next change.
+        renote = notes is not self._notes
+        if renote:
+            # An action, a reconciliation, the brake or another process taught the store
+            # something about an escrow or a stream: every agent's escrow rows are rebuilt now
+            # (not the rest of their figures), not whenever their figures next change.
             self._notes = notes
-            changed = None
+            by_agent: dict[str, list[StreamNote]] = {}
+            for stream in notes.streams:
+                by_agent.setdefault(stream.agent_id, []).append(stream)
+            self._streams = {a: tuple(s) for a, s in by_agent.items()}
         for agent_id in fleet.agents:
             staleness = fleet.agent_staleness(agent_id, now)
             flipped = self._stale.get(agent_id) != staleness.stale
@@ -109,9 +123,13 @@ class FleetFeed:
                 self._stale[agent_id] = staleness.stale
                 self._rebuild(agent_id, now, midnight, staleness.stale, staleness.reason)
                 rebuilt.add(agent_id)
+            elif renote:
+                self._rebuild_escrows(agent_id, now)
         for gone in [a for a in self._agents if a not in fleet.agents]:
             for cache in (self._agents, self._positions, self._escrows, self._stale, self._daily):
                 cache.pop(gone, None)
+            self._finished.forget(gone)
+            self._finished_dirty = True
         agents = tuple(self._agents[a] for a in fleet.agents)
         fleet_daily = self._fleet_daily()
         totals = self._totals(agents, tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
@@ -123,6 +141,8 @@ class FleetFeed:
             totals=totals,
             positions=positions,
             escrows=escrows,
+            finished_escrows=self._finished_rows(now),
+            brake=notes.brake,
             services=self._services(),
             last_error=self.last_error,
             pnl_daily=fleet_daily,
@@ -215,40 +235,61 @@ class FleetFeed:
                 )
                 for p in positions.items
             )
-        # An escrow between two watched agents is listed once, under its creator.
-        watched = fleet.agents
-        notes = self._notes
-        self._escrows[agent_id] = tuple(
-            self._escrow_view(agent_id, label, e, notes.get(e.escrow_id, _NO_NOTE), watched)
-            for e in escrow_items
-            if not e.status.terminal
-            and (e.creator_id in (None, agent_id) or e.creator_id not in watched)
-        )
+        self._rebuild_escrows(agent_id, now)
 
-    @staticmethod
-    def _escrow_view(
-        agent_id: str,
-        label: str,
-        e: Escrow,
-        note: EscrowNote,
-        watched: Mapping[str, AgentState],
-    ) -> EscrowView:
-        dialect = note.dialect or e.dialect
-        return EscrowView(
-            key=f"{agent_id}/{e.escrow_id}",
-            agent_id=agent_id,
-            agent_label=label,
-            payee=_label_of(watched, e.counterparty_id),
-            memo=e.description,
-            amount=e.amount,
-            released=e.released if e.released is not None else ZERO,
-            remaining=e.remaining if e.remaining is not None else e.amount,
-            state=e.status.value,
-            dialect=dialect.value,
-            rate=note.rate,
-            next_at=e.auto_release_at.timestamp() if e.auto_release_at else None,
-            timeout_pays_payee=dialect is Dialect.STREAMING,
-        )
+    def _rebuild_escrows(self, agent_id: str, now: float) -> None:
+        """The agent's escrow rows: active ones (and its live streams no polled escrow stands
+        for) to :attr:`_escrows`, finished ones to the 24-hour keep."""
+        fleet = self.fleet
+        watched = fleet.agents
+        value = watched[agent_id].figures[DataType.ESCROWS].value
+        items = value.escrows if isinstance(value, EscrowSnapshot) else ()
+        notes = self._notes
+        brake = notes.brake
+
+        def label(of: str | None) -> str:
+            return _label_of(watched, of)
+
+        active: list[EscrowView] = []
+        finished: list[EscrowView] = []
+        shown: set[str] = set()
+        for e in items:
+            # An escrow between two watched agents is listed once, under its creator.
+            if not (e.creator_id in (None, agent_id) or e.creator_id not in watched):
+                continue
+            key = f"{agent_id}/{e.escrow_id}"
+            first = self._finished.first_seen(key, now) if e.status.terminal else now
+            row = escrow_row(
+                agent_id,
+                e,
+                notes.escrows.get(e.escrow_id, _NO_NOTE),
+                label=label,
+                watched=watched,
+                brake=brake,
+                first_seen=first,
+            )
+            shown.add(e.escrow_id)
+            (finished if row.finished else active).append(row)
+        for stream in self._streams.get(agent_id, ()):
+            if stream.escrow_id not in shown:
+                note = notes.escrows.get(stream.escrow_id or "", _NO_NOTE)
+                active.append(stream_row(stream, note, label=label, brake=brake))
+        self._escrows[agent_id] = tuple(active)
+        if finished or self._finished.keys(agent_id):
+            self._finished.keep(agent_id, finished, now)
+            self._finished_dirty = True
+
+    def _finished_rows(self, now: float) -> tuple[EscrowView, ...]:
+        """The last 24 hours' finished rows (rebuilt only when one changed, pruned each
+        minute)."""
+        if now - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = now
+            self._finished.prune(now)
+            self._finished_dirty = True
+        if self._finished_dirty:
+            self._finished_dirty = False
+            self._finished_view = self._finished.rows(self.fleet.agents)
+        return self._finished_view
 
     def _fleet_daily(self) -> tuple[tuple[str, Decimal], ...]:
         """Cumulative trading P&L per day summed over the agents that reported one."""

@@ -8,10 +8,14 @@ here and meet :func:`pf_tui.tui.sanitize.safe` only when a widget renders them.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pf_tui.api.models import Dialect
+from pf_tui.core.money.brake import BRAKE_OFF, BrakeState
+from pf_tui.core.money.escrows import EscrowStake, HeldEscrow, TimeoutOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,40 +86,173 @@ class PositionView:
     liquidation: Decimal | None
 
 
+class RowState(str, enum.Enum):
+    """An escrow row's state: the server's state merged with pf-tui's own record of it."""
+
+    FUNDED = "funded"
+    """Open on the server; nothing of pf-tui's holds it back."""
+    COMPLETED = "completed"
+    """Classic: the payee marked the work done; the creator has still to release it."""
+    OPEN = "open"
+    """A pf-tui stream that holds no escrow right now (a tranche stream between tranches)."""
+    PAUSED = "paused"
+    """pf-tui releases nothing more (by hand or the brake); the server's timeout still acts."""
+    CLOSING = "closing"
+    """A close is on its way."""
+    UNKNOWN = "unknown"
+    """What the money will do is not known: an action's outcome is not settled yet."""
+    RELEASED = "released"
+    REFUNDED = "refunded"
+    CLOSED = "closed"
+    DISPUTED = "disputed"
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more happens to the money."""
+        return self in (RowState.RELEASED, RowState.REFUNDED, RowState.CLOSED, RowState.DISPUTED)
+
+
+class EscrowAction(str, enum.Enum):
+    """What the operator can do to a row (see :func:`pf_tui.views.escrow_rows.offers_for`)."""
+
+    RELEASE = "release"
+    """Release all it holds (classic: ``release``; streaming: the rest)."""
+    RELEASE_PART = "release_part"
+    """Release part: a stream's owed amount, or an amount of a streaming escrow."""
+    CLOSE = "close"
+    """Close: a stream pays what is owed then stops; a streaming escrow refunds the rest."""
+    DISPUTE = "dispute"
+    COMPLETE = "complete"
+    """As the payee of a classic escrow, mark the work done."""
+    ADOPT = "adopt"
+    """Track an agent's escrow as a pf-tui stream (rate and unit)."""
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One action a row allows, and the agent whose key acts."""
+
+    action: EscrowAction
+    agent_id: str
+    """Who acts: the creator (release, close, adopt), the payee (complete) or either (dispute)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamNote:
+    """pf-tui's record of one of its streams, as the Escrows tab needs it."""
+
+    stream_id: str
+    agent_id: str
+    """The paying agent."""
+    payee: str
+    state: str
+    """``open``, ``paused``, ``closing``, ``closed`` or ``disputed``."""
+    mode: str
+    """``native`` (one streaming escrow) or ``tranche`` (classic escrows, one at a time)."""
+    origin: str
+    """``opened`` by pf-tui, or ``adopted`` from an agent's escrow."""
+    budget: Decimal
+    released: Decimal
+    """Gross paid so far over the whole stream (every tranche)."""
+    rate: str
+    """``$0.05/call``."""
+    memo: str
+    escrow_id: str | None
+    held: HeldEscrow | None
+    """What its current escrow holds by pf-tui's record (``None``: no escrow now)."""
+    last_release_at: float | None
+    created_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class EscrowNote:
-    """What pf-tui itself knows of an escrow it created: the dialect it was created in (the docs
-    list shows a tranche as a stream object) and, for a stream's escrow, the stream's rate."""
+    """What pf-tui itself knows of an escrow: the dialect it was created in (the journal knows
+    what it created), the agent whose key created it, the stream it backs, and an action on it
+    whose outcome is not settled."""
 
     dialect: Dialect | None = None
     rate: str = ""
+    """The stream's rate and unit when the escrow backs one of pf-tui's streams."""
+    agent_id: str | None = None
+    stream: StreamNote | None = None
+    pending: str = ""
+    """``unknown`` (an action's outcome is not known yet) or ``sending`` (one is on its way)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyNotes:
+    """Everything the money desk adds to a tick's view: notes on escrows, pf-tui's live streams
+    and the brake. The same object while nothing changed (the feed then rebuilds nothing)."""
+
+    escrows: Mapping[str, EscrowNote] = field(default_factory=dict)
+    streams: tuple[StreamNote, ...] = ()
+    """Live streams (not closed, not disputed)."""
+    brake: BrakeState = BRAKE_OFF
 
 
 @dataclass(frozen=True, slots=True)
 class EscrowView:
-    """One active escrow or stream of one agent."""
+    """One escrow or stream row of one agent: the server's record merged with pf-tui's."""
 
     key: str
+    """``<agent id>/<escrow id>``, or ``<agent id>/<stream id>`` for a stream holding no
+    escrow now."""
     agent_id: str
+    """The row's agent: the creator when watched, else the watched payee."""
     agent_label: str
     payee: str
+    """The payee's label (its id when not one of the fleet)."""
     memo: str
     amount: Decimal
+    """Budget: a stream's whole budget, else the escrow's amount."""
     released: Decimal | None
+    """Paid (gross): over a stream's whole life (every tranche), else the escrow's."""
     remaining: Decimal | None
+    """A stream's budget not yet paid, else what the escrow still holds."""
     state: str
+    """A :class:`RowState` value."""
     dialect: str
+    """``streaming`` or ``classic``: the dialect the escrow was created in (and is acted on
+    in), the words ``[api] escrow_dialect`` uses."""
     rate: str = ""
     """The stream's rate and unit when pf-tui knows the stream, else empty."""
     next_at: float | None = None
     """Epoch seconds of the automatic timeout."""
     timeout_pays_payee: bool = False
-    """True: the timeout releases to the payee (docs dialect); False: it refunds the creator."""
+    """True: the timeout releases to the payee (streaming); False: it refunds the creator."""
+    escrow_id: str | None = None
+    """The escrow (``None``: a stream between tranches)."""
+    creator_id: str | None = None
+    payee_id: str | None = None
+    creator: str = ""
+    """The creator's label (its id when not one of the fleet)."""
+    status: str = ""
+    """The server's state (``funded``, ``completed``, ...; empty: no record read)."""
+    stream_id: str | None = None
+    stream_state: str = ""
+    mode: str = ""
+    origin: str = ""
+    stake: EscrowStake | None = None
+    """The escrow's own figures (amount, released, remaining, fee, payee nets) and timeout."""
+    timeout: TimeoutOutcome | None = None
+    """What the server will do on its own at the timeout, and when (paused: pf-tui releases
+    nothing more, the server still does this)."""
+    version: str | None = None
+    """The polled record's version: an action built from this row carries it."""
+    pending: str = ""
+    finished_at: float | None = None
+    """When the money stopped moving (terminal rows, kept 24 h)."""
+    outcome: str = ""
+    """A finished row's outcome in words (``released to the payee by its timeout``)."""
+    offers: tuple[Offer, ...] = ()
+    """What the operator can do to it, and which agent acts."""
 
     @property
-    def escrow_id(self) -> str:
-        """The escrow's id (the key is ``<agent id>/<escrow id>``)."""
-        return self.key.split("/", 1)[1]
+    def finished(self) -> bool:
+        """Nothing more happens to this row's money."""
+        return RowState(self.state).finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +276,11 @@ class FleetView:
     totals: AgentView
     positions: tuple[PositionView, ...] = ()
     escrows: tuple[EscrowView, ...] = ()
+    """Active escrows and live streams."""
+    finished_escrows: tuple[EscrowView, ...] = ()
+    """Escrows whose money stopped moving in the last 24 h, newest first, with their outcome."""
+    brake: BrakeState = BRAKE_OFF
+    """The stop-all brake, as the store has it (for the header)."""
     services: tuple[ServiceView, ...] = ()
     last_error: str = ""
     """Untrusted: the newest API error, body included."""

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 
 from pf_tui.clock import Clock
 from pf_tui.core.polling.results import PollFailure
 from pf_tui.text import one_line
 from pf_tui.views.feed import FleetFeed
-from pf_tui.views.model import EscrowNote, FleetView
+from pf_tui.views.model import FleetView, MoneyNotes
 from pf_tui.wiring import PollEngine
 
 TICK_S = 0.25
@@ -44,12 +44,12 @@ class Ticker:
         engine: PollEngine,
         clock: Clock,
         *,
-        notes: Callable[[], Mapping[str, EscrowNote]] | None = None,
+        notes: Callable[[], MoneyNotes] | None = None,
         tick_s: float = TICK_S,
         age_tick_s: float = AGE_TICK_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``notes`` is what pf-tui knows of its own escrows (:meth:`MoneyDesk.escrow_notes`);
+        """``notes`` is what pf-tui knows beyond the server (:meth:`MoneyDesk.escrow_notes`);
         ``tick_s`` 0 draws every batch at once (tests); the worker wakes every ``age_tick_s``
         without results to see whether :data:`AGE_TICK_S` has passed on ``clock``."""
         self.engine = engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -162,3 +163,46 @@ def test_a_new_store_is_private(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert modes == {"data": 0o700, "pf-tui": 0o700, path.name: 0o600, f"{path.name}-wal": 0o600}
+
+
+def test_many_connections_migrate_one_new_store_at_once(tmp_path: Path) -> None:
+    """Two processes opening a new store both saw version 0 and the second failed with
+    "table samples already exists": each step now reads the version under the write lock."""
+    path = tmp_path / "new.db"
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_one() -> None:
+        conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            start.wait()
+            migrate(conn)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_a_failed_migration_step_leaves_the_version_unchanged(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
+        conn.execute("CREATE TABLE samples (x)")  # the first step's table, already there
+        with pytest.raises(sqlite3.OperationalError, match="already exists"):
+            migrate(conn)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert not conn.in_transaction
+    finally:
+        conn.close()

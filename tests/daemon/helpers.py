@@ -117,8 +117,9 @@ class Sink:
 
 
 @contextmanager
-def webhook_sink() -> Iterator[Sink]:
-    """Serve a :class:`Sink` with uvicorn in a thread for the duration of the block."""
+def webhook_sink(delay_s: float = 0.0) -> Iterator[Sink]:
+    """Serve a :class:`Sink` with uvicorn in a thread for the duration of the block; each request
+    takes ``delay_s`` (a slow receiver keeps a storm in flight long enough to interrupt it)."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -128,6 +129,8 @@ def webhook_sink() -> Iterator[Sink]:
     sink = Sink()
 
     async def hook(request: Request) -> JSONResponse:
+        if delay_s:
+            await asyncio.sleep(delay_s)
         if sink.fail_status is not None:
             return JSONResponse({"error": "down"}, status_code=sink.fail_status)
         body = json.loads(await request.body())

@@ -43,7 +43,8 @@ async def test_firing_is_a_list_held_four_resend_intervals_and_resolved_ends() -
     assert firing[0]["labels"] == {
         "alertname": "balance_low", "severity": "warning", "agent": "ag_1"
     }  # fmt: skip
-    assert firing[0]["annotations"]["description"] == "boom[2J"  # escapes never reach it
+    # Control and bidi characters arrive as visible escapes, as in every other channel.
+    assert firing[0]["annotations"]["description"] == "boom\\x1b[2J\\u202e"
     assert firing[0]["startsAt"] == "2026-01-01T00:00:00.000Z"
     assert firing[0]["endsAt"] == "2026-01-01T00:02:10.000Z"  # now + 4 x 30 s
     assert isinstance(resolved, list) and resolved[0]["endsAt"] == "2026-01-01T00:01:00.000Z"

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -21,23 +22,46 @@ from .tools import DEPLOY
 K8S = "1.33.0"
 BASE = DEPLOY / "kubernetes" / "base"
 CHART = DEPLOY / "kubernetes" / "helm" / "pf-tui"
+OVERLAY = DEPLOY / "kubernetes" / "overlays" / "example"
 Doc = dict[str, Any]
 
 
-def _kustomize() -> list[Doc]:
-    """The base as `kubectl kustomize` builds it; where kubectl is absent, the same assembly in
-    Python (the base uses only `resources` and `namespace`, checked below)."""
-    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
-    assert set(kustomization) == {"apiVersion", "kind", "namespace", "resources"}
+def _kustomize(directory: Path = BASE) -> list[Doc]:
+    """``directory`` as `kubectl kustomize` builds it; where kubectl is absent, the same assembly
+    in Python. The base uses only `resources` and `namespace`; an overlay only `resources` (a
+    folder) and `patches` of JSON6902 `replace` ops on one object (all checked below)."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     kubectl = shutil.which("kubectl")
+    if directory == BASE:
+        assert set(kustomization) == {"apiVersion", "kind", "namespace", "resources"}
+    else:
+        assert set(kustomization) == {"apiVersion", "kind", "resources", "patches"}
     if kubectl is not None:
         text = subprocess.run(
-            [kubectl, "kustomize", str(BASE)], capture_output=True, text=True, check=True
+            [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=True
         ).stdout
         return [d for d in yaml.safe_load_all(text) if d]
+    if directory != BASE:
+        ((folder,),) = [kustomization["resources"]]
+        docs = _kustomize((directory / folder).resolve())
+        for patch in kustomization["patches"]:
+            target = patch["target"]
+            (doc,) = [
+                d for d in docs if d["kind"] == target["kind"]
+                and d["metadata"]["name"] == target["name"]
+            ]  # fmt: skip
+            for op in yaml.safe_load(patch["patch"]):
+                assert op["op"] == "replace", op
+                *parents, leaf = op["path"].lstrip("/").split("/")
+                place = doc
+                for key in parents:
+                    place = place[key]
+                assert leaf in place, op
+                place[leaf] = op["value"]
+        return docs
     docs = []
     for name in kustomization["resources"]:
-        for doc in yaml.safe_load_all((BASE / name).read_text()):
+        for doc in yaml.safe_load_all((directory / name).read_text()):
             if doc:
                 doc["metadata"].setdefault("namespace", kustomization["namespace"])
                 docs.append(doc)
@@ -54,6 +78,7 @@ def _helm(values: Doc | None = None) -> list[Doc]:
 
 RENDERS = {
     "kustomize": _kustomize,
+    "kustomize-overlay": lambda: _kustomize(OVERLAY),
     "helm-defaults": _helm,
     "helm-shards": lambda: _helm({"shards": {"enabled": True, "count": 3}}),
 }
@@ -180,3 +205,33 @@ def test_autoscaler_reads_the_adapter_metric(docs: list[Doc], daemon_metrics: st
     assert rule["name"]["as"] == wanted
     source = re.fullmatch(r"\^(\w+)\$", rule["name"]["matches"])
     assert source and re.search(rf"^{source.group(1)} ", daemon_metrics, re.M)
+
+
+def _scale_target(docs: list[Doc]) -> Doc:
+    (hpa,) = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    ref: Doc = hpa["spec"]["scaleTargetRef"]
+    return ref
+
+
+def test_autoscaler_scales_the_agents_workers_not_pf_tui(docs: list[Doc]) -> None:
+    """The HPA scales the agents' workers, a Deployment the operator runs and these manifests do
+    not: never one of pf-tui's own workloads (the daemon is the single writer of its store)."""
+    ref = _scale_target(docs)
+    assert (ref["apiVersion"], ref["kind"]) == ("apps/v1", "Deployment")
+    assert ref["name"] not in {d["metadata"]["name"] for d, _ in _pods(docs)}
+
+
+def test_the_workers_deployment_name_is_a_knob() -> None:
+    """Helm's autoscaling.target and the kustomize overlay's patch name the workers' Deployment;
+    Helm refuses an empty name rather than render an HPA aimed at nothing."""
+    assert _scale_target(_kustomize())["name"] == "pf-agent-workers"
+    assert _scale_target(_helm())["name"] == "pf-agent-workers"
+    assert _scale_target(_kustomize(OVERLAY))["name"] == "my-agent-workers"
+    named = _helm({"autoscaling": {"target": "fleet-workers"}})
+    assert _scale_target(named)["name"] == "fleet-workers"
+    import helm_python
+
+    with pytest.raises(helm_python.HelmError, match=r"autoscaling\.target"):
+        _helm({"autoscaling": {"target": ""}})
+    off = _helm({"autoscaling": {"enabled": False}})
+    assert not any(d["kind"] == "HorizontalPodAutoscaler" for d in off)

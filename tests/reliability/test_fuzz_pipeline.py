@@ -6,7 +6,7 @@ whole way: bytes -> :func:`pf_tui.usd.loads` -> its normaliser -> a model or a
 error message) rendered by each exit: the console's sanitizer drawn by Rich, the one-line form,
 the Telegram HTML, the webhook JSON and the JSON log record. Every rendering must hold no raw
 control, escape, C1 or bidi character. A deterministic sweep puts all 1,114,112 code points
-through the same path in chunks. The figure recorded: the slowest input, which must stay under
+through the same path in chunks. The figure recorded: the slowest input (CPU time), under
 1 s (printed with ``-s``).
 """
 
@@ -110,7 +110,9 @@ def render_everywhere(text: str) -> None:
 
 
 def pipeline(raw: bytes, normalizer: Callable[[Any], Any]) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: the limit is on the work one input costs, which five other
+    # engineers' test runs on two cores must not decide.
+    started = time.process_time()
     try:
         data = usd.loads(raw)
         model = normalizer(data)
@@ -119,7 +121,7 @@ def pipeline(raw: bytes, normalizer: Callable[[Any], Any]) -> None:
     else:
         for text in strings_of(model):
             render_everywhere(text)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     SLOWEST[0] = max(SLOWEST[0], elapsed)
     assert elapsed < 1.0, f"one input took {elapsed:.2f} s"
 
@@ -158,9 +160,9 @@ def test_every_code_point_goes_through_the_escrow_memo_and_the_pair_name(start: 
     """All 1,114,112 code points (surrogates as the lone escapes a JSON reply can carry), as a
     memo and as a pair name, in chunks of 4,096: none crashes, none reaches a screen raw.
 
-    In the slow set (about 40 s); the Hypothesis tests above draw from every code point in the
-    quick suite."""
-    for begin in range(start, min(start + CHUNK * 8, 0x110000), CHUNK):
+    In the slow set (about a minute of CPU); the Hypothesis tests above draw from every code
+    point in the quick suite."""
+    for begin in range(start, min(start + CHUNK * 32, 0x110000), CHUNK):
         text = "".join(chr(c) for c in range(begin, min(begin + CHUNK, 0x110000)))
         memo = json.loads(fx.DOCS_STREAM)
         memo["memo"] = text

@@ -4,6 +4,7 @@ the session limit, the headers, and the console's command line."""
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import aiohttp
@@ -147,6 +148,7 @@ def test_the_console_starts_under_the_web_driver(
     started: list[bool] = []
     monkeypatch.setattr("pf_tui.tui.app.run_app", lambda *a, **k: started.append(True) or 0)
     monkeypatch.setattr("pf_tui.demo.demo_session", _fake_demo)
+    monkeypatch.setattr("pf_tui.daemon.embedded.embedded_daemon", lambda _config: nullcontext())
     assert main(["--demo"]) == 2 and "needs a terminal" in capsys.readouterr().err
     monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.web_driver:WebDriver")
     assert main(["--demo"]) == 0 and started == [True]

@@ -2,19 +2,25 @@
 
 The simulator runs the default demo's seed and fleet with its clock paused; the test moves
 simulated time with ``POST /_sim/clock`` and presses ``r`` (poll now) after each step, so nothing
-waits on real time but the polls themselves.
+waits on real time but the polls themselves (and, for the daemon beside the console, its polls
+and the console's reads of the shared store).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from textual.pilot import Pilot
 
+from pf_tui.daemon.embedded import EmbeddedDaemon, embedded_daemon
 from pf_tui.sim.http.server import SimServer
+from pf_tui.sim.model.story import CASH_OUT
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.views.alert_log import AlertEntry
@@ -88,3 +94,92 @@ async def test_an_alert_fires_and_resolves_within_a_minute(
             elapsed += STEP_S
         assert _firing(app) == [], f"still firing at {elapsed} s: {_firing(app)}"
         assert all(e.state == "resolved" for e in app.alert_log.entries)
+
+
+async def _until(
+    pilot: Pilot[int], what: Callable[[], bool], *, within_s: float = 30.0, why: str
+) -> None:
+    """Wait (bounded) for something the daemon's own real-time polls bring about."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not what():
+        assert loop.time() < deadline, why
+        await pilot.pause(0.1)
+
+
+def _daemon_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "pf-tui-daemon"]
+
+
+async def test_the_demo_daemon_brings_the_story_low_balance_to_the_alerts_tab(
+    demo_sim: SimServer, tmp_path: Path
+) -> None:
+    """``pf-tui --demo`` runs the alert daemon beside the console (the console never evaluates
+    rules): at 70 simulated seconds the story's grinder moves its casino money out, the daemon's
+    ``low_balance`` rule fires and the Alerts tab shows it; after the top-up at 130 s it shows
+    resolved. Stopping the daemon leaves no thread behind.
+
+    Breaking it looks like: the demo without its daemon (no rule alert ever reaches the tab),
+    the cash-out gone or late, the alert never resolving, or a daemon thread outliving the demo.
+    """
+    app = make_app(demo_sim, tmp_path)
+    grinder = next(a.id for a in app.config.agents if a.strategy == "casino-grinder")
+    # The balance every second, not every 10 s: the daemon's polls run on real time.
+    config = replace(app.config, polling=replace(app.config.polling, balance=1.0))
+
+    def story_alert(state: str) -> bool:
+        return any(
+            e.source == "daemon"
+            and e.rule == "low_balance"
+            and e.agent_id == grinder
+            and e.state == state
+            for e in app.alert_log.entries
+        )
+
+    async with (
+        app.run_test(size=(120, 40)) as pilot,
+        httpx.AsyncClient(base_url=demo_sim.url) as client,
+    ):
+        await settle(app, pilot)
+        daemon = EmbeddedDaemon(config, start_delay_s=0).start()
+        try:
+            await client.post("/_sim/clock", json={"advance_s": CASH_OUT[0] + 1})
+            await _until(pilot, lambda: story_alert("firing"), why="no low_balance by 71 s")
+            await pilot.press("5")
+            await wait_idle(app, pilot)
+            table = app.query_one(AlertsTab).table
+            assert any("low_balance" in str(table.get_row_at(i)) for i in range(table.row_count)), (
+                "the Alerts tab does not list the daemon's low_balance"
+            )
+            await client.post("/_sim/clock", json={"advance_s": CASH_OUT[1] - CASH_OUT[0]})
+            await _until(pilot, lambda: story_alert("resolved"), why="not resolved at 131 s")
+        finally:
+            daemon.stop()
+        assert daemon.error is None
+        assert _daemon_threads() == [], "the daemon thread outlived stop()"
+
+
+def test_a_demo_quit_before_the_daemon_starts_leaves_no_thread(
+    demo_sim: SimServer, tmp_path: Path
+) -> None:
+    """Quitting in the first seconds (before the daemon's start delay) ends its thread at once;
+    the store's schema is written before the block starts, so the console's first open and the
+    daemon's never race in the migration.
+
+    Breaking it looks like: ``stop()`` waiting out the start delay, a thread left running, or
+    no schema yet when the console starts (under load its daemon then died with "table samples
+    already exists").
+    """
+    import sqlite3
+
+    from pf_tui.config import Config
+    from pf_tui.core.store.schema import SCHEMA_VERSION
+    from pf_tui.demo import fetch_demo_agents
+
+    agents = fetch_demo_agents(demo_sim.url)
+    config = Config.demo(demo_sim.url, agents, store_path=tmp_path / "store.db")
+    with embedded_daemon(config) as daemon:
+        assert daemon is not None and _daemon_threads()
+        with sqlite3.connect(tmp_path / "store.db") as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert _daemon_threads() == []

@@ -1,15 +1,19 @@
 """KeyedTable: keyed diffs written straight into the table still draw what they hold: a figure
 that grows wider widens its column, the sort follows the views' sort values, filtered rows come
-back, and the cursor stays on its row."""
+back, the cursor stays on its row, columns give way to a narrow terminal by priority with a
+visible mark, and live cells are drawn for the rows on screen only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal as D
 
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.widgets.data_table import ColumnKey
 
-from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+from pf_tui.tui.widgets.columns import Column, Cut
+from pf_tui.tui.widgets.keyed_table import KeyedTable, Row
 
 COLUMNS = (Column("name", "Name"), Column("usd", "USD", numeric=True))
 
@@ -42,7 +46,7 @@ async def test_a_wider_figure_widens_its_column_and_rows_follow_the_sort() -> No
             {"a": row("alpha", "$12,345.67"), "b": row("beta", "$1.00"), "c": row("gamma", None)}
         )
         await pilot.pause()
-        usd = table.columns[table._column_keys[1]]
+        usd = table.columns[ColumnKey("usd")]
         assert usd.content_width >= len("$12,345.67")
         rendered = "".join(seg.text for seg in table.render_line(1 + table.get_row_index("a")))
         assert "$12,345.67" in rendered  # drawn whole, not cut to the old width
@@ -60,3 +64,109 @@ async def test_a_wider_figure_widens_its_column_and_rows_follow_the_sort() -> No
         table.set_filter("")
         await pilot.pause()
         assert table.row_count == 3 and table.cursor_key is not None
+
+
+WIDE = (
+    Column("id", "Id", cut=Cut.MIDDLE, min_width=12),
+    Column("label", "Label", priority=2, cut=Cut.END, min_width=6),
+    Column("usd", "USD", numeric=True),
+    Column("note", "Note", priority=3),
+)
+
+
+class WideApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(WIDE, sort_column="id")
+
+
+def wide_row(n: int) -> Row:
+    ident, label = f"ag_aa1969db0c{n:02d}", f"a rather long label number {n}"
+    cells = (Text(ident), Text(label), Text(f"${n},000.00", justify="right"), Text("memo"))
+    return Row(cells, (ident, label, D(n), "memo"), ident)
+
+
+def drawn(table: KeyedTable) -> list[str]:
+    return ["".join(s.text for s in table.render_line(y)) for y in range(1 + table.row_count)]
+
+
+async def test_columns_drop_by_priority_and_come_back_when_the_terminal_widens() -> None:
+    """Narrow: the least important column goes first, a shortenable one is cut with a mark, a
+    figure stays whole; wide again: everything is back and whole. Breaking it shows cut ids that
+    look complete (the issue's ``ag_aa1969db0c9``) or figures that lose digits."""
+    app = WideApp()
+    async with app.run_test(size=(30, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.apply({str(n): wide_row(n) for n in range(3)})
+        await pilot.pause()
+        assert table.hidden == ("Label", "Note")
+        lines = drawn(table)
+        assert "ag_aa1969db0c01" in lines[2] and "$1,000.00" in lines[2]
+        assert all(len(line) <= 30 for line in lines)
+        assert table.virtual_size.width <= table.size.width  # no sideways scrolling
+
+        await pilot.resize_terminal(120, 8)
+        await pilot.pause()
+        assert table.hidden == ()
+        assert "a rather long label number 1" in drawn(table)[2]
+        assert "ag_aa1969db0c01" in drawn(table)[2]
+
+        await pilot.resize_terminal(26, 8)
+        await pilot.pause()
+        cell = table.get_row("1")[0]
+        assert cell.plain.startswith("ag_aa1") and cell.plain.endswith("c01") and "…" in cell.plain
+
+
+async def test_a_wider_label_takes_spare_width_and_a_cut_always_shows() -> None:
+    """Every drawn cell is either the whole text or carries the ellipsis."""
+    app = WideApp()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.apply({str(n): wide_row(n) for n in range(3)})
+        await pilot.pause()
+        for key in ("0", "1", "2"):
+            full = table._rows[key].cells
+            for shown, whole in zip(table.get_row(key), (full[0], full[2]), strict=False):
+                assert shown.plain == whole.plain or shown.plain.endswith("…") or "…" in shown.plain
+
+
+class LiveApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(
+            (Column("name", "Name"), Column("age", "Age", numeric=True)),
+            sort_column="name",
+            live_column="age",
+        )
+
+
+async def test_live_cells_are_drawn_only_on_screen_and_on_scroll() -> None:
+    """A 200-row table asks only the rows on screen for their age, and the rows a scroll brings
+    in show the age now, not the one from when they were built. Breaking it either costs every
+    row every tick (the 5,000-agent budget) or shows stale ages after a scroll."""
+    asked: list[str] = []
+
+    def live(key: str) -> Callable[[float], Text]:
+        def age(now: float) -> Text:
+            asked.append(key)
+            return Text(f"{int(now)}s", justify="right")
+
+        return age
+
+    app = LiveApp()
+    async with app.run_test(size=(30, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        rows = {
+            f"{n:03d}": Row((Text(f"{n:03d}"), Text("0s")), (f"{n:03d}", n), "", live(f"{n:03d}"))
+            for n in range(200)
+        }
+        table.apply(rows, now=5)
+        await pilot.pause()
+        assert 0 < len(set(asked)) <= 12 and "199" not in asked
+        assert "5s" in drawn(table)[1]
+        asked.clear()
+        table.apply(rows, now=7)
+        assert 0 < len(set(asked)) <= 12
+        table.scroll_end(animate=False)
+        await pilot.pause()
+        assert "199" in asked
+        bottom = table.get_row("199")
+        assert bottom[1].plain == "7s"

@@ -122,6 +122,57 @@ def test_drill_down(snap_compare: Any, server: SimServer, tmp_path: Path) -> Non
     )
 
 
+SMALL = (80, 24)
+"""The terminal an operator gets over SSH from a laptop split pane or a phone."""
+
+
+def test_overview_80x24(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """The cards and the chart at 80x24."""
+    assert snap_compare(make_app(server, tmp_path), terminal_size=SMALL, run_before=_before())
+
+
+def test_positions_80x24(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """Positions at 80x24: leverage and the liquidation price give way, names lose their middle."""
+    assert snap_compare(
+        make_app(server, tmp_path), terminal_size=SMALL, run_before=_before(tab="2")
+    )
+
+
+def test_fleet_80x24(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """Fleet at 80x24: only Strategy gives way; Err %, Age and Status stay."""
+    assert snap_compare(
+        make_app(server, tmp_path), terminal_size=SMALL, run_before=_before(tab="3")
+    )
+
+
+def test_escrows_80x24(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """Escrows at 80x24: State and At timeout stay; the title says what is not shown."""
+    assert snap_compare(
+        make_app(server, tmp_path), terminal_size=SMALL, run_before=_before(tab="4")
+    )
+
+
+def test_alerts_80x24(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """The daemon's alerts at 80x24: the value is cut with a visible mark."""
+    from tests.tui.test_alert_store import FakeDaemon
+
+    db = tmp_path / "store.db"
+    now = server.sim.clock.now()
+    app = make_app(server, tmp_path)
+    first = FakeDaemon(db, app.config.agents[0].id)
+    first.evaluate("40", now - 900)
+    first.evaluate("40", now - 500)
+    first.beat(now - 4)
+    assert snap_compare(app, terminal_size=SMALL, run_before=_before(tab="5"))
+
+
+def test_help_80x24(snap_compare: Any, server: SimServer, tmp_path: Path) -> None:
+    """The ? screen at 80x24: "What it does" is readable."""
+    assert snap_compare(
+        make_app(server, tmp_path), terminal_size=SMALL, run_before=_before("question_mark")
+    )
+
+
 def test_screenshots_match_snapshots() -> None:
     """screenshots/*.svg are the snapshot SVGs, byte for byte."""
     snapshots = sorted(SNAPSHOTS.glob("*.svg"))

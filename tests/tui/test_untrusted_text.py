@@ -155,7 +155,18 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
                 "kind": "error",
                 "status": 200,
                 "rate": 1,
-                "body": json.dumps({"positions": [position], "count": 1, "source": "hyperliquid"}),
+                "body": json.dumps(
+                    {
+                        # A long hostile pair is cut to its column (with a mark); a short one
+                        # of C1 controls fits whole, so its visible escapes can be read.
+                        "positions": [
+                            position,
+                            {**position, "position_id": "pos_c1", "coin": "\x9b6n\x9d"},
+                        ],
+                        "count": 2,
+                        "source": "hyperliquid",
+                    }
+                ),
             },
         )
         assert pairs.status_code < 300, pairs.text
@@ -199,12 +210,10 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
         # A hostile pair name (or label) keeps to its column: the figures stay on screen.
         positions = _screen_text(screens["positions"])
         assert "pair [bold" in positions and "uP&amp;L" in screens["positions"]
-        pair_cells = [
-            c.plain
-            for c in app.query_one(PositionsTab).table.get_column("pair")
-            if c.plain.startswith("pair ")
-        ]
-        assert pair_cells and "\\x9b6n\\x9d0;t" in pair_cells[0]  # C1 shown, not obeyed
+        cells = [c.plain for c in app.query_one(PositionsTab).table.get_column("pair")]
+        long_pair = [c for c in cells if c.startswith("pair ")]
+        assert long_pair and long_pair[0].endswith("…")  # cut, and says so
+        assert "\\x9b6n\\x9d" in cells  # C1 shown as escapes, not obeyed
         fleet = _screen_text(screens["fleet"])
         assert "label [bold red]X[/]" in fleet
         escrows = _screen_text(screens["escrows"])
@@ -221,8 +230,13 @@ async def test_evil_text_everywhere(evil_server: SimServer, tmp_path: Path) -> N
                     for span in cell.spans:
                         style = span.style
                         assert not (hasattr(style, "meta") and style.meta), cell.plain
+        fleet_table = app.query_one(FleetTab).table
+        drawn = [c for c in fleet_table.get_column("label") if "label" in c.plain]
+        # The long label is drawn shortened in its middle (a visible mark), markup still literal;
+        # the whole cell is what the table holds.
+        assert drawn[0].plain.startswith("label [bold red]X[/][@click")
         label_cells = [
-            c for c in app.query_one(FleetTab).table.get_column("label") if "label" in c.plain
+            r.cells[0] for r in fleet_table._rows.values() if "label" in r.cells[0].plain
         ]
         assert label_cells[0].plain.startswith("label [bold red]X[/][@click=app.quit]q[/]")
         assert "\\x1b[2J" in label_cells[0].plain and "\\u202e" in label_cells[0].plain

@@ -105,8 +105,8 @@ class FactsSource:
     brake: BrakeState = BRAKE_OFF
 
     def load_store(self, conn: sqlite3.Connection, now: float | None = None) -> None:
-        """Refresh open streams (with what each paid in the hour before ``now``), live streams,
-        unknown money actions and the brake from the store (cheap queries)."""
+        """Refresh open streams (with what each paid in the hour before ``now``), unknown money
+        actions and the brake from the store (cheap queries)."""
         self.streams = read_open_streams(conn, time.time() if now is None else now)
         self.unknown_actions = read_unknown_actions(conn)
         self.live = read_live_streams(conn)

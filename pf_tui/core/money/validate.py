@@ -59,7 +59,7 @@ def count(value: int | str | None) -> int:
     if value is None or value == "":
         return 0
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 10 or int(text) > MAX_COUNT:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_COUNT:
         raise ActionValidationError(
             f"count: {text!r} is not a whole number of units", field="count"
         )

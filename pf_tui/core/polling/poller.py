@@ -210,6 +210,14 @@ class Poller:
         for target in targets:
             target.known_escrows[escrow_id] = dialect
 
+    def set_tracked_escrows(self, tracked: Mapping[str, Mapping[str, Dialect]]) -> None:
+        """Replace every agent's tracked escrows: ``agent id -> {escrow id: dialect}`` (an agent
+        not named tracks none). The money desk keeps this to pf-tui's live and recent escrows,
+        so what is polled besides the list and the ledger stays bounded."""
+        targets = [t for jobs in self._jobs.values() for t in [j.target for j in jobs.values()][:1]]
+        for target in [*targets, *self._initial]:
+            target.known_escrows = dict(tracked.get(target.agent_id, {}))
+
     def set_interval(self, kind: DataType | str, seconds: float) -> None:
         """Change one data type's interval; due times move at once (never into the past)."""
         dt = self._set_interval_value(kind, seconds)

@@ -160,20 +160,50 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration, one per ``execute`` (``executescript`` would commit)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"an incomplete statement ends a migration: {pending.strip()[:80]!r}")
+    return out
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration the database lacks, each in its own transaction; return the version.
 
-    A database from a newer pf-tui (higher ``user_version``) is refused rather than guessed at.
+    ``conn`` is in autocommit mode. Each step takes the write lock first (``BEGIN IMMEDIATE``) and
+    reads the version again under it: two processes (or a console and its money desk) opening a
+    new store at once would otherwise both see version 0 and the second would fail on
+    ``table samples already exists``. A database from a newer pf-tui (higher ``user_version``) is
+    refused rather than guessed at.
     """
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = _version(conn)
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = _version(conn)  # another connection may have migrated while we waited
+            if version < SCHEMA_VERSION:
+                for statement in _statements(MIGRATIONS[version]):
+                    conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"the store has schema version {version}, newer than this pf-tui ({SCHEMA_VERSION}); "
             "upgrade pf-tui or point it at another store file"
-        )
-    for index in range(version, SCHEMA_VERSION):
-        # executescript commits first; the BEGIN/COMMIT around it keeps each step atomic.
-        conn.executescript(
-            f"BEGIN;\n{MIGRATIONS[index]}\nPRAGMA user_version = {index + 1};\nCOMMIT;"
         )
     return SCHEMA_VERSION

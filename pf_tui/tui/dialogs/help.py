@@ -23,9 +23,11 @@ as a style tag and vanish."""
 def help_table(keymap: dict[str, str]) -> Table:
     """Key, action and what it does, for every binding."""
     table = Table(box=None, expand=True, show_header=True, header_style="bold", pad_edge=False)
-    table.add_column("Keys", max_width=20)
-    table.add_column("Action", no_wrap=True)
-    table.add_column("What it does", ratio=1)
+    # "What it does" keeps at least 28 cells: at 80 columns the other three give way (keys and
+    # actions wrap; ids never do, they are what [ui] keymap takes).
+    table.add_column("Keys", max_width=12)
+    table.add_column("Action")
+    table.add_column("What it does", ratio=1, width=28)
     table.add_column("Id", style="dim", no_wrap=True)
     for binding in EVERY_BINDING:
         table.add_row(

@@ -16,20 +16,23 @@ from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
-from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.tui.widgets.columns import Column, Cut
+from pf_tui.tui.widgets.keyed_table import Row
 from pf_tui.views import times
 from pf_tui.views.alert_log import AlertEntry, AlertLog
 from pf_tui.views.daemon_alerts import DaemonStatus
 
 COLUMNS = (
     Column("time", "Time"),
-    Column("severity", "Severity"),
-    Column("agent", "Agent", width=22),
-    Column("rule", "Rule"),
-    Column("value", "Value", width=36),
+    Column("severity", "Severity", priority=2),
+    Column("agent", "Agent", priority=1, cut=Cut.MIDDLE, min_width=12),
+    Column("rule", "Rule", cut=Cut.END, min_width=10),
+    Column("value", "Value", priority=1, cut=Cut.END, min_width=10),
     Column("state", "State"),
-    Column("duration", "For", numeric=True),
+    Column("duration", "For", numeric=True, priority=3),
 )
+"""When, which rule and whether it is still firing never go; the value (often an error body)
+takes whatever width is left, cut with a visible mark."""
 
 
 class AlertsTab(TableTab):

@@ -19,25 +19,27 @@ from pf_tui.tui.keymap import ESCROW_BINDINGS, FAUCET_BINDING
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
-from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.tui.widgets.columns import Column, Cut
+from pf_tui.tui.widgets.keyed_table import Row
 from pf_tui.tui.widgets.sparkline import progress_bar
 from pf_tui.views import times
 from pf_tui.views.model import EscrowView
 
 COLUMNS = (
-    Column("agent", "Agent", width=11),
-    Column("payee", "Payee", width=11),
-    Column("memo", "Memo", width=10),
-    Column("rate", "Rate", width=10),
-    Column("budget", "Budget", numeric=True),
-    Column("released", "Paid", numeric=True),
-    Column("remaining", "Remaining"),
+    Column("agent", "Agent", cut=Cut.MIDDLE, min_width=16),
+    Column("payee", "Payee", priority=1, cut=Cut.MIDDLE, min_width=16),
+    Column("memo", "Memo", priority=3, cut=Cut.END, min_width=12),
+    Column("rate", "Rate", priority=3),
+    Column("budget", "Budget", numeric=True, priority=3),
+    Column("released", "Paid", numeric=True, priority=3),
+    Column("remaining", "Remaining", priority=2),
     Column("state", "State"),
-    Column("timeout", "At timeout", width=24),
-    Column("dialect", "Dialect"),
+    Column("timeout", "At timeout"),
+    Column("dialect", "Dialect", priority=4),
 )
+"""What the money will do (state, at timeout) and whose it is never go; names lose their middle,
+so a payee id reads ``ag_aa19…0c9e``."""
 BAR = 4
-DIALECT_SHORT = {"streaming": "stream", "classic": "classic"}
 
 
 def timeout_text(escrow: EscrowView, now: float) -> str:
@@ -112,7 +114,7 @@ class EscrowsTab(TableTab):
             remaining,
             safe(escrow.state, style=state_style),
             Text(timeout, style=timeout_style, end=""),
-            Text(DIALECT_SHORT.get(escrow.dialect, escrow.dialect), end=""),
+            Text(escrow.dialect, end=""),
         )
         sort = (
             escrow.agent_label.lower(),

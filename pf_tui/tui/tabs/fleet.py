@@ -4,42 +4,51 @@ faucet key claims for the agent under the cursor."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from pf_tui.tui import format as fmt
 from pf_tui.tui.dialogs.money.flow import MoneyFlow
+from pf_tui.tui.format import Tones
 from pf_tui.tui.keymap import FAUCET_BINDING
 from pf_tui.tui.messages import AgentChosen
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
-from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+from pf_tui.tui.widgets.columns import Column, Cut
+from pf_tui.tui.widgets.keyed_table import KeyedTable, Row
 from pf_tui.views import times
 from pf_tui.views.model import AgentView
 
 COLUMNS = (
-    Column("label", "Agent"),
-    Column("strategy", "Strategy"),
+    Column("label", "Agent", cut=Cut.MIDDLE, min_width=16),
+    Column("strategy", "Strategy", priority=4, cut=Cut.END, min_width=8),
     Column("balance", "Balance", numeric=True),
-    Column("pnl", "P&L", numeric=True),
-    Column("pnl_pct", "P&L %", numeric=True),
-    Column("positions", "Pos", numeric=True),
-    Column("errors", "Err %", numeric=True),
-    Column("age", "Age", numeric=True),
-    Column("status", "Status"),
+    Column("pnl", "P&L", numeric=True, priority=1),
+    Column("pnl_pct", "P&L %", numeric=True, priority=3),
+    Column("positions", "Pos", numeric=True, priority=3),
+    Column("errors", "Err %", numeric=True, priority=2),
+    Column("age", "Age", numeric=True, priority=2),
+    Column("status", "Status", priority=1, cut=Cut.END, min_width=6),
 )
-AGE = 7
+"""Balance and the agent never go; then Strategy (it is in most labels), Pos and P&L %, Err % and
+Age. Labels lose their middle, so the fleet's numbering (``-003``) stays readable."""
 
 
 class FleetTab(TableTab):
-    """All agents; a row is rebuilt only when that agent's view object changed."""
+    """All agents; a row is rebuilt only when that agent's view object changed.
+
+    The age is the table's live column: it changes every second for every agent, so it is
+    drawn only for the rows on screen (:attr:`Row.live`), and a tick costs the agents that
+    changed, not the fleet.
+    """
 
     COLUMNS = COLUMNS
     SORT = "label"
+    LIVE = "age"
     NOUN = "agents"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -55,43 +64,45 @@ class FleetTab(TableTab):
     def __init__(self, money_flow: MoneyFlow, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.money_flow = money_flow
-        self._cache: dict[str, tuple[AgentView, Row]] = {}
-        self._age_cells: dict[tuple[str, bool, Style], Text] = {}
+        self._cache: dict[str, tuple[AgentView, Tones, Row]] = {}
+        self._tones: Tones | None = None
+        self._age_cells: dict[tuple[str, bool], Text] = {}
         """One shared cell per distinct age text: a second later hundreds of agents show the
         same ``4s``, and a shared cell is neither built nor compared twice."""
 
+    def age_cell(self, updated_at: float | None, stale: bool, now: float) -> Text:
+        """The age cell of an agent whose figures are from ``updated_at``, at ``now``."""
+        key = (times.age(updated_at, now), stale)
+        cell = self._age_cells.get(key)
+        if cell is None:
+            if len(self._age_cells) > 4096:
+                self._age_cells.clear()
+            tones = self._tones or Tones.plain()
+            cell = fmt.right(Text(key[0], style=tones.warn if stale else "", end=""))
+            self._age_cells[key] = cell
+        return cell
+
     def rows(self, frame: Frame) -> Mapping[str, Row]:
-        """One row per agent; the age cell is the only one recomputed for unchanged agents."""
+        """One row per agent: the row of an agent whose view did not change is the same object
+        (the table skips it without looking at its cells)."""
         tones = frame.tones
+        if tones is not self._tones:
+            self._tones = tones
+            self._age_cells.clear()
+        cache = self._cache
         out: dict[str, Row] = {}
         for agent in frame.view.agents:
-            hit = self._cache.get(agent.agent_id)
-            age_key = (times.age(agent.updated_at, frame.now), agent.stale, tones.warn)
-            age_cell = self._age_cells.get(age_key)
-            if age_cell is None:
-                if len(self._age_cells) > 4096:
-                    self._age_cells.clear()
-                style = tones.warn if agent.stale else ""
-                age_cell = fmt.right(Text(age_key[0], style=style, end=""))
-                self._age_cells[age_key] = age_cell
-            if hit is not None and hit[0] is agent and hit[1].cells[AGE] is age_cell:
-                out[agent.agent_id] = hit[1]
-                continue
-            if hit is not None and hit[0] is agent:
-                cells = (*hit[1].cells[:AGE], age_cell, *hit[1].cells[AGE + 1 :])
-                row = Row(
-                    cells,
-                    (*hit[1].sort[:AGE], agent.updated_at, *hit[1].sort[AGE + 1 :]),
-                    hit[1].search,
-                )
-            else:
-                row = self._build(agent, age_cell, frame)
-            self._cache[agent.agent_id] = (agent, row)
-            out[agent.agent_id] = row
+            agent_id = agent.agent_id
+            hit = cache.get(agent_id)
+            if hit is None or hit[0] is not agent or hit[1] is not tones:
+                hit = (agent, tones, self._build(agent, frame))
+                cache[agent_id] = hit
+            out[agent_id] = hit[2]
+        if len(cache) > len(out):
+            self._cache = {key: cache[key] for key in out}
         return out
 
-    @staticmethod
-    def _build(agent: AgentView, age_cell: Text, frame: Frame) -> Row:
+    def _build(self, agent: AgentView, frame: Frame) -> Row:
         tones = frame.tones
         status = agent.status
         status_style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(
@@ -115,7 +126,7 @@ class FleetTab(TableTab):
                 Text("-" if agent.open_positions is None else str(agent.open_positions), end="")
             ),
             fmt.right(fmt.pct(agent.error_rate)),
-            age_cell,
+            self.age_cell(agent.updated_at, agent.stale, frame.now),
             status_cell,
         )
         sort = (
@@ -130,7 +141,7 @@ class FleetTab(TableTab):
             status,
         )
         search = f"{agent.label} {agent.agent_id} {agent.strategy} {status}".lower()
-        return Row(cells, sort, search)
+        return Row(cells, sort, search, live=partial(self.age_cell, agent.updated_at, agent.stale))
 
     def action_drill(self) -> None:
         """Drill into the agent under the cursor."""

@@ -10,22 +10,26 @@ from pf_tui.tui import format as fmt
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
-from pf_tui.tui.widgets.keyed_table import Column, Row
+from pf_tui.tui.widgets.columns import Column, Cut
+from pf_tui.tui.widgets.keyed_table import Row
 from pf_tui.views.model import PositionView
 
-# Agent labels and pair names are untrusted text of any length: fixed widths keep one long
-# name (or a hostile one, escapes and all) from pushing every figure off the screen.
+# Agent labels and pair names are untrusted text of any length: the columns fit the terminal
+# and cut a long (or hostile, escapes and all) name with a mark, so it never pushes the figures
+# off the screen.
 COLUMNS = (
-    Column("agent", "Agent", width=25),
-    Column("pair", "Pair", width=12),
+    Column("agent", "Agent", cut=Cut.MIDDLE, min_width=12),
+    Column("pair", "Pair", cut=Cut.END, min_width=12, max_width=24),
     Column("side", "Side"),
-    Column("size", "Size $", numeric=True),
-    Column("entry", "Entry", numeric=True),
-    Column("current", "Current", numeric=True),
+    Column("size", "Size $", numeric=True, priority=1),
+    Column("entry", "Entry", numeric=True, priority=2),
+    Column("current", "Current", numeric=True, priority=1),
     Column("upnl", "uP&L", numeric=True),
-    Column("lev", "Lev", numeric=True),
-    Column("liq", "Liq. price", numeric=True),
+    Column("lev", "Lev", numeric=True, priority=3),
+    Column("liq", "Liq. price", numeric=True, priority=2),
 )
+"""Who, what, which way and how it is doing never go; leverage goes first, then the liquidation
+price and the entry."""
 
 
 class PositionsTab(TableTab):

@@ -13,7 +13,8 @@ from textual.widgets import Static
 from pf_tui.text import plural
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
-from pf_tui.tui.widgets.keyed_table import Column, KeyedTable, Row
+from pf_tui.tui.widgets.columns import Column
+from pf_tui.tui.widgets.keyed_table import KeyedTable, Row
 
 
 class TableTab(Vertical):
@@ -26,14 +27,21 @@ class TableTab(Vertical):
     COLUMNS: tuple[Column, ...] = ()
     SORT: str | None = None
     REVERSE: bool = False
+    LIVE: str | None = None
+    """The column whose rows carry a :attr:`Row.live` cell (the age), if any."""
     NOUN = "rows"
     """What the rows are, plural; the title counts them (``1 row``, ``12 rows``)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="table-tab")
         self._title = Text("")
+        self._frame: Frame | None = None
         self.table = KeyedTable(
-            self.COLUMNS, sort_column=self.SORT, reverse=self.REVERSE, id=f"{id}-table"
+            self.COLUMNS,
+            sort_column=self.SORT,
+            reverse=self.REVERSE,
+            live_column=self.LIVE,
+            id=f"{id}-table",
         )
 
     def compose(self) -> ComposeResult:
@@ -43,8 +51,15 @@ class TableTab(Vertical):
 
     def show(self, frame: Frame) -> None:
         """Feed this tick's rows to the table and retitle."""
-        self.table.apply(self.rows(frame))
+        self._frame = frame
+        self.table.apply(self.rows(frame), frame.now)
         self.retitle(frame)
+
+    def on_keyed_table_columns_changed(self, event: KeyedTable.ColumnsChanged) -> None:
+        """The terminal was resized (or a figure grew): the title says which columns went."""
+        event.stop()
+        if self._frame is not None:
+            self.retitle(self._frame)
 
     @abc.abstractmethod
     def rows(self, frame: Frame) -> Mapping[str, Row]:
@@ -65,9 +80,14 @@ class TableTab(Vertical):
         return text
 
     def retitle(self, frame: Frame) -> None:
-        """Redraw the title line when its text or styles changed."""
+        """Redraw the title line when its text or styles changed; it ends with the columns
+        this width leaves out, and is cut with a visible ``…`` where the terminal ends."""
         text = self.title_text(frame)
+        text.no_wrap, text.overflow = True, "ellipsis"
+        if self.table.hidden:
+            text.append(f"  | not shown at this width: {', '.join(self.table.hidden)}")
         old = self._title
         if text != old or text.spans != old.spans or str(text.style) != str(old.style):
             self._title = text
-            self.query_one(".tab-title", Static).update(text)
+            # One line, always: a layout would redraw the whole screen on every tick.
+            self.query_one(".tab-title", Static).update(text, layout=False)

@@ -1,41 +1,55 @@
-"""A DataTable that is diffed by row key on every tick, never cleared and refilled.
+"""A DataTable that is diffed by row key on every tick, never cleared and refilled, and that fits
+its columns to the terminal.
 
 The dolphie pattern (docs/conventions.md, convention 5): inside one ``batch_update`` remove the keys
 that went away, write only the cells whose text or style changed, add the new rows, then sort once,
 and only when needed. The cursor stays on the same row (by key) and the chosen sort survives every
 poll. Filtering (``/``) hides rows by removing them from the table while their data is kept.
 
-Changed cells and the row order are written into the DataTable's own state, with one refresh for
-all of them: the only way a 1,000-agent tick fits a frame. Those writes go through
+The columns follow the width on screen (:mod:`pf_tui.tui.widgets.columns`): each declares its
+priority and whether it may be shortened; on every resize, and whenever a cell grows wider than
+its column, the table drops the least important columns that do not fit and shortens the cells of
+the others with a visible ``…``. The rows keep their whole cells; what is drawn is cut from them.
+
+One column may be *live* (the Fleet tab's age): its text depends on the time, so instead of
+rebuilding thousands of rows a second, each row carries a function that draws that cell at a
+given time, called only for the rows on screen (after each tick, a scroll or a resize).
+
+Changed cells, the columns and the row order are written into the DataTable's own state, with one
+refresh for all of them: the only way a 5,000-agent tick fits a frame. Those writes go through
 :mod:`pf_tui.tui.widgets.datatable_internals`, the one module that knows DataTable's privates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Span, Text
+from textual import events
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from pf_tui.tui.widgets import datatable_internals as internals
+from pf_tui.tui.widgets.columns import (
+    ELLIPSIS,
+    ELLIPSIS_ASCII,
+    Column,
+    Cut,
+    fit_cell,
+    fit_widths,
+    natural_width,
+)
+from pf_tui.tui.widgets.glyphs import unicode_ok
 
 SortValue = str | int | float | Decimal | None
 """What a column sorts by (one type per column; ``None`` sorts last)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column: its key, header, and whether figures align right."""
-
-    key: str
-    label: str
-    numeric: bool = False
-    width: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,9 @@ class Row:
     sort: tuple[SortValue, ...]
     search: str
     """Lower-case plain text the filter matches against."""
+    live: Callable[[float], Text] | None = None
+    """Draws the table's live column at a time (the age): called only while the row is on
+    screen. ``cells`` holds that column as it was when the row was built."""
 
 
 def _signature(cell: Text) -> tuple[str, str, tuple[Span, ...]]:
@@ -53,7 +70,7 @@ def _signature(cell: Text) -> tuple[str, str, tuple[Span, ...]]:
     return (cell.plain, str(cell.style), tuple(cell.spans))
 
 
-class KeyedTable(DataTable[Text]):
+class KeyedTable(internals.CellRenderCache[Text]):
     """A row-cursor DataTable fed whole keyed snapshots through :meth:`apply`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -68,12 +85,16 @@ class KeyedTable(DataTable[Text]):
         ),
     ]
 
+    class ColumnsChanged(Message):
+        """The columns shown changed (a resize, a wider figure): titles may say what is hidden."""
+
     def __init__(
         self,
         columns: Sequence[Column],
         *,
         sort_column: str | None = None,
         reverse: bool = False,
+        live_column: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -83,25 +104,133 @@ class KeyedTable(DataTable[Text]):
         self.sort_column = sort_column or self.spec[0].key
         self.reverse = reverse
         self.filter_text = ""
+        self.ellipsis = ELLIPSIS if unicode_ok() else ELLIPSIS_ASCII
+        """The mark of a shortened cell."""
+        self._live = self._index[live_column] if live_column is not None else None
+        self.now = 0.0
+        """The time live cells are drawn at (the last :meth:`apply`)."""
         self._rows: dict[str, Row] = {}
         self._shown: dict[str, tuple[Text, ...]] = {}
-        """The cells last sent to the table, per shown key."""
-        self._needs_sort = True
-        self._column_keys: tuple[ColumnKey, ...] = ()
+        """The whole cells last sent to the table, per shown key (what is drawn is cut from
+        them)."""
         self._row_keys: dict[str, RowKey] = {}
+        self._needs_sort = True
+        self._cell_widths: tuple[Counter[int], ...] = tuple(Counter() for _ in self.spec)
+        """Per column, how many shown rows have a cell of each width: the widest is the
+        column's natural width, kept exact as cells change without measuring every row."""
+        self._live_widest = 0
+        self.widths: tuple[int | None, ...] = (None,) * len(self.spec)
+        """Each column's width on screen (``None``: dropped at this width)."""
+        self._slot: list[ColumnKey | None] = [None] * len(self.spec)
+        """The DataTable column of each shown column."""
+        self._layout_input: tuple[object, ...] | None = None
+
+    # -- columns ----------------------------------------------------------------------------
+
+    @property
+    def hidden(self) -> tuple[str, ...]:
+        """Labels of the columns dropped at this width."""
+        return tuple(c.label for c, w in zip(self.spec, self.widths, strict=True) if w is None)
+
+    def _available(self) -> int | None:
+        """Cells the columns may take, or ``None`` before the table has a size."""
+        width = self.size.width
+        if width <= 0:
+            return None
+        if len(self._shown) + self.header_height > self.size.height:
+            # Rows overflow: the vertical scrollbar takes its share. Counted from the rows, not
+            # from the scrollbar, which appears only after the next layout.
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
+    def _natural(self, index: int) -> int:
+        column = self.spec[index]
+        counts = self._cell_widths[index]
+        widest = max(counts) if counts else 0
+        if index == self._live:
+            widest = max(widest, self._live_widest)
+        header = cell_len(column.label) + (2 if column.key == self.sort_column else 0)
+        return natural_width(column, widest, header)
+
+    def _header(self, index: int, width: int) -> Text:
+        column = self.spec[index]
+        marker = ""
+        if column.key == self.sort_column:
+            marker = " v" if self.reverse else " ^"
+        label = fit_cell(Text(column.label), max(1, width - len(marker)), Cut.END, self.ellipsis)
+        label.append(marker)
+        label.justify = "right" if column.numeric else "left"
+        return label
+
+    def _fit(self, cell: Text, index: int) -> Text:
+        width = self.widths[index]
+        assert width is not None
+        return fit_cell(cell, width, self.spec[index].cut, self.ellipsis)
+
+    def _drawn(self, cells: tuple[Text, ...]) -> dict[ColumnKey, Text]:
+        """A row's cells as drawn: the shown columns only, each cut to its width."""
+        return {
+            slot: self._fit(cell, i)
+            for i, (slot, cell) in enumerate(zip(self._slot, cells, strict=True))
+            if slot is not None
+        }
+
+    def _relayout(self, *, force: bool = False) -> bool:
+        """Fit the columns to the width on screen; True when anything drawn changed."""
+        available = self._available()
+        naturals = tuple(self._natural(i) for i in range(len(self.spec)))
+        layout_input = (available, naturals, self.sort_column, self.reverse)
+        if not force and layout_input == self._layout_input:
+            return False
+        self._layout_input = layout_input
+        widths = fit_widths(
+            self.spec,
+            naturals,
+            available if available is not None else sum(naturals) + 2 * len(naturals) * 4,
+            padding=2 * self.cell_padding,
+            keep=(self._index[self.sort_column],),
+        )
+        old = self.widths
+        self.widths = widths
+        shown = tuple(i for i, w in enumerate(widths) if w is not None)
+        if force or shown != tuple(i for i, w in enumerate(old) if w is not None):
+            slots: dict[int, ColumnKey] = {i: ColumnKey(self.spec[i].key) for i in shown}
+            self._slot = [slots.get(i) for i in range(len(self.spec))]
+            internals.set_columns(
+                self,
+                [(slots[i], self._header(i, widths[i] or 1), widths[i] or 1) for i in shown],
+                {row_key: self._drawn(self._shown[key]) for key, row_key in self._row_keys.items()},
+            )
+            self._refresh_live()
+            self.post_message(self.ColumnsChanged())
+            return True
+        resized = {i: key for i in shown if widths[i] != old[i] and (key := self._slot[i])}
+        if not resized:
+            return False
+        for i, key in resized.items():
+            self.columns[key].label = self._header(i, widths[i] or 1)
+            if self.spec[i].cut is not Cut.NEVER:
+                for row_key, rk in self._row_keys.items():
+                    internals.row_cells(self, rk)[key] = self._fit(self._shown[row_key][i], i)
+        internals.set_widths(self, {key: widths[i] or 1 for i, key in resized.items()})
+        self._refresh_live()
+        return True
 
     def on_mount(self) -> None:
-        """Create the columns once."""
-        self._column_keys = tuple(
-            self.add_column(self._header(column), key=column.key, width=column.width)
-            for column in self.spec
-        )
+        """The headers, before any row arrives."""
+        self._relayout(force=True)
 
-    def _header(self, column: Column) -> Text:
-        label = column.label
-        if column.key == self.sort_column:
-            label += " v" if self.reverse else " ^"
-        return Text(label, justify="right" if column.numeric else "left")
+    def on_resize(self, _event: events.Resize) -> None:
+        """A new size: fit the columns again (and draw the ages of rows now on screen)."""
+        self._relayout()
+        if self._refresh_live():
+            internals.redraw(self)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Rows scrolled into view show their age now, not when they were last on screen."""
+        super().watch_scroll_y(old_value, new_value)
+        if self._refresh_live():
+            internals.redraw(self)
 
     # -- data -------------------------------------------------------------------------------
 
@@ -110,58 +239,122 @@ class KeyedTable(DataTable[Text]):
         """Rows held, filtered out or not."""
         return len(self._rows)
 
-    def apply(self, rows: Mapping[str, Row]) -> None:
-        """Make the table show ``rows`` (all of them, keyed), touching only what changed."""
+    def apply(self, rows: Mapping[str, Row], now: float | None = None) -> None:
+        """Make the table show ``rows`` (all of them, keyed), touching only what changed;
+        ``now`` is the time live cells are drawn at."""
+        if now is not None:
+            self.now = now
         self._rows = dict(rows)
         self._sync()
 
     def _matches(self, row: Row) -> bool:
         return not self.filter_text or self.filter_text in row.search
 
-    def _remove(self, key: str) -> None:
-        self.remove_row(key)
-        del self._shown[key]
-        del self._row_keys[key]
+    def _count(self, cells: tuple[Text, ...], step: int) -> None:
+        for counts, cell in zip(self._cell_widths, cells, strict=True):
+            width = cell.cell_len
+            counts[width] += step
+            if not counts[width]:
+                del counts[width]
 
     def _sync(self) -> None:
         keep_key = self.cursor_key
-        wanted = {k: r for k, r in self._rows.items() if self._matches(r)}
+        rows = self._rows
+        filter_text = self.filter_text
+        wanted = (
+            rows if not filter_text else {k: r for k, r in rows.items() if filter_text in r.search}
+        )
         sort_index = self._index[self.sort_column]
-        columns = self._column_keys
+        slots = self._slot
+        cut = [column.cut is not Cut.NEVER for column in self.spec]
         row_keys = self._row_keys
+        shown = self._shown
+        cell_widths = self._cell_widths
         changed = False
         with self.app.batch_update():
-            for key in [k for k in self._shown if k not in wanted]:
-                self._remove(key)
+            gone = [k for k in shown if k not in wanted]
+            if gone:
+                for key in gone:
+                    self._count(shown.pop(key), -1)
+                internals.remove_rows(self, [row_keys.pop(key) for key in gone])
+            added: list[tuple[str, Row]] = []
             for key, row in wanted.items():
-                previous = self._shown.get(key)
+                previous = shown.get(key)
                 if previous is None:
-                    row_keys[key] = self.add_row(*row.cells, key=key)
-                    self._needs_sort = True
-                elif previous is not row.cells:
-                    cells = internals.row_cells(self, row_keys[key])
-                    for i, (old, new) in enumerate(zip(previous, row.cells, strict=True)):
-                        # Views reuse cell objects for unchanged figures: identity is the fast path.
-                        if old is not new and _signature(old) != _signature(new):
-                            # What update_cell does, without its per-cell refresh: at 1,000 rows
-                            # the age column alone changes hundreds of cells a tick, and one
-                            # refresh for all of them is what makes a tick fit in a frame.
-                            column_key = columns[i]
-                            cells[column_key] = new
-                            changed = True
-                            column = self.columns[column_key]
-                            if column.auto_width and new.cell_len > column.content_width:
-                                # A figure grew wider than its column ($9.99 -> $12,345.67):
-                                # have the table measure it again, or it is drawn cut off.
-                                internals.remeasure(self, row_keys[key], column_key)
-                            if i == sort_index:
-                                self._needs_sort = True
-                self._shown[key] = row.cells
+                    added.append((key, row))
+                    continue
+                if previous is row.cells:
+                    continue
+                cells = internals.row_cells(self, row_keys[key])
+                for i, (old, new) in enumerate(zip(previous, row.cells, strict=True)):
+                    # Views reuse cell objects for unchanged figures: identity is the fast path.
+                    if old is new:
+                        continue
+                    old_width, new_width = old.cell_len, new.cell_len
+                    if old_width != new_width:
+                        counts = cell_widths[i]
+                        counts[old_width] -= 1
+                        if not counts[old_width]:
+                            del counts[old_width]
+                        counts[new_width] += 1
+                    slot = slots[i]
+                    if slot is not None and _signature(old) != _signature(new):
+                        # What update_cell does, without its per-cell refresh: at 1,000 rows the
+                        # cells of a tick are written with one refresh for all of them.
+                        cells[slot] = self._fit(new, i) if cut[i] else new
+                        changed = True
+                        if i == sort_index:
+                            self._needs_sort = True
+                shown[key] = row.cells
+            for key, row in added:
+                shown[key] = row.cells
+                self._count(row.cells, 1)
+            # Widths first (a new row may widen a column), then the new rows' cells, cut to them.
+            self._relayout()
+            if added:
+                drawn = ((key, self._drawn(row.cells)) for key, row in added)
+                row_keys.update(internals.append_rows(self, drawn))
+                self._needs_sort = True
+            if self._refresh_live():
+                changed = True
             if changed:
                 internals.redraw(self)
             if self._needs_sort:
                 self._resort()
             self._restore_cursor(keep_key)
+
+    def _refresh_live(self) -> bool:
+        """Draw the live column of the rows on screen at :attr:`now`; True if a cell changed."""
+        index = self._live
+        if index is None:
+            return False
+        slot = self._slot[index]
+        if slot is None:
+            return False
+        top = max(0, int(self.scroll_y))
+        bottom = min(self.row_count, top + max(0, self.size.height))
+        rows = self._rows
+        changed = False
+        for position in range(top, bottom):
+            row_key = internals.row_key_at(self, position)
+            if row_key is None:
+                continue
+            row = rows.get(str(row_key.value))
+            if row is None or row.live is None:
+                continue
+            cell = row.live(self.now)
+            cells = internals.row_cells(self, row_key)
+            old = cells[slot]
+            if old is cell or _signature(old) == _signature(cell):
+                continue
+            if cell.cell_len > self._live_widest:
+                self._live_widest = cell.cell_len
+            cells[slot] = self._fit(cell, index)
+            changed = True
+        if changed and self._live_widest > (self.widths[index] or 0):
+            # An age grew a digit (9s -> 10s): widen the column rather than crop it.
+            self._relayout()
+        return changed
 
     def _resort(self) -> None:
         """Order the shown rows by the sort column's values (from :class:`Row`, not the cells).
@@ -184,6 +377,7 @@ class KeyedTable(DataTable[Text]):
             internals.set_row_order(
                 self, (row_keys[k] for k in sorted(self._shown, key=key, reverse=reverse))
             )
+            self._refresh_live()
         self._needs_sort = False
 
     @property
@@ -220,13 +414,18 @@ class KeyedTable(DataTable[Text]):
             )
         old = self.sort_column
         self.sort_column, self.reverse = column, reverse
-        for name in {old, column}:
-            index = self._index[name]
-            self.columns[self._column_keys[index]].label = self._header(self.spec[index])
         keep = self.cursor_key
-        self._resort()
-        self._restore_cursor(keep)
-        self.refresh()
+        with self.app.batch_update():
+            if not self._relayout():
+                # Same columns and widths: only the two headers' markers move.
+                for name in {old, column}:
+                    index = self._index[name]
+                    slot, width = self._slot[index], self.widths[index]
+                    if slot is not None and width is not None:
+                        self.columns[slot].label = self._header(index, width)
+            self._resort()
+            self._restore_cursor(keep)
+            self.refresh()
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose text contains ``text`` (case-insensitive); empty shows all."""

@@ -57,4 +57,4 @@ class StatusBar(Static):
         if error:
             line.append("  last error: ", style=tones.bad)
             line.append_text(safe(error, limit=160))
-        self.update(line)
+        self.update(line, layout=False)  # one line, always: no layout per tick

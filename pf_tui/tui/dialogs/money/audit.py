@@ -19,21 +19,25 @@ from textual.widgets import DataTable, Static
 
 from pf_tui.tui.format import Tones
 from pf_tui.tui.sanitize import safe
+from pf_tui.tui.widgets.columns import Column, Cut
+from pf_tui.tui.widgets.keyed_table import KeyedTable, Row
 from pf_tui.usd import format_usd6
 from pf_tui.views import times
 from pf_tui.views.money_desk import AuditRow
 
-COLUMNS: tuple[tuple[str, int | None], ...] = (
-    ("Time (UTC)", 14),
-    ("Operator", 12),
-    ("Kind", 21),
-    ("Agent", 14),
-    ("Amount", 8),
-    ("Key", 10),
-    ("Result", 7),
-    ("Server ref", 14),
+COLUMNS = (
+    Column("time", "Time (UTC)"),
+    Column("operator", "Operator", priority=3, cut=Cut.END, min_width=6),
+    Column("kind", "Kind"),
+    Column("agent", "Agent", priority=1, cut=Cut.MIDDLE, min_width=12),
+    Column("amount", "Amount", numeric=True),
+    Column("key", "Key", priority=2, cut=Cut.MIDDLE, min_width=12),
+    Column("result", "Result"),
+    Column("ref", "Server ref", priority=2, cut=Cut.MIDDLE, min_width=10),
 )
-"""Titles and widths: 116 columns with DataTable's padding, so 120 shows every one."""
+"""When, what, how much and how it ended never go; ids (agent, idempotency key, server
+reference) lose their middle, never silently their end. The highlighted row's whole key and
+error are on the line below the table."""
 SHORT_KIND = {
     "open_stream": "open",
     "release_partial": "release",
@@ -71,38 +75,51 @@ class AuditScreen(ModalScreen[None]):
         with Vertical(id="audit-box") as box:
             box.border_title = f"Audit: {len(self.rows)} journaled requests (read-only)"
             box.border_subtitle = "esc to close"
-            yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+            yield KeyedTable(COLUMNS, sort_column="time", reverse=True, id="audit-table")
             yield Static("", id="audit-detail", classes="hint")
 
     def on_mount(self) -> None:
         """Fill the table once: the journal does not change while the view is open."""
-        table = self.query_one(DataTable)
-        for title, width in COLUMNS:
-            table.add_column(title, width=width)
-        for row in self.rows:
-            amount = Text(
-                format_usd6(row.amount) if row.amount is not None else "-", justify="right", end=""
-            )
-            table.add_row(
-                Text(times.short_stamp(row.at), end=""),
-                safe(row.operator or "-"),
-                safe(
-                    f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}"
-                    if row.intent_kind
-                    else row.op
-                ),
-                safe(row.agent_id),
-                amount,
-                safe(row.key[:8] + ("/" + row.key.split("/", 1)[1] if "/" in row.key else "")),
-                result_text(row, self.tones),
-                safe(row.server_ref or "-"),
-                key=row.key,
-            )
+        table = self.query_one(KeyedTable)
+        count = len(self.rows)
+        table.apply({row.key: self._row(row, count - index) for index, row in enumerate(self.rows)})
         if not self.rows:
             self.query_one("#audit-detail", Static).update(
                 Text("No money action has been journaled yet.")
             )
         table.focus()
+
+    def _row(self, row: AuditRow, order: int) -> Row:
+        """One journaled request; ``order`` keeps the journal's newest-first order in a sort by
+        time (requests of one action share their second)."""
+        kind = (
+            f"{SHORT_KIND.get(row.intent_kind, row.intent_kind)}/{row.op}"
+            if row.intent_kind
+            else row.op
+        )
+        amount = format_usd6(row.amount) if row.amount is not None else "-"
+        cells = (
+            Text(times.short_stamp(row.at), end=""),
+            safe(row.operator or "-"),
+            safe(kind),
+            safe(row.agent_id),
+            Text(amount, justify="right", end=""),
+            safe(row.key),
+            result_text(row, self.tones),
+            safe(row.server_ref or "-"),
+        )
+        sort = (
+            order,
+            row.operator,
+            kind,
+            row.agent_id,
+            row.amount,
+            row.key,
+            row.state,
+            row.server_ref,
+        )
+        search = f"{row.operator} {kind} {row.agent_id} {row.key} {row.state}".lower()
+        return Row(cells, sort, search)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The whole key and any error of the highlighted request."""
@@ -127,8 +144,15 @@ class AuditScreen(ModalScreen[None]):
 class MoneyStatus(Static):
     """One line shown only while a money action is in flight or its outcome is unknown."""
 
+    _shown: tuple[object, ...] | None = None
+
     def show(self, running: str, unknown: int, last_unknown: str, tones: Tones) -> None:
-        """Redraw (hidden when there is nothing to say)."""
+        """Redraw (hidden when there is nothing to say); nothing when nothing changed (this
+        runs after every poll tick, and each redraw of a shown line costs a screen layout)."""
+        key = (running, unknown, last_unknown, tones)
+        if key == self._shown:
+            return
+        self._shown = key
         line = Text(end="", no_wrap=True, overflow="ellipsis")
         if running:
             line.append("sending: ", style=tones.muted)
@@ -142,4 +166,4 @@ class MoneyStatus(Static):
                 line.append(")")
             line.append(": reconciled on the next poll; A shows the audit", style=tones.muted)
         self.display = bool(running or unknown)
-        self.update(line)
+        self.update(line, layout=False)  # one line, always: its size never changes

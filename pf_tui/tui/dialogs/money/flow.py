@@ -184,15 +184,16 @@ class MoneyFlow:
 
     def dispute(self, escrow: EscrowView | None) -> None:
         """Dispute ``escrow`` (a reason is required)."""
-        target = self._escrow_target(escrow)
-        if target is None:
+        found = self._escrow_target(escrow)
+        if found is None:
             return
-        stream = self.desk.stream_for_escrow(target.escrow_id)
+        target, escrow_id = found
+        stream = self.desk.stream_for_escrow(escrow_id)
         keys = self.opening_keys("money_dispute")
         form = DisputeDialog(
             self.desk.preview,
             agent_id=target.agent_id,
-            escrow_id=target.escrow_id,
+            escrow_id=escrow_id,
             dialect=stream.dialect if stream else Dialect(target.dialect),
             memo=target.memo,
             # A closed stream may still own a live escrow (a tranche left to its timeout): that
@@ -204,10 +205,11 @@ class MoneyFlow:
 
     def complete(self, escrow: EscrowView | None) -> None:
         """As its payee (a watched agent), mark the classic ``escrow`` complete."""
-        target = self._escrow_target(escrow)
-        if target is None:
+        found = self._escrow_target(escrow)
+        if found is None:
             return
-        record = escrow_record(self.app.engine.fleet, target.agent_id, target.escrow_id)
+        target, escrow_id = found
+        record = escrow_record(self.app.engine.fleet, target.agent_id, escrow_id)
         payee = record.counterparty_id if record else None
         if target.dialect != Dialect.CLASSIC.value:
             self._refuse("only a classic escrow is marked complete")
@@ -215,15 +217,18 @@ class MoneyFlow:
         if payee is None or payee not in self._labels():
             self._refuse("the payee of this escrow is not one of your agents")
             return
-        self._direct(MarkComplete(payee, target.escrow_id), self.opening_keys("money_complete"))
+        self._direct(MarkComplete(payee, escrow_id), self.opening_keys("money_complete"))
 
-    def _escrow_target(self, escrow: EscrowView | None) -> EscrowView | None:
-        """``escrow`` when a money key may act on it, else ``None`` after telling the operator."""
+    def _escrow_target(self, escrow: EscrowView | None) -> tuple[EscrowView, str] | None:
+        """``escrow`` and its escrow id when a money key may act on it, else ``None`` after
+        telling the operator."""
         if not self._can_start(escrow.agent_id if escrow else None):
             return None
-        if escrow is None:
+        if escrow is None or escrow.escrow_id is None:
+            # A stream between tranches holds no escrow: there is nothing to dispute or complete.
             self._refuse("put the cursor on an escrow first")
-        return escrow
+            return None
+        return escrow, escrow.escrow_id
 
     def faucet(self, agent_id: str | None) -> None:
         """Claim the faucet's dollar for ``agent_id`` (else the agent drilled into)."""

@@ -113,7 +113,7 @@ class OpenStreamDialog(MoneyForm):
         if not isinstance(payee, str) or not payee:
             raise ActionValidationError("payee: choose an agent or type an ag_ id", field="payee")
         timeout = self.value("money-timeout-hours") or "24"
-        if not timeout.isdigit() or len(timeout) > 4:
+        if not (timeout.isascii() and timeout.isdigit()) or len(timeout) > 4:
             raise ActionValidationError("timeout: 1 to 720 hours", field="timeout_hours")
         budget = self.value("money-budget")
         unit = self.selected("money-unit")

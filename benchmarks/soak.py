@@ -1,0 +1,208 @@
+"""Soak: the daemon polling a fleet every second against a faulty simulator, for a long time.
+
+    python benchmarks/soak.py --minutes 120            # the 2-hour soak
+    python benchmarks/soak.py --minutes 5 --json       # what the slow test runs
+
+The simulator runs in its own process (``python -m pf_tui sim --limits off``) with 5% of all
+requests faulty (503s, resets, malformed bodies, hangs). In this process the whole daemon runs
+(``run_daemon``: the poller with every figure of every agent every second, the alert rules, the
+store, a JSON-lines receiver), and every ``--sample-s`` seconds the process's RSS, open file
+descriptors and asyncio tasks are sampled. It prints those figures at the end of the warm-up and
+at the end, and the drift between them; ``--json`` prints one JSON object instead.
+
+The goal (``docs/performance.md``): after warm-up the three are flat. RSS may move within
+allocator noise; open files and tasks must not grow at all beyond a few in flight. Every buffer
+pf-tui keeps is bounded, but the history rings (360 samples per agent and figure) take six
+minutes to fill at one poll a second, and RSS rises until they are full: ``--history N`` makes
+the rings N long so that a short run's warm-up covers their filling (the 5-minute slow test uses
+30); the 2-hour run keeps the real 360.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from pf_tui.config import Config
+from pf_tui.config.model import LogNotifyConfig, PollingConfig
+from pf_tui.core.fleet.state import FleetState
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
+from pf_tui.demo import fetch_demo_agents
+
+
+def faults(rate: float) -> list[dict[str, object]]:
+    """``rate`` of all requests fail, split over the kinds a real outage brings."""
+    return [
+        {"route": "/*", "kind": "error", "status": 503, "rate": rate * 0.4},
+        {"route": "/*", "kind": "reset", "rate": rate * 0.2},
+        {"route": "/*", "kind": "malformed", "rate": rate * 0.2},
+        {"route": "/*", "kind": "rate_limit", "rate": rate * 0.15, "retry_after_s": 2},
+        {"route": "/*", "kind": "hang", "rate": rate * 0.05},
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sim(agents: int, fault_rate: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    spec = json.dumps(faults(fault_rate))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pf_tui",
+            "sim",
+            "--port",
+            str(port),
+            "--agents",
+            str(agents),
+            "--limits",
+            "off",
+            "--faults",
+            spec,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulator exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{url}/_sim/agents", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("simulator did not start")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def fleet_config(url: str, folder: Path) -> Config:
+    """The demo fleet's config with every figure polled every second and a JSON alert log."""
+    config = Config.demo(url, fetch_demo_agents(url), store_path=folder / "soak.db")
+    every_second = PollingConfig(
+        balance=1, positions=1, pnl=1, casino=1, referrals=1, escrows=1, max_backoff=30
+    )
+    notify = dataclasses.replace(config.notify, log=LogNotifyConfig(path=folder / "alerts.jsonl"))
+    return dataclasses.replace(config, polling=every_second, notify=notify)
+
+
+async def soak(url: str, folder: Path, seconds: float, sample_s: float) -> list[dict[str, float]]:
+    config = fleet_config(url, folder)
+    stop = asyncio.Event()
+    samples: list[dict[str, float]] = []
+    started = time.monotonic()
+
+    async def sampler() -> None:
+        while not stop.is_set():
+            await asyncio.sleep(sample_s)
+            samples.append(
+                {
+                    "t": round(time.monotonic() - started, 1),
+                    "rss_mb": round(rss_mb(), 1),
+                    "fds": open_files(),
+                    "tasks": len(asyncio.all_tasks()),
+                }
+            )
+            if time.monotonic() - started >= seconds:
+                stop.set()
+
+    watcher = asyncio.create_task(sampler())
+    code = await run_daemon(config, stop=stop, options=DaemonOptions())
+    await watcher
+    if code != 0:
+        raise RuntimeError(f"daemon exited {code}")
+    return samples
+
+
+def report(samples: list[dict[str, float]], warmup_s: float) -> dict[str, object]:
+    after = [s for s in samples if s["t"] >= warmup_s] or samples[-1:]
+    first, last = after[0], after[-1]
+    return {
+        "samples": len(samples),
+        "warmup_s": warmup_s,
+        "rss_mb_at_warmup": first["rss_mb"],
+        "rss_mb_end": last["rss_mb"],
+        "rss_mb_max_after_warmup": max(s["rss_mb"] for s in after),
+        "rss_growth_mb": round(last["rss_mb"] - first["rss_mb"], 1),
+        "fds_at_warmup": first["fds"],
+        "fds_end": last["fds"],
+        "fds_max_after_warmup": max(s["fds"] for s in after),
+        "tasks_at_warmup": first["tasks"],
+        "tasks_end": last["tasks"],
+        "tasks_max_after_warmup": max(s["tasks"] for s in after),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=120.0)
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--fault-rate", type=float, default=0.05)
+    parser.add_argument("--warmup-s", type=float, default=None, help="default: a fifth of the run")
+    parser.add_argument("--sample-s", type=float, default=10.0)
+    parser.add_argument("--history", type=int, default=None, help="history ring length")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.history is not None:
+        # A benchmark knob: the daemon builds its FleetState with the default ring length.
+        defaults = FleetState.__init__.__kwdefaults__
+        assert defaults is not None
+        defaults["history_len"] = args.history
+    # The daemon's JSON lines would go to stderr through logging's last resort: keep them quiet.
+    quiet = logging.getLogger("pf_tui")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    seconds = args.minutes * 60
+    warmup = args.warmup_s if args.warmup_s is not None else seconds / 5
+    sim, url = start_sim(args.agents, args.fault_rate)
+    try:
+        with tempfile.TemporaryDirectory(prefix="soak-") as folder:
+            samples = asyncio.run(soak(url, Path(folder), seconds, args.sample_s))
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    result = report(samples, warmup)
+    result.update(
+        agents=args.agents,
+        fault_rate=args.fault_rate,
+        minutes=args.minutes,
+        history=args.history or "default (360)",
+    )
+    if args.json:
+        print(json.dumps({"report": result, "samples": samples}))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""The poller's read path: GETs over pooled HTTP/1.1 keep-alive connections, parsed by httptools.
+
+Profiled at 3,000 agents (docs/performance.md, "The HTTP client"), aiohttp's client machinery was
+half of the engine's CPU: per request a ``ClientRequest``, a ``ClientResponse``, merged header
+multidicts, auto headers, two timers, tracing hooks, the connector's bookkeeping. A poll needs
+none of it: one GET with an ``Authorization`` header on a kept-alive connection, a status, a few
+headers and a small JSON body. :class:`Http1Transport` sends exactly that and parses the reply
+with httptools (llhttp, the parser behind uvicorn and Node.js), on the same event loop.
+
+Only ``GET`` takes this path, and only for a client made with ``transport="http1"`` (the poll
+engine's, ``wiring.build_poll_engine``). Every other method goes through aiohttp as before, so
+money writes never do (docs/api.md §5). Failures surface as the exceptions
+:func:`~pf_tui.api.transport.map_transport_error` already classifies: a refused connection as
+``ConnectionRefusedError``, a timeout as aiohttp's ``ConnectionTimeoutError`` or
+``SocketTimeoutError``, a connection closed before a complete reply as
+``ServerDisconnectedError``, a reply that is not HTTP as ``httpx.RemoteProtocolError``.
+
+What it does not do, because no Purple Flea read needs it: redirects (never followed anyway),
+cookies (no jar, as before), compression (it asks for none), proxies (``trust_env`` was off).
+What it bounds that aiohttp does not: a reply's headers (:data:`MAX_HEADER_BYTES`) and body
+(:data:`MAX_BODY_BYTES`); a server sending more is a protocol error, and the connection is dropped
+at once rather than read into memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import cast
+
+import aiohttp
+import httptools
+import httpx
+from yarl import URL
+
+from pf_tui.api.transport import LeanAiohttpTransport
+
+__all__ = ["IDLE_S", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Http1Transport"]
+
+IDLE_S = 4.0
+"""An idle connection is reused only this long: servers commonly drop theirs after 5 s."""
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest reply body read: a full page of the longest history is well under 1 MiB."""
+
+MAX_HEADER_BYTES = 64 * 1024
+"""The most header bytes (names and values) a reply may carry."""
+
+
+class _TooLarge(Exception):
+    """Raised inside an httptools callback to stop the parser (it raises its own error)."""
+
+
+@dataclass(slots=True)
+class _Reply:
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: list[bytes] = field(default_factory=list)
+    body_bytes: int = 0
+    header_bytes: int = 0
+    framed: bool = False
+    """The reply says where it ends (Content-Length or chunked)."""
+    headers_done: bool = False
+
+
+class _Connection(asyncio.Protocol):
+    """One kept-alive connection; one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[_Reply] | None = None
+        self.reply = _Reply()
+        self.parser: httptools.HttpResponseParser | None = None
+        self.closed = False
+        self.keep_alive = True
+        self.received = False
+        """Whether any byte of the current reply arrived (a silent stale connection is safe to
+        retry; a half reply is not)."""
+        self.idle_since = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self.read_timeout = 0.0
+
+    # -- asyncio.Protocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCPTransport has write() and abort() but is not an asyncio.Transport subclass.
+        self.transport = cast("asyncio.Transport", transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        if self.parser is None:
+            # Unasked-for bytes on an idle connection: whatever it carries next cannot be trusted.
+            self._fail(httpx.RemoteProtocolError("bytes arrived with no request pending"))
+            self.abort()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            # A callback's exception reaches here chained as the parser's error's context.
+            if isinstance(exc.__context__, _TooLarge):
+                self._fail(httpx.RemoteProtocolError(str(exc.__context__)))
+            else:
+                self._fail(httpx.RemoteProtocolError("reply is not valid HTTP/1.1"))
+            self.abort()
+            return
+        if self.waiter is not None and not self.waiter.done():
+            self._arm_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        reply = self.reply
+        if reply.headers_done and not reply.framed and self.waiter is not None:
+            self._complete()  # no length: the reply ended with the connection
+            return
+        self._fail(aiohttp.ServerDisconnectedError())
+
+    # -- httptools callbacks --
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        reply = self.reply
+        reply.header_bytes += len(name) + len(value)
+        if reply.header_bytes > MAX_HEADER_BYTES:
+            raise _TooLarge(f"reply headers over {MAX_HEADER_BYTES} bytes")
+        reply.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        reply = self.reply
+        assert self.parser is not None
+        reply.status = self.parser.get_status_code()
+        reply.headers_done = True
+        reply.framed = "content-length" in reply.headers or "transfer-encoding" in reply.headers
+        length = reply.headers.get("content-length", "")
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise _TooLarge(f"reply body over {MAX_BODY_BYTES} bytes")
+
+    def on_body(self, body: bytes) -> None:
+        reply = self.reply
+        reply.body_bytes += len(body)
+        if reply.body_bytes > MAX_BODY_BYTES:
+            raise _TooLarge(f"reply body over {MAX_BODY_BYTES} bytes")
+        reply.body.append(body)
+
+    def on_message_complete(self) -> None:
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()
+        self._complete()
+
+    # -- one exchange --
+
+    def send(
+        self, request: bytes, waiter: asyncio.Future[_Reply], read_timeout: float, total: float
+    ) -> None:
+        assert self.transport is not None
+        self.reply = _Reply()
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter = waiter
+        self.received = False
+        loop = waiter.get_loop()
+        self.read_timeout = read_timeout
+        self.deadline = loop.time() + total
+        self._arm_timer()
+        self.transport.write(request)
+
+    def _arm_timer(self) -> None:
+        # One timer per exchange: the next read within read_timeout, the whole within deadline.
+        if self.timer is not None:
+            self.timer.cancel()
+        assert self.waiter is not None
+        loop = self.waiter.get_loop()
+        self.timer = loop.call_at(
+            min(loop.time() + self.read_timeout, self.deadline), self._timed_out
+        )
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        self._fail(aiohttp.SocketTimeoutError("timed out waiting for the reply"))
+        self.abort()
+
+    def _complete(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        self.parser = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(self.reply)
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        self.parser = None
+        self.keep_alive = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def abort(self) -> None:
+        """Drop the connection at once (a failed or abandoned exchange)."""
+        self.closed = True
+        self.keep_alive = False
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _Pool:
+    """Kept-alive connections to one ``(scheme, host, port)``, at most ``limit`` open."""
+
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, limit: int) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.limit = limit
+        self.open = 0
+        self.idle: deque[_Connection] = deque()
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def take(self, connect_timeout: float) -> tuple[_Connection, bool]:
+        """A connection to send on, and whether it was reused (kept alive)."""
+        while True:
+            now = time.monotonic()
+            while self.idle:
+                conn = self.idle.pop()  # the most recently used: the least likely to be stale
+                if not conn.closed and now - conn.idle_since < IDLE_S:
+                    return conn, True
+                self._drop(conn)
+            if self.open < self.limit:
+                break
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.waiters.append(fut)
+            try:
+                async with asyncio.timeout(connect_timeout):
+                    await fut
+            except BaseException as exc:
+                if fut.done() and not fut.cancelled():
+                    self._wake()  # woken, then timed out or cancelled: pass the turn on
+                if isinstance(exc, TimeoutError):
+                    raise aiohttp.ConnectionTimeoutError(
+                        "timed out waiting for a connection"
+                    ) from None
+                raise
+        self.open += 1
+        try:
+            async with asyncio.timeout(connect_timeout):
+                _, conn = await asyncio.get_running_loop().create_connection(
+                    _Connection,
+                    self.host,
+                    self.port,
+                    ssl=self.tls,
+                    server_hostname=self.host if self.tls else None,
+                )
+        except TimeoutError:
+            self.open -= 1
+            self._wake()
+            raise aiohttp.ConnectionTimeoutError("timed out connecting") from None
+        except BaseException:
+            self.open -= 1
+            self._wake()
+            raise
+        return conn, False
+
+    def give_back(self, conn: _Connection) -> None:
+        """Keep ``conn`` for the next request if it can be, else close it."""
+        if conn.closed or not conn.keep_alive:
+            self._drop(conn)
+            return
+        conn.idle_since = time.monotonic()
+        self.idle.append(conn)
+        self._wake()
+
+    def _drop(self, conn: _Connection) -> None:
+        if not conn.closed:
+            conn.abort()
+        self.open -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def close(self) -> None:
+        while self.idle:
+            conn = self.idle.pop()
+            conn.abort()
+            self.open -= 1
+
+
+class Http1Transport(LeanAiohttpTransport):
+    """:class:`LeanAiohttpTransport` whose ``GET`` exchanges take the lean HTTP/1.1 path above.
+
+    Other methods, and anything using the httpx API, go through aiohttp unchanged.
+    """
+
+    def __init__(
+        self,
+        *args: object,
+        max_connections: int,
+        default_headers: Mapping[str, str],
+        tls_context: ssl.SSLContext | None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # httpx_aiohttp is untyped
+        self._max = max_connections
+        self._tls = tls_context
+        self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in default_headers.items())
+
+    async def exchange(
+        self,
+        method: str,
+        url: URL | str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109  (the client's per-phase bounds)
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One request: ``(status, reply headers, whole body)``; only GETs take the lean path."""
+        if method != "GET" or content:
+            return await super().exchange(method, url, headers, content, timeout)
+        target = url if isinstance(url, URL) else URL(url, encoded=True)
+        scheme = target.scheme
+        host = target.raw_host or ""
+        port = target.port or (443 if scheme == "https" else 80)
+        pool = self._pool(scheme, host, port)
+        named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+        host_header = named if target.explicit_port is None else f"{named}:{port}"
+        extra = headers or {}
+        for k, v in extra.items():
+            if "\r" in v or "\n" in v or "\r" in k or "\n" in k:
+                # As aiohttp refuses them: a header must never split the request (and the
+                # message names no value, which may be a key).
+                raise ValueError("newline or carriage return in a request header")
+        lines = self._head + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+        request = f"GET {target.raw_path_qs} HTTP/1.1\r\nHost: {host_header}\r\n{lines}\r\n"
+        wire = request.encode("latin-1")
+        connect = timeout.connect or timeout.total or 10.0
+        read = timeout.sock_read or timeout.total or 10.0
+        total = timeout.total or read * 3
+        for attempt in (0, 1):
+            conn, reused = await pool.take(connect)
+            waiter: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
+            conn.send(wire, waiter, read, total)
+            try:
+                reply = await waiter
+            except aiohttp.ServerDisconnectedError:
+                pool.give_back(conn)
+                if reused and not conn.received and attempt == 0:
+                    continue  # a kept-alive connection the server had closed: once more, fresh
+                raise
+            except BaseException:
+                conn.abort()  # cancelled or failed mid-reply: the connection's state is unknown
+                pool.give_back(conn)
+                raise
+            pool.give_back(conn)
+            return reply.status, reply.headers, b"".join(reply.body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pool(self, scheme: str, host: str, port: int) -> _Pool:
+        key = (scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            tls = None
+            if scheme == "https":
+                tls = self._tls or ssl.create_default_context()
+            pool = self._pools[key] = _Pool(host, port, tls, self._max)
+        return pool
+
+    async def aclose(self) -> None:
+        """Close the lean pools and aiohttp's."""
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        await super().aclose()

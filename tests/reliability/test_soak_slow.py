@@ -1,0 +1,67 @@
+"""The soak in the slow set: 200 agents polled every second, 5% of requests faulty.
+
+Runs ``benchmarks/soak.py`` for 90 s (a 30 s warm-up, then 60 s measured) and checks that after
+the warm-up the daemon's RSS, open files and asyncio tasks are flat. The issue asked for 5 minutes
+here; the slow set's time budget leaves this test about 2 minutes, and what it hunts shows within
+one: 5% of ~1,200 requests a second is ~3,600 failed requests a measured minute, so a task, a socket
+or a buffer left behind per failure grows the figures by thousands. The 5-minute and 2-hour runs
+are the same script (``--minutes 5`` / its default ``--minutes 120``, figures in the README). The
+history rings are 10 samples long here (``--history 10``) so that they fill during the warm-up,
+as the real 360 do in a long run's first hour.
+
+Broken looks like: a task or a socket left behind per failed poll (hangs and resets are 1% of
+requests), or a structure that grows per poll.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_soak_is_flat_after_warm_up() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "benchmarks" / "soak.py"),
+            "--minutes",
+            "1.5",
+            "--agents",
+            "200",
+            "--fault-rate",
+            "0.05",
+            "--warmup-s",
+            "30",
+            "--sample-s",
+            "5",
+            "--history",
+            "10",
+            "--json",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    report = result["report"]
+    print(f"soak: {json.dumps(report)}")
+    # RSS: within 10% of its value at the end of warm-up (allocator noise, rings filling).
+    assert report["rss_mb_max_after_warmup"] <= report["rss_mb_at_warmup"] * 1.10
+    # Open files: sockets come and go with the fetches in flight (up to 16 per host, the
+    # simulator being one host, plus the idle pool), never accumulate: one leaked per failure
+    # would be thousands.
+    assert report["fds_max_after_warmup"] <= report["fds_at_warmup"] + 24
+    assert report["fds_end"] <= report["fds_at_warmup"] + 24
+    # Tasks: one per job in flight (about 2,200 at 200 agents), not one more per failure.
+    assert report["tasks_max_after_warmup"] <= report["tasks_at_warmup"] * 1.05
+    assert report["tasks_end"] <= report["tasks_at_warmup"] * 1.03
