@@ -39,10 +39,16 @@ from dataclasses import dataclass
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config, load_config
-from pf_tui.core.alerts.engine import AlertEvent, EventKind, event_id_for, fingerprint_of
+from pf_tui.core.alerts.engine import (
+    AlertEvent,
+    EventKind,
+    event_id_for,
+    fingerprint_of,
+    timeout_window,
+)
 from pf_tui.core.alerts.facts import AgentFacts, FactsSource, escrow_queue
 from pf_tui.core.alerts.heartbeat import Heartbeat
-from pf_tui.core.alerts.rules import Severity, rules_from_config
+from pf_tui.core.alerts.rules import RuleKind, Severity, rules_from_config
 from pf_tui.core.money.streams import StreamBook
 from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.alertmanager import AlertmanagerReceiver, FiringAlert
@@ -51,7 +57,7 @@ from pf_tui.core.notify.receivers import Receiver
 from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot
 from pf_tui.daemon.gc_policy import EngineGc
 from pf_tui.daemon.logs import log_event, setup_logging
-from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow
+from pf_tui.daemon.metrics import AgentRow, DaemonMetrics, FleetRow, StreamTimeoutRow
 from pf_tui.daemon.overview_metrics import AgentExtras, StreamRow
 from pf_tui.shard import Shard
 from pf_tui.views.feed import FleetFeed
@@ -277,7 +283,26 @@ class Daemon:
             now,
         )
         self.metrics.set_brake(self.facts.brake.engaged, self.facts.brake.since)
+        self.metrics.set_stream_timeouts(self._stream_timeouts(now))
         self._update_overview(now)
+
+    def _stream_timeouts(self, now: float) -> list[StreamTimeoutRow]:
+        """Each live stream whose escrow's timeout would move money, as ``stream_timeout`` sees it
+        (nothing when that rule is disabled)."""
+        rule = next((r for r in self.engine.rules if r.kind is RuleKind.STREAM_TIMEOUT), None)
+        if rule is None:
+            return []
+        rows: list[StreamTimeoutRow] = []
+        for facts in self.last_facts:
+            for t in facts.stream_timeouts:
+                window = timeout_window(rule, t)
+                left = t.outcome.seconds_left(now)
+                if window is None or left is None:
+                    continue
+                start, idle = window
+                lead = (t.outcome.at or start) - start
+                rows.append(StreamTimeoutRow(facts.agent_id, t.stream_id, left, lead, idle))
+        return rows
 
     def _update_overview(self, now: float) -> None:
         """The Overview's figures (the same view the console draws), spend, and open streams."""

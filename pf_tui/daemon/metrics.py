@@ -20,7 +20,7 @@ them; an unsharded daemon serves its series without the label.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 
 from pf_tui.daemon.overview_metrics import OverviewMetrics
 
-__all__ = ["AgentRow", "DaemonMetrics", "FleetRow"]
+__all__ = ["AgentRow", "DaemonMetrics", "FleetRow", "StreamTimeoutRow"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -54,6 +54,17 @@ class AgentRow:
     and the ``error_rate_pct`` rule show (:meth:`CallStats.error_rate`)."""
     drawdown_pct: Decimal | None = None
     """The current fall of equity from its peak on the 30-day chart: the ``drawdown`` rule's."""
+
+
+@dataclass(frozen=True)
+class StreamTimeoutRow:
+    """A live stream whose escrow's timeout would move money, as the stream_timeout rule sees it."""
+
+    agent_id: str
+    stream_id: str
+    seconds_left: float
+    lead_s: float
+    idle: bool
 
 
 @dataclass(frozen=True)
@@ -203,6 +214,29 @@ class DaemonMetrics:
             "Unix time the brake was last engaged or lifted (0: never)",
             registry=r,
         )
+        st = ("agent", "stream")
+        self.stream_money_timeout = Gauge(
+            "pf_stream_money_timeout_seconds",
+            "Seconds until the stream's escrow times out and its money moves on its own"
+            " (only while it would: a streaming escrow pays the payee, a classic one refunds)",
+            st,
+            registry=r,
+        )
+        self.stream_timeout_lead = Gauge(
+            "pf_stream_timeout_lead_seconds",
+            "How long before that timeout the stream_timeout rule pages ([alerts]"
+            " stream_timeout_lead, else 1 h or a quarter of a shorter escrow timeout)",
+            st,
+            registry=r,
+        )
+        self.stream_idle = Gauge(
+            "pf_stream_idle",
+            "1 while the stream is paused, or pf-tui has released nothing since the lead window"
+            " before its timeout began: the stream_timeout rule's other half",
+            st,
+            registry=r,
+        )
+        self._timeout_seen: set[tuple[str, str]] = set()
         self.up = Gauge("pf_daemon_up", "1 while the daemon runs", registry=r)
         self.last_eval = Gauge(
             "pf_daemon_last_evaluation_timestamp_seconds",
@@ -285,6 +319,20 @@ class DaemonMetrics:
         _advance(self.failed, self._failed_seen, failed)
         self.up.set(1)
         self.last_eval.set(now)
+
+    def set_stream_timeouts(self, rows: Sequence[StreamTimeoutRow]) -> None:
+        """Each live stream whose escrow's timeout would move money (others are removed)."""
+        seen: set[tuple[str, str]] = set()
+        for row in rows:
+            key = (row.agent_id, row.stream_id)
+            seen.add(key)
+            self.stream_money_timeout.labels(*key).set(max(0.0, row.seconds_left))
+            self.stream_timeout_lead.labels(*key).set(row.lead_s)
+            self.stream_idle.labels(*key).set(1 if row.idle else 0)
+        for key in self._timeout_seen - seen:
+            for gauge in (self.stream_money_timeout, self.stream_timeout_lead, self.stream_idle):
+                _remove(gauge, *key)
+        self._timeout_seen = seen
 
     def set_brake(self, engaged: bool, since: float | None) -> None:
         """The brake's state as the store has it (read each evaluation; one indexed row)."""

@@ -117,11 +117,19 @@ async def test_a_paused_streams_timeout_pages_first_then_moves_what_it_said(
             assert kind is EventKind.FIRING
             assert f"stream {stream_id} (paused)" in words
             assert "pays the payee $4.95" in words and "unless you close it" in words
+            # /metrics carries the rule's two halves, so its Prometheus twin fires now too.
+            registry = daemon.metrics.registry
+            on = {"agent": payer, "stream": stream_id}
+            assert registry.get_sample_value("pf_stream_idle", on) == 1
+            lead = registry.get_sample_value("pf_stream_timeout_lead_seconds", on)
+            left = registry.get_sample_value("pf_stream_money_timeout_seconds", on)
+            assert lead == 900 and left is not None and 0 < left <= lead
             before = balance(sim, payee)
             advance(sim, 20 * 60)  # past the timeout: the server pays on its own
             assert balance(sim, payee) - before == said.net
             ((_, kind, _),) = await evaluate()
             assert kind is EventKind.RESOLVED
+            assert registry.get_sample_value("pf_stream_money_timeout_seconds", on) is None
 
             # The money desk syncs the record with what the server did: the stream is over.
             value = daemon.fleet.agents[payer].figures[DataType.ESCROWS].value

@@ -27,7 +27,8 @@ COUNTS = {
     "pf_agent_escrow_queue_depth", "pf_fleet_escrow_queue_depth", "pf_agent_alerts_firing",
     "pf_alerts_firing", "pf_fleet_agents", "pf_fleet_stale_agents", "pf_notify_outbox_depth",
     "pf_notify_dead_letters", "pf_daemon_up", "pf_agent_info", "pf_agent_escrows_disputed",
-    "pf_agent_money_actions_unknown", "pf_fleet_streams_open",
+    "pf_agent_money_actions_unknown", "pf_fleet_streams_open", "pf_money_brake_engaged",
+    "pf_stream_idle",
     "pf_agent_referral_funnel_registered", "pf_agent_referral_funnel_transacted",
     "pf_fleet_referral_funnel_registered", "pf_fleet_referral_funnel_transacted",
 }  # fmt: skip

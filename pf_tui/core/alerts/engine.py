@@ -161,6 +161,20 @@ def event_id_for(fingerprint: str, starts_at: float, kind: EventKind, seq: int) 
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+def timeout_window(rule: RuleSpec, t: StreamTimeoutFacts) -> tuple[float, bool] | None:
+    """When ``rule`` (a ``stream_timeout``) starts watching ``t``'s escrow, and whether the stream
+    is idle for it: paused, or nothing released since then. ``None``: its timeout moves nothing.
+
+    The daemon exports the same two figures per stream, so the Prometheus twin of the rule
+    (deploy/prometheus/rules.yml) reads exactly what the built-in rule decides on.
+    """
+    o = t.outcome
+    if not o.moves_money or o.at is None:
+        return None
+    start = o.at - timeout_lead(rule, t.timeout_hours)
+    return start, t.paused or t.last_paid_at is None or t.last_paid_at < start
+
+
 class AlertEngine:
     """Evaluates rules over facts and emits the notifications due; holds every instance's state."""
 
@@ -350,10 +364,10 @@ class AlertEngine:
         """
         o = t.outcome
         labels = {**base, "stream": t.stream_id, "escrow": o.escrow_id or "-", "suggest": "close"}
-        if not o.moves_money or o.at is None:
+        window = timeout_window(rule, t)
+        if window is None:
             return labels, (False, True, ""), "nothing moves on its own"
-        start = o.at - timeout_lead(rule, t.timeout_hours)
-        idle = t.paused or t.last_paid_at is None or t.last_paid_at < start
+        start, idle = window
         bad = now >= start and idle
         left = o.seconds_left(now) or 0.0
         desc = f"stream {t.stream_id} ({t.state}): {o.sentence(now)}"

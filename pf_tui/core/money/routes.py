@@ -6,6 +6,8 @@ request after a crash, and the wire sends to it: one table, so the three never d
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from pf_tui.api import routes
 from pf_tui.api.routes import Endpoint
 from pf_tui.core.money.types import EscrowTarget, Op
@@ -24,6 +26,13 @@ ENDPOINTS: dict[Op, Endpoint] = {
 
 
 def route(op: Op, escrow: EscrowTarget | None) -> tuple[str, str, str]:
-    """``(service, method, path)`` of ``op`` on ``escrow`` (an unresolved ref renders as text)."""
+    """``(service, method, path)`` of ``op`` on ``escrow`` (an unresolved ref renders as text).
+
+    An escrow id comes from a server reply or a ledger row: untrusted. It is one path segment,
+    percent-encoded, so an id such as ``../../wallet/withdraw`` can never reach another route.
+    """
     ep = ENDPOINTS[op]
-    return ep.service, ep.method, ep.route.replace("{id}", str(escrow))
+    target = "" if escrow is None else str(escrow)
+    if isinstance(escrow, str):
+        target = quote(escrow, safe="")
+    return ep.service, ep.method, ep.route.replace("{id}", target)

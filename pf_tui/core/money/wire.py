@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol
+from urllib.parse import quote
 
 from pf_tui.api import normalize, routes
 from pf_tui.api.client import PurpleFleaClient
@@ -96,7 +97,7 @@ class ClientWire:
         return await self.client.read(
             ep,
             lambda d: normalize.escrow(d, dialect),
-            path=ep.route.replace("{id}", escrow_id),
+            path=ep.route.replace("{id}", quote(escrow_id, safe="")),  # untrusted: one segment
             agent_id=agent_id,
             headers=headers,
             secrets=secrets,
