@@ -44,6 +44,7 @@ commands:
   pf-tui stream ...      open, release, pause, resume, close pf-tui's payment streams
   pf-tui faucet claim    claim the faucet for an agent (not claimable exits 0 with a reason)
   pf-tui mcp             an MCP server on stdio for AI agents (writes per [mcp] in the config)
+  pf-tui watch-jobs      the Kubernetes Job operator: a Job's escrow released or disputed
 
 scripting: money commands ask on a terminal and need --yes off one; --json prints one object;
 --idempotency-key makes a rerun reuse its action. Exit codes 0 done, 1 failed, 2 usage or
@@ -260,6 +261,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flag(mcp)
     mcp.add_argument("--read-only", action="store_true", help="refuse every write tool")
 
+    jobs = sub.add_parser(
+        "watch-jobs",
+        help="the Kubernetes Job operator: release or dispute a Job's escrow when it ends",
+        description=(
+            "Watch the batch/v1 Jobs of one namespace. A Job annotated purpleflea.com/escrow-id "
+            "has that escrow released when it completes and disputed when it fails, exactly once "
+            "per Job uid and outcome, through the same money core as the console; the outcome is "
+            "written back as the purpleflea.com/escrow-outcome annotation (README, Kubernetes "
+            "Job operator). Kubernetes access: the pod's service account, else $KUBECONFIG or "
+            "~/.kube/config, or --kube-url. JSON-line logs on stderr; SIGTERM stops it."
+        ),
+    )
+    _add_config_flag(jobs)
+    jobs.add_argument(
+        "--namespace",
+        metavar="NS",
+        default=None,
+        help="the namespace to watch (default: the pod's own, else 'default')",
+    )
+    jobs.add_argument(
+        "--kube-url",
+        metavar="URL",
+        default=None,
+        help="talk to this API server as is, without credentials (kubectl proxy, tests)",
+    )
+    jobs.add_argument(
+        "--resync",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="list every Job again this often; unknown outcomes are retried then (default 60)",
+    )
+
     from pf_tui.ops.commands import add_parsers
 
     add_parsers(sub, _add_config_flag)
@@ -267,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command == "watch-jobs" and not 5 <= args.resync <= 3600:
+        parser.error(f"--resync {args.resync:g}: choose between 5 and 3600 seconds")
     if args.command == "serve":
         if not 0 < args.port < 65536:
             parser.error(f"--port {args.port}: choose a port between 1 and 65535")
@@ -418,6 +454,20 @@ def _cmd_ops(args: argparse.Namespace) -> int:
     return run_command(args, _load(args), read_only=args.read_only)
 
 
+def _cmd_watch_jobs(args: argparse.Namespace) -> int:
+    config = _load(args)  # config errors first
+    try:
+        from pf_tui.jobs.operator import main as jobs_main
+    except ImportError as exc:
+        print(
+            f"pf-tui watch-jobs: the Kubernetes client is not installed ({exc.name}); "
+            "install pf-tui[k8s]",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return jobs_main(config, namespace=args.namespace, kube_url=args.kube_url, resync_s=args.resync)
+
+
 def _cmd_headless(args: argparse.Namespace) -> int:
     from pf_tui.daemon.loop import main as daemon_main
 
@@ -491,6 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_mcp(args)
         if args.command in _OPS_COMMANDS:
             return _cmd_ops(args)
+        if args.command == "watch-jobs":
+            return _cmd_watch_jobs(args)
         if args.headless:
             return _cmd_headless(args)
         return _cmd_tui(args)

@@ -124,7 +124,9 @@ def test_what_the_issue_asks_for_is_there(docs: list[Doc]) -> None:
     assert operator["spec"]["template"]["spec"]["containers"][0]["args"][0] == "watch-jobs"
     role = next(d for d in docs if d["kind"] == "Role")
     jobs = next(r for r in role["rules"] if "jobs" in r["resources"])
-    assert set(jobs["verbs"]) == {"get", "list", "watch", "patch"}  # no create, no delete
+    # Exactly what pf-tui watch-jobs calls (pf_tui/jobs/kube.py): no get, no create, no delete.
+    assert set(jobs["verbs"]) == {"list", "watch", "patch"}
+    assert [r["resources"] for r in role["rules"]] == [["jobs"]]  # nothing else (no events)
 
 
 def test_selectors_match_template_labels(docs: list[Doc]) -> None:
