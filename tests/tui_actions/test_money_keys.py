@@ -105,12 +105,13 @@ class TestRelease:
             app, pilot = scene.app, scene.pilot
             await release_dialog(app, pilot, "0.50")
             assert isinstance(app.screen, ConfirmMoneyDialog) and app.screen.typed
-            await pilot.press("y")  # Cancel has focus, not the input: y is the confirm key
+            typed = app.screen.query_one("#money-typed", Input)
+            assert app.focused is typed  # what is typed lands in the input, not on Cancel
+            await pilot.press("enter")  # nothing typed yet: refused, focus stays in the input
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
             assert "type the amount exactly" in error_text(app)
-            typed = app.screen.query_one("#money-typed", Input)
-            typed.focus()
+            assert app.focused is typed
             for wrong in ("0.5", "0.49", "$0.50"):  # exactly as shown, nothing else
                 typed.value = ""
                 await pilot.press(*wrong, "enter")

@@ -1,5 +1,6 @@
-"""SVG snapshots of every money dialog and the audit view at 120x40: a fresh frozen simulator
-(seed 7), a frozen clock, fixed idempotency keys and operator, so every run draws the same.
+"""SVG snapshots of every money dialog and the audit view at 120x40 and at 80x24 (an SSH pane):
+a fresh frozen simulator (seed 7), a frozen clock, fixed idempotency keys and operator, so
+every run draws the same.
 
 The same SVGs are kept under ``screenshots/actions/`` (a folder of their own, so the tab
 screenshots' one-to-one check is untouched); ``test_screenshots_match_snapshots`` keeps the two in
@@ -33,6 +34,15 @@ SCREENSHOTS = ROOT / "screenshots" / "actions"
 
 
 pytestmark = pytest.mark.usefixtures("steady_cursor", "fixed_keys", "fixed_operator")
+
+SMALL = (80, 24)
+
+
+@pytest.fixture(params=[SIZE, SMALL], ids=["120x40", "80x24"])
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    """Every snapshot at both sizes: 80x24 must show every dialog's buttons and borders."""
+    size: tuple[int, int] = request.param
+    return size
 
 
 @pytest.fixture
@@ -107,12 +117,14 @@ def before(
     return run_before
 
 
-def test_open_stream_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_open_stream_dialog(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """o: the open-stream form, filled in (payee typed as an id)."""
     ids = [agent["agent_id"] for agent in fetch_demo_agents(fresh.url)]
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(
             keys=("o",),
             fill={
@@ -126,47 +138,57 @@ def test_open_stream_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path)
     )
 
 
-def test_release_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_release_dialog(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """l: the release form over a native stream, amount typed."""
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}),
     )
 
 
-def test_release_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_release_confirm(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """The confirmation: requests, fee, payee nets, balances, dialect, key; Cancel focused."""
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(
             stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)
         ),
     )
 
 
-def test_typed_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_typed_confirm(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """Above [ui] typed_confirm_usd the amount must be typed."""
     assert snap_compare(
         make_app(fresh, tmp_path, ui={"typed_confirm_usd": Decimal("0.25")}),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(
             stream=StreamMode.NATIVE, keys=("l",), fill={"money-amount": "0.40"}, then=("enter",)
         ),
     )
 
 
-def test_close_tranche_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_close_tranche_dialog(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """x on a tranche stream: the three choices for the unearned tranche, with amounts."""
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(stream=StreamMode.TRANCHE, keys=("x",)),
     )
 
 
-def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_close_tranche_confirm(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """Overpay chosen: one classic release, the tranche fee shown."""
 
     async def choose(app: PfApp, pilot: Any) -> None:
@@ -177,38 +199,46 @@ def test_close_tranche_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Pa
 
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(stream=StreamMode.TRANCHE, extra=choose, then=("enter",)),
     )
 
 
-def test_dispute_dialog(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_dispute_dialog(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """d: the dispute form, a reason too short refused."""
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(stream=StreamMode.NATIVE, keys=("d", "s", "h", "o", "r", "t", "enter")),
     )
 
 
-def test_complete_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_complete_confirm(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """c on a tranche (a classic escrow between two watched agents): the payee marks it complete."""
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(stream=StreamMode.TRANCHE, keys=("c",)),
     )
 
 
-def test_faucet_confirm(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_faucet_confirm(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """f on the Fleet tab: the faucet claim for the agent under the cursor."""
     assert snap_compare(
-        make_app(fresh, tmp_path), terminal_size=SIZE, run_before=before(tab="3", keys=("f",))
+        make_app(fresh, tmp_path), terminal_size=size, run_before=before(tab="3", keys=("f",))
     )
 
 
 @pytest.mark.usefixtures("lasting_toasts")
-def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None:
+def test_audit_view(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """A after an open, a release and a close: every journaled request, read-only."""
 
     async def act(app: PfApp, pilot: Any) -> None:
@@ -224,7 +254,7 @@ def test_audit_view(snap_compare: Any, fresh: SimServer, tmp_path: Path) -> None
 
     assert snap_compare(
         make_app(fresh, tmp_path),
-        terminal_size=SIZE,
+        terminal_size=size,
         run_before=before(stream=StreamMode.NATIVE, extra=act, keys=("A",)),
     )
 

@@ -31,6 +31,7 @@ from pf_tui.core.money.types import (
     ReleasePartial,
     StreamMode,
     StreamState,
+    StreamTerms,
 )
 from pf_tui.text import plural
 from pf_tui.usd import fee_of, format_usd, to_wire
@@ -159,6 +160,25 @@ def _closed(stream: Stream, now: float) -> Stream:
     return replace(stream, state=StreamState.CLOSED, active_since=None, updated_at=now)
 
 
+def stream_terms(stream: Stream) -> StreamTerms:
+    """The terms a confirmation shows: payee, rate, unit, budget, batch, whole-budget fee."""
+    if stream.mode is StreamMode.TRANCHE and stream.batch > 0:
+        whole, rest = divmod(stream.budget, stream.batch)
+        fee_total = fee_of(stream.batch) * int(whole) + (fee_of(rest) if rest else Decimal(0))
+        batch = stream.batch
+    else:
+        fee_total = fee_of(stream.budget)
+        batch = stream.budget
+    return StreamTerms(
+        payee=stream.payee,
+        rate=stream.rate,
+        unit=stream.unit,
+        budget=stream.budget,
+        batch=batch,
+        fee_total=fee_total,
+    )
+
+
 def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | None) -> Planned:
     """Open: one create (native: the whole budget; tranche: the first batch)."""
     # A refused create leaves the new record closed: it never held money.
@@ -216,6 +236,7 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
         refund=Decimal(0),
         stream_version=stream.version,
         notes=notes,
+        terms=stream_terms(stream),
     )
     return Planned(preview, meta, stream, begin=stream_created)
 
@@ -278,6 +299,7 @@ def _stream_preview(
         stream_version=stream.version,
         notes=tuple(notes),
         choices=choices,
+        terms=stream_terms(stream),
     )
 
 

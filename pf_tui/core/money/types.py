@@ -519,6 +519,27 @@ class PlannedRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamTerms:
+    """The terms of the stream a preview acts on, so the confirmation can show them whole."""
+
+    payee: str
+    rate: Decimal
+    """Dollars per unit (6 dp: a per-call rate may be below a cent)."""
+    unit: StreamUnit
+    budget: Decimal
+    batch: Decimal
+    """Tranche mode: one tranche (each pays its own 1% fee); native: the budget."""
+    fee_total: Decimal
+    """The 1% commission if the whole budget is released (native: 1% of the budget; tranche:
+    each tranche's own 1%, the last one smaller when the batch does not divide the budget)."""
+
+    @property
+    def net_total(self) -> Decimal:
+        """What the payee nets if the whole budget is released."""
+        return self.budget - self.fee_total
+
+
+@dataclass(frozen=True, slots=True)
 class ActionPreview:
     """Everything the confirmation dialog shows, and everything :meth:`execute` will send."""
 
@@ -559,6 +580,8 @@ class ActionPreview:
     stake: EscrowStake | None = None
     """The funds at stake in the escrow acted on, read fresh for this preview, and what its
     timeout will do (``None``: no escrow yet, an open or a faucet claim)."""
+    terms: StreamTerms | None = None
+    """The stream's payee, rate, unit, budget, batch and whole-budget fee (``None``: no stream)."""
     escrow_version: str | None = None
     """The version of that read: execute re-reads the escrow and refuses, sending nothing, when
     it differs."""

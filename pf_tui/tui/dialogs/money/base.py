@@ -109,6 +109,10 @@ class MoneyDialog(ModalScreen[ResultT]):
         line.update(safe(message, limit=300, style="bold"))
         line.display = True
 
+    def hide_error(self) -> None:
+        """The refusal no longer applies."""
+        self.query_one("#money-error", Static).display = False
+
 
 def error_line() -> Static:
     """The (hidden until needed) line where a dialog says why it refused."""

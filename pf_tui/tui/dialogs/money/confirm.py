@@ -7,7 +7,7 @@ type the amount; above ``[ui] max_action_usd`` the dialog refuses outright.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import ClassVar
 
@@ -45,10 +45,12 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
         *,
         typed: bool,
         max_usd: Decimal,
+        labels: Mapping[str, str] | None = None,
         opening_keys: Iterable[str] = (),
     ) -> None:
         super().__init__(cancel_result=False, opening_keys=opening_keys)
         self.preview = preview
+        self.labels = dict(labels or {})
         self.typed = typed
         self.max_usd = max_usd
 
@@ -63,22 +65,26 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
             box.border_title = TITLES.get(self.preview.kind, "Money action")
             box.border_subtitle = "esc cancels"
             with VerticalScroll(id="money-preview"):
-                yield Static(preview_renderable(self.preview), id="money-preview-body")
+                yield Static(preview_renderable(self.preview, self.labels), id="money-preview-body")
             if self.typed:
                 yield Static(
                     f"Over the typed-confirmation threshold: type {self.expected} to confirm.",
                     classes="hint",
                 )
-                yield GuardedInput(placeholder=self.expected, id="money-typed")
+                yield GuardedInput(placeholder=f"type {self.expected}", id="money-typed")
             yield error_line()
             with Horizontal(classes="money-buttons"):
                 yield Button("Cancel", id="money-cancel")
                 yield Button(f"Confirm ({CONFIRM_KEY})", id="money-confirm", variant="error")
 
     def on_mount(self, event: events.Mount) -> None:
-        """Cancel is the default: it has focus."""
+        """The typed confirmation's input has focus when there is one (Enter in it confirms
+        once it matches); otherwise Cancel is the default."""
         super().on_mount(event)
-        self.query_one("#money-cancel", Button).focus()
+        if self.typed:
+            self.query_one("#money-typed", Input).focus()
+        else:
+            self.query_one("#money-cancel", Button).focus()
         if self.preview.amount > self.max_usd:
             self.show_error(f"{self._over_limit()} ([ui] max_action_usd): refused, nothing is sent")
 

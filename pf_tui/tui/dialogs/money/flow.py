@@ -249,16 +249,21 @@ class MoneyFlow:
     # ---- form, confirmation, execution ---------------------------------------------------------
 
     def _form(self, form: MoneyForm, keys: Iterable[str]) -> None:
-        """Form, then confirmation, then execution; each step starts when the last one closed."""
+        """Form, then confirmation (pushed by the form, over it), then execution.
+
+        The confirmation sits on top of its form: Escape or Cancel there goes back to the form
+        with every value as typed; only a confirmed preview closes the form and is sent.
+        """
         self.dialog_open = True
         opening = frozenset(keys)
+        # Enter previewed: a held Enter must not also confirm.
+        form.confirm_with = lambda preview: self._confirm_dialog(preview, opening | {"enter"})
 
         def formed(preview: ActionPreview | None) -> None:
+            self.dialog_open = False
             if preview is None:
-                self.dialog_open = False
                 return
-            # After the form is popped: pushed from the callback, the pop would take the new one.
-            self.app.call_later(self._confirm, preview, opening | {"enter"})
+            self._send(preview)
 
         self.app.push_screen(form, formed)
 
@@ -281,23 +286,31 @@ class MoneyFlow:
             return
         self.app.call_later(self._confirm, preview, keys)
 
+    def _confirm_dialog(self, preview: ActionPreview, keys: frozenset[str]) -> ConfirmMoneyDialog:
+        return ConfirmMoneyDialog(
+            preview,
+            typed=self.desk.needs_typed_confirm(preview.amount),
+            max_usd=self.desk.max_action_usd,
+            labels=self._labels(),
+            opening_keys=keys,
+        )
+
     def _confirm(self, preview: ActionPreview, keys: frozenset[str]) -> None:
+        """The confirmation of an action without a form (faucet, complete)."""
+
         def confirmed(ok: bool | None) -> None:
             self.dialog_open = False
             if not ok:
                 self.app.notify("cancelled: nothing was sent", timeout=2)
                 return
-            self.app.run_worker(
-                self._execute(preview), group="money", exit_on_error=False, name="money-send"
-            )
+            self._send(preview)
 
-        dialog = ConfirmMoneyDialog(
-            preview,
-            typed=self.desk.needs_typed_confirm(preview.amount),
-            max_usd=self.desk.max_action_usd,
-            opening_keys=keys,
+        self.app.push_screen(self._confirm_dialog(preview, keys), confirmed)
+
+    def _send(self, preview: ActionPreview) -> None:
+        self.app.run_worker(
+            self._execute(preview), group="money", exit_on_error=False, name="money-send"
         )
-        self.app.push_screen(dialog, confirmed)
 
     async def _execute(self, preview: ActionPreview) -> None:
         self.running = (

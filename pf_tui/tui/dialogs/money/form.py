@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable, Iterable
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select
 
@@ -35,6 +38,25 @@ def choice_label(label: str, value: str) -> Text:
     return text
 
 
+T = TypeVar("T")
+
+
+class MoneySelect(Select[T]):
+    """A :class:`Select` in a money form: space or the arrows open its list (Enter in the list
+    picks), and Enter on the closed select previews, as on every other field, instead of
+    reopening the list it was just picked from."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "preview", "Preview", show=False),
+    ]
+
+    async def action_preview(self) -> None:
+        """Enter: the form's preview."""
+        screen = self.screen
+        if isinstance(screen, MoneyForm):
+            await screen.submit()
+
+
 class MoneyForm(MoneyDialog["ActionPreview | None"]):
     """Base of the forms; subclasses compose fields and turn them into an intent."""
 
@@ -44,13 +66,22 @@ class MoneyForm(MoneyDialog["ActionPreview | None"]):
         super().__init__(cancel_result=None, opening_keys=opening_keys)
         self.previewer = previewer
         self.busy = False
+        self.confirming = False
+        """A confirmation is on top of this form (Enters queued behind it must not push more)."""
+        self.confirm_with: Callable[[ActionPreview], ModalScreen[bool]] | None = None
+        """Makes the confirmation pushed over this form (the flow sets it). With it, the form
+        closes with a preview only once confirmed; Escape there comes back here, values kept.
+        Without it, the form closes with the preview as soon as the core returns it."""
 
     def compose(self) -> ComposeResult:
         """The box: the subclass's fields, the error line, Cancel and Preview."""
         with Vertical(id="money-box", classes="money-box money-form") as box:
             box.border_title = self.TITLE
-            box.border_subtitle = "enter previews; esc cancels"
-            yield from self.fields()
+            box.border_subtitle = "enter previews; space opens a list; esc cancels"
+            # The fields scroll (an 80x24 terminal shows a few at a time); the error line and
+            # the buttons stay under them, always on screen.
+            with VerticalScroll(id="money-fields"):
+                yield from self.fields()
             yield error_line()
             with Horizontal(classes="money-buttons"):
                 yield Button("Cancel", id="money-cancel")
@@ -93,8 +124,8 @@ class MoneyForm(MoneyDialog["ActionPreview | None"]):
 
     async def submit(self) -> None:
         """Build the intent, ask the core for the preview; close with it or show why not."""
-        if self.busy or self._finished:
-            return
+        if self.busy or self.confirming or self._finished:
+            return  # a mashed Enter: the one preview (or confirmation) is enough
         self.busy = True
         try:
             intent = self.build_intent()
@@ -112,7 +143,20 @@ class MoneyForm(MoneyDialog["ActionPreview | None"]):
             )
             self._focus_field("unearned")
             return
-        self.finish(preview)
+        if self.confirm_with is None:
+            self.finish(preview)
+            return
+        self.hide_error()
+        self.confirming = True
+        self.app.push_screen(self.confirm_with(preview), lambda ok: self._confirmed(preview, ok))
+
+    def _confirmed(self, preview: ActionPreview, ok: bool | None) -> None:
+        """Confirmed: close with the preview (the flow sends it). Not: back to the form."""
+        self.confirming = False
+        if ok:
+            self.finish(preview)
+        else:
+            self.show_error("not sent: change what you need and preview again; esc closes")
 
     def _focus_field(self, field: str | None) -> None:
         if not field:

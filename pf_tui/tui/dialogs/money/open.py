@@ -17,7 +17,7 @@ from pf_tui.core.money.types import (
     StreamUnit,
 )
 from pf_tui.tui.dialogs.money.base import GuardedInput
-from pf_tui.tui.dialogs.money.form import MoneyForm, Previewer, choice_label
+from pf_tui.tui.dialogs.money.form import MoneyForm, MoneySelect, Previewer, choice_label
 
 UNITS: tuple[tuple[str, StreamUnit], ...] = (
     ("per call", StreamUnit.CALL),
@@ -58,7 +58,7 @@ class OpenStreamDialog(MoneyForm):
         payees = [o for o in options if o[1] != self.payer]
         yield self.row(
             "Payer",
-            Select(
+            MoneySelect(
                 options,
                 value=self.payer or Select.NULL,
                 allow_blank=self.payer is None,
@@ -66,24 +66,31 @@ class OpenStreamDialog(MoneyForm):
             ),
         )
         yield self.row(
-            "Payee", Select(payees, prompt="choose from the fleet", id="money-payee-choice")
+            "Payee", MoneySelect(payees, prompt="choose from the fleet", id="money-payee-choice")
         )
         yield self.row(
             "or id", GuardedInput(placeholder="ag_... (overrides the choice)", id="money-payee")
         )
-        yield self.row("Rate $", GuardedInput(placeholder="0.01", id="money-rate"))
+        yield self.row(
+            "Rate $", GuardedInput(placeholder="e.g. 0.01 (dollars per unit)", id="money-rate")
+        )
         yield self.row(
             "Unit",
-            Select(
+            MoneySelect(
                 [(label, unit) for label, unit in UNITS],
                 value=StreamUnit.CALL,
                 allow_blank=False,
                 id="money-unit",
             ),
         )
-        yield self.row("Budget $", GuardedInput(placeholder="5.00", id="money-budget"))
         yield self.row(
-            "Batch $", GuardedInput(placeholder="1.00 (a tranche; >= 0.10)", id="money-batch")
+            "Budget $", GuardedInput(placeholder="e.g. 5.00 (at least 0.10)", id="money-budget")
+        )
+        yield self.row(
+            "Batch $",
+            GuardedInput(
+                placeholder="tranche: e.g. 1.00 (>= 0.10); empty: the budget", id="money-batch"
+            ),
         )
         yield self.row("Timeout h", GuardedInput("24", id="money-timeout-hours"))
         yield self.row(
@@ -91,7 +98,7 @@ class OpenStreamDialog(MoneyForm):
         )
         yield self.row(
             "Mode",
-            Select(
+            MoneySelect(
                 [(MODE_LABELS[m], m) for m in self.modes],
                 value=self.modes[0],
                 allow_blank=False,
@@ -115,7 +122,17 @@ class OpenStreamDialog(MoneyForm):
         timeout = self.value("money-timeout-hours") or "24"
         if not (timeout.isascii() and timeout.isdigit()) or len(timeout) > 4:
             raise ActionValidationError("timeout: 1 to 720 hours", field="timeout_hours")
+        # An empty amount is not a silent error: say what to type (placeholders are hints).
+        if not self.value("money-rate"):
+            raise ActionValidationError(
+                "rate: type the price per unit in dollars, e.g. 0.01", field="rate"
+            )
         budget = self.value("money-budget")
+        if not budget:
+            raise ActionValidationError(
+                "budget: type the most this stream may pay, in dollars (at least 0.10), e.g. 5.00",
+                field="budget",
+            )
         unit = self.selected("money-unit")
         mode = self.selected("money-mode")
         return OpenStream(

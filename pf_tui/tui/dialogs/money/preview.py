@@ -1,20 +1,33 @@
 """An :class:`ActionPreview` as the text a confirmation shows: exactly what will be sent.
 
-Every request (method, path, JSON body, idempotency key), the amount, the 1% fee, what the payee
-nets, the paying agent's balance before and after, the dialect (and, for tranches, the fee each
+Every request (method, path, JSON body, idempotency key), both parties by label and id, the
+stream's rate, unit, budget and batch, the amount, the 1% fee, what the payee nets, the paying
+agent's balance before and after, the dialect (and, for tranches, the fee each
 tranche pays) and the intent's key. Ids, memos and paths come from the API or the operator, so
 each goes through :func:`pf_tui.tui.sanitize.safe`; nothing here is markup.
+
+Precision: budgets, funds and balances in cents (``$3.00``); what the API settles at its 6 dp
+(rates, the 1% fees, what the payee nets, amounts released and owed) at up to 6 dp with the
+trailing zeros after the cents dropped (``$0.004``, ``$0.40``), never float noise.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.table import Table
 from rich.text import Text
 
 from pf_tui import usd
-from pf_tui.core.money.types import ActionKind, ActionPreview, StreamMode
+from pf_tui.core.money.types import ActionKind, ActionPreview, StreamMode, StreamTerms, StreamUnit
 from pf_tui.tui.sanitize import safe
-from pf_tui.usd import format_usd6
+from pf_tui.usd import format_usd, format_usd6
+
+UNIT_TEXT = {
+    StreamUnit.CALL: "per call",
+    StreamUnit.HOUR: "per hour",
+    StreamUnit.DATA_POINT: "per data point",
+}
 
 TITLES: dict[ActionKind, str] = {
     ActionKind.OPEN_STREAM: "Open a stream",
@@ -44,20 +57,57 @@ def dialect_text(preview: ActionPreview) -> str:
     return f"{preview.dialect.value} escrow"
 
 
-def _figures(preview: ActionPreview) -> Table:
+def party(agent_id: str, labels: Mapping[str, str]) -> Text:
+    """``label (ag_...)`` for a watched agent, the id alone for any other (both untrusted)."""
+    label = labels.get(agent_id)
+    if not label or label == agent_id:
+        return safe(agent_id)
+    text = safe(label, limit=40)
+    text.append(" (")
+    text.append_text(safe(agent_id))
+    text.append(")")
+    return text
+
+
+def _terms_rows(grid: Table, preview: ActionPreview, terms: StreamTerms) -> None:
+    """Rate, unit, budget, batch; for an open, the fee and net over the whole budget."""
+    grid.add_row("Rate", Text(f"{format_usd6(terms.rate)} {UNIT_TEXT[terms.unit]}"))
+    budget = f"{format_usd(terms.budget)}"
+    if preview.mode is StreamMode.TRANCHE:
+        budget += f" in tranches of {format_usd(terms.batch)}"
+    grid.add_row("Budget", Text(budget))
+    if preview.kind is not ActionKind.OPEN_STREAM:
+        return
+    # Opening moves money into escrow only: the fee is paid on each release, not now.
+    grid.add_row("Funds now", Text(format_usd(preview.amount)))
+    if preview.mode is StreamMode.TRANCHE and preview.tranche_fee is not None:
+        fee = f"{format_usd6(preview.tranche_fee)} per tranche"
+    else:
+        fee = "1% of each release"
+    grid.add_row("Fee (1%)", Text(f"{fee}; {format_usd6(terms.fee_total)} on the whole budget"))
+    grid.add_row("Payee nets", Text(f"{format_usd6(terms.net_total)} if all of it is released"))
+
+
+def _figures(preview: ActionPreview, labels: Mapping[str, str]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row("Agent", safe(preview.agent_id))
+    terms = preview.terms
+    grid.add_row("Payer" if terms else "Agent", party(preview.agent_id, labels))
+    if terms:
+        grid.add_row("Payee", party(terms.payee, labels))
     if preview.stream_id:
         grid.add_row("Stream", safe(preview.stream_id))
     if preview.escrow_id:
         grid.add_row("Escrow", safe(preview.escrow_id))
     grid.add_row("Dialect", Text(dialect_text(preview)))
-    grid.add_row("Amount", Text(format_usd6(preview.amount)))
-    grid.add_row("Fee (1%)", Text(format_usd6(preview.fee)))
-    grid.add_row("Payee nets", Text(format_usd6(preview.payee_nets)))
-    if preview.owed is not None:
+    if terms:
+        _terms_rows(grid, preview, terms)
+    if preview.kind is not ActionKind.OPEN_STREAM:
+        grid.add_row("Amount", Text(format_usd6(preview.amount)))
+        grid.add_row("Fee (1%)", Text(format_usd6(preview.fee)))
+        grid.add_row("Payee nets", Text(format_usd6(preview.payee_nets)))
+    if preview.owed is not None and preview.kind is not ActionKind.OPEN_STREAM:
         grid.add_row(
             "Owed now",
             Text(
@@ -68,7 +118,7 @@ def _figures(preview: ActionPreview) -> Table:
         grid.add_row("Refund", Text(format_usd6(preview.refund)))
     grid.add_row(
         "Balance",
-        Text(f"{format_usd6(preview.balance_before)} -> {format_usd6(preview.balance_after)}"),
+        Text(f"{format_usd(preview.balance_before)} -> {format_usd(preview.balance_after)}"),
     )
     grid.add_row("Idempotency", safe(preview.key))
     return grid
@@ -93,11 +143,11 @@ def requests_text(preview: ActionPreview) -> Text:
     return out
 
 
-def preview_renderable(preview: ActionPreview) -> Table:
-    """The whole confirmation body: figures, requests, notes."""
+def preview_renderable(preview: ActionPreview, labels: Mapping[str, str] | None = None) -> Table:
+    """The whole confirmation body: figures, requests, notes; ``labels`` names watched agents."""
     outer = Table.grid(expand=True)
     outer.add_column(overflow="fold")
-    outer.add_row(_figures(preview))
+    outer.add_row(_figures(preview, labels or {}))
     outer.add_row(Text("\nWill send", style="bold"))
     body = requests_text(preview)
     body.overflow = "fold"

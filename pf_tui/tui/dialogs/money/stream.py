@@ -25,7 +25,7 @@ from pf_tui.core.money.types import (
     StreamMode,
 )
 from pf_tui.tui.dialogs.money.base import GuardedInput
-from pf_tui.tui.dialogs.money.form import MoneyForm, Previewer
+from pf_tui.tui.dialogs.money.form import MoneyForm, MoneySelect, Previewer
 from pf_tui.tui.sanitize import safe
 from pf_tui.usd import fee_of, format_usd6, to_wire
 
@@ -66,7 +66,7 @@ class _StreamForm(MoneyForm):
     def stream_select(self) -> Select[str]:
         """The stream chooser."""
         options = [(stream_label(s, self.labels), s.id) for s in self.streams.values()]
-        return Select(
+        return MoneySelect(
             options,
             value=self.current or Select.NULL,
             allow_blank=self.current is None,
@@ -172,10 +172,15 @@ class CloseDialog(_StreamForm):
                     CHOICE_TEXT[choice].format(cur=format_usd6(funded), net=net),
                     id=f"choice-{choice.value}",
                 )
-        yield self.row(
+        reason = self.row(
             "Reason",
             GuardedInput(placeholder="for a dispute: at least 10 characters", id="money-reason"),
         )
+        # Only the dispute choice of a tranche stream uses a reason: no field whose text is
+        # ignored (a native close has nothing to dispute).
+        reason.id = "money-reason-row"
+        reason.display = funded > 0
+        yield reason
 
     def on_mount(self, event: events.Mount) -> None:
         """Start in the count."""
@@ -192,6 +197,7 @@ class CloseDialog(_StreamForm):
         net = format_usd6(funded - fee_of(funded))
         radios = self.query_one("#money-unearned", RadioSet)
         radios.display = funded > 0
+        self.query_one("#money-reason-row").display = funded > 0
         for choice in CloseChoice:
             radios.query_one(f"#choice-{choice.value}", RadioButton).label = CHOICE_TEXT[
                 choice
@@ -206,9 +212,10 @@ class CloseDialog(_StreamForm):
     def build_intent(self) -> Intent:
         """:class:`CloseStream` with the chosen fate of an unearned tranche."""
         stream = self.stream()
+        unearned = self._choice()
         return CloseStream(
             stream.id,
             count=self.value("money-count") or None,
-            unearned=self._choice(),
-            reason=self.value("money-reason"),
+            unearned=unearned,
+            reason=self.value("money-reason") if unearned is CloseChoice.DISPUTE else "",
         )
