@@ -60,8 +60,8 @@ keys: ? lists every key; q, ctrl+q or ctrl+c quits (SIGTERM and SIGHUP quit the 
 
 _SIM_EPILOG = """\
 the demo story (on unless --no-story; every 240 simulated seconds from the start):
-  15-50 s    a casino outage: every /casino/api/v1/ request answers 503
-  70-130 s   a casino grinder moves all but $40 to its trading account (low balance), then back
+  12-40 s    a casino outage: every /casino/api/v1/ request answers 503
+  55-80 s    a casino grinder moves all but $40 to its trading account (low balance), then back
   The last demo agent is a newcomer with no deposit: the faucet (f) works for it.
 
 controls (JSON; docs/api.md section 6):

@@ -193,6 +193,7 @@ def build_poll_engine(
         [target_for(client, a, dialect) for a in chosen],
         intervals=intervals,
         max_backoff=float(config.polling.max_backoff),
+        error_window=float(config.polling.error_window),
         max_concurrency=int(max_concurrency or config.polling.max_concurrency),
         hosts=hosts_from_api(config.api),
         clock=clock,

@@ -8,6 +8,7 @@ temp folder left empty.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
 import select
@@ -26,11 +27,12 @@ import httpx
 import pytest
 
 from pf_tui.config import Config
-from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S, DEMO_MAX_BACKOFF_S
+from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S, DEMO_ERROR_WINDOW_S, DEMO_MAX_BACKOFF_S
 from pf_tui.core.alerts.heartbeat import read_heartbeat
-from pf_tui.daemon.loop import run_daemon
+from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.demo import demo_session, fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
+from pf_tui.sim.model.state import Simulator
 from pf_tui.sim.model.story import CASH_OUT, OUTAGE
 
 START = 1_767_268_800.0
@@ -79,40 +81,102 @@ def test_a_missing_simulator_is_a_clear_error() -> None:
     assert "pf-tui sim" in result.stderr
 
 
-async def test_the_story_outage_fires_an_error_rate_rule(tmp_path: Path) -> None:
-    """During the demo story's casino outage the daemon pages an error-rate rule.
+class SimTime:
+    """The simulator's clock as the daemon's: its polls fall due, its error window rolls and its
+    rules' ``for`` runs only as the test moves simulated time. A sleep is a short real one."""
 
-    Today the rule that fires is ``fleet_error_rate`` (every agent's per-agent ``error_rate`` is
-    held back by its ``api_down``); once the reliability work redefines the per-agent error rate
-    so a 100% outage fires ``error_rate`` itself, add it to ``expected``. Breaking it looks like:
-    the story's outage not failing casino calls, or no error-rate alert in the store.
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def now(self) -> float:
+        return self.sim.now()
+
+    def monotonic(self) -> float:
+        return self.sim.now() - START
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(min(max(0.0, seconds), 0.02))
+
+
+def _alert_states(store: Path, rule: str, agent: str | None) -> set[str]:
+    """The states of ``rule``'s rows in the store (of one agent's, when given)."""
+    with closing(sqlite3.connect(store)) as conn:
+        rows = conn.execute(
+            "SELECT state FROM alerts WHERE rule = ? AND (? IS NULL OR agent = ?)",
+            (rule, agent, agent),
+        )
+        return {s for (s,) in rows}
+
+
+async def _settled(server: SimServer) -> None:
+    """Wait (bounded, real time) until the daemon's polls for this simulated second are done."""
+    last, quiet = server.sim.request_seq, 0
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        seq = server.sim.request_seq
+        quiet = quiet + 1 if seq == last else 0
+        last = seq
+        if quiet >= 4:
+            return
+
+
+async def test_the_story_outage_fires_error_rate_and_it_resolves_after(tmp_path: Path) -> None:
+    """The demo's daemon, on simulated time: during the story's casino outage its ``error_rate``
+    fires (the demo's 10 s ``for``), and once the outage's failures leave the demo's one-minute
+    error window it resolves on its own; then the cash-out's ``low_balance`` fires and resolves.
+
+    Breaking it looks like: ``error_rate`` only after the outage (the rule waiting for healthy
+    figures), never resolving (the production 5-minute window: the next outage comes first), or
+    the cash-out before the daemon reads the casino's figures again (no alert at all).
     """
     server = SimServer(seed=42, agents=8, motion=False, start_time=START)
     server.sim.set_motion(True)
-    server.sim.advance(OUTAGE[0] + 5)
-    server.sim.set_motion(False)  # frozen inside the outage: its fault rule stays
+    store = tmp_path / "store.db"
+    grinder = next(a.agent_id for a in server.sim.fleet.members if a.strategy == "casino-grinder")
+    watched = {"error_rate": None, "low_balance": grinder}  # the newcomer's $0 never resolves
+    fired: dict[str, float] = {}
+    resolved: dict[str, float] = {}
     with server:
-        config = Config.demo(
-            server.url, fetch_demo_agents(server.url), store_path=tmp_path / "store.db"
-        )
+        config = Config.demo(server.url, fetch_demo_agents(server.url), store_path=store)
         assert config.alerts.rule("error_rate").for_s == DEMO_ERROR_RATE_FOR_S
-        assert await run_daemon(config, once=True) == 3
-    with sqlite3.connect(tmp_path / "store.db") as conn:
-        firing = {r for (r,) in conn.execute("SELECT rule FROM alerts WHERE state = 'firing'")}
-    expected = {"fleet_error_rate"}
-    assert expected <= firing
+        assert config.polling.error_window == DEMO_ERROR_WINDOW_S
+        stop, polled = asyncio.Event(), asyncio.Event()
+        options = DaemonOptions(on_first_poll=lambda _t: polled.set())
+        daemon = asyncio.create_task(
+            run_daemon(config, clock=SimTime(server.sim), stop=stop, options=options)
+        )
+        try:
+            await asyncio.wait_for(polled.wait(), 60)  # simulated time waits for the daemon
+            await _settled(server)
+            end = max(OUTAGE[1] + DEMO_ERROR_WINDOW_S, CASH_OUT[1]) + 30
+            while server.sim.now() - START < end and len(resolved) < 2:
+                server.sim.advance(1)
+                await _settled(server)
+                at = server.sim.now() - START
+                for rule, agent in watched.items():
+                    states = _alert_states(store, rule, agent)
+                    if "firing" in states:
+                        fired.setdefault(rule, at)
+                    if rule in fired and "firing" not in states and "resolved" in states:
+                        resolved.setdefault(rule, at)
+        finally:
+            stop.set()
+            await daemon
+    assert OUTAGE[0] < fired["error_rate"] < OUTAGE[1], ("during the outage", fired)
+    assert OUTAGE[1] < resolved["error_rate"] <= OUTAGE[1] + DEMO_ERROR_WINDOW_S + 20, resolved
+    assert CASH_OUT[0] <= fired["low_balance"] < resolved["low_balance"] <= CASH_OUT[1] + 15
 
 
 def test_the_outage_ends_on_screen_before_the_next_incident(sim_server: SimServer) -> None:
     """A failed figure is asked for again within the demo's longest backoff, so the outage's end
-    shows in the first half of the quiet gap before the cash-out: a newcomer sees it end.
+    shows before the cash-out: a newcomer sees one incident end before the next begins.
 
     Breaking it looks like: the production backoff (2 minutes) in the demo, so the casino
     figures stay stale (and their alerts open) long after the outage, into the next incident.
     """
     config = Config.demo(sim_server.url, fetch_demo_agents(sim_server.url))
     assert config.polling.max_backoff == DEMO_MAX_BACKOFF_S
-    assert (CASH_OUT[0] - OUTAGE[1]) / 2 >= DEMO_MAX_BACKOFF_S
+    assert CASH_OUT[0] - OUTAGE[1] > DEMO_MAX_BACKOFF_S, "the casino is read again before it"
 
 
 # ---- exits ------------------------------------------------------------------------------------

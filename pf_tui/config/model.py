@@ -114,6 +114,8 @@ class PollingConfig:
     """Escrows pf-tui knows of (its own and those found in the ledger)."""
     max_backoff: float = 120.0
     """Longest wait after repeated failures or 429s without Retry-After."""
+    error_window: float = 300.0
+    """Seconds of recent calls an agent's error rate (``error_rate_pct``) counts."""
     max_concurrency: int = 16
     """Requests in flight at once per host."""
 
@@ -228,8 +230,8 @@ METRICS: dict[str, str] = {
     "unrealized_pnl_usd": "sum of open positions' unrealised P&L, in USD",
     "open_positions": "number of open trading positions",
     "error_rate_pct": "share of failed calls to the agent's worst service over the last 5 minutes"
-    " (a service whose every call in that time failed, or that is backed off after a failure,"
-    " counts as 100), in percent",
+    " ([polling] error_window; a service whose every call in that time failed, or that is backed"
+    " off after a failure, counts as 100), in percent",
     "stale_s": "seconds since the agent's last successful poll",
     "casino_net_usd": "casino lifetime net profit, in USD",
     "spend_usd_per_hour": "money leaving the agent (or the stream, or the fleet) over the last"

@@ -158,6 +158,7 @@ def _polling(s: Section) -> PollingConfig:
     return PollingConfig(
         **intervals,
         max_backoff=s.number("max_backoff", 120.0, 1, 86400),
+        error_window=s.number("error_window", 300.0, 10, 86400),
         max_concurrency=s.integer("max_concurrency", 16, 1, 1024, unit="requests"),
     )
 

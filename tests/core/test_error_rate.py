@@ -86,3 +86,19 @@ def test_the_fleet_rate_is_per_service_across_agents() -> None:
         stats.record(agent, CASINO, 0.01, n < 3)  # seven of ten agents' casino calls fail
     fleet = stats.fleet_error_rate()
     assert fleet.service == "casino" and fleet.rate == 0.7
+
+
+def test_a_shorter_window_forgets_an_outage_sooner() -> None:
+    """``[polling] error_window`` (the demo's one minute): failures leave the rate once they are
+    older than the window, so the rule can resolve a minute after an outage, not five."""
+    clock = FakeClock()
+    short, default = CallStats(clock, window_s=60), CallStats(clock)
+    for stats in (short, default):
+        stats.record(AGENT, CASINO, 0.01, False)
+    clock.advance(1)
+    for _ in range(70):  # a call a second after the failure, all fine
+        for stats in (short, default):
+            stats.record(AGENT, CASINO, 0.01, True)
+        clock.advance(1)
+    assert short.error_rate(AGENT).rate == 0.0
+    assert default.error_rate(AGENT).rate == 1 / 71

@@ -427,3 +427,17 @@ def test_a_stream_scoped_spend_rule_fires_per_stream() -> None:
     assert "stream st_a to ag_payee" in ev[0].description
     ev = eng.evaluate([AgentFacts("ag_1", streams=(stream("st_a", "10"),))], None, T0 + 60)
     assert [(e.labels["stream"], e.kind.value) for e in ev] == [("st_a", "resolved")]
+
+
+def test_alert_values_are_shown_rounded() -> None:
+    """A rule's figure is compared exactly but shown to two places (alert log, Alerts tab and
+    notifications all read the same text): a spend rate showed 28 digits of a division."""
+    from pf_tui.core.alerts.rules import threshold_condition, value_text
+
+    assert value_text(Decimal("10112.67222507486844586664501")) == "10112.67"
+    assert value_text(Decimal("14.2857")) == "14.29"
+    assert value_text(Decimal("0")) == "0"
+    assert value_text(Decimal("47.99")) == "47.99"
+    spend = next(r for r in default_rule_specs() if r.name == "spend_rate_high")
+    fired, _cleared, text = threshold_condition(spend, Decimal("100.004"))
+    assert fired and text == "100.00"  # fires on the exact figure, shows it rounded

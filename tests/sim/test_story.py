@@ -92,6 +92,18 @@ def test_the_newcomer_can_claim_the_faucet() -> None:
     assert sim.conserved()
 
 
+@given(seed=st.integers(0, 10_000))
+@settings(max_examples=25, deadline=None)
+def test_no_seeded_agent_starts_near_the_low_balance_threshold(seed: int) -> None:
+    """Only the story's grinder and the newcomer ($0) are meant to sit under the $50 threshold:
+    a trader seeded at exactly $50 slid under it with its first covered loss and stayed there
+    (a permanent alert that teaches nothing)."""
+    sim = Simulator(seed=seed, agents=8, motion=False, start_time=START)
+    for agent in sim.fleet.members:
+        if agent.strategy != NEWCOMER:
+            assert agent.casino >= 100, (agent.label, agent.casino)
+
+
 def test_every_card_has_a_figure_from_the_start(sim_server: SimServer) -> None:
     """At the first poll: grinders have a bet history (a win rate beside the expected one),
     a stream is open (escrow exposure), and within 5 s balances move."""

@@ -65,10 +65,11 @@ async def test_an_alert_fires_and_resolves_within_a_minute(
     demo_sim: SimServer, tmp_path: Path
 ) -> None:
     """Within 60 simulated seconds the Alerts tab shows an alert firing (the story's casino
-    outage: polls fail, the casino service is down) and, once the outage ends, resolved.
+    outage: polls fail, the casino service is down) and, once the outage ends, resolved: both
+    inside the first minute.
 
     Breaking it looks like: no alert by 60 s (the story's outage gone or too late), or alerts
-    that never resolve after the outage.
+    still open at 60 s (an outage too long, or a backoff that outlives it).
     """
     app = make_app(demo_sim, tmp_path)
     async with (
@@ -89,7 +90,7 @@ async def test_an_alert_fires_and_resolves_within_a_minute(
         await pilot.press("5")
         await wait_idle(app, pilot)
         assert app.query_one(AlertsTab).table.row_count >= 1
-        while elapsed < 120 and _firing(app):
+        while elapsed < 60 and _firing(app):
             await _step(app, pilot, demo_sim, client, STEP_S)
             elapsed += STEP_S
         assert _firing(app) == [], f"still firing at {elapsed} s: {_firing(app)}"
@@ -115,8 +116,8 @@ async def test_the_demo_daemon_brings_the_story_low_balance_to_the_alerts_tab(
     demo_sim: SimServer, tmp_path: Path
 ) -> None:
     """``pf-tui --demo`` runs the alert daemon beside the console (the console never evaluates
-    rules): at 70 simulated seconds the story's grinder moves its casino money out, the daemon's
-    ``low_balance`` rule fires and the Alerts tab shows it; after the top-up at 130 s it shows
+    rules): at 5 simulated seconds the story's grinder moves its casino money out, the daemon's
+    ``low_balance`` rule fires and the Alerts tab shows it; after the top-up at 25 s it shows
     resolved. Stopping the daemon leaves no thread behind.
 
     Breaking it looks like: the demo without its daemon (no rule alert ever reaches the tab),
@@ -144,7 +145,9 @@ async def test_the_demo_daemon_brings_the_story_low_balance_to_the_alerts_tab(
         daemon = EmbeddedDaemon(config, start_delay_s=0).start()
         try:
             await client.post("/_sim/clock", json={"advance_s": CASH_OUT[0] + 1})
-            await _until(pilot, lambda: story_alert("firing"), why="no low_balance by 71 s")
+            await _until(
+                pilot, lambda: story_alert("firing"), why=f"no low_balance by {CASH_OUT[0] + 1} s"
+            )
             await pilot.press("5")
             await wait_idle(app, pilot)
             table = app.query_one(AlertsTab).table
@@ -152,7 +155,9 @@ async def test_the_demo_daemon_brings_the_story_low_balance_to_the_alerts_tab(
                 "the Alerts tab does not list the daemon's low_balance"
             )
             await client.post("/_sim/clock", json={"advance_s": CASH_OUT[1] - CASH_OUT[0]})
-            await _until(pilot, lambda: story_alert("resolved"), why="not resolved at 131 s")
+            await _until(
+                pilot, lambda: story_alert("resolved"), why=f"not resolved at {CASH_OUT[1] + 1} s"
+            )
         finally:
             daemon.stop()
         assert daemon.error is None

@@ -12,7 +12,7 @@ import fnmatch
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from pf_tui.config import AlertsConfig, default_alert_rules
 
@@ -226,12 +226,27 @@ def timeout_lead(rule: RuleSpec, timeout_hours: int | None) -> float:
 Condition = tuple[bool | None, bool | None, str]  # (trigger, cleared, value text)
 
 
+_CENTS = Decimal("0.01")
+
+
+def value_text(value: Decimal) -> str:
+    """A rule's figure as the alert log, the Alerts tab and every notification show it: a whole
+    number as it is, anything else to two places (``10112.67``, not the 28 digits a division left,
+    ``14.29`` for a rate of ``14.2857``). The rule itself compares the exact figure."""
+    if not value.is_finite():
+        return str(value)
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return str(value.quantize(_CENTS, rounding=ROUND_HALF_UP))
+
+
 def threshold_condition(rule: RuleSpec, value: Decimal | None) -> Condition:
-    """Whether ``value`` fires ``rule`` and whether it clears it (both unknown without a value)."""
+    """Whether ``value`` fires ``rule`` and whether it clears it (both unknown without a value);
+    the figure's text is :func:`value_text`."""
     if value is None:
         return None, None, ""
     test = _OPS[rule.op]
-    return test(value, rule.threshold), not test(value, rule.clear_at), str(value)
+    return test(value, rule.threshold), not test(value, rule.clear_at), value_text(value)
 
 
 def describe(rule: RuleSpec, value: str) -> str:

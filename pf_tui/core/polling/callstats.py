@@ -6,7 +6,8 @@ totals since start plus the outcome of the last :data:`RING` calls.
 
 **The error rate** (:meth:`CallStats.error_rate`, the one figure the Fleet tab, the daemon's
 ``/metrics`` and the ``error_rate_pct`` rule all show) is what an operator would call failing:
-per service, the failed share of the agent's calls over the last :data:`WINDOW_S` seconds, and
+per service, the failed share of the agent's calls over the last :data:`WINDOW_S` seconds
+(``[polling] error_window``; the demo looks at the last minute), and
 the agent's figure is its *worst* service. A service whose calls all failed is 100% however
 healthy the others are (a share of all calls hid a dead casino behind busy trading reads: 0.5%
 during a 100% outage), and a service the poller has backed off after a failure, so that no call
@@ -24,21 +25,26 @@ from pf_tui.clock import SYSTEM_CLOCK, Clock
 RING = 512
 """Latency samples and outcomes kept per key."""
 WINDOW_S = 300.0
-"""The error rate looks at the last five minutes of calls."""
+"""The error rate looks at the last five minutes of calls unless told otherwise."""
 BUCKET_S = 10.0
-"""Calls are counted in buckets of this many seconds (30 make the window): constant memory per
-(agent, service) however fast it is polled."""
-_BUCKETS = int(WINDOW_S // BUCKET_S)
+"""Calls are counted in buckets of this many seconds (30 make the default window): constant
+memory per (agent, service) however fast it is polled."""
+
+
+def window_buckets(window_s: float) -> int:
+    """How many :data:`BUCKET_S` buckets make a window of ``window_s`` seconds (at least one)."""
+    return max(1, round(window_s / BUCKET_S))
 
 
 class _Window:
-    """Calls and failures of one (agent, service) over the last :data:`WINDOW_S`, in buckets."""
+    """Calls and failures of one (agent, service) over the last ``buckets`` x :data:`BUCKET_S`."""
 
-    __slots__ = ("calls", "fails", "head", "last_ok")
+    __slots__ = ("buckets", "calls", "fails", "head", "last_ok")
 
-    def __init__(self) -> None:
-        self.calls = [0] * _BUCKETS
-        self.fails = [0] * _BUCKETS
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+        self.calls = [0] * buckets
+        self.fails = [0] * buckets
         self.head = -1
         """The newest bucket number counted (monotonic seconds // BUCKET_S)."""
         self.last_ok = True
@@ -46,22 +52,22 @@ class _Window:
     def _roll(self, bucket: int) -> None:
         if bucket <= self.head:
             return
-        if self.head < 0 or bucket - self.head >= _BUCKETS:
-            self.calls = [0] * _BUCKETS
-            self.fails = [0] * _BUCKETS
+        if self.head < 0 or bucket - self.head >= self.buckets:
+            self.calls = [0] * self.buckets
+            self.fails = [0] * self.buckets
         else:
             for b in range(self.head + 1, bucket + 1):
-                self.calls[b % _BUCKETS] = self.fails[b % _BUCKETS] = 0
+                self.calls[b % self.buckets] = self.fails[b % self.buckets] = 0
         self.head = bucket
 
     def add(self, t: float, ok: bool) -> None:
         bucket = int(t // BUCKET_S)
         self._roll(bucket)
-        if bucket <= self.head - _BUCKETS:
+        if bucket <= self.head - self.buckets:
             return  # older than the window (a clock that went back): not recent
-        self.calls[bucket % _BUCKETS] += 1
+        self.calls[bucket % self.buckets] += 1
         if not ok:
-            self.fails[bucket % _BUCKETS] += 1
+            self.fails[bucket % self.buckets] += 1
         self.last_ok = ok
 
     def counts(self, t: float) -> tuple[int, int]:
@@ -157,8 +163,9 @@ class CallStats:
     """Per-endpoint and per-agent latency (successful calls) and error counts (recent window),
     and the windowed per-service error rate (see the module docstring)."""
 
-    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, *, window_s: float = WINDOW_S) -> None:
         self._clock = clock
+        self._buckets = window_buckets(window_s)
         self._by_endpoint: dict[str, _Counter] = {}
         self._by_agent: dict[str, _Counter] = {}
         self._windows: dict[str, dict[str, _Window]] = {}
@@ -180,7 +187,7 @@ class CallStats:
             windows = self._windows[agent_id] = {}
         window = windows.get(service)
         if window is None:
-            window = windows[service] = _Window()
+            window = windows[service] = _Window(self._buckets)
         window.add(self._clock.monotonic(), ok)
 
     def service_counts(self, agent_id: str) -> dict[str, tuple[int, int]]:

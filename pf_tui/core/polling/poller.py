@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pf_tui.api.errors import MissingKeyError, RateLimitError
 from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.callstats import WINDOW_S, CallStats
 from pf_tui.core.polling.fetch import Fetcher, PollTarget
 from pf_tui.core.polling.results import DataType, PollFailure, PollResult, Snapshot, SnapshotValue
 
@@ -83,6 +83,7 @@ class Poller:
         *,
         intervals: Mapping[str, float] | None = None,
         max_backoff: float = 120.0,
+        error_window: float = WINDOW_S,
         max_concurrency: int = 16,
         hosts: Mapping[str, str] | None = None,
         clock: Clock = SYSTEM_CLOCK,
@@ -95,7 +96,7 @@ class Poller:
         for name, seconds in (intervals or {}).items():
             self._set_interval_value(name, seconds)
         self.max_backoff = max_backoff
-        self.stats = CallStats(clock)
+        self.stats = CallStats(clock, window_s=error_window)
         self._fetcher = Fetcher(clock, self.stats, max_concurrency=max_concurrency, hosts=hosts)
         self._jobs: dict[str, dict[DataType, _Job]] = {}
         self._heap: list[tuple[float, int, int, _Job]] = []

@@ -61,6 +61,8 @@ _TRADING_SHARE = {
     "data-buyer": Decimal("0.2"),
     "compute-seller": Decimal("0.2"),
 }
+_CASINO_FLOOR = Decimal(100)
+"""The least an agent keeps in the casino at the start (twice the low_balance threshold)."""
 _HISTORY_DAYS = 30
 _PAST_BETS = 40
 """Bets each casino grinder made in the hour before the simulation starts."""
@@ -106,7 +108,10 @@ class Fleet:
             self.onchain[agent.addresses["base"]] = Decimal(rng.randint(0, 500_000)) / 100
             self.onchain[agent.addresses["solana"]] = Decimal(rng.randint(0, 200_000)) / 100
             initial = Decimal(rng.choice(_BALANCES))
-            trading = q2(initial * _TRADING_SHARE[strategy])
+            # A trader's casino share stays a good margin over the $50 low_balance threshold:
+            # at exactly $50, its first covered loss put it under for good (a permanent alert
+            # that teaches nothing).
+            trading = q2(min(initial * _TRADING_SHARE[strategy], initial - _CASINO_FLOOR))
             agent.initial_balance = initial
             acc.post(
                 agent,

@@ -6,11 +6,16 @@ a short script every :data:`CYCLE_S` simulated seconds, counted from the simulat
 ==========  ===================================================================================
 phase (s)   what happens
 ==========  ===================================================================================
-15 - 50     a casino outage: every request under ``/casino/api/v1/`` answers 503 (one fault rule,
+12 - 40     a casino outage: every request under ``/casino/api/v1/`` answers 503 (one fault rule,
             listed by ``GET /_sim/faults`` like any other)
-70 - 130    a casino grinder moves all but $40 of its casino balance to its trading account
+55 - 80     a casino grinder moves all but $40 of its casino balance to its trading account
             (the balance slides under the ``low_balance`` threshold) and then moves it back
 ==========  ===================================================================================
+
+The outage comes first, short enough that the alerts it raises resolve inside the demo's first
+minute. The cash-out waits until a reader has the casino's figures again (its retries back off
+at most 10 s in the demo) and every figure of an agent has come in once (the slowest, referrals,
+is first polled up to 30 s in): a threshold rule reads nothing until then.
 
 Everything is a function of simulated time, so it is deterministic under the seed and follows
 ``/_sim/clock``; it moves only while the fleet has motion. Money only moves between an agent's
@@ -33,7 +38,7 @@ if TYPE_CHECKING:
 
 CYCLE_S = 240
 """The script repeats every four simulated minutes."""
-OUTAGE = (15, 50)
+OUTAGE = (12, 40)
 """Seconds into each cycle when the casino outage starts and ends."""
 OUTAGE_RULE: dict[str, JSON] = {
     "route": "/casino/api/v1/*",
@@ -44,7 +49,7 @@ OUTAGE_RULE: dict[str, JSON] = {
     "body": '{"error":"service_unavailable","message":"demo story: casino outage"}',
 }
 """The fault rule the outage adds (a whole-service 503, as a real outage looks to a client)."""
-CASH_OUT = (70, 130)
+CASH_OUT = (55, 80)
 """Seconds into each cycle when the grinder cashes out of the casino and when it tops back up."""
 LOW_BALANCE = Decimal(40)
 """What the grinder leaves in the casino: under the default ``low_balance`` threshold ($50) and
