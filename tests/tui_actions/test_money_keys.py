@@ -18,6 +18,7 @@ from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
+from pf_tui.tui.dialogs.money.base import REPEAT_S
 from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
@@ -107,6 +108,10 @@ class TestRelease:
             assert isinstance(app.screen, ConfirmMoneyDialog) and app.screen.typed
             typed = app.screen.query_one("#money-typed", Input)
             assert app.focused is typed  # what is typed lands in the input, not on Cancel
+            # Enter opened this confirmation: another Enter within REPEAT_S of it is taken for a
+            # held or mashed key and swallowed (base.RepeatGuard). Wait that out, so the Enter
+            # below is a deliberate one however fast the machine is.
+            await pilot.pause(REPEAT_S + 0.1)
             await pilot.press("enter")  # nothing typed yet: refused, focus stays in the input
             await wait_idle(app, pilot)
             assert isinstance(app.screen, ConfirmMoneyDialog)
