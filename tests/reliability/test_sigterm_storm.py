@@ -53,7 +53,9 @@ def write_config(path: Path, sim_url: str, hook: str, folder: Path) -> None:
         "[store]",
         f'path = "{folder / "store.db"}"',
     ]
-    for agent in fetch_demo_agents(sim_url):
+    # The simulator's last demo agent is a newcomer with no deposit: has_money never fires for
+    # it. The fleet is the AGENTS before it, every one holding money.
+    for agent in fetch_demo_agents(sim_url)[:AGENTS]:
         keys = agent["keys"]
         assert isinstance(keys, dict)
         lines += [
@@ -93,7 +95,7 @@ def test_sigterm_and_kill_9_mid_storm_lose_nothing_and_repeat_only_in_flight(
     repo = Path(__file__).resolve().parents[2]
     config = tmp_path / "config.toml"
     with (
-        SimServer(seed=5, agents=AGENTS, motion=False, limits="off") as sim,
+        SimServer(seed=5, agents=AGENTS + 1, motion=False, limits="off") as sim,
         webhook_sink(delay_s=0.04) as sink,
     ):
         write_config(config, sim.url, sink.url, tmp_path)
