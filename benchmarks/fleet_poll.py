@@ -35,7 +35,7 @@ from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
 from pf_tui.config import Config
-from pf_tui.core.polling.results import DataType
+from pf_tui.core.polling.results import DataType, PollFailure
 from pf_tui.daemon.gc_policy import EngineGc
 from pf_tui.demo import fetch_demo_agents
 from pf_tui.shard import parse_shard
@@ -212,14 +212,20 @@ async def run_engine(
             requested_calls += CALLS_PER_POLL[kind] / poller.intervals[kind]
     ages = AgeHistogram()
     polls = 0
+    failures = 0
+    first_error = ""
 
     collector = EngineGc()
 
     async def consume() -> None:
-        nonlocal polls
+        nonlocal polls, failures, first_error
         while True:
             batch = await poller.batch()
             polls += len(batch)
+            for result in batch:
+                if isinstance(result, PollFailure):
+                    failures += 1
+                    first_error = first_error or f"{result.kind.value}: {result.error!r}"[:200]
             fleet.apply_many(batch)
             fleet.drain_samples()
             collector.tick(time.monotonic())
@@ -231,7 +237,7 @@ async def run_engine(
     async with poller:
         consumer = asyncio.create_task(consume())
         await asyncio.sleep(min(warm, seconds / 2))
-        polls = 0
+        polls = failures = 0
         req0 = _total_requests(poller)
         cpu1, t1 = time.process_time(), time.monotonic()
         sim1 = _proc_cpu_s(sim_pid)
@@ -261,6 +267,8 @@ async def run_engine(
         "agents": len(config.agents),
         "requested_polls": requested_polls,
         "polls": polls / wall,
+        "failed": failures / wall,
+        "first_error": first_error,
         "requested_calls": requested_calls,
         "calls": req / wall,
         "ages": ages.counts,
@@ -414,10 +422,12 @@ def _report(
     for r in shards:
         ages.merge(AgeHistogram(list(r["ages"])))  # type: ignore[call-overload]
     total = {
-        k: sum(float(r[k]) for r in shards)  # type: ignore[arg-type]
+        k: sum(float(str(r[k])) for r in shards)
         for k in ("requested_polls", "polls", "requested_calls", "calls")
     }
     p50, p95 = ages.percentile(50), ages.percentile(95)
+    sampled = sum(ages.counts) > 0
+    failed = sum(float(str(r["failed"])) for r in shards)
     title = f"{n} agents ({in_sim} in the simulator)"
     if len(shards) > 1:
         title += f", {len(shards)} shards"
@@ -427,10 +437,18 @@ def _report(
         f"requests/s  {total['calls']:8.0f}  of ~{total['requested_calls']:.0f} requested "
         "(escrow reads come on top)"
     )
-    print(
-        f"data age / interval  p50 {p50:.2f}  p95 {p95:.2f}  "
-        f"(goal p95 <= {GOAL_AGE_P95}: {_verdict(p95 <= GOAL_AGE_P95)})"
-    )
+    if failed:
+        # A poll that failed is not data: a run where most polls fail (a missing module, a
+        # refused connection) must not read as fresh figures.
+        errors = sorted({str(r["first_error"]) for r in shards if r["first_error"]})
+        print(f"!! failed polls/s {failed:.0f} of {total['polls']:.0f}; first: {'; '.join(errors)}")
+    if sampled:
+        print(
+            f"data age / interval  p50 {p50:.2f}  p95 {p95:.2f}  "
+            f"(goal p95 <= {GOAL_AGE_P95}: {_verdict(p95 <= GOAL_AGE_P95)})"
+        )
+    else:
+        print(f"data age / interval  no figure arrived (goal p95 <= {GOAL_AGE_P95}: FAIL)")
     for i, r in enumerate(shards):
         who = "engine" if len(shards) == 1 else f"shard {i}/{len(shards)} ({r['agents']} agents)"
         cpu, per_req = float(r["cpu_pct"]), float(r["cpu_ms_per_req"])  # type: ignore[arg-type]
