@@ -74,10 +74,13 @@ def sim_server(_sim_server_session: SimServer) -> SimServer:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `slow` set (1,000 actions, kill loops) gets a longer per-test timeout than the rest."""
+    """The `slow` set (1,000 actions, kill loops) gets a longer per-test timeout than the rest;
+    a `starts_first` test (the 5-minute soak) is handed to a worker first, so the other files run
+    beside it rather than after it (xdist's loadfile deals files out in collection order)."""
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(600))
+    items.sort(key=lambda item: item.get_closest_marker("starts_first") is None)
 
 
 @pytest.fixture(autouse=True)

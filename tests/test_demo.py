@@ -120,6 +120,7 @@ async def _settled(server: SimServer) -> None:
             return
 
 
+@pytest.mark.slow
 async def test_the_story_outage_fires_error_rate_and_it_resolves_after(tmp_path: Path) -> None:
     """The demo's daemon, on simulated time: during the story's casino outage its ``error_rate``
     fires (the demo's 10 s ``for``), and once the outage's failures leave the demo's one-minute

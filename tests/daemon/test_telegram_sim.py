@@ -123,6 +123,7 @@ async def test_429_retry_after_honoured(sim_server: SimServer, tmp_path: Path) -
     assert found == list(range(len(found))) and len(found) >= 7  # once each, in order
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

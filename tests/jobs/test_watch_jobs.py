@@ -168,6 +168,7 @@ def escrow_status(url: str, escrow_id: str) -> str:
     return str(state[escrow_id]["status"])
 
 
+@pytest.mark.slow
 async def test_complete_releases_failed_disputes_refusals_send_nothing(
     kube: KubernetesEmulator, operator: Operator, sim_server: SimServer
 ) -> None:

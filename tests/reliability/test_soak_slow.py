@@ -1,13 +1,12 @@
-"""The soak in the slow set: 200 agents polled every second, 5% of requests faulty.
+"""The soak in the slow set: 200 agents polled every second, 5% of requests faulty, 5 minutes.
 
-Runs ``benchmarks/soak.py`` for 90 s (a 30 s warm-up, then 60 s measured) and checks that after
-the warm-up the daemon's RSS, open files and asyncio tasks are flat. The issue asked for 5 minutes
-here; the slow set's time budget leaves this test about 2 minutes, and what it hunts shows within
-one: 5% of ~1,200 requests a second is ~3,600 failed requests a measured minute, so a task, a socket
-or a buffer left behind per failure grows the figures by thousands. The 5-minute and 2-hour runs
-are the same script (``--minutes 5`` / its default ``--minutes 120``, figures in the README). The
-history rings are 10 samples long here (``--history 10``) so that they fill during the warm-up,
-as the real 360 do in a long run's first hour.
+Runs ``benchmarks/soak.py --minutes 5`` (a 60 s warm-up, then 4 minutes measured) and checks that
+after the warm-up the daemon's RSS, open files and asyncio tasks are flat: 5% of ~1,200 requests a
+second is ~14,000 failed requests in the measured minutes, so a task, a socket or a buffer left
+behind per failure grows the figures by thousands. The 2-hour run is the same script (its default
+``--minutes 120``, figures in the README). The history rings are 10 samples long here
+(``--history 10``) so that they fill during the warm-up, as the real 360 do in a long run's first
+hour.
 
 Broken looks like: a task or a socket left behind per failed poll (hangs and resets are 1% of
 requests), or a structure that grows per poll.
@@ -24,7 +23,8 @@ import pytest
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.starts_first
+@pytest.mark.timeout(480)
 def test_soak_is_flat_after_warm_up() -> None:
     repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(
@@ -32,13 +32,13 @@ def test_soak_is_flat_after_warm_up() -> None:
             sys.executable,
             str(repo / "benchmarks" / "soak.py"),
             "--minutes",
-            "1.5",
+            "5",
             "--agents",
             "200",
             "--fault-rate",
             "0.05",
             "--warmup-s",
-            "30",
+            "60",
             "--sample-s",
             "5",
             "--history",
@@ -48,7 +48,7 @@ def test_soak_is_flat_after_warm_up() -> None:
         cwd=repo,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=460,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -26,6 +26,10 @@ from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.views.alert_log import AlertEntry
 from tests.tui.harness import START, make_app, settle, wait_idle
 
+# The story runs a minute of simulator time through the app and its daemon (25-35 s apiece on a
+# loaded 2-core machine): the slow set runs it, keeping the quick suite under five minutes.
+pytestmark = pytest.mark.slow
+
 DEMO_SEED = 42
 """``pf-tui --demo``'s default seed."""
 STEP_S = 10

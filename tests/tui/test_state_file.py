@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from pf_tui.config import load_state, save_state
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.tabs.fleet import FleetTab
@@ -14,6 +16,7 @@ from pf_tui.views.saved_state import SavedState, TableState
 from tests.tui.harness import make_app, settled, sim_now, wait_idle
 
 
+@pytest.mark.slow
 async def test_sort_filter_theme_and_silences_restored(server: SimServer, tmp_path: Path) -> None:
     state = tmp_path / "state.toml"
     now = sim_now(server)

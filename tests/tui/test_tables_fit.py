@@ -14,7 +14,7 @@ from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.keyed_table import KeyedTable
 from tests.tui.harness import make_app, settle, wait_idle
 
-SIZES = [(80, 24), (120, 40), (200, 50)]
+SIZES = [(80, 24), (120, 40), pytest.param((200, 50), marks=pytest.mark.slow)]
 MUST_SHOW = {
     "positions": {"Agent", "Pair", "Side", "uP&L"},
     "fleet": {"Agent", "Balance", "P&L", "Err %", "Age", "Status"},

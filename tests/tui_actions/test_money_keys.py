@@ -352,6 +352,7 @@ class TestDialogs:
 
 
 class TestOutcomes:
+    @pytest.mark.slow
     async def test_lost_reply_shows_unknown_until_reconciled(
         self, server: SimServer, tmp_path: Path
     ) -> None:
@@ -421,6 +422,7 @@ class TestOutcomes:
             assert posts[0]["agent_id"] == stream.payee
             assert balance(server, stream.payee) == payee_before
 
+    @pytest.mark.slow
     async def test_tranche_left_to_its_timeout_can_still_be_disputed(
         self, server: SimServer, tmp_path: Path
     ) -> None:

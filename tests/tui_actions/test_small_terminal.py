@@ -33,6 +33,10 @@ from tests.tui_actions.helpers import (
     show_escrow,
 )
 
+# Each walks a dialog through a real app at 80x24 (10-40 s apiece on a loaded 2-core machine):
+# the slow set runs them, so the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 SMALL = (80, 24)
 
 
