@@ -62,6 +62,7 @@ def test_soak_is_flat_after_warm_up() -> None:
     # would be thousands.
     assert report["fds_max_after_warmup"] <= report["fds_at_warmup"] + 24
     assert report["fds_end"] <= report["fds_at_warmup"] + 24
-    # Tasks: one per job in flight (about 2,200 at 200 agents), not one more per failure.
-    assert report["tasks_max_after_warmup"] <= report["tasks_at_warmup"] * 1.05
-    assert report["tasks_end"] <= report["tasks_at_warmup"] * 1.03
+    # Tasks: the daemon's own few dozen plus the fetches in flight (up to 64 per host come and
+    # go), not one more per failure: a leak would be thousands.
+    assert report["tasks_max_after_warmup"] <= report["tasks_at_warmup"] + 64
+    assert report["tasks_end"] <= report["tasks_at_warmup"] + 64

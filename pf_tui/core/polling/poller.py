@@ -455,7 +455,11 @@ class Poller:
             if isinstance(exc, RateLimitError) and exc.retry_after:
                 job.rate_limited_until = now + delay
             self._arm(job, now + delay)
-            self._push(PollFailure(agent_id, job.kind, exc, self._clock.now(), job.failures, delay))
+            error = _without_traceback(exc)
+            del exc  # the frame's own reference, so nothing here keeps the traceback alive
+            self._push(
+                PollFailure(agent_id, job.kind, error, self._clock.now(), job.failures, delay)
+            )
             return
         job.in_flight = False
         if job.removed:
@@ -494,3 +498,21 @@ class Poller:
         """``(consecutive failures, seconds until the next try)`` of one source."""
         job = self._jobs[agent_id][kind]
         return job.failures, max(0.0, job.due - self._clock.monotonic())
+
+
+def _without_traceback(exc: Exception) -> Exception:
+    """``exc`` (and the exceptions it chains) without tracebacks: what a failure keeps is its type
+    and message. A traceback holds the frames it passed through, their locals hold the exception
+    (``raise errors[0]``, ``bal, chain = await gather(...)``), and that cycle with every reply
+    and buffer in those frames waits for a full collection, which the daemon runs every five
+    minutes: at 5% faults its RSS climbed ~1.5 MB a minute until then."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return exc
