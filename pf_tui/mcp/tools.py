@@ -295,6 +295,26 @@ class McpTools:
         stream = session.stream(row.stream_id) if row.stream_id else None
         return row, actor, None if stream is None or stream.state.final else stream
 
+    async def _escrow_write(
+        self,
+        ctx: Context,
+        command: str,
+        escrow_id: str,
+        agent: str | None,
+        idempotency_key: str | None,
+        intent: Callable[[EscrowRow, AgentConfig, Stream | None], Intent],
+    ) -> MoneyResult:
+        """A write on one existing escrow: read it, find who acts (:meth:`_escrow`), and run
+        ``intent(row, actor, stream)`` through :meth:`write`."""
+        self.writes_on()
+        session, _ = self.session(ctx)
+        row, actor, stream = await self._escrow(session, escrow_id, agent)
+
+        async def build(_session: OpsSession) -> Intent:
+            return intent(row, actor, stream)
+
+        return await self.write(ctx, command, actor, build, idempotency_key)
+
     async def escrow_release(
         self,
         ctx: Context,
@@ -304,16 +324,15 @@ class McpTools:
         idempotency_key: str | None = None,
     ) -> MoneyResult:
         """Release an escrow, in full or ``amount`` of it (streaming), to its payee."""
-        self.writes_on()
-        session, _ = self.session(ctx)
-        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
-        async def build(session: OpsSession) -> Intent:
+        def intent(row: EscrowRow, actor: AgentConfig, stream: Stream | None) -> Intent:
             if stream is not None:
                 return ReleasePartial(stream.id, amount=stream.funded if amount is None else amount)
             return ReleaseEscrow(actor.id, row.escrow.escrow_id, row.dialect, amount)
 
-        return await self.write(ctx, "escrow_release", actor, build, idempotency_key)
+        return await self._escrow_write(
+            ctx, "escrow_release", escrow_id, agent, idempotency_key, intent
+        )
 
     async def escrow_close(
         self,
@@ -323,11 +342,8 @@ class McpTools:
         idempotency_key: str | None = None,
     ) -> MoneyResult:
         """Close a streaming escrow: what a pf-tui stream owes is paid, the rest refunded."""
-        self.writes_on()
-        session, _ = self.session(ctx)
-        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
-        async def build(session: OpsSession) -> Intent:
+        def intent(row: EscrowRow, actor: AgentConfig, stream: Stream | None) -> Intent:
             if stream is not None:
                 if stream.dialect is not Dialect.STREAMING:
                     raise OpsError(
@@ -337,7 +353,9 @@ class McpTools:
                 return CloseStream(stream.id)
             return CloseEscrow(actor.id, row.escrow.escrow_id, dialect=row.dialect)
 
-        return await self.write(ctx, "escrow_close", actor, build, idempotency_key)
+        return await self._escrow_write(
+            ctx, "escrow_close", escrow_id, agent, idempotency_key, intent
+        )
 
     async def escrow_dispute(
         self,
@@ -348,11 +366,8 @@ class McpTools:
         idempotency_key: str | None = None,
     ) -> MoneyResult:
         """Dispute an escrow as one of its fleet parties: its funds freeze until resolved."""
-        self.writes_on()
-        session, _ = self.session(ctx)
-        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
-        async def build(session: OpsSession) -> Intent:
+        def intent(row: EscrowRow, actor: AgentConfig, stream: Stream | None) -> Intent:
             return DisputeEscrow(
                 actor.id,
                 row.escrow.escrow_id,
@@ -361,7 +376,9 @@ class McpTools:
                 stream_id=None if stream is None else stream.id,
             )
 
-        return await self.write(ctx, "escrow_dispute", actor, build, idempotency_key)
+        return await self._escrow_write(
+            ctx, "escrow_dispute", escrow_id, agent, idempotency_key, intent
+        )
 
     async def faucet_claim(
         self,
