@@ -6,7 +6,9 @@ way the console polls it. Writes (``escrow_create``, ``escrow_release``, ``escro
 console's own money door: the journal before the request, idempotency keys, ``[ui]`` limits,
 read-only, reconciliation. On top, :class:`~pf_tui.mcp.policy.WritePolicy` applies ``[mcp]``:
 the acting agent must be named, the previewed amount must fit the per-call and per-hour limits.
-Writes run one at a time, so two calls cannot both fit the hour's last dollar.
+The hour is checked once more inside the transaction that journals the intent (``BEGIN
+IMMEDIATE``, :meth:`McpTools.hour_guard`), so two calls cannot both fit the hour's last dollar,
+whether they come to one ``pf-tui mcp`` or to two on the same store.
 
 A refused or failed call raises :class:`ToolError`: the client gets ``isError`` and one line
 saying why. Every call is journaled with ``mcp:<client name>`` as the operator. A caller's
@@ -237,11 +239,25 @@ class McpTools:
             return True
 
         async with self._writing:
+            session.desk.engine.journal_guard = self.hour_guard(session)
             built = await intent(session)
             outcome = await session.run(
                 command, built, idempotency_key=idempotency_key, confirm=confirm
             )
         return self._result(outcome, operator)
+
+    def hour_guard(self, session: OpsSession) -> Callable[[ActionPreview], None]:
+        """The hour's limit as the money engine checks it inside the transaction that journals
+        the intent: what every MCP client journaled in the last 60 minutes, read under the
+        store's write lock, so no other ``pf-tui mcp`` can journal between the sum and this
+        intent (the early check in ``confirm`` only spares a preview's work)."""
+
+        def guard(preview: ActionPreview) -> None:
+            conn = session.desk.engine.journal.conn
+            used = moved_since(conn, self.clock.now() - HOUR_S)
+            self.policy.check_amount(preview.amount, used)
+
+        return guard
 
     def _result(self, outcome: Outcome, operator: str) -> MoneyResult:
         if outcome.status not in SHOWN:
