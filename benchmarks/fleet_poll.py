@@ -23,12 +23,12 @@ import asyncio
 import gc
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import _process
 import httpx
 
 from pf_tui.api.bases import ServiceBases
@@ -62,53 +62,9 @@ CALLS_PER_POLL = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def start_sim(agents: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The simulator in its own process; returns it and its URL once it answers."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pf_tui",
-            "sim",
-            "--agents",
-            str(agents),
-            "--port",
-            str(port),
-            "--limits",
-            "off",
-            "--seed",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"simulator exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/_sim/agents", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("simulator did not start")
+    """The simulator in its own process (seeded); returns it and its URL once it answers."""
+    return _process.start_sim(agents, "--seed", "1")
 
 
 class AgeHistogram:
@@ -277,7 +233,7 @@ async def run_engine(
         "gc_pct": 100 * sum(gcm.seconds) / wall,
         "gc_full_runs": gcm.runs[2],
         "gc_full_ms": 1000 * gcm.seconds[2] / max(gcm.runs[2], 1),
-        "rss_mb": _rss_mb(),
+        "rss_mb": _process.rss_mb(),
         "sim_cpu_pct": 100 * (sim2 - sim1) / (t2 - t1),
         "warmup_s": t1 - t0,
         "cpu_total_s": cpu2 - cpu0,

@@ -26,14 +26,13 @@ import dataclasses
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import _process
 
 from pf_tui.config import Config
 from pf_tui.config.model import LogNotifyConfig, PollingConfig
@@ -53,51 +52,9 @@ def faults(rate: float) -> list[dict[str, object]]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_sim(agents: int, fault_rate: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    spec = json.dumps(faults(fault_rate))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pf_tui",
-            "sim",
-            "--port",
-            str(port),
-            "--agents",
-            str(agents),
-            "--limits",
-            "off",
-            "--faults",
-            spec,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"simulator exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/_sim/agents", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("simulator did not start")
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    """The simulator in its own process, ``fault_rate`` of its replies faulty."""
+    return _process.start_sim(agents, "--faults", json.dumps(faults(fault_rate)), wait_s=60)
 
 
 def open_files() -> int:
@@ -126,7 +83,7 @@ async def soak(url: str, folder: Path, seconds: float, sample_s: float) -> list[
             samples.append(
                 {
                     "t": round(time.monotonic() - started, 1),
-                    "rss_mb": round(rss_mb(), 1),
+                    "rss_mb": round(_process.rss_mb(), 1),
                     "fds": open_files(),
                     "tasks": len(asyncio.all_tasks()),
                 }

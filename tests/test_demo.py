@@ -17,6 +17,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -30,7 +31,12 @@ from pf_tui.config import Config
 from pf_tui.config.demo import DEMO_ERROR_RATE_FOR_S, DEMO_ERROR_WINDOW_S, DEMO_MAX_BACKOFF_S
 from pf_tui.core.alerts.heartbeat import read_heartbeat
 from pf_tui.daemon.loop import DaemonOptions, run_daemon
-from pf_tui.demo import demo_session, fetch_demo_agents
+from pf_tui.demo import (
+    demo_session,
+    fetch_demo_agents,
+    process_start_time,
+    remove_stale_demo_folders,
+)
 from pf_tui.sim.http.server import SimServer
 from pf_tui.sim.model.state import Simulator
 from pf_tui.sim.model.story import CASH_OUT, OUTAGE
@@ -321,3 +327,84 @@ def test_terminal_going_away_exits_cleanly(console: Console) -> None:
     console.hang_up()
     out, code = console.wait(30)
     _assert_clean(console, "hang-up", out, code)
+
+
+# ---- what a killed demo leaves behind ------------------------------------------------------------
+
+
+def _demo_folder(base: Path, name: str, owner: str | None) -> Path:
+    folder = base / f"pf-tui-demo-{name}"
+    folder.mkdir(mode=0o700)
+    (folder / "demo.db").write_bytes(b"")
+    if owner is not None:
+        (folder / "owner.pid").write_text(owner)
+    return folder
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_only_folders_whose_owner_is_dead_are_removed(tmp_path: Path) -> None:
+    me = os.getpid()
+    started = process_start_time(me)
+    assert started is not None  # Linux: /proc says when a process started
+    dead = _demo_folder(tmp_path, "dead", f"{_dead_pid()} -")
+    live = _demo_folder(tmp_path, "live", f"{me} {started}")
+    reused = _demo_folder(tmp_path, "reused", f"{me} {int(started) + 1}")  # pid since reused
+    unmarked = _demo_folder(tmp_path, "unmarked", None)  # a demo a moment before it wrote its pid
+    garbled = _demo_folder(tmp_path, "garbled", "not a pid")
+    other = tmp_path / "something-else"
+    other.mkdir()
+    link = tmp_path / "pf-tui-demo-link"
+    link.symlink_to(dead)
+
+    removed = remove_stale_demo_folders(tmp_path)
+
+    assert sorted(removed) == sorted([dead, reused])
+    assert not dead.exists() and not reused.exists()
+    assert live.exists() and unmarked.exists() and garbled.exists() and other.exists()
+    assert link.is_symlink()  # a link is never followed, nor removed
+
+
+def test_a_killed_headless_demo_leaves_a_folder_the_next_demo_removes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL cannot be caught, so the killed demo's store folder stays; the next demo removes
+    it, and never a live demo's. (Before, every killed demo's folder stayed in /tmp for good.)"""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PF_")}
+    env["TMPDIR"] = str(private)
+    cmd = [sys.executable, "-m", "pf_tui", "--headless", "--demo", "--agents", "2"]
+    killed = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        folders: list[Path] = []
+        while not folders and time.monotonic() < deadline and killed.poll() is None:
+            folders = [f.parent for f in private.glob("pf-tui-demo-*/owner.pid")]
+            time.sleep(0.05)
+        assert folders, f"the demo never recorded its folder's owner: {killed.stderr}"
+        (theirs,) = folders
+        assert (theirs / "owner.pid").read_text().split()[0] == str(killed.pid)
+        assert stat.S_IMODE((theirs / "owner.pid").stat().st_mode) == 0o600
+
+        monkeypatch.setattr(tempfile, "tempdir", str(private))
+        with demo_session(agents=2, motion=False) as config:
+            mine = config.store.path.parent
+            assert mine.parent == private and mine != theirs
+            assert theirs.exists()  # a live demo's folder is never touched
+        assert not mine.exists()
+
+        killed.kill()
+        killed.wait(10)
+        assert theirs.exists()  # nothing could remove it
+        with demo_session(agents=2, motion=False):
+            assert not theirs.exists()  # the next demo did
+        assert list(private.iterdir()) == []
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+            killed.wait(10)

@@ -47,6 +47,7 @@ from pf_tui.api.transport import (
     TransportSpec,
     build_transport,
     map_transport_error,
+    read_capped,
 )
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.secret import Redactor, Secret
@@ -270,19 +271,18 @@ class PurpleFleaClient:
                     ep.method, target, headers, content, self._aio_timeout
                 )
             else:
-                async with asyncio.timeout(self._deadline):
-                    response = await self._clients[ep.service].request(
+                async with (
+                    asyncio.timeout(self._deadline),
+                    self._clients[ep.service].stream(
                         ep.method,
                         self._url(ep.service, route) if url is None else url,
                         params=params,
                         headers=headers,
                         content=content,
-                    )
-                status, reply_headers, raw = (
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                )
+                    ) as response,
+                ):
+                    raw = await read_capped(response)
+                status, reply_headers = response.status_code, response.headers
         except TRANSPORT_ERRORS as exc:
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
             error = map_transport_error(exc, service=ep.service, endpoint=ep.name)

@@ -17,9 +17,10 @@ money writes never do (docs/api.md §5). Failures surface as the exceptions
 
 What it does not do, because no Purple Flea read needs it: redirects (never followed anyway),
 cookies (no jar, as before), compression (it asks for none), proxies (``trust_env`` was off).
-What it bounds that aiohttp does not: a reply's headers (:data:`MAX_HEADER_BYTES`) and body
-(:data:`MAX_BODY_BYTES`); a server sending more is a protocol error, and the connection is dropped
-at once rather than read into memory.
+What it bounds: a reply's headers (:data:`MAX_HEADER_BYTES`) and body (:data:`MAX_BODY_BYTES`,
+the cap every transport applies); a server sending more ends the exchange with
+:class:`~pf_tui.api.transport.ReplyTooLarge`, and the connection is dropped at once rather than
+read into memory.
 """
 
 from __future__ import annotations
@@ -37,15 +38,16 @@ import httptools
 import httpx
 from yarl import URL
 
-from pf_tui.api.transport import LeanAiohttpTransport
+from pf_tui.api.transport import MAX_REPLY_BYTES, LeanAiohttpTransport, ReplyTooLarge
 
 __all__ = ["IDLE_S", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Http1Transport"]
 
 IDLE_S = 4.0
 """An idle connection is reused only this long: servers commonly drop theirs after 5 s."""
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
-"""The largest reply body read: a full page of the longest history is well under 1 MiB."""
+MAX_BODY_BYTES = MAX_REPLY_BYTES
+"""The largest reply body read: the same cap as every transport's
+(:data:`~pf_tui.api.transport.MAX_REPLY_BYTES`)."""
 
 MAX_HEADER_BYTES = 64 * 1024
 """The most header bytes (names and values) a reply may carry."""
@@ -103,7 +105,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             # A callback's exception reaches here chained as the parser's error's context.
             if isinstance(exc.__context__, _TooLarge):
-                self._fail(httpx.RemoteProtocolError(str(exc.__context__)))
+                self._fail(ReplyTooLarge(str(exc.__context__)))
             else:
                 self._fail(httpx.RemoteProtocolError("reply is not valid HTTP/1.1"))
             self.abort()

@@ -29,8 +29,10 @@ from yarl import URL
 from pf_tui.api.errors import APIConnectionError, APITimeoutError
 
 __all__ = [
+    "MAX_REPLY_BYTES",
     "TRANSPORT_ERRORS",
     "LeanAiohttpTransport",
+    "ReplyTooLarge",
     "TransportSpec",
     "build_transport",
     "map_transport_error",
@@ -40,7 +42,19 @@ TransportSpec = str | httpx.AsyncBaseTransport
 """``"aiohttp"`` (default), ``"http1"`` (aiohttp, with GETs on :mod:`pf_tui.api.http1`: the
 poll engine's), ``"httpx"`` (plain pool), or a transport instance."""
 
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+"""The largest reply body any transport reads, reads and writes alike: a full page of the
+longest history is well under 1 MiB. A larger reply is dropped unread (:class:`ReplyTooLarge`)."""
+
+
+class ReplyTooLarge(Exception):
+    """A reply bigger than a transport reads (:data:`MAX_REPLY_BYTES`): the exchange is
+    abandoned and the connection dropped, unread. The request may have executed: the client
+    reports it as a connection error, which the money runner keeps as an unknown outcome."""
+
+
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    ReplyTooLarge,
     httpx.HTTPError,
     httpx.StreamError,
     aiohttp.ClientError,
@@ -108,7 +122,34 @@ class LeanAiohttpTransport(AiohttpTransport):
         async with client.request(
             method, url, headers=headers, data=content, allow_redirects=False, timeout=timeout
         ) as response:
-            return response.status, response.headers, await response.read()
+            length = response.content_length
+            if length is not None and length > MAX_REPLY_BYTES:
+                response.close()  # the connection is not reused: the body is left unread
+                raise ReplyTooLarge(f"reply body over {MAX_REPLY_BYTES} bytes")
+            if length is not None and "Content-Encoding" not in response.headers:
+                # Declared and within the cap, as it arrives (no decoding can make it grow).
+                return response.status, response.headers, await response.read()
+            body = bytearray()
+            async for chunk in response.content.iter_any():
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    response.close()
+                    raise ReplyTooLarge(f"reply body over {MAX_REPLY_BYTES} bytes")
+            return response.status, response.headers, bytes(body)
+
+
+async def read_capped(response: httpx.Response) -> bytes:
+    """A streamed httpx reply's body, refused past :data:`MAX_REPLY_BYTES` (the httpx path's
+    cap: the transport tests inject, and the plain pool)."""
+    length = response.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > MAX_REPLY_BYTES:
+        raise ReplyTooLarge(f"reply body over {MAX_REPLY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_REPLY_BYTES:
+            raise ReplyTooLarge(f"reply body over {MAX_REPLY_BYTES} bytes")
+    return bytes(body)
 
 
 def build_transport(
@@ -175,6 +216,13 @@ def map_transport_error(exc: BaseException, *, service: str, endpoint: str) -> A
     The message names what went wrong in a few words and never repeats the library's text (which
     can hold a URL); :attr:`APIConnectionError.cause` keeps the original type for diagnostics.
     """
+    if isinstance(exc, ReplyTooLarge):
+        return APIConnectionError(
+            f"reply too large ({exc}): dropped unread",
+            service=service,
+            endpoint=endpoint,
+            cause=_qualname(exc),
+        )
     original = exc
     cause = exc.__cause__
     if isinstance(exc, httpx.HTTPError) and isinstance(

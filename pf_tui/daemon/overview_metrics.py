@@ -16,7 +16,7 @@ streams (those with the most money left; ``pf_fleet_streams_open`` counts them a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -135,6 +135,57 @@ class AgentExtras:
     """Money requests whose outcome is unknown (the journal's ``unknown`` rows)."""
 
 
+AGENT_EXTRAS: tuple[tuple[str, str, Callable[[AgentExtras], Number]], ...] = (
+    (
+        "pf_agent_api_latency_p50_seconds",
+        "p50 latency of the agent's recent API calls",
+        lambda e: e.latency_p50_s,
+    ),
+    (
+        "pf_agent_api_latency_p99_seconds",
+        "p99 latency of the agent's recent API calls",
+        lambda e: e.latency_p99_s,
+    ),
+    (
+        "pf_agent_spend_usd_per_hour",
+        "Money spent over the last hour (balance fall not explained by P&L), USD per hour",
+        lambda e: e.spend_usd_per_hour,
+    ),
+    ("pf_agent_escrows_disputed", "Escrows of the agent in dispute now", lambda e: e.disputed),
+    (
+        "pf_agent_money_actions_unknown",
+        "Money requests whose outcome pf-tui could not prove (journal state unknown)",
+        lambda e: e.unknown_actions,
+    ),
+)
+"""The per-agent gauges of :class:`AgentExtras`: name, help, and where the figure is."""
+
+STREAM_FIGURES: tuple[tuple[str, str, Callable[[StreamRow], Number]], ...] = (
+    (
+        "pf_stream_remaining_usd",
+        "Budget the stream has not released yet, USD",
+        lambda s: s.remaining,
+    ),
+    ("pf_stream_owed_usd", "What the stream owes its payee now, USD", lambda s: s.owed),
+    (
+        "pf_stream_timeout_seconds",
+        "Seconds until the escrow backing the stream times out (NaN: none funded)",
+        lambda s: s.timeout_s,
+    ),
+    (
+        "pf_stream_last_release_timestamp_seconds",
+        "Unix time the payee was last paid (or the stream began accruing)",
+        lambda s: s.last_release_at,
+    ),
+    (
+        "pf_stream_release_interval_seconds",
+        "Seconds between releases the stream's rate and batch call for",
+        lambda s: s.interval_s,
+    ),
+)
+"""The per-stream gauges (labels ``agent`` and ``stream``): name, help, and the figure."""
+
+
 def _value(value: Number) -> float:
     # The exposition format is float: the one place money becomes one (docs/design.md).
     return float("nan") if value is None else float(value)
@@ -156,27 +207,9 @@ class OverviewMetrics:
             "pf_agent_info", "Always 1: the agent's label and strategy from the config",
             ("agent", "label", "strategy"), registry=r,
         )  # fmt: skip
-        self.p50 = Gauge(
-            "pf_agent_api_latency_p50_seconds", "p50 latency of the agent's recent API calls",
-            agent, registry=r,
-        )  # fmt: skip
-        self.p99 = Gauge(
-            "pf_agent_api_latency_p99_seconds", "p99 latency of the agent's recent API calls",
-            agent, registry=r,
-        )  # fmt: skip
-        self.spend = Gauge(
-            "pf_agent_spend_usd_per_hour",
-            "Money spent over the last hour (balance fall not explained by P&L), USD per hour",
-            agent, registry=r,
-        )  # fmt: skip
-        self.disputed = Gauge(
-            "pf_agent_escrows_disputed", "Escrows of the agent in dispute now", agent, registry=r
-        )
-        self.unknown = Gauge(
-            "pf_agent_money_actions_unknown",
-            "Money requests whose outcome pf-tui could not prove (journal state unknown)",
-            agent, registry=r,
-        )  # fmt: skip
+        self.agent_extras = [
+            (get, Gauge(name, text, agent, registry=r)) for name, text, get in AGENT_EXTRAS
+        ]
         self.fleet_spend = Gauge(
             "pf_fleet_spend_usd_per_hour", "Sum of the agents' spend per hour", registry=r
         )
@@ -184,28 +217,9 @@ class OverviewMetrics:
             "pf_fleet_data_age_seconds", "Age of the oldest figure in the fleet", registry=r
         )
         stream = ("agent", "stream")
-        self.stream_remaining = Gauge(
-            "pf_stream_remaining_usd", "Budget the stream has not released yet, USD",
-            stream, registry=r,
-        )  # fmt: skip
-        self.stream_owed = Gauge(
-            "pf_stream_owed_usd", "What the stream owes its payee now, USD", stream, registry=r
-        )
-        self.stream_timeout = Gauge(
-            "pf_stream_timeout_seconds",
-            "Seconds until the escrow backing the stream times out (NaN: none funded)",
-            stream, registry=r,
-        )  # fmt: skip
-        self.stream_last_release = Gauge(
-            "pf_stream_last_release_timestamp_seconds",
-            "Unix time the payee was last paid (or the stream began accruing)",
-            stream, registry=r,
-        )  # fmt: skip
-        self.stream_interval = Gauge(
-            "pf_stream_release_interval_seconds",
-            "Seconds between releases the stream's rate and batch call for",
-            stream, registry=r,
-        )  # fmt: skip
+        self.stream_figures = [
+            (get, Gauge(name, text, stream, registry=r)) for name, text, get in STREAM_FIGURES
+        ]
         self.streams_open = Gauge(
             "pf_fleet_streams_open", "Open or paused streams pf-tui runs", registry=r
         )
@@ -231,16 +245,12 @@ class OverviewMetrics:
             for figure, gauge in self.agent_figures:
                 gauge.labels(aid).set(_value(figure.get(view)))
             extra = extras.get(aid, AgentExtras())
-            self.p50.labels(aid).set(_value(extra.latency_p50_s))
-            self.p99.labels(aid).set(_value(extra.latency_p99_s))
-            self.spend.labels(aid).set(_value(extra.spend_usd_per_hour))
-            self.disputed.labels(aid).set(extra.disputed)
-            self.unknown.labels(aid).set(extra.unknown_actions)
+            for get, gauge in self.agent_extras:
+                gauge.labels(aid).set(_value(get(extra)))
             spend_total += extra.spend_usd_per_hour or 0
         for gone in self._agents - seen:
             _remove(self.info, *gone)
-            per_agent = (self.p50, self.p99, self.spend, self.disputed, self.unknown)
-            for metric in (*per_agent, *(g for _, g in self.agent_figures)):
+            for _, metric in (*self.agent_extras, *self.agent_figures):
                 _remove(metric, gone[0])
         self._agents = seen
         for figure, gauge in self.fleet_figures:
@@ -256,20 +266,10 @@ class OverviewMetrics:
         for row in kept:
             key = (row.agent_id, row.stream_id)
             seen.add(key)
-            self.stream_remaining.labels(*key).set(_value(row.remaining))
-            self.stream_owed.labels(*key).set(_value(row.owed))
-            self.stream_timeout.labels(*key).set(_value(row.timeout_s))
-            self.stream_last_release.labels(*key).set(_value(row.last_release_at))
-            self.stream_interval.labels(*key).set(_value(row.interval_s))
-        per_stream = (
-            self.stream_remaining,
-            self.stream_owed,
-            self.stream_timeout,
-            self.stream_last_release,
-            self.stream_interval,
-        )
+            for get, gauge in self.stream_figures:
+                gauge.labels(*key).set(_value(get(row)))
         for gone in self._streams - seen:
-            for metric in per_stream:
+            for _, metric in self.stream_figures:
                 _remove(metric, *gone)
         self._streams = seen
 

@@ -3,7 +3,9 @@
 Writes are off unless ``[mcp] write_agents`` names the agent acting; then one call may move at
 most ``max_call_usd`` and all MCP calls together at most ``max_hour_usd`` in any 60 minutes. The
 hour is counted from the money journal (rows whose operator is an MCP client's, ``mcp:<name>``),
-so a restarted server, or a second one on the same store, sees what was already spent. These
+so a restarted server, or a second one on the same store, sees what was already spent; the count
+and the journaling of the new intent share one ``BEGIN IMMEDIATE`` transaction, so two servers
+cannot both spend the hour's last dollar (:meth:`pf_tui.mcp.tools.McpTools.hour_guard`). These
 come on top of the money core's own refusals (read-only, ``[ui] max_action_usd``, the brake, one
 action at a time), which every caller meets.
 """

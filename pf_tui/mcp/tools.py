@@ -6,7 +6,9 @@ way the console polls it. Writes (``escrow_create``, ``escrow_release``, ``escro
 console's own money door: the journal before the request, idempotency keys, ``[ui]`` limits,
 read-only, reconciliation. On top, :class:`~pf_tui.mcp.policy.WritePolicy` applies ``[mcp]``:
 the acting agent must be named, the previewed amount must fit the per-call and per-hour limits.
-Writes run one at a time, so two calls cannot both fit the hour's last dollar.
+The hour is checked once more inside the transaction that journals the intent (``BEGIN
+IMMEDIATE``, :meth:`McpTools.hour_guard`), so two calls cannot both fit the hour's last dollar,
+whether they come to one ``pf-tui mcp`` or to two on the same store.
 
 A refused or failed call raises :class:`ToolError`: the client gets ``isError`` and one line
 saying why. Every call is journaled with ``mcp:<client name>`` as the operator. A caller's
@@ -237,11 +239,25 @@ class McpTools:
             return True
 
         async with self._writing:
+            session.desk.engine.journal_guard = self.hour_guard(session)
             built = await intent(session)
             outcome = await session.run(
                 command, built, idempotency_key=idempotency_key, confirm=confirm
             )
         return self._result(outcome, operator)
+
+    def hour_guard(self, session: OpsSession) -> Callable[[ActionPreview], None]:
+        """The hour's limit as the money engine checks it inside the transaction that journals
+        the intent: what every MCP client journaled in the last 60 minutes, read under the
+        store's write lock, so no other ``pf-tui mcp`` can journal between the sum and this
+        intent (the early check in ``confirm`` only spares a preview's work)."""
+
+        def guard(preview: ActionPreview) -> None:
+            conn = session.desk.engine.journal.conn
+            used = moved_since(conn, self.clock.now() - HOUR_S)
+            self.policy.check_amount(preview.amount, used)
+
+        return guard
 
     def _result(self, outcome: Outcome, operator: str) -> MoneyResult:
         if outcome.status not in SHOWN:
@@ -295,6 +311,26 @@ class McpTools:
         stream = session.stream(row.stream_id) if row.stream_id else None
         return row, actor, None if stream is None or stream.state.final else stream
 
+    async def _escrow_write(
+        self,
+        ctx: Context,
+        command: str,
+        escrow_id: str,
+        agent: str | None,
+        idempotency_key: str | None,
+        intent: Callable[[EscrowRow, AgentConfig, Stream | None], Intent],
+    ) -> MoneyResult:
+        """A write on one existing escrow: read it, find who acts (:meth:`_escrow`), and run
+        ``intent(row, actor, stream)`` through :meth:`write`."""
+        self.writes_on()
+        session, _ = self.session(ctx)
+        row, actor, stream = await self._escrow(session, escrow_id, agent)
+
+        async def build(_session: OpsSession) -> Intent:
+            return intent(row, actor, stream)
+
+        return await self.write(ctx, command, actor, build, idempotency_key)
+
     async def escrow_release(
         self,
         ctx: Context,
@@ -304,16 +340,15 @@ class McpTools:
         idempotency_key: str | None = None,
     ) -> MoneyResult:
         """Release an escrow, in full or ``amount`` of it (streaming), to its payee."""
-        self.writes_on()
-        session, _ = self.session(ctx)
-        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
-        async def build(session: OpsSession) -> Intent:
+        def intent(row: EscrowRow, actor: AgentConfig, stream: Stream | None) -> Intent:
             if stream is not None:
                 return ReleasePartial(stream.id, amount=stream.funded if amount is None else amount)
             return ReleaseEscrow(actor.id, row.escrow.escrow_id, row.dialect, amount)
 
-        return await self.write(ctx, "escrow_release", actor, build, idempotency_key)
+        return await self._escrow_write(
+            ctx, "escrow_release", escrow_id, agent, idempotency_key, intent
+        )
 
     async def escrow_close(
         self,
@@ -323,11 +358,8 @@ class McpTools:
         idempotency_key: str | None = None,
     ) -> MoneyResult:
         """Close a streaming escrow: what a pf-tui stream owes is paid, the rest refunded."""
-        self.writes_on()
-        session, _ = self.session(ctx)
-        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
-        async def build(session: OpsSession) -> Intent:
+        def intent(row: EscrowRow, actor: AgentConfig, stream: Stream | None) -> Intent:
             if stream is not None:
                 if stream.dialect is not Dialect.STREAMING:
                     raise OpsError(
@@ -337,7 +369,9 @@ class McpTools:
                 return CloseStream(stream.id)
             return CloseEscrow(actor.id, row.escrow.escrow_id, dialect=row.dialect)
 
-        return await self.write(ctx, "escrow_close", actor, build, idempotency_key)
+        return await self._escrow_write(
+            ctx, "escrow_close", escrow_id, agent, idempotency_key, intent
+        )
 
     async def escrow_dispute(
         self,
@@ -348,11 +382,8 @@ class McpTools:
         idempotency_key: str | None = None,
     ) -> MoneyResult:
         """Dispute an escrow as one of its fleet parties: its funds freeze until resolved."""
-        self.writes_on()
-        session, _ = self.session(ctx)
-        row, actor, stream = await self._escrow(session, escrow_id, agent)
 
-        async def build(session: OpsSession) -> Intent:
+        def intent(row: EscrowRow, actor: AgentConfig, stream: Stream | None) -> Intent:
             return DisputeEscrow(
                 actor.id,
                 row.escrow.escrow_id,
@@ -361,7 +392,9 @@ class McpTools:
                 stream_id=None if stream is None else stream.id,
             )
 
-        return await self.write(ctx, "escrow_dispute", actor, build, idempotency_key)
+        return await self._escrow_write(
+            ctx, "escrow_dispute", escrow_id, agent, idempotency_key, intent
+        )
 
     async def faucet_claim(
         self,

@@ -84,28 +84,69 @@ def _shard(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _group(
+    sub: argparse._SubParsersAction[_P], name: str, help_: str, description: str | None
+) -> argparse._SubParsersAction[_P]:
+    """A command whose actions are subcommands (``escrow``, ``stream``, ``faucet``)."""
+    group = sub.add_parser(
+        name,
+        help=help_,
+        description=description,
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _command(
+    sub: argparse._SubParsersAction[_P],
+    name: str,
+    help_: str,
+    add_config: Callable[[argparse.ArgumentParser], None],
+    *,
+    money: bool = False,
+) -> argparse.ArgumentParser:
+    """One subcommand: its help, the exit codes, ``--config`` and ``--json``; a money command's
+    ``--yes``, ``--idempotency-key`` and ``--dry-run`` too."""
+    p = sub.add_parser(
+        name, help=help_, epilog=_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    _common(p, add_config)
+    if money:
+        _money(p)
+    return p
+
+
+def _escrow_action(
+    sub: argparse._SubParsersAction[_P],
+    name: str,
+    help_: str,
+    add_config: Callable[[argparse.ArgumentParser], None],
+    role: str,
+) -> argparse.ArgumentParser:
+    """A money action on one escrow by id, acted on by ``--agent`` (default: the escrow's
+    ``role`` when it is in the fleet)."""
+    p = _command(sub, name, help_, add_config, money=True)
+    p.add_argument("escrow_id")
+    p.add_argument("--agent", help=role)
+    return p
+
+
 def add_parsers(
     sub: argparse._SubParsersAction[_P],
     add_config: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     """Add ``escrow``, ``stream``, ``faucet`` and ``payroll`` to ``pf-tui``'s subcommands."""
     fmt = argparse.RawDescriptionHelpFormatter
+    creator = "the creator (default: the fleet's creator of the escrow)"
 
-    escrow = sub.add_parser(
+    esub = _group(
+        sub,
         "escrow",
-        help="list, show and act on the fleet's escrows",
-        description="The fleet's escrows: read them, or act on one by id.",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "list, show and act on the fleet's escrows",
+        "The fleet's escrows: read them, or act on one by id.",
     )
-    esub = escrow.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = esub.add_parser(
-        "list",
-        help="every escrow of the fleet (or one agent)",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
-    )
-    _common(p, add_config)
+    p = _command(esub, "list", "every escrow of the fleet (or one agent)", add_config)
     _shard(p)
     p.add_argument("--agent", help="one agent, by label or id")
     p.add_argument(
@@ -114,39 +155,30 @@ def add_parsers(
         choices=("funded", "completed", "released", "disputed", "refunded", "closed"),
         help="only escrows in this status (repeatable)",
     )
-    p = esub.add_parser("show", help="one escrow by id", epilog=_EXIT_CODES, formatter_class=fmt)
-    _common(p, add_config)
+    p = _command(esub, "show", "one escrow by id", add_config)
     p.add_argument("escrow_id")
     p.add_argument("--agent", help="look only among this agent's escrows (label or id)")
 
-    p = esub.add_parser(
-        "dispute", help="dispute an escrow (either party)", epilog=_EXIT_CODES, formatter_class=fmt
-    )
-    _common(p, add_config)
-    _money(p)
+    p = _command(esub, "dispute", "dispute an escrow (either party)", add_config, money=True)
     p.add_argument("escrow_id")
     p.add_argument("--reason", required=True, help="why, in at least 10 characters")
     p.add_argument("--agent", help="the party that disputes (default: the fleet's party)")
 
-    p = esub.add_parser(
+    _escrow_action(
+        esub,
         "complete",
-        help="as the payee, mark a classic escrow's work done",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "as the payee, mark a classic escrow's work done",
+        add_config,
+        "the payee (default: the fleet's payee of the escrow)",
     )
-    _common(p, add_config)
-    _money(p)
-    p.add_argument("escrow_id")
-    p.add_argument("--agent", help="the payee (default: the fleet's payee of the escrow)")
 
-    p = esub.add_parser(
+    p = _command(
+        esub,
         "create",
-        help="fund an escrow from an agent to a payee (no stream)",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "fund an escrow from an agent to a payee (no stream)",
+        add_config,
+        money=True,
     )
-    _common(p, add_config)
-    _money(p)
     p.add_argument("--agent", required=True, help="the creator, who funds it (label or id)")
     p.add_argument("--payee", required=True, help="a configured agent, or any ag_ id")
     p.add_argument("--amount", required=True, help="dollars to lock (at least 0.10)")
@@ -159,57 +191,41 @@ def add_parsers(
     p.add_argument("--memo", default="", help="the escrow's description")
     p.add_argument("--timeout-hours", type=int, default=24, help="1..720 (default 24)")
 
-    p = esub.add_parser(
+    _escrow_action(
+        esub,
         "release",
-        help="as its creator, release an escrow in full to its payee",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "as its creator, release an escrow in full to its payee",
+        add_config,
+        creator,
     )
-    _common(p, add_config)
-    _money(p)
-    p.add_argument("escrow_id")
-    p.add_argument("--agent", help="the creator (default: the fleet's creator of the escrow)")
 
-    p = esub.add_parser(
+    p = _command(
+        esub,
         "release-partial",
-        help="release part of a streaming escrow (or of a pf-tui stream's)",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "release part of a streaming escrow (or of a pf-tui stream's)",
+        add_config,
+        money=True,
     )
-    _common(p, add_config)
-    _money(p)
     p.add_argument("escrow_id")
     p.add_argument("--amount", required=True, help="dollars to release (gross, at most 6 dp)")
-    p.add_argument("--agent", help="the creator (default: the fleet's creator of the escrow)")
+    p.add_argument("--agent", help=creator)
 
-    p = esub.add_parser(
+    p = _escrow_action(
+        esub,
         "close",
-        help="close a streaming escrow (a pf-tui stream's: pays what is owed, refunds the rest)",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "close a streaming escrow (a pf-tui stream's: pays what is owed, refunds the rest)",
+        add_config,
+        creator,
     )
-    _common(p, add_config)
-    _money(p)
-    p.add_argument("escrow_id")
-    p.add_argument("--agent", help="the creator (default: the fleet's creator of the escrow)")
     _close_flags(p)
 
-    stream = sub.add_parser(
+    ssub = _group(
+        sub,
         "stream",
-        help="open and run pf-tui's payment streams",
-        description="pf-tui's payment streams (docs/api.md, Streams in pf-tui).",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "open and run pf-tui's payment streams",
+        "pf-tui's payment streams (docs/api.md, Streams in pf-tui).",
     )
-    ssub = stream.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = ssub.add_parser(
-        "open",
-        help="open a stream from an agent to a payee",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
-    )
-    _common(p, add_config)
-    _money(p)
+    p = _command(ssub, "open", "open a stream from an agent to a payee", add_config, money=True)
     p.add_argument("--agent", required=True, help="the payer, by label or id")
     p.add_argument("--payee", required=True, help="the payee: a configured agent, or any ag_ id")
     p.add_argument("--rate", required=True, help="dollars per unit")
@@ -220,46 +236,28 @@ def add_parsers(
     p.add_argument("--memo", default="", help="a note kept with the escrow")
     p.add_argument("--timeout-hours", type=int, default=24, help="1..720 (default 24)")
 
-    p = ssub.add_parser(
-        "release", help="pay what a stream owes", epilog=_EXIT_CODES, formatter_class=fmt
-    )
-    _common(p, add_config)
-    _money(p)
+    p = _command(ssub, "release", "pay what a stream owes", add_config, money=True)
     p.add_argument("stream_id")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--count", help="units delivered (per-call and per-data-point streams)")
     group.add_argument("--amount", help="an explicit amount instead of what is owed")
 
     for name, words in (("pause", "stop a per-hour stream accruing"), ("resume", "accrue again")):
-        p = ssub.add_parser(
-            name, help=f"{words} (nothing is sent)", epilog=_EXIT_CODES, formatter_class=fmt
-        )
-        _common(p, add_config)
+        p = _command(ssub, name, f"{words} (nothing is sent)", add_config)
         p.add_argument("stream_id")
 
-    p = ssub.add_parser(
-        "close", help="pay what is owed and stop", epilog=_EXIT_CODES, formatter_class=fmt
-    )
-    _common(p, add_config)
-    _money(p)
+    p = _command(ssub, "close", "pay what is owed and stop", add_config, money=True)
     p.add_argument("stream_id")
     _close_flags(p)
 
-    faucet = sub.add_parser(
-        "faucet",
-        help="claim the faucet's $1 for a new agent",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
-    )
-    fsub = faucet.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = fsub.add_parser(
+    fsub = _group(sub, "faucet", "claim the faucet's $1 for a new agent", None)
+    p = _command(
+        fsub,
         "claim",
-        help="claim for one agent; 'not claimable' (409, 429, 403) exits 0 with its reason",
-        epilog=_EXIT_CODES,
-        formatter_class=fmt,
+        "claim for one agent; 'not claimable' (409, 429, 403) exits 0 with its reason",
+        add_config,
+        money=True,
     )
-    _common(p, add_config)
-    _money(p)
     p.add_argument("--agent", required=True, help="the agent, by label or id")
     p.add_argument("--referral-code", help="a referral code to claim with")
 

@@ -237,7 +237,7 @@ async def test_an_oversized_reply_is_refused_before_it_is_read(
             await agent_of(client).balance()
         assert _pool_of(client).open == 0  # the connection was dropped, not kept
     assert type(caught.value) is e.APIConnectionError
-    assert "HTTP protocol error" in str(caught.value)
+    assert "reply too large" in str(caught.value)
     assert loop.time() - started < 2.0
 
 

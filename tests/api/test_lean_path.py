@@ -18,7 +18,7 @@ from aiohttp import web
 from pf_tui import __version__
 from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases
 from pf_tui.api import errors as e
-from pf_tui.api.transport import LeanAiohttpTransport
+from pf_tui.api.transport import MAX_REPLY_BYTES, LeanAiohttpTransport
 from tests.api.helpers import BALANCE_OK, CANARY, agent_of, mock_client
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -226,3 +226,63 @@ async def test_missing_key_is_refused_every_time() -> None:
             await keyless.balance()
     await client.aclose()
     assert calls[0] == 0
+
+
+# ---- the reply size cap, on every transport ----------------------------------------------------
+
+
+@pytest.fixture
+async def flood() -> AsyncIterator[str]:
+    """A server whose coin flip (a write) answers with a body one byte over the cap, declared
+    (``/declared/...``) or streamed chunked with no length (``/chunked/...``); anything else is
+    a small good reply."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        if not request.path.endswith("/games/coin-flip"):
+            return web.Response(body=BALANCE_OK, content_type="application/json")
+        if request.path.startswith("/declared/"):
+            return web.Response(body=b" " * (MAX_REPLY_BYTES + 1), content_type="application/json")
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = b" " * 65536
+        try:
+            for _ in range(MAX_REPLY_BYTES // len(chunk) + 4):
+                await response.write(chunk)
+        except ConnectionError:
+            pass  # the client hung up, as it should
+        return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("framing", ["declared", "chunked"])
+@pytest.mark.parametrize("transport", ["aiohttp", "http1", "httpx"])
+async def test_an_oversized_write_reply_is_a_clear_connection_error(
+    flood: str, transport: str, framing: str
+) -> None:
+    """Breaking it: without the cap the write path reads any reply whole into memory (here
+    8 MiB and a byte, and the test fails on the missing error). A connection error is what the
+    money runner keeps as an unknown outcome, reconciled with the same key: nothing is lost."""
+    client = PurpleFleaClient(
+        ServiceBases.for_simulator(f"{flood}/{framing}"), transport=transport, retry=NO_RETRY
+    )
+    async with client:
+        agent = agent_of(client)
+        with pytest.raises(e.APIConnectionError) as caught:
+            await agent.coin_flip("heads", Decimal("1.00"), idempotency_key="idem-big")
+        assert type(caught.value) is e.APIConnectionError
+        assert "reply too large" in str(caught.value)
+        assert f"over {MAX_REPLY_BYTES} bytes" in str(caught.value)
+        # The pool is not poisoned: the next exchange reads its reply.
+        balance = await agent.balance()
+    assert balance.balance_usd == Decimal(5)

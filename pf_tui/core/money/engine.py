@@ -84,6 +84,10 @@ class ActionEngine:
     time acts on a stream, an escrow, a faucet claim or a new stream from one agent to one payee:
     within this process (an in-memory map) and across every process on the store (a lease row
     taken in the journal's transaction, :mod:`pf_tui.core.money.brake`).
+
+    ``journal_guard``, when set, is called with the preview inside the very transaction that
+    journals it (``BEGIN IMMEDIATE``: no other process journals in between) and may refuse by
+    raising: a caller's own limit over what the journal already holds (``pf-tui mcp``'s hour).
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class ActionEngine:
         self.planners = Planners(self.book, self.limits)
         self._busy: dict[Resource, str] = {}
         """What an action is running on in this process -> the key of that action's intent."""
+        self.journal_guard: Callable[[ActionPreview], None] | None = None
         self.keeper = StreamKeeper(
             self.journal, self.book, clock, read_only=read_only, refuse_busy=self._refuse_busy
         )
@@ -168,14 +173,17 @@ class ActionEngine:
                 "the next poll (or run reconcile) before anything else is sent"
             )
 
-    def _journal_check(self, resource: Resource, key: str) -> Callable[[], None]:
+    def _journal_check(self, resource: Resource, preview: ActionPreview) -> Callable[[], None]:
         """What is checked inside the transaction that journals an intent: the brake, an action
-        another process journaled meanwhile, and the store's lease, taken for ``key``."""
+        another process journaled meanwhile, the :attr:`journal_guard`, and the store's lease,
+        taken for the preview's key."""
 
         def check() -> None:
             self._refuse_braked()
             self._refuse_unsettled(resource)
-            self.leases.acquire(resource, key, self.clock.now())
+            if self.journal_guard is not None:
+                self.journal_guard(preview)
+            self.leases.acquire(resource, preview.key, self.clock.now())
 
         return check
 
@@ -320,7 +328,7 @@ class ActionEngine:
                 planned.meta,
                 now,
                 also=self._stream_change(planned, now),
-                check=self._journal_check(resource, preview.key),
+                check=self._journal_check(resource, preview),
             )
             try:
                 if not preview.requests:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pf_tui.api.models import Dialect, Escrow, EscrowStatus
 from pf_tui.core.money.escrows import EscrowStake, remaining_of, stake_of
 from pf_tui.core.money.journal import RequestMeta, StreamEffect
-from pf_tui.core.money.plan import Planned, RequestBuilder
+from pf_tui.core.money.plan import Planned, RequestBuilder, preview_of
 from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import (
     ActionPreview,
@@ -73,6 +73,30 @@ def require_open(escrow: Escrow, action: str) -> None:
         )
 
 
+def _check(
+    escrow: Escrow,
+    agent_id: str,
+    role: str,
+    action: str,
+    *,
+    dialect: Dialect | None = None,
+    other_dialect: str = "",
+    funded: bool = False,
+) -> EscrowStake:
+    """An action's preconditions, in the order they are told: the ``dialect`` it needs
+    (``other_dialect`` says why not), ``agent_id`` in ``role``, the escrow still open and, where
+    ``funded``, still funded (not completed). The funds at stake."""
+    if dialect is not None and escrow.dialect is not dialect:
+        raise ActionValidationError(other_dialect, field="escrow_id")
+    require_role(escrow, agent_id, role, action)
+    require_open(escrow, action)
+    if funded and escrow.status is not EscrowStatus.FUNDED:
+        raise ActionValidationError(
+            f"escrow {escrow.escrow_id} is {escrow.status.value}, not funded", field="escrow_id"
+        )
+    return stake_of(escrow)
+
+
 def _preview(
     intent: EscrowIntent,
     key: str,
@@ -88,27 +112,66 @@ def _preview(
     stream_id: str | None = None,
     stream_version: str | None = None,
 ) -> ActionPreview:
-    return ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
-        amount=amount,
-        fee=fee,
-        payee_nets=amount - fee,
-        dialect=escrow.dialect,
-        mode=None,
+    return replace(
+        preview_of(
+            intent,
+            key,
+            intent.agent_id,
+            requests,
+            amount=amount,
+            fee=fee,
+            payee_nets=amount - fee,
+            dialect=escrow.dialect,
+            balance=balance,
+            change=refund,
+            notes=notes,
+        ),
         stream_id=stream_id,
         escrow_id=escrow.escrow_id,
-        balance_before=balance,
-        balance_after=None if balance is None else balance + refund,
         refund=refund,
         stream_version=stream_version,
-        notes=tuple(notes),
         stake=stake,
         escrow_version=stake.version,
     )
+
+
+def _plan_one(
+    intent: EscrowIntent,
+    key: str,
+    escrow: Escrow,
+    stake: EscrowStake,
+    balance: Decimal | None,
+    notes: list[str],
+    *,
+    op: Op,
+    target: str,
+    body: JsonObject | None = None,
+    meta: RequestMeta | None = None,
+    final_state: StreamState | None = None,
+    refund: Decimal = ZERO,
+    stream_id: str | None = None,
+    stream_version: str | None = None,
+) -> Planned:
+    """An action of one request that pays nothing out (close, dispute, complete): ``op`` on
+    escrow ``target`` with ``body``, journaled with ``meta``."""
+    b = RequestBuilder(key)
+    b.add(op, target, body, None, meta or {})
+    requests, metas = b.build(final_state=final_state)
+    preview = _preview(
+        intent,
+        key,
+        escrow,
+        requests,
+        stake=stake,
+        amount=ZERO,
+        fee=ZERO,
+        balance=balance,
+        notes=notes,
+        refund=refund,
+        stream_id=stream_id,
+        stream_version=stream_version,
+    )
+    return Planned(preview, metas)
 
 
 def _left_alone(stake: EscrowStake, now: float) -> str:
@@ -141,18 +204,17 @@ def plan_create_escrow(
         b.add(Op.STREAM_CREATE, None, body, amount, {})
         later = f"if left alone, it pays the payee (less 1%) after {intent.timeout_hours} h"
     requests, meta = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
+    preview = preview_of(
+        intent,
+        key,
+        intent.agent_id,
+        requests,
         amount=amount,
         fee=ZERO,
         payee_nets=ZERO,
         dialect=intent.dialect,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - amount,
+        balance=balance,
+        change=-amount,
         notes=(
             f"locks {format_usd6(amount)} from your balance until it is released, closed, "
             "disputed or times out; a release pays 1% commission",
@@ -171,9 +233,8 @@ def plan_release_escrow(
     now: float,
 ) -> Planned:
     """Release a classic escrow whole, or a streaming one in part or in full (as its creator)."""
-    require_role(escrow, intent.agent_id, "creator", "release")
-    require_open(escrow, "release")
-    stake = stake_of(escrow)
+    streaming = escrow.dialect is Dialect.STREAMING
+    stake = _check(escrow, intent.agent_id, "creator", "release", funded=streaming)
     held = stake.remaining
     b = RequestBuilder(key)
     notes: list[str] = []
@@ -191,10 +252,6 @@ def plan_release_escrow(
             "the escrow ends released"
         )
     else:
-        if escrow.status is not EscrowStatus.FUNDED:
-            raise ActionValidationError(
-                f"escrow {escrow.escrow_id} is {escrow.status.value}", field="escrow_id"
-            )
         pay = held if amount is None else amount
         if pay <= 0 or pay > held:
             raise ActionValidationError(
@@ -229,36 +286,32 @@ def plan_close_escrow(
     intent: CloseEscrow, key: str, escrow: Escrow, balance: Decimal | None, now: float
 ) -> Planned:
     """Close a streaming escrow (as its creator): what remains goes back to the creator."""
-    if escrow.dialect is not Dialect.STREAMING:
-        raise ActionValidationError(
-            "a classic escrow has no close: release it, dispute it, or leave it to its "
-            "timeout refund",
-            field="escrow_id",
-        )
-    require_role(escrow, intent.agent_id, "creator", "close")
-    require_open(escrow, "close")
-    stake = stake_of(escrow)
-    b = RequestBuilder(key)
-    b.add(Op.STREAM_CLOSE, escrow.escrow_id, {}, None, {})
-    requests, metas = b.build()
+    stake = _check(
+        escrow,
+        intent.agent_id,
+        "creator",
+        "close",
+        dialect=Dialect.STREAMING,
+        other_dialect="a classic escrow has no close: release it, dispute it, or leave it to its "
+        "timeout refund",
+    )
     notes = [
         f"nothing more is released: {format_usd6(stake.remaining)} goes back to the creator "
         "in full (no fee on a refund)",
         f"instead of: {stake.timeout.sentence(now)}",
     ]
-    preview = _preview(
+    return _plan_one(
         intent,
         key,
         escrow,
-        requests,
-        stake=stake,
-        amount=ZERO,
-        fee=ZERO,
-        balance=balance,
-        notes=notes,
+        stake,
+        balance,
+        notes,
+        op=Op.STREAM_CLOSE,
+        target=escrow.escrow_id,
+        body={},
         refund=stake.remaining,
     )
-    return Planned(preview, metas)
 
 
 def plan_dispute(
@@ -271,69 +324,52 @@ def plan_dispute(
 ) -> Planned:
     """Dispute one escrow in its dialect (either party); with ``stream`` (the stream it
     belongs to) the stream ends disputed."""
-    require_role(escrow, intent.agent_id, "party", "dispute")
-    require_open(escrow, "dispute")
-    stake = stake_of(escrow)
-    b = RequestBuilder(key)
+    stake = _check(escrow, intent.agent_id, "party", "dispute")
     op = Op.CLASSIC_DISPUTE if escrow.dialect is Dialect.CLASSIC else Op.STREAM_DISPUTE
     disputed: RequestMeta = {"effect": StreamEffect.DISPUTED} if intent.stream_id else {}
-    b.add(op, intent.escrow_id, {"reason": intent.reason}, None, disputed)
-    requests, metas = b.build(final_state=StreamState.DISPUTED if intent.stream_id else None)
     notes = [
         f"freezes {format_usd6(stake.remaining)} until the dispute is resolved by hand: no "
         "release and no timeout moves it",
         f"instead of: {stake.timeout.sentence(now)}",
     ]
-    preview = _preview(
+    return _plan_one(
         intent,
         key,
         escrow,
-        requests,
-        stake=stake,
-        amount=ZERO,
-        fee=ZERO,
-        balance=balance,
-        notes=notes,
+        stake,
+        balance,
+        notes,
+        op=op,
+        target=intent.escrow_id,
+        body={"reason": intent.reason},
+        meta=disputed,
+        final_state=StreamState.DISPUTED if intent.stream_id else None,
         stream_id=intent.stream_id,
         stream_version=stream.version if stream is not None else None,
     )
-    return Planned(preview, metas)
 
 
 def plan_complete(
     intent: MarkComplete, key: str, escrow: Escrow, balance: Decimal | None, now: float
 ) -> Planned:
     """Mark a classic escrow complete (as its payee)."""
-    if escrow.dialect is not Dialect.CLASSIC:
-        raise ActionValidationError(
-            "only a classic escrow is marked complete (a streaming one is released in parts)",
-            field="escrow_id",
-        )
-    require_role(escrow, intent.agent_id, "payee", "mark complete")
-    if escrow.status is not EscrowStatus.FUNDED:
-        raise ActionValidationError(
-            f"escrow {escrow.escrow_id} is {escrow.status.value}, not funded", field="escrow_id"
-        )
-    stake = stake_of(escrow)
-    b = RequestBuilder(key)
-    b.add(Op.CLASSIC_COMPLETE, intent.escrow_id, None, None, {})
-    requests, metas = b.build()
+    stake = _check(
+        escrow,
+        intent.agent_id,
+        "payee",
+        "mark complete",
+        dialect=Dialect.CLASSIC,
+        other_dialect="only a classic escrow is marked complete (a streaming one is released "
+        "in parts)",
+        funded=True,
+    )
     notes = [
         "moves no money: the creator still has to release it",
         f"even after complete, {stake.timeout.sentence(now)}",
     ]
-    preview = _preview(
-        intent,
-        key,
-        escrow,
-        requests,
-        stake=stake,
-        amount=ZERO,
-        fee=ZERO,
-        balance=balance,
-        notes=notes,
+    return _plan_one(
+        intent, key, escrow, stake, balance, notes, op=Op.CLASSIC_COMPLETE, target=intent.escrow_id
     )
-    return Planned(preview, metas)
 
 
 def adopted_stream(
@@ -383,17 +419,12 @@ def plan_adopt(
     now: float,
 ) -> Planned:
     """Adopt an agent's escrow as a pf-tui stream: nothing is sent, the record starts owing."""
-    require_role(escrow, intent.agent_id, "creator", "adopt")
-    require_open(escrow, "adopt")
-    if escrow.dialect is Dialect.STREAMING and escrow.status is not EscrowStatus.FUNDED:
-        raise ActionValidationError(
-            f"escrow {escrow.escrow_id} is {escrow.status.value}", field="escrow_id"
-        )
+    streaming = escrow.dialect is Dialect.STREAMING
+    stake = _check(escrow, intent.agent_id, "creator", "adopt", funded=streaming)
     if escrow.counterparty_id is None:
         raise ActionValidationError(
             f"escrow {escrow.escrow_id} does not say who its payee is", field="escrow_id"
         )
-    stake = stake_of(escrow)
     rate = f"{format_usd6(stream.rate)}/{stream.unit.value}"
     if stream.mode is StreamMode.NATIVE:
         how = "releases pay out of it in parts; close returns the rest to the creator"

@@ -8,11 +8,12 @@ alone; and the change to the stream record that is journaled with the intent (``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from pf_tui.api.errors import plain_text
+from pf_tui.api.models import Dialect
 from pf_tui.core.money.journal import RequestMeta, StreamEffect, request_key, tag_for
 from pf_tui.core.money.routes import route
 from pf_tui.core.money.streams import Stream, plan_tranches
@@ -24,6 +25,7 @@ from pf_tui.core.money.types import (
     CloseStream,
     EscrowRef,
     EscrowTarget,
+    Intent,
     JsonObject,
     Op,
     OpenStream,
@@ -145,6 +147,39 @@ class Planned:
     """A ``stream_events`` entry written with ``begin`` (an adoption: ``adopted``)."""
 
 
+def preview_of(
+    intent: Intent,
+    key: str,
+    agent_id: str,
+    requests: tuple[PlannedRequest, ...],
+    *,
+    amount: Decimal,
+    fee: Decimal,
+    payee_nets: Decimal,
+    dialect: Dialect | None,
+    balance: Decimal | None,
+    change: Decimal,
+    notes: Iterable[str],
+) -> ActionPreview:
+    """What every preview shows: the money that moves, its fee, what the payee nets, and the
+    paying agent's balance before and after (``change``: what this action adds to it, negative
+    when it pays out). The rest of a preview (stream, escrow, stake) is ``replace``d in."""
+    return ActionPreview(
+        key=key,
+        kind=intent.kind,
+        intent=intent,
+        agent_id=agent_id,
+        requests=requests,
+        amount=amount,
+        fee=fee,
+        payee_nets=payee_nets,
+        dialect=dialect,
+        balance_before=balance,
+        balance_after=None if balance is None else balance + change,
+        notes=tuple(notes),
+    )
+
+
 def stream_created(stream: Stream, now: float) -> Stream:
     """A new stream's record, stamped with the instant its open is journaled."""
     return replace(stream, created_at=now, updated_at=now)
@@ -216,26 +251,27 @@ def plan_open(intent: OpenStream, key: str, stream: Stream, balance: Decimal | N
             f"a tranche left alone refunds you (less 1%) after {intent.timeout_hours} h",
         )
     requests, meta = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=stream.agent_id,
-        requests=requests,
-        amount=amount,
-        fee=Decimal(0),
-        payee_nets=Decimal(0),
-        dialect=intent.mode.dialect,
+    preview = replace(
+        preview_of(
+            intent,
+            key,
+            stream.agent_id,
+            requests,
+            amount=amount,
+            fee=Decimal(0),
+            payee_nets=Decimal(0),
+            dialect=intent.mode.dialect,
+            balance=balance,
+            change=-amount,
+            notes=notes,
+        ),
         mode=intent.mode,
         stream_id=stream.id,
         tranche_fee=tranche_fee,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - amount,
         owed=Decimal(0),
         owed_after=Decimal(0),
         refund=Decimal(0),
         stream_version=stream.version,
-        notes=notes,
         terms=stream_terms(stream),
     )
     return Planned(preview, meta, stream, begin=stream_created)
@@ -277,27 +313,28 @@ def _stream_preview(
     choices: tuple[CloseChoice, ...] = (),
 ) -> ActionPreview:
     """The preview of an action that pays out of an existing stream (a release or a close)."""
-    return ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=stream.agent_id,
-        requests=requests,
-        amount=figures.released,
-        fee=figures.fees,
-        payee_nets=figures.released - figures.fees,
-        dialect=stream.dialect,
+    return replace(
+        preview_of(
+            intent,
+            key,
+            stream.agent_id,
+            requests,
+            amount=figures.released,
+            fee=figures.fees,
+            payee_nets=figures.released - figures.fees,
+            dialect=stream.dialect,
+            balance=balance,
+            change=figures.refund - figures.debited,
+            notes=notes,
+        ),
         mode=stream.mode,
         stream_id=stream.id,
         escrow_id=stream.escrow_id,
         tranche_fee=tranche_fee,
-        balance_before=balance,
-        balance_after=None if balance is None else balance - figures.debited + figures.refund,
         owed=owed,
         owed_after=figures.owed_after,
         refund=figures.refund,
         stream_version=stream.version,
-        notes=tuple(notes),
         choices=choices,
         terms=stream_terms(stream),
     )
@@ -523,18 +560,17 @@ def plan_faucet(intent: ClaimFaucet, key: str, balance: Decimal | None) -> Plann
         body["referral_code"] = intent.referral_code
     b.add(Op.FAUCET_CLAIM, None, body, FAUCET_GRANT, {})
     requests, metas = b.build()
-    preview = ActionPreview(
-        key=key,
-        kind=intent.kind,
-        intent=intent,
-        agent_id=intent.agent_id,
-        requests=requests,
+    preview = preview_of(
+        intent,
+        key,
+        intent.agent_id,
+        requests,
         amount=FAUCET_GRANT,
         fee=Decimal(0),
         payee_nets=FAUCET_GRANT,
         dialect=None,
-        balance_before=balance,
-        balance_after=None if balance is None else balance + FAUCET_GRANT,
+        balance=balance,
+        change=FAUCET_GRANT,
         notes=(
             "one claim per agent, and one per IP address a day; 'not claimable' is not a failure",
         ),

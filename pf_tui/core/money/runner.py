@@ -185,6 +185,10 @@ class IntentRunner:
                 return RequestState.UNKNOWN
         _service, _method, path = route(row.op, target)
         state = row.state
+        # Whether a send of this request may have reached the server: one from before (a crash
+        # or a lost reply) or one of the attempts below that ended unknown. Only then can a 409
+        # "already claimed" be our own claim; before the first send it is somebody else's.
+        may_have_run = state is not RequestState.JOURNALED
         last_error = "no attempt made"
         try:
             for attempt in range(self.max_attempts):
@@ -212,11 +216,13 @@ class IntentRunner:
                 except ConflictError as exc:
                     last_error = str(exc)
                     if exc.code == "idempotency_in_flight":
+                        may_have_run = True
                         continue
-                    await self._conflict(row, target, exc, first=state is RequestState.JOURNALED)
+                    await self._conflict(row, target, exc, first=not may_have_run)
                 except (APIConnectionError, InternalServerError, ResponseDecodeError) as exc:
                     last_error = str(exc)
                     state = RequestState.UNKNOWN
+                    may_have_run = True
                 except APIStatusError as exc:
                     self._fail(row, str(exc))
                 except PurpleFleaError as exc:  # a missing key: nothing can be sent
@@ -308,8 +314,12 @@ class IntentRunner:
     async def _conflict(
         self, row: JournalRow, target: str | None, exc: ConflictError, *, first: bool
     ) -> None:
-        """409: "already done" when a GET shows the escrow in the request's target state."""
-        if row.op is Op.FAUCET_CLAIM and exc.code == "already_claimed" and not first:
+        """409: "already done" when a GET shows the escrow in the request's target state. A
+        faucet's ``already_claimed`` is our own claim only when an earlier send may have run
+        (``first`` false): on a first send it is a refusal, and nothing was paid."""
+        if row.op is Op.FAUCET_CLAIM and exc.code == "already_claimed":
+            if first:
+                self._fail(row, f"not claimable: {exc}; nothing was paid")
             self._done(
                 row,
                 {"credited": None, "note": "already_claimed"},
