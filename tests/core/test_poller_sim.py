@@ -257,8 +257,9 @@ async def test_failed_polls_leave_no_cyclic_garbage(
     finally:
         gc.enable()
     assert failures >= 20
-    # asyncio's own bookkeeping leaves a few cycles per loop turn; one per failure is the defect.
-    assert found < failures, f"{found} objects in cycles after {failures} failed polls"
+    # Before the fix each failure left 12-80 objects in cycles (its frames, tracebacks, cells);
+    # a request cut short at the end (a timeout, a cancelled fetch) may leave one chain of ~90.
+    assert found < 5 * failures, f"{found} objects in cycles after {failures} failed polls"
     for agent in fleet.agents:
         error = fleet.staleness(agent, DataType.CASINO).error
         assert error is not None and error.__traceback__ is None
