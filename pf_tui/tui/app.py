@@ -4,8 +4,9 @@ Data goes up as messages (:class:`FleetUpdated`, posted by the engine worker for
 :class:`~pf_tui.views.ticker.Ticker` makes) and down as method calls with one :class:`Frame`;
 only the tab on screen (and the status bar) draws each tick. The money keys live on the tabs
 they act on and run through the app's :class:`~pf_tui.tui.dialogs.money.flow.MoneyFlow`; the
-daemon's alerts (:class:`AlertStoreSync`) and the state file (:class:`StateKeeper`) are kept in
-step by collaborators of their own. Every collaborator is built here, before the app runs.
+daemon's alerts (:class:`AlertStoreSync`), the jumps from an alert to its row
+(:class:`AlertJumps`) and the state file (:class:`StateKeeper`) are kept by collaborators of
+their own. Every collaborator is built here, before the app runs.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.text import one_line
+from pf_tui.tui.alert_jumps import AlertJumps
 from pf_tui.tui.alert_sync import AlertStoreSync
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.filter import FilterDialog
@@ -35,15 +36,7 @@ from pf_tui.tui.dialogs.money.audit import MoneyStatus
 from pf_tui.tui.dialogs.money.flow import MoneyFlow
 from pf_tui.tui.format import Tones
 from pf_tui.tui.gc_pacer import GcPacer
-from pf_tui.tui.keymap import (
-    APP_BINDINGS,
-    CONSOLE_BINDINGS,
-    ESCROW_BINDINGS,
-    TABLE_TABS,
-    TABS,
-    effective_keys,
-    tab_label,
-)
+from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS, tab_label
 from pf_tui.tui.messages import AgentChosen, FleetUpdated
 from pf_tui.tui.signals import quit_on_signals
 from pf_tui.tui.state_file import StateKeeper
@@ -58,18 +51,13 @@ from pf_tui.tui.widgets.glyphs import unicode_ok
 from pf_tui.tui.widgets.header import ConsoleHeader
 from pf_tui.tui.widgets.keys_footer import KeysFooter
 from pf_tui.tui.widgets.status_bar import StatusBar
-from pf_tui.views.alert_jump import Jump, jump_for
 from pf_tui.views.alert_log import AlertLog
-from pf_tui.views.model import EscrowAction
 from pf_tui.views.money_desk import MoneyDesk
 from pf_tui.views.ticker import AGE_TICK_S, TICK_S, Ticker
 from pf_tui.wiring import build_poll_engine
 
 TabView = OverviewTab | TableTab
 """What a tab shows: it draws itself from a :class:`Frame`."""
-
-PAUSED_HEAD = "pf-tui releases nothing more, but "
-"""How a paused row's timeout sentence starts; the jump's hint leaves it out (the row says so)."""
 
 
 class PfApp(App[int], inherit_bindings=False):
@@ -135,9 +123,7 @@ class PfApp(App[int], inherit_bindings=False):
         self.gc_pacer = GcPacer()
         self.views: dict[str, TabView] = {}
         """The tab views by tab name (filled by :meth:`compose`)."""
-        self.jump_hint: tuple[str, str, str] | None = None
-        """After a jump from an alert: (tab, row key, the suggested keys), shown in the status
-        bar while that row is under the cursor."""
+        self.alert_jumps = AlertJumps(self)
 
     # ---- layout -----------------------------------------------------------------------------
 
@@ -274,30 +260,12 @@ class PfApp(App[int], inherit_bindings=False):
             paused=self.paused,
             error=self.last_error,
             tones=self.tones,
-            hint=self._hint(),
+            hint=self.alert_jumps.hint(),
         )
-
-    def _hint(self) -> str:
-        """The suggested keys while the row a jump landed on is under the cursor; once the
-        cursor or the tab moves on, gone for good."""
-        if self.jump_hint is None:
-            return ""
-        tab, key, hint = self.jump_hint
-        view = self.views.get(tab)
-        if (
-            self.active_tab == tab
-            and isinstance(view, TableTab)
-            and view.table.cursor_key == key
-            and not isinstance(self.screen, ModalScreen)
-        ):
-            return hint
-        if self.screen is self.screen_stack[0]:
-            self.jump_hint = None  # a dialog over the row keeps it; moving away drops it
-        return ""
 
     @on(DataTable.RowHighlighted)
     def _cursor_moved(self, _event: DataTable.RowHighlighted) -> None:
-        if self.jump_hint is not None:
+        if self.alert_jumps.landed is not None:
             self._draw_status()
 
     @on(TabbedContent.TabActivated)
@@ -429,63 +397,10 @@ class PfApp(App[int], inherit_bindings=False):
             self.redraw()
 
     def action_open_alert(self) -> None:
-        """Go to what the alert under the cursor is about: its escrow or stream row on the
-        Escrows tab, else its agent drilled into on the Fleet tab; the suggested money key is
-        then one press away (still behind its preview and confirmation)."""
+        """Go to what the alert under the cursor is about (see :class:`AlertJumps`)."""
         key = self._alert_key()
-        entry = self.alert_log.get(key) if key is not None else None
-        if entry is None:
-            return
-        jump = jump_for(entry, self.fleet_view)
-        if isinstance(jump, str):
-            self.notify(jump, markup=False, timeout=3)
-            return
-        if jump.escrow is not None:
-            if self.selected is not None and self.selected != jump.agent_id:
-                self.selected = None  # the row would be filtered out
-        else:
-            self.selected = jump.agent_id
-        self.refresh_bindings()
-        self.action_show_tab(jump.tab)
-        view = self.views[jump.tab]
-        view.show(self.frame())  # this tab's rows now, so the cursor can go to the row
-        if not isinstance(view, TableTab) or not view.select_key(jump.key):
-            self.notify(f"{jump.about} is not on the {jump.tab} tab", markup=False, timeout=3)
-            return
-        if jump.reason and jump.escrow is not None and jump.escrow.escrow_id:
-            self.money_flow.reasons = {jump.escrow.escrow_id: jump.reason}
-        self.jump_hint = (jump.tab, jump.key, self._jump_text(jump))
-        self._draw_status()
-
-    def _jump_text(self, jump: Jump) -> str:
-        """``x close stream st_1, d dispute it: the server pays the payee $4.95 at 13:00 UTC (in
-        14m)`` / ``agent a: 4 its escrows and streams, esc the whole fleet``."""
-        keys = {
-            b.id: effective_keys(b, self.keymap_overrides)
-            for b in (*ESCROW_BINDINGS, *CONSOLE_BINDINGS)
-        }
-        words = {
-            EscrowAction.CLOSE: (keys["money.close"], "close"),
-            EscrowAction.DISPUTE: (keys["money.dispute"], "dispute"),
-        }
-        if jump.escrow is None:
-            agent = self.fleet_view.agent(jump.agent_id)
-            return (
-                f"agent {agent.label if agent else jump.agent_id}:"
-                f" {keys['tab.escrows']} its escrows and streams,"
-                f" {keys['app.back']} the whole fleet"
-            )
-        offered = [words[a] for a in jump.actions if a in words]
-        if not offered:
-            return f"{jump.about}: no money action applies"
-        (key, word), rest = offered[0], offered[1:]
-        text = ", ".join([f"{key} {word} {jump.about}", *(f"{k} {w} it" for k, w in rest)])
-        timeout = jump.escrow.timeout
-        if timeout is not None and timeout.moves_money:
-            # What the row's timeout will do, and when: the keys above are how to stop it.
-            said = timeout.sentence(self.clock.now()).removeprefix(PAUSED_HEAD)
-            text += ": " + said.split(" unless you ")[0]
-        return text
+        if key is not None:
+            self.alert_jumps.open(key)
 
     def action_money_brake(self) -> None:
         """Engage the stop-all brake, or lift it while it is on."""
