@@ -4,8 +4,9 @@ Data goes up as messages (:class:`FleetUpdated`, posted by the engine worker for
 :class:`~pf_tui.views.ticker.Ticker` makes) and down as method calls with one :class:`Frame`;
 only the tab on screen (and the status bar) draws each tick. The money keys live on the tabs
 they act on and run through the app's :class:`~pf_tui.tui.dialogs.money.flow.MoneyFlow`; the
-daemon's alerts (:class:`AlertStoreSync`) and the state file (:class:`StateKeeper`) are kept in
-step by collaborators of their own. Every collaborator is built here, before the app runs.
+daemon's alerts (:class:`AlertStoreSync`), the jumps from an alert to its row
+(:class:`AlertJumps`) and the state file (:class:`StateKeeper`) are kept by collaborators of
+their own. Every collaborator is built here, before the app runs.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.reactive import reactive
-from textual.widgets import Header, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.text import one_line
+from pf_tui.tui.alert_jumps import AlertJumps
 from pf_tui.tui.alert_sync import AlertStoreSync
 from pf_tui.tui.commands import ActionCommands
 from pf_tui.tui.dialogs.filter import FilterDialog
@@ -46,6 +48,7 @@ from pf_tui.tui.tabs.overview import OverviewTab
 from pf_tui.tui.tabs.positions import PositionsTab
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.glyphs import unicode_ok
+from pf_tui.tui.widgets.header import ConsoleHeader
 from pf_tui.tui.widgets.keys_footer import KeysFooter
 from pf_tui.tui.widgets.status_bar import StatusBar
 from pf_tui.views.alert_log import AlertLog
@@ -120,6 +123,7 @@ class PfApp(App[int], inherit_bindings=False):
         self.gc_pacer = GcPacer()
         self.views: dict[str, TabView] = {}
         """The tab views by tab name (filled by :meth:`compose`)."""
+        self.alert_jumps = AlertJumps(self)
 
     # ---- layout -----------------------------------------------------------------------------
 
@@ -132,7 +136,7 @@ class PfApp(App[int], inherit_bindings=False):
             "escrows": EscrowsTab(self.money_flow, id="escrows-tab"),
             "alerts": AlertsTab(id="alerts-tab"),
         }
-        yield Header(icon="$")
+        yield ConsoleHeader(icon="$")
         with TabbedContent(initial="overview", id="tabs"):
             for tab, _title in TABS:
                 with TabPane(tab_label(tab), id=tab):
@@ -234,9 +238,13 @@ class PfApp(App[int], inherit_bindings=False):
         )
 
     def redraw(self) -> None:
-        """Draw the tab on screen, the status bar and the Alerts tab's count."""
+        """Draw the tab on screen, the header's brake, the status bar and the Alerts tab's
+        count."""
         with self.batch_update():
             self.active_view.show(self.frame())
+            self.query_one(ConsoleHeader).show_brake(
+                self.desk.brake(), self.clock.now(), self.money_flow.brake_key()
+            )
             self._draw_status()
         label = tab_label("alerts", self.alert_log.firing_count())
         tab = self.query_one(TabbedContent).get_tab("alerts")
@@ -252,7 +260,13 @@ class PfApp(App[int], inherit_bindings=False):
             paused=self.paused,
             error=self.last_error,
             tones=self.tones,
+            hint=self.alert_jumps.hint(),
         )
+
+    @on(DataTable.RowHighlighted)
+    def _cursor_moved(self, _event: DataTable.RowHighlighted) -> None:
+        if self.alert_jumps.landed is not None:
+            self._draw_status()
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
@@ -272,7 +286,7 @@ class PfApp(App[int], inherit_bindings=False):
             return self.active_tab == "fleet"
         if action == "whole_fleet":
             return self.selected is not None
-        if action in ("acknowledge_alert", "silence_alert"):
+        if action in ("acknowledge_alert", "silence_alert", "open_alert"):
             return self.active_tab == "alerts"
         return True
 
@@ -381,6 +395,16 @@ class PfApp(App[int], inherit_bindings=False):
         if key is not None and self.alert_log.silence(key, self.clock.now()):
             self.notify("silenced for 1h", timeout=2)
             self.redraw()
+
+    def action_open_alert(self) -> None:
+        """Go to what the alert under the cursor is about (see :class:`AlertJumps`)."""
+        key = self._alert_key()
+        if key is not None:
+            self.alert_jumps.open(key)
+
+    def action_money_brake(self) -> None:
+        """Engage the stop-all brake, or lift it while it is on."""
+        self.money_flow.brake()
 
     def action_money_audit(self) -> None:
         """Show every journaled money action (read-only)."""

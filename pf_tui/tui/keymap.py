@@ -2,9 +2,9 @@
 
 The app binds :data:`APP_BINDINGS`; the money keys are bound on the tabs they act on (the
 Escrows tab binds :data:`ESCROW_BINDINGS` and :data:`FAUCET_BINDING`, the Fleet tab the faucet),
-the audit view on the app. :data:`EVERY_BINDING` lists them all, in the order the ``?`` help
-screen and the command palette show them. ``[ui] keymap`` (binding id -> keys) is applied with
-``App.set_keymap``, which reaches the tabs' bindings too.
+the brake and the audit view on the app. :data:`EVERY_BINDING` lists them all, in the order the
+``?`` help screen and the command palette show them. ``[ui] keymap`` (binding id -> keys) is
+applied with ``App.set_keymap``, which reaches the tabs' bindings too.
 """
 
 from __future__ import annotations
@@ -97,7 +97,21 @@ AUDIT_BINDING = Binding(
 )
 """Bound on the app: the audit view opens from any tab, read-only mode included."""
 
-MONEY_BINDINGS: tuple[Binding, ...] = (*ESCROW_BINDINGS, FAUCET_BINDING, AUDIT_BINDING)
+BRAKE_BINDING = Binding(
+    "B",
+    "money_brake",
+    "Brake",
+    id="money.brake",
+    tooltip="Stop all money (again: lift the brake)",
+)
+"""Bound on the app: the stop-all brake from any tab (engage, or lift while it is on)."""
+
+MONEY_BINDINGS: tuple[Binding, ...] = (
+    *ESCROW_BINDINGS,
+    FAUCET_BINDING,
+    BRAKE_BINDING,
+    AUDIT_BINDING,
+)
 
 CONSOLE_BINDINGS: list[Binding] = [
     Binding(
@@ -180,10 +194,18 @@ CONSOLE_BINDINGS: list[Binding] = [
         id="alerts.silence",
         tooltip="Silence this agent and rule for an hour",
     ),
+    Binding(
+        "enter",
+        "open_alert",
+        "Go to",
+        id="alerts.open",
+        tooltip="Go to the agent, escrow or stream of this alert",
+        show=False,
+    ),
 ]
 """The app's own keys (``check_action`` hides the ones that do not apply to the tab shown)."""
 
-APP_BINDINGS: list[BindingType] = [*CONSOLE_BINDINGS, AUDIT_BINDING]
+APP_BINDINGS: list[BindingType] = [*CONSOLE_BINDINGS, BRAKE_BINDING, AUDIT_BINDING]
 """What the app binds."""
 
 EVERY_BINDING: tuple[Binding, ...] = (*CONSOLE_BINDINGS, *MONEY_BINDINGS)

@@ -46,6 +46,10 @@ class AlertEntry:
     """When a silence set from the TUI on this daemon episode ends."""
     source: str = "tui"
     """``tui`` (derived here from the polls) or ``daemon`` (a rule alert from the store)."""
+    stream_id: str = ""
+    """The stream a daemon alert is about (its ``stream`` label), if any."""
+    escrow_id: str = ""
+    """The escrow a daemon alert is about (its ``escrow`` label), if any."""
 
     def duration(self, now: float) -> float:
         """Seconds it has been (or was) open."""

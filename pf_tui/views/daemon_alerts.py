@@ -11,6 +11,7 @@ reads each evaluation. The TUI never pages anyone, so running both never pages t
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import sqlite3
 import threading
@@ -105,8 +106,19 @@ def operator_name() -> str:
 
 _SELECT = (
     "SELECT id, rule, agent, severity, state, value, threshold, message, started_at, ended_at,"
-    " acked, silenced_until FROM alerts ORDER BY started_at DESC, id DESC LIMIT ?"
+    " acked, silenced_until, labels FROM alerts ORDER BY started_at DESC, id DESC LIMIT ?"
 )
+
+
+def _labels(text: object) -> dict[str, str]:
+    """An alert row's labels (a JSON object of strings); anything else reads as none."""
+    try:
+        value = json.loads(str(text)) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}
 
 
 class AlertStore:
@@ -160,8 +172,10 @@ class AlertStore:
             ended_at,
             acked,
             silenced_until,
+            labels,
         ) = row
         agent_id = str(agent or "")
+        subject = _labels(labels)
         shown = str(value) if value not in (None, "") else str(message or "")
         if value not in (None, "") and threshold not in (None, ""):
             shown = f"{value} (threshold {threshold})"
@@ -178,6 +192,9 @@ class AlertStore:
             acknowledged=bool(acked),
             silenced_until=float(silenced_until) if silenced_until is not None else None,
             source="daemon",
+            stream_id=subject.get("stream", ""),
+            # The stream_timeout rule writes "-" for a stream whose escrow is not known.
+            escrow_id="" if subject.get("escrow") == "-" else subject.get("escrow", ""),
         )
 
     def acknowledge(self, row_id: int, by: str) -> bool:

@@ -259,6 +259,50 @@ def test_audit_view(
     )
 
 
+def test_brake_dialog(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """B with a native stream open: the stream it pauses and what its escrow's timeout still
+    does, a reason typed, the word to type."""
+    assert snap_compare(
+        make_app(fresh, tmp_path),
+        terminal_size=size,
+        run_before=before(
+            stream=StreamMode.NATIVE, keys=("B",), fill={"money-reason": "incident 42"}
+        ),
+    )
+
+
+async def engage_brake(app: PfApp, pilot: Any) -> None:
+    """B, a reason, the word: the brake is on; then a poll, so the row shows its stream paused."""
+    await pilot.press("B")
+    await wait_idle(app, pilot)
+    fill_fields(app, {"money-reason": "incident 42", "money-typed": "brake"})
+    app.screen.query_one("#money-typed").focus()
+    await pilot.press("enter")
+    await wait_idle(app, pilot)
+    assert app.desk.brake().engaged
+    app.action_refresh()
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if any(e.state == "paused" for e in app.fleet_view.escrows):
+            break
+    app.clear_notifications()
+    await wait_idle(app, pilot)
+
+
+def test_brake_engaged(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The brake on: the header in the error colour says who engaged it, when and why; the
+    stream's row is paused."""
+    assert snap_compare(
+        make_app(fresh, tmp_path),
+        terminal_size=size,
+        run_before=before(stream=StreamMode.NATIVE, extra=engage_brake),
+    )
+
+
 def test_screenshots_match_snapshots() -> None:
     """screenshots/actions/*.svg are the snapshot SVGs, byte for byte."""
     snapshots = sorted(SNAPSHOTS.glob("*.svg"))

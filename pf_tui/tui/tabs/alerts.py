@@ -1,4 +1,5 @@
-"""Alerts tab: the alert log, newest first, filterable; acknowledge and silence keys.
+"""Alerts tab: the alert log, newest first, filterable; acknowledge, silence, and Enter to go to
+what an alert is about (the app's ``open_alert``: the escrow or stream row, else the agent).
 
 It shows the TUI's own staleness/API-error events and the daemon's rule alerts from the shared
 store side by side, and on its title line whether the daemon is alive.
@@ -17,7 +18,7 @@ from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.tabs.table_tab import TableTab
 from pf_tui.tui.widgets.columns import Column, Cut
-from pf_tui.tui.widgets.keyed_table import Row
+from pf_tui.tui.widgets.keyed_table import KeyedTable, Row
 from pf_tui.views import times
 from pf_tui.views.alert_log import AlertEntry, AlertLog
 from pf_tui.views.daemon_alerts import DaemonStatus
@@ -57,7 +58,28 @@ class AlertsTab(TableTab):
             id="alerts.silence",
             tooltip="Silence this agent and rule for an hour",
         ),
+        Binding(
+            "enter",
+            "open",
+            "Go to",
+            id="alerts.open",
+            tooltip="Go to the agent, escrow or stream of this alert",
+        ),
     ]
+
+    def show(self, frame: Frame) -> None:
+        """Feed this tick's rows; a cursor on the newest row stays on the newest row.
+
+        The table keeps the cursor on its row by key, and Textual scrolls the cursor into view:
+        at 80x24, alerts that arrived above a cursor left on the newest row scrolled out of
+        sight. Unless the operator moved the cursor off the top (newest first, the default
+        sort), it follows the newest row, so new alerts stay on screen.
+        """
+        table = self.table
+        follow = table.cursor_row <= 0 and table.sort_column == self.SORT and table.reverse
+        super().show(frame)
+        if follow and table.row_count and table.cursor_row != 0:
+            table.move_cursor(row=0, animate=False)
 
     def rows(self, frame: Frame) -> Mapping[str, Row]:
         """Every entry (of the selected agent, when drilled in)."""
@@ -117,6 +139,15 @@ class AlertsTab(TableTab):
     async def action_acknowledge(self) -> None:
         """Acknowledge the alert under the cursor."""
         await self.app.run_action("acknowledge_alert")
+
+    async def action_open(self) -> None:
+        """Go to what the alert under the cursor is about."""
+        await self.app.run_action("open_alert")
+
+    async def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        """Enter (or a click) on a row goes to what it is about."""
+        event.stop()
+        await self.app.run_action("open_alert")
 
     async def action_silence(self) -> None:
         """Silence the (agent, rule) of the alert under the cursor."""

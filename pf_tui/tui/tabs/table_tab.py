@@ -55,6 +55,19 @@ class TableTab(Vertical):
         self.table.apply(self.rows(frame), frame.now)
         self.retitle(frame)
 
+    def select_key(self, key: str) -> bool:
+        """Put the cursor on the row ``key`` (clearing a filter that hides it); False when the
+        table does not hold it."""
+        table = self.table
+        if key not in table.shown_keys() and table.filter_text:
+            table.set_filter("")
+            if self._frame is not None:
+                self.retitle(self._frame)
+        if key not in table.shown_keys():
+            return False
+        table.move_cursor(row=table.get_row_index(key), animate=False)
+        return True
+
     def on_keyed_table_columns_changed(self, event: KeyedTable.ColumnsChanged) -> None:
         """The terminal was resized (or a figure grew): the title says which columns went."""
         event.stop()

@@ -380,6 +380,10 @@ class KeyedTable(internals.CellRenderCache[Text]):
             self._refresh_live()
         self._needs_sort = False
 
+    def shown_keys(self) -> frozenset[str]:
+        """The keys of the rows shown (filter applied)."""
+        return frozenset(self._shown)
+
     @property
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor, if any."""

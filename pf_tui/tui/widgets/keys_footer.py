@@ -4,9 +4,9 @@ Textual's :class:`~textual.widgets.Footer` lists bindings in focus-chain order a
 run off the right edge, so on the Escrows tab at 80 columns the money keys never showed. This
 footer keeps Textual's keys (same bindings, same click behaviour, dimmed when disabled) but
 orders them: the focused tab's own keys (the money keys on Escrows, drill-down and the faucet
-on Fleet), then help and quit, then the table and polling keys; a key that would not fit whole
-is left out rather than cut (every key is on the ``?`` screen and in the palette). The command
-palette key keeps its place on the right when there is room for it after help and quit.
+on Fleet), then help, quit and the brake, then the table and polling keys; a key that would not
+fit whole is left out rather than cut (every key is on the ``?`` screen and in the palette). The
+command palette key keeps its place on the right when there is room for it after help and quit.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from textual.widgets import Footer
 APP_ORDER = (
     "help",
     "quit",
+    "money_brake",
     "command_palette",
     "whole_fleet",
     "cycle_sort",
@@ -37,12 +38,13 @@ def _action(widget: Widget) -> str:
     return str(getattr(widget, "action", ""))
 
 
-TAB_ACTIONS = frozenset({"drill", "acknowledge", "silence"})
-"""Actions bound on a tab's own view besides the money keys (Fleet: drill; Alerts: ack, silence)."""
+TAB_ACTIONS = frozenset({"drill", "acknowledge", "silence", "open"})
+"""Actions bound on a tab's own view besides the money keys (Fleet: drill; Alerts: ack, silence,
+go to)."""
 
 
 def _is_tab_key(action: str) -> bool:
-    return action.startswith("money_") or action in TAB_ACTIONS
+    return (action.startswith("money_") and action not in APP_ORDER) or action in TAB_ACTIONS
 
 
 def rank(widget: Widget) -> tuple[int, int]:

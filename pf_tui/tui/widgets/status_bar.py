@@ -1,4 +1,9 @@
-"""The status bar: connection state per service, data age, polling state, the last error."""
+"""The status bar: connection state per service, data age, polling state, the last error.
+
+Separators are appended unstyled, before the styled word they introduce: the SVG screenshots draw
+each styled run as one ``<text>`` whose leading spaces were lost (``data 0slast error:``). After a
+jump from an alert the line starts with the suggested key (``next: x close stream ...``).
+"""
 
 from __future__ import annotations
 
@@ -35,14 +40,20 @@ class StatusBar(Static):
         paused: bool,
         error: str,
         tones: Tones,
+        hint: str = "",
     ) -> None:
-        """Redraw with the given state (skipped when nothing visible changed)."""
+        """Redraw with the given state (skipped when nothing visible changed); ``hint`` (the key
+        suggested after a jump from an alert) comes first."""
         data_age = age(updated_at, now)
-        key = (tuple((s.name, s.state) for s in services), data_age, paused, error)
+        key = (tuple((s.name, s.state) for s in services), data_age, paused, error, hint)
         if key == self._key:
             return
         self._key = key
         line = Text(end="", no_wrap=True, overflow="ellipsis")
+        if hint:
+            line.append("next: ", style=tones.muted)
+            line.append_text(safe(hint, limit=200, style=tones.accent))
+            line.append("  |  ")
         for service in services:
             style = {"up": tones.good, "degraded": tones.warn, "down": tones.bad}.get(
                 service.state, tones.muted
@@ -53,8 +64,10 @@ class StatusBar(Static):
         line.append("data ", style=tones.muted)
         line.append(data_age)
         if paused:
-            line.append("  PAUSED", style=tones.warn)
+            line.append("  ")
+            line.append("PAUSED", style=tones.warn)
         if error:
-            line.append("  last error: ", style=tones.bad)
+            line.append("  ")
+            line.append("last error: ", style=tones.bad)
             line.append_text(safe(error, limit=160))
         self.update(line, layout=False)  # one line, always: no layout per tick

@@ -30,9 +30,12 @@ class DisputeDialog(MoneyForm):
         dialect: Dialect,
         memo: str,
         stream_id: str | None = None,
+        reason: str = "",
         opening_keys: Iterable[str] = (),
     ) -> None:
+        """``reason`` pre-fills the reason (a jump from an alert); the operator may edit it."""
         super().__init__(previewer, opening_keys=opening_keys)
+        self.reason = reason
         self.agent_id = agent_id
         self.escrow_id = escrow_id
         self.dialect = dialect
@@ -54,7 +57,11 @@ class DisputeDialog(MoneyForm):
         yield Static("Disputed funds stay frozen until resolved by hand.", classes="hint")
         yield self.row(
             "Reason",
-            GuardedInput(placeholder=f"at least {MIN_REASON_CHARS} characters", id="money-reason"),
+            GuardedInput(
+                self.reason,
+                placeholder=f"at least {MIN_REASON_CHARS} characters",
+                id="money-reason",
+            ),
         )
 
     def on_mount(self, event: events.Mount) -> None:

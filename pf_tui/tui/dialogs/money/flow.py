@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from pf_tui.api.errors import PurpleFleaError
 from pf_tui.api.models import Dialect
+from pf_tui.core.money.keeper import BrakePreview
 from pf_tui.core.money.types import (
     ActionError,
     ActionPreview,
@@ -29,16 +30,18 @@ from pf_tui.core.money.types import (
 )
 from pf_tui.text import one_line
 from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
+from pf_tui.tui.dialogs.money.brake import BrakeChoice, BrakeDialog, engage_text, lift_text
 from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.form import MoneyForm
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
 from pf_tui.tui.dialogs.money.preview import TITLES
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
-from pf_tui.tui.keymap import MONEY_BINDINGS
+from pf_tui.tui.keymap import BRAKE_BINDING, MONEY_BINDINGS, effective_keys
 from pf_tui.usd import format_usd6
 from pf_tui.views.model import EscrowView
 from pf_tui.views.money_desk import MoneyDesk, escrow_record
+from pf_tui.views.times import clock_time
 
 if TYPE_CHECKING:
     from pf_tui.tui.app import PfApp
@@ -54,6 +57,8 @@ class MoneyFlow:
         """A money form or confirmation is on screen: the money keys do nothing else meanwhile."""
         self.running = ""
         """The action being sent now (for the status line)."""
+        self.reasons: dict[str, str] = {}
+        """Dispute reasons pre-filled by a jump from an alert, by escrow id (used once)."""
 
     # ---- guards --------------------------------------------------------------------------------
 
@@ -85,11 +90,30 @@ class MoneyFlow:
         if self.desk.read_only:
             self._refuse("read-only: no money action is sent")
             return False
+        braked = self.brake_refusal()
+        if braked:
+            self._refuse(braked)
+            return False
         reason = self.stale_reason(agent_id)
         if reason:
             self._refuse(f"money keys are off: {reason}")
             return False
         return True
+
+    def brake_refusal(self) -> str:
+        """The one line a money key answers while the brake is on (empty when it is off)."""
+        state = self.desk.brake()
+        if not state.engaged:
+            return ""
+        since = clock_time(state.since, self.app.clock.now())
+        return (
+            f"brake on since {since} UTC by {state.operator}: {state.reason}: nothing is sent "
+            f"until it is lifted ({self.brake_key()} lifts it)"
+        )
+
+    def brake_key(self) -> str:
+        """The key that engages and lifts the brake, keymap applied."""
+        return effective_keys(BRAKE_BINDING, self.app.keymap_overrides)
 
     def _refuse(self, message: str) -> None:
         self.app.notify(one_line(message), severity="warning", markup=False, title="money")
@@ -199,6 +223,7 @@ class MoneyFlow:
             # A closed stream may still own a live escrow (a tranche left to its timeout): that
             # escrow can be disputed, as a plain escrow, without touching the finished record.
             stream_id=stream.id if stream and not stream.state.final else None,
+            reason=self.reasons.pop(escrow_id, ""),
             opening_keys=keys,
         )
         self._form(form, keys)
@@ -239,6 +264,71 @@ class MoneyFlow:
             self._refuse("put the cursor on an agent (Fleet or Escrows) or drill into one first")
             return
         self._direct(ClaimFaucet(agent), self.opening_keys("money_faucet"))
+
+    def brake(self) -> None:
+        """Engage the stop-all brake (a preview of what it pauses, a reason, the typed word), or
+        lift it while it is on. Engaging is allowed read-only: it only stops money."""
+        if self.dialog_open:
+            return
+        desk = self.desk
+        desk.escrow_notes()  # the brake as the store has it now, whoever changed it
+        state = desk.brake()
+        now = self.app.clock.now()
+        keys = self.opening_keys("money_brake")
+        labels = self._labels()
+        preview: BrakePreview | None = None
+        if state.engaged:
+            if desk.read_only:
+                self._refuse("read-only: the brake is lifted from a console that acts")
+                return
+            paused = [
+                s
+                for s in desk.engine.streams()
+                if s.id in state.streams and s.state is StreamState.PAUSED
+            ]
+            dialog = BrakeDialog(
+                lift_text(state, paused, labels, now),
+                engage=False,
+                resumable=len(paused),
+                opening_keys=keys,
+            )
+        else:
+            try:
+                preview = desk.preview_brake()
+            except ActionError as exc:
+                self._refuse(str(exc))
+                return
+            dialog = BrakeDialog(engage_text(preview, labels, now), engage=True, opening_keys=keys)
+
+        def decided(choice: BrakeChoice | None) -> None:
+            self.dialog_open = False
+            if choice is None:
+                self.app.notify("cancelled: the brake is unchanged", timeout=2)
+                return
+            try:
+                if preview is None:
+                    new = desk.lift_brake(choice.reason, resume=choice.resume)
+                else:
+                    new = desk.engage_brake(preview, choice.reason)
+            except ActionError as exc:
+                self._refuse(str(exc))
+                return
+            desk.escrow_notes()
+            if new.engaged:
+                count = len(new.streams)
+                self.app.notify(
+                    f"brake engaged: {count} stream(s) paused, every money action refused",
+                    severity="warning",
+                    markup=False,
+                    timeout=6,
+                )
+            else:
+                self.app.notify("brake lifted: money actions are allowed again", timeout=4)
+            self.app.redraw()
+            self.app.refresh_bindings()
+
+        self.dialog_open = True
+        self.app.push_screen(dialog, decided)
 
     def audit(self) -> None:
         """Show every journaled money action (read-only)."""
