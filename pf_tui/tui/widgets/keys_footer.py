@@ -21,6 +21,9 @@ from textual.widgets import Footer
 APP_ORDER = (
     "help",
     "quit",
+    # The Escrows tab's active/finished switch: after help and quit, which must fit 80 columns
+    # beside the money keys (its title line names the key too).
+    "toggle_finished",
     "command_palette",
     "whole_fleet",
     "cycle_sort",
@@ -29,7 +32,8 @@ APP_ORDER = (
     "refresh",
     "toggle_pause",
 )
-"""The app's keys in the order they are kept, after the tab's own keys."""
+"""The app's keys (and the Escrows tab's view switch) in the order they are kept, after the
+tab's own keys."""
 PALETTE = "command_palette"
 
 

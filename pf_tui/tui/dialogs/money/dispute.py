@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
@@ -30,14 +30,18 @@ class DisputeDialog(MoneyForm):
         dialect: Dialect,
         memo: str,
         stream_id: str | None = None,
+        intent: Callable[[str], Intent] | None = None,
         opening_keys: Iterable[str] = (),
     ) -> None:
+        """``intent``: the reason in, the row's intent out (:meth:`MoneyDesk.intent_for`, with
+        the version of the row on screen); without it a :class:`DisputeEscrow` of these ids."""
         super().__init__(previewer, opening_keys=opening_keys)
         self.agent_id = agent_id
         self.escrow_id = escrow_id
         self.dialect = dialect
         self.memo = memo
         self.stream_id = stream_id
+        self.intent = intent
 
     def fields(self) -> ComposeResult:
         """What is disputed (untrusted ids and memo as text) and the reason."""
@@ -70,6 +74,8 @@ class DisputeDialog(MoneyForm):
                 f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(reason)})",
                 field="reason",
             )
+        if self.intent is not None:
+            return self.intent(reason)
         # With the stream id the stream record ends ``disputed`` too, and a stream that moved under
         # the preview (a release landed) makes execute refuse it as stale.
         return DisputeEscrow(
