@@ -37,9 +37,9 @@ def dialect_text(preview: ActionPreview) -> str:
             if preview.tranche_fee
             else ""
         )
-        return f"tranche (classic escrows{extra})"
+        return f"classic (in tranches{extra})"
     if preview.mode is StreamMode.NATIVE:
-        return "native (docs dialect, one escrow, partial releases)"
+        return "streaming (one escrow, partial releases)"
     if preview.dialect is None:
         return "faucet (no escrow)"
     return f"{preview.dialect.value} escrow"

@@ -43,7 +43,7 @@ ESCROW_BINDINGS: list[Binding] = [
         "money_release",
         "Release",
         id="money.release",
-        tooltip="Pay what a stream owes (editable)",
+        tooltip="Release: what a stream owes, part of a streaming escrow, a classic one whole",
     ),
     Binding(
         "P",
@@ -57,7 +57,7 @@ ESCROW_BINDINGS: list[Binding] = [
         "money_close",
         "Close",
         id="money.close",
-        tooltip="Pay what a stream owes, then stop it",
+        tooltip="Close a stream or a streaming escrow: pay what is owed, refund the rest",
     ),
     Binding(
         "d",
@@ -71,12 +71,34 @@ ESCROW_BINDINGS: list[Binding] = [
         "money_complete",
         "Complete",
         id="money.complete",
-        tooltip="As the payee, mark this escrow done",
+        tooltip="As the payee, mark a classic escrow done",
+    ),
+    Binding(
+        "t",
+        "money_adopt",
+        "Adopt",
+        id="money.adopt",
+        tooltip="Track an agent's escrow as a pf-tui stream (rate, unit)",
+        # Not in the footer: with it, Quit no longer fits 80 columns on the Escrows tab. The
+        # help and the palette list it, and a pause refused on an agent's escrow names its key.
+        show=False,
     ),
 ]
 """Money keys of the Escrows tab: they act on the escrow under its cursor and show in the footer
 there (``check_action`` hides them in read-only mode and dims them while the figures they need
-are stale). Their descriptions are short so the tab's keys fit an 80-column footer."""
+are stale). Each acts as the row offers (:attr:`EscrowView.offers`): a key the row does not
+offer says in one line why (which party acts, which dialect). Their descriptions are short so
+the tab's keys fit an 80-column footer."""
+
+FINISHED_BINDING = Binding(
+    "F",
+    "toggle_finished",
+    "Finished",
+    id="escrows.finished",
+    tooltip="Show the escrows finished in the last 24 h, or the active ones again",
+)
+"""Bound on the Escrows tab: switch between active and finished escrows (not a money key, so
+read-only mode keeps it)."""
 
 FAUCET_BINDING = Binding(
     "f",
@@ -208,7 +230,7 @@ CONSOLE_BINDINGS: list[Binding] = [
 APP_BINDINGS: list[BindingType] = [*CONSOLE_BINDINGS, BRAKE_BINDING, AUDIT_BINDING]
 """What the app binds."""
 
-EVERY_BINDING: tuple[Binding, ...] = (*CONSOLE_BINDINGS, *MONEY_BINDINGS)
+EVERY_BINDING: tuple[Binding, ...] = (*CONSOLE_BINDINGS, *MONEY_BINDINGS, FINISHED_BINDING)
 """Every key of the console, wherever it is bound, in help order."""
 
 TABLE_NAVIGATION: tuple[tuple[str, str], ...] = (

@@ -2,10 +2,10 @@
 
 An alert about a stream or an escrow (its ``stream`` / ``escrow`` labels) goes to that row of the
 Escrows tab; any other alert about an agent goes to the agent, drilled into, on the Fleet tab. On
-an escrow row the suggested actions are the ones the money keys can take there: close a live
-pf-tui stream (what a spend-rate or a paused-stream-timeout alert asks for), dispute an escrow
-that still holds money. They stay behind the usual preview and typed confirmation; the dispute's
-reason is filled in from the alert, editable.
+an escrow row the suggested actions are the ones the row offers: close (what a spend-rate or a
+paused-stream-timeout alert asks for: a live pf-tui stream, or an agent's streaming escrow), then
+dispute an escrow that still holds money. They stay behind the usual preview and typed
+confirmation; the dispute's reason is filled in from the alert, editable.
 """
 
 from __future__ import annotations
@@ -63,16 +63,13 @@ def jump_for(entry: AlertEntry, view: FleetView) -> Jump | str:
 
 
 def suggested(row: EscrowView) -> tuple[EscrowAction, ...]:
-    """What the money keys can do to ``row`` about an alert: close its live stream, dispute an
-    escrow that still holds money (none on a finished row)."""
+    """What the money keys can do to ``row`` about an alert, as the row offers it (whoever
+    created the escrow): close it (a live pf-tui stream, or an agent's streaming escrow as its
+    creator), then dispute it while it holds money. None on a finished row."""
     if row.finished:
         return ()
-    out: list[EscrowAction] = []
-    if row.stream_id and row.stream_state not in FINAL_STREAM_STATES:
-        out.append(EscrowAction.CLOSE)
-    if row.escrow_id and row.state != "disputed":
-        out.append(EscrowAction.DISPUTE)
-    return tuple(out)
+    offered = {offer.action for offer in row.offers}
+    return tuple(a for a in (EscrowAction.CLOSE, EscrowAction.DISPUTE) if a in offered)
 
 
 def _row(entry: AlertEntry, view: FleetView) -> EscrowView | None:

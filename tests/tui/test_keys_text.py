@@ -122,6 +122,9 @@ async def test_footer_shows_the_tabs_keys_whole(
             assert sum(key_width(w) for w in _footer_keys(app)) <= size[0], (tab, shown)
         if size[0] >= 120:
             assert "^p Commands" in shown
+            await pilot.press("4")
+            await wait_idle(app, pilot)
+            assert "F Finished" in _footer_text(app)
 
 
 async def test_palette_commands_read_as_written(server: SimServer, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,11 +18,13 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from pf_tui import usd
+from pf_tui.api.models import Dialect
 from pf_tui.core.money.streams import Stream
 from pf_tui.core.money.types import OpenStream, StreamMode, StreamUnit
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.tabs.escrows import EscrowsTab
+from tests.actions.helpers import agent_escrow
 from tests.tui.harness import make_app, settled, wait_idle
 
 
@@ -178,3 +181,25 @@ async def stream_on_screen(
         stream = await open_stream(app, mode=mode, budget=budget, batch=batch)
         await show_escrow(app, pilot, str(stream.escrow_id))
         yield StreamScene(app, pilot, stream, server.url, last_seq(server.url))
+
+
+async def agent_escrows_on_screen(
+    app: PfApp, pilot: Pilot[int], url: str, dialect: Dialect, count: int = 1, **options: Any
+) -> list[str]:
+    """Escrows demo agent 0 creates from its own code (not through pf-tui; agent 1 the payee),
+    all polled and on the Escrows tab, the first under the cursor.
+
+    Create them together: a classic escrow is found in its creator's ledger, walked when a
+    balance poll shows an escrow move newer than the last walk, and a frozen simulator stamps
+    every move with the same second."""
+    ids = [
+        (await asyncio.to_thread(agent_escrow, url, dialect, **options))[0] for _ in range(count)
+    ]
+    # A refresh polls the balance and the escrows at once: the walk may need a second one.
+    for _ in range(50):
+        app.action_refresh()
+        await pilot.pause(0.2)
+        if {e.escrow_id for e in app.fleet_view.escrows}.issuperset(ids):
+            break
+    await show_escrow(app, pilot, ids[0])
+    return ids

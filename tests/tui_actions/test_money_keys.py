@@ -76,7 +76,14 @@ class TestRelease:
             shown = plain(dialog.query_one("#money-preview-body"))
             preview = dialog.preview
             assert preview.amount == Decimal("0.50") and preview.fee == Decimal("0.005")
-            for text in (preview.key, "release-partial", "$0.005", "$0.495", "native", '"amount"'):
+            for text in (
+                preview.key,
+                "release-partial",
+                "$0.005",
+                "$0.495",
+                "streaming",
+                '"amount"',
+            ):
                 assert text in shown, text
             await confirm(app, pilot)
             assert scene.paths() == [f"/escrow/api/v1/escrow/{stream.escrow_id}/release-partial"]

@@ -20,13 +20,19 @@ from typing import Any
 import pytest
 from textual.widgets import RadioButton
 
+from pf_tui.api.models import Dialect
 from pf_tui.core.money.types import StreamMode
 from pf_tui.demo import fetch_demo_agents
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from tests.tui.harness import SIZE, frozen_sim, make_app, settle, wait_idle
+from tests.tui_actions.helpers import (
+    agent_escrows_on_screen,
+    money_done,
+    open_stream,
+    show_escrow,
+)
 from tests.tui_actions.helpers import fill as fill_fields
-from tests.tui_actions.helpers import money_done, open_stream, show_escrow
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
@@ -223,6 +229,51 @@ def test_complete_confirm(
         make_app(fresh, tmp_path),
         terminal_size=size,
         run_before=before(stream=StreamMode.TRANCHE, keys=("c",)),
+    )
+
+
+def agent_escrow_step(dialect: Dialect, url: str) -> Step:
+    """An escrow demo agent 0 created from its own code, under the cursor."""
+
+    async def step(app: PfApp, pilot: Any) -> None:
+        await agent_escrows_on_screen(app, pilot, url, dialect)
+
+    return step
+
+
+def test_release_in_full_confirm(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """l on a classic escrow an agent created: released whole, so straight to the confirmation,
+    with the funds at stake and what its timeout would do instead."""
+    assert snap_compare(
+        make_app(fresh, tmp_path),
+        terminal_size=size,
+        run_before=before(extra=agent_escrow_step(Dialect.CLASSIC, fresh.url), keys=("l",)),
+    )
+
+
+def test_adopt_dialog(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """t on a streaming escrow an agent created: the adopt form, a rate typed."""
+    assert snap_compare(
+        make_app(fresh, tmp_path),
+        terminal_size=size,
+        run_before=before(
+            extra=agent_escrow_step(Dialect.STREAMING, fresh.url),
+            keys=("t",),
+            fill={"money-rate": "0.01"},
+        ),
+    )
+
+
+def test_finished_escrows(
+    snap_compare: Any, fresh: SimServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """F on the Escrows tab: the escrows finished in the last 24 h, with their outcome."""
+    assert snap_compare(
+        make_app(fresh, tmp_path), terminal_size=size, run_before=before(keys=("F",))
     )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import ClassVar
 
@@ -215,6 +215,16 @@ class KeyedTable(internals.CellRenderCache[Text]):
         internals.set_widths(self, {key: widths[i] or 1 for i, key in resized.items()})
         self._refresh_live()
         return True
+
+    def relabel(self, labels: Mapping[str, str]) -> None:
+        """Give columns (by key) new header labels, e.g. a tab switching what its rows are; the
+        headers are drawn again (widths follow the new labels)."""
+        spec = tuple(replace(c, label=labels[c.key]) if c.key in labels else c for c in self.spec)
+        if spec == self.spec:
+            return
+        self.spec = spec
+        if self.is_mounted:
+            self._relayout(force=True)
 
     def on_mount(self) -> None:
         """The headers, before any row arrives."""

@@ -22,6 +22,9 @@ APP_ORDER = (
     "help",
     "quit",
     "money_brake",
+    # The Escrows tab's active/finished switch: after help, quit and the brake, which must fit
+    # 80 columns beside the money keys (its title line names the key too).
+    "toggle_finished",
     "command_palette",
     "whole_fleet",
     "cycle_sort",
@@ -30,7 +33,8 @@ APP_ORDER = (
     "refresh",
     "toggle_pause",
 )
-"""The app's keys in the order they are kept, after the tab's own keys."""
+"""The app's keys (and the Escrows tab's view switch) in the order they are kept, after the
+tab's own keys."""
 PALETTE = "command_palette"
 
 

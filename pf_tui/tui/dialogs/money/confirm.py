@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Static
 
 from pf_tui.core.money.types import ActionPreview
 from pf_tui.tui.dialogs.money.base import GuardedInput, MoneyDialog, error_line
-from pf_tui.tui.dialogs.money.preview import TITLES, preview_renderable
+from pf_tui.tui.dialogs.money.preview import preview_renderable, preview_title
 from pf_tui.usd import format_usd6
 
 CONFIRM_KEY = "y"
@@ -62,7 +62,7 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
     def compose(self) -> ComposeResult:
         """Title, what is sent, the typed confirmation (when needed) and the two buttons."""
         with Vertical(id="money-box", classes="money-box") as box:
-            box.border_title = TITLES.get(self.preview.kind, "Money action")
+            box.border_title = preview_title(self.preview)
             box.border_subtitle = "esc cancels"
             with VerticalScroll(id="money-preview"):
                 yield Static(preview_renderable(self.preview, self.labels), id="money-preview-body")

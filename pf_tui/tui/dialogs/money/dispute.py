@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
@@ -31,9 +31,12 @@ class DisputeDialog(MoneyForm):
         memo: str,
         stream_id: str | None = None,
         reason: str = "",
+        intent: Callable[[str], Intent] | None = None,
         opening_keys: Iterable[str] = (),
     ) -> None:
-        """``reason`` pre-fills the reason (a jump from an alert); the operator may edit it."""
+        """``reason`` pre-fills the reason (a jump from an alert); the operator may edit it.
+        ``intent``: the reason in, the row's intent out (:meth:`MoneyDesk.intent_for`, with the
+        version of the row on screen); without it a :class:`DisputeEscrow` of these ids."""
         super().__init__(previewer, opening_keys=opening_keys)
         self.reason = reason
         self.agent_id = agent_id
@@ -41,6 +44,7 @@ class DisputeDialog(MoneyForm):
         self.dialect = dialect
         self.memo = memo
         self.stream_id = stream_id
+        self.intent = intent
 
     def fields(self) -> ComposeResult:
         """What is disputed (untrusted ids and memo as text) and the reason."""
@@ -77,6 +81,8 @@ class DisputeDialog(MoneyForm):
                 f"reason: say why in at least {MIN_REASON_CHARS} characters (got {len(reason)})",
                 field="reason",
             )
+        if self.intent is not None:
+            return self.intent(reason)
         # With the stream id the stream record ends ``disputed`` too, and a stream that moved under
         # the preview (a release landed) makes execute refuse it as stale.
         return DisputeEscrow(

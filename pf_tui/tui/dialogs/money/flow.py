@@ -12,8 +12,9 @@ leaves something unsettled. Every outcome lands in a notification and, while unk
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from pf_tui.api.errors import PurpleFleaError
 from pf_tui.api.models import Dialect
@@ -24,7 +25,6 @@ from pf_tui.core.money.types import (
     ActionResult,
     ClaimFaucet,
     Intent,
-    MarkComplete,
     RequestState,
     StreamState,
 )
@@ -33,14 +33,15 @@ from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
 from pf_tui.tui.dialogs.money.brake import BrakeChoice, BrakeDialog, engage_text, lift_text
 from pf_tui.tui.dialogs.money.confirm import ConfirmMoneyDialog
 from pf_tui.tui.dialogs.money.dispute import DisputeDialog
+from pf_tui.tui.dialogs.money.escrow import AdoptDialog, EscrowReleaseDialog
 from pf_tui.tui.dialogs.money.form import MoneyForm
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
-from pf_tui.tui.dialogs.money.preview import TITLES
+from pf_tui.tui.dialogs.money.preview import preview_title
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
 from pf_tui.tui.keymap import BRAKE_BINDING, MONEY_BINDINGS, effective_keys
 from pf_tui.usd import format_usd6
-from pf_tui.views.model import EscrowView
-from pf_tui.views.money_desk import MoneyDesk, escrow_record
+from pf_tui.views.model import EscrowAction, EscrowView, Offer, RowState
+from pf_tui.views.money_desk import MoneyDesk
 from pf_tui.views.times import clock_time
 
 if TYPE_CHECKING:
@@ -150,34 +151,50 @@ class MoneyFlow:
         self._form(form, keys)
 
     def release(self, escrow: EscrowView | None) -> None:
-        """Pay what a stream owes (amount prefilled, editable); ``escrow``'s stream preselected."""
-        self._stream_form("money_release", ReleaseDialog, escrow)
+        """Release, as the row offers: what a pf-tui stream owes (amount prefilled, editable);
+        part or all of a streaming escrow (a form); a classic escrow whole (its confirmation)."""
+        row = self._row_for(escrow, EscrowAction.RELEASE_PART, EscrowAction.RELEASE)
+        if row is None:
+            return
+        keys = self.opening_keys("money_release")
+        if _live(row):
+            self._stream_form("money_release", ReleaseDialog, row)
+        elif _offers(row, EscrowAction.RELEASE_PART):
+            form = EscrowReleaseDialog(
+                self.desk.preview, row=row, intent=self._row_intent(row), opening_keys=keys
+            )
+            self._form(form, keys)
+        else:
+            self._row_direct(row, EscrowAction.RELEASE, keys)
 
     def close(self, escrow: EscrowView | None) -> None:
-        """Close a stream: pay what is owed, then stop."""
-        self._stream_form("money_close", CloseDialog, escrow)
+        """Close, as the row offers: a pf-tui stream pays what is owed then stops (a form); a
+        streaming escrow refunds what it holds to its creator (its confirmation)."""
+        row = self._row_for(escrow, EscrowAction.CLOSE)
+        if row is None:
+            return
+        if _live(row):
+            self._stream_form("money_close", CloseDialog, row)
+        else:
+            self._row_direct(row, EscrowAction.CLOSE, self.opening_keys("money_close"))
 
     def _stream_form(
         self,
         action: str,
         form: type[ReleaseDialog] | type[CloseDialog],
-        escrow: EscrowView | None,
+        row: EscrowView,
     ) -> None:
-        if not self._can_start(escrow.agent_id if escrow else None):
-            return
-        streams = self.desk.live_streams()
-        if not streams:
-            self._refuse("no open stream: open one with the open-stream key first")
-            return
-        current = self.desk.stream_for_escrow(escrow.escrow_id if escrow else None)
-        if current is not None and self.desk.engine.busy(current.id):
-            self._refuse(f"an action on stream {current.id} is in flight or unsettled; wait for it")
+        """The stream's own form, its stream preselected among the live ones."""
+        if row.stream_id is not None and self.desk.engine.busy(row.stream_id):
+            self._refuse(
+                f"an action on stream {row.stream_id} is in flight or unsettled; wait for it"
+            )
             return
         keys = self.opening_keys(action)
         dialog = form(
             self.desk.preview,
-            streams=streams,
-            current=current.id if current else None,
+            streams=self.desk.live_streams(),
+            current=row.stream_id,
             labels=self._labels(),
             owed=self.desk.engine.owed,
             opening_keys=keys,
@@ -185,75 +202,148 @@ class MoneyFlow:
         self._form(dialog, keys)
 
     def pause(self, escrow: EscrowView | None) -> None:
-        """Pause (or resume) the stream of ``escrow``: local, nothing is sent."""
-        if not self._can_start(escrow.agent_id if escrow else None):
-            return
-        stream = self.desk.stream_for_escrow(escrow.escrow_id if escrow else None)
-        if stream is None:
-            self._refuse("the row under the cursor is not a pf-tui stream")
+        """Pause (or resume) the row's pf-tui stream: local, nothing is sent. The notice says
+        what the server will still do with the escrow's money on its own."""
+        row = self._row_for(escrow, EscrowAction.PAUSE, EscrowAction.RESUME)
+        if row is None:
             return
         try:
-            if stream.state is StreamState.PAUSED:
-                self.desk.engine.resume(stream.id)
+            if _offers(row, EscrowAction.RESUME):
+                stream = self.desk.resume(row)
                 self.app.notify(f"stream {stream.id} resumed", markup=False, timeout=3)
             else:
-                self.desk.engine.pause(stream.id)
+                stream = self.desk.pause(row)
                 self.app.notify(
-                    f"stream {stream.id} paused: it owes nothing more until resumed",
+                    one_line(f"stream {stream.id} paused: {self.paused_sentence(row)}"),
                     markup=False,
-                    timeout=3,
+                    timeout=10,
                 )
         except ActionError as exc:
             self._refuse(str(exc))
 
+    def paused_sentence(self, row: EscrowView) -> str:
+        """What the server still does with a paused stream's escrow, and when: ``pf-tui
+        releases nothing more, but the server pays the payee $4.95 at 00:30 UTC (in 29m) unless
+        you close it``."""
+        if row.timeout is None:
+            return "pf-tui releases nothing more until you resume it"
+        return replace(row.timeout, paused=True).sentence(self.app.clock.now())
+
     def dispute(self, escrow: EscrowView | None) -> None:
-        """Dispute ``escrow`` (a reason is required)."""
-        found = self._escrow_target(escrow)
-        if found is None:
+        """Dispute the row's escrow as the party its offer names (a reason is required)."""
+        row = self._row_for(escrow, EscrowAction.DISPUTE)
+        if row is None:
             return
-        target, escrow_id = found
-        stream = self.desk.stream_for_escrow(escrow_id)
+        offer = _offers(row, EscrowAction.DISPUTE)
+        if offer is None or row.escrow_id is None:
+            return
         keys = self.opening_keys("money_dispute")
+        row_intent = self._row_intent(row)
         form = DisputeDialog(
             self.desk.preview,
-            agent_id=target.agent_id,
-            escrow_id=escrow_id,
-            dialect=stream.dialect if stream else Dialect(target.dialect),
-            memo=target.memo,
-            # A closed stream may still own a live escrow (a tranche left to its timeout): that
-            # escrow can be disputed, as a plain escrow, without touching the finished record.
-            stream_id=stream.id if stream and not stream.state.final else None,
-            reason=self.reasons.pop(escrow_id, ""),
+            agent_id=offer.agent_id,
+            escrow_id=row.escrow_id,
+            dialect=Dialect(row.dialect),
+            memo=row.memo,
+            stream_id=row.stream_id if _live(row) else None,
+            reason=self.reasons.pop(row.escrow_id, ""),
+            intent=lambda reason: row_intent(EscrowAction.DISPUTE, reason=reason),
             opening_keys=keys,
         )
         self._form(form, keys)
 
     def complete(self, escrow: EscrowView | None) -> None:
-        """As its payee (a watched agent), mark the classic ``escrow`` complete."""
-        found = self._escrow_target(escrow)
-        if found is None:
-            return
-        target, escrow_id = found
-        record = escrow_record(self.app.engine.fleet, target.agent_id, escrow_id)
-        payee = record.counterparty_id if record else None
-        if target.dialect != Dialect.CLASSIC.value:
-            self._refuse("only a classic escrow is marked complete")
-            return
-        if payee is None or payee not in self._labels():
-            self._refuse("the payee of this escrow is not one of your agents")
-            return
-        self._direct(MarkComplete(payee, escrow_id), self.opening_keys("money_complete"))
+        """As its payee (a watched agent), mark the row's classic escrow complete."""
+        row = self._row_for(escrow, EscrowAction.COMPLETE)
+        if row is not None:
+            self._row_direct(row, EscrowAction.COMPLETE, self.opening_keys("money_complete"))
 
-    def _escrow_target(self, escrow: EscrowView | None) -> tuple[EscrowView, str] | None:
-        """``escrow`` and its escrow id when a money key may act on it, else ``None`` after
-        telling the operator."""
+    def adopt(self, escrow: EscrowView | None) -> None:
+        """As its creator, track the row's escrow as a pf-tui stream (rate and unit)."""
+        row = self._row_for(escrow, EscrowAction.ADOPT)
+        if row is None:
+            return
+        keys = self.opening_keys("money_adopt")
+        form = AdoptDialog(
+            self.desk.preview, row=row, intent=self._row_intent(row), opening_keys=keys
+        )
+        self._form(form, keys)
+
+    # ---- what a row offers -----------------------------------------------------------------
+
+    def _row_for(self, escrow: EscrowView | None, *actions: EscrowAction) -> EscrowView | None:
+        """``escrow`` when it offers one of ``actions`` and a money key may act now, else
+        ``None`` after saying why in one line."""
         if not self._can_start(escrow.agent_id if escrow else None):
             return None
-        if escrow is None or escrow.escrow_id is None:
-            # A stream between tranches holds no escrow: there is nothing to dispute or complete.
+        if escrow is None:
             self._refuse("put the cursor on an escrow first")
             return None
-        return escrow, escrow.escrow_id
+        if not any(_offers(escrow, a) for a in actions):
+            self._refuse(self.why_not(escrow, actions[0]))
+            return None
+        return escrow
+
+    def _row_intent(self, row: EscrowView) -> Callable[..., Intent]:
+        """The desk's intent for ``row`` (with its version), one action at a time."""
+
+        def intent(action: EscrowAction, **fields: Any) -> Intent:
+            return self.desk.intent_for(row, action, **fields)
+
+        return intent
+
+    def _row_direct(self, row: EscrowView, action: EscrowAction, keys: Iterable[str]) -> None:
+        """An action on the row with nothing to fill in: straight to its confirmation."""
+        try:
+            intent = self.desk.intent_for(row, action)
+        except ActionError as exc:
+            self._refuse(str(exc))
+            return
+        self._direct(intent, keys)
+
+    def _key(self, action: str) -> str:
+        """The first key that runs ``action``, for a message (``t``)."""
+        keys = sorted(self.opening_keys(action))
+        return keys[0] if keys else action
+
+    def why_not(self, row: EscrowView, action: EscrowAction) -> str:
+        """Why ``row`` does not offer ``action``, in one line: which party acts, which dialect."""
+        what = f"escrow {row.escrow_id}" if row.escrow_id else f"stream {row.stream_id}"
+        state = RowState(row.state)
+        if state.finished:
+            return f"{what} is {row.state}: its money moves no more"
+        if state is RowState.UNKNOWN:
+            return f"an action on {what} has an unknown outcome: wait for it to be reconciled"
+        if state is RowState.CLOSING:
+            return f"{what} is closing: wait for the close to settle"
+        if action in (EscrowAction.PAUSE, EscrowAction.RESUME):
+            adopt = (
+                f": adopt it as a stream first ({self._key('money_adopt')})"
+                if _offers(row, EscrowAction.ADOPT)
+                else ""
+            )
+            return f"pause acts on a pf-tui stream; {what} is not one{adopt}"
+        if row.escrow_id is None:
+            return f"{what} holds no escrow between tranches: nothing to {action.value}"
+        creator = row.creator or str(row.creator_id)
+        if action is EscrowAction.COMPLETE:
+            if row.dialect != Dialect.CLASSIC.value:
+                return f"{what} is streaming: only a classic escrow is marked complete"
+            if row.status == "completed":
+                return f"{what} is already complete: its creator ({creator}) releases it"
+            return f"only the payee ({row.payee}) marks {what} complete: not one of your agents"
+        if action is EscrowAction.ADOPT and _live(row):
+            return f"{what} already backs pf-tui stream {row.stream_id}"
+        if action is not EscrowAction.DISPUTE and row.creator_id not in self._labels():
+            verb = _VERB.get(action, action.value)
+            return f"only the creator ({creator}) may {verb} {what}: not one of your agents"
+        if action is EscrowAction.CLOSE and row.dialect == Dialect.CLASSIC.value:
+            return (
+                f"{what} is classic: it has no close; release it "
+                f"({self._key('money_release')}) or dispute it ({self._key('money_dispute')})"
+            )
+        verb = _VERB.get(action, action.value)
+        return f"{verb} does not apply to {what} ({row.state}, {row.dialect})"
 
     def faucet(self, agent_id: str | None) -> None:
         """Claim the faucet's dollar for ``agent_id`` (else the agent drilled into)."""
@@ -403,9 +493,7 @@ class MoneyFlow:
         )
 
     async def _execute(self, preview: ActionPreview) -> None:
-        self.running = (
-            f"{TITLES.get(preview.kind, preview.kind.value)} {format_usd6(preview.amount)}"
-        )
+        self.running = f"{preview_title(preview)} {format_usd6(preview.amount)}"
         self.show_status()
         try:
             result = await self.desk.execute(preview)
@@ -420,7 +508,7 @@ class MoneyFlow:
         self._report(preview, result)
 
     def _report(self, preview: ActionPreview, result: ActionResult) -> None:
-        title = TITLES.get(preview.kind, preview.kind.value)
+        title = preview_title(preview)
         what = f"{title} {format_usd6(preview.amount)} (key {preview.key[:8]})"
         if result.state is RequestState.DONE:
             self.app.notify(f"done: {what}", markup=False, timeout=4)
@@ -472,3 +560,24 @@ class MoneyFlow:
         unknown = desk.unsettled_count() if desk.journal_exists() else 0
         for line in self.app.query(MoneyStatus):
             line.show(self.running, unknown, desk.last_unknown, self.app.tones)
+
+
+_LIVE = ("open", "paused", "closing")
+_VERB = {
+    EscrowAction.RELEASE: "release",
+    EscrowAction.RELEASE_PART: "release",
+    EscrowAction.CLOSE: "close",
+    EscrowAction.ADOPT: "adopt",
+    EscrowAction.DISPUTE: "dispute",
+    EscrowAction.COMPLETE: "complete",
+}
+
+
+def _live(row: EscrowView) -> bool:
+    """The row is a live pf-tui stream (its release and close are the stream's)."""
+    return row.stream_id is not None and row.stream_state in _LIVE
+
+
+def _offers(row: EscrowView, action: EscrowAction) -> Offer | None:
+    """The row's offer of ``action`` (``None``: not offered)."""
+    return next((o for o in row.offers if o.action is action), None)

@@ -25,8 +25,8 @@ UNITS: tuple[tuple[str, StreamUnit], ...] = (
     ("per data point", StreamUnit.DATA_POINT),
 )
 MODE_LABELS = {
-    StreamMode.NATIVE: "native (docs dialect: one escrow, partial releases)",
-    StreamMode.TRANCHE: "tranche (classic: one batch funded ahead, 1% per tranche)",
+    StreamMode.NATIVE: "streaming: one escrow, partial releases",
+    StreamMode.TRANCHE: "classic: in tranches, one funded ahead, 1% per tranche",
 }
 
 

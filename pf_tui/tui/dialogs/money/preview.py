@@ -19,7 +19,15 @@ from rich.table import Table
 from rich.text import Text
 
 from pf_tui import usd
-from pf_tui.core.money.types import ActionKind, ActionPreview, StreamMode, StreamTerms, StreamUnit
+from pf_tui.core.money.escrows import EscrowStake
+from pf_tui.core.money.types import (
+    ActionKind,
+    ActionPreview,
+    ReleaseEscrow,
+    StreamMode,
+    StreamTerms,
+    StreamUnit,
+)
 from pf_tui.tui.sanitize import safe
 from pf_tui.usd import format_usd, format_usd6
 
@@ -36,25 +44,61 @@ TITLES: dict[ActionKind, str] = {
     ActionKind.DISPUTE_ESCROW: "Dispute an escrow",
     ActionKind.MARK_COMPLETE: "Mark an escrow complete",
     ActionKind.CLAIM_FAUCET: "Claim the faucet",
+    ActionKind.RELEASE_ESCROW: "Release an escrow",
+    ActionKind.CLOSE_ESCROW: "Close an escrow",
+    ActionKind.ADOPT_ESCROW: "Adopt an escrow as a stream",
+    ActionKind.CREATE_ESCROW: "Create an escrow",
 }
 """Dialog titles by intent kind."""
 
 
+def preview_title(preview: ActionPreview) -> str:
+    """The confirmation's title: by intent kind, and for a release of an escrow whether it is
+    the whole of it (``Release an escrow in full``) or a part."""
+    intent = preview.intent
+    if isinstance(intent, ReleaseEscrow):
+        return "Release an escrow in full" if intent.amount is None else "Release part of an escrow"
+    return TITLES.get(preview.kind, "Money action")
+
+
 def dialect_text(preview: ActionPreview) -> str:
-    """``native (docs dialect, one escrow, ...)`` or ``tranche (classic escrows; each tranche
-    pays its own 1% fee: $0.01)``."""
+    """In ``[api] escrow_dialect``'s words: ``streaming (one escrow, partial releases)``,
+    ``classic (in tranches; each tranche pays its own 1% fee: $0.01)``, ``classic escrow``."""
     if preview.mode is StreamMode.TRANCHE:
         extra = (
             f"; each tranche pays its own 1% fee: {format_usd6(preview.tranche_fee)}"
             if preview.tranche_fee
             else ""
         )
-        return f"tranche (classic escrows{extra})"
+        return f"classic (in tranches{extra})"
     if preview.mode is StreamMode.NATIVE:
-        return "native (docs dialect, one escrow, partial releases)"
+        return "streaming (one escrow, partial releases)"
     if preview.dialect is None:
         return "faucet (no escrow)"
     return f"{preview.dialect.value} escrow"
+
+
+def stake_rows(grid: Table, stake: EscrowStake, preview: ActionPreview) -> None:
+    """The funds at stake in the escrow acted on (read fresh for this preview): what it was
+    funded with, released and still holds, the 1% fee and what the payee nets on the rest, and
+    what its timeout would do if nothing were done (unless a note already says it)."""
+    grid.add_row(
+        "In escrow",
+        Text(
+            f"{format_usd(stake.amount)}: released {format_usd6(stake.released)}, "
+            f"remaining {format_usd6(stake.remaining)}"
+        ),
+    )
+    if stake.remaining > 0:
+        grid.add_row(
+            "If released",
+            Text(f"fee (1%) {format_usd6(stake.fee)}, payee nets {format_usd6(stake.payee_nets)}"),
+        )
+    sentence = stake.timeout.sentence(preview.created_at)
+    if stake.timeout.moves_money and not any(sentence in note for note in preview.notes):
+        left = Text(sentence)
+        left.no_wrap = False
+        grid.add_row("Left alone", left)
 
 
 def party(agent_id: str, labels: Mapping[str, str]) -> Text:
@@ -103,7 +147,12 @@ def _figures(preview: ActionPreview, labels: Mapping[str, str]) -> Table:
     grid.add_row("Dialect", Text(dialect_text(preview)))
     if terms:
         _terms_rows(grid, preview, terms)
-    if preview.kind is not ActionKind.OPEN_STREAM:
+    if preview.stake is not None:
+        stake_rows(grid, preview.stake, preview)
+    moves = preview.amount > 0 or preview.kind is ActionKind.RELEASE_PARTIAL
+    if preview.kind is not ActionKind.OPEN_STREAM and (moves or preview.stake is None):
+        # A dispute, a complete or an adoption releases nothing: the funds at stake above say
+        # what is in play, and no "Amount $0.00" suggests otherwise.
         grid.add_row("Amount", Text(format_usd6(preview.amount)))
         grid.add_row("Fee (1%)", Text(format_usd6(preview.fee)))
         grid.add_row("Payee nets", Text(format_usd6(preview.payee_nets)))

@@ -29,9 +29,12 @@ from pf_tui.tui.dialogs.money.form import MoneyForm, MoneySelect, Previewer
 from pf_tui.tui.sanitize import safe
 from pf_tui.usd import fee_of, format_usd6, to_wire
 
+DIALECT_OF = {StreamMode.NATIVE: "streaming", StreamMode.TRANCHE: "classic"}
+"""A stream's mode in ``[api] escrow_dialect``'s words: the dialect of the escrows it holds."""
+
 
 def stream_label(stream: Stream, labels: dict[str, str]) -> Text:
-    """``st_.. -> payee  $0.01/call  paid $1.00 of $5.00  (open, native)``; the payee is
+    """``st_.. -> payee  $0.01/call  paid $1.00 of $5.00  (open, streaming)``; the payee is
     untrusted."""
     text = safe(stream.id)
     text.append(" -> ")
@@ -39,7 +42,7 @@ def stream_label(stream: Stream, labels: dict[str, str]) -> Text:
     text.append(
         f"  {format_usd6(stream.rate)}/{stream.unit.value}"
         f"  paid {format_usd6(stream.released)} of {format_usd6(stream.budget)}"
-        f"  ({stream.state.value}, {stream.mode.value})"
+        f"  ({stream.state.value}, {DIALECT_OF[stream.mode]})"
     )
     return text
 
