@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import resource
 import shutil
 import statistics
@@ -36,6 +37,7 @@ from pf_tui.config import Config  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
 from pf_tui.sim.http.server import SimServer  # noqa: E402
 from pf_tui.tui.app import PfApp  # noqa: E402
+from pf_tui.tui.gc_pacer import resident_mb  # noqa: E402
 from pf_tui.tui.keymap import TABS  # noqa: E402
 from pf_tui.tui.messages import FleetUpdated  # noqa: E402
 from pf_tui.tui.tabs.table_tab import TableTab  # noqa: E402
@@ -166,6 +168,7 @@ async def frames(
             ):
                 await pilot.pause(0.1)
             skip = len(app.frame_ms)
+            rss_start = resident_mb()
             gc.callbacks.append(pauses)
             probe = asyncio.create_task(pauses.probe())
             started = time.monotonic()
@@ -175,6 +178,7 @@ async def frames(
             probe.cancel()
             gc.callbacks.remove(pauses)
             elapsed = time.monotonic() - started
+            rss_end = resident_mb()
             await app.close_engine()
             # What the pacer left frozen that is garbage: what a full pass now would reclaim.
             tracked = len(gc.get_objects()) + gc.get_freeze_count()
@@ -190,6 +194,9 @@ async def frames(
         handler = sorted(app.handler_ms[skip:] or [0.0])
         p99 = _pct(ordered, 0.99)
         goal_ms, goal_rss = GOALS.get(agents, (33.0, 250.0))
+        print(
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+        )
         print(
             f"tab={tab} sort={sort or 'default'} agents={agents} frames={len(samples)}"
             f" over {elapsed:.0f} s, agents changed/frame median="
@@ -234,7 +241,10 @@ async def frames(
             f"{sum(1 for s in samples if s > WORST_FRAME_GOAL_MS)}"
             f"   (goal: none over {WORST_FRAME_GOAL_MS:.0f} ms)"
         )
-        print(f"  RSS {rss_mb():.0f} MB (goal <= {goal_rss:.0f} MB)")
+        print(
+            f"  RSS {rss_mb():.0f} MB peak (goal <= {goal_rss:.0f} MB); resident"
+            f" {rss_start or 0:.0f} MB when measuring began, {rss_end or 0:.0f} MB at its end"
+        )
     finally:
         if server is not None:
             server.stop()

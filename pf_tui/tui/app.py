@@ -17,11 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import DataTable, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Tab as TabWidget
 from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
@@ -58,6 +61,26 @@ from pf_tui.wiring import build_poll_engine
 
 TabView = OverviewTab | TableTab
 """What a tab shows: it draws itself from a :class:`Frame`."""
+
+
+def relabel(tab: TabWidget, label: str) -> None:
+    """Show ``label`` on ``tab``; one of the same width repaints the tab alone.
+
+    ``Tab.label``'s setter lays the whole screen out again (``Static.update``'s default): at
+    5,000 agents the Alerts tab's count changes nearly every tick, and that layout was most of
+    the frame (docs/performance.md). The tab bar moves only when a label's width changes.
+    """
+    old = tab.label
+    if old.plain == label:
+        return
+    if old.cell_length != cell_len(label):
+        tab.label = label
+        return
+    # HACK: textual 8.2.8's Tab keeps its label in ``_label`` (read by ``Tab.label``); the
+    # setter is bypassed only to skip its layout, and its Relabelled message, which moves the
+    # tab bar's underline, needed only when the width changed.
+    tab._label = Content(label)
+    Static.update(tab, tab._label, layout=False)
 
 
 class PfApp(App[int], inherit_bindings=False):
@@ -246,10 +269,10 @@ class PfApp(App[int], inherit_bindings=False):
                 self.desk.brake(), self.clock.now(), self.money_flow.brake_key()
             )
             self._draw_status()
-        label = tab_label("alerts", self.alert_log.firing_count())
-        tab = self.query_one(TabbedContent).get_tab("alerts")
-        if str(tab.label) != label:
-            tab.label = label
+        relabel(
+            self.query_one(TabbedContent).get_tab("alerts"),
+            tab_label("alerts", self.alert_log.firing_count()),
+        )
 
     def _draw_status(self) -> None:
         view = self.fleet_view

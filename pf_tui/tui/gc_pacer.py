@@ -21,8 +21,13 @@ So the pacer works in *epochs* (``epoch_s``), and runs after a frame is on scree
   caches are only caches), and the survivors are frozen. An object is frozen only if it outlived
   an epoch, and a frozen line, once dropped, is freed by its reference count like any object;
 - a full pass of everything (thaw, collect, freeze) runs only when the process has grown by
-  ``full_after_mb`` since the last one, the sign that garbage did collect among frozen objects;
-  in a steady session that does not happen, so there is no periodic long pause.
+  ``full_after_mb`` since the last one, the sign that garbage may have collected among frozen
+  objects. Growth is also live data (the fleet filling, histories lengthening), and a full pass
+  costs 0.3-1 s at 1,000-5,000 agents: so each pass measures what it freed, and when that was
+  little (under ``garbage_floor`` objects) the growth it was called for was live data and the
+  next pass waits for twice the growth (the threshold grows with the data, as a heap-doubling
+  collector's does). A pass that does find garbage puts the threshold back to ``full_after_mb``.
+  In a steady session no pass is due, so there is no periodic long pause.
 
 On shutdown everything is thawed (tests run many apps in one process).
 """
@@ -39,6 +44,9 @@ from textual.strip import Strip
 
 EPOCH_S = 1.0
 FULL_AFTER_MB = 64.0
+GARBAGE_FLOOR = 20_000
+"""A full pass that frees fewer objects than this (a few MB) found growth, not garbage."""
+MAX_FULL_AFTER_MB = 1024.0
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 4 / 1024
 # HACK: a Strip's memo caches (textual 8.2.8, the release pinned for the DataTable internals too)
 # may hold the strip itself; they are emptied before a strip is frozen (see the module docstring).
@@ -75,11 +83,16 @@ class GcPacer:
         *,
         epoch_s: float = EPOCH_S,
         full_after_mb: float = FULL_AFTER_MB,
+        garbage_floor: int = GARBAGE_FLOOR,
         monotonic: Callable[[], float] = time.monotonic,
         memory: Callable[[], float | None] = resident_mb,
     ) -> None:
         self.epoch_s = epoch_s
         self.full_after_mb = full_after_mb
+        self.garbage_floor = garbage_floor
+        self.threshold_mb = full_after_mb
+        """The growth since the last full pass that calls the next one (see the module)."""
+        self.last_full_freed: int | None = None
         self._monotonic = monotonic
         self._memory = memory
         self._last_epoch = monotonic()
@@ -103,12 +116,19 @@ class GcPacer:
             self.frozen
             and memory is not None
             and baseline is not None
-            and memory - baseline > self.full_after_mb
+            and memory - baseline > self.threshold_mb
         )
         if full:
             gc.unfreeze()
             self.full_passes += 1
-        gc.collect()  # everything not frozen: the epoch's survivors, and its garbage
+        freed = gc.collect()  # everything not frozen: the epoch's survivors, and its garbage
+        if full:
+            self.last_full_freed = freed
+            self.threshold_mb = (
+                min(self.threshold_mb * 2, MAX_FULL_AFTER_MB)
+                if freed < self.garbage_floor
+                else self.full_after_mb
+            )
         unlink_strips(gc.get_objects())  # only the unfrozen ones: the survivors
         gc.freeze()
         if full or baseline is None:
@@ -122,6 +142,12 @@ class GcPacer:
         return (
             f"{self.epochs} epochs of {self.epoch_s:g} s (longest {self.longest_epoch_ms:.1f} ms"
             f" CPU), {self.full_passes} full passes"
+            + (
+                f" (the last freed {self.last_full_freed:,} objects; next after"
+                f" +{self.threshold_mb:g} MB)"
+                if self.last_full_freed is not None
+                else f" (the first after +{self.threshold_mb:g} MB)"
+            )
         )
 
     def release(self) -> None:

@@ -73,6 +73,37 @@ def test_frozen_garbage_is_reclaimed_once_the_process_has_grown() -> None:
     assert gc.get_freeze_count() == 0 and not pacer.frozen
 
 
+def test_full_passes_that_find_only_growth_wait_for_twice_the_growth() -> None:
+    """Growth is mostly live data (the fleet filling, histories): a full pass that frees little
+    doubles the growth that calls the next one, so a 0.3-1 s pass does not land every 64 MB of
+    data; one that does free garbage puts the threshold back."""
+    now, memory = [0.0], [100.0]
+    pacer = GcPacer(
+        epoch_s=1.0,
+        full_after_mb=64.0,
+        garbage_floor=500,
+        monotonic=lambda: now[0],
+        memory=lambda: memory[0],
+    )
+    gc.collect()
+    now[0] = 1.0
+    pacer.after_frame()  # frozen, baseline 100 MB
+    memory[0], now[0] = 170.0, 2.0
+    pacer.after_frame()  # +70 MB: a full pass, which finds no garbage
+    assert pacer.full_passes == 1 and pacer.threshold_mb == 128.0
+    memory[0], now[0] = 290.0, 3.0
+    pacer.after_frame()  # +120 MB: under the doubled threshold
+    assert pacer.full_passes == 1
+    nodes = [Node() for _ in range(600)]
+    now[0] = 4.0
+    pacer.after_frame()  # the nodes outlive the epoch: frozen
+    del nodes
+    memory[0], now[0] = 310.0, 5.0
+    pacer.after_frame()  # +140 MB: a full pass; it frees the frozen nodes
+    assert pacer.full_passes == 2 and (pacer.last_full_freed or 0) >= 600
+    assert pacer.threshold_mb == 64.0
+
+
 def _refers_to_itself(strip: Strip) -> bool:
     caches = [getattr(strip, name) for name in Strip.__slots__ if name.endswith("_cache")]
     return any(strip in gc.get_referents(cache) for cache in caches if cache is not None) or any(

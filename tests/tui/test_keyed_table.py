@@ -170,3 +170,31 @@ async def test_live_cells_are_drawn_only_on_screen_and_on_scroll() -> None:
         assert "199" in asked
         bottom = table.get_row("199")
         assert bottom[1].plain == "7s"
+
+
+async def test_a_tick_naming_its_changed_keys_draws_them_sorted_and_filtered() -> None:
+    """``apply(changed=...)`` looks only at the named keys: a changed figure is drawn and
+    re-sorted, a row the filter no longer matches goes and one it matches again comes back,
+    and the rows' drawn order (cached until rows move) follows each time."""
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        rows = {"a": row("alpha", "$3.00"), "b": row("beta", "$1.00"), "c": row("gamma", "$2.00")}
+        table.apply(rows)
+        await pilot.pause()
+        assert lines(table) == ["beta $1.00", "gamma $2.00", "alpha $3.00"]
+        rows = {**rows, "b": row("beta", "$9.00")}
+        table.apply(rows, changed=["b"])
+        await pilot.pause()
+        assert lines(table) == ["gamma $2.00", "alpha $3.00", "beta $9.00"]
+        assert [r.key.value for r in table.ordered_rows] == ["c", "a", "b"]
+        table.set_filter("a")  # alpha, beta and gamma all match
+        rows = {**rows, "a": row("zed", "$3.00")}
+        table.apply(rows, changed=["a"])
+        await pilot.pause()
+        assert lines(table) == ["gamma $2.00", "beta $9.00"]
+        rows = {**rows, "a": row("alpha", "$0.50")}
+        table.apply(rows, changed=["a"])
+        await pilot.pause()
+        assert lines(table) == ["alpha $0.50", "gamma $2.00", "beta $9.00"]
+        assert table.row_count_all == 3

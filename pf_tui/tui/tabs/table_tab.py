@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -52,7 +52,8 @@ class TableTab(Vertical):
     def show(self, frame: Frame) -> None:
         """Feed this tick's rows to the table and retitle."""
         self._frame = frame
-        self.table.apply(self.rows(frame), frame.now)
+        rows = self.rows(frame)
+        self.table.apply(rows, frame.now, changed=self.changed_keys())
         self.retitle(frame)
 
     def select_key(self, key: str) -> bool:
@@ -67,6 +68,11 @@ class TableTab(Vertical):
             return False
         table.move_cursor(row=table.get_row_index(key), animate=False)
         return True
+
+    def changed_keys(self) -> Collection[str] | None:
+        """After :meth:`rows`: the keys whose rows may differ from the previous call's, every
+        other row being the same object (``None``: not known, the table compares them all)."""
+        return None
 
     def on_keyed_table_columns_changed(self, event: KeyedTable.ColumnsChanged) -> None:
         """The terminal was resized (or a figure grew): the title says which columns went."""

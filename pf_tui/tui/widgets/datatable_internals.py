@@ -24,6 +24,13 @@
   and ``_header_row_key``, and ``notify_style_update``: :class:`CellRenderCache` keeps each cell's
   and each row's rendering for as long as its cell objects are the same, so a redraw renders only
   what changed.
+- ``rich_style``: DataTable's ``render_line`` reads it for every line; inside one
+  ``render_lines`` it cannot change, so it is worked out once there.
+- ``ordered_rows`` and ``_y_offsets`` (the rows in drawn order, and each screen line's row):
+  DataTable caches them by ``_update_count`` too, so every redraw rebuilt both, a walk of every
+  row (at 5,000 rows, most of a tick's own work). :class:`CellRenderCache` keys them by a count of
+  the changes that can move or resize rows (:meth:`CellRenderCache.rows_moved`): writing a cell
+  does not.
 
 An upgrade that renames or reshapes any of these does not raise: it shows a stale screen. So
 ``tests/tui/test_datatable_internals.py`` fails, naming this module, as soon as the installed
@@ -35,13 +42,15 @@ in ``pyproject.toml``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, Self, TypeVar
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import Column, ColumnKey, CursorType, RowKey
 from textual.widgets.data_table import Row as DataRow
@@ -77,7 +86,13 @@ def redraw(table: DataTable[CellT]) -> None:
 def set_row_order(table: DataTable[CellT], order: Iterable[RowKey]) -> None:
     """Draw the rows in ``order`` (every row key of the table, once each), then redraw."""
     table._row_locations = TwoWayDict({row_key: index for index, row_key in enumerate(order)})
+    _rows_moved(table)
     redraw(table)
+
+
+def _rows_moved(table: DataTable[CellT]) -> None:
+    if isinstance(table, CellRenderCache):
+        table.rows_moved()
 
 
 def set_columns(
@@ -136,6 +151,12 @@ class CellRenderCache(DataTable[CellT]):
         cursor_type: CursorType = "row",
         zebra_stripes: bool = True,
     ) -> None:
+        self._style_memo: Style | None = None
+        self._rows_version = 0
+        """Bumped when rows may have moved, come, gone or changed height (set before DataTable's
+        constructor, which already clears its caches)."""
+        self._ordered: tuple[tuple[int, int], list[DataRow]] | None = None
+        self._offsets: tuple[tuple[int, int], list[tuple[RowKey, int]]] | None = None
         super().__init__(
             id=id, classes=classes, cursor_type=cursor_type, zebra_stripes=zebra_stripes
         )
@@ -143,6 +164,69 @@ class CellRenderCache(DataTable[CellT]):
         self._rows_rendered: dict[tuple[object, ...], tuple[tuple[object, ...], RowLines]] = {}
         self._columns_version = 0
         """Bumped when columns or widths change: part of every cached row's key."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """DataTable's, with the widget's own style worked out once for all the lines."""
+        self._style_memo = DataTable.rich_style.fget(self)  # type: ignore[attr-defined]
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._style_memo = None
+
+    @property
+    def rich_style(self) -> Style:
+        """The widget's style; inside :meth:`render_lines`, the one worked out there.
+
+        DataTable's ``render_line`` asks for it once per line, and each time Textual walks
+        every ancestor's styles: at 40 lines a frame, a good part of drawing the table.
+        """
+        memo = self._style_memo
+        return memo if memo is not None else super().rich_style
+
+    def rows_moved(self) -> None:
+        """Rows were added, removed, reordered or resized: the row order is read again."""
+        self._rows_version += 1
+
+    @property
+    def ordered_rows(self) -> list[DataRow]:
+        """The rows in drawn order, rebuilt only after :meth:`rows_moved`, not per redraw."""
+        key = (self._rows_version, len(self.rows))
+        if self._ordered is None or self._ordered[0] != key:
+            self._ordered = (key, super().ordered_rows)
+        return self._ordered[1]
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        key = (self._rows_version, len(self.rows))
+        if self._offsets is None or self._offsets[0] != key:
+            self._offsets = (key, super()._y_offsets)
+        return self._offsets[1]
+
+    # DataTable's own ways of moving rows (the keyed table uses the functions of this module,
+    # which say so themselves); _clear_caches runs on most of them, and on every column change.
+    def _clear_caches(self) -> None:
+        self.rows_moved()
+        super()._clear_caches()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        self.rows_moved()  # auto-height rows get their heights here
+        super()._update_dimensions(new_rows)
+
+    def add_row(self, *args: Any, **kwargs: Any) -> RowKey:
+        self.rows_moved()
+        return super().add_row(*args, **kwargs)
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        self.rows_moved()
+        super().remove_row(row_key)
+
+    def sort(self, *args: Any, **kwargs: Any) -> Self:
+        self.rows_moved()
+        return super().sort(*args, **kwargs)
+
+    def clear(self, columns: bool = False) -> Self:
+        self.rows_moved()
+        return super().clear(columns)
 
     def columns_changed(self) -> None:
         """The columns or their widths changed: rows rendered before no longer fit."""
@@ -256,6 +340,7 @@ def append_rows(
         added[key] = row_key
         index += 1
     if added:
+        _rows_moved(table)
         first = len(table.rows) == len(added)
         table._require_update_dimensions = True
         table.cursor_coordinate = table.cursor_coordinate
@@ -279,6 +364,7 @@ def remove_rows(table: DataTable[CellT], row_keys: Iterable[RowKey]) -> None:
     order = [old.get_key(index) for index in range(count)]
     kept = [row_key for row_key in order if row_key is not None and row_key not in gone]
     table._row_locations = TwoWayDict({row_key: index for index, row_key in enumerate(kept)})
+    _rows_moved(table)
     table._updated_cells = {cell for cell in table._updated_cells if cell.row_key not in gone}
     table._require_update_dimensions = True
     table.cursor_coordinate = table.cursor_coordinate

@@ -23,7 +23,7 @@ refresh for all of them: the only way a 5,000-agent tick fits a frame. Those wri
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import ClassVar
@@ -249,13 +249,27 @@ class KeyedTable(internals.CellRenderCache[Text]):
         """Rows held, filtered out or not."""
         return len(self._rows)
 
-    def apply(self, rows: Mapping[str, Row], now: float | None = None) -> None:
+    def apply(
+        self,
+        rows: Mapping[str, Row],
+        now: float | None = None,
+        *,
+        changed: Collection[str] | None = None,
+    ) -> None:
         """Make the table show ``rows`` (all of them, keyed), touching only what changed;
-        ``now`` is the time live cells are drawn at."""
+        ``now`` is the time live cells are drawn at.
+
+        ``changed``, when the caller knows it: the keys whose rows may differ from the last
+        call's, every other key's row being the same object as then (and no key come or gone).
+        Only those are looked at: at 5,000 rows and a few dozen changed, walking every row was
+        a good part of a tick.
+        """
         if now is not None:
             self.now = now
+        if changed is not None and (len(rows) != len(self._rows) or not self._rows):
+            changed = None
         self._rows = dict(rows)
-        self._sync()
+        self._sync(changed)
 
     def _matches(self, row: Row) -> bool:
         return not self.filter_text or self.filter_text in row.search
@@ -267,13 +281,19 @@ class KeyedTable(internals.CellRenderCache[Text]):
             if not counts[width]:
                 del counts[width]
 
-    def _sync(self) -> None:
+    def _sync(self, keys: Collection[str] | None = None) -> None:
+        """Show :attr:`_rows`; ``keys``: only these may have changed (see :meth:`apply`)."""
         keep_key = self.cursor_key
         rows = self._rows
         filter_text = self.filter_text
-        wanted = (
-            rows if not filter_text else {k: r for k, r in rows.items() if filter_text in r.search}
-        )
+        candidates: Iterable[tuple[str, Row]]
+        wanted: Mapping[str, Row] = rows
+        if keys is None:
+            if filter_text:
+                wanted = {k: r for k, r in rows.items() if filter_text in r.search}
+            candidates = wanted.items()
+        else:
+            candidates = [(k, rows[k]) for k in keys if filter_text in rows[k].search]
         sort_index = self._index[self.sort_column]
         slots = self._slot
         cut = [column.cut is not Cut.NEVER for column in self.spec]
@@ -282,13 +302,16 @@ class KeyedTable(internals.CellRenderCache[Text]):
         cell_widths = self._cell_widths
         changed = False
         with self.app.batch_update():
-            gone = [k for k in shown if k not in wanted]
+            if keys is None:
+                gone = [k for k in shown if k not in wanted]
+            else:  # a changed row that no longer matches the filter
+                gone = [k for k in keys if k in shown and filter_text not in rows[k].search]
             if gone:
                 for key in gone:
                     self._count(shown.pop(key), -1)
                 internals.remove_rows(self, [row_keys.pop(key) for key in gone])
             added: list[tuple[str, Row]] = []
-            for key, row in wanted.items():
+            for key, row in candidates:
                 previous = shown.get(key)
                 if previous is None:
                     added.append((key, row))

@@ -1,0 +1,36 @@
+"""The Alerts tab's count: a label of the same width repaints the tab without laying the whole
+screen out again (at 5,000 agents the count changes nearly every tick)."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import TabbedContent, TabPane
+
+from pf_tui.tui.app import relabel
+
+
+class TabsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        with TabbedContent():
+            yield TabPane("5 Alerts", id="alerts")
+
+
+async def test_a_label_of_the_same_width_repaints_the_tab_without_a_layout() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        tab = app.query_one(TabbedContent).get_tab("alerts")
+        layouts: list[bool] = []
+        refresh = tab.refresh
+
+        def spy(*regions: object, layout: bool = False, **kwargs: bool) -> object:
+            layouts.append(layout)
+            return refresh(*regions, layout=layout, **kwargs)  # type: ignore[arg-type]
+
+        tab.refresh = spy  # type: ignore[method-assign]
+        relabel(tab, "5 Alerts (1)")  # wider: the tab bar moves
+        relabel(tab, "5 Alerts (2)")  # the same width: the tab alone
+        relabel(tab, "5 Alerts (2)")  # unchanged: nothing
+        assert layouts == [True, False]
+        await pilot.pause()
+        assert tab.label.plain == "5 Alerts (2)"
+        assert "5 Alerts (2)" in "".join(s.text for s in tab.render_line(0))
