@@ -190,12 +190,15 @@ class Fleet:
         rng = self.rng
         today = day_start(now)
         coins = list(self.sim.market.prices)
-        so_far = int(now - today) - 1  # seconds of today before the start
+        so_far = max(int(now - today) - 1, 0)  # seconds of today before the start
         for day in range(_HISTORY_DAYS, -1, -1):
-            if day == 0 and so_far < 1:
-                break
             for _ in range(rng.randint(0, 3) if day else rng.randint(1, 2)):
-                at = today - day * 86400 + rng.randint(0, 86399 if day else so_far)
+                # Today's trades take a fraction of the time so far from one random(): a
+                # randint over a range that depends on the hour draws a varying number of bits,
+                # and every figure seeded after it (balances, the first streams) then depended
+                # on the time of day the simulator started.
+                offset = rng.randint(0, 86399) if day else int(rng.random() * so_far)
+                at = today - day * 86400 + offset
                 pnl = q2(trading * rng.randint(-250, 300) / 10000)
                 fee = q2(trading * Decimal("0.0002"))
                 agent.trades.append(
