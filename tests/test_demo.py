@@ -41,6 +41,10 @@ from pf_tui.sim.http.server import SimServer
 from pf_tui.sim.model.state import Simulator
 from pf_tui.sim.model.story import CASH_OUT, OUTAGE
 
+# Minutes of pilots and subprocesses on a 2-core machine: the slow set runs them (CI too), so
+# the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 START = 1_767_268_800.0
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 """What Textual writes last when it restores the terminal (back from the alternate screen)."""

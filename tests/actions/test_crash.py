@@ -31,6 +31,10 @@ from .helpers import (
     sim_post,
 )
 
+# Minutes of pilots and subprocesses on a 2-core machine: the slow set runs them (CI too), so
+# the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 POINTS = ("before_journal", "after_journal", "after_send", "after_reply")
 ROOT = Path(__file__).resolve().parents[2]
 TRANCHE = Decimal("0.10")

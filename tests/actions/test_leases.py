@@ -34,6 +34,10 @@ from pf_tui.sim.http.server import SimServer
 
 from .helpers import REASON, Harness, last_seq, open_intent, posts, sim_post
 
+# Minutes of pilots and subprocesses on a 2-core machine: the slow set runs them (CI too), so
+# the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

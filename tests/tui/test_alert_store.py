@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from pf_tui.clock import FakeClock
@@ -28,6 +29,9 @@ from pf_tui.tui.tabs.alerts import AlertsTab
 from pf_tui.views.daemon_alerts import AlertStore, DaemonStatus, operator_name, row_key
 from tests.tui.harness import make_app, settled, sim_now, wait_idle
 
+# Minutes of pilots and subprocesses on a 2-core machine: the slow set runs them (CI too), so
+# the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
 BAL = RuleSpec(
     "balance_low",
     RuleKind.THRESHOLD,

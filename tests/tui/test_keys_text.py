@@ -24,6 +24,10 @@ from pf_tui.tui.keymap import EVERY_BINDING, TABLE_NAVIGATION, TABS, effective_k
 from pf_tui.tui.widgets.keys_footer import KeysFooter, key_width
 from tests.tui.harness import make_app, settle, wait_idle
 
+# Minutes of pilots and subprocesses on a 2-core machine: the slow set runs them (CI too), so
+# the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYMAP = {"table.reverse": "R", "money.audit": "ctrl+a,A"}
 """A keymap with an upper-case key and two keys for one binding, as a user may write."""

@@ -39,6 +39,10 @@ from tests.tui_actions.helpers import (
     stream_on_screen,
 )
 
+# Minutes of pilots and subprocesses on a 2-core machine: the slow set runs them (CI too), so
+# the quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 
 def error_text(app: PfApp) -> str:
     """What the dialog on screen says under its form."""
