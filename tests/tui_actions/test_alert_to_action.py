@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -33,6 +34,11 @@ from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.widgets.status_bar import StatusBar
 from tests.tui.harness import make_app, settled, sim_now, wait_idle
 from tests.tui_actions.helpers import StreamScene, money_done, plain, stream_on_screen
+
+# Whole-app pilots of 10-30 s each on a 2-core machine: the slow set runs them (CI too), so the
+# quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
+
 
 SPEND = RuleSpec(
     "stream_spend",

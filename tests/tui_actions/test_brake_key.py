@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton
 from textual.widgets._header import HeaderTitle
@@ -18,6 +19,10 @@ from pf_tui.tui.dialogs.money.brake import BrakeDialog
 from pf_tui.tui.widgets.header import BRAKE_CLASS, ConsoleHeader
 from tests.tui.harness import make_app, settled, wait_idle
 from tests.tui_actions.helpers import fill, money_posts, plain, show_escrow, stream_on_screen
+
+# Whole-app pilots of 10-30 s each on a 2-core machine: the slow set runs them (CI too), so the
+# quick suite keeps its five-minute promise.
+pytestmark = pytest.mark.slow
 
 
 def header(app: PfApp) -> str:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from pf_tui.api.models import Dialect
@@ -136,6 +137,7 @@ def preview_text(app: PfApp) -> str:
     return plain(app.screen.query_one("#money-preview-body"))
 
 
+@pytest.mark.slow
 async def test_every_key_on_an_agents_classic_escrow(server: SimServer, tmp_path: Path) -> None:
     """Release in full (creator), complete (payee), dispute, adopt; close and pause say why not."""
     fleet = [a["agent_id"] for a in await asyncio.to_thread(agents, server.url)]
@@ -193,6 +195,7 @@ async def test_every_key_on_an_agents_classic_escrow(server: SimServer, tmp_path
         assert stream.origin.value == "adopted" and stream.payee == payee
 
 
+@pytest.mark.slow
 async def test_every_key_on_an_agents_streaming_escrow(server: SimServer, tmp_path: Path) -> None:
     """Release part, close, dispute, adopt then pause (the notice says what the server will
     still do); complete says why not."""
