@@ -52,10 +52,8 @@ def held_of(row: EscrowView) -> Decimal:
     return row.remaining or Decimal(0)
 
 
-class EscrowReleaseDialog(MoneyForm):
-    """``ModalScreen[ActionPreview | None]``: release part or all of a streaming escrow."""
-
-    TITLE = "Release from an escrow"
+class _RowForm(MoneyForm):
+    """A form about one escrow row: the row as drawn, and the row's intent (its version kept)."""
 
     def __init__(
         self,
@@ -68,6 +66,12 @@ class EscrowReleaseDialog(MoneyForm):
         super().__init__(previewer, opening_keys=opening_keys)
         self.escrow = row
         self.intent = intent
+
+
+class EscrowReleaseDialog(_RowForm):
+    """``ModalScreen[ActionPreview | None]``: release part or all of a streaming escrow."""
+
+    TITLE = "Release from an escrow"
 
     def fields(self) -> ComposeResult:
         """What is released from, the amount (prefilled with all it holds) and a hint."""
@@ -94,22 +98,10 @@ class EscrowReleaseDialog(MoneyForm):
         return self.intent(EscrowAction.RELEASE_PART, amount=amount)
 
 
-class AdoptDialog(MoneyForm):
+class AdoptDialog(_RowForm):
     """``ModalScreen[ActionPreview | None]``: track an agent's escrow as a pf-tui stream."""
 
     TITLE = "Adopt an escrow as a stream"
-
-    def __init__(
-        self,
-        previewer: Previewer,
-        *,
-        row: EscrowView,
-        intent: RowIntent,
-        opening_keys: Iterable[str] = (),
-    ) -> None:
-        super().__init__(previewer, opening_keys=opening_keys)
-        self.escrow = row
-        self.intent = intent
 
     def fields(self) -> ComposeResult:
         """The escrow adopted, the rate and the unit."""
