@@ -8,9 +8,11 @@ the very same objects, which the views use to skip their rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import chain, repeat
 
 from pf_tui.api.models import CasinoStats, PnlHistory, Positions
 from pf_tui.core.fleet import derived
@@ -88,7 +90,14 @@ class FleetFeed:
         self._finished_dirty = False
         self._pruned_at = 0.0
         self._stale: dict[str, bool] = {}
+        self._check_at: dict[str, float] = {}
+        """When each agent's staleness is next re-read if nothing new arrives for it."""
         self._daily: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+        self._daily_sums: dict[str, Decimal] = {}
+        self._daily_counts: dict[str, int] = {}
+        """Per chart day: the sum of every agent's cumulative P&L, and how many agents report
+        one, kept as agents change (exact: Decimal sums add and take back the same values)."""
+        self._fleet_daily_view: tuple[tuple[str, Decimal], ...] | None = ()
         self.last_error = ""
 
     def note_error(self, text: str) -> None:
@@ -116,8 +125,21 @@ class FleetFeed:
             for stream in notes.streams:
                 by_agent.setdefault(stream.agent_id, []).append(stream)
             self._streams = {a: tuple(s) for a, s in by_agent.items()}
+        check_at = self._check_at
         for agent_id in fleet.agents:
+            # Staleness is re-read only where it can have moved: agents with a new result, and
+            # those whose freshest-to-expire figure reached its limit (FleetState.stale_check_at).
+            if not (
+                changed is None
+                or agent_id in changed
+                or now >= check_at.get(agent_id, -math.inf)
+                or agent_id not in self._agents
+            ):
+                if renote:
+                    self._rebuild_escrows(agent_id, now)
+                continue
             staleness = fleet.agent_staleness(agent_id, now)
+            check_at[agent_id] = fleet.stale_check_at(agent_id, now)
             flipped = self._stale.get(agent_id) != staleness.stale
             if changed is None or agent_id in changed or flipped or agent_id not in self._agents:
                 self._stale[agent_id] = staleness.stale
@@ -125,16 +147,19 @@ class FleetFeed:
                 rebuilt.add(agent_id)
             elif renote:
                 self._rebuild_escrows(agent_id, now)
-        for gone in [a for a in self._agents if a not in fleet.agents]:
-            for cache in (self._agents, self._positions, self._escrows, self._stale, self._daily):
-                cache.pop(gone, None)
-            self._finished.forget(gone)
-            self._finished_dirty = True
-        agents = tuple(self._agents[a] for a in fleet.agents)
+        if len(self._agents) > len(fleet.agents):  # it holds every watched agent by now
+            for gone in [a for a in self._agents if a not in fleet.agents]:
+                self._set_daily(gone, ())
+                for cache in (self._agents, self._positions, self._escrows, self._stale, check_at):
+                    cache.pop(gone, None)
+                self._finished.forget(gone)
+                self._finished_dirty = True
+        order = list(fleet.agents)
+        agents = tuple(map(self._agents.__getitem__, order))
         fleet_daily = self._fleet_daily()
         totals = self._totals(agents, tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
-        positions = tuple(p for a in fleet.agents for p in self._positions.get(a, ()))
-        escrows = tuple(e for a in fleet.agents for e in self._escrows.get(a, ()))
+        positions = tuple(chain.from_iterable(map(self._positions.get, order, repeat(()))))
+        escrows = tuple(chain.from_iterable(map(self._escrows.get, order, repeat(()))))
         return FleetView(
             at=now,
             agents=agents,
@@ -185,7 +210,7 @@ class FleetFeed:
         daily: tuple[tuple[str, Decimal], ...] = ()
         if isinstance(pnl_hist, PnlHistory):
             daily = tuple((p.date[:10], p.cumulative_pnl) for p in pnl_hist.chart)
-        self._daily[agent_id] = daily
+        self._set_daily(agent_id, daily)
         pnl_series = tuple(v for _, v in daily[-SPARK_POINTS:])
         drawdown_pct = d.get("max_drawdown_pct")
 
@@ -291,13 +316,31 @@ class FleetFeed:
             self._finished_view = self._finished.rows(self.fleet.agents)
         return self._finished_view
 
+    def _set_daily(self, agent_id: str, daily: tuple[tuple[str, Decimal], ...]) -> None:
+        """Replace the agent's chart in the fleet's per-day sums (``()``: it has none)."""
+        old = self._daily.pop(agent_id, ())
+        if daily:
+            self._daily[agent_id] = daily
+        if old == daily:
+            return
+        sums, counts = self._daily_sums, self._daily_counts
+        for date, value in old:
+            left = counts[date] - 1
+            if left:
+                counts[date] = left
+                sums[date] -= value
+            else:
+                del counts[date], sums[date]
+        for date, value in daily:
+            counts[date] = counts.get(date, 0) + 1
+            sums[date] = sums.get(date, ZERO) + value
+        self._fleet_daily_view = None
+
     def _fleet_daily(self) -> tuple[tuple[str, Decimal], ...]:
         """Cumulative trading P&L per day summed over the agents that reported one."""
-        sums: dict[str, Decimal] = {}
-        for daily in self._daily.values():
-            for date, value in daily:
-                sums[date] = sums.get(date, ZERO) + value
-        return tuple(sorted(sums.items()))[-CHART_POINTS:]
+        if self._fleet_daily_view is None:
+            self._fleet_daily_view = tuple(sorted(self._daily_sums.items()))[-CHART_POINTS:]
+        return self._fleet_daily_view
 
     def _pnl_today(
         self, agent_id: str, pnl_hist: object, now: float, midnight: float

@@ -10,6 +10,7 @@ are also queued for the store (:meth:`FleetState.drain_samples`), and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -182,7 +183,14 @@ class FleetState:
         if isinstance(result, Snapshot):
             state.requests += 1
             state.latencies.append(result.latency_s)
-            was_bad = fig.error is not None or fig.fetched_at is None
+            # Bad before: failing, never fetched, or stale by age. Each is a status change the
+            # caller must see even when the value is the same, or a row would stay "stale".
+            was_bad = (
+                fig.error is not None
+                or fig.fetched_at is None
+                or result.fetched_at - fig.fetched_at
+                > self.stale_factor * self.intervals[result.kind]
+            )
             fig.fetched_at = result.fetched_at
             fig.error = None
             fig.failures = 0
@@ -303,6 +311,26 @@ class FleetState:
         if worst is not None:
             return Staleness(oldest, True, worst.reason, worst.error)
         return Staleness(oldest, False)
+
+    def stale_check_at(self, agent_id: str, now: float) -> float:
+        """The next moment the agent's staleness can change by time alone: the earliest a figure
+        fresh at ``now`` outlives its limit (``inf`` when none is fresh).
+
+        A stale figure turns fresh only through a poll result, and :meth:`apply` reports every
+        such result as a change, so a caller that re-reads :meth:`agent_staleness` for changed
+        agents and for those whose check time has come sees every flip without asking about
+        every agent on every tick.
+        """
+        figures = self.agents[agent_id].figures
+        factor, intervals = self.stale_factor, self.intervals
+        at = math.inf
+        for kind in ALL_TYPES:
+            fetched = figures[kind].fetched_at
+            if fetched is not None:
+                limit_at = fetched + factor * intervals[kind]
+                if now <= limit_at < at:
+                    at = limit_at
+        return at
 
     def value(self, agent_id: str, metric: str) -> Decimal | None:
         """A derived figure of an agent (``balance``, ``pnl``, ``pnl_pct``, ``exposure``...)."""
