@@ -19,8 +19,8 @@ from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
-from pf_tui.text import plural
 from pf_tui.views.escrow_rows import FinishedRows, escrow_row, stream_row
+from pf_tui.views.fleet_sums import FleetSums
 from pf_tui.views.model import (
     AgentView,
     EscrowNote,
@@ -98,6 +98,7 @@ class FleetFeed:
         """Per chart day: the sum of every agent's cumulative P&L, and how many agents report
         one, kept as agents change (exact: Decimal sums add and take back the same values)."""
         self._fleet_daily_view: tuple[tuple[str, Decimal], ...] | None = ()
+        self._sums = FleetSums()
         self.last_error = ""
 
     def note_error(self, text: str) -> None:
@@ -150,6 +151,7 @@ class FleetFeed:
         if len(self._agents) > len(fleet.agents):  # it holds every watched agent by now
             for gone in [a for a in self._agents if a not in fleet.agents]:
                 self._set_daily(gone, ())
+                self._sums.drop(gone)
                 for cache in (self._agents, self._positions, self._escrows, self._stale, check_at):
                     cache.pop(gone, None)
                 self._finished.forget(gone)
@@ -157,7 +159,7 @@ class FleetFeed:
         order = list(fleet.agents)
         agents = tuple(map(self._agents.__getitem__, order))
         fleet_daily = self._fleet_daily()
-        totals = self._totals(agents, tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
+        totals = self._sums.view(tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
         positions = tuple(chain.from_iterable(map(self._positions.get, order, repeat(()))))
         escrows = tuple(chain.from_iterable(map(self._escrows.get, order, repeat(()))))
         return FleetView(
@@ -243,6 +245,7 @@ class FleetFeed:
             last_error=str(errors[0].error) if errors else "",
             pnl_series=pnl_series,
         )
+        self._sums.put(self._agents[agent_id])
         if isinstance(positions, Positions):
             self._positions[agent_id] = tuple(
                 PositionView(
@@ -361,79 +364,15 @@ class FleetFeed:
 
     # ---- fleet ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _totals(agents: tuple[AgentView, ...], series: tuple[Decimal, ...]) -> AgentView:
-        def total(name: str) -> Decimal | None:
-            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
-            return sum(values, ZERO) if values else None
-
-        def mean(name: str) -> float | None:
-            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
-            return sum(values) / len(values) if values else None
-
-        def bet_weighted(name: str) -> float | None:
-            # Agents that never bet have no rate; the rest count by how many bets they made.
-            pairs = [
-                (getattr(a, name), a.casino_bets)
-                for a in agents
-                if getattr(a, name) is not None and a.casino_bets
-            ]
-            weight = sum(bets for _, bets in pairs)
-            return sum(rate * bets for rate, bets in pairs) / weight if weight else None
-
-        def worst(name: str) -> float | None:
-            values = [getattr(a, name) for a in agents if getattr(a, name) is not None]
-            return max(values) if values else None
-
-        positions = [a.open_positions for a in agents if a.open_positions is not None]
-        referrals = [a.referrals for a in agents if a.referrals is not None]
-        funnel_r = [a.funnel_referrals for a in agents if a.funnel_referrals is not None]
-        funnel_e = [a.funnel_earning for a in agents if a.funnel_earning is not None]
-        balance = total("balance")
-        pnl = total("pnl_total")
-        initial = balance - pnl if balance is not None and pnl is not None else None
-        updated = [a.updated_at for a in agents if a.updated_at is not None]
-        stale = [a for a in agents if a.stale]
-        return AgentView(
-            agent_id="*",
-            label=f"fleet ({plural(len(agents), 'agent')})",
-            balance=balance,
-            pnl_today=total("pnl_today"),
-            pnl_total=pnl,
-            pnl_pct=(pnl * 100 / initial) if pnl is not None and initial else None,
-            open_positions=sum(positions) if positions else None,
-            referrals=sum(referrals) if referrals else None,
-            referral_income=total("referral_income"),
-            win_rate=bet_weighted("win_rate"),
-            expected_win_rate=bet_weighted("expected_win_rate"),
-            casino_bets=sum(a.casino_bets or 0 for a in agents),
-            latency_p95_ms=worst("latency_p95_ms"),
-            error_rate=mean("error_rate"),
-            escrow_exposure=total("escrow_exposure"),
-            sharpe_7d=mean("sharpe_7d"),
-            max_drawdown_pct=worst("max_drawdown_pct"),
-            max_drawdown_usd=None,
-            dispute_rate=mean("dispute_rate"),
-            funnel_referrals=sum(funnel_r) if funnel_r else None,
-            funnel_earning=sum(funnel_e) if funnel_e else None,
-            updated_at=min(updated) if updated else None,
-            stale=bool(stale),
-            stale_reason=f"{plural(len(stale), 'agent')} stale" if stale else "",
-            pnl_series=series,
-        )
-
     def _services(self) -> tuple[ServiceView, ...]:
         """Per service health, fleet-wide: up, degraded (some failing) or down (all failing)."""
         views = []
         for service in SERVICES_SHOWN:
             kinds = [k for k in ALL_TYPES if SERVICE_OF[k] == service]
             polled = failing = 0
-            for state in self.fleet.agents.values():
-                for kind in kinds:
-                    figure = state.figures[kind]
-                    if figure.fetched_at is not None or figure.error is not None:
-                        polled += 1
-                        failing += figure.error is not None
+            for kind in kinds:
+                p, f = self.fleet.polled_failing(kind)
+                polled, failing = polled + p, failing + f
             if not polled:
                 status = "idle"
             elif failing == 0:

@@ -10,7 +10,10 @@ flags and the same fleet chart as a feed built from nothing at that moment.
 
 from __future__ import annotations
 
+import math
+from dataclasses import fields
 from decimal import Decimal as D
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +28,9 @@ from pf_tui.core.polling.results import (
     PollResult,
     Snapshot,
 )
+from pf_tui.text import plural
 from pf_tui.views.feed import FleetFeed
+from pf_tui.views.model import AgentView
 
 INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5}
 AGENTS = [f"ag_{i}" for i in range(4)]
@@ -110,8 +115,72 @@ def test_incremental_views_match_a_fresh_build(steps: list[tuple[str, object, ob
             (v.agent_id, v.stale) for v in fresh.agents
         ]
         assert view.pnl_daily == fresh.pnl_daily
-        assert view.totals.pnl_series == fresh.totals.pnl_series
-        assert view.totals.stale == fresh.totals.stale
+        assert view.services == fresh.services
+        _same_totals(view.totals, _summed(view.agents, view.totals.pnl_series))
+
+
+def _summed(agents: tuple[AgentView, ...], series: tuple[D, ...]) -> AgentView:
+    """The Fleet row summed over every view from scratch: what the feed did on every tick
+    before FleetSums (the oracle)."""
+
+    def have(name: str) -> list[Any]:
+        return [getattr(a, name) for a in agents if getattr(a, name) is not None]
+
+    def total(name: str) -> Any:
+        return sum(have(name), D(0)) if have(name) else None
+
+    def count(name: str) -> int | None:
+        return sum(have(name)) if have(name) else None
+
+    def mean(name: str) -> float | None:
+        return sum(have(name)) / len(have(name)) if have(name) else None
+
+    def weighted(name: str) -> float | None:
+        pairs = [(getattr(a, name), a.casino_bets) for a in agents]
+        pairs = [(r, b) for r, b in pairs if r is not None and b]
+        weight = sum(b for _, b in pairs)
+        return sum(r * b for r, b in pairs) / weight if weight else None
+
+    balance, pnl = total("balance"), total("pnl_total")
+    initial = balance - pnl if balance is not None and pnl is not None else None
+    stale = sum(a.stale for a in agents)
+    return AgentView(
+        agent_id="*",
+        label=f"fleet ({plural(len(agents), 'agent')})",
+        balance=balance,
+        pnl_today=total("pnl_today"),
+        pnl_total=pnl,
+        pnl_pct=(pnl * 100 / initial) if pnl is not None and initial else None,
+        open_positions=count("open_positions"),
+        referrals=count("referrals"),
+        referral_income=total("referral_income"),
+        win_rate=weighted("win_rate"),
+        expected_win_rate=weighted("expected_win_rate"),
+        casino_bets=sum(a.casino_bets or 0 for a in agents),
+        latency_p95_ms=max(have("latency_p95_ms"), default=None),
+        error_rate=mean("error_rate"),
+        escrow_exposure=total("escrow_exposure"),
+        sharpe_7d=mean("sharpe_7d"),
+        max_drawdown_pct=max(have("max_drawdown_pct"), default=None),
+        max_drawdown_usd=None,
+        dispute_rate=mean("dispute_rate"),
+        funnel_referrals=count("funnel_referrals"),
+        funnel_earning=count("funnel_earning"),
+        updated_at=min(have("updated_at"), default=None),
+        stale=bool(stale),
+        stale_reason=f"{plural(stale, 'agent')} stale" if stale else "",
+        pnl_series=series,
+    )
+
+
+def _same_totals(kept: AgentView, summed: AgentView) -> None:
+    """Every field equal; floats (means of floats) to rounding."""
+    for f in fields(AgentView):
+        a, b = getattr(kept, f.name), getattr(summed, f.name)
+        if isinstance(a, float) and isinstance(b, float):
+            assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f.name
+        else:
+            assert a == b, f.name
 
 
 def test_an_unchanged_reply_after_a_stale_gap_is_a_status_change() -> None:

@@ -147,6 +147,9 @@ class FleetState:
             self.set_intervals(intervals)
         self.agents: dict[str, AgentState] = {}
         self._pending: list[Sample] = []
+        self._polled: dict[DataType, int] = dict.fromkeys(ALL_TYPES, 0)
+        self._failing: dict[DataType, int] = dict.fromkeys(ALL_TYPES, 0)
+        """Per data type: figures polled at least once, and those whose last poll failed."""
         for info in agents:
             self.add_agent(info)
 
@@ -162,7 +165,16 @@ class FleetState:
 
     def remove_agent(self, agent_id: str) -> None:
         """Forget an agent and its figures (its stored history stays in the store)."""
-        self.agents.pop(agent_id, None)
+        state = self.agents.pop(agent_id, None)
+        if state is not None:
+            for kind, fig in state.figures.items():
+                self._polled[kind] -= fig.fetched_at is not None or fig.error is not None
+                self._failing[kind] -= fig.error is not None
+
+    def polled_failing(self, kind: DataType) -> tuple[int, int]:
+        """How many agents' ``kind`` figures were polled at least once, and how many of those
+        failed their last poll (the Overview's service health, without a pass over the fleet)."""
+        return self._polled[kind], self._failing[kind]
 
     def set_intervals(self, intervals: Mapping[str, float]) -> None:
         """Update the polling intervals staleness is measured against (keys: data type names)."""
@@ -180,6 +192,10 @@ class FleetState:
         if state is None:
             return None
         fig = state.figures[result.kind]
+        if fig.error is not None:
+            self._failing[result.kind] -= 1
+        elif fig.fetched_at is None:
+            self._polled[result.kind] += 1
         if isinstance(result, Snapshot):
             state.requests += 1
             state.latencies.append(result.latency_s)
@@ -201,6 +217,7 @@ class FleetState:
             return Change(result.agent_id, result.kind, False, was_bad) if was_bad else None
         state.requests += 1
         state.errors += 1
+        self._failing[result.kind] += 1
         first = fig.error is None
         fig.error = result.error
         fig.error_at = result.at
