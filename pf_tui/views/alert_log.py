@@ -77,6 +77,8 @@ class AlertLog:
         """Whether the store was read at least once (before that, the daemon state is unknown)."""
         self.version = 0
         """Bumped on every change, so the view redraws only when something happened."""
+        self._firing = (-1, 0)
+        """``(version, count)`` of the last :meth:`firing_count`."""
 
     @property
     def entries(self) -> list[AlertEntry]:
@@ -89,12 +91,16 @@ class AlertLog:
         return self._entries.get(key) or self._daemon.get(key)
 
     def firing_count(self) -> int:
-        """Open, unacknowledged events."""
-        return sum(
-            1
-            for e in (*self._entries.values(), *self._daemon.values())
-            if e.state == "firing" and not e.acknowledged
-        )
+        """Open, unacknowledged events (counted again only after a change: it is asked every
+        tick, and at 5,000 agents the log holds thousands)."""
+        if self._firing[0] != self.version:
+            count = sum(
+                1
+                for e in (*self._entries.values(), *self._daemon.values())
+                if e.state == "firing" and not e.acknowledged
+            )
+            self._firing = (self.version, count)
+        return self._firing[1]
 
     # ---- the daemon's alerts --------------------------------------------------------------
 
@@ -166,6 +172,7 @@ class AlertLog:
                 )
             elif service.state in ("up", "degraded"):
                 self._resolve(pair, now)
+        self._trim()  # once a tick, not once an event: at 5,000 agents a tick can open hundreds
 
     def _fire(
         self, agent_id: str, label: str, rule: str, value: str, now: float, severity: str
@@ -186,7 +193,6 @@ class AlertLog:
         self._entries[key] = AlertEntry(key, now, severity, agent_id, label, rule, value, "firing")
         self._open[pair] = key
         self.version += 1
-        self._trim()
 
     def _resolve(self, pair: tuple[str, str], now: float) -> None:
         key = self._open.pop(pair, None)
@@ -264,6 +270,8 @@ class AlertLog:
                     break
         for key in gone:
             del self._entries[key]
+        if gone:
+            self.version += 1
 
 
 def _row_id(key: str) -> int:

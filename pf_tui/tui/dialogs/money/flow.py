@@ -58,6 +58,9 @@ class MoneyFlow:
         """A money form or confirmation is on screen: the money keys do nothing else meanwhile."""
         self.running = ""
         """The action being sent now (for the status line)."""
+        self._status_lines: list[MoneyStatus] = []
+        """The status lines found in the DOM (looked up again only once one is gone: the
+        query walks every widget, and this runs every tick)."""
         self.reasons: dict[str, str] = {}
         """Dispute reasons pre-filled by a jump from an alert, by escrow id (used once)."""
 
@@ -558,7 +561,9 @@ class MoneyFlow:
         """Redraw the money status line (hidden when nothing is running or unknown)."""
         desk = self.desk
         unknown = desk.unsettled_count() if desk.journal_exists() else 0
-        for line in self.app.query(MoneyStatus):
+        if not self._status_lines or not all(line.is_attached for line in self._status_lines):
+            self._status_lines = list(self.app.query(MoneyStatus))
+        for line in self._status_lines:
             line.show(self.running, unknown, desk.last_unknown, self.app.tones)
 
 
