@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterable, Mapping
+from hashlib import blake2b
 from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
@@ -120,7 +121,8 @@ class PurpleFleaClient:
     With ``reply_cache`` (default) a read whose reply body is byte for byte the last one of the
     same (route, agent, path, query) returns the model parsed last time, without decoding or
     normalising again: most figures of a fleet do not change between polls, and the models are
-    frozen, so sharing them is safe.
+    frozen, so sharing them is safe. It keeps a 16-byte BLAKE2b digest of each body, not the body:
+    at 5,000 agents the bodies (the ledger's 50 rows, 30-day charts) were over 100 MB.
 
     ``redactor`` holds secrets to mask in every reply and error besides the agents' keys (which
     :meth:`agent` adds as it makes each view); :func:`pf_tui.wiring.build_client` passes every
@@ -181,7 +183,7 @@ class PurpleFleaClient:
         )
         self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._lean_urls: dict[tuple[str, str, _QueryKey], URL] = {}
-        # (route label, agent, path, query) -> the last reply's bytes and the model parsed from them
+        # (route label, agent, path, query) -> the last reply body's digest and its parsed model
         self._replies: dict[tuple[str, str | None, str, _QueryKey], tuple[bytes, object]] | None = (
             {} if reply_cache else None
         )
@@ -290,13 +292,15 @@ class PurpleFleaClient:
             raise error from None
         replies = self._replies
         key = None
+        digest = b""
         try:
             if not 200 <= status < 300:
                 raise self._status_error(ep, status, reply_headers, raw)
             if replies is not None and url is None and ep.method == "GET":
                 key = (ep.label, agent_id, route, _params_key(params))
+                digest = blake2b(raw, digest_size=16).digest()
                 last = replies.get(key)
-                if last is not None and last[0] == raw:
+                if last is not None and last[0] == digest:
                     # The same bytes parse to the same model: skip decoding and normalising.
                     self.latency.record(ep.label, agent_id, perf_counter() - started, True)
                     # The key names the route, and each route has one parser: last[1] is a T.
@@ -325,7 +329,7 @@ class PurpleFleaClient:
         if replies is not None and key is not None:
             if len(replies) >= _REPLY_CACHE_MAX:
                 replies.clear()  # bounded; refilled within one poll round
-            replies[key] = (raw, result)
+            replies[key] = (digest, result)
         self.latency.record(ep.label, agent_id, perf_counter() - started, True)
         return result
 

@@ -180,6 +180,18 @@ async def test_same_bytes_return_the_same_model_without_parsing(
     assert client.latency.stats("casino GET /auth/balance").ok == 4
 
 
+async def test_the_cache_keeps_a_digest_not_the_body() -> None:
+    """At 5,000 agents the bodies were over 100 MB; a 16-byte digest per slot tells the same."""
+    handler, _ = counting([PNL])
+    client, _ = mock_client(handler)
+    await agent_of(client).pnl_history(30)
+    replies = client._replies
+    assert replies is not None and len(replies) == 1
+    ((digest, model),) = replies.values()
+    assert len(digest) == 16 and len(PNL) > 16 and not isinstance(model, bytes)
+    await client.aclose()
+
+
 async def test_cache_is_per_agent_route_and_query() -> None:
     handler, _ = counting([PNL])
     client, _ = mock_client(handler)
