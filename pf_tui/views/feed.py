@@ -16,7 +16,7 @@ from itertools import chain, repeat
 
 from pf_tui.api.models import CasinoStats, PnlHistory, Positions
 from pf_tui.core.fleet import derived
-from pf_tui.core.fleet.state import AgentState, FleetState
+from pf_tui.core.fleet.state import AgentInfo, AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
 from pf_tui.views.escrow_rows import FinishedRows, escrow_row, stream_row
@@ -99,6 +99,18 @@ class FleetFeed:
         one, kept as agents change (exact: Decimal sums add and take back the same values)."""
         self._fleet_daily_view: tuple[tuple[str, Decimal], ...] | None = ()
         self._sums = FleetSums()
+        self._charts: dict[
+            str,
+            tuple[
+                object,
+                AgentInfo,
+                float | None,
+                tuple[tuple[str, Decimal], ...],
+                tuple[Decimal, ...],
+            ],
+        ] = {}
+        """Per agent: the P&L chart last seen and the agent's info, with the Sharpe ratio,
+        per-day series and sparkline derived from them."""
         self.last_error = ""
 
     def note_error(self, text: str) -> None:
@@ -139,12 +151,14 @@ class FleetFeed:
                 if renote:
                     self._rebuild_escrows(agent_id, now)
                 continue
-            staleness = fleet.agent_staleness(agent_id, now)
-            check_at[agent_id] = fleet.stale_check_at(agent_id, now)
-            flipped = self._stale.get(agent_id) != staleness.stale
+            until = fleet.fresh_until(agent_id, now)
+            stale = until is None
+            check_at[agent_id] = fleet.stale_check_at(agent_id, now) if until is None else until
+            flipped = self._stale.get(agent_id) != stale
             if changed is None or agent_id in changed or flipped or agent_id not in self._agents:
-                self._stale[agent_id] = staleness.stale
-                self._rebuild(agent_id, now, midnight, staleness.stale, staleness.reason)
+                self._stale[agent_id] = stale
+                reason = fleet.agent_staleness(agent_id, now).reason if stale else ""
+                self._rebuild(agent_id, now, midnight, stale, reason)
                 rebuilt.add(agent_id)
             elif renote:
                 self._rebuild_escrows(agent_id, now)
@@ -152,7 +166,8 @@ class FleetFeed:
             for gone in [a for a in self._agents if a not in fleet.agents]:
                 self._set_daily(gone, ())
                 self._sums.drop(gone)
-                for cache in (self._agents, self._positions, self._escrows, self._stale, check_at):
+                caches = (self._agents, self._positions, self._escrows, self._stale, self._charts)
+                for cache in (*caches, check_at):
                     cache.pop(gone, None)
                 self._finished.forget(gone)
                 self._finished_dirty = True
@@ -198,9 +213,24 @@ class FleetFeed:
 
         win = derived.win_rate_vs_expected(casino) if isinstance(casino, CasinoStats) else None
         latency = latency_summary(list(state.latencies), state.requests, state.errors)
-        sharpe = None
-        if isinstance(pnl_hist, PnlHistory) and info.initial_balance:
-            sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)
+        chart = self._charts.get(agent_id)
+        if chart is None or chart[0] is not pnl_hist or chart[1] is not info:
+            # What the P&L chart gives the row, worked out again only when the chart (a new
+            # model from the client: an unchanged reply is the same object) or the agent did.
+            sharpe = None
+            daily: tuple[tuple[str, Decimal], ...] = ()
+            if isinstance(pnl_hist, PnlHistory):
+                if info.initial_balance:
+                    sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)
+                daily = tuple((p.date[:10], p.cumulative_pnl) for p in pnl_hist.chart)
+            chart = self._charts[agent_id] = (
+                pnl_hist,
+                info,
+                sharpe,
+                daily,
+                tuple(v for _, v in daily[-SPARK_POINTS:]),
+            )
+        _, _, sharpe, daily, pnl_series = chart
         funnel = (
             derived.referral_funnel(referrals.stats)
             if isinstance(referrals, ReferralSnapshot)
@@ -209,11 +239,7 @@ class FleetFeed:
         escrow_items = escrows.escrows if isinstance(escrows, EscrowSnapshot) else ()
         fetched = [f.fetched_at for f in figures.values() if f.fetched_at is not None]
         errors = [f for f in figures.values() if f.error is not None]
-        daily: tuple[tuple[str, Decimal], ...] = ()
-        if isinstance(pnl_hist, PnlHistory):
-            daily = tuple((p.date[:10], p.cumulative_pnl) for p in pnl_hist.chart)
         self._set_daily(agent_id, daily)
-        pnl_series = tuple(v for _, v in daily[-SPARK_POINTS:])
         drawdown_pct = d.get("max_drawdown_pct")
 
         self._agents[agent_id] = AgentView(
@@ -356,9 +382,9 @@ class FleetFeed:
             total = last.daily_pnl if last.date[:10] == today else ZERO
         casino = self.fleet.history(agent_id, "casino_net")
         if casino:
-            start = next((v for t, v in casino if t >= midnight), casino[-1][1])
-            before = [v for t, v in casino if t < midnight]
-            base = before[-1] if before else start
+            # The casino net at midnight: the last sample before it, else the first of today.
+            before = casino.count_before(midnight)
+            base = casino[before - 1][1] if before else casino[0][1]
             total = (total or ZERO) + (casino[-1][1] - base)
         return total
 

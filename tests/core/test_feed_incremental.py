@@ -222,3 +222,16 @@ def test_an_agent_turns_stale_on_time_with_no_new_result() -> None:
     clock.advance(6.01)  # casino: 3 x 2 s
     row = next(v for v in feed.build(clock.now(), set()).agents if v.agent_id == "ag_0")
     assert row.stale and row.stale_reason.startswith("casino: no update for 6.0s")
+
+
+def test_fresh_until_says_stale_exactly_when_agent_staleness_does() -> None:
+    clock = FakeClock()
+    fleet = _fleet(clock)
+    t = clock.now()
+    assert fleet.fresh_until("ag_0", t) is None  # nothing fetched yet
+    for kind in DataType:
+        fleet.apply(Snapshot("ag_0", kind, BalanceSnapshot(Balance(D(1))), t, 0.01))  # type: ignore[arg-type]
+    for dt in (0.0, 5.9, 6.0, 6.01, 29.0, 31.0):
+        until = fleet.fresh_until("ag_0", t + dt)
+        assert (until is None) == fleet.agent_staleness("ag_0", t + dt).stale
+    assert fleet.fresh_until("ag_0", t) == t + 6  # casino: 3 x 2 s

@@ -270,3 +270,21 @@ async def test_a_full_host_queue_parks_polls_without_holding_the_others() -> Non
         await run_until(clock, 20.0)
         assert poller.parked() == 0
         assert {a for a, _ in calls["positions"][stuck:]} == {s.agent_id for s in sources}
+
+
+@given(
+    st.integers(min_value=1, max_value=12),
+    st.lists(st.integers(min_value=0, max_value=40), max_size=40),
+    st.integers(min_value=-1, max_value=42),
+)
+def test_sample_ring_counts_the_samples_before_a_time(
+    size: int, steps: list[int], cut: int
+) -> None:
+    """Breaking it: the binary search over a wrapped ring miscounts, and "P&L today" takes the
+    casino net of the wrong moment as the day's start (it was a walk of the whole ring)."""
+    ring = SampleRing(maxlen=size)
+    t = 0.0
+    for step in steps:
+        t += step  # in time order, repeats allowed
+        ring.append((t, Decimal(step)))
+        assert ring.count_before(cut) == sum(1 for when, _ in ring if when < cut)

@@ -89,6 +89,20 @@ class SampleRing:
         for i in range(n):
             yield self._at((start + i) % n)
 
+    def count_before(self, t: float) -> int:
+        """How many samples are older than ``t`` (a binary search: samples are appended in time
+        order)."""
+        times, n = self._times, len(self._times)
+        start = self._next if n == self.maxlen else 0
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if times[(start + mid) % n] < t:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
     def __repr__(self) -> str:
         return f"SampleRing({list(self)!r}, maxlen={self.maxlen})"
 
