@@ -3,7 +3,7 @@ faucet key claims for the agent under the cursor."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import ClassVar
 
@@ -103,7 +103,7 @@ class FleetTab(TableTab):
             if all(old.agent_id == new.agent_id for old, new in diff):
                 kept = self._out
                 for _, agent in diff:
-                    row = self._build(agent, frame)
+                    row = self._build(agent, frame, self._cache.get(agent.agent_id))
                     self._cache[agent.agent_id] = (agent, tones, row)
                     kept[agent.agent_id] = row
                 self._changed = [agent.agent_id for _, agent in diff]
@@ -118,7 +118,7 @@ class FleetTab(TableTab):
             agent_id = agent.agent_id
             hit = cache.get(agent_id)
             if hit is None or hit[0] is not agent or hit[1] is not tones:
-                hit = (agent, tones, self._build(agent, frame))
+                hit = (agent, tones, self._build(agent, frame, hit))
                 cache[agent_id] = hit
             out[agent_id] = hit[2]
         if len(cache) > len(out):
@@ -130,32 +130,58 @@ class FleetTab(TableTab):
         """The agents whose rows the last :meth:`rows` rebuilt, when it knew (see there)."""
         return self._changed
 
-    def _build(self, agent: AgentView, frame: Frame) -> Row:
+    def _build(
+        self, agent: AgentView, frame: Frame, before: tuple[AgentView, Tones, Row] | None = None
+    ) -> Row:
         tones = frame.tones
         status = agent.status
-        status_style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(
-            status, tones.muted
+        # The cells of figures that did not change are the previous row's objects: nothing to
+        # format, and the table skips an identical cell without comparing it.
+        old = before[0] if before is not None and before[1] is tones else None
+        kept = before[2].cells if old is not None and before is not None else ()
+
+        def cell(index: int, field: str, make: Callable[[], Text]) -> Text:
+            if old is not None and getattr(old, field) == getattr(agent, field):
+                return kept[index]
+            return make()
+
+        def status_cell() -> Text:
+            style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(
+                status, tones.muted
+            )
+            out = safe(status, style=style)
+            if agent.stale and agent.stale_reason:
+                out.append(": ")
+                out.append_text(safe(agent.stale_reason, limit=60))
+            return out
+
+        pnl_pct = agent.pnl_pct
+        positions = agent.open_positions
+        same_status = old is not None and (old.status, old.stale, old.stale_reason) == (
+            status,
+            agent.stale,
+            agent.stale_reason,
         )
-        status_cell = safe(status, style=status_style)
-        if agent.stale and agent.stale_reason:
-            status_cell.append(": ")
-            status_cell.append_text(safe(agent.stale_reason, limit=60))
         cells = (
-            safe(agent.label),
-            safe(agent.strategy),
-            fmt.right(fmt.usd(agent.balance, tones)),
-            fmt.right(fmt.usd(agent.pnl_total, tones, signed=True)),
-            fmt.right(
-                fmt.pct(
-                    agent.pnl_pct / 100 if agent.pnl_pct is not None else None, tones, signed=True
-                )
+            cell(0, "label", lambda: safe(agent.label)),
+            cell(1, "strategy", lambda: safe(agent.strategy)),
+            cell(2, "balance", lambda: fmt.right(fmt.usd(agent.balance, tones))),
+            cell(3, "pnl_total", lambda: fmt.right(fmt.usd(agent.pnl_total, tones, signed=True))),
+            cell(
+                4,
+                "pnl_pct",
+                lambda: fmt.right(
+                    fmt.pct(pnl_pct / 100 if pnl_pct is not None else None, tones, signed=True)
+                ),
             ),
-            fmt.right(
-                Text("-" if agent.open_positions is None else str(agent.open_positions), end="")
+            cell(
+                5,
+                "open_positions",
+                lambda: fmt.right(Text("-" if positions is None else str(positions), end="")),
             ),
-            fmt.right(fmt.pct(agent.error_rate)),
+            cell(6, "error_rate", lambda: fmt.right(fmt.pct(agent.error_rate))),
             self.age_cell(agent.updated_at, agent.stale, frame.now),
-            status_cell,
+            kept[8] if same_status else status_cell(),
         )
         sort = (
             agent.label.lower(),
