@@ -11,7 +11,7 @@ cyclic garbage collection by generation, and the event loop's longest stall (a 5
 woke late: a GC pass or any other block). Prints each figure beside its goal: p99 <= 33 ms and
 RSS <= 250 MB at 1,000 agents, <= 400 MB at 5,000; ``--minutes`` runs that long and reports the
 worst frame (goal: none over 50 ms, the GC pacer's passes included). ``--cold-start N`` also times
-``pf-tui --demo`` in tmux to the first live figure (median of N; goal <= 1 s).
+``pf-tui --demo`` in tmux to the first live figure (median of N; goal <= 0.8 s).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ from pf_tui.tui.tabs.table_tab import TableTab  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet_poll import start_sim  # noqa: E402
 
+COLD_START_GOAL_S = 0.8
+TMUX_NEW = ("tmux", "new", "-d", "-x", "120", "-y", "40", "-s")
+DEMO_WITH_BYTECODE = ("env", "-u", "PYTHONDONTWRITEBYTECODE")
 GOALS = {
     # agents: (p99 tick-to-screen ms, RSS MB); issue 15 goal 3 and docs/performance.md
     1000: (33.0, 250.0),
@@ -259,12 +262,19 @@ def cold_start(runs: int) -> None:
         print("cold start: tmux not found, skipped")
         return
     exe = ROOT / ".venv" / "bin" / "pf-tui"
+    # As an installed pf-tui starts: with its bytecode compiled (pip compiles what it installs;
+    # an editable install writes it on the first run, unless PYTHONDONTWRITEBYTECODE is set,
+    # as it is on some CI machines, and then every start compiles pf_tui from source).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "pf_tui")], check=True, env=env
+    )
     times = []
     for i in range(runs):
         name = f"pf-tui-bench-{i}"
         started = time.monotonic()
         subprocess.run(
-            ["tmux", "new", "-d", "-s", name, "-x", "120", "-y", "40", str(exe), "--demo"],
+            [*TMUX_NEW, name, *DEMO_WITH_BYTECODE, str(exe), "--demo"],
             check=True,
         )
         try:
@@ -282,7 +292,8 @@ def cold_start(runs: int) -> None:
     if times:
         print(
             f"cold start to first live figure: median {statistics.median(times):.2f} s"
-            f" over {len(times)} runs (goal <= 1 s): {', '.join(f'{t:.2f}' for t in times)}"
+            f" over {len(times)} runs (goal <= {COLD_START_GOAL_S} s):"
+            f" {', '.join(f'{t:.2f}' for t in times)}"
         )
     else:
         print("cold start: no figure appeared within 15 s")
