@@ -146,7 +146,13 @@ async def frames(
 ) -> None:
     if sim_in_process:
         server: SimServer | None = SimServer(
-            host="127.0.0.1", port=0, seed=1, agents=agents, motion=True, limits="off"
+            host="127.0.0.1",
+            port=0,
+            seed=1,
+            agents=agents,
+            motion=True,
+            limits="off",
+            story=False,
         )
         server.start()
         url, proc = server.url, None
