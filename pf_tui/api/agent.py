@@ -185,8 +185,9 @@ class AgentClient:
         return await self._get(r.BALANCE, norm.balance)
 
     async def ledger(self) -> tuple[LedgerEntry, ...]:
-        """The 50 newest casino ledger rows."""
-        return await self._get(r.LEDGER, norm.ledger)
+        """The escrow moves among the 50 newest casino ledger rows (what the poller finds
+        escrows by; the money runner reads whole ledgers through its own wire)."""
+        return await self._get(r.LEDGER, norm.escrow_moves)
 
     async def casino_stats(self) -> CasinoStats:
         """Casino lifetime and per-game figures (``/stats/me``, not rate limited)."""

@@ -25,6 +25,7 @@ from pf_tui.api.models import (
     ReferralStats,
     WalletBalance,
 )
+from pf_tui.api.normalize import ESCROW_MOVES
 from pf_tui.clock import Clock
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.limit import HostLimit
@@ -44,9 +45,6 @@ LEDGER_EVERY_S = 30.0
 """The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
 poll's recent activity shows an escrow move it has not covered yet, and at least this often
 (docs/api.md §3): one call per agent every 30 s instead of one per escrow poll."""
-ESCROW_MOVES = frozenset({"escrow_lock", "escrow_release", "escrow_refund"})
-"""Ledger rows that make the agent a party of the escrow they name (creator: lock and refund;
-payee: release). ``referral`` rows name escrows the agent is only the referrer of."""
 
 
 class AgentSource(Protocol):
