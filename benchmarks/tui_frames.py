@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import io
 import os
 import resource
 import shutil
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +146,7 @@ async def frames(
     sim_in_process: bool = False,
     sort: str | None = None,
     minutes: float = 0.0,
+    census: bool = False,
 ) -> None:
     if sim_in_process:
         server: SimServer | None = SimServer(
@@ -195,6 +199,8 @@ async def frames(
             full_started = time.thread_time()
             frozen_garbage = gc.collect()
             full_ms = (time.thread_time() - full_started) * 1000
+            if census:
+                memory_census()
         samples = app.frame_ms[skip:]
         if not samples:
             print("no frames drawn")
@@ -260,6 +266,30 @@ async def frames(
         if proc is not None:
             proc.kill()
             proc.wait()
+
+
+def memory_census(top: int = 15) -> None:
+    """What the memory is: pymalloc's totals and the tracked objects by type (sizeof only:
+    the strings and Decimals they refer to are not tracked, and are in pymalloc's total)."""
+    objects = gc.get_objects()
+    count: Counter[str] = Counter()
+    size: Counter[str] = Counter()
+    for obj in objects:
+        kind = type(obj)
+        module = kind.__dict__.get("__module__", "")
+        name = f"{kind.__qualname__} ({module})" if isinstance(module, str) else kind.__qualname__
+        count[name] += 1
+        size[name] += sys.getsizeof(obj)
+    stats = io.StringIO()
+    with contextlib.redirect_stderr(stats):
+        sys._debugmallocstats()
+    totals = [line for line in stats.getvalue().splitlines() if "in allocated blocks" in line]
+    tracked_mb = sum(size.values()) / 2**20
+    print(f"  census: {len(objects):,} tracked objects, {tracked_mb:.0f} MB by sizeof;")
+    for line in totals[:1]:
+        print(f"  pymalloc {line.strip()}")
+    for name, nbytes in size.most_common(top):
+        print(f"    {nbytes / 2**20:7.1f} MB {count[name]:>10,} {name}")
 
 
 def cold_start(runs: int) -> None:
@@ -331,9 +361,22 @@ def main() -> None:
     parser.add_argument(
         "--cold-start", type=int, default=0, metavar="N", help="also time pf-tui --demo N times"
     )
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="at the end, count the memory: pymalloc's total and the tracked objects by type",
+    )
     args = parser.parse_args()
     asyncio.run(
-        frames(args.agents, args.ticks, args.tab, args.sim_in_process, args.sort, args.minutes)
+        frames(
+            args.agents,
+            args.ticks,
+            args.tab,
+            args.sim_in_process,
+            args.sort,
+            args.minutes,
+            census=args.census,
+        )
     )
     if args.cold_start:
         cold_start(args.cold_start)
