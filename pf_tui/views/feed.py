@@ -90,6 +90,7 @@ class FleetFeed:
         self._finished_dirty = False
         self._pruned_at = 0.0
         self._stale: dict[str, bool] = {}
+        self._fleet_version = -1
         self._check_at: dict[str, float] = {}
         """When each agent's staleness is next re-read if nothing new arrives for it."""
         self._daily: dict[str, tuple[tuple[str, Decimal], ...]] = {}
@@ -125,6 +126,12 @@ class FleetFeed:
         ``selected`` is the agent drilled into: only its P&L history is copied into the view.
         """
         fleet = self.fleet
+        if fleet.version != self._fleet_version:
+            # Agents came or went (one may have gone and come back with the same id), an
+            # agent's info or the intervals changed: every agent is rebuilt and rechecked.
+            self._fleet_version = fleet.version
+            self._check_at.clear()
+            changed = None
         rebuilt: set[str] = set()
         midnight = _midnight(now)
         notes = self._notes_of() if self._notes_of is not None else self._notes

@@ -4,12 +4,13 @@ At 5,000 agents, summing two dozen figures over every agent on every tick cost m
 building the rows that changed (docs/performance.md, "The Fleet tab at 5,000 agents").
 :class:`FleetSums` takes each agent's new :class:`AgentView` out of the sums and puts the new one
 in: money sums stay exact (Decimal adds and takes back the same values); float sums are
-recounted from the views now and then so rounding cannot creep; the worst and oldest figures are
-recomputed only when the agent holding them changed.
+compensated (an outlier taken out again leaves no trace) and recounted from the views now and
+then; the worst and oldest figures are recomputed only when the agent holding them changed.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from pf_tui.text import plural
@@ -45,6 +46,9 @@ class FleetSums:
         self._money: dict[str, Decimal] = dict.fromkeys(_MONEY, ZERO)
         self._ints: dict[str, int] = dict.fromkeys(_COUNTS, 0)
         self._floats: dict[str, float] = dict.fromkeys(_MEANS + _BET_WEIGHTED, 0.0)
+        self._carry: dict[str, float] = dict.fromkeys(_MEANS + _BET_WEIGHTED, 0.0)
+        """The low-order parts the float sums could not hold (compensated summation)."""
+        self._nonfinite: dict[str, int] = dict.fromkeys(_MEANS + _BET_WEIGHTED, 0)
         self._have: dict[str, int] = dict.fromkeys(_MONEY + _COUNTS + _MEANS + _BET_WEIGHTED, 0)
         """How many agents have each figure (for bet-weighted ones: how many bets)."""
         self._bets = 0
@@ -97,7 +101,7 @@ class FleetSums:
         for name in _MEANS:
             x = getattr(v, name)
             if x is not None:
-                self._floats[name] += sign * x
+                self._add(name, x, sign)
                 have[name] += sign
         bets = v.casino_bets
         if bets:
@@ -105,7 +109,7 @@ class FleetSums:
             for name in _BET_WEIGHTED:
                 x = getattr(v, name)
                 if x is not None:
-                    self._floats[name] += sign * x * bets
+                    self._add(name, x * bets, sign)
                     have[name] += sign * bets
         self._stale += sign * v.stale
         worst = self._worst
@@ -120,6 +124,37 @@ class FleetSums:
                     worst[name] = x
             elif cur is None or x == cur:
                 self._dirty.add(name)  # the holder left: find the next one when asked
+
+    def _add(self, name: str, x: float, sign: int) -> None:
+        """Add (``sign`` 1) or take out (-1) ``x`` in a float sum, compensated (Neumaier): an
+        outlier put in and taken out again (a Sharpe ratio of 1e17 from a flat series) leaves
+        the others' sum as it was. Infinities and NaNs are only counted (see :meth:`_mean`)."""
+        if not math.isfinite(x):
+            self._nonfinite[name] += sign
+            return
+        x = sign * x
+        s = self._floats[name]
+        t = s + x
+        if abs(s) >= abs(x):
+            self._carry[name] += (s - t) + x
+        else:
+            self._carry[name] += (x - t) + s
+        self._floats[name] = t
+
+    def _mean(self, name: str) -> float | None:
+        """A mean (or a bet-weighted one) over the agents that have the figure."""
+        weight = self._have[name]
+        if not weight:
+            return None
+        if self._nonfinite[name]:  # an inf or NaN among them: what the plain sum would say
+            weighted = name in _BET_WEIGHTED
+            total = 0.0
+            for v in self._views.values():
+                x = getattr(v, name)
+                if x is not None and (not weighted or v.casino_bets):
+                    total += x * v.casino_bets if weighted and v.casino_bets else x
+            return total / weight
+        return (self._floats[name] + self._carry[name]) / weight
 
     def _extreme(self, name: str) -> float | None:
         if name in self._dirty:
@@ -138,8 +173,7 @@ class FleetSums:
         def count(name: str) -> int | None:
             return self._ints[name] if have[name] else None
 
-        def mean(name: str) -> float | None:
-            return self._floats[name] / have[name] if have[name] else None
+        mean = self._mean
 
         balance, pnl = money("balance"), money("pnl_total")
         initial = balance - pnl if balance is not None and pnl is not None else None

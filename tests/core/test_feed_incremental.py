@@ -15,6 +15,7 @@ from dataclasses import fields
 from decimal import Decimal as D
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ from pf_tui.core.polling.results import (
 )
 from pf_tui.text import plural
 from pf_tui.views.feed import FleetFeed
+from pf_tui.views.fleet_sums import FleetSums
 from pf_tui.views.model import AgentView
 
 INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5}
@@ -235,3 +237,47 @@ def test_fresh_until_says_stale_exactly_when_agent_staleness_does() -> None:
         until = fleet.fresh_until("ag_0", t + dt)
         assert (until is None) == fleet.agent_staleness("ag_0", t + dt).stale
     assert fleet.fresh_until("ag_0", t) == t + 6  # casino: 3 x 2 s
+
+
+def test_an_outlier_leaves_no_trace_in_the_fleet_means() -> None:
+    """A flat P&L series gives a Sharpe ratio near 1e17; once that agent's next view comes
+    without it, the fleet's mean is the others' again (plain float sums lost them)."""
+    sums = FleetSums()
+    others = [1.0, 1.5, 2.1, 2.0]
+    for i, sharpe in enumerate(others):
+        sums.put(AgentView(agent_id=f"ag_{i}", label=str(i), sharpe_7d=sharpe))
+    sums.put(AgentView(agent_id="ag_x", label="x", sharpe_7d=1.27e17, error_rate=math.inf))
+    assert sums.view(()).error_rate == math.inf  # what the plain mean says, too
+    sums.put(AgentView(agent_id="ag_x", label="x", sharpe_7d=None, error_rate=0.5))
+    view = sums.view(())
+    assert view.sharpe_7d == pytest.approx(sum(others) / len(others), rel=1e-12)
+    assert view.error_rate == 0.5
+
+
+def test_an_agent_gone_and_back_between_ticks_is_rebuilt() -> None:
+    clock = FakeClock()
+    fleet = _fleet(clock)
+    feed = FleetFeed(fleet)
+    value = BalanceSnapshot(Balance(D(7)))
+    for kind in DataType:
+        fleet.apply(Snapshot("ag_0", kind, value, clock.now(), 0.01))  # type: ignore[arg-type]
+    assert feed.build(clock.now(), {"ag_0"}).totals.balance == D(7)
+    fleet.remove_agent("ag_0")
+    fleet.add_agent(AgentInfo("ag_0", "renamed"))
+    view = feed.build(clock.now(), set())
+    row = next(a for a in view.agents if a.agent_id == "ag_0")
+    assert (row.label, row.balance, row.stale) == ("renamed", None, True)
+    assert view.totals.balance is None
+
+
+def test_shorter_intervals_take_effect_on_the_next_tick() -> None:
+    clock = FakeClock()
+    fleet = _fleet(clock)
+    feed = FleetFeed(fleet)
+    for kind in DataType:
+        fleet.apply(Snapshot("ag_0", kind, BalanceSnapshot(Balance(D(1))), clock.now(), 0.01))  # type: ignore[arg-type]
+    feed.build(clock.now(), {"ag_0"})
+    clock.advance(4)
+    fleet.set_intervals({"casino": 1.0})  # stale after 3 s now, not 6
+    row = next(a for a in feed.build(clock.now(), set()).agents if a.agent_id == "ag_0")
+    assert row.stale

@@ -138,6 +138,9 @@ class FleetState:
         calls: CallStats | None = None,
     ) -> None:
         self._clock = clock
+        self.version = 0
+        """Bumped when agents come or go, an agent's info changes or the intervals do: what a
+        reader that keeps derived state incrementally (the feed) must start again from."""
         self.calls = calls
         """The poller's call counters: the one source of every error rate pf-tui shows."""
         self.history_len = history_len
@@ -157,6 +160,7 @@ class FleetState:
 
     def add_agent(self, info: AgentInfo) -> None:
         """Watch an agent (keeps its state if already there, updating its info)."""
+        self.version += 1
         state = self.agents.get(info.agent_id)
         if state is None:
             self.agents[info.agent_id] = AgentState(info)
@@ -165,6 +169,7 @@ class FleetState:
 
     def remove_agent(self, agent_id: str) -> None:
         """Forget an agent and its figures (its stored history stays in the store)."""
+        self.version += 1
         state = self.agents.pop(agent_id, None)
         if state is not None:
             for kind, fig in state.figures.items():
@@ -178,6 +183,7 @@ class FleetState:
 
     def set_intervals(self, intervals: Mapping[str, float]) -> None:
         """Update the polling intervals staleness is measured against (keys: data type names)."""
+        self.version += 1
         for name, seconds in intervals.items():
             try:
                 self.intervals[DataType(name)] = float(seconds)
