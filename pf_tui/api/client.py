@@ -65,6 +65,8 @@ QueryValue: TypeAlias = str | int | bool | None
 """One query parameter's value (:func:`_query_value` writes it as httpx would)."""
 Query: TypeAlias = Mapping[str, QueryValue]
 _QueryKey: TypeAlias = tuple[tuple[str, QueryValue], ...]
+_ReplyKey: TypeAlias = tuple[str, str | None, str, _QueryKey, Callable[[JSON], object]]
+"""The reply cache's slot: route label, agent, path, query and the parser of the reply."""
 
 _MAX_ERROR_BODY = 4096
 """Bytes of an error reply kept on the exception: an HTML page is evidence, not a payload."""
@@ -183,10 +185,8 @@ class PurpleFleaClient:
         )
         self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._lean_urls: dict[tuple[str, str, _QueryKey], URL] = {}
-        # (route label, agent, path, query) -> the last reply body's digest and its parsed model
-        self._replies: dict[tuple[str, str | None, str, _QueryKey], tuple[bytes, object]] | None = (
-            {} if reply_cache else None
-        )
+        # (route label, agent, path, query, parser) -> the last body's digest and its model
+        self._replies: dict[_ReplyKey, tuple[bytes, object]] | None = {} if reply_cache else None
         self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -297,13 +297,14 @@ class PurpleFleaClient:
             if not 200 <= status < 300:
                 raise self._status_error(ep, status, reply_headers, raw)
             if replies is not None and url is None and ep.method == "GET":
-                key = (ep.label, agent_id, route, _params_key(params))
+                key = (ep.label, agent_id, route, _params_key(params), parse)
                 digest = blake2b(raw, digest_size=16).digest()
                 last = replies.get(key)
                 if last is not None and last[0] == digest:
                     # The same bytes parse to the same model: skip decoding and normalising.
                     self.latency.record(ep.label, agent_id, perf_counter() - started, True)
-                    # The key names the route, and each route has one parser: last[1] is a T.
+                    # The key names the route and the parser (the poller keeps a ledger's
+                    # escrow moves, the money runner the whole ledger): last[1] is a T.
                     return cast("T", last[1])
             try:
                 data = loads(raw)

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from pf_tui import __version__
-from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases
+from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases, normalize, routes
 from pf_tui.api import errors as e
 from pf_tui.api.transport import MAX_REPLY_BYTES, LeanAiohttpTransport
 from tests.api.helpers import BALANCE_OK, CANARY, agent_of, mock_client
@@ -223,6 +223,29 @@ async def test_the_poll_client_keeps_only_a_ledgers_escrow_moves() -> None:
         await agent_of(client_bad).ledger()
     await client.aclose()
     await client_bad.aclose()
+
+
+async def test_a_route_read_with_two_parsers_keeps_two_slots() -> None:
+    """The poller keeps a ledger's escrow moves, the money runner the whole ledger: one client
+    serving both must not hand either the other's model."""
+    rows = [
+        {"id": "l1", "type": "bet", "amount": -1, "service": "casino", "reference": "b1"},
+        {
+            "id": "l2",
+            "type": "escrow_lock",
+            "amount": -2,
+            "service": "escrow",
+            "reference": "esc_0123456789abcdef",
+        },
+    ]
+    handler, _ = counting([json.dumps({"entries": rows}).encode()])
+    client, _ = mock_client(handler)
+    agent = agent_of(client)
+    moves = await agent.ledger()
+    whole = await agent._get(routes.LEDGER, normalize.ledger)
+    assert [m.id for m in moves] == ["l2"] and [r.id for r in whole] == ["l1", "l2"]
+    assert await agent.ledger() is moves
+    await client.aclose()
 
 
 async def test_cache_is_per_agent_route_and_query() -> None:
