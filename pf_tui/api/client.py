@@ -65,8 +65,16 @@ QueryValue: TypeAlias = str | int | bool | None
 """One query parameter's value (:func:`_query_value` writes it as httpx would)."""
 Query: TypeAlias = Mapping[str, QueryValue]
 _QueryKey: TypeAlias = tuple[tuple[str, QueryValue], ...]
-_ReplyKey: TypeAlias = tuple[str, str | None, str, _QueryKey, Callable[[JSON], object]]
+_ReplyKey: TypeAlias = tuple[str, str | None, str, _QueryKey, object]
 """The reply cache's slot: route label, agent, path, query and the parser of the reply."""
+
+
+def _parser_key(parse: Callable[[JSON], object]) -> object:
+    """What tells parsers apart in the reply cache: a function's code object, the same for
+    every lambda made by one line of source (a new lambda per call must still hit the slot it
+    filled last time), different for two functions."""
+    return getattr(parse, "__code__", parse)
+
 
 _MAX_ERROR_BODY = 4096
 """Bytes of an error reply kept on the exception: an HTML page is evidence, not a payload."""
@@ -297,7 +305,7 @@ class PurpleFleaClient:
             if not 200 <= status < 300:
                 raise self._status_error(ep, status, reply_headers, raw)
             if replies is not None and url is None and ep.method == "GET":
-                key = (ep.label, agent_id, route, _params_key(params), parse)
+                key = (ep.label, agent_id, route, _params_key(params), _parser_key(parse))
                 digest = blake2b(raw, digest_size=16).digest()
                 last = replies.get(key)
                 if last is not None and last[0] == digest:

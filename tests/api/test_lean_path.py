@@ -238,13 +238,26 @@ async def test_a_route_read_with_two_parsers_keeps_two_slots() -> None:
             "reference": "esc_0123456789abcdef",
         },
     ]
-    handler, _ = counting([json.dumps({"entries": rows}).encode()])
+    ledger = json.dumps({"entries": rows}).encode()
+    referrals = b'{"total_referrals": 2, "total_earned_usd": 1.5}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = referrals if request.url.path.endswith("/referral/stats") else ledger
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
     client, _ = mock_client(handler)
     agent = agent_of(client)
     moves = await agent.ledger()
     whole = await agent._get(routes.LEDGER, normalize.ledger)
     assert [m.id for m in moves] == ["l2"] and [r.id for r in whole] == ["l1", "l2"]
     assert await agent.ledger() is moves
+    # A route parsed through a lambda made afresh on every call still hits its one slot.
+    first = await agent.casino_referrals()
+    assert await agent.casino_referrals() is first
+    slots = len(client._replies or {})
+    for _ in range(5):
+        await agent.casino_referrals()
+    assert len(client._replies or {}) == slots
     await client.aclose()
 
 
