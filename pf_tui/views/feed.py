@@ -148,7 +148,7 @@ class FleetFeed:
         check_at = self._check_at
         for agent_id in fleet.agents:
             # Staleness is re-read only where it can have moved: agents with a new result, and
-            # those whose freshest-to-expire figure reached its limit (FleetState.stale_check_at).
+            # those whose freshest-to-expire figure reached its limit (FleetState.staleness_check).
             if not (
                 changed is None
                 or agent_id in changed
@@ -158,9 +158,7 @@ class FleetFeed:
                 if renote:
                     self._rebuild_escrows(agent_id, now)
                 continue
-            until = fleet.fresh_until(agent_id, now)
-            stale = until is None
-            check_at[agent_id] = fleet.stale_check_at(agent_id, now) if until is None else until
+            stale, check_at[agent_id] = fleet.staleness_check(agent_id, now)
             flipped = self._stale.get(agent_id) != stale
             if changed is None or agent_id in changed or flipped or agent_id not in self._agents:
                 self._stale[agent_id] = stale

@@ -200,17 +200,17 @@ def test_an_unchanged_reply_after_a_stale_gap_is_a_status_change() -> None:
     assert change is not None and change.status_changed and not change.value_changed
 
 
-def test_stale_check_at_is_the_first_fresh_figure_to_expire() -> None:
+def test_the_next_check_is_the_first_fresh_figure_to_expire() -> None:
     clock = FakeClock()
     fleet = _fleet(clock)
     t = clock.now()
-    assert fleet.stale_check_at("ag_0", t) == float("inf")  # nothing fresh: only a poll helps
+    assert fleet.staleness_check("ag_0", t)[1] == float("inf")  # nothing fresh: only a poll helps
     fleet.apply(Snapshot("ag_0", DataType.BALANCE, BalanceSnapshot(Balance(D(1))), t, 0.01))
-    assert fleet.stale_check_at("ag_0", t) == t + 30
+    assert fleet.staleness_check("ag_0", t)[1] == t + 30
     fleet.apply(Snapshot("ag_0", DataType.PNL, PnlHistory(net_pnl=D(0)), t + 1, 0.01))
-    assert fleet.stale_check_at("ag_0", t + 1) == t + 1 + 9
+    assert fleet.staleness_check("ag_0", t + 1)[1] == t + 1 + 9
     # Once the P&L figure is past its limit, the balance's is the next to come.
-    assert fleet.stale_check_at("ag_0", t + 11) == t + 30
+    assert fleet.staleness_check("ag_0", t + 11)[1] == t + 30
 
 
 def test_an_agent_turns_stale_on_time_with_no_new_result() -> None:
@@ -226,17 +226,17 @@ def test_an_agent_turns_stale_on_time_with_no_new_result() -> None:
     assert row.stale and row.stale_reason.startswith("casino: no update for 6.0s")
 
 
-def test_fresh_until_says_stale_exactly_when_agent_staleness_does() -> None:
+def test_the_check_says_stale_exactly_when_agent_staleness_does() -> None:
     clock = FakeClock()
     fleet = _fleet(clock)
     t = clock.now()
-    assert fleet.fresh_until("ag_0", t) is None  # nothing fetched yet
+    assert fleet.staleness_check("ag_0", t)[0]  # nothing fetched yet
     for kind in DataType:
         fleet.apply(Snapshot("ag_0", kind, BalanceSnapshot(Balance(D(1))), t, 0.01))  # type: ignore[arg-type]
     for dt in (0.0, 5.9, 6.0, 6.01, 29.0, 31.0):
-        until = fleet.fresh_until("ag_0", t + dt)
-        assert (until is None) == fleet.agent_staleness("ag_0", t + dt).stale
-    assert fleet.fresh_until("ag_0", t) == t + 6  # casino: 3 x 2 s
+        stale, _ = fleet.staleness_check("ag_0", t + dt)
+        assert stale == fleet.agent_staleness("ag_0", t + dt).stale
+    assert fleet.staleness_check("ag_0", t) == (False, t + 6)  # casino: 3 x 2 s
 
 
 def test_an_outlier_leaves_no_trace_in_the_fleet_means() -> None:

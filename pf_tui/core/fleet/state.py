@@ -335,47 +335,31 @@ class FleetState:
             return Staleness(oldest, True, worst.reason, worst.error)
         return Staleness(oldest, False)
 
-    def fresh_until(self, agent_id: str, now: float) -> float | None:
-        """When the agent, fresh at ``now``, can next turn stale with no new result (the first
-        of its figures to outlive its limit); ``None`` when it is stale now.
+    def staleness_check(self, agent_id: str, now: float) -> tuple[bool, float]:
+        """``(stale, next check)``: whether the agent is stale at ``now`` (the verdict of
+        :meth:`agent_staleness`, without a :class:`Staleness` per figure: the feed asks it of
+        hundreds of agents a tick), and the next moment that can change by time alone, the
+        earliest a figure fresh at ``now`` outlives its limit (``inf`` when none is fresh).
 
-        The same verdict as :meth:`agent_staleness` (``None`` exactly when that says stale),
-        without building a :class:`Staleness` per figure: the feed asks it of hundreds of
-        agents a tick.
+        A stale figure turns fresh only through a poll result, and :meth:`apply` reports every
+        such result as a change, so a caller that asks again for changed agents and for those
+        whose check time has come sees every flip without asking about every agent every tick.
         """
         figures = self.agents[agent_id].figures
         factor, intervals = self.stale_factor, self.intervals
+        stale = False
         at = math.inf
         for kind in ALL_TYPES:
             fetched = figures[kind].fetched_at
             if fetched is None:
-                return None
+                stale = True
+                continue
             limit_at = fetched + factor * intervals[kind]
             if now > limit_at:
-                return None
-            if limit_at < at:
+                stale = True
+            elif limit_at < at:
                 at = limit_at
-        return at
-
-    def stale_check_at(self, agent_id: str, now: float) -> float:
-        """The next moment the agent's staleness can change by time alone: the earliest a figure
-        fresh at ``now`` outlives its limit (``inf`` when none is fresh).
-
-        A stale figure turns fresh only through a poll result, and :meth:`apply` reports every
-        such result as a change, so a caller that re-reads :meth:`agent_staleness` for changed
-        agents and for those whose check time has come sees every flip without asking about
-        every agent on every tick.
-        """
-        figures = self.agents[agent_id].figures
-        factor, intervals = self.stale_factor, self.intervals
-        at = math.inf
-        for kind in ALL_TYPES:
-            fetched = figures[kind].fetched_at
-            if fetched is not None:
-                limit_at = fetched + factor * intervals[kind]
-                if now <= limit_at < at:
-                    at = limit_at
-        return at
+        return stale, at
 
     def value(self, agent_id: str, metric: str) -> Decimal | None:
         """A derived figure of an agent (``balance``, ``pnl``, ``pnl_pct``, ``exposure``...)."""
