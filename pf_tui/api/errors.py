@@ -85,6 +85,12 @@ class PurpleFleaError(Exception):
         """Method and route template, e.g. ``GET /auth/balance`` (never a concrete URL or key)."""
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its class, ``args`` and attributes, rebuilt without ``__init__``: the
+        subclasses' constructors take other arguments than ``args`` holds, and the console's
+        poll worker sends its failures over a pipe (:mod:`pf_tui.poll_worker`)."""
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
     @property
     def where(self) -> str:
         """``casino GET /auth/balance``, or ``""`` when not tied to an endpoint."""
@@ -96,6 +102,18 @@ class PurpleFleaError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+
+def _rebuild(
+    cls: type[PurpleFleaError], args: tuple[object, ...], state: dict[str, object]
+) -> PurpleFleaError:
+    """The error :meth:`PurpleFleaError.__reduce__` describes."""
+    if not (isinstance(cls, type) and issubclass(cls, PurpleFleaError)):
+        raise TypeError(f"not a Purple Flea error class: {cls!r}")
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class MissingKeyError(PurpleFleaError):
