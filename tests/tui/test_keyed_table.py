@@ -10,6 +10,7 @@ from decimal import Decimal as D
 
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 from textual.widgets.data_table import ColumnKey
 
 from pf_tui.tui.widgets.columns import Column, Cut
@@ -198,3 +199,39 @@ async def test_a_tick_naming_its_changed_keys_draws_them_sorted_and_filtered() -
         await pilot.pause()
         assert lines(table) == ["alpha $0.50", "gamma $2.00", "beta $9.00"]
         assert table.row_count_all == 3
+
+
+class ByNameApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, sort_column="name")
+
+
+async def test_a_figure_changed_in_place_redraws_its_own_line_alone() -> None:
+    """A tick that changes a few rows on screen, none of them moving, draws those lines again
+    and no other: drawing every line on screen each tick was most of a 1,000-agent frame
+    (docs/performance.md). The line drawn holds the new figure; a change that moves rows still
+    draws them all."""
+    app = ByNameApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        rows = {f"r{n}": row(f"agent{n}", f"${n}.00") for n in range(8)}
+        table.apply(rows)
+        await pilot.pause()
+        drawn: dict[int, str] = {}
+        render_line = table.render_line
+
+        def spy(y: int) -> Strip:
+            strip = render_line(y)
+            drawn[y] = strip.text
+            return strip
+
+        table.render_line = spy  # type: ignore[method-assign]
+        # the same width: no column moves
+        table.apply({**rows, "r3": row("agent3", "$9.99")}, changed=["r3"])
+        await pilot.pause()
+        line = 1 + table.get_row_index("r3")  # under the header
+        assert list(drawn) == [line] and "$9.99" in drawn[line]
+        drawn.clear()
+        table.apply({**rows, "r3": row("zulu", "$9.99")}, changed=["r3"])  # moves to the end
+        await pilot.pause()
+        assert len(drawn) >= 8 and "zulu" in drawn[1 + table.get_row_index("r3")]

@@ -300,7 +300,8 @@ class KeyedTable(internals.CellRenderCache[Text]):
         row_keys = self._row_keys
         shown = self._shown
         cell_widths = self._cell_widths
-        changed = False
+        dirty: list[RowKey] = []
+        """Rows whose drawn cells changed, in place: their lines alone are drawn again."""
         with self.app.batch_update():
             if keys is None:
                 gone = [k for k in shown if k not in wanted]
@@ -318,7 +319,9 @@ class KeyedTable(internals.CellRenderCache[Text]):
                     continue
                 if previous is row.cells:
                     continue
-                cells = internals.row_cells(self, row_keys[key])
+                row_key = row_keys[key]
+                cells = internals.row_cells(self, row_key)
+                row_dirty = False
                 for i, (old, new) in enumerate(zip(previous, row.cells, strict=True)):
                     # Views reuse cell objects for unchanged figures: identity is the fast path.
                     if old is new:
@@ -335,9 +338,11 @@ class KeyedTable(internals.CellRenderCache[Text]):
                         # What update_cell does, without its per-cell refresh: at 1,000 rows the
                         # cells of a tick are written with one refresh for all of them.
                         cells[slot] = self._fit(new, i) if cut[i] else new
-                        changed = True
+                        row_dirty = True
                         if i == sort_index:
                             self._needs_sort = True
+                if row_dirty:
+                    dirty.append(row_key)
                 shown[key] = row.cells
             for key, row in added:
                 shown[key] = row.cells
@@ -348,26 +353,26 @@ class KeyedTable(internals.CellRenderCache[Text]):
                 drawn = ((key, self._drawn(row.cells)) for key, row in added)
                 row_keys.update(internals.append_rows(self, drawn))
                 self._needs_sort = True
-            if self._refresh_live():
-                changed = True
-            if changed:
-                internals.redraw(self)
+            dirty += self._refresh_live()
             if self._needs_sort:
-                self._resort()
+                self._resort()  # rows move: every line is drawn again
+            elif dirty:
+                internals.redraw_rows(self, dirty)
             self._restore_cursor(keep_key)
 
-    def _refresh_live(self) -> bool:
-        """Draw the live column of the rows on screen at :attr:`now`; True if a cell changed."""
+    def _refresh_live(self) -> list[RowKey]:
+        """Draw the live column of the rows on screen at :attr:`now`; the rows whose cell
+        changed (not yet redrawn)."""
         index = self._live
         if index is None:
-            return False
+            return []
         slot = self._slot[index]
         if slot is None:
-            return False
+            return []
         top = max(0, int(self.scroll_y))
         bottom = min(self.row_count, top + max(0, self.size.height))
         rows = self._rows
-        changed = False
+        changed: list[RowKey] = []
         for position in range(top, bottom):
             row_key = internals.row_key_at(self, position)
             if row_key is None:
@@ -383,7 +388,7 @@ class KeyedTable(internals.CellRenderCache[Text]):
             if cell.cell_len > self._live_widest:
                 self._live_widest = cell.cell_len
             cells[slot] = self._fit(cell, index)
-            changed = True
+            changed.append(row_key)
         if changed and self._live_widest > (self.widths[index] or 0):
             # An age grew a digit (9s -> 10s): widen the column rather than crop it.
             self._relayout()
