@@ -20,15 +20,17 @@ and close what they opened (each built part has an ``aclose``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from sqlite3 import Connection
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.latency import LatencyRecorder
+from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.config.model import AgentConfig, ApiConfig, PollingConfig
@@ -42,8 +44,10 @@ from pf_tui.core.notify.alert_book import AlertBook
 from pf_tui.core.notify.alertmanager import AlertmanagerReceiver
 from pf_tui.core.notify.outbox import Dispatcher
 from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
+from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
+from pf_tui.core.polling.results import PollResult
 from pf_tui.core.store.db import EVAL_BUSY_TIMEOUT_S, Store
 from pf_tui.secret import Redactor, Secret
 from pf_tui.shard import Shard
@@ -152,6 +156,64 @@ def intervals_of(polling: PollingConfig) -> dict[str, float]:
     return {name: float(getattr(polling, name)) for name in names}
 
 
+class PollSource(Protocol):
+    """What the console and its ticker need of a poller: the in-process :class:`Poller`, or the
+    console's poll worker in a process of its own (:class:`pf_tui.poll_worker.RemotePoller`)."""
+
+    @property
+    def stats(self) -> CallStats:
+        """Every call's latency and outcome (the fleet's API health and error rates)."""
+        ...
+
+    @property
+    def paused(self) -> bool:
+        """Whether polling is paused."""
+        ...
+
+    def start(self) -> None:
+        """Start polling in the running loop."""
+
+    async def stop(self) -> None:
+        """Stop polling."""
+
+    def refresh_now(self) -> None:
+        """Poll everything now."""
+
+    def pause(self) -> None:
+        """Stop starting polls."""
+
+    def resume(self) -> None:
+        """Start polling again."""
+
+    def set_tracked_escrows(self, tracked: Mapping[str, Mapping[str, Dialect]]) -> None:
+        """Replace every agent's tracked escrows."""
+
+    async def batch(self) -> list[PollResult]:
+        """Wait for at least one result, then return every result ready."""
+        ...
+
+    def drain(self) -> list[PollResult]:
+        """Every result ready now, without waiting."""
+        ...
+
+    def trouble(self) -> str | None:
+        """Why polling is not running as it should (a worker that died), or ``None``."""
+        ...
+
+
+class ConsoleEngine(Protocol):
+    """The polling parts the console runs on: a poller and the fleet state it feeds."""
+
+    @property
+    def poller(self) -> PollSource: ...
+
+    @property
+    def fleet(self) -> FleetState: ...
+
+    async def aclose(self) -> None:
+        """Stop polling and close what polling opened."""
+
+
 @dataclass
 class PollEngine:
     """The live polling parts: the client, the poller over it and the fleet state it feeds."""
@@ -164,6 +226,41 @@ class PollEngine:
         """Stop polling and close every connection pool."""
         await self.poller.stop()
         await self.client.aclose()
+
+
+def build_poller(
+    config: Config,
+    client: PurpleFleaClient,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    agents: Iterable[AgentConfig] | None = None,
+    seed: int | None = None,
+    max_concurrency: int | None = None,
+    stats: CallStats | None = None,
+) -> Poller:
+    """The poller of ``config``'s agents (or ``agents``) over ``client``; not started."""
+    chosen = config.agents if agents is None else agents
+    return Poller(
+        [target_for(client, a, config.api.escrow_dialect) for a in chosen],
+        intervals=intervals_of(config.polling),
+        max_backoff=float(config.polling.max_backoff),
+        error_window=float(config.polling.error_window),
+        max_concurrency=int(max_concurrency or config.polling.max_concurrency),
+        hosts=hosts_from_api(config.api),
+        clock=clock,
+        seed=seed,
+        stats=stats,
+    )
+
+
+def build_poll_client(config: Config, clock: Clock = SYSTEM_CLOCK) -> PurpleFleaClient:
+    """The poll engine's client: the lean read path, per-endpoint latency only."""
+    return build_client(
+        config,
+        clock,
+        latency=poll_latency(),
+        transport=poll_transport(config.api.transport),
+    )
 
 
 def build_poll_engine(
@@ -180,27 +277,16 @@ def build_poll_engine(
     ``client`` shares an existing client (benchmarks compare transports that way); by default a
     new one is built from ``[api]``.
     """
-    client = client or build_client(
-        config,
-        clock,
-        latency=poll_latency(),
-        transport=poll_transport(config.api.transport),
-    )
+    client = client or build_poll_client(config, clock)
     chosen = list(config.agents if agents is None else agents)
-    intervals = intervals_of(config.polling)
-    dialect = config.api.escrow_dialect
-    poller = Poller(
-        [target_for(client, a, dialect) for a in chosen],
-        intervals=intervals,
-        max_backoff=float(config.polling.max_backoff),
-        error_window=float(config.polling.error_window),
-        max_concurrency=int(max_concurrency or config.polling.max_concurrency),
-        hosts=hosts_from_api(config.api),
-        clock=clock,
-        seed=seed,
+    poller = build_poller(
+        config, client, clock, agents=chosen, seed=seed, max_concurrency=max_concurrency
     )
     fleet = FleetState(
-        [agent_info(a) for a in chosen], intervals=intervals, clock=clock, calls=poller.stats
+        [agent_info(a) for a in chosen],
+        intervals=intervals_of(config.polling),
+        clock=clock,
+        calls=poller.stats,
     )
     return PollEngine(client, poller, fleet)
 

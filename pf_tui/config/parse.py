@@ -37,6 +37,7 @@ from pf_tui.config.model import (
     McpConfig,
     NotifyConfig,
     Op,
+    PollEngineMode,
     PollingConfig,
     RuleDefaults,
     RuleScope,
@@ -71,6 +72,7 @@ OPS: tuple[Op, ...] = get_args(Op)
 SEVERITIES: tuple[SeverityName, ...] = get_args(SeverityName)
 ESCROW_DIALECTS: tuple[EscrowDialect, ...] = get_args(EscrowDialect)
 TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
+POLL_ENGINES: tuple[PollEngineMode, ...] = get_args(PollEngineMode)
 SCOPES: tuple[RuleScope, ...] = get_args(RuleScope)
 MAX_ACTION_USD = Decimal(1_000_000)
 """The most ``[ui] max_action_usd`` may be: a limit above a million USD a click is no limit."""
@@ -160,6 +162,7 @@ def _polling(s: Section) -> PollingConfig:
         max_backoff=s.number("max_backoff", 120.0, 1, 86400),
         error_window=s.number("error_window", 300.0, 10, 86400),
         max_concurrency=s.integer("max_concurrency", 16, 1, 1024, unit="requests"),
+        engine=s.choice("engine", "auto", POLL_ENGINES),
     )
 
 

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
+from pf_tui.poll_worker import console_engine
 from pf_tui.text import one_line
 from pf_tui.tui.alert_jumps import AlertJumps
 from pf_tui.tui.alert_sync import AlertStoreSync
@@ -57,7 +58,6 @@ from pf_tui.tui.widgets.status_bar import StatusBar
 from pf_tui.views.alert_log import AlertLog
 from pf_tui.views.money_desk import MoneyDesk
 from pf_tui.views.ticker import AGE_TICK_S, TICK_S, Ticker
-from pf_tui.wiring import build_poll_engine
 
 TabView = OverviewTab | TableTab
 """What a tab shows: it draws itself from a :class:`Frame`."""
@@ -122,7 +122,8 @@ class PfApp(App[int], inherit_bindings=False):
         """The newest poll error, or why the engine stopped (the status bar shows it)."""
         self.ticks = 0
         """Views drawn so far (tests and the benchmark wait on it)."""
-        self.engine = build_poll_engine(config, self.clock)
+        self.engine = console_engine(config, self.clock)
+        """Polling: inline, or in a worker process (``[polling] engine``, docs/architecture.md)."""
         self.desk = MoneyDesk(
             config,
             clock=self.clock,

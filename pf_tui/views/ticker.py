@@ -25,7 +25,7 @@ from pf_tui.core.polling.results import PollFailure
 from pf_tui.text import one_line
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import FleetView, MoneyNotes
-from pf_tui.wiring import PollEngine
+from pf_tui.wiring import ConsoleEngine
 
 TICK_S = 0.25
 """Fastest the screen follows the poller: results arriving within a tick are drawn together."""
@@ -41,7 +41,7 @@ class Ticker:
 
     def __init__(
         self,
-        engine: PollEngine,
+        engine: ConsoleEngine,
         clock: Clock,
         *,
         notes: Callable[[], MoneyNotes] | None = None,
@@ -95,5 +95,8 @@ class Ticker:
             if failures:
                 last = failures[-1]
                 self.feed.note_error(one_line(f"{last.agent_id} {last.kind.value}: {last.error}"))
+            trouble = poller.trouble()
+            if trouble is not None:
+                self.feed.note_error(trouble)
             shown_at = now
             yield self.feed.build(now, changed, selected=selected())

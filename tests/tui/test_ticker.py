@@ -30,6 +30,7 @@ class FakePoller:
         self.ready: list[PollResult] = []
         self.arrived = asyncio.Event()
         self.started = self.refreshed = False
+        self.down: str | None = None
 
     def start(self) -> None:
         self.started = True
@@ -50,6 +51,9 @@ class FakePoller:
     def drain(self) -> list[PollResult]:
         out, self.ready = self.ready, []
         return out
+
+    def trouble(self) -> str | None:
+        return self.down
 
 
 def ticker_of(
@@ -116,3 +120,15 @@ async def test_the_newest_failure_is_one_line_in_the_view() -> None:
     view = await next_view(views)
     assert view.last_error == "ag_1 balance: bad\\x0abody"  # untrusted: one line, escaped
     assert set(view.agent_pnl_daily) == {"ag_1"}  # the agent drilled into
+
+
+async def test_a_dead_poll_worker_is_said_in_the_view_as_ages_move_on() -> None:
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock)
+    views = ticker.views(lambda: None)
+    poller.push(balance(clock, "ag_0", "10"))
+    assert (await next_view(views)).last_error == ""
+    poller.down = "poll worker exited (code -9): no message; starting again in 1 s"
+    clock.advance(AGE_TICK_S)  # no result comes: the age tick still brings the news
+    view = await next_view(views)
+    assert view.last_error == poller.down

@@ -89,14 +89,17 @@ class Poller:
         clock: Clock = SYSTEM_CLOCK,
         seed: int | None = None,
         buffer: int = 100_000,
+        stats: CallStats | None = None,
     ) -> None:
+        """``stats`` counts every call (by default a :class:`CallStats` of ``error_window``; the
+        console's poll worker passes one that also forwards each call to the screen's process)."""
         self._clock = clock
         self._rng = random.Random(seed)
         self.intervals: dict[DataType, float] = dict(DEFAULT_INTERVALS)
         for name, seconds in (intervals or {}).items():
             self._set_interval_value(name, seconds)
         self.max_backoff = max_backoff
-        self.stats = CallStats(clock, window_s=error_window)
+        self.stats = stats if stats is not None else CallStats(clock, window_s=error_window)
         self._fetcher = Fetcher(clock, self.stats, max_concurrency=max_concurrency, hosts=hosts)
         self._jobs: dict[str, dict[DataType, _Job]] = {}
         self._heap: list[tuple[float, int, int, _Job]] = []
@@ -493,6 +496,11 @@ class Poller:
     def _push(self, result: PollResult) -> None:
         self._results.append(result)
         self._ready.set()
+
+    def trouble(self) -> str | None:
+        """Always ``None``: this poller runs in the caller's loop and stops only when told (the
+        console's poll worker, which can die, says why it did)."""
+        return None
 
     def backoff_of(self, agent_id: str, kind: DataType) -> tuple[int, float]:
         """``(consecutive failures, seconds until the next try)`` of one source."""
