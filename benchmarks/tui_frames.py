@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ from pf_tui.config import Config  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
 from pf_tui.sim.http.server import SimServer  # noqa: E402
 from pf_tui.tui.app import PfApp  # noqa: E402
-from pf_tui.tui.gc_pacer import resident_mb  # noqa: E402
+from pf_tui.tui.gc_pacer import resident_mb as app_resident_mb  # noqa: E402
 from pf_tui.tui.keymap import TABS  # noqa: E402
 from pf_tui.tui.messages import FleetUpdated  # noqa: E402
 from pf_tui.tui.tabs.table_tab import TableTab  # noqa: E402
@@ -58,6 +59,28 @@ GOALS = {
 }
 WORST_FRAME_GOAL_MS = 50.0
 """The --minutes run: no frame, and no pause of the event loop, over this."""
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user and system) process ``pid`` has used; 0 for none."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb(pid: int | None = None) -> float | None:
+    """Resident memory of process ``pid`` (this one by default), MB."""
+    if pid is None:
+        return app_resident_mb()
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class TimedApp(PfApp):
@@ -147,6 +170,7 @@ async def frames(
     sort: str | None = None,
     minutes: float = 0.0,
     census: bool = False,
+    engine: str = "auto",
 ) -> None:
     if sim_in_process:
         server: SimServer | None = SimServer(
@@ -168,6 +192,7 @@ async def frames(
     pauses = Pauses()
     try:
         config = Config.demo(url, fetch_demo_agents(url))
+        config = replace(config, polling=replace(config.polling, engine=engine))
         app = TimedApp(config)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press(str([name for name, _ in TABS].index(tab) + 1))
@@ -182,6 +207,8 @@ async def frames(
                 await pilot.pause(0.1)
             skip = len(app.frame_ms)
             rss_start = resident_mb()
+            worker = getattr(app.engine.poller, "pid", None)
+            worker_cpu_start = process_cpu_s(worker)
             gc.callbacks.append(pauses)
             probe = asyncio.create_task(pauses.probe())
             started = time.monotonic()
@@ -192,6 +219,8 @@ async def frames(
             gc.callbacks.remove(pauses)
             elapsed = time.monotonic() - started
             rss_end = resident_mb()
+            worker_cpu = process_cpu_s(worker) - worker_cpu_start
+            worker_rss = resident_mb(worker)
             await app.close_engine()
             # What the pacer left frozen that is garbage: what a full pass now would reclaim.
             tracked = len(gc.get_objects()) + gc.get_freeze_count()
@@ -217,6 +246,13 @@ async def frames(
             f" over {elapsed:.0f} s, agents changed/frame median="
             f"{statistics.median(app.changed[skip:] or [0]):.0f}"
         )
+        if worker is None:
+            print("  engine: inline (polling on the app's own event loop)")
+        else:
+            print(
+                f"  engine: a worker process, {100 * worker_cpu / elapsed:.1f}% of a core"
+                f" while measuring, {worker_rss or 0:.0f} MB resident (not in the RSS below)"
+            )
         print(
             f"  tick to screen: p50 {statistics.median(samples):.1f} ms   p99 {p99:.1f} ms"
             f"   max {max(samples):.1f} ms   (goal p99 <= {goal_ms:.0f} ms)"
@@ -359,6 +395,12 @@ def main() -> None:
         help="run the simulator in this process (as --demo does) instead of its own",
     )
     parser.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "process", "inline"],
+        help="where the app polls ([polling] engine; auto: a worker process from 200 agents)",
+    )
+    parser.add_argument(
         "--cold-start", type=int, default=0, metavar="N", help="also time pf-tui --demo N times"
     )
     parser.add_argument(
@@ -376,6 +418,7 @@ def main() -> None:
             args.sort,
             args.minutes,
             census=args.census,
+            engine=args.engine,
         )
     )
     if args.cold_start:
