@@ -319,6 +319,8 @@ class RemotePoller:
             proc = self._proc = await asyncio.shield(spawning)
             if self.stopping:
                 raise asyncio.CancelledError
+        except OSError as exc:  # no interpreter to start, no processes left: try again later
+            return f"could not start ({type(exc).__name__}: {exc})"
         except asyncio.CancelledError:
             # Stopped while the worker was being started: it must not outlive the console
             # waiting for a stdin nobody holds (nor keep the loop's child watcher waiting).
@@ -330,11 +332,7 @@ class RemotePoller:
         tail = asyncio.ensure_future(self._keep_stderr(proc.stderr))
         code: int | None
         try:
-            state = {
-                "paused": self._paused,
-                "tracked": self._tracked,
-                "refresh": self.starts > 1,
-            }
+            state = {"paused": self._paused, "tracked": self._tracked}
             proc.stdin.write(frame(("start", dumps_config(self._config), state)))
             while True:
                 try:

@@ -10,6 +10,7 @@ import itertools
 import os
 import pickle
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -371,3 +372,28 @@ async def test_a_worker_whose_console_is_gone_stops_by_itself(sim: Any) -> None:
     await asyncio.wait_for(proc.wait(), 5)
     assert proc.returncode == 0
     await engine.aclose()
+
+
+async def test_a_worker_that_cannot_start_or_dies_at_once_is_said_redacted() -> None:
+    """No interpreter to start, or a worker that dies printing a key: the console says so on
+    one line, with every key masked, and keeps trying."""
+    config = fleet_config(2, "process")
+    key = config.agents[0].casino_key
+    assert key is not None
+    poller = RemotePoller(config, command=["/nonexistent/python3"])
+    poller.start()
+    try:
+        await until(lambda: poller.trouble() is not None, 5)
+        assert (poller.trouble() or "").startswith("poll worker could not start (FileNotFoundError")
+    finally:
+        await poller.stop()
+    leak = f"import sys; print('bad key {key.reveal()}\\x1b[2J', file=sys.stderr); sys.exit(3)"
+    poller = RemotePoller(config, command=[sys.executable, "-c", leak])
+    poller.start()
+    try:
+        await until(lambda: poller.trouble() is not None, 10)
+        trouble = poller.trouble() or ""
+        assert trouble.startswith("poll worker exited (code 3): bad key ")
+        assert key.reveal() not in trouble and "\x1b" not in trouble
+    finally:
+        await poller.stop()
