@@ -311,7 +311,7 @@ async def test_the_worker_polls_every_figure_and_the_console_counts_its_calls(si
     await with_engine(config, body)
 
 
-async def test_pause_stops_the_polls_and_resume_and_refresh_bring_them_back(sim: Any) -> None:
+async def test_pause_stops_the_polls_and_resume_brings_them_back(sim: Any) -> None:
     config = fast(Config.demo(sim.url, fetch_demo_agents(sim.url)))
 
     async def body(engine: RemoteEngine) -> None:
@@ -323,8 +323,22 @@ async def test_pause_stops_the_polls_and_resume_and_refresh_bring_them_back(sim:
         assert await gather_results(poller, 1.2) == []
         poller.resume()
         assert await gather_results(poller, 2.0)
+
+    await with_engine(config, body)
+
+
+async def test_refresh_polls_everything_now_between_slow_intervals(sim: Any) -> None:
+    """Every figure a minute apart: after the start-up round the worker is quiet, and ``r``
+    (``refresh_now``) brings every agent's figures at once."""
+    config = fast(Config.demo(sim.url, fetch_demo_agents(sim.url)), seconds=60.0)
+
+    async def body(engine: RemoteEngine) -> None:
+        poller = engine.poller
+        assert await gather_results(poller, 3.0)  # the start-up round
+        assert await gather_results(poller, 1.0) == []
         poller.refresh_now()
-        assert await gather_results(poller, 1.0)
+        again = await gather_results(poller, 2.0)
+        assert {r.agent_id for r in again} == {a.id for a in config.agents}
 
     await with_engine(config, body)
 
