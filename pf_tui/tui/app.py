@@ -145,6 +145,8 @@ class PfApp(App[int], inherit_bindings=False):
         self.state_keeper = StateKeeper(self, config.state_path)
         self.money_flow = MoneyFlow(self, self.desk)
         self.gc_pacer = GcPacer()
+        self.header: ConsoleHeader | None = None
+        """The header (set by :meth:`compose`); detached once the app is leaving."""
         self.views: dict[str, TabView] = {}
         """The tab views by tab name (filled by :meth:`compose`)."""
         self.alert_jumps = AlertJumps(self)
@@ -160,7 +162,8 @@ class PfApp(App[int], inherit_bindings=False):
             "escrows": EscrowsTab(self.money_flow, id="escrows-tab"),
             "alerts": AlertsTab(id="alerts-tab"),
         }
-        yield ConsoleHeader(icon="$")
+        self.header = ConsoleHeader(icon="$")
+        yield self.header
         with TabbedContent(initial="overview", id="tabs"):
             for tab, _title in TABS:
                 with TabPane(tab_label(tab), id=tab):
@@ -231,6 +234,8 @@ class PfApp(App[int], inherit_bindings=False):
         self.fleet_view = view
         if view.last_error:
             self.last_error = view.last_error
+        if self.header is None or not self.header.is_attached:
+            return  # the app is leaving: a view still queued has no screen left to draw on
         self.alert_log.observe(view)
         self.ticks += 1
         self.redraw()
