@@ -55,12 +55,11 @@ from pf_tui.secret import Secret
 from pf_tui.text import one_line
 from pf_tui.wiring import (
     ConsoleEngine,
-    agent_info,
+    build_fleet,
     build_poll_client,
     build_poll_engine,
     build_poller,
     config_redactor,
-    intervals_of,
 )
 
 HEADER = struct.Struct("!I")
@@ -399,13 +398,7 @@ class RemoteEngine:
     def build(cls, config: Config) -> RemoteEngine:
         """The worker-backed poller and the fleet state for ``config``'s agents; not started."""
         poller = RemotePoller(config)
-        fleet = FleetState(
-            [agent_info(a) for a in config.agents],
-            intervals=intervals_of(config.polling),
-            clock=SYSTEM_CLOCK,
-            calls=poller.stats,
-        )
-        return cls(poller, fleet)
+        return cls(poller, build_fleet(config, poller.stats))
 
     async def aclose(self) -> None:
         """Stop the worker."""

@@ -6,7 +6,8 @@ the same store and mask the same secrets. Nothing here starts anything: callers 
 and close what they opened (each built part has an ``aclose``).
 
 - :func:`build_client`: the Purple Flea client (one pooled connection set per service base).
-- :func:`build_poll_engine`: client, poller and fleet state for the configured agents.
+- :func:`build_poll_engine`: client, poller and fleet state for the configured agents
+  (:func:`build_poll_client`, :func:`build_poller` and :func:`build_fleet` build each alone).
 - :func:`open_money`: the store's journal connection, a client of its own and the
   :class:`~pf_tui.core.money.engine.ActionEngine` (every money action goes through it).
 - :func:`open_store`: the SQLite store ``[store]`` names.
@@ -282,13 +283,25 @@ def build_poll_engine(
     poller = build_poller(
         config, client, clock, agents=chosen, seed=seed, max_concurrency=max_concurrency
     )
-    fleet = FleetState(
+    return PollEngine(client, poller, build_fleet(config, poller.stats, clock, agents=chosen))
+
+
+def build_fleet(
+    config: Config,
+    calls: CallStats,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    agents: Iterable[AgentConfig] | None = None,
+) -> FleetState:
+    """The fleet state of ``config``'s agents (or ``agents``), its error rates read from
+    ``calls`` (the poller's call counts, wherever the poller runs)."""
+    chosen = config.agents if agents is None else agents
+    return FleetState(
         [agent_info(a) for a in chosen],
         intervals=intervals_of(config.polling),
         clock=clock,
-        calls=poller.stats,
+        calls=calls,
     )
-    return PollEngine(client, poller, fleet)
 
 
 # ---- the store ---------------------------------------------------------------------------------
