@@ -91,3 +91,30 @@ def test_nothing_outside_the_tui_loads_textual_or_rich() -> None:
     assert not first, "; ".join(
         f"{package} was loaded, first by {module}" for package, module in sorted(first.items())
     )
+
+
+DEMO_START = ("pf_tui.cli", "pf_tui.demo", "pf_tui.sim.http.server", "pf_tui.daemon.embedded")
+"""What ``pf-tui --demo`` imports before its first screen (beside the console itself)."""
+NOT_BEFORE_FIRST_SCREEN = ("pf_tui.daemon.loop", "prometheus_client", "websockets")
+"""The embedded daemon's own modules load in its thread after its start delay, and the
+simulator serves no WebSocket: neither belongs on the demo's cold start (docs/performance.md)."""
+
+
+def test_the_demo_start_leaves_the_daemon_and_websockets_for_later() -> None:
+    probe = (
+        "import importlib, json, sys\n"
+        f"for name in {list(DEMO_START)!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from pf_tui.sim.http.server import SimServer\n"
+        "with SimServer(agents=2) as sim:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout))
+    assert "pf_tui.daemon.embedded" in loaded and "uvicorn" in loaded  # the probe ran
+    early = [name for name in NOT_BEFORE_FIRST_SCREEN if name in loaded]
+    assert not early, f"loaded before the demo's first screen: {early}"

@@ -17,10 +17,12 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from pf_tui.config import Config
-from pf_tui.daemon.loop import DaemonOptions, run_daemon
 from pf_tui.wiring import open_store
+
+if TYPE_CHECKING:
+    from pf_tui.config import Config
 
 START_DELAY_S = 2.0
 """The console draws its first figures before the daemon starts polling beside it."""
@@ -75,6 +77,8 @@ class EmbeddedDaemon:
             self._loop, self._stop = asyncio.get_running_loop(), stop
         if self._stopping.is_set():
             return
+        from pf_tui.daemon.loop import DaemonOptions, run_daemon  # here: see the module
+
         # A short drain: on quit, an alert still being delivered gets a second, not five.
         await run_daemon(self.config, stop=stop, options=DaemonOptions(drain_grace_s=1.0))
 

@@ -51,6 +51,9 @@ def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Con
         timeout_graceful_shutdown=1,
         http="auto",
         loop="auto",
+        # Plain HTTP only: no route speaks WebSocket, and loading uvicorn's WebSocket protocol
+        # (the websockets package) cost the demo's cold start about 30 ms.
+        ws="none",
         # The pipeline reads X-Forwarded-For itself (docs/api.md §1); uvicorn's own pass over
         # the headers of every request would change nothing it uses.
         proxy_headers=False,
