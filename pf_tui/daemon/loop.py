@@ -504,7 +504,8 @@ async def _poll_once(daemon: Daemon, timeout_s: float) -> None:
             )
             return
         try:
-            results = await asyncio.wait_for(daemon.poller.batch(), left)
+            async with asyncio.timeout(left):  # not wait_for: 3.11's can drop a cancel
+                results = await daemon.poller.batch()
         except TimeoutError:
             continue
         daemon.apply(results)

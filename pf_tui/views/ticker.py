@@ -78,8 +78,11 @@ class Ticker:
         shown_at = clock.now()
         fill_until = self._monotonic() + FILL_S
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for drops a cancel that lands
+            # in the step its awaitable finishes, and a quit then left this loop polling.
             try:
-                results = await asyncio.wait_for(poller.batch(), timeout=self.age_tick_s)
+                async with asyncio.timeout(self.age_tick_s):
+                    results = await poller.batch()
             except TimeoutError:
                 results = []
             if results and self.tick_s > 0:

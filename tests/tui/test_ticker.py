@@ -132,3 +132,34 @@ async def test_a_dead_poll_worker_is_said_in_the_view_as_ages_move_on() -> None:
     clock.advance(AGE_TICK_S)  # no result comes: the age tick still brings the news
     view = await next_view(views)
     assert view.last_error == poller.down
+
+
+async def test_a_quit_as_a_batch_arrives_stops_the_views() -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns the inner result and drops the cancel when
+    both land in the same step (fixed in 3.12): the engine worker, cancelled on quit just as a
+    batch came in, then polled on forever. The ticker must end on every cancel."""
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock)
+    calls = 0
+
+    async def batch_then_quit() -> list[PollResult]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await asyncio.Event().wait()  # polling on after the quit: no more batches come
+        consumer.cancel()  # the quit, in the very step the batch comes back
+        return []
+
+    poller.batch = batch_then_quit  # type: ignore[method-assign]
+
+    async def consume() -> None:
+        async for _ in ticker.views(lambda: None):
+            pass
+
+    consumer = asyncio.ensure_future(consume())
+    done, _ = await asyncio.wait([consumer], timeout=2)
+    if not done:
+        consumer.cancel()  # a second cancel lands (the views wait in a batch that never ends)
+        await asyncio.wait([consumer], timeout=2)
+    assert done, "the cancel was lost: the views kept polling"
+    assert consumer.cancelled()
