@@ -31,11 +31,13 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from textual.screen import Screen  # noqa: E402
+from textual.widget import Widget  # noqa: E402
 
 from pf_tui.config import Config  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
@@ -83,6 +85,11 @@ def resident_mb(pid: int | None = None) -> float | None:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def involuntary_switches() -> int:
+    """How many times the kernel has taken a core from this thread while it could still run."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+
+
 class TimedApp(PfApp):
     """The app, timing each view from its handler's start to the end of the screen update that
     draws it (the compositor's render of every changed line), and the handler alone."""
@@ -93,16 +100,34 @@ class TimedApp(PfApp):
         self.frame_cpu_ms: list[float] = []
         self.handler_ms: list[float] = []
         self.changed: list[int] = []
+        self.window_cpu_ms: list[float] = []
+        self.ticks_drawn_together: list[int] = []
+        self.preempted: list[int] = []
+        self._pending_switches = 0
+        self.nothing_to_draw = 0
+        self.refreshes = 0
+        self._pending_ticks = 0
         self._pending: float | None = None
         self._pending_cpu = 0.0
+        self._pending_window_cpu = 0.0
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
         started, cpu = time.perf_counter(), time.thread_time()
+        refreshes = self.refreshes
         super().on_fleet_updated(message)
         self.handler_ms.append((time.perf_counter() - started) * 1000)
+        if self.refreshes == refreshes and self._pending is None:
+            # The tick asked no widget to redraw (what changed is off screen, no age crossed a
+            # second): no screen update will follow it, and the next tick's must not be timed
+            # from this one's start.
+            self.nothing_to_draw += 1
+            return
         self._pending_cpu += time.thread_time() - cpu
+        self._pending_ticks += 1
         if self._pending is None:
             self._pending = started
+            self._pending_window_cpu = cpu
+            self._pending_switches = involuntary_switches()
         changed = message.view.changed_agents
         self.changed.append(len(message.view.agents) if changed is None else len(changed))
 
@@ -111,6 +136,12 @@ class TimedApp(PfApp):
         if self._pending is not None:
             self.frame_ms.append((time.perf_counter() - self._pending) * 1000)
             self.frame_cpu_ms.append((self._pending_cpu + render_cpu) * 1000)
+            # Everything this thread ran from the handler's start to the drawn screen: the
+            # handler and the draw, and whatever else the event loop ran between them.
+            self.window_cpu_ms.append((time.thread_time() - self._pending_window_cpu) * 1000)
+            self.ticks_drawn_together.append(self._pending_ticks)
+            self.preempted.append(involuntary_switches() - self._pending_switches)
+            self._pending_ticks = 0
             self._pending = None
             self._pending_cpu = 0.0
 
@@ -127,6 +158,19 @@ def _timed_screen_update(screen: Screen[object]) -> None:
 
 
 Screen._on_timer_update = _timed_screen_update  # type: ignore[method-assign]
+
+_widget_refresh = Widget.refresh
+
+
+def _counted_refresh(widget: Widget, *args: Any, **kwargs: Any) -> Widget:
+    with contextlib.suppress(Exception):  # no app yet: nothing to count
+        app = widget.app
+        if isinstance(app, TimedApp):
+            app.refreshes += 1
+    return _widget_refresh(widget, *args, **kwargs)
+
+
+Widget.refresh = _counted_refresh  # type: ignore[method-assign]
 
 
 class Pauses:
@@ -206,9 +250,12 @@ async def frames(
             ):
                 await pilot.pause(0.1)
             skip = len(app.frame_ms)
+            undrawn_before = app.nothing_to_draw
             rss_start = resident_mb()
             worker = getattr(app.engine.poller, "pid", None)
             worker_cpu_start = process_cpu_s(worker)
+            app_cpu_start = time.process_time()
+            sim_cpu_start = process_cpu_s(proc.pid if proc is not None else None)
             gc.callbacks.append(pauses)
             probe = asyncio.create_task(pauses.probe())
             started = time.monotonic()
@@ -220,6 +267,8 @@ async def frames(
             elapsed = time.monotonic() - started
             rss_end = resident_mb()
             worker_cpu = process_cpu_s(worker) - worker_cpu_start
+            app_cpu = time.process_time() - app_cpu_start
+            sim_cpu = process_cpu_s(proc.pid if proc is not None else None) - sim_cpu_start
             worker_rss = resident_mb(worker)
             await app.close_engine()
             # What the pacer left frozen that is garbage: what a full pass now would reclaim.
@@ -246,6 +295,10 @@ async def frames(
             f" over {elapsed:.0f} s, agents changed/frame median="
             f"{statistics.median(app.changed[skip:] or [0]):.0f}"
         )
+        print(
+            f"  CPU while measuring: this process {100 * app_cpu / elapsed:.1f}% of a core"
+            + (f", the simulator's {100 * sim_cpu / elapsed:.1f}%" if proc is not None else "")
+        )
         if worker is None:
             print("  engine: inline (polling on the app's own event loop)")
         else:
@@ -261,11 +314,39 @@ async def frames(
         print(
             f"  tick to screen, CPU time only: p50 {statistics.median(cpu):.1f} ms"
             f"   p99 {_pct(cpu, 0.99):.1f} ms   max {cpu[-1]:.1f} ms"
-            f"   (the wall clock above adds the time this process waited for a core)"
         )
+        window = app.window_cpu_ms[skip:]
+        slow = [i for i, ms in enumerate(samples) if ms > WORST_FRAME_GOAL_MS]
+        print(
+            f"  the app's thread, all its CPU from handler to screen: p50"
+            f" {statistics.median(window or [0.0]):.1f} ms   p99"
+            f" {_pct(sorted(window or [0.0]), 0.99):.1f} ms   (the rest of the wall clock: waiting"
+            f" for the screen's next update, at most 1/60 s, or for a core)"
+        )
+        if slow and window:
+            print(
+                f"  the {len(slow)} frames over {WORST_FRAME_GOAL_MS:.0f} ms, medians: wall"
+                f" {statistics.median(samples[i] for i in slow):.1f} ms, handler and draw"
+                f" {statistics.median(app.frame_cpu_ms[skip + i] for i in slow):.1f} ms CPU,"
+                f" the thread in that time {statistics.median(window[i] for i in slow):.1f} ms CPU"
+                f" (the difference: other work the event loop ran in between)"
+            )
+            preempted = app.preempted[skip:]
+            print(
+                f"  of those, {sum(1 for i in slow if preempted[i])} had the kernel take the core"
+                f" from the app's thread mid-frame (all frames:"
+                f" {sum(1 for n in preempted if n) / len(preempted):.0%})"
+            )
         print(
             f"  of which the handler (wall): p50 {statistics.median(handler):.1f} ms"
             f"   p99 {_pct(handler, 0.99):.1f} ms"
+        )
+        together = app.ticks_drawn_together[skip:]
+        print(
+            f"  ticks: {app.nothing_to_draw - undrawn_before} asked for no redraw (not timed);"
+            f" of the frames,"
+            f" {sum(1 for n in together if n > 1)} drew two ticks or more at once"
+            f" (timed from the first)"
         )
         worst = sorted(range(len(samples)), key=samples.__getitem__)[-3:]
         print(
