@@ -430,6 +430,28 @@ async def _pipes() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return reader, writer
 
 
+def yield_cores(increment: int) -> None:
+    """Run this process ``increment`` steps of niceness below the console that started it, so
+    that when the cores are busy the screen's frames and the operator's keys go first.
+
+    On Linux the worker's session of its own is also a scheduling group of its own (autogroup),
+    and the kernel shares the cores between groups before it looks at a process's niceness: a
+    niced worker in a group at nice 0 takes as much as before. So the group gets the process's
+    niceness too (``/proc/self/autogroup``, which any process may lower for its own group).
+    Where neither is possible the worker runs as it is: polling goes on either way.
+    """
+    if increment <= 0:
+        return
+    try:
+        niceness = os.nice(increment)
+    except (AttributeError, OSError):  # no os.nice on this platform, or refused
+        return
+    if os.getsid(0) != os.getpid():
+        return  # not a session of its own: the group is the console's, and must stay as it is
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+        group.write(str(niceness))
+
+
 async def serve() -> None:
     """The worker: read the config, poll, send results until stdin closes or says stop."""
     reader, writer = await _pipes()
@@ -439,6 +461,7 @@ async def serve() -> None:
     _, config_bytes, state = start
     config: Config = pickle.loads(config_bytes)
     del config_bytes, start
+    yield_cores(config.polling.worker_nice)
     tap = _CallTap()
     client = build_poll_client(config)
     poller = build_poller(config, client, stats=tap)

@@ -123,6 +123,10 @@ class PollingConfig:
     """Where the console polls: ``process`` in a worker process of its own, so polling never
     takes the screen's time; ``inline`` on the screen's own event loop; ``auto`` the worker
     from :data:`PROCESS_ENGINE_FROM` agents. The daemon always polls in its own loop."""
+    worker_nice: int = 10
+    """How much lower the console's poll worker runs than the console (a nice increment, 0 to
+    19): when the cores are busy the screen and the keys go first, and polling, whose figures
+    may arrive a few milliseconds late without harm, waits. 0 runs it as the console."""
 
     def interval(self, data_type: str) -> float:
         """Seconds between polls of ``data_type`` (a field name such as ``balance``)."""

@@ -163,6 +163,7 @@ def _polling(s: Section) -> PollingConfig:
         error_window=s.number("error_window", 300.0, 10, 86400),
         max_concurrency=s.integer("max_concurrency", 16, 1, 1024, unit="requests"),
         engine=s.choice("engine", "auto", POLL_ENGINES),
+        worker_nice=s.integer("worker_nice", 10, 0, 19, unit="(nice increments)"),
     )
 
 

@@ -31,7 +31,14 @@ def _secret_keys(base: str) -> tuple[str, ...]:
 SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("profile", "api", "polling", "agents", "alerts", "notify", "ui", "mcp", "store"),
     "api": (*SERVICES, "timeout", "escrow_dialect", "transport"),
-    "polling": (*POLL_TYPES, "max_backoff", "error_window", "max_concurrency", "engine"),
+    "polling": (
+        *POLL_TYPES,
+        "max_backoff",
+        "error_window",
+        "max_concurrency",
+        "engine",
+        "worker_nice",
+    ),
     "agents[]": (
         "id",
         "label",

@@ -75,6 +75,11 @@ CASES: list[tuple[str, str, str]] = [
         "polling.pnl: 0.1 is out of range; use 0.5 to 86400 seconds",
     ),
     (
+        "worker nice range",
+        "[polling]\nworker_nice = 20",
+        "polling.worker_nice: 20 is out of range; use 0 to 19 (nice increments)",
+    ),
+    (
         "concurrency int",
         "[polling]\nmax_concurrency = 2.5",
         "polling.max_concurrency: expected an integer, got a number",

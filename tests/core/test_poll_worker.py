@@ -311,6 +311,39 @@ async def test_the_worker_polls_every_figure_and_the_console_counts_its_calls(si
     await with_engine(config, body)
 
 
+def autogroup_nice(pid: int | str) -> int | None:
+    """The niceness of process ``pid``'s scheduling group (Linux autogroup), where there is one."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@pytest.mark.parametrize("increment", [10, 0])
+async def test_the_worker_runs_below_the_console_so_the_screen_goes_first(
+    sim: Any, increment: int
+) -> None:
+    config = fast(Config.demo(sim.url, fetch_demo_agents(sim.url)))
+    config = replace(config, polling=replace(config.polling, worker_nice=increment))
+    console_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    console_group = autogroup_nice("self")
+
+    async def body(engine: RemoteEngine) -> None:
+        await engine.poller.batch()  # it polls: it has read its config
+        pid = engine.poller.pid
+        assert pid is not None
+        expected = min(19, console_nice + increment)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == expected
+        if console_group is not None:
+            # Its session is a scheduling group of its own, which must be lowered too (a
+            # niced process in a group at nice 0 takes as much CPU as before); the console's
+            # group stays as it was.
+            assert autogroup_nice(pid) == (expected if increment else 0)
+            assert autogroup_nice("self") == console_group
+
+    await with_engine(config, body)
+
+
 async def test_pause_stops_the_polls_and_resume_brings_them_back(sim: Any) -> None:
     config = fast(Config.demo(sim.url, fetch_demo_agents(sim.url)))
 
