@@ -96,6 +96,17 @@ class TimedApp(PfApp):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config, demo=True)
+        self.pacer_in_frame_ms: list[float] = []
+        after_frame = self.gc_pacer.after_frame
+
+        def timed_after_frame() -> None:
+            # The pacer's work is meant to run after a tick is on screen, never inside a frame.
+            cpu = time.thread_time()
+            after_frame()
+            if self._pending is not None:
+                self.pacer_in_frame_ms.append((time.thread_time() - cpu) * 1000)
+
+        self.gc_pacer.after_frame = timed_after_frame  # type: ignore[method-assign]
         self.frame_ms: list[float] = []
         self.frame_cpu_ms: list[float] = []
         self.handler_ms: list[float] = []
@@ -361,6 +372,11 @@ async def frames(
                     f" median {statistics.median(times_ms):.1f} ms, max {max(times_ms):.1f} ms CPU"
                 )
         pacer = app.gc_pacer
+        inside = app.pacer_in_frame_ms
+        print(
+            f"  the pacer's work ran inside a frame (a tick handled, not yet drawn) {len(inside)}"
+            f" times, {sum(inside):.0f} ms CPU in all, the longest {max(inside or [0.0]):.1f} ms"
+        )
         print(f"  GC pacer: {pacer.describe()}")
         print(
             f"  at the end: {tracked:,} objects tracked; a full pass then freed"

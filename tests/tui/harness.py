@@ -96,6 +96,7 @@ def make_app(
     keymap: dict[str, str] | None = None,
     ui: dict[str, Any] | None = None,
     state_path: Path | None = None,
+    app_class: type[PfApp] = PfApp,
     **kwargs: Any,
 ) -> PfApp:
     """The console on the frozen simulator, its clock frozen at the simulator's time.
@@ -116,7 +117,7 @@ def make_app(
         )
     kwargs.setdefault("clock", FrozenClock(sim_now(server)))
     kwargs.setdefault("age_tick_s", 0.1)
-    return PfApp(config, demo=True, tick_s=0.0, **kwargs)
+    return app_class(config, demo=True, tick_s=0.0, **kwargs)
 
 
 @asynccontextmanager
