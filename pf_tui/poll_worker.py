@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import io
 import os
 import pickle
 import struct
 import sys
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pf_tui.api.errors import PurpleFleaError
@@ -71,6 +74,9 @@ SEND_TICK_S = 0.01
 RESTART_MIN_S = 1.0
 RESTART_MAX_S = 30.0
 """A dead worker is started again after 1 s, doubling to this."""
+AUTOGROUP_TRIES = 5
+AUTOGROUP_RETRY_S = 0.11
+"""A refused write of the worker's group niceness (another within 100 ms) is tried again."""
 STOP_GRACE_S = 2.0
 """How long :meth:`RemotePoller.stop` waits for the child to leave before it kills it."""
 
@@ -436,9 +442,12 @@ def yield_cores(increment: int) -> None:
 
     On Linux the worker's session of its own is also a scheduling group of its own (autogroup),
     and the kernel shares the cores between groups before it looks at a process's niceness: a
-    niced worker in a group at nice 0 takes as much as before. So the group gets the process's
-    niceness too (``/proc/self/autogroup``, which any process may lower for its own group).
-    Where neither is possible the worker runs as it is: polling goes on either way.
+    niced worker in a group at nice 0 takes as much as before. So the group is lowered too
+    (``/proc/self/autogroup``, which any process may lower for its own group), to ``increment``
+    below the console's group, and never above the worker's own niceness. The kernel refuses
+    such writes for 100 ms after any other on the machine (``EAGAIN``, without
+    ``CAP_SYS_ADMIN``): two workers starting together try again. Where neither is possible the
+    worker runs as it is: polling goes on either way.
     """
     if increment <= 0:
         return
@@ -448,8 +457,27 @@ def yield_cores(increment: int) -> None:
         return
     if os.getsid(0) != os.getpid():
         return  # not a session of its own: the group is the console's, and must stay as it is
-    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
-        group.write(str(niceness))
+    console_group = _autogroup_nice(os.getppid())
+    if console_group is None:
+        return  # no autogroup here (another system, or a kernel without it)
+    target = min(19, max(niceness, console_group + increment))
+    for _ in range(AUTOGROUP_TRIES):
+        try:
+            with open("/proc/self/autogroup", "w") as group:
+                group.write(str(target))
+            return
+        except OSError as error:
+            if error.errno != errno.EAGAIN:
+                return
+        time.sleep(AUTOGROUP_RETRY_S)
+
+
+def _autogroup_nice(pid: int) -> int | None:
+    """The niceness of process ``pid``'s scheduling group, where Linux keeps one."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 async def serve() -> None:

@@ -20,7 +20,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.console import RenderableType
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import BindingType
 from textual.content import Content
 from textual.reactive import reactive
@@ -88,7 +88,8 @@ def relabel(tab: TabWidget, label: str) -> None:
 PACER_AFTER_DRAW_S = 0.002
 """How long after a frame is drawn the GC pacer runs (see :meth:`PfApp._display`)."""
 PACER_OVERDUE_S = 1.0
-"""Ticks that draw nothing for this long (what changed is off screen) run the pacer anyway."""
+"""Ticks that have not let the pacer run for this long (they drew nothing, or came faster than
+frames) run it anyway, when the screen is next idle."""
 
 
 class PfApp(App[int], inherit_bindings=False):
@@ -153,8 +154,11 @@ class PfApp(App[int], inherit_bindings=False):
         self.state_keeper = StateKeeper(self, config.state_path)
         self.money_flow = MoneyFlow(self, self.desk)
         self.gc_pacer = GcPacer()
-        self._undrawn: float | None = None
-        """Since when a tick handled waits to be drawn (the pacer waits for it), or ``None``."""
+        self._undrawn = False
+        """A tick handled waits to be drawn (the pacer waits for it)."""
+        self._pacer_ran = 0.0
+        """When the pacer last ran (the event loop's clock)."""
+        self._pacer_call: asyncio.TimerHandle | None = None
         self.header: ConsoleHeader | None = None
         """The header (set by :meth:`compose`); detached once the app is leaving."""
         self.views: dict[str, TabView] = {}
@@ -251,12 +255,15 @@ class PfApp(App[int], inherit_bindings=False):
         self.redraw()
         self.money_flow.tick()
         # Off the frame path: the pacer's work waits until this tick is on screen.
+        self._undrawn = True
         now = asyncio.get_running_loop().time()
-        if self._undrawn is None:
-            self._undrawn = now
-        elif now - self._undrawn > PACER_OVERDUE_S:
-            self._undrawn = None  # ticks that change nothing on screen: as soon as it is idle
-            self.call_after_refresh(self.gc_pacer.after_frame)
+        if not self._pacer_ran:
+            self._pacer_ran = now  # the first tick: the clock starts here
+        elif now - self._pacer_ran > PACER_OVERDUE_S:
+            # Ticks that change nothing on screen, or that come faster than frames: the pacer
+            # must not wait for ever (frozen objects, epochs), so when the screen is next idle.
+            self._pacer_ran = now
+            self.call_after_refresh(self._run_pacer)
 
     def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
         """Output a screen update, then let the GC pacer follow the frame that drew a tick.
@@ -271,22 +278,39 @@ class PfApp(App[int], inherit_bindings=False):
         # HACK: textual 8.2.8 outputs every screen update here and has no public hook for
         # "drawn"; tests/tui/test_pacer_after_frames.py fails if the pacer stops following it.
         super()._display(screen, renderable)
-        if self._undrawn is not None:
-            self._undrawn = None
+        if self._undrawn:
+            self._undrawn = False
+            if self._pacer_call is not None:
+                self._pacer_call.cancel()
             # Not at once: a collection holds the interpreter for its whole length, and the
             # frame's bytes are still on their way to the terminal through the driver's writer
             # thread, which needs it for a moment.
-            asyncio.get_running_loop().call_later(PACER_AFTER_DRAW_S, self._after_frame)
+            self._pacer_call = asyncio.get_running_loop().call_later(
+                PACER_AFTER_DRAW_S, self._after_frame
+            )
 
     def _after_frame(self) -> None:
-        if self._undrawn is not None:
-            return  # a newer tick waits to be drawn: its frame calls again
-        if self.screen._dirty_widgets:  # HACK: textual 8.2.8's "changes not drawn yet"
+        self._pacer_call = None
+        if self._undrawn or not self.is_running:
+            return  # a newer tick waits to be drawn (its frame calls again), or the app left
+        try:
+            dirty = self.screen._dirty_widgets  # HACK: textual 8.2.8's "changes not drawn yet"
+        except ScreenStackError:
+            return
+        if dirty:
             # The update came before every widget the tick changed had asked to be redrawn:
             # the rest of the tick is still to come, and its frame calls again.
-            self._undrawn = asyncio.get_running_loop().time()
+            self._undrawn = True
             return
-        self.gc_pacer.after_frame()
+        self._run_pacer()
+
+    def _run_pacer(self) -> None:
+        self._pacer_ran = asyncio.get_running_loop().time()
+        try:
+            self.gc_pacer.after_frame()
+        except Exception as error:  # a bug in the pacer must not end the console: say it
+            self.last_error = one_line(f"GC pacer: {type(error).__name__}: {error}")
+            self._draw_status()
 
     # ---- drawing ----------------------------------------------------------------------------
 
@@ -371,6 +395,9 @@ class PfApp(App[int], inherit_bindings=False):
 
     async def close_engine(self, *, save_state: bool = True) -> None:
         """Stop the engine worker and close the client's pools and the store (idempotent)."""
+        if self._pacer_call is not None:
+            self._pacer_call.cancel()
+            self._pacer_call = None
         self.workers.cancel_group(self, "engine")
         if save_state:
             self.state_keeper.save_now()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import RenderableType
+from textual.app import App
 from textual.screen import Screen
 
 from pf_tui.sim.http.server import SimServer
@@ -69,3 +70,27 @@ async def test_the_pacer_runs_only_after_the_tick_is_drawn(
     last_tick = len(events) - 1 - events[::-1].index("tick")
     assert "pacer" in events[last_tick:], events
     assert undrawn_at_pacer(events) == [], events
+
+
+class Unsignalled(Recording):
+    """The console with its screen updates no longer reaching its hook (as if Textual stopped
+    calling ``App._display``, or no tick ever drew anything)."""
+
+    def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
+        App._display(self, screen, renderable)
+        self.events.append("draw")
+
+
+async def test_the_pacer_still_runs_when_no_frame_says_it_was_drawn(
+    server: SimServer, tmp_path: Path
+) -> None:
+    app = make_app(server, tmp_path, app_class=Unsignalled)
+    assert isinstance(app, Unsignalled)
+    async with settled(app) as pilot:
+        app.events.clear()
+        for _ in range(8):  # 1.6 s of ticks
+            app.post_message(FleetUpdated(app.fleet_view))
+            await pilot.pause(0.2)
+        events = list(app.events)
+    assert events.count("tick") == 8, events
+    assert "pacer" in events, events  # within a second of the last run: the GC stays paced
