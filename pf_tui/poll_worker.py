@@ -457,7 +457,7 @@ def yield_cores(increment: int) -> None:
         return
     if os.getsid(0) != os.getpid():
         return  # not a session of its own: the group is the console's, and must stay as it is
-    console_group = _autogroup_nice(os.getppid())
+    console_group = autogroup_nice(os.getppid())
     if console_group is None:
         return  # no autogroup here (another system, or a kernel without it)
     target = min(19, max(niceness, console_group + increment))
@@ -472,8 +472,9 @@ def yield_cores(increment: int) -> None:
         time.sleep(AUTOGROUP_RETRY_S)
 
 
-def _autogroup_nice(pid: int) -> int | None:
-    """The niceness of process ``pid``'s scheduling group, where Linux keeps one."""
+def autogroup_nice(pid: int | str) -> int | None:
+    """The niceness of process ``pid``'s (or ``"self"``'s) scheduling group, where Linux keeps
+    one."""
     try:
         return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
     except (OSError, ValueError, IndexError):

@@ -41,6 +41,7 @@ from pf_tui.poll_worker import (  # noqa: E402
     Decoder,
     RemoteEngine,
     RemotePoller,
+    autogroup_nice,
     dumps_config,
     encode,
     engine_mode,
@@ -309,14 +310,6 @@ async def test_the_worker_polls_every_figure_and_the_console_counts_its_calls(si
         assert keys and not any(k.reveal().encode() in exposed for k in keys)
 
     await with_engine(config, body)
-
-
-def autogroup_nice(pid: int | str) -> int | None:
-    """The niceness of process ``pid``'s scheduling group (Linux autogroup), where there is one."""
-    try:
-        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @pytest.mark.parametrize("increment", [10, 0])
