@@ -338,6 +338,8 @@ class PfApp(App[int], inherit_bindings=False):
     def redraw(self) -> None:
         """Draw the tab on screen, the header's brake, the status bar and the Alerts tab's
         count."""
+        if self.header is None or not self.header.is_attached:
+            return  # the app is leaving: a redraw still queued (the alert sync's) has no screen
         with self.batch_update():
             self.active_view.show(self.frame())
             self.query_one(ConsoleHeader).show_brake(
