@@ -130,6 +130,41 @@ async def test_a_wider_label_takes_spare_width_and_a_cut_always_shows() -> None:
                 assert shown.plain == whole.plain or shown.plain.endswith("…") or "…" in shown.plain
 
 
+async def test_a_cell_shared_by_many_rows_is_cut_to_each_width_it_meets() -> None:
+    """Rows share cell objects (every stale agent's status in an outage) and a shared cell is
+    cut once per width: after a resize each row shows the cut of the new width, never the
+    cached cut of the old one, and the same cell in every row."""
+    shared = Text("stale: casino: no update for 6.1s")
+
+    def shared_row(n: int) -> Row:
+        ident = f"ag_aa1969db0c{n:02d}"
+        cells = (Text(ident), shared, Text(f"${n},000.00", justify="right"), Text("memo"))
+        return Row(cells, (ident, shared.plain, D(n), "memo"), ident)
+
+    def labels(table: KeyedTable) -> list[str]:
+        return [table.get_row(str(n))[1].plain for n in range(4)]
+
+    app = WideApp()
+    async with app.run_test(size=(52, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.apply({str(n): shared_row(n) for n in range(4)})
+        await pilot.pause()
+        narrow = table.widths[1]
+        assert narrow is not None and narrow < shared.cell_len
+        cut = labels(table)
+        assert len(set(cut)) == 1 and cut[0].endswith("…") and len(cut[0]) == narrow
+
+        await pilot.resize_terminal(120, 8)
+        await pilot.pause()
+        assert labels(table) == [shared.plain] * 4
+
+        await pilot.resize_terminal(48, 8)
+        await pilot.pause()
+        narrower = table.widths[1]
+        assert narrower is not None and narrower < narrow
+        assert labels(table) == [shared.plain[: narrower - 1] + "…"] * 4
+
+
 class LiveApp(App[None]):
     def compose(self) -> ComposeResult:
         yield KeyedTable(

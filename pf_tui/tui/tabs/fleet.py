@@ -69,6 +69,10 @@ class FleetTab(TableTab):
         self._age_cells: dict[tuple[str, bool], Text] = {}
         """One shared cell per distinct age text: a second later hundreds of agents show the
         same ``4s``, and a shared cell is neither built nor compared twice."""
+        self._status_cells: dict[tuple[str, str], Text] = {}
+        """One shared cell per distinct status: in an outage thousands of agents are
+        ``stale: casino: no update for 6.1s`` at once, and each row rebuilt would otherwise
+        sanitize, build and cut its own copy (most of a 5,000-agent tick's row work)."""
         self._agents: tuple[AgentView, ...] = ()
         """The agents of the last :meth:`rows`, and their rows."""
         self._out: dict[str, Row] = {}
@@ -84,6 +88,25 @@ class FleetTab(TableTab):
             tones = self._tones or Tones.plain()
             cell = fmt.right(Text(key[0], style=tones.warn if stale else "", end=""))
             self._age_cells[key] = cell
+        return cell
+
+    def status_cell(self, agent: AgentView) -> Text:
+        """The status cell of ``agent`` (``stale: <reason>`` when stale), shared by every agent
+        with the same status."""
+        key = (agent.status, agent.stale_reason if agent.stale else "")
+        cell = self._status_cells.get(key)
+        if cell is None:
+            if len(self._status_cells) > 4096:
+                self._status_cells.clear()
+            tones = self._tones or Tones.plain()
+            style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(
+                key[0], tones.muted
+            )
+            cell = safe(key[0], style=style)
+            if key[1]:
+                cell.append(": ")
+                cell.append_text(safe(key[1], limit=60))
+            self._status_cells[key] = cell
         return cell
 
     def rows(self, frame: Frame) -> Mapping[str, Row]:
@@ -112,6 +135,7 @@ class FleetTab(TableTab):
         if tones is not self._tones:
             self._tones = tones
             self._age_cells.clear()
+            self._status_cells.clear()
         cache = self._cache
         out: dict[str, Row] = {}
         for agent in frame.view.agents:
@@ -134,7 +158,6 @@ class FleetTab(TableTab):
         self, agent: AgentView, frame: Frame, before: tuple[AgentView, Tones, Row] | None = None
     ) -> Row:
         tones = frame.tones
-        status = agent.status
         # The cells of figures that did not change are the previous row's objects: nothing to
         # format, and the table skips an identical cell without comparing it.
         old = before[0] if before is not None and before[1] is tones else None
@@ -145,23 +168,8 @@ class FleetTab(TableTab):
                 return kept[index]
             return make()
 
-        def status_cell() -> Text:
-            style = {"ok": tones.good, "stale": tones.warn, "error": tones.bad}.get(
-                status, tones.muted
-            )
-            out = safe(status, style=style)
-            if agent.stale and agent.stale_reason:
-                out.append(": ")
-                out.append_text(safe(agent.stale_reason, limit=60))
-            return out
-
         pnl_pct = agent.pnl_pct
         positions = agent.open_positions
-        same_status = old is not None and (old.status, old.stale, old.stale_reason) == (
-            status,
-            agent.stale,
-            agent.stale_reason,
-        )
         cells = (
             cell(0, "label", lambda: safe(agent.label)),
             cell(1, "strategy", lambda: safe(agent.strategy)),
@@ -181,8 +189,9 @@ class FleetTab(TableTab):
             ),
             cell(6, "error_rate", lambda: fmt.right(fmt.pct(agent.error_rate))),
             self.age_cell(agent.updated_at, agent.stale, frame.now),
-            kept[8] if same_status else status_cell(),
+            self.status_cell(agent),
         )
+        status = agent.status
         sort = (
             agent.label.lower(),
             agent.strategy.lower(),

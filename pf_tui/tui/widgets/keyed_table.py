@@ -65,6 +65,10 @@ class Row:
     screen. ``cells`` holds that column as it was when the row was built."""
 
 
+FIT_CACHE = 8192
+"""Cut cells kept (:meth:`KeyedTable._fit`); past this many the cache starts again."""
+
+
 def _signature(cell: Text) -> tuple[str, str, tuple[Span, ...]]:
     # Text.__eq__ ignores the base style, so a colour change alone would be missed.
     return (cell.plain, str(cell.style), tuple(cell.spans))
@@ -124,6 +128,8 @@ class KeyedTable(internals.CellRenderCache[Text]):
         self._slot: list[ColumnKey | None] = [None] * len(self.spec)
         """The DataTable column of each shown column."""
         self._layout_input: tuple[object, ...] | None = None
+        self._fitted: dict[tuple[int, int], tuple[Text, int, Text]] = {}
+        """Cells as cut to their column's width, by column and cell (see :meth:`_fit`)."""
 
     # -- columns ----------------------------------------------------------------------------
 
@@ -165,7 +171,21 @@ class KeyedTable(internals.CellRenderCache[Text]):
     def _fit(self, cell: Text, index: int) -> Text:
         width = self.widths[index]
         assert width is not None
-        return fit_cell(cell, width, self.spec[index].cut, self.ellipsis)
+        cut = self.spec[index].cut
+        if cut is Cut.NEVER:
+            return cell
+        # Rows share cells (every agent ``stale: casino: no update for 6.1s`` in an outage):
+        # each is cut once per width, not once per row. The entry holds its cell, so the id
+        # is never another object's while the entry lives.
+        fitted = self._fitted
+        hit = fitted.get((index, id(cell)))
+        if hit is not None and hit[0] is cell and hit[1] == width:
+            return hit[2]
+        out = fit_cell(cell, width, cut, self.ellipsis)
+        if len(fitted) >= FIT_CACHE:
+            fitted.clear()
+        fitted[index, id(cell)] = (cell, width, out)
+        return out
 
     def _drawn(self, cells: tuple[Text, ...]) -> dict[ColumnKey, Text]:
         """A row's cells as drawn: the shown columns only, each cut to its width."""
