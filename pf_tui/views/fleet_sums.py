@@ -66,11 +66,12 @@ class FleetSums:
         old = self._views.get(view.agent_id)
         if old is view:
             return
-        if old is not None:
-            self._count(old, -1)
-            self._replaced += 1
         self._views[view.agent_id] = view
-        self._count(view, 1)
+        if old is None:
+            self._count(view, 1)
+            return
+        self._replaced += 1
+        self._swap(old, view)
         if self._replaced > RECOUNT_EVERY * len(self._views) + 1000:
             self._recount()
 
@@ -124,6 +125,69 @@ class FleetSums:
                     worst[name] = x
             elif cur is None or x == cur:
                 self._dirty.add(name)  # the holder left: find the next one when asked
+
+    def _swap(self, old: AgentView, new: AgentView) -> None:
+        """Count ``new`` in place of ``old``: what ``_count(old, -1)`` then ``_count(new, 1)``
+        would do, touching only the figures that differ (most of an agent's do not, from one
+        tick to the next: at 5,000 agents, hundreds of agents are replaced a tick)."""
+        have = self._have
+        money = self._money
+        for name in _MONEY:
+            a, b = getattr(old, name), getattr(new, name)
+            if a is b:
+                continue
+            if a is not None:
+                money[name] -= a
+                have[name] -= 1
+            if b is not None:
+                money[name] += b
+                have[name] += 1
+        for name in _COUNTS:
+            a, b = getattr(old, name), getattr(new, name)
+            if a == b:
+                continue
+            if a is not None:
+                self._ints[name] -= a
+                have[name] -= 1
+            if b is not None:
+                self._ints[name] += b
+                have[name] += 1
+        for name in _MEANS:
+            a, b = getattr(old, name), getattr(new, name)
+            if a == b:  # a NaN is never equal: it is taken out and put in again
+                continue
+            if a is not None:
+                self._add(name, a, -1)
+                have[name] -= 1
+            if b is not None:
+                self._add(name, b, 1)
+                have[name] += 1
+        old_bets, bets = old.casino_bets, new.casino_bets
+        if old_bets or bets:
+            self._bets += (bets or 0) - (old_bets or 0)
+            for name in _BET_WEIGHTED:
+                a, b = getattr(old, name), getattr(new, name)
+                if old_bets == bets and a == b:
+                    continue
+                if old_bets and a is not None:
+                    self._add(name, a * old_bets, -1)
+                    have[name] -= old_bets
+                if bets and b is not None:
+                    self._add(name, b * bets, 1)
+                    have[name] += bets
+        self._stale += new.stale - old.stale
+        worst = self._worst
+        dirty = self._dirty
+        for name in (*_WORST, "updated_at"):
+            a, b = getattr(old, name), getattr(new, name)
+            if a == b or name in dirty:
+                continue
+            cur = worst[name]
+            lower = name == "updated_at"  # the oldest update is the fleet's
+            if a is not None and (cur is None or a == cur):
+                dirty.add(name)  # the holder left: find the next one when asked
+            elif b is not None and (cur is None or (b < cur if lower else b > cur)):
+                worst[name] = b
 
     def _add(self, name: str, x: float, sign: int) -> None:
         """Add (``sign`` 1) or take out (-1) ``x`` in a float sum, compensated (Neumaier): an

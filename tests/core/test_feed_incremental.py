@@ -281,3 +281,50 @@ def test_shorter_intervals_take_effect_on_the_next_tick() -> None:
     fleet.set_intervals({"casino": 1.0})  # stale after 3 s now, not 6
     row = next(a for a in feed.build(clock.now(), set()).agents if a.agent_id == "ag_0")
     assert row.stale
+
+
+_small = st.one_of(st.none(), st.sampled_from([0.0, 0.25, 0.5, 1.0]))
+_view = st.builds(
+    lambda i, balance, count, rate, sharpe, bets, latency, updated, stale: AgentView(
+        agent_id=f"ag_{i}",
+        label=str(i),
+        balance=balance,
+        pnl_total=balance,
+        open_positions=count,
+        referrals=count,
+        error_rate=rate,
+        sharpe_7d=sharpe,
+        win_rate=rate,
+        expected_win_rate=sharpe,
+        casino_bets=bets,
+        latency_p95_ms=latency,
+        max_drawdown_pct=latency,
+        updated_at=updated,
+        stale=stale,
+    ),
+    st.integers(0, 3),
+    st.one_of(st.none(), st.sampled_from([D(0), D("1.5"), D("1.50"), D(-2), D("1e3")])),
+    st.one_of(st.none(), st.integers(0, 3)),
+    _small,
+    st.one_of(_small, st.just(math.inf), st.just(1.27e17)),
+    st.one_of(st.none(), st.integers(0, 3)),
+    st.one_of(st.none(), st.sampled_from([5.0, 9.0, 12.0])),
+    st.one_of(st.none(), st.sampled_from([100.0, 101.0, 102.0])),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_view, min_size=1, max_size=40))
+def test_replacing_views_one_by_one_sums_what_summing_them_all_does(
+    views: list[AgentView],
+) -> None:
+    """Each view replaces its agent's last one in place (only the figures that differ are
+    touched): the fleet row always says what summing every agent's latest view says, the worst
+    and oldest figures included as their holders change."""
+    sums = FleetSums()
+    latest: dict[str, AgentView] = {}
+    for view in views:
+        sums.put(view)
+        latest[view.agent_id] = view
+        _same_totals(sums.view(()), _summed(tuple(latest.values()), ()))
