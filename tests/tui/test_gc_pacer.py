@@ -320,3 +320,30 @@ def test_the_child_writes_nothing_on_the_console_terminal(
     assert found >= 50  # the finalizers ran, in the child
     out, err = capfd.readouterr()
     assert "child" not in out and "stderr" not in err
+
+
+def test_no_automatic_full_collection_runs_between_epochs_and_release_gives_it_back() -> None:
+    """Each epoch's end collects everything not frozen, so CPython's own full collections
+    (which landed inside frames, up to 49 ms at 5,000 agents) are off while the pacer runs;
+    the young ones go on. Release restores the thresholds as they were."""
+    before = gc.get_threshold()
+    started: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    pacer = GcPacer(epoch_s=3600.0, count_garbage=None)
+    pacer.after_frame()  # takes over; the epoch is an hour away
+    gc.callbacks.append(record)
+    try:
+        kept = []
+        for _ in range(300_000):  # survivors in bulk: CPython's rule would run full passes
+            kept.append([None])
+        del kept
+    finally:
+        gc.callbacks.remove(record)
+        pacer.release()
+    assert started.count(1) > 0  # the young generations still ran on their own
+    assert 2 not in started
+    assert gc.get_threshold() == before
