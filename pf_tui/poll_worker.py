@@ -278,6 +278,10 @@ class RemotePoller:
         self._results.clear()
         return out
 
+    def pending(self) -> int:
+        """How many results are ready now (what :meth:`drain` would return)."""
+        return len(self._results)
+
     @property
     def stopping(self) -> bool:
         """Whether :meth:`stop` was called (the runner leaves even if its cancel was lost)."""

@@ -197,6 +197,10 @@ class PollSource(Protocol):
         """Every result ready now, without waiting."""
         ...
 
+    def pending(self) -> int:
+        """How many results are ready now (what :meth:`drain` would return)."""
+        ...
+
     def trouble(self) -> str | None:
         """Why polling is not running as it should (a worker that died), or ``None``."""
         ...

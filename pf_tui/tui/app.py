@@ -87,6 +87,9 @@ def relabel(tab: TabWidget, label: str) -> None:
 
 PACER_AFTER_DRAW_S = 0.002
 """How long after a frame is drawn the GC pacer runs (see :meth:`PfApp._display`)."""
+DRAWN_WAIT_S = 0.1
+"""The longest the ticker waits for a view's frame before the next part of a burst (a view that
+changes nothing on screen draws none)."""
 PACER_OVERDUE_S = 1.0
 """Ticks that have not let the pacer run for this long (they drew nothing, or came faster than
 frames) run it anyway, when the screen is next idle."""
@@ -146,7 +149,10 @@ class PfApp(App[int], inherit_bindings=False):
             notes=self.desk.escrow_notes,
             tick_s=tick_s,
             age_tick_s=age_tick_s,
+            drawn=self._last_view_drawn,
         )
+        self._view_drawn = asyncio.Event()
+        """Set when the last view posted is on screen (see :meth:`_last_view_drawn`)."""
         self.fleet_view = self.ticker.view()
         """The newest view (before the first poll: every agent waiting)."""
         self.alert_log = AlertLog()
@@ -222,6 +228,7 @@ class PfApp(App[int], inherit_bindings=False):
         """Poll forever: post each view the ticker makes."""
         try:
             async for view in self.ticker.views(lambda: self.selected):
+                self._view_drawn.clear()
                 self.post_message(FleetUpdated(view))
         except asyncio.CancelledError:
             # Cancelled by close_engine (quit) or by shutdown: close_engine, which on_unmount
@@ -280,6 +287,7 @@ class PfApp(App[int], inherit_bindings=False):
         super()._display(screen, renderable)
         if self._undrawn:
             self._undrawn = False
+            self._view_drawn.set()
             if self._pacer_call is not None:
                 self._pacer_call.cancel()
             # Not at once: a collection holds the interpreter for its whole length, and the
@@ -288,6 +296,15 @@ class PfApp(App[int], inherit_bindings=False):
             self._pacer_call = asyncio.get_running_loop().call_later(
                 PACER_AFTER_DRAW_S, self._after_frame
             )
+
+    async def _last_view_drawn(self) -> None:
+        """Return once the last view the ticker made is on screen, or after
+        :data:`DRAWN_WAIT_S` (a view that changes nothing on screen draws no frame)."""
+        try:
+            async with asyncio.timeout(DRAWN_WAIT_S):
+                await self._view_drawn.wait()
+        except TimeoutError:
+            pass
 
     def _after_frame(self) -> None:
         self._pacer_call = None

@@ -8,13 +8,17 @@ now runs the pacer after a screen update is output (``PfApp._display``).
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from rich.console import RenderableType
 from textual.app import App
 from textual.screen import Screen
 
 from pf_tui.sim.http.server import SimServer
+from pf_tui.tui import app as app_module
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.messages import FleetUpdated
 from tests.tui.harness import make_app, settled
@@ -94,3 +98,24 @@ async def test_the_pacer_still_runs_when_no_frame_says_it_was_drawn(
         events = list(app.events)
     assert events.count("tick") == 8, events
     assert "pacer" in events, events  # within a second of the last run: the GC stays paced
+
+
+async def test_the_tickers_wait_ends_when_the_view_it_made_is_drawn(
+    server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst split over several ticks waits for each view's frame before the next: the wait
+    ends at that frame, not at its time limit (made long here)."""
+    monkeypatch.setattr(app_module, "DRAWN_WAIT_S", 30.0)
+    app = make_app(server, tmp_path, app_class=Recording)
+    assert isinstance(app, Recording)
+    async with settled(app):
+        app.events.clear()
+        app._view_drawn.clear()  # as the engine worker does before it posts a view
+        app.post_message(FleetUpdated(replace(app.fleet_view, last_error="casino: HTTP 503")))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await app._last_view_drawn()
+        waited = loop.time() - started
+        events = list(app.events)
+    assert waited < 5.0
+    assert events[:2] == ["tick", "draw"], events  # handled, then its frame: then the wait ended

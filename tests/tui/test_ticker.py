@@ -4,7 +4,7 @@ only when ages move on, the newest failure reaches the view as one line."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 
 from pf_tui.api.models import Balance
@@ -18,13 +18,13 @@ from pf_tui.core.polling.results import (
     Snapshot,
 )
 from pf_tui.views.model import FleetView
-from pf_tui.views.ticker import AGE_TICK_S, Ticker
+from pf_tui.views.ticker import AGE_TICK_S, MAX_CARRY_TICKS, Ticker
 from pf_tui.wiring import PollEngine
 from tests.tui.harness import POLL_INTERVALS
 
 
 class FakePoller:
-    """What the ticker uses of the poller: start, refresh_now, batch and drain."""
+    """What the ticker uses of the poller: start, refresh_now, batch, drain and pending."""
 
     def __init__(self) -> None:
         self.ready: list[PollResult] = []
@@ -52,12 +52,20 @@ class FakePoller:
         out, self.ready = self.ready, []
         return out
 
+    def pending(self) -> int:
+        return len(self.ready)
+
     def trouble(self) -> str | None:
         return self.down
 
 
 def ticker_of(
-    clock: FakeClock, *, tick_s: float = 0.0, filled: bool = False
+    clock: FakeClock,
+    *,
+    tick_s: float = 0.0,
+    filled: bool = False,
+    max_results: int = 300,
+    drawn: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[Ticker, FakePoller]:
     """A ticker over two agents and a fake poller; ``filled``: past the start-up window."""
     fleet = FleetState(
@@ -67,7 +75,15 @@ def ticker_of(
     engine = PollEngine(client=None, poller=poller, fleet=fleet)  # type: ignore[arg-type]
     starts = iter([0.0])  # the window opens at 0; with filled, every later reading is past it
     monotonic = (lambda: next(starts, 60.0)) if filled else (lambda: 0.0)
-    ticker = Ticker(engine, clock, tick_s=tick_s, age_tick_s=0.01, monotonic=monotonic)
+    ticker = Ticker(
+        engine,
+        clock,
+        tick_s=tick_s,
+        age_tick_s=0.01,
+        max_results=max_results,
+        drawn=drawn,
+        monotonic=monotonic,
+    )
     ticker.view()  # as the app does: the view before any poll
     return ticker, poller
 
@@ -95,6 +111,59 @@ async def test_results_within_a_tick_make_one_view() -> None:
     view = await waiting
     assert view.changed_agents == {"ag_0", "ag_1"}
     assert [a.balance for a in view.agents] == [Decimal("10"), Decimal("20")]
+
+
+async def test_a_full_tick_is_drawn_without_waiting_out_its_window() -> None:
+    """A large fleet's quarter second brings hundreds of agents: a tick holding ``max_results``
+    closes at once (the next check), and what came after it waits for the next tick."""
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock, tick_s=5.0, filled=True, max_results=3)
+    views = ticker.views(lambda: None)
+    waiting = asyncio.ensure_future(next_view(views))
+    await asyncio.sleep(0.02)
+    poller.push(balance(clock, "ag_0", "10"))
+    await asyncio.sleep(0.02)
+    assert not waiting.done()  # one result: the window stays open
+    poller.push(balance(clock, "ag_1", "20"), balance(clock, "ag_0", "11"))
+    view = await asyncio.wait_for(waiting, timeout=1.0)  # not the 5 s window
+    assert view.changed_agents == {"ag_0", "ag_1"}
+    assert [a.balance for a in view.agents] == [Decimal("11"), Decimal("20")]
+
+
+async def test_a_burst_is_drawn_over_several_ticks_oldest_first_each_after_the_last_frame() -> None:
+    """After a pause of the loop (or the start-up poll of everything) results pour in at once:
+    each tick takes ``max_results`` of them, oldest first, and the next waits until the last
+    view is on screen, so no frame holds the whole burst and no view replaces one unseen."""
+    clock = FakeClock()
+    frames: list[int] = []
+
+    async def drawn() -> None:
+        frames.append(len(seen))
+
+    ticker, poller = ticker_of(clock, tick_s=5.0, filled=True, max_results=2, drawn=drawn)
+    views = ticker.views(lambda: None)
+    seen: list[FleetView] = []
+    poller.push(*(balance(clock, f"ag_{(n - 1) % 2}", str(n)) for n in range(1, 6)))
+    for _ in range(3):
+        seen.append(await asyncio.wait_for(anext(views), timeout=1.0))  # not the 5 s window
+    assert [[a.balance for a in view.agents] for view in seen] == [
+        [Decimal(1), Decimal(2)],
+        [Decimal(3), Decimal(4)],
+        [Decimal(5), Decimal(4)],
+    ]
+    assert frames == [1, 2]  # each later part waited for the frame of the view before it
+
+
+async def test_a_backlog_past_the_carry_limit_is_drawn_at_once() -> None:
+    """A backlog of more than ``MAX_CARRY_TICKS`` ticks is applied whole: split, it would
+    only grow."""
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock, tick_s=5.0, filled=True, max_results=2)
+    views = ticker.views(lambda: None)
+    count = 2 * MAX_CARRY_TICKS + 1
+    poller.push(*(balance(clock, "ag_0", str(n)) for n in range(1, count + 1)))
+    view = await asyncio.wait_for(anext(views), timeout=1.0)
+    assert view.agents[0].balance == Decimal(count)
 
 
 async def test_a_quiet_poller_yields_only_when_ages_move_on() -> None:

@@ -299,6 +299,10 @@ class Poller:
         self._results.clear()
         return out
 
+    def pending(self) -> int:
+        """How many results are ready now (what :meth:`drain` would return)."""
+        return len(self._results)
+
     # ---- internals ------------------------------------------------------------------------
 
     def _set_interval_value(self, kind: DataType | str, seconds: float) -> DataType | None:
