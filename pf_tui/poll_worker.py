@@ -53,6 +53,7 @@ from pf_tui.core.polling.results import (
     PollResult,
     Snapshot,
     SnapshotValue,
+    changes,
 )
 from pf_tui.secret import Secret
 from pf_tui.text import one_line
@@ -279,8 +280,9 @@ class RemotePoller:
         return out
 
     def pending(self) -> int:
-        """How many results are ready now (what :meth:`drain` would return)."""
-        return len(self._results)
+        """How many of the results ready now change what the screen shows (see
+        :func:`~pf_tui.core.polling.results.changes`)."""
+        return changes(self._results)
 
     @property
     def stopping(self) -> bool:

@@ -198,7 +198,7 @@ class PollSource(Protocol):
         ...
 
     def pending(self) -> int:
-        """How many results are ready now (what :meth:`drain` would return)."""
+        """How many of the results ready now change what the screen shows."""
         ...
 
     def trouble(self) -> str | None:

@@ -9,7 +9,7 @@ the very same objects, which the views use to skip their rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, repeat
@@ -113,6 +113,11 @@ class FleetFeed:
         """Per agent: the P&L chart last seen and the agent's info, with the Sharpe ratio,
         per-day series and sparkline derived from them."""
         self.last_error = ""
+        self.budget: int | None = None
+        """The most agents one :meth:`build` rebuilds when it is told which changed (``None``:
+        no limit); the rest are :attr:`deferred` to the next build."""
+        self.deferred: set[str] = set()
+        """Agents whose new figures the last build left for the next one (see :attr:`budget`)."""
 
     def note_error(self, text: str) -> None:
         """Remember the newest error text (untrusted) for the status bar."""
@@ -146,7 +151,15 @@ class FleetFeed:
                 by_agent.setdefault(stream.agent_id, []).append(stream)
             self._streams = {a: tuple(s) for a, s in by_agent.items()}
         check_at = self._check_at
-        for agent_id in fleet.agents:
+        budget = self.budget if changed is not None else None
+        put_off, self.deferred = self.deferred, set()
+        visits: Iterable[str] = fleet.agents
+        if changed is not None and put_off:
+            # Last build's leftovers first: an agent put off is not put off again behind newer.
+            changed = changed | put_off
+            first = [a for a in put_off if a in fleet.agents]
+            visits = chain(first, (a for a in fleet.agents if a not in put_off))
+        for agent_id in visits:
             # Staleness is re-read only where it can have moved: agents with a new result, and
             # those whose freshest-to-expire figure reached its limit (FleetState.staleness_check).
             if not (
@@ -155,6 +168,13 @@ class FleetFeed:
                 or now >= check_at.get(agent_id, -math.inf)
                 or agent_id not in self._agents
             ):
+                if renote:
+                    self._rebuild_escrows(agent_id, now)
+                continue
+            if budget is not None and len(rebuilt) >= budget and agent_id in self._agents:
+                # Over this build's budget (a large fleet's burst): its view waits for the next
+                # build, which comes as soon as this one is drawn (Ticker.views).
+                self.deferred.add(agent_id)
                 if renote:
                     self._rebuild_escrows(agent_id, now)
                 continue

@@ -4,11 +4,11 @@ The poller hands over results as they come; drawing each one alone would redraw 
 table hundreds of times a second. :meth:`Ticker.views` batches them instead:
 
 - Results that arrive within :data:`TICK_S` of the first are applied to the fleet state together
-  and make one view; a tick that already holds :data:`MAX_TICK_RESULTS` closes early (checked
-  every :data:`BATCH_CHECK_S`), so a large fleet gets more, smaller frames instead of a few
-  long ones (at 5,000 agents a quarter second brought 600-1,500 agents' results, a 100-160 ms
-  frame). For :data:`FILL_S` after start-up the window is :data:`FILL_TICK_S`, so the
-  first figures show at once while the screen fills.
+  and make one view; a tick that already holds :data:`MAX_TICK_CHANGES` changes closes early
+  (checked every :data:`BATCH_CHECK_S`) and a burst is split over several ticks, so a large
+  fleet gets more, smaller frames instead of a few long ones (at 5,000 agents a quarter second
+  brought 600-1,500 agents' results, a 100-160 ms frame). For :data:`FILL_S` after start-up
+  the window is :data:`FILL_TICK_S`, so the first figures show at once while the screen fills.
 - With no results, a view still comes every :data:`AGE_TICK_S` of the app's clock, so ages and
   staleness move on; between those, nothing is built and the screen stays as it is.
 - The newest poll failure goes into the view (:attr:`FleetView.last_error`) as one line.
@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from pf_tui.clock import Clock
-from pf_tui.core.polling.results import PollFailure, PollResult
+from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot, changes
 from pf_tui.text import one_line
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import FleetView, MoneyNotes
@@ -36,11 +36,12 @@ TICK_S = 0.25
 FILL_S = 2.0
 """For this long after start-up results are drawn within :data:`FILL_TICK_S`, not a whole tick."""
 FILL_TICK_S = 0.03
-MAX_TICK_RESULTS = 150
-"""A tick holding this many results is drawn without waiting out :data:`TICK_S`: about a third
-of a 33 ms frame at 5,000 agents (docs/performance.md, "Smaller frames for a large fleet")."""
+MAX_TICK_CHANGES = 150
+"""A tick holding this many changes (a figure that differs, or a failure; an unchanged figure
+costs the frame next to nothing) is drawn without waiting out :data:`TICK_S`: about half of a
+33 ms frame at 5,000 agents (docs/performance.md, "Smaller frames for a large fleet")."""
 MAX_CARRY_TICKS = 20
-"""A tick holding more than this many ticks' worth of results applies them all at once."""
+"""A tick holding more than this many ticks' worth of changes applies them all at once."""
 CARRY_GAP_S = 0.02
 """Between the ticks a burst is split into, where the screen cannot say when it has drawn: a
 frame's time (Textual draws at 60 Hz)."""
@@ -62,7 +63,7 @@ class Ticker:
         notes: Callable[[], MoneyNotes] | None = None,
         tick_s: float = TICK_S,
         age_tick_s: float = AGE_TICK_S,
-        max_results: int = MAX_TICK_RESULTS,
+        max_results: int = MAX_TICK_CHANGES,
         drawn: Callable[[], Awaitable[None]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -78,12 +79,32 @@ class Ticker:
         self.age_tick_s = age_tick_s
         self.max_results = max_results
         self._drawn = drawn
+        if tick_s > 0:
+            self.feed.budget = max_results
         self._monotonic = monotonic
 
     def view(self, selected: str | None = None) -> FleetView:
         """The view of the fleet as it stands now, every agent rebuilt (before any poll: every
         agent waiting)."""
         return self.feed.build(self.clock.now(), selected=selected)
+
+    def _split(self, results: list[PollResult]) -> tuple[list[PollResult], list[PollResult]]:
+        """This tick's results and those carried to the next: a burst (after a pause of the
+        loop, or the start-up poll of everything) is drawn over several frames, oldest first,
+        :attr:`max_results` changes each; a backlog longer than :data:`MAX_CARRY_TICKS` ticks
+        is drawn at once, so it never grows without bound."""
+        limit = self.max_results
+        cut: int | None = None
+        count = 0
+        for index, result in enumerate(results):
+            if not isinstance(result, Snapshot) or result.changed:
+                count += 1
+                if count > limit:
+                    cut = index
+                    break
+        if cut is None or changes(results) > limit * MAX_CARRY_TICKS:
+            return results, []
+        return results[:cut], results[cut:]
 
     async def views(self, selected: Callable[[], str | None]) -> AsyncIterator[FleetView]:
         """Start polling, then yield a view whenever the screen should change, forever.
@@ -100,10 +121,11 @@ class Ticker:
         fill_until = self._monotonic() + FILL_S
         carry: list[PollResult] = []
         while True:
-            if carry:
-                # Results past the last tick's limit: they are late already, so no window; but
-                # the last view is drawn first (its handler, then its frame), so this one's
-                # work never lands inside that frame, nor replaces it unseen.
+            if carry or self.feed.deferred:
+                # Results past the last tick's limit, or agents the last build put off: they are
+                # late already, so no window; but the last view is drawn first (its handler,
+                # then its frame), so this one's work never lands inside that frame, nor
+                # replaces it unseen.
                 if self._drawn is not None:
                     await self._drawn()
                 else:
@@ -126,17 +148,13 @@ class Ticker:
                     steps = max(1, math.ceil(window / BATCH_CHECK_S))
                     for _ in range(steps):
                         await asyncio.sleep(window / steps)
-                        if len(results) + poller.pending() >= self.max_results:
+                        if changes(results) + poller.pending() >= self.max_results:
                             break  # a full tick: drawn now
                     results += poller.drain()
-            limit = self.max_results
-            if self.tick_s > 0 and limit < len(results) <= limit * MAX_CARRY_TICKS:
-                # A burst (after a pause of the loop, or the start-up poll of everything) is
-                # drawn over several frames, oldest results first; a backlog longer than that
-                # is drawn at once, so it never grows without bound.
-                results, carry = results[:limit], results[limit:]
+            if self.tick_s > 0:
+                results, carry = self._split(results)
             now = clock.now()
-            if not results and now - shown_at < AGE_TICK_S:
+            if not results and not self.feed.deferred and now - shown_at < AGE_TICK_S:
                 continue  # nothing new and no age moved on: the screen stays as it is
             changed = fleet.apply_many(results)
             failures = [r for r in results if isinstance(r, PollFailure)]

@@ -32,7 +32,7 @@ from pf_tui.core.polling.results import (
 from pf_tui.text import plural
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.fleet_sums import FleetSums
-from pf_tui.views.model import AgentView
+from pf_tui.views.model import AgentView, FleetView
 
 INTERVALS = {"balance": 10, "positions": 5, "pnl": 3, "casino": 2, "referrals": 30, "escrows": 5}
 AGENTS = [f"ag_{i}" for i in range(4)]
@@ -328,3 +328,57 @@ def test_replacing_views_one_by_one_sums_what_summing_them_all_does(
         sums.put(view)
         latest[view.agent_id] = view
         _same_totals(sums.view(()), _summed(tuple(latest.values()), ()))
+
+
+_burst = st.tuples(st.just("burst"), _money, st.none())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_step, _burst), max_size=40), st.integers(min_value=1, max_value=2))
+def test_a_budgeted_feed_rebuilds_at_most_its_budget_and_catches_up(
+    steps: list[tuple[str, object, object]], budget: int
+) -> None:
+    """With a budget (a large fleet's burst drawn over several frames) no build rebuilds more
+    agents than the budget, what it puts off is deferred, not lost: builds with nothing new
+    bring the view to what a fresh build says."""
+    clock = FakeClock()
+    fleet = _fleet(clock)
+    feed = FleetFeed(fleet)
+    last_value: dict[tuple[str, DataType], object] = {}
+    for agent in AGENTS[1:]:
+        for kind in DataType:
+            last_value[(agent, kind)] = BalanceSnapshot(Balance(D(1)))
+            fleet.apply(Snapshot(agent, kind, last_value[(agent, kind)], clock.now(), 0.01))  # type: ignore[arg-type]
+    feed.build(clock.now())
+    feed.budget = budget
+    for op, a, b in steps:
+        changed: set[str] = set()
+        if op == "wait":
+            assert isinstance(a, float)
+            clock.advance(a)
+        elif op == "drop":
+            assert isinstance(a, str)
+            fleet.remove_agent(a)
+        elif op == "burst":  # every agent's balance at once: more than the budget
+            assert isinstance(a, D)
+            value = BalanceSnapshot(Balance(a))
+            burst = [Snapshot(n, DataType.BALANCE, value, clock.now(), 0.01) for n in fleet.agents]
+            changed = fleet.apply_many(burst)  # type: ignore[arg-type]
+        elif a in fleet.agents:
+            assert isinstance(a, str)
+            changed = fleet.apply_many(_results(op, a, b, clock.now(), last_value))
+        view = feed.build(clock.now(), changed)
+        if view.changed_agents is not None:
+            assert len(view.changed_agents) <= budget
+    now = clock.now()
+    for _ in range(len(AGENTS)):  # nothing new: each build takes what the last put off
+        view = feed.build(now, set())
+    assert not feed.deferred
+    fresh = FleetFeed(fleet).build(now)
+
+    def figures(v: FleetView) -> list[tuple[object, ...]]:
+        return [(a.agent_id, a.stale, a.balance, a.pnl_total) for a in v.agents]
+
+    assert figures(view) == figures(fresh)
+    assert view.pnl_daily == fresh.pnl_daily
+    _same_totals(view.totals, _summed(view.agents, view.totals.pnl_series))

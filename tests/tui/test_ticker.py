@@ -16,6 +16,7 @@ from pf_tui.core.polling.results import (
     PollFailure,
     PollResult,
     Snapshot,
+    changes,
 )
 from pf_tui.views.model import FleetView
 from pf_tui.views.ticker import AGE_TICK_S, MAX_CARRY_TICKS, Ticker
@@ -53,7 +54,7 @@ class FakePoller:
         return out
 
     def pending(self) -> int:
-        return len(self.ready)
+        return changes(self.ready)
 
     def trouble(self) -> str | None:
         return self.down
@@ -130,6 +131,25 @@ async def test_a_full_tick_is_drawn_without_waiting_out_its_window() -> None:
     assert [a.balance for a in view.agents] == [Decimal("11"), Decimal("20")]
 
 
+async def test_unchanged_figures_do_not_close_a_tick_early() -> None:
+    """The early close counts changes: a 1,000-agent fleet brings hundreds of replies a second
+    that equal the last (no row to rebuild), and closing on those made 3.5 times the frames."""
+    clock = FakeClock()
+    ticker, poller = ticker_of(clock, tick_s=5.0, filled=True, max_results=2)
+    views = ticker.views(lambda: None)
+    waiting = asyncio.ensure_future(next_view(views))
+    await asyncio.sleep(0.02)
+    poller.push(balance(clock, "ag_0", "10"))
+    await asyncio.sleep(0.02)
+    same = BalanceSnapshot(Balance(Decimal(10)))
+    poller.push(*(Snapshot("ag_0", DataType.BALANCE, same, clock.now(), 0.01, False),) * 5)
+    await asyncio.sleep(0.15)  # three checks of the window: one change, five unchanged
+    assert not waiting.done()
+    poller.push(balance(clock, "ag_1", "20"))  # the second change: drawn now
+    view = await asyncio.wait_for(waiting, timeout=1.0)
+    assert view.changed_agents == {"ag_0", "ag_1"}
+
+
 async def test_a_burst_is_drawn_over_several_ticks_oldest_first_each_after_the_last_frame() -> None:
     """After a pause of the loop (or the start-up poll of everything) results pour in at once:
     each tick takes ``max_results`` of them, oldest first, and the next waits until the last
@@ -152,6 +172,35 @@ async def test_a_burst_is_drawn_over_several_ticks_oldest_first_each_after_the_l
         [Decimal(5), Decimal(4)],
     ]
     assert frames == [1, 2]  # each later part waited for the frame of the view before it
+
+
+async def test_agents_over_a_builds_budget_are_drawn_in_the_next_frame() -> None:
+    """Staleness flips need no result: when a whole fleet turns stale at once (an outage), the
+    feed rebuilds ``max_results`` agents a build and the rest come in the next one, right
+    after the frame, not a second later with the next age tick."""
+    clock = FakeClock()
+    frames: list[int] = []
+
+    async def drawn() -> None:
+        frames.append(1)
+
+    ticker, _ = ticker_of(clock, tick_s=5.0, filled=True, max_results=1, drawn=drawn)
+    fleet = ticker.engine.fleet
+    for agent in ("ag_0", "ag_1"):
+        for kind in DataType:
+            value = BalanceSnapshot(Balance(Decimal(1)))
+            fleet.apply(Snapshot(agent, kind, value, clock.now(), 0.01))  # type: ignore[arg-type]
+    assert not any(a.stale for a in ticker.view().agents)  # every figure fresh
+    views = ticker.views(lambda: None)
+    waiting = asyncio.ensure_future(next_view(views))
+    await asyncio.sleep(0.02)  # the ticker runs, nothing to draw yet
+    clock.advance(3600)  # every figure past its limit: both agents turn stale at once
+    first = await waiting
+    second = await next_view(views)
+    assert [a.stale for a in first.agents].count(True) == 1
+    assert [a.stale for a in second.agents] == [True, True]
+    assert second.at == first.at  # the leftover, not a later age tick
+    assert frames == [1]
 
 
 async def test_a_backlog_past_the_carry_limit_is_drawn_at_once() -> None:

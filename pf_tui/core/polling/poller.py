@@ -33,7 +33,14 @@ from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.polling.callstats import WINDOW_S, CallStats
 from pf_tui.core.polling.fetch import Fetcher, PollTarget
-from pf_tui.core.polling.results import DataType, PollFailure, PollResult, Snapshot, SnapshotValue
+from pf_tui.core.polling.results import (
+    DataType,
+    PollFailure,
+    PollResult,
+    Snapshot,
+    SnapshotValue,
+    changes,
+)
 
 DEFAULT_INTERVALS: dict[DataType, float] = {
     DataType.BALANCE: 10.0,
@@ -300,8 +307,9 @@ class Poller:
         return out
 
     def pending(self) -> int:
-        """How many results are ready now (what :meth:`drain` would return)."""
-        return len(self._results)
+        """How many of the results ready now change what the screen shows (see
+        :func:`~pf_tui.core.polling.results.changes`)."""
+        return changes(self._results)
 
     # ---- internals ------------------------------------------------------------------------
 

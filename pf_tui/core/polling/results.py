@@ -7,6 +7,7 @@ snapshot is an API model (or a small bundle of them, below), never raw JSON.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pf_tui.api.models import (
@@ -101,3 +102,9 @@ class PollFailure:
 
 
 PollResult = Snapshot | PollFailure
+
+
+def changes(results: Iterable[PollResult]) -> int:
+    """How many of ``results`` change what the screen shows: a figure that differs from the
+    last, or a failure (an unchanged figure only moves its age)."""
+    return sum(1 for r in results if not isinstance(r, Snapshot) or r.changed)
