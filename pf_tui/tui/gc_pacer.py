@@ -31,10 +31,9 @@ So the pacer works in *epochs* (``epoch_s``), and runs after a frame is on scree
 
 CPython's own full collections are turned off while the pacer runs (its generation-2 threshold
 raised out of reach, put back by :meth:`GcPacer.release`): each epoch's end already collects
-everything not frozen, and the automatic ones landed inside frames, wherever an allocation
-tipped the count (at 1,000 agents 536 of them in 10 minutes, up to 30 ms each; at 5,000,
-27-49 ms each). The young generations stay automatic: they hold only what arrived since the
-last collection.
+everything not frozen, and an automatic one would land inside a frame, wherever an allocation
+tipped the count (a test sees them run between epochs when survivors pile up). The young
+generations stay automatic: they hold only what arrived since the last collection.
 
 A full pass that frees nothing is still a 0.25-0.6 s frame, and measured at 1,000 agents nearly
 every one freed nothing (510 objects of 348,000). So where the system can fork (Linux), the
