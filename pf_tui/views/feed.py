@@ -118,6 +118,8 @@ class FleetFeed:
         no limit); the rest are :attr:`deferred` to the next build."""
         self.deferred: set[str] = set()
         """Agents whose new figures the last build left for the next one (see :attr:`budget`)."""
+        self._index: dict[str, int] = {}
+        self._index_version = -1
 
     def note_error(self, text: str) -> None:
         """Remember the newest error text (untrusted) for the status bar."""
@@ -198,6 +200,10 @@ class FleetFeed:
                 self._finished_dirty = True
         order = list(fleet.agents)
         agents = tuple(map(self._agents.__getitem__, order))
+        if self._index_version != fleet.version or len(self._index) != len(order):
+            # A new mapping when the order may have moved: a view handed out keeps its own.
+            self._index = {agent_id: place for place, agent_id in enumerate(order)}
+            self._index_version = fleet.version
         fleet_daily = self._fleet_daily()
         totals = self._sums.view(tuple(v for _, v in fleet_daily[-SPARK_POINTS:]))
         positions = tuple(chain.from_iterable(map(self._positions.get, order, repeat(()))))
@@ -217,6 +223,7 @@ class FleetFeed:
             if selected in fleet.agents
             else {},
             changed_agents=frozenset(rebuilt) if changed is not None else None,
+            index=self._index,
         )
 
     # ---- one agent --------------------------------------------------------------------------

@@ -290,10 +290,30 @@ class FleetView:
     """The same for the drilled-into agent only (copying 1,000 series each tick would not pay)."""
     changed_agents: frozenset[str] | None = None
     """Agents whose figures changed since the last view; ``None``: assume all."""
+    index: Mapping[str, int] = field(default_factory=dict)
+    """Each agent's place in :attr:`agents` (empty: not given, look through them); the feed
+    hands every view the same mapping while the fleet's order stays, so a consumer can go
+    straight to :attr:`changed_agents` instead of through 5,000 agents a tick."""
 
     def agent(self, agent_id: str) -> AgentView | None:
         """The agent with ``agent_id``, if in this view."""
+        place = self.index.get(agent_id)
+        if place is not None and place < len(self.agents):
+            agent = self.agents[place]
+            if agent.agent_id == agent_id:
+                return agent
         for agent in self.agents:
             if agent.agent_id == agent_id:
                 return agent
         return None
+
+    def changed_views(self) -> list[AgentView] | None:
+        """The views of :attr:`changed_agents`, in fleet order (``None``: all may have
+        changed)."""
+        changed = self.changed_agents
+        if changed is None:
+            return None
+        index = self.index
+        if len(index) == len(self.agents) and all(a in index for a in changed):
+            return [self.agents[i] for i in sorted(index[a] for a in changed)]
+        return [a for a in self.agents if a.agent_id in changed]

@@ -116,6 +116,8 @@ def test_incremental_views_match_a_fresh_build(steps: list[tuple[str, object, ob
         assert [(v.agent_id, v.stale) for v in view.agents] == [
             (v.agent_id, v.stale) for v in fresh.agents
         ]
+        # The index of places the alert log goes through: every agent, at its place.
+        assert {a.agent_id: i for i, a in enumerate(view.agents)} == view.index
         assert view.pnl_daily == fresh.pnl_daily
         assert view.services == fresh.services
         _same_totals(view.totals, _summed(view.agents, view.totals.pnl_series))
