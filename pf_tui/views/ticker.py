@@ -23,9 +23,10 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from itertools import islice
 
 from pf_tui.clock import Clock
-from pf_tui.core.polling.results import PollFailure, PollResult, Snapshot, changes
+from pf_tui.core.polling.results import PollFailure, PollResult, changes, is_change
 from pf_tui.text import one_line
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import FleetView, MoneyNotes
@@ -94,16 +95,11 @@ class Ticker:
         :attr:`max_results` changes each; a backlog longer than :data:`MAX_CARRY_TICKS` ticks
         is drawn at once, so it never grows without bound."""
         limit = self.max_results
-        cut: int | None = None
-        count = 0
-        for index, result in enumerate(results):
-            if not isinstance(result, Snapshot) or result.changed:
-                count += 1
-                if count > limit:
-                    cut = index
-                    break
-        if cut is None or changes(results) > limit * MAX_CARRY_TICKS:
+        total = changes(results)
+        if total <= limit or total > limit * MAX_CARRY_TICKS:
             return results, []
+        places = (index for index, result in enumerate(results) if is_change(result))
+        cut = next(islice(places, limit, None))  # the first change past the limit
         return results[:cut], results[cut:]
 
     async def views(self, selected: Callable[[], str | None]) -> AsyncIterator[FleetView]:
@@ -146,9 +142,10 @@ class Ticker:
                     filling = self._monotonic() < fill_until
                     window = min(self.tick_s, FILL_TICK_S) if filling else self.tick_s
                     steps = max(1, math.ceil(window / BATCH_CHECK_S))
+                    held = changes(results)
                     for _ in range(steps):
                         await asyncio.sleep(window / steps)
-                        if changes(results) + poller.pending() >= self.max_results:
+                        if held + poller.pending() >= self.max_results:
                             break  # a full tick: drawn now
                     results += poller.drain()
             if self.tick_s > 0:

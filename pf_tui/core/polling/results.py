@@ -104,7 +104,12 @@ class PollFailure:
 PollResult = Snapshot | PollFailure
 
 
+def is_change(result: PollResult) -> bool:
+    """Whether ``result`` changes what the screen shows: a figure that differs from the last,
+    or a failure (an unchanged figure only moves its age)."""
+    return not isinstance(result, Snapshot) or result.changed
+
+
 def changes(results: Iterable[PollResult]) -> int:
-    """How many of ``results`` change what the screen shows: a figure that differs from the
-    last, or a failure (an unchanged figure only moves its age)."""
-    return sum(1 for r in results if not isinstance(r, Snapshot) or r.changed)
+    """How many of ``results`` change what the screen shows (:func:`is_change`)."""
+    return sum(map(is_change, results))

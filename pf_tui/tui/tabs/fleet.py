@@ -163,11 +163,11 @@ class FleetTab(TableTab):
         # by field: at 5,000 agents hundreds of rows are rebuilt a tick.
         old = before[0] if before is not None and before[1] is tones else None
         if old is not None and before is not None:
-            kept = before[2].cells
+            kept, kept_sort = before[2].cells, before[2].sort
             same_label = old.label == agent.label
             same_strategy = old.strategy == agent.strategy
         else:
-            kept = ()
+            kept, kept_sort = (), ()
             same_label = same_strategy = False
         pnl_pct = agent.pnl_pct
         positions = agent.open_positions
@@ -195,10 +195,9 @@ class FleetTab(TableTab):
             self.status_cell(agent),
         )
         status = agent.status
-        old_row = before[2] if before is not None else None
         sort = (
-            old_row.sort[0] if same_label and old_row is not None else agent.label.lower(),
-            old_row.sort[1] if same_strategy and old_row is not None else agent.strategy.lower(),
+            kept_sort[0] if same_label else agent.label.lower(),
+            kept_sort[1] if same_strategy else agent.strategy.lower(),
             agent.balance,
             agent.pnl_total,
             agent.pnl_pct,
