@@ -85,31 +85,53 @@ def _fleet(clock: FakeClock) -> FleetState:
     return FleetState([AgentInfo(a, a.upper()) for a in AGENTS], intervals=INTERVALS, clock=clock)
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(_step, max_size=40))
-def test_incremental_views_match_a_fresh_build(steps: list[tuple[str, object, object]]) -> None:
-    clock = FakeClock()
+def _filled(clock: FakeClock) -> tuple[FleetState, dict[tuple[str, DataType], object]]:
+    """The fleet with every figure of every agent but the first fetched once (so staleness
+    comes and goes with time and replies), and the last value of each figure."""
     fleet = _fleet(clock)
-    feed = FleetFeed(fleet)
-    # Every figure fetched once, so that staleness comes and goes with time and replies.
     last_value: dict[tuple[str, DataType], object] = {}
     for agent in AGENTS[1:]:
         for kind in DataType:
             last_value[(agent, kind)] = BalanceSnapshot(Balance(D(1)))
             fleet.apply(Snapshot(agent, kind, last_value[(agent, kind)], clock.now(), 0.01))  # type: ignore[arg-type]
+    return fleet, last_value
+
+
+def _run_step(
+    fleet: FleetState,
+    clock: FakeClock,
+    step: tuple[str, object, object],
+    last_value: dict[tuple[str, DataType], object],
+) -> set[str]:
+    """Apply one step (time passing, an agent dropped, every agent's balance at once, or one
+    agent's results); the agents whose figures changed."""
+    op, a, b = step
+    if op == "wait":
+        assert isinstance(a, float)
+        clock.advance(a)
+    elif op == "drop":
+        assert isinstance(a, str)
+        fleet.remove_agent(a)
+    elif op == "burst":  # every agent's balance at once: more than a budget
+        assert isinstance(a, D)
+        value = BalanceSnapshot(Balance(a))
+        burst = [Snapshot(n, DataType.BALANCE, value, clock.now(), 0.01) for n in fleet.agents]
+        return fleet.apply_many(burst)  # type: ignore[arg-type]
+    elif a in fleet.agents:
+        assert isinstance(a, str)
+        return fleet.apply_many(_results(op, a, b, clock.now(), last_value))
+    return set()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_step, max_size=40))
+def test_incremental_views_match_a_fresh_build(steps: list[tuple[str, object, object]]) -> None:
+    clock = FakeClock()
+    fleet, last_value = _filled(clock)
+    feed = FleetFeed(fleet)
     feed.build(clock.now())
-    for op, a, b in steps:
-        changed: set[str] = set()
-        now = clock.now()
-        if op == "wait":
-            assert isinstance(a, float)
-            clock.advance(a)
-        elif op == "drop":
-            assert isinstance(a, str)
-            fleet.remove_agent(a)
-        elif a in fleet.agents:
-            assert isinstance(a, str)
-            changed = fleet.apply_many(_results(op, a, b, now, last_value))
+    for step in steps:
+        changed = _run_step(fleet, clock, step, last_value)
         now = clock.now()
         view = feed.build(now, changed)
         fresh = FleetFeed(fleet).build(now)
@@ -344,31 +366,12 @@ def test_a_budgeted_feed_rebuilds_at_most_its_budget_and_catches_up(
     agents than the budget, what it puts off is deferred, not lost: builds with nothing new
     bring the view to what a fresh build says."""
     clock = FakeClock()
-    fleet = _fleet(clock)
+    fleet, last_value = _filled(clock)
     feed = FleetFeed(fleet)
-    last_value: dict[tuple[str, DataType], object] = {}
-    for agent in AGENTS[1:]:
-        for kind in DataType:
-            last_value[(agent, kind)] = BalanceSnapshot(Balance(D(1)))
-            fleet.apply(Snapshot(agent, kind, last_value[(agent, kind)], clock.now(), 0.01))  # type: ignore[arg-type]
     feed.build(clock.now())
     feed.budget = budget
-    for op, a, b in steps:
-        changed: set[str] = set()
-        if op == "wait":
-            assert isinstance(a, float)
-            clock.advance(a)
-        elif op == "drop":
-            assert isinstance(a, str)
-            fleet.remove_agent(a)
-        elif op == "burst":  # every agent's balance at once: more than the budget
-            assert isinstance(a, D)
-            value = BalanceSnapshot(Balance(a))
-            burst = [Snapshot(n, DataType.BALANCE, value, clock.now(), 0.01) for n in fleet.agents]
-            changed = fleet.apply_many(burst)  # type: ignore[arg-type]
-        elif a in fleet.agents:
-            assert isinstance(a, str)
-            changed = fleet.apply_many(_results(op, a, b, clock.now(), last_value))
+    for step in steps:
+        changed = _run_step(fleet, clock, step, last_value)
         view = feed.build(clock.now(), changed)
         if view.changed_agents is not None:
             assert len(view.changed_agents) <= budget
