@@ -126,6 +126,9 @@ class TimedApp(PfApp):
         started, cpu = time.perf_counter(), time.thread_time()
         refreshes = self.refreshes
         super().on_fleet_updated(message)
+        # Textual calls a handler of every class in the MRO that defines one: without this,
+        # PfApp's would run a second time, untimed, inside the frame being timed.
+        message.prevent_default()
         self.handler_ms.append((time.perf_counter() - started) * 1000)
         if self.refreshes == refreshes and self._pending is None:
             # The tick asked no widget to redraw (what changed is off screen, no age crossed a

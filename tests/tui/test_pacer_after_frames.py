@@ -40,6 +40,7 @@ class Recording(PfApp):
 
     def on_fleet_updated(self, message: FleetUpdated) -> None:
         super().on_fleet_updated(message)
+        message.prevent_default()  # else Textual runs PfApp's handler again (it walks the MRO)
         self.events.append("tick")
 
     def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
