@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import RenderableType
+from textual import messages
 from textual.app import App
 from textual.screen import Screen
 
@@ -120,3 +121,50 @@ async def test_the_tickers_wait_ends_when_the_view_it_made_is_drawn(
         events = list(app.events)
     assert waited < 5.0
     assert events[:2] == ["tick", "draw"], events  # handled, then its frame: then the wait ended
+
+
+async def test_the_pacer_waits_for_redraws_still_queued_for_the_screen(
+    server: SimServer, tmp_path: Path
+) -> None:
+    """A screen update can go out before every widget a tick changed has told the screen (each
+    does so with an ``Update`` message): the pacer, due after that update, waits for the frame
+    that draws the rest."""
+    app = make_app(server, tmp_path, app_class=Recording)
+    assert isinstance(app, Recording)
+    async with settled(app) as pilot:
+        app.events.clear()
+        table = app.views["overview"]
+        # The moment after a tick's first update went out, one of its redraws still queued.
+        app.screen.post_message(messages.Update(table))
+        app._undrawn = False
+        app._after_frame()
+        assert app.events == []  # not now: the table's redraw is still on its way
+        assert app._undrawn  # the frame that draws it runs the pacer
+        await pilot.pause(0.2)
+        events = list(app.events)
+    assert events[:2] == ["draw", "pacer"], events
+
+
+async def test_an_overdue_pacer_runs_once_the_screen_is_settled_and_never_before(
+    server: SimServer, tmp_path: Path
+) -> None:
+    """Ticks that kept the pacer from running after their frames run it once the screen has
+    nothing left to draw, and a tick still undrawn has drawn nothing within the grace."""
+    app = make_app(server, tmp_path, app_class=Unsignalled)  # no frame ever says "drawn"
+    assert isinstance(app, Unsignalled)
+    async with settled(app) as pilot:
+        loop = asyncio.get_running_loop()
+        app.events.clear()
+        app._pacer_ran = loop.time() - 10  # long overdue
+        # A tick handled a moment ago, not drawn yet: its frame may still come.
+        app._undrawn, app._undrawn_since = True, loop.time()
+        app._run_overdue_pacer()
+        assert app.events == []
+        # Drawn nothing for longer than the grace, but a redraw queued for the screen.
+        app._undrawn_since = loop.time() - 10
+        app.screen.post_message(messages.Update(app.views["overview"]))
+        app._run_overdue_pacer()
+        assert app.events == []
+        await pilot.pause(0.3)  # the queue drains; the rescheduled call finds the screen settled
+        events = list(app.events)
+    assert events == ["draw", "pacer"], events  # the queued redraw drawn, then the pacer
