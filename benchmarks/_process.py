@@ -6,6 +6,7 @@ this folder is on ``sys.path`` and they import this module as ``_process``.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -23,10 +24,11 @@ def free_port() -> int:
 
 
 def start_sim(
-    agents: int, *flags: str, wait_s: float = 120.0
+    agents: int, *flags: str, wait_s: float = 120.0, nice: int = 0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``pf-tui sim --limits off`` with ``agents`` agents (and ``flags``) in its own process;
-    returns it and its URL once it answers, within ``wait_s``."""
+    """``pf-tui sim --limits off`` with ``agents`` agents (and ``flags``) in its own process,
+    ``nice`` steps of niceness below this one; returns it and its URL once it answers, within
+    ``wait_s``."""
     port = free_port()
     sim = (sys.executable, "-m", "pf_tui", "sim", "--port", str(port), "--agents", str(agents))
     proc = subprocess.Popen(
@@ -34,6 +36,8 @@ def start_sim(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:

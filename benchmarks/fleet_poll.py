@@ -62,13 +62,13 @@ CALLS_PER_POLL = {
 }
 
 
-def start_sim(agents: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_sim(agents: int, nice: int = 0) -> tuple[subprocess.Popen[bytes], str]:
     """The simulator in its own process (seeded); returns it and its URL once it answers.
 
     Without the demo story: its casino outage (12-40 s of every 240) would fail a third of a
     40-second run's polls and put the outage's data age in the figures.
     """
-    return _process.start_sim(agents, "--seed", "1", "--no-story")
+    return _process.start_sim(agents, "--seed", "1", "--no-story", nice=nice)
 
 
 class AgeHistogram:

@@ -59,6 +59,9 @@ GOALS = {
     1000: (33.0, 250.0),
     5000: (33.0, 400.0),
 }
+SIM_NICE = 10
+"""The simulator's niceness relative to the app (``--sim-nice``): on the operator's machine the
+service takes no core, so here it yields them to the console and its worker."""
 WORST_FRAME_GOAL_MS = 50.0
 """The --minutes run: no frame, and no pause of the event loop, over this."""
 
@@ -229,6 +232,7 @@ async def frames(
     minutes: float = 0.0,
     census: bool = False,
     engine: str = "auto",
+    sim_nice: int = 0,
 ) -> None:
     if sim_in_process:
         server: SimServer | None = SimServer(
@@ -246,7 +250,7 @@ async def frames(
         # The simulator is not part of the app: in its own process its objects neither share the
         # app's GIL nor lengthen the app's garbage collections (as with a real service).
         server = None
-        proc, url = start_sim(agents)
+        proc, url = start_sim(agents, nice=sim_nice)
     pauses = Pauses()
     try:
         config = Config.demo(url, fetch_demo_agents(url))
@@ -308,6 +312,7 @@ async def frames(
             f"tab={tab} sort={sort or 'default'} agents={agents} frames={len(samples)}"
             f" over {elapsed:.0f} s, agents changed/frame median="
             f"{statistics.median(app.changed[skip:] or [0]):.0f}"
+            + (f", the simulator at nice +{sim_nice}" if proc is not None and sim_nice else "")
         )
         print(
             f"  CPU while measuring: this process {100 * app_cpu / elapsed:.1f}% of a core"
@@ -495,6 +500,15 @@ def main() -> None:
         help="run the simulator in this process (as --demo does) instead of its own",
     )
     parser.add_argument(
+        "--sim-nice",
+        type=int,
+        default=SIM_NICE,
+        metavar="N",
+        help=f"run the simulator's process N steps nicer than the app (default {SIM_NICE}: it"
+        " stands in for the remote service, which takes no core from the operator's machine;"
+        " 0 lets it compete as an equal)",
+    )
+    parser.add_argument(
         "--engine",
         default="auto",
         choices=["auto", "process", "inline"],
@@ -519,6 +533,7 @@ def main() -> None:
             args.minutes,
             census=args.census,
             engine=args.engine,
+            sim_nice=args.sim_nice,
         )
     )
     if args.cold_start:
