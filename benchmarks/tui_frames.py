@@ -105,7 +105,11 @@ class TimedApp(PfApp):
         def timed_after_frame() -> None:
             # The pacer's work is meant to run after a tick is on screen, never inside a frame.
             cpu = time.thread_time()
-            after_frame()
+            Pauses.in_pacer = True
+            try:
+                after_frame()
+            finally:
+                Pauses.in_pacer = False
             if self._pending is not None:
                 self.pacer_in_frame_ms.append((time.thread_time() - cpu) * 1000)
 
@@ -191,10 +195,14 @@ Widget.refresh = _counted_refresh  # type: ignore[method-assign]
 
 
 class Pauses:
-    """Every cyclic collection (generation, ms) and the event loop's longest stall."""
+    """Every cyclic collection (generation, ms, whether the GC pacer ran it) and the event loop's
+    longest stall."""
+
+    in_pacer = False
+    """Set while the pacer works: its collections are told from CPython's automatic ones."""
 
     def __init__(self) -> None:
-        self.gc: list[tuple[int, float]] = []
+        self.gc: list[tuple[int, float, bool]] = []
         self._started = 0.0
         self.stalls: list[float] = []
 
@@ -204,7 +212,8 @@ class Pauses:
         if phase == "start":
             self._started = time.thread_time()
         else:
-            self.gc.append((info["generation"], (time.thread_time() - self._started) * 1000))
+            ms = (time.thread_time() - self._started) * 1000
+            self.gc.append((info["generation"], ms, Pauses.in_pacer))
 
     async def probe(self, every_s: float = 0.005) -> None:
         """How late a short sleep wakes: the loop was blocked that long (GC, a frame, anything)."""
@@ -373,12 +382,13 @@ async def frames(
             + ", ".join(f"{i}: {samples[i]:.0f} ms, {app.changed[skip + i]}" for i in worst)
         )
         for generation in (0, 1, 2):
-            times_ms = [ms for g, ms in pauses.gc if g == generation]
-            if times_ms:
-                print(
-                    f"  GC generation {generation}: {len(times_ms)} passes,"
-                    f" median {statistics.median(times_ms):.1f} ms, max {max(times_ms):.1f} ms CPU"
-                )
+            for by_pacer, who in ((False, "automatic"), (True, "the pacer's")):
+                times_ms = [ms for g, ms, p in pauses.gc if g == generation and p is by_pacer]
+                if times_ms:
+                    print(
+                        f"  GC generation {generation}, {who}: {len(times_ms)} passes, median"
+                        f" {statistics.median(times_ms):.1f} ms, max {max(times_ms):.1f} ms CPU"
+                    )
         pacer = app.gc_pacer
         inside = app.pacer_in_frame_ms
         print(
