@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
@@ -82,8 +82,13 @@ class MoneyDialog(ModalScreen[ResultT]):
         self.guard = RepeatGuard(opening_keys)
         self._finished = False
 
-    def on_mount(self, event: events.Mount) -> None:
-        """Start the repeat window at the moment the dialog appears."""
+    @on(events.Mount)
+    def _start_guard(self, event: events.Mount) -> None:
+        """Start the repeat window at the moment the dialog appears.
+
+        A decorated handler, not ``on_mount``: Textual calls the ``on_mount`` of every class in
+        the MRO itself, so the dialogs' own ``on_mount`` need not (and must not) call this one.
+        """
         self.guard.start(event.time)
 
     async def on_key(self, event: events.Key) -> None:

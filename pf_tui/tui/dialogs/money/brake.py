@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -169,9 +168,8 @@ class BrakeDialog(MoneyDialog["BrakeChoice | None"]):
                 label = "Engage brake" if self.engage else "Lift brake"
                 yield Button(label, id="money-confirm", variant="error")
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the reason."""
-        super().on_mount(event)
         self.query_one("#money-reason", Input).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import ClassVar
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -77,10 +76,9 @@ class ConfirmMoneyDialog(MoneyDialog[bool]):
                 yield Button("Cancel", id="money-cancel")
                 yield Button(f"Confirm ({CONFIRM_KEY})", id="money-confirm", variant="error")
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """The typed confirmation's input has focus when there is one (Enter in it confirms
         once it matches); otherwise Cancel is the default."""
-        super().on_mount(event)
         if self.typed:
             self.query_one("#money-typed", Input).focus()
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -68,9 +67,8 @@ class DisputeDialog(MoneyForm):
             ),
         )
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the reason."""
-        super().on_mount(event)
         self.query_one("#money-reason", GuardedInput).focus()
 
     def build_intent(self) -> Intent:

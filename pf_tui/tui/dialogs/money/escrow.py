@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -84,9 +83,8 @@ class EscrowReleaseDialog(_RowForm):
         )
         yield Static(Text(hint), classes="hint")
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the amount."""
-        super().on_mount(event)
         self.query_one("#money-amount", GuardedInput).focus()
 
     def build_intent(self) -> Intent:
@@ -127,9 +125,8 @@ class AdoptDialog(_RowForm):
             ),
         )
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the rate."""
-        super().on_mount(event)
         self.query_one("#money-rate", GuardedInput).focus()
 
     def build_intent(self) -> Intent:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Select
 
@@ -106,9 +105,8 @@ class OpenStreamDialog(MoneyForm):
             ),
         )
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the payee choice."""
-        super().on_mount(event)
         self.query_one("#money-payee-choice", Select).focus()
 
     def build_intent(self) -> Intent:

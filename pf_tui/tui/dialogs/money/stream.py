@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Select, Static
 
@@ -99,9 +98,8 @@ class ReleaseDialog(_StreamForm):
         )
         yield Static("", id="money-owed-hint", classes="hint")
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the amount."""
-        super().on_mount(event)
         self._hint()
         self.query_one("#money-amount", GuardedInput).focus()
 
@@ -185,9 +183,8 @@ class CloseDialog(_StreamForm):
         reason.display = funded > 0
         yield reason
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self) -> None:
         """Start in the count."""
-        super().on_mount(event)
         self.query_one("#money-count", GuardedInput).focus()
 
     def on_select_changed(self, event: Select.Changed) -> None:
