@@ -162,7 +162,9 @@ async def run_engine(
         reply_cache=reply_cache,
         latency=poll_latency(),
     )
-    engine = build_poll_engine(config, client=client, seed=1, max_concurrency=concurrency)
+    engine = build_poll_engine(
+        config, client=client, seed=1, max_concurrency=concurrency, keep_samples=True
+    )  # as the daemon runs it
     poller, fleet = engine.poller, engine.fleet
     requested_polls = 0.0
     requested_calls = 0.0

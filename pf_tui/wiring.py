@@ -276,18 +276,21 @@ def build_poll_engine(
     agents: Iterable[AgentConfig] | None = None,
     seed: int | None = None,
     max_concurrency: int | None = None,
+    keep_samples: bool = False,
 ) -> PollEngine:
     """Client, poller and fleet state for ``config``'s agents (or ``agents``); not started.
 
     ``client`` shares an existing client (benchmarks compare transports that way); by default a
-    new one is built from ``[api]``.
+    new one is built from ``[api]``. ``keep_samples``: the fleet keeps its history points for
+    :meth:`FleetState.drain_samples` (the daemon, which stores them, drains them).
     """
     client = client or build_poll_client(config, clock)
     chosen = list(config.agents if agents is None else agents)
     poller = build_poller(
         config, client, clock, agents=chosen, seed=seed, max_concurrency=max_concurrency
     )
-    return PollEngine(client, poller, build_fleet(config, poller.stats, clock, agents=chosen))
+    fleet = build_fleet(config, poller.stats, clock, agents=chosen, keep_samples=keep_samples)
+    return PollEngine(client, poller, fleet)
 
 
 def build_fleet(
@@ -296,15 +299,18 @@ def build_fleet(
     clock: Clock = SYSTEM_CLOCK,
     *,
     agents: Iterable[AgentConfig] | None = None,
+    keep_samples: bool = False,
 ) -> FleetState:
     """The fleet state of ``config``'s agents (or ``agents``), its error rates read from
-    ``calls`` (the poller's call counts, wherever the poller runs)."""
+    ``calls`` (the poller's call counts, wherever the poller runs); ``keep_samples`` as in
+    :class:`FleetState`."""
     chosen = config.agents if agents is None else agents
     return FleetState(
         [agent_info(a) for a in chosen],
         intervals=intervals_of(config.polling),
         clock=clock,
         calls=calls,
+        keep_samples=keep_samples,
     )
 
 

@@ -109,7 +109,7 @@ class Daemon:
         self.outbox = self.book.outbox
         self.names = self.alerts.receiver_names
         self.wake = {name: asyncio.Event() for name in self.names}
-        self.polling = build_poll_engine(config, clock)
+        self.polling = build_poll_engine(config, clock, keep_samples=True)  # stored each cycle
         self.poller, self.fleet = self.polling.poller, self.polling.fleet
         self.facts = FactsSource(self.fleet, self.poller.stats)
         self.metrics = DaemonMetrics(shard=None if shard is None else shard.label)

@@ -40,7 +40,7 @@ INTERVALS = {
 
 def _fleet(clock: FakeClock, n: int = 2) -> FleetState:
     agents = [AgentInfo(f"ag_{i}", f"A{i}", initial_balance=D(100)) for i in range(n)]
-    return FleetState(agents, intervals=INTERVALS, clock=clock, history_len=4)
+    return FleetState(agents, intervals=INTERVALS, clock=clock, history_len=4, keep_samples=True)
 
 
 def _bal(agent: str, amount: str, t: float, changed: bool = True) -> Snapshot:
@@ -124,6 +124,18 @@ def test_history_ring_buffer_is_bounded_and_skips_repeats() -> None:
     assert [v for _, v in ring] == [D(2), D(3), D(4), D(5)]
     samples = fleet.drain_samples()
     assert [s.value for s in samples] == [D(1), D(2), D(3), D(4), D(5)]
+    assert fleet.drain_samples() == []
+
+
+def test_a_fleet_nobody_drains_keeps_its_history_but_no_samples() -> None:
+    """Only the daemon drains the samples (to store them): any other fleet (the console's)
+    keeps its history rings but no list of points, which grew without end."""
+    clock = FakeClock()
+    agents = [AgentInfo("ag_0", "A0", initial_balance=D(100))]
+    fleet = FleetState(agents, intervals=INTERVALS, clock=clock, history_len=4)
+    for i, amount in enumerate(["1", "2", "3", "4", "5", "6"]):
+        fleet.apply(_bal("ag_0", amount, float(i)))
+    assert [v for _, v in fleet.history("ag_0", "balance")] == [D(3), D(4), D(5), D(6)]
     assert fleet.drain_samples() == []
 
 

@@ -124,6 +124,8 @@ async def test_once_then_run_with_metrics(sim_server: SimServer, tmp_path: Path)
     assert len({b["eventId"] for b in bodies}) == len(bodies)
     assert any(b["commonLabels"]["alertname"] == "Watchdog" for b in bodies)  # heartbeat message
     conn = sqlite3.connect(tmp_path / "store.db")
+    # The daemon's fleet keeps its history points for the store (the console's does not).
+    assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] > 0
     store_dump = "\n".join(
         str(r)
         for t in ("alerts", "outbox", "kv", "samples")
