@@ -45,7 +45,7 @@ from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.config.model import PROCESS_ENGINE_FROM
-from pf_tui.core.fleet.state import FleetState
+from pf_tui.core.fleet.state import CONSOLE_HISTORY, FleetState
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.results import (
     DataType,
@@ -103,7 +103,7 @@ def console_engine(config: Config, clock: Clock = SYSTEM_CLOCK) -> ConsoleEngine
     """The console's polling parts: in a worker process or inline (:func:`engine_mode`)."""
     if engine_mode(config, clock) == "process":
         return RemoteEngine.build(config)
-    return build_poll_engine(config, clock)
+    return build_poll_engine(config, clock, history_metrics=CONSOLE_HISTORY)
 
 
 # ---- the wire ------------------------------------------------------------------------------------
@@ -410,7 +410,7 @@ class RemoteEngine:
     def build(cls, config: Config) -> RemoteEngine:
         """The worker-backed poller and the fleet state for ``config``'s agents; not started."""
         poller = RemotePoller(config)
-        return cls(poller, build_fleet(config, poller.stats))
+        return cls(poller, build_fleet(config, poller.stats, history_metrics=CONSOLE_HISTORY))
 
     async def aclose(self) -> None:
         """Stop the worker."""

@@ -37,7 +37,7 @@ from pf_tui.config import Config
 from pf_tui.config.model import AgentConfig, ApiConfig, PollingConfig
 from pf_tui.core.alerts.engine import AlertEngine
 from pf_tui.core.alerts.rules import rules_from_config
-from pf_tui.core.fleet.state import AgentInfo, FleetState
+from pf_tui.core.fleet.state import HISTORY_METRICS, AgentInfo, FleetState
 from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.runner import Checkpoint
 from pf_tui.core.money.wire import ClientWire
@@ -277,19 +277,28 @@ def build_poll_engine(
     seed: int | None = None,
     max_concurrency: int | None = None,
     keep_samples: bool = False,
+    history_metrics: Iterable[str] = HISTORY_METRICS,
 ) -> PollEngine:
     """Client, poller and fleet state for ``config``'s agents (or ``agents``); not started.
 
     ``client`` shares an existing client (benchmarks compare transports that way); by default a
     new one is built from ``[api]``. ``keep_samples``: the fleet keeps its history points for
-    :meth:`FleetState.drain_samples` (the daemon, which stores them, drains them).
+    :meth:`FleetState.drain_samples` (the daemon, which stores them, drains them);
+    ``history_metrics``: the metrics it keeps a history of (the console: fewer).
     """
     client = client or build_poll_client(config, clock)
     chosen = list(config.agents if agents is None else agents)
     poller = build_poller(
         config, client, clock, agents=chosen, seed=seed, max_concurrency=max_concurrency
     )
-    fleet = build_fleet(config, poller.stats, clock, agents=chosen, keep_samples=keep_samples)
+    fleet = build_fleet(
+        config,
+        poller.stats,
+        clock,
+        agents=chosen,
+        keep_samples=keep_samples,
+        history_metrics=history_metrics,
+    )
     return PollEngine(client, poller, fleet)
 
 
@@ -300,10 +309,11 @@ def build_fleet(
     *,
     agents: Iterable[AgentConfig] | None = None,
     keep_samples: bool = False,
+    history_metrics: Iterable[str] = HISTORY_METRICS,
 ) -> FleetState:
     """The fleet state of ``config``'s agents (or ``agents``), its error rates read from
-    ``calls`` (the poller's call counts, wherever the poller runs); ``keep_samples`` as in
-    :class:`FleetState`."""
+    ``calls`` (the poller's call counts, wherever the poller runs); ``keep_samples`` and
+    ``history_metrics`` as in :class:`FleetState`."""
     chosen = config.agents if agents is None else agents
     return FleetState(
         [agent_info(a) for a in chosen],
@@ -311,6 +321,7 @@ def build_fleet(
         clock=clock,
         calls=calls,
         keep_samples=keep_samples,
+        history_metrics=history_metrics,
     )
 
 

@@ -139,6 +139,26 @@ def test_a_fleet_nobody_drains_keeps_its_history_but_no_samples() -> None:
     assert fleet.drain_samples() == []
 
 
+def test_a_fleet_keeps_the_history_of_its_metrics_only() -> None:
+    """The console keeps only the histories it reads: the others are neither ringed, nor
+    refilled from the store."""
+    clock = FakeClock()
+
+    def fleet_of(*metrics: str) -> FleetState:
+        agents = [AgentInfo("ag_0", "A0", initial_balance=D(100))]
+        fleet = FleetState(agents, intervals=INTERVALS, clock=clock, history_metrics=metrics)
+        fleet.apply(_bal("ag_0", "5", 1.0))
+        fleet.apply(_bal("ag_0", "6", 2.0))
+        return fleet
+
+    assert [v for _, v in fleet_of("balance").history("ag_0", "balance")] == [D(5), D(6)]
+    fleet = fleet_of("casino_net")
+    assert not fleet.history("ag_0", "balance")
+    fleet.load_history({("ag_0", "balance"): [(0.5, D(4))], ("ag_0", "casino_net"): [(0.5, D(1))]})
+    assert not fleet.history("ag_0", "balance")
+    assert [v for _, v in fleet.history("ag_0", "casino_net")] == [D(1)]
+
+
 def test_totals() -> None:
     clock = FakeClock()
     fleet = _fleet(clock)
