@@ -407,8 +407,8 @@ class PfApp(App[int], inherit_bindings=False):
             )
             self._draw_status()
         firing = self.alert_log.firing_count()
-        # While alerts fire, their count's width only grows: at 5,000 agents it crossed a power
-        # of ten back and forth, and each narrowing laid the whole screen out (13-35 ms).
+        # While alerts fire, their count's width only grows: at 5,000 agents it swept from 0 past
+        # 1,000 and back each alert cycle, and each narrowing laid the whole screen out (13-35 ms).
         relabel(
             self.query_one(TabbedContent).get_tab("alerts"),
             tab_label("alerts", firing),

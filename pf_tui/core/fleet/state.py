@@ -160,8 +160,8 @@ class FleetState:
         self.agents: dict[str, AgentState] = {}
         self.keep_samples = keep_samples
         """Whether each history point is also kept for :meth:`drain_samples`: only for a reader
-        that drains them (the daemon stores them). The console never did, and at 5,000 agents
-        its fleet piled up 195,000 of them in four minutes, without end."""
+        that drains them (the daemon, which stores them). The console never drains them: while
+        its fleet kept them, it piled up 195,000 in four minutes at 5,000 agents, without end."""
         self._pending: list[Sample] = []
         self._polled: dict[DataType, int] = dict.fromkeys(ALL_TYPES, 0)
         self._failing: dict[DataType, int] = dict.fromkeys(ALL_TYPES, 0)
