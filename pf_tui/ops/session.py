@@ -190,6 +190,7 @@ class OpsSession:
                 CallStats(self.clock),
                 max_concurrency=int(self.config.polling.max_concurrency),
                 hosts=hosts_from_api(self.config.api),
+                keep_settled=None,  # one read for a script: every escrow the servers list
             )
         return self._client, self._fetcher
 

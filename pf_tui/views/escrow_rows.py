@@ -54,6 +54,11 @@ from pf_tui.views.model import (
 
 FINISHED_KEEP_S = 24 * 3600.0
 """Finished escrows stay on view this long after their money stopped moving."""
+FINISHED_PER_AGENT = 20
+"""Finished rows kept per agent at most, counting those its latest escrow snapshot still lists
+(always kept) and, up to this, the most recently finished of those it no longer lists. A busy
+fleet finishes hundreds of escrows a minute (about 450 in the 5,000-agent benchmark): kept for
+24 hours each, the console's memory grew for as long as it ran."""
 ZERO = Decimal(0)
 _LIVE_STREAM = ("open", "paused", "closing")
 
@@ -278,7 +283,8 @@ def stream_row(
 
 class FinishedRows:
     """Finished escrow rows per agent, kept :data:`FINISHED_KEEP_S` after their money stopped
-    moving, even once the server's list or the ledger no longer shows them."""
+    moving, even once the server's list or the ledger no longer shows them (at most
+    :data:`FINISHED_PER_AGENT` an agent)."""
 
     def __init__(self) -> None:
         self._rows: dict[str, dict[str, EscrowView]] = {}
@@ -289,11 +295,22 @@ class FinishedRows:
         return self._first_seen.setdefault(key, now)
 
     def keep(self, agent_id: str, rows: Iterable[EscrowView], now: float) -> None:
-        """Remember ``agent_id``'s finished rows of this rebuild; drop what is past keeping."""
+        """Remember ``agent_id``'s finished rows of this rebuild; drop what is past keeping (by
+        age, and past :data:`FINISHED_PER_AGENT` the longest finished no longer listed)."""
         kept = self._rows.setdefault(agent_id, {})
+        listed = set()
         for row in rows:
             kept[row.key] = row
+            listed.add(row.key)
         self.prune(now, agent_id)
+        surplus = len(kept) - max(FINISHED_PER_AGENT, len(listed))
+        if surplus > 0:
+            remembered = sorted(
+                (k for k in kept if k not in listed), key=lambda k: kept[k].finished_at or 0.0
+            )
+            for key in remembered[:surplus]:
+                del kept[key]
+                self._first_seen.pop(key, None)
 
     def prune(self, now: float, agent_id: str | None = None) -> None:
         """Drop rows finished more than :data:`FINISHED_KEEP_S` ago."""

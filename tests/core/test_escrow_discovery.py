@@ -8,12 +8,13 @@ an escrow move, referral rows name no escrow of the agent's, and what leaves vie
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pf_tui.api.models import Activity, Dialect, Escrow, EscrowStatus, LedgerEntry
 from pf_tui.clock import FakeClock
-from pf_tui.core.polling.fetch import LEDGER_EVERY_S, PollTarget
+from pf_tui.core.polling.callstats import CallStats
+from pf_tui.core.polling.fetch import KEEP_SETTLED, LEDGER_EVERY_S, Fetcher, PollTarget
 from pf_tui.core.polling.poller import Poller
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
 from tests.core.fakes import FakeSource, new_calls
@@ -114,3 +115,42 @@ async def test_terminal_escrows_are_forgotten_once_out_of_view() -> None:
     fetcher = poller._fetcher  # type: ignore[attr-defined]
     assert OLD not in fetcher._terminal[AGENT]
     assert {e.escrow_id for e in last_escrows(poller)} == {CLASSIC}
+
+
+async def test_a_long_stream_history_keeps_the_newest_settled_and_every_live_one() -> None:
+    """The streaming list names every stream an agent was ever party to. The snapshot keeps
+    every live and disputed escrow, every one pf-tui's journal knows, and only the newest
+    KEEP_SETTLED of the rest (released, refunded, closed): a busy fleet's memory grew for as long
+    as the console ran. Keeping the oldest, or dropping a live, disputed or journaled one, fails."""
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def stream(n: int, status: EscrowStatus, minutes: int | None = None) -> Escrow:
+        created = start + timedelta(minutes=n if minutes is None else minutes)
+        return Escrow(
+            f"esc_{n:016x}", status, Decimal(1), created_at=created, dialect=Dialect.STREAMING
+        )
+
+    settled = (EscrowStatus.RELEASED, EscrowStatus.REFUNDED, EscrowStatus.CLOSED)
+    history = [stream(n, settled[n % 3]) for n in range(40)]
+    live = [stream(100, EscrowStatus.FUNDED), stream(101, EscrowStatus.COMPLETED)]
+    disputed_old = stream(0x200, EscrowStatus.DISPUTED, minutes=-3 * 24 * 60)
+    poller, source, _ = make("streaming")
+    journaled = history[2]  # old and settled, but pf-tui's own action: followed to its end
+    poller.set_tracked_escrows({AGENT: {journaled.escrow_id: Dialect.STREAMING}})
+    source.listed = tuple(reversed([*history, *live, disputed_old]))
+    async with poller:
+        await run_until(poller._clock, 6.0)  # type: ignore[attr-defined]
+    kept = last_escrows(poller)
+    ids = [e.escrow_id for e in kept]
+    newest_settled = [e.escrow_id for e in reversed(history)][:KEEP_SETTLED]
+    assert [i for i in ids if i in newest_settled] == newest_settled  # newest first, all kept
+    assert {e.escrow_id for e in live} <= set(ids)
+    assert disputed_old.escrow_id in ids and journaled.escrow_id in ids
+    assert len(ids) == KEEP_SETTLED + len(live) + 2
+
+    # A script's one-shot read (pf-tui escrow list / show) keeps every escrow listed.
+    clock = FakeClock()
+    fetcher = Fetcher(clock, CallStats(clock), max_concurrency=4, keep_settled=None)
+    target = PollTarget(AGENT, source, escrow_dialect="streaming")
+    read = await fetcher.fetch(target, DataType.ESCROWS)
+    assert isinstance(read, EscrowSnapshot) and len(read.escrows) == len(source.listed)

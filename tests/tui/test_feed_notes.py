@@ -22,6 +22,7 @@ from pf_tui.core.fleet.state import AgentInfo, FleetState
 from pf_tui.core.money.brake import BrakeState
 from pf_tui.core.money.escrows import HeldEscrow, TimeoutMove
 from pf_tui.core.polling.results import DataType, EscrowSnapshot, Snapshot
+from pf_tui.views.escrow_rows import FINISHED_PER_AGENT
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import EscrowAction, EscrowNote, MoneyNotes, RowState, StreamNote
 from tests.tui.harness import POLL_INTERVALS
@@ -191,3 +192,30 @@ def test_finished_escrows_stay_24h_with_their_outcome() -> None:
     assert [r.key for r in feed.build(clock.now()).finished_escrows] == ["ag_0/esc_4"]
     clock.advance(2 * HOUR)
     assert feed.build(clock.now()).finished_escrows == ()
+
+
+def test_an_agents_finished_rows_are_bounded_and_what_it_still_lists_stays() -> None:
+    """A busy agent finishes escrows all day: past FINISHED_PER_AGENT the rows longest finished
+    of those its list no longer shows are dropped (each kept 24 hours, the console grew for as
+    long as it ran), while every finished escrow the latest poll still lists is kept."""
+    clock = FakeClock()
+    fleet = _fleet(clock)
+    feed = FleetFeed(fleet, lambda: MoneyNotes())
+
+    def done(n: int) -> Escrow:
+        at = _at(clock.now())
+        return Escrow(f"esc_{n}", EscrowStatus.RELEASED, D(1), creator_id="ag_0", released_at=at)
+
+    for n in range(3 * FINISHED_PER_AGENT):  # one finished a minute, each listed once only
+        _poll(fleet, clock, done(n))
+        feed.build(clock.now())
+        clock.advance(60)
+    kept = [r.key for r in feed.build(clock.now()).finished_escrows]
+    newest = [f"ag_0/esc_{n}" for n in reversed(range(3 * FINISHED_PER_AGENT))]
+    assert kept == newest[:FINISHED_PER_AGENT]  # the most recently finished, newest first
+
+    # A poll listing more finished escrows than the bound shows every one of them.
+    listed = [done(1000 + n) for n in range(FINISHED_PER_AGENT + 5)]
+    _poll(fleet, clock, *listed)
+    kept = [r.key for r in feed.build(clock.now()).finished_escrows]
+    assert sorted(kept) == sorted(f"ag_0/{e.escrow_id}" for e in listed)
