@@ -54,7 +54,7 @@ from pf_tui.views.model import (
 
 FINISHED_KEEP_S = 24 * 3600.0
 """Finished escrows stay on view this long after their money stopped moving."""
-FINISHED_PER_AGENT = 20
+FINISHED_PER_AGENT = 10
 """Finished rows kept per agent at most, counting those its latest escrow snapshot still lists
 (always kept) and, up to this, the most recently finished of those it no longer lists. A busy
 fleet finishes hundreds of escrows a minute (about 450 in the 5,000-agent benchmark): kept for

@@ -294,7 +294,10 @@ class FleetFeed:
             sharpe_7d=sharpe,
             max_drawdown_pct=float(drawdown_pct) if drawdown_pct is not None else None,
             max_drawdown_usd=d.get("max_drawdown_usd"),
-            dispute_rate=derived.escrow_dispute_rate(escrow_items),
+            dispute_rate=derived.escrow_dispute_rate(
+                escrow_items,
+                also_seen=escrows.settled_left_out if isinstance(escrows, EscrowSnapshot) else 0,
+            ),
             funnel_referrals=funnel.registered if funnel else None,
             funnel_earning=funnel.transacted if funnel else None,
             updated_at=min(fetched) if fetched else None,

@@ -140,8 +140,13 @@ async def test_a_long_stream_history_keeps_the_newest_settled_and_every_live_one
     source.listed = tuple(reversed([*history, *live, disputed_old]))
     async with poller:
         await run_until(poller._clock, 6.0)  # type: ignore[attr-defined]
-    kept = last_escrows(poller)
-    ids = [e.escrow_id for e in kept]
+    snaps = [r for r in poller.drain() if r.kind is DataType.ESCROWS]
+    snapshot = snaps[-1].value
+    assert isinstance(snapshot, EscrowSnapshot)
+    ids = [e.escrow_id for e in snapshot.escrows]
+    # Left out, but counted as seen (the dispute rate's denominator): the 40 settled less the
+    # newest KEEP_SETTLED and the journaled one.
+    assert snapshot.settled_left_out == len(history) - KEEP_SETTLED - 1
     newest_settled = [e.escrow_id for e in reversed(history)][:KEEP_SETTLED]
     assert [i for i in ids if i in newest_settled] == newest_settled  # newest first, all kept
     assert {e.escrow_id for e in live} <= set(ids)

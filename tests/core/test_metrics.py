@@ -143,6 +143,9 @@ def test_escrow_dispute_rate() -> None:
     ]
     assert m.escrow_dispute_rate(escrows) == pytest.approx(0.5)
     assert m.escrow_dispute_rate([]) is None
+    # Settled escrows the poller's bound left out of the snapshot still count as seen.
+    assert m.escrow_dispute_rate(escrows, also_seen=4) == pytest.approx(0.25)
+    assert m.escrow_dispute_rate([], also_seen=3) == 0.0
 
 
 def test_referral_counts_income_and_funnel() -> None:

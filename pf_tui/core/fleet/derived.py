@@ -196,9 +196,10 @@ def bets_today(stats: CasinoStats, total_bets_at_midnight: int | None) -> int | 
     return max(0, stats.total_bets - total_bets_at_midnight)
 
 
-def escrow_dispute_rate(escrows: Iterable[Escrow]) -> float | None:
-    """Disputed escrows over all escrows seen; ``None`` with none."""
-    total = disputed = 0
+def escrow_dispute_rate(escrows: Iterable[Escrow], *, also_seen: int = 0) -> float | None:
+    """Disputed escrows over all escrows seen (``also_seen``: undisputed ones seen but not in
+    ``escrows``); ``None`` with none."""
+    total, disputed = also_seen, 0
     for escrow in escrows:
         total += 1
         disputed += escrow.status is EscrowStatus.DISPUTED

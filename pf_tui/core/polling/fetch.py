@@ -42,7 +42,7 @@ T = TypeVar("T")
 ESCROW_ID = re.compile(r"esc_[0-9a-f]{16}")
 MAX_ESCROWS = 50
 """Escrows read per poll at most (the ledger holds 50 rows)."""
-KEEP_SETTLED = 20
+KEEP_SETTLED = 10
 """Settled escrows (released, refunded, closed: their money has moved) kept in an agent's
 snapshot by the poller, newest first, beside every live or disputed one and every one pf-tui's
 journal knows. The streaming list names every stream an agent was ever party to, so without a
@@ -338,9 +338,10 @@ class Fetcher:
             key=lambda e: e.created_at.timestamp() if e.created_at else 0.0,
             reverse=True,
         )
-        if self._keep_settled is not None:
-            ordered = _bounded(ordered, target.known_escrows, self._keep_settled)
-        return EscrowSnapshot(tuple(ordered))
+        if self._keep_settled is None:
+            return EscrowSnapshot(tuple(ordered))
+        kept = _bounded(ordered, target.known_escrows, self._keep_settled)
+        return EscrowSnapshot(tuple(kept), settled_left_out=len(ordered) - len(kept))
 
     def _read_escrow(
         self, a: str, src: AgentSource, escrow_id: str, via: Dialect

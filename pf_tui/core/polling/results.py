@@ -61,6 +61,9 @@ class EscrowSnapshot:
     """The escrows pf-tui knows for one agent, newest first."""
 
     escrows: tuple[Escrow, ...]
+    settled_left_out: int = 0
+    """Settled escrows the servers listed that the poller's bound left out of ``escrows``
+    (``KEEP_SETTLED`` in :mod:`pf_tui.core.polling.fetch`): they still count as seen."""
 
 
 SnapshotValue = (
