@@ -14,7 +14,13 @@ from decimal import Decimal
 from pf_tui.api.models import Activity, Dialect, Escrow, EscrowStatus, LedgerEntry
 from pf_tui.clock import FakeClock
 from pf_tui.core.polling.callstats import CallStats
-from pf_tui.core.polling.fetch import KEEP_SETTLED, LEDGER_EVERY_S, Fetcher, PollTarget
+from pf_tui.core.polling.fetch import (
+    JUST_SETTLED_S,
+    KEEP_SETTLED,
+    LEDGER_EVERY_S,
+    Fetcher,
+    PollTarget,
+)
 from pf_tui.core.polling.poller import Poller
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
 from tests.core.fakes import FakeSource, new_calls
@@ -159,3 +165,31 @@ async def test_a_long_stream_history_keeps_the_newest_settled_and_every_live_one
     target = PollTarget(AGENT, source, escrow_dialect="streaming")
     read = await fetcher.fetch(target, DataType.ESCROWS)
     assert isinstance(read, EscrowSnapshot) and len(read.escrows) == len(source.listed)
+
+
+async def test_a_long_stream_that_ends_after_newer_ones_still_shows_how_it_ended() -> None:
+    """The bound keeps the newest settled escrows by creation, and a long stream is older than
+    the short ones that settled before it: once it ends it stays in the snapshot for
+    JUST_SETTLED_S (the console keeps its finished row), and only then is left out. Without
+    that, the stream vanished from view the poll it closed, its ending never shown."""
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def stream(n: int, status: EscrowStatus) -> Escrow:
+        created = start + timedelta(minutes=n)
+        return Escrow(
+            f"esc_{n:016x}", status, Decimal(1), created_at=created, dialect=Dialect.STREAMING
+        )
+
+    newer = [stream(10 + n, EscrowStatus.RELEASED) for n in range(KEEP_SETTLED + 2)]
+    poller, source, _ = make("streaming")
+    source.listed = (*reversed(newer), stream(0, EscrowStatus.FUNDED))
+    clock = poller._clock  # type: ignore[attr-defined]
+    async with poller:
+        await run_until(clock, 6.0)
+        assert f"esc_{0:016x}" in {e.escrow_id for e in last_escrows(poller)}
+        source.listed = (*reversed(newer), stream(0, EscrowStatus.CLOSED))
+        await run_until(clock, 12.0)
+        ended = {e.escrow_id: e.status for e in last_escrows(poller)}
+        assert ended.get(f"esc_{0:016x}") is EscrowStatus.CLOSED
+        await run_until(clock, 12.0 + JUST_SETTLED_S + 6.0)
+        assert f"esc_{0:016x}" not in {e.escrow_id for e in last_escrows(poller)}

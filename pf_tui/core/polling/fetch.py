@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -49,6 +49,10 @@ journal knows. The streaming list names every stream an agent was ever party to,
 bound a busy fleet's memory grew for as long as the console or the daemon ran (about 400 new
 escrows a minute in the 5,000-agent benchmark). Scripts' one-shot reads keep them all."""
 SETTLED = frozenset({EscrowStatus.RELEASED, EscrowStatus.REFUNDED, EscrowStatus.CLOSED})
+JUST_SETTLED_S = 120.0
+"""An escrow seen live and then settled stays in its agent's snapshot this long whatever the
+bound, so the console shows how it ended (its finished row) even when ten newer escrows settled
+before it: the bound orders by creation, and a long stream is older than the short ones."""
 LEDGER_EVERY_S = 30.0
 """The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
 poll's recent activity shows an escrow move it has not covered yet, and at least this often
@@ -139,6 +143,10 @@ class Fetcher:
         """Per agent: server time of the newest escrow move the balance poll has shown."""
         self._hint_seen: dict[str, float] = {}
         """Per agent: that time as it was at the last ledger read."""
+        self._unsettled: dict[str, set[str]] = {}
+        """Per agent: the escrows its last snapshot had live or disputed."""
+        self._settling: dict[str, dict[str, float]] = {}
+        """Per agent: escrows seen live and then settled, and when (monotonic) they settled."""
 
     def _sem(self, service: str) -> HostLimit:
         return self.limit_of(self._hosts.get(service, service))
@@ -188,6 +196,8 @@ class Fetcher:
             self._ledger_at,
             self._hint,
             self._hint_seen,
+            self._unsettled,
+            self._settling,
         ):
             cache.pop(agent_id, None)
         self._no_list.discard(agent_id)
@@ -340,8 +350,24 @@ class Fetcher:
         )
         if self._keep_settled is None:
             return EscrowSnapshot(tuple(ordered))
-        kept = _bounded(ordered, target.known_escrows, self._keep_settled)
+        kept = _bounded(
+            ordered, {*target.known_escrows, *self._just_settled(a, ordered)}, self._keep_settled
+        )
         return EscrowSnapshot(tuple(kept), settled_left_out=len(ordered) - len(kept))
+
+    def _just_settled(self, agent_id: str, escrows: list[Escrow]) -> set[str]:
+        """The escrows of ``agent_id`` that settled within :data:`JUST_SETTLED_S`, having been
+        live or disputed in an earlier snapshot; remembers which are unsettled now."""
+        now = self._clock.monotonic()
+        before = self._unsettled.get(agent_id, set())
+        settling = self._settling.setdefault(agent_id, {})
+        for escrow in escrows:
+            if escrow.status in SETTLED and escrow.escrow_id in before:
+                settling.setdefault(escrow.escrow_id, now)
+        for escrow_id in [i for i, at in settling.items() if now - at > JUST_SETTLED_S]:
+            del settling[escrow_id]
+        self._unsettled[agent_id] = {e.escrow_id for e in escrows if e.status not in SETTLED}
+        return set(settling)
 
     def _read_escrow(
         self, a: str, src: AgentSource, escrow_id: str, via: Dialect
@@ -354,13 +380,14 @@ class Fetcher:
         return self.call(a, "escrow", endpoint, lambda: src.escrow(escrow_id, via))
 
 
-def _bounded(newest_first: list[Escrow], known: Mapping[str, object], keep: int) -> list[Escrow]:
-    """``newest_first`` with every settled escrow past the newest ``keep`` left out, unless
-    pf-tui's journal knows it (an action of its own is followed to its end)."""
+def _bounded(newest_first: list[Escrow], exempt: Collection[str], keep: int) -> list[Escrow]:
+    """``newest_first`` with every settled escrow past the newest ``keep`` left out, unless it
+    is ``exempt``: one pf-tui's journal knows (its own action, followed to its end) or one that
+    has just settled."""
     out: list[Escrow] = []
     settled = 0
     for escrow in newest_first:
-        if escrow.status in SETTLED and escrow.escrow_id not in known:
+        if escrow.status in SETTLED and escrow.escrow_id not in exempt:
             settled += 1
             if settled > keep:
                 continue
