@@ -54,8 +54,9 @@ shown at start. Scripts' one-shot reads keep them all."""
 SETTLED = frozenset({EscrowStatus.RELEASED, EscrowStatus.REFUNDED, EscrowStatus.CLOSED})
 JUST_SETTLED_S = 120.0
 """An escrow seen live and then settled stays in its agent's snapshot this long whatever the
-bound, so the console shows how it ended (its finished row) even when ten newer escrows settled
-before it: the bound orders by creation, and a long stream is older than the short ones."""
+bound, so the console shows how it ended (its finished row) even when more than
+:data:`KEEP_SETTLED` newer escrows settled before it: the bound orders by creation, and a long
+stream is older than the short ones."""
 LEDGER_EVERY_S = 30.0
 """The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
 poll's recent activity shows an escrow move it has not covered yet, and at least this often
