@@ -30,6 +30,11 @@ class EscrowStatus(str, enum.Enum):
         """Terminal states never change again."""
         return self not in (EscrowStatus.FUNDED, EscrowStatus.COMPLETED)
 
+    @property
+    def settled(self) -> bool:
+        """Terminal with its money moved (released, refunded, closed): not frozen in a dispute."""
+        return self.terminal and self is not EscrowStatus.DISPUTED
+
 
 class Dialect(str, enum.Enum):
     """Which escrow API an escrow was made through."""

@@ -19,7 +19,6 @@ from pf_tui.api.models import (
     CasinoStats,
     Dialect,
     Escrow,
-    EscrowStatus,
     LedgerEntry,
     PnlHistory,
     Positions,
@@ -51,7 +50,6 @@ long as the console or the daemon ran (about 450 escrows a minute in the 5,000-a
 about 2 KB each in the console, in the snapshots of both parties). Each escrow that settles
 while watched reaches the finished view, which keeps its own rows; this is the older history
 shown at start. Scripts' one-shot reads keep them all."""
-SETTLED = frozenset({EscrowStatus.RELEASED, EscrowStatus.REFUNDED, EscrowStatus.CLOSED})
 JUST_SETTLED_S = 120.0
 """An escrow seen live and then settled stays in its agent's snapshot this long whatever the
 bound, so the console shows how it ended (its finished row) even when more than
@@ -366,11 +364,11 @@ class Fetcher:
         before = self._unsettled.get(agent_id, set())
         settling = self._settling.setdefault(agent_id, {})
         for escrow in escrows:
-            if escrow.status in SETTLED and escrow.escrow_id in before:
+            if escrow.status.settled and escrow.escrow_id in before:
                 settling.setdefault(escrow.escrow_id, now)
         for escrow_id in [i for i, at in settling.items() if now - at > JUST_SETTLED_S]:
             del settling[escrow_id]
-        self._unsettled[agent_id] = {e.escrow_id for e in escrows if e.status not in SETTLED}
+        self._unsettled[agent_id] = {e.escrow_id for e in escrows if not e.status.settled}
         return set(settling)
 
     def _read_escrow(
@@ -391,7 +389,7 @@ def _bounded(newest_first: list[Escrow], exempt: Collection[str], keep: int) -> 
     out: list[Escrow] = []
     settled = 0
     for escrow in newest_first:
-        if escrow.status in SETTLED and escrow.escrow_id not in exempt:
+        if escrow.status.settled and escrow.escrow_id not in exempt:
             settled += 1
             if settled > keep:
                 continue
