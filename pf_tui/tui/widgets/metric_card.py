@@ -24,6 +24,7 @@ class MetricCard(Static):
         super().__init__(id=id, classes="card")
         self.border_title = title
         self._shown: tuple[object, ...] | None = None
+        self._figures: tuple[Text, Text | str, Sequence[Decimal], Style | str] | None = None
         self._ascii = not unicode_ok()
 
     def show(
@@ -34,12 +35,26 @@ class MetricCard(Static):
         series_style: Style | str = "",
     ) -> None:
         """Set the figure, its detail line and its sparkline series."""
+        self._figures = (value, detail, series, series_style)
+        self._draw()
+
+    def on_resize(self) -> None:
+        """The sparkline is cut to the card's width: a card shown before the first layout (the
+        first poll can land then) or resized since draws it again at its width now."""
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._figures is None:
+            return
+        value, detail, series, series_style = self._figures
+        width = max(0, self.content_size.width or 20)
         key = (
             value.plain,
             str(value.style),
             detail if isinstance(detail, str) else detail.plain,
-            tuple(series[-40:]),
+            tuple(series[-width:]),
             str(series_style),
+            width,
         )
         if key == self._shown:
             return
@@ -48,7 +63,6 @@ class MetricCard(Static):
         body.append_text(value)
         body.append("\n")
         body.append_text(detail if isinstance(detail, Text) else Text(detail, end=""))
-        width = max(0, self.content_size.width or 20)
         spark = sparkline(series, width, ascii_only=self._ascii, style=series_style)
         if spark.plain:
             body.append("\n")
