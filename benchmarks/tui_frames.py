@@ -476,6 +476,9 @@ def cold_start(runs: int) -> None:
                 time.sleep(0.02)
         finally:
             subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+            # The last session's end stops tmux's server; a new one started at once can fail
+            # with "server exited unexpectedly".
+            time.sleep(1)
     if times:
         print(
             f"cold start to first live figure: median {statistics.median(times):.2f} s"
