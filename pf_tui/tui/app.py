@@ -158,6 +158,8 @@ class PfApp(App[int], inherit_bindings=False):
             age_tick_s=age_tick_s,
             drawn=self._last_view_drawn,
         )
+        self._view_posted = False
+        """The engine has posted a view (the start-up's "every agent waiting" is then moot)."""
         self._view_drawn = asyncio.Event()
         """Set when the last view posted is on screen (see :meth:`_last_view_drawn`)."""
         self.fleet_view = self.ticker.view()
@@ -202,8 +204,14 @@ class PfApp(App[int], inherit_bindings=False):
         yield StatusBar(id="status")
         yield KeysFooter()
 
+    def on_load(self) -> None:
+        """Start polling before the widgets are built: the first poll's requests are answered
+        while the five tabs compose and lay out, so the first paint can carry live figures
+        (docs/performance.md, "Start-up"). Its views queue until the screen is mounted."""
+        self.run_engine()
+
     def on_mount(self) -> None:
-        """Theme, keymap, titles; then the engine worker and the collaborators' timers."""
+        """Theme, keymap, titles; then the collaborators' timers."""
         theme = self.config.ui.theme
         if theme in self.available_themes:
             self.theme = theme
@@ -221,8 +229,9 @@ class PfApp(App[int], inherit_bindings=False):
             tabs.can_focus = False
         environment = "demo" if self.demo else f"profile {self.config.profile}"
         self.sub_title = environment + ("  [READ-ONLY]" if self.read_only else "")
-        self.post_message(FleetUpdated(self.fleet_view))  # every agent waiting, until the polls
-        self.run_engine()
+        if not self._view_posted:
+            # Every agent waiting, until the first poll's view (queued behind this one).
+            self.post_message(FleetUpdated(self.fleet_view))
         self.alert_sync.start()  # the daemon's alerts and heartbeat
         self.state_keeper.start()  # sorts, filters, theme, silences
         self.money_flow.tick()  # start-up: settle what a lost reply or a crash left open
@@ -239,6 +248,7 @@ class PfApp(App[int], inherit_bindings=False):
         try:
             async for view in self.ticker.views(lambda: self.selected):
                 self._view_drawn.clear()
+                self._view_posted = True
                 self.post_message(FleetUpdated(view))
         except asyncio.CancelledError:
             # Cancelled by close_engine (quit) or by shutdown: close_engine, which on_unmount

@@ -22,7 +22,7 @@ from pf_tui.sim.http.server import SimServer
 from pf_tui.tui import app as app_module
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.messages import FleetUpdated
-from tests.tui.harness import make_app, settled
+from tests.tui.harness import make_app, settled, wait_idle
 
 
 class Recording(PfApp):
@@ -67,8 +67,14 @@ async def test_the_pacer_runs_only_after_the_tick_is_drawn(
 ) -> None:
     app = make_app(server, tmp_path, app_class=Recording)
     assert isinstance(app, Recording)
-    async with settled(app):  # every figure's first poll: a tick for each batch of results
-        pass
+    async with settled(app) as pilot:  # every figure's first poll: a tick or more
+        # Three more ticks, each changing the status bar, so each has a frame to follow.
+        for code in (500, 502, 503):
+            app.post_message(
+                FleetUpdated(replace(app.fleet_view, last_error=f"casino: HTTP {code}"))
+            )
+            await pilot.pause(0.1)
+        await wait_idle(app, pilot)
     events = app.events
     # It runs after the last tick's frame (the screen's hook still fires in this Textual),
     # and never while a tick waits to be drawn.
