@@ -548,6 +548,9 @@ class PfApp(App[int], inherit_bindings=False):
     def on_agent_chosen(self, message: AgentChosen) -> None:
         """Show one agent (or the fleet again) on every tab."""
         self.selected = message.agent_id
+        # The view on screen carries the history of the agent selected when it was built: the
+        # chart shows the newly chosen one's now, not at the next tick.
+        self.fleet_view = self.ticker.feed.with_selected(self.fleet_view, message.agent_id)
         self.refresh_bindings()
         if message.agent_id is not None:
             self.action_show_tab("overview")

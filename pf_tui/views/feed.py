@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, repeat
@@ -120,6 +121,12 @@ class FleetFeed:
         """Agents whose new figures the last build left for the next one (see :attr:`budget`)."""
         self._index: dict[str, int] = {}
         self._index_version = -1
+
+    def with_selected(self, view: FleetView, selected: str | None) -> FleetView:
+        """``view`` with the P&L history of the agent now drilled into (a view is built with
+        the history of the agent selected then only)."""
+        daily = {selected: self._daily.get(selected, ())} if selected in self.fleet.agents else {}
+        return replace(view, agent_pnl_daily=daily)
 
     def note_error(self, text: str) -> None:
         """Remember the newest error text (untrusted) for the status bar."""

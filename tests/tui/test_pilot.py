@@ -12,6 +12,7 @@ from pf_tui.tui.dialogs.help import HelpScreen
 from pf_tui.tui.keymap import EVERY_BINDING
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.positions import PositionsTab
+from pf_tui.tui.widgets.chart import DailyChart
 from tests.tui.harness import make_app, settle, settled, wait_idle
 
 
@@ -109,6 +110,27 @@ class TestFleetTable:
             await wait_idle(app, pilot)
             assert app.selected is None
             assert app.active_tab == "fleet"
+
+    async def test_drill_down_charts_the_agent_at_once(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
+        """The chart shows the chosen agent's P&L history as soon as it is chosen, not
+        "waiting for the P&L history" until the next tick (none comes on a frozen simulator)."""
+        app = make_app(server, tmp_path)
+        async with settled(app) as pilot:
+            fleet_points = app.query_one(DailyChart)._points
+            await pilot.press("3")
+            await wait_idle(app, pilot)
+            agent_id = app.query_one(FleetTab).table.cursor_key
+            ticks = app.ticks
+            await pilot.press("enter")
+            await wait_idle(app, pilot)
+            assert app.ticks == ticks  # no new poll view drew it
+            points = app.query_one(DailyChart)._points
+            assert points is not None and len(points) >= 2
+            assert points != fleet_points
+            assert agent_id is not None
+            assert points == app.fleet_view.agent_pnl_daily[agent_id]
 
 
 class TestPolling:
