@@ -35,7 +35,7 @@ import struct
 import sys
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,6 +250,10 @@ class RemotePoller:
     def refresh_now(self) -> None:
         """Poll everything now."""
         self._send(("refresh",))
+
+    def refresh(self, agent_id: str, kinds: Iterable[DataType]) -> None:
+        """Poll one agent's ``kinds`` now (after a money action)."""
+        self._send(("refresh-agent", agent_id, tuple(kind.value for kind in kinds)))
 
     def pause(self) -> None:
         """Stop starting polls (a poll in flight still reports)."""
@@ -517,6 +521,8 @@ async def serve() -> None:
                     return
                 case "refresh":
                     poller.refresh_now()
+                case "refresh-agent":
+                    poller.refresh(message[1], map(DataType, message[2]))
                 case "pause":
                     poller.pause()
                 case "resume":

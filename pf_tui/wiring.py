@@ -48,7 +48,7 @@ from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
-from pf_tui.core.polling.results import PollResult
+from pf_tui.core.polling.results import DataType, PollResult
 from pf_tui.core.store.db import EVAL_BUSY_TIMEOUT_S, Store
 from pf_tui.secret import Redactor, Secret
 from pf_tui.shard import Shard
@@ -179,6 +179,9 @@ class PollSource(Protocol):
 
     def refresh_now(self) -> None:
         """Poll everything now."""
+
+    def refresh(self, agent_id: str, kinds: Iterable[DataType]) -> None:
+        """Poll one agent's ``kinds`` now (after a money action)."""
 
     def pause(self) -> None:
         """Stop starting polls."""

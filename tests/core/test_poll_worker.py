@@ -370,6 +370,26 @@ async def test_refresh_polls_everything_now_between_slow_intervals(sim: Any) -> 
     await with_engine(config, body)
 
 
+async def test_refresh_of_one_agent_polls_just_its_figures_in_the_worker(sim: Any) -> None:
+    """After a money action the console asks for one agent's escrows and balance
+    (``refresh``): the worker polls those, and nothing else, at once."""
+    config = fast(Config.demo(sim.url, fetch_demo_agents(sim.url)), seconds=60.0)
+    agent = config.agents[2].id
+
+    async def body(engine: RemoteEngine) -> None:
+        poller = engine.poller
+        assert await gather_results(poller, 3.0)  # the start-up round
+        assert await gather_results(poller, 1.0) == []
+        poller.refresh(agent, (DataType.ESCROWS, DataType.BALANCE))
+        again = await gather_results(poller, 2.0)
+        assert sorted((r.agent_id, r.kind.value) for r in again) == [
+            (agent, "balance"),
+            (agent, "escrows"),
+        ]
+
+    await with_engine(config, body)
+
+
 async def test_a_killed_worker_is_said_and_started_again_and_polling_comes_back(sim: Any) -> None:
     config = fast(Config.demo(sim.url, fetch_demo_agents(sim.url)))
 

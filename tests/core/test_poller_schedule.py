@@ -279,3 +279,46 @@ async def test_the_same_model_object_is_unchanged_and_a_new_value_is_changed() -
     casino = [r for r in poller.drain() if r.kind is DataType.CASINO]
     assert [r.changed for r in casino[:3]] == [True, False, True]
     assert casino[1].value is shared and casino[2].value.total_bets == 6
+
+
+async def test_refresh_polls_one_agents_figures_now_and_follows_a_poll_under_way() -> None:
+    """After a money action the console asks for the acting agent's balance and escrows at
+    once; a poll already under way may have read the server before the action, so another
+    follows it as soon as it ends. Nothing else moves."""
+    clock, poller, sources, calls = make(n=2)
+    async with poller:
+        await run_until(clock, 12.0)
+        assert len(per_agent(calls, "balance", "ag_0")) == 2
+        sources[0].hang.add("balance")  # its third poll (20.67 s) hangs
+        await run_until(clock, 25.0)
+        hung = len(per_agent(calls, "balance", "ag_0"))
+        assert hung == 3 and per_agent(calls, "balance", "ag_0")[-1] < 25.0  # under way
+        t0 = clock.monotonic()
+        poller.refresh("ag_0", (DataType.BALANCE, DataType.REFERRALS))
+        poller.refresh("nobody", (DataType.BALANCE,))  # not polled: ignored
+        assert len(per_agent(calls, "balance", "ag_0")) == hung  # never two at once
+        # The poll under way ends now, before its 10 s rhythm would call again.
+        sources[0].hang.clear()
+        sources[0].released.set()
+        await run_until(clock, t0 + 25)
+    after = per_agent(calls, "balance", "ag_0")[hung:]
+    assert after[0] == t0, after  # read again at once, not at 30.67 s
+    assert [round(b - a, 6) for a, b in itertools.pairwise(after)] == [10.0, 10.0], after
+    # Referrals (a 30 s tier) at once, for ag_0 alone (the fake clock's sleeps cannot be
+    # interrupted: "at once" is within a scheduler step).
+
+    def soon(method: str, agent: str) -> list[float]:
+        return [t for t in per_agent(calls, method, agent) if t0 <= t < t0 + 1]
+
+    assert len(soon("casino_referrals", "ag_0")) == 1
+    assert soon("casino_referrals", "ag_1") == []
+
+
+async def test_refresh_waits_out_a_retry_after() -> None:
+    clock, poller, sources, calls = make(n=1)
+    sources[0].faults["casino_stats"] = RateLimitError(429, "rate_limited", None, retry_after=40.0)
+    async with poller:
+        await run_until(clock, 3.0)
+        poller.refresh("ag_0", (DataType.CASINO,))
+        await run_until(clock, 30.0)
+        assert len(per_agent(calls, "casino_stats", "ag_0")) == 1

@@ -24,6 +24,7 @@ from pf_tui.tui.dialogs.money.dispute import DisputeDialog
 from pf_tui.tui.dialogs.money.open import OpenStreamDialog
 from pf_tui.tui.dialogs.money.stream import CloseDialog, ReleaseDialog
 from pf_tui.tui.tabs.escrows import EscrowsTab
+from pf_tui.views.model import EscrowView
 from tests.tui.harness import make_app, settled, sim_now, wait_idle
 from tests.tui_actions.helpers import (
     agent_ids,
@@ -94,6 +95,33 @@ class TestRelease:
             assert balance(server, stream.payee) - payee_before == Decimal("0.495")
             assert app.desk.engine.result(preview.key).done
             assert app.desk.engine.stream(stream.id).released == Decimal("0.50")
+
+    async def test_the_rows_show_what_the_release_did_at_once(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
+        """Once a release is done, both parties' escrows and balances are polled again: the
+        row's Paid and the payee's balance are the server's new figures, not the ones read
+        before it (no poll of its own comes on the frozen simulator)."""
+        async with stream_on_screen(server, tmp_path) as scene:
+            app, pilot, stream = scene.app, scene.pilot, scene.stream
+
+            def row() -> EscrowView:
+                return next(e for e in app.fleet_view.escrows if e.escrow_id == stream.escrow_id)
+
+            def payee_balance() -> Decimal | None:
+                return next(a.balance for a in app.fleet_view.agents if a.agent_id == stream.payee)
+
+            assert row().released == Decimal(0)
+            shown_before = payee_balance()
+            await release_dialog(app, pilot, "0.50")
+            await confirm(app, pilot)
+            for _ in range(100):
+                if row().released and payee_balance() != shown_before:
+                    break
+                await pilot.pause(0.05)
+            assert row().released == Decimal("0.50")
+            assert row().remaining == Decimal("4.50")
+            assert payee_balance() == balance(server, stream.payee)
 
     async def test_cancel_and_escape_send_nothing(self, server: SimServer, tmp_path: Path) -> None:
         async with stream_on_screen(server, tmp_path) as scene:

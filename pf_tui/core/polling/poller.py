@@ -75,6 +75,9 @@ class _Job:
     """The hosts a poll of this job may call (``Fetcher.hosts_for``)."""
     parked: bool = False
     """Due, but waiting for room on a host (counted as in flight: never armed twice)."""
+    again: bool = False
+    """Poll again as soon as the poll in flight ends: it may have read the server before
+    what :meth:`Poller.refresh` was asked for happened."""
 
 
 class Poller:
@@ -260,6 +263,27 @@ class Poller:
             for job in jobs.values():
                 if not job.in_flight and job.rate_limited_until <= now:
                     self._arm(job, now)
+        self._wake.set()
+
+    def refresh(self, agent_id: str, kinds: Iterable[DataType]) -> None:
+        """Poll ``agent_id``'s ``kinds`` now: after a money action, the figures it changed.
+
+        A poll of one of them already under way may have read the server before the action
+        landed, so another follows it at once. Sources a server told to wait (429
+        Retry-After) still wait; an agent or kind not polled is ignored.
+        """
+        jobs = self._jobs.get(agent_id)
+        if not jobs:
+            return
+        now = self._clock.monotonic()
+        for kind in kinds:
+            job = jobs.get(kind)
+            if job is None or job.rate_limited_until > now:
+                continue
+            if not job.in_flight:
+                self._arm(job, now)
+            elif not job.parked:
+                job.again = True  # parked: its fetch has not started, so it reads the new state
         self._wake.set()
 
     def pause(self) -> None:
@@ -460,7 +484,7 @@ class Poller:
             job.in_flight = False
             raise
         except Exception as exc:  # typed client errors; anything else must not stop the poller
-            job.in_flight = False
+            job.in_flight = job.again = False  # a failure backs off, asked for again or not
             if job.removed:
                 return
             job.failures += 1
@@ -490,7 +514,11 @@ class Poller:
         elif job.last_value is not None:
             value = job.last_value  # keep the one object the UI has
         # Fixed rhythm from the start of this poll keeps the jitter spread and data age ~ interval.
-        self._arm(job, max(end, started + self.intervals[job.kind]))
+        if job.again:
+            job.again = False
+            self._arm(job, end)  # asked for while this poll was under way (:meth:`refresh`)
+        else:
+            self._arm(job, max(end, started + self.intervals[job.kind]))
         self._push(Snapshot(agent_id, job.kind, value, self._clock.now(), end - started, changed))
 
     def _backoff(self, job: _Job, interval: float, exc: Exception) -> float:

@@ -28,6 +28,7 @@ from pf_tui.core.money.types import (
     RequestState,
     StreamState,
 )
+from pf_tui.core.polling.results import DataType
 from pf_tui.text import one_line
 from pf_tui.tui.dialogs.money.audit import AuditScreen, MoneyStatus
 from pf_tui.tui.dialogs.money.brake import BrakeChoice, BrakeDialog, engage_text, lift_text
@@ -46,6 +47,9 @@ from pf_tui.views.times import clock_time
 
 if TYPE_CHECKING:
     from pf_tui.tui.app import PfApp
+
+AFTER_ACTION = (DataType.ESCROWS, DataType.BALANCE)
+"""What a money action can change for each agent party to it: polled again once it ran."""
 
 
 class MoneyFlow:
@@ -508,7 +512,21 @@ class MoneyFlow:
         finally:
             self.running = ""
             self.show_status()
+            self._refresh_parties(preview)
         self._report(preview, result)
+
+    def _refresh_parties(self, preview: ActionPreview) -> None:
+        """Poll the balance and escrows of each fleet agent the action touched, now: the rows
+        show what the money did at once, not an escrow poll later (whatever the outcome: a
+        failed or unknown action may have moved money too)."""
+        ids = {preview.escrow_id, preview.stream_id} - {None}
+        parties = {preview.agent_id}
+        for row in self.app.fleet_view.escrows:
+            if row.escrow_id in ids or row.stream_id in ids:
+                parties.update(p for p in (row.creator_id, row.payee_id) if p is not None)
+        poller = self.app.engine.poller
+        for agent_id in sorted(parties):
+            poller.refresh(agent_id, AFTER_ACTION)
 
     def _report(self, preview: ActionPreview, result: ActionResult) -> None:
         title = preview_title(preview)
