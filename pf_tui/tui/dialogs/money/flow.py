@@ -512,13 +512,15 @@ class MoneyFlow:
         finally:
             self.running = ""
             self.show_status()
+        if result.state is RequestState.DONE:
             self._refresh_parties(preview)
         self._report(preview, result)
 
     def _refresh_parties(self, preview: ActionPreview) -> None:
-        """Poll the balance and escrows of each fleet agent the action touched, now: the rows
-        show what the money did at once, not an escrow poll later (whatever the outcome: a
-        failed or unknown action may have moved money too)."""
+        """Poll the balance and escrows of each fleet agent a done action touched, now: the
+        rows show what the money did at once, not an escrow poll later. (An unknown outcome is
+        settled by the reconciliation the next poll starts, on the poller's own rhythm: asking
+        at once would resend into the failure that made it unknown.)"""
         ids = {preview.escrow_id, preview.stream_id} - {None}
         parties = {preview.agent_id}
         for row in self.app.fleet_view.escrows:
