@@ -59,6 +59,18 @@ FINISHED_PER_AGENT = 10
 (always kept) and, up to this, the most recently finished of those it no longer lists. A busy
 fleet finishes hundreds of escrows a minute (about 450 in the 5,000-agent benchmark): kept for
 24 hours each, the console's memory grew for as long as it ran."""
+FINISHED_BUDGET = 5_000
+"""Finished rows the fleet keeps beyond what its snapshots list: :data:`FINISHED_PER_AGENT` an
+agent up to 500 agents, fewer (at least one) in a larger fleet. At 5,000 agents, ten an agent
+was 50,000 rows, reached after about two hours of the benchmark's fleet: some 75 MB of the
+console's memory for a view no operator reads to its end."""
+
+
+def finished_per_agent(agents: int) -> int:
+    """How many finished rows each of ``agents`` agents keeps (see :data:`FINISHED_BUDGET`)."""
+    return max(1, min(FINISHED_PER_AGENT, FINISHED_BUDGET // max(1, agents)))
+
+
 ZERO = Decimal(0)
 _LIVE_STREAM = ("open", "paused", "closing")
 
@@ -284,7 +296,7 @@ def stream_row(
 class FinishedRows:
     """Finished escrow rows per agent, kept :data:`FINISHED_KEEP_S` after their money stopped
     moving, even once the server's list or the ledger no longer shows them (at most
-    :data:`FINISHED_PER_AGENT` an agent)."""
+    :func:`finished_per_agent` an agent, or what its snapshot lists if more)."""
 
     def __init__(self) -> None:
         self._rows: dict[str, dict[str, EscrowView]] = {}
@@ -294,16 +306,22 @@ class FinishedRows:
         """When ``key`` was first seen finished (``now`` the first time it is asked)."""
         return self._first_seen.setdefault(key, now)
 
-    def keep(self, agent_id: str, rows: Iterable[EscrowView], now: float) -> None:
+    def keep(
+        self,
+        agent_id: str,
+        rows: Iterable[EscrowView],
+        now: float,
+        per_agent: int = FINISHED_PER_AGENT,
+    ) -> None:
         """Remember ``agent_id``'s finished rows of this rebuild; drop what is past keeping (by
-        age, and past :data:`FINISHED_PER_AGENT` the longest finished no longer listed)."""
+        age, and past ``per_agent`` the longest finished no longer listed)."""
         kept = self._rows.setdefault(agent_id, {})
         listed = set()
         for row in rows:
             kept[row.key] = row
             listed.add(row.key)
         self.prune(now, agent_id)
-        surplus = len(kept) - max(FINISHED_PER_AGENT, len(listed))
+        surplus = len(kept) - max(per_agent, len(listed))
         if surplus > 0:
             remembered = sorted(
                 (k for k in kept if k not in listed), key=lambda k: kept[k].finished_at or 0.0

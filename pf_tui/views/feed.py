@@ -20,7 +20,7 @@ from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import AgentInfo, AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
 from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, ReferralSnapshot
-from pf_tui.views.escrow_rows import FinishedRows, escrow_row, stream_row
+from pf_tui.views.escrow_rows import FinishedRows, escrow_row, finished_per_agent, stream_row
 from pf_tui.views.fleet_sums import FleetSums
 from pf_tui.views.model import (
     AgentView,
@@ -372,7 +372,7 @@ class FleetFeed:
                 active.append(stream_row(stream, note, label=label, brake=brake))
         self._escrows[agent_id] = tuple(active)
         if finished or self._finished.keys(agent_id):
-            self._finished.keep(agent_id, finished, now)
+            self._finished.keep(agent_id, finished, now, finished_per_agent(len(watched)))
             self._finished_dirty = True
 
     def _finished_rows(self, now: float) -> tuple[EscrowView, ...]:

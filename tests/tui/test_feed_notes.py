@@ -22,7 +22,7 @@ from pf_tui.core.fleet.state import AgentInfo, FleetState
 from pf_tui.core.money.brake import BrakeState
 from pf_tui.core.money.escrows import HeldEscrow, TimeoutMove
 from pf_tui.core.polling.results import DataType, EscrowSnapshot, Snapshot
-from pf_tui.views.escrow_rows import FINISHED_PER_AGENT
+from pf_tui.views.escrow_rows import FINISHED_BUDGET, FINISHED_PER_AGENT, finished_per_agent
 from pf_tui.views.feed import FleetFeed
 from pf_tui.views.model import EscrowAction, EscrowNote, MoneyNotes, RowState, StreamNote
 from tests.tui.harness import POLL_INTERVALS
@@ -216,6 +216,41 @@ def test_an_agents_finished_rows_are_bounded_and_what_it_still_lists_stays() -> 
 
     # A poll listing more finished escrows than the bound shows every one of them.
     listed = [done(1000 + n) for n in range(FINISHED_PER_AGENT + 5)]
+    _poll(fleet, clock, *listed)
+    kept = [r.key for r in feed.build(clock.now()).finished_escrows]
+    assert sorted(kept) == sorted(f"ag_0/{e.escrow_id}" for e in listed)
+
+
+def test_a_large_fleet_keeps_fewer_finished_rows_an_agent() -> None:
+    """Ten finished rows an agent is 50,000 rows at 5,000 agents (about 75 MB, reached after
+    two hours of the benchmark's fleet): past FINISHED_BUDGET rows for the fleet, each agent
+    keeps fewer of the rows its list no longer shows, at least one, and still every row its
+    latest poll lists."""
+    assert finished_per_agent(8) == finished_per_agent(500) == FINISHED_PER_AGENT
+    assert finished_per_agent(1_000) == 5
+    assert finished_per_agent(5_000) == finished_per_agent(50_000) == 1
+    assert finished_per_agent(0) == FINISHED_PER_AGENT
+    agents = 1_000
+    assert finished_per_agent(agents) * agents <= FINISHED_BUDGET
+
+    clock = FakeClock()
+    infos = [AgentInfo(f"ag_{n}", f"A{n}") for n in range(agents)]
+    fleet = FleetState(infos, intervals=POLL_INTERVALS, clock=clock)
+    feed = FleetFeed(fleet, lambda: MoneyNotes())
+
+    def done(n: int) -> Escrow:
+        at = _at(clock.now())
+        return Escrow(f"esc_{n}", EscrowStatus.RELEASED, D(1), creator_id="ag_0", released_at=at)
+
+    for n in range(3 * FINISHED_PER_AGENT):  # one finished a minute, each listed once only
+        _poll(fleet, clock, done(n))
+        feed.build(clock.now())
+        clock.advance(60)
+    kept = [r.key for r in feed.build(clock.now()).finished_escrows]
+    newest = [f"ag_0/esc_{n}" for n in reversed(range(3 * FINISHED_PER_AGENT))]
+    assert kept == newest[: finished_per_agent(agents)]  # 5: the most recently finished
+
+    listed = [done(1000 + n) for n in range(FINISHED_PER_AGENT + 5)]  # more than any bound
     _poll(fleet, clock, *listed)
     kept = [r.key for r in feed.build(clock.now()).finished_escrows]
     assert sorted(kept) == sorted(f"ag_0/{e.escrow_id}" for e in listed)
