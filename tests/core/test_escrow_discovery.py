@@ -18,8 +18,10 @@ from pf_tui.core.polling.fetch import (
     JUST_SETTLED_S,
     KEEP_SETTLED,
     LEDGER_EVERY_S,
+    SETTLED_BUDGET,
     Fetcher,
     PollTarget,
+    settled_per_agent,
 )
 from pf_tui.core.polling.poller import Poller
 from pf_tui.core.polling.results import DataType, EscrowSnapshot
@@ -193,3 +195,19 @@ async def test_a_long_stream_that_ends_after_newer_ones_still_shows_how_it_ended
         assert ended.get(f"esc_{0:016x}") is EscrowStatus.CLOSED
         await run_until(clock, 12.0 + JUST_SETTLED_S + 6.0)
         assert f"esc_{0:016x}" not in {e.escrow_id for e in last_escrows(poller)}
+
+
+def test_a_large_fleet_keeps_fewer_settled_escrows_an_agent() -> None:
+    """Five settled escrows an agent were 25,000 at 5,000 agents, each in the console twice
+    (the snapshot's escrow and its finished row): past SETTLED_BUDGET for the fleet, a poller
+    keeps fewer an agent, at least one."""
+    assert settled_per_agent(8) == settled_per_agent(2_000) == KEEP_SETTLED
+    assert settled_per_agent(5_000) == 2
+    assert settled_per_agent(20_000) == settled_per_agent(100_000) == 1
+    for agents in (1, 8, 2_000, 2_001, 5_000):
+        assert settled_per_agent(agents) * agents <= max(SETTLED_BUDGET, agents)
+    clock = FakeClock()
+    calls = new_calls()
+    big = [PollTarget(f"ag_{n}", FakeSource(clock, f"ag_{n}", calls)) for n in range(5_000)]
+    assert Poller(big, clock=clock)._fetcher._keep_settled == 2
+    assert Poller(big[:8], clock=clock)._fetcher._keep_settled == KEEP_SETTLED

@@ -50,6 +50,18 @@ long as the console or the daemon ran (about 450 escrows a minute in the 5,000-a
 about 2 KB each in the console, in the snapshots of both parties). Each escrow that settles
 while watched reaches the finished view, which keeps its own rows; this is the older history
 shown at start. Scripts' one-shot reads keep them all."""
+SETTLED_BUDGET = 10_000
+"""Settled escrows the poller keeps for the whole fleet: :data:`KEEP_SETTLED` an agent up to
+2,000 agents, fewer (at least one) in a larger fleet (:func:`settled_per_agent`). Each is in the
+console's memory twice, as the snapshot's escrow and as its finished row; at 5,000 agents, five
+an agent was 25,000 of each."""
+
+
+def settled_per_agent(agents: int) -> int:
+    """Settled escrows kept in each agent's snapshot in a fleet of ``agents``."""
+    return max(1, min(KEEP_SETTLED, SETTLED_BUDGET // max(1, agents)))
+
+
 JUST_SETTLED_S = 120.0
 """An escrow seen live and then settled stays in its agent's snapshot this long whatever the
 bound, so the console shows how it ended (its finished row) even when more than

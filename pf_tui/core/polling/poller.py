@@ -32,7 +32,7 @@ from pf_tui.api.errors import MissingKeyError, RateLimitError
 from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.polling.callstats import WINDOW_S, CallStats
-from pf_tui.core.polling.fetch import Fetcher, PollTarget
+from pf_tui.core.polling.fetch import Fetcher, PollTarget, settled_per_agent
 from pf_tui.core.polling.results import (
     DataType,
     PollFailure,
@@ -110,7 +110,15 @@ class Poller:
             self._set_interval_value(name, seconds)
         self.max_backoff = max_backoff
         self.stats = stats if stats is not None else CallStats(clock, window_s=error_window)
-        self._fetcher = Fetcher(clock, self.stats, max_concurrency=max_concurrency, hosts=hosts)
+        self._initial = list(targets)
+        self._fetcher = Fetcher(
+            clock,
+            self.stats,
+            max_concurrency=max_concurrency,
+            hosts=hosts,
+            # Sized for the fleet polled from the start (agents added later share it).
+            keep_settled=settled_per_agent(len(self._initial)),
+        )
         self._jobs: dict[str, dict[DataType, _Job]] = {}
         self._heap: list[tuple[float, int, int, _Job]] = []
         self._seq = itertools.count()
@@ -121,7 +129,6 @@ class Poller:
         self._runner: asyncio.Task[None] | None = None
         self._paused = False
         self._sleeping_until = float("inf")
-        self._initial = list(targets)
         self._parked: dict[str, deque[_Job]] = {}
         """Due jobs per host whose request queue is full, in the order they fell due."""
         self._budget: dict[str, int] = {}
