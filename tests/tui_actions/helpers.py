@@ -203,3 +203,16 @@ async def agent_escrows_on_screen(
             break
     await show_escrow(app, pilot, ids[0])
     return ids
+
+
+def assert_centered(app: PfApp) -> None:
+    """The dialog on screen sits in the middle over the dimmed tab, not at the top-left over a
+    blank screen (where the header, and the brake it shows, were hidden)."""
+    screen = app.screen
+    styles = screen.styles
+    assert (styles.align_horizontal, styles.align_vertical) == ("center", "middle"), screen
+    assert styles.background.a < 1, screen  # the tab shows through
+    (box,) = screen.children
+    left, right = box.region.x, screen.size.width - box.region.right
+    above, below = box.region.y, screen.size.height - box.region.bottom
+    assert abs(left - right) <= 1 and abs(above - below) <= 1, (box.region, screen.size)

@@ -29,6 +29,7 @@ from tests.actions.helpers import agent_post, agents
 from tests.tui.harness import make_app, settled, wait_idle
 from tests.tui_actions.helpers import (
     agent_escrows_on_screen,
+    assert_centered,
     balance,
     fill,
     last_seq,
@@ -187,6 +188,7 @@ async def test_every_key_on_an_agents_classic_escrow(server: SimServer, tmp_path
         seq = last_seq(d.url)
         await d.press("t")
         assert isinstance(d.app.screen, AdoptDialog)
+        assert_centered(d.app)
         fill(d.app, {"money-rate": "0.01"})
         await d.press("enter")
         await d.confirm()
@@ -208,6 +210,7 @@ async def test_every_key_on_an_agents_streaming_escrow(server: SimServer, tmp_pa
         seq = last_seq(d.url)
         await d.press("l")
         assert isinstance(d.app.screen, EscrowReleaseDialog)
+        assert_centered(d.app)
         fill(d.app, {"money-amount": "0.50"})
         await d.press("enter")
         assert "$0.50" in preview_text(d.app) and "$1.50 stays in the escrow" in preview_text(d.app)
