@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Grid, VerticalScroll
+from textual.containers import Container, Grid, VerticalScroll
 from textual.widgets import Static
 
 from pf_tui.tui import format as fmt
 from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
-from pf_tui.tui.widgets.chart import DailyChart
 from pf_tui.tui.widgets.metric_card import MetricCard
 from pf_tui.views import times
-from pf_tui.views.model import AgentView
+from pf_tui.views.model import AgentView, FleetView
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from pf_tui.tui.widgets.chart import DailyChart
+
+CHART_LABEL = "cumulative trading P&L, USD"
+CHART_LATEST_S = 1.0
+"""The chart comes once the first poll's figures are on screen, or this long after the tab if no
+poll has answered by then."""
 
 CARDS = (
     ("balance", "Balance"),
@@ -39,16 +50,42 @@ def _ratio(value: float | None, dp: int = 2) -> Text:
     return Text("-" if value is None else f"{value:.{dp}f}", end="")
 
 
+def _polled(view: FleetView) -> bool:
+    """Whether any poll has answered for ``view``'s fleet (figures or an error)."""
+    return any(a.updated_at is not None or a.last_error for a in view.agents)
+
+
 class OverviewTab(VerticalScroll):
-    """The fleet (or one agent) at a glance."""
+    """The fleet (or one agent) at a glance.
+
+    The chart is mounted after the first figures are drawn, not with the tab: plotext and the
+    chart's first plot took about 50 ms of the console's start-up, in front of the first figures
+    (docs/performance.md, "Start-up"). Its place is kept, so nothing moves when it comes.
+    """
 
     def compose(self) -> ComposeResult:
-        """A scope line, the card grid, the chart."""
+        """A scope line, the card grid, the chart's place."""
+        self.chart: DailyChart | None = None
+        """The P&L chart, once mounted."""
+        self._chart_points: tuple[tuple[str, Decimal], ...] = ()
+        self._chart_due = False
         yield Static("", id="overview-scope", classes="tab-title")
         with Grid(id="cards"):
             for key, title in CARDS:
                 yield MetricCard(title, id=f"card-{key}")
-        yield DailyChart(id="pnl-chart")
+        yield Container(id="chart-slot")
+
+    def on_mount(self) -> None:
+        self.set_timer(CHART_LATEST_S, self._mount_chart)
+
+    def _mount_chart(self) -> None:
+        if self.chart is not None or not self.is_attached:
+            return
+        from pf_tui.tui.widgets.chart import DailyChart  # plotext: imported after the figures
+
+        chart = self.chart = DailyChart(id="pnl-chart")
+        chart.show(self._chart_points, label=CHART_LABEL)
+        self.query_one("#chart-slot", Container).mount(chart)
 
     def show(self, frame: Frame) -> None:
         """Fill every card from the scope's figures (and the fleet's, for comparison)."""
@@ -143,4 +180,9 @@ class OverviewTab(VerticalScroll):
             ),
         )
         points = view.agent_pnl_daily.get(frame.selected, ()) if frame.selected else view.pnl_daily
-        self.query_one(DailyChart).show(points, label="cumulative trading P&L, USD")
+        self._chart_points = tuple(points)
+        if self.chart is not None:
+            self.chart.show(points, label=CHART_LABEL)
+        elif not self._chart_due and _polled(view):
+            self._chart_due = True
+            self.call_after_refresh(self._mount_chart)  # once these figures are on screen
