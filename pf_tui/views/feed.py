@@ -170,11 +170,13 @@ class FleetFeed:
             visits = chain(first, (a for a in fleet.agents if a not in put_off))
         for agent_id in visits:
             # Staleness is re-read only where it can have moved: agents with a new result, and
-            # those whose freshest-to-expire figure reached its limit (FleetState.staleness_check).
+            # those whose freshest-to-expire figure passed its limit (FleetState.staleness_check;
+            # a figure is stale only once ``now`` is past it, so at the limit itself nothing can
+            # flip, and re-reading it then put it off over a budget build after build).
             if not (
                 changed is None
                 or agent_id in changed
-                or now >= check_at.get(agent_id, -math.inf)
+                or now > check_at.get(agent_id, -math.inf)
                 or agent_id not in self._agents
             ):
                 if renote:

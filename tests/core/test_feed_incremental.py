@@ -16,7 +16,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pf_tui.api.models import Balance, PnlHistory, PnlPoint
@@ -359,6 +359,10 @@ _burst = st.tuples(st.just("burst"), _money, st.none())
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(_step, _burst), max_size=40), st.integers(min_value=1, max_value=2))
+# Found by CI: a figure whose limit falls exactly on ``now`` is due for a staleness check that
+# cannot flip it until later; the feed re-checked it at that same instant on every build, put it
+# off over the budget, rebuilt it and put off the next: the deferred set never drained.
+@example(steps=[("wait", 15.0, None)], budget=1)
 def test_a_budgeted_feed_rebuilds_at_most_its_budget_and_catches_up(
     steps: list[tuple[str, object, object]], budget: int
 ) -> None:

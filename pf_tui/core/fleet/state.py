@@ -352,8 +352,9 @@ class FleetState:
     def staleness_check(self, agent_id: str, now: float) -> tuple[bool, float]:
         """``(stale, next check)``: whether the agent is stale at ``now`` (the verdict of
         :meth:`agent_staleness`, without a :class:`Staleness` per figure: the feed asks it of
-        hundreds of agents a tick), and the next moment that can change by time alone, the
-        earliest a figure fresh at ``now`` outlives its limit (``inf`` when none is fresh).
+        hundreds of agents a tick), and the earliest limit of a figure fresh at ``now``
+        (``inf`` when none is fresh): the verdict can change by time alone only once the clock
+        is past it.
 
         A stale figure turns fresh only through a poll result, and :meth:`apply` reports every
         such result as a change, so a caller that asks again for changed agents and for those
