@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
+import pytest
+
 from pf_tui.api.models import Dialect, Escrow, EscrowStatus
 from pf_tui.clock import FakeClock
 from pf_tui.core.fleet.state import AgentInfo, FleetState
@@ -194,45 +196,13 @@ def test_finished_escrows_stay_24h_with_their_outcome() -> None:
     assert feed.build(clock.now()).finished_escrows == ()
 
 
-def test_an_agents_finished_rows_are_bounded_and_what_it_still_lists_stays() -> None:
-    """A busy agent finishes escrows all day: past FINISHED_PER_AGENT the rows longest finished
-    of those its list no longer shows are dropped (each kept 24 hours, the console grew for as
-    long as it ran), while every finished escrow the latest poll still lists is kept."""
-    clock = FakeClock()
-    fleet = _fleet(clock)
-    feed = FleetFeed(fleet, lambda: MoneyNotes())
-
-    def done(n: int) -> Escrow:
-        at = _at(clock.now())
-        return Escrow(f"esc_{n}", EscrowStatus.RELEASED, D(1), creator_id="ag_0", released_at=at)
-
-    for n in range(3 * FINISHED_PER_AGENT):  # one finished a minute, each listed once only
-        _poll(fleet, clock, done(n))
-        feed.build(clock.now())
-        clock.advance(60)
-    kept = [r.key for r in feed.build(clock.now()).finished_escrows]
-    newest = [f"ag_0/esc_{n}" for n in reversed(range(3 * FINISHED_PER_AGENT))]
-    assert kept == newest[:FINISHED_PER_AGENT]  # the most recently finished, newest first
-
-    # A poll listing more finished escrows than the bound shows every one of them.
-    listed = [done(1000 + n) for n in range(FINISHED_PER_AGENT + 5)]
-    _poll(fleet, clock, *listed)
-    kept = [r.key for r in feed.build(clock.now()).finished_escrows]
-    assert sorted(kept) == sorted(f"ag_0/{e.escrow_id}" for e in listed)
-
-
-def test_a_large_fleet_keeps_fewer_finished_rows_an_agent() -> None:
-    """Ten finished rows an agent is 50,000 rows at 5,000 agents (about 75 MB, reached after
-    two hours of the benchmark's fleet): past FINISHED_BUDGET rows for the fleet, each agent
-    keeps fewer of the rows its list no longer shows, at least one, and still every row its
-    latest poll lists."""
-    assert finished_per_agent(8) == finished_per_agent(500) == FINISHED_PER_AGENT
-    assert finished_per_agent(1_000) == 5
-    assert finished_per_agent(5_000) == finished_per_agent(50_000) == 1
-    assert finished_per_agent(0) == FINISHED_PER_AGENT
-    agents = 1_000
-    assert finished_per_agent(agents) * agents <= FINISHED_BUDGET
-
+@pytest.mark.parametrize("agents", [2, 1_000])
+def test_an_agents_finished_rows_are_bounded_and_what_it_still_lists_stays(agents: int) -> None:
+    """A busy agent finishes escrows all day: past its bound the rows longest finished of those
+    its list no longer shows are dropped (each kept 24 hours, the console grew for as long as it
+    ran), while every finished escrow the latest poll still lists is kept. The bound is
+    FINISHED_PER_AGENT in a small fleet, fewer in a large one (finished_per_agent)."""
+    bound = finished_per_agent(agents)
     clock = FakeClock()
     infos = [AgentInfo(f"ag_{n}", f"A{n}") for n in range(agents)]
     fleet = FleetState(infos, intervals=POLL_INTERVALS, clock=clock)
@@ -248,9 +218,22 @@ def test_a_large_fleet_keeps_fewer_finished_rows_an_agent() -> None:
         clock.advance(60)
     kept = [r.key for r in feed.build(clock.now()).finished_escrows]
     newest = [f"ag_0/esc_{n}" for n in reversed(range(3 * FINISHED_PER_AGENT))]
-    assert kept == newest[: finished_per_agent(agents)]  # 5: the most recently finished
+    assert kept == newest[:bound]  # the most recently finished, newest first
 
-    listed = [done(1000 + n) for n in range(FINISHED_PER_AGENT + 5)]  # more than any bound
+    # A poll listing more finished escrows than any bound shows every one of them.
+    listed = [done(1000 + n) for n in range(FINISHED_PER_AGENT + 5)]
     _poll(fleet, clock, *listed)
     kept = [r.key for r in feed.build(clock.now()).finished_escrows]
     assert sorted(kept) == sorted(f"ag_0/{e.escrow_id}" for e in listed)
+
+
+def test_a_large_fleet_keeps_fewer_finished_rows_an_agent() -> None:
+    """Ten finished rows an agent are 50,000 rows at 5,000 agents, which the benchmark's fleet
+    reaches after about two hours: past FINISHED_BUDGET rows for the fleet, each agent keeps
+    fewer of the rows its list no longer shows, at least one."""
+    assert finished_per_agent(2) == finished_per_agent(500) == FINISHED_PER_AGENT
+    assert finished_per_agent(1_000) == 5
+    assert finished_per_agent(5_000) == finished_per_agent(50_000) == 1
+    assert finished_per_agent(0) == FINISHED_PER_AGENT
+    for agents in (1_000, 5_000):
+        assert finished_per_agent(agents) * agents <= FINISHED_BUDGET
