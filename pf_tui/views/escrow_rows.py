@@ -62,8 +62,8 @@ fleet finishes hundreds of escrows a minute (about 450 in the 5,000-agent benchm
 FINISHED_BUDGET = 5_000
 """Finished rows the fleet keeps beyond what its snapshots list: :data:`FINISHED_PER_AGENT` an
 agent up to 500 agents, fewer (at least one) in a larger fleet. At 5,000 agents, ten an agent
-was 50,000 rows, reached after about two hours of the benchmark's fleet: some 75 MB of the
-console's memory for a view no operator reads to its end."""
+was 50,000 rows, reached after about two hours of the benchmark's fleet (estimated at 1.5 KB a
+row, some 75 MB; not measured) for a view no operator reads to its end."""
 
 
 def finished_per_agent(agents: int) -> int:

@@ -125,8 +125,11 @@ class FleetFeed:
     def with_selected(self, view: FleetView, selected: str | None) -> FleetView:
         """``view`` with the P&L history of the agent now drilled into (a view is built with
         the history of the agent selected then only)."""
-        daily = {selected: self._daily.get(selected, ())} if selected in self.fleet.agents else {}
-        return replace(view, agent_pnl_daily=daily)
+        return replace(view, agent_pnl_daily=self._selected_daily(selected))
+
+    def _selected_daily(self, selected: str | None) -> dict[str, tuple[tuple[str, Decimal], ...]]:
+        """The P&L history a view carries: the drilled-into agent's only (none for the fleet)."""
+        return {selected: self._daily.get(selected, ())} if selected in self.fleet.agents else {}
 
     def note_error(self, text: str) -> None:
         """Remember the newest error text (untrusted) for the status bar."""
@@ -228,9 +231,7 @@ class FleetFeed:
             services=self._services(),
             last_error=self.last_error,
             pnl_daily=fleet_daily,
-            agent_pnl_daily={selected: self._daily.get(selected, ())}
-            if selected in fleet.agents
-            else {},
+            agent_pnl_daily=self._selected_daily(selected),
             changed_agents=frozenset(rebuilt) if changed is not None else None,
             index=self._index,
         )
