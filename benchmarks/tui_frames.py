@@ -242,6 +242,7 @@ async def frames(
     census: bool = False,
     engine: str = "auto",
     sim_nice: int = 0,
+    census_at: float = 0.0,
 ) -> None:
     if sim_in_process:
         server: SimServer | None = SimServer(
@@ -286,10 +287,15 @@ async def frames(
             gc.callbacks.append(pauses)
             probe = asyncio.create_task(pauses.probe())
             started = time.monotonic()
+            watch = (
+                asyncio.create_task(watch_memory(started, worker, census_at)) if minutes else None
+            )
             end = started + (minutes * 60 if minutes else 600)
             while time.monotonic() < end and (minutes or len(app.frame_ms) < skip + ticks):
                 await pilot.pause(0.5)
             probe.cancel()
+            if watch is not None:
+                watch.cancel()
             gc.callbacks.remove(pauses)
             elapsed = time.monotonic() - started
             rss_end = resident_mb()
@@ -419,6 +425,33 @@ async def frames(
             proc.wait()
 
 
+async def watch_memory(started: float, worker: int | None, census_at: float) -> None:
+    """Every minute, the console's (and the worker's) resident memory; at ``census_at``
+    minutes, a census of the tracked objects, frozen ones included (a pause of a few
+    seconds, which counts among the run's frames)."""
+    census_done = not census_at
+    minute = 0
+    while True:
+        minute += 1
+        await asyncio.sleep(max(0.0, started + minute * 60 - time.monotonic()))
+        app_mb, worker_mb = resident_mb(), resident_mb(worker)
+        print(
+            f"  minute {minute}: console {app_mb or 0:.0f} MB"
+            + (f", worker {worker_mb:.0f} MB" if worker_mb is not None else ""),
+            flush=True,
+        )
+        if not census_done and minute >= census_at:
+            census_done = True
+            frozen = gc.get_freeze_count()
+            gc.unfreeze()
+            try:
+                memory_census()
+            finally:
+                if frozen:
+                    gc.freeze()
+            sys.stdout.flush()
+
+
 def memory_census(top: int = 15) -> None:
     """What the memory is: pymalloc's totals and the tracked objects by type (sizeof only:
     the strings and Decimals they refer to are not tracked, and are in pymalloc's total)."""
@@ -535,6 +568,14 @@ def main() -> None:
         action="store_true",
         help="at the end, count the memory: pymalloc's total and the tracked objects by type",
     )
+    parser.add_argument(
+        "--census-at",
+        type=float,
+        default=0.0,
+        metavar="MIN",
+        help="with --minutes, also count the memory MIN minutes into the run (to compare with"
+        " --census at the end)",
+    )
     args = parser.parse_args()
     asyncio.run(
         frames(
@@ -547,6 +588,7 @@ def main() -> None:
             census=args.census,
             engine=args.engine,
             sim_nice=args.sim_nice,
+            census_at=args.census_at,
         )
     )
     if args.cold_start:
