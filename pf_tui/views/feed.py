@@ -425,12 +425,9 @@ class FleetFeed:
         if isinstance(pnl_hist, PnlHistory) and pnl_hist.chart:
             last = pnl_hist.chart[-1]
             total = last.daily_pnl if last.date[:10] == today else ZERO
-        casino = self.fleet.history(agent_id, "casino_net")
-        if casino:
-            # The casino net at midnight: the last sample before it, else the first of today.
-            before = casino.count_before(midnight)
-            base = casino[before - 1][1] if before else casino[0][1]
-            total = (total or ZERO) + (casino[-1][1] - base)
+        casino = self.fleet.since_midnight(agent_id, "casino_net", midnight)
+        if casino is not None:
+            total = (total or ZERO) + casino
         return total
 
     # ---- fleet ------------------------------------------------------------------------------

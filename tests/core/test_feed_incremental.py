@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pf_tui.api.models import Balance, PnlHistory, PnlPoint
+from pf_tui.api.models import Balance, CasinoStats, PnlHistory, PnlPoint
 from pf_tui.clock import FakeClock
 from pf_tui.core.fleet.state import AgentInfo, FleetState
 from pf_tui.core.polling.results import (
@@ -391,3 +391,25 @@ def test_a_budgeted_feed_rebuilds_at_most_its_budget_and_catches_up(
     assert figures(view) == figures(fresh)
     assert view.pnl_daily == fresh.pnl_daily
     _same_totals(view.totals, _summed(view.agents, view.totals.pnl_series))
+
+
+def test_todays_pnl_counts_the_casino_net_since_midnight_however_busy_the_day() -> None:
+    """An agent whose casino net changes on every poll makes hundreds of samples an hour: the
+    P&L today must still start from the net at midnight, not from whatever sample is oldest."""
+    midnight = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    clock = FakeClock(midnight - 60)
+    fleet = FleetState([AgentInfo("ag_0", "A0")], intervals={"casino": 2.0}, clock=clock)
+    feed = FleetFeed(fleet)
+
+    def casino(net: str, t: float) -> Snapshot:
+        return Snapshot("ag_0", DataType.CASINO, CasinoStats(net_profit=D(net)), t, 0.0)
+
+    fleet.apply(casino("10", midnight - 30))  # the net at midnight: $10
+    for i in range(1, 1001):  # every two seconds after midnight, the net one cent up
+        fleet.apply(casino(str(D(10) + D(i) / 100), midnight + 2 * i))
+    now = midnight + 2001
+    today = feed.build(now).agent("ag_0")
+    assert today is not None and today.pnl_today == D("10.00")
+    # A day with no casino move yet counts none of yesterday's.
+    tomorrow = feed.build(now + 86_400).agent("ag_0")
+    assert tomorrow is not None and tomorrow.pnl_today == 0

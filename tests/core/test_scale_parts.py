@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pf_tui.api.latency import FlagRing, FloatRing, LatencyRecorder
-from pf_tui.core.fleet.history import SampleRing
+from pf_tui.core.fleet.history import DayChange, SampleRing
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.limit import HostLimit
 from pf_tui.daemon.gc_policy import EngineGc
@@ -272,19 +272,37 @@ async def test_a_full_host_queue_parks_polls_without_holding_the_others() -> Non
         assert {a for a, _ in calls["positions"][stuck:]} == {s.agent_id for s in sources}
 
 
+DAY = 86_400
+
+
 @given(
-    st.integers(min_value=1, max_value=12),
-    st.lists(st.integers(min_value=0, max_value=40), max_size=40),
-    st.integers(min_value=-1, max_value=42),
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=DAY),
+            st.decimals(min_value=-1000, max_value=1000, places=2),
+        ),
+        max_size=40,
+    ),
+    st.integers(min_value=0, max_value=2 * DAY),
 )
-def test_sample_ring_counts_the_samples_before_a_time(
-    size: int, steps: list[int], cut: int
-) -> None:
-    """Breaking it: the binary search over a wrapped ring miscounts, and "P&L today" takes the
-    casino net of the wrong moment as the day's start (it was a walk of the whole ring)."""
-    ring = SampleRing(maxlen=size)
-    t = 0.0
-    for step in steps:
+def test_day_change_is_the_move_since_midnight(steps: list[tuple[int, Decimal]], wait: int) -> None:
+    """Against every sample kept: the move since the latest midnight is the latest value less
+    the last one before midnight (else the day's first), zero once a day passes with none.
+    Breaking it (the base not moved at a new day, or a day that is not UTC's) fails here."""
+    mark, samples = DayChange(), []
+    t = 5 * DAY - 3_600.0  # an hour before a midnight
+    for step, value in steps:
         t += step  # in time order, repeats allowed
-        ring.append((t, Decimal(step)))
-        assert ring.count_before(cut) == sum(1 for when, _ in ring if when < cut)
+        mark.append(t, value)
+        samples.append((t, value))
+    now = t + wait
+    midnight = now - now % DAY
+    if not samples:
+        assert mark.since(midnight) is None
+        return
+    before = [value for when, value in samples if when < midnight]
+    today = [value for when, value in samples if when >= midnight]
+    base = before[-1] if before else today[0]
+    expected = samples[-1][1] - (base if today else samples[-1][1])
+    moved = mark.since(midnight)
+    assert moved == expected and str(moved) == str(expected)

@@ -44,10 +44,13 @@ async def test_the_console_polls_through_its_worker_and_takes_it_along(
         assert any(a.latency_p95_ms is not None for a in view.agents)  # counted here
         # The console draws its history but stores none (the daemon does): it keeps no list of
         # points to store, which grew by hundreds a second at 5,000 agents.
-        # It keeps only the histories it reads (today's casino net), not the daemon's others.
+        # It keeps no history ring (the daemon's alert rules read those), only the casino net's
+        # move since midnight, for today's P&L.
         fleet = app.engine.fleet
-        assert any(fleet.history(a.agent_id, "casino_net") for a in view.agents)
-        assert not any(fleet.history(a.agent_id, "balance") for a in view.agents)
+        assert any(
+            fleet.since_midnight(a.agent_id, "casino_net", 0.0) is not None for a in view.agents
+        )
+        assert not any(fleet.agents[a.agent_id].history for a in view.agents)
         assert fleet.drain_samples() == []
         await pilot.press("p")
         assert app.paused and poller.paused

@@ -15,7 +15,10 @@ from array import array
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-__all__ = ["SampleRing"]
+__all__ = ["DAY_S", "DayChange", "SampleRing"]
+
+DAY_S = 86_400
+"""Seconds in a UTC day (POSIX time counts no leap seconds)."""
 
 _MAX_COEFF = 10**18
 _ODD = -128
@@ -89,22 +92,46 @@ class SampleRing:
         for i in range(n):
             yield self._at((start + i) % n)
 
-    def count_before(self, t: float) -> int:
-        """How many samples are older than ``t`` (a binary search: samples are appended in time
-        order)."""
-        times, n = self._times, len(self._times)
-        start = self._next if n == self.maxlen else 0
-        lo, hi = 0, n
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if times[(start + mid) % n] < t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
     def __repr__(self) -> str:
         return f"SampleRing({list(self)!r}, maxlen={self.maxlen})"
+
+
+class DayChange:
+    """How far one metric moved since UTC midnight, whatever the number of samples in between.
+
+    A ring of the last N samples cannot say it: an agent whose casino net changes on every
+    2-second poll fills 360 samples in 12 minutes, and the sample before midnight is gone. This
+    keeps three things: the latest sample, its time, and the base of its UTC day (the last
+    sample before that day began, or the day's first sample when there was none before).
+    Samples arrive in time order.
+    """
+
+    __slots__ = ("base", "day", "last", "last_t")
+
+    def __init__(self) -> None:
+        self.day: int | None = None
+        self.last_t = 0.0
+        self.last: Decimal | None = None
+        self.base: Decimal | None = None
+
+    def append(self, t: float, value: Decimal) -> None:
+        """Record the metric's value at ``t``."""
+        day = int(t // DAY_S)
+        if self.day is None:
+            self.base = value
+        elif day != self.day:
+            self.base = self.last  # the value the new day started from
+        self.day, self.last_t, self.last = day, t, value
+
+    def since(self, midnight: float) -> Decimal | None:
+        """The move since ``midnight`` (the latest UTC midnight, at or before the latest
+        sample's day); zero when no sample came after it, ``None`` before any sample."""
+        last, base = self.last, self.base
+        if last is None or base is None:
+            return None
+        if self.last_t < midnight:
+            return last - last  # zero, with the figure's exponent
+        return last - base
 
 
 def _pack(value: Decimal) -> tuple[int, int]:
