@@ -21,18 +21,21 @@ __all__ = [
     "JSON",
     "MAX_INT_DIGITS",
     "MICRO",
+    "PACK_ODD",
     "MoneyError",
     "dumps",
     "fee_of",
     "format_usd",
     "format_usd6",
     "loads",
+    "pack",
     "parse_amount_input",
     "parse_money",
     "plain_wire_money",
     "quantize_display",
     "quantize_fee",
     "to_wire",
+    "unpack",
 ]
 
 CENT = Decimal("0.01")
@@ -295,3 +298,31 @@ def loads(data: str | bytes) -> JSON:
             f"the JSON object must be str, bytes or bytearray, not {type(data).__name__}"
         )
     return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+
+
+PACK_ODD = -128
+"""The exponent :func:`pack` gives an amount it cannot pack: keep that one as an object."""
+_MAX_PACKED = 10**18
+
+
+def pack(value: Decimal) -> tuple[int, int]:
+    """``(coefficient, exponent)`` with ``unpack(coefficient, exponent)`` the very same
+    ``Decimal`` (value, sign and exponent: ``12.50`` stays ``12.50``), for keeping amounts in
+    an ``array`` (9 bytes instead of a 104-byte object); ``(0, PACK_ODD)`` when the amount must
+    be kept as an object (more than 18 digits, an exponent past +-99, negative zero, NaN)."""
+    sign, digits, exp = value.as_tuple()
+    if type(exp) is not int or not -100 < exp < 100 or len(digits) > 18:
+        return 0, PACK_ODD
+    coeff = int(value.scaleb(-exp))  # exact: at most 18 digits, an integer once scaled
+    if sign:
+        if coeff == 0:
+            return 0, PACK_ODD  # negative zero: an int has no sign to keep it
+        coeff = -abs(coeff)
+    if coeff >= _MAX_PACKED or coeff <= -_MAX_PACKED:
+        return 0, PACK_ODD
+    return coeff, exp
+
+
+def unpack(coeff: int, exp: int) -> Decimal:
+    """The ``Decimal`` :func:`pack` packed (never called with :data:`PACK_ODD`)."""
+    return Decimal(coeff).scaleb(exp)

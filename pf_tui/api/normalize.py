@@ -39,8 +39,8 @@ from pf_tui.api.models import (
     GameStats,
     LedgerEntry,
     Lifetime,
+    PnlChart,
     PnlHistory,
-    PnlPoint,
     Position,
     Positions,
     ReferralStats,
@@ -383,7 +383,7 @@ def pnl_history(data: JSON) -> PnlHistory:
         )
     summary = _sub(data, "summary")
     chart = f.items(data, "chart", required=False)
-    points = []
+    points: list[tuple[str, Decimal, Decimal]] = []
     for i, row in enumerate(chart):
         # 30 rows a reply, most of them the same every poll: the plain production row is read
         # inline (the same values the readers below would return); anything else takes them.
@@ -392,15 +392,15 @@ def pnl_history(data: JSON) -> PnlHistory:
             daily = plain_wire_money(row.get("daily_pnl"))
             cumulative = plain_wire_money(row.get("cumulative_pnl"))
             if type(date) is str and daily is not None and cumulative is not None:
-                points.append(PnlPoint(date, daily, cumulative))
+                points.append((date, daily, cumulative))
                 continue
         path = f"chart[{i}]"
         row = f.obj(row, path)
         points.append(
-            PnlPoint(
-                date=f.text(row, "date", path),
-                daily_pnl=f.money(row, "daily_pnl", path),
-                cumulative_pnl=f.money(row, "cumulative_pnl", path),
+            (
+                f.text(row, "date", path),
+                f.money(row, "daily_pnl", path),
+                f.money(row, "cumulative_pnl", path),
             )
         )
     return PnlHistory(
@@ -409,7 +409,7 @@ def pnl_history(data: JSON) -> PnlHistory:
         total_fees=f.opt_money(summary, "total_fees", "summary"),
         total_trades=f.opt_int(summary, "total_trades", "summary"),
         win_rate=f.percent_rate(summary, "win_rate_pct", "summary"),
-        chart=tuple(points),
+        chart=PnlChart.of_rows(points),
         max_drawdown_pct=f.opt_money(summary, "max_drawdown_pct", "summary"),
     )
 

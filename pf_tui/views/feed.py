@@ -9,13 +9,13 @@ the very same objects, which the views use to skip their rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, repeat
 
-from pf_tui.api.models import CasinoStats, PnlHistory, Positions
+from pf_tui.api.models import CasinoStats, PnlHistory, PnlPoint, Positions
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import AgentInfo, AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
@@ -23,6 +23,7 @@ from pf_tui.core.polling.results import ALL_TYPES, DataType, EscrowSnapshot, Ref
 from pf_tui.views.escrow_rows import FinishedRows, escrow_row, finished_per_agent, stream_row
 from pf_tui.views.fleet_sums import FleetSums
 from pf_tui.views.model import (
+    SPARK_POINTS,
     AgentView,
     EscrowNote,
     EscrowView,
@@ -38,8 +39,6 @@ _NO_NOTE = EscrowNote()
 _NO_NOTES = MoneyNotes()
 PRUNE_EVERY_S = 60.0
 """How often finished rows past their 24 hours are dropped."""
-SPARK_POINTS = 40
-"""P&L samples kept per agent for its sparkline."""
 CHART_POINTS = 240
 """Fleet P&L points kept for the chart."""
 SERVICE_OF: dict[DataType, str] = {
@@ -65,6 +64,11 @@ def _label_of(agents: Mapping[str, AgentState], agent_id: str | None) -> str:
 def _count(value: Decimal | None) -> int | None:
     """A derived count (stored as a Decimal like every derived figure) as an int."""
     return None if value is None else int(value)
+
+
+def _by_day(chart: Sequence[PnlPoint]) -> Iterator[tuple[str, Decimal]]:
+    """A P&L chart's cumulative P&L by day (``YYYY-MM-DD``), oldest first."""
+    return ((p.date[:10], p.cumulative_pnl) for p in chart)
 
 
 def _midnight(now: float) -> float:
@@ -94,7 +98,8 @@ class FleetFeed:
         self._fleet_version = -1
         self._check_at: dict[str, float] = {}
         """When each agent's staleness is next re-read if nothing new arrives for it."""
-        self._daily: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+        self._daily: dict[str, Sequence[PnlPoint]] = {}
+        """Each agent's P&L chart, as its fleet state holds it (packed: no point is kept)."""
         self._daily_sums: dict[str, Decimal] = {}
         self._daily_counts: dict[str, int] = {}
         """Per chart day: the sum of every agent's cumulative P&L, and how many agents report
@@ -103,13 +108,7 @@ class FleetFeed:
         self._sums = FleetSums()
         self._charts: dict[
             str,
-            tuple[
-                object,
-                AgentInfo,
-                float | None,
-                tuple[tuple[str, Decimal], ...],
-                tuple[Decimal, ...],
-            ],
+            tuple[object, AgentInfo, float | None],
         ] = {}
         """Per agent: the P&L chart last seen and the agent's info, with the Sharpe ratio,
         per-day series and sparkline derived from them."""
@@ -129,7 +128,9 @@ class FleetFeed:
 
     def _selected_daily(self, selected: str | None) -> dict[str, tuple[tuple[str, Decimal], ...]]:
         """The P&L history a view carries: the drilled-into agent's only (none for the fleet)."""
-        return {selected: self._daily.get(selected, ())} if selected in self.fleet.agents else {}
+        if selected not in self.fleet.agents:
+            return {}
+        return {selected: tuple(_by_day(self._daily.get(selected, ())))}
 
     def note_error(self, text: str) -> None:
         """Remember the newest error text (untrusted) for the status bar."""
@@ -260,19 +261,10 @@ class FleetFeed:
             # What the P&L chart gives the row, worked out again only when the chart (a new
             # model from the client: an unchanged reply is the same object) or the agent did.
             sharpe = None
-            daily: tuple[tuple[str, Decimal], ...] = ()
-            if isinstance(pnl_hist, PnlHistory):
-                if info.initial_balance:
-                    sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)
-                daily = tuple((p.date[:10], p.cumulative_pnl) for p in pnl_hist.chart)
-            chart = self._charts[agent_id] = (
-                pnl_hist,
-                info,
-                sharpe,
-                daily,
-                tuple(v for _, v in daily[-SPARK_POINTS:]),
-            )
-        _, _, sharpe, daily, pnl_series = chart
+            if isinstance(pnl_hist, PnlHistory) and info.initial_balance:
+                sharpe = derived.rolling_sharpe(pnl_hist.chart, info.initial_balance)
+            chart = self._charts[agent_id] = (pnl_hist, info, sharpe)
+        sharpe = chart[2]
         funnel = (
             derived.referral_funnel(referrals.stats)
             if isinstance(referrals, ReferralSnapshot)
@@ -281,7 +273,7 @@ class FleetFeed:
         escrow_items = escrows.escrows if isinstance(escrows, EscrowSnapshot) else ()
         fetched = [f.fetched_at for f in figures.values() if f.fetched_at is not None]
         errors = [f for f in figures.values() if f.error is not None]
-        self._set_daily(agent_id, daily)
+        self._set_daily(agent_id, pnl_hist.chart if isinstance(pnl_hist, PnlHistory) else ())
         drawdown_pct = d.get("max_drawdown_pct")
 
         self._agents[agent_id] = AgentView(
@@ -314,7 +306,6 @@ class FleetFeed:
             stale=stale,
             stale_reason=reason if stale else "",
             last_error=str(errors[0].error) if errors else "",
-            pnl_series=pnl_series,
         )
         self._sums.put(self._agents[agent_id])
         if isinstance(positions, Positions):
@@ -390,22 +381,22 @@ class FleetFeed:
             self._finished_view = self._finished.rows(self.fleet.agents)
         return self._finished_view
 
-    def _set_daily(self, agent_id: str, daily: tuple[tuple[str, Decimal], ...]) -> None:
+    def _set_daily(self, agent_id: str, daily: Sequence[PnlPoint]) -> None:
         """Replace the agent's chart in the fleet's per-day sums (``()``: it has none)."""
         old = self._daily.pop(agent_id, ())
         if daily:
             self._daily[agent_id] = daily
-        if old == daily:
+        if old is daily or old == daily:
             return
         sums, counts = self._daily_sums, self._daily_counts
-        for date, value in old:
+        for date, value in _by_day(old):
             left = counts[date] - 1
             if left:
                 counts[date] = left
                 sums[date] -= value
             else:
                 del counts[date], sums[date]
-        for date, value in daily:
+        for date, value in _by_day(daily):
             counts[date] = counts.get(date, 0) + 1
             sums[date] = sums.get(date, ZERO) + value
         self._fleet_daily_view = None

@@ -17,6 +17,9 @@ from pf_tui.api.models import Dialect
 from pf_tui.core.money.brake import BRAKE_OFF, BrakeState
 from pf_tui.core.money.escrows import EscrowStake, HeldEscrow, TimeoutOutcome
 
+SPARK_POINTS = 40
+"""P&L points of a sparkline (the fleet's, or the drilled-into agent's)."""
+
 
 @dataclass(frozen=True, slots=True)
 class AgentView:
@@ -57,7 +60,9 @@ class AgentView:
     last_error: str = ""
     """Untrusted: may hold an API error body."""
     pnl_series: tuple[Decimal, ...] = ()
-    """Cumulative daily trading P&L, oldest first, for sparklines."""
+    """Cumulative daily trading P&L, oldest first, for the sparkline: the fleet row's only (an
+    agent's is read from :attr:`FleetView.agent_pnl_daily` when it is drilled into, see
+    :meth:`FleetView.pnl_series`; 5,000 copies would not pay)."""
 
     @property
     def status(self) -> str:
@@ -294,6 +299,13 @@ class FleetView:
     """Each agent's place in :attr:`agents` (empty: not given, look through them); the feed
     hands every view the same mapping while the fleet's order stays, so a consumer can go
     straight to :attr:`changed_agents` instead of through 5,000 agents a tick."""
+
+    def pnl_series(self, agent_id: str | None) -> tuple[Decimal, ...]:
+        """The sparkline's points: the drilled-into agent's cumulative P&L, or the fleet's."""
+        if agent_id is None:
+            return self.totals.pnl_series
+        daily = self.agent_pnl_daily.get(agent_id, ())
+        return tuple(value for _, value in daily[-SPARK_POINTS:])
 
     def agent(self, agent_id: str) -> AgentView | None:
         """The agent with ``agent_id``, if in this view."""

@@ -15,14 +15,12 @@ from array import array
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from pf_tui.usd import PACK_ODD, pack, unpack
+
 __all__ = ["DAY_S", "DayChange", "SampleRing"]
 
 DAY_S = 86_400
 """Seconds in a UTC day (POSIX time counts no leap seconds)."""
-
-_MAX_COEFF = 10**18
-_ODD = -128
-"""Exponent mark of a slot whose amount is kept as an object (``SampleRing._odd``)."""
 
 
 class SampleRing:
@@ -50,7 +48,7 @@ class SampleRing:
     def append(self, sample: tuple[float, Decimal]) -> None:
         """Add a sample, dropping the oldest when full."""
         t, value = sample
-        coeff, exp = _pack(value)
+        coeff, exp = pack(value)
         if len(self._times) < self.maxlen:
             slot = len(self._times)
             self._times.append(t)
@@ -62,16 +60,16 @@ class SampleRing:
             self._coeffs[slot] = coeff
             self._exps[slot] = exp
             self._next = 0 if slot + 1 == self.maxlen else slot + 1
-        if exp == _ODD:
+        if exp == PACK_ODD:
             self._odd[slot] = value
         else:
             self._odd.pop(slot, None)
 
     def _at(self, slot: int) -> tuple[float, Decimal]:
         exp = self._exps[slot]
-        if exp == _ODD:
+        if exp == PACK_ODD:
             return self._times[slot], self._odd[slot]
-        return self._times[slot], Decimal(self._coeffs[slot]).scaleb(exp)
+        return self._times[slot], unpack(self._coeffs[slot], exp)
 
     def __len__(self) -> int:
         return len(self._times)
@@ -132,19 +130,3 @@ class DayChange:
         if self.last_t < midnight:
             return last - last  # zero, with the figure's exponent
         return last - base
-
-
-def _pack(value: Decimal) -> tuple[int, int]:
-    """``(coefficient, exponent)`` with ``Decimal(coefficient).scaleb(exponent) == value``,
-    exponent included; ``(0, _ODD)`` when the value must be kept as an object."""
-    sign, digits, exp = value.as_tuple()
-    if type(exp) is not int or not -100 < exp < 100 or len(digits) > 18:
-        return 0, _ODD
-    coeff = int(value.scaleb(-exp))  # exact: at most 18 digits, an integer once scaled
-    if sign:
-        if coeff == 0:
-            return 0, _ODD  # negative zero: an int has no sign to keep it
-        coeff = -abs(coeff)
-    if coeff >= _MAX_COEFF or coeff <= -_MAX_COEFF:
-        return 0, _ODD
-    return coeff, exp

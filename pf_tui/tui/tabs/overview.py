@@ -117,7 +117,7 @@ class OverviewTab(VerticalScroll):
                     scope.pnl_pct / 100 if scope.pnl_pct is not None else None, tones, signed=True
                 ),
             ),
-            scope.pnl_series,
+            view.pnl_series(agent.agent_id if agent is not None else None),
             fmt.sign_style(scope.pnl_today, tones),
         )
         card("positions").show(_count(scope.open_positions), vs_fleet(_count(fleet.open_positions)))
