@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 sim_server_mod = pytest.importorskip("pf_tui.sim.http.server")
 
 from pf_tui.api import errors  # noqa: E402
-from pf_tui.api.models import Balance  # noqa: E402
+from pf_tui.api.models import Activity, Balance, Lifetime, WalletBalance  # noqa: E402
 from pf_tui.clock import SYSTEM_CLOCK, FakeClock  # noqa: E402
 from pf_tui.config import Config  # noqa: E402
 from pf_tui.config.model import PROCESS_ENGINE_FROM  # noqa: E402
@@ -175,6 +175,18 @@ def test_results_come_back_as_sent_and_an_unchanged_figure_as_the_object_held(
         strict=True,
     ):
         assert result.value == original.value
+
+
+def test_a_balance_crosses_without_its_recent_activity() -> None:
+    """The console reads nothing of a balance's recent activity (the worker's poller does):
+    it stays behind, and the rest of the balance and its on-chain half cross whole."""
+    moved = Activity("withdrawal", Decimal("-5.00"), Decimal("45.00"), "x", "casino", None)
+    balance = Balance(Decimal("45.00"), "ag_a", Lifetime(Decimal(50)), (moved, moved))
+    wallet = WalletBalance(Decimal("7.25"))
+    sent = Snapshot("ag_a", DataType.BALANCE, BalanceSnapshot(balance, wallet), 1.0, 0.01, True)
+    (back,) = Decoder().decode(pickle.loads(frame(encode([sent]))[4:]))
+    assert isinstance(back, Snapshot)
+    assert back.value == BalanceSnapshot(replace(balance, recent_activity=()), wallet)
 
 
 async def test_a_frame_reads_back_and_a_closed_pipe_is_eof() -> None:
