@@ -212,7 +212,10 @@ class RemotePoller:
         self._config = config
         self._command = command or [sys.executable, "-m", "pf_tui.poll_worker"]
         self._redactor = config_redactor(config)
-        self.stats = CallStats(SYSTEM_CLOCK, window_s=float(config.polling.error_window))
+        # The console's counters: error rates only (the latency column reads the fleet state's).
+        self.stats = CallStats(
+            SYSTEM_CLOCK, window_s=float(config.polling.error_window), agent_latency=False
+        )
         self._decoder = Decoder()
         self._results: deque[PollResult] = deque(maxlen=100_000)
         self._ready = asyncio.Event()

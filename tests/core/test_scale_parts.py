@@ -141,6 +141,21 @@ def test_call_stats_error_rate_is_over_the_last_512_calls() -> None:
     assert stats.totals("casino GET /auth/balance") == (856, 600)
 
 
+def test_the_consoles_call_stats_keep_error_rates_but_no_latency_per_agent() -> None:
+    """The console's counters (``agent_latency=False``): the same error rates and endpoint
+    figures, and no per-agent ring (4.6 KB an agent)."""
+    kept, lean = CallStats(), CallStats(agent_latency=False)
+    for stats in (kept, lean):
+        for ok in (True, False, False, True):
+            stats.record("ag_1", "casino GET /auth/balance", 0.01, ok)
+        stats.record("ag_1", "trading GET /v1/positions", 0.01, True)
+    assert lean.error_rate("ag_1") == kept.error_rate("ag_1")
+    assert lean.error_rate("ag_1").rate == 0.5
+    assert lean.endpoint("casino GET /auth/balance") == kept.endpoint("casino GET /auth/balance")
+    assert kept.agent("ag_1").requests == 5
+    assert lean.agent("ag_1").requests == 0 and not lean._by_agent
+
+
 def test_poll_latency_recorder_keeps_endpoints_only() -> None:
     """The poll engine's client: per-endpoint figures as before, no per-agent copy."""
     rec = LatencyRecorder(agent_window=0)
