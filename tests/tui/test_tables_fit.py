@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from pf_tui.sim.http.server import SimServer
-from pf_tui.tui.tabs.table_tab import TableTab
+from pf_tui.tui.tabs.table_tab import TableTab, hidden_hint
 from pf_tui.tui.widgets.keyed_table import KeyedTable
 from tests.tui.harness import make_app, settle, wait_idle
 
@@ -64,3 +65,22 @@ async def test_every_table_fits_its_terminal(
                 assert cut == 0 and not table.hidden, (tab, size)
             if size[0] >= 200:
                 assert not table.hidden, (tab, size)
+            if table.hidden:
+                # The title line says what is hidden, whole: at 80 columns Escrows' list of
+                # six names ran past the edge ("not shown at this width: Memo, R…").
+                title = view._title
+                room = view.query_one(".tab-title", Static).content_size.width
+                assert title.cell_len <= room, (tab, size, title.plain)
+                assert "hidden" in title.plain or "not shown" in title.plain, title.plain
+
+
+def test_the_hidden_columns_hint_names_what_fits_and_counts_the_rest() -> None:
+    names = ("Memo", "Rate", "Budget", "Paid", "Remaining", "Dialect")
+    assert hidden_hint(names[:2], 80) == "  | not shown at this width: Memo, Rate"
+    assert hidden_hint(names, 36) == "  | hidden: Memo, Rate +4 more"
+    assert hidden_hint(names, 28) == "  | hidden: Memo +5 more"
+    assert hidden_hint(names, 20) == "  | 6 columns hidden"
+    assert hidden_hint(names, 0) == "  | 6 hidden"
+    for room in range(80):
+        hint = hidden_hint(names, room)
+        assert len(hint) <= max(room, len("  | 6 hidden")), (room, hint)

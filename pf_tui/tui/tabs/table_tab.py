@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,6 +15,20 @@ from pf_tui.tui.sanitize import safe
 from pf_tui.tui.tabs.frame import Frame
 from pf_tui.tui.widgets.columns import Column
 from pf_tui.tui.widgets.keyed_table import KeyedTable, Row
+
+
+def hidden_hint(hidden: Sequence[str], room: int) -> str:
+    """The end of a title line naming the columns a width leaves out, in ``room`` cells: every
+    name if they fit, else as many as fit and how many more, else only how many."""
+    full = f"  | not shown at this width: {', '.join(hidden)}"
+    if len(full) <= room:
+        return full
+    for shown in range(len(hidden) - 1, 0, -1):
+        hint = f"  | hidden: {', '.join(hidden[:shown])} +{len(hidden) - shown} more"
+        if len(hint) <= room:
+            return hint
+    counted = f"  | {plural(len(hidden), 'column')} hidden"
+    return counted if len(counted) <= room else f"  | {len(hidden)} hidden"
 
 
 class TableTab(Vertical):
@@ -104,7 +118,8 @@ class TableTab(Vertical):
         text = self.title_text(frame)
         text.no_wrap, text.overflow = True, "ellipsis"
         if self.table.hidden:
-            text.append(f"  | not shown at this width: {', '.join(self.table.hidden)}")
+            room = self.query_one(".tab-title", Static).content_size.width - text.cell_len
+            text.append(hidden_hint(self.table.hidden, room))
         old = self._title
         if text != old or text.spans != old.spans or str(text.style) != str(old.style):
             self._title = text
