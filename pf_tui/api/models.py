@@ -254,6 +254,26 @@ class PnlChart(Sequence[PnlPoint]):
     def __iter__(self) -> Iterator[PnlPoint]:
         return map(self._point, range(len(self._dates)))
 
+    def cumulative_by_day(self) -> Iterator[tuple[str, Decimal]]:
+        """``(date, cumulative P&L)`` of each day, oldest first, without building the points
+        (a point costs three times what its one amount does)."""
+        amount = self._amount
+        return ((date, amount(2 * day + 1)) for day, date in enumerate(self._dates))
+
+    def cumulative_on(self, day: int) -> tuple[str, Decimal]:
+        """``(date, cumulative P&L)`` of day ``day`` (from 0, the oldest)."""
+        return self._dates[day], self._amount(2 * day + 1)
+
+    def same_day(self, other: PnlChart, day: int) -> bool:
+        """Whether day ``day`` of both charts has the same date and the same cumulative P&L,
+        packed alike (unpacking neither): the feed's fleet sums skip such days."""
+        slot = 2 * day + 1
+        return (
+            self._dates[day] == other._dates[day]
+            and self._amounts[slot] == other._amounts[slot]
+            and self._exps[slot] == other._exps[slot] != PACK_ODD
+        )
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PnlChart):
             if (self._dates, self._amounts, self._exps, self._odd) == (
@@ -290,6 +310,13 @@ def _chart_of_parts(
 
 
 _NO_DAYS = PnlChart()
+
+
+def cumulative_by_day(chart: Sequence[PnlPoint]) -> Iterator[tuple[str, Decimal]]:
+    """``(date, cumulative P&L)`` of each day of any chart, oldest first."""
+    if type(chart) is PnlChart:
+        return chart.cumulative_by_day()
+    return ((p.date, p.cumulative_pnl) for p in chart)
 
 
 @dataclass(frozen=True, slots=True)

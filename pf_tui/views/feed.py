@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, repeat
 
-from pf_tui.api.models import CasinoStats, PnlHistory, PnlPoint, Positions
+from pf_tui.api.models import (
+    CasinoStats,
+    PnlChart,
+    PnlHistory,
+    PnlPoint,
+    Positions,
+    cumulative_by_day,
+)
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.state import AgentInfo, AgentState, FleetState
 from pf_tui.core.polling.callstats import latency_summary
@@ -68,7 +75,24 @@ def _count(value: Decimal | None) -> int | None:
 
 def _by_day(chart: Sequence[PnlPoint]) -> Iterator[tuple[str, Decimal]]:
     """A P&L chart's cumulative P&L by day (``YYYY-MM-DD``), oldest first."""
-    return ((p.date[:10], p.cumulative_pnl) for p in chart)
+    return ((date[:10], value) for date, value in cumulative_by_day(chart))
+
+
+def _dated(chart: PnlChart, days: list[int]) -> list[tuple[str, Decimal]]:
+    """``(YYYY-MM-DD, cumulative P&L)`` of those days of ``chart``."""
+    return [(date[:10], value) for date, value in map(chart.cumulative_on, days)]
+
+
+def _moved_days(
+    old: Sequence[PnlPoint], new: Sequence[PnlPoint]
+) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
+    """The days of ``old`` to take out of the fleet's sums and those of ``new`` to put in: a
+    new chart of the same days differs in its last one or two, and only those are unpacked."""
+    if type(old) is PnlChart and type(new) is PnlChart and len(old) == len(new):
+        moved = [day for day in range(len(new)) if not old.same_day(new, day)]
+        if len(moved) < len(new):
+            return _dated(old, moved), _dated(new, moved)
+    return list(_by_day(old)), list(_by_day(new))
 
 
 def _midnight(now: float) -> float:
@@ -386,17 +410,20 @@ class FleetFeed:
         old = self._daily.pop(agent_id, ())
         if daily:
             self._daily[agent_id] = daily
-        if old is daily or old == daily:
+        if old is daily:
+            return
+        gone, came = _moved_days(old, daily)
+        if not gone and not came:
             return
         sums, counts = self._daily_sums, self._daily_counts
-        for date, value in _by_day(old):
+        for date, value in gone:
             left = counts[date] - 1
             if left:
                 counts[date] = left
                 sums[date] -= value
             else:
                 del counts[date], sums[date]
-        for date, value in _by_day(daily):
+        for date, value in came:
             counts[date] = counts.get(date, 0) + 1
             sums[date] = sums.get(date, ZERO) + value
         self._fleet_daily_view = None

@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pf_tui.api.models import PnlChart, PnlHistory, PnlPoint
+from pf_tui.usd import PACK_ODD, pack
 
 AMOUNTS = st.one_of(
     st.decimals(
@@ -50,6 +51,14 @@ def test_a_chart_reads_back_the_points_it_was_given(
         else:
             raise AssertionError("an index past the end read a point")
     assert chart == points and hash(chart) == hash(PnlChart(points))
+    by_day = [(d, str(v)) for d, v in chart.cumulative_by_day()]
+    assert by_day == [(d, c) for d, _, c in exact(points)]
+    assert [chart.cumulative_on(day) for day in range(len(chart))] == list(
+        chart.cumulative_by_day()
+    )
+    twin = PnlChart(points)  # packed alike: every day the same, but one kept as an object
+    for day, point in enumerate(points):
+        assert chart.same_day(twin, day) == (pack(point.cumulative_pnl)[1] != PACK_ODD)
     again = pickle.loads(pickle.dumps(PnlHistory(chart=points)))
     assert exact(again.chart) == exact(points)
 

@@ -46,6 +46,9 @@ _chart = st.lists(
 
 _step = st.one_of(
     st.tuples(st.just("pnl"), st.sampled_from(AGENTS), _chart),
+    # The usual new chart: the same days, today's P&L moved (the fleet sums take out and put
+    # back only the days that differ).
+    st.tuples(st.just("today"), st.sampled_from(AGENTS), _money),
     st.tuples(st.just("same"), st.sampled_from(AGENTS), st.sampled_from(list(DataType))),
     st.tuples(st.just("fail"), st.sampled_from(AGENTS), st.sampled_from(list(DataType))),
     st.tuples(st.just("wait"), st.floats(min_value=0.1, max_value=40), st.none()),
@@ -67,6 +70,10 @@ def _results(
     if op == "fail":
         assert isinstance(arg, DataType)
         return [PollFailure(agent, arg, TimeoutError("read timed out"), now, 1, 5)]
+    if op == "today":
+        last = seen.get((agent, DataType.PNL))
+        days = tuple(last.chart) if isinstance(last, PnlHistory) else ()
+        op, arg = "pnl", days[:-1] + tuple(PnlPoint(p.date, arg, arg) for p in days[-1:])
     if op == "pnl":
         assert isinstance(arg, tuple)
         kind = DataType.PNL

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pf_tui.api.latency import FloatRing
-from pf_tui.api.models import CasinoStats, EscrowStatus, PnlHistory, Positions
+from pf_tui.api.models import (
+    CasinoStats,
+    EscrowStatus,
+    PnlHistory,
+    Positions,
+    cumulative_by_day,
+)
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.core.fleet import derived
 from pf_tui.core.fleet.history import DayChange, SampleRing
@@ -278,7 +284,8 @@ class FleetState:
         elif kind is DataType.PNL and isinstance(value, PnlHistory):
             d["trading_pnl"] = value.net_pnl
             dd = derived.max_drawdown(
-                (p.cumulative_pnl for p in value.chart), state.info.initial_balance or ZERO
+                (amount for _, amount in cumulative_by_day(value.chart)),
+                state.info.initial_balance or ZERO,
             )
             d["max_drawdown_usd"] = dd.max_drawdown_usd
             d["max_drawdown_pct"] = (
