@@ -95,8 +95,16 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=5000)
     parser.add_argument("--changed", default="50,300,1000")
     parser.add_argument("--ticks", type=int, default=100)
+    parser.add_argument(
+        "--charts",
+        action="store_true",
+        help="the changed agents' P&L charts move too (today's P&L), as in a trading fleet",
+    )
     args = parser.parse_args()
-    print(f"# feed_build: {args.agents} agents, {args.ticks} ticks per size")
+    print(
+        f"# feed_build: {args.agents} agents, {args.ticks} ticks per size"
+        + (", the changed agents' P&L charts moving" if args.charts else "")
+    )
     for changed in (int(c) for c in args.changed.split(",")):
         clock = FakeClock()
         fleet = _fleet(args.agents, clock)
@@ -125,6 +133,12 @@ def main() -> None:
                 )
                 for a in batch
             ]
+            if args.charts:
+                for a in batch:
+                    chart = fleet.agents[a].figures[DataType.PNL].value.chart  # type: ignore[union-attr]
+                    today = PnlPoint(chart[-1].date, Decimal(tick), Decimal(tick) / 4)
+                    moved = PnlHistory(net_pnl=today.cumulative_pnl, chart=(*chart[:-1], today))
+                    results.append(Snapshot(a, DataType.PNL, moved, now, 0.01))
             # The poller's other replies this second, each figure at its interval (phases spread
             # over the fleet): unchanged, as most are.
             for i, a in enumerate(ids):
