@@ -78,6 +78,7 @@ def test_the_hidden_columns_hint_names_what_fits_and_counts_the_rest() -> None:
     names = ("Memo", "Rate", "Budget", "Paid", "Remaining", "Dialect")
     assert hidden_hint(names[:2], 80) == "  | not shown at this width: Memo, Rate"
     assert hidden_hint(names, 36) == "  | hidden: Memo, Rate +4 more"
+    assert hidden_hint(names[:1], 20) == "  | hidden: Memo"  # one name, where the full line is not
     assert hidden_hint(names, 28) == "  | hidden: Memo +5 more"
     assert hidden_hint(names, 20) == "  | 6 columns hidden"
     assert hidden_hint(names, 0) == "  | 6 hidden"

@@ -23,8 +23,9 @@ def hidden_hint(hidden: Sequence[str], room: int) -> str:
     full = f"  | not shown at this width: {', '.join(hidden)}"
     if len(full) <= room:
         return full
-    for shown in range(len(hidden) - 1, 0, -1):
-        hint = f"  | hidden: {', '.join(hidden[:shown])} +{len(hidden) - shown} more"
+    for shown in range(len(hidden), 0, -1):
+        more = len(hidden) - shown
+        hint = f"  | hidden: {', '.join(hidden[:shown])}" + (f" +{more} more" if more else "")
         if len(hint) <= room:
             return hint
     counted = f"  | {plural(len(hidden), 'column')} hidden"
