@@ -118,11 +118,11 @@ class TableTab(Vertical):
         this width leaves out, and is cut with a visible ``…`` where the terminal ends."""
         text = self.title_text(frame)
         text.no_wrap, text.overflow = True, "ellipsis"
+        title = self.query_one(".tab-title", Static)
         if self.table.hidden:
-            room = self.query_one(".tab-title", Static).content_size.width - text.cell_len
-            text.append(hidden_hint(self.table.hidden, room))
+            text.append(hidden_hint(self.table.hidden, title.content_size.width - text.cell_len))
         old = self._title
         if text != old or text.spans != old.spans or str(text.style) != str(old.style):
             self._title = text
             # One line, always: a layout would redraw the whole screen on every tick.
-            self.query_one(".tab-title", Static).update(text, layout=False)
+            title.update(text, layout=False)
