@@ -134,8 +134,8 @@ class FleetFeed:
             str,
             tuple[object, AgentInfo, float | None],
         ] = {}
-        """Per agent: the P&L chart last seen and the agent's info, with the Sharpe ratio,
-        per-day series and sparkline derived from them."""
+        """Per agent: the P&L chart last seen and the agent's info, with the Sharpe ratio
+        derived from them."""
         self.last_error = ""
         self.budget: int | None = None
         """The most agents one :meth:`build` rebuilds when it is told which changed (``None``:
