@@ -9,6 +9,7 @@ from `--headless --once` when an alert is firing.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -503,6 +504,18 @@ def _cmd_tui(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    # Nearly every object start-up makes lives for the session, and the automatic collector's
+    # passes over them were a tenth of the demo's cold start: off until the console's GC pacer
+    # turns it back on after the first frame (pf_tui/tui/gc_pacer.py, "Start-up").
+    gc.disable()
+    try:
+        return _run_console(config, args)
+    finally:
+        gc.enable()
+
+
+def _run_console(config: Config | None, args: argparse.Namespace) -> int:
+    """The console on ``config``, or on the demo's (``None``)."""
     if config is None:
         from pf_tui.demo import demo_session
 

@@ -133,3 +133,26 @@ def test_sim_rejects_a_bad_fault_spec() -> None:
     result = run("sim", "--port", "0", "--faults", "[{not json")
     assert result.returncode == 2
     assert "faults" in (result.stderr + result.stdout).lower()
+
+
+def test_the_console_starts_with_the_collector_off_and_gets_it_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Start-up runs with the automatic collector off (its passes over the objects start-up
+    makes were a tenth of the demo's cold start, pf_tui/tui/gc_pacer.py); however the console
+    ends, the collector is on again afterwards."""
+    import gc
+
+    from pf_tui import cli
+
+    seen: list[bool] = []
+
+    def console(config: object, args: object) -> int:
+        seen.append(gc.isenabled())
+        raise KeyboardInterrupt  # the console ending early, the hard way
+
+    monkeypatch.setenv("PF_TUI_FORCE_TTY", "1")
+    monkeypatch.setattr(cli, "_run_console", console)
+    assert main(["--demo"]) == 0
+    assert seen == [False]
+    assert gc.isenabled()

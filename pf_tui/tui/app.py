@@ -12,6 +12,7 @@ their own. Every collaborator is built here, before the app runs.
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +42,7 @@ from pf_tui.tui.dialogs.help import HelpScreen
 from pf_tui.tui.dialogs.money.audit import MoneyStatus
 from pf_tui.tui.dialogs.money.flow import MoneyFlow
 from pf_tui.tui.format import Tones
-from pf_tui.tui.gc_pacer import GcPacer
+from pf_tui.tui.gc_pacer import START_HOLD_S, GcPacer
 from pf_tui.tui.keymap import APP_BINDINGS, TABLE_TABS, TABS, tab_label
 from pf_tui.tui.messages import AgentChosen, FleetUpdated
 from pf_tui.tui.signals import quit_on_signals
@@ -168,7 +169,8 @@ class PfApp(App[int], inherit_bindings=False):
         self.alert_sync = AlertStoreSync(self)
         self.state_keeper = StateKeeper(self, config.state_path)
         self.money_flow = MoneyFlow(self, self.desk)
-        self.gc_pacer = GcPacer()
+        # The command line turns the collector off for start-up; the pacer turns it back on.
+        self.gc_pacer = GcPacer(resume_collector=not gc.isenabled())
         self._undrawn = False
         """A tick handled waits to be drawn (the pacer waits for it)."""
         self._undrawn_since = 0.0
@@ -235,6 +237,8 @@ class PfApp(App[int], inherit_bindings=False):
         self.alert_sync.start()  # the daemon's alerts and heartbeat
         self.state_keeper.start()  # sorts, filters, theme, silences
         self.money_flow.tick()  # start-up: settle what a lost reply or a crash left open
+        # The collector back on by now even if no tick is ever drawn (gc_pacer, "Start-up").
+        self.set_timer(START_HOLD_S, self.gc_pacer.end_start_hold)
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.tones = Tones.from_variables(self.theme_variables)

@@ -49,6 +49,15 @@ first. The child keeps away from everything the console holds open (its descript
 its output goes to ``/dev/null``): a finalizer it runs cannot write on the operator's terminal.
 
 On shutdown everything is thawed (tests run many apps in one process).
+
+**Start-up.** ``pf-tui`` turns the automatic collector off before it imports the console
+(:func:`pf_tui.cli.main`): start-up creates a few hundred thousand objects (modules, classes, the
+widget tree, the first poll's models) that nearly all live for the whole session, and the
+automatic passes meanwhile walk them again and again, about a tenth of the demo's cold start
+(docs/performance.md, "Start-up"). A pacer made while the collector is off
+(``resume_collector``) turns it back on at its first run, after the first tick is on screen, or
+at the latest :data:`START_HOLD_S` after the console mounted (:meth:`GcPacer.end_start_hold`),
+so a console whose first tick never comes does not run without a collector.
 """
 
 from __future__ import annotations
@@ -72,6 +81,8 @@ MAX_FULL_AFTER_MB = 1024.0
 NO_AUTOMATIC_FULL = 1 << 30
 """The generation-2 threshold while the pacer runs: no automatic full collection is reached
 (each epoch's end collects instead)."""
+START_HOLD_S = 5.0
+"""The longest the collector stays off after the console mounted (see "Start-up" above)."""
 PROBE_TIMEOUT_S = 30.0
 """A forked count that has not answered by then is killed, and the console runs the full pass."""
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 4 / 1024
@@ -232,7 +243,10 @@ class GcPacer:
         monotonic: Callable[[], float] = time.monotonic,
         memory: Callable[[], float | None] = resident_mb,
         count_garbage: Callable[[], ForkedCount] | None = COUNT_GARBAGE,
+        resume_collector: bool = False,
     ) -> None:
+        """``resume_collector``: the collector was turned off for start-up, and the pacer turns
+        it back on (see "Start-up" in the module)."""
         self.epoch_s = epoch_s
         self.full_after_mb = full_after_mb
         self.garbage_floor = garbage_floor
@@ -256,6 +270,14 @@ class GcPacer:
         self.longest_epoch_ms = 0.0
         self._threshold: tuple[int, int, int] | None = None
         """CPython's thresholds before the pacer took over full collections (see the module)."""
+        self.start_hold = resume_collector
+        """The collector is still off for start-up (see the module)."""
+
+    def end_start_hold(self) -> None:
+        """Turn the collector back on if it is still off for start-up (idempotent)."""
+        if self.start_hold:
+            self.start_hold = False
+            gc.enable()
 
     def after_frame(self) -> None:
         """Young garbage out; at an epoch's end, the unfrozen rest collected and frozen; a full
@@ -265,6 +287,7 @@ class GcPacer:
             self._threshold = gc.get_threshold()
             young, middle = self._threshold[:2]
             gc.set_threshold(young, middle, NO_AUTOMATIC_FULL)
+        self.end_start_hold()
         now = self._monotonic()
         if now - self._last_epoch < self.epoch_s:
             gc.collect(1)
@@ -357,8 +380,9 @@ class GcPacer:
         )
 
     def release(self) -> None:
-        """Stop a count still running, and thaw everything frozen, so the collector sees it
-        again (idempotent)."""
+        """Stop a count still running, thaw everything frozen and end the start-up hold, so
+        the collector sees everything again (idempotent)."""
+        self.end_start_hold()
         if self._counting is not None:
             self._counting.cancel()
             self._unreaped.append(self._counting)

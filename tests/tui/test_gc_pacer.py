@@ -347,3 +347,38 @@ def test_no_automatic_full_collection_runs_between_epochs_and_release_gives_it_b
     assert started.count(1) > 0  # the young generations still ran on their own
     assert 2 not in started
     assert gc.get_threshold() == before
+
+
+def test_a_pacer_made_with_the_collector_off_for_start_up_turns_it_on_at_its_first_run() -> None:
+    now, memory = [0.0], [100.0]
+    gc.disable()
+    try:
+        pacer = GcPacer(
+            monotonic=lambda: now[0],
+            memory=lambda: memory[0],
+            count_garbage=None,
+            resume_collector=True,
+        )
+        assert pacer.start_hold and not gc.isenabled()
+        now[0] = 0.5
+        pacer.after_frame()
+        assert gc.isenabled() and not pacer.start_hold
+        pacer.release()
+    finally:
+        gc.enable()
+
+
+def test_a_pacer_leaves_a_collector_turned_off_by_someone_else_alone() -> None:
+    """Only the start-up hold is the pacer's to end: without ``resume_collector`` a collector
+    that is off stays off (a caller turned it off for its own reasons)."""
+    now, memory = [0.0], [100.0]
+    gc.disable()
+    try:
+        pacer = GcPacer(monotonic=lambda: now[0], memory=lambda: memory[0], count_garbage=None)
+        now[0] = 0.5
+        pacer.after_frame()
+        pacer.end_start_hold()
+        pacer.release()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -174,3 +174,47 @@ async def test_an_overdue_pacer_runs_once_the_screen_is_settled_and_never_before
         await pilot.pause(0.3)  # the queue drains; the rescheduled call finds the screen settled
         events = list(app.events)
     assert events == ["draw", "pacer"], events  # the queued redraw drawn, then the pacer
+
+
+async def test_a_console_started_with_the_collector_off_turns_it_on_after_its_first_frame(
+    server: SimServer, tmp_path: Path
+) -> None:
+    """``pf-tui`` turns the collector off for start-up (a tenth of the demo's cold start); the
+    console's pacer turns it back on once a tick is drawn. Left off, the session would run with
+    no cyclic collection at all."""
+    import gc
+
+    gc.disable()
+    try:
+        app = make_app(server, tmp_path, app_class=Recording)
+        assert isinstance(app, Recording) and app.gc_pacer.start_hold
+        async with settled(app) as pilot:
+            await wait_idle(app, pilot)
+            events = list(app.events)
+            enabled = gc.isenabled()
+        assert "pacer" in events and events.index("draw") < events.index("pacer"), events
+        assert enabled and not app.gc_pacer.start_hold
+    finally:
+        gc.enable()
+
+
+async def test_the_start_up_hold_ends_even_when_no_tick_is_ever_drawn(
+    server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A console whose pacer never runs (here: nothing ever reaches it) still gets its collector
+    back, :data:`~pf_tui.tui.gc_pacer.START_HOLD_S` after it mounted."""
+    import gc
+
+    monkeypatch.setattr(app_module, "START_HOLD_S", 0.3)
+    gc.disable()
+    try:
+        app = make_app(server, tmp_path)
+        app.gc_pacer.after_frame = lambda: None  # type: ignore[method-assign]
+        async with app.run_test() as pilot:
+            await pilot.pause(0.1)
+            early = gc.isenabled()
+            await pilot.pause(0.6)
+            late = gc.isenabled()
+        assert not early and late
+    finally:
+        gc.enable()
