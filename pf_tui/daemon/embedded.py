@@ -7,7 +7,7 @@ The demo therefore runs the same daemon (:func:`~pf_tui.daemon.loop.run_daemon`,
 config and store, paging the simulator's Telegram stand-in) in a thread with its own event
 loop, started a moment after the console so it does not slow the first screen, and stopped
 before the demo's store is removed. Its log lines are kept off the terminal the console draws
-on.
+on, and it leaves the garbage collector to the console's pacer (``DaemonOptions.own_gc``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ class EmbeddedDaemon:
         from pf_tui.daemon.loop import DaemonOptions, run_daemon  # here: see the module
 
         # A short drain: on quit, an alert still being delivered gets a second, not five.
-        await run_daemon(self.config, stop=stop, options=DaemonOptions(drain_grace_s=1.0))
+        await run_daemon(
+            self.config, stop=stop, options=DaemonOptions(drain_grace_s=1.0, own_gc=False)
+        )
 
 
 @contextmanager

@@ -85,6 +85,11 @@ class DaemonOptions:
     once_timeout_s: float = ONCE_TIMEOUT_S
     receivers: list[Receiver] | None = None
     on_first_poll: Callable[[float], None] | None = None
+    own_gc: bool = True
+    """Run the collector itself (:class:`EngineGc`). ``False`` in the console's process (the
+    demo's embedded daemon): the console's pacer runs it there, and two policies would undo
+    each other (the daemon's turns the automatic collector off for the whole process, and its
+    full pass every 5 minutes thaws and walks the console's heap too, inside a frame)."""
 
 
 # ---- the daemon -------------------------------------------------------------------------------
@@ -593,7 +598,8 @@ async def _run_loop(daemon: Daemon, stop: asyncio.Event) -> int:
     daemon.poller.start()
     next_eval = 0.0
     collector = EngineGc()  # the automatic collector's full passes cost a fifth of a core
-    collector.start(time.monotonic())
+    if daemon.options.own_gc:
+        collector.start(time.monotonic())
     try:
         while not stop.is_set():
             batch = asyncio.ensure_future(daemon.poller.batch())

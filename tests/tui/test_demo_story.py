@@ -9,6 +9,7 @@ and the console's reads of the shared store).
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -152,6 +153,9 @@ async def test_the_demo_daemon_brings_the_story_low_balance_to_the_alerts_tab(
             await _until(
                 pilot, lambda: story_alert("firing"), why=f"no low_balance by {CASH_OUT[0] + 1} s"
             )
+            # The console's pacer runs the collector in this process; the daemon's own policy
+            # (automatic collection off, a full pass every 5 minutes) stays out of it.
+            assert gc.isenabled(), "the embedded daemon turned the console's collector off"
             await pilot.press("5")
             await wait_idle(app, pilot)
             table = app.query_one(AlertsTab).table
