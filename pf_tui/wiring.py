@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from sqlite3 import Connection
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from pf_tui.api.bases import ServiceBases
@@ -35,16 +35,10 @@ from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.config.model import AgentConfig, ApiConfig, PollingConfig
-from pf_tui.core.alerts.engine import AlertEngine
-from pf_tui.core.alerts.rules import rules_from_config
 from pf_tui.core.fleet.state import HISTORY_METRICS, AgentInfo, FleetState
 from pf_tui.core.money.engine import ActionEngine
 from pf_tui.core.money.runner import Checkpoint
 from pf_tui.core.money.wire import ClientWire
-from pf_tui.core.notify.alert_book import AlertBook
-from pf_tui.core.notify.alertmanager import AlertmanagerReceiver
-from pf_tui.core.notify.outbox import Dispatcher
-from pf_tui.core.notify.receivers import LogReceiver, Receiver, TelegramReceiver, WebhookReceiver
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.fetch import PollTarget
 from pf_tui.core.polling.poller import Poller
@@ -52,6 +46,14 @@ from pf_tui.core.polling.results import DataType, PollResult
 from pf_tui.core.store.db import EVAL_BUSY_TIMEOUT_S, Store
 from pf_tui.secret import Redactor, Secret
 from pf_tui.shard import Shard
+
+if TYPE_CHECKING:
+    # The alert parts are imported where they are built: the receivers bring httpx, which the
+    # console (it never evaluates alerts) starts without (docs/performance.md, "Start-up").
+    from pf_tui.core.alerts.engine import AlertEngine
+    from pf_tui.core.notify.alert_book import AlertBook
+    from pf_tui.core.notify.outbox import Dispatcher
+    from pf_tui.core.notify.receivers import Receiver
 
 SERVICES = ("casino", "escrow", "trading", "wallet", "docs")
 """The services the poller reads (the faucet is written to, never polled)."""
@@ -436,6 +438,11 @@ def open_alerts(
     Rules and silences come from ``[alerts]``, the engine's state from the last run, and the
     receivers from ``[notify.*]`` unless ``receivers`` is given (tests pass recording ones).
     """
+    from pf_tui.core.alerts.engine import AlertEngine
+    from pf_tui.core.alerts.rules import rules_from_config
+    from pf_tui.core.notify.alert_book import AlertBook
+    from pf_tui.core.notify.outbox import Dispatcher
+
     conn = store.connect(busy_timeout_s=EVAL_BUSY_TIMEOUT_S)
     book = AlertBook(conn)
     rules, silences = rules_from_config(config.alerts)
@@ -446,6 +453,9 @@ def open_alerts(
 
 def build_receivers(config: Config) -> list[Receiver]:
     """One receiver per configured destination (``[notify.*]``)."""
+    from pf_tui.core.notify.alertmanager import AlertmanagerReceiver
+    from pf_tui.core.notify.receivers import LogReceiver, TelegramReceiver, WebhookReceiver
+
     out: list[Receiver] = []
     redactor = config_redactor(config)
     tg = config.notify.telegram

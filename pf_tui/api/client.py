@@ -25,8 +25,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 from urllib.parse import urlencode
 
-import aiohttp
-import httpx
 from yarl import URL
 
 from pf_tui import __version__
@@ -39,23 +37,20 @@ from pf_tui.api.errors import (
     plain_text,
     status_error_class,
 )
+from pf_tui.api.exchange import Exchanger, ExchangeTimeout
+from pf_tui.api.http1 import build_http1
 from pf_tui.api.latency import LatencyRecorder
 from pf_tui.api.retry import RetryPolicy, parse_reset_at, parse_retry_after
 from pf_tui.api.routes import Endpoint
-from pf_tui.api.transport import (
-    TRANSPORT_ERRORS,
-    LeanAiohttpTransport,
-    TransportSpec,
-    build_transport,
-    map_transport_error,
-    read_capped,
-)
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.secret import Redactor, Secret
 from pf_tui.usd import JSON, dumps, loads
 
 if TYPE_CHECKING:
+    import httpx
+
     from pf_tui.api.agent import AgentClient
+    from pf_tui.api.transport import TransportSpec
 
 __all__ = ["PurpleFleaClient", "Query", "QueryValue"]
 
@@ -102,15 +97,10 @@ def _query_value(value: QueryValue) -> str:
     return "" if value is None else str(value)
 
 
-class _NoCookies(httpx.Cookies):
-    """A jar that keeps nothing: every agent shares the pools (and it saves CPU per reply)."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
 _URL_CACHE_MAX = 4096
 """Parsed absolute URLs kept per client: httpx parses a relative URL twice on every request."""
+TRANSPORTS = ("aiohttp", "http1", "httpx", "plain")
+"""The transports named by a string (see :class:`PurpleFleaClient`)."""
 _REPLY_CACHE_MAX = 65536
 """Last reply bodies kept (one per agent, read route and query): a few per agent in a fleet."""
 
@@ -167,8 +157,47 @@ class PurpleFleaClient:
         self._deadline = timeout * 3
         headers = {"Accept": "application/json", "User-Agent": f"pf-tui/{__version__}"}
         self._clients: dict[str, httpx.AsyncClient] = {}
-        # Services whose pool is a LeanAiohttpTransport: their requests skip httpx (see send()).
-        self._lean: dict[str, LeanAiohttpTransport] = {}
+        # Services whose pool the client sends through directly, skipping httpx (see send()).
+        self._lean: dict[str, Exchanger] = {}
+        # The pools are made on the first request: until then no HTTP library is imported
+        # (pf_tui/api/exchange.py). A console opens its money client at start to read the
+        # journal, and sends nothing through it until the operator acts.
+        self._pools_args = (transport, timeout, max_connections, headers)
+        self._pools_made = False
+        if isinstance(transport, str) and transport not in TRANSPORTS:
+            raise ValueError(
+                f"unknown transport {transport!r}: use 'aiohttp', 'http1', 'httpx' or an "
+                "httpx.AsyncBaseTransport"
+            )
+        # The same bounds as httpx.Timeout(timeout) on the lean path, plus the whole-exchange cap.
+        self._timeout = ExchangeTimeout(total=self._deadline, connect=timeout, sock_read=timeout)
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._lean_urls: dict[tuple[str, str, _QueryKey], URL] = {}
+        # (route label, agent, path, query, parser) -> the last body's digest and its model
+        self._replies: dict[_ReplyKey, tuple[bytes, object]] | None = {} if reply_cache else None
+        self._closed = False
+
+    def _make_pools(self) -> None:
+        """One pool per service: ``"http1"``'s, or an httpx client over the transport's pool
+        (the lean ones noted). Once, on the first request."""
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        self._pools_made = True
+        transport, timeout, max_connections, headers = self._pools_args
+        bases = self.bases
+        if transport == "http1":
+            # The poll engine's: no aiohttp or httpx until a write or a failure needs them.
+            for service in SERVICES:
+                self._lean[service] = build_http1(
+                    max_connections=max_connections,
+                    headers=headers,
+                    tls=not bases.url(service).startswith("http://"),
+                )
+            return
+        import httpx
+
+        from pf_tui.api.transport import LeanAiohttpTransport, NoCookies, build_transport
+
         for service in SERVICES:
             pool = build_transport(
                 transport,
@@ -184,18 +213,9 @@ class PurpleFleaClient:
                 follow_redirects=False,
                 trust_env=False,
             )
-            self._clients[service]._cookies = _NoCookies()
+            self._clients[service]._cookies = NoCookies()
             if isinstance(pool, LeanAiohttpTransport):
                 self._lean[service] = pool
-        # The same bounds as httpx.Timeout(timeout) on the lean path, plus the whole-exchange cap.
-        self._aio_timeout = aiohttp.ClientTimeout(
-            total=self._deadline, connect=timeout, sock_connect=timeout, sock_read=timeout
-        )
-        self._urls: dict[tuple[str, str], httpx.URL] = {}
-        self._lean_urls: dict[tuple[str, str, _QueryKey], URL] = {}
-        # (route label, agent, path, query, parser) -> the last body's digest and its model
-        self._replies: dict[_ReplyKey, tuple[bytes, object]] | None = {} if reply_cache else None
-        self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -212,6 +232,10 @@ class PurpleFleaClient:
                 continue
             seen.add(transport_id)
             await client.aclose()
+        for pool in self._lean.values():
+            if id(pool) not in seen:  # a pool with no httpx client over it (``"http1"``)
+                seen.add(id(pool))
+                await pool.aclose()
 
     async def __aenter__(self) -> PurpleFleaClient:
         return self
@@ -272,15 +296,19 @@ class PurpleFleaClient:
             content = dumps(body).encode()
             headers = {**headers, **_JSON} if headers else _JSON
         route = path or ep.route
+        if not self._pools_made:
+            self._make_pools()
         lean = self._lean.get(ep.service)
         started = perf_counter()
         try:
             if lean is not None:
                 target = self._lean_url(ep.service, route, params) if url is None else url
                 status, reply_headers, raw = await lean.exchange(
-                    ep.method, target, headers, content, self._aio_timeout
+                    ep.method, target, headers, content, self._timeout
                 )
             else:
+                from pf_tui.api.transport import read_capped
+
                 async with (
                     asyncio.timeout(self._deadline),
                     self._clients[ep.service].stream(
@@ -293,7 +321,13 @@ class PurpleFleaClient:
                 ):
                     raw = await read_capped(response)
                 status, reply_headers = response.status_code, response.headers
-        except TRANSPORT_ERRORS as exc:
+        except Exception as exc:
+            # What a transport raises for a failed exchange (aiohttp's, httpx's, OSError...):
+            # classified where those libraries are imported, only now that one failed.
+            from pf_tui.api.transport import TRANSPORT_ERRORS, map_transport_error
+
+            if not isinstance(exc, TRANSPORT_ERRORS):
+                raise
             self.latency.record(ep.label, agent_id, perf_counter() - started, False)
             error = map_transport_error(exc, service=ep.service, endpoint=ep.name)
             error.scrub(redactor)

@@ -8,12 +8,16 @@ headers and a small JSON body. :class:`Http1Transport` sends exactly that and pa
 with httptools (llhttp, the parser behind uvicorn and Node.js), on the same event loop.
 
 Only ``GET`` takes this path, and only for a client made with ``transport="http1"`` (the poll
-engine's, ``wiring.build_poll_engine``). Every other method goes through aiohttp as before, so
-money writes never do (docs/api.md §5). Failures surface as the exceptions
-:func:`~pf_tui.api.transport.map_transport_error` already classifies: a refused connection as
-``ConnectionRefusedError``, a timeout as aiohttp's ``ConnectionTimeoutError`` or
-``SocketTimeoutError``, a connection closed before a complete reply as
-``ServerDisconnectedError``, a reply that is not HTTP as ``httpx.RemoteProtocolError``.
+engine's, ``wiring.build_poll_engine``). Every other method goes through an aiohttp pool made on
+the first one (:mod:`pf_tui.api.transport`), so money writes never take this path (docs/api.md
+§5). Failures surface as the exceptions :func:`~pf_tui.api.transport.map_transport_error`
+already classifies: a refused connection as ``ConnectionRefusedError``, a timeout as aiohttp's
+``ConnectionTimeoutError`` or ``SocketTimeoutError``, a connection closed before a complete
+reply as ``ServerDisconnectedError``, a reply that is not HTTP as ``httpx.RemoteProtocolError``.
+
+Nothing here imports aiohttp or httpx until it is needed (the first write, or the first failure,
+whose exception types are theirs): a console polls and draws its first figures without loading
+them (:mod:`pf_tui.api.exchange`).
 
 What it does not do, because no Purple Flea read needs it: redirects (never followed anyway),
 cookies (no jar, as before), compression (it asks for none), proxies (``trust_env`` was off).
@@ -27,20 +31,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
-import aiohttp
 import httptools
-import httpx
 from yarl import URL
 
-from pf_tui.api.transport import MAX_REPLY_BYTES, LeanAiohttpTransport, ReplyTooLarge
+from pf_tui.api.exchange import MAX_REPLY_BYTES, Exchanger, ExchangeTimeout, ReplyTooLarge
 
-__all__ = ["IDLE_S", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Http1Transport"]
+__all__ = ["IDLE_S", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Http1Transport", "build_http1"]
 
 IDLE_S = 4.0
 """An idle connection is reused only this long: servers commonly drop theirs after 5 s."""
@@ -55,6 +58,43 @@ MAX_HEADER_BYTES = 64 * 1024
 
 class _TooLarge(Exception):
     """Raised inside an httptools callback to stop the parser (it raises its own error)."""
+
+
+# The failures, as the exceptions the aiohttp path raises (the client classifies both alike).
+# Each imports its library when first raised: a console that never fails never loads them.
+
+
+def _disconnected() -> BaseException:
+    import aiohttp
+
+    return aiohttp.ServerDisconnectedError()
+
+
+def _read_timed_out() -> BaseException:
+    import aiohttp
+
+    return aiohttp.SocketTimeoutError("timed out waiting for the reply")
+
+
+def _connect_timed_out(what: str) -> BaseException:
+    import aiohttp
+
+    return aiohttp.ConnectionTimeoutError(what)
+
+
+def _not_http(what: str) -> Callable[[], BaseException]:
+    def make() -> BaseException:
+        import httpx
+
+        return httpx.RemoteProtocolError(what)
+
+    return make
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` is :func:`_disconnected`'s (if aiohttp is not loaded, none was made)."""
+    aiohttp = sys.modules.get("aiohttp")
+    return aiohttp is not None and isinstance(exc, aiohttp.ServerDisconnectedError)
 
 
 @dataclass(slots=True)
@@ -97,7 +137,7 @@ class _Connection(asyncio.Protocol):
         self.received = True
         if self.parser is None:
             # Unasked-for bytes on an idle connection: whatever it carries next cannot be trusted.
-            self._fail(httpx.RemoteProtocolError("bytes arrived with no request pending"))
+            self._fail(_not_http("bytes arrived with no request pending"))
             self.abort()
             return
         try:
@@ -105,9 +145,10 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             # A callback's exception reaches here chained as the parser's error's context.
             if isinstance(exc.__context__, _TooLarge):
-                self._fail(ReplyTooLarge(str(exc.__context__)))
+                too_large = ReplyTooLarge(str(exc.__context__))
+                self._fail(lambda: too_large)
             else:
-                self._fail(httpx.RemoteProtocolError("reply is not valid HTTP/1.1"))
+                self._fail(_not_http("reply is not valid HTTP/1.1"))
             self.abort()
             return
         if self.waiter is not None and not self.waiter.done():
@@ -119,7 +160,7 @@ class _Connection(asyncio.Protocol):
         if reply.headers_done and not reply.framed and self.waiter is not None:
             self._complete()  # no length: the reply ended with the connection
             return
-        self._fail(aiohttp.ServerDisconnectedError())
+        self._fail(_disconnected)
 
     # -- httptools callbacks --
 
@@ -180,7 +221,7 @@ class _Connection(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self.timer = None
-        self._fail(aiohttp.SocketTimeoutError("timed out waiting for the reply"))
+        self._fail(_read_timed_out)
         self.abort()
 
     def _complete(self) -> None:
@@ -192,7 +233,8 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(self.reply)
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, make: Callable[[], BaseException]) -> None:
+        """End the exchange with ``make()`` (made only if an exchange is waiting for it)."""
         waiter, self.waiter = self.waiter, None
         self.parser = None
         self.keep_alive = False
@@ -200,7 +242,7 @@ class _Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+            waiter.set_exception(make())
 
     def abort(self) -> None:
         """Drop the connection at once (a failed or abandoned exchange)."""
@@ -242,9 +284,7 @@ class _Pool:
                 if fut.done() and not fut.cancelled():
                     self._wake()  # woken, then timed out or cancelled: pass the turn on
                 if isinstance(exc, TimeoutError):
-                    raise aiohttp.ConnectionTimeoutError(
-                        "timed out waiting for a connection"
-                    ) from None
+                    raise _connect_timed_out("timed out waiting for a connection") from None
                 raise
         self.open += 1
         try:
@@ -259,7 +299,7 @@ class _Pool:
         except TimeoutError:
             self.open -= 1
             self._wake()
-            raise aiohttp.ConnectionTimeoutError("timed out connecting") from None
+            raise _connect_timed_out("timed out connecting") from None
         except BaseException:
             self.open -= 1
             self._wake()
@@ -295,25 +335,24 @@ class _Pool:
             self.open -= 1
 
 
-class Http1Transport(LeanAiohttpTransport):
-    """:class:`LeanAiohttpTransport` whose ``GET`` exchanges take the lean HTTP/1.1 path above.
-
-    Other methods, and anything using the httpx API, go through aiohttp unchanged.
-    """
+class Http1Transport:
+    """The poll engine's pool for one service: ``GET`` exchanges take the lean HTTP/1.1 path
+    above; any other method goes to ``writes()``, an aiohttp pool made on the first one."""
 
     def __init__(
         self,
-        *args: object,
+        *,
         max_connections: int,
         default_headers: Mapping[str, str],
-        tls_context: ssl.SSLContext | None,
-        **kwargs: object,
+        writes: Callable[[], Exchanger],
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # httpx_aiohttp is untyped
         self._max = max_connections
         self._tls = tls_context
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._head = "".join(f"{k}: {v}\r\n" for k, v in default_headers.items())
+        self._make_writes = writes
+        self._writes: Exchanger | None = None
 
     async def exchange(
         self,
@@ -321,11 +360,13 @@ class Http1Transport(LeanAiohttpTransport):
         url: URL | str,
         headers: Mapping[str, str] | None,
         content: bytes | None,
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109  (the client's per-phase bounds)
+        timeout: ExchangeTimeout,  # noqa: ASYNC109  (the client's per-phase bounds)
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One request: ``(status, reply headers, whole body)``; only GETs take the lean path."""
         if method != "GET" or content:
-            return await super().exchange(method, url, headers, content, timeout)
+            if self._writes is None:
+                self._writes = self._make_writes()
+            return await self._writes.exchange(method, url, headers, content, timeout)
         target = url if isinstance(url, URL) else URL(url, encoded=True)
         scheme = target.scheme
         host = target.raw_host or ""
@@ -351,14 +392,14 @@ class Http1Transport(LeanAiohttpTransport):
             conn.send(wire, waiter, read, total)
             try:
                 reply = await waiter
-            except aiohttp.ServerDisconnectedError:
+            except BaseException as exc:
+                if not _is_disconnect(exc):
+                    conn.abort()  # cancelled or failed mid-reply: the connection's state is unknown
+                    pool.give_back(conn)
+                    raise
                 pool.give_back(conn)
                 if reused and not conn.received and attempt == 0:
                     continue  # a kept-alive connection the server had closed: once more, fresh
-                raise
-            except BaseException:
-                conn.abort()  # cancelled or failed mid-reply: the connection's state is unknown
-                pool.give_back(conn)
                 raise
             pool.give_back(conn)
             return reply.status, reply.headers, b"".join(reply.body)
@@ -370,13 +411,40 @@ class Http1Transport(LeanAiohttpTransport):
         if pool is None:
             tls = None
             if scheme == "https":
-                tls = self._tls or ssl.create_default_context()
+                tls = self._tls or _verifying_context()
             pool = self._pools[key] = _Pool(host, port, tls, self._max)
         return pool
 
     async def aclose(self) -> None:
-        """Close the lean pools and aiohttp's."""
+        """Close the lean pools and the writes' pool."""
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
-        await super().aclose()
+        writes, self._writes = self._writes, None
+        if writes is not None:
+            await writes.aclose()
+
+
+def _verifying_context() -> ssl.SSLContext:
+    """The one verifying TLS context every pool shares (loading the CA bundle is not cheap)."""
+    from pf_tui.api.transport import _ssl_context
+
+    return _ssl_context()
+
+
+def build_http1(
+    *, max_connections: int, headers: Mapping[str, str] | None = None, tls: bool = True
+) -> Http1Transport:
+    """The ``"http1"`` pool for one service base; ``tls=False`` for an ``http://`` base (see
+    :func:`~pf_tui.api.transport.build_transport`, which makes its pool for anything but GETs)."""
+
+    def writes() -> Exchanger:
+        from pf_tui.api.transport import LeanAiohttpTransport, build_transport
+
+        pool = build_transport("aiohttp", max_connections=max_connections, headers=headers, tls=tls)
+        assert isinstance(pool, LeanAiohttpTransport)
+        return pool
+
+    return Http1Transport(
+        max_connections=max_connections, default_headers=dict(headers or {}), writes=writes
+    )

@@ -27,11 +27,13 @@ from httpx_aiohttp import AiohttpTransport
 from yarl import URL
 
 from pf_tui.api.errors import APIConnectionError, APITimeoutError
+from pf_tui.api.exchange import MAX_REPLY_BYTES, ExchangeTimeout, ReplyTooLarge
 
 __all__ = [
     "MAX_REPLY_BYTES",
     "TRANSPORT_ERRORS",
     "LeanAiohttpTransport",
+    "NoCookies",
     "ReplyTooLarge",
     "TransportSpec",
     "build_transport",
@@ -39,19 +41,9 @@ __all__ = [
 ]
 
 TransportSpec = str | httpx.AsyncBaseTransport
-"""``"aiohttp"`` (default), ``"http1"`` (aiohttp, with GETs on :mod:`pf_tui.api.http1`: the
-poll engine's), ``"httpx"`` (plain pool), or a transport instance."""
-
-MAX_REPLY_BYTES = 8 * 1024 * 1024
-"""The largest reply body any transport reads, reads and writes alike: a full page of the
-longest history is well under 1 MiB. A larger reply is dropped unread (:class:`ReplyTooLarge`)."""
-
-
-class ReplyTooLarge(Exception):
-    """A reply bigger than a transport reads (:data:`MAX_REPLY_BYTES`): the exchange is
-    abandoned and the connection dropped, unread. The request may have executed: the client
-    reports it as a connection error, which the money runner keeps as an unknown outcome."""
-
+"""``"aiohttp"`` (default), ``"http1"`` (GETs on :mod:`pf_tui.api.http1`, anything else on an
+``"aiohttp"`` pool made when first needed: the poll engine's), ``"httpx"`` (plain pool), or a
+transport instance."""
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     ReplyTooLarge,
@@ -63,6 +55,24 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
 )
 """What a transport may raise for a failed exchange; the client catches exactly these."""
+
+
+class NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: every agent shares the pools (and it saves CPU per reply)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+@functools.cache
+def _client_timeout(bounds: ExchangeTimeout) -> aiohttp.ClientTimeout:
+    """``bounds`` as aiohttp's (one per client: built once)."""
+    return aiohttp.ClientTimeout(
+        total=bounds.total,
+        connect=bounds.connect,
+        sock_connect=bounds.connect,
+        sock_read=bounds.sock_read,
+    )
 
 
 @functools.cache
@@ -111,16 +121,21 @@ class LeanAiohttpTransport(AiohttpTransport):
         url: URL | str,
         headers: Mapping[str, str] | None,
         content: bytes | None,
-        # aiohttp's per-phase bounds (connect, each read), built once by the client; the caller's
+        # Per-phase bounds (connect, each read), built once by the client; the caller's
         # asyncio.timeout could not bound the phases separately.
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109
+        timeout: ExchangeTimeout,  # noqa: ASYNC109
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One request: ``(status, reply headers, whole body)``; redirects are not followed."""
         client = self.client
         if not isinstance(client, aiohttp.ClientSession):
             client = self.session()
         async with client.request(
-            method, url, headers=headers, data=content, allow_redirects=False, timeout=timeout
+            method,
+            url,
+            headers=headers,
+            data=content,
+            allow_redirects=False,
+            timeout=_client_timeout(timeout),
         ) as response:
             length = response.content_length
             if length is not None and length > MAX_REPLY_BYTES:
@@ -159,7 +174,8 @@ def build_transport(
     headers: Mapping[str, str] | None = None,
     tls: bool = True,
 ) -> httpx.AsyncBaseTransport:
-    """A fresh transport for one service client (one connection pool per service base).
+    """A fresh transport for one service client (one connection pool per service base);
+    ``"http1"`` pools are :func:`pf_tui.api.http1.build_http1`'s (no aiohttp or httpx).
 
     An injected instance is returned as is and shared by every service client. ``headers`` are
     the aiohttp session's defaults (what :meth:`LeanAiohttpTransport.exchange` sends besides the
@@ -181,22 +197,10 @@ def build_transport(
             limits=limits,
             client=_aiohttp_session_factory(max_connections, headers, tls=tls),
         )
-    if spec == "http1":
-        from pf_tui.api.http1 import Http1Transport  # it builds on this module's transport
-
-        return Http1Transport(
-            verify=verify,
-            limits=limits,
-            client=_aiohttp_session_factory(max_connections, headers, tls=tls),
-            max_connections=max_connections,
-            default_headers=dict(headers or {}),
-            tls_context=_ssl_context() if tls else None,
-        )
     if spec in ("httpx", "plain"):
         return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     raise ValueError(
-        f"unknown transport {spec!r}: use 'aiohttp', 'http1', 'httpx' or an "
-        "httpx.AsyncBaseTransport"
+        f"unknown transport {spec!r}: use 'aiohttp', 'httpx' or an httpx.AsyncBaseTransport"
     )
 
 

@@ -71,6 +71,8 @@ def lean_client(url: str, **kwargs: Any) -> PurpleFleaClient:
 
 async def test_aiohttp_transport_is_lean_and_still_an_httpx_transport() -> None:
     client = lean_client("http://127.0.0.1:9")
+    assert client._clients == {}  # made on the first request
+    client._make_pools()
     pool = client._clients["casino"]._transport
     assert isinstance(pool, LeanAiohttpTransport) and isinstance(pool, httpx.AsyncBaseTransport)
     assert set(client._lean) == set(client._clients)

@@ -19,10 +19,13 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pf_tui.core.alerts.engine import AlertEvent
 from pf_tui.core.notify.format import event_from_dict, event_to_dict
-from pf_tui.core.notify.receivers import Outcome, Receiver
+
+if TYPE_CHECKING:
+    from pf_tui.core.notify.receivers import Outcome, Receiver
 
 __all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s", "dead_reason"]
 
