@@ -216,3 +216,27 @@ def test_history_reloads_from_store_after_restart(tmp_path) -> None:
     with Store(tmp_path / "s.db") as store:
         fresh.load_history(store.load_recent(fresh.history_len))
     assert list(fresh.history("ag_0", "balance")) == list(fleet.history("ag_0", "balance"))
+
+
+def test_a_figure_not_polled_yet_is_late_for_the_alert_rules_only_when_its_first_poll_is() -> None:
+    """A daemon's first polls are spread over each interval: before this, every agent of a
+    daemon just started read "not fetched yet" and every ``data_stale`` went pending. For money
+    a figure never fetched stays stale: nothing is acted on before its figures arrive."""
+    clock = FakeClock(1000.0)
+    fleet = _fleet(clock, n=2)
+    assert fleet.agent_staleness("ag_0").stale  # what a money action asks
+    assert not fleet.agent_staleness("ag_0", first_poll_grace=True).stale
+    fleet.apply(_bal("ag_0", "5", clock.now()))
+    clock.advance(6.5)  # the casino's first poll (every 2 s) is now 3 intervals late
+    late = fleet.agent_staleness("ag_0", first_poll_grace=True)
+    assert late.stale and late.reason == "casino: not fetched yet"
+    # A first poll that failed is stale at once, whatever the grace.
+    clock2 = FakeClock(1000.0)
+    fresh = _fleet(clock2, n=1)
+    fresh.apply(PollFailure("ag_0", DataType.POSITIONS, TimeoutError("t"), clock2.now(), 1, 5))
+    failing = fresh.agent_staleness("ag_0", first_poll_grace=True)
+    assert failing.stale and failing.error is not None and "positions" in failing.reason
+    # An agent added later gets its own grace from when it was added.
+    clock.advance(100)
+    fleet.add_agent(AgentInfo("ag_new", "New"))
+    assert not fleet.agent_staleness("ag_new", first_poll_grace=True).stale

@@ -116,7 +116,7 @@ class FactsSource:
         """Facts for one agent at ``now``."""
         state = self.fleet.agents[agent_id]
         d = state.derived
-        stale = self.fleet.agent_staleness(agent_id, now)
+        stale = self.fleet.agent_staleness(agent_id, now, first_poll_grace=True)
         if not stale.stale:
             health, reason = Health.OK, ""
         elif stale.error is not None:

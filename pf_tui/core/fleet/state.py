@@ -113,6 +113,8 @@ class AgentState:
     errors: int = 0
     latencies: FloatRing = field(default_factory=lambda: FloatRing(256))
     """Poll latencies (seconds), 8 bytes each: one ring per agent."""
+    since: float = 0.0
+    """When the fleet began watching the agent (its first polls are due from then)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,7 @@ class FleetState:
         self.version += 1
         state = self.agents.get(info.agent_id)
         if state is None:
-            self.agents[info.agent_id] = AgentState(info)
+            self.agents[info.agent_id] = AgentState(info, since=self._clock.now())
         else:
             state.info = info
 
@@ -354,13 +356,32 @@ class FleetState:
         shown = f"{age:.1f}" if age < 10 else f"{age:.0f}"
         return Staleness(age, True, f"no update for {shown}s", None)
 
-    def agent_staleness(self, agent_id: str, now: float | None = None) -> Staleness:
-        """The agent's worst figure: oldest age; stale if any figure is, with the first reason."""
+    def agent_staleness(
+        self, agent_id: str, now: float | None = None, *, first_poll_grace: bool = False
+    ) -> Staleness:
+        """The agent's worst figure: oldest age; stale if any figure is, with the first reason.
+
+        ``first_poll_grace``: a figure not fetched yet, and not failing, is stale only once its
+        first poll is as late as a fetched figure may be old (``stale_factor`` intervals since
+        the agent was added). The alert rules ask it so: the first polls are spread over each
+        interval (the longest is 30 s by default), and until then every agent of a daemon just
+        started read "not fetched yet", so every agent's ``data_stale`` went pending at each
+        start. Money actions ask without it: a figure never fetched is never fresh enough to act
+        on.
+        """
         now = self._clock.now() if now is None else now
         oldest: float | None = None
         worst: Staleness | None = None
+        since = self.agents[agent_id].since
         for kind in ALL_TYPES:
             s = self.staleness(agent_id, kind, now)
+            if (
+                first_poll_grace
+                and s.age_s is None
+                and s.error is None
+                and now - since <= self.stale_factor * self.intervals[kind]
+            ):
+                continue  # its first poll is not late yet
             if s.age_s is not None and (oldest is None or s.age_s > oldest):
                 oldest = s.age_s
             if s.stale and (worst is None or (worst.error is None and s.error is not None)):
