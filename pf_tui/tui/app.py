@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -98,6 +100,10 @@ changes nothing on screen draws none)."""
 PACER_OVERDUE_S = 1.0
 """Ticks that have not let the pacer run for this long (they drew nothing, or came faster than
 frames) run it anyway, once the screen is settled (see :meth:`PfApp._run_overdue_pacer`)."""
+WARM_HTTP_S = 3.0
+"""Seconds after mount when the HTTP stack (aiohttp, httpx) is imported in the background: the
+first figures do without it (pf_tui/api/exchange.py), and the first money action or transport
+error would otherwise pay about 0.2 s for it, on the spot."""
 UNDRAWN_GRACE_S = 0.05
 """A tick still undrawn this long after its handler, with the screen settled, drew nothing: the
 overdue pacer may run (a tick that does draw is on screen well within this)."""
@@ -239,6 +245,7 @@ class PfApp(App[int], inherit_bindings=False):
         self.money_flow.tick()  # start-up: settle what a lost reply or a crash left open
         # The collector back on by now even if no tick is ever drawn (gc_pacer, "Start-up").
         self.set_timer(START_HOLD_S, self.gc_pacer.end_start_hold)
+        self.set_timer(WARM_HTTP_S, warm_http_stack)
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.tones = Tones.from_variables(self.theme_variables)
@@ -594,6 +601,22 @@ class PfApp(App[int], inherit_bindings=False):
     def action_money_audit(self) -> None:
         """Show every journaled money action (read-only)."""
         self.money_flow.audit()
+
+
+def warm_http_stack() -> threading.Thread:
+    """Import the HTTP stack in a thread of its own (see :data:`WARM_HTTP_S`); the thread.
+
+    A thread, so the console keeps drawing while it runs (the import takes the interpreter's
+    lock in turns with it); Python's import lock makes a money action that needs the stack
+    meanwhile wait for this import rather than run a second one."""
+    thread = threading.Thread(
+        target=importlib.import_module,
+        args=("pf_tui.api.transport",),
+        name="pf-tui-warm-http",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def run_app(

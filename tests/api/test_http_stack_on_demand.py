@@ -91,3 +91,28 @@ def test_an_unknown_transport_is_refused_when_the_client_is_made() -> None:
     where the config is read, not at the first poll."""
     with pytest.raises(ValueError, match="aiohtp"):
         PurpleFleaClient(ServiceBases.for_simulator("http://127.0.0.1:9"), transport="aiohtp")
+
+
+WARM = """
+import json, sys
+from pf_tui.tui.app import warm_http_stack
+STACK = {stack!r}
+before = sorted(m for m in STACK if m in sys.modules)
+warm_http_stack().join(30)
+print(json.dumps([before, sorted(m for m in STACK if m in sys.modules)]))
+"""
+
+
+def test_the_console_warms_the_stack_in_the_background() -> None:
+    """A few seconds after mount the console imports the stack in a thread, so the operator's
+    first money action does not wait for it (``WARM_HTTP_S``)."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARM.format(stack=STACK)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == [] and after == sorted(STACK)

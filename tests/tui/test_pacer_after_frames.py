@@ -217,3 +217,16 @@ async def test_the_start_up_hold_ends_even_when_no_tick_is_ever_drawn(
         assert not early and late
     finally:
         gc.enable()
+
+
+async def test_the_console_warms_the_http_stack_a_moment_after_mount(
+    server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[float] = []
+    monkeypatch.setattr(app_module, "WARM_HTTP_S", 1.2)
+    monkeypatch.setattr(app_module, "warm_http_stack", lambda: calls.append(1.0))
+    app = make_app(server, tmp_path)
+    async with app.run_test() as pilot:
+        early = list(calls)
+        await pilot.pause(2.0)
+    assert early == [] and calls == [1.0]
