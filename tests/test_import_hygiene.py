@@ -118,3 +118,26 @@ def test_the_demo_start_leaves_the_daemon_and_websockets_for_later() -> None:
     assert "pf_tui.daemon.embedded" in loaded and "uvicorn" in loaded  # the probe ran
     early = [name for name in NOT_BEFORE_FIRST_SCREEN if name in loaded]
     assert not early, f"loaded before the demo's first screen: {early}"
+
+
+CONSOLE_LATER = ("aiohttp", "httpx", "pf_tui.core.alerts.engine", "pf_tui.core.notify.receivers")
+"""What the console's own modules do without: the HTTP stack (its polls take the http1 path, and
+it warms the stack in the background after mount) and the alert engine and its receivers (it
+never evaluates rules: it reads the daemon's rows, dead letters included)."""
+
+
+def test_the_console_imports_neither_the_http_stack_nor_the_alert_engine() -> None:
+    probe = (
+        "import importlib, json, sys\n"
+        f"for name in {[*DEMO_START, 'pf_tui.tui.app']!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout))
+    assert "pf_tui.tui.app" in loaded and "textual" in loaded  # the probe ran
+    early = [name for name in CONSOLE_LATER if name in loaded]
+    assert not early, f"the console's modules loaded: {early}"

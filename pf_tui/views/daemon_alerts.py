@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pf_tui.core.alerts.heartbeat import Heartbeat, read_heartbeat
-from pf_tui.core.notify.outbox import DEAD_AT, dead_reason
+from pf_tui.core.notify.dead_letters import DEAD_AT, dead_reason
 from pf_tui.core.store.db import Store, transaction
 from pf_tui.views.alert_log import AlertEntry
 from pf_tui.views.times import clock_time

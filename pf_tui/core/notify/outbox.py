@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pf_tui.core.alerts.engine import AlertEvent
+from pf_tui.core.notify.dead_letters import DEAD_AT, dead_reason
 from pf_tui.core.notify.format import event_from_dict, event_to_dict
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEAD_AT", "Dispatcher", "Outbox", "OutboxRow", "backoff_s", "dead_reason"]
 
-DEAD_AT = 9.0e18
-"""``next_attempt_at`` of a dead-lettered row: never due again."""
 BASE_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 600.0
 _MAX_DOUBLINGS = 32
@@ -42,17 +41,6 @@ def backoff_s(attempts: int, *, base: float = BASE_BACKOFF_S, cap: float = MAX_B
     # A receiver that stays down keeps counting attempts (one every `cap` seconds); an exponent
     # left to grow would overflow a float after ~1,000 of them and break delivery for good.
     return min(cap, base * 2.0 ** min(max(0, attempts - 1), _MAX_DOUBLINGS))
-
-
-def dead_reason(last_error: str) -> str:
-    """The reason code of a dead-lettered row's ``last_error`` (``dead: http_400: ...``).
-
-    Rows dead-lettered before reason codes were kept read as ``refused``.
-    """
-    head, _, rest = last_error.removeprefix("dead: ").partition(": ")
-    if rest and head and head.replace("_", "").isalnum() and len(head) <= 32:
-        return head
-    return "refused"
 
 
 @dataclass(frozen=True)
