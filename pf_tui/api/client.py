@@ -182,7 +182,6 @@ class PurpleFleaClient:
         (the lean ones noted). Once, on the first request."""
         if self._closed:
             raise RuntimeError("the client is closed")
-        self._pools_made = True
         transport, timeout, max_connections, headers = self._pools_args
         bases = self.bases
         if transport == "http1":
@@ -193,6 +192,7 @@ class PurpleFleaClient:
                     headers=headers,
                     tls=not bases.url(service).startswith("http://"),
                 )
+            self._pools_made = True
             return
         import httpx
 
@@ -216,6 +216,7 @@ class PurpleFleaClient:
             self._clients[service]._cookies = NoCookies()
             if isinstance(pool, LeanAiohttpTransport):
                 self._lean[service] = pool
+        self._pools_made = True
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -224,6 +225,10 @@ class PurpleFleaClient:
         if self._closed:
             return
         self._closed = True
+        transport = self._pools_args[0]
+        if not self._pools_made and not isinstance(transport, str):
+            await transport.aclose()  # an injected transport is closed with the client, used or not
+            return
         seen: set[int] = set()
         for client in self._clients.values():
             # An injected transport is shared: close it once.

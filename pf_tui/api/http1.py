@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -91,12 +90,6 @@ def _not_http(what: str) -> Callable[[], BaseException]:
     return make
 
 
-def _is_disconnect(exc: BaseException) -> bool:
-    """Whether ``exc`` is :func:`_disconnected`'s (if aiohttp is not loaded, none was made)."""
-    aiohttp = sys.modules.get("aiohttp")
-    return aiohttp is not None and isinstance(exc, aiohttp.ServerDisconnectedError)
-
-
 @dataclass(slots=True)
 class _Reply:
     status: int = 0
@@ -122,6 +115,10 @@ class _Connection(asyncio.Protocol):
         self.received = False
         """Whether any byte of the current reply arrived (a silent stale connection is safe to
         retry; a half reply is not)."""
+        self.lost: BaseException | None = None
+        """The error the current exchange failed with because the server closed the connection
+        (told apart by identity: its type is aiohttp's, which may still be loading in another
+        thread)."""
         self.idle_since = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.deadline = 0.0
@@ -160,7 +157,7 @@ class _Connection(asyncio.Protocol):
         if reply.headers_done and not reply.framed and self.waiter is not None:
             self._complete()  # no length: the reply ended with the connection
             return
-        self._fail(_disconnected)
+        self._fail(_disconnected, lost=True)
 
     # -- httptools callbacks --
 
@@ -203,6 +200,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter = waiter
         self.received = False
+        self.lost = None
         loop = waiter.get_loop()
         self.read_timeout = read_timeout
         self.deadline = loop.time() + total
@@ -233,8 +231,9 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(self.reply)
 
-    def _fail(self, make: Callable[[], BaseException]) -> None:
-        """End the exchange with ``make()`` (made only if an exchange is waiting for it)."""
+    def _fail(self, make: Callable[[], BaseException], *, lost: bool = False) -> None:
+        """End the exchange with ``make()`` (made only if an exchange is waiting for it);
+        ``lost``: because the server closed the connection."""
         waiter, self.waiter = self.waiter, None
         self.parser = None
         self.keep_alive = False
@@ -242,7 +241,10 @@ class _Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         if waiter is not None and not waiter.done():
-            waiter.set_exception(make())
+            error = make()
+            if lost:
+                self.lost = error
+            waiter.set_exception(error)
 
     def abort(self) -> None:
         """Drop the connection at once (a failed or abandoned exchange)."""
@@ -353,6 +355,7 @@ class Http1Transport:
         self._head = "".join(f"{k}: {v}\r\n" for k, v in default_headers.items())
         self._make_writes = writes
         self._writes: Exchanger | None = None
+        self._closed = False
 
     async def exchange(
         self,
@@ -364,6 +367,8 @@ class Http1Transport:
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One request: ``(status, reply headers, whole body)``; only GETs take the lean path."""
         if method != "GET" or content:
+            if self._closed:
+                raise RuntimeError("the transport is closed")
             if self._writes is None:
                 self._writes = self._make_writes()
             return await self._writes.exchange(method, url, headers, content, timeout)
@@ -393,7 +398,7 @@ class Http1Transport:
             try:
                 reply = await waiter
             except BaseException as exc:
-                if not _is_disconnect(exc):
+                if exc is not conn.lost:
                     conn.abort()  # cancelled or failed mid-reply: the connection's state is unknown
                     pool.give_back(conn)
                     raise
@@ -416,7 +421,8 @@ class Http1Transport:
         return pool
 
     async def aclose(self) -> None:
-        """Close the lean pools and the writes' pool."""
+        """Close the lean pools and the writes' pool (a write after this is refused)."""
+        self._closed = True
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()

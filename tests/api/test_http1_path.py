@@ -269,3 +269,49 @@ async def test_a_header_that_would_split_the_request_is_refused() -> None:
         with pytest.raises(ValueError, match="newline") as caught:
             await agent.balance()
     assert "X-Evil" not in str(caught.value)
+
+
+async def test_a_closed_client_sends_no_more_writes(server: tuple[Recorder, str]) -> None:  # noqa: F811
+    """After ``aclose`` a write is refused, as aiohttp's closed session refused it, instead of
+    opening a new pool that nothing would close."""
+    recorder, url = server
+    recorder.replies["/casino/api/v1/auth/balance"] = (200, BALANCE_OK, {})
+    client = http1_client(url)
+    await agent_of(client).balance()  # the pools made
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await agent_of(client).coin_flip("heads", Decimal("1.00"), idempotency_key="idem-2")
+    assert [seen["method"] for seen in recorder.seen] == ["GET"]
+    unused = http1_client(url)
+    await unused.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await agent_of(unused).balance()  # never made its pools: it does not make them now
+
+
+async def test_a_cancelled_read_while_aiohttp_is_still_importing_frees_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console imports aiohttp in a thread after start (``WARM_HTTP_S``), and while it does,
+    ``sys.modules["aiohttp"]`` is a module half built. Telling a lost connection from other
+    failures by that module's exception type raised AttributeError there: a cancelled read came
+    back as that error and its connection was never given back."""
+    import sys
+    import types
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read()
+        finally:
+            writer.close()
+
+    srv, url = await _serve(silent)
+    async with http1_client(url) as client:
+        read = asyncio.create_task(agent_of(client).balance())
+        await asyncio.sleep(0.2)
+        monkeypatch.setitem(sys.modules, "aiohttp", types.ModuleType("aiohttp"))  # half built
+        read.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await read
+        monkeypatch.undo()
+        assert _pool_of(client).open == 0
+    srv.close()

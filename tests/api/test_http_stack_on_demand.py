@@ -116,3 +116,21 @@ def test_the_console_warms_the_stack_in_the_background() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     before, after = json.loads(done.stdout.strip().splitlines()[-1])
     assert before == [] and after == sorted(STACK)
+
+
+async def test_an_injected_transport_is_closed_with_the_client_even_unused() -> None:
+    import httpx
+
+    closed: list[int] = []
+
+    class Counting(httpx.MockTransport):
+        async def aclose(self) -> None:
+            closed.append(1)
+
+    client = PurpleFleaClient(
+        ServiceBases.for_simulator("http://127.0.0.1:9"),
+        transport=Counting(lambda request: httpx.Response(200)),
+    )
+    await client.aclose()
+    await client.aclose()
+    assert closed == [1]
