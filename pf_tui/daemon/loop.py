@@ -570,6 +570,7 @@ async def run_daemon(
         )
         if once:
             await _poll_once(daemon, options.once_timeout_s)
+            daemon.facts.first_poll_grace = False  # every first poll has had its chance
             daemon.evaluate(assume_for=True)
             await daemon.drain(options.drain_grace_s)
             daemon.heartbeat(clock.now(), message=False)  # cron runs must not spam

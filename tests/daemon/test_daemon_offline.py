@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -136,3 +137,41 @@ async def test_metrics_served_and_stop_exits_0(tmp_path: Path) -> None:
     assert 'pf_agent_stale{agent="ag_0000000000a1",label="alpha"} 1.0' in text
     assert "pf_notify_outbox_depth" in text and "pf_fleet_escrow_queue_depth" in text
     assert CANARY_KEY not in text and CANARY_HOOK_TOKEN not in text
+
+
+async def test_once_calls_figures_that_never_answered_stale(tmp_path: Path) -> None:
+    """``--once`` waits for every first poll (here: a server that takes requests and never
+    answers, well inside the client's timeout), then evaluates: a figure still missing is stale.
+    The first-poll grace the running daemon gives figures not fetched yet must not let a cron
+    check pass green with nothing read."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read()  # never answers; returns when the daemon hangs up
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        with webhook_sink() as sink:
+            config = dead_config(tmp_path, sink.url)
+            api = dataclasses.replace(
+                config.api,
+                casino=base + "/casino/api/v1",
+                escrow=base + "/escrow",
+                faucet=base + "/faucet",
+                trading=base + "/trading/v1",
+                wallet=base + "/wallet/v1",
+                docs=base + "/api/v1",
+                timeout=60.0,
+            )
+            config = dataclasses.replace(config, api=api)
+            # The real clock: one second passes, far inside any figure's grace.
+            code = await run_daemon(config, once=True, options=DaemonOptions(once_timeout_s=1.0))
+            conn = sqlite3.connect(tmp_path / "store.db")
+            rows = sorted(conn.execute("SELECT rule, state FROM alerts").fetchall())
+    finally:
+        server.close()
+    assert ("data_stale", "firing") in rows, rows
+    assert code == 3

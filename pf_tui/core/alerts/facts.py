@@ -103,6 +103,10 @@ class FactsSource:
     unknown_actions: dict[str, list[str]] = field(default_factory=dict)
     live: dict[str, list[LiveStream]] = field(default_factory=dict)
     brake: BrakeState = BRAKE_OFF
+    first_poll_grace: bool = True
+    """A figure not fetched yet is stale only once its first poll is late
+    (:meth:`FleetState.agent_staleness`); ``--once`` turns it off: it waited for every first
+    poll already, and a figure still missing then is stale."""
 
     def load_store(self, conn: sqlite3.Connection, now: float | None = None) -> None:
         """Refresh open streams (with what each paid in the hour before ``now``), unknown money
@@ -116,7 +120,7 @@ class FactsSource:
         """Facts for one agent at ``now``."""
         state = self.fleet.agents[agent_id]
         d = state.derived
-        stale = self.fleet.agent_staleness(agent_id, now, first_poll_grace=True)
+        stale = self.fleet.agent_staleness(agent_id, now, first_poll_grace=self.first_poll_grace)
         if not stale.stale:
             health, reason = Health.OK, ""
         elif stale.error is not None:
