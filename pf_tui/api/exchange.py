@@ -11,13 +11,16 @@ CPU that ``pf-tui --demo`` no longer spends before its first live figure (docs/p
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import certifi
 from yarl import URL
 
-__all__ = ["MAX_REPLY_BYTES", "ExchangeTimeout", "Exchanger", "ReplyTooLarge"]
+__all__ = ["MAX_REPLY_BYTES", "ExchangeTimeout", "Exchanger", "ReplyTooLarge", "verifying_context"]
 
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 """The largest reply body any transport reads, reads and writes alike: a full page of the
@@ -55,3 +58,11 @@ class Exchanger(Protocol):
 
     async def aclose(self) -> None:
         """Close every connection."""
+
+
+@functools.cache
+def verifying_context() -> ssl.SSLContext:
+    """The one verifying TLS context every pool of the process shares, made on first use:
+    loading the CA bundle costs about 25 ms each time. certifi's bundle, as httpx's
+    ``create_ssl_context(trust_env=False)`` builds it, without importing httpx."""
+    return ssl.create_default_context(cafile=certifi.where())

@@ -40,7 +40,13 @@ from typing import cast
 import httptools
 from yarl import URL
 
-from pf_tui.api.exchange import MAX_REPLY_BYTES, Exchanger, ExchangeTimeout, ReplyTooLarge
+from pf_tui.api.exchange import (
+    MAX_REPLY_BYTES,
+    Exchanger,
+    ExchangeTimeout,
+    ReplyTooLarge,
+    verifying_context,
+)
 
 __all__ = ["IDLE_S", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "Http1Transport", "build_http1"]
 
@@ -416,7 +422,7 @@ class Http1Transport:
         if pool is None:
             tls = None
             if scheme == "https":
-                tls = self._tls or _verifying_context()
+                tls = self._tls or verifying_context()
             pool = self._pools[key] = _Pool(host, port, tls, self._max)
         return pool
 
@@ -429,13 +435,6 @@ class Http1Transport:
         writes, self._writes = self._writes, None
         if writes is not None:
             await writes.aclose()
-
-
-def _verifying_context() -> ssl.SSLContext:
-    """The one verifying TLS context every pool shares (loading the CA bundle is not cheap)."""
-    from pf_tui.api.transport import _ssl_context
-
-    return _ssl_context()
 
 
 def build_http1(

@@ -27,7 +27,12 @@ from httpx_aiohttp import AiohttpTransport
 from yarl import URL
 
 from pf_tui.api.errors import APIConnectionError, APITimeoutError
-from pf_tui.api.exchange import MAX_REPLY_BYTES, ExchangeTimeout, ReplyTooLarge
+from pf_tui.api.exchange import (
+    MAX_REPLY_BYTES,
+    ExchangeTimeout,
+    ReplyTooLarge,
+    verifying_context,
+)
 
 __all__ = [
     "MAX_REPLY_BYTES",
@@ -75,12 +80,6 @@ def _client_timeout(bounds: ExchangeTimeout) -> aiohttp.ClientTimeout:
     )
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context for every pool: loading the CA bundle costs ~50 ms each time."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
 def _aiohttp_session_factory(
     max_connections: int, headers: Mapping[str, str] | None = None, *, tls: bool = True
 ) -> Callable[[], aiohttp.ClientSession]:
@@ -88,7 +87,7 @@ def _aiohttp_session_factory(
         # Called by the transport inside the event loop, on its first request. No cookie jar: one
         # pool serves every agent, so a cookie set for one agent must never ride on another's call.
         connector = aiohttp.TCPConnector(
-            limit=max_connections, keepalive_timeout=5.0, ssl=_ssl_context() if tls else False
+            limit=max_connections, keepalive_timeout=5.0, ssl=verifying_context() if tls else False
         )
         return aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), headers=dict(headers or {})
@@ -190,7 +189,7 @@ def build_transport(
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    verify: ssl.SSLContext | bool = _ssl_context() if tls else False
+    verify: ssl.SSLContext | bool = verifying_context() if tls else False
     if spec == "aiohttp":
         return LeanAiohttpTransport(
             verify=verify,

@@ -134,3 +134,33 @@ async def test_an_injected_transport_is_closed_with_the_client_even_unused() -> 
     await client.aclose()
     await client.aclose()
     assert closed == [1]
+
+
+TLS = """
+import json, ssl, sys
+from pf_tui.api.exchange import verifying_context
+from pf_tui.api.http1 import build_http1
+pool = build_http1(max_connections=4, tls=True)._pool("https", "api.example", 443)
+ctx = verifying_context()
+print(json.dumps([
+    pool.tls is ctx,
+    ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname,
+    len(ctx.get_ca_certs()) > 50,
+    sorted(m for m in {stack!r} if m in sys.modules),
+]))
+"""
+
+
+def test_an_https_pool_verifies_with_the_ca_bundle_without_loading_the_stack() -> None:
+    """Real deployments poll ``https://`` bases: their first GET makes the verifying context
+    from certifi's bundle (as httpx would) and still imports neither aiohttp nor httpx."""
+    done = subprocess.run(
+        [sys.executable, "-c", TLS.format(stack=STACK)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    shared, verifying, bundle, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert shared and verifying and bundle and loaded == []
