@@ -100,21 +100,29 @@ NOT_BEFORE_FIRST_SCREEN = ("pf_tui.daemon.loop", "prometheus_client", "websocket
 simulator serves no WebSocket: neither belongs on the demo's cold start (docs/performance.md)."""
 
 
-def test_the_demo_start_leaves_the_daemon_and_websockets_for_later() -> None:
+def loaded_after(names: list[str], then: str = "") -> set[str]:
+    """Every module a fresh interpreter holds after importing ``names`` and running ``then``."""
     probe = (
         "import importlib, json, sys\n"
-        f"for name in {list(DEMO_START)!r}:\n"
+        f"for name in {names!r}:\n"
         "    importlib.import_module(name)\n"
-        "from pf_tui.sim.http.server import SimServer\n"
-        "with SimServer(agents=2) as sim:\n"
-        "    pass\n"
+        f"{then}"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
-    loaded = set(json.loads(proc.stdout))
+    return set(json.loads(proc.stdout))
+
+
+def test_the_demo_start_leaves_the_daemon_and_websockets_for_later() -> None:
+    loaded = loaded_after(
+        list(DEMO_START),
+        "from pf_tui.sim.http.server import SimServer\n"
+        "with SimServer(agents=2) as sim:\n"
+        "    pass\n",
+    )
     assert "pf_tui.daemon.embedded" in loaded and "uvicorn" in loaded  # the probe ran
     early = [name for name in NOT_BEFORE_FIRST_SCREEN if name in loaded]
     assert not early, f"loaded before the demo's first screen: {early}"
@@ -127,17 +135,7 @@ never evaluates rules: it reads the daemon's rows, dead letters included)."""
 
 
 def test_the_console_imports_neither_the_http_stack_nor_the_alert_engine() -> None:
-    probe = (
-        "import importlib, json, sys\n"
-        f"for name in {[*DEMO_START, 'pf_tui.tui.app']!r}:\n"
-        "    importlib.import_module(name)\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    loaded = set(json.loads(proc.stdout))
+    loaded = loaded_after([*DEMO_START, "pf_tui.tui.app"])
     assert "pf_tui.tui.app" in loaded and "textual" in loaded  # the probe ran
     early = [name for name in CONSOLE_LATER if name in loaded]
     assert not early, f"the console's modules loaded: {early}"

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,16 @@ from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 
 STACK = ("aiohttp", "httpx", "httpx_aiohttp")
+
+
+def probe(code: str) -> Any:
+    """Run ``code`` in a fresh interpreter; what its last line of output says (JSON)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
 
 PROBE = """
 import asyncio, json, sys
@@ -74,12 +85,7 @@ finally:
 
 
 def test_polls_and_the_journal_need_no_http_stack_and_a_write_loads_it(tmp_path: Path) -> None:
-    probe = PROBE.format(stack=STACK, store=str(tmp_path / "store.db"))
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = probe(PROBE.format(stack=STACK, store=str(tmp_path / "store.db")))
     assert seen["results"] >= 1 and seen["ok"] == seen["results"], seen  # real replies, parsed
     assert seen["unsettled"] == 0
     assert seen["after_start"] == [], f"loaded before anything was sent: {seen['after_start']}"
@@ -106,15 +112,7 @@ print(json.dumps([before, sorted(m for m in STACK if m in sys.modules)]))
 def test_the_console_warms_the_stack_in_the_background() -> None:
     """A few seconds after mount the console imports the stack in a thread, so the operator's
     first money action does not wait for it (``WARM_HTTP_S``)."""
-    done = subprocess.run(
-        [sys.executable, "-c", WARM.format(stack=STACK)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    before, after = probe(WARM.format(stack=STACK))
     assert before == [] and after == sorted(STACK)
 
 
@@ -154,13 +152,5 @@ print(json.dumps([
 def test_an_https_pool_verifies_with_the_ca_bundle_without_loading_the_stack() -> None:
     """Real deployments poll ``https://`` bases: their first GET makes the verifying context
     from certifi's bundle (as httpx would) and still imports neither aiohttp nor httpx."""
-    done = subprocess.run(
-        [sys.executable, "-c", TLS.format(stack=STACK)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    shared, verifying, bundle, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    shared, verifying, bundle, loaded = probe(TLS.format(stack=STACK))
     assert shared and verifying and bundle and loaded == []

@@ -35,8 +35,9 @@ CANARY_KEY = "sk_live_CANARY0123456789abcdef0123456789abcdef01234567"
 CANARY_HOOK_TOKEN = "hooktokenCANARY42"
 
 
-def dead_config(tmp_path: Path, hook_url: str) -> Config:
-    base = f"http://127.0.0.1:{free_port()}"
+def dead_config(tmp_path: Path, hook_url: str, base: str | None = None) -> Config:
+    """One agent whose API is at ``base`` (default: a port nothing listens on)."""
+    base = base or f"http://127.0.0.1:{free_port()}"
     return Config(
         store=StoreConfig(path=tmp_path / "store.db"),
         api=ApiConfig(
@@ -155,18 +156,8 @@ async def test_once_calls_figures_that_never_answered_stale(tmp_path: Path) -> N
     base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         with webhook_sink() as sink:
-            config = dead_config(tmp_path, sink.url)
-            api = dataclasses.replace(
-                config.api,
-                casino=base + "/casino/api/v1",
-                escrow=base + "/escrow",
-                faucet=base + "/faucet",
-                trading=base + "/trading/v1",
-                wallet=base + "/wallet/v1",
-                docs=base + "/api/v1",
-                timeout=60.0,
-            )
-            config = dataclasses.replace(config, api=api)
+            config = dead_config(tmp_path, sink.url, base)
+            config = dataclasses.replace(config, api=dataclasses.replace(config.api, timeout=60.0))
             # The real clock: one second passes, far inside any figure's grace.
             code = await run_daemon(config, once=True, options=DaemonOptions(once_timeout_s=1.0))
             conn = sqlite3.connect(tmp_path / "store.db")
