@@ -1,4 +1,8 @@
-"""``PurpleFleaClient``: one pooled ``httpx.AsyncClient`` per service base, shared by every agent.
+"""``PurpleFleaClient``: one connection pool per service base, shared by every agent.
+
+The pools are an ``httpx.AsyncClient`` over the chosen transport per service, or the poll
+engine's ``"http1"`` pools (:mod:`pf_tui.api.http1`), made on the client's first request: this
+module imports neither aiohttp nor httpx itself (:mod:`pf_tui.api.exchange`).
 
 The client owns the pools, the retry policy, the clock and the latency recorder; per-agent views
 (:meth:`PurpleFleaClient.agent`, see :mod:`pf_tui.api.agent`) are cheap and send their key as a
