@@ -51,7 +51,7 @@ its output goes to ``/dev/null``): a finalizer it runs cannot write on the opera
 On shutdown everything is thawed (tests run many apps in one process).
 
 **Start-up.** ``pf-tui`` turns the automatic collector off before it imports the console
-(:func:`pf_tui.cli.main`): start-up creates a few hundred thousand objects (modules, classes, the
+(``pf_tui.cli._cmd_tui``): start-up creates a few hundred thousand objects (modules, classes, the
 widget tree, the first poll's models) that nearly all live for the whole session, and the
 automatic passes meanwhile walk them again and again, about a tenth of the demo's cold start
 (docs/performance.md, "Start-up"). A pacer made while the collector is off
