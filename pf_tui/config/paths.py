@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -21,6 +20,7 @@ import tomli_w
 from platformdirs import user_config_dir, user_data_dir
 
 from pf_tui.config.errors import ConfigError
+from pf_tui.files import atomic_write, make_private_dir
 
 log = logging.getLogger("pf_tui.config")
 
@@ -66,26 +66,6 @@ def example_config_text() -> str:
     return resources.files("pf_tui").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
 
 
-def make_private_dir(folder: Path) -> None:
-    """Create ``folder`` and any missing parents with mode 0700 (existing ones are left as is).
-
-    ``mkdir(parents=True)`` would give every new parent the umask's default; an existing folder
-    (e.g. ``~/.config``) is not pf-tui's to change.
-    """
-    missing: list[Path] = []
-    while not folder.exists():
-        missing.append(folder)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(path, 0o700)
-
-
 def write_starter_config(path: Path, *, force: bool = False) -> Path:
     """Write the packaged example config to ``path`` with mode 0600, comments kept.
 
@@ -96,7 +76,7 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
     data = example_config_text().encode("utf-8")
     make_private_dir(path.parent)
     if force:
-        _atomic_write(path, data)
+        atomic_write(path, data)
         return path
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -116,22 +96,6 @@ def write_starter_config(path: Path, *, force: bool = False) -> Path:
     return path
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a 0600 temp file beside ``path``, fsync, then rename over ``path``."""
-    make_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_state(path: Path, state: Mapping[str, Any]) -> None:
     """Save the TUI's run-time state (sort, filters, theme, silences) as TOML, 0600, atomically.
 
@@ -139,7 +103,7 @@ def save_state(path: Path, state: Mapping[str, Any]) -> None:
     ``TypeError`` says which is not, before anything is written.
     """
     data = tomli_w.dumps(dict(state)).encode("utf-8")
-    _atomic_write(Path(path), data)
+    atomic_write(Path(path), data)
 
 
 def load_state(path: Path) -> dict[str, Any]:

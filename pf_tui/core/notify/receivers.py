@@ -22,7 +22,6 @@ from typing import Protocol
 import certifi
 import httpx
 
-from pf_tui.config.paths import make_private_dir
 from pf_tui.core.alerts.engine import AlertEvent
 from pf_tui.core.notify.format import (
     clean_text,
@@ -31,6 +30,7 @@ from pf_tui.core.notify.format import (
     telegram_html,
     webhook_payload,
 )
+from pf_tui.files import make_private_dir
 from pf_tui.secret import Redactor, Secret
 
 __all__ = [

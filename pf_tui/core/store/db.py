@@ -20,8 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from pf_tui.clock import SYSTEM_CLOCK, Clock
-from pf_tui.config.paths import default_store_path, make_private_dir
+from pf_tui.config.paths import default_store_path
 from pf_tui.core.store.schema import migrate
+from pf_tui.files import make_private_dir
 
 DEFAULT_RETENTION_S = 30 * 86_400.0
 """Samples older than this are pruned: ``[store] retention_days``' default, 30 days."""
