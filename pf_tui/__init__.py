@@ -12,3 +12,9 @@ import sys as _sys
 # the core free of rich (docs/conventions.md, convention 1; tested) and trims the daemon's start-up.
 if "httpx" not in _sys.modules:
     _sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+# Before any of pf_tui's dataclasses is defined: their compiled methods come from a cache kept
+# between runs (pf_tui/dataclass_code.py; a sixth of the demo's start).
+from pf_tui import dataclass_code as _dataclass_code
+
+_dataclass_code.install()

@@ -32,6 +32,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tabs
 from textual.widgets import Tab as TabWidget
 from textual.worker import Worker, WorkerState
 
+from pf_tui import dataclass_code
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config
 from pf_tui.poll_worker import console_engine
@@ -608,15 +609,17 @@ def warm_http_stack() -> threading.Thread:
 
     A thread, so the console keeps drawing while it runs (the import takes the interpreter's
     lock in turns with it); Python's import lock makes a money action that needs the stack
-    meanwhile wait for this import rather than run a second one."""
-    thread = threading.Thread(
-        target=importlib.import_module,
-        args=("pf_tui.api.transport",),
-        name="pf-tui-warm-http",
-        daemon=True,
-    )
+    meanwhile wait for this import rather than run a second one. It then saves the dataclass
+    code cache (pf_tui/dataclass_code.py) if this start compiled anything new, so a console
+    that is later killed outright still starts faster next time."""
+    thread = threading.Thread(target=_warm_up, name="pf-tui-warm-http", daemon=True)
     thread.start()
     return thread
+
+
+def _warm_up() -> None:
+    importlib.import_module("pf_tui.api.transport")
+    dataclass_code.save()
 
 
 def run_app(

@@ -2,8 +2,9 @@
 
 Under umask 000 a file made with default permissions is 0666 and a folder 0777: anyone on the
 machine could read the money journal or the alert log, or swap the store for another. The store,
-its ``-wal`` and ``-shm`` files, the state file, the JSON alert log and the starter config are all
-made here in fresh folders, and every file and folder pf-tui made is checked.
+its ``-wal`` and ``-shm`` files, the state file, the JSON alert log, the starter config and the
+dataclass code cache are all made here in fresh folders, and every file and folder pf-tui made
+is checked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from pf_tui.config import save_state, write_starter_config
 from pf_tui.core.notify.receivers import LogReceiver
 from pf_tui.core.store.db import Store, write_kv
+from pf_tui.dataclass_code import cache_path, write_codes
 from tests.daemon.helpers import make_event
 
 
@@ -49,6 +51,7 @@ async def test_every_file_is_private_under_umask_000(tmp_path: Path, umask_000: 
     write_starter_config(tmp_path / "config" / "pf-tui" / "config.toml")
     log = LogReceiver(tmp_path / "logs" / "alerts" / "alerts.jsonl")
     assert (await log.send(make_event(1))).ok
+    write_codes(cache_path(str(tmp_path / "cache" / "pf-tui")), {})
     modes = modes_under(tmp_path)
     names = set(modes)
     assert {"data/pf-tui/pf-tui.db-wal", "data/pf-tui/pf-tui.db-shm"} <= names

@@ -1,0 +1,181 @@
+"""A cache of the code ``dataclasses`` compiles, kept between runs like ``__pycache__``.
+
+Python writes every method a dataclass gets (``__init__``, ``__repr__``, ``__eq__``,
+``__hash__``, a frozen class's ``__setattr__`` and ``__delattr__``) as source text and compiles
+it with ``exec`` when the class is defined. The console defines about 140 dataclasses before its
+first frame, and those 800 compiles were half of pf_tui's own import time and a sixth of
+``pf-tui --demo``'s start (docs/performance.md, "Start-up").
+
+The text depends only on the class's fields and options, and the code compiled from a text is
+always the same, so :func:`install` gives the ``dataclasses`` module an ``exec`` that keeps the
+code of each text it compiles and, in the next run, finds it instead of compiling. Classes are
+built exactly as before: the same text, compiled with the same flags, run with the same globals.
+
+The cache is one file per Python bytecode version, ``user_cache_dir("pf-tui")`` on the
+platform (``~/.cache/pf-tui`` on Linux), 0600 in a 0700 folder, replaced atomically. It is
+loaded only if it is this user's and no one else can write it (what it holds is run as code, as
+a ``.pyc`` is), and a file that is unreadable, corrupt or from another Python is ignored and
+written again. It is saved when the process ends (and by the console once it has started),
+only if something new was compiled. ``PF_TUI_DATACLASS_CACHE=off`` turns it off; any other
+value names the folder to keep it in.
+"""
+
+from __future__ import annotations
+
+import builtins
+import marshal
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+from pf_tui.files import atomic_write
+
+ENV = "PF_TUI_DATACLASS_CACHE"
+"""``off`` disables the cache; any other non-empty value is the folder to keep it in."""
+FORMAT = b"pf-tui dataclass code 1\n"
+MAX_ENTRIES = 20_000
+"""Past this many texts the file keeps only what the last run used (about 1,600 today)."""
+
+_exec = builtins.exec
+
+
+class CodeCache:
+    """The texts compiled for dataclasses and their code, loaded from and saved to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.codes: dict[str, CodeType] = {}
+        self.used: set[str] = set()
+        self.compiled = 0
+        """Texts compiled in this process (not found in the file)."""
+        self._lock = threading.Lock()
+
+    def exec(self, source: Any, globals: Any = None, locals: Any = None, /) -> None:
+        """``exec`` for ``dataclasses``: a text's code comes from the cache when it is there."""
+        if type(source) is not str:
+            _exec(source, globals, locals)
+            return
+        code = self.codes.get(source)
+        if code is None:
+            # What exec(str) does in dataclasses' frame: its file name, no __future__ flags.
+            code = compile(source, "<string>", "exec", dont_inherit=True)
+            self.codes[source] = code
+            self.compiled += 1
+        self.used.add(source)
+        _exec(code, globals, locals)
+
+    def load(self) -> None:
+        """Read the file, if it is safe to and was written by this Python."""
+        loaded = read_codes(self.path)
+        if loaded:
+            loaded.update(self.codes)
+            self.codes = loaded
+
+    def save(self) -> bool:
+        """Write the file if this process compiled anything new; whether it wrote. Never raises:
+        a full disk or a read-only home only means the next start compiles again."""
+        with self._lock:
+            if not self.compiled:
+                return False
+            merged = read_codes(self.path)  # another process may have saved since the load
+            merged.update(self.codes)
+            if len(merged) > MAX_ENTRIES:
+                merged = {text: self.codes[text] for text in self.used}
+            try:
+                write_codes(self.path, merged)
+            except (OSError, ValueError):
+                return False
+            self.compiled = 0
+            return True
+
+
+_installed: CodeCache | None = None
+
+
+def install() -> CodeCache | None:
+    """Give ``dataclasses`` the caching ``exec`` (once per process); the cache, or ``None``
+    when :data:`ENV` is ``off``."""
+    global _installed
+    if _installed is not None:
+        return _installed
+    setting = os.environ.get(ENV, "").strip()
+    if setting.lower() in {"off", "0", "no", "false"}:
+        return None
+    import dataclasses
+
+    cache = CodeCache(cache_path(setting or None))
+    cache.load()
+    dataclasses.exec = cache.exec  # type: ignore[attr-defined]
+    _installed = cache
+    import atexit
+
+    atexit.register(cache.save)
+    return cache
+
+
+def save() -> bool:
+    """Save the installed cache now (the console calls this once it has started)."""
+    return _installed.save() if _installed is not None else False
+
+
+def cache_path(folder: str | None = None) -> Path:
+    """The cache file for this Python's bytecode and optimisation level."""
+    if folder is None:
+        from platformdirs import user_cache_dir
+
+        folder = user_cache_dir("pf-tui")
+    tag = sys.implementation.cache_tag or "python"
+    return Path(folder).expanduser() / f"dataclass-code.{tag}.opt{sys.flags.optimize}.bin"
+
+
+def _header() -> bytes:
+    import importlib.util
+
+    return FORMAT + importlib.util.MAGIC_NUMBER
+
+
+def _private(mode: int, uid: int) -> bool:
+    return uid == os.getuid() and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def read_codes(path: Path) -> dict[str, CodeType]:
+    """The texts and code in ``path``; empty if it is missing, not this user's, writable by
+    others, corrupt, or from another Python."""
+    try:
+        folder = os.stat(path.parent)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return {}
+    try:
+        info = os.fstat(fd)
+        if not (_private(folder.st_mode, folder.st_uid) and _private(info.st_mode, info.st_uid)):
+            return {}
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            data = handle.read()
+    except OSError:
+        return {}
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    header = _header()
+    if not data.startswith(header):
+        return {}
+    try:
+        codes = marshal.loads(memoryview(data)[len(header) :])
+    except (EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(codes, dict):
+        return {}
+    return {
+        text: code for text, code in codes.items() if type(text) is str and type(code) is CodeType
+    }
+
+
+def write_codes(path: Path, codes: dict[str, CodeType]) -> None:
+    """Write ``codes`` to ``path``: 0600 in a 0700 folder, atomically."""
+    atomic_write(path, _header() + marshal.dumps(codes))
