@@ -29,8 +29,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 from urllib.parse import urlencode
 
-from yarl import URL
-
 from pf_tui import __version__
 from pf_tui.api.bases import SERVICES, ServiceBases
 from pf_tui.api.errors import (
@@ -41,7 +39,7 @@ from pf_tui.api.errors import (
     plain_text,
     status_error_class,
 )
-from pf_tui.api.exchange import Exchanger, ExchangeTimeout
+from pf_tui.api.exchange import Exchanger, ExchangeTimeout, Target
 from pf_tui.api.http1 import build_http1
 from pf_tui.api.latency import LatencyRecorder
 from pf_tui.api.retry import RetryPolicy, parse_reset_at, parse_retry_after
@@ -176,7 +174,7 @@ class PurpleFleaClient:
         # The same bounds as httpx.Timeout(timeout) on the lean path, plus the whole-exchange cap.
         self._timeout = ExchangeTimeout(total=self._deadline, connect=timeout, sock_read=timeout)
         self._urls: dict[tuple[str, str], httpx.URL] = {}
-        self._lean_urls: dict[tuple[str, str, _QueryKey], URL] = {}
+        self._lean_urls: dict[tuple[str, str, _QueryKey], Target] = {}
         # (route label, agent, path, query, parser) -> the last body's digest and its model
         self._replies: dict[_ReplyKey, tuple[bytes, object]] | None = {} if reply_cache else None
         self._closed = False
@@ -385,7 +383,7 @@ class PurpleFleaClient:
         self.latency.record(ep.label, agent_id, perf_counter() - started, True)
         return result
 
-    def _lean_url(self, service: str, route: str, params: Query | None) -> URL:
+    def _lean_url(self, service: str, route: str, params: Query | None) -> Target:
         """The absolute URL of a request on the lean path, parsed once per route and query."""
         key = (service, route, _params_key(params))
         cached = self._lean_urls.get(key)
@@ -395,7 +393,7 @@ class PurpleFleaClient:
             text = self.bases.url(service).rstrip("/") + route
             if params:
                 text += "?" + urlencode([(k, _query_value(v)) for k, v in params.items()])
-            cached = self._lean_urls[key] = URL(text, encoded=True)
+            cached = self._lean_urls[key] = Target(text)
         return cached
 
     def _url(self, service: str, path: str) -> httpx.URL:

@@ -15,12 +15,22 @@ import functools
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 import certifi
-from yarl import URL
 
-__all__ = ["MAX_REPLY_BYTES", "ExchangeTimeout", "Exchanger", "ReplyTooLarge", "verifying_context"]
+if TYPE_CHECKING:
+    from yarl import URL
+
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "ExchangeTimeout",
+    "Exchanger",
+    "ReplyTooLarge",
+    "Target",
+    "verifying_context",
+]
 
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 """The largest reply body any transport reads, reads and writes alike: a full page of the
@@ -42,13 +52,50 @@ class ExchangeTimeout:
     sock_read: float
 
 
+class Target:
+    """An absolute URL, split once for every request sent to it: the client keeps one per route
+    and query. The http1 pool writes its request line from :attr:`path_qs` and :attr:`host`;
+    aiohttp takes :meth:`url`, yarl's form, made (and yarl imported) on its first use.
+
+    The text is used as given (already percent-encoded, as ``URL(text, encoded=True)`` takes
+    it): a path or query is never re-encoded on its way to the wire.
+    """
+
+    __slots__ = ("_url", "explicit_port", "host", "path_qs", "port", "scheme", "text")
+
+    def __init__(self, text: str) -> None:
+        parts = urlsplit(text)
+        self.text = text
+        self.scheme = parts.scheme
+        # As yarl's ``raw_host``: as written, an IPv6 literal without its brackets; a non-ASCII
+        # name in its IDNA form, as a Host header must carry it.
+        host = parts.netloc.rpartition("@")[2]
+        host = host[1 : host.find("]")] if host.startswith("[") else host.partition(":")[0]
+        self.host = host if host.isascii() else host.encode("idna").decode("ascii")
+        self.explicit_port = parts.port  # the port the URL names, or None
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.path_qs = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._url: URL | None = None
+
+    def url(self) -> URL:
+        """The same URL as yarl's ``URL``, for aiohttp."""
+        if self._url is None:
+            from yarl import URL
+
+            self._url = URL(self.text, encoded=True)
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"Target({self.text!r})"
+
+
 class Exchanger(Protocol):
     """A pool the client sends through directly (the lean paths), skipping httpx's machinery."""
 
     async def exchange(
         self,
         method: str,
-        url: URL | str,
+        url: Target | str,
         headers: Mapping[str, str] | None,
         content: bytes | None,
         timeout: ExchangeTimeout,  # noqa: ASYNC109  (per-phase bounds, not one deadline)

@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import httptools
-from yarl import URL
 
 from pf_tui.api.exchange import (
     MAX_REPLY_BYTES,
     Exchanger,
     ExchangeTimeout,
     ReplyTooLarge,
+    Target,
     verifying_context,
 )
 
@@ -366,7 +366,7 @@ class Http1Transport:
     async def exchange(
         self,
         method: str,
-        url: URL | str,
+        url: Target | str,
         headers: Mapping[str, str] | None,
         content: bytes | None,
         timeout: ExchangeTimeout,  # noqa: ASYNC109  (the client's per-phase bounds)
@@ -378,11 +378,9 @@ class Http1Transport:
             if self._writes is None:
                 self._writes = self._make_writes()
             return await self._writes.exchange(method, url, headers, content, timeout)
-        target = url if isinstance(url, URL) else URL(url, encoded=True)
-        scheme = target.scheme
-        host = target.raw_host or ""
-        port = target.port or (443 if scheme == "https" else 80)
-        pool = self._pool(scheme, host, port)
+        target = url if isinstance(url, Target) else Target(url)
+        host, port = target.host, target.port
+        pool = self._pool(target.scheme, host, port)
         named = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
         host_header = named if target.explicit_port is None else f"{named}:{port}"
         extra = headers or {}
@@ -392,7 +390,7 @@ class Http1Transport:
                 # message names no value, which may be a key).
                 raise ValueError("newline or carriage return in a request header")
         lines = self._head + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
-        request = f"GET {target.raw_path_qs} HTTP/1.1\r\nHost: {host_header}\r\n{lines}\r\n"
+        request = f"GET {target.path_qs} HTTP/1.1\r\nHost: {host_header}\r\n{lines}\r\n"
         wire = request.encode("latin-1")
         connect = timeout.connect or timeout.total or 10.0
         read = timeout.sock_read or timeout.total or 10.0

@@ -24,13 +24,13 @@ from collections.abc import Callable, Mapping
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from yarl import URL
 
 from pf_tui.api.errors import APIConnectionError, APITimeoutError
 from pf_tui.api.exchange import (
     MAX_REPLY_BYTES,
     ExchangeTimeout,
     ReplyTooLarge,
+    Target,
     verifying_context,
 )
 
@@ -117,7 +117,7 @@ class LeanAiohttpTransport(AiohttpTransport):
     async def exchange(
         self,
         method: str,
-        url: URL | str,
+        url: Target | str,
         headers: Mapping[str, str] | None,
         content: bytes | None,
         # Per-phase bounds (connect, each read), built once by the client; the caller's
@@ -130,7 +130,7 @@ class LeanAiohttpTransport(AiohttpTransport):
             client = self.session()
         async with client.request(
             method,
-            url,
+            url.url() if isinstance(url, Target) else url,
             headers=headers,
             data=content,
             allow_redirects=False,
