@@ -128,10 +128,16 @@ def test_the_demo_start_leaves_the_daemon_and_websockets_for_later() -> None:
     assert not early, f"loaded before the demo's first screen: {early}"
 
 
-CONSOLE_LATER = ("aiohttp", "httpx", "pf_tui.core.alerts.engine", "pf_tui.core.notify.receivers")
-"""What the console's own modules do without: the HTTP stack (its polls take the http1 path, and
-it warms the stack in the background after mount) and the alert engine and its receivers (it
-never evaluates rules: it reads the daemon's rows, dead letters included)."""
+CONSOLE_LATER = (
+    "aiohttp",
+    "httpx",
+    "yarl",
+    "pf_tui.core.alerts.engine",
+    "pf_tui.core.notify.receivers",
+)
+"""What the console's own modules do without: the HTTP stack, yarl's URLs included (its polls
+take the http1 path, and it warms the stack in the background after mount) and the alert engine
+and its receivers (it never evaluates rules: it reads the daemon's rows, dead letters included)."""
 
 
 def test_the_console_imports_neither_the_http_stack_nor_the_alert_engine() -> None:

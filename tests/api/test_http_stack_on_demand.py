@@ -21,7 +21,7 @@ import pytest
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 
-STACK = ("aiohttp", "httpx", "httpx_aiohttp")
+STACK = ("aiohttp", "httpx", "httpx_aiohttp", "yarl")
 
 
 def probe(code: str) -> Any:
