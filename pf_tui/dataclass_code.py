@@ -36,22 +36,28 @@ from pf_tui.files import atomic_write
 
 ENV = "PF_TUI_DATACLASS_CACHE"
 """``off`` disables the cache; any other non-empty value is the folder to keep it in."""
-FORMAT = b"pf-tui dataclass code 1\n"
-MAX_ENTRIES = 20_000
-"""Past this many texts the file keeps only what the last run used (about 1,600 today)."""
+FORMAT = b"pf-tui dataclass code 2\n"
+MAX_ENTRIES = 4_000
+"""Past this many texts the file keeps only what the last run used (the console uses about
+800, and every pf-tui command, the daemon and the tests together about 1,800)."""
 
 _exec = builtins.exec
 
 
 class CodeCache:
-    """The texts compiled for dataclasses and their code, loaded from and saved to ``path``."""
+    """The texts compiled for dataclasses and their code, loaded from and saved to ``path``.
+
+    The file maps each text to its code, marshalled on its own: reading it costs about 1 ms
+    however many texts it holds, and only the code a process asks for is unmarshalled."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.stored: dict[str, bytes] = {}
+        """What the file held at :meth:`load`: each text's marshalled code."""
         self.codes: dict[str, CodeType] = {}
-        self.used: set[str] = set()
+        """The code this process asked for, from the file or compiled."""
         self.compiled = 0
-        """Texts compiled in this process (not found in the file)."""
+        """Texts compiled in this process since it last saved (not found in the file)."""
         self._lock = threading.Lock()
 
     def exec(self, source: Any, globals: Any = None, locals: Any = None, /) -> None:
@@ -61,19 +67,21 @@ class CodeCache:
             return
         code = self.codes.get(source)
         if code is None:
-            # What exec(str) does in dataclasses' frame: its file name, no __future__ flags.
-            code = compile(source, "<string>", "exec", dont_inherit=True)
+            code = _unmarshal(self.stored.get(source))
+            if code is None:
+                # What exec(str) does in dataclasses' frame: its file name, no __future__ flags.
+                code = compile(source, "<string>", "exec", dont_inherit=True)
+                self.compiled += 1
             self.codes[source] = code
-            self.compiled += 1
-        self.used.add(source)
         _exec(code, globals, locals)
 
     def load(self) -> None:
         """Read the file, if it is safe to and was written by this Python."""
-        loaded = read_codes(self.path)
-        if loaded:
-            loaded.update(self.codes)
-            self.codes = loaded
+        self.stored = read_stored(self.path)
+
+    def known(self) -> int:
+        """How many texts this cache can give code for without compiling."""
+        return len(self.stored.keys() | self.codes.keys())
 
     def save(self) -> bool:
         """Write the file if this process compiled anything new; whether it wrote. Never raises:
@@ -81,16 +89,27 @@ class CodeCache:
         with self._lock:
             if not self.compiled:
                 return False
-            merged = read_codes(self.path)  # another process may have saved since the load
-            merged.update(self.codes)
+            merged = read_stored(self.path)  # another process may have saved since the load
+            mine = {text: marshal.dumps(code) for text, code in self.codes.items()}
+            merged.update(mine)
             if len(merged) > MAX_ENTRIES:
-                merged = {text: self.codes[text] for text in self.used}
+                merged = mine
             try:
-                write_codes(self.path, merged)
+                write_stored(self.path, merged)
             except (OSError, ValueError):
                 return False
             self.compiled = 0
             return True
+
+
+def _unmarshal(blob: bytes | None) -> CodeType | None:
+    if blob is None:
+        return None
+    try:
+        code = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
+        return None  # damaged: compiled again, and the good code saved over it
+    return code if type(code) is CodeType else None
 
 
 _installed: CodeCache | None = None
@@ -142,9 +161,9 @@ def _private(mode: int, uid: int) -> bool:
     return uid == os.getuid() and not mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def read_codes(path: Path) -> dict[str, CodeType]:
-    """The texts and code in ``path``; empty if it is missing, not this user's, writable by
-    others, corrupt, or from another Python."""
+def read_stored(path: Path) -> dict[str, bytes]:
+    """The texts in ``path`` and their marshalled code; empty if it is missing, not this user's,
+    writable by others, damaged, or from another Python."""
     try:
         folder = os.stat(path.parent)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -166,16 +185,27 @@ def read_codes(path: Path) -> dict[str, CodeType]:
     if not data.startswith(header):
         return {}
     try:
-        codes = marshal.loads(memoryview(data)[len(header) :])
+        stored = marshal.loads(memoryview(data)[len(header) :])
     except (EOFError, ValueError, TypeError):
         return {}
-    if not isinstance(codes, dict):
+    if not isinstance(stored, dict):
         return {}
     return {
-        text: code for text, code in codes.items() if type(text) is str and type(code) is CodeType
+        text: blob for text, blob in stored.items() if type(text) is str and type(blob) is bytes
     }
 
 
+def read_codes(path: Path) -> dict[str, CodeType]:
+    """Every text in ``path`` with its code (what :func:`read_stored` reads, unmarshalled)."""
+    codes = {text: _unmarshal(blob) for text, blob in read_stored(path).items()}
+    return {text: code for text, code in codes.items() if code is not None}
+
+
+def write_stored(path: Path, stored: dict[str, bytes]) -> None:
+    """Write ``stored`` to ``path``: 0600 in a 0700 folder, atomically."""
+    atomic_write(path, _header() + marshal.dumps(stored))
+
+
 def write_codes(path: Path, codes: dict[str, CodeType]) -> None:
-    """Write ``codes`` to ``path``: 0600 in a 0700 folder, atomically."""
-    atomic_write(path, _header() + marshal.dumps(codes))
+    """Write ``codes`` to ``path`` (see :func:`write_stored`)."""
+    write_stored(path, {text: marshal.dumps(code) for text, code in codes.items()})

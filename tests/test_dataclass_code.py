@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import marshal
 import os
 import stat
 import subprocess
@@ -14,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from pf_tui import dataclass_code
-from pf_tui.dataclass_code import ENV, CodeCache, cache_path, read_codes, write_codes
+from pf_tui.dataclass_code import (
+    ENV,
+    CodeCache,
+    cache_path,
+    read_codes,
+    read_stored,
+    write_stored,
+)
 
 
 @pytest.fixture
@@ -53,9 +61,9 @@ def test_a_class_from_cached_code_behaves_as_a_compiled_one(
         assert repr(a).endswith(".Order(pair='BTC-USD', size=2, tags=[])")
         assert a.tags is not b.tags  # default_factory runs per instance
         with pytest.raises(dataclasses.FrozenInstanceError):
-            a.size = 3  # type: ignore[misc]
+            a.size = 3
         with pytest.raises(TypeError):
-            cls()  # type: ignore[call-arg]
+            cls()
     assert second.save() is False, "nothing new, yet it wrote"
 
 
@@ -67,7 +75,7 @@ def probe(cache_folder: str, *, umask: int | None = None) -> dict[str, object]:
         + "import pf_tui.tui.app, dataclasses\n"
         "from pf_tui import dataclass_code as d\n"
         "c = d._installed\n"
-        "print(json.dumps({'compiled': c.compiled if c else None, 'held': len(c.codes) if c else 0,"
+        "print(json.dumps({'compiled': c.compiled if c else None, 'held': c.known() if c else 0,"
         " 'patched': getattr(dataclasses, 'exec', None) is not None}))\n"
     )
     env = {**os.environ, ENV: cache_folder}
@@ -143,14 +151,22 @@ def test_a_damaged_file_is_ignored_and_written_again(
     assert read_codes(path)
 
 
-def test_entries_that_are_not_code_are_dropped(
+def test_an_entry_that_is_not_code_is_compiled_again(
     cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = saved(cache_dir, monkeypatch)
-    codes = read_codes(path)
-    text = next(iter(codes))
-    write_codes(path, {**codes, "print('x')": "not code", text: codes[text]})  # type: ignore[dict-item]
-    assert set(read_codes(path)) == set(codes)
+    stored = read_stored(path)
+    damaged = dict.fromkeys(stored, b"\x00not marshal")
+    damaged.update({"print('x')": marshal.dumps("a string, not code"), 5: b""})  # type: ignore[dict-item]
+    write_stored(path, damaged)
+    assert read_codes(path) == {}
+    assert set(read_stored(path)) == set(stored) | {"print('x')"}  # the int key is dropped
+    cache = CodeCache(path)
+    cache.load()
+    cls = define(cache, monkeypatch)
+    assert cache.compiled == len(stored)
+    assert cls("BTC-USD").size == 1
+    assert cache.save() and set(read_codes(path)) == set(stored)
 
 
 def test_saving_merges_what_another_process_saved_meanwhile(
