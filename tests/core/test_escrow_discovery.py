@@ -106,6 +106,31 @@ async def test_the_ledger_is_walked_on_a_slow_tier_unless_the_balance_shows_an_e
         assert len(per_agent(calls, "ledger", AGENT)) == reads
 
 
+async def test_a_second_escrow_made_in_the_same_second_is_news_too() -> None:
+    """The server stamps moves to the second. The hint was the newest move's time alone, so an
+    escrow locked in the same second as one the last walk covered brought no walk forward, and
+    stayed off screen for up to 30 s (LEDGER_EVERY_S)."""
+    poller, source, calls = make()
+    source.listed = ()
+    clock = poller._clock  # type: ignore[attr-defined]
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    move = Activity("escrow_lock", Decimal(-1), None, "", "escrow", at)
+    async with poller:
+        await run_until(clock, 6.0)
+        source.ledger_rows = (lock("1", CLASSIC),)
+        source.activity = (move,)
+        await run_until(clock, 6.0 + 16)
+        reads = len(per_agent(calls, "ledger", AGENT))
+        assert CLASSIC in {e.escrow_id for e in last_escrows(poller)}
+        # A second lock, stamped with the same second: the next escrow poll walks the ledger.
+        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
+        source.activity = (move, Activity("escrow_lock", Decimal(-2), None, "", "escrow", at))
+        await run_until(clock, clock.monotonic() + 16)
+        assert clock.monotonic() < 2 * LEDGER_EVERY_S
+        assert len(per_agent(calls, "ledger", AGENT)) == reads + 1
+        assert OLD in {e.escrow_id for e in last_escrows(poller)}
+
+
 async def test_terminal_escrows_are_forgotten_once_out_of_view() -> None:
     """A finished escrow is read once while in view, and dropped from memory when it leaves the
     ledger's window, so a long run does not grow without bound."""

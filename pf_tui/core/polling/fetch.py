@@ -67,6 +67,7 @@ JUST_SETTLED_S = 120.0
 bound, so the console shows how it ended (its finished row) even when more than
 :data:`KEEP_SETTLED` newer escrows settled before it: the bound orders by creation, and a long
 stream is older than the short ones."""
+_NO_HINT = (0.0, 0)
 LEDGER_EVERY_S = 30.0
 """The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
 poll's recent activity shows an escrow move it has not covered yet, and at least this often
@@ -153,10 +154,12 @@ class Fetcher:
         """Per agent: escrow ids in the ledger at its last read, newest first."""
         self._ledger_at: dict[str, float] = {}
         """Per agent: monotonic time of the last ledger read."""
-        self._hint: dict[str, float] = {}
-        """Per agent: server time of the newest escrow move the balance poll has shown."""
-        self._hint_seen: dict[str, float] = {}
-        """Per agent: that time as it was at the last ledger read."""
+        self._hint: dict[str, tuple[float, int]] = {}
+        """Per agent: server time of the newest escrow move the balance poll has shown, and how
+        many moves it showed at that time (the server stamps moves to the second: a second
+        escrow made in the same second as the first is news too)."""
+        self._hint_seen: dict[str, tuple[float, int]] = {}
+        """Per agent: that hint as it was at the last ledger read."""
         self._unsettled: dict[str, set[str]] = {}
         """Per agent: the escrows its last snapshot had live or disputed."""
         self._settling: dict[str, dict[str, float]] = {}
@@ -274,19 +277,25 @@ class Fetcher:
     async def _hinting(self, agent_id: str, balance: Awaitable[Balance]) -> Balance:
         """The balance, noting the newest escrow move in its recent activity (the ledger hint)."""
         bal = await balance
-        newest = self._hint.get(agent_id, 0.0)
+        top, count = 0.0, 0
         for move in bal.recent_activity:
             if move.service == "escrow" and move.type in ESCROW_MOVES and move.at is not None:
-                newest = max(newest, move.at.timestamp())
-        if newest:
-            self._hint[agent_id] = newest
+                at = move.at.timestamp()
+                if at > top:
+                    top, count = at, 1
+                elif at == top:
+                    count += 1
+        if count:
+            newest, seen = self._hint.get(agent_id, _NO_HINT)
+            if top > newest or (top == newest and count > seen):
+                self._hint[agent_id] = (top, count)
         return bal
 
     def _ledger_due(self, agent_id: str) -> bool:
         last = self._ledger_at.get(agent_id)
         return (
             last is None
-            or self._hint.get(agent_id, 0.0) > self._hint_seen.get(agent_id, 0.0)
+            or self._hint.get(agent_id, _NO_HINT) > self._hint_seen.get(agent_id, _NO_HINT)
             or self._clock.monotonic() - last >= LEDGER_EVERY_S
         )
 
@@ -295,7 +304,7 @@ class Fetcher:
         a = target.agent_id
         if not self._ledger_due(a):
             return self._ledger_ids.get(a, ())
-        hint = self._hint.get(a, 0.0)
+        hint = self._hint.get(a, _NO_HINT)
         rows = await self.call(a, "casino", "casino GET /auth/ledger", target.source.ledger)
         ids: list[str] = []
         for row in rows:
