@@ -189,9 +189,9 @@ async def agent_escrows_on_screen(
     """Escrows demo agent 0 creates from its own code (not through pf-tui; agent 1 the payee),
     all polled and on the Escrows tab, the first under the cursor.
 
-    Create them together: a classic escrow is found in its creator's ledger, walked when a
-    balance poll shows an escrow move newer than the last walk, and a frozen simulator stamps
-    every move with the same second."""
+    A classic escrow is found in its creator's ledger, walked when a balance poll shows an
+    escrow move the last walk did not cover (a frozen simulator stamps every move with the same
+    second: the hint counts the moves of that second too)."""
     ids = [
         (await asyncio.to_thread(agent_escrow, url, dialect, **options))[0] for _ in range(count)
     ]
