@@ -13,11 +13,13 @@ built exactly as before: the same text, compiled with the same flags, run with t
 
 The cache is one file per Python bytecode version, ``user_cache_dir("pf-tui")`` on the
 platform (``~/.cache/pf-tui`` on Linux), 0600 in a 0700 folder, replaced atomically. It is
-loaded only if it is this user's and no one else can write it (what it holds is run as code, as
-a ``.pyc`` is), and a file that is unreadable, corrupt or from another Python is ignored and
-written again. It is saved when the process ends (and by the console once it has started),
-only if something new was compiled. ``PF_TUI_DATACLASS_CACHE=off`` turns it off; any other
-value names the folder to keep it in.
+loaded only if it and its folder are this user's and no one else can write them (what it holds
+is run as code, as a ``.pyc`` is), and only if it is a plain file; one that is unreadable,
+damaged or from another Python is ignored and written again. It is saved when the process ends
+(and by the console once it has started), only if something new was compiled, never into a
+folder others can write and never under ``PYTHONDONTWRITEBYTECODE``. Nothing here can stop
+pf-tui from starting: whatever fails, the classes are compiled as Python always did.
+``PF_TUI_DATACLASS_CACHE=off`` turns it off; any other value names the folder to keep it in.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from pf_tui.files import atomic_write
+from pf_tui.files import atomic_write, make_private_dir
 
 ENV = "PF_TUI_DATACLASS_CACHE"
 """``off`` disables the cache; any other non-empty value is the folder to keep it in."""
@@ -72,7 +74,8 @@ class CodeCache:
                 # What exec(str) does in dataclasses' frame: its file name, no __future__ flags.
                 code = compile(source, "<string>", "exec", dont_inherit=True)
                 self.compiled += 1
-            self.codes[source] = code
+            if len(self.codes) < MAX_ENTRIES:  # a process making classes on the fly keeps none
+                self.codes[source] = code
         _exec(code, globals, locals)
 
     def load(self) -> None:
@@ -84,21 +87,30 @@ class CodeCache:
         return len(self.stored.keys() | self.codes.keys())
 
     def save(self) -> bool:
-        """Write the file if this process compiled anything new; whether it wrote. Never raises:
-        a full disk or a read-only home only means the next start compiles again."""
+        """Write the file if this process compiled anything new; whether it wrote.
+
+        Never raises: a full disk, a read-only home or a folder others can write (where nothing
+        is saved) only means the next start compiles again. Not with ``PYTHONDONTWRITEBYTECODE``
+        (``sys.dont_write_bytecode``), which asks Python not to write its own code caches."""
         with self._lock:
-            if not self.compiled:
+            compiled = self.compiled
+            if not compiled or sys.dont_write_bytecode:
                 return False
-            merged = read_stored(self.path)  # another process may have saved since the load
-            mine = {text: marshal.dumps(code) for text, code in self.codes.items()}
-            merged.update(mine)
-            if len(merged) > MAX_ENTRIES:
-                merged = mine
+            # Other threads define classes meanwhile (the demo's simulator and daemon, the
+            # console's warm-up): a copy, in one step, is what is saved.
+            codes = self.codes.copy()
             try:
+                if not _private_folder(self.path.parent, create=True):
+                    return False
+                merged = read_stored(self.path)  # another process may have saved since the load
+                mine = {text: marshal.dumps(code) for text, code in codes.items()}
+                merged.update(mine)
+                if len(merged) > MAX_ENTRIES:
+                    merged = mine
                 write_stored(self.path, merged)
-            except (OSError, ValueError):
+            except Exception:  # a cache: whatever failed, the run goes on without saving
                 return False
-            self.compiled = 0
+            self.compiled -= compiled  # what other threads compiled since is still to save
             return True
 
 
@@ -124,10 +136,13 @@ def install() -> CodeCache | None:
     setting = os.environ.get(ENV, "").strip()
     if setting.lower() in {"off", "0", "no", "false"}:
         return None
+    try:
+        cache = CodeCache(cache_path(setting or None))
+        cache.load()
+    except Exception:  # no home to find, say: every command must still start
+        return None
     import dataclasses
 
-    cache = CodeCache(cache_path(setting or None))
-    cache.load()
     dataclasses.exec = cache.exec  # type: ignore[attr-defined]
     _installed = cache
     import atexit
@@ -157,21 +172,47 @@ def _header() -> bytes:
     return FORMAT + importlib.util.MAGIC_NUMBER
 
 
-def _private(mode: int, uid: int) -> bool:
-    return uid == os.getuid() and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+def _mine(info: os.stat_result) -> bool:
+    """Owned by this user and writable by no one else."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return False  # no owners to check (Windows): never trusted
+    return info.st_uid == getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _private_folder(folder: Path, *, create: bool = False) -> bool:
+    """Whether ``folder`` is this user's alone (0700, no symlink); made so when missing and
+    ``create``."""
+    if create:
+        make_private_dir(folder)
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and _mine(info) and not info.st_mode & 0o077
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
 
 
 def read_stored(path: Path) -> dict[str, bytes]:
-    """The texts in ``path`` and their marshalled code; empty if it is missing, not this user's,
-    writable by others, damaged, or from another Python."""
-    try:
-        folder = os.stat(path.parent)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    """The texts in ``path`` and their marshalled code; empty if it or its folder is not this
+    user's alone, if it is not a plain file (a FIFO would block every start), if it is damaged,
+    or if another Python wrote it."""
+    if os.open not in os.supports_dir_fd or not _NOFOLLOW:
         return {}
     try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
+    except OSError:
+        return {}
+    fd = -1
+    try:
+        if not _mine(os.fstat(folder)):
+            return {}
+        fd = os.open(path.name, _OPEN_FLAGS, dir_fd=folder)
         info = os.fstat(fd)
-        if not (_private(folder.st_mode, folder.st_uid) and _private(info.st_mode, info.st_uid)):
+        if not (stat.S_ISREG(info.st_mode) and _mine(info)):
             return {}
         with os.fdopen(fd, "rb") as handle:
             fd = -1
@@ -181,6 +222,7 @@ def read_stored(path: Path) -> dict[str, bytes]:
     finally:
         if fd >= 0:
             os.close(fd)
+        os.close(folder)
     header = _header()
     if not data.startswith(header):
         return {}

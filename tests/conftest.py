@@ -10,6 +10,13 @@ import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
+# Before pf_tui is imported: the run's dataclass code cache (pf_tui/dataclass_code.py) is kept
+# apart from the developer's own, which holds only what pf-tui itself defines.
+os.environ.setdefault(
+    "PF_TUI_DATACLASS_CACHE",
+    str(Path(tempfile.gettempdir()) / f"pytest-pf-tui-dataclass-code-{os.getuid()}"),
+)
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, settings

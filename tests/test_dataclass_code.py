@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,12 @@ from pf_tui.dataclass_code import (
     read_stored,
     write_stored,
 )
+
+
+@pytest.fixture(autouse=True)
+def may_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Python writes its bytecode: not under ``PYTHONDONTWRITEBYTECODE`` (tested below)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
 
 
 @pytest.fixture
@@ -78,7 +85,8 @@ def probe(cache_folder: str, *, umask: int | None = None) -> dict[str, object]:
         "print(json.dumps({'compiled': c.compiled if c else None, 'held': c.known() if c else 0,"
         " 'patched': getattr(dataclasses, 'exec', None) is not None}))\n"
     )
-    env = {**os.environ, ENV: cache_folder}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env[ENV] = cache_folder
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
@@ -98,6 +106,12 @@ def test_the_second_start_compiles_nothing(cache_dir: Path) -> None:
     second = probe(str(cache_dir))
     assert second["compiled"] == 0
     assert second["held"] == first["held"]
+
+
+def test_a_cache_folder_that_cannot_be_found_starts_without_it() -> None:
+    """Broken: an unexpandable folder (or no home at all) raised at ``import pf_tui``, and no
+    pf-tui command could start."""
+    assert probe("~no-such-user-here/cache") == {"compiled": None, "held": 0, "patched": False}
 
 
 def test_off_leaves_dataclasses_alone() -> None:
@@ -188,6 +202,66 @@ def test_saving_merges_what_another_process_saved_meanwhile(
     assert set(read_codes(path)) == set(early.codes) | set(late.codes)
 
 
+def test_nothing_is_written_where_python_writes_no_bytecode(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = CodeCache(cache_path(str(cache_dir)))
+    define(cache, monkeypatch)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    assert cache.save() is False and not cache_dir.exists()
+
+
+def test_nothing_is_written_into_a_folder_others_can_write(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file pf-tui writes is 0600 in a 0700 folder; a shared folder gets no cache."""
+    cache_dir.mkdir(parents=True, mode=0o700)
+    cache_dir.chmod(0o755)
+    cache = CodeCache(cache_path(str(cache_dir)))
+    define(cache, monkeypatch)
+    assert cache.save() is False and list(cache_dir.iterdir()) == []
+
+
+def test_a_fifo_in_place_of_the_file_is_not_waited_on(cache_dir: Path) -> None:
+    """Opened blocking, a FIFO would hang every pf-tui command at import."""
+    cache_dir.mkdir(parents=True, mode=0o700)
+    path = cache_path(str(cache_dir))
+    os.mkfifo(path, 0o600)
+    read: list[dict[str, bytes]] = []
+    reader = threading.Thread(target=lambda: read.append(read_stored(path)), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert read == [{}], "reading the cache blocked on a FIFO"
+
+
+def test_saving_while_other_threads_define_classes(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's simulator and daemon threads define classes while the console's warm-up
+    thread saves: the save copies what it writes (iterating the live dict raised
+    "dictionary changed size during iteration" in 30 runs of 30)."""
+    cache = CodeCache(cache_path(str(cache_dir)))
+    monkeypatch.setattr(dataclasses, "exec", cache.exec, raising=False)
+    stop = threading.Event()
+
+    def define_more() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            dataclasses.make_dataclass(f"C{n}", [(f"f{n}", int)], frozen=True)
+
+    for n in range(400):
+        dataclasses.make_dataclass(f"Base{n}", [(f"g{n}", int)], frozen=True)
+    worker = threading.Thread(target=define_more)
+    worker.start()
+    try:
+        saves = [cache.save() for _ in range(5)]
+    finally:
+        stop.set()
+        worker.join()
+    assert saves[0] and len(read_stored(cache.path)) >= 400 * 5
+
+
 def test_a_failed_save_raises_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk or a read-only home only means the next start compiles again."""
     blocker = tmp_path / "file"
@@ -204,3 +278,5 @@ def test_the_process_cache_is_installed() -> None:
         pytest.skip("turned off in this environment")
     assert installed is not None
     assert dataclasses.exec == installed.exec  # type: ignore[attr-defined]
+    # tests/conftest.py keeps the run's cache apart from the developer's own
+    assert installed.path.parent == Path(os.environ[ENV])
