@@ -126,9 +126,37 @@ async def test_a_second_escrow_made_in_the_same_second_is_news_too() -> None:
         source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
         source.activity = (move, Activity("escrow_lock", Decimal(-2), None, "", "escrow", at))
         await run_until(clock, clock.monotonic() + 16)
-        assert clock.monotonic() < 2 * LEDGER_EVERY_S
-        assert len(per_agent(calls, "ledger", AGENT)) == reads + 1
+        walks = per_agent(calls, "ledger", AGENT)
+        assert len(walks) == reads + 1
+        assert walks[-1] - walks[-2] < LEDGER_EVERY_S  # the hint, not the slow tier
         assert OLD in {e.escrow_id for e in last_escrows(poller)}
+
+
+async def test_a_move_of_the_same_second_is_news_even_as_the_window_slides() -> None:
+    """The balance shows the last few moves only: one of the walked second's moves leaving the
+    window as a new one of that second enters keeps the count, and must still be news."""
+    poller, source, calls = make()
+    source.listed = ()
+    clock = poller._clock  # type: ignore[attr-defined]
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    first, second, third = (
+        Activity("escrow_lock", Decimal(-n), Decimal(100 - n), "", "escrow", at) for n in (1, 2, 3)
+    )
+    async with poller:
+        await run_until(clock, 6.0)
+        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
+        source.activity = (second, first)
+        await run_until(clock, 6.0 + 16)
+        reads = len(per_agent(calls, "ledger", AGENT))
+        source.ledger_rows = (lock("3", REFERRED), lock("2", OLD), lock("1", CLASSIC))
+        source.activity = (third, second)  # first scrolled out: still two moves that second
+        await run_until(clock, clock.monotonic() + 16)
+        walks = per_agent(calls, "ledger", AGENT)
+        assert len(walks) == reads + 1 and walks[-1] - walks[-2] < LEDGER_EVERY_S
+        # Only a covered move left: no news, the next walk waits for the slow tier.
+        source.activity = (second,)
+        await run_until(clock, clock.monotonic() + 12)
+        assert len(per_agent(calls, "ledger", AGENT)) == reads + 1
 
 
 async def test_terminal_escrows_are_forgotten_once_out_of_view() -> None:

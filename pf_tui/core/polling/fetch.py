@@ -11,10 +11,11 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeAlias, TypeVar
 
 from pf_tui.api.errors import NotFoundError, PurpleFleaError
 from pf_tui.api.models import (
+    Activity,
     Balance,
     CasinoStats,
     Dialect,
@@ -67,7 +68,8 @@ JUST_SETTLED_S = 120.0
 bound, so the console shows how it ended (its finished row) even when more than
 :data:`KEEP_SETTLED` newer escrows settled before it: the bound orders by creation, and a long
 stream is older than the short ones."""
-_NO_HINT = (0.0, 0)
+_Hint: TypeAlias = tuple[float, frozenset[Activity]]
+_NO_HINT: _Hint = (0.0, frozenset())
 LEDGER_EVERY_S = 30.0
 """The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
 poll's recent activity shows an escrow move it has not covered yet, and at least this often
@@ -154,11 +156,11 @@ class Fetcher:
         """Per agent: escrow ids in the ledger at its last read, newest first."""
         self._ledger_at: dict[str, float] = {}
         """Per agent: monotonic time of the last ledger read."""
-        self._hint: dict[str, tuple[float, int]] = {}
-        """Per agent: server time of the newest escrow move the balance poll has shown, and how
-        many moves it showed at that time (the server stamps moves to the second: a second
-        escrow made in the same second as the first is news too)."""
-        self._hint_seen: dict[str, tuple[float, int]] = {}
+        self._hint: dict[str, _Hint] = {}
+        """Per agent: server time of the newest escrow moves the balance poll has shown, and
+        those moves (the server stamps moves to the second: a second escrow made in the same
+        second as the first is news too)."""
+        self._hint_seen: dict[str, _Hint] = {}
         """Per agent: that hint as it was at the last ledger read."""
         self._unsettled: dict[str, set[str]] = {}
         """Per agent: the escrows its last snapshot had live or disputed."""
@@ -277,27 +279,29 @@ class Fetcher:
     async def _hinting(self, agent_id: str, balance: Awaitable[Balance]) -> Balance:
         """The balance, noting the newest escrow move in its recent activity (the ledger hint)."""
         bal = await balance
-        top, count = 0.0, 0
+        top, moves = 0.0, []
         for move in bal.recent_activity:
             if move.service == "escrow" and move.type in ESCROW_MOVES and move.at is not None:
                 at = move.at.timestamp()
                 if at > top:
-                    top, count = at, 1
+                    top, moves = at, [move]
                 elif at == top:
-                    count += 1
-        if count:
-            newest, seen = self._hint.get(agent_id, _NO_HINT)
-            if top > newest or (top == newest and count > seen):
-                self._hint[agent_id] = (top, count)
+                    moves.append(move)
+        if moves and top >= self._hint.get(agent_id, _NO_HINT)[0]:
+            self._hint[agent_id] = (top, frozenset(moves))
         return bal
 
     def _ledger_due(self, agent_id: str) -> bool:
         last = self._ledger_at.get(agent_id)
-        return (
-            last is None
-            or self._hint.get(agent_id, _NO_HINT) > self._hint_seen.get(agent_id, _NO_HINT)
-            or self._clock.monotonic() - last >= LEDGER_EVERY_S
+        if last is None or self._clock.monotonic() - last >= LEDGER_EVERY_S:
+            return True
+        (at, moves), (seen_at, seen) = (
+            self._hint.get(agent_id, _NO_HINT),
+            self._hint_seen.get(agent_id, _NO_HINT),
         )
+        # A newer second, or a move of the same second the last walk did not cover (the recent
+        # activity is a window: a covered move leaving it is no news).
+        return at > seen_at or (at == seen_at and not moves <= seen)
 
     async def _ledger_escrows(self, target: PollTarget) -> tuple[str, ...]:
         """Escrow ids the agent is a party of, in its ledger (read when due, else as last read)."""
