@@ -238,7 +238,11 @@ class Fetcher:
 
     async def _balance(self, target: PollTarget) -> BalanceSnapshot:
         a, src = target.agent_id, target.source
-        casino = self._hinting(a, self.call(a, "casino", "casino GET /auth/balance", src.balance))
+        # The read is made inside _hinting: a poll cancelled before _hinting starts (at shutdown)
+        # then leaves no read behind never awaited (a RuntimeWarning on stderr).
+        casino = self._hinting(
+            a, lambda: self.call(a, "casino", "casino GET /auth/balance", src.balance)
+        )
         if "wallet" not in target.services or not (target.base_address or target.solana_address):
             return BalanceSnapshot(await casino)
 
@@ -276,9 +280,9 @@ class Fetcher:
             raise errors[0]
         return ReferralSnapshot(stats)
 
-    async def _hinting(self, agent_id: str, balance: Awaitable[Balance]) -> Balance:
+    async def _hinting(self, agent_id: str, balance: Callable[[], Awaitable[Balance]]) -> Balance:
         """The balance, noting the newest escrow move in its recent activity (the ledger hint)."""
-        bal = await balance
+        bal = await balance()
         top, moves = 0.0, []
         for move in bal.recent_activity:
             if move.service == "escrow" and move.type in ESCROW_MOVES and move.at is not None:
