@@ -58,9 +58,14 @@ class CodeCache:
         """What the file held at :meth:`load`: each text's marshalled code."""
         self.codes: dict[str, CodeType] = {}
         """The code this process asked for, from the file or compiled."""
-        self.compiled = 0
-        """Texts compiled in this process since it last saved (not found in the file)."""
+        self.unsaved: set[str] = set()
+        """Texts compiled in this process (not found in the file) and not saved yet."""
         self._lock = threading.Lock()
+
+    @property
+    def compiled(self) -> int:
+        """How many texts this process compiled that are not saved yet."""
+        return len(self.unsaved)
 
     def exec(self, source: Any, globals: Any = None, locals: Any = None, /) -> None:
         """``exec`` for ``dataclasses``: a text's code comes from the cache when it is there."""
@@ -70,12 +75,15 @@ class CodeCache:
         code = self.codes.get(source)
         if code is None:
             code = _unmarshal(self.stored.get(source))
+            compiled = code is None
             if code is None:
                 # What exec(str) does in dataclasses' frame: its file name, no __future__ flags.
                 code = compile(source, "<string>", "exec", dont_inherit=True)
-                self.compiled += 1
             if len(self.codes) < MAX_ENTRIES:  # a process making classes on the fly keeps none
+                # In this order: a save copies the unsaved texts first, then the code.
                 self.codes[source] = code
+                if compiled:
+                    self.unsaved.add(source)
         _exec(code, globals, locals)
 
     def load(self) -> None:
@@ -93,11 +101,12 @@ class CodeCache:
         is saved) only means the next start compiles again. Not with ``PYTHONDONTWRITEBYTECODE``
         (``sys.dont_write_bytecode``), which asks Python not to write its own code caches."""
         with self._lock:
-            compiled = self.compiled
-            if not compiled or sys.dont_write_bytecode:
+            if not self.unsaved or sys.dont_write_bytecode:
                 return False
             # Other threads define classes meanwhile (the demo's simulator and daemon, the
-            # console's warm-up): a copy, in one step, is what is saved.
+            # console's warm-up): copies, each made in one step, are what is saved; every text
+            # in the first is in the second (exec stores the code before it marks it unsaved).
+            unsaved = self.unsaved.copy()
             codes = self.codes.copy()
             try:
                 if not _private_folder(self.path.parent, create=True):
@@ -110,7 +119,7 @@ class CodeCache:
                 write_stored(self.path, merged)
             except Exception:  # a cache: whatever failed, the run goes on without saving
                 return False
-            self.compiled -= compiled  # what other threads compiled since is still to save
+            self.unsaved -= unsaved  # what other threads compiled since is still to save
             return True
 
 

@@ -279,4 +279,4 @@ def test_the_process_cache_is_installed() -> None:
     assert installed is not None
     assert dataclasses.exec == installed.exec  # type: ignore[attr-defined]
     # tests/conftest.py keeps the run's cache apart from the developer's own
-    assert installed.path.parent == Path(os.environ[ENV])
+    assert installed.path.parent == Path(os.environ[ENV]).expanduser()
