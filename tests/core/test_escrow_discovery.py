@@ -159,6 +159,53 @@ async def test_a_move_of_the_same_second_is_news_even_as_the_window_slides() -> 
         assert len(per_agent(calls, "ledger", AGENT)) == reads + 1
 
 
+async def test_two_alike_moves_in_one_second_are_two_moves() -> None:
+    """Two locks of the same amount in one second, with no balance after them (or one the
+    balance came back to), look alike: a set of the moves held one, and the second escrow
+    waited for the slow tier."""
+    poller, source, calls = make()
+    source.listed = ()
+    clock = poller._clock  # type: ignore[attr-defined]
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    move = Activity("escrow_lock", Decimal(-1), None, "escrow to B", "escrow", at)
+    async with poller:
+        await run_until(clock, 6.0)
+        source.ledger_rows = (lock("1", CLASSIC),)
+        source.activity = (move,)
+        await run_until(clock, 6.0 + 16)
+        reads = len(per_agent(calls, "ledger", AGENT))
+        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
+        source.activity = (move, move)
+        await run_until(clock, clock.monotonic() + 16)
+        walks = per_agent(calls, "ledger", AGENT)
+        assert len(walks) == reads + 1 and walks[-1] - walks[-2] < LEDGER_EVERY_S
+        assert OLD in {e.escrow_id for e in last_escrows(poller)}
+
+
+async def test_news_of_a_second_stays_news_when_its_move_leaves_the_window_first() -> None:
+    """A poll shows a new move of the walked second, and the next poll, before the walk, no
+    longer does (it left the window, or the server listed that second's moves in another
+    order): the walk is still due."""
+    poller, source, _calls = make()
+    source.listed = ()
+    clock = poller._clock  # type: ignore[attr-defined]
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    a, b, c = (
+        Activity("escrow_lock", Decimal(-n), Decimal(100 - n), "", "escrow", at) for n in (1, 2, 3)
+    )
+    fetcher = poller._fetcher  # type: ignore[attr-defined]
+    async with poller:
+        await run_until(clock, 6.0)
+        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
+        source.activity = (b, a)
+        await run_until(clock, 6.0 + 16)
+        assert not fetcher._ledger_due(AGENT)
+    for shown in ((c, b, a), (b, a)):
+        source.activity = shown
+        await fetcher._hinting(AGENT, source.balance)
+    assert fetcher._ledger_due(AGENT)
+
+
 async def test_terminal_escrows_are_forgotten_once_out_of_view() -> None:
     """A finished escrow is read once while in view, and dropped from memory when it leaves the
     ledger's window, so a long run does not grow without bound."""

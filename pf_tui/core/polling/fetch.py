@@ -68,8 +68,10 @@ JUST_SETTLED_S = 120.0
 bound, so the console shows how it ended (its finished row) even when more than
 :data:`KEEP_SETTLED` newer escrows settled before it: the bound orders by creation, and a long
 stream is older than the short ones."""
-_Hint: TypeAlias = tuple[float, frozenset[Activity]]
+_Hint: TypeAlias = tuple[float, frozenset[tuple[Activity, int]]]
 _NO_HINT: _Hint = (0.0, frozenset())
+_HINT_MAX = 64
+"""The most moves of one second a hint keeps (a frozen clock stamps every move alike)."""
 LEDGER_EVERY_S = 30.0
 """The ledger walk that finds classic escrows runs on the first escrow poll, whenever the balance
 poll's recent activity shows an escrow move it has not covered yet, and at least this often
@@ -291,8 +293,23 @@ class Fetcher:
                     top, moves = at, [move]
                 elif at == top:
                     moves.append(move)
-        if moves and top >= self._hint.get(agent_id, _NO_HINT)[0]:
-            self._hint[agent_id] = (top, frozenset(moves))
+        if not moves:
+            return bal
+        # Each move with how many alike came before it in that second: two locks of the same
+        # amount in one second are two moves (a set of the moves alone would hold one).
+        seen: dict[Activity, int] = {}
+        marked = []
+        for move in moves:
+            seen[move] = n = seen.get(move, 0) + 1
+            marked.append((move, n))
+        at, known = self._hint.get(agent_id, _NO_HINT)
+        if top > at:
+            self._hint[agent_id] = (top, frozenset(marked))
+        elif top == at:
+            # Merged, not replaced: a move of that second may leave the window (or the server
+            # list that second's moves in another order) before the walk that covers it.
+            merged = known.union(marked)
+            self._hint[agent_id] = (top, merged if len(merged) <= _HINT_MAX else frozenset(marked))
         return bal
 
     def _ledger_due(self, agent_id: str) -> bool:
