@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pf_tui import event_loop
 from pf_tui.api.errors import PurpleFleaError
 from pf_tui.api.models import Dialect
 from pf_tui.clock import SYSTEM_CLOCK, Clock
@@ -571,12 +572,7 @@ def main() -> None:
     """``python -m pf_tui.poll_worker``: started by :class:`RemotePoller`, never by hand."""
     # Stdout is the frame channel: whatever prints goes to stderr instead.
     sys.stdout = sys.stderr
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        asyncio.run(serve())
-    else:
-        uvloop.run(serve())
+    event_loop.run(serve())
 
 
 if __name__ == "__main__":

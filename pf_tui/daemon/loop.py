@@ -34,9 +34,10 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from pf_tui import event_loop
 from pf_tui.clock import SYSTEM_CLOCK, Clock
 from pf_tui.config import Config, load_config
 from pf_tui.core.alerts.engine import (
@@ -647,7 +648,8 @@ def main(
     """
     setup_logging(config)
     try:
-        return _run_event_loop(
+        # On uvloop when it is installed, as the poll worker and the simulator run.
+        return event_loop.run(
             run_daemon(
                 config,
                 once=once,
@@ -661,15 +663,3 @@ def main(
     except OSError as exc:  # port taken, store unwritable
         log_event(logging.ERROR, "daemon failed", reason=f"{type(exc).__name__}: {exc}")
         return EXIT_FAILURE
-
-
-def _run_event_loop(main: Coroutine[object, object, int]) -> int:
-    """Run ``main`` on uvloop when it is installed (it comes with uvicorn[standard]), as the
-    console's poll worker and the simulator do, else on asyncio's own loop. The poll engine's
-    event loop work per request is a sizeable part of its CPU at scale, and the benchmark that
-    sets its budget (``benchmarks/fleet_poll.py``) runs it on uvloop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        return asyncio.run(main)
-    return uvloop.run(main)
