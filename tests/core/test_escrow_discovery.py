@@ -106,27 +106,52 @@ async def test_the_ledger_is_walked_on_a_slow_tier_unless_the_balance_shows_an_e
         assert len(per_agent(calls, "ledger", AGENT)) == reads
 
 
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def escrow_move(amount: int, after: int | None = None, reason: str = "") -> Activity:
+    """An escrow lock the balance poll shows, stamped with the one second :data:`AT`."""
+    balance_after = None if after is None else Decimal(after)
+    return Activity("escrow_lock", Decimal(-amount), balance_after, reason, "escrow", AT)
+
+
+async def walked(
+    poller: Poller, source: FakeSource, rows: tuple[LedgerEntry, ...], shown: tuple[Activity, ...]
+) -> None:
+    """The first escrow poll, then a balance poll showing ``shown`` and the walk it brings."""
+    clock = poller._clock  # type: ignore[attr-defined]
+    await run_until(clock, 6.0)
+    source.ledger_rows, source.activity = rows, shown
+    await run_until(clock, 6.0 + 16)
+
+
+async def walked_again(
+    poller: Poller,
+    source: FakeSource,
+    calls: dict,
+    rows: tuple[LedgerEntry, ...],
+    shown: tuple[Activity, ...],
+) -> list[float]:
+    """What the balance shows next, 16 s on (a balance poll and an escrow poll): the walks."""
+    clock = poller._clock  # type: ignore[attr-defined]
+    source.ledger_rows, source.activity = rows, shown
+    await run_until(clock, clock.monotonic() + 16)
+    return per_agent(calls, "ledger", AGENT)
+
+
 async def test_a_second_escrow_made_in_the_same_second_is_news_too() -> None:
     """The server stamps moves to the second. The hint was the newest move's time alone, so an
     escrow locked in the same second as one the last walk covered brought no walk forward, and
     stayed off screen for up to 30 s (LEDGER_EVERY_S)."""
     poller, source, calls = make()
     source.listed = ()
-    clock = poller._clock  # type: ignore[attr-defined]
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    move = Activity("escrow_lock", Decimal(-1), None, "", "escrow", at)
     async with poller:
-        await run_until(clock, 6.0)
-        source.ledger_rows = (lock("1", CLASSIC),)
-        source.activity = (move,)
-        await run_until(clock, 6.0 + 16)
+        await walked(poller, source, (lock("1", CLASSIC),), (escrow_move(1),))
         reads = len(per_agent(calls, "ledger", AGENT))
         assert CLASSIC in {e.escrow_id for e in last_escrows(poller)}
         # A second lock, stamped with the same second: the next escrow poll walks the ledger.
-        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
-        source.activity = (move, Activity("escrow_lock", Decimal(-2), None, "", "escrow", at))
-        await run_until(clock, clock.monotonic() + 16)
-        walks = per_agent(calls, "ledger", AGENT)
+        rows = (lock("2", OLD), lock("1", CLASSIC))
+        walks = await walked_again(poller, source, calls, rows, (escrow_move(1), escrow_move(2)))
         assert len(walks) == reads + 1
         assert walks[-1] - walks[-2] < LEDGER_EVERY_S  # the hint, not the slow tier
         assert OLD in {e.escrow_id for e in last_escrows(poller)}
@@ -137,24 +162,17 @@ async def test_a_move_of_the_same_second_is_news_even_as_the_window_slides() -> 
     window as a new one of that second enters keeps the count, and must still be news."""
     poller, source, calls = make()
     source.listed = ()
-    clock = poller._clock  # type: ignore[attr-defined]
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    first, second, third = (
-        Activity("escrow_lock", Decimal(-n), Decimal(100 - n), "", "escrow", at) for n in (1, 2, 3)
-    )
+    first, second, third = (escrow_move(n, 100 - n) for n in (1, 2, 3))
     async with poller:
-        await run_until(clock, 6.0)
-        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
-        source.activity = (second, first)
-        await run_until(clock, 6.0 + 16)
+        await walked(poller, source, (lock("2", OLD), lock("1", CLASSIC)), (second, first))
         reads = len(per_agent(calls, "ledger", AGENT))
-        source.ledger_rows = (lock("3", REFERRED), lock("2", OLD), lock("1", CLASSIC))
-        source.activity = (third, second)  # first scrolled out: still two moves that second
-        await run_until(clock, clock.monotonic() + 16)
-        walks = per_agent(calls, "ledger", AGENT)
+        rows = (lock("3", REFERRED), lock("2", OLD), lock("1", CLASSIC))
+        # first scrolled out: still two moves that second
+        walks = await walked_again(poller, source, calls, rows, (third, second))
         assert len(walks) == reads + 1 and walks[-1] - walks[-2] < LEDGER_EVERY_S
         # Only a covered move left: no news, the next walk waits for the slow tier.
         source.activity = (second,)
+        clock = poller._clock  # type: ignore[attr-defined]
         await run_until(clock, clock.monotonic() + 12)
         assert len(per_agent(calls, "ledger", AGENT)) == reads + 1
 
@@ -165,19 +183,12 @@ async def test_two_alike_moves_in_one_second_are_two_moves() -> None:
     waited for the slow tier."""
     poller, source, calls = make()
     source.listed = ()
-    clock = poller._clock  # type: ignore[attr-defined]
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    move = Activity("escrow_lock", Decimal(-1), None, "escrow to B", "escrow", at)
+    move = escrow_move(1, reason="escrow to B")
     async with poller:
-        await run_until(clock, 6.0)
-        source.ledger_rows = (lock("1", CLASSIC),)
-        source.activity = (move,)
-        await run_until(clock, 6.0 + 16)
+        await walked(poller, source, (lock("1", CLASSIC),), (move,))
         reads = len(per_agent(calls, "ledger", AGENT))
-        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
-        source.activity = (move, move)
-        await run_until(clock, clock.monotonic() + 16)
-        walks = per_agent(calls, "ledger", AGENT)
+        rows = (lock("2", OLD), lock("1", CLASSIC))
+        walks = await walked_again(poller, source, calls, rows, (move, move))
         assert len(walks) == reads + 1 and walks[-1] - walks[-2] < LEDGER_EVERY_S
         assert OLD in {e.escrow_id for e in last_escrows(poller)}
 
@@ -188,17 +199,10 @@ async def test_news_of_a_second_stays_news_when_its_move_leaves_the_window_first
     order): the walk is still due."""
     poller, source, _calls = make()
     source.listed = ()
-    clock = poller._clock  # type: ignore[attr-defined]
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    a, b, c = (
-        Activity("escrow_lock", Decimal(-n), Decimal(100 - n), "", "escrow", at) for n in (1, 2, 3)
-    )
+    a, b, c = (escrow_move(n, 100 - n) for n in (1, 2, 3))
     fetcher = poller._fetcher  # type: ignore[attr-defined]
     async with poller:
-        await run_until(clock, 6.0)
-        source.ledger_rows = (lock("2", OLD), lock("1", CLASSIC))
-        source.activity = (b, a)
-        await run_until(clock, 6.0 + 16)
+        await walked(poller, source, (lock("2", OLD), lock("1", CLASSIC)), (b, a))
         assert not fetcher._ledger_due(AGENT)
     for shown in ((c, b, a), (b, a)):
         source.activity = shown
