@@ -61,7 +61,7 @@ class Target:
     it): a path or query is never re-encoded on its way to the wire.
     """
 
-    __slots__ = ("_url", "explicit_port", "host", "path_qs", "port", "scheme", "text")
+    __slots__ = ("_url", "explicit_port", "get_line", "host", "path_qs", "port", "scheme", "text")
 
     def __init__(self, text: str) -> None:
         parts = urlsplit(text)
@@ -76,6 +76,8 @@ class Target:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.path_qs = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._url: URL | None = None
+        self.get_line: bytes | None = None
+        """A GET's request line and Host header, as bytes: the http1 pool writes it once."""
 
     def url(self) -> URL:
         """The same URL as yarl's ``URL``, for aiohttp."""

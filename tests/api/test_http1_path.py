@@ -315,3 +315,106 @@ async def test_a_cancelled_read_while_aiohttp_is_still_importing_frees_its_conne
         monkeypatch.undo()
         assert _pool_of(client).open == 0
     srv.close()
+
+
+# --- the pool's one timer, the connection's one parser ---------------------------------------
+
+
+async def test_many_reads_on_one_connection_arm_the_timeout_once(
+    servers: list[asyncio.Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Breaking it: a timer made and cancelled for every request (about 4% of the engine's CPU
+    at 5,000 agents), or a parser that does not start over after each kept-alive reply."""
+
+    async def keep_alive(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await _read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            w.write(_reply(BALANCE_OK))
+            await w.drain()
+        w.close()
+
+    srv, url = await _serve(keep_alive)
+    servers.append(srv)
+    armed: list[float] = []
+    arm = http1._Pool._arm
+
+    def counting(self: Any, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        armed.append(when)
+        arm(self, loop, when)
+
+    monkeypatch.setattr(http1._Pool, "_arm", counting)
+    async with http1_client(url, timeout=5.0) as client:
+        agent = agent_of(client)
+        for _ in range(50):
+            assert (await agent.balance()).balance_usd == Decimal(5)
+        pool = _pool_of(client)
+        assert pool.open == 1 and not pool.pending
+    assert len(armed) == 1
+
+
+async def test_the_sweep_times_out_the_exchange_due_first(
+    servers: list[asyncio.Server],
+) -> None:
+    """An exchange sent after another but due sooner is still timed out on time: breaking it
+    means a sweep armed only for the first exchange's later moment."""
+
+    async def silent(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await asyncio.sleep(5)
+        w.close()
+
+    srv, url = await _serve(silent)
+    servers.append(srv)
+    loop = asyncio.get_running_loop()
+    transport = Http1Transport(max_connections=4, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    slow = asyncio.create_task(
+        transport.exchange("GET", url + "/a", None, None, _bounds(read=3.0, total=3.0))
+    )
+    await asyncio.sleep(0.1)
+    started = loop.time()
+    with pytest.raises(Exception, match="timed out waiting for the reply"):
+        await transport.exchange("GET", url + "/b", None, None, _bounds(read=0.3, total=0.9))
+    assert 0.25 <= loop.time() - started < 1.0
+    assert not slow.done()  # the other exchange keeps its own, later, moment
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    await transport.aclose()
+
+
+def _bounds(*, read: float, total: float) -> Any:
+    from pf_tui.api.exchange import ExchangeTimeout
+
+    return ExchangeTimeout(connect=1.0, sock_read=read, total=total)
+
+
+async def test_a_reply_nobody_asked_for_drops_the_connection(
+    servers: list[asyncio.Server],
+) -> None:
+    """A second reply in the same bytes as the one asked for must not be read into the first,
+    nor left for the next request to find: the connection goes."""
+    connections = 0
+
+    async def two_replies(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            try:
+                await _read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            w.write(_reply(BALANCE_OK) + _reply(b'{"balance_usd": 999}'))
+            await w.drain()
+        w.close()
+
+    srv, url = await _serve(two_replies)
+    servers.append(srv)
+    async with http1_client(url) as client:
+        agent = agent_of(client)
+        assert (await agent.balance()).balance_usd == Decimal(5)
+        assert (await agent.balance()).balance_usd == Decimal(5)
+        assert _pool_of(client).open == 0
+    assert connections == 2
