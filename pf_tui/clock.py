@@ -30,11 +30,10 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock."""
 
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+    # The functions themselves, not methods calling them: the poll engine reads the clock
+    # several times a request, and a Python frame each time was about 1% of its CPU.
+    now = staticmethod(time.time)
+    monotonic = staticmethod(time.monotonic)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))

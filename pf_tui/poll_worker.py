@@ -445,7 +445,9 @@ class _CallTap(CallStats):
         super().__init__(SYSTEM_CLOCK)
         self.outbox: list[tuple[str, str, float, bool]] = []
 
-    def record(self, agent_id: str, endpoint: str, latency_s: float, ok: bool) -> None:
+    def record(
+        self, agent_id: str, endpoint: str, latency_s: float, ok: bool, *, now: float | None = None
+    ) -> None:
         self.outbox.append((agent_id, endpoint, latency_s, ok))
 
 

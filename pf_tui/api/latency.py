@@ -222,3 +222,16 @@ class LatencyRecorder:
         """Forget every sample and count."""
         self._by_endpoint.clear()
         self._by_agent.clear()
+
+
+class NoLatency(LatencyRecorder):
+    """A recorder that keeps nothing: the poll engine's client.
+
+    The poller times and counts every call itself, per endpoint and per agent
+    (:class:`~pf_tui.core.polling.callstats.CallStats`, which the console, the daemon's
+    ``/metrics`` and the alert rules read); a second per-endpoint ring in the client was read by
+    nobody, and recording into it was about 1% of the engine's CPU at 5,000 agents.
+    """
+
+    def record(self, endpoint: str, agent_id: str | None, seconds: float, ok: bool) -> None:
+        return None

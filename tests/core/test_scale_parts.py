@@ -18,6 +18,7 @@ from pf_tui.core.fleet.history import DayChange, SampleRing
 from pf_tui.core.polling.callstats import CallStats
 from pf_tui.core.polling.limit import HostLimit
 from pf_tui.daemon.gc_policy import EngineGc
+from pf_tui.wiring import poll_latency
 
 # ---- HostLimit --------------------------------------------------------------------------------
 
@@ -156,8 +157,15 @@ def test_the_consoles_call_stats_keep_error_rates_but_no_latency_per_agent() -> 
     assert lean.agent("ag_1").requests == 0 and not lean._by_agent
 
 
-def test_poll_latency_recorder_keeps_endpoints_only() -> None:
-    """The poll engine's client: per-endpoint figures as before, no per-agent copy."""
+def test_the_poll_engines_client_keeps_no_second_copy_of_the_latencies() -> None:
+    """The poller's CallStats keeps them (per endpoint and agent); the client's recorder would
+    be a copy nobody reads."""
+    rec = poll_latency()
+    rec.record("casino GET /auth/balance", "ag_1", 0.5, True)
+    assert rec.stats().ok == 0 and rec.endpoints() == [] and rec.agents() == []
+
+
+def test_a_recorder_without_agent_series_keeps_endpoints_only() -> None:
     rec = LatencyRecorder(agent_window=0)
     rec.record("casino GET /auth/balance", "ag_1", 0.5, True)
     assert rec.stats("casino GET /auth/balance").ok == 1

@@ -112,6 +112,8 @@ def error_rate(requests: int, errors: int) -> float | None:
 @dataclass(slots=True)
 class _Counter:
     # Compact rings (8 bytes a latency, 1 an outcome): one counter per agent, 5,000 agents.
+    service: str = ""
+    """An endpoint's service (its label's first word), split once."""
     latencies: FloatRing = field(default_factory=lambda: FloatRing(RING))
     outcomes: FlagRing = field(default_factory=lambda: FlagRing(RING))
     requests: int = 0
@@ -177,25 +179,28 @@ class CallStats:
         self._windows: dict[str, dict[str, _Window]] = {}
         """agent -> service -> its recent calls."""
 
-    def record(self, agent_id: str, endpoint: str, latency_s: float, ok: bool) -> None:
-        """Count one call (``endpoint`` like ``casino GET /auth/balance``: service first)."""
+    def record(
+        self, agent_id: str, endpoint: str, latency_s: float, ok: bool, *, now: float | None = None
+    ) -> None:
+        """Count one call (``endpoint`` like ``casino GET /auth/balance``: service first) that
+        ended at ``now`` (the clock's monotonic time; read here when not given)."""
         ep = self._by_endpoint.get(endpoint)
         if ep is None:
-            ep = self._by_endpoint[endpoint] = _Counter()
+            ep = self._by_endpoint[endpoint] = _Counter(endpoint.split(" ", 1)[0])
         ep.add(latency_s, ok)
         if self._agent_latency:
             ag = self._by_agent.get(agent_id)
             if ag is None:
                 ag = self._by_agent[agent_id] = _Counter()
             ag.add(latency_s, ok)
-        service = endpoint.split(" ", 1)[0]
         windows = self._windows.get(agent_id)
         if windows is None:
             windows = self._windows[agent_id] = {}
+        service = ep.service
         window = windows.get(service)
         if window is None:
             window = windows[service] = _Window(self._buckets)
-        window.add(self._clock.monotonic(), ok)
+        window.add(self._clock.monotonic() if now is None else now, ok)
 
     def service_counts(self, agent_id: str) -> dict[str, tuple[int, int]]:
         """``service -> (calls, failures)`` of one agent over the window (see :class:`_Window`)."""

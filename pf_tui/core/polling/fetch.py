@@ -198,14 +198,22 @@ class Fetcher:
         self, agent_id: str, service: str, endpoint: str, fn: Callable[[], Awaitable[T]]
     ) -> T:
         """Run one client call under its host's limit and count it."""
-        async with self._sem(service):
-            start = self._clock.monotonic()
+        limit = self._sem(service)
+        if not limit.try_take():
+            await limit.acquire()
+        monotonic = self._clock.monotonic
+        try:
+            start = monotonic()
             try:
                 result = await fn()
             except Exception:
-                self.stats.record(agent_id, endpoint, self._clock.monotonic() - start, False)
+                end = monotonic()
+                self.stats.record(agent_id, endpoint, end - start, False, now=end)
                 raise
-        self.stats.record(agent_id, endpoint, self._clock.monotonic() - start, True)
+        finally:
+            limit.release()
+        end = monotonic()
+        self.stats.record(agent_id, endpoint, end - start, True, now=end)
         return result
 
     def forget(self, agent_id: str) -> None:

@@ -52,10 +52,16 @@ class HostLimit:
         """Waiters queued (cancelled ones not yet dropped included)."""
         return len(self._waiters)
 
-    async def acquire(self) -> None:
-        """Take a slot, waiting behind earlier callers when none is free."""
+    def try_take(self) -> bool:
+        """Take a slot if one is free and nobody waits (no await: most calls), else ``False``."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting behind earlier callers when none is free."""
+        if self.try_take():
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
