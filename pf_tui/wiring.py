@@ -265,7 +265,8 @@ def build_poller(
 
 
 def build_poll_client(config: Config, clock: Clock = SYSTEM_CLOCK) -> PurpleFleaClient:
-    """The poll engine's client: the lean read path, per-endpoint latency only."""
+    """The poll engine's client: the lean read path; no latency of its own (the poller's
+    ``CallStats`` times every call)."""
     return build_client(
         config,
         clock,

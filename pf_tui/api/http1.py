@@ -64,6 +64,10 @@ _LINES_MAX = 16_384
 """Distinct request header sets whose wire form is kept (one or a few an agent)."""
 
 
+def _is_latin1(text: str) -> bool:
+    return all(ord(ch) < 256 for ch in text) if not text.isascii() else True
+
+
 class _TooLarge(Exception):
     """Raised inside an httptools callback to stop the parser (it raises its own error)."""
 
@@ -246,6 +250,11 @@ class _Connection(asyncio.Protocol):
         self._fail(_read_timed_out)
         self.abort()
 
+    def closed_under(self) -> None:
+        """The pool closed while this exchange was pending."""
+        self._fail(_disconnected)
+        self.abort()
+
     def _complete(self) -> None:
         waiter, self.waiter = self.waiter, None
         self._unwatch()
@@ -397,9 +406,14 @@ class _Pool:
                 return
 
     def close(self) -> None:
+        """Close every connection; an exchange still pending ends as if the server had closed
+        it (the sweep that would have timed it out stops here)."""
         if self.sweeper is not None:
             self.sweeper.cancel()
             self.sweeper = None
+        self.sweep_at = float("inf")
+        for conn in list(self.pending):
+            conn.closed_under()
         while self.idle:
             conn = self.idle.pop()
             conn.abort()
@@ -495,6 +509,9 @@ class Http1Transport:
             if len(self._lines) >= _LINES_MAX:
                 self._lines.clear()
             text = self._head_text + "".join(f"{k}: {v}\r\n" for k, v in items) + "\r\n"
+            if not _is_latin1(text):
+                # Not the encoder's own error: it holds the whole text, a key among it.
+                raise ValueError("a request header is not latin-1 text")
             lines = self._lines[items] = text.encode("latin-1")
         return lines
 
@@ -511,6 +528,7 @@ class Http1Transport:
     async def aclose(self) -> None:
         """Close the lean pools and the writes' pool (a write after this is refused)."""
         self._closed = True
+        self._lines.clear()  # the agents' Authorization lines: kept no longer than the pools
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()

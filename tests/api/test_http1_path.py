@@ -418,3 +418,36 @@ async def test_a_reply_nobody_asked_for_drops_the_connection(
         assert (await agent.balance()).balance_usd == Decimal(5)
         assert _pool_of(client).open == 0
     assert connections == 2
+
+
+async def test_a_read_pending_when_its_pool_closes_ends_at_once(
+    servers: list[asyncio.Server],
+) -> None:
+    """Breaking it: closing the pool stopped the one sweep that would time the read out, and it
+    waited for ever (the per-request timers it replaced kept running)."""
+
+    async def silent(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await asyncio.sleep(5)
+        w.close()
+
+    srv, url = await _serve(silent)
+    servers.append(srv)
+    transport = Http1Transport(max_connections=4, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    read = asyncio.create_task(
+        transport.exchange("GET", url + "/a", None, None, _bounds(read=0.3, total=0.9))
+    )
+    await asyncio.sleep(0.05)
+    await transport.aclose()
+    with pytest.raises(Exception, match="Server disconnected"):
+        async with asyncio.timeout(1.0):
+            await read
+
+
+async def test_a_header_that_is_not_latin1_is_refused_without_its_text() -> None:
+    """The encoder's own error carried the whole header text, the key among it, in its repr."""
+    async with http1_client("http://127.0.0.1:9") as client:
+        agent = client.agent("ag_0123456789ab", casino_key="sk_live_\u20ac" + CANARY)
+        with pytest.raises(ValueError, match="latin-1") as caught:
+            await agent.balance()
+    assert CANARY not in repr(caught.value) and caught.value.__context__ is None
