@@ -33,8 +33,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from typing import cast
 
 import httptools
@@ -107,16 +106,52 @@ def _not_http(what: str) -> Callable[[], BaseException]:
     return make
 
 
-@dataclass(slots=True)
 class _Reply:
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: list[bytes] = field(default_factory=list)
-    body_bytes: int = 0
-    header_bytes: int = 0
-    framed: bool = False
-    """The reply says where it ends (Content-Length or chunked)."""
-    headers_done: bool = False
+    """One reply as the parser reads it."""
+
+    __slots__ = ("body", "body_bytes", "framed", "header_bytes", "headers_done", "raw", "status")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.raw: list[tuple[bytes, bytes]] = []
+        """The headers as they came: decoded only if someone reads them (:class:`_Headers`)."""
+        self.body: list[bytes] = []
+        self.body_bytes = 0
+        self.header_bytes = 0
+        self.framed = False
+        """The reply says where it ends (Content-Length or chunked)."""
+        self.headers_done = False
+
+
+class _Headers(Mapping[str, str]):
+    """A reply's headers, names lowercased, decoded on first use.
+
+    The client reads a reply's headers only when its status is not 2xx (Retry-After, the error
+    page's type): decoding every header of every reply was about 2% of the engine's CPU.
+    """
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._decoded is None:
+            self._decoded = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in self._raw}
+        return self._decoded
+
+    def __getitem__(self, name: str) -> str:
+        return self._dict()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"_Headers({self._dict()!r})"
 
 
 class _Connection(asyncio.Protocol):
@@ -196,14 +231,20 @@ class _Connection(asyncio.Protocol):
         reply.header_bytes += len(name) + len(value)
         if reply.header_bytes > MAX_HEADER_BYTES:
             raise _TooLarge(f"reply headers over {MAX_HEADER_BYTES} bytes")
-        reply.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        reply.raw.append((name, value))
 
     def on_headers_complete(self) -> None:
         reply = self.reply
         reply.status = self.parser.get_status_code()
         reply.headers_done = True
-        reply.framed = "content-length" in reply.headers or "transfer-encoding" in reply.headers
-        length = reply.headers.get("content-length", "")
+        length = b""
+        for name, value in reply.raw:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                reply.framed = True
+                length = value
+            elif lowered == b"transfer-encoding":
+                reply.framed = True
         if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
             raise _TooLarge(f"reply body over {MAX_BODY_BYTES} bytes")
 
@@ -492,7 +533,8 @@ class Http1Transport:
                 raise
             pool.give_back(conn)
             body = reply.body
-            return reply.status, reply.headers, body[0] if len(body) == 1 else b"".join(body)
+            content = body[0] if len(body) == 1 else b"".join(body)
+            return reply.status, _Headers(reply.raw), content
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _header_lines(self, headers: Mapping[str, str]) -> bytes:

@@ -451,3 +451,31 @@ async def test_a_header_that_is_not_latin1_is_refused_without_its_text() -> None
         with pytest.raises(ValueError, match="latin-1") as caught:
             await agent.balance()
     assert CANARY not in repr(caught.value) and caught.value.__context__ is None
+
+
+async def test_reply_headers_read_as_a_mapping_with_lowercase_names(
+    servers: list[asyncio.Server],
+) -> None:
+    """Decoded only when read; when read, as the aiohttp path gave them (last one wins)."""
+
+    async def headers(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        w.write(_reply(BALANCE_OK, b"Retry-After: 3\r\nX-Note: caf\xe9\r\nretry-after: 7\r\n"))
+        await w.drain()
+        w.close()
+
+    srv, url = await _serve(headers)
+    servers.append(srv)
+    transport = Http1Transport(max_connections=1, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    status, got, body = await transport.exchange(
+        "GET", url + "/a", None, None, _bounds(read=1.0, total=2.0)
+    )
+    await transport.aclose()
+    assert status == 200 and body == BALANCE_OK
+    assert got["retry-after"] == "7" and got["x-note"] == "caf\xe9"
+    assert dict(got) == {
+        "content-type": "application/json",
+        "content-length": str(len(BALANCE_OK)),
+        "retry-after": "7",
+        "x-note": "caf\xe9",
+    }

@@ -127,6 +127,9 @@ class Poller:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop :meth:`start` ran in. Polls start as its tasks directly: asking asyncio for
+        the running loop checks the process id, a system call, once a poll."""
         self._paused = False
         self._sleeping_until = float("inf")
         self._parked: dict[str, deque[_Job]] = {}
@@ -162,7 +165,8 @@ class Poller:
             first = self._rng.randrange(n)  # which agent goes first is not config order's luck
             for k, job in enumerate(kind_jobs):
                 self._arm(job, now + (((k - first) % n) + phase) * step)
-        self._runner = asyncio.get_running_loop().create_task(self._run(), name="pf-tui-poller")
+        self._loop = asyncio.get_running_loop()
+        self._runner = self._loop.create_task(self._run(), name="pf-tui-poller")
 
     async def stop(self) -> None:
         """Stop scheduling and cancel fetches in flight."""
@@ -417,7 +421,8 @@ class Poller:
     def _start(self, job: _Job) -> None:
         for host in job.hosts:
             self._budget[host] -= 1
-        task = asyncio.create_task(self._poll(job))
+        assert self._loop is not None  # jobs start only from the scheduler, after start()
+        task = self._loop.create_task(self._poll(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
