@@ -66,13 +66,6 @@ _ReplyKey: TypeAlias = tuple[str, str | None, str, _QueryKey, object]
 """The reply cache's slot: route label, agent, path, query and the parser of the reply."""
 
 
-def _parser_key(parse: Callable[[JSON], object]) -> object:
-    """What tells parsers apart in the reply cache: a function's code object, the same for
-    every lambda made by one line of source (a new lambda per call must still hit the slot it
-    filled last time), different for two functions."""
-    return getattr(parse, "__code__", parse)
-
-
 _MAX_ERROR_BODY = 4096
 """Bytes of an error reply kept on the exception: an HTML page is evidence, not a payload."""
 _JSON = {"Content-Type": "application/json"}
@@ -107,10 +100,6 @@ TRANSPORTS = ("aiohttp", "http1", "httpx", "plain")
 """The transports named by a string (see :class:`PurpleFleaClient`)."""
 _REPLY_CACHE_MAX = 65536
 """Last reply bodies kept (one per agent, read route and query): a few per agent in a fleet."""
-
-
-def _params_key(params: Query | None) -> _QueryKey:
-    return tuple(params.items()) if params else ()
 
 
 class PurpleFleaClient:
@@ -310,8 +299,9 @@ class PurpleFleaClient:
         lean = self._lean.get(ep.service)
         started = perf_counter()
         try:
+            query = tuple(params.items()) if params else ()
             if lean is not None:
-                target = self._lean_url(ep.service, route, params) if url is None else url
+                target = self._lean_url(ep.service, route, query, params) if url is None else url
                 status, reply_headers, raw = await lean.exchange(
                     ep.method, target, headers, content, self._timeout
                 )
@@ -348,7 +338,10 @@ class PurpleFleaClient:
             if not 200 <= status < 300:
                 raise self._status_error(ep, status, reply_headers, raw)
             if replies is not None and url is None and ep.method == "GET":
-                key = (ep.label, agent_id, route, _params_key(params), _parser_key(parse))
+                # The parser is told apart by its code object: the same for every lambda made
+                # by one line of source (a new lambda per call must still hit the slot it filled
+                # last time), different for two functions.
+                key = (ep.label, agent_id, route, query, getattr(parse, "__code__", parse))
                 digest = blake2b(raw, digest_size=16).digest()
                 last = replies.get(key)
                 if last is not None and last[0] == digest:
@@ -385,9 +378,10 @@ class PurpleFleaClient:
         self.latency.record(ep.label, agent_id, perf_counter() - started, True)
         return result
 
-    def _lean_url(self, service: str, route: str, params: Query | None) -> Target:
-        """The absolute URL of a request on the lean path, parsed once per route and query."""
-        key = (service, route, _params_key(params))
+    def _lean_url(self, service: str, route: str, query: _QueryKey, params: Query | None) -> Target:
+        """The absolute URL of a request on the lean path, parsed once per route and query
+        (``query``: ``params`` as the cache keys it)."""
+        key = (service, route, query)
         cached = self._lean_urls.get(key)
         if cached is None:
             if len(self._lean_urls) >= _URL_CACHE_MAX:

@@ -57,7 +57,8 @@ MAX_BODY_BYTES = MAX_REPLY_BYTES
 (:data:`~pf_tui.api.transport.MAX_REPLY_BYTES`)."""
 
 MAX_HEADER_BYTES = 64 * 1024
-"""The most header bytes (names and values) a reply may carry."""
+"""The most bytes a reply's status line and headers may take, counted by the reads that carry
+no byte past them (so a head is cut off within one read, 256 KiB at most, of this)."""
 
 _LINES_MAX = 16_384
 """Distinct request header sets whose wire form is kept (one or a few an agent)."""
@@ -161,6 +162,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[_Reply] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.reply = _Reply()
         self.parser = httptools.HttpResponseParser(self)
         self.pool: _Pool | None = None
@@ -186,6 +188,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCPTransport has write() and abort() but is not an asyncio.Transport subclass.
         self.transport = cast("asyncio.Transport", transport)
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -195,6 +198,7 @@ class _Connection(asyncio.Protocol):
             self._fail(_not_http("bytes arrived with no request pending"))
             self.abort()
             return
+        reply = self.reply
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -208,8 +212,15 @@ class _Connection(asyncio.Protocol):
                 self._fail(_not_http("reply is not valid HTTP/1.1"))
             self.abort()
             return
-        if self.waiter is not None:
-            self.last_read = waiter.get_loop().time()  # the read timeout starts again
+        if not reply.headers_done:
+            reply.header_bytes += len(data)  # all of it was head: no header ended in it
+            if reply.header_bytes > MAX_HEADER_BYTES:
+                too_long = ReplyTooLarge(f"reply headers over {MAX_HEADER_BYTES} bytes")
+                self._fail(lambda: too_long)
+                self.abort()
+                return
+        if self.waiter is not None and self.loop is not None:
+            self.last_read = self.loop.time()  # the read timeout starts again
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -227,11 +238,7 @@ class _Connection(asyncio.Protocol):
             raise _Unasked
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        reply = self.reply
-        reply.header_bytes += len(name) + len(value)
-        if reply.header_bytes > MAX_HEADER_BYTES:
-            raise _TooLarge(f"reply headers over {MAX_HEADER_BYTES} bytes")
-        reply.raw.append((name, value))
+        self.reply.raw.append((name, value))  # bounded by data_received: MAX_HEADER_BYTES
 
     def on_headers_complete(self) -> None:
         reply = self.reply
@@ -269,17 +276,18 @@ class _Connection(asyncio.Protocol):
         total: float,
         pool: _Pool,
     ) -> None:
-        assert self.transport is not None
+        assert self.transport is not None and self.loop is not None
         self.reply = _Reply()
         self.waiter = waiter
         self.received = False
         self.lost = None
-        now = waiter.get_loop().time()
+        loop = self.loop
+        now = loop.time()
         self.read_timeout = read_timeout
         self.deadline = now + total
         self.last_read = now
         self.pool = pool
-        pool.watch(self, waiter.get_loop())
+        pool.watch(self, loop)
         self.transport.write(request)
 
     def expires(self) -> float:
