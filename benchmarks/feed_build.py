@@ -135,7 +135,9 @@ def main() -> None:
             ]
             if args.charts:
                 for a in batch:
-                    chart = fleet.agents[a].figures[DataType.PNL].value.chart  # type: ignore[union-attr]
+                    pnl = fleet.agents[a].figures[DataType.PNL].value
+                    assert isinstance(pnl, PnlHistory)  # the run filled every agent's P&L
+                    chart = pnl.chart
                     today = PnlPoint(chart[-1].date, Decimal(tick), Decimal(tick) / 4)
                     moved = PnlHistory(net_pnl=today.cumulative_pnl, chart=(*chart[:-1], today))
                     results.append(Snapshot(a, DataType.PNL, moved, now, 0.01))

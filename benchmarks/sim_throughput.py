@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 
+from pf_tui import event_loop
 from pf_tui.api import PurpleFleaClient, RetryPolicy, ServiceBases
 from pf_tui.usd import loads
 
@@ -133,12 +134,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     try:
-        import uvloop
+        import uvloop  # noqa: F401  (only asked whether it is there: event_loop.run uses it)
 
         loop_name = "uvloop"
-        runner = uvloop.run  # type: ignore[attr-defined]
     except ImportError:
-        loop_name, runner = "asyncio", asyncio.run
+        loop_name = "asyncio"
 
     proc, url = start_simulator()
     try:
@@ -147,7 +147,9 @@ def main() -> int:
         runs: dict[str, list[Run]] = {name: [] for name in CLIENTS}
         for _ in range(args.repeat):
             for name in CLIENTS:  # interleaved, so drift in a noisy machine hits every client alike
-                runs[name].append(runner(measure(name, url, key, args.requests, args.concurrency)))
+                runs[name].append(
+                    event_loop.run(measure(name, url, key, args.requests, args.concurrency))
+                )
     finally:
         proc.terminate()
         proc.wait(timeout=10)

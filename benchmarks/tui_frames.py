@@ -40,6 +40,7 @@ from textual.screen import Screen  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
 from pf_tui.config import Config  # noqa: E402
+from pf_tui.config.model import PollEngineMode  # noqa: E402
 from pf_tui.demo import fetch_demo_agents  # noqa: E402
 from pf_tui.sim.http.server import SimServer  # noqa: E402
 from pf_tui.tui.app import PfApp  # noqa: E402
@@ -178,7 +179,7 @@ def _timed_screen_update(screen: Screen[object]) -> None:
         app.screen_updated(time.thread_time() - cpu)
 
 
-Screen._on_timer_update = _timed_screen_update  # type: ignore[method-assign]
+Screen._on_timer_update = _timed_screen_update  # type: ignore[method-assign,assignment]
 
 _widget_refresh = Widget.refresh
 
@@ -191,7 +192,7 @@ def _counted_refresh(widget: Widget, *args: Any, **kwargs: Any) -> Widget:
     return _widget_refresh(widget, *args, **kwargs)
 
 
-Widget.refresh = _counted_refresh  # type: ignore[method-assign]
+Widget.refresh = _counted_refresh  # type: ignore[method-assign,assignment]
 
 
 class Pauses:
@@ -240,12 +241,13 @@ async def frames(
     sort: str | None = None,
     minutes: float = 0.0,
     census: bool = False,
-    engine: str = "auto",
+    engine: PollEngineMode = "auto",
     sim_nice: int = 0,
     census_at: float = 0.0,
 ) -> None:
+    server: SimServer | None = None
     if sim_in_process:
-        server: SimServer | None = SimServer(
+        server = SimServer(
             host="127.0.0.1",
             port=0,
             seed=1,
@@ -253,13 +255,11 @@ async def frames(
             motion=True,
             limits="off",
             story=False,
-        )
-        server.start()
+        ).start()
         url, proc = server.url, None
     else:
         # The simulator is not part of the app: in its own process its objects neither share the
         # app's GIL nor lengthen the app's garbage collections (as with a real service).
-        server = None
         proc, url = start_sim(agents, nice=sim_nice)
     pauses = Pauses()
     try:

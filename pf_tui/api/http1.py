@@ -65,7 +65,7 @@ _LINES_MAX = 16_384
 
 
 def _is_latin1(text: str) -> bool:
-    return all(ord(ch) < 256 for ch in text) if not text.isascii() else True
+    return text.isascii() or all(ord(ch) < 256 for ch in text)
 
 
 class _TooLarge(Exception):
