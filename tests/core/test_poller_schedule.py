@@ -322,3 +322,22 @@ async def test_refresh_waits_out_a_retry_after() -> None:
         poller.refresh("ag_0", (DataType.CASINO,))
         await run_until(clock, 30.0)
         assert len(per_agent(calls, "casino_stats", "ag_0")) == 1
+
+
+async def test_a_restart_polls_what_a_stop_cut_off_before_it_began() -> None:
+    """Breaking it: a poll whose task was cancelled before its first step stays marked in
+    flight, and after the poller starts again that figure is never polled."""
+    clock, poller, _, calls = make(n=20)
+    async with poller:
+        await run_until(clock, 1.0)
+        # As a scheduler pass does just before the stop: the due jobs launched, none run yet.
+        launched = [jobs[DataType.POSITIONS] for jobs in poller._jobs.values()]
+        for job in launched:
+            if not job.in_flight:
+                job.in_flight = True
+                poller._launch(job)
+    assert all(job.parked or not job.in_flight for job in launched)  # parked: queued to start
+    before = len(calls["positions"])
+    async with poller:
+        await run_until(clock, clock.monotonic() + 6.0)  # positions: every 5 s
+    assert {a for a, _ in calls["positions"][before:]} == {f"ag_{i}" for i in range(20)}

@@ -176,6 +176,12 @@ class Poller:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._tasks.clear()
+        for jobs in self._jobs.values():
+            for job in jobs.values():
+                if not job.parked:
+                    # A poll cancelled before its task first ran never cleared this itself: the
+                    # figure would never be polled again after a restart.
+                    job.in_flight = False
 
     async def __aenter__(self) -> Poller:
         self.start()
