@@ -21,8 +21,10 @@ them (:mod:`pf_tui.api.exchange`).
 
 What it does not do, because no Purple Flea read needs it: redirects (never followed anyway),
 cookies (no jar, as before), compression (it asks for none), proxies (``trust_env`` was off).
-What it bounds: a reply's headers (:data:`MAX_HEADER_BYTES`) and body (:data:`MAX_BODY_BYTES`,
-the cap every transport applies); a server sending more ends the exchange with
+What it bounds: a reply's head (:data:`MAX_HEADER_BYTES`, give or take one read), its chunked
+trailers (which it reads past and ignores, as aiohttp does) to the same size, and its body
+(:data:`MAX_BODY_BYTES`, the cap every transport applies); a server sending more ends the
+exchange with
 :class:`~pf_tui.api.transport.ReplyTooLarge`, and the connection is dropped at once rather than
 read into memory.
 """
@@ -238,7 +240,15 @@ class _Connection(asyncio.Protocol):
             raise _Unasked
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.reply.raw.append((name, value))  # bounded by data_received: MAX_HEADER_BYTES
+        reply = self.reply
+        if not reply.headers_done:
+            reply.raw.append((name, value))  # bounded by data_received: MAX_HEADER_BYTES
+            return
+        # A trailer, after a chunked body: not a header of the reply (aiohttp ignores them too),
+        # and counted here, since data_received counts the head only.
+        reply.header_bytes += len(name) + len(value)
+        if reply.header_bytes > MAX_HEADER_BYTES:
+            raise _TooLarge(f"reply trailers over {MAX_HEADER_BYTES} bytes")
 
     def on_headers_complete(self) -> None:
         reply = self.reply

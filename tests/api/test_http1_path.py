@@ -456,7 +456,7 @@ async def test_a_header_that_is_not_latin1_is_refused_without_its_text() -> None
 async def test_reply_headers_read_as_a_mapping_with_lowercase_names(
     servers: list[asyncio.Server],
 ) -> None:
-    """Decoded only when read; when read, as the aiohttp path gave them (last one wins)."""
+    """As the aiohttp path gave them: names lowercased, the last of a name wins, latin-1."""
 
     async def headers(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await _read_request(reader)
@@ -479,3 +479,43 @@ async def test_reply_headers_read_as_a_mapping_with_lowercase_names(
         "retry-after": "7",
         "x-note": "caf\xe9",
     }
+
+
+async def test_chunked_trailers_are_bounded_and_are_not_headers(
+    servers: list[asyncio.Server],
+) -> None:
+    """Breaking it: trailers after a chunked body were appended to the reply's headers without
+    a bound (a server could grow the engine's memory until the exchange's deadline), and a
+    trailing Retry-After overrode the reply's own."""
+    trailer = b"X-Pad: " + b"p" * 90 + b"\r\n"
+
+    async def trailers(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                request = await _read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nRetry-After: 3\r\n\r\n")
+            w.write(b"%x\r\n%s\r\n0\r\n" % (len(BALANCE_OK), BALANCE_OK))
+            if b"/many" in request:
+                try:
+                    for _ in range(2000):  # 194 KB of trailers
+                        w.write(trailer * 10)
+                        await w.drain()
+                except ConnectionError:
+                    break
+            else:
+                w.write(b"Retry-After: 99\r\n")
+            w.write(b"\r\n")
+            await w.drain()
+        w.close()
+
+    srv, url = await _serve(trailers)
+    servers.append(srv)
+    transport = Http1Transport(max_connections=1, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    bounds = _bounds(read=1.0, total=2.0)
+    status, got, body = await transport.exchange("GET", url + "/one", None, None, bounds)
+    assert status == 200 and body == BALANCE_OK and got["retry-after"] == "3"
+    with pytest.raises(Exception, match="reply trailers over"):
+        await transport.exchange("GET", url + "/many", None, None, bounds)
+    await transport.aclose()

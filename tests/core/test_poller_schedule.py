@@ -341,3 +341,23 @@ async def test_a_restart_polls_what_a_stop_cut_off_before_it_began() -> None:
     async with poller:
         await run_until(clock, clock.monotonic() + 6.0)  # positions: every 5 s
     assert {a for a, _ in calls["positions"][before:]} == {f"ag_{i}" for i in range(20)}
+
+
+async def test_a_start_during_a_stop_keeps_its_polls_marked_in_flight() -> None:
+    """Breaking it: the stop, finishing after the restart, cleared the new polls' marks, and a
+    refresh then started a second poll of a figure already being polled."""
+    clock, poller, sources, calls = make(n=1)
+    sources[0].hang.add("casino_stats")
+    poller.start()
+    await run_until(clock, 0.5)
+    stopping = asyncio.create_task(poller.stop())
+    await asyncio.sleep(0)  # the stop has cancelled the polls and waits for them
+    poller.start()
+    await run_until(clock, clock.monotonic() + 2.5)  # the restarted casino poll hangs
+    await stopping
+    started = len(calls["casino_stats"])
+    poller.refresh_now()
+    await spin()
+    assert len(calls["casino_stats"]) == started  # still one casino poll, the hung one
+    sources[0].released.set()
+    await poller.stop()

@@ -127,6 +127,8 @@ class Poller:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._starts = 0
+        """How many times :meth:`start` started the scheduler (a stop tells a restart by it)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop :meth:`start` ran in. Polls start as its tasks directly: asking asyncio for
         the running loop checks the process id, a system call, once a poll."""
@@ -166,22 +168,26 @@ class Poller:
             for k, job in enumerate(kind_jobs):
                 self._arm(job, now + (((k - first) % n) + phase) * step)
         self._loop = asyncio.get_running_loop()
+        self._starts += 1
         self._runner = self._loop.create_task(self._run(), name="pf-tui-poller")
 
     async def stop(self) -> None:
         """Stop scheduling and cancel fetches in flight."""
         runner, self._runner = self._runner, None
+        starts = self._starts
         pending = [t for t in (runner, *self._tasks) if t is not None]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        if self._starts != starts:
+            return  # started again while this stop waited: its polls are its own
         self._tasks.clear()
         for jobs in self._jobs.values():
             for job in jobs.values():
                 if not job.parked:
                     # A poll cancelled before its task first ran never cleared this itself: the
                     # figure would never be polled again after a restart.
-                    job.in_flight = False
+                    job.in_flight = job.again = False
 
     async def __aenter__(self) -> Poller:
         self.start()
