@@ -36,7 +36,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import cast
+from typing import NoReturn, cast
 
 import httptools
 
@@ -70,12 +70,10 @@ def _is_latin1(text: str) -> bool:
     return text.isascii() or all(ord(ch) < 256 for ch in text)
 
 
-class _TooLarge(Exception):
-    """Raised inside an httptools callback to stop the parser (it raises its own error)."""
-
-
-class _Unasked(Exception):
-    """Raised inside an httptools callback when a reply begins with no request pending."""
+class _Stop(Exception):
+    """Raised inside an httptools callback to stop the parser, which then raises its own error:
+    why is kept on the connection (:attr:`_Connection.stopped`), as the parser's error does not
+    always chain the callback's."""
 
 
 # The failures, as the exceptions the aiohttp path raises (the client classifies both alike).
@@ -174,6 +172,8 @@ class _Connection(asyncio.Protocol):
         self.received = False
         """Whether any byte of the current reply arrived (a silent stale connection is safe to
         retry; a half reply is not)."""
+        self.stopped: Callable[[], BaseException] | None = None
+        """Why a callback stopped the parser: the error the exchange fails with."""
         self.lost: BaseException | None = None
         """The error the current exchange failed with because the server closed the connection
         (told apart by identity: its type is aiohttp's, which may still be loading in another
@@ -203,15 +203,9 @@ class _Connection(asyncio.Protocol):
         reply = self.reply
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            # A callback's exception reaches here chained as the parser's error's context.
-            if isinstance(exc.__context__, _TooLarge):
-                too_large = ReplyTooLarge(str(exc.__context__))
-                self._fail(lambda: too_large)
-            elif isinstance(exc.__context__, _Unasked):
-                self._fail(_not_http("bytes arrived with no request pending"))
-            else:
-                self._fail(_not_http("reply is not valid HTTP/1.1"))
+        except httptools.HttpParserError:
+            why, self.stopped = self.stopped, None
+            self._fail(why or _not_http("reply is not valid HTTP/1.1"))
             self.abort()
             return
         if not reply.headers_done:
@@ -234,10 +228,18 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks --
 
+    def _stop(self, why: Callable[[], BaseException]) -> NoReturn:
+        self.stopped = why
+        raise _Stop
+
+    def _too_large(self, what: str) -> NoReturn:
+        error = ReplyTooLarge(what)
+        self._stop(lambda: error)
+
     def on_message_begin(self) -> None:
         if self.waiter is None:
             # A second reply behind the one asked for, in the same bytes: not trusted either.
-            raise _Unasked
+            self._stop(_not_http("bytes arrived with no request pending"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         reply = self.reply
@@ -248,7 +250,7 @@ class _Connection(asyncio.Protocol):
         # and counted here, since data_received counts the head only.
         reply.header_bytes += len(name) + len(value)
         if reply.header_bytes > MAX_HEADER_BYTES:
-            raise _TooLarge(f"reply trailers over {MAX_HEADER_BYTES} bytes")
+            self._too_large(f"reply trailers over {MAX_HEADER_BYTES} bytes")
 
     def on_headers_complete(self) -> None:
         reply = self.reply
@@ -263,13 +265,13 @@ class _Connection(asyncio.Protocol):
             elif lowered == b"transfer-encoding":
                 reply.framed = True
         if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise _TooLarge(f"reply body over {MAX_BODY_BYTES} bytes")
+            self._too_large(f"reply body over {MAX_BODY_BYTES} bytes")
 
     def on_body(self, body: bytes) -> None:
         reply = self.reply
         reply.body_bytes += len(body)
         if reply.body_bytes > MAX_BODY_BYTES:
-            raise _TooLarge(f"reply body over {MAX_BODY_BYTES} bytes")
+            self._too_large(f"reply body over {MAX_BODY_BYTES} bytes")
         reply.body.append(body)
 
     def on_message_complete(self) -> None:

@@ -120,6 +120,38 @@ def _reply(body: bytes, extra: bytes = b"") -> bytes:
     return head + b"Content-Length: %d\r\n" % len(body) + extra + b"\r\n" + body
 
 
+def _answering(reply: Callable[[bytes], bytes]) -> Handler:
+    """A server answering every request of a kept-alive connection with ``reply(request)``."""
+
+    async def handler(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                request = await _read_request(reader)
+                w.write(reply(request))
+                await w.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break  # the client hung up (or dropped the connection, as it should)
+        w.close()
+
+    return handler
+
+
+async def _silent(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    """Reads the request and never answers."""
+    await _read_request(reader)
+    await asyncio.sleep(5)
+    w.close()
+
+
+def _bare_transport() -> Http1Transport:
+    """The lean pool alone, for GETs (no client around it; a write would find no pool)."""
+    return Http1Transport(max_connections=4, default_headers={}, writes=_no_writes)
+
+
+def _no_writes() -> Any:
+    raise AssertionError("these tests send GETs only")
+
+
 @pytest.fixture
 async def servers() -> AsyncIterator[list[asyncio.Server]]:
     made: list[asyncio.Server] = []
@@ -326,17 +358,7 @@ async def test_many_reads_on_one_connection_arm_the_timeout_once(
     """Breaking it: a timer made and cancelled for every request (about 4% of the engine's CPU
     at 5,000 agents), or a parser that does not start over after each kept-alive reply."""
 
-    async def keep_alive(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                await _read_request(reader)
-            except asyncio.IncompleteReadError:
-                break
-            w.write(_reply(BALANCE_OK))
-            await w.drain()
-        w.close()
-
-    srv, url = await _serve(keep_alive)
+    srv, url = await _serve(_answering(lambda _: _reply(BALANCE_OK)))
     servers.append(srv)
     armed: list[float] = []
     arm = http1._Pool._arm
@@ -361,15 +383,10 @@ async def test_the_sweep_times_out_the_exchange_due_first(
     """An exchange sent after another but due sooner is still timed out on time: breaking it
     means a sweep armed only for the first exchange's later moment."""
 
-    async def silent(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        await asyncio.sleep(5)
-        w.close()
-
-    srv, url = await _serve(silent)
+    srv, url = await _serve(_silent)
     servers.append(srv)
     loop = asyncio.get_running_loop()
-    transport = Http1Transport(max_connections=4, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    transport = _bare_transport()
     slow = asyncio.create_task(
         transport.exchange("GET", url + "/a", None, None, _bounds(read=3.0, total=3.0))
     )
@@ -397,20 +414,14 @@ async def test_a_reply_nobody_asked_for_drops_the_connection(
     """A second reply in the same bytes as the one asked for must not be read into the first,
     nor left for the next request to find: the connection goes."""
     connections = 0
+    two_replies = _answering(lambda _: _reply(BALANCE_OK) + _reply(b'{"balance_usd": 999}'))
 
-    async def two_replies(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    async def counted(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
-        while True:
-            try:
-                await _read_request(reader)
-            except asyncio.IncompleteReadError:
-                break
-            w.write(_reply(BALANCE_OK) + _reply(b'{"balance_usd": 999}'))
-            await w.drain()
-        w.close()
+        await two_replies(reader, w)
 
-    srv, url = await _serve(two_replies)
+    srv, url = await _serve(counted)
     servers.append(srv)
     async with http1_client(url) as client:
         agent = agent_of(client)
@@ -426,14 +437,9 @@ async def test_a_read_pending_when_its_pool_closes_ends_at_once(
     """Breaking it: closing the pool stopped the one sweep that would time the read out, and it
     waited for ever (the per-request timers it replaced kept running)."""
 
-    async def silent(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        await asyncio.sleep(5)
-        w.close()
-
-    srv, url = await _serve(silent)
+    srv, url = await _serve(_silent)
     servers.append(srv)
-    transport = Http1Transport(max_connections=4, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    transport = _bare_transport()
     read = asyncio.create_task(
         transport.exchange("GET", url + "/a", None, None, _bounds(read=0.3, total=0.9))
     )
@@ -466,7 +472,7 @@ async def test_reply_headers_read_as_a_mapping_with_lowercase_names(
 
     srv, url = await _serve(headers)
     servers.append(srv)
-    transport = Http1Transport(max_connections=1, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    transport = _bare_transport()
     status, got, body = await transport.exchange(
         "GET", url + "/a", None, None, _bounds(read=1.0, total=2.0)
     )
@@ -487,32 +493,16 @@ async def test_chunked_trailers_are_bounded_and_are_not_headers(
     """Breaking it: trailers after a chunked body were appended to the reply's headers without
     a bound (a server could grow the engine's memory until the exchange's deadline), and a
     trailing Retry-After overrode the reply's own."""
-    trailer = b"X-Pad: " + b"p" * 90 + b"\r\n"
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nRetry-After: 3\r\n\r\n"
+    chunks = b"%x\r\n%s\r\n0\r\n" % (len(BALANCE_OK), BALANCE_OK)
+    many = (b"X-Pad: " + b"p" * 90 + b"\r\n") * 20_000  # 1.9 MB of trailers
 
-    async def trailers(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                request = await _read_request(reader)
-            except asyncio.IncompleteReadError:
-                break
-            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nRetry-After: 3\r\n\r\n")
-            w.write(b"%x\r\n%s\r\n0\r\n" % (len(BALANCE_OK), BALANCE_OK))
-            if b"/many" in request:
-                try:
-                    for _ in range(2000):  # 194 KB of trailers
-                        w.write(trailer * 10)
-                        await w.drain()
-                except ConnectionError:
-                    break
-            else:
-                w.write(b"Retry-After: 99\r\n")
-            w.write(b"\r\n")
-            await w.drain()
-        w.close()
+    def chunked(request: bytes) -> bytes:
+        return head + chunks + (many if b"/many" in request else b"Retry-After: 99\r\n") + b"\r\n"
 
-    srv, url = await _serve(trailers)
+    srv, url = await _serve(_answering(chunked))
     servers.append(srv)
-    transport = Http1Transport(max_connections=1, default_headers={}, writes=lambda: None)  # type: ignore[arg-type,return-value]
+    transport = _bare_transport()
     bounds = _bounds(read=1.0, total=2.0)
     status, got, body = await transport.exchange("GET", url + "/one", None, None, bounds)
     assert status == 200 and body == BALANCE_OK and got["retry-after"] == "3"
