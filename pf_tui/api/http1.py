@@ -281,19 +281,16 @@ class _Connection(asyncio.Protocol):
     # -- one exchange --
 
     def send(
-        self,
-        request: bytes,
-        waiter: asyncio.Future[_Reply],
-        read_timeout: float,
-        total: float,
-        pool: _Pool,
-    ) -> None:
-        assert self.transport is not None and self.loop is not None
+        self, request: bytes, read_timeout: float, total: float, pool: _Pool
+    ) -> asyncio.Future[_Reply]:
+        """Write ``request``; the future its reply (or its failure) is set on."""
+        loop = self.loop
+        assert self.transport is not None and loop is not None
         self.reply = _Reply()
+        waiter: asyncio.Future[_Reply] = loop.create_future()
         self.waiter = waiter
         self.received = False
         self.lost = None
-        loop = self.loop
         now = loop.time()
         self.read_timeout = read_timeout
         self.deadline = now + total
@@ -301,6 +298,7 @@ class _Connection(asyncio.Protocol):
         self.pool = pool
         pool.watch(self, loop)
         self.transport.write(request)
+        return waiter
 
     def expires(self) -> float:
         """Loop time at which the pending exchange times out: the next read within the read
@@ -531,15 +529,15 @@ class Http1Transport:
         connect = timeout.connect or timeout.total or 10.0
         read = timeout.sock_read or timeout.total or 10.0
         total = timeout.total or read * 3
-        loop = asyncio.get_running_loop()
         for attempt in (0, 1):
             conn = pool.reuse()
             if conn is not None:
                 reused = True
             else:
                 conn, reused = await pool.take(connect)
-            waiter: asyncio.Future[_Reply] = loop.create_future()
-            conn.send(wire, waiter, read, total, pool)
+            # The connection's own loop makes the future (asking asyncio for the running loop
+            # checks the process id, a system call, each time).
+            waiter = conn.send(wire, read, total, pool)
             try:
                 reply = await waiter
             except BaseException as exc:
