@@ -25,6 +25,7 @@ import sys
 
 import _process
 
+from pf_tui import event_loop
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
@@ -86,15 +87,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--top", type=int, default=30, help="functions listed, by calls")
     args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.install()  # as the product runs
-    except ImportError:
-        pass
     proc, url = _process.start_sim(args.agents, "--seed", "1", "--no-story")
     try:
-        done, stats = asyncio.run(_count(url, args.seconds))
+        done, stats = event_loop.run(_count(url, args.seconds))  # uvloop, as the product runs
     finally:
         proc.terminate()
         proc.wait()

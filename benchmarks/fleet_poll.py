@@ -31,6 +31,7 @@ from pathlib import Path
 import _process
 import httpx
 
+from pf_tui import event_loop
 from pf_tui.api.bases import ServiceBases
 from pf_tui.api.client import PurpleFleaClient
 from pf_tui.api.retry import RetryPolicy
@@ -304,12 +305,11 @@ def _verdict(ok: bool) -> str:
 
 def _worker(args: argparse.Namespace) -> int:
     """One shard's engine (``--worker i/n``): poll, then print the figures as one JSON line."""
-    _install_uvloop()
     if args.pin:
         index = parse_shard(args.worker).index
         os.sched_setaffinity(0, {index % (os.cpu_count() or 1)})
     agents = fetch_demo_agents(args.url)
-    r = asyncio.run(
+    r = event_loop.run(
         run_engine(
             args.url,
             agents,
@@ -324,15 +324,6 @@ def _worker(args: argparse.Namespace) -> int:
     )
     print(json.dumps(r))
     return 0
-
-
-def _install_uvloop() -> None:
-    try:
-        import uvloop  # the product runs on uvloop when available; measure the same
-
-        uvloop.install()
-    except ImportError:
-        pass
 
 
 def _run_shards(
@@ -477,7 +468,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return _worker(args)
-    _install_uvloop()
     print(
         f"# fleet_poll: {args.seconds:.0f}s per size, engine transport {args.transport}, "
         f"{args.concurrency} in flight per host, "
@@ -494,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = _run_shards(args, n, url, proc.pid)
             else:
                 results = [
-                    asyncio.run(
+                    event_loop.run(
                         run_engine(
                             url,
                             agents,
@@ -507,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
                 ]
-            hx_rps, hx_cpu = asyncio.run(ceiling_httpx(url, key, 16, args.ceiling_seconds))
-            ai_rps, ai_cpu = asyncio.run(ceiling_aiohttp(url, key, 64, args.ceiling_seconds))
+            hx_rps, hx_cpu = event_loop.run(ceiling_httpx(url, key, 16, args.ceiling_seconds))
+            ai_rps, ai_cpu = event_loop.run(ceiling_aiohttp(url, key, 64, args.ceiling_seconds))
         finally:
             proc.terminate()
             proc.wait(10)
