@@ -324,10 +324,8 @@ class Fetcher:
         last = self._ledger_at.get(agent_id)
         if last is None or self._clock.monotonic() - last >= LEDGER_EVERY_S:
             return True
-        (at, moves), (seen_at, seen) = (
-            self._hint.get(agent_id, _NO_HINT),
-            self._hint_seen.get(agent_id, _NO_HINT),
-        )
+        at, moves = self._hint.get(agent_id, _NO_HINT)
+        seen_at, seen = self._hint_seen.get(agent_id, _NO_HINT)
         # A newer second, or a move of the same second the last walk did not cover (the recent
         # activity is a window: a covered move leaving it is no news).
         return at > seen_at or (at == seen_at and not moves <= seen)
