@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from pf_tui import event_loop
 from pf_tui.sim.http.app import AppOptions, create_app
 from pf_tui.sim.http.pipeline import SimulatedReset
+from pf_tui.sim.http.protocol import OneWriteProtocol
 from pf_tui.sim.model.faults import RuleError, parse_rule
 from pf_tui.sim.model.limits import parse_limits
 from pf_tui.sim.model.state import Simulator
@@ -49,7 +50,8 @@ def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Con
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=1,
-        http="auto",
+        # uvicorn's httptools protocol, each reply's head and body in one write (protocol.py).
+        http=OneWriteProtocol,
         loop="auto",
         # Plain HTTP only: no route speaks WebSocket, and loading uvicorn's WebSocket protocol
         # (the websockets package) cost the demo's cold start about 30 ms.
