@@ -108,6 +108,8 @@ def create_app(
     _record_exact_paths(routes, exact)
     app.add_middleware(ExactPaths, paths=exact)
     app.state.sim = sim
+    # The same paths let the HTTP protocol answer plain reads itself (protocol.py).
+    app.state.exact_paths = exact
     return app
 
 

@@ -246,26 +246,17 @@ class Endpoint:
         raw = b"".join(chunks)
         sim = self.sim
         method = scope["method"]
+        if not sim.faults.rules and (method != "POST" or not self.idempotent):
+            # No fault rule can fire and no idempotency key can guard it: the plain pipeline.
+            await _send(send, self.respond(scope, raw))
+            return
         path = scope["path"]
         if self.controls:
             reply = self._run(self._ctx(scope, method, path, raw, None, None))
             await _send(send, reply)
             return
         sim.tick()
-        xff = real = token = key = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                text = value.decode("latin-1")
-                if text[:7].lower() == "bearer ":
-                    token = text[7:].strip()
-            elif name == b"x-forwarded-for":
-                xff = value.decode("latin-1").split(",")[0].strip() or None
-            elif name == b"x-real-ip":
-                real = value.decode("latin-1").strip() or None
-            elif name == b"idempotency-key":
-                key = value.decode("latin-1")
-        client = scope.get("client")
-        ip = xff or real or (client[0] if client else "127.0.0.1")
+        token, ip, key = _caller_headers(scope)
         caller = sim.accounts.lookup(token) if token else None
         agent = caller[0] if caller else None
         ctx = self._ctx(scope, method, path, raw, token, caller, ip)
@@ -282,19 +273,9 @@ class Endpoint:
                 await self._fault(rule, None, receive, send)
                 return
 
-        if self.limit is not None and sim.limiter.hit(self.limit, path, ip, sim.now()):
-            headers = []
-            if self.docs_limits:
-                wait = int(sim.limiter.window_end(sim.now()) - sim.now()) + 1
-                headers.append((b"retry-after", str(wait).encode()))
-            reply = encode(
-                429,
-                {"error": "rate_limited", "message": "Too many requests, slow down"},
-                self.service,
-                headers,
-            )
-            sim.log_request(method, path, agent, ip, key, 429, False, None)
-            await _send(send, reply)
+        limited = self._limited(method, path, agent, ip, key)
+        if limited is not None:
+            await _send(send, limited)
             return
 
         scope_key = None
@@ -363,6 +344,49 @@ class Endpoint:
                     sim.idempotency.finish(scope_key, produced)
                 else:
                     sim.idempotency.abandon(scope_key)
+
+    def respond(self, scope: Scope, raw: bytes) -> Reply:
+        """The reply to a request that no fault rule touches and no idempotency key guards,
+        made without waiting: the pipeline of :meth:`__call__` for that case. The simulator's
+        HTTP protocol calls it straight from the parser for a plain ``GET`` of a known path
+        (:mod:`pf_tui.sim.http.protocol`), so it must stay synchronous."""
+        sim = self.sim
+        method = scope["method"]
+        path = scope["path"]
+        if self.controls:
+            return self._run(self._ctx(scope, method, path, raw, None, None))
+        sim.tick()
+        token, ip, key = _caller_headers(scope)
+        caller = sim.accounts.lookup(token) if token else None
+        agent = caller[0] if caller else None
+        limited = self._limited(method, path, agent, ip, key)
+        if limited is not None:
+            return limited
+        ctx = self._ctx(scope, method, path, raw, token, caller, ip)
+        reply = self._run(ctx)
+        agent = agent or (ctx.caller[0] if ctx.caller else None)
+        sim.log_request(method, path, agent, ip, key, reply.status, True, None)
+        return reply
+
+    def _limited(
+        self, method: str, path: str, agent: Agent | None, ip: str, key: str | None
+    ) -> Reply | None:
+        """The 429 of this route's rate limit, logged, when ``ip`` has spent it; else None."""
+        sim = self.sim
+        if self.limit is None or not sim.limiter.hit(self.limit, path, ip, sim.now()):
+            return None
+        headers = []
+        if self.docs_limits:
+            wait = int(sim.limiter.window_end(sim.now()) - sim.now()) + 1
+            headers.append((b"retry-after", str(wait).encode()))
+        reply = encode(
+            429,
+            {"error": "rate_limited", "message": "Too many requests, slow down"},
+            self.service,
+            headers,
+        )
+        sim.log_request(method, path, agent, ip, key, 429, False, None)
+        return reply
 
     def _ctx(
         self,
@@ -489,6 +513,25 @@ def _fault_status(rule: FaultRule, reply: Reply | None = None) -> int:
         "reset": 0,
         "hang": 0,
     }.get(rule.kind, reply.status if reply else 200)
+
+
+def _caller_headers(scope: Scope) -> tuple[str | None, str, str | None]:
+    """The bearer token, the client's IP (``X-Forwarded-For``, ``X-Real-IP``, the peer) and the
+    ``Idempotency-Key`` of a request."""
+    xff = real = token = key = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                token = text[7:].strip()
+        elif name == b"x-forwarded-for":
+            xff = value.decode("latin-1").split(",")[0].strip() or None
+        elif name == b"x-real-ip":
+            real = value.decode("latin-1").strip() or None
+        elif name == b"idempotency-key":
+            key = value.decode("latin-1")
+    client = scope.get("client")
+    return token, xff or real or (client[0] if client else "127.0.0.1"), key
 
 
 async def _send(send: Send, reply: Reply) -> None:

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from pf_tui import event_loop
 from pf_tui.sim.http.app import AppOptions, create_app
 from pf_tui.sim.http.pipeline import SimulatedReset
-from pf_tui.sim.http.protocol import OneWriteProtocol
+from pf_tui.sim.http.protocol import SimProtocol
 from pf_tui.sim.model.faults import RuleError, parse_rule
 from pf_tui.sim.model.limits import parse_limits
 from pf_tui.sim.model.state import Simulator
@@ -50,8 +50,9 @@ def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Con
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=1,
-        # uvicorn's httptools protocol, each reply's head and body in one write (protocol.py).
-        http=OneWriteProtocol,
+        # uvicorn's httptools protocol, each reply in one write, plain reads answered from the
+        # parser (protocol.py).
+        http=SimProtocol,
         loop="auto",
         # Plain HTTP only: no route speaks WebSocket, and loading uvicorn's WebSocket protocol
         # (the websockets package) cost the demo's cold start about 30 ms.
