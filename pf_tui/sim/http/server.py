@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -25,6 +26,8 @@ from pf_tui.sim.model.state import Simulator
 from pf_tui.usd import JSON, loads
 
 START_TIMEOUT_S = 10.0
+FULL_PASS_EVERY = 1000
+"""Generation-1 passes between two full collections in ``pf-tui sim`` (CPython's: 10)."""
 
 
 class _QuietResets(logging.Filter):
@@ -191,16 +194,32 @@ def main(args: argparse.Namespace) -> int:
         print(f"pf-tui sim: {exc}", file=sys.stderr)
         return 2
     story = getattr(args, "story", True)
-    app = create_app(
-        seed=seed,
-        agents=agents,
-        faults=faults,
-        limits=limits,
-        motion=getattr(args, "motion", True),
-        story=story,
-    )
+    # Building the fleet makes objects that all live on: the collector's passes over them while
+    # it grows found nothing and took about 0.7 s of a 10,000-agent start.
+    gc.disable()
+    try:
+        app = create_app(
+            seed=seed,
+            agents=agents,
+            faults=faults,
+            limits=limits,
+            motion=getattr(args, "motion", True),
+            story=story,
+        )
+    finally:
+        gc.enable()
     _install_filter()
     server = uvicorn.Server(_config(app, host, port, "warning"))
+    # The fleet just built lives as long as the process: frozen, no collection walks it again.
+    # What serving makes that lasts (each agent's cached replies, trades, the request log) is
+    # walked by full passes a hundred times less often than CPython's default (minutes apart
+    # under load). At 10,000 agents a full pass took 90-130 ms, a stall of every reply, every
+    # 13 s or so (docs/performance.md, "Goals 1 and 2, night"). Short-lived garbage still dies
+    # young, and nearly all of it by reference counting.
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_PASS_EVERY)
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
