@@ -13,7 +13,9 @@ shows as a raw aiohttp ceiling close to the requested rate.
 
 ``--shards N`` runs N engine processes, each polling its shard of the fleet (``--shard i/N``,
 the same filter the daemon and the console use), against one simulator process; with ``--pin``
-shard i runs on core i. Ages are merged over the shards; CPU and RSS are per shard.
+shard i runs on core i. Ages are merged over the shards; CPU and RSS are per shard. Goal 2 is
+measured unpinned: pinned, the shards and the simulator left 40% of both cores idle and served
+under half as much (docs/performance.md, "Goals 1 and 2, night").
 """
 
 from __future__ import annotations
@@ -455,7 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shards", type=int, default=1, help="engine processes, each polling its shard"
     )
-    parser.add_argument("--pin", action="store_true", help="with --shards: shard i on core i")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="with --shards: shard i on core i (slower here: see the module's docstring)",
+    )
     parser.add_argument(
         "--gc",
         default="daemon",

@@ -4,7 +4,7 @@
 application starts the reply, and its body when the body comes: two ``send`` system calls for
 every reply, two TCP segments, and on the client's side often two wake-ups and two reads.
 Profiled at 10,000 agents, those two writes were 30% of the simulator's samples
-(docs/performance.md, "The simulator at 10,000 agents"). :class:`OneWriteTransport` holds the
+(docs/performance.md, "Goals 1 and 2, night"). :class:`OneWriteTransport` holds the
 first write and sends it with the next one. Whatever is still held when the loop comes round (a
 reply that waits between its head and its body) goes out then, so nothing waits longer than the
 rest of the current callback; ``close`` sends what is held first, and ``abort`` drops it, as it
