@@ -1,94 +1,20 @@
-"""The simulator's HTTP protocol (pf_tui/sim/http/protocol.py): each reply in one write, and
-plain reads answered from the parser with the very reply the full pipeline gives."""
+"""The simulator's HTTP protocol (pf_tui/sim/http/protocol.py): plain reads answered from the
+parser with the very reply the full pipeline gives, and HTTP/1.1 as uvicorn serves it around
+them (pipelining, the keep-alive timer, half-closed connections, an internal error)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
+import time
 
 import httpx
 import pytest
 
-from pf_tui.sim.http.protocol import OneWriteTransport, SimProtocol
+from pf_tui.sim.http.pipeline import Endpoint
+from pf_tui.sim.http.protocol import SimProtocol
 from pf_tui.sim.http.server import SimServer
 
 from .helpers import auth, demo_agents
-
-
-class Wire:
-    """A transport that records what it is asked to do."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-        self.aborted = False
-
-    def write(self, data: bytes) -> None:
-        assert not self.closed, "write after close"
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.aborted = True
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return {"peername": ("127.0.0.1", 5)}.get(name, default)
-
-
-async def test_head_and_body_go_out_as_one_write() -> None:
-    wire = Wire()
-    t = OneWriteTransport(wire, asyncio.get_running_loop())  # type: ignore[arg-type]
-    t.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-    assert wire.writes == []
-    t.write(b"{}")
-    assert wire.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
-    await asyncio.sleep(0)  # the scheduled flush finds nothing held
-    assert len(wire.writes) == 1
-
-
-async def test_a_lone_write_goes_out_when_the_loop_comes_round() -> None:
-    wire = Wire()
-    t = OneWriteTransport(wire, asyncio.get_running_loop())  # type: ignore[arg-type]
-    t.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    await asyncio.sleep(0)
-    assert wire.writes == [b"HTTP/1.1 200 OK\r\n\r\n"]
-    # The next reply's head is held again, and joins its own body.
-    t.write(b"head")
-    t.write(bytearray(b"body"))
-    assert wire.writes[1:] == [b"headbody"]
-
-
-async def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
-    loop = asyncio.get_running_loop()
-    wire = Wire()
-    t = OneWriteTransport(wire, loop)  # type: ignore[arg-type]
-    t.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-    t.close()
-    assert wire.writes == [b"HTTP/1.1 400 Bad Request\r\n\r\n"] and wire.closed
-    await asyncio.sleep(0)  # the scheduled flush must not write after the close
-    assert len(wire.writes) == 1
-
-    wire = Wire()
-    t = OneWriteTransport(wire, loop)  # type: ignore[arg-type]
-    t.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    t.abort()
-    await asyncio.sleep(0)
-    assert wire.writes == [] and wire.aborted
-
-
-async def test_everything_else_is_the_transports_own() -> None:
-    wire = Wire()
-    t = OneWriteTransport(wire, asyncio.get_running_loop())  # type: ignore[arg-type]
-    assert t.get_extra_info("peername") == ("127.0.0.1", 5)
-    assert not t.is_closing()
-    wire.close()
-    assert t.is_closing()
 
 
 def _exchange(sock: socket.socket, request: bytes) -> bytes:
@@ -175,3 +101,127 @@ def test_plain_reads_skip_the_asgi_task_and_give_the_pipelines_reply(
         assert c.get(reads[0][0], headers=reads[0][1]).status_code == 503
         assert c.delete("/_sim/faults").status_code == 200
         assert _seen(c.get(reads[0][0], headers=reads[0][1])) == quick[0]
+
+
+def _replies(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
+    """Up to ``count`` whole replies (head, body) read from ``sock``, fewer if it closes first."""
+    data = b""
+    out: list[tuple[bytes, bytes]] = []
+    while len(out) < count:
+        while b"\r\n\r\n" in data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = int(
+                next(
+                    line.split(b":", 1)[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+            )
+            if len(rest) < length:
+                break
+            out.append((head, rest[:length]))
+            data = rest[length:]
+            if len(out) == count:
+                return out
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        data += chunk
+    return out
+
+
+def _get(path: str, key: str = "") -> bytes:
+    auth_line = f"Authorization: Bearer {key}\r\n" if key else ""
+    return f"GET {path} HTTP/1.1\r\nHost: sim\r\n{auth_line}\r\n".encode()
+
+
+@pytest.fixture
+def served() -> object:
+    with SimServer(agents=2, seed=3, motion=False) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as c:
+            key = demo_agents(c)[0]["keys"]["casino"]
+            # Each path once through the router, so the next reads of it can be answered quickly.
+            assert c.get("/casino/api/v1/auth/balance", headers=auth(key)).status_code == 200
+            assert c.get("/casino/health").status_code == 200
+        yield server, key
+
+
+def test_pipelined_reads_come_back_whole_and_in_order(served: tuple[SimServer, str]) -> None:
+    """Breaking it: a quick reply overtaking a reply still being made uvicorn's way, or one
+    lost, when both come in one packet."""
+    server, key = served
+    balance = "/casino/api/v1/auth/balance"
+    packet = (
+        _get(balance, key)  # quick
+        + _get("/casino/%68ealth")  # a percent-encoded path: uvicorn's way, through a task
+        + _get(balance, key)  # quick again, but only after the one before it
+        + _get("/casino/health")
+    )
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(packet)
+        replies = _replies(sock, 4)
+    assert [head.split(b"\r\n")[0] for head, _ in replies] == [b"HTTP/1.1 200 OK"] * 4
+    assert b"balance_usd" in replies[0][1] and b"balance_usd" in replies[2][1]
+    assert b'"status":"ok"' in replies[1][1] and b'"status":"ok"' in replies[3][1]
+
+
+def test_a_request_served_uvicorns_way_after_a_quick_one_is_not_timed_out(
+    served: tuple[SimServer, str],
+) -> None:
+    """A quick reply arms uvicorn's keep-alive timer; a request that follows in the same packet
+    and waits for its body must not be cut off by it. Breaking it: the timer left armed."""
+    server, _ = served
+    assert server._server is not None
+    server._server.config.timeout_keep_alive = 0.3  # read by each new connection
+    post = b"POST /_sim/clock HTTP/1.1\r\nHost: sim\r\nContent-Length: 2\r\n\r\n"
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(_get("/casino/health") + post)
+        time.sleep(0.8)  # past the keep-alive timeout, with the POST's body still to come
+        sock.sendall(b"{}")
+        replies = _replies(sock, 2)
+    assert len(replies) == 2, "the connection was closed under the second request"
+    assert replies[1][0].startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_half_closed_connection_still_gets_its_reply(served: tuple[SimServer, str]) -> None:
+    """A client that sends its request and then shuts its side (``SHUT_WR``) is answered, the
+    quick way or uvicorn's (a HEAD has no body write to join)."""
+    server, key = served
+    for request, status in (
+        (_get("/casino/api/v1/auth/balance", key), b"200"),
+        (b"HEAD /casino/health HTTP/1.1\r\nHost: sim\r\n\r\n", b"405"),  # GET-only route
+    ):
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 " + status + b" ") and b"\r\n\r\n" in data, request
+
+
+def test_an_internal_error_answers_500_closes_and_serves_nothing_after(
+    served: tuple[SimServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Breaking it: the error escaping into the parser (uvicorn would answer 400 "Invalid HTTP
+    request"), no ``connection: close``, or the requests after it in the same packet still run
+    (ticking the clock, spending the rate limit, logging)."""
+    server, key = served
+    respond = Endpoint.respond
+
+    def boom(self: Endpoint, scope: dict[str, object], raw: bytes) -> object:
+        if any(name == b"x-boom" for name, _ in scope["headers"]):  # type: ignore[attr-defined]
+            raise RuntimeError("a bug in the simulator")
+        return respond(self, scope, raw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Endpoint, "respond", boom)
+    first = b"GET /casino/health HTTP/1.1\r\nHost: sim\r\nX-Boom: 1\r\n\r\n"
+    logged = server.sim.request_seq
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(first + _get("/casino/api/v1/auth/balance", key))
+        replies = _replies(sock, 2)
+    assert len(replies) == 1
+    head, body = replies[0]
+    assert head.startswith(b"HTTP/1.1 500 ") and b"connection: close" in head.lower()
+    assert body == b"Internal Server Error"
+    assert server.sim.request_seq == logged

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import sys
 
 import pytest
 
@@ -48,4 +49,5 @@ def test_the_fleet_is_built_without_the_collector_then_frozen(
     assert seen["collector on while building"] is False
     assert seen["collector on while serving"] is True
     assert isinstance(seen["frozen"], int) and seen["frozen"] > 1000
-    assert seen["threshold"] == (threshold[0], threshold[1], server.FULL_PASS_EVERY)
+    if sys.version_info < (3, 14):  # 3.14's incremental collector has no third threshold
+        assert seen["threshold"] == (threshold[0], threshold[1], server.FULL_PASS_EVERY)

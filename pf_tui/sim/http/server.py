@@ -53,8 +53,7 @@ def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Con
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=1,
-        # uvicorn's httptools protocol, each reply in one write, plain reads answered from the
-        # parser (protocol.py).
+        # uvicorn's httptools protocol, plain reads answered from the parser (protocol.py).
         http=SimProtocol,
         loop="auto",
         # Plain HTTP only: no route speaks WebSocket, and loading uvicorn's WebSocket protocol
