@@ -509,9 +509,9 @@ def shard_config(config: Config, shard: Shard | None) -> Config:
     file, ``<stem>.shard-<i>-of-<n><suffix>`` beside the configured one: the alert engine's
     state, the heartbeat and the money journal belong to one process's agents, and several
     daemons started from one config on one machine must not share them. A console started with
-    the same ``--shard`` opens the same file, so it sees its daemon's alerts. The profile name
-    (the console's header) says which shard it is. ``None`` (no ``--shard``) returns ``config``
-    unchanged.
+    the same ``--shard`` opens the same file, so it sees its daemon's alerts. ``Config.shard``
+    says which shard it is (the console's header shows it). ``None`` (no ``--shard``) returns
+    ``config`` unchanged.
     """
     if shard is None:
         return config
@@ -521,4 +521,4 @@ def shard_config(config: Config, shard: Shard | None) -> Config:
         path=path.with_name(f"{path.stem}.shard-{shard.index}-of-{shard.count}{path.suffix}"),
     )
     agents = tuple(shard.select(config.agents, lambda a: a.id))
-    return replace(config, agents=agents, store=store, profile=f"{config.profile} shard {shard}")
+    return replace(config, agents=agents, store=store, shard=str(shard))

@@ -141,7 +141,8 @@ def test_shard_config_keeps_its_agents_in_order_and_a_store_of_its_own(tmp_path:
         mine = [a.id for a in part.agents]
         assert mine == [a for a in ids if shard_of(a, 3) == i]  # config order kept
         assert part.store.path == tmp_path / f"pf-tui.shard-{i}-of-3.db"
-        assert part.profile.endswith(f"shard {i}/3")
+        assert part.shard == f"{i}/3"
+        assert part.profile == config.profile
     assert sorted(a.id for p in parts for a in p.agents) == sorted(ids)
 
 

@@ -525,7 +525,7 @@ class Config:
     store: StoreConfig
     """Where the SQLite store lives."""
     profile: str = "default"
-    """Profile name shown in the TUI header (``demo`` for ``--demo``)."""
+    """Profile name shown in the TUI header (which says ``demo`` for ``--demo`` instead)."""
     api: ApiConfig = field(default_factory=ApiConfig)
     """Service bases and request settings."""
     polling: PollingConfig = field(default_factory=PollingConfig)
@@ -544,6 +544,9 @@ class Config:
     """The file this came from (``None`` for the demo)."""
     state_path: Path | None = None
     """Where the TUI keeps run-time state (beside the config; ``None``: not saved)."""
+    shard: str | None = None
+    """Which shard of the fleet this config watches (``i/n``, from ``--shard``); ``None``: all
+    of it. Set by ``pf_tui.wiring.shard_config`` and shown in the console's header."""
 
     def agent(self, agent_id: str) -> AgentConfig:
         """The agent with ``agent_id``."""

@@ -237,6 +237,8 @@ class PfApp(App[int], inherit_bindings=False):
         for tabs in self.query(Tabs):
             tabs.can_focus = False
         environment = "demo" if self.demo else f"profile {self.config.profile}"
+        if self.config.shard is not None:
+            environment += f"  shard {self.config.shard}"
         self.sub_title = environment + ("  [READ-ONLY]" if self.read_only else "")
         if not self._view_posted:
             # Every agent waiting, until the first poll's view (queued behind this one).

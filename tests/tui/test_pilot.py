@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from pf_tui.clock import FrozenClock
+from pf_tui.shard import Shard, shard_of
 from pf_tui.sim.http.server import SimServer
 from pf_tui.tui.app import PfApp
 from pf_tui.tui.dialogs.filter import FilterDialog
@@ -13,7 +15,8 @@ from pf_tui.tui.keymap import EVERY_BINDING
 from pf_tui.tui.tabs.fleet import FleetTab
 from pf_tui.tui.tabs.positions import PositionsTab
 from pf_tui.tui.widgets.chart import DailyChart
-from tests.tui.harness import make_app, settle, settled, wait_idle
+from pf_tui.wiring import shard_config
+from tests.tui.harness import make_app, settle, settled, sim_now, wait_idle
 
 
 def _column(app: PfApp, table_tab: type, column: str) -> list[str]:
@@ -38,6 +41,23 @@ class TestTabs:
                 await pilot.press(key)
                 await wait_idle(app, pilot)
                 assert app.active_tab == tab
+
+
+class TestShard:
+    async def test_a_sharded_console_says_which_shard_and_shows_only_its_agents(
+        self, server: SimServer, tmp_path: Path
+    ) -> None:
+        whole = make_app(server, tmp_path).config
+        config = shard_config(whole, Shard(1, 2))
+        app = PfApp(config, demo=True, tick_s=0.0, clock=FrozenClock(sim_now(server)))
+        async with settled(app) as pilot:
+            assert app.sub_title == "demo  shard 1/2"
+            await pilot.press("3")
+            await wait_idle(app, pilot)
+            mine = {a.id for a in whole.agents if shard_of(a.id, 2) == 1}
+            assert 0 < len(mine) < len(whole.agents)
+            assert {a.agent_id for a in app.fleet_view.agents} == mine
+            assert app.query_one(FleetTab).table.row_count == len(mine)
 
 
 class TestFleetTable:
