@@ -16,12 +16,20 @@ pf-tui keeps is bounded, but the history rings (360 samples per agent and figure
 minutes to fill at one poll a second, and RSS rises until they are full: ``--history N`` makes
 the rings N long so that a short run's warm-up covers their filling (the 5-minute slow test uses
 30); the 2-hour run keeps the real 360.
+
+Where a slow rise comes from: each sample also carries SQLite's own allocations
+(``sqlite3_memory_used``) and glibc malloc's bytes in use and free-but-kept (``mallinfo2``), and
+``--trace N`` traces Python's allocations (tracemalloc: ``traced_mb`` per sample, and the N source
+lines that grew most between warm-up and the end). Tracing slows the daemon, and its snapshot at
+the end of warm-up adds tens of MB to RSS, so compare RSS only between untraced runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import ctypes.util
 import dataclasses
 import json
 import logging
@@ -30,7 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import _process
 
@@ -61,6 +71,46 @@ def open_files() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+            "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _native() -> tuple[Any, Any]:
+    """SQLite's and glibc's own counters, where this machine has them (else None)."""
+    sqlite = malloc = None
+    name = ctypes.util.find_library("sqlite3")
+    if name:
+        sqlite = ctypes.CDLL(name).sqlite3_memory_used  # the library _sqlite3 already loaded
+        sqlite.restype = ctypes.c_int64
+    libc = ctypes.CDLL(None)
+    if hasattr(libc, "mallinfo2"):
+        malloc = libc.mallinfo2
+        malloc.restype = _Mallinfo2
+    return sqlite, malloc
+
+
+_SQLITE_USED, _MALLINFO = _native()
+
+
+def native_mb() -> dict[str, float]:
+    """Where resident memory outside Python's objects is: SQLite's allocations (page caches,
+    statements), and glibc malloc's bytes in use and free but kept in its arenas."""
+    out: dict[str, float] = {}
+    if _SQLITE_USED is not None:
+        out["sqlite_mb"] = round(_SQLITE_USED() / 2**20, 1)
+    if _MALLINFO is not None:
+        info = _MALLINFO()
+        out["malloc_used_mb"] = round((info.uordblks + info.hblkhd) / 2**20, 1)
+        out["malloc_free_mb"] = round(info.fordblks / 2**20, 1)
+    return out
+
+
 def fleet_config(url: str, folder: Path) -> Config:
     """The demo fleet's config with every figure polled every second and a JSON alert log."""
     config = Config.demo(url, fetch_demo_agents(url), store_path=folder / "soak.db")
@@ -71,24 +121,42 @@ def fleet_config(url: str, folder: Path) -> Config:
     return dataclasses.replace(config, polling=every_second, notify=notify)
 
 
-async def soak(url: str, folder: Path, seconds: float, sample_s: float) -> list[dict[str, float]]:
+def traced_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int) -> list[str]:
+    """The ``top`` source lines whose live Python allocations grew most between two snapshots."""
+    keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    stats = after.filter_traces(keep).compare_to(before.filter_traces(keep), "lineno")
+    return [
+        f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  {stat.traceback[0]}"
+        for stat in stats[:top]
+    ]
+
+
+async def soak(
+    url: str, folder: Path, seconds: float, sample_s: float, warmup_s: float, trace: int
+) -> tuple[list[dict[str, float]], list[str]]:
     config = fleet_config(url, folder)
     stop = asyncio.Event()
     samples: list[dict[str, float]] = []
     started = time.monotonic()
+    snapshots: list[tracemalloc.Snapshot] = []
 
     async def sampler() -> None:
         while not stop.is_set():
             await asyncio.sleep(sample_s)
-            samples.append(
-                {
-                    "t": round(time.monotonic() - started, 1),
-                    "rss_mb": round(_process.rss_mb(), 1),
-                    "fds": open_files(),
-                    "tasks": len(asyncio.all_tasks()),
-                }
-            )
-            if time.monotonic() - started >= seconds:
+            elapsed = time.monotonic() - started
+            sample = {
+                "t": round(elapsed, 1),
+                "rss_mb": round(_process.rss_mb(), 1),
+                "fds": open_files(),
+                "tasks": len(asyncio.all_tasks()),
+                **native_mb(),
+            }
+            if trace:
+                sample["traced_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+                if not snapshots and elapsed >= warmup_s:
+                    snapshots.append(tracemalloc.take_snapshot())
+            samples.append(sample)
+            if elapsed >= seconds:
                 stop.set()
 
     watcher = asyncio.create_task(sampler())
@@ -96,7 +164,8 @@ async def soak(url: str, folder: Path, seconds: float, sample_s: float) -> list[
     await watcher
     if code != 0:
         raise RuntimeError(f"daemon exited {code}")
-    return samples
+    growth = traced_growth(snapshots[0], tracemalloc.take_snapshot(), trace) if snapshots else []
+    return samples, growth
 
 
 def report(samples: list[dict[str, float]], warmup_s: float) -> dict[str, object]:
@@ -115,6 +184,12 @@ def report(samples: list[dict[str, float]], warmup_s: float) -> dict[str, object
         "tasks_at_warmup": first["tasks"],
         "tasks_end": last["tasks"],
         "tasks_max_after_warmup": max(s["tasks"] for s in after),
+        **{
+            f"{key}_{when}": sample[key]
+            for key in ("traced_mb", "sqlite_mb", "malloc_used_mb", "malloc_free_mb")
+            for when, sample in (("at_warmup", first), ("end", last))
+            if key in sample
+        },
     }
 
 
@@ -126,6 +201,13 @@ def main() -> int:
     parser.add_argument("--warmup-s", type=float, default=None, help="default: a fifth of the run")
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--history", type=int, default=None, help="history ring length")
+    parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="N",
+        help="trace Python allocations and print the N lines that grew most after warm-up",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.history is not None:
@@ -140,9 +222,13 @@ def main() -> int:
     seconds = args.minutes * 60
     warmup = args.warmup_s if args.warmup_s is not None else seconds / 5
     sim, url = start_sim(args.agents, args.fault_rate)
+    if args.trace:
+        tracemalloc.start()
     try:
         with tempfile.TemporaryDirectory(prefix="soak-") as folder:
-            samples = asyncio.run(soak(url, Path(folder), seconds, args.sample_s))
+            samples, growth = asyncio.run(
+                soak(url, Path(folder), seconds, args.sample_s, warmup, args.trace)
+            )
     finally:
         sim.terminate()
         sim.wait(timeout=10)
@@ -154,10 +240,13 @@ def main() -> int:
         history=args.history or "default (360)",
     )
     if args.json:
-        print(json.dumps({"report": result, "samples": samples}))
+        print(json.dumps({"report": result, "samples": samples, "traced_growth": growth}))
     else:
         for key, value in result.items():
             print(f"{key:>24}: {value}")
+        if growth:
+            print("Python allocations that grew most after warm-up:")
+            print("\n".join(growth))
     return 0
 
 
